@@ -1,0 +1,100 @@
+"""Typed errors raised by factorlab.
+
+Every error a user can cause is a :class:`FactorLabError`. Validation errors name the table, the
+column and show up to five offending rows, so the fix is obvious without a debugger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "AssetCodeError",
+    "CalendarError",
+    "DtypeError",
+    "DuplicateKeyError",
+    "EmptyTableError",
+    "FactorLabError",
+    "MarketError",
+    "MissingColumnError",
+    "NullKeyError",
+    "ParameterError",
+    "SchemaError",
+    "ValueRangeError",
+]
+
+MAX_EXAMPLES = 5
+
+
+class FactorLabError(Exception):
+    """Base class of every error factorlab raises on purpose."""
+
+
+class ParameterError(FactorLabError, ValueError):
+    """A function argument is out of its documented range or of the wrong kind."""
+
+
+class MarketError(FactorLabError):
+    """A Market lacks a table, or its files/manifest do not match."""
+
+
+class AssetCodeError(FactorLabError, ValueError):
+    """An asset code cannot be recognised as a Shanghai or Shenzhen A-share code."""
+
+
+class SchemaError(FactorLabError, ValueError):
+    """A table does not satisfy the canonical data model.
+
+    Attributes
+    ----------
+    table, column:
+        Where the problem is (``column`` is ``None`` for table-level problems).
+    examples:
+        Up to five offending rows, as dicts.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str,
+        column: str | None = None,
+        examples: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        self.table = table
+        self.column = column
+        self.examples = list(examples)[:MAX_EXAMPLES]
+        if self.examples:
+            rows = "\n".join(f"  {row}" for row in self.examples)
+            message = f"{message}\nexample rows:\n{rows}"
+        super().__init__(message)
+
+
+class MissingColumnError(SchemaError):
+    """A required column is absent."""
+
+
+class DtypeError(SchemaError):
+    """A column has the wrong dtype."""
+
+
+class NullKeyError(SchemaError):
+    """A key column holds nulls."""
+
+
+class DuplicateKeyError(SchemaError):
+    """Two or more rows share the same key."""
+
+
+class ValueRangeError(SchemaError):
+    """Values outside their valid range: non-finite or non-positive prices, negative shares, ratios
+    outside [0, 1]."""
+
+
+class CalendarError(SchemaError):
+    """Dates that are not trading days of the table's calendar."""
+
+
+class EmptyTableError(SchemaError):
+    """A table with no rows where rows are required."""
