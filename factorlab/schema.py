@@ -6,12 +6,38 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import polars as pl
 
-__all__ = ["TABLES", "TableSpec"]
+from factorlab.errors import (
+    MAX_EXAMPLES,
+    CalendarError,
+    DtypeError,
+    DuplicateKeyError,
+    EmptyTableError,
+    MissingColumnError,
+    NullKeyError,
+    ParameterError,
+    ValueRangeError,
+)
+
+__all__ = [
+    "TABLES",
+    "TableSpec",
+    "conform",
+    "table_schema",
+    "validate",
+    "validate_market_tables",
+]
+
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
+
+_MAX_LISTED = 20  # received column names shown in a MissingColumnError
 
 SCHEMA_VERSION = 1
 
@@ -57,7 +83,8 @@ TABLES: dict[str, TableSpec] = {
              "list_date": _D, "delist_date": _D},
             key=("asset",),
             nullable=("delist_date",),
-            description="One row per stock: exchange (SH/SZ), CITIC level-1 industry, listing dates.",
+            description="One row per stock: exchange (SH/SZ), CITIC level-1 industry, listing "
+            "dates.",
         ),
         TableSpec(
             "prices",
@@ -86,8 +113,9 @@ TABLES: dict[str, TableSpec] = {
             ratios=("ratio",),
             calendar="hkex",
             description="Northbound shares held as HKEX published them: HK calendar (mainland "
-            "holidays repeat the previous day), record-date jumps on bonus issues, ratio = shares / "
-            "total A shares as published. Daily until 2024-08-16, quarterly snapshots after.",
+            "holidays repeat the previous day), record-date jumps on bonus issues, ratio = "
+            "shares / total A shares as published. Daily until 2024-08-16, quarterly snapshots "
+            "after.",
         ),
         TableSpec(
             "northbound_truth",
@@ -95,9 +123,9 @@ TABLES: dict[str, TableSpec] = {
             key=("date", "asset"),
             nonnegative=("shares",),
             calendar="ashare",
-            description="Ground truth (synthetic only): true northbound shares held at each A-share "
-            "close, on the economic share basis (bonus shares counted from the ex-date), every day "
-            "including after the 2024 disclosure change.",
+            description="Ground truth (synthetic only): true northbound shares held at each "
+            "A-share close, on the economic share basis (bonus shares counted from the ex-date), "
+            "every day including after the 2024 disclosure change.",
         ),
         TableSpec(
             "participant_holdings",
@@ -179,3 +207,491 @@ TABLES: dict[str, TableSpec] = {
         ),
     ]
 }
+
+
+# ------------------------------------------------------------------------------------------------
+# schema helpers
+
+
+def _spec(table_name: str) -> TableSpec:
+    spec = TABLES.get(table_name) if isinstance(table_name, str) else None
+    if spec is None:
+        near = difflib.get_close_matches(str(table_name), list(TABLES), n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise ParameterError(
+            f"`table_name` must be one of {', '.join(repr(t) for t in TABLES)}; "
+            f"got {table_name!r}.{hint}"
+        )
+    return spec
+
+
+def _check_frame(table_name: str, frame: object) -> None:
+    if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
+        raise ParameterError(
+            f"`frame` for table `{table_name}` must be a polars DataFrame or LazyFrame; got "
+            f"{type(frame).__name__}. Convert it with pl.from_pandas / pl.from_arrow first."
+        )
+
+
+def table_schema(table_name: str) -> pl.Schema:
+    """The required columns of `table_name` and their dtypes, in spec order.
+
+    Examples
+    --------
+    >>> table_schema("fx")
+    Schema([('date', Date), ('usdcny', Float64)])
+    """
+    return pl.Schema(_spec(table_name).columns)
+
+
+def _safe_cast(received: pl.DataType, expected: pl.DataType) -> bool:
+    """Whether casting `received` to `expected` keeps every value (see :func:`conform`)."""
+    if received == pl.Null:
+        return True
+    if expected == pl.Float64:
+        return received == pl.Float32 or received.is_integer()
+    if expected == pl.Int64:
+        return received in (pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16, pl.UInt32)
+    if expected == pl.String:
+        return received == pl.Categorical or isinstance(received, pl.Enum)
+    return False
+
+
+def conform(table_name: str, frame: FrameT) -> FrameT:
+    """Select the columns of `table_name` in spec order, casting where no value can change.
+
+    Used by writers before storing a table. Extra columns are dropped. Safe casts: any integer
+    to Float64 (exact up to 2**53), Float32 to Float64, Int8/16/32 and UInt8/16/32 to Int64,
+    Categorical / Enum to String, and an all-null column to anything.
+    Every other mismatch (String dates, float share counts, ...) is left as is for
+    :func:`validate` to report with the cast that fixes it. Values are not checked: call
+    :func:`validate` after.
+
+    Parameters
+    ----------
+    table_name
+        A key of :data:`TABLES`.
+    frame
+        DataFrame or LazyFrame holding at least the required columns.
+
+    Returns
+    -------
+    pl.DataFrame | pl.LazyFrame
+        Of the same kind as `frame`.
+
+    Raises
+    ------
+    ParameterError
+        Unknown `table_name`.
+    MissingColumnError
+        A required column is absent.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> raw = pl.DataFrame({"usdcny": [7], "note": ["x"], "date": [dt.date(2020, 1, 2)]})
+    >>> conform("fx", raw).schema
+    Schema([('date', Date), ('usdcny', Float64)])
+    """
+    spec = _spec(table_name)
+    _check_frame(table_name, frame)
+    schema = frame.collect_schema()
+    _check_columns(spec, schema)
+    exprs = [
+        pl.col(name).cast(dtype)
+        if schema[name] != dtype and _safe_cast(schema[name], dtype)
+        else pl.col(name)
+        for name, dtype in spec.columns.items()
+    ]
+    return frame.select(exprs)
+
+
+# ------------------------------------------------------------------------------------------------
+# validation
+
+
+def validate(table_name: str, frame: FrameT, *, check_calendar: bool = True) -> FrameT:
+    """Check `frame` against the canonical spec of `table_name`; return it unchanged.
+
+    Checks, in this order (the first failing one raises):
+
+    1. `table_name` is known (:class:`~factorlab.errors.ParameterError`);
+    2. every required column is present (:class:`~factorlab.errors.MissingColumnError`, all
+       missing columns named); extra columns are allowed;
+    3. every required column has its dtype (:class:`~factorlab.errors.DtypeError`, with the
+       cast that fixes it where one would, e.g. ``pl.col('date').str.to_date()``);
+    4. the table has rows unless ``spec.allow_empty``
+       (:class:`~factorlab.errors.EmptyTableError`);
+    5. key columns hold no nulls (:class:`~factorlab.errors.NullKeyError`);
+    6. non-key columns not in ``spec.nullable`` hold no nulls
+       (:class:`~factorlab.errors.ValueRangeError`: a null is outside a required column's
+       valid range; ``NullKeyError`` stays reserved for keys);
+    7. keys are unique (:class:`~factorlab.errors.DuplicateKeyError`);
+    8. ``spec.prices`` are finite and > 0, ``spec.nonnegative`` finite and >= 0,
+       ``spec.ratios`` within [0, 1] (:class:`~factorlab.errors.ValueRangeError`), columns in
+       spec order;
+    9. if `check_calendar` and ``spec.calendar``: every ``spec.date_column`` value is a session
+       of that calendar (:class:`~factorlab.errors.CalendarError`); dates outside the shipped
+       calendars' covered range count as non-sessions.
+
+    Schema checks (1-3) use ``collect_schema()`` only; checks 4-9 run as one aggregate query
+    (one collect of a LazyFrame, projected to the required columns). Only when a check fails is
+    the frame queried again, for up to five example rows (with their 0-based ``row`` position;
+    dates shown as ISO strings) that the error carries in ``.examples`` and its message.
+
+    Parameters
+    ----------
+    table_name
+        A key of :data:`TABLES`.
+    frame
+        The table, eager or lazy.
+    check_calendar
+        Set False to skip check 9 (e.g. for data beyond the shipped calendars).
+
+    Returns
+    -------
+    pl.DataFrame | pl.LazyFrame
+        `frame` itself, so that ``prices = validate("prices", pl.scan_parquet(...))`` chains.
+
+    Raises
+    ------
+    ParameterError, MissingColumnError, DtypeError, EmptyTableError, NullKeyError,
+    DuplicateKeyError, ValueRangeError, CalendarError
+        As listed above; the schema errors carry ``table``, ``column`` and ``examples``.
+
+    Nulls and NaN
+    -------------
+    NaN is not null: a NaN price or share count fails check 8 as non-finite, even in a nullable
+    column; nulls are allowed only in ``spec.nullable`` columns.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> fx = pl.DataFrame({"date": [dt.date(2020, 1, 2), dt.date(2020, 1, 3)], "usdcny": [6.9, 6.9]})
+    >>> validate("fx", fx).height
+    2
+    >>> validate("fx", fx.with_columns(pl.col("usdcny").cast(pl.String)))
+    Traceback (most recent call last):
+    ...
+    factorlab.errors.DtypeError: table `fx`: column `usdcny` must be Float64; got String. Cast with pl.col('usdcny').cast(pl.Float64) (every value must parse as a number).
+    ...
+    """  # noqa: E501
+    spec = _spec(table_name)
+    _check_frame(table_name, frame)
+    lf = frame.lazy()
+    schema = lf.collect_schema()
+    _check_columns(spec, schema)
+    _check_dtypes(spec, schema, lf)
+    _check_values(spec, lf, check_calendar=check_calendar)
+    return frame
+
+
+def validate_market_tables(
+    tables: Mapping[str, pl.DataFrame | pl.LazyFrame], *, check_calendar: bool = True
+) -> None:
+    """Validate several tables at once, keyed by table name; raises the first error found.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> validate_market_tables({"fx": pl.DataFrame({"date": [dt.date(2020, 1, 2)],
+    ...                                             "usdcny": [6.9]})})
+    """
+    for name, frame in tables.items():
+        validate(name, frame, check_calendar=check_calendar)
+
+
+# --- schema checks -------------------------------------------------------------------------------
+
+
+def _ticks(names: Sequence[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _check_columns(spec: TableSpec, schema: pl.Schema) -> None:
+    received = list(schema.names())
+    missing = [c for c in spec.columns if c not in schema]
+    if not missing:
+        return
+    hints = []
+    for col in missing:
+        close = [r for r in received if r.lower() == col.lower()] or difflib.get_close_matches(
+            col, received, n=1, cutoff=0.8
+        )
+        if close:
+            hints.append(f"rename `{close[0]}` to `{col}`")
+    shown = ", ".join(received[:_MAX_LISTED]) + (", ..." if len(received) > _MAX_LISTED else "")
+    fix = "".join(f"{hint[0].upper()}{hint[1:]}. " for hint in hints)
+    raise MissingColumnError(
+        f"table `{spec.name}` is missing required column(s) {_ticks(missing)}; received "
+        f"columns: {shown or '(none)'}. {fix}Required: "
+        f"{', '.join(spec.columns)} (factorlab.schema.table_schema({spec.name!r})).",
+        table=spec.name,
+        column=missing[0],
+    )
+
+
+def _cast_fix(column: str, expected: pl.DataType, received: pl.DataType, lf: pl.LazyFrame) -> str:
+    """How to fix one dtype mismatch: a cast, or why there is no safe one."""
+    col = f"pl.col({column!r})"
+    if received == pl.Null:
+        return f"Cast with {col}.cast(pl.{expected})."
+    if expected == pl.Date:
+        if received == pl.String:
+            return (
+                f"Cast with {col}.str.to_date() (pass format='%Y%m%d' for '20200102'-style "
+                "strings)."
+            )
+        if isinstance(received, pl.Datetime):
+            return f"Cast with {col}.dt.date()."
+        if received.is_integer():
+            return f"Cast with {col}.cast(pl.String).str.to_date('%Y%m%d') for 20200102-style ints."
+    elif expected == pl.Float64:
+        if received.is_numeric():
+            return f"Cast with {col}.cast(pl.Float64)."
+        if received == pl.String:
+            return f"Cast with {col}.cast(pl.Float64) (every value must parse as a number)."
+    elif expected == pl.Int64:
+        if received.is_integer():
+            return f"Cast with {col}.cast(pl.Int64)."
+        if received.is_float() or received.is_decimal():
+            return _float_to_int_fix(column, lf)
+        if received == pl.String:
+            return f"Cast with {col}.cast(pl.Int64) (every value must parse as an integer)."
+    elif expected == pl.String:
+        if column == "asset" and received.is_integer():
+            return (
+                "Convert with factorlab.codes.normalize_asset_codes(pl.col('asset')) "
+                "(zero-pads integer codes and adds the exchange)."
+            )
+        if received == pl.Categorical or isinstance(received, pl.Enum) or received.is_numeric():
+            return f"Cast with {col}.cast(pl.String)."
+    elif expected == pl.Boolean and received.is_integer():
+        return f"Cast with {col}.cast(pl.Boolean) (0 -> False, other -> True)."
+    return f"There is no safe cast from {received}; rebuild the column as {expected}."
+
+
+def _float_to_int_fix(column: str, lf: pl.LazyFrame) -> str:
+    col = pl.col(column)
+    not_whole = col.is_not_null() & ~(col.cast(pl.Float64).is_finite() & (col == col.floor()))
+    found = lf.select(not_whole.sum().alias("n"), col.filter(not_whole).head(3).implode()).collect()
+    n, values = found.row(0)
+    if n == 0:
+        return f"Its values are whole: cast with pl.col({column!r}).cast(pl.Int64)."
+    shown = ", ".join(str(v) for v in values)
+    return (
+        f"{n} value(s) are not whole numbers (e.g. {shown}), so no lossless cast exists; fix "
+        f"them at the source or round deliberately, e.g. pl.col({column!r}).round().cast(pl.Int64)."
+    )
+
+
+def _check_dtypes(spec: TableSpec, schema: pl.Schema, lf: pl.LazyFrame) -> None:
+    wrong = [
+        (name, expected, schema[name])
+        for name, expected in spec.columns.items()
+        if schema[name] != expected
+    ]
+    if not wrong:
+        return
+    lines = [
+        f"column `{name}` must be {expected}; got {received}. "
+        f"{_cast_fix(name, expected, received, lf)}"
+        for name, expected, received in wrong
+    ]
+    examples = lf.select([name for name, _, _ in wrong]).head(MAX_EXAMPLES).collect()
+    raise DtypeError(
+        f"table `{spec.name}`: " + "\n".join(lines),
+        table=spec.name,
+        column=wrong[0][0],
+        examples=_rows(examples),
+    )
+
+
+# --- value checks --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One value rule: `bad` flags offending rows of `column`; `kind` picks error and message."""
+
+    kind: Literal["null_key", "null", "price", "nonnegative", "ratio", "calendar"]
+    column: str
+    bad: pl.Expr
+
+
+def _value_checks(spec: TableSpec, calendar_days: pl.Series | None) -> list[_Check]:
+    checks = [_Check("null_key", c, pl.col(c).is_null()) for c in spec.key]
+    checks += [
+        _Check("null", c, pl.col(c).is_null())
+        for c in spec.columns
+        if c not in spec.key and c not in spec.nullable
+    ]
+    for c in spec.columns:
+        x = pl.col(c)
+        if c in spec.prices:
+            checks.append(_Check("price", c, x.is_not_null() & ~(x.is_finite() & (x > 0))))
+        if c in spec.nonnegative:
+            checks.append(_Check("nonnegative", c, x.is_not_null() & ~(x.is_finite() & (x >= 0))))
+        if c in spec.ratios:
+            checks.append(_Check("ratio", c, x.is_not_null() & ~x.is_between(0, 1)))
+    if calendar_days is not None:
+        x = pl.col(spec.date_column)
+        off_calendar = x.is_not_null() & ~x.is_in(calendar_days.implode())
+        checks.append(_Check("calendar", spec.date_column, off_calendar))
+    return checks
+
+
+def _calendar_sessions(calendar: CalendarName) -> pl.Series:
+    # imported here so that calendar.py may import from schema.py without a cycle
+    from factorlab.calendar import sessions
+
+    return sessions(calendar)  # the whole covered range: anything outside is a non-session
+
+
+def _check_values(spec: TableSpec, lf: pl.LazyFrame, *, check_calendar: bool) -> None:
+    days = _calendar_sessions(spec.calendar) if check_calendar and spec.calendar else None
+    checks = _value_checks(spec, days)
+    key = pl.struct(*spec.key) if len(spec.key) > 1 else pl.col(spec.key[0])
+    counts = (
+        lf.select(
+            pl.len().alias("rows"),
+            (pl.len() - key.n_unique()).alias("duplicates"),
+            *[c.bad.sum().alias(str(i)) for i, c in enumerate(checks)],
+        )
+        .collect()
+        .row(0, named=True)
+    )
+
+    if counts["rows"] == 0:
+        if spec.allow_empty:
+            return
+        raise EmptyTableError(
+            f"table `{spec.name}` has no rows; it must have at least one (check the source's "
+            "date range and filters).",
+            table=spec.name,
+        )
+
+    def first_failure(*kinds: str) -> tuple[_Check, int] | None:
+        return next(
+            (
+                (c, counts[str(i)])
+                for i, c in enumerate(checks)
+                if c.kind in kinds and counts[str(i)]
+            ),
+            None,
+        )
+
+    for kinds in (("null_key",), ("null",)):
+        if failure := first_failure(*kinds):
+            _raise_value_error(spec, lf, *failure)
+    if counts["duplicates"]:
+        _raise_duplicates(spec, lf, counts["duplicates"])
+    if failure := first_failure("price", "nonnegative", "ratio"):
+        _raise_value_error(spec, lf, *failure)
+    if (failure := first_failure("calendar")) and days is not None:
+        _raise_calendar(spec, lf, *failure, days)
+
+
+def _offending_rows(spec: TableSpec, lf: pl.LazyFrame, check: _Check) -> list[dict[str, Any]]:
+    cols = [*spec.key, *([check.column] if check.column not in spec.key else [])]
+    # select first: an extra input column named "row" must not clash with the row index
+    found = lf.select(cols).with_row_index("row").filter(check.bad)
+    return _rows(found.head(MAX_EXAMPLES).collect())
+
+
+_RULES = {
+    "null_key": "is a key column and must not hold nulls",
+    "null": "must not hold nulls (it is not nullable)",
+    "price": "is a price and must be finite and > 0",
+    "nonnegative": "must be finite and >= 0",
+    "ratio": "is a ratio and must lie within [0, 1]",
+}
+_FIXES = {
+    "null_key": "drop those rows or fill the key from the source",
+    "null": "drop or fill those rows",
+    "price": "fix or drop those rows (a missing price row means not trading)",
+    "nonnegative": "fix or drop those rows",
+    "ratio": "fix the source, or divide by 100 if it is in percent",
+}
+
+
+def _raise_value_error(spec: TableSpec, lf: pl.LazyFrame, check: _Check, n: int) -> None:
+    examples = _offending_rows(spec, lf, check)
+    what = "null" if check.kind in ("null_key", "null") else "offending"
+    values = ", ".join(sorted({str(r[check.column]) for r in examples}))
+    error = NullKeyError if check.kind == "null_key" else ValueRangeError
+    nullable = (
+        f" (nullable columns: {_ticks(spec.nullable)})"
+        if check.kind == "null" and spec.nullable
+        else ""
+    )
+    raise error(
+        f"table `{spec.name}`: column `{check.column}` {_RULES[check.kind]}{nullable}; got {n} "
+        f"{what} value(s)"
+        + (f", e.g. {values}" if what == "offending" else "")
+        + f"; {_FIXES[check.kind]}.",
+        table=spec.name,
+        column=check.column,
+        examples=examples,
+    )
+
+
+def _raise_duplicates(spec: TableSpec, lf: pl.LazyFrame, surplus: int) -> None:
+    dup = (
+        lf.group_by(*spec.key, maintain_order=True)
+        .agg(pl.len().alias("rows"))
+        .filter(pl.col("rows") > 1)
+    )
+    n_keys = dup.select(pl.len()).collect().item()
+    examples = _rows(dup.head(MAX_EXAMPLES).collect())
+    names = ", ".join(spec.key)
+    first = ", ".join(str(examples[0][k]) for k in spec.key)
+    raise DuplicateKeyError(
+        f"table `{spec.name}` has {n_keys} duplicate ({_ticks(spec.key)}) key(s) ({surplus} "
+        f"surplus row(s)), e.g. ({first}); deduplicate, e.g. "
+        f"frame.unique(subset={list(spec.key)!r}, keep='last'), or fix the source.",
+        table=spec.name,
+        column=names,
+        examples=examples,
+    )
+
+
+def _raise_calendar(
+    spec: TableSpec, lf: pl.LazyFrame, check: _Check, n: int, days: pl.Series
+) -> None:
+    examples = _offending_rows(spec, lf, check)
+    x = pl.col(check.column)
+    lo, hi = days.min(), days.max()
+    found = (
+        lf.filter(check.bad)
+        .select(
+            x.n_unique().alias("distinct"),
+            (~x.is_between(lo, hi)).sum().alias("outside"),
+            x.unique().sort().head(MAX_EXAMPLES).implode().alias("dates"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    shown = ", ".join(d.isoformat() for d in found["dates"])
+    outside = (
+        f" {found['outside']} of them lie outside the calendar's covered range {lo} .. {hi}."
+        if found["outside"]
+        else ""
+    )
+    raise CalendarError(
+        f"table `{spec.name}`: column `{check.column}` must hold {spec.calendar} trading days; "
+        f"got {n} row(s) on {found['distinct']} non-session date(s), e.g. {shown}.{outside} "
+        f"Drop those rows or align them to factorlab.calendar.sessions({spec.calendar!r}); "
+        "pass check_calendar=False to skip this check.",
+        table=spec.name,
+        column=check.column,
+        examples=examples,
+    )
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts, dates as ISO strings (readable in messages)."""
+    return [
+        {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()}
+        for row in frame.iter_rows(named=True)
+    ]
