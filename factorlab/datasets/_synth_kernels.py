@@ -1,0 +1,188 @@
+"""Numba kernels of the synthetic market: the per-stock recursions over time.
+
+Arrays are (T, N) float64 grids, time-major; each kernel loops over stocks and then over days, so
+no Python loop ever runs per stock-day.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["ar1_nb", "holdings_nb", "prices_nb", "split_shares_nb"]
+
+
+@njit(cache=True, nogil=True)
+def ar1_nb(shocks: np.ndarray, phi: float) -> np.ndarray:
+    """Stationary unit-variance AR(1) along axis 0: x_t = phi x_{t-1} + sqrt(1 - phi^2) e_t."""
+    out = np.empty_like(shocks)
+    scale = np.sqrt(1.0 - phi * phi)
+    if shocks.ndim == 1:
+        out[0] = shocks[0]
+        for t in range(1, shocks.shape[0]):
+            out[t] = phi * out[t - 1] + scale * shocks[t]
+        return out
+    n_t, n = shocks.shape
+    for j in range(n):
+        out[0, j] = shocks[0, j]
+    for t in range(1, n_t):
+        for j in range(n):
+            out[t, j] = phi * out[t - 1, j] + scale * shocks[t, j]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def prices_nb(
+    ret: np.ndarray,
+    trading: np.ndarray,
+    limit: np.ndarray,
+    p0: np.ndarray,
+    dyield: np.ndarray,
+    bonus: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Close prices, previous-close reference and back-adjustment factors.
+
+    ``ret`` is the total return wanted on each day; it is clipped to +/- ``limit`` (the price limit
+    of the board / ST status). On days a stock does not trade the close is carried and the return is
+    lost. On an ex-date the cash dividend is round(prev_close * dyield, 3) yuan and the reference
+    price is (prev_close - cash) / (1 + bonus). The cumulative back-adjustment factor is
+    prev_adj * prev_close / reference (tushare's adj_factor convention).
+    Returns (close, ref_close, adj_factor, cash), NaN where the stock does not trade.
+    """
+    n_t, n = ret.shape
+    close = np.full((n_t, n), np.nan)
+    ref = np.full((n_t, n), np.nan)
+    adj = np.full((n_t, n), np.nan)
+    cash = np.zeros((n_t, n))
+    for j in range(n):
+        last = np.nan
+        last_adj = 1.0
+        for t in range(n_t):
+            if not trading[t, j]:
+                if not np.isnan(last):
+                    # corporate actions still adjust the carried price during a suspension
+                    if dyield[t, j] > 0.0 or bonus[t, j] > 0.0:
+                        cash[t, j] = np.round(last * dyield[t, j] * 1000.0) / 1000.0
+                        r0 = (last - cash[t, j]) / (1.0 + bonus[t, j])
+                        last_adj = last_adj * last / r0
+                        last = r0
+                continue
+            if np.isnan(last):
+                last = p0[j]
+            cash[t, j] = np.round(last * dyield[t, j] * 1000.0) / 1000.0
+            r0 = (last - cash[t, j]) / (1.0 + bonus[t, j])
+            if r0 <= 0.0:
+                r0 = last
+            last_adj = last_adj * last / r0
+            r = ret[t, j]
+            lim = limit[t, j]
+            if r > lim:
+                r = lim
+            elif r < -lim:
+                r = -lim
+            c = np.round(r0 * (1.0 + r) * 100.0) / 100.0
+            if c < 0.01:
+                c = 0.01
+            close[t, j] = c
+            ref[t, j] = r0
+            adj[t, j] = last_adj
+            last = c
+    return close, ref, adj, cash
+
+
+@njit(cache=True, nogil=True)
+def holdings_nb(
+    target_a: np.ndarray,
+    target_t: np.ndarray,
+    noise_a: np.ndarray,
+    noise_t: np.ndarray,
+    can_trade: np.ndarray,
+    eligible: np.ndarray,
+    speed_a: float,
+    speed_t: float,
+    init: np.ndarray,
+    halt_at: float,
+    resume_below: float,
+    hard_cap: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Allocation and trading holding ratios (of total shares) under the foreign-ownership caps.
+
+    Each part moves toward its target at its speed plus noise, only on days the stock trades
+    northbound. A stock that is not eligible can only be sold: both parts unwind toward zero at
+    their speeds. When the total ratio reaches
+    ``halt_at`` (28%) buying halts until it falls below ``resume_below`` (26%); no day ends above
+    ``hard_cap`` (30%). ``init`` (bool per stock) starts holdings at their target (the market
+    opened before the window) instead of at zero.
+    """
+    n_t, n = target_a.shape
+    ra = np.zeros((n_t, n))
+    rt = np.zeros((n_t, n))
+    for j in range(n):
+        a = 0.0
+        tr = 0.0
+        started = False
+        halted = False
+        for t in range(n_t):
+            if can_trade[t, j]:
+                if not started and init[j] and eligible[t, j]:
+                    a = target_a[t, j]
+                    tr = target_t[t, j]
+                started = True
+                if eligible[t, j]:
+                    da = speed_a * (target_a[t, j] - a) + noise_a[t, j] * target_a[t, j]
+                    dt_ = speed_t * (target_t[t, j] - tr) + noise_t[t, j] * target_t[t, j]
+                else:  # sell-only: holders unwind toward zero
+                    da = -speed_a * a
+                    dt_ = -speed_t * tr
+                if halted:
+                    if da > 0.0:
+                        da = 0.0
+                    if dt_ > 0.0:
+                        dt_ = 0.0
+                if a + da < 0.0:
+                    da = -a
+                if tr + dt_ < 0.0:
+                    dt_ = -tr
+                room = hard_cap - (a + tr)
+                if da + dt_ > room:
+                    buy = da + dt_
+                    if buy > 0.0:
+                        k = max(room, 0.0) / buy
+                        da *= k
+                        dt_ *= k
+                a += da
+                tr += dt_
+                tot = a + tr
+                if tot >= halt_at:
+                    halted = True
+                elif halted and tot < resume_below:
+                    halted = False
+            ra[t, j] = a
+            rt[t, j] = tr
+    return ra, rt
+
+
+@njit(cache=True, nogil=True)
+def split_shares_nb(total: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Split integer totals among holders: floor(w * total), the remainder to each group's last holder.
+
+    ``total`` has one entry per group (a stock on a day), ``weights`` one per holder row, grouped
+    contiguously with group g spanning ``starts[g]:starts[g + 1]``; weights of a group sum to 1.
+    The split sums exactly to the total and is never negative.
+    """
+    out = np.zeros(weights.shape[0], dtype=np.int64)
+    for g in range(total.shape[0]):
+        s = starts[g]
+        e = starts[g + 1]
+        if e == s:
+            continue
+        tot = total[g]
+        acc = 0
+        for k in range(s, e - 1):
+            v = np.int64(np.floor(weights[k] * tot))
+            if acc + v > tot:
+                v = tot - acc
+            out[k] = v
+            acc += v
+        out[e - 1] = tot - acc
+    return out

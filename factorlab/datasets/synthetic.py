@@ -1,0 +1,913 @@
+"""The deterministic synthetic A-share market with northbound capital (the embedded default).
+
+Every table of the canonical data model, shaped like the real market, with planted effects of
+configurable strength and the ground truth real data never gives. See ``docs/synthetic.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import polars as pl
+
+from factorlab.calendar import SH_CONNECT_LAUNCH, SZ_CONNECT_LAUNCH, sessions
+from factorlab.datasets._synth_kernels import ar1_nb, holdings_nb, prices_nb, split_shares_nb
+from factorlab.errors import ParameterError
+
+__all__ = [
+    "CITIC_INDUSTRIES",
+    "DISCLOSURE_END",
+    "DISCLOSURE_START",
+    "Strengths",
+    "SynthParams",
+    "generate",
+    "iter_tables",
+]
+
+log = logging.getLogger(__name__)
+
+#: First day of daily per-stock and per-participant northbound holdings disclosure.
+DISCLOSURE_START = dt.date(2017, 3, 17)
+#: Last day of daily disclosure; afterwards quarterly snapshots + the short_sellable table.
+DISCLOSURE_END = dt.date(2024, 8, 16)
+#: Effects are multiplied by ``Strengths.decay_after_2021`` from this day on.
+DECAY_START = dt.date(2021, 1, 1)
+QUOTA_RAISE = dt.date(2018, 5, 1)
+CHINEXT_REFORM = dt.date(2020, 8, 24)
+STAR_LAUNCH = dt.date(2019, 7, 22)
+FOREIGN_HALT_AT = 0.28
+FOREIGN_RESUME_BELOW = 0.26
+FOREIGN_CAP = 0.30
+SHORT_SELL_PRINT_BELOW = 300_000
+
+#: CITIC level-1 industries with rough shares of the number of listed stocks.
+CITIC_INDUSTRIES: dict[str, float] = {
+    "机械": 8.0, "基础化工": 7.5, "电子": 7.0, "医药": 7.5, "计算机": 5.5,
+    "电力设备及新能源": 5.5, "汽车": 4.5, "建筑": 3.5, "轻工制造": 3.0, "传媒": 3.0,
+    "商贸零售": 2.5, "食品饮料": 2.5, "有色金属": 3.0, "通信": 2.5, "电力及公用事业": 3.5,
+    "交通运输": 3.0, "纺织服装": 2.5, "农林牧渔": 2.5, "房地产": 2.5, "国防军工": 2.0,
+    "建材": 2.0, "非银行金融": 2.0, "家电": 1.8, "钢铁": 1.2, "环保": 1.5,
+    "消费者服务": 1.2, "石油石化": 1.2, "煤炭": 1.0, "银行": 1.0, "综合": 0.6,
+}
+#: Industries the allocation money overweights (consumer, new energy, medicine) and by how much.
+ALLOCATION_TILT = {"食品饮料": 2.2, "家电": 2.0, "电力设备及新能源": 1.8, "医药": 1.6, "银行": 1.3}
+#: Big-cap sectors: a few mega caps live here.
+MEGA_CAP_INDUSTRIES = ("银行", "非银行金融", "食品饮料", "石油石化")
+
+#: Real sector ETF codes where one exists for the industry; the rest get synthetic 5199xx codes.
+SECTOR_ETF_CODES = {
+    "电子": "512480.SH", "食品饮料": "512690.SH", "非银行金融": "512880.SH", "银行": "512800.SH",
+    "电力设备及新能源": "515030.SH", "医药": "512010.SH", "计算机": "512720.SH",
+    "国防军工": "512660.SH", "有色金属": "512400.SH", "煤炭": "515220.SH", "房地产": "512200.SH",
+    "传媒": "512980.SH", "钢铁": "515210.SH", "家电": "159996.SZ", "基础化工": "159870.SZ",
+    "农林牧渔": "159865.SZ", "汽车": "516110.SH", "通信": "515880.SH", "建材": "159745.SZ",
+    "交通运输": "159666.SZ",
+}
+BROAD_ETF_CODES = {"csi300": "510300.SH", "csi500": "510500.SH", "csi800": "515800.SH"}
+INDEX_BASE = {"csi300": 3500.0, "csi500": 6000.0, "csi800": 4000.0, "csi_all": 4500.0}
+
+#: Allocation ratio level (of total shares of eligible stocks) by calendar date, interpolated.
+_ALLOCATION_LEVEL = (
+    (dt.date(2014, 11, 17), 0.002), (dt.date(2016, 1, 1), 0.006), (dt.date(2017, 1, 1), 0.009),
+    (dt.date(2018, 1, 1), 0.014), (dt.date(2019, 1, 1), 0.018), (dt.date(2020, 1, 1), 0.022),
+    (dt.date(2021, 6, 30), 0.028), (dt.date(2022, 6, 30), 0.025), (dt.date(2023, 6, 30), 0.023),
+    (dt.date(2024, 12, 31), 0.021), (dt.date(2026, 12, 31), 0.021),
+)
+#: USD/CNY anchors by date (the simulated path wanders around them).
+_FX_ANCHORS = (
+    (dt.date(2014, 1, 1), 6.10), (dt.date(2015, 8, 10), 6.20), (dt.date(2016, 1, 1), 6.50),
+    (dt.date(2017, 1, 1), 6.95), (dt.date(2018, 3, 1), 6.30), (dt.date(2019, 9, 1), 7.15),
+    (dt.date(2021, 6, 1), 6.40), (dt.date(2022, 3, 1), 6.32), (dt.date(2022, 11, 1), 7.25),
+    (dt.date(2023, 2, 1), 6.75), (dt.date(2024, 1, 1), 7.10), (dt.date(2026, 12, 31), 7.10),
+)
+
+
+@dataclass(frozen=True)
+class Strengths:
+    """Strengths of the planted effects; 0 turns an effect off, 1 is the default size.
+
+    - ``selection``: trading-type flows lead next-week stock returns (weekly rank IC of a few %).
+    - ``timing``: trading-type aggregate flows lead index returns; allocation flows do not.
+    - ``industry``: industry flows lead industry returns.
+    - ``allocation``: allocation tilts pay off slowly (over ~6 weeks).
+    - ``decay_after_2021``: multiplier applied to every effect from 2021-01-01 on.
+    """
+
+    selection: float = 1.0
+    timing: float = 1.0
+    industry: float = 1.0
+    allocation: float = 1.0
+    decay_after_2021: float = 0.4
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not np.isfinite(value) or value < 0:
+                raise ParameterError(f"strength `{name}` must be a finite number >= 0; got {value}.")
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    """Parameters of one synthetic market; equal parameters give identical tables."""
+
+    n_assets: int = 1500
+    start: dt.date = dt.date(2016, 1, 1)
+    end: dt.date = dt.date(2024, 12, 31)
+    seed: int = 20240816
+    strengths: Strengths = field(default_factory=Strengths)
+    holders_per_stock: float = 8.0
+    n_participants: int = 200
+
+    def __post_init__(self) -> None:
+        if self.n_assets < 50:
+            raise ParameterError(f"`n_assets` must be at least 50; got {self.n_assets}.")
+        if self.n_participants < 10:
+            raise ParameterError(f"`n_participants` must be at least 10; got {self.n_participants}.")
+        if self.start >= self.end:
+            raise ParameterError(f"`start` must be before `end`; got {self.start} .. {self.end}.")
+        if self.start < SH_CONNECT_LAUNCH:
+            raise ParameterError(
+                f"`start` must be on or after the Stock Connect launch {SH_CONNECT_LAUNCH}; "
+                f"got {self.start}."
+            )
+        if self.holders_per_stock < 2:
+            raise ParameterError(
+                f"`holders_per_stock` must be at least 2; got {self.holders_per_stock}."
+            )
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["start"] = self.start.isoformat()
+        out["end"] = self.end.isoformat()
+        return out
+
+
+Progress = Callable[[str], None]
+
+
+def _interp_by_date(days: np.ndarray, anchors: tuple[tuple[dt.date, float], ...]) -> np.ndarray:
+    x = np.array([np.datetime64(d, "D") for d, _ in anchors]).astype(np.int64)
+    y = np.array([v for _, v in anchors])
+    return np.interp(days.astype(np.int64), x, y)
+
+
+def _student_t(rng: np.random.Generator, shape: tuple[int, ...] | int, df: float = 4.0):
+    """Unit-variance Student-t draws (fat tails)."""
+    return rng.standard_t(df, size=shape) / np.sqrt(df / (df - 2.0))
+
+
+def _lag(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    out[0] = 0.0
+    out[1:] = x[:-1]
+    return out
+
+
+def _effect_path(days: np.ndarray, strength: float, decay: float) -> np.ndarray:
+    return np.where(days >= np.datetime64(DECAY_START), strength * decay, strength)
+
+
+def _rolling_mean_at(cum: np.ndarray, cnt: np.ndarray, t: int, window: int) -> np.ndarray:
+    """Mean over rows (t - window, t] of a grid given its cumulative sums and counts (NaN-aware)."""
+    lo = t - window
+    s = cum[t] - (cum[lo] if lo >= 0 else 0.0)
+    c = cnt[t] - (cnt[lo] if lo >= 0 else 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(c > 0, s / np.maximum(c, 1), np.nan)
+
+
+class _Universe:
+    """Stocks: codes, exchange, board, industry, listing, ST, suspensions, sizes."""
+
+    def __init__(self, p: SynthParams, days: np.ndarray, rng: np.random.Generator) -> None:
+        n, n_t = p.n_assets, len(days)
+        names = list(CITIC_INDUSTRIES)
+        w = np.array(list(CITIC_INDUSTRIES.values()))
+        self.industries = names
+        self.industry = rng.choice(len(names), size=n, p=w / w.sum())
+        start64 = days[0]
+        # listing: three quarters listed before the window, the rest inside it
+        pre = rng.random(n) < 0.75
+        pre_offset = rng.integers(400, 9000, size=n)
+        list_idx = np.where(pre, 0, rng.integers(1, max(2, n_t - 120), size=n))
+        list_date = np.where(pre, start64 - pre_offset.astype("timedelta64[D]"), days[list_idx])
+        self.list_idx = list_idx
+        self.list_date = list_date
+        # a few delist inside the window
+        delist_idx = np.full(n, n_t, dtype=np.int64)
+        can_delist = list_idx < n_t - 500
+        dl = can_delist & (rng.random(n) < 0.03)
+        lo = np.minimum(list_idx + 250, n_t - 2)
+        delist_idx[dl] = rng.integers(lo[dl], n_t - 1)
+        self.delist_idx = delist_idx
+        # exchange, board, code
+        sh = rng.random(n) < 0.5
+        star = sh & (list_date >= np.datetime64(STAR_LAUNCH)) & (rng.random(n) < 0.45)
+        chinext_ok = list_date >= np.datetime64("2009-10-30")
+        u = rng.random(n)
+        chinext = ~sh & chinext_ok & (u < 0.4)
+        sme = ~sh & ~chinext & (u < 0.75)
+        boards = {
+            "sh_main": (sh & ~star, np.r_[600000:604000, 605000:606000]),
+            "star": (star, np.arange(688000, 689000)),
+            "sz_main": (~sh & ~chinext & ~sme, np.arange(1, 2000)),
+            "sme": (sme, np.arange(2000, 4000)),
+            "chinext": (chinext, np.arange(300000, 302000)),
+        }
+        code_num = np.zeros(n, dtype=np.int64)
+        for mask, pool in boards.values():
+            k = int(mask.sum())
+            if k > len(pool):
+                raise ParameterError(f"`n_assets` = {n} is too large for the synthetic code space.")
+            code_num[mask] = np.sort(rng.choice(pool, size=k, replace=False))
+        self.sh = sh
+        self.codes = np.array(
+            [f"{c:06d}.{'SH' if s else 'SZ'}" for c, s in zip(code_num, sh, strict=True)]
+        )
+        order = np.argsort(self.codes)  # assets sorted by code from here on
+        for attr in ("industry", "list_idx", "list_date", "delist_idx", "sh", "codes"):
+            setattr(self, attr, getattr(self, attr)[order])
+        star, chinext = star[order], chinext[order]
+        # sizes: float cap lognormal (median ~4 bn) with a handful of mega caps
+        logcap = rng.normal(np.log(4e9), 1.15, size=n)
+        mega_ind = np.isin(np.array(names)[self.industry], MEGA_CAP_INDUSTRIES)
+        n_mega = max(1, n // 500)
+        cand = np.flatnonzero(mega_ind & (self.list_idx == 0))
+        if len(cand):
+            pick = rng.choice(cand, size=min(n_mega, len(cand)), replace=False)
+            logcap[pick] = np.log(rng.uniform(4e11, 2e12, size=len(pick)))
+        self.zsize = (logcap - logcap.mean()) / logcap.std()
+        self.price0 = np.clip(np.exp(rng.normal(np.log(12.0), 0.7, size=n) + 0.15 * self.zsize),
+                              2.0, 1500.0)
+        float_frac0 = rng.uniform(0.35, 0.95, size=n)
+        self.total_base = np.round(np.exp(logcap) / self.price0 / float_frac0, -2)
+        # float fraction grows by unlocks on listing anniversaries
+        years_listed = (days[:, None] - self.list_date[None, :]).astype(np.int64) // 365
+        years_at_start = np.clip((days[0] - self.list_date).astype(np.int64) // 365, 0, None)
+        unlocks = np.clip(years_listed, 0, None) - years_at_start[None, :]
+        self.float_frac = np.minimum(0.98, float_frac0[None, :] + 0.12 * np.clip(unlocks, 0, None))
+        del years_listed, unlocks
+        # ST intervals on a small share
+        t_idx = np.arange(n_t)[:, None]
+        st = rng.random(n) < 0.05
+        st_start = rng.integers(0, n_t, size=n)
+        st_len = rng.integers(100, 500, size=n)
+        self.is_st = st[None, :] & (t_idx >= st_start[None, :]) & (t_idx < (st_start + st_len)[None, :])
+        listed = (t_idx >= self.list_idx[None, :]) & (t_idx < self.delist_idx[None, :])
+        self.listed = listed
+        # suspensions: short spells, occasionally long
+        susp = np.zeros((n_t, n), dtype=bool)
+        n_spells = rng.poisson(0.12 * n_t / 244, size=n)
+        stock_of = np.repeat(np.arange(n), n_spells)
+        s0 = rng.integers(0, n_t, size=len(stock_of))
+        length = np.where(rng.random(len(stock_of)) < 0.1, rng.integers(20, 90, len(stock_of)),
+                          rng.geometric(0.35, len(stock_of)))
+        for k in range(int(length.max()) if len(length) else 0):
+            sel = k < length
+            rows = s0[sel] + k
+            ok = rows < n_t
+            susp[rows[ok], stock_of[sel][ok]] = True
+        susp[self.list_idx, np.arange(n)] = False  # the IPO day trades
+        self.trading = listed & ~susp
+        # price limit per day: 10% main boards, 5% ST, 20% STAR and ChiNext after its reform
+        reform = days >= np.datetime64(CHINEXT_REFORM)
+        lim = np.full((n_t, n), 0.10)
+        lim[:, star] = 0.20
+        lim[np.ix_(reform, chinext)] = 0.20
+        lim = np.where(self.is_st & (lim < 0.2), 0.05, lim)
+        self.limit = lim
+        self.star, self.chinext = star, chinext
+
+
+def iter_tables(
+    p: SynthParams, progress: Progress | None = None
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """Generate the tables of a synthetic market, yielding ``(name, frame)`` as each is ready.
+
+    Streaming keeps peak memory low: a consumer writes each table and drops it. The large
+    ``participant_holdings`` table comes as one frame per year (same name, several yields).
+    """
+    say = progress or (lambda msg: log.info(msg))
+    names = ["universe", "returns", "latent", "holdings", "participants", "flows", "ca", "etf",
+             "fx", "volume", "short"]
+    rngs = dict(zip(names, (np.random.default_rng(s) for s in
+                            np.random.SeedSequence(p.seed).spawn(len(names))), strict=True))
+    days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
+    n_t, n = len(days), p.n_assets
+    s = p.strengths
+    say(f"universe: {n} stocks x {n_t} sessions")
+    u = _Universe(p, days, rngs["universe"])
+    codes = pl.Series("asset", u.codes, dtype=pl.String)
+    date_s = pl.Series("date", days, dtype=pl.Date)
+    yield "assets", pl.DataFrame({
+        "asset": codes,
+        "name": [f"合成{c[:6]}" for c in u.codes],
+        "exchange": np.where(u.sh, "SH", "SZ"),
+        "industry": np.array(u.industries)[u.industry],
+        "list_date": pl.Series(u.list_date, dtype=pl.Date),
+        "delist_date": pl.Series(
+            np.where(u.delist_idx < n_t, days[np.minimum(u.delist_idx, n_t - 1)],
+                     np.datetime64("NaT")), dtype=pl.Date),
+    })
+
+    # ---- latent drivers (planted effects) -----------------------------------------------------
+    rl = rngs["latent"]
+    n_ind = len(u.industries)
+    g = ar1_nb(rl.standard_normal((n_t, n)), 0.9)  # stock information (trading money's skill)
+    h = ar1_nb(rl.standard_normal((n_t, n)), 0.985)  # slow allocation preference
+    timing = ar1_nb(rl.standard_normal(n_t), 0.9)  # market timing latent
+    q_ind = ar1_nb(rl.standard_normal((n_t, n_ind)), 0.9)  # industry flow latent
+    a_sel = _effect_path(days, 0.045 * s.selection, s.decay_after_2021)[:, None]
+    a_time = _effect_path(days, 0.10 * s.timing, s.decay_after_2021)
+    a_ind = _effect_path(days, 0.10 * s.industry, s.decay_after_2021)[:, None]
+    a_alloc = _effect_path(days, 0.012 * s.allocation, s.decay_after_2021)[:, None]
+
+    # ---- returns: market + industry + size + idiosyncratic, fat tails ----------------------------
+    say("returns and prices")
+    rr = rngs["returns"]
+    vol_state = np.exp(0.35 * ar1_nb(rr.standard_normal(n_t), 0.985))
+    mkt_vol = 0.012 * vol_state / vol_state.mean()
+    mkt = 0.0003 + mkt_vol * _student_t(rr, n_t) + a_time * 0.012 * _lag(timing)
+    ind_ret = 0.008 * _student_t(rr, (n_t, n_ind)) + a_ind * 0.008 * np.vstack(
+        [np.zeros((1, n_ind)), q_ind[:-1]])
+    size_ret = 0.004 * rr.standard_normal(n_t)
+    beta = rr.normal(1.0, 0.25, n)
+    sigma = 0.017 * np.exp(-0.15 * u.zsize)
+    ret = _student_t(rr, (n_t, n))
+    ret *= sigma
+    ret += mkt[:, None] * beta[None, :]
+    ret += ind_ret[:, u.industry]
+    ret += size_ret[:, None] * (-0.5 * u.zsize)[None, :]
+    ret[1:] += (a_sel[1:] * sigma) * g[:-1]
+    ret[1:] += (a_alloc[1:] * sigma) * h[:-1]
+
+    # ---- corporate actions ----------------------------------------------------------------------
+    dyield, bonus, ca_rows = _draw_corporate_actions(days, u, rngs["ca"])
+    close, ref, adj, cash = prices_nb(ret, u.trading, u.limit, u.price0, dyield, bonus)
+    del ret, dyield
+    yield "corporate_actions", _corporate_actions(days, codes, ca_rows, cash, bonus)
+    del cash
+    realized = np.where(u.trading, close / ref - 1.0, np.nan)
+    cum_bonus = np.cumprod(1.0 + bonus, axis=0)
+    total_shares = u.total_base[None, :] * cum_bonus
+    float_shares = np.round(u.float_frac * total_shares, -2)
+    del u.float_frac
+    # the published (record-date) share basis: the bonus counts one session earlier
+    bonus[:-1] = bonus[1:]
+    bonus[-1] = 0.0
+    pub_basis = np.cumprod(1.0 + bonus, axis=0)
+    pub_basis /= cum_bonus
+    del bonus, cum_bonus
+
+    # ---- volume, amount, OHLC -------------------------------------------------------------------
+    rv = rngs["volume"]
+    turn = np.exp(0.45 * ar1_nb(rv.standard_normal((n_t, n)), 0.9))
+    turn *= (0.012 * np.exp(-0.35 * u.zsize) * np.exp(rv.normal(0, 0.3, n)))[None, :]
+    turn *= 1.0 + 12.0 * np.nan_to_num(np.abs(realized))
+    np.minimum(turn, 0.5, out=turn)
+    volume = np.maximum(np.round(turn * float_shares, -2), 100.0)
+    del turn
+    gap = 0.35 * np.nan_to_num(realized) + 0.004 * rv.standard_normal((n_t, n))
+    upper = ref * (1.0 + u.limit)
+    lower = ref * (1.0 - u.limit)
+    open_ = np.clip(np.round(ref * (1.0 + gap), 2), lower, upper)
+    del gap, ref
+    hi_body = np.maximum(open_, close)
+    high = np.round(hi_body * (1 + np.abs(rv.normal(0, 0.006, (n_t, n)))), 2)
+    np.minimum(high, np.round(upper, 2), out=high)
+    np.maximum(high, hi_body, out=high)
+    del hi_body, upper
+    lo_body = np.minimum(open_, close)
+    low = np.round(lo_body * (1 - np.abs(rv.normal(0, 0.006, (n_t, n)))), 2)
+    np.maximum(low, np.round(lower, 2), out=low)
+    np.minimum(low, lo_body, out=low)
+    np.maximum(low, 0.01, out=low)
+    del lo_body, lower
+    vwap = (open_ + high + low + close) / 4.0
+    vwap *= 1 + 0.002 * rv.standard_normal((n_t, n))
+    np.clip(vwap, low, high, out=vwap)
+    amount = np.round(volume * vwap, 0)
+
+    # ---- pools, eligibility and index levels -----------------------------------------------------
+    say("pools and indices")
+    mcap = np.where(u.trading, close * total_shares, np.nan)
+    pools, member, eligible = _pools(days, u, mcap, amount)
+    yield "pools", pools
+    del pools
+    tt, jj = np.nonzero(u.trading)
+    prices = pl.DataFrame({
+        "date": date_s.gather(tt), "asset": codes.gather(jj),
+        "open": open_[tt, jj], "high": high[tt, jj], "low": low[tt, jj], "close": close[tt, jj],
+        "volume": volume[tt, jj], "amount": amount[tt, jj], "adj_factor": adj[tt, jj],
+        "float_shares": float_shares[tt, jj], "total_shares": total_shares[tt, jj],
+        "is_st": u.is_st[tt, jj],
+    })
+    del open_, high, low, amount, volume, adj, tt, jj
+    yield "prices", prices
+    del prices
+    fcap = np.where(u.trading, close * float_shares, np.nan)
+    del float_shares
+    indices = _indices(days, member, fcap, realized)
+    del member
+    yield "indices", indices
+
+    # ---- northbound holdings --------------------------------------------------------------------
+    say("northbound holdings")
+    nb_days = sessions("northbound", p.start, p.end).to_numpy().astype("datetime64[D]")
+    is_nb = np.isin(days, nb_days)
+    link_open = np.where(u.sh[None, :], days[:, None] >= np.datetime64(SH_CONNECT_LAUNCH),
+                         days[:, None] >= np.datetime64(SZ_CONNECT_LAUNCH))
+    can_trade = u.trading & is_nb[:, None] & link_open
+    fx = _fx(days, rngs["fx"])
+    yield "fx", pl.DataFrame({"date": date_s, "usdcny": np.round(fx, 4)})
+    fx_trend = _interp_by_date(days, _FX_ANCHORS)
+    level = _interp_by_date(days, _ALLOCATION_LEVEL)
+    rh = rngs["holdings"]
+    pref = np.exp(rh.normal(0.0, 0.6, n))
+    tilt = np.array([ALLOCATION_TILT.get(name, 1.0) for name in u.industries])[u.industry]
+    w_alloc = np.exp(0.45 * u.zsize) * tilt * pref
+    w_alloc /= np.average(w_alloc, weights=np.exp(u.zsize))
+    fx_mult = np.exp(-6.0 * np.log(fx / fx_trend))
+    target_a = np.exp(0.3 * h)
+    del h
+    target_a *= (level * fx_mult)[:, None] * w_alloc[None, :]
+    chase = _trailing_sum(np.nan_to_num(realized), 5)
+    chase /= sigma[None, :] * np.sqrt(5.0)
+    np.clip(chase, -3, 3, out=chase)
+    target_t = 0.6 * g
+    del g
+    target_t += 0.15 * chase
+    del chase
+    target_t += 0.35 * q_ind[:, u.industry] + 0.35 * timing[:, None]
+    np.exp(target_t, out=target_t)
+    target_t *= 0.35 * level[:, None] * (np.exp(0.3 * u.zsize) * np.exp(rh.normal(0, 0.4, n)))
+    noise_a = 0.0015 * rh.standard_normal((n_t, n))
+    noise_t = 0.03 * rh.standard_normal((n_t, n))
+    init = (u.list_idx == 0) & link_open[0]
+    ra, rt = holdings_nb(target_a, target_t, noise_a, noise_t, can_trade, eligible, 0.02, 0.3,
+                         init, FOREIGN_HALT_AT, FOREIGN_RESUME_BELOW, FOREIGN_CAP)
+    del target_a, target_t, noise_a, noise_t, link_open
+    ratio = ra + rt
+    del rt
+    tot_pub = np.nan_to_num(total_shares * pub_basis)
+    del pub_basis
+    shares_true = np.round(ratio * total_shares).astype(np.int64)
+    shares_pub = np.round(ratio * tot_pub).astype(np.int64)
+    shares_alloc_pub = np.minimum(np.round(ra * tot_pub).astype(np.int64), shares_pub)
+    del tot_pub
+    tt, jj = np.nonzero(shares_true > 0)
+    yield "northbound_truth", pl.DataFrame({"date": date_s.gather(tt), "asset": codes.gather(jj),
+                                            "shares": shares_true[tt, jj]})
+    del tt, jj
+    # trade-based net buy per stock-day (RMB): ratio change x shares x VWAP (bonus-neutral)
+    vwap_shares = np.nan_to_num(vwap)
+    vwap_shares *= total_shares
+    del vwap
+    flow = np.diff(ratio, axis=0, prepend=ratio[:1])
+    flow *= vwap_shares
+    flow[~can_trade] = 0.0
+    flow_alloc = np.diff(ra, axis=0, prepend=ra[:1])
+    flow_alloc *= vwap_shares
+    flow_alloc[~can_trade] = 0.0
+    del ra, ratio, vwap_shares
+    yield "flows_truth", _flows_truth(days, flow, flow_alloc, can_trade)
+    del flow_alloc
+    northbound, pub_rows = _published_northbound(p, days, codes, shares_pub, total_shares)
+    yield "northbound", northbound
+    del northbound
+    yield "quotas", _quotas(days, is_nb, u, flow, shares_true, close, rngs["flows"])
+    yield "short_sellable", _short_sellable(days, is_nb, codes, shares_true, eligible & can_trade,
+                                            rngs["short"])
+    del eligible
+    yield "etfs", _etfs(days, u, realized, fcap, flow, indices, rngs["etf"])
+    del realized, fcap, flow, close, shares_true
+    yield from _participants(p, rngs["participants"], codes, pub_rows, shares_pub,
+                             shares_alloc_pub, mcap, say)
+
+
+def generate(p: SynthParams, progress: Progress | None = None) -> dict[str, pl.DataFrame]:
+    """All tables of a synthetic market in memory (``participant_holdings`` concatenated)."""
+    tables: dict[str, list[pl.DataFrame]] = {}
+    for name, frame in iter_tables(p, progress):
+        tables.setdefault(name, []).append(frame)
+    return {name: pl.concat(frames) if len(frames) > 1 else frames[0]
+            for name, frames in tables.items()}
+
+
+def _draw_corporate_actions(
+    days: np.ndarray, u: _Universe, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, list]:
+    """Per stock and year: a cash dividend (55%) and/or bonus shares (10%), ex-date in May-July."""
+    n_t, n = len(days), len(u.codes)
+    dyield = np.zeros((n_t, n))
+    bonus = np.zeros((n_t, n))
+    rows = []
+    for y in np.unique(days.astype("datetime64[Y]")):
+        in_season = np.flatnonzero((days >= y + np.timedelta64(4, "M")) &
+                                   (days < y + np.timedelta64(7, "M")))
+        in_season = in_season[in_season >= 1]
+        if len(in_season) == 0:
+            continue
+        ex = rng.choice(in_season, size=n)
+        has_div = rng.random(n) < 0.55
+        has_bonus = rng.random(n) < 0.10
+        cols = np.arange(n)
+        ok = (has_div | has_bonus) & u.listed[ex, cols] & u.listed[ex - 1, cols]
+        ok &= ex - 1 > u.list_idx
+        js = np.flatnonzero(ok)
+        dyield[ex[js], js] = np.where(has_div[js], rng.uniform(0.004, 0.03, len(js)), 0.0)
+        bonus[ex[js], js] = np.where(has_bonus[js],
+                                     rng.choice([0.2, 0.3, 0.4, 0.5, 1.0], len(js)), 0.0)
+        rows.append((ex[js], js))
+    return dyield, bonus, rows
+
+
+def _trailing_sum(x: np.ndarray, window: int) -> np.ndarray:
+    c = np.cumsum(x, axis=0)
+    out = c.copy()
+    out[window:] -= c[:-window]
+    return out
+
+
+def _fx(days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """USD/CNY around anchors of the real path, with OU deviations (~0.15% daily)."""
+    trend = _interp_by_date(days, _FX_ANCHORS)
+    dev = ar1_nb(rng.standard_normal(len(days)), 0.985) * 0.02
+    return trend * np.exp(dev)
+
+
+def _review_indices(days: np.ndarray, months: tuple[int, ...]) -> list[int]:
+    """First session after the second Friday of each review month (CSI index reviews)."""
+    out = {0}
+    for y in np.unique(days.astype("datetime64[Y]")).astype(int) + 1970:
+        for m in months:
+            first = dt.date(int(y), m, 1)
+            fridays = [first + dt.timedelta(days=k) for k in range(14)
+                       if (first + dt.timedelta(days=k)).weekday() == 4]
+            second_friday = np.datetime64(fridays[1])
+            idx = int(np.searchsorted(days, second_friday, side="right"))
+            if 0 < idx < len(days):
+                out.add(idx)
+    return sorted(out)
+
+
+def _pools(
+    days: np.ndarray, u: _Universe, mcap: np.ndarray, amount: np.ndarray
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """Point-in-time csi300 / csi500 / csi800 / liq1500 membership, and Connect eligibility.
+
+    csi300/500: semi-annual reviews (June, December; effective after the second Friday) ranking
+    by average total cap over the last 120 sessions, excluding ST and stocks listed < 63 sessions.
+    liq1500: monthly, the top 1,500 by 60-session average amount, excluding ST and stocks listed
+    < 252 sessions. Eligibility: top 55% by average total cap at the same reviews, not ST.
+    """
+    n_t, n = mcap.shape
+    t_idx = np.arange(n_t)
+    cap_cum = np.cumsum(np.nan_to_num(mcap), axis=0)
+    cap_cnt = np.cumsum(~np.isnan(mcap), axis=0)
+    amt = np.where(u.trading, amount, np.nan)
+    amt_cum = np.cumsum(np.nan_to_num(amt), axis=0)
+    amt_cnt = np.cumsum(~np.isnan(amt), axis=0)
+    member = {name: np.zeros((n_t, n), dtype=bool) for name in ("csi300", "csi500", "liq1500")}
+    eligible = np.zeros((n_t, n), dtype=bool)
+    csi_reviews = _review_indices(days, (6, 12))
+    sz_launch = int(np.searchsorted(days, np.datetime64(SZ_CONNECT_LAUNCH)))
+    elig_reviews = sorted(set(csi_reviews) | ({sz_launch} if 0 < sz_launch < n_t else set()))
+    for k, r in enumerate(csi_reviews):
+        end = csi_reviews[k + 1] if k + 1 < len(csi_reviews) else n_t
+        t_rank = max(r - 1, 0)
+        avg = _rolling_mean_at(cap_cum, cap_cnt, t_rank, 120)
+        ok = (t_rank - u.list_idx >= 63) | (u.list_idx == 0)
+        ok &= u.listed[r] & ~u.is_st[t_rank] & ~np.isnan(avg)
+        order = np.argsort(-np.where(ok, avg, -np.inf), kind="stable")
+        n_ok = int(ok.sum())
+        top = order[: min(300, n_ok)]
+        mid = order[min(300, n_ok): min(800, n_ok)]
+        member["csi300"][r:end, top] = True
+        member["csi500"][r:end, mid] = True
+    for k, r in enumerate(elig_reviews):
+        end = elig_reviews[k + 1] if k + 1 < len(elig_reviews) else n_t
+        t_rank = max(r - 1, 0)
+        avg = _rolling_mean_at(cap_cum, cap_cnt, t_rank, 120)
+        ok = u.listed[r] & ~np.isnan(avg) & ((t_rank - u.list_idx >= 63) | (u.list_idx == 0))
+        cut = np.nanquantile(np.where(ok, avg, np.nan), 0.45)
+        eligible[r:end, ok & (avg >= cut)] = True
+    month = days.astype("datetime64[M]")
+    month_starts = [0, *np.flatnonzero(month[1:] != month[:-1]) + 1]
+    for k, r in enumerate(month_starts):
+        end = month_starts[k + 1] if k + 1 < len(month_starts) else n_t
+        t_rank = max(r - 1, 0)
+        avg = _rolling_mean_at(amt_cum, amt_cnt, t_rank, 60)
+        ok = ((t_rank - u.list_idx >= 252) | (u.list_idx == 0)) & u.listed[r]
+        ok &= ~u.is_st[t_rank] & ~np.isnan(avg)
+        order = np.argsort(-np.where(ok, avg, -np.inf), kind="stable")
+        member["liq1500"][r:end, order[: min(1500, int(ok.sum()))]] = True
+    listed = u.listed
+    eligible &= listed & ~u.is_st
+    member["csi800"] = member["csi300"] | member["csi500"]
+    date_s = pl.Series("date", days, dtype=pl.Date)
+    codes = pl.Series("asset", u.codes)
+    frames = []
+    for name in ("csi300", "csi500", "csi800", "liq1500"):
+        tt, jj = np.nonzero(member[name] & listed)
+        frames.append(pl.DataFrame({"date": date_s.gather(tt), "asset": codes.gather(jj),
+                                    "pool": pl.repeat(name, len(tt), eager=True)}))
+    del t_idx
+    return pl.concat(frames), member, eligible
+
+
+def _indices(
+    days: np.ndarray, member: dict[str, np.ndarray], fcap: np.ndarray, realized: np.ndarray
+) -> pl.DataFrame:
+    """Index levels from float-cap weights (previous close) of the members, chain-linked."""
+    n_t, n = fcap.shape
+    r = np.nan_to_num(realized)
+    w_all = np.nan_to_num(np.vstack([np.full((1, n), np.nan), fcap[:-1]]))
+    frames = []
+    for name in ("csi300", "csi500", "csi800", "csi_all"):
+        w = w_all if name == "csi_all" else np.where(member[name], w_all, 0.0)
+        den = w.sum(axis=1)
+        day_ret = np.where(den > 0, (w * r).sum(axis=1) / np.where(den > 0, den, 1.0), 0.0)
+        day_ret[0] = 0.0
+        level = INDEX_BASE[name] * np.cumprod(1.0 + day_ret)
+        frames.append(pl.DataFrame({"date": pl.Series(days, dtype=pl.Date),
+                                    "index": pl.repeat(name, n_t, eager=True),
+                                    "close": np.round(level, 4)}))
+    return pl.concat(frames)
+
+
+def _corporate_actions(
+    days: np.ndarray, codes: pl.Series, ca_rows: list, cash: np.ndarray, bonus: np.ndarray
+) -> pl.DataFrame:
+    """One row per (asset, ex_date); the record date is the session before the ex-date."""
+    if ca_rows:
+        ex = np.concatenate([e for e, _ in ca_rows])
+        js = np.concatenate([j for _, j in ca_rows])
+    else:
+        ex = js = np.array([], dtype=np.int64)
+    keep = (cash[ex, js] > 0) | (bonus[ex, js] > 0)
+    ex, js = ex[keep], js[keep]
+    date_s = pl.Series(days, dtype=pl.Date)
+    return pl.DataFrame({
+        "asset": codes.gather(js), "ex_date": date_s.gather(ex),
+        "record_date": date_s.gather(ex - 1), "bonus_ratio": bonus[ex, js],
+        "cash_dividend": cash[ex, js],
+    }).sort("asset", "ex_date")
+
+
+def _publication_dates(p: SynthParams, days: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+    """HKEX publication days of holdings: (as-of date, A-share row it reflects, publication day).
+
+    Daily (HK calendar) from DISCLOSURE_START to DISCLOSURE_END; afterwards the quarter-end
+    snapshot, published on the 5th northbound trading day of the next quarter, if that is <= end.
+    On an HK session that is a mainland holiday the row repeats the last A-share session's values.
+    """
+    lo = max(p.start, DISCLOSURE_START)
+    hi = min(p.end, DISCLOSURE_END)
+    hk = sessions("hkex", p.start, p.end).to_numpy().astype("datetime64[D]")
+    daily = hk[(hk >= np.datetime64(lo)) & (hk <= np.datetime64(hi))] if lo <= hi else hk[:0]
+    a_days = sessions("ashare").to_numpy().astype("datetime64[D]")
+    published = a_days[np.searchsorted(a_days, daily, side="right").clip(max=len(a_days) - 1)]
+    snap_asof, snap_pub = [], []
+    nb_all = sessions("northbound").to_numpy().astype("datetime64[D]")
+    q_end = dt.date(2024, 9, 30)
+    while q_end <= p.end:
+        hk_before = hk[hk <= np.datetime64(q_end)]
+        after = nb_all[nb_all > np.datetime64(q_end)]
+        if len(hk_before) and len(after) >= 5 and after[4] <= np.datetime64(p.end):
+            snap_asof.append(hk_before[-1])
+            snap_pub.append(after[4])
+        month = q_end.month + 3
+        year = q_end.year + (month > 12)
+        month = (month - 1) % 12 + 1
+        q_end = (dt.date(year, month % 12 + 1, 1) if month < 12 else dt.date(year + 1, 1, 1)) \
+            - dt.timedelta(days=1)
+    asof = np.concatenate([daily, np.array(snap_asof, dtype="datetime64[D]")])
+    pub = np.concatenate([published, np.array(snap_pub, dtype="datetime64[D]")])
+    row = np.searchsorted(days, asof, side="right") - 1
+    keep = row >= 0
+    return asof[keep], row[keep], pub[keep]
+
+
+def _published_northbound(
+    p: SynthParams, days: np.ndarray, codes: pl.Series, shares_pub: np.ndarray,
+    total_shares: np.ndarray,
+) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    asof, row, pub = _publication_dates(p, days)
+    grid = shares_pub[row]
+    dd, jj = np.nonzero(grid > 0)
+    shares = grid[dd, jj]
+    ratio = np.round(shares / total_shares[row[dd], jj], 4)
+    frame = pl.DataFrame({
+        "date": pl.Series(asof, dtype=pl.Date).gather(dd), "asset": codes.gather(jj),
+        "shares": shares, "ratio": ratio,
+        "published": pl.Series(pub, dtype=pl.Date).gather(dd),
+    })
+    return frame, (asof, row, pub)
+
+
+def _participant_ids(rng: np.random.Generator, n_p: int) -> tuple[np.ndarray, np.ndarray]:
+    """CCASS-style ids (B = broker, C = custodian) and true kinds: 40% trading money."""
+    trading = np.zeros(n_p, dtype=bool)
+    trading[rng.choice(n_p, size=int(round(0.4 * n_p)), replace=False)] = True
+    broker = np.where(trading, rng.random(n_p) < 0.8, rng.random(n_p) < 0.2)
+    nums = rng.choice(np.arange(1, 2000), size=n_p, replace=False)
+    ids = np.array([f"{'B' if b else 'C'}{k:05d}" for b, k in zip(broker, nums, strict=True)])
+    return ids, trading
+
+
+def _participants(
+    p: SynthParams, rng: np.random.Generator, codes: pl.Series,
+    pub_rows: tuple[np.ndarray, np.ndarray, np.ndarray], shares_pub: np.ndarray,
+    shares_alloc_pub: np.ndarray, mcap: np.ndarray, say: Progress,
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """Per-participant published holdings that sum exactly to the published per-stock shares.
+
+    Each held stock gets a few allocation holders (fixed weights of the allocation part) and a
+    few trading holders (weights that churn day to day, on top of the trading part's own flows).
+    """
+    n_p = p.n_participants
+    ids, trading = _participant_ids(rng, n_p)
+    order = np.argsort(ids)
+    ids, trading = ids[order], trading[order]
+    kind = np.where(trading, "trading", "allocation")
+    names = np.array([f"Synthetic {'Securities' if i[0] == 'B' else 'Custodian'} {i[1:]}"
+                      for i in ids])
+    yield "participants", pl.DataFrame({"participant": ids, "name": names, "kind": kind})
+    asof, row, _ = pub_rows
+    held = np.flatnonzero((shares_pub[row] > 0).any(axis=0)) if len(row) else np.array([], int)
+    if len(held) == 0:
+        return
+    size = np.log(np.nanmean(np.where(np.isnan(mcap[:, held]), np.nan, mcap[:, held]), axis=0))
+    size = np.nan_to_num((size - np.nanmean(size)) / (np.nanstd(size) + 1e-12))
+    pair_stock, pair_part, pair_w, group_start_of_pair = [], [], [], []
+    groups = []  # (stock column, is_trading) per group, in pair order
+    popularity = 1.0 / (1.0 + rng.permutation(n_p)) ** 0.8
+    mean_alloc = 0.6 * p.holders_per_stock - 1.0
+    mean_trade = 0.4 * p.holders_per_stock - 1.0
+    pair_rows = []
+    for is_trading, mean in ((False, mean_alloc), (True, mean_trade)):
+        cand = np.flatnonzero(trading == is_trading)
+        k = 1 + rng.poisson(np.maximum(mean, 0.1) * np.exp(0.5 * size) / np.exp(0.125))
+        k = np.minimum(k, len(cand))
+        keys = np.log(popularity[cand])[None, :] + rng.gumbel(size=(len(held), len(cand)))
+        top = np.argsort(-keys, axis=1)
+        for i_h, col in enumerate(held):
+            chosen = np.sort(cand[top[i_h, : k[i_h]]])
+            w = rng.gamma(2.0, 1.0, len(chosen)) * popularity[chosen]
+            pair_rows.append((col, is_trading, chosen, w / w.sum()))
+    pair_rows.sort(key=lambda r: (r[0], r[1]))
+    for col, is_trading, chosen, w in pair_rows:
+        group_start_of_pair.append(len(pair_part))
+        groups.append((col, is_trading))
+        pair_stock.append(np.full(len(chosen), col))
+        pair_part.append(chosen)
+        pair_w.append(w)
+    pair_stock = np.concatenate(pair_stock)
+    pair_part = np.concatenate(pair_part)
+    pair_w = np.concatenate(pair_w)
+    starts = np.array([*group_start_of_pair, len(pair_part)], dtype=np.int64)
+    g_col = np.array([c for c, _ in groups])
+    g_trading = np.array([t for _, t in groups])
+    pair_trading = np.repeat(g_trading, np.diff(starts))
+    n_pairs = len(pair_part)
+    # churning weights of trading holders across publication days
+    churn = ar1_nb(rng.standard_normal((len(row), int(pair_trading.sum()))), 0.9)
+    part_s = pl.Series("participant", ids)
+    years = asof.astype("datetime64[Y]").astype(int) + 1970
+    for year in np.unique(years):
+        sel = np.flatnonzero(years == year)
+        n_d = len(sel)
+        say(f"participant holdings {year}: {n_d} days x {n_pairs} holder pairs")
+        alloc_tot = shares_alloc_pub[row[sel]][:, g_col]
+        total = np.where(g_trading[None, :], shares_pub[row[sel]][:, g_col] - alloc_tot, alloc_tot)
+        w = np.broadcast_to(pair_w, (n_d, n_pairs)).copy()
+        w[:, pair_trading] *= np.exp(0.8 * churn[sel])
+        sums = np.add.reduceat(w, starts[:-1], axis=1)
+        w /= np.repeat(sums, np.diff(starts), axis=1)
+        flat_starts = (starts[None, :-1] + n_pairs * np.arange(n_d)[:, None]).ravel()
+        flat_starts = np.append(flat_starts, n_d * n_pairs)
+        shares = split_shares_nb(total.ravel().astype(np.int64), w.ravel(), flat_starts)
+        nz = np.flatnonzero(shares > 0)
+        d_idx, p_idx = np.divmod(nz, n_pairs)
+        yield "participant_holdings", pl.DataFrame({
+            "date": pl.Series(asof[sel], dtype=pl.Date).gather(d_idx),
+            "asset": codes.gather(pair_stock[p_idx]),
+            "participant": part_s.gather(pair_part[p_idx]),
+            "shares": shares[nz],
+        }).sort("date", "asset", "participant")
+
+
+def _quotas(
+    days: np.ndarray, is_nb: np.ndarray, u: _Universe, flow: np.ndarray, shares_true: np.ndarray,
+    close: np.ndarray, rng: np.random.Generator,
+) -> pl.DataFrame:
+    """Per link: buy/sell turnover (trade-based net buy = buy - sell = the stocks' flows) and the
+    quota balance = quota - buy orders + sell trades, where buy orders include unfilled ones."""
+    value = shares_true * np.nan_to_num(_ffill(close))
+    frames = []
+    for link, mask, launch in (("SH", u.sh, SH_CONNECT_LAUNCH), ("SZ", ~u.sh, SZ_CONNECT_LAUNCH)):
+        rows = np.flatnonzero(is_nb & (days >= np.datetime64(launch)))
+        net = flow[rows][:, mask].sum(axis=1)
+        hv = value[rows][:, mask].sum(axis=1)
+        gross = np.maximum(hv * rng.uniform(0.01, 0.025, len(rows)), 1.5 * np.abs(net) + 5e7)
+        buy = np.round((gross + net) / 2.0, -4)
+        sell = np.round((gross - net) / 2.0, -4)
+        unfilled = np.round(buy * rng.uniform(0.003, 0.03, len(rows)), -4)
+        quota = np.where(days[rows] >= np.datetime64(QUOTA_RAISE), 52e9, 13e9)
+        frames.append(pl.DataFrame({
+            "date": pl.Series(days[rows], dtype=pl.Date), "link": pl.repeat(link, len(rows),
+                                                                           eager=True),
+            "quota_daily": quota, "quota_balance": quota - buy - unfilled + sell,
+            "buy_amount": buy, "sell_amount": sell,
+        }))
+    return pl.concat(frames).sort("date", "link")
+
+
+def _ffill(x: np.ndarray) -> np.ndarray:
+    """Forward-fill NaN along axis 0."""
+    idx = np.where(np.isnan(x), 0, np.arange(x.shape[0])[:, None])
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    return x[idx, np.arange(x.shape[1])[None, :]]
+
+
+def _short_sellable(
+    days: np.ndarray, is_nb: np.ndarray, codes: pl.Series, shares_true: np.ndarray,
+    eligible: np.ndarray, rng: np.random.Generator,
+) -> pl.DataFrame:
+    """After the disclosure change: remaining allowance ~1% of start-of-day holdings minus what was
+    shorted; a number below 300,000 shares, else 'sufficient' (null quantity)."""
+    rows = np.flatnonzero(is_nb & (days > np.datetime64(DISCLOSURE_END)))
+    rows = rows[rows >= 1]
+    sub = eligible[rows]
+    tt, jj = np.nonzero(sub)
+    allowance = np.floor(0.01 * shares_true[rows[tt] - 1, jj])
+    shorted = np.where(rng.random(len(tt)) < 0.25, np.floor(allowance * rng.uniform(0, 0.5,
+                                                                                     len(tt))), 0)
+    q = (allowance - shorted).astype(np.int64)
+    printed = q < SHORT_SELL_PRINT_BELOW
+    return pl.DataFrame({
+        "date": pl.Series(days[rows], dtype=pl.Date).gather(tt), "asset": codes.gather(jj),
+        "quantity": pl.Series(np.where(printed, q, 0)).set(pl.Series(~printed), None)
+        if len(q) else pl.Series([], dtype=pl.Int64),
+        "sufficient": ~printed,
+    })
+
+
+def _etfs(
+    days: np.ndarray, u: _Universe, realized: np.ndarray, fcap: np.ndarray, flow: np.ndarray,
+    indices: pl.DataFrame, rng: np.random.Generator,
+) -> pl.DataFrame:
+    """Sector ETFs (NAV = the industry's cap-weighted return) and broad ETFs (NAV = the index);
+    shares outstanding move with the sector's northbound flows (creations / redemptions)."""
+    n_t = len(days)
+    r = np.nan_to_num(realized)
+    w = np.nan_to_num(np.vstack([np.full((1, fcap.shape[1]), np.nan), fcap[:-1]]))
+    ind_names = np.array(u.industries)[u.industry]
+    frames = []
+    specs = [(code, sector, ind_names == sector) for sector, code in SECTOR_ETF_CODES.items()]
+    specs += [(code, name, None) for name, code in BROAD_ETF_CODES.items()]
+    for code, sector, mask in specs:
+        if mask is None:
+            lvl = indices.filter(pl.col("index") == sector)["close"].to_numpy()
+            day_ret = np.r_[0.0, lvl[1:] / lvl[:-1] - 1.0]
+            sec_flow = flow.sum(axis=1)
+        else:
+            ww = w[:, mask]
+            den = ww.sum(axis=1)
+            day_ret = np.where(den > 0, (ww * r[:, mask]).sum(axis=1) / np.where(den > 0, den, 1),
+                               0.0)
+            sec_flow = flow[:, mask].sum(axis=1)
+        z = sec_flow / (sec_flow.std() + 1e-12)
+        nav = np.round(np.cumprod(1.0 + day_ret) * rng.uniform(0.8, 1.5), 4)
+        shares = np.round(rng.uniform(5e8, 5e9) * np.exp(np.cumsum(
+            0.004 * z + 0.004 * rng.standard_normal(n_t))), -2)
+        close = np.round(nav * (1.0 + 0.0015 * rng.standard_normal(n_t)), 3)
+        volume = np.round(shares * rng.uniform(0.01, 0.05) * np.exp(
+            0.4 * rng.standard_normal(n_t)), -2)
+        first = 0 if rng.random() < 0.5 else int(rng.integers(0, n_t // 2))
+        frames.append(pl.DataFrame({
+            "date": pl.Series(days[first:], dtype=pl.Date),
+            "etf": pl.repeat(code, n_t - first, eager=True),
+            "sector": pl.repeat(sector, n_t - first, eager=True),
+            "close": close[first:], "nav": nav[first:], "volume": volume[first:],
+            "amount": np.round(volume * close, 0)[first:], "shares_outstanding": shares[first:],
+        }))
+    return pl.concat(frames)
+
+
+def _flows_truth(
+    days: np.ndarray, flow: np.ndarray, flow_alloc: np.ndarray, can_trade: np.ndarray
+) -> pl.DataFrame:
+    """Ground truth: market-wide trade-based net buy per day, total and by participant type."""
+    total = flow.sum(axis=1)
+    alloc = flow_alloc.sum(axis=1)
+    return pl.DataFrame({
+        "date": pl.Series(days, dtype=pl.Date), "net_buy": total,
+        "net_buy_trading": total - alloc, "net_buy_allocation": alloc,
+        "northbound_day": can_trade.any(axis=1),
+    })
