@@ -72,10 +72,10 @@ INDEX_BASE = {"csi300": 3500.0, "csi500": 6000.0, "csi800": 4000.0, "csi_all": 4
 
 #: Allocation ratio level (of total shares of eligible stocks) by calendar date, interpolated.
 _ALLOCATION_LEVEL = (
-    (dt.date(2014, 11, 17), 0.002), (dt.date(2016, 1, 1), 0.006), (dt.date(2017, 1, 1), 0.009),
-    (dt.date(2018, 1, 1), 0.014), (dt.date(2019, 1, 1), 0.018), (dt.date(2020, 1, 1), 0.022),
-    (dt.date(2021, 6, 30), 0.028), (dt.date(2022, 6, 30), 0.025), (dt.date(2023, 6, 30), 0.023),
-    (dt.date(2024, 12, 31), 0.021), (dt.date(2026, 12, 31), 0.021),
+    (dt.date(2014, 11, 17), 0.001), (dt.date(2016, 1, 1), 0.003), (dt.date(2017, 1, 1), 0.005),
+    (dt.date(2018, 1, 1), 0.008), (dt.date(2019, 1, 1), 0.010), (dt.date(2020, 1, 1), 0.012),
+    (dt.date(2021, 6, 30), 0.016), (dt.date(2022, 6, 30), 0.014), (dt.date(2023, 6, 30), 0.013),
+    (dt.date(2024, 12, 31), 0.012), (dt.date(2026, 12, 31), 0.012),
 )
 #: USD/CNY anchors by date (the simulated path wanders around them).
 _FX_ANCHORS = (
@@ -426,7 +426,7 @@ def iter_tables(
     fx_trend = _interp_by_date(days, _FX_ANCHORS)
     level = _interp_by_date(days, _ALLOCATION_LEVEL)
     rh = rngs["holdings"]
-    pref = np.exp(rh.normal(0.0, 0.6, n))
+    pref = np.exp(rh.normal(0.0, 0.5, n))
     tilt = np.array([ALLOCATION_TILT.get(name, 1.0) for name in u.industries])[u.industry]
     w_alloc = np.exp(0.45 * u.zsize) * tilt * pref
     w_alloc /= np.average(w_alloc, weights=np.exp(u.zsize))
@@ -437,15 +437,15 @@ def iter_tables(
     chase = _trailing_sum(np.nan_to_num(realized), 5)
     chase /= sigma[None, :] * np.sqrt(5.0)
     np.clip(chase, -3, 3, out=chase)
-    target_t = 0.6 * g
+    target_t = 0.5 * g
     del g
     target_t += 0.15 * chase
     del chase
-    target_t += 0.35 * q_ind[:, u.industry] + 0.35 * timing[:, None]
+    target_t += 0.2 * q_ind[:, u.industry] + 0.12 * timing[:, None]
     np.exp(target_t, out=target_t)
     target_t *= 0.35 * level[:, None] * (np.exp(0.3 * u.zsize) * np.exp(rh.normal(0, 0.4, n)))
     noise_a = 0.0015 * rh.standard_normal((n_t, n))
-    noise_t = 0.03 * rh.standard_normal((n_t, n))
+    noise_t = 0.01 * rh.standard_normal((n_t, n))
     init = (u.list_idx == 0) & link_open[0]
     ra, rt = holdings_nb(target_a, target_t, noise_a, noise_t, can_trade, eligible, 0.02, 0.3,
                          init, FOREIGN_HALT_AT, FOREIGN_RESUME_BELOW, FOREIGN_CAP)
@@ -761,8 +761,10 @@ def _participants(
             w = rng.gamma(2.0, 1.0, len(chosen)) * popularity[chosen]
             pair_rows.append((col, is_trading, chosen, w / w.sum()))
     pair_rows.sort(key=lambda r: (r[0], r[1]))
+    n_so_far = 0
     for col, is_trading, chosen, w in pair_rows:
-        group_start_of_pair.append(len(pair_part))
+        group_start_of_pair.append(n_so_far)
+        n_so_far += len(chosen)
         groups.append((col, is_trading))
         pair_stock.append(np.full(len(chosen), col))
         pair_part.append(chosen)

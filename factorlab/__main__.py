@@ -1,0 +1,3 @@
+from factorlab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""The ``factorlab`` command line: generate and inspect markets, run the demo.
+
+    factorlab demo                                   # default synthetic market + its summary
+    factorlab data synth --preset default --out DIR  # write a synthetic market directory
+    factorlab data info DIR                          # tables, rows, dates, sanity figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from factorlab.errors import FactorLabError
+
+__all__ = ["main"]
+
+
+def _progress(start: float):
+    def say(msg: str) -> None:
+        print(f"  [{time.perf_counter() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _strength_args(parser: argparse.ArgumentParser) -> None:
+    from dataclasses import fields
+
+    from factorlab.datasets import Strengths
+
+    group = parser.add_argument_group("planted effects (0 turns one off)")
+    for f in fields(Strengths):
+        group.add_argument(f"--{f.name.replace('_', '-')}", type=float, default=None,
+                           dest=f"strength_{f.name}")
+
+
+def _strengths(args: argparse.Namespace) -> dict[str, float]:
+    return {k.removeprefix("strength_"): v for k, v in vars(args).items()
+            if k.startswith("strength_") and v is not None}
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from factorlab.datasets import PRESETS, synthetic_market
+
+    start = time.perf_counter()
+    params = {**PRESETS[args.preset], **_strengths(args)}
+    if args.n_assets:
+        params["n_assets"] = args.n_assets
+    if args.seed is not None:
+        params["seed"] = args.seed
+    print(f"generating the `{args.preset}` synthetic market into {args.out} ...", file=sys.stderr)
+    market = synthetic_market(**params, cache=Path(args.out), progress=_progress(start))
+    print(f"done in {time.perf_counter() - start:.1f}s; content hash {market.content_hash}",
+          file=sys.stderr)
+    _print_info(market)
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from factorlab.market import Market
+
+    _print_info(Market.load(args.dir))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from factorlab.datasets import PRESETS, cache_dir, synthetic_market
+
+    start = time.perf_counter()
+    print(f"factorlab demo: the default synthetic northbound market (cached under {cache_dir()})",
+          file=sys.stderr)
+    market = synthetic_market(**PRESETS["default"], progress=_progress(start))
+    print(f"ready in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    _print_info(market)
+    return 0
+
+
+def market_sanity(market) -> pl.DataFrame:
+    """Yearly sanity figures: northbound holdings value, its share of float cap, the largest
+    holding ratio, holders, and the daily net buy (from ``northbound_truth`` when present, else
+    the published ``northbound`` on A-share days)."""
+    holdings = market.northbound_truth if market.has("northbound_truth") else market.northbound
+    px = market.prices.select("date", "asset", "close", "float_shares", "total_shares")
+    daily = (
+        px.join(holdings.select("date", "asset", "shares"), on=["date", "asset"], how="left")
+        .group_by("date")
+        .agg(
+            float_cap=(pl.col("close") * pl.col("float_shares")).sum(),
+            nb_value=(pl.col("shares").fill_null(0) * pl.col("close")).sum(),
+            max_ratio=(pl.col("shares") / pl.col("total_shares")).max(),
+            stocks_held=(pl.col("shares") > 0).sum(),
+            stocks=pl.len(),
+        )
+        .filter(pl.col("nb_value") > 0)
+        .sort("date")
+        .collect()
+    )
+    out = (
+        daily.with_columns(share=pl.col("nb_value") / pl.col("float_cap"))
+        .group_by(pl.col("date").dt.year().alias("year"))
+        .agg(
+            stocks=pl.col("stocks").mean().round(0).cast(pl.Int64),
+            held=pl.col("stocks_held").mean().round(0).cast(pl.Int64),
+            nb_value_bn=(pl.col("nb_value").last() / 1e9).round(1),
+            share_of_float_cap_pct=(pl.col("share").last() * 100).round(2),
+            max_ratio_pct=(pl.col("max_ratio").max() * 100).round(2),
+        )
+        .sort("year")
+    )
+    if market.has("flows_truth"):
+        flows = (
+            market.flows_truth.filter(pl.col("northbound_day"))
+            .group_by(pl.col("date").dt.year().alias("year"))
+            .agg(net_buy_bn=(pl.col("net_buy").sum() / 1e9).round(1),
+                 daily_std_bn=(pl.col("net_buy").std() / 1e9).round(2))
+            .collect()
+        )
+        out = out.join(flows, on="year", how="left")
+    return out
+
+
+def _print_info(market) -> None:
+    cfg = pl.Config(tbl_rows=40, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True)
+    with cfg:
+        print("\nTables")
+        print(market.summary())
+        if market.has("prices") and (market.has("northbound_truth") or market.has("northbound")):
+            print("\nNorthbound holdings by year (value at year end, share of float cap, max "
+                  "single-stock ratio, net buy)")
+            print(market_sanity(market))
+        params = market.meta.get("params")
+        if params:
+            print(f"\nparameters: {params}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from factorlab.datasets import PRESETS
+
+    parser = argparse.ArgumentParser(prog="factorlab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="generate (once) the default synthetic market and "
+                                       "summarize it")
+    demo.set_defaults(func=_cmd_demo)
+    data = sub.add_parser("data", help="market data directories")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    synth = data_sub.add_parser("synth", help="write a synthetic market directory")
+    synth.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    synth.add_argument("--out", required=True, help="directory to write (replaced)")
+    synth.add_argument("--n-assets", type=int, default=None)
+    synth.add_argument("--seed", type=int, default=None)
+    _strength_args(synth)
+    synth.set_defaults(func=_cmd_synth)
+    info = data_sub.add_parser("info", help="summarize a market directory")
+    info.add_argument("dir")
+    info.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FactorLabError as exc:
+        print(f"factorlab: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
