@@ -72,10 +72,10 @@ INDEX_BASE = {"csi300": 3500.0, "csi500": 6000.0, "csi800": 4000.0, "csi_all": 4
 
 #: Allocation ratio level (of total shares of eligible stocks) by calendar date, interpolated.
 _ALLOCATION_LEVEL = (
-    (dt.date(2014, 11, 17), 0.001), (dt.date(2016, 1, 1), 0.003), (dt.date(2017, 1, 1), 0.005),
-    (dt.date(2018, 1, 1), 0.008), (dt.date(2019, 1, 1), 0.010), (dt.date(2020, 1, 1), 0.012),
-    (dt.date(2021, 6, 30), 0.016), (dt.date(2022, 6, 30), 0.014), (dt.date(2023, 6, 30), 0.013),
-    (dt.date(2024, 12, 31), 0.012), (dt.date(2026, 12, 31), 0.012),
+    (dt.date(2014, 11, 17), 0.0007), (dt.date(2016, 1, 1), 0.002), (dt.date(2017, 1, 1), 0.0035),
+    (dt.date(2018, 1, 1), 0.0055), (dt.date(2019, 1, 1), 0.007), (dt.date(2020, 1, 1), 0.0085),
+    (dt.date(2021, 6, 30), 0.011), (dt.date(2022, 6, 30), 0.0095), (dt.date(2023, 6, 30), 0.009),
+    (dt.date(2024, 12, 31), 0.0085), (dt.date(2026, 12, 31), 0.0085),
 )
 #: USD/CNY anchors by date (the simulated path wanders around them).
 _FX_ANCHORS = (
@@ -562,7 +562,8 @@ def _pools(
     csi300/500: semi-annual reviews (June, December; effective after the second Friday) ranking
     by average total cap over the last 120 sessions, excluding ST and stocks listed < 63 sessions.
     liq1500: monthly, the top 1,500 by 60-session average amount, excluding ST and stocks listed
-    < 252 sessions. Eligibility: top 55% by average total cap at the same reviews, not ST.
+    < 252 sessions (and a name leaves the day it turns ST). Eligibility: top 55% by average
+    total cap at the same reviews, not ST.
     """
     n_t, n = mcap.shape
     t_idx = np.arange(n_t)
@@ -607,6 +608,7 @@ def _pools(
         member["liq1500"][r:end, order[: min(1500, int(ok.sum()))]] = True
     listed = u.listed
     eligible &= listed & ~u.is_st
+    member["liq1500"] &= ~u.is_st  # an ST name leaves the liquidity pool the day it turns ST
     member["csi800"] = member["csi300"] | member["csi500"]
     date_s = pl.Series("date", days, dtype=pl.Date)
     codes = pl.Series("asset", u.codes)
