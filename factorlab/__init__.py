@@ -1,3 +1,35 @@
+"""factorlab: vectorized factor research on Polars, with China Stock Connect northbound capital
+as its flagship domain.
+
+>>> import factorlab as fl
+>>> market = fl.synthetic_market(**fl.datasets.PRESETS["small"])  # doctest: +SKIP
+"""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from factorlab import calendar, datasets, errors, schema
+from factorlab.calendar import rebalance_dates, sessions
+from factorlab.codes import normalize_asset_code, normalize_asset_codes
+from factorlab.datasets import synthetic_market
+from factorlab.errors import FactorLabError
+from factorlab.market import Market
+from factorlab.schema import TABLES, validate
+
+__all__ = [
+    "TABLES",
+    "FactorLabError",
+    "Market",
+    "__version__",
+    "calendar",
+    "datasets",
+    "errors",
+    "normalize_asset_code",
+    "normalize_asset_codes",
+    "rebalance_dates",
+    "schema",
+    "sessions",
+    "synthetic_market",
+    "validate",
+]
