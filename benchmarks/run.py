@@ -51,8 +51,12 @@ CHILD = textwrap.dedent(
 
 
 def _run(mode: str, preset: str, out: Path) -> dict:
-    res = subprocess.run([sys.executable, "-c", CHILD, mode, preset, str(out)],
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, preset, str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -70,8 +74,9 @@ def _machine() -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--preset", default="large")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
@@ -93,17 +98,21 @@ def main() -> int:
         f"| synthetic market: load from cache (+ summary scan) | {args.preset} | "
         f"{load['seconds']} | {load['peak_mib']} | {load['rows']:,} | < 3 s (large) |",
     ]
-    header = (f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — synthetic market "
-              f"({args.preset})\n\nMachine: {_machine()}; polars {pl.__version__}, numba "
-              f"{numba.__version__}. On-disk size {size:.0f} MiB. Command: `python "
-              f"benchmarks/run.py --preset {args.preset}`.\n")
+    header = (
+        f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — synthetic market "
+        f"({args.preset})\n\nMachine: {_machine()}; polars {pl.__version__}, numba "
+        f"{numba.__version__}. On-disk size {size:.0f} MiB. Command: `python "
+        f"benchmarks/run.py --preset {args.preset}`.\n"
+    )
     text = header + "\n" + "\n".join(table) + "\n"
     print(text)
     if not args.no_record:
         results = HERE / "RESULTS.md"
         if not results.exists():
-            results.write_text("# Benchmark results\n\nAppended by `benchmarks/run.py` and the "
-                               "other runners in this folder; newest last.\n\n")
+            results.write_text(
+                "# Benchmark results\n\nAppended by `benchmarks/run.py` and the "
+                "other runners in this folder; newest last.\n\n"
+            )
         with results.open("a") as f:
             f.write("\n" + text)
     return 0

@@ -1,8 +1,8 @@
 """The ``factorlab`` command line: generate and inspect markets, run the demo.
 
-    factorlab demo                                   # default synthetic market + its summary
-    factorlab data synth --preset default --out DIR  # write a synthetic market directory
-    factorlab data info DIR                          # tables, rows, dates, sanity figures
+factorlab demo                                   # default synthetic market + its summary
+factorlab data synth --preset default --out DIR  # write a synthetic market directory
+factorlab data info DIR                          # tables, rows, dates, sanity figures
 """
 
 from __future__ import annotations
@@ -34,13 +34,17 @@ def _strength_args(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group("planted effects (0 turns one off)")
     for f in fields(Strengths):
-        group.add_argument(f"--{f.name.replace('_', '-')}", type=float, default=None,
-                           dest=f"strength_{f.name}")
+        group.add_argument(
+            f"--{f.name.replace('_', '-')}", type=float, default=None, dest=f"strength_{f.name}"
+        )
 
 
 def _strengths(args: argparse.Namespace) -> dict[str, float]:
-    return {k.removeprefix("strength_"): v for k, v in vars(args).items()
-            if k.startswith("strength_") and v is not None}
+    return {
+        k.removeprefix("strength_"): v
+        for k, v in vars(args).items()
+        if k.startswith("strength_") and v is not None
+    }
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
@@ -54,8 +58,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         params["seed"] = args.seed
     print(f"generating the `{args.preset}` synthetic market into {args.out} ...", file=sys.stderr)
     market = synthetic_market(**params, cache=Path(args.out), progress=_progress(start))
-    print(f"done in {time.perf_counter() - start:.1f}s; content hash {market.content_hash}",
-          file=sys.stderr)
+    print(
+        f"done in {time.perf_counter() - start:.1f}s; content hash {market.content_hash}",
+        file=sys.stderr,
+    )
     _print_info(market)
     return 0
 
@@ -71,8 +77,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from factorlab.datasets import PRESETS, cache_dir, synthetic_market
 
     start = time.perf_counter()
-    print(f"factorlab demo: the default synthetic northbound market (cached under {cache_dir()})",
-          file=sys.stderr)
+    print(
+        f"factorlab demo: the default synthetic northbound market (cached under {cache_dir()})",
+        file=sys.stderr,
+    )
     market = synthetic_market(**PRESETS["default"], progress=_progress(start))
     print(f"ready in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     _print_info(market)
@@ -115,8 +123,10 @@ def market_sanity(market) -> pl.DataFrame:
         flows = (
             market.flows_truth.filter(pl.col("northbound_day"))
             .group_by(pl.col("date").dt.year().alias("year"))
-            .agg(net_buy_bn=(pl.col("net_buy").sum() / 1e9).round(1),
-                 daily_std_bn=(pl.col("net_buy").std() / 1e9).round(2))
+            .agg(
+                net_buy_bn=(pl.col("net_buy").sum() / 1e9).round(1),
+                daily_std_bn=(pl.col("net_buy").std() / 1e9).round(2),
+            )
             .collect()
         )
         out = out.join(flows, on="year", how="left")
@@ -129,8 +139,10 @@ def _print_info(market) -> None:
         print("\nTables")
         print(market.summary())
         if market.has("prices") and (market.has("northbound_truth") or market.has("northbound")):
-            print("\nNorthbound holdings by year (value at year end, share of float cap, max "
-                  "single-stock ratio, net buy)")
+            print(
+                "\nNorthbound holdings by year (value at year end, share of float cap, max "
+                "single-stock ratio, net buy)"
+            )
             print(market_sanity(market))
         params = market.meta.get("params")
         if params:
@@ -140,11 +152,13 @@ def _print_info(market) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from factorlab.datasets import PRESETS
 
-    parser = argparse.ArgumentParser(prog="factorlab", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="factorlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="generate (once) the default synthetic market and "
-                                       "summarize it")
+    demo = sub.add_parser(
+        "demo", help="generate (once) the default synthetic market and summarize it"
+    )
     demo.set_defaults(func=_cmd_demo)
     data = sub.add_parser("data", help="market data directories")
     data_sub = data.add_subparsers(dest="data_command", required=True)

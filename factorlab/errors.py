@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "AbsentDataError",
+    "AdapterError",
     "AssetCodeError",
     "CalendarError",
     "DtypeError",
@@ -98,3 +100,28 @@ class CalendarError(SchemaError):
 
 class EmptyTableError(SchemaError):
     """A table with no rows where rows are required."""
+
+
+class AdapterError(FactorLabError, ValueError):
+    """A source frame does not have the shape or units its adapter expects.
+
+    Attributes
+    ----------
+    source:
+        The source and endpoint, e.g. ``"tushare daily"``.
+    column:
+        The offending source column (``None`` for frame-level problems).
+    """
+
+    def __init__(self, message: str, *, source: str, column: str | None = None) -> None:
+        self.source = source
+        self.column = column
+        super().__init__(message)
+
+
+class AbsentDataError(MarketError):
+    """A computation needs a table or column that this market's source does not provide.
+
+    Raised instead of substituting a silent proxy; the message names the missing item and why it
+    is absent.
+    """

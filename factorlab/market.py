@@ -137,16 +137,34 @@ class Market:
             date_col = next((c for c in ("date", "ex_date") if c in cols), None)
             aggs = [pl.len().alias("rows")]
             if date_col:
-                aggs += [pl.col(date_col).min().alias("first"), pl.col(date_col).max().alias("last")]
+                aggs += [
+                    pl.col(date_col).min().alias("first"),
+                    pl.col(date_col).max().alias("last"),
+                ]
             if "asset" in cols:
                 aggs.append(pl.col("asset").n_unique().alias("assets"))
             out = lf.select(aggs).collect().row(0, named=True)
-            rows.append({"table": name, "rows": out["rows"], "columns": len(cols),
-                         "first": out.get("first"), "last": out.get("last"),
-                         "assets": out.get("assets")})
-        return pl.DataFrame(rows, schema={"table": pl.String, "rows": pl.Int64,
-                                          "columns": pl.Int64, "first": pl.Date,
-                                          "last": pl.Date, "assets": pl.Int64})
+            rows.append(
+                {
+                    "table": name,
+                    "rows": out["rows"],
+                    "columns": len(cols),
+                    "first": out.get("first"),
+                    "last": out.get("last"),
+                    "assets": out.get("assets"),
+                }
+            )
+        return pl.DataFrame(
+            rows,
+            schema={
+                "table": pl.String,
+                "rows": pl.Int64,
+                "columns": pl.Int64,
+                "first": pl.Date,
+                "last": pl.Date,
+                "assets": pl.Int64,
+            },
+        )
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
@@ -157,8 +175,13 @@ class Market:
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, validate: ValidateLevel = "schema",
-             verify_hashes: bool = False) -> Market:
+    def load(
+        cls,
+        path: str | os.PathLike,
+        *,
+        validate: ValidateLevel = "schema",
+        verify_hashes: bool = False,
+    ) -> Market:
         """Open a market directory lazily.
 
         ``validate="schema"`` (default) checks columns and dtypes of every table without reading
@@ -219,8 +242,13 @@ class MarketWriter:
     A table added several times (``participant_holdings`` by year) is written as parts.
     """
 
-    def __init__(self, path: str | os.PathLike, *, meta: Mapping[str, Any] | None = None,
-                 validate: ValidateLevel = "full") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        validate: ValidateLevel = "full",
+    ) -> None:
         self.path = Path(path)
         self.meta = dict(meta or {})
         self.meta.pop("content_hash", None)
@@ -244,8 +272,9 @@ class MarketWriter:
             rel = f"{name}/part-{len(entry['files']):04d}.parquet"
         else:
             if entry["files"]:
-                raise MarketError(f"table `{name}` was added twice; only {sorted(PARTITIONED)} "
-                                  "may come in parts.")
+                raise MarketError(
+                    f"table `{name}` was added twice; only {sorted(PARTITIONED)} may come in parts."
+                )
             rel = f"{name}.parquet"
         target = self._tmp / rel
         frame.write_parquet(target, compression="zstd", statistics=True)

@@ -92,11 +92,15 @@ TABLES: dict[str, TableSpec] = {
              "volume": _F, "amount": _F, "adj_factor": _F, "float_shares": _F,
              "total_shares": _F, "is_st": _B},
             key=("date", "asset"),
+            # null = the source does not report it (e.g. a price-only source has no amount or
+            # share counts); never filled with a proxy. See factorlab.datasets.real.require_data.
+            nullable=("amount", "float_shares", "total_shares"),
             prices=("open", "high", "low", "close", "adj_factor"),
             nonnegative=("volume", "amount", "float_shares", "total_shares"),
             calendar="ashare",
             description="Daily bars, unadjusted prices (yuan), volume in shares, amount in yuan; "
-            "adj_factor is the cumulative back-adjustment factor. A missing row = not trading.",
+            "adj_factor is the cumulative back-adjustment factor. A missing row = not trading. "
+            "amount / float_shares / total_shares are null where the source lacks them.",
         ),
         TableSpec(
             "pools",
@@ -213,6 +217,50 @@ TABLES: dict[str, TableSpec] = {
             prices=("close",),
             calendar="ashare",
             description="Index levels (csi300, csi500, csi800, ...).",
+        ),
+        TableSpec(
+            "northbound_flows",
+            {"date": _D, "link": _S, "flow_definition": _S, "quota_inflow": _F, "net_buy": _F,
+             "buy_amount": _F, "sell_amount": _F},
+            key=("date", "link"),
+            nullable=("quota_inflow", "net_buy", "buy_amount", "sell_amount"),
+            nonnegative=("buy_amount", "sell_amount"),
+            calendar="northbound",
+            description="Aggregate northbound flows per link (SH, SZ) in yuan, each meaning in its "
+            "own column, null where the source lacks it: quota_inflow = quota-based inflow "
+            "(daily quota - quota balance, counts unfilled buy orders), net_buy = trade-based "
+            "net buy (buy - sell turnover). flow_definition names the column the source's "
+            "headline daily figure went to ('quota_inflow' or 'net_buy'; tushare moneyflow_hsgt "
+            "switches on 2018-08-01).",
+        ),
+        TableSpec(
+            "suspensions",
+            {"date": _D, "asset": _S},
+            key=("date", "asset"),
+            calendar="ashare",
+            allow_empty=True,
+            description="Source rows left out of `prices` as not tradable: suspended days that "
+            "the source filled with volume 0 (or missing) and forward-filled prices.",
+        ),
+        TableSpec(
+            "index_weights",
+            {"date": _D, "index": _S, "asset": _S, "weight": _F},
+            key=("date", "index", "asset"),
+            ratios=("weight",),
+            calendar="ashare",
+            description="Index constituent weights (fraction of the index, 0..1) on the dates "
+            "the source publishes them (tushare index_weight: monthly).",
+        ),
+        TableSpec(
+            "etf_prices",
+            {"date": _D, "etf": _S, "open": _F, "high": _F, "low": _F, "close": _F,
+             "volume": _F, "amount": _F},
+            key=("date", "etf"),
+            prices=("open", "high", "low", "close"),
+            nonnegative=("volume", "amount"),
+            calendar="ashare",
+            description="ETF daily bars (unadjusted yuan per unit, volume in units, amount in "
+            "yuan) from a source without NAV or shares outstanding (else see `etfs`).",
         ),
     ]
 }

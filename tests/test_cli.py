@@ -25,6 +25,21 @@ def test_info_on_a_non_market_dir_is_a_clear_error(tmp_path, capsys):
 
 def test_strengths_reach_the_generator(tmp_path, capsys):
     out = tmp_path / "m"
-    assert main(["data", "synth", "--preset", "small", "--n-assets", "60", "--selection", "0",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--preset",
+                "small",
+                "--n-assets",
+                "60",
+                "--selection",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "'selection': 0.0" in capsys.readouterr().out

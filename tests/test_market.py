@@ -1,4 +1,4 @@
-"""Market: bundle, save/load round trip with manifest and hashes, clear errors for what is absent."""
+"""Market: bundle, save/load round trip with manifest and hashes, clear errors for absent tables."""
 
 from __future__ import annotations
 
@@ -55,14 +55,15 @@ def test_save_load_round_trip_with_manifest(small_market, tmp_path):
 
 def test_load_detects_tampering_and_non_market_dirs(small_market, tmp_path):
     path = small_market.save(tmp_path / "m")
-    with pytest.raises(MarketError, match="no manifest.json"):
+    with pytest.raises(MarketError, match=r"no manifest\.json"):
         Market.load(tmp_path)
     pl.DataFrame({"date": [dt.date(2020, 1, 2)], "usdcny": [7.0]}).write_parquet(
-        path / "fx.parquet")
-    with pytest.raises(MarketError, match="does not match its manifest hash"):
+        path / "fx.parquet"
+    )
+    with pytest.raises(MarketError, match=r"does not match its manifest hash"):
         Market.load(path, verify_hashes=True)
     (path / "fx.parquet").unlink()
-    with pytest.raises(MarketError, match="missing file"):
+    with pytest.raises(MarketError, match=r"missing file"):
         Market.load(path)
 
 

@@ -18,8 +18,18 @@ from factorlab.market import Market
 from factorlab.schema import TABLES, validate
 
 ARCHITECTURE_TABLES = {
-    "assets", "prices", "pools", "northbound", "participant_holdings", "participants", "quotas",
-    "corporate_actions", "short_sellable", "etfs", "fx", "indices",
+    "assets",
+    "prices",
+    "pools",
+    "northbound",
+    "participant_holdings",
+    "participants",
+    "quotas",
+    "corporate_actions",
+    "short_sellable",
+    "etfs",
+    "fx",
+    "indices",
 }
 
 
@@ -30,11 +40,17 @@ def market(tmp_path_factory) -> Market:
 
 @pytest.fixture(scope="module")
 def market_off(tmp_path_factory) -> Market:
-    return synthetic_market(**PRESETS["small"], selection=0, timing=0, industry=0, allocation=0,
-                            cache=tmp_path_factory.mktemp("m") / "off")
+    return synthetic_market(
+        **PRESETS["small"],
+        selection=0,
+        timing=0,
+        industry=0,
+        allocation=0,
+        cache=tmp_path_factory.mktemp("m") / "off",
+    )
 
 
-# ---- determinism and caching ---------------------------------------------------------------------
+# ---- determinism and caching -----------------------------------------------------------------
 def test_same_parameters_give_identical_tables(tmp_path):
     kw = {"n_assets": 120, "start": "2019-06-01", "end": "2020-06-30", "seed": 7}
     a = synthetic_market(**kw, cache=tmp_path / "a")
@@ -68,7 +84,7 @@ def test_bad_parameters_are_clear_errors():
         synthetic_market(n_assets=100, start="2014-01-02", cache=False)
 
 
-# ---- every table exists and validates --------------------------------------------------------------
+# ---- every table exists and validates ----------------------------------------------------------
 def test_every_architecture_table_exists(market):
     assert ARCHITECTURE_TABLES <= set(market.names)
     assert {"northbound_truth", "flows_truth"} <= set(market.names)
@@ -79,7 +95,7 @@ def test_every_table_validates_fully(market, name):
     validate(name, market[name])
 
 
-# ---- shape checks (SYNTHETIC.md) ------------------------------------------------------------------
+# ---- shape checks (SYNTHETIC.md) --------------------------------------------------------------
 def test_prices_are_consistent_bars(market):
     px = market.prices.collect()
     vwap = px["amount"] / px["volume"]
@@ -106,9 +122,11 @@ def test_returns_have_realistic_vol_and_dispersion(market):
 
 
 def test_holding_ratios_respect_the_foreign_ownership_cap(market):
-    truth = market.northbound_truth.join(market.prices, on=["date", "asset"]).select(
-        ratio=pl.col("shares") / pl.col("total_shares")
-    ).collect()
+    truth = (
+        market.northbound_truth.join(market.prices, on=["date", "asset"])
+        .select(ratio=pl.col("shares") / pl.col("total_shares"))
+        .collect()
+    )
     assert truth["ratio"].max() <= 0.30 + 1e-9
     assert truth["ratio"].min() >= 0.0
     published = market.northbound.collect()
@@ -119,8 +137,10 @@ def test_holdings_share_of_float_cap_peaks_between_1_and_6_percent(market):
     share = (
         market.prices.join(market.northbound_truth, on=["date", "asset"], how="left")
         .group_by("date")
-        .agg(share=(pl.col("shares").fill_null(0) * pl.col("close")).sum()
-             / (pl.col("float_shares") * pl.col("close")).sum())
+        .agg(
+            share=(pl.col("shares").fill_null(0) * pl.col("close")).sum()
+            / (pl.col("float_shares") * pl.col("close")).sum()
+        )
         .collect()["share"]
     )
     assert 0.01 <= share.max() <= 0.06
@@ -128,8 +148,12 @@ def test_holdings_share_of_float_cap_peaks_between_1_and_6_percent(market):
 
 def test_participant_holdings_sum_to_published_stock_holdings(market):
     sums = market.participant_holdings.group_by("date", "asset").agg(pl.col("shares").sum())
-    joined = sums.join(market.northbound.select("date", "asset", "shares"),
-                       on=["date", "asset"], how="full", suffix="_stock").collect()
+    joined = sums.join(
+        market.northbound.select("date", "asset", "shares"),
+        on=["date", "asset"],
+        how="full",
+        suffix="_stock",
+    ).collect()
     assert joined.height > 100_000
     assert joined.filter(pl.col("shares").is_null() | pl.col("shares_stock").is_null()).height == 0
     assert (joined["shares"] == joined["shares_stock"]).all()
@@ -158,8 +182,7 @@ def test_quota_arithmetic(market):
 
 
 def test_link_net_buy_equals_the_stocks_flows(market):
-    q = market.quotas.group_by("date").agg(
-        net=(pl.col("buy_amount") - pl.col("sell_amount")).sum())
+    q = market.quotas.group_by("date").agg(net=(pl.col("buy_amount") - pl.col("sell_amount")).sum())
     both = q.join(market.flows_truth, on="date").collect()
     # each link's buy and sell are rounded to 10,000 yuan
     assert (both["net"] - both["net_buy"]).abs().max() <= 2 * 2 * 5_000 + 1e-3
@@ -202,17 +225,19 @@ def test_listings_delistings_st_and_suspensions_exist(market):
     px = market.prices.collect()
     assert 0.005 < px["is_st"].mean() < 0.1
     grid_days = px["date"].n_unique()
-    per_asset = px.group_by("asset").agg(pl.len(), first=pl.col("date").min(),
-                                         last=pl.col("date").max())
+    per_asset = px.group_by("asset").agg(
+        pl.len(), first=pl.col("date").min(), last=pl.col("date").max()
+    )
     d = sessions("ashare", "2016-06-01", "2024-12-31").to_numpy()
     expected = np.searchsorted(d, per_asset["last"].to_numpy(), side="right") - np.searchsorted(
-        d, per_asset["first"].to_numpy())
+        d, per_asset["first"].to_numpy()
+    )
     suspended_days = int((expected - per_asset["len"].to_numpy()).sum())
     assert suspended_days > 0
     assert grid_days == len(d)
 
 
-# ---- quirks: HK calendar repeats, record-date jumps, disclosure change --------------------------
+# ---- quirks: HK calendar repeats, record-date jumps, disclosure change ----------------------
 def test_published_rows_follow_the_hk_calendar_and_repeat_on_mainland_holidays(market):
     nb = market.northbound.collect()
     hk = sessions("hkex", "2016-06-01", "2024-12-31")
@@ -232,7 +257,8 @@ def test_published_rows_follow_the_hk_calendar_and_repeat_on_mainland_holidays(m
 
 def test_record_date_jump_in_published_series_not_in_truth(market):
     ca = market.corporate_actions.filter(
-        (pl.col("bonus_ratio") > 0) & (pl.col("record_date") > dt.date(2017, 4, 1))
+        (pl.col("bonus_ratio") > 0)
+        & (pl.col("record_date") > dt.date(2017, 4, 1))
         & (pl.col("ex_date") < dt.date(2024, 8, 1))
     ).collect()
     pub = market.northbound.select("date", "asset", pl.col("shares").alias("pub"))
@@ -250,7 +276,8 @@ def test_record_date_jump_in_published_series_not_in_truth(market):
     assert (on_ex["pub"] == on_ex["true"]).all()
     # the adjustment factor moves on the ex-date
     px = market.prices.sort("asset", "date").with_columns(
-        jump=pl.col("adj_factor") / pl.col("adj_factor").shift(1).over("asset"))
+        jump=pl.col("adj_factor") / pl.col("adj_factor").shift(1).over("asset")
+    )
     jumps = ca.join(px.collect(), left_on=["asset", "ex_date"], right_on=["asset", "date"])
     assert (jumps["jump"] > 1.0 + 0.5 * jumps["bonus_ratio"]).all()
 
@@ -262,11 +289,19 @@ def test_disclosure_regime_after_2024_08_16(market):
     fifth = sessions("northbound", "2024-10-01", "2024-12-31")[4]
     assert after["published"].unique().to_list() == [fifth]
     assert nb.filter(pl.col("date") <= DISCLOSURE_END)["date"].max() == DISCLOSURE_END
-    ph_dates = market.participant_holdings.filter(pl.col("date") > DISCLOSURE_END).select(
-        pl.col("date").unique()).collect()["date"].to_list()
+    ph_dates = (
+        market.participant_holdings.filter(pl.col("date") > DISCLOSURE_END)
+        .select(pl.col("date").unique())
+        .collect()["date"]
+        .to_list()
+    )
     assert ph_dates == [dt.date(2024, 9, 30)]
-    truth_days = market.northbound_truth.filter(pl.col("date") > DISCLOSURE_END).select(
-        pl.col("date").n_unique()).collect().item()
+    truth_days = (
+        market.northbound_truth.filter(pl.col("date") > DISCLOSURE_END)
+        .select(pl.col("date").n_unique())
+        .collect()
+        .item()
+    )
     assert truth_days == len(sessions("ashare", "2024-08-17", "2024-12-31"))
     ss = market.short_sellable.collect()
     assert ss["date"].min() > DISCLOSURE_END
@@ -274,8 +309,11 @@ def test_disclosure_regime_after_2024_08_16(market):
     assert (ss["quantity"].drop_nulls() < 300_000).all()
     assert 0 < ss["sufficient"].mean() < 1
     # a printed allowance implies holdings of roughly 100x it (1% of start-of-day holdings)
-    t = market.northbound_truth.sort("asset", "date").with_columns(
-        prev=pl.col("shares").shift(1).over("asset")).collect()
+    t = (
+        market.northbound_truth.sort("asset", "date")
+        .with_columns(prev=pl.col("shares").shift(1).over("asset"))
+        .collect()
+    )
     printed = ss.filter(~pl.col("sufficient")).join(t, on=["date", "asset"])
     assert (printed["quantity"] <= 0.01 * printed["prev"] + 1).all()
 
@@ -285,7 +323,7 @@ def test_published_daily_rows_are_usable_from_the_next_session(market):
     assert (nb["published"] > nb["date"]).all()
 
 
-# ---- planted effects ------------------------------------------------------------------------------
+# ---- planted effects --------------------------------------------------------------------------
 def _weekly_rank_ic(m: Market) -> np.ndarray:
     """Rank IC of next-week return (entry at t+1's close) on trailing 20-day net buying scaled by
     total shares, on Fridays: computed directly from the truth tables."""

@@ -69,27 +69,42 @@ def _to_date(value: dt.date | str, name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise ParameterError(f"`{name}` must be a date or an ISO date string; got {value!r}.") \
-            from None
+        raise ParameterError(
+            f"`{name}` must be a date or an ISO date string; got {value!r}."
+        ) from None
 
 
-def _params(n_assets: int = 1500, start: dt.date | str = dt.date(2016, 1, 1),
-            end: dt.date | str = dt.date(2024, 12, 31), seed: int = 20240816,
-            **rest: Any) -> SynthParams:
+def _params(
+    n_assets: int = 1500,
+    start: dt.date | str = dt.date(2016, 1, 1),
+    end: dt.date | str = dt.date(2024, 12, 31),
+    seed: int = 20240816,
+    **rest: Any,
+) -> SynthParams:
     strength_names = {f.name for f in fields(Strengths)}
     strengths = {k: v for k, v in rest.items() if k in strength_names}
     other = {k: v for k, v in rest.items() if k not in strength_names}
-    allowed = {f.name for f in fields(SynthParams)} - {"strengths", "n_assets", "start", "end",
-                                                      "seed"}
+    allowed = {f.name for f in fields(SynthParams)} - {
+        "strengths",
+        "n_assets",
+        "start",
+        "end",
+        "seed",
+    }
     unknown = set(other) - allowed
     if unknown:
         raise ParameterError(
             f"unknown synthetic market parameter(s) {sorted(unknown)}; strengths are "
             f"{sorted(strength_names)}, other options {sorted(allowed)}."
         )
-    return SynthParams(n_assets=int(n_assets), start=_to_date(start, "start"),
-                       end=_to_date(end, "end"), seed=int(seed),
-                       strengths=Strengths(**strengths), **other)
+    return SynthParams(
+        n_assets=int(n_assets),
+        start=_to_date(start, "start"),
+        end=_to_date(end, "end"),
+        seed=int(seed),
+        strengths=Strengths(**strengths),
+        **other,
+    )
 
 
 def _cache_key(p: SynthParams) -> str:
@@ -137,8 +152,9 @@ def synthetic_market(
     return _market_for(p, cache=cache, progress=progress)
 
 
-def _market_for(p: SynthParams, *, cache: bool | str | os.PathLike,
-                progress: Callable[[str], None] | None) -> Market:
+def _market_for(
+    p: SynthParams, *, cache: bool | str | os.PathLike, progress: Callable[[str], None] | None
+) -> Market:
     if cache is False:
         import tempfile
 
@@ -152,8 +168,11 @@ def _market_for(p: SynthParams, *, cache: bool | str | os.PathLike,
         cached = json.loads(manifest.read_text()).get("meta", {})
         if cached.get("params") == p.to_json() and cached.get("generator") == GENERATOR_VERSION:
             return Market.load(target)
-    meta = {"source": "factorlab synthetic market", "generator": GENERATOR_VERSION,
-            "params": p.to_json()}
+    meta = {
+        "source": "factorlab synthetic market",
+        "generator": GENERATOR_VERSION,
+        "params": p.to_json(),
+    }
     with MarketWriter(target, meta=meta, validate="schema") as writer:
         writer.add_all(iter_tables(p, progress))
     return Market.load(target)

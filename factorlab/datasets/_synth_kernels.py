@@ -164,7 +164,7 @@ def holdings_nb(
 
 @njit(cache=True, nogil=True)
 def split_shares_nb(total: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Split integer totals among holders: floor(w * total), the remainder to each group's last holder.
+    """Split integer totals among holders: floor(w * total), the remainder to the group's last.
 
     ``total`` has one entry per group (a stock on a day), ``weights`` one per holder row, grouped
     contiguously with group g spanning ``starts[g]:starts[g + 1]``; weights of a group sum to 1.

@@ -46,12 +46,36 @@ SHORT_SELL_PRINT_BELOW = 300_000
 
 #: CITIC level-1 industries with rough shares of the number of listed stocks.
 CITIC_INDUSTRIES: dict[str, float] = {
-    "机械": 8.0, "基础化工": 7.5, "电子": 7.0, "医药": 7.5, "计算机": 5.5,
-    "电力设备及新能源": 5.5, "汽车": 4.5, "建筑": 3.5, "轻工制造": 3.0, "传媒": 3.0,
-    "商贸零售": 2.5, "食品饮料": 2.5, "有色金属": 3.0, "通信": 2.5, "电力及公用事业": 3.5,
-    "交通运输": 3.0, "纺织服装": 2.5, "农林牧渔": 2.5, "房地产": 2.5, "国防军工": 2.0,
-    "建材": 2.0, "非银行金融": 2.0, "家电": 1.8, "钢铁": 1.2, "环保": 1.5,
-    "消费者服务": 1.2, "石油石化": 1.2, "煤炭": 1.0, "银行": 1.0, "综合": 0.6,
+    "机械": 8.0,
+    "基础化工": 7.5,
+    "电子": 7.0,
+    "医药": 7.5,
+    "计算机": 5.5,
+    "电力设备及新能源": 5.5,
+    "汽车": 4.5,
+    "建筑": 3.5,
+    "轻工制造": 3.0,
+    "传媒": 3.0,
+    "商贸零售": 2.5,
+    "食品饮料": 2.5,
+    "有色金属": 3.0,
+    "通信": 2.5,
+    "电力及公用事业": 3.5,
+    "交通运输": 3.0,
+    "纺织服装": 2.5,
+    "农林牧渔": 2.5,
+    "房地产": 2.5,
+    "国防军工": 2.0,
+    "建材": 2.0,
+    "非银行金融": 2.0,
+    "家电": 1.8,
+    "钢铁": 1.2,
+    "环保": 1.5,
+    "消费者服务": 1.2,
+    "石油石化": 1.2,
+    "煤炭": 1.0,
+    "银行": 1.0,
+    "综合": 0.6,
 }
 #: Industries the allocation money overweights (consumer, new energy, medicine) and by how much.
 ALLOCATION_TILT = {"食品饮料": 2.2, "家电": 2.0, "电力设备及新能源": 1.8, "医药": 1.6, "银行": 1.3}
@@ -60,11 +84,25 @@ MEGA_CAP_INDUSTRIES = ("银行", "非银行金融", "食品饮料", "石油石�
 
 #: Real sector ETF codes where one exists for the industry; the rest get synthetic 5199xx codes.
 SECTOR_ETF_CODES = {
-    "电子": "512480.SH", "食品饮料": "512690.SH", "非银行金融": "512880.SH", "银行": "512800.SH",
-    "电力设备及新能源": "515030.SH", "医药": "512010.SH", "计算机": "512720.SH",
-    "国防军工": "512660.SH", "有色金属": "512400.SH", "煤炭": "515220.SH", "房地产": "512200.SH",
-    "传媒": "512980.SH", "钢铁": "515210.SH", "家电": "159996.SZ", "基础化工": "159870.SZ",
-    "农林牧渔": "159865.SZ", "汽车": "516110.SH", "通信": "515880.SH", "建材": "159745.SZ",
+    "电子": "512480.SH",
+    "食品饮料": "512690.SH",
+    "非银行金融": "512880.SH",
+    "银行": "512800.SH",
+    "电力设备及新能源": "515030.SH",
+    "医药": "512010.SH",
+    "计算机": "512720.SH",
+    "国防军工": "512660.SH",
+    "有色金属": "512400.SH",
+    "煤炭": "515220.SH",
+    "房地产": "512200.SH",
+    "传媒": "512980.SH",
+    "钢铁": "515210.SH",
+    "家电": "159996.SZ",
+    "基础化工": "159870.SZ",
+    "农林牧渔": "159865.SZ",
+    "汽车": "516110.SH",
+    "通信": "515880.SH",
+    "建材": "159745.SZ",
     "交通运输": "159666.SZ",
 }
 BROAD_ETF_CODES = {"csi300": "510300.SH", "csi500": "510500.SH", "csi800": "515800.SH"}
@@ -72,17 +110,32 @@ INDEX_BASE = {"csi300": 3500.0, "csi500": 6000.0, "csi800": 4000.0, "csi_all": 4
 
 #: Allocation ratio level (of total shares of eligible stocks) by calendar date, interpolated.
 _ALLOCATION_LEVEL = (
-    (dt.date(2014, 11, 17), 0.0007), (dt.date(2016, 1, 1), 0.002), (dt.date(2017, 1, 1), 0.0035),
-    (dt.date(2018, 1, 1), 0.0055), (dt.date(2019, 1, 1), 0.007), (dt.date(2020, 1, 1), 0.0085),
-    (dt.date(2021, 6, 30), 0.011), (dt.date(2022, 6, 30), 0.0095), (dt.date(2023, 6, 30), 0.009),
-    (dt.date(2024, 12, 31), 0.0085), (dt.date(2026, 12, 31), 0.0085),
+    (dt.date(2014, 11, 17), 0.0007),
+    (dt.date(2016, 1, 1), 0.002),
+    (dt.date(2017, 1, 1), 0.0035),
+    (dt.date(2018, 1, 1), 0.0055),
+    (dt.date(2019, 1, 1), 0.007),
+    (dt.date(2020, 1, 1), 0.0085),
+    (dt.date(2021, 6, 30), 0.011),
+    (dt.date(2022, 6, 30), 0.0095),
+    (dt.date(2023, 6, 30), 0.009),
+    (dt.date(2024, 12, 31), 0.0085),
+    (dt.date(2026, 12, 31), 0.0085),
 )
 #: USD/CNY anchors by date (the simulated path wanders around them).
 _FX_ANCHORS = (
-    (dt.date(2014, 1, 1), 6.10), (dt.date(2015, 8, 10), 6.20), (dt.date(2016, 1, 1), 6.50),
-    (dt.date(2017, 1, 1), 6.95), (dt.date(2018, 3, 1), 6.30), (dt.date(2019, 9, 1), 7.15),
-    (dt.date(2021, 6, 1), 6.40), (dt.date(2022, 3, 1), 6.32), (dt.date(2022, 11, 1), 7.25),
-    (dt.date(2023, 2, 1), 6.75), (dt.date(2024, 1, 1), 7.10), (dt.date(2026, 12, 31), 7.10),
+    (dt.date(2014, 1, 1), 6.10),
+    (dt.date(2015, 8, 10), 6.20),
+    (dt.date(2016, 1, 1), 6.50),
+    (dt.date(2017, 1, 1), 6.95),
+    (dt.date(2018, 3, 1), 6.30),
+    (dt.date(2019, 9, 1), 7.15),
+    (dt.date(2021, 6, 1), 6.40),
+    (dt.date(2022, 3, 1), 6.32),
+    (dt.date(2022, 11, 1), 7.25),
+    (dt.date(2023, 2, 1), 6.75),
+    (dt.date(2024, 1, 1), 7.10),
+    (dt.date(2026, 12, 31), 7.10),
 )
 
 
@@ -106,7 +159,9 @@ class Strengths:
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
             if not np.isfinite(value) or value < 0:
-                raise ParameterError(f"strength `{name}` must be a finite number >= 0; got {value}.")
+                raise ParameterError(
+                    f"strength `{name}` must be a finite number >= 0; got {value}."
+                )
 
 
 @dataclass(frozen=True)
@@ -125,7 +180,9 @@ class SynthParams:
         if self.n_assets < 50:
             raise ParameterError(f"`n_assets` must be at least 50; got {self.n_assets}.")
         if self.n_participants < 10:
-            raise ParameterError(f"`n_participants` must be at least 10; got {self.n_participants}.")
+            raise ParameterError(
+                f"`n_participants` must be at least 10; got {self.n_participants}."
+            )
         if self.start >= self.end:
             raise ParameterError(f"`start` must be before `end`; got {self.start} .. {self.end}.")
         if self.start < SH_CONNECT_LAUNCH:
@@ -240,8 +297,9 @@ class _Universe:
             pick = rng.choice(cand, size=min(n_mega, len(cand)), replace=False)
             logcap[pick] = np.log(rng.uniform(4e11, 2e12, size=len(pick)))
         self.zsize = (logcap - logcap.mean()) / logcap.std()
-        self.price0 = np.clip(np.exp(rng.normal(np.log(12.0), 0.7, size=n) + 0.15 * self.zsize),
-                              2.0, 1500.0)
+        self.price0 = np.clip(
+            np.exp(rng.normal(np.log(12.0), 0.7, size=n) + 0.15 * self.zsize), 2.0, 1500.0
+        )
         float_frac0 = rng.uniform(0.35, 0.95, size=n)
         self.total_base = np.round(np.exp(logcap) / self.price0 / float_frac0, -2)
         # float fraction grows by unlocks on listing anniversaries
@@ -255,7 +313,9 @@ class _Universe:
         st = rng.random(n) < 0.05
         st_start = rng.integers(0, n_t, size=n)
         st_len = rng.integers(100, 500, size=n)
-        self.is_st = st[None, :] & (t_idx >= st_start[None, :]) & (t_idx < (st_start + st_len)[None, :])
+        self.is_st = (
+            st[None, :] & (t_idx >= st_start[None, :]) & (t_idx < (st_start + st_len)[None, :])
+        )
         listed = (t_idx >= self.list_idx[None, :]) & (t_idx < self.delist_idx[None, :])
         self.listed = listed
         # suspensions: short spells, occasionally long
@@ -263,8 +323,11 @@ class _Universe:
         n_spells = rng.poisson(0.12 * n_t / 244, size=n)
         stock_of = np.repeat(np.arange(n), n_spells)
         s0 = rng.integers(0, n_t, size=len(stock_of))
-        length = np.where(rng.random(len(stock_of)) < 0.1, rng.integers(20, 90, len(stock_of)),
-                          rng.geometric(0.35, len(stock_of)))
+        length = np.where(
+            rng.random(len(stock_of)) < 0.1,
+            rng.integers(20, 90, len(stock_of)),
+            rng.geometric(0.35, len(stock_of)),
+        )
         for k in range(int(length.max()) if len(length) else 0):
             sel = k < length
             rows = s0[sel] + k
@@ -291,10 +354,26 @@ def iter_tables(
     ``participant_holdings`` table comes as one frame per year (same name, several yields).
     """
     say = progress or (lambda msg: log.info(msg))
-    names = ["universe", "returns", "latent", "holdings", "participants", "flows", "ca", "etf",
-             "fx", "volume", "short"]
-    rngs = dict(zip(names, (np.random.default_rng(s) for s in
-                            np.random.SeedSequence(p.seed).spawn(len(names))), strict=True))
+    names = [
+        "universe",
+        "returns",
+        "latent",
+        "holdings",
+        "participants",
+        "flows",
+        "ca",
+        "etf",
+        "fx",
+        "volume",
+        "short",
+    ]
+    rngs = dict(
+        zip(
+            names,
+            (np.random.default_rng(s) for s in np.random.SeedSequence(p.seed).spawn(len(names))),
+            strict=True,
+        )
+    )
     days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
     n_t, n = len(days), p.n_assets
     s = p.strengths
@@ -302,16 +381,26 @@ def iter_tables(
     u = _Universe(p, days, rngs["universe"])
     codes = pl.Series("asset", u.codes, dtype=pl.String)
     date_s = pl.Series("date", days, dtype=pl.Date)
-    yield "assets", pl.DataFrame({
-        "asset": codes,
-        "name": [f"合成{c[:6]}" for c in u.codes],
-        "exchange": np.where(u.sh, "SH", "SZ"),
-        "industry": np.array(u.industries)[u.industry],
-        "list_date": pl.Series(u.list_date, dtype=pl.Date),
-        "delist_date": pl.Series(
-            np.where(u.delist_idx < n_t, days[np.minimum(u.delist_idx, n_t - 1)],
-                     np.datetime64("NaT")), dtype=pl.Date),
-    })
+    yield (
+        "assets",
+        pl.DataFrame(
+            {
+                "asset": codes,
+                "name": [f"合成{c[:6]}" for c in u.codes],
+                "exchange": np.where(u.sh, "SH", "SZ"),
+                "industry": np.array(u.industries)[u.industry],
+                "list_date": pl.Series(u.list_date, dtype=pl.Date),
+                "delist_date": pl.Series(
+                    np.where(
+                        u.delist_idx < n_t,
+                        days[np.minimum(u.delist_idx, n_t - 1)],
+                        np.datetime64("NaT"),
+                    ),
+                    dtype=pl.Date,
+                ),
+            }
+        ),
+    )
 
     # ---- latent drivers (planted effects) -----------------------------------------------------
     rl = rngs["latent"]
@@ -332,7 +421,8 @@ def iter_tables(
     mkt_vol = 0.012 * vol_state / vol_state.mean()
     mkt = 0.0003 + mkt_vol * _student_t(rr, n_t) + a_time * 0.012 * _lag(timing)
     ind_ret = 0.008 * _student_t(rr, (n_t, n_ind)) + a_ind * 0.008 * np.vstack(
-        [np.zeros((1, n_ind)), q_ind[:-1]])
+        [np.zeros((1, n_ind)), q_ind[:-1]]
+    )
     size_ret = 0.004 * rr.standard_normal(n_t)
     beta = rr.normal(1.0, 0.25, n)
     sigma = 0.017 * np.exp(-0.15 * u.zsize)
@@ -398,13 +488,22 @@ def iter_tables(
     yield "pools", pools
     del pools
     tt, jj = np.nonzero(u.trading)
-    prices = pl.DataFrame({
-        "date": date_s.gather(tt), "asset": codes.gather(jj),
-        "open": open_[tt, jj], "high": high[tt, jj], "low": low[tt, jj], "close": close[tt, jj],
-        "volume": volume[tt, jj], "amount": amount[tt, jj], "adj_factor": adj[tt, jj],
-        "float_shares": float_shares[tt, jj], "total_shares": total_shares[tt, jj],
-        "is_st": u.is_st[tt, jj],
-    })
+    prices = pl.DataFrame(
+        {
+            "date": date_s.gather(tt),
+            "asset": codes.gather(jj),
+            "open": open_[tt, jj],
+            "high": high[tt, jj],
+            "low": low[tt, jj],
+            "close": close[tt, jj],
+            "volume": volume[tt, jj],
+            "amount": amount[tt, jj],
+            "adj_factor": adj[tt, jj],
+            "float_shares": float_shares[tt, jj],
+            "total_shares": total_shares[tt, jj],
+            "is_st": u.is_st[tt, jj],
+        }
+    )
     del open_, high, low, amount, volume, adj, tt, jj
     yield "prices", prices
     del prices
@@ -418,8 +517,11 @@ def iter_tables(
     say("northbound holdings")
     nb_days = sessions("northbound", p.start, p.end).to_numpy().astype("datetime64[D]")
     is_nb = np.isin(days, nb_days)
-    link_open = np.where(u.sh[None, :], days[:, None] >= np.datetime64(SH_CONNECT_LAUNCH),
-                         days[:, None] >= np.datetime64(SZ_CONNECT_LAUNCH))
+    link_open = np.where(
+        u.sh[None, :],
+        days[:, None] >= np.datetime64(SH_CONNECT_LAUNCH),
+        days[:, None] >= np.datetime64(SZ_CONNECT_LAUNCH),
+    )
     can_trade = u.trading & is_nb[:, None] & link_open
     fx = _fx(days, rngs["fx"])
     yield "fx", pl.DataFrame({"date": date_s, "usdcny": np.round(fx, 4)})
@@ -447,8 +549,20 @@ def iter_tables(
     noise_a = 0.0015 * rh.standard_normal((n_t, n))
     noise_t = 0.01 * rh.standard_normal((n_t, n))
     init = (u.list_idx == 0) & link_open[0]
-    ra, rt = holdings_nb(target_a, target_t, noise_a, noise_t, can_trade, eligible, 0.02, 0.3,
-                         init, FOREIGN_HALT_AT, FOREIGN_RESUME_BELOW, FOREIGN_CAP)
+    ra, rt = holdings_nb(
+        target_a,
+        target_t,
+        noise_a,
+        noise_t,
+        can_trade,
+        eligible,
+        0.02,
+        0.3,
+        init,
+        FOREIGN_HALT_AT,
+        FOREIGN_RESUME_BELOW,
+        FOREIGN_CAP,
+    )
     del target_a, target_t, noise_a, noise_t, link_open
     ratio = ra + rt
     del rt
@@ -459,8 +573,12 @@ def iter_tables(
     shares_alloc_pub = np.minimum(np.round(ra * tot_pub).astype(np.int64), shares_pub)
     del tot_pub
     tt, jj = np.nonzero(shares_true > 0)
-    yield "northbound_truth", pl.DataFrame({"date": date_s.gather(tt), "asset": codes.gather(jj),
-                                            "shares": shares_true[tt, jj]})
+    yield (
+        "northbound_truth",
+        pl.DataFrame(
+            {"date": date_s.gather(tt), "asset": codes.gather(jj), "shares": shares_true[tt, jj]}
+        ),
+    )
     del tt, jj
     # trade-based net buy per stock-day (RMB): ratio change x shares x VWAP (bonus-neutral)
     vwap_shares = np.nan_to_num(vwap)
@@ -479,13 +597,16 @@ def iter_tables(
     yield "northbound", northbound
     del northbound
     yield "quotas", _quotas(days, is_nb, u, flow, shares_true, close, rngs["flows"])
-    yield "short_sellable", _short_sellable(days, is_nb, codes, shares_true, eligible & can_trade,
-                                            rngs["short"])
+    yield (
+        "short_sellable",
+        _short_sellable(days, is_nb, codes, shares_true, eligible & can_trade, rngs["short"]),
+    )
     del eligible
     yield "etfs", _etfs(days, u, realized, fcap, flow, indices, rngs["etf"])
     del realized, fcap, flow, close, shares_true
-    yield from _participants(p, rngs["participants"], codes, pub_rows, shares_pub,
-                             shares_alloc_pub, mcap, say)
+    yield from _participants(
+        p, rngs["participants"], codes, pub_rows, shares_pub, shares_alloc_pub, mcap, say
+    )
 
 
 def generate(p: SynthParams, progress: Progress | None = None) -> dict[str, pl.DataFrame]:
@@ -493,8 +614,9 @@ def generate(p: SynthParams, progress: Progress | None = None) -> dict[str, pl.D
     tables: dict[str, list[pl.DataFrame]] = {}
     for name, frame in iter_tables(p, progress):
         tables.setdefault(name, []).append(frame)
-    return {name: pl.concat(frames) if len(frames) > 1 else frames[0]
-            for name, frames in tables.items()}
+    return {
+        name: pl.concat(frames) if len(frames) > 1 else frames[0] for name, frames in tables.items()
+    }
 
 
 def _draw_corporate_actions(
@@ -506,8 +628,9 @@ def _draw_corporate_actions(
     bonus = np.zeros((n_t, n))
     rows = []
     for y in np.unique(days.astype("datetime64[Y]")):
-        in_season = np.flatnonzero((days >= y + np.timedelta64(4, "M")) &
-                                   (days < y + np.timedelta64(7, "M")))
+        in_season = np.flatnonzero(
+            (days >= y + np.timedelta64(4, "M")) & (days < y + np.timedelta64(7, "M"))
+        )
         in_season = in_season[in_season >= 1]
         if len(in_season) == 0:
             continue
@@ -519,8 +642,9 @@ def _draw_corporate_actions(
         ok &= ex - 1 > u.list_idx
         js = np.flatnonzero(ok)
         dyield[ex[js], js] = np.where(has_div[js], rng.uniform(0.004, 0.03, len(js)), 0.0)
-        bonus[ex[js], js] = np.where(has_bonus[js],
-                                     rng.choice([0.2, 0.3, 0.4, 0.5, 1.0], len(js)), 0.0)
+        bonus[ex[js], js] = np.where(
+            has_bonus[js], rng.choice([0.2, 0.3, 0.4, 0.5, 1.0], len(js)), 0.0
+        )
         rows.append((ex[js], js))
     return dyield, bonus, rows
 
@@ -545,8 +669,11 @@ def _review_indices(days: np.ndarray, months: tuple[int, ...]) -> list[int]:
     for y in np.unique(days.astype("datetime64[Y]")).astype(int) + 1970:
         for m in months:
             first = dt.date(int(y), m, 1)
-            fridays = [first + dt.timedelta(days=k) for k in range(14)
-                       if (first + dt.timedelta(days=k)).weekday() == 4]
+            fridays = [
+                first + dt.timedelta(days=k)
+                for k in range(14)
+                if (first + dt.timedelta(days=k)).weekday() == 4
+            ]
             second_friday = np.datetime64(fridays[1])
             idx = int(np.searchsorted(days, second_friday, side="right"))
             if 0 < idx < len(days):
@@ -586,7 +713,7 @@ def _pools(
         order = np.argsort(-np.where(ok, avg, -np.inf), kind="stable")
         n_ok = int(ok.sum())
         top = order[: min(300, n_ok)]
-        mid = order[min(300, n_ok): min(800, n_ok)]
+        mid = order[min(300, n_ok) : min(800, n_ok)]
         member["csi300"][r:end, top] = True
         member["csi500"][r:end, mid] = True
     for k, r in enumerate(elig_reviews):
@@ -615,8 +742,15 @@ def _pools(
     frames = []
     for name in ("csi300", "csi500", "csi800", "liq1500"):
         tt, jj = np.nonzero(member[name] & listed)
-        frames.append(pl.DataFrame({"date": date_s.gather(tt), "asset": codes.gather(jj),
-                                    "pool": pl.repeat(name, len(tt), eager=True)}))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "date": date_s.gather(tt),
+                    "asset": codes.gather(jj),
+                    "pool": pl.repeat(name, len(tt), eager=True),
+                }
+            )
+        )
     del t_idx
     return pl.concat(frames), member, eligible
 
@@ -635,9 +769,15 @@ def _indices(
         day_ret = np.where(den > 0, (w * r).sum(axis=1) / np.where(den > 0, den, 1.0), 0.0)
         day_ret[0] = 0.0
         level = INDEX_BASE[name] * np.cumprod(1.0 + day_ret)
-        frames.append(pl.DataFrame({"date": pl.Series(days, dtype=pl.Date),
-                                    "index": pl.repeat(name, n_t, eager=True),
-                                    "close": np.round(level, 4)}))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "date": pl.Series(days, dtype=pl.Date),
+                    "index": pl.repeat(name, n_t, eager=True),
+                    "close": np.round(level, 4),
+                }
+            )
+        )
     return pl.concat(frames)
 
 
@@ -653,15 +793,20 @@ def _corporate_actions(
     keep = (cash[ex, js] > 0) | (bonus[ex, js] > 0)
     ex, js = ex[keep], js[keep]
     date_s = pl.Series(days, dtype=pl.Date)
-    return pl.DataFrame({
-        "asset": codes.gather(js), "ex_date": date_s.gather(ex),
-        "record_date": date_s.gather(ex - 1), "bonus_ratio": bonus[ex, js],
-        "cash_dividend": cash[ex, js],
-    }).sort("asset", "ex_date")
+    return pl.DataFrame(
+        {
+            "asset": codes.gather(js),
+            "ex_date": date_s.gather(ex),
+            "record_date": date_s.gather(ex - 1),
+            "bonus_ratio": bonus[ex, js],
+            "cash_dividend": cash[ex, js],
+        }
+    ).sort("asset", "ex_date")
 
 
-def _publication_dates(p: SynthParams, days: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                   np.ndarray]:
+def _publication_dates(
+    p: SynthParams, days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """HKEX publication days of holdings: (as-of date, A-share row it reflects, publication day).
 
     Daily (HK calendar) from DISCLOSURE_START to DISCLOSURE_END; afterwards the quarter-end
@@ -686,8 +831,9 @@ def _publication_dates(p: SynthParams, days: np.ndarray) -> tuple[np.ndarray, np
         month = q_end.month + 3
         year = q_end.year + (month > 12)
         month = (month - 1) % 12 + 1
-        q_end = (dt.date(year, month % 12 + 1, 1) if month < 12 else dt.date(year + 1, 1, 1)) \
-            - dt.timedelta(days=1)
+        q_end = (
+            dt.date(year, month % 12 + 1, 1) if month < 12 else dt.date(year + 1, 1, 1)
+        ) - dt.timedelta(days=1)
     asof = np.concatenate([daily, np.array(snap_asof, dtype="datetime64[D]")])
     pub = np.concatenate([published, np.array(snap_pub, dtype="datetime64[D]")])
     row = np.searchsorted(days, asof, side="right") - 1
@@ -696,7 +842,10 @@ def _publication_dates(p: SynthParams, days: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _published_northbound(
-    p: SynthParams, days: np.ndarray, codes: pl.Series, shares_pub: np.ndarray,
+    p: SynthParams,
+    days: np.ndarray,
+    codes: pl.Series,
+    shares_pub: np.ndarray,
     total_shares: np.ndarray,
 ) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     asof, row, pub = _publication_dates(p, days)
@@ -704,18 +853,22 @@ def _published_northbound(
     dd, jj = np.nonzero(grid > 0)
     shares = grid[dd, jj]
     ratio = np.round(shares / total_shares[row[dd], jj], 4)
-    frame = pl.DataFrame({
-        "date": pl.Series(asof, dtype=pl.Date).gather(dd), "asset": codes.gather(jj),
-        "shares": shares, "ratio": ratio,
-        "published": pl.Series(pub, dtype=pl.Date).gather(dd),
-    })
+    frame = pl.DataFrame(
+        {
+            "date": pl.Series(asof, dtype=pl.Date).gather(dd),
+            "asset": codes.gather(jj),
+            "shares": shares,
+            "ratio": ratio,
+            "published": pl.Series(pub, dtype=pl.Date).gather(dd),
+        }
+    )
     return frame, (asof, row, pub)
 
 
 def _participant_ids(rng: np.random.Generator, n_p: int) -> tuple[np.ndarray, np.ndarray]:
     """CCASS-style ids (B = broker, C = custodian) and true kinds: 40% trading money."""
     trading = np.zeros(n_p, dtype=bool)
-    trading[rng.choice(n_p, size=int(round(0.4 * n_p)), replace=False)] = True
+    trading[rng.choice(n_p, size=round(0.4 * n_p), replace=False)] = True
     broker = np.where(trading, rng.random(n_p) < 0.8, rng.random(n_p) < 0.2)
     nums = rng.choice(np.arange(1, 2000), size=n_p, replace=False)
     ids = np.array([f"{'B' if b else 'C'}{k:05d}" for b, k in zip(broker, nums, strict=True)])
@@ -723,9 +876,14 @@ def _participant_ids(rng: np.random.Generator, n_p: int) -> tuple[np.ndarray, np
 
 
 def _participants(
-    p: SynthParams, rng: np.random.Generator, codes: pl.Series,
-    pub_rows: tuple[np.ndarray, np.ndarray, np.ndarray], shares_pub: np.ndarray,
-    shares_alloc_pub: np.ndarray, mcap: np.ndarray, say: Progress,
+    p: SynthParams,
+    rng: np.random.Generator,
+    codes: pl.Series,
+    pub_rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    shares_pub: np.ndarray,
+    shares_alloc_pub: np.ndarray,
+    mcap: np.ndarray,
+    say: Progress,
 ) -> Iterator[tuple[str, pl.DataFrame]]:
     """Per-participant published holdings that sum exactly to the published per-stock shares.
 
@@ -737,8 +895,9 @@ def _participants(
     order = np.argsort(ids)
     ids, trading = ids[order], trading[order]
     kind = np.where(trading, "trading", "allocation")
-    names = np.array([f"Synthetic {'Securities' if i[0] == 'B' else 'Custodian'} {i[1:]}"
-                      for i in ids])
+    names = np.array(
+        [f"Synthetic {'Securities' if i[0] == 'B' else 'Custodian'} {i[1:]}" for i in ids]
+    )
     yield "participants", pl.DataFrame({"participant": ids, "name": names, "kind": kind})
     asof, row, _ = pub_rows
     held = np.flatnonzero((shares_pub[row] > 0).any(axis=0)) if len(row) else np.array([], int)
@@ -798,17 +957,27 @@ def _participants(
         shares = split_shares_nb(total.ravel().astype(np.int64), w.ravel(), flat_starts)
         nz = np.flatnonzero(shares > 0)
         d_idx, p_idx = np.divmod(nz, n_pairs)
-        yield "participant_holdings", pl.DataFrame({
-            "date": pl.Series(asof[sel], dtype=pl.Date).gather(d_idx),
-            "asset": codes.gather(pair_stock[p_idx]),
-            "participant": part_s.gather(pair_part[p_idx]),
-            "shares": shares[nz],
-        }).sort("date", "asset", "participant")
+        yield (
+            "participant_holdings",
+            pl.DataFrame(
+                {
+                    "date": pl.Series(asof[sel], dtype=pl.Date).gather(d_idx),
+                    "asset": codes.gather(pair_stock[p_idx]),
+                    "participant": part_s.gather(pair_part[p_idx]),
+                    "shares": shares[nz],
+                }
+            ).sort("date", "asset", "participant"),
+        )
 
 
 def _quotas(
-    days: np.ndarray, is_nb: np.ndarray, u: _Universe, flow: np.ndarray, shares_true: np.ndarray,
-    close: np.ndarray, rng: np.random.Generator,
+    days: np.ndarray,
+    is_nb: np.ndarray,
+    u: _Universe,
+    flow: np.ndarray,
+    shares_true: np.ndarray,
+    close: np.ndarray,
+    rng: np.random.Generator,
 ) -> pl.DataFrame:
     """Per link: buy/sell turnover (trade-based net buy = buy - sell = the stocks' flows) and the
     quota balance = quota - buy orders + sell trades, where buy orders include unfilled ones."""
@@ -823,12 +992,18 @@ def _quotas(
         sell = np.round((gross - net) / 2.0, -4)
         unfilled = np.round(buy * rng.uniform(0.003, 0.03, len(rows)), -4)
         quota = np.where(days[rows] >= np.datetime64(QUOTA_RAISE), 52e9, 13e9)
-        frames.append(pl.DataFrame({
-            "date": pl.Series(days[rows], dtype=pl.Date), "link": pl.repeat(link, len(rows),
-                                                                           eager=True),
-            "quota_daily": quota, "quota_balance": quota - buy - unfilled + sell,
-            "buy_amount": buy, "sell_amount": sell,
-        }))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "date": pl.Series(days[rows], dtype=pl.Date),
+                    "link": pl.repeat(link, len(rows), eager=True),
+                    "quota_daily": quota,
+                    "quota_balance": quota - buy - unfilled + sell,
+                    "buy_amount": buy,
+                    "sell_amount": sell,
+                }
+            )
+        )
     return pl.concat(frames).sort("date", "link")
 
 
@@ -840,8 +1015,12 @@ def _ffill(x: np.ndarray) -> np.ndarray:
 
 
 def _short_sellable(
-    days: np.ndarray, is_nb: np.ndarray, codes: pl.Series, shares_true: np.ndarray,
-    eligible: np.ndarray, rng: np.random.Generator,
+    days: np.ndarray,
+    is_nb: np.ndarray,
+    codes: pl.Series,
+    shares_true: np.ndarray,
+    eligible: np.ndarray,
+    rng: np.random.Generator,
 ) -> pl.DataFrame:
     """After the disclosure change: remaining allowance ~1% of start-of-day holdings minus what was
     shorted; a number below 300,000 shares, else 'sufficient' (null quantity)."""
@@ -850,21 +1029,31 @@ def _short_sellable(
     sub = eligible[rows]
     tt, jj = np.nonzero(sub)
     allowance = np.floor(0.01 * shares_true[rows[tt] - 1, jj])
-    shorted = np.where(rng.random(len(tt)) < 0.25, np.floor(allowance * rng.uniform(0, 0.5,
-                                                                                     len(tt))), 0)
+    shorted = np.where(
+        rng.random(len(tt)) < 0.25, np.floor(allowance * rng.uniform(0, 0.5, len(tt))), 0
+    )
     q = (allowance - shorted).astype(np.int64)
     printed = q < SHORT_SELL_PRINT_BELOW
-    return pl.DataFrame({
-        "date": pl.Series(days[rows], dtype=pl.Date).gather(tt), "asset": codes.gather(jj),
-        "quantity": pl.Series(np.where(printed, q, 0)).set(pl.Series(~printed), None)
-        if len(q) else pl.Series([], dtype=pl.Int64),
-        "sufficient": ~printed,
-    })
+    return pl.DataFrame(
+        {
+            "date": pl.Series(days[rows], dtype=pl.Date).gather(tt),
+            "asset": codes.gather(jj),
+            "quantity": pl.Series(np.where(printed, q, 0)).set(pl.Series(~printed), None)
+            if len(q)
+            else pl.Series([], dtype=pl.Int64),
+            "sufficient": ~printed,
+        }
+    )
 
 
 def _etfs(
-    days: np.ndarray, u: _Universe, realized: np.ndarray, fcap: np.ndarray, flow: np.ndarray,
-    indices: pl.DataFrame, rng: np.random.Generator,
+    days: np.ndarray,
+    u: _Universe,
+    realized: np.ndarray,
+    fcap: np.ndarray,
+    flow: np.ndarray,
+    indices: pl.DataFrame,
+    rng: np.random.Generator,
 ) -> pl.DataFrame:
     """Sector ETFs (NAV = the industry's cap-weighted return) and broad ETFs (NAV = the index);
     shares outstanding move with the sector's northbound flows (creations / redemptions)."""
@@ -883,24 +1072,35 @@ def _etfs(
         else:
             ww = w[:, mask]
             den = ww.sum(axis=1)
-            day_ret = np.where(den > 0, (ww * r[:, mask]).sum(axis=1) / np.where(den > 0, den, 1),
-                               0.0)
+            day_ret = np.where(
+                den > 0, (ww * r[:, mask]).sum(axis=1) / np.where(den > 0, den, 1), 0.0
+            )
             sec_flow = flow[:, mask].sum(axis=1)
         z = sec_flow / (sec_flow.std() + 1e-12)
         nav = np.round(np.cumprod(1.0 + day_ret) * rng.uniform(0.8, 1.5), 4)
-        shares = np.round(rng.uniform(5e8, 5e9) * np.exp(np.cumsum(
-            0.004 * z + 0.004 * rng.standard_normal(n_t))), -2)
+        shares = np.round(
+            rng.uniform(5e8, 5e9) * np.exp(np.cumsum(0.004 * z + 0.004 * rng.standard_normal(n_t))),
+            -2,
+        )
         close = np.round(nav * (1.0 + 0.0015 * rng.standard_normal(n_t)), 3)
-        volume = np.round(shares * rng.uniform(0.01, 0.05) * np.exp(
-            0.4 * rng.standard_normal(n_t)), -2)
+        volume = np.round(
+            shares * rng.uniform(0.01, 0.05) * np.exp(0.4 * rng.standard_normal(n_t)), -2
+        )
         first = 0 if rng.random() < 0.5 else int(rng.integers(0, n_t // 2))
-        frames.append(pl.DataFrame({
-            "date": pl.Series(days[first:], dtype=pl.Date),
-            "etf": pl.repeat(code, n_t - first, eager=True),
-            "sector": pl.repeat(sector, n_t - first, eager=True),
-            "close": close[first:], "nav": nav[first:], "volume": volume[first:],
-            "amount": np.round(volume * close, 0)[first:], "shares_outstanding": shares[first:],
-        }))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "date": pl.Series(days[first:], dtype=pl.Date),
+                    "etf": pl.repeat(code, n_t - first, eager=True),
+                    "sector": pl.repeat(sector, n_t - first, eager=True),
+                    "close": close[first:],
+                    "nav": nav[first:],
+                    "volume": volume[first:],
+                    "amount": np.round(volume * close, 0)[first:],
+                    "shares_outstanding": shares[first:],
+                }
+            )
+        )
     return pl.concat(frames)
 
 
@@ -910,8 +1110,12 @@ def _flows_truth(
     """Ground truth: market-wide trade-based net buy per day, total and by participant type."""
     total = flow.sum(axis=1)
     alloc = flow_alloc.sum(axis=1)
-    return pl.DataFrame({
-        "date": pl.Series(days, dtype=pl.Date), "net_buy": total,
-        "net_buy_trading": total - alloc, "net_buy_allocation": alloc,
-        "northbound_day": can_trade.any(axis=1),
-    })
+    return pl.DataFrame(
+        {
+            "date": pl.Series(days, dtype=pl.Date),
+            "net_buy": total,
+            "net_buy_trading": total - alloc,
+            "net_buy_allocation": alloc,
+            "northbound_day": can_trade.any(axis=1),
+        }
+    )
