@@ -116,7 +116,7 @@ def test_a_market_entirely_after_the_change_is_a_clear_error(market):
 
 
 def test_market_without_northbound_is_a_clear_error(market):
-    with pytest.raises(MarketError, match="needs table.*`northbound`"):
+    with pytest.raises(MarketError, match=r"needs table.*`northbound`"):
         research_panel(Market({"prices": market.prices}, validate="none"))
 
 
