@@ -15,6 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
+from factorlab.datasets.real import real_sample
 from factorlab.datasets.synthetic import (
     DISCLOSURE_END,
     DISCLOSURE_START,
@@ -33,11 +34,12 @@ __all__ = [
     "SynthParams",
     "cache_dir",
     "preset_params",
+    "real_sample",
     "synthetic_market",
 ]
 
 #: Bump when the generator's output changes for the same parameters (invalidates caches).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 PresetName = Literal["default", "large", "small"]
 

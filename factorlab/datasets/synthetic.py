@@ -949,7 +949,7 @@ def _participants(
         alloc_tot = shares_alloc_pub[row[sel]][:, g_col]
         total = np.where(g_trading[None, :], shares_pub[row[sel]][:, g_col] - alloc_tot, alloc_tot)
         w = np.broadcast_to(pair_w, (n_d, n_pairs)).copy()
-        w[:, pair_trading] *= np.exp(0.8 * churn[sel])
+        w[:, pair_trading] *= np.exp(0.3 * churn[sel])
         sums = np.add.reduceat(w, starts[:-1], axis=1)
         w /= np.repeat(sums, np.diff(starts), axis=1)
         flat_starts = (starts[None, :-1] + n_pairs * np.arange(n_d)[:, None]).ravel()
