@@ -9,5 +9,23 @@ from factorlab.northbound.hygiene import (
     link_flows,
     research_panel,
 )
+from factorlab.northbound.participants import (
+    ParticipantSplit,
+    classify_participants,
+    participant_changes,
+    participant_daily,
+    participant_flows,
+)
 
-__all__ = ["DISCLOSURE_END", "DisclosureError", "NorthboundPanel", "link_flows", "research_panel"]
+__all__ = [
+    "DISCLOSURE_END",
+    "DisclosureError",
+    "NorthboundPanel",
+    "ParticipantSplit",
+    "classify_participants",
+    "link_flows",
+    "participant_changes",
+    "participant_daily",
+    "participant_flows",
+    "research_panel",
+]
