@@ -36,7 +36,8 @@ class NorthboundPanel:
     """The research panel and what each hygiene step changed.
 
     ``frame`` columns: date, asset, shares (S, ex-date basis), close (P), vwap, float_shares (F),
-    amount (A), hold_value (H = S*P), hold_ratio (R = S/F), d_shares (dS on one basis), flow
+    amount (A), volume, ret (adjusted close-to-close return since the stock's previous traded
+    row), hold_value (H = S*P), hold_ratio (R = S/F), d_shares (dS on one basis), flow
     (dS*VWAP, yuan), usable_from (the first session the row's information may be traded on).
     ``report`` has one row per step: step, rows, detail.
     """
@@ -160,13 +161,16 @@ def research_panel(
     # 4. onto the A-share grid of traded stock-days
     px = (
         market.prices.filter(pl.col("date").is_between(lo, hi))
+        .sort("asset", "date")
         .select(
             "date",
             "asset",
             "close",
             "float_shares",
             "amount",
+            "volume",
             vwap=pl.when(pl.col("volume") > 0).then(pl.col("amount") / pl.col("volume")),
+            ret=(pl.col("close") * pl.col("adj_factor")).pct_change().over("asset"),
         )
         .collect()
     )
@@ -241,6 +245,8 @@ def research_panel(
         "vwap",
         "float_shares",
         "amount",
+        "volume",
+        "ret",
         "hold_value",
         "hold_ratio",
         "d_shares",
