@@ -12,19 +12,17 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
+from numba import njit
 
 from factorlab.calendar import sessions
 from factorlab.errors import ParameterError
 from factorlab.market import Market
-from factorlab.northbound.hygiene import (
-    DISCLOSURE_END,
-    _bonus_events,
-    _undo_record_date_jumps,
-    _with_bonus_factor,
-)
+from factorlab.northbound.hygiene import DISCLOSURE_END, _bonus_events
 
 __all__ = [
+    "ParticipantChanges",
     "ParticipantSplit",
     "classify_participants",
     "participant_changes",
@@ -34,130 +32,216 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class ParticipantChanges:
+    """dS per (participant, stock, publication day), in integer ids for speed.
+
+    ``frame`` columns: day, aid, pid (row numbers into ``days``, ``assets``,
+    ``participants``), shares (today's basis), d_shares (one basis; null on the first day),
+    close, vwap (of the stock that day; null if it did not trade).
+    """
+
+    frame: pl.DataFrame
+    days: pl.Series
+    assets: pl.Series
+    participants: pl.Series
+
+
+@dataclass(frozen=True)
 class ParticipantSplit:
     """Result of :func:`classify_participants`.
 
     ``history``: one row per (participant, effective_from): kind ("trading", "allocation" or
     "minor"), turnover (mean daily turnover over the lookback), avg_value, avg_stocks, rank_pct
     (0 = highest turnover). ``daily``: per participant and day: value, stocks, turnover.
+    ``changes``: the per-participant share changes (:class:`ParticipantChanges`), reused by
+    :func:`participant_flows`.
     """
 
     history: pl.DataFrame
     daily: pl.DataFrame
-    changes: pl.DataFrame  # dS per (date, asset, participant) with VWAP; reused by flows
-
-    def kind_on(self, date_col: str = "date") -> pl.DataFrame:
-        """The history as intervals: participant, kind, valid_from, valid_to (exclusive)."""
-        return self.history.sort("participant", "effective_from").with_columns(
-            valid_to=pl.col("effective_from").shift(-1).over("participant")
-        )
+    changes: ParticipantChanges
 
 
-def _participant_changes(market: Market, end: dt.date) -> pl.LazyFrame:
-    """dS per (participant, asset, day) on one share basis, including entries and exits.
+def _bonus_grids(
+    bonus: pl.DataFrame, days: np.ndarray, assets: pl.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ex-date cumulative factor, record-date pending factor), both (days x assets).
 
-    Rows: date, asset, participant, shares (today's basis), d_shares; on A-share publication
-    days up to `end` (HK-calendar repeat rows and post-2024 snapshots dropped).
+    ex[d, a] = product of (1 + bonus) over the stock's ex-dates <= day d; pending[d, a] =
+    (1 + bonus) while record_date <= day d < ex_date (HKSCC already counts the bonus shares).
     """
-    ph = market.participant_holdings.filter(pl.col("date") <= end).collect()
-    days = ph.select(pl.col("date").unique().sort())["date"]
-    ashare = sessions("ashare", days.min(), days.max())
-    days = days.filter(days.is_in(ashare.implode()))
-    ph = ph.filter(pl.col("date").is_in(days.implode())).with_columns(
-        pl.col("shares").cast(pl.Float64)
-    )
-    bonus = _bonus_events(market)
-    ph, _ = _undo_record_date_jumps(ph, bonus)
-    day_idx = pl.DataFrame({"date": days, "day": pl.int_range(len(days), eager=True)})
-    ph = _with_bonus_factor(ph.join(day_idx, on="date"), bonus).with_columns(
-        base=pl.col("shares") / pl.col("bonus_factor")
-    )
-    # sort once on integer keys (a hash of the pair, then the day): far cheaper than strings
-    ph = ph.with_columns(pair=pl.struct("participant", "asset").hash(seed=0)).sort("pair", "day")
-    same = pl.col("pair") == pl.col("pair").shift(1)
-    same_next = pl.col("pair") == pl.col("pair").shift(-1)
-    ph = ph.with_columns(
-        prev_day=pl.when(same).then(pl.col("day").shift(1)),
-        prev_base=pl.when(same).then(pl.col("base").shift(1)),
-        next_day=pl.when(same_next).then(pl.col("day").shift(-1)),
-    )
-    present = ph.select(
-        "participant",
-        "asset",
-        "day",
-        "bonus_factor",
-        shares=pl.col("base") * pl.col("bonus_factor"),
-        d_shares=(
-            pl.col("base")
-            - pl.when(pl.col("day") == 0)
-            .then(None)  # the first publication day has no previous day to difference against
-            .when(pl.col("prev_day") == pl.col("day") - 1)
-            .then(pl.col("prev_base"))
-            .otherwise(0.0)
-        )
-        * pl.col("bonus_factor"),
-    )
-    last_day = len(days) - 1
-    exits = (
-        ph.filter(
-            (pl.col("day") < last_day)
-            & (pl.col("next_day").is_null() | (pl.col("next_day") != pl.col("day") + 1))
-        )
-        .select("participant", "asset", day=pl.col("day") + 1, prev_base=pl.col("base"))
-        .join(day_idx, on="day")
-    )
-    exits = _with_bonus_factor(exits, bonus).select(
-        "participant",
-        "asset",
-        "day",
-        "bonus_factor",
-        shares=pl.lit(0.0),
-        d_shares=-pl.col("prev_base") * pl.col("bonus_factor"),
-    )
-    return (
-        pl.concat([present, exits])
-        .join(day_idx, on="day")
-        .lazy()
-        .select("date", "asset", "participant", "shares", "d_shares")
-    )
+    ex = np.ones((len(days), len(assets)))
+    pending = np.ones((len(days), len(assets)))
+    if bonus.is_empty():
+        return ex, pending
+    known = bonus.filter(pl.col("asset").is_in(assets.implode()))
+    aid = assets.search_sorted(known["asset"]).to_numpy()
+    ex_i = np.searchsorted(days, known["ex_date"].to_numpy().astype("datetime64[D]"))
+    rec_i = np.searchsorted(days, known["record_date"].to_numpy().astype("datetime64[D]"))
+    mult = 1.0 + known["bonus_ratio"].to_numpy()
+    for a, e, r, m in zip(aid, ex_i, rec_i, mult, strict=True):
+        ex[e:, a] *= m
+        pending[r:e, a] *= m
+    return ex, pending
 
 
-def participant_changes(market: Market, *, end: dt.date | None = None) -> pl.DataFrame:
-    """dS per (date, asset, participant) on one share basis, with close and VWAP joined."""
-    market.require("participant_holdings", "prices", purpose="the participant split")
-    px = market.prices.select(
-        "date",
-        "asset",
-        "close",
-        vwap=pl.when(pl.col("volume") > 0).then(pl.col("amount") / pl.col("volume")),
-    )
-    return (
-        _participant_changes(market, end or DISCLOSURE_END)
-        .join(px, on=["date", "asset"], how="left")
+def _price_grids(
+    market: Market, days: np.ndarray, assets: pl.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw close and VWAP on (days x assets); NaN where the stock did not trade."""
+    lo, hi = days[0].astype(dt.date), days[-1].astype(dt.date)
+    px = (
+        market.prices.filter(
+            pl.col("date").is_between(lo, hi) & pl.col("asset").is_in(assets.implode())
+        )
+        .select(
+            "date",
+            "asset",
+            "close",
+            vwap=pl.when(pl.col("volume") > 0).then(pl.col("amount") / pl.col("volume")),
+        )
         .collect()
     )
+    px_days = px["date"].to_numpy().astype("datetime64[D]")
+    di = np.searchsorted(days, px_days)
+    ok = (di < len(days)) & (days[np.minimum(di, len(days) - 1)] == px_days)
+    ai = assets.search_sorted(px["asset"]).to_numpy()
+    close = np.full((len(days), len(assets)), np.nan)
+    vwap = np.full((len(days), len(assets)), np.nan)
+    close[di[ok], ai[ok]] = px["close"].to_numpy()[ok]
+    vwap[di[ok], ai[ok]] = px["vwap"].fill_null(np.nan).to_numpy()[ok]
+    return close, vwap
 
 
-def participant_daily(changes: pl.DataFrame) -> pl.DataFrame:
+@njit(cache=True, nogil=True)
+def _diff_by_pair_nb(
+    day: np.ndarray, key: np.ndarray, base: np.ndarray, n_keys: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """One pass over day-sorted rows: dS of each (participant, stock) pair against its row on
+    the previous publication day (0 if absent: an entry), NaN on day 0; and the rows whose pair
+    is absent the next day (exits: dS = -S on day + 1). No sort: a dense last-seen table."""
+    n = len(day)
+    last_day = np.full(n_keys, -1, dtype=np.int64)
+    last_base = np.zeros(n_keys)
+    d = np.empty(n)
+    seen_on = np.full(n_keys, -1, dtype=np.int64)
+    exits = np.empty(n, dtype=np.int64)
+    n_exit = 0
+    start = 0
+    n_days = day[n - 1] + 1 if n else 0
+    while start < n:
+        stop = start
+        today = day[start]
+        while stop < n and day[stop] == today:
+            stop += 1
+        for r in range(start, stop):
+            k = key[r]
+            if today == 0:
+                d[r] = np.nan
+            elif last_day[k] == today - 1:
+                d[r] = base[r] - last_base[k]
+            else:
+                d[r] = base[r]
+            seen_on[k] = today
+        # rows of the previous day whose pair is not here today exited today
+        if start > 0:
+            p = start - 1
+            prev_day = day[p]
+            while p >= 0 and day[p] == prev_day:
+                if prev_day == today - 1 and seen_on[key[p]] != today:
+                    exits[n_exit] = p
+                    n_exit += 1
+                p -= 1
+        for r in range(start, stop):
+            last_day[key[r]] = today
+            last_base[key[r]] = base[r]
+        start = stop
+    _ = n_days
+    return d, np.sort(exits[:n_exit])
+
+
+def participant_changes(market: Market, *, end: dt.date | None = None) -> ParticipantChanges:
+    """dS per (participant, stock, publication day) on one share basis, entries and exits
+    included, with the stock's close and VWAP.
+
+    Publication days are the A-share sessions with rows up to `end` (default 2024-08-16): HK
+    calendar repeat rows and post-2024 snapshots are dropped. Shares published between a record
+    date and its ex-date are put on the ex-date basis, and differences are taken on the basis of
+    the cumulative bonus factor, so a bonus issue is never trading. A holding that disappears is
+    an exit (dS = -S on the next publication day). Integer ids and dense lookups keep this fast
+    on tens of millions of rows.
+    """
+    market.require("participant_holdings", "prices", purpose="the participant split")
+    end = end or DISCLOSURE_END
+    ph = market.participant_holdings.filter(pl.col("date") <= end).collect()
+    all_days = ph["date"].unique().sort()
+    ashare = sessions("ashare", all_days.min(), all_days.max())
+    days_s = all_days.filter(all_days.is_in(ashare.implode()))
+    days = days_s.to_numpy().astype("datetime64[D]")
+    assets = ph["asset"].unique().sort()
+    parts = ph["participant"].unique().sort()
+    ph = ph.filter(pl.col("date").is_in(days_s.implode())).select(
+        "date",
+        aid=pl.col("asset").cast(pl.Enum(assets)).to_physical().cast(pl.Int64),
+        pid=pl.col("participant").cast(pl.Enum(parts)).to_physical().cast(pl.Int64),
+        shares=pl.col("shares").cast(pl.Float64),
+    )
+    day = np.searchsorted(days, ph["date"].to_numpy().astype("datetime64[D]")).astype(np.int64)
+    aid = ph["aid"].to_numpy()
+    pid = ph["pid"].to_numpy()
+    ex, pending = _bonus_grids(_bonus_events(market), days, assets)
+    base = ph["shares"].to_numpy() / pending[day, aid] / ex[day, aid]
+    if len(day) > 1 and (np.diff(day) < 0).any():  # the stored table is date-sorted
+        order = np.argsort(day, kind="stable")
+        day, aid, pid, base = day[order], aid[order], pid[order], base[order]
+    d_base, exit_rows = _diff_by_pair_nb(
+        day, pid * len(assets) + aid, base, len(parts) * len(assets)
+    )
+    day_all = np.r_[day, day[exit_rows] + 1]
+    aid_all = np.r_[aid, aid[exit_rows]]
+    factor = ex[day_all, aid_all]
+    close, vwap = _price_grids(market, days, assets)
+    frame = pl.DataFrame(
+        {
+            "day": day_all.astype(np.int32),
+            "aid": aid_all.astype(np.int32),
+            "pid": np.r_[pid, pid[exit_rows]].astype(np.int32),
+            "shares": np.r_[base, np.zeros(len(exit_rows))] * factor,
+            "d_shares": np.r_[d_base, -base[exit_rows]] * factor,
+            "close": close[day_all, aid_all],
+            "vwap": vwap[day_all, aid_all],
+        }
+    ).with_columns(pl.col("d_shares", "close", "vwap").fill_nan(None))
+    return ParticipantChanges(frame=frame, days=days_s, assets=assets, participants=parts)
+
+
+def participant_daily(changes: ParticipantChanges) -> pl.DataFrame:
     """Per participant and publication day: holding value, stocks held, traded value, turnover.
 
     turnover_t = sum_i |dS_i,t| * VWAP_i,t / value_{t-1}; null when the previous value is 0.
     """
-    return (
-        changes.lazy()
-        .group_by("participant", "date")
+    daily = (
+        changes.frame.lazy()
+        .group_by("pid", "day")
         .agg(
             value=(pl.col("shares") * pl.col("close")).sum(),
             stocks=(pl.col("shares") > 0).sum(),
             traded=(pl.col("d_shares").abs() * pl.col("vwap")).sum(),
         )
-        .sort("participant", "date")
-        .with_columns(prev_value=pl.col("value").shift(1).over("participant"))
+        .sort("pid", "day")
+        .with_columns(prev_value=pl.col("value").shift(1).over("pid"))
         .with_columns(
             turnover=pl.when(pl.col("prev_value") > 0).then(pl.col("traded") / pl.col("prev_value"))
         )
-        .drop("prev_value")
         .collect()
+    )
+    return daily.select(
+        participant=changes.participants.gather(daily["pid"]),
+        date=changes.days.gather(daily["day"]),
+        value="value",
+        stocks="stocks",
+        traded="traded",
+        turnover="turnover",
     )
 
 
@@ -171,7 +255,7 @@ def classify_participants(
     buffer: float = 0.1,
     min_value: float = 500_000.0,
     min_stocks: float = 6.0,
-    changes: pl.DataFrame | None = None,
+    changes: ParticipantChanges | None = None,
 ) -> ParticipantSplit:
     """Classify CCASS participants as trading or allocation money, every May and November.
 
@@ -267,6 +351,24 @@ def classify_participants(
     return ParticipantSplit(history=history, daily=daily, changes=changes)
 
 
+KIND_NAMES = ("unclassified", "trading", "allocation")
+
+
+def _kind_grid(history: pl.DataFrame, days: pl.Series, participants: pl.Series) -> np.ndarray:
+    """(days x participants) codes into KIND_NAMES of the kind in effect on each day (minor and
+    before the first classification: unclassified)."""
+    grid = np.zeros((len(days), len(participants)), dtype=np.int8)
+    day_np = days.to_numpy().astype("datetime64[D]")
+    h = history.filter(pl.col("participant").is_in(participants.implode())).sort("effective_from")
+    code = {"trading": 1, "allocation": 2}
+    for (eff,), part in h.group_by(["effective_from"], maintain_order=True):
+        row = int(np.searchsorted(day_np, np.datetime64(eff)))
+        pid = participants.search_sorted(part["participant"]).to_numpy()
+        values = np.array([code.get(k, 0) for k in part["kind"].to_list()], dtype=np.int8)
+        grid[row:, pid] = values
+    return grid
+
+
 def _anchors(days: pl.Series, months: Sequence[int]) -> list[dt.date]:
     if not months or any(m < 1 or m > 12 for m in months):
         raise ParameterError(f"`months` must be months 1..12; got {list(months)}.")
@@ -292,35 +394,37 @@ def participant_flows(
     """
     if by not in ("asset", "industry", "market"):
         raise ParameterError(f"`by` must be 'asset', 'industry' or 'market'; got {by!r}.")
-    hist = split.history.select("participant", "effective_from", "kind").sort("effective_from")
-    changes = (
-        split.changes.with_columns(flow=pl.col("d_shares") * pl.col("vwap"))
-        .sort("date")
-        .join_asof(
-            hist,
-            left_on="date",
-            right_on="effective_from",
-            by="participant",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .with_columns(pl.col("kind").replace("minor", None).fill_null("unclassified"))
+    ch = split.changes
+    f = ch.frame
+    day = f["day"].to_numpy()
+    aid = f["aid"].to_numpy()
+    kind_code = _kind_grid(split.history, ch.days, ch.participants)[day, f["pid"].to_numpy()]
+    flow = np.nan_to_num((f["d_shares"] * f["vwap"]).fill_null(0.0).to_numpy())
+    n_d, n_a = len(ch.days), len(ch.assets)
+    cell = day.astype(np.int64) * n_a + aid
+    touched = np.bincount(cell, minlength=n_d * n_a) > 0
+    sums = {
+        name: np.bincount(cell, weights=np.where(kind_code == code, flow, 0.0), minlength=n_d * n_a)
+        for code, name in enumerate(KIND_NAMES)
+    }
+    idx = np.flatnonzero(touched)
+    out = pl.DataFrame(
+        {
+            "date": ch.days.gather(idx // n_a),
+            "asset": ch.assets.gather(idx % n_a),
+            "flow_trading": sums["trading"][idx],
+            "flow_allocation": sums["allocation"][idx],
+            "flow_unclassified": sums["unclassified"][idx],
+        }
+    ).with_columns(
+        flow_total=pl.col("flow_trading") + pl.col("flow_allocation") + pl.col("flow_unclassified")
     )
+    if by == "asset":
+        return out
     keys = ["date"]
     if by == "industry":
         market.require("assets", purpose="participant_flows(by='industry')")
-        changes = changes.join(market.assets.select("asset", "industry").collect(), on="asset")
+        out = out.join(market.assets.select("asset", "industry").collect(), on="asset")
         keys.append("industry")
-    elif by == "asset":
-        keys.append("asset")
-    out = (
-        changes.group_by(keys)
-        .agg(
-            flow_trading=pl.col("flow").filter(pl.col("kind") == "trading").sum(),
-            flow_allocation=pl.col("flow").filter(pl.col("kind") == "allocation").sum(),
-            flow_unclassified=pl.col("flow").filter(pl.col("kind") == "unclassified").sum(),
-            flow_total=pl.col("flow").sum(),
-        )
-        .sort(keys)
-    )
-    return out
+    cols = ["flow_trading", "flow_allocation", "flow_unclassified", "flow_total"]
+    return out.group_by(keys).agg(pl.col(cols).sum()).sort(keys)
