@@ -19,6 +19,7 @@ __all__ = [
     "EmptyTableError",
     "FactorLabError",
     "MarketError",
+    "MaxLossExceededError",
     "MissingColumnError",
     "NullKeyError",
     "ParameterError",
@@ -125,3 +126,7 @@ class AbsentDataError(MarketError):
     Raised instead of substituting a silent proxy; the message names the missing item and why it
     is absent.
     """
+
+
+class MaxLossExceededError(FactorLabError):
+    """More factor rows were dropped than ``max_loss`` allows (alphalens' rule)."""

@@ -1,0 +1,34 @@
+"""numba kernels over dense date x asset float64 grids (NaN = missing).
+
+Private: the public API is :mod:`factorlab.evaluate`. Every kernel is ``@njit(cache=True,
+nogil=True)``, never ``fastmath``, and its docstring names the reference result it equals.
+"""
+
+from __future__ import annotations
+
+from factorlab._kernels.correlation import ic_rows_nb, rank_autocorrelation_nb, row_pearson_nb
+from factorlab._kernels.quantile import qcut_rows_nb, rank_buckets_nb
+from factorlab._kernels.rank import average_ranks_nb, row_average_ranks_nb, row_order_nb
+from factorlab._kernels.returns import (
+    factor_returns_nb,
+    fill_prices_nb,
+    forward_returns_nb,
+    quantile_mean_returns_nb,
+)
+from factorlab._kernels.turnover import quantile_turnover_nb
+
+__all__ = [
+    "average_ranks_nb",
+    "factor_returns_nb",
+    "fill_prices_nb",
+    "forward_returns_nb",
+    "ic_rows_nb",
+    "qcut_rows_nb",
+    "quantile_mean_returns_nb",
+    "quantile_turnover_nb",
+    "rank_autocorrelation_nb",
+    "rank_buckets_nb",
+    "row_average_ranks_nb",
+    "row_order_nb",
+    "row_pearson_nb",
+]

@@ -1,0 +1,185 @@
+"""Row-wise ordering and average ranks on dense date x asset grids.
+
+``row_order_nb`` sorts each row once (a radix sort on order-preserving integer keys, about twice
+as fast as ``np.argsort``); ``row_average_ranks_nb`` turns that order into average ranks over any
+subset of the row in one linear walk, so a subset never needs a new sort.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "average_ranks_nb",
+    "row_average_ranks_nb",
+    "row_order",
+    "row_order_nb",
+]
+
+
+@njit(cache=True, nogil=True)
+def row_average_ranks_nb(values, order, use, out, buf):
+    """Average ranks (1-based, ties share the mean rank) of ``values[use]`` within one row.
+
+    ``order`` sorts the row ascending (invalid cells last, see ``row_order_nb``); ``use`` selects
+    a subset of the valid cells, whose ranks are computed among themselves. Equals
+    ``scipy.stats.rankdata(values[use], method="average")`` and pandas' ``rank()``. Writes ranks
+    into ``out`` at the used positions (others untouched); ``buf`` is int64 scratch of the row's
+    length. Returns the number of used cells.
+    """
+    k = 0
+    for i in range(order.shape[0]):
+        j = order[i]
+        if use[j]:
+            buf[k] = j
+            k += 1
+    i = 0
+    while i < k:
+        x = values[buf[i]]
+        e = i + 1
+        while e < k and values[buf[e]] == x:
+            e += 1
+        r = (i + 1 + e) / 2.0
+        for m in range(i, e):
+            out[buf[m]] = r
+        i = e
+    return k
+
+
+@njit(cache=True, nogil=True)
+def average_ranks_nb(values, order, mask):
+    """Per-row average ranks of the cells in ``mask`` (NaN elsewhere).
+
+    Equals alphalens' ``factor_data.groupby(level="date")["factor"].rank()`` pivoted to
+    date x asset, the ranks used by ``factor_rank_autocorrelation``.
+    """
+    n_rows, n_cols = values.shape
+    out = np.full((n_rows, n_cols), np.nan)
+    buf = np.empty(n_cols, np.int64)
+    for t in range(n_rows):
+        row_average_ranks_nb(values[t], order[t], mask[t], out[t], buf)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _radix_pass_nb(src_k, src_i, dst_k, dst_i, n, counts, shift):
+    """One stable counting-sort pass on the byte of the keys at ``shift``; counts is (256,)."""
+    acc = 0
+    for v in range(256):
+        c = counts[v]
+        counts[v] = acc
+        acc += c
+    for i in range(n):
+        b = src_k[i]
+        v = (b >> shift) & np.uint64(255)
+        p = counts[v]
+        counts[v] = p + 1
+        dst_k[p] = b
+        dst_i[p] = src_i[i]
+
+
+@njit(cache=True, nogil=True)
+def _radix_sort_nb(keys, idx, tmp_k, tmp_i, n, hist, first_byte):
+    """LSD radix sort of ``keys[:n]`` (uint64) carrying ``idx``, on bytes ``first_byte..7``;
+    passes where every key has the same byte are skipped. Result left in ``keys`` / ``idx``."""
+    hist[:, :] = 0
+    for i in range(n):
+        b = keys[i]
+        for d in range(first_byte, 8):
+            hist[d, (b >> np.uint64(8 * d)) & np.uint64(255)] += 1
+    src_k, src_i, dst_k, dst_i = keys, idx, tmp_k, tmp_i
+    swapped = False
+    for d in range(first_byte, 8):
+        trivial = False
+        for v in range(256):
+            if hist[d, v] == n:
+                trivial = True
+                break
+        if trivial:
+            continue
+        _radix_pass_nb(src_k, src_i, dst_k, dst_i, n, hist[d], np.uint64(8 * d))
+        src_k, dst_k = dst_k, src_k
+        src_i, dst_i = dst_i, src_i
+        swapped = not swapped
+    if swapped:
+        keys[:n] = tmp_k[:n]
+        idx[:n] = tmp_i[:n]
+
+
+@njit(cache=True, nogil=True)
+def _insertion_fixup_nb(keys, idx, n, budget):
+    """Finish sorting nearly sorted ``keys[:n]`` in place; False if it needs > ``budget`` moves."""
+    moves = 0
+    for i in range(1, n):
+        b = keys[i]
+        if keys[i - 1] > b:
+            ii = idx[i]
+            k = i - 1
+            while k >= 0 and keys[k] > b:
+                keys[k + 1] = keys[k]
+                idx[k + 1] = idx[k]
+                k -= 1
+                moves += 1
+            keys[k + 1] = b
+            idx[k + 1] = ii
+            if moves > budget:
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def row_order_nb(values, valid):
+    """Per-row ascending sort order of the valid cells, invalid cells last (int32 grid).
+
+    An exact argsort (ties in any order) by radix sort on order-preserving uint64 keys of the
+    float64 values (sign flipped for positives, all bits for negatives). It first sorts on the
+    upper 32 key bits, then finishes with an insertion pass (cells equal in those bits are
+    within ~1e-6 relative of each other, rare and adjacent); if that pass needs more than 8n
+    moves (values crowded in a narrow range) the row is re-sorted on all 64 bits. About twice as
+    fast as ``np.argsort`` on a row of a few thousand values.
+    """
+    n_rows, n_cols = values.shape
+    out = np.empty((n_rows, n_cols), np.int32)
+    keys = np.empty(n_cols, np.uint64)
+    keys0 = np.empty(n_cols, np.uint64)
+    idx = np.empty(n_cols, np.int32)
+    tmp_k = np.empty(n_cols, np.uint64)
+    tmp_i = np.empty(n_cols, np.int32)
+    hist = np.empty((8, 256), np.int64)
+    sign = np.uint64(1) << np.uint64(63)
+    for t in range(n_rows):
+        bits = values[t].view(np.uint64)
+        ok = valid[t]
+        n = 0
+        for j in range(n_cols):
+            if ok[j]:
+                b = bits[j]
+                keys[n] = ~b if b & sign else b | sign
+                idx[n] = j
+                n += 1
+        keys0[:n] = keys[:n]
+        _radix_sort_nb(keys, idx, tmp_k, tmp_i, n, hist, 4)
+        if not _insertion_fixup_nb(keys, idx, n, 8 * n + 64):
+            keys[:n] = keys0[:n]
+            k = 0
+            for j in range(n_cols):
+                if ok[j]:
+                    idx[k] = j
+                    k += 1
+            _radix_sort_nb(keys, idx, tmp_k, tmp_i, n, hist, 0)
+        row = out[t]
+        row[:n] = idx[:n]
+        k = n
+        for j in range(n_cols):
+            if not ok[j]:
+                row[k] = j
+                k += 1
+    return out
+
+
+def row_order(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per-row ascending sort order of the valid cells (invalid cells last), int32 (T, N)."""
+    return row_order_nb(
+        np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(valid, dtype=np.bool_)
+    )

@@ -1,0 +1,146 @@
+"""Forward returns and per-date return aggregates (quantile means, factor-weighted returns)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "factor_returns_nb",
+    "fill_prices_nb",
+    "forward_returns_nb",
+    "quantile_mean_returns_nb",
+]
+
+
+@njit(cache=True, nogil=True)
+def fill_prices_nb(prices, carry_past_last):
+    """Forward-fill missing (NaN) prices down each column.
+
+    ``carry_past_last=True`` is pandas' ``DataFrame.ffill()`` (alphalens fills this way, so a
+    delisted asset keeps its last price forever); ``False`` fills only gaps followed by a later
+    price (suspensions), leaving the tail after an asset's last price missing.
+    """
+    n_rows, n_cols = prices.shape
+    out = prices.copy()
+    stop = np.full(n_cols, n_rows)
+    if not carry_past_last:
+        stop[:] = -1
+        for t in range(n_rows):
+            for j in range(n_cols):
+                if prices[t, j] == prices[t, j]:
+                    stop[j] = t
+    for t in range(1, n_rows):
+        for j in range(n_cols):
+            if out[t, j] != out[t, j] and t < stop[j]:
+                out[t, j] = out[t - 1, j]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def forward_returns_nb(prices, horizon, offset):
+    """``prices[t + offset + horizon] / prices[t + offset] - 1`` (NaN off the grid or if missing).
+
+    With ``offset=0`` this is alphalens' ``prices.pct_change(horizon).shift(-horizon)`` on the
+    wide date x asset frame (pandas computes ``x / x.shift(p) - 1``); ``offset=1`` starts at the
+    next row (next open / next VWAP entry).
+    """
+    n_rows, n_cols = prices.shape
+    out = np.empty((n_rows, n_cols))
+    n_valid = max(0, n_rows - offset - horizon)
+    for t in range(n_valid):
+        start = t + offset
+        for j in range(n_cols):
+            out[t, j] = prices[start + horizon, j] / prices[start, j] - 1.0
+    out[n_valid:] = np.nan
+    return out
+
+
+@njit(cache=True, nogil=True)
+def quantile_mean_returns_nb(returns, quantile, mask, n_quantiles, demean):
+    """Mean, sample std and count of returns per (date, quantile), optionally demeaned per date.
+
+    Equals alphalens' ``mean_return_by_quantile(by_date=True)`` group statistics (``mean``,
+    ``std``, ``count`` of ``groupby(["factor_quantile", date])``), with ``demeaned=True``
+    subtracting the equal-weight mean over all used cells of the date first
+    (``demean_forward_returns``). A cell is used if ``mask`` and its return is finite.
+    Returns ``(mean, std, count)``, each (n_dates, n_quantiles); NaN mean where count is 0 and
+    NaN std where count < 2. Two passes per date: sums (the demeaned mean is the raw mean minus
+    the date's mean; the std does not depend on demeaning), then squared deviations.
+    """
+    n_rows, n_cols = returns.shape
+    mean = np.full((n_rows, n_quantiles), np.nan)
+    std = np.full((n_rows, n_quantiles), np.nan)
+    count = np.zeros((n_rows, n_quantiles), np.int64)
+    sums = np.zeros(n_quantiles)
+    raw = np.zeros(n_quantiles)
+    for t in range(n_rows):
+        sums[:] = 0.0
+        total = 0.0
+        n = 0
+        for j in range(n_cols):
+            r = returns[t, j]
+            if mask[t, j] and np.isfinite(r):
+                q = quantile[t, j] - 1
+                sums[q] += r
+                count[t, q] += 1
+                total += r
+                n += 1
+        if n == 0:
+            continue
+        centre = total / n if demean else 0.0
+        for q in range(n_quantiles):
+            if count[t, q] > 0:
+                raw[q] = sums[q] / count[t, q]
+                mean[t, q] = raw[q] - centre
+        sums[:] = 0.0
+        for j in range(n_cols):
+            r = returns[t, j]
+            if mask[t, j] and np.isfinite(r):
+                q = quantile[t, j] - 1
+                d = r - raw[q]
+                sums[q] += d * d
+        for q in range(n_quantiles):
+            if count[t, q] > 1:
+                std[t, q] = np.sqrt(sums[q] / (count[t, q] - 1))
+    return mean, std, count
+
+
+@njit(cache=True, nogil=True)
+def factor_returns_nb(factor, returns, mask, demean):
+    """Factor-weighted portfolio return per date and the universe's mean return.
+
+    Equals alphalens' ``factor_returns`` (``factor_weights(demeaned=...)``: weights
+    ``w = (f - mean f) / sum |f - mean f|``, all zero if that sum is 0) summed over the date, and
+    the equal-weight universe return ``factor_alpha_beta`` regresses on. A cell is used if
+    ``mask`` and its return is finite. Returns ``(factor_return, universe_return)`` per date,
+    NaN on dates without used cells. Computed as ``sum((f - c) r) / sum|f - c|`` in one pass
+    after the means.
+    """
+    n_rows, n_cols = factor.shape
+    fret = np.full(n_rows, np.nan)
+    uret = np.full(n_rows, np.nan)
+    for t in range(n_rows):
+        n = 0
+        f_sum = 0.0
+        r_sum = 0.0
+        for j in range(n_cols):
+            r = returns[t, j]
+            if mask[t, j] and np.isfinite(r):
+                n += 1
+                f_sum += factor[t, j]
+                r_sum += r
+        if n == 0:
+            continue
+        uret[t] = r_sum / n
+        centre = f_sum / n if demean else 0.0
+        denom = 0.0
+        acc = 0.0
+        for j in range(n_cols):
+            r = returns[t, j]
+            if mask[t, j] and np.isfinite(r):
+                w = factor[t, j] - centre
+                denom += abs(w)
+                acc += w * r
+        fret[t] = acc / denom if denom != 0.0 else 0.0
+    return fret, uret

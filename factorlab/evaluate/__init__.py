@@ -1,0 +1,103 @@
+"""Factor evaluation: forward returns, IC, quantile portfolios, turnover.
+
+Long tidy Polars frames in and out; inside, dense date x asset grids built once per panel
+(:class:`DensePanel`, :func:`forward_returns`) and shared by every factor of a sweep.
+"""
+
+from __future__ import annotations
+
+from factorlab.evaluate.compat import (
+    AlphalensNumbers,
+    alphalens_clean_factor,
+    alphalens_date_grid,
+    alphalens_tearsheet_numbers,
+    clean_to_alphalens,
+    from_alphalens,
+    to_alphalens,
+)
+from factorlab.evaluate.forward import ForwardReturns, forward_returns
+from factorlab.evaluate.ic import (
+    ic_by_group,
+    ic_decay,
+    ic_summary,
+    information_coefficient,
+    rolling_ic,
+)
+from factorlab.evaluate.metrics import (
+    annual_return,
+    annual_volatility,
+    calmar_ratio,
+    max_drawdown,
+    performance_table,
+    profit_loss_ratio,
+    sharpe_ratio,
+    win_rate,
+)
+from factorlab.evaluate.panel import DensePanel, GridColumns
+from factorlab.evaluate.portfolio import (
+    Costs,
+    MarketGrid,
+    PortfolioResult,
+    quantile_targets,
+    simulate_portfolio,
+)
+from factorlab.evaluate.quantiles import (
+    CleanFactor,
+    DropReport,
+    MaxLossExceededError,
+    clean_factor,
+    qcut_probabilities,
+)
+from factorlab.evaluate.returns import (
+    factor_alpha_beta,
+    factor_returns,
+    mean_return_by_quantile,
+    quantile_spread,
+    rate_of_return,
+)
+from factorlab.evaluate.turnover import coverage, factor_rank_autocorrelation, quantile_turnover
+
+__all__ = [
+    "AlphalensNumbers",
+    "CleanFactor",
+    "Costs",
+    "DensePanel",
+    "DropReport",
+    "ForwardReturns",
+    "GridColumns",
+    "MarketGrid",
+    "MaxLossExceededError",
+    "PortfolioResult",
+    "alphalens_clean_factor",
+    "alphalens_date_grid",
+    "alphalens_tearsheet_numbers",
+    "annual_return",
+    "annual_volatility",
+    "calmar_ratio",
+    "clean_factor",
+    "clean_to_alphalens",
+    "coverage",
+    "factor_alpha_beta",
+    "factor_rank_autocorrelation",
+    "factor_returns",
+    "forward_returns",
+    "from_alphalens",
+    "ic_by_group",
+    "ic_decay",
+    "ic_summary",
+    "information_coefficient",
+    "max_drawdown",
+    "mean_return_by_quantile",
+    "performance_table",
+    "profit_loss_ratio",
+    "qcut_probabilities",
+    "quantile_spread",
+    "quantile_targets",
+    "quantile_turnover",
+    "rate_of_return",
+    "rolling_ic",
+    "sharpe_ratio",
+    "simulate_portfolio",
+    "to_alphalens",
+    "win_rate",
+]

@@ -1,0 +1,490 @@
+"""Dense date x asset grids built once from long tidy frames and shared by every factor.
+
+``DensePanel.from_frame`` turns a long price table into float64 grids (NaN = missing) over the
+sorted unique dates and assets; ``DensePanel.to_grid`` places any other long frame (a factor, a
+group label) on the same grid, counting the rows that fall outside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from factorlab.errors import DtypeError, DuplicateKeyError, MissingColumnError, ParameterError
+
+__all__ = ["DensePanel", "GridColumns"]
+
+_MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True, eq=False)
+class GridColumns:
+    """Columns of a long frame placed on a panel's grid.
+
+    Attributes
+    ----------
+    values:
+        Column name -> (n_dates, n_assets) float64 grid, NaN where the frame has no row, a null,
+        NaN or infinite value.
+    n_rows:
+        Rows of the frame.
+    n_null:
+        Column name -> rows whose value is null, NaN or infinite (on or off the grid).
+    n_off_grid:
+        Column name -> rows with a finite value whose date or asset is not on the panel.
+    labels:
+        For columns placed with ``numeric=False``: the sorted unique labels; the grid holds
+        each cell's index into them.
+    """
+
+    values: dict[str, np.ndarray]
+    n_rows: int
+    n_null: dict[str, int]
+    n_off_grid: dict[str, int]
+    labels: dict[str, pl.Series] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class DensePanel:
+    """Sorted unique dates and assets of a price table, with its columns as dense grids.
+
+    Build it once per market with :meth:`from_frame` and reuse it for every factor: forward
+    returns, their sort orders and the row mapping cost are paid once.
+
+    Attributes
+    ----------
+    dates:
+        ``pl.Date`` series, sorted, unique: the trading-row calendar (horizons and lags count
+        rows of it).
+    assets:
+        Sorted unique asset identifiers (``pl.String`` or an integer dtype).
+    fields:
+        Column name -> (n_dates, n_assets) float64 C-contiguous grid, NaN = missing (label
+        columns hold codes into ``columns.labels[name]``).
+    columns:
+        The :class:`GridColumns` the fields came from (null counts, label values).
+    date_col, asset_col:
+        Key column names of the frame the panel was built from (the defaults for
+        :meth:`to_grid` and for output frames).
+
+    Nulls and NaN
+    -------------
+    A null, NaN or infinite price is stored as NaN, the same as a missing row.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import date
+    >>> prices = pl.DataFrame({
+    ...     "date": [date(2024, 1, 2)] * 2 + [date(2024, 1, 3)] * 2,
+    ...     "asset": ["A", "B", "A", "B"],
+    ...     "close": [10.0, 20.0, 11.0, None],
+    ... })
+    >>> panel = DensePanel.from_frame(prices, columns=["close"])
+    >>> panel.shape
+    (2, 2)
+    >>> panel.fields["close"]
+    array([[10., 20.],
+           [11., nan]])
+    """
+
+    dates: pl.Series
+    assets: pl.Series
+    fields: Mapping[str, np.ndarray]
+    columns: GridColumns | None = None
+    date_col: str = "date"
+    asset_col: str = "asset"
+    _date_lut: tuple[int, np.ndarray] = field(repr=False, default=(0, np.empty(0, np.int64)))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_dates, n_assets)``."""
+        return (self.dates.len(), self.assets.len())
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pl.DataFrame | pl.LazyFrame,
+        *,
+        columns: Sequence[str] = ("close",),
+        labels: Sequence[str] = (),
+        date_col: str = "date",
+        asset_col: str = "asset",
+        table: str = "prices",
+    ) -> DensePanel:
+        """Build the panel from a long frame with one row per (date, asset).
+
+        Parameters
+        ----------
+        frame:
+            Long table (DataFrame or LazyFrame); only the key columns, ``columns`` and
+            ``labels`` are read.
+        columns:
+            Numeric columns to hold as grids: prices (``close``, ``open``, ``vwap``) and, for a
+            sweep over factors that live in the same frame, the factor columns (then pass their
+            names to ``clean_factor``: the rows are mapped once for all of them).
+        labels:
+            Label columns of any dtype (e.g. ``industry``), held as code grids; see
+            :meth:`to_grid`.
+        date_col, asset_col:
+            Key columns: ``date_col`` of dtype Date (Datetime is truncated to its date),
+            ``asset_col`` a string, categorical or integer identifier.
+        table:
+            Name used in error messages.
+
+        Raises
+        ------
+        MissingColumnError, DtypeError, DuplicateKeyError
+            A column is absent or of the wrong dtype, or a (date, asset) key repeats.
+        """
+        data = _select(frame, [date_col, asset_col, *columns, *labels], table, numeric=columns)
+        days = _date_days(data.get_column(date_col), table, date_col)
+        assets = _asset_series(data.get_column(asset_col), table, asset_col)
+        uniq_days = _unique_days(days)
+        uniq_assets = _dense_assets(days, assets, uniq_days)
+        dense = uniq_assets is not None
+        if uniq_assets is None:
+            uniq_assets = assets.unique().sort()
+        if uniq_assets.null_count() or (uniq_days.size and uniq_days[0] == _NULL_DAY):
+            raise DtypeError(
+                f"table `{table}` has null keys in `{date_col}` or `{asset_col}`; drop them first.",
+                table=table,
+            )
+        lut = _make_lut(uniq_days)
+        panel = cls(
+            dates=pl.Series(date_col, uniq_days.astype(np.int32)).cast(pl.Date),
+            assets=uniq_assets.rename(asset_col),
+            fields={},
+            date_col=date_col,
+            asset_col=asset_col,
+            _date_lut=lut,
+        )
+        grids = panel._grid_columns(data, days, assets, columns, labels, table, dense=dense)
+        object.__setattr__(panel, "fields", grids.values)
+        object.__setattr__(panel, "columns", grids)
+        return panel
+
+    def to_grid(
+        self,
+        frame: pl.DataFrame | pl.LazyFrame,
+        columns: Sequence[str] = (),
+        *,
+        labels: Sequence[str] = (),
+        date_col: str | None = None,
+        asset_col: str | None = None,
+        table: str = "factor",
+    ) -> GridColumns:
+        """Place columns of another long frame on this panel's grid, in one pass.
+
+        Rows whose date or asset is not on the panel are counted in ``n_off_grid`` and left
+        out. ``columns`` must be numeric; ``labels`` may be of any dtype (e.g. an industry): each
+        is encoded as the float64 index of its value in its sorted unique non-null values
+        (NaN = null), the values returned in ``GridColumns.labels``.
+
+        Raises
+        ------
+        MissingColumnError, DtypeError, DuplicateKeyError
+        """
+        date_col = self.date_col if date_col is None else date_col
+        asset_col = self.asset_col if asset_col is None else asset_col
+        data = _select(frame, [date_col, asset_col, *columns, *labels], table, numeric=columns)
+        days = _date_days(data.get_column(date_col), table, date_col)
+        assets = _asset_series(data.get_column(asset_col), table, asset_col)
+        return self._grid_columns(data, days, assets, columns, labels, table)
+
+    def _grid_columns(
+        self,
+        data: pl.DataFrame,
+        days: np.ndarray,
+        assets: pl.Series,
+        columns: Sequence[str],
+        labels: Sequence[str],
+        table: str,
+        *,
+        dense: bool | None = None,
+    ) -> GridColumns:
+        if dense is None:
+            dense = _is_dense_layout(days, assets, self.dates.to_physical().to_numpy(), self.assets)
+        uniques: dict[str, pl.Series] = {}
+        codes = []
+        for name in labels:
+            values = data.get_column(name)
+            per_asset = self.shape[1] if dense else 0
+            uniques[name], code = _encode_labels(values, repeated_every=per_asset)
+            codes.append(code)
+        if codes:
+            data = data.with_columns(codes)
+        grids = self._place(data, days, assets, [*columns, *labels], table, dense=dense)
+        grids.labels.update(uniques)
+        return grids
+
+    def to_frame(
+        self, grids: Mapping[str, np.ndarray], *, drop_missing: bool = True
+    ) -> pl.DataFrame:
+        """Long frame ``(date, asset, *grids)`` sorted by (date, asset); rows where every grid is
+        NaN are dropped unless ``drop_missing=False``. NaN becomes null."""
+        n_dates, n_assets = self.shape
+        cols = {
+            name: np.ascontiguousarray(g, dtype=np.float64).reshape(-1) for name, g in grids.items()
+        }
+        keep = None
+        if drop_missing and cols:
+            keep = np.zeros(n_dates * n_assets, bool)
+            for values in cols.values():
+                keep |= np.isfinite(values)
+        rows = np.repeat(np.arange(n_dates), n_assets)
+        assets = np.tile(np.arange(n_assets), n_dates)
+        if keep is not None:
+            rows, assets = rows[keep], assets[keep]
+            cols = {k: v[keep] for k, v in cols.items()}
+        out = pl.DataFrame(
+            {
+                self.date_col: self.dates.gather(rows),
+                self.asset_col: self.assets.gather(assets),
+                **cols,
+            }
+        )
+        return out.with_columns(pl.col(list(grids)).fill_nan(None))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _place(
+        self,
+        data: pl.DataFrame,
+        days: np.ndarray,
+        assets: pl.Series,
+        columns: Sequence[str],
+        table: str,
+        *,
+        dense: bool | None = None,
+    ) -> GridColumns:
+        """Scatter ``columns`` of ``data`` onto the grid; ``dense`` skips the layout check."""
+        n_dates, n_assets = self.shape
+        n_rows = data.height
+        values: dict[str, np.ndarray] = {}
+        n_null: dict[str, int] = {}
+        n_off: dict[str, int] = {}
+        if dense is None:
+            dense = _is_dense_layout(days, assets, self.dates.to_physical().to_numpy(), self.assets)
+        if dense:
+            for name in columns:
+                col = _as_float(data.get_column(name))
+                finite = np.isfinite(col)
+                n_null[name] = int(n_rows - finite.sum())
+                n_off[name] = 0
+                col[~finite] = np.nan
+                values[name] = col.reshape(n_dates, n_assets)
+            return GridColumns(values, n_rows, n_null, n_off)
+        rows = self._date_rows(days)
+        cols = self._asset_cols(assets)
+        on_grid = (rows >= 0) & (cols >= 0)
+        cell = rows[on_grid] * n_assets + cols[on_grid]
+        if cell.size:
+            self._check_unique(cell, data.filter(pl.Series(on_grid)), table)
+        for name in columns:
+            col = _as_float(data.get_column(name))
+            finite = np.isfinite(col)
+            n_null[name] = int(n_rows - finite.sum())
+            n_off[name] = int((finite & ~on_grid).sum())
+            grid = np.full(n_dates * n_assets, np.nan)
+            vals = col[on_grid]
+            vals[~np.isfinite(vals)] = np.nan
+            grid[cell] = vals
+            values[name] = grid.reshape(n_dates, n_assets)
+        return GridColumns(values, n_rows, n_null, n_off)
+
+    def _date_rows(self, days: np.ndarray) -> np.ndarray:
+        lo, lut = self._date_lut
+        idx = days.astype(np.int64) - lo
+        inside = (idx >= 0) & (idx < lut.shape[0])
+        out = np.full(days.shape[0], -1, np.int64)
+        out[inside] = lut[idx[inside]]
+        return out
+
+    def _asset_cols(self, assets: pl.Series) -> np.ndarray:
+        if self.assets.dtype == pl.String:
+            if assets.dtype != pl.String:
+                return np.full(assets.len(), -1, np.int64)
+            codes = assets.cast(pl.Enum(self.assets), strict=False).to_physical()
+            return codes.cast(pl.Int64).fill_null(-1).to_numpy()
+        keys = self.assets.to_numpy()
+        vals = assets.fill_null(keys[0] if keys.size else 0).to_numpy()
+        pos = np.searchsorted(keys, vals)
+        pos_c = np.minimum(pos, max(keys.size - 1, 0))
+        ok = (keys.size > 0) & (keys[pos_c] == vals) & assets.is_not_null().to_numpy()
+        return np.where(ok, pos_c, -1).astype(np.int64)
+
+    def _check_unique(self, cell: np.ndarray, on_grid: pl.DataFrame, table: str) -> None:
+        counts = np.bincount(cell, minlength=self.shape[0] * self.shape[1])
+        if counts.max(initial=0) <= 1:
+            return
+        dup = counts[cell] > 1
+        n_dup = int((counts > 1).sum())
+        examples = on_grid.filter(pl.Series(dup)).head(_MAX_EXAMPLES).select(on_grid.columns[:2])
+        raise DuplicateKeyError(
+            f"table `{table}` has {n_dup} duplicate (date, asset) keys; deduplicate first "
+            "(e.g. `.unique(subset=[date, asset], keep='last')`).",
+            table=table,
+            examples=examples.to_dicts(),
+        )
+
+
+_NULL_DAY = np.iinfo(np.int32).min
+
+
+_BLOCK_ROWS = 1 << 17
+
+
+def _is_dense_layout(
+    days: np.ndarray, assets: pl.Series, grid_days: np.ndarray, grid_assets: pl.Series
+) -> bool:
+    """True if the rows are exactly the grid's cells in (date, asset) order.
+
+    Checked without hashing a single string: the dates against the grid's, the assets block by
+    block against the grid's assets repeated (a cheap vectorized equality).
+    """
+    n_dates, n_assets = grid_days.shape[0], grid_assets.len()
+    if days.shape[0] != n_dates * n_assets or n_assets == 0 or assets.dtype != grid_assets.dtype:
+        return False
+    if not (days.reshape(n_dates, n_assets) == grid_days[:, None]).all():
+        return False
+    return _is_repeated(assets, grid_assets)
+
+
+def _dense_assets(days: np.ndarray, assets: pl.Series, uniq_days: np.ndarray) -> pl.Series | None:
+    """The sorted unique assets if the frame is a full grid sorted by (date, asset), else None."""
+    n_dates = uniq_days.shape[0]
+    if n_dates == 0 or days.shape[0] % n_dates:
+        return None
+    head = assets.head(days.shape[0] // n_dates)
+    if head.null_count() or not head.is_sorted() or head.n_unique() != head.len():
+        return None
+    return head if _is_dense_layout(days, assets, uniq_days, head) else None
+
+
+def _unique_days(days: np.ndarray) -> np.ndarray:
+    """Sorted unique day numbers (a counting pass when the span is small, as dates are)."""
+    if days.size == 0:
+        return days
+    lo, hi = int(days.min()), int(days.max())
+    if hi - lo > 10 * days.size + 1_000_000:
+        return np.unique(days)
+    seen = np.bincount(days.astype(np.int64) - lo, minlength=hi - lo + 1)
+    return (np.flatnonzero(seen) + lo).astype(days.dtype)
+
+
+def _make_lut(days: np.ndarray) -> tuple[int, np.ndarray]:
+    if days.size == 0:
+        return 0, np.empty(0, np.int64)
+    lo = int(days[0])
+    lut = np.full(int(days[-1]) - lo + 1, -1, np.int64)
+    lut[days.astype(np.int64) - lo] = np.arange(days.size)
+    return lo, lut
+
+
+def _select(
+    frame: pl.DataFrame | pl.LazyFrame, columns: Sequence[str], table: str, numeric: Sequence[str]
+) -> pl.DataFrame:
+    if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
+        raise ParameterError(
+            f"`{table}` must be a polars DataFrame or LazyFrame; got {type(frame).__name__}."
+        )
+    schema = frame.collect_schema()
+    names = list(dict.fromkeys(columns))
+    for name in names:
+        if name not in schema:
+            raise MissingColumnError(
+                f"table `{table}` has no column `{name}`; columns are {list(schema.names())}.",
+                table=table,
+                column=name,
+            )
+    for name in numeric:
+        dtype = schema[name]
+        if not (dtype.is_numeric() or dtype == pl.Null):
+            raise DtypeError(
+                f"column `{name}` of table `{table}` must be numeric; got {dtype}.",
+                table=table,
+                column=name,
+            )
+    data = frame.select(names)
+    return data.collect() if isinstance(data, pl.LazyFrame) else data
+
+
+def _date_days(dates: pl.Series, table: str, column: str) -> np.ndarray:
+    if dates.dtype == pl.Date:
+        pass
+    elif isinstance(dates.dtype, pl.Datetime):
+        dates = dates.dt.date()
+    else:
+        raise DtypeError(
+            f"column `{column}` of table `{table}` must be of dtype Date; got {dates.dtype}.",
+            table=table,
+            column=column,
+        )
+    return dates.to_physical().fill_null(_NULL_DAY).to_numpy()
+
+
+def _asset_series(assets: pl.Series, table: str, column: str) -> pl.Series:
+    dtype = assets.dtype
+    if dtype == pl.String or dtype.is_integer():
+        return assets
+    if isinstance(dtype, pl.Categorical | pl.Enum):
+        return assets.cast(pl.String)
+    raise DtypeError(
+        f"column `{column}` of table `{table}` must be a string, categorical or integer asset "
+        f"identifier; got {dtype}.",
+        table=table,
+        column=column,
+    )
+
+
+def _encode_labels(values: pl.Series, repeated_every: int = 0) -> tuple[pl.Series, pl.Series]:
+    """Sorted unique non-null labels and each value's index into them (Float64, null = null).
+
+    ``repeated_every=n``: if the column is its first ``n`` values repeated (a label fixed per
+    asset on a dense grid), only those are encoded and the codes tiled; checked blockwise.
+    """
+    n = repeated_every
+    if n and values.len() % n == 0 and values.len() > n:
+        head = values.head(n)
+        if _is_repeated(values, head):
+            labels, code = _encode_labels(head)
+            tiled = np.tile(code.to_numpy(), values.len() // n)
+            return labels, pl.Series(values.name, tiled, dtype=pl.Float64).fill_nan(None)
+    labels = values.drop_nulls().unique().sort()
+    if values.dtype == pl.String:
+        code = values.cast(pl.Enum(labels)).to_physical()
+    elif isinstance(values.dtype, pl.Categorical | pl.Enum):
+        labels = labels.cast(pl.String).sort()
+        code = values.cast(pl.String).cast(pl.Enum(labels)).to_physical()
+    else:
+        pos = np.searchsorted(labels.to_numpy(), values.drop_nulls().to_numpy())
+        code = pl.Series(np.full(values.len(), np.nan))
+        code = code.scatter(values.is_not_null().arg_true(), pos.astype(np.float64))
+        code = code.fill_nan(None)
+    return labels, code.cast(pl.Float64).rename(values.name)
+
+
+def _is_repeated(values: pl.Series, head: pl.Series) -> bool:
+    """True if ``values`` is ``head`` repeated (nulls equal), compared block by block."""
+    reps = max(1, _BLOCK_ROWS // head.len())
+    block = pl.concat([head] * min(reps, values.len() // head.len()))
+    step = block.len()
+    for start in range(0, values.len(), step):
+        part = values.slice(start, step)
+        if not part.equals(block.head(part.len()), check_names=False):
+            return False
+    return True
+
+
+def _as_float(values: pl.Series) -> np.ndarray:
+    """Float64 copy with NaN for nulls (writable)."""
+    if values.dtype != pl.Float64:
+        values = values.cast(pl.Float64)
+    out = values.to_numpy()
+    if not out.flags.writeable or not out.flags.c_contiguous:
+        out = np.array(out, dtype=np.float64)
+    return out

@@ -1,0 +1,43 @@
+"""Shared ``Literal`` aliases for factorlab's options.
+
+Import them for annotations; every alias lists exactly the values the functions accept.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = [
+    "CorrelationMethod",
+    "DateGrid",
+    "DropRule",
+    "Entry",
+    "PriceFill",
+    "QuantileMode",
+]
+
+QuantileMode = Literal["qcut", "rank"]
+"""``"qcut"``: alphalens / ``pd.qcut`` per date (duplicate edges drop the date);
+``"rank"``: tie-robust buckets from average ranks (tied values share a bucket, no date dropped)."""
+
+Entry = Literal["close", "next_open", "next_vwap"]
+"""Where a forward return starts: ``close`` of t (alphalens), or the ``open`` / ``vwap`` of t+1
+(safe when the factor is published after t's close)."""
+
+PriceFill = Literal["none", "carry", "ffill"]
+"""How a missing price (suspension, not listed) enters forward returns: ``"none"`` -> missing
+return; ``"carry"`` -> last traded price carried through gaps, never past the asset's last
+price; ``"ffill"`` -> pandas ``ffill`` over the whole grid (alphalens, also after delisting)."""
+
+DropRule = Literal["any_horizon", "per_horizon"]
+"""``"any_horizon"`` (alphalens): a row missing any horizon's return is dropped for all horizons;
+``"per_horizon"``: a row is used for every horizon whose return it has."""
+
+CorrelationMethod = Literal["spearman", "pearson"]
+"""Rank IC (Spearman, average ranks for ties) or Pearson IC."""
+
+DateGrid = Literal["calendar", "observed"]
+"""Which dates per-date results cover and lags count: ``"calendar"``: every row of the price
+calendar between the first and last date with data (lags in trading rows); ``"observed"``: only
+the dates with data (alphalens, when the factor's dates are not a contiguous run of the price
+calendar, e.g. a weekly factor on daily prices)."""
