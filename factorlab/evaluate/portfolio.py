@@ -106,6 +106,7 @@ class MarketGrid:
     limit_down: np.ndarray
     cap: np.ndarray
     last_row: np.ndarray = field(init=False)
+    _tradable: dict = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         valid = ~np.isnan(self.close)
@@ -115,34 +116,25 @@ class MarketGrid:
 
     @classmethod
     def from_prices(cls, prices: pl.LazyFrame | pl.DataFrame) -> MarketGrid:
-        """Build the grid from a canonical ``prices`` table."""
+        """Build the grid from a canonical ``prices`` table (any row order).
+
+        Rows map to cells by integer lookups (no sort of the long table); the previous close
+        for the price limits is the last traded close before each day, carried through
+        suspensions and put on today's share basis with the adjustment factors.
+        """
         px = (
             prices.lazy()
             .select(
-                "date",
-                "asset",
-                "open",
-                "close",
-                "high",
-                "low",
-                "volume",
-                "amount",
-                "adj_factor",
-                "float_shares",
-                price_limit_pct(prices),
-            )
-            .sort("asset", "date")
-            .with_columns(
-                ref=(
-                    pl.col("close").shift(1) * pl.col("adj_factor").shift(1) / pl.col("adj_factor")
-                ).over("asset"),
+                "date", "asset", "open", "close", "high", "low", "volume", "amount",
+                "adj_factor", "float_shares", price_limit_pct(prices),
             )
             .collect()
         )
         dates = px["date"].unique().sort()
         assets = px["asset"].unique().sort()
-        ti = dates.search_sorted(px["date"]).to_numpy()
-        ai = assets.search_sorted(px["asset"]).to_numpy()
+        day_np = dates.to_numpy().astype("datetime64[D]")
+        ti = np.searchsorted(day_np, px["date"].to_numpy().astype("datetime64[D]"))
+        ai = px["asset"].cast(pl.Enum(assets)).to_physical().to_numpy().astype(np.int64)
         shape = (len(dates), len(assets))
 
         def grid(values: np.ndarray) -> np.ndarray:
@@ -150,26 +142,32 @@ class MarketGrid:
             out[ti, ai] = values
             return out
 
-        adj = px["adj_factor"].to_numpy()
-        vwap_raw = np.where(
-            px["volume"].to_numpy() > 0,
-            px["amount"].to_numpy() / np.maximum(px["volume"].to_numpy(), 1),
-            px["close"].to_numpy(),
-        )
-        vwap_raw = np.clip(vwap_raw, px["low"].to_numpy(), px["high"].to_numpy())
-        ref = px["ref"].to_numpy()
-        lim = px["limit_pct"].to_numpy()
-        up = np.round(ref * (1 + lim), 2)
-        down = np.round(ref * (1 - lim), 2)
+        col = {c: px[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in
+               ("open", "close", "high", "low", "volume", "amount", "adj_factor",
+                "float_shares", "limit_pct")}
+        vwap_raw = np.where(col["volume"] > 0, col["amount"] / np.maximum(col["volume"], 1.0),
+                            col["close"])
+        vwap_raw = np.clip(vwap_raw, col["low"], col["high"])
+        adj = grid(col["adj_factor"])
+        close_raw = grid(col["close"])
+        # previous traded close on today's basis: ffill(close * adj) shifted one row, / adj today
+        close_adj = close_raw * adj
+        prev = _ffill_rows(close_adj)
+        prev = np.vstack([np.full((1, shape[1]), np.nan), prev[:-1]])
+        with np.errstate(invalid="ignore"):
+            ref = prev / adj
+        lim = grid(col["limit_pct"])
+        up = np.round(ref * (1 + lim), 2) * adj
+        down = np.round(ref * (1 - lim), 2) * adj
         return cls(
-            dates=dates.to_numpy().astype("datetime64[D]"),
+            dates=day_np,
             assets=assets,
-            close=grid(px["close"].to_numpy() * adj),
-            open=grid(px["open"].to_numpy() * adj),
-            vwap=grid(vwap_raw * adj),
-            limit_up=grid(up * adj),
-            limit_down=grid(down * adj),
-            cap=grid(px["close"].to_numpy() * px["float_shares"].to_numpy()),
+            close=close_adj,
+            open=grid(col["open"]) * adj,
+            vwap=grid(vwap_raw) * adj,
+            limit_up=up,
+            limit_down=down,
+            cap=close_raw * grid(col["float_shares"]),
         )
 
     def entry_prices(self, entry: Entry) -> tuple[np.ndarray, int]:
@@ -183,7 +181,12 @@ class MarketGrid:
         raise ParameterError(f"`entry` must be 'close', 'next_open' or 'next_vwap'; got {entry!r}.")
 
     def tradable_at_entry(self, entry: Entry) -> tuple[np.ndarray, np.ndarray]:
-        """(can_buy, can_sell) at the entry price of each row."""
+        """(can_buy, can_sell) at the entry price of each row (computed once per entry)."""
+        if entry not in self._tradable:
+            self._tradable[entry] = self._compute_tradable(entry)
+        return self._tradable[entry]
+
+    def _compute_tradable(self, entry: Entry) -> tuple[np.ndarray, np.ndarray]:
         price, _ = self.entry_prices(entry)
         trading = ~np.isnan(price)
         eps = 1e-9 * np.nan_to_num(price, nan=1.0)
@@ -191,6 +194,14 @@ class MarketGrid:
             at_up = price >= self.limit_up - eps
             at_down = price <= self.limit_down + eps
         return trading & ~at_up, trading & ~at_down
+
+
+def _ffill_rows(x: np.ndarray) -> np.ndarray:
+    """Forward-fill NaN down each column."""
+    idx = np.where(np.isnan(x), 0, np.arange(x.shape[0])[:, None])
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    out = x[idx, np.arange(x.shape[1])[None, :]]
+    return out
 
 
 @dataclass(frozen=True)
