@@ -85,27 +85,36 @@ def _bonus_grids(
     return ex, pending
 
 
+def _day_index(dates: pl.Series, days: np.ndarray) -> np.ndarray:
+    """Row of each date in the sorted session array `days` (-1 if not a session): a lookup
+    table on the day number, O(n) with no binary search."""
+    lo = days[0].astype(np.int64)
+    lut = np.full(int(days[-1].astype(np.int64) - lo) + 1, -1, dtype=np.int64)
+    lut[days.astype(np.int64) - lo] = np.arange(len(days))
+    x = dates.cast(pl.Int64).to_numpy() - lo
+    ok = (x >= 0) & (x < len(lut))
+    return np.where(ok, lut[np.clip(x, 0, len(lut) - 1)], -1)
+
+
 def _price_grids(
     market: Market, days: np.ndarray, assets: pl.Series
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw close and VWAP on (days x assets); NaN where the stock did not trade."""
     lo, hi = days[0].astype(dt.date), days[-1].astype(dt.date)
     px = (
-        market.prices.filter(
-            pl.col("date").is_between(lo, hi) & pl.col("asset").is_in(assets.implode())
-        )
+        market.prices.filter(pl.col("date").is_between(lo, hi))
         .select(
             "date",
-            "asset",
-            "close",
+            aid=pl.col("asset").cast(pl.Enum(assets), strict=False).to_physical(),
+            close="close",
             vwap=pl.when(pl.col("volume") > 0).then(pl.col("amount") / pl.col("volume")),
         )
+        .drop_nulls("aid")
         .collect()
     )
-    px_days = px["date"].to_numpy().astype("datetime64[D]")
-    di = np.searchsorted(days, px_days)
-    ok = (di < len(days)) & (days[np.minimum(di, len(days) - 1)] == px_days)
-    ai = assets.search_sorted(px["asset"]).to_numpy()
+    di = _day_index(px["date"], days)
+    ok = di >= 0
+    ai = px["aid"].to_numpy().astype(np.int64)
     close = np.full((len(days), len(assets)), np.nan)
     vwap = np.full((len(days), len(assets)), np.nan)
     close[di[ok], ai[ok]] = px["close"].to_numpy()[ok]
@@ -180,17 +189,22 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     days = days_s.to_numpy().astype("datetime64[D]")
     assets = ph["asset"].unique().sort()
     parts = ph["participant"].unique().sort()
-    ph = ph.filter(pl.col("date").is_in(days_s.implode())).select(
+    ph = ph.select(
         "date",
-        aid=pl.col("asset").cast(pl.Enum(assets)).to_physical().cast(pl.Int64),
-        pid=pl.col("participant").cast(pl.Enum(parts)).to_physical().cast(pl.Int64),
+        aid=pl.col("asset").cast(pl.Enum(assets)).to_physical(),
+        pid=pl.col("participant").cast(pl.Enum(parts)).to_physical(),
         shares=pl.col("shares").cast(pl.Float64),
     )
-    day = np.searchsorted(days, ph["date"].to_numpy().astype("datetime64[D]")).astype(np.int64)
-    aid = ph["aid"].to_numpy()
-    pid = ph["pid"].to_numpy()
+    day = _day_index(ph["date"], days)
+    keep = day >= 0  # HK-calendar repeat rows (mainland holidays) are not A-share sessions
+    day = day[keep]
+    aid = ph["aid"].to_numpy().astype(np.int64)[keep]
+    pid = ph["pid"].to_numpy().astype(np.int64)[keep]
+    shares = ph["shares"].to_numpy()[keep]
     ex, pending = _bonus_grids(_bonus_events(market), days, assets)
-    base = ph["shares"].to_numpy() / pending[day, aid] / ex[day, aid]
+    base = shares.copy()
+    touched = np.flatnonzero(((ex != 1.0) | (pending != 1.0)).any(axis=0)[aid])
+    base[touched] /= pending[day[touched], aid[touched]] * ex[day[touched], aid[touched]]
     if len(day) > 1 and (np.diff(day) < 0).any():  # the stored table is date-sorted
         order = np.argsort(day, kind="stable")
         day, aid, pid, base = day[order], aid[order], pid[order], base[order]
@@ -199,7 +213,10 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     )
     day_all = np.r_[day, day[exit_rows] + 1]
     aid_all = np.r_[aid, aid[exit_rows]]
-    factor = ex[day_all, aid_all]
+    has_bonus = (ex != 1.0).any(axis=0)
+    factor = np.ones(len(day_all))
+    sel = np.flatnonzero(has_bonus[aid_all])
+    factor[sel] = ex[day_all[sel], aid_all[sel]]
     close, vwap = _price_grids(market, days, assets)
     frame = pl.DataFrame(
         {
