@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from factorlab.calendar import sessions
 from factorlab.errors import MarketError, ParameterError
+from factorlab.evaluate.portfolio import _ffill_rows
 from factorlab.market import Market
 
 __all__ = [
@@ -143,11 +145,28 @@ def research_panel(
         est = est.collect()
         detail += f"; {est.height} estimated rows used after it"
     steps.append({"step": "drop post-2024-08-16 snapshot rows", "rows": n_snap, "detail": detail})
-    kept = kept.with_columns(pl.col("shares").cast(pl.Float64))
 
-    # 3. share basis: record-date jumps
+    # 3. share basis: record-date jumps (and the ex-date basis for differences), on dense grids
     bonus = _bonus_events(market)
-    kept, n_fixed = _undo_record_date_jumps(kept, bonus)
+    px = (
+        market.prices.filter(pl.col("date").is_between(lo, hi))
+        .select("date", "asset", "close", "float_shares", "amount", "volume", "adj_factor")
+        .collect()
+    )
+    days_s = px["date"].unique().sort()
+    assets = px["asset"].unique().sort()
+    days = days_s.to_numpy().astype("datetime64[D]")
+    shape = (len(days), len(assets))
+    ex, pending = bonus_grids(bonus, days, assets)
+    kept = kept.filter(pl.col("asset").is_in(assets.implode()))
+    k_day = day_index(kept["date"], days)
+    k_aid = kept["asset"].cast(pl.Enum(assets)).to_physical().to_numpy().astype(np.int64)
+    ok = k_day >= 0
+    published = np.full(shape, np.nan)
+    published[k_day[ok], k_aid[ok]] = kept["shares"].cast(pl.Float64).to_numpy()[ok]
+    jumped = (pending != 1.0) & ~np.isnan(published)
+    n_fixed = int(jumped.sum())
+    published = np.where(jumped, np.round(published / pending), published)
     steps.append(
         {
             "step": "record-date jumps put on the ex-date basis",
@@ -155,50 +174,35 @@ def research_panel(
             "detail": f"{bonus.height} bonus events in corporate_actions",
         }
     )
-    if estimated_holdings is not None:
-        kept = pl.concat([kept, est.select(kept.columns)])
+    if estimated_holdings is not None and est.height:
+        e_day = day_index(est["date"], days)
+        e_aid = est["asset"].cast(pl.Enum(assets), strict=False).to_physical()
+        e_ok = (e_day >= 0) & e_aid.is_not_null().to_numpy()
+        published[e_day[e_ok], e_aid.to_numpy()[e_ok].astype(np.int64)] = est["shares"].to_numpy()[
+            e_ok
+        ]
 
     # 4. onto the A-share grid of traded stock-days
-    px = (
-        market.prices.filter(pl.col("date").is_between(lo, hi))
-        .sort("asset", "date")
-        .select(
-            "date",
-            "asset",
-            "close",
-            "float_shares",
-            "amount",
-            "volume",
-            vwap=pl.when(pl.col("volume") > 0).then(pl.col("amount") / pl.col("volume")),
-            ret=(pl.col("close") * pl.col("adj_factor")).pct_change().over("asset"),
-        )
-        .collect()
-    )
-    published_days = kept.select(pl.col("date").unique())
-    frame = px.join(kept, on=["date", "asset"], how="left").join(
-        published_days.with_columns(has_rows=pl.lit(True)), on="date", how="left"
-    )
-    n_zero = frame.filter(pl.col("shares").is_null() & pl.col("has_rows").is_not_null()).height
-    n_carry = frame.filter(pl.col("has_rows").is_null()).height
-    # one share basis: base = S / (cumulative bonus factor by ex-date), so carrying holdings over
-    # a day and differencing across an ex-date (even one inside a suspension) never counts bonus
-    # shares as buying
-    frame = (
-        _with_bonus_factor(frame, bonus)
-        .sort("asset", "date")
-        .with_columns(
-            base=pl.when(pl.col("has_rows").is_not_null()).then(
-                pl.col("shares").fill_null(0.0) / pl.col("bonus_factor")
-            )
-        )
-        .with_columns(pl.col("base").forward_fill().over("asset"))
-        .with_columns(
-            shares=(pl.col("base") * pl.col("bonus_factor")).round(),
-            d_shares=(pl.col("base") - pl.col("base").shift(1).over("asset"))
-            * pl.col("bonus_factor"),
-        )
-        .drop("has_rows", "base", "bonus_factor")
-    )
+    t_day = day_index(px["date"], days)
+    t_aid = px["asset"].cast(pl.Enum(assets)).to_physical().to_numpy().astype(np.int64)
+
+    def grid(values: np.ndarray) -> np.ndarray:
+        out = np.full(shape, np.nan)
+        out[t_day, t_aid] = values
+        return out
+
+    close = grid(px["close"].to_numpy())
+    traded = ~np.isnan(close)
+    has_rows = (~np.isnan(published)).any(axis=1)
+    n_zero = int((traded & np.isnan(published) & has_rows[:, None]).sum())
+    n_carry = int((traded & ~has_rows[:, None]).sum())
+    # base = S / cumulative ex-date bonus factor: carried over days without published rows, and
+    # differenced on one basis (a bonus issue, even inside a suspension, is never buying)
+    base = np.where(has_rows[:, None], np.nan_to_num(published, nan=0.0), np.nan) / ex
+    base = _ffill_rows(base)
+    shares = np.round(base * ex)
+    prev_base = np.vstack([np.full((1, shape[1]), np.nan), base[:-1]])
+    d_shares = (base - prev_base) * ex
     steps.append(
         {
             "step": "absent stock on a published day -> 0 shares",
@@ -215,14 +219,40 @@ def research_panel(
     )
 
     # 5./6. quantities, publication lag
+    adj_close = close * grid(px["adj_factor"].to_numpy())
+    prev_close = np.vstack([np.full((1, shape[1]), np.nan), _ffill_rows(adj_close)[:-1]])
+    volume = grid(px["volume"].to_numpy())
+    amount = grid(px["amount"].to_numpy())
+    float_shares = grid(px["float_shares"].to_numpy())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vwap = np.where(volume > 0, amount / volume, np.nan)
+        ret = adj_close / prev_close - 1.0
+    tt, jj = np.nonzero(traded)
     nxt = sessions("ashare", lo, None)
-    frame = frame.with_columns(
-        hold_value=pl.col("shares") * pl.col("close"),
-        hold_ratio=pl.col("shares") / pl.col("float_shares"),
-        flow=pl.col("d_shares") * pl.col("vwap"),
+    usable = nxt.gather(np.searchsorted(nxt.to_numpy().astype("datetime64[D]"), days, side="right"))
+    s_v, p_v, f_v = shares[tt, jj], close[tt, jj], float_shares[tt, jj]
+    frame = pl.DataFrame(
+        {
+            "date": days_s.gather(tt),
+            "asset": assets.gather(jj),
+            "shares": s_v,
+            "close": p_v,
+            "vwap": vwap[tt, jj],
+            "float_shares": f_v,
+            "amount": amount[tt, jj],
+            "volume": volume[tt, jj],
+            "ret": ret[tt, jj],
+            "hold_value": s_v * p_v,
+            "hold_ratio": s_v / f_v,
+            "d_shares": d_shares[tt, jj],
+            "flow": d_shares[tt, jj] * vwap[tt, jj],
+            "usable_from": usable.gather(tt),
+        }
+    ).with_columns(
+        pl.col("shares", "hold_value", "hold_ratio", "d_shares", "flow", "ret", "vwap").fill_nan(
+            None
+        )
     )
-    usable = pl.DataFrame({"date": nxt[:-1], "usable_from": nxt[1:]})
-    frame = frame.join(usable, on="date", how="left")
     steps.append(
         {
             "step": "ratios recomputed as shares / float_shares",
@@ -237,24 +267,8 @@ def research_panel(
             "detail": "data of t is published after t's close",
         }
     )
-    cols = [
-        "date",
-        "asset",
-        "shares",
-        "close",
-        "vwap",
-        "float_shares",
-        "amount",
-        "volume",
-        "ret",
-        "hold_value",
-        "hold_ratio",
-        "d_shares",
-        "flow",
-        "usable_from",
-    ]
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
-    return NorthboundPanel(frame=frame.select(cols).sort("date", "asset"), report=report)
+    return NorthboundPanel(frame=frame, report=report)
 
 
 def _as_date(value: dt.date | str, name: str) -> dt.date:
@@ -282,53 +296,38 @@ def _bonus_events(market: Market) -> pl.DataFrame:
     return market.corporate_actions.filter(pl.col("bonus_ratio") > 0).select(list(schema)).collect()
 
 
-def _with_bonus_factor(frame: pl.DataFrame, bonus: pl.DataFrame) -> pl.DataFrame:
-    """Add ``bonus_factor``: the product of (1 + bonus_ratio) over the asset's ex-dates <= date."""
+def bonus_grids(
+    bonus: pl.DataFrame, days: np.ndarray, assets: pl.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ex-date cumulative factor, record-date pending factor), both (days x assets).
+
+    ex[d, a] = product of (1 + bonus) over the stock's ex-dates <= day d; pending[d, a] =
+    (1 + bonus) while record_date <= day d < ex_date (HKSCC already counts the bonus shares).
+    """
+    ex = np.ones((len(days), len(assets)))
+    pending = np.ones((len(days), len(assets)))
     if bonus.is_empty():
-        return frame.with_columns(bonus_factor=pl.lit(1.0))
-    cum = (
-        bonus.sort("asset", "ex_date")
-        .select(
-            "asset", "ex_date", bonus_factor=(1.0 + pl.col("bonus_ratio")).cum_prod().over("asset")
-        )
-        .sort("ex_date")
-    )
-    return (
-        frame.sort("date")
-        .join_asof(
-            cum,
-            left_on="date",
-            right_on="ex_date",
-            by="asset",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .with_columns(pl.col("bonus_factor").fill_null(1.0))
-        .drop("ex_date")
-    )
+        return ex, pending
+    known = bonus.filter(pl.col("asset").is_in(assets.implode()))
+    aid = assets.search_sorted(known["asset"]).to_numpy()
+    ex_i = np.searchsorted(days, known["ex_date"].to_numpy().astype("datetime64[D]"))
+    rec_i = np.searchsorted(days, known["record_date"].to_numpy().astype("datetime64[D]"))
+    mult = 1.0 + known["bonus_ratio"].to_numpy()
+    for a, e, r, m in zip(aid, ex_i, rec_i, mult, strict=True):
+        ex[e:, a] *= m
+        pending[r:e, a] *= m
+    return ex, pending
 
 
-def _undo_record_date_jumps(nb: pl.DataFrame, bonus: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Divide published shares dated in [record_date, ex_date) by (1 + bonus_ratio)."""
-    if bonus.is_empty():
-        return nb, 0
-    events = bonus.sort("record_date")
-    tagged = nb.sort("date").join_asof(
-        events,
-        left_on="date",
-        right_on="record_date",
-        by="asset",
-        strategy="backward",
-        check_sortedness=False,  # both sides are sorted by their date column above
-    )
-    pending = pl.col("ex_date").is_not_null() & (pl.col("date") < pl.col("ex_date"))
-    n_fixed = tagged.filter(pending).height
-    fixed = tagged.with_columns(
-        shares=pl.when(pending)
-        .then((pl.col("shares") / (1.0 + pl.col("bonus_ratio"))).round())
-        .otherwise(pl.col("shares"))
-    ).select(nb.columns)
-    return fixed, n_fixed
+def day_index(dates: pl.Series, days: np.ndarray) -> np.ndarray:
+    """Row of each date in the sorted session array `days` (-1 if not a session): a lookup
+    table on the day number, O(n) with no binary search."""
+    lo = days[0].astype(np.int64)
+    lut = np.full(int(days[-1].astype(np.int64) - lo) + 1, -1, dtype=np.int64)
+    lut[days.astype(np.int64) - lo] = np.arange(len(days))
+    x = dates.cast(pl.Int64).to_numpy() - lo
+    ok = (x >= 0) & (x < len(lut))
+    return np.where(ok, lut[np.clip(x, 0, len(lut) - 1)], -1)
 
 
 def link_flows(market: Market) -> pl.DataFrame:

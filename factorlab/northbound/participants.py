@@ -19,7 +19,7 @@ from numba import njit
 from factorlab.calendar import sessions
 from factorlab.errors import ParameterError
 from factorlab.market import Market
-from factorlab.northbound.hygiene import DISCLOSURE_END, _bonus_events
+from factorlab.northbound.hygiene import DISCLOSURE_END, _bonus_events, bonus_grids, day_index
 
 __all__ = [
     "ParticipantChanges",
@@ -62,40 +62,6 @@ class ParticipantSplit:
     changes: ParticipantChanges
 
 
-def _bonus_grids(
-    bonus: pl.DataFrame, days: np.ndarray, assets: pl.Series
-) -> tuple[np.ndarray, np.ndarray]:
-    """(ex-date cumulative factor, record-date pending factor), both (days x assets).
-
-    ex[d, a] = product of (1 + bonus) over the stock's ex-dates <= day d; pending[d, a] =
-    (1 + bonus) while record_date <= day d < ex_date (HKSCC already counts the bonus shares).
-    """
-    ex = np.ones((len(days), len(assets)))
-    pending = np.ones((len(days), len(assets)))
-    if bonus.is_empty():
-        return ex, pending
-    known = bonus.filter(pl.col("asset").is_in(assets.implode()))
-    aid = assets.search_sorted(known["asset"]).to_numpy()
-    ex_i = np.searchsorted(days, known["ex_date"].to_numpy().astype("datetime64[D]"))
-    rec_i = np.searchsorted(days, known["record_date"].to_numpy().astype("datetime64[D]"))
-    mult = 1.0 + known["bonus_ratio"].to_numpy()
-    for a, e, r, m in zip(aid, ex_i, rec_i, mult, strict=True):
-        ex[e:, a] *= m
-        pending[r:e, a] *= m
-    return ex, pending
-
-
-def _day_index(dates: pl.Series, days: np.ndarray) -> np.ndarray:
-    """Row of each date in the sorted session array `days` (-1 if not a session): a lookup
-    table on the day number, O(n) with no binary search."""
-    lo = days[0].astype(np.int64)
-    lut = np.full(int(days[-1].astype(np.int64) - lo) + 1, -1, dtype=np.int64)
-    lut[days.astype(np.int64) - lo] = np.arange(len(days))
-    x = dates.cast(pl.Int64).to_numpy() - lo
-    ok = (x >= 0) & (x < len(lut))
-    return np.where(ok, lut[np.clip(x, 0, len(lut) - 1)], -1)
-
-
 def _price_grids(
     market: Market, days: np.ndarray, assets: pl.Series
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +78,7 @@ def _price_grids(
         .drop_nulls("aid")
         .collect()
     )
-    di = _day_index(px["date"], days)
+    di = day_index(px["date"], days)
     ok = di >= 0
     ai = px["aid"].to_numpy().astype(np.int64)
     close = np.full((len(days), len(assets)), np.nan)
@@ -195,13 +161,13 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
         pid=pl.col("participant").cast(pl.Enum(parts)).to_physical(),
         shares=pl.col("shares").cast(pl.Float64),
     )
-    day = _day_index(ph["date"], days)
+    day = day_index(ph["date"], days)
     keep = day >= 0  # HK-calendar repeat rows (mainland holidays) are not A-share sessions
     day = day[keep]
     aid = ph["aid"].to_numpy().astype(np.int64)[keep]
     pid = ph["pid"].to_numpy().astype(np.int64)[keep]
     shares = ph["shares"].to_numpy()[keep]
-    ex, pending = _bonus_grids(_bonus_events(market), days, assets)
+    ex, pending = bonus_grids(_bonus_events(market), days, assets)
     base = shares.copy()
     touched = np.flatnonzero(((ex != 1.0) | (pending != 1.0)).any(axis=0)[aid])
     base[touched] /= pending[day[touched], aid[touched]] * ex[day[touched], aid[touched]]
