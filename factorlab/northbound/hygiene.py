@@ -41,7 +41,7 @@ class NorthboundPanel:
     amount (A), volume, ret (adjusted close-to-close return since the stock's previous traded
     row), hold_value (H = S*P), hold_ratio (R = S/F), d_shares (dS on one basis), flow
     (dS*VWAP, yuan), usable_from (the first session the row's information may be traded on).
-    ``report`` has one row per step: step, rows, detail.
+    Rows are sorted by (asset, date). ``report`` has one row per step: step, rows, detail.
     """
 
     frame: pl.DataFrame
@@ -227,7 +227,7 @@ def research_panel(
     with np.errstate(invalid="ignore", divide="ignore"):
         vwap = np.where(volume > 0, amount / volume, np.nan)
         ret = adj_close / prev_close - 1.0
-    tt, jj = np.nonzero(traded)
+    jj, tt = np.nonzero(traded.T)  # rows come out sorted by (asset, date)
     nxt = sessions("ashare", lo, None)
     usable = nxt.gather(np.searchsorted(nxt.to_numpy().astype("datetime64[D]"), days, side="right"))
     s_v, p_v, f_v = shares[tt, jj], close[tt, jj], float_shares[tt, jj]
