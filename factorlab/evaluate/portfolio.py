@@ -246,18 +246,19 @@ def _simulate_nb(
     cost_frac = np.zeros(n_r)
     cur = np.zeros(n)
     new = np.zeros(n)
+    held = np.zeros(n, dtype=np.int64)
+    n_held = 0
     k = 0
     started = False
     for t in range(n_t):
         is_trade = k < n_r and trade_rows[k] == t
         if not started and not is_trade:
             continue
-        # 1) mark held names from their last valuation to the entry price (trade day) or close
+        # 1) mark held names from their last valuation to the entry price (trade day) or close;
+        #    only the held names are visited (the book is sparse)
         v = cash
-        for i in range(n):
-            if w[i] == 0.0:
-                cur[i] = 0.0
-                continue
+        for h in range(n_held):
+            i = held[h]
             p = entry[t, i] if is_trade else close[t, i]
             if np.isnan(p):
                 cur[i] = w[i]
@@ -267,7 +268,8 @@ def _simulate_nb(
             v += cur[i]
         if not is_trade:
             gross[t] = v - 1.0
-            for i in range(n):
+            for h in range(n_held):
+                i = held[h]
                 w[i] = cur[i] / v
             cash = cash / v
             continue
@@ -337,8 +339,13 @@ def _simulate_nb(
             end += w[i]
         gross[t] = v * end - 1.0
         cost[t] = c_t * v * end
+        n_held = 0
         for i in range(n):
-            w[i] = w[i] / end
+            cur[i] = 0.0
+            if w[i] != 0.0:
+                w[i] = w[i] / end
+                held[n_held] = i
+                n_held += 1
         cash = cash / end
         k += 1
     return gross, cost, turnover, blocked_buys, blocked_sells, cost_frac
@@ -394,15 +401,15 @@ def simulate_portfolio(
     trade_rows = sig + offset
     keep = trade_rows < len(grid.dates)
     signal_dates, trade_rows = signal_dates.filter(pl.Series(keep)), trade_rows[keep]
-    tw = np.zeros((len(trade_rows), len(grid.assets)))
-    t = targets.filter(pl.col("date").is_in(signal_dates.implode()))
-    ri = signal_dates.search_sorted(t["date"]).to_numpy()
-    ai = grid.assets.search_sorted(t["asset"]).to_numpy()
-    known = (ai < len(grid.assets)) & (
-        grid.assets.gather(np.minimum(ai, len(grid.assets) - 1)) == t["asset"]
-    ).to_numpy()
-    weights = np.nan_to_num(t[weight_col].cast(pl.Float64).to_numpy())
-    np.add.at(tw, (ri[known], ai[known]), weights[known])
+    n_r, n_a = len(trade_rows), len(grid.assets)
+    sig_np = signal_dates.to_numpy().astype("datetime64[D]")
+    ri = np.searchsorted(sig_np, targets["date"].to_numpy().astype("datetime64[D]"))
+    ai = targets["asset"].cast(pl.Enum(grid.assets), strict=False).to_physical()
+    ok = ai.is_not_null().to_numpy() & (ri < n_r)
+    ok[ok] &= sig_np[ri[ok]] == targets["date"].to_numpy().astype("datetime64[D]")[ok]
+    weights = np.nan_to_num(targets[weight_col].cast(pl.Float64).to_numpy())
+    flat = ri[ok].astype(np.int64) * n_a + ai.to_numpy()[ok].astype(np.int64)
+    tw = np.bincount(flat, weights=weights[ok], minlength=n_r * n_a).reshape(n_r, n_a)
     sums = tw.sum(axis=1, keepdims=True)
     tw = np.divide(tw, sums, out=np.zeros_like(tw), where=sums > 0)
     gross, cost, turnover, bb, bs, cost_frac = _simulate_nb(
