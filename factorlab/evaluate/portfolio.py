@@ -246,7 +246,7 @@ def _simulate_nb(
     cost_frac = np.zeros(n_r)
     cur = np.zeros(n)
     new = np.zeros(n)
-    held = np.zeros(n, dtype=np.int64)
+    book = np.zeros(n, dtype=np.int64)  # indices of the held names
     n_held = 0
     k = 0
     started = False
@@ -258,7 +258,7 @@ def _simulate_nb(
         #    only the held names are visited (the book is sparse)
         v = cash
         for h in range(n_held):
-            i = held[h]
+            i = book[h]
             p = entry[t, i] if is_trade else close[t, i]
             if np.isnan(p):
                 cur[i] = w[i]
@@ -269,7 +269,7 @@ def _simulate_nb(
         if not is_trade:
             gross[t] = v - 1.0
             for h in range(n_held):
-                i = held[h]
+                i = book[h]
                 w[i] = cur[i] / v
             cash = cash / v
             continue
@@ -344,7 +344,7 @@ def _simulate_nb(
             cur[i] = 0.0
             if w[i] != 0.0:
                 w[i] = w[i] / end
-                held[n_held] = i
+                book[n_held] = i
                 n_held += 1
         cash = cash / end
         k += 1
