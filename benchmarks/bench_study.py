@@ -1,0 +1,86 @@
+"""The full northbound factor study on a synthetic preset: stages, total, peak memory, cached rerun.
+
+    python benchmarks/bench_study.py                 # large preset (5,000 stocks, 2014-11..2024-12)
+    python benchmarks/bench_study.py --preset default --no-record
+
+The market is generated (or read from the cache) first and not timed. The study runs in a fresh
+process with an empty study cache (cold: hygiene, participant split, 14 factors x 3 pools,
+preprocessing, portfolios with and without costs), then again in another fresh process reading
+its cache (the rerun). Appends the table to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    from factorlab.datasets import PRESETS, synthetic_market
+    from factorlab.northbound.study import factor_study
+    preset, cache = sys.argv[1:3]
+    market = synthetic_market(**PRESETS[preset])
+    t0 = time.perf_counter()
+    result = factor_study(market, cache=__import__("pathlib").Path(cache))
+    secs = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": round(secs, 2), "peak_mib": round(peak),
+                      "stages": result.seconds, "rows": result.table.height}))
+    """
+)
+
+
+def _run(preset: str, cache: Path) -> dict:
+    res = subprocess.run([sys.executable, "-c", CHILD, preset, str(cache)], capture_output=True,
+                         text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    from run import _machine  # the generation runner's machine line
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="large")
+    ap.add_argument("--no-record", action="store_true")
+    args = ap.parse_args()
+    import polars as pl
+
+    from factorlab.datasets import PRESETS, synthetic_market
+
+    synthetic_market(**PRESETS[args.preset])  # generate / cache the market, untimed
+    with tempfile.TemporaryDirectory() as tmp:
+        cold = _run(args.preset, Path(tmp))
+        warm = _run(args.preset, Path(tmp))
+    stages = " | ".join(f"{k} {v:.1f} s" for k, v in cold["stages"].items())
+    text = (
+        f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC - northbound factor study "
+        f"({args.preset})\n\nMachine: {_machine()}; polars {pl.__version__}. Command: `python "
+        f"benchmarks/bench_study.py --preset {args.preset}`. 14 factors x csi300/csi500/liq1500, "
+        "weekly, top/bottom 20%, preprocessing, costs on and off; market generation not timed.\n\n"
+        "| run | seconds | peak RSS MiB | target (large) |\n|---|---|---|---|\n"
+        f"| study, cold (fresh process, empty study cache) | {cold['seconds']} | "
+        f"{cold['peak_mib']} | < 60 s, < 8 GB |\n"
+        f"| study, rerun (fresh process, cached) | {warm['seconds']} | {warm['peak_mib']} | "
+        "< 2 s |\n\n"
+        f"Stages (cold): {stages}.\n"
+    )
+    print(text)
+    if not args.no_record:
+        with (HERE / "RESULTS.md").open("a") as f:
+            f.write("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
