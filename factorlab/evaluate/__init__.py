@@ -55,6 +55,7 @@ from factorlab.evaluate.returns import (
     quantile_spread,
     rate_of_return,
 )
+from factorlab.evaluate.sweep import Evaluation, evaluate
 from factorlab.evaluate.turnover import coverage, factor_rank_autocorrelation, quantile_turnover
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "Costs",
     "DensePanel",
     "DropReport",
+    "Evaluation",
     "ForwardReturns",
     "GridColumns",
     "MarketGrid",
@@ -77,6 +79,7 @@ __all__ = [
     "clean_factor",
     "clean_to_alphalens",
     "coverage",
+    "evaluate",
     "factor_alpha_beta",
     "factor_rank_autocorrelation",
     "factor_returns",
