@@ -30,6 +30,7 @@ __all__ = [
     "previous_session",
     "rebalance_dates",
     "sessions",
+    "to_date",
 ]
 
 CalendarName = Literal["ashare", "hkex", "northbound"]
@@ -112,7 +113,9 @@ def _check_calendar(calendar: str) -> None:
         )
 
 
-def _to_date(value: dt.date | str, name: str) -> dt.date:
+def to_date(value: dt.date | str, name: str) -> dt.date:
+    """`value` as a ``datetime.date`` (a date, datetime or ISO string); a ParameterError naming
+    `name` otherwise."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -141,8 +144,8 @@ def _check_covered(day: dt.date, name: str) -> None:
 def _resolve_range(
     start: dt.date | str | None, end: dt.date | str | None
 ) -> tuple[dt.date, dt.date]:
-    lo = COVERAGE_START if start is None else _to_date(start, "start")
-    hi = COVERAGE_END if end is None else _to_date(end, "end")
+    lo = COVERAGE_START if start is None else to_date(start, "start")
+    hi = COVERAGE_END if end is None else to_date(end, "end")
     _check_covered(lo, "start")
     _check_covered(hi, "end")
     if lo > hi:
@@ -350,7 +353,7 @@ def previous_session(d: dt.date | str, calendar: CalendarName = "ashare") -> dt.
     datetime.date(2020, 4, 9)
     """
     _check_calendar(calendar)
-    day = _to_date(d, "d")
+    day = to_date(d, "d")
     _check_covered(day, "d")
     days = _all_sessions(calendar)
     pos = days.search_sorted(day, side="left")
@@ -385,7 +388,7 @@ def next_session(d: dt.date | str, calendar: CalendarName = "ashare") -> dt.date
     datetime.date(2020, 2, 3)
     """
     _check_calendar(calendar)
-    day = _to_date(d, "d")
+    day = to_date(d, "d")
     _check_covered(day, "d")
     days = _all_sessions(calendar)
     pos = days.search_sorted(day, side="right")

@@ -15,6 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
+from factorlab.calendar import to_date
 from factorlab.datasets.real import real_sample
 from factorlab.datasets.synthetic import (
     DISCLOSURE_END,
@@ -65,17 +66,6 @@ def preset_params(name: str, **overrides: Any) -> SynthParams:
     return _params(**{**PRESETS[name], **overrides})
 
 
-def _to_date(value: dt.date | str, name: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ParameterError(
-            f"`{name}` must be a date or an ISO date string; got {value!r}."
-        ) from None
-
-
 def _params(
     n_assets: int = 1500,
     start: dt.date | str = dt.date(2016, 1, 1),
@@ -101,8 +91,8 @@ def _params(
         )
     return SynthParams(
         n_assets=int(n_assets),
-        start=_to_date(start, "start"),
-        end=_to_date(end, "end"),
+        start=to_date(start, "start"),
+        end=to_date(end, "end"),
         seed=int(seed),
         strengths=Strengths(**strengths),
         **other,

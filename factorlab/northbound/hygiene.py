@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from factorlab.calendar import sessions
+from factorlab.calendar import sessions, to_date
 from factorlab.errors import MarketError, ParameterError
 from factorlab.evaluate.portfolio import _ffill_rows
 from factorlab.market import Market
@@ -105,12 +105,12 @@ def research_panel(
             "cannot be built. Supply `estimated_holdings=` (date, asset, shares) from an "
             "estimator, or use a market with data before 2024-08-16."
         )
-    lo = _as_date(start, "start") if start is not None else daily["date"].min()
+    lo = to_date(start, "start") if start is not None else daily["date"].min()
     last_daily = daily["date"].max()
     if end is None:
         hi = last_daily if estimated_holdings is None else _max_date(estimated_holdings)
     else:
-        hi = _as_date(end, "end")
+        hi = to_date(end, "end")
         if hi > DISCLOSURE_END and estimated_holdings is None:
             raise DisclosureError(
                 f"`end` = {hi} is after the 2024-08-16 disclosure change: HKEX publishes only "
@@ -269,15 +269,6 @@ def research_panel(
     )
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
     return NorthboundPanel(frame=frame, report=report)
-
-
-def _as_date(value: dt.date | str, name: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ParameterError(f"`{name}` must be a date or ISO string; got {value!r}.") from None
 
 
 def _max_date(frame: pl.DataFrame | pl.LazyFrame) -> dt.date:
