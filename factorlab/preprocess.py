@@ -1,0 +1,675 @@
+"""Cross-sectional preprocessing of factor values: winsorizing, z-scoring, neutralizing.
+
+Each transform is a plain function returning a ``pl.Expr`` evaluated per cross-section
+``.over(by)`` (``by="date"``, or ``["date", "pool"]`` to work within each stock pool);
+:func:`preprocess` applies a chosen sequence of them to many factor columns of a frame.
+
+Conventions: numeric input is cast to ``Float64`` and NaN becomes null first; nulls are ignored
+by every cross-sectional statistic and stay null in the output; outputs are ``Float64``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal, get_args
+
+import numpy as np
+import polars as pl
+
+from factorlab.errors import DtypeError, MissingColumnError, ParameterError
+
+__all__ = [
+    "MAD_SCALE",
+    "Step",
+    "cs_winsorize_mad",
+    "cs_winsorize_quantile",
+    "cs_winsorize_sigma",
+    "cs_zscore",
+    "neutralize",
+    "neutralize_ols",
+    "preprocess",
+]
+
+MAD_SCALE = 1.4826
+"""Consistency constant: ``MAD_SCALE * MAD`` estimates the standard deviation of normal data
+(1 / Phi^-1(3/4) = 1.4826...)."""
+
+IntoExpr = str | pl.Expr
+QuantileBounds = Literal["inward", "linear"]
+Step = Literal["winsorize_mad", "winsorize_quantile", "winsorize_sigma", "zscore", "neutralize"]
+STEPS: tuple[str, ...] = get_args(Step)
+
+# A size control whose spread is below this fraction of its magnitude counts as constant.
+_CONSTANT_RTOL2 = 1e-20
+
+
+def _as_float(x: IntoExpr) -> pl.Expr:
+    if isinstance(x, str):
+        expr = pl.col(x)
+    elif isinstance(x, pl.Expr):
+        expr = x
+    else:
+        raise ParameterError(
+            f"a transform input must be a column name (str) or a polars expression; "
+            f"got {type(x).__name__} {x!r}."
+        )
+    return expr.cast(pl.Float64).fill_nan(None)
+
+
+def _keys(by: str | Sequence[str], name: str = "by") -> list[str]:
+    keys = [by] if isinstance(by, str) else list(by)
+    if not keys or not all(isinstance(k, str) and k for k in keys):
+        raise ParameterError(
+            f"`{name}` must be a column name or a non-empty sequence of column names; got {by!r}."
+        )
+    if len(set(keys)) != len(keys):
+        raise ParameterError(f"`{name}` names a column twice: {keys}.")
+    return keys
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ParameterError(f"`{name}` must be a positive number; got {value!r}.")
+    if not np.isfinite(value) or value <= 0:
+        raise ParameterError(f"`{name}` must be a positive finite number; got {value}.")
+    return float(value)
+
+
+def _ddof(ddof: object) -> int:
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or ddof < 0:
+        raise ParameterError(f"`ddof` must be a non-negative integer; got {ddof!r}.")
+    return int(ddof)
+
+
+def _min_group_size(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ParameterError(
+            f"`min_group_size` must be an integer >= 1 (1 keeps every industry); got {value!r}."
+        )
+    return int(value)
+
+
+# Each transform is written once as a "plan": a function that asks `put(keys, exprs)` for
+# per-group aggregations (``keys`` a list) or row-wise intermediates (``keys`` None) and
+# combines them. `_over` answers with window expressions, giving the public single-expression
+# functions. `_Stages` answers with temporary columns computed one `with_columns` per request,
+# which `preprocess` runs for all factor columns at once.
+Put = Callable[[list[str] | None, dict[str, pl.Expr]], dict[str, pl.Expr]]
+
+
+def _over(keys: list[str] | None, exprs: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
+    if keys is None:
+        return exprs
+    return {name: e.over(keys) for name, e in exprs.items()}
+
+
+class _Stages:
+    """Materializes each requested statistic as a temporary column, one stage per request.
+
+    Polars re-evaluates a nested window expression once per reference; materialized, every
+    window aggregates plain columns, and the windows of all factor columns over the same keys
+    share one grouping per stage.
+    """
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.stages: list[list[pl.Expr]] = []
+
+    def __call__(self, keys: list[str] | None, exprs: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
+        names = {k: f"__factorlab_{self.tag}_{len(self.stages)}_{k}" for k in exprs}
+        self.stages.append(
+            [(e if keys is None else e.over(keys)).alias(names[k]) for k, e in exprs.items()]
+        )
+        return {k: pl.col(name) for k, name in names.items()}
+
+
+def _run_plans(
+    lf: pl.LazyFrame, columns: list[str], plan: Callable[[str, Put], pl.Expr]
+) -> pl.LazyFrame:
+    """Apply ``plan`` to every column: one ``with_columns`` per stage, temporaries dropped."""
+    stagers = [_Stages(str(i)) for i in range(len(columns))]
+    finals = [plan(c, st).alias(c) for c, st in zip(columns, stagers, strict=True)]
+    temps: list[str] = []
+    for k in range(len(stagers[0].stages)):
+        stage = [e for st in stagers for e in st.stages[k]]
+        lf = lf.with_columns(stage)
+        temps += [e.meta.output_name() for e in stage]
+    lf = lf.with_columns(finals)
+    return lf.drop(temps) if temps else lf
+
+
+# --------------------------------------------------------------------------------------------
+# winsorizing
+# --------------------------------------------------------------------------------------------
+
+
+def cs_winsorize_mad(
+    x: IntoExpr,
+    *,
+    n: float = 3.0,
+    scale: float = MAD_SCALE,
+    by: str | Sequence[str] = "date",
+) -> pl.Expr:
+    """Clip each cross-section to ``median ± n * scale * MAD`` (MAD = median |x - median|).
+
+    With the default ``scale = MAD_SCALE`` the band is ``n`` robust standard deviations.
+
+    Idempotency: clipping at these bounds leaves the median and the MAD unchanged whenever
+    ``n * scale >= 2`` (the default is 4.45). The middle values are never clipped (each lies
+    within MAD of the median), and every clipped deviation stays above the middle deviations
+    (at most 2 MAD), so the bounds recomputed from the output are the same numbers and a second
+    pass changes nothing — exactly, not approximately. Below 2 a second pass may clip again.
+    A cross-section with MAD = 0 (more than half the values equal) is returned unchanged rather
+    than collapsed onto its median; that is idempotent too.
+
+    Nulls and NaN: NaN becomes null; nulls are ignored by median and MAD and stay null.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"date": [1] * 5, "x": [1.0, 2.0, 3.0, 4.0, 100.0]})
+    >>> df.with_columns(w=cs_winsorize_mad("x", n=1.0, scale=1.0))
+    shape: (5, 3)
+    ┌──────┬───────┬─────┐
+    │ date ┆ x     ┆ w   │
+    │ ---  ┆ ---   ┆ --- │
+    │ i64  ┆ f64   ┆ f64 │
+    ╞══════╪═══════╪═════╡
+    │ 1    ┆ 1.0   ┆ 2.0 │
+    │ 1    ┆ 2.0   ┆ 2.0 │
+    │ 1    ┆ 3.0   ┆ 3.0 │
+    │ 1    ┆ 4.0   ┆ 4.0 │
+    │ 1    ┆ 100.0 ┆ 4.0 │
+    └──────┴───────┴─────┘
+    """
+    half_width = _positive("n", n) * _positive("scale", scale)
+    return _winsorize_mad_plan(_as_float(x), half_width=half_width, keys=_keys(by), put=_over)
+
+
+def _winsorize_mad_plan(v: pl.Expr, *, half_width: float, keys: list[str], put: Put) -> pl.Expr:
+    # drop_nulls(): Polars' median skips nulls anyway, but is several times faster without them.
+    median = put(keys, {"median": v.drop_nulls().median()})["median"]
+    mad = put(keys, {"mad": (v - median).abs().drop_nulls().median()})["mad"]
+    clipped = v.clip(median - half_width * mad, median + half_width * mad)
+    return pl.when(mad > 0).then(clipped).otherwise(v)
+
+
+def cs_winsorize_quantile(
+    x: IntoExpr,
+    *,
+    lower: float = 0.01,
+    upper: float = 0.99,
+    bounds: QuantileBounds = "inward",
+    by: str | Sequence[str] = "date",
+) -> pl.Expr:
+    """Clip each cross-section to its `lower` and `upper` quantiles.
+
+    ``bounds="inward"`` (default) clips to observed values: the lower bound is the order
+    statistic just above (or at) the `lower` quantile's position ``lower * (m - 1)`` (``m`` =
+    non-null count), the upper bound the one just below (or at) ``upper * (m - 1)``. That is the
+    classical winsorization (extremes replaced by the nearest kept observation): it matches
+    ``scipy.stats.mstats.winsorize(limits=(lower, 1 - upper))`` whenever ``lower * m`` and
+    ``(1 - upper) * m`` are integers, and it is idempotent. If no order statistic lies between the
+    two positions (tiny cross-sections), the values are left unchanged.
+
+    ``bounds="linear"`` clips to linearly interpolated quantiles, i.e. ``np.clip(x,
+    np.quantile(x, lower), np.quantile(x, upper))``. Not idempotent: a second pass interpolates
+    towards the already-clipped values and clips a little further.
+
+    Nulls and NaN: NaN becomes null; nulls are ignored by the quantiles and stay null.
+    """
+    if isinstance(lower, bool) or not isinstance(lower, (int, float)) or not 0 <= lower < 1:
+        raise ParameterError(f"`lower` must be in [0, 1); got {lower!r}.")
+    if isinstance(upper, bool) or not isinstance(upper, (int, float)) or not 0 < upper <= 1:
+        raise ParameterError(f"`upper` must be in (0, 1]; got {upper!r}.")
+    if lower >= upper:
+        raise ParameterError(
+            f"`lower` must be smaller than `upper`; got lower={lower}, upper={upper}."
+        )
+    if bounds not in get_args(QuantileBounds):
+        raise ParameterError(f"`bounds` must be one of {get_args(QuantileBounds)}; got {bounds!r}.")
+    return _winsorize_quantile_plan(
+        _as_float(x),
+        lower=float(lower),
+        upper=float(upper),
+        bounds=bounds,
+        keys=_keys(by),
+        put=_over,
+    )
+
+
+def _winsorize_quantile_plan(
+    v: pl.Expr, *, lower: float, upper: float, bounds: str, keys: list[str], put: Put
+) -> pl.Expr:
+    if bounds == "linear":
+        q = put(
+            keys,
+            {
+                "lo": v.drop_nulls().quantile(lower, interpolation="linear"),
+                "hi": v.drop_nulls().quantile(upper, interpolation="linear"),
+            },
+        )
+        return v.clip(q["lo"], q["hi"])
+    q = put(
+        keys,
+        {
+            "lo": v.drop_nulls().quantile(lower, interpolation="higher"),
+            "hi": v.drop_nulls().quantile(upper, interpolation="lower"),
+        },
+    )
+    return pl.when(q["lo"] <= q["hi"]).then(v.clip(q["lo"], q["hi"])).otherwise(v)
+
+
+def cs_winsorize_sigma(
+    x: IntoExpr,
+    *,
+    n: float = 3.0,
+    ddof: int = 1,
+    by: str | Sequence[str] = "date",
+) -> pl.Expr:
+    """Clip each cross-section to ``mean ± n * std`` (std with `ddof`), in one pass.
+
+    Not idempotent: the clipped data has a smaller std, so a second pass computes tighter bounds
+    and clips again (the bounds would only settle after iterating to a fixed point). Prefer
+    :func:`cs_winsorize_mad` when repeated application must be a no-op. Cross-sections whose std
+    is zero or undefined (fewer than ``ddof + 1`` values) are returned unchanged.
+
+    Nulls and NaN: NaN becomes null; nulls are ignored by mean and std and stay null.
+    """
+    return _winsorize_sigma_plan(
+        _as_float(x), n=_positive("n", n), ddof=_ddof(ddof), keys=_keys(by), put=_over
+    )
+
+
+def _winsorize_sigma_plan(v: pl.Expr, *, n: float, ddof: int, keys: list[str], put: Put) -> pl.Expr:
+    q = put(keys, {"mean": v.mean(), "std": v.std(ddof=ddof)})
+    clipped = v.clip(q["mean"] - n * q["std"], q["mean"] + n * q["std"])
+    return pl.when(q["std"] > 0).then(clipped).otherwise(v)
+
+
+# --------------------------------------------------------------------------------------------
+# z-score
+# --------------------------------------------------------------------------------------------
+
+
+def cs_zscore(x: IntoExpr, *, ddof: int = 1, by: str | Sequence[str] = "date") -> pl.Expr:
+    """``(x - mean) / std`` per cross-section, std with `ddof` (default 1, the sample std).
+
+    Matches ``scipy.stats.zscore(x, ddof=ddof)`` on each cross-section's non-null values. A
+    constant cross-section (max == min, including a single value) gives 0, not NaN: the test is
+    exact, so constant data never divides rounding noise by rounding noise. With ``ddof=1`` the
+    output has mean 0 and sample std 1 per cross-section.
+
+    Nulls and NaN: NaN becomes null; nulls are ignored by mean and std and stay null.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"date": [1, 1, 1, 2, 2], "x": [1.0, 2.0, 3.0, 5.0, 5.0]})
+    >>> df.with_columns(z=cs_zscore("x"))
+    shape: (5, 3)
+    ┌──────┬─────┬──────┐
+    │ date ┆ x   ┆ z    │
+    │ ---  ┆ --- ┆ ---  │
+    │ i64  ┆ f64 ┆ f64  │
+    ╞══════╪═════╪══════╡
+    │ 1    ┆ 1.0 ┆ -1.0 │
+    │ 1    ┆ 2.0 ┆ 0.0  │
+    │ 1    ┆ 3.0 ┆ 1.0  │
+    │ 2    ┆ 5.0 ┆ 0.0  │
+    │ 2    ┆ 5.0 ┆ 0.0  │
+    └──────┴─────┴──────┘
+    """
+    return _zscore_plan(_as_float(x), ddof=_ddof(ddof), keys=_keys(by), put=_over)
+
+
+def _zscore_plan(v: pl.Expr, *, ddof: int, keys: list[str], put: Put) -> pl.Expr:
+    q = put(keys, {"mean": v.mean(), "std": v.std(ddof=ddof), "max": v.max(), "min": v.min()})
+    z = (v - q["mean"]) / q["std"]
+    constant = q["max"] == q["min"]
+    return pl.when(~constant).then(z).otherwise(pl.when(v.is_not_null()).then(pl.lit(0.0)))
+
+
+# --------------------------------------------------------------------------------------------
+# neutralization
+# --------------------------------------------------------------------------------------------
+
+
+def neutralize(
+    x: IntoExpr,
+    *,
+    industry: str | None = "industry",
+    size: str | None = "log_float_cap",
+    by: str | Sequence[str] = "date",
+    min_group_size: int = 5,
+) -> pl.Expr:
+    """Residual of `x` on industry dummies and (log) size, per cross-section, in plain expressions.
+
+    Per cross-section (``by``), this equals the least-squares residual of `x` on
+    ``[industry dummies, size]`` (``numpy.linalg.lstsq``), computed by Frisch-Waugh-Lovell
+    without a matrix solve: demean `x` and `size` within (``by``, industry), then remove the
+    slope ``sum(x~ s~) / sum(s~^2)`` of the demeaned `x` on the demeaned size. If the demeaned
+    size is zero (size constant within every industry) the size step is skipped. The residual is
+    orthogonal to every industry dummy and to size in each cross-section.
+
+    Parameters
+    ----------
+    x
+        Factor column or expression.
+    industry
+        Industry label column (any dtype), or None for size only (then an intercept is used).
+    size
+        Size control column, already on the scale to regress on (log float cap), or None for
+        industry only.
+    by
+        Cross-section key(s): ``"date"``, or e.g. ``["date", "pool"]``.
+    min_group_size
+        Industries with fewer usable rows than this in a cross-section are pooled into one
+        shared group (one dummy for all of them, i.e. they fall back to a common intercept)
+        instead of getting a dummy each — a dummy on one or two stocks would zero them out.
+        ``1`` keeps every industry. Default 5.
+
+    Nulls and NaN: NaN becomes null. A row with null `x`, null industry or null size gets a null
+    result and takes no part in the regression of its cross-section.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame(
+    ...     {"date": [1] * 4, "industry": ["a", "a", "b", "b"],
+    ...      "size": [1.0, 2.0, 1.0, 2.0], "x": [1.0, 3.0, 10.0, 12.0]}
+    ... )
+    >>> df.with_columns(r=neutralize("x", size="size", min_group_size=1))["r"].to_list()
+    [0.0, 0.0, 0.0, 0.0]
+    """
+    if industry is None and size is None:
+        raise ParameterError(
+            "`industry` and `size` are both None; name at least one column to neutralize "
+            "against (or use factorlab.ops.cs_demean for a plain demean)."
+        )
+    keys = _keys(by)
+    mgs = _min_group_size(min_group_size)
+    if industry is not None:
+        _keys(industry, "industry")
+    if size is not None:
+        _keys(size, "size")
+    return _neutralize_plan(
+        _as_float(x), industry=industry, size=size, keys=keys, min_group_size=mgs, put=_over
+    )
+
+
+def _neutralize_plan(
+    y: pl.Expr,
+    *,
+    industry: str | None,
+    size: str | None,
+    keys: list[str],
+    min_group_size: int,
+    put: Put,
+) -> pl.Expr:
+    valid = y.is_not_null()
+    if industry is not None:
+        valid = valid & pl.col(industry).is_not_null()
+    s = None
+    if size is not None:
+        s = _as_float(size)
+        valid = valid & s.is_not_null()
+    # Rows usable for the regression: x, industry and size all present; the others give null.
+    rows = {"y": pl.when(valid).then(y)}
+    if s is not None:
+        rows["s"] = pl.when(valid).then(s)
+    rows = put(None, rows)
+    y_v = rows["y"]
+    s_v = rows.get("s")
+    group = keys if industry is None else [*keys, industry]
+    pooling = industry is not None and min_group_size > 1
+
+    # Means within (by, industry) and, for pooling, the usable row count of each industry.
+    aggs = {"y_mean": y_v.mean()}
+    if s_v is not None:
+        aggs["s_mean"] = s_v.mean()
+    if pooling:
+        aggs["count"] = y_v.count()
+    means = put(group, aggs)
+
+    if pooling:
+        # Industries with fewer than `min_group_size` usable rows share one pooled group per
+        # cross-section: their mean is taken over all of their rows together.
+        small = means["count"] < min_group_size
+        aggs = {"y_pool": pl.when(small).then(y_v).mean()}
+        if s_v is not None:
+            aggs["s_pool"] = pl.when(small).then(s_v).mean()
+        pooled = put(keys, aggs)
+        demeaned = {"y": y_v - pl.when(small).then(pooled["y_pool"]).otherwise(means["y_mean"])}
+        if s_v is not None:
+            demeaned["s"] = s_v - pl.when(small).then(pooled["s_pool"]).otherwise(means["s_mean"])
+    else:
+        demeaned = {"y": y_v - means["y_mean"]}
+        if s_v is not None:
+            demeaned["s"] = s_v - means["s_mean"]
+    if s_v is None:
+        return demeaned["y"]
+    demeaned = put(None, demeaned)
+    y_t, s_t = demeaned["y"], demeaned["s"]
+
+    # Remove the slope of the demeaned factor on the demeaned size, per cross-section.
+    sums = put(
+        keys,
+        {"sxx": (s_t * s_t).sum(), "sxy": (y_t * s_t).sum(), "scale": (s_v * s_v).sum()},
+    )
+    sxx = sums["sxx"]
+    beta = (
+        pl.when(sxx > _CONSTANT_RTOL2 * sums["scale"])
+        .then(sums["sxy"] / sxx)
+        .otherwise(pl.lit(0.0))
+    )
+    return y_t - beta * s_t
+
+
+def _ols_residual_batch(n_controls: int, n_categorical: int) -> Callable[[pl.Series], pl.Series]:
+    def apply(s: pl.Series) -> pl.Series:
+        frame = s.struct.unnest()
+        cols = frame.columns
+        y = frame[cols[0]].to_numpy().astype(np.float64, copy=False)
+        ctrl = [
+            frame[c].to_numpy().astype(np.float64, copy=False) for c in cols[1 : 1 + n_controls]
+        ]
+        cats = [frame[c] for c in cols[1 + n_controls :]]
+        valid = ~np.isnan(y)
+        for c in ctrl:
+            valid &= ~np.isnan(c)
+        for c in cats:
+            valid &= c.is_not_null().to_numpy()
+        out = np.full(y.shape[0], np.nan)
+        m = int(valid.sum())
+        if m:
+            columns = [np.ones(m)]
+            columns += [c[valid] for c in ctrl]
+            for c in cats:
+                codes = c.filter(pl.Series(valid)).rank("dense").to_numpy().astype(np.int64)
+                for level in range(2, int(codes.max()) + 1):  # level 1 is the baseline
+                    columns.append((codes == level).astype(np.float64))
+            design = np.column_stack(columns)
+            coef, *_ = np.linalg.lstsq(design, y[valid], rcond=None)
+            out[valid] = y[valid] - design @ coef
+        return pl.Series(s.name, out, dtype=pl.Float64).fill_nan(None)
+
+    return apply
+
+
+def neutralize_ols(
+    x: IntoExpr,
+    *,
+    controls: Sequence[str],
+    categorical: Sequence[str] = (),
+    by: str | Sequence[str] = "date",
+) -> pl.Expr:
+    """Residual of `x` on an intercept, continuous `controls` and `categorical` dummies, per
+    cross-section, by ``numpy.linalg.lstsq``.
+
+    The general form of :func:`neutralize` (any number of continuous controls, e.g. log size,
+    beta, volatility). Each categorical column adds one dummy per level but the first. A
+    rank-deficient design still gives the unique least-squares residual (the projection residual).
+    No pooling of small groups: use :func:`neutralize` for ``min_group_size``. One lstsq per
+    cross-section, run in Python through ``map_batches`` — slower than :func:`neutralize`.
+
+    Nulls and NaN: NaN becomes null. A row with null `x`, a null control or a null category gets a
+    null result and takes no part in the regression of its cross-section.
+    """
+    if isinstance(controls, str):
+        controls = [controls]
+    if isinstance(categorical, str):
+        categorical = [categorical]
+    controls = list(controls)
+    categorical = list(categorical)
+    if not controls and not categorical:
+        raise ParameterError(
+            "`controls` and `categorical` are both empty; name at least one column."
+        )
+    for c in [*controls, *categorical]:
+        _keys(c, "controls")
+    keys = _keys(by)
+    fields = [_as_float(x)]  # first field keeps the input's name: the output's name
+    fields += [_as_float(c).alias(f"__c{i}") for i, c in enumerate(controls)]
+    fields += [pl.col(c).alias(f"__g{i}") for i, c in enumerate(categorical)]
+    packed = pl.struct(fields)
+    return packed.map_batches(
+        _ols_residual_batch(len(controls), len(categorical)), return_dtype=pl.Float64
+    ).over(keys)
+
+
+# --------------------------------------------------------------------------------------------
+# pipeline over many columns
+# --------------------------------------------------------------------------------------------
+
+
+def preprocess(
+    frame: pl.LazyFrame | pl.DataFrame,
+    columns: str | Sequence[str],
+    *,
+    steps: Sequence[Step | Callable[[pl.Expr], pl.Expr]] = (
+        "winsorize_mad",
+        "zscore",
+        "neutralize",
+    ),
+    by: str | Sequence[str] = "date",
+    industry: str | None = "industry",
+    size: str | None = "log_float_cap",
+    min_group_size: int = 5,
+) -> pl.LazyFrame:
+    """Apply `steps`, in the given order, to every factor column; one ``with_columns`` per step.
+
+    Built-in steps use their defaults, with the `by` / `industry` / `size` / `min_group_size`
+    given here: ``"winsorize_mad"`` (:func:`cs_winsorize_mad`), ``"winsorize_quantile"``,
+    ``"winsorize_sigma"``, ``"zscore"`` (:func:`cs_zscore`), ``"neutralize"``
+    (:func:`neutralize`). A step may also be a callable mapping a column expression to an
+    expression, e.g. ``functools.partial(cs_winsorize_mad, n=5.0, by=["date", "pool"])``. The
+    columns are overwritten in place; other columns are untouched.
+
+    Each built-in step handles all columns at once: its per-cross-section statistics (e.g. the
+    medians of every column) are computed in one ``with_columns`` of ``over(by)`` windows and
+    kept as temporary columns (two such stages for ``"winsorize_mad"``, up to five small ones
+    for ``"neutralize"``), then one ``with_columns`` writes all results and the temporaries are
+    dropped. Same arithmetic as the single-expression functions, but no nested windows, which
+    Polars would re-evaluate once per reference. Row order is kept.
+
+    Performance: on 12.5 M rows x 11 factor columns the default three steps took about 10 s
+    with ``collect(engine="in-memory")`` and about 17 s with the default streaming engine (a
+    loaded 2-core machine); window functions are the streaming engine's weak spot.
+
+    Raises
+    ------
+    ParameterError
+        Unknown step, empty `columns`, bad parameters.
+    MissingColumnError
+        A factor, `by`, `industry` or `size` column is absent.
+    DtypeError
+        A factor or `size` column is not numeric.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"date": [1, 1, 1], "f": [1.0, 2.0, 30.0]})
+    >>> preprocess(df, ["f"], steps=["zscore"]).collect()["f"].round(3).to_list()
+    [-0.607, -0.547, 1.154]
+    """
+    if isinstance(frame, pl.DataFrame):
+        lf = frame.lazy()
+    elif isinstance(frame, pl.LazyFrame):
+        lf = frame
+    else:
+        raise ParameterError(
+            f"`frame` must be a polars DataFrame or LazyFrame; got {type(frame).__name__}."
+        )
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    if not cols:
+        raise ParameterError("`columns` is empty; name at least one factor column.")
+    if len(set(cols)) != len(cols):
+        raise ParameterError(f"`columns` names a column twice: {cols}.")
+    if isinstance(steps, str):
+        steps = [steps]
+    steps = list(steps)
+    for step in steps:
+        if not callable(step) and step not in STEPS:
+            raise ParameterError(
+                f"unknown preprocessing step {step!r}; choose from {list(STEPS)} "
+                "or pass a callable taking and returning a polars expression."
+            )
+    keys = _keys(by)
+    mgs = _min_group_size(min_group_size)
+
+    schema = lf.collect_schema()
+    needed = {c: "factor column" for c in cols}
+    needed.update({k: "`by` column" for k in keys})
+    if "neutralize" in steps:
+        if industry is None and size is None:
+            raise ParameterError("step `neutralize` needs `industry` and/or `size`; both are None.")
+        if industry is not None:
+            needed.setdefault(industry, "`industry` column")
+        if size is not None:
+            needed.setdefault(size, "`size` column")
+    missing = [c for c in needed if c not in schema]
+    if missing:
+        listed = ", ".join(f"`{c}` ({needed[c]})" for c in missing)
+        raise MissingColumnError(
+            f"`frame` has no column {listed}; available: {list(schema)}.",
+            table="frame",
+            column=missing[0],
+        )
+    numeric = list(cols)
+    if "neutralize" in steps and size is not None:
+        numeric.append(size)
+    for c in numeric:
+        dtype = schema[c]
+        if not dtype.is_numeric():
+            raise DtypeError(
+                f"column `{c}` must be numeric to preprocess; got {dtype}. "
+                "Cast it (e.g. pl.col(...).cast(pl.Float64)) or drop it from `columns`.",
+                table="frame",
+                column=c,
+            )
+
+    def plan_for(step: Step) -> Callable[[str, Put], pl.Expr]:
+        if step == "winsorize_mad":
+            return lambda c, put: _winsorize_mad_plan(
+                _as_float(c), half_width=3.0 * MAD_SCALE, keys=keys, put=put
+            )
+        if step == "winsorize_quantile":
+            return lambda c, put: _winsorize_quantile_plan(
+                _as_float(c), lower=0.01, upper=0.99, bounds="inward", keys=keys, put=put
+            )
+        if step == "winsorize_sigma":
+            return lambda c, put: _winsorize_sigma_plan(
+                _as_float(c), n=3.0, ddof=1, keys=keys, put=put
+            )
+        if step == "zscore":
+            return lambda c, put: _zscore_plan(_as_float(c), ddof=1, keys=keys, put=put)
+        return lambda c, put: _neutralize_plan(
+            _as_float(c), industry=industry, size=size, keys=keys, min_group_size=mgs, put=put
+        )
+
+    def apply_steps(frame: pl.LazyFrame) -> pl.LazyFrame:
+        for step in steps:
+            if callable(step):
+                frame = frame.with_columns(step(pl.col(c)).alias(c) for c in cols)
+            else:
+                frame = _run_plans(frame, cols, plan_for(step))
+        return frame
+
+    return apply_steps(lf)
