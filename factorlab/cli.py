@@ -1,6 +1,7 @@
-"""The ``factorlab`` command line: generate and inspect markets, run the demo.
+"""The ``factorlab`` command line: the northbound factor study, market data tools.
 
-factorlab demo                                   # default synthetic market + its summary
+factorlab demo                                   # the study on the default synthetic market
+factorlab study --market DIR --pools csi300 csi500 --out DIR
 factorlab data synth --preset default --out DIR  # write a synthetic market directory
 factorlab data info DIR                          # tables, rows, dates, sanity figures
 """
@@ -78,12 +79,57 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     print(
-        f"factorlab demo: the default synthetic northbound market (cached under {cache_dir()})",
+        "factorlab demo: the northbound factor study on the default synthetic market "
+        f"(generated once, cached under {cache_dir()})",
         file=sys.stderr,
     )
     market = synthetic_market(**PRESETS["default"], progress=_progress(start))
-    print(f"ready in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    print(f"market ready in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     _print_info(market)
+    return _run_study(market, args, start)
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from factorlab.datasets import PRESETS, synthetic_market
+    from factorlab.market import Market
+
+    start = time.perf_counter()
+    if args.market:
+        market = Market.load(args.market)
+    else:
+        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+    return _run_study(market, args, start)
+
+
+def _run_study(market, args: argparse.Namespace, start: float) -> int:
+    from factorlab.northbound.factors import NORTHBOUND_FACTORS
+    from factorlab.northbound.study import STUDY_POOLS, factor_study
+    from factorlab.report import format_table, write_report
+
+    factors = tuple(getattr(args, "factors", None) or NORTHBOUND_FACTORS)
+    pools = tuple(getattr(args, "pools", None) or STUDY_POOLS)
+    print(
+        f"running the northbound factor study ({len(factors)} factors x {', '.join(pools)}) ...",
+        file=sys.stderr,
+    )
+    result = factor_study(
+        market,
+        factors=factors,
+        pools=pools,
+        window=getattr(args, "window", 20),
+        top=getattr(args, "top", 0.2),
+        every=getattr(args, "every", 1),
+        cache=not getattr(args, "no_cache", False),
+        progress=_progress(start),
+    )
+    print(
+        "\nNorthbound factor study (handbook protocol: weekly rebalance, long = top 20% vs the "
+        "pool, long-short = top - bottom 20%; net = after costs)"
+    )
+    print(format_table(result))
+    path = write_report(result, Path(getattr(args, "out", None) or "factorlab-report"))
+    print(f"\nreport: {path}")
+    print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     return 0
 
 
@@ -157,9 +203,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
-        "demo", help="generate (once) the default synthetic market and summarize it"
+        "demo",
+        help="the northbound factor study on the default synthetic market (generated and "
+        "cached on first use): prints the handbook table and writes the report",
     )
+    demo.add_argument("--out", default="factorlab-report", help="report folder")
     demo.set_defaults(func=_cmd_demo)
+    study = sub.add_parser("study", help="the northbound factor study on a market directory")
+    source = study.add_mutually_exclusive_group()
+    source.add_argument("--market", help="market directory (factorlab data synth, Market.save)")
+    source.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="synthetic market preset, when no --market is given",
+    )
+    study.add_argument("--pools", nargs="+", default=None, help="e.g. csi300 csi500 liq1500")
+    study.add_argument("--factors", nargs="+", default=None, help="handbook factor names")
+    study.add_argument("--window", type=int, default=20)
+    study.add_argument("--top", type=float, default=0.2)
+    study.add_argument("--every", type=int, default=1, help="rebalance every k weeks")
+    study.add_argument("--no-cache", action="store_true")
+    study.add_argument("--out", default="factorlab-report", help="report folder")
+    study.set_defaults(func=_cmd_study)
     data = sub.add_parser("data", help="market data directories")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     synth = data_sub.add_parser("synth", help="write a synthetic market directory")

@@ -1,0 +1,163 @@
+"""The 14 northbound factors of the Everbright factor handbook (Feb 2023, table 1).
+
+Each is a named expression over the research panel of :func:`factorlab.northbound.research_panel`
+(columns ``hold_value`` H, ``hold_ratio`` R, ``shares`` S, ``d_shares`` dS, ``flow`` = dS * VWAP,
+``float_shares`` F, ``close`` P, ``amount`` A, ``volume``, ``ret``) plus, for factor 14,
+``flow_trading`` (trading-type participants' Flow, from
+:func:`factorlab.northbound.participant_flows`). Windows count the stock's own traded rows; a
+rolling statistic needs a full window, else null.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from factorlab.errors import ParameterError
+from factorlab.ops import Factor, FactorRegistry, ts_mean, ts_shift, ts_std, ts_sum, ts_topk_mean
+
+__all__ = ["HANDBOOK_RECOMMENDED", "NORTHBOUND_FACTORS", "northbound_factors"]
+
+#: Factor names in handbook order (1..14).
+NORTHBOUND_FACTORS = (
+    "nb_hold_value",
+    "nb_hold_ratio",
+    "nb_hold_value_mean20",
+    "nb_hold_ratio_mean20",
+    "nb_cum_inflow_ratio20",
+    "nb_hold_ratio_dev20",
+    "nb_hold_ratio_chg20",
+    "nb_short_inflow",
+    "nb_std_inflow_ratio",
+    "nb_trade_amount20",
+    "nb_trade_amount_ratio20",
+    "nb_high_volume_inflow",
+    "nb_big_rise_inflow",
+    "nb_trading_cum_inflow20",
+)
+#: The handbook recommends factors 1-7 and 10.
+HANDBOOK_RECOMMENDED = (*NORTHBOUND_FACTORS[:7], NORTHBOUND_FACTORS[9])
+
+
+def northbound_factors(
+    window: int = 20,
+    short_window: int = 5,
+    top_k: int = 3,
+    *,
+    suffix: bool = False,
+    date_col: str | None = "date",
+) -> FactorRegistry:
+    """The 14 handbook factors as a :class:`~factorlab.ops.FactorRegistry`.
+
+    Parameters
+    ----------
+    window, short_window
+        W (default 20) and w (default 5) of the handbook.
+    top_k
+        Days picked by volume / return in factors 12 and 13 (default 3).
+    suffix
+        Append ``_w{window}`` to every name (for sweeps over windows).
+    date_col
+        Passed to the ``ts_*`` operators; ``None`` when the frame is already sorted by
+        (asset, date), which skips a sort per window (the study does this).
+
+    Notes
+    -----
+    Definitions (handbook number: formula), with q = Flow / (F * P):
+
+    1 H; 2 R; 3 mean_W(H); 4 mean_W(R); 5 sum_W(Flow) / (F_t * P_t); 6 R - mean_W(R);
+    7 R_t - R_{t-W}; 8 mean_w(dS) / mean_W(S); 9 mean_W(q) / std_W(q); 10 sum_W(Flow);
+    11 sum_W(Flow) / sum_W(A); 12 mean of dS on the `top_k` highest-volume days of the last W /
+    mean_W(S); 13 the same on the highest-return days; 14 sum_W(Flow of trading-type
+    participants) / (F_t * P_t).
+
+    Nulls and NaN: a ratio with a zero denominator (no holdings over the window, a constant q) is
+    null, not inf.
+    """
+    for name, value, low in (
+        ("window", window, 2),
+        ("short_window", short_window, 1),
+        ("top_k", top_k, 1),
+    ):
+        if not isinstance(value, int) or value < low:
+            raise ParameterError(f"`{name}` must be an integer >= {low}; got {value!r}.")
+    if short_window > window or top_k > window:
+        raise ParameterError(
+            f"`short_window` ({short_window}) and `top_k` ({top_k}) must not exceed `window` "
+            f"({window})."
+        )
+    w, ws = window, short_window
+    cap = pl.col("float_shares") * pl.col("close")
+    q = pl.col("flow") / cap
+    mean_s = ts_mean("shares", window=w, date_col=date_col)
+
+    def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+        return pl.when(den != 0).then(num / den)
+
+    defs = [
+        (1, "hold value H = S * P", pl.col("hold_value").cast(pl.Float64)),
+        (2, "hold ratio R = S / F", pl.col("hold_ratio").cast(pl.Float64)),
+        (3, f"mean over {w} days of H", ts_mean("hold_value", window=w, date_col=date_col)),
+        (4, f"mean over {w} days of R", ts_mean("hold_ratio", window=w, date_col=date_col)),
+        (
+            5,
+            f"sum over {w} days of Flow / (F * P) today",
+            ratio(ts_sum("flow", window=w, date_col=date_col), cap),
+        ),
+        (
+            6,
+            f"R minus its {w}-day mean",
+            pl.col("hold_ratio") - ts_mean("hold_ratio", window=w, date_col=date_col),
+        ),
+        (
+            7,
+            f"R_t - R_(t-{w})",
+            pl.col("hold_ratio") - ts_shift("hold_ratio", periods=w, date_col=date_col),
+        ),
+        (
+            8,
+            f"mean over {ws} days of dS / mean over {w} days of S",
+            ratio(ts_mean("d_shares", window=ws, date_col=date_col), mean_s),
+        ),
+        (
+            9,
+            f"mean / std over {w} days of q = Flow / (F * P)",
+            ratio(ts_mean(q, window=w, date_col=date_col), ts_std(q, window=w, date_col=date_col)),
+        ),
+        (10, f"sum over {w} days of Flow (yuan)", ts_sum("flow", window=w, date_col=date_col)),
+        (
+            11,
+            f"sum over {w} days of Flow / sum over {w} days of amount",
+            ratio(
+                ts_sum("flow", window=w, date_col=date_col),
+                ts_sum("amount", window=w, date_col=date_col),
+            ),
+        ),
+        (
+            12,
+            f"mean dS on the {top_k} highest-volume days of the last {w} / mean_{w}(S)",
+            ratio(ts_topk_mean("d_shares", "volume", window=w, k=top_k, date_col=date_col), mean_s),
+        ),
+        (
+            13,
+            f"mean dS on the {top_k} highest-return days of the last {w} / mean_{w}(S)",
+            ratio(ts_topk_mean("d_shares", "ret", window=w, k=top_k, date_col=date_col), mean_s),
+        ),
+        (
+            14,
+            f"sum over {w} days of trading-type Flow / (F * P) today",
+            ratio(ts_sum("flow_trading", window=w, date_col=date_col), cap),
+        ),
+    ]
+    registry = FactorRegistry()
+    for (number, description, expr), name in zip(defs, NORTHBOUND_FACTORS, strict=True):
+        if suffix:
+            name = f"{name}_w{w}"
+        registry.register(
+            Factor(
+                name,
+                expr,
+                description=description,
+                reference=f"Everbright northbound factor handbook #{number}",
+            )
+        )
+    return registry

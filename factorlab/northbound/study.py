@@ -1,0 +1,533 @@
+"""The northbound factor study: the handbook protocol (section 1.5) in one call.
+
+14 factors x pools (csi300 / csi500 / liq1500), preprocessing winsorize (MAD) -> z-score ->
+neutralize (industry + log float cap) within each pool and date, weekly rebalance, long = top 20%
+vs the pool benchmark, long-short = top 20% minus bottom 20%, with and without costs. Returns the
+handbook table, the factor-return correlation matrices and the daily series.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from factorlab import __version__
+from factorlab.calendar import rebalance_dates, to_date
+from factorlab.errors import MarketError, ParameterError
+from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
+from factorlab.evaluate.portfolio import Costs, MarketGrid, quantile_targets, simulate_portfolio
+from factorlab.market import Market
+from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
+from factorlab.northbound.hygiene import NorthboundPanel, research_panel
+from factorlab.northbound.participants import classify_participants, participant_flows
+from factorlab.ops import compute_factors
+from factorlab.preprocess import preprocess
+
+__all__ = ["STUDY_POOLS", "StudyParams", "StudyResult", "factor_study", "factor_sweep"]
+
+log = logging.getLogger(__name__)
+
+STUDY_POOLS = ("csi300", "csi500", "liq1500")
+#: A date's rank IC needs at least this many names with both a score and a forward return.
+MIN_IC_NAMES = 10
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StudyParams:
+    """Everything that defines one study run (and its cache key)."""
+
+    factors: tuple[str, ...] = NORTHBOUND_FACTORS
+    pools: tuple[str, ...] = STUDY_POOLS
+    window: int = 20
+    top: float = 0.2
+    rebalance: Literal["weekly", "monthly"] = "weekly"
+    every: int = 1
+    entry: Literal["close", "next_open", "next_vwap"] = "next_vwap"
+    weighting: Literal["equal", "cap"] = "equal"
+    costs: Costs = field(default_factory=Costs)
+    start: dt.date | None = None
+    end: dt.date | None = None
+    steps: tuple[str, ...] = ("winsorize_mad", "zscore", "neutralize")
+    annualization: float = 252.0
+
+    def key(self, market_hash: str) -> str:
+        blob = json.dumps(
+            {"market": market_hash, "version": __version__, **asdict(self)},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """``table``: one row per factor x pool (the handbook table). ``correlation``: per pool, the
+    correlation of daily long-short returns across factors. ``daily``: date, factor, pool and the
+    series long / bench / excess / long_short (gross) and *_net. ``ic``: weekly rank IC per
+    date. ``coverage``: share of the pool with a factor value per date. ``notes``: what the data
+    hygiene and the participant split did."""
+
+    table: pl.DataFrame
+    correlation: dict[str, pl.DataFrame]
+    daily: pl.DataFrame
+    ic: pl.DataFrame
+    coverage: pl.DataFrame
+    notes: pl.DataFrame
+    scores: pl.DataFrame
+    params: StudyParams
+    seconds: dict[str, float]
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        for name in ("table", "daily", "ic", "coverage", "notes", "scores"):
+            getattr(self, name).write_parquet(path / f"{name}.parquet")
+        for pool, frame in self.correlation.items():
+            frame.write_parquet(path / f"correlation_{pool}.parquet")
+        (path / "seconds.json").write_text(json.dumps(self.seconds))
+
+    @classmethod
+    def load(cls, path: Path, params: StudyParams) -> StudyResult:
+        corr = {
+            p.stem.removeprefix("correlation_"): pl.read_parquet(p)
+            for p in sorted(path.glob("correlation_*.parquet"))
+        }
+        return cls(
+            table=pl.read_parquet(path / "table.parquet"),
+            correlation=corr,
+            daily=pl.read_parquet(path / "daily.parquet"),
+            ic=pl.read_parquet(path / "ic.parquet"),
+            coverage=pl.read_parquet(path / "coverage.parquet"),
+            notes=pl.read_parquet(path / "notes.parquet"),
+            scores=pl.read_parquet(path / "scores.parquet"),
+            params=params,
+            seconds=json.loads((path / "seconds.json").read_text()),
+        )
+
+
+class _Timer:
+    def __init__(self, say: Progress) -> None:
+        self.say = say
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._t, 3)
+        self.say(f"{stage}: {now - self._t:.1f}s")
+        self._t = now
+
+
+def _check(market: Market, params: StudyParams) -> None:
+    market.require("northbound", "prices", "pools", "assets", purpose="the northbound study")
+    unknown = sorted(set(params.factors) - set(NORTHBOUND_FACTORS))
+    if unknown:
+        raise ParameterError(
+            f"unknown factor(s) {unknown}; the study knows {list(NORTHBOUND_FACTORS)}."
+        )
+    known_pools = market.pools.select(pl.col("pool").unique()).collect()["pool"].to_list()
+    missing = sorted(set(params.pools) - set(known_pools))
+    if missing:
+        raise ParameterError(
+            f"pool(s) {missing} do not exist in this market; it has {sorted(known_pools)}."
+        )
+    if not 0 < params.top <= 0.5:
+        raise ParameterError(f"`top` must be in (0, 0.5]; got {params.top}.")
+    if params.every < 1:
+        raise ParameterError(f"`every` must be >= 1; got {params.every}.")
+    if "nb_trading_cum_inflow20" in params.factors and not market.has("participant_holdings"):
+        raise MarketError(
+            "factor `nb_trading_cum_inflow20` needs table `participant_holdings` (the "
+            "trading/allocation split), which this market lacks; drop it from `factors`."
+        )
+
+
+def _panel_with_flows(
+    market: Market, params: StudyParams, timer: _Timer
+) -> tuple[NorthboundPanel, pl.DataFrame, pl.DataFrame]:
+    panel = research_panel(market, start=params.start, end=params.end)
+    timer.lap("hygiene")
+    frame = panel.frame
+    notes = panel.report.with_columns(source=pl.lit("hygiene"))
+    if "nb_trading_cum_inflow20" in params.factors:
+        split = classify_participants(market)
+        flows = participant_flows(market, split, by="asset").select("date", "asset", "flow_trading")
+        # no participant change on a stock-day = no trading-type flow; before the first
+        # classification the split is unknown (null)
+        first = split.history["effective_from"].min()
+        frame = frame.join(
+            flows, on=["date", "asset"], how="left", maintain_order="left"
+        ).with_columns(
+            flow_trading=pl.when(pl.col("date") >= first).then(
+                pl.col("flow_trading").fill_null(0.0)
+            )
+        )
+        n_kind = split.history.group_by("kind").len().sort("kind")
+        notes = pl.concat(
+            [
+                notes,
+                pl.DataFrame(
+                    {
+                        "step": [f"participants classified {k}" for k in n_kind["kind"]],
+                        "rows": n_kind["len"].cast(pl.Int64),
+                        "detail": ["all re-classifications"] * len(n_kind),
+                        "source": ["participants"] * len(n_kind),
+                    }
+                ),
+            ]
+        )
+        timer.lap("participant split")
+    else:
+        frame = frame.with_columns(flow_trading=pl.lit(None, dtype=pl.Float64))
+    if len(frame) == 0:
+        raise MarketError("the northbound research panel is empty for the requested window.")
+    return panel, frame, notes
+
+
+def factor_study(
+    market: Market,
+    *,
+    factors: Sequence[str] = NORTHBOUND_FACTORS,
+    pools: Sequence[str] = STUDY_POOLS,
+    window: int = 20,
+    top: float = 0.2,
+    rebalance: Literal["weekly", "monthly"] = "weekly",
+    every: int = 1,
+    entry: Literal["close", "next_open", "next_vwap"] = "next_vwap",
+    weighting: Literal["equal", "cap"] = "equal",
+    costs: Costs | None = None,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    cache: bool | Path = True,
+    progress: Progress | None = None,
+) -> StudyResult:
+    """Run the handbook's northbound factor test protocol.
+
+    Parameters
+    ----------
+    market
+        Needs ``northbound``, ``prices``, ``pools``, ``assets`` (and ``participant_holdings``
+        for factor 14, ``corporate_actions`` for bonus issues).
+    factors, pools
+        Which of the 14 factors, on which point-in-time pools.
+    window
+        W of the factors (20).
+    top
+        Fraction for the long (top) and short (bottom) legs (0.2).
+    rebalance, every
+        Weekly (last session of the week) or monthly anchors, every k-th.
+    entry
+        ``next_vwap`` (default; the data of day s is published after s's close), ``next_open``.
+    weighting
+        Equal or float-cap weights for the legs and the pool benchmark.
+    costs
+        :class:`~factorlab.evaluate.portfolio.Costs` for the ``*_net`` columns (default: 0.03%
+        commission per side with a 5-yuan minimum, stamp duty on sells, no slippage).
+    cache
+        True: results are cached under ``cache_dir()/studies`` by the market's content hash and
+        these parameters, so a rerun is instant; a path: cache there; False: no cache.
+    progress
+        Called with a line per finished stage.
+    """
+    start_d = None if start is None else to_date(start, "start")
+    end_d = None if end is None else to_date(end, "end")
+    params = StudyParams(
+        factors=tuple(factors),
+        pools=tuple(pools),
+        window=int(window),
+        top=float(top),
+        rebalance=rebalance,
+        every=int(every),
+        entry=entry,
+        weighting=weighting,
+        costs=costs or Costs(),
+        start=start_d,
+        end=end_d,
+    )
+    _check(market, params)
+    say = progress or (lambda msg: log.info(msg))
+    cache_path = _cache_path(market, params, cache)
+    if cache_path is not None and (cache_path / "table.parquet").is_file():
+        say(f"cached study: {cache_path}")
+        return StudyResult.load(cache_path, params)
+    timer = _Timer(say)
+    _, frame, notes = _panel_with_flows(market, params, timer)
+    result = _run(market, frame, notes, params, timer)
+    if cache_path is not None:
+        result.save(cache_path)
+    return result
+
+
+def factor_sweep(
+    market: Market,
+    *,
+    windows: Sequence[int] = (10, 20, 60),
+    tops: Sequence[float] = (0.1, 0.2, 0.3),
+    every: Sequence[int] = (1, 2),
+    factors: Sequence[str] = NORTHBOUND_FACTORS,
+    pools: Sequence[str] = STUDY_POOLS,
+    costs: Costs | None = None,
+    progress: Progress | None = None,
+    **kwargs,
+) -> pl.DataFrame:
+    """The study over a parameter grid (window x top fraction x rebalance every k weeks) in one
+    call; the data hygiene and the participant split run once. Returns the stacked tables with
+    ``window``, ``top`` and ``every`` columns."""
+    say = progress or (lambda msg: log.info(msg))
+    base = StudyParams(
+        factors=tuple(factors),
+        pools=tuple(pools),
+        costs=costs or Costs(),
+        **{k: v for k, v in kwargs.items() if k in ("entry", "weighting")},
+    )
+    _check(market, base)
+    timer = _Timer(say)
+    _, frame, notes = _panel_with_flows(market, base, timer)
+    tables = []
+    for w in windows:
+        for q in tops:
+            for k in every:
+                p = StudyParams(
+                    **{
+                        **asdict(base),
+                        "window": int(w),
+                        "top": float(q),
+                        "every": int(k),
+                        "costs": base.costs,
+                    }
+                )
+                _check(market, p)
+                res = _run(market, frame, notes, p, timer)
+                tables.append(
+                    res.table.with_columns(window=pl.lit(w), top=pl.lit(q), every=pl.lit(k))
+                )
+                say(f"sweep: window={w} top={q} every={k} done")
+    return pl.concat(tables)
+
+
+def _cache_path(market: Market, params: StudyParams, cache: bool | Path) -> Path | None:
+    if cache is False or not market.content_hash:
+        return None
+    if cache is True:
+        from factorlab.datasets import cache_dir
+
+        root = cache_dir() / "studies"
+    else:
+        root = Path(cache)
+    return root / params.key(market.content_hash)
+
+
+def _run(
+    market: Market, frame: pl.DataFrame, notes: pl.DataFrame, params: StudyParams, timer: _Timer
+) -> StudyResult:
+    # the panel is sorted by (asset, date) (research_panel; the flow join keeps the left order),
+    # so every rolling window can skip its own sort
+    if not frame["asset"].is_sorted():
+        frame = frame.sort("asset", "date")
+    registry = northbound_factors(window=params.window, date_col=None)
+    names = list(params.factors)
+    # the registry's names carry the handbook's "20"; the window parameter sets the real length
+    factor_list = [registry.get(n) for n in names]
+    lo, hi = frame["date"].min(), frame["date"].max()
+    signals = rebalance_dates(lo, hi, params.rebalance, every=params.every)
+    longest = max(params.window, 5)
+    if frame["date"].n_unique() <= longest:
+        raise ParameterError(
+            f"factor windows ({params.window} rows) are longer than the data "
+            f"({frame['date'].n_unique()} sessions from {lo} to {hi})."
+        )
+    with_factors = (
+        compute_factors(frame, factor_list)
+        .filter(pl.col("date").is_in(signals.implode()))
+        .select("date", "asset", "close", "float_shares", *names)
+        .collect()
+    )
+    timer.lap("factors")
+    assets = market.assets.select("asset", "industry").collect()
+    pools = market.pools.filter(
+        pl.col("pool").is_in(list(params.pools)) & pl.col("date").is_in(signals.implode())
+    ).collect()
+    cross = (
+        pools.join(with_factors, on=["date", "asset"], how="left")
+        .join(assets, on="asset", how="left")
+        .with_columns(
+            cap=pl.col("close") * pl.col("float_shares"),
+            log_float_cap=(pl.col("close") * pl.col("float_shares")).log(),
+        )
+    )
+    coverage = (
+        cross.group_by("pool", "date")
+        .agg([pl.col(n).is_not_null().mean().alias(n) for n in names])
+        .unpivot(index=["pool", "date"], variable_name="factor", value_name="coverage")
+        .sort("factor", "pool", "date")
+    )
+    # rows without size or industry cannot be neutralized: they keep a null score
+    scored = preprocess(
+        cross.filter(pl.col("log_float_cap").is_finite() & pl.col("industry").is_not_null()),
+        names,
+        steps=params.steps,
+        by=["pool", "date"],
+    ).collect()
+    timer.lap("preprocess")
+
+    grid = MarketGrid.from_prices(market.prices.filter(pl.col("date").is_between(lo, hi)))
+    timer.lap("price grid")
+    ic = _weekly_rank_ic(scored, names, grid, params)
+    timer.lap("rank IC")
+
+    daily_frames, rows = [], []
+    for pool in params.pools:
+        sub = scored.filter(pl.col("pool") == pool)
+        # every member of the pool on the signal date (cross holds one row per pool membership)
+        members = cross.filter(pl.col("pool") == pool).select("date", "asset", "cap")
+        bench_targets = members.select(
+            "date",
+            "asset",
+            weight=pl.lit(1.0) if params.weighting == "equal" else pl.col("cap").fill_null(0.0),
+        )
+        bench = simulate_portfolio(grid, bench_targets, entry=params.entry).daily
+        for name in names:
+            s = sub.select("date", "asset", "cap", score=pl.col(name))
+            legs = {}
+            for side in ("top", "bottom"):
+                tg = quantile_targets(s, top=params.top, side=side, weighting=params.weighting)
+                legs[side] = simulate_portfolio(grid, tg, entry=params.entry, costs=params.costs)
+            d = _series(legs["top"].daily, legs["bottom"].daily, bench, name, pool)
+            daily_frames.append(d)
+            rows.append(_row(d, legs["top"].rebalances, ic, coverage, name, pool, params))
+    timer.lap("portfolios")
+    daily = pl.concat(daily_frames)
+    table = pl.DataFrame(rows)
+    correlation = {
+        pool: _correlation(daily.filter(pl.col("pool") == pool), names) for pool in params.pools
+    }
+    timer.lap("tables")
+    return StudyResult(
+        table=table,
+        correlation=correlation,
+        daily=daily,
+        ic=ic,
+        coverage=coverage,
+        notes=notes,
+        scores=scored.select("pool", "date", "asset", *names),
+        params=params,
+        seconds=timer.seconds,
+    )
+
+
+def _weekly_rank_ic(
+    scored: pl.DataFrame, names: list[str], grid: MarketGrid, params: StudyParams
+) -> pl.DataFrame:
+    """Rank IC of each signal date's preprocessed factor with the return of its holding period:
+    from the entry after the signal to the entry after the next signal (average-rank Spearman)."""
+    price, offset = grid.entry_prices(params.entry)
+    sig_dates = scored["date"].unique().sort()
+    rows = np.searchsorted(grid.dates, sig_dates.to_numpy().astype("datetime64[D]")) + offset
+    nxt = np.r_[rows[1:], len(grid.dates)]
+    ok = nxt < len(grid.dates)
+    fwd_rows = []
+    for d, r0, r1 in zip(sig_dates.filter(pl.Series(ok)), rows[ok], nxt[ok], strict=True):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ret = price[r1] / price[r0] - 1.0
+        fwd_rows.append(
+            pl.DataFrame({"date": [d] * len(grid.assets), "asset": grid.assets, "fwd": ret})
+        )
+    fwd = pl.concat(fwd_rows).with_columns(pl.col("fwd").fill_nan(None))
+    j = scored.join(fwd, on=["date", "asset"], how="inner")
+    both = {
+        n: pl.col(n).is_not_null() & pl.col(n).is_not_nan() & pl.col("fwd").is_not_null()
+        for n in names
+    }
+    out = j.group_by("pool", "date").agg(
+        [
+            pl.when(both[n].sum() >= MIN_IC_NAMES)
+            .then(
+                pl.corr(pl.col(n).filter(both[n]), pl.col("fwd").filter(both[n]), method="spearman")
+            )
+            .alias(n)
+            for n in names
+        ]
+    )
+    return out.unpivot(index=["pool", "date"], variable_name="factor", value_name="ic").sort(
+        "factor", "pool", "date"
+    )
+
+
+def _series(
+    top: pl.DataFrame, bottom: pl.DataFrame, bench: pl.DataFrame, name: str, pool: str
+) -> pl.DataFrame:
+    d = (
+        top.select("date", long="gross", long_net="net")
+        .join(bottom.select("date", short="gross", short_cost="cost"), on="date", how="left")
+        .join(bench.select("date", bench="gross"), on="date", how="left")
+        .with_columns(
+            excess=pl.col("long") - pl.col("bench"),
+            excess_net=pl.col("long_net") - pl.col("bench"),
+            long_short=pl.col("long") - pl.col("short"),
+            long_short_net=pl.col("long_net") - pl.col("short") - pl.col("short_cost"),
+        )
+        .drop("short_cost")
+        .with_columns(factor=pl.lit(name), pool=pl.lit(pool))
+    )
+    return d.select(
+        "date",
+        "factor",
+        "pool",
+        "long",
+        "long_net",
+        "short",
+        "bench",
+        "excess",
+        "excess_net",
+        "long_short",
+        "long_short_net",
+    )
+
+
+def _row(
+    d: pl.DataFrame,
+    rebal: pl.DataFrame,
+    ic: pl.DataFrame,
+    coverage: pl.DataFrame,
+    name: str,
+    pool: str,
+    params: StudyParams,
+) -> dict:
+    ann = params.annualization
+    out = {"factor": name, "pool": pool}
+    for col, label in (("excess", "long_excess"), ("long_short", "long_short")):
+        for suffix in ("", "_net"):
+            r = d[col + suffix].to_numpy()
+            out[f"{label}_ann{suffix}"] = annual_return(r, annualization=ann)
+            out[f"{label}_sharpe{suffix}"] = sharpe_ratio(r, annualization=ann)
+            out[f"{label}_mdd{suffix}"] = max_drawdown(r)
+    out["coverage_pct"] = (
+        100
+        * coverage.filter((pl.col("factor") == name) & (pl.col("pool") == pool))["coverage"].mean()
+    )
+    f_ic = ic.filter((pl.col("factor") == name) & (pl.col("pool") == pool))["ic"].drop_nulls()
+    out["rank_ic_mean_pct"] = 100 * f_ic.mean() if len(f_ic) else None
+    std = f_ic.std() if len(f_ic) > 1 else None
+    out["rank_ic_ir"] = f_ic.mean() / std if std else None
+    out["rank_ic_t"] = f_ic.mean() / std * np.sqrt(len(f_ic)) if std else None
+    out["turnover_pct"] = 100 * rebal["turnover"][1:].mean() if len(rebal) > 1 else None
+    out["periods"] = len(rebal)
+    return out
+
+
+def _correlation(daily: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    wide = daily.pivot(on="factor", index="date", values="long_short").sort("date")
+    cols = [n for n in names if n in wide.columns]
+    m = wide.select(cols).fill_null(0.0).to_numpy()
+    c = np.corrcoef(m, rowvar=False) if m.shape[1] > 1 else np.ones((1, 1))
+    return pl.DataFrame({"factor": cols, **{n: c[:, i] for i, n in enumerate(cols)}})

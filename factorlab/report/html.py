@@ -1,0 +1,306 @@
+"""Write a study's report to a folder: a self-contained ``report.html`` (tables, figures embedded
+as base64 PNG, parameters, run times, data-hygiene notes), ``summary.md`` and ``figures/*.png``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import html
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from factorlab import __version__
+from factorlab.report.figures import _matplotlib, figure_plan, figure_png
+from factorlab.report.tables import handbook_table, html_table, key_findings, markdown_table
+
+if TYPE_CHECKING:
+    from factorlab.northbound.study import StudyResult
+
+__all__ = ["write_report"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TITLE = "Northbound factor study"
+NO_MATPLOTLIB = (
+    "matplotlib is not installed, so this report has no figures; install the plot extra "
+    "(pip install 'factorlab[plot]') and write the report again to get them."
+)
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px auto;
+       max-width: 1500px; padding: 0 16px; color: #1a202c; line-height: 1.45; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #cbd5e0; padding-bottom: 4px;
+       margin-top: 2em; } .sub { color: #4a5568; margin-top: 0; }
+.scroll { overflow-x: auto; }
+table.table { border-collapse: collapse; font-size: 12px; margin: 8px 0 16px; }
+table.table th { background: #edf2f7; position: sticky; top: 0; text-align: center;
+       padding: 4px 6px; border-bottom: 1px solid #a0aec0; }
+table.table td { padding: 3px 6px; border-bottom: 1px solid #e2e8f0; white-space: nowrap; }
+table.table tr:nth-child(even) td { background: #f7fafc; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; } td.neg { color: #c53030; }
+td.txt { text-align: left; }
+figure { margin: 16px 0 28px; } figure img { max-width: 100%; border: 1px solid #e2e8f0; }
+figcaption { color: #4a5568; font-size: 13px; }
+.note { background: #fffaf0; border-left: 4px solid #dd6b20; padding: 8px 12px; }
+dl.glossary dt { font-weight: 600; float: left; clear: left; width: 150px; }
+dl.glossary dd { margin-left: 160px; }
+"""
+
+_GLOSSARY = (
+    ("Excess", "long leg (top fraction by factor) minus the pool benchmark, daily."),
+    ("L/S", "long-short: top fraction minus bottom fraction, daily."),
+    ("ann. %", "geometric annual return in percent."),
+    ("max DD %", "size of the maximum drawdown in percent."),
+    ("net", "after trading costs (commission, minimum per order, stamp duty, slippage)."),
+    ("Coverage %", "mean share of the pool with a factor value on the signal dates."),
+    ("Rank IC %", "mean weekly rank IC (Spearman) of the factor with the next holding period."),
+    ("IC IR / IC t", "mean / std of the weekly rank IC, and that times sqrt(periods)."),
+    ("Turnover %", "mean one-way turnover of the long leg per rebalance."),
+    ("Periods", "number of rebalances."),
+)
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    name: str
+    caption: str
+    png: bytes | None
+    error: str | None = None
+
+
+def _handbook_recommended() -> tuple[str, ...]:
+    # imported here: the report package sits below the northbound module
+    from factorlab.northbound.factors import HANDBOOK_RECOMMENDED
+
+    return HANDBOOK_RECOMMENDED
+
+
+def _draw_figures(result: StudyResult, fig_dir: Path, dpi: int) -> tuple[list[_Drawn], str | None]:
+    """Render every planned figure to ``fig_dir``; ``(figures, note)`` where the note says why
+    there are no figures (matplotlib missing)."""
+    try:
+        _matplotlib()
+    except ImportError:
+        log.info("matplotlib is not installed; writing the report without figures")
+        return [], NO_MATPLOTLIB
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    for name, caption, draw in figure_plan(result):
+        try:
+            png = figure_png(draw(), dpi=dpi)
+        except Exception as exc:  # a figure must not cost the user the rest of the report
+            log.warning("figure %s could not be drawn", name, exc_info=True)
+            drawn.append(_Drawn(name, caption, None, f"{type(exc).__name__}: {exc}"))
+            continue
+        (fig_dir / f"{name}.png").write_bytes(png)
+        drawn.append(_Drawn(name, caption, png))
+    return drawn, None
+
+
+def _param_rows(params: Any) -> list[tuple[str, str]]:
+    if dataclasses.is_dataclass(params) and not isinstance(params, type):
+        items = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+    else:
+        items = dict(vars(params)) if hasattr(params, "__dict__") else {}
+    rows = []
+    for key, value in items.items():
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            text = ", ".join(
+                f"{f.name}={getattr(value, f.name)}" for f in dataclasses.fields(value)
+            )
+        elif isinstance(value, (tuple, list)):
+            text = ", ".join(str(v) for v in value)
+        else:
+            text = str(value)
+        rows.append((key, text))
+    return rows
+
+
+def _params_frame(params: Any) -> pl.DataFrame:
+    rows = _param_rows(params)
+    return pl.DataFrame(
+        {"Parameter": [k for k, _ in rows], "Value": [v for _, v in rows]},
+        schema={"Parameter": pl.String, "Value": pl.String},
+    )
+
+
+def _param_line(params: Any) -> str:
+    """The parameters in one line, without the factor and pool lists (they are in the table)."""
+    return "; ".join(f"{k}: {v}" for k, v in _param_rows(params) if k not in ("factors", "pools"))
+
+
+def _span(result: StudyResult) -> str:
+    daily = result.daily
+    if len(daily) == 0:
+        return "no daily returns"
+    lo, hi = daily["date"].min(), daily["date"].max()
+    n_f = result.table["factor"].n_unique()
+    n_p = result.table["pool"].n_unique()
+    return f"{lo} to {hi}, {n_f} factors x {n_p} pools"
+
+
+def _strings(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.all().cast(pl.String))
+
+
+def _seconds_frame(seconds: dict[str, float]) -> pl.DataFrame:
+    stages = list(seconds)
+    values = [f"{float(seconds[s]):.2f}" for s in stages]
+    total = f"{sum(float(v) for v in seconds.values()):.2f}"
+    return pl.DataFrame({"Stage": [*stages, "total"], "Seconds": [*values, total]})
+
+
+def _html(
+    result: StudyResult,
+    title: str,
+    findings: list[str],
+    drawn: list[_Drawn],
+    note: str | None,
+    recommended: Sequence[str],
+) -> str:
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f'<p class="sub">{e(_span(result))}. factorlab {e(__version__)}, written '
+        f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
+    ]
+    parts.append(f'<p class="sub">Parameters: {e(_param_line(result.params))}.</p>')
+    if note:
+        parts.append(f'<p class="note">{e(note)}</p>')
+    parts.append("<h2>Key findings</h2><ul>")
+    parts += [f"<li>{e(f)}</li>" for f in findings] or ["<li>no finding: empty table</li>"]
+    parts.append("</ul>")
+    if recommended:
+        parts.append(
+            f"<p>Handbook-recommended factors (1-7 and 10): {e(', '.join(recommended))}.</p>"
+        )
+
+    parts.append("<h2>Handbook table</h2>")
+    table = handbook_table(result)
+    pools = table["Pool"].unique(maintain_order=True).to_list()
+    for pool in pools:
+        sub = table.filter(pl.col("Pool") == pool)
+        parts.append(f"<h3>{e(pool)}</h3><div class='scroll'>{html_table(sub)}</div>")
+    parts.append('<dl class="glossary">')
+    parts += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in _GLOSSARY]
+    parts.append("</dl>")
+
+    parts.append("<h2>Figures</h2>")
+    if note:
+        parts.append(f'<p class="note">{e(note)}</p>')
+    for d in drawn:
+        if d.png is None:
+            parts.append(
+                f'<p class="note">Figure {e(d.name)} could not be drawn ({e(d.error or "")}).</p>'
+            )
+            continue
+        b64 = base64.b64encode(d.png).decode("ascii")
+        parts.append(
+            f'<figure id="fig-{e(d.name)}"><img alt="{e(d.name)}" '
+            f'src="data:image/png;base64,{b64}"><figcaption>{e(d.caption)}</figcaption></figure>'
+        )
+
+    parts.append("<h2>Parameters</h2>")
+    parts.append(html_table(_params_frame(result.params)))
+    parts.append("<h2>Run time per stage</h2>")
+    parts.append(html_table(_seconds_frame(result.seconds)))
+    parts.append("<h2>Data hygiene and participant split</h2>")
+    parts.append(f"<div class='scroll'>{html_table(_strings(result.notes))}</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _markdown(
+    result: StudyResult,
+    title: str,
+    findings: list[str],
+    drawn: list[_Drawn],
+    note: str | None,
+    recommended: Sequence[str],
+) -> str:
+    lines = [f"# {title}", "", f"{_span(result)}; factorlab {__version__}.", ""]
+    lines += [f"Parameters: {_param_line(result.params)}.", ""]
+    lines += ["## Key findings", ""]
+    lines += [f"- {f}" for f in findings] or ["- no finding: empty table"]
+    if recommended:
+        lines += ["", f"Handbook-recommended factors (1-7 and 10): {', '.join(recommended)}."]
+    lines += ["", "## Handbook table", ""]
+    lines += [markdown_table(handbook_table(result)), ""]
+    lines += ["; ".join(f"{k}: {v.rstrip('.')}" for k, v in _GLOSSARY) + ".", ""]
+    lines += ["## Figures", ""]
+    if note:
+        lines += [note, ""]
+    for d in drawn:
+        if d.png is None:
+            lines += [f"- {d.name}: could not be drawn ({d.error})."]
+        else:
+            lines += [f"- [{d.name}](figures/{d.name}.png): {d.caption}"]
+    lines += ["", "## Run time per stage", "", markdown_table(_seconds_frame(result.seconds))]
+    lines += ["", "## Data hygiene and participant split", ""]
+    lines += [markdown_table(_strings(result.notes)), ""]
+    return "\n".join(lines)
+
+
+def write_report(
+    result: StudyResult,
+    out_dir: str | Path,
+    *,
+    title: str | None = None,
+    recommended: Sequence[str] | None = None,
+    dpi: int = 100,
+) -> Path:
+    """Write the study's report to ``out_dir``.
+
+    Creates ``out_dir/report.html`` (self-contained: the handbook table per pool, key findings,
+    every figure embedded as base64 PNG, parameters, run time per stage and the data-hygiene
+    notes), ``out_dir/summary.md`` (key findings, the handbook table with one row per factor x
+    pool, links to the figures) and ``out_dir/figures/*.png``.
+
+    Parameters
+    ----------
+    result
+        A :class:`~factorlab.northbound.study.StudyResult`.
+    out_dir
+        Folder to write to; created if missing, files of the same name are overwritten.
+    title
+        Heading of both documents (default "Northbound factor study").
+    recommended
+        Factors whose results the findings single out (default: the handbook's 1-7 and 10).
+    dpi
+        Resolution of the PNG figures.
+
+    Returns
+    -------
+    Path
+        The path of ``report.html``.
+
+    Notes
+    -----
+    Without matplotlib (the ``plot`` extra) the HTML and the markdown are written without
+    figures and say so; nothing is raised. A figure that fails to draw is logged and replaced by
+    a note, so one bad panel does not cost the rest of the report.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    heading = title or DEFAULT_TITLE
+    rec = tuple(_handbook_recommended() if recommended is None else recommended)
+    present = set(result.table["factor"].to_list())
+    rec = tuple(f for f in rec if f in present)
+    findings = key_findings(result, recommended=rec)
+    drawn, note = _draw_figures(result, out / "figures", dpi)
+    path = out / "report.html"
+    path.write_text(_html(result, heading, findings, drawn, note, rec), encoding="utf-8")
+    (out / "summary.md").write_text(
+        _markdown(result, heading, findings, drawn, note, rec), encoding="utf-8"
+    )
+    return path
