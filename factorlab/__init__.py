@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from factorlab import calendar, datasets, errors, schema
+from factorlab import calendar, datasets, errors, evaluate, ops, preprocess, schema
 from factorlab.calendar import rebalance_dates, sessions
 from factorlab.codes import normalize_asset_code, normalize_asset_codes
 from factorlab.datasets import synthetic_market
@@ -25,8 +25,11 @@ __all__ = [
     "calendar",
     "datasets",
     "errors",
+    "evaluate",
     "normalize_asset_code",
     "normalize_asset_codes",
+    "ops",
+    "preprocess",
     "rebalance_dates",
     "schema",
     "sessions",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from factorlab.northbound.factors import (
+    HANDBOOK_RECOMMENDED,
+    NORTHBOUND_FACTORS,
+    northbound_factors,
+)
 from factorlab.northbound.hygiene import (
     DISCLOSURE_END,
     DisclosureError,
@@ -16,14 +21,29 @@ from factorlab.northbound.participants import (
     participant_daily,
     participant_flows,
 )
+from factorlab.northbound.study import (
+    STUDY_POOLS,
+    StudyParams,
+    StudyResult,
+    factor_study,
+    factor_sweep,
+)
 
 __all__ = [
     "DISCLOSURE_END",
+    "HANDBOOK_RECOMMENDED",
+    "NORTHBOUND_FACTORS",
+    "STUDY_POOLS",
     "DisclosureError",
     "NorthboundPanel",
     "ParticipantSplit",
+    "StudyParams",
+    "StudyResult",
     "classify_participants",
+    "factor_study",
+    "factor_sweep",
     "link_flows",
+    "northbound_factors",
     "participant_changes",
     "participant_daily",
     "participant_flows",
