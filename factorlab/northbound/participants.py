@@ -88,53 +88,6 @@ def _price_grids(
     return close, vwap
 
 
-@njit(cache=True, nogil=True)
-def _diff_by_pair_nb(
-    day: np.ndarray, key: np.ndarray, base: np.ndarray, n_keys: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """One pass over day-sorted rows: dS of each (participant, stock) pair against its row on
-    the previous publication day (0 if absent: an entry), NaN on day 0; and the rows whose pair
-    is absent the next day (exits: dS = -S on day + 1). No sort: a dense last-seen table."""
-    n = len(day)
-    last_day = np.full(n_keys, -1, dtype=np.int64)
-    last_base = np.zeros(n_keys)
-    d = np.empty(n)
-    seen_on = np.full(n_keys, -1, dtype=np.int64)
-    exits = np.empty(n, dtype=np.int64)
-    n_exit = 0
-    start = 0
-    n_days = day[n - 1] + 1 if n else 0
-    while start < n:
-        stop = start
-        today = day[start]
-        while stop < n and day[stop] == today:
-            stop += 1
-        for r in range(start, stop):
-            k = key[r]
-            if today == 0:
-                d[r] = np.nan
-            elif last_day[k] == today - 1:
-                d[r] = base[r] - last_base[k]
-            else:
-                d[r] = base[r]
-            seen_on[k] = today
-        # rows of the previous day whose pair is not here today exited today
-        if start > 0:
-            p = start - 1
-            prev_day = day[p]
-            while p >= 0 and day[p] == prev_day:
-                if prev_day == today - 1 and seen_on[key[p]] != today:
-                    exits[n_exit] = p
-                    n_exit += 1
-                p -= 1
-        for r in range(start, stop):
-            last_day[key[r]] = today
-            last_base[key[r]] = base[r]
-        start = stop
-    _ = n_days
-    return d, np.sort(exits[:n_exit])
-
-
 def participant_changes(market: Market, *, end: dt.date | None = None) -> ParticipantChanges:
     """dS per (participant, stock, publication day) on one share basis, entries and exits
     included, with the stock's close and VWAP.
@@ -155,47 +108,160 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     days = days_s.to_numpy().astype("datetime64[D]")
     assets = ph["asset"].unique().sort()
     parts = ph["participant"].unique().sort()
-    ph = ph.select(
-        "date",
-        aid=pl.col("asset").cast(pl.Enum(assets)).to_physical(),
-        pid=pl.col("participant").cast(pl.Enum(parts)).to_physical(),
+    cols = ph.select(
+        date=pl.col("date").cast(pl.Int32),
+        aid=pl.col("asset").cast(pl.Enum(assets)).to_physical().cast(pl.Int32),
+        pid=pl.col("participant").cast(pl.Enum(parts)).to_physical().cast(pl.Int32),
         shares=pl.col("shares").cast(pl.Float64),
     )
-    day = day_index(ph["date"], days)
-    keep = day >= 0  # HK-calendar repeat rows (mainland holidays) are not A-share sessions
-    day = day[keep]
-    aid = ph["aid"].to_numpy().astype(np.int64)[keep]
-    pid = ph["pid"].to_numpy().astype(np.int64)[keep]
-    shares = ph["shares"].to_numpy()[keep]
+    del ph
+    date_num = cols["date"].to_numpy()
+    if len(date_num) > 1 and (np.diff(date_num) < 0).any():  # the stored table is date-sorted
+        cols = cols.sort("date", maintain_order=True)
+        date_num = cols["date"].to_numpy()
+    lo = int(days[0].astype(np.int64))
+    lut = np.full(int(days[-1].astype(np.int64)) - lo + 1, -1, dtype=np.int32)
+    lut[days.astype(np.int64) - lo] = np.arange(len(days), dtype=np.int32)
     ex, pending = bonus_grids(_bonus_events(market), days, assets)
-    base = shares.copy()
-    touched = np.flatnonzero(((ex != 1.0) | (pending != 1.0)).any(axis=0)[aid])
-    base[touched] /= pending[day[touched], aid[touched]] * ex[day[touched], aid[touched]]
-    if len(day) > 1 and (np.diff(day) < 0).any():  # the stored table is date-sorted
-        order = np.argsort(day, kind="stable")
-        day, aid, pid, base = day[order], aid[order], pid[order], base[order]
-    d_base, exit_rows = _diff_by_pair_nb(
-        day, pid * len(assets) + aid, base, len(parts) * len(assets)
-    )
-    day_all = np.r_[day, day[exit_rows] + 1]
-    aid_all = np.r_[aid, aid[exit_rows]]
-    has_bonus = (ex != 1.0).any(axis=0)
-    factor = np.ones(len(day_all))
-    sel = np.flatnonzero(has_bonus[aid_all])
-    factor[sel] = ex[day_all[sel], aid_all[sel]]
     close, vwap = _price_grids(market, days, assets)
-    frame = pl.DataFrame(
-        {
-            "day": day_all.astype(np.int32),
-            "aid": aid_all.astype(np.int32),
-            "pid": np.r_[pid, pid[exit_rows]].astype(np.int32),
-            "shares": np.r_[base, np.zeros(len(exit_rows))] * factor,
-            "d_shares": np.r_[d_base, -base[exit_rows]] * factor,
-            "close": close[day_all, aid_all],
-            "vwap": vwap[day_all, aid_all],
-        }
-    ).with_columns(pl.col("d_shares", "close", "vwap").fill_nan(None))
+    out = _changes_nb(
+        date_num,
+        cols["aid"].to_numpy(),
+        cols["pid"].to_numpy(),
+        cols["shares"].to_numpy(),
+        lut,
+        lo,
+        ex,
+        pending,
+        (ex != 1.0).any(axis=0) | (pending != 1.0).any(axis=0),
+        close,
+        vwap,
+        len(parts) * len(assets),
+        len(assets),
+    )
+    names = ("day", "aid", "pid", "shares", "d_shares", "close", "vwap")
+    frame = pl.DataFrame(dict(zip(names, out, strict=True))).with_columns(
+        pl.col("d_shares", "close", "vwap").fill_nan(None)
+    )
     return ParticipantChanges(frame=frame, days=days_s, assets=assets, participants=parts)
+
+
+@njit(cache=True, nogil=True)
+def _changes_nb(
+    date_num, aid, pid, shares, lut, lo, ex, pending, has_bonus, close, vwap, n_keys, n_assets
+):  # pragma: no cover - compiled
+    """The whole participant-change pipeline in two passes over the date-sorted rows, with no
+    temporaries: session lookup (rows off the A-share calendar dropped), record-date basis,
+    base shares (/ cumulative ex-date factor), dS against the pair's previous-day row (entries:
+    from 0; day 0: NaN), exits (dS = -S the next day), close and VWAP lookups."""
+    n = len(date_num)
+    day = np.empty(n, dtype=np.int32)
+    base = np.empty(n)
+    for r in range(n):
+        x = date_num[r] - lo
+        d = lut[x] if 0 <= x < len(lut) else -1
+        day[r] = d
+        a = aid[r]
+        b = shares[r]
+        if d >= 0 and has_bonus[a]:
+            b = np.round(b / pending[d, a]) / ex[d, a]
+        base[r] = b
+    last_day = np.full(n_keys, -1, dtype=np.int32)
+    last_base = np.zeros(n_keys)
+    d_base = np.empty(n)
+    is_exit = np.zeros(n, dtype=np.bool_)
+    n_exit = 0
+    start = 0
+    while start < n:
+        today = day[start]
+        stop = start
+        while stop < n and date_num[stop] == date_num[start]:
+            stop += 1
+        if today >= 0:
+            for r in range(start, stop):
+                k = pid[r] * n_assets + aid[r]
+                if today == 0:
+                    d_base[r] = np.nan
+                elif last_day[k] == today - 1:
+                    d_base[r] = base[r] - last_base[k]
+                else:
+                    d_base[r] = base[r]
+            for r in range(start, stop):
+                k = pid[r] * n_assets + aid[r]
+                last_day[k] = today
+                last_base[k] = base[r]
+        start = stop
+    # exits: a pair seen on day d and not on d + 1 (last_day after d+1's rows is still d)
+    start = 0
+    n_days = ex.shape[0]
+    while start < n:
+        today = day[start]
+        stop = start
+        while stop < n and date_num[stop] == date_num[start]:
+            stop += 1
+        if 0 <= today < n_days - 1:
+            for r in range(start, stop):
+                k = pid[r] * n_assets + aid[r]
+                if last_day[k] == today:  # never seen again
+                    is_exit[r] = True
+                    n_exit += 1
+        start = stop
+    # rows whose pair reappears later but skips d + 1 are exits too: mark in a second sweep
+    seen_next = np.full(n_keys, -1, dtype=np.int32)
+    stop = n
+    while stop > 0:
+        start = stop - 1
+        while start > 0 and date_num[start - 1] == date_num[stop - 1]:
+            start -= 1
+        today = day[start]
+        if 0 <= today < n_days - 1:
+            for r in range(start, stop):
+                k = pid[r] * n_assets + aid[r]
+                if seen_next[k] > today + 1 and not is_exit[r]:
+                    is_exit[r] = True
+                    n_exit += 1
+        if today >= 0:
+            for r in range(start, stop):
+                seen_next[pid[r] * n_assets + aid[r]] = today
+        stop = start
+    m = 0
+    for r in range(n):
+        if day[r] >= 0:
+            m += 1
+    total = m + n_exit
+    o_day = np.empty(total, dtype=np.int32)
+    o_aid = np.empty(total, dtype=np.int32)
+    o_pid = np.empty(total, dtype=np.int32)
+    o_sh = np.empty(total)
+    o_ds = np.empty(total)
+    o_close = np.empty(total)
+    o_vwap = np.empty(total)
+    j = 0
+    for r in range(n):
+        d = day[r]
+        if d < 0:
+            continue
+        a = aid[r]
+        f = ex[d, a] if has_bonus[a] else 1.0
+        o_day[j], o_aid[j], o_pid[j] = d, a, pid[r]
+        o_sh[j] = base[r] * f
+        o_ds[j] = d_base[r] * f
+        o_close[j] = close[d, a]
+        o_vwap[j] = vwap[d, a]
+        j += 1
+    for r in range(n):
+        if not is_exit[r]:
+            continue
+        d = day[r] + 1
+        a = aid[r]
+        f = ex[d, a] if has_bonus[a] else 1.0
+        o_day[j], o_aid[j], o_pid[j] = d, a, pid[r]
+        o_sh[j] = 0.0
+        o_ds[j] = -base[r] * f
+        o_close[j] = close[d, a]
+        o_vwap[j] = vwap[d, a]
+        j += 1
+    return o_day, o_aid, o_pid, o_sh, o_ds, o_close, o_vwap
 
 
 def participant_daily(changes: ParticipantChanges) -> pl.DataFrame:
