@@ -78,6 +78,16 @@ def evaluate(
     Returns
     -------
     Evaluation
+
+    Raises
+    ------
+    MissingColumnError
+        A factor, key or price column is absent.
+    ParameterError
+        No factors, bad horizons or quantiles, or a pool with fewer names than `quantiles` on a
+        date (named with an example date).
+    DtypeError
+        A factor or date column of the wrong dtype (e.g. String dates).
     """
     lf = frame.lazy()
     cols = lf.collect_schema().names()
@@ -113,6 +123,7 @@ def evaluate(
         )
         for name in factors:
             f = sub.select(date_col, asset_col, pl.col(name).alias("factor"))
+            _check_names_per_date(f, quantiles, name, pool, date_col)
             clean = clean_factor(
                 panel,
                 f,
@@ -139,6 +150,26 @@ def evaluate(
         quantile_returns=pl.concat(qrets).select(*lead, pl.exclude(lead)),
         drops=pl.concat(drops).select(*lead, pl.exclude(lead)),
     )
+
+
+def _check_names_per_date(
+    f: pl.DataFrame, quantiles: int, name: str, pool: str, date_col: str
+) -> None:
+    """Quantile portfolios need at least `quantiles` names with a value on every scored date."""
+    counts = (
+        f.filter(pl.col("factor").is_not_null() & pl.col("factor").is_not_nan())
+        .group_by(date_col)
+        .len()
+        .filter(pl.col("len") < quantiles)
+        .sort(date_col)
+    )
+    if counts.height:
+        first = counts.row(0, named=True)
+        raise ParameterError(
+            f"pool `{pool}` has fewer names with a `{name}` value than `quantiles` ({quantiles}) "
+            f"on {counts.height} date(s), e.g. {first[date_col]} with {first['len']}; use fewer "
+            "quantiles, a larger pool, or drop those dates from the factor frame."
+        )
 
 
 def _pool_members(

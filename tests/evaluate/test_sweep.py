@@ -115,3 +115,17 @@ def test_bad_input(frame):
         evaluate(frame, ["factor"], quantiles=1)
     with pytest.raises(ParameterError, match="empty"):
         evaluate(frame, [])
+
+
+def test_pool_smaller_than_quantiles_is_a_clear_error(frame):
+    tiny = frame.filter(pl.col("asset").is_in(frame["asset"].unique().sort().head(3).implode()))
+    pools = tiny.select("date", "asset").with_columns(pool=pl.lit("tiny"))
+    with pytest.raises(ParameterError, match=r"pool `tiny` has fewer names .* than `quantiles`"):
+        evaluate(frame, ["factor"], pools=pools, quantiles=5)
+
+
+def test_mismatched_date_types_are_a_clear_error(frame):
+    from factorlab.errors import DtypeError
+
+    with pytest.raises(DtypeError, match="date"):
+        evaluate(frame.with_columns(pl.col("date").cast(pl.String)), ["factor"], prices=frame)
