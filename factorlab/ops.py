@@ -802,6 +802,12 @@ def compute_factors(
         `frame` plus one Float64 column per factor (same rows, same order). Nothing is computed
         until ``collect()``.
 
+    Notes
+    -----
+    Any row order gives the same values, but time-series windows are cheapest on rows sorted by
+    (asset, date): the 13 built-in factors on 5,000 assets x 2,500 dates took about 10 s that
+    way against 20-50 s on (date, asset)-sorted rows (shared 2-core machine, either engine).
+
     Raises
     ------
     ParameterError

@@ -463,33 +463,61 @@ def _neutralize_plan(
     return y_t - beta * s_t
 
 
-def _ols_residual_batch(n_controls: int, n_categorical: int) -> Callable[[pl.Series], pl.Series]:
-    def apply(s: pl.Series) -> pl.Series:
-        frame = s.struct.unnest()
-        cols = frame.columns
-        y = frame[cols[0]].to_numpy().astype(np.float64, copy=False)
-        ctrl = [
-            frame[c].to_numpy().astype(np.float64, copy=False) for c in cols[1 : 1 + n_controls]
-        ]
-        cats = [frame[c] for c in cols[1 + n_controls :]]
+def _category_codes(s: pl.Series) -> np.ndarray:
+    """Integer codes of a categorical column (any dtype); nulls get -1."""
+    if s.dtype in (pl.String, pl.Categorical) or isinstance(s.dtype, pl.Enum):
+        codes = s.cast(pl.String).cast(pl.Categorical).to_physical()
+    else:
+        codes = s.rank("dense")
+    return codes.cast(pl.Int64).fill_null(-1).to_numpy()
+
+
+def _ols_residual_batch(
+    n_controls: int, n_categorical: int
+) -> Callable[[list[pl.Series]], pl.Series]:
+    """Per-group least-squares residuals, one call on the whole columns.
+
+    Within each group the first categorical (or, without one, the intercept) is absorbed by
+    demeaning within its levels (Frisch-Waugh-Lovell), then the demeaned `x` is regressed on
+    the demeaned controls and the other categoricals' dummies (all levels but one) with
+    ``numpy.linalg.lstsq``: the residual equals that of lstsq on the full design.
+    """
+
+    def apply(series: list[pl.Series]) -> pl.Series:
+        y = series[0].to_numpy().astype(np.float64, copy=False)
+        ctrl = [c.to_numpy().astype(np.float64, copy=False) for c in series[1 : 1 + n_controls]]
+        cats = [_category_codes(c) for c in series[1 + n_controls : 1 + n_controls + n_categorical]]
+        group_keys = series[1 + n_controls + n_categorical :]
         valid = ~np.isnan(y)
         for c in ctrl:
             valid &= ~np.isnan(c)
         for c in cats:
-            valid &= c.is_not_null().to_numpy()
+            valid &= c >= 0
+        rows = pl.DataFrame(group_keys).with_row_index("__row")
+        key_names = [k.name for k in group_keys]
+        groups = rows.filter(pl.Series(valid)).group_by(key_names).agg(pl.col("__row"))["__row"]
         out = np.full(y.shape[0], np.nan)
-        m = int(valid.sum())
-        if m:
-            columns = [np.ones(m)]
-            columns += [c[valid] for c in ctrl]
-            for c in cats:
-                codes = c.filter(pl.Series(valid)).rank("dense").to_numpy().astype(np.int64)
-                for level in range(2, int(codes.max()) + 1):  # level 1 is the baseline
-                    columns.append((codes == level).astype(np.float64))
-            design = np.column_stack(columns)
-            coef, *_ = np.linalg.lstsq(design, y[valid], rcond=None)
-            out[valid] = y[valid] - design @ coef
-        return pl.Series(s.name, out, dtype=pl.Float64).fill_nan(None)
+        for idx in groups:
+            sel = idx.to_numpy()
+            absorb = cats[0][sel] if cats else np.zeros(sel.shape[0], dtype=np.int64)
+            _, level = np.unique(absorb, return_inverse=True)
+            counts = np.bincount(level)
+
+            def demean(v: np.ndarray, level: np.ndarray = level, counts: np.ndarray = counts):
+                return v - (np.bincount(level, weights=v) / counts)[level]
+
+            columns = [demean(c[sel]) for c in ctrl]
+            for c in cats[1:]:
+                _, other = np.unique(c[sel], return_inverse=True)
+                for lv in range(1, int(other.max()) + 1):
+                    columns.append(demean((other == lv).astype(np.float64)))
+            resid = demean(y[sel])
+            if columns:
+                design = np.column_stack(columns)
+                coef, *_ = np.linalg.lstsq(design, resid, rcond=None)
+                resid = resid - design @ coef
+            out[sel] = resid
+        return pl.Series(series[0].name, out, dtype=pl.Float64).fill_nan(None)
 
     return apply
 
@@ -502,16 +530,18 @@ def neutralize_ols(
     by: str | Sequence[str] = "date",
 ) -> pl.Expr:
     """Residual of `x` on an intercept, continuous `controls` and `categorical` dummies, per
-    cross-section, by ``numpy.linalg.lstsq``.
+    cross-section: the ``numpy.linalg.lstsq`` residual.
 
     The general form of :func:`neutralize` (any number of continuous controls, e.g. log size,
-    beta, volatility). Each categorical column adds one dummy per level but the first. A
-    rank-deficient design still gives the unique least-squares residual (the projection residual).
-    No pooling of small groups: use :func:`neutralize` for ``min_group_size``. One lstsq per
-    cross-section, run in Python through ``map_batches`` — slower than :func:`neutralize`.
+    beta, volatility, and several categoricals). The first categorical (or the intercept) is
+    absorbed by demeaning within its levels (Frisch-Waugh-Lovell), the rest goes through lstsq,
+    so a rank-deficient design still gives the unique least-squares residual. No pooling of
+    small groups (see :func:`neutralize` for ``min_group_size``). Runs as one Python call on the
+    whole columns, looping over cross-sections with numpy (about 1 ms per cross-section of 5,000
+    rows); :func:`neutralize` is faster for the industry + size case.
 
-    Nulls and NaN: NaN becomes null. A row with null `x`, a null control or a null category gets a
-    null result and takes no part in the regression of its cross-section.
+    Nulls and NaN: NaN becomes null. A row with null `x`, a null control or a null category gets
+    a null result and takes no part in the regression of its cross-section.
     """
     if isinstance(controls, str):
         controls = [controls]
@@ -526,13 +556,13 @@ def neutralize_ols(
     for c in [*controls, *categorical]:
         _keys(c, "controls")
     keys = _keys(by)
-    fields = [_as_float(x)]  # first field keeps the input's name: the output's name
-    fields += [_as_float(c).alias(f"__c{i}") for i, c in enumerate(controls)]
-    fields += [pl.col(c).alias(f"__g{i}") for i, c in enumerate(categorical)]
-    packed = pl.struct(fields)
-    return packed.map_batches(
-        _ols_residual_batch(len(controls), len(categorical)), return_dtype=pl.Float64
-    ).over(keys)
+    inputs = [_as_float(x)]  # the first input's name is the output's name
+    inputs += [_as_float(c).alias(f"__factorlab_c{i}") for i, c in enumerate(controls)]
+    inputs += [pl.col(c).alias(f"__factorlab_g{i}") for i, c in enumerate(categorical)]
+    inputs += [pl.col(k).alias(f"__factorlab_k{i}") for i, k in enumerate(keys)]
+    return pl.map_batches(
+        inputs, _ols_residual_batch(len(controls), len(categorical)), return_dtype=pl.Float64
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -570,9 +600,9 @@ def preprocess(
     dropped. Same arithmetic as the single-expression functions, but no nested windows, which
     Polars would re-evaluate once per reference. Row order is kept.
 
-    Performance: on 12.5 M rows x 11 factor columns the default three steps took about 10 s
-    with ``collect(engine="in-memory")`` and about 17 s with the default streaming engine (a
-    loaded 2-core machine); window functions are the streaming engine's weak spot.
+    Performance: on 12.5 M rows (5,000 assets x 2,500 dates) x 11 factor columns the default
+    three steps took 10-30 s on a shared 2-core machine, with either engine; rows sorted by
+    (date, asset) make the ``over(by)`` windows cheapest.
 
     Raises
     ------

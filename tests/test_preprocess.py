@@ -343,6 +343,7 @@ def test_neutralize_ols_equals_lstsq_and_fwl(df):
     out = df.with_columns(
         ols=neutralize_ols("x", controls=["size", "y"], categorical=["industry"]),
         ols1=neutralize_ols("x", controls=["size"], categorical=["industry"]),
+        ols2=neutralize_ols("x", controls=["size"], categorical=["industry", "pool"]),
         fwl=neutralize("x", size="size", min_group_size=1),
     )
     valid = out["fwl"].is_not_null()
@@ -362,6 +363,14 @@ def test_neutralize_ols_equals_lstsq_and_fwl(df):
         y = sub["x"].to_numpy()
         coef, *_ = np.linalg.lstsq(design, y, rcond=None)
         np.testing.assert_allclose(sub["ols"].to_numpy(), y - design @ coef, atol=1e-8)
+        pools = sub["pool"].to_numpy()
+        design2 = np.column_stack(
+            [sub["size"].to_numpy()]
+            + [(labels == g).astype(float) for g in np.unique(labels)]
+            + [(pools == g).astype(float) for g in np.unique(pools)]
+        )
+        coef2, *_ = np.linalg.lstsq(design2, y, rcond=None)
+        np.testing.assert_allclose(sub["ols2"].to_numpy(), y - design2 @ coef2, atol=1e-8)
 
 
 # --------------------------------------------------------------------------------------------
