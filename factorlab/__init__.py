@@ -7,9 +7,8 @@ as its flagship domain.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from factorlab import calendar, datasets, errors, evaluate, ops, preprocess, schema
+from factorlab._version import __version__
 from factorlab.calendar import rebalance_dates, sessions
 from factorlab.codes import normalize_asset_code, normalize_asset_codes
 from factorlab.datasets import synthetic_market

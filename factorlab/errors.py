@@ -14,6 +14,7 @@ __all__ = [
     "AdapterError",
     "AssetCodeError",
     "CalendarError",
+    "DisclosureError",
     "DtypeError",
     "DuplicateKeyError",
     "EmptyTableError",
@@ -130,3 +131,7 @@ class AbsentDataError(MarketError):
 
 class MaxLossExceededError(FactorLabError):
     """More factor rows were dropped than ``max_loss`` allows (alphalens' rule)."""
+
+
+class DisclosureError(MarketError):
+    """Daily northbound data asked for dates HKEX no longer discloses daily (after 2024-08-16)."""

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from factorlab import __version__
+from factorlab._version import __version__
 from factorlab.errors import MarketError
 from factorlab.schema import SCHEMA_VERSION, TABLES, validate
 
@@ -74,6 +74,8 @@ class Market:
     ) -> None:
         self._tables = {name: frame.lazy() for name, frame in tables.items()}
         self.meta: dict[str, Any] = dict(meta or {})
+        # a content hash describes files on disk: only Market.load sets it
+        self.meta.pop("content_hash", None)
         self.path = path
         _validate_tables(self._tables, validate)
 
@@ -216,9 +218,9 @@ class Market:
                             "its manifest hash; the directory was modified. Regenerate it."
                         )
             tables[name] = pl.scan_parquet(files) if files else _empty(name)
-        meta = dict(manifest.get("meta", {}))
-        meta["content_hash"] = manifest.get("content_hash")
-        return cls(tables, meta=meta, validate=validate, path=root)
+        market = cls(tables, meta=manifest.get("meta", {}), validate=validate, path=root)
+        market.meta["content_hash"] = manifest.get("content_hash")
+        return market
 
 
 def _empty(name: str) -> pl.LazyFrame:
@@ -257,6 +259,15 @@ class MarketWriter:
         self._tmp: Path | None = None
 
     def __enter__(self) -> MarketWriter:
+        self.path = self.path.resolve()
+        if self.path.exists() and not (
+            (self.path / MANIFEST).is_file()
+            or (self.path.is_dir() and not any(self.path.iterdir()))
+        ):
+            raise MarketError(
+                f"`{self.path}` exists and is not a factorlab market directory (no {MANIFEST}); "
+                "refusing to replace it. Choose a new or empty directory."
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
         return self

@@ -74,3 +74,22 @@ def test_summary_counts_rows_dates_and_assets(small_market):
     assert row["rows"] == prices.height
     assert row["first"] == prices["date"].min() and row["last"] == prices["date"].max()
     assert row["assets"] == prices["asset"].n_unique()
+
+
+def test_writer_never_replaces_a_directory_that_is_not_a_market(small_market, tmp_path):
+    precious = tmp_path / "data"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(MarketError, match="refusing to replace"):
+        small_market.save(precious)
+    assert (precious / "notes.txt").read_text() == "keep me"
+    # an existing market directory is replaced
+    path = small_market.save(tmp_path / "m")
+    assert Market.load(small_market.save(path)).names == small_market.names
+
+
+def test_a_new_market_has_no_content_hash_until_saved(small_market, tmp_path):
+    loaded = Market.load(small_market.save(tmp_path / "m"))
+    assert loaded.content_hash
+    derived = Market({n: loaded[n] for n in loaded.names}, meta=loaded.meta)
+    assert derived.content_hash is None

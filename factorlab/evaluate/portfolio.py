@@ -125,8 +125,17 @@ class MarketGrid:
         px = (
             prices.lazy()
             .select(
-                "date", "asset", "open", "close", "high", "low", "volume", "amount",
-                "adj_factor", "float_shares", price_limit_pct(prices),
+                "date",
+                "asset",
+                "open",
+                "close",
+                "high",
+                "low",
+                "volume",
+                "amount",
+                "adj_factor",
+                "float_shares",
+                price_limit_pct(prices),
             )
             .collect()
         )
@@ -142,11 +151,23 @@ class MarketGrid:
             out[ti, ai] = values
             return out
 
-        col = {c: px[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in
-               ("open", "close", "high", "low", "volume", "amount", "adj_factor",
-                "float_shares", "limit_pct")}
-        vwap_raw = np.where(col["volume"] > 0, col["amount"] / np.maximum(col["volume"], 1.0),
-                            col["close"])
+        col = {
+            c: px[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            for c in (
+                "open",
+                "close",
+                "high",
+                "low",
+                "volume",
+                "amount",
+                "adj_factor",
+                "float_shares",
+                "limit_pct",
+            )
+        }
+        vwap_raw = np.where(
+            col["volume"] > 0, col["amount"] / np.maximum(col["volume"], 1.0), col["close"]
+        )
         vwap_raw = np.clip(vwap_raw, col["low"], col["high"])
         adj = grid(col["adj_factor"])
         close_raw = grid(col["close"])
@@ -462,6 +483,7 @@ def quantile_targets(
     if not 0 < top <= 1:
         raise ParameterError(f"`top` must be in (0, 1]; got {top}.")
     keys = list(by)
+    scores = scores.with_columns(pl.col(score_col).fill_nan(None))  # NaN is missing, not top
     s = pl.col(score_col)
     rank = s.rank("min", descending=side == "top").over(keys)
     n = s.count().over(keys)

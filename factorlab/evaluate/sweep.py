@@ -50,7 +50,7 @@ def evaluate(
     horizons: Sequence[int] = (1, 5, 10),
     quantiles: int = 5,
     mode: QuantileMode = "rank",
-    entry: Entry = "close",
+    entry: Entry = "next_open",
     method: str = "spearman",
     price_col: str = "close",
     date_col: str = "date",
@@ -73,7 +73,9 @@ def evaluate(
         pool name -> (date, asset) frame; ``None`` scores the whole universe as pool "all".
     horizons, quantiles, mode, entry, method
         As in :func:`forward_returns`, :func:`clean_factor` (``"rank"`` tie-robust buckets or
-        ``"qcut"`` alphalens-compatible) and :func:`information_coefficient`.
+        ``"qcut"`` alphalens-compatible) and :func:`information_coefficient`. The default entry
+        is ``"next_open"``: a factor known after day t's close trades at t+1's open (pass
+        ``entry="close"`` for alphalens' convention, with data known before the close).
 
     Returns
     -------
@@ -104,6 +106,15 @@ def evaluate(
     quantiles = validate_quantiles(quantiles)
     price_cols = [price_col, *{"next_open": ["open"], "next_vwap": ["vwap"]}.get(entry, [])]
     price_frame = (prices if prices is not None else frame).lazy()
+    have = price_frame.collect_schema().names()
+    absent = [c for c in (date_col, asset_col, *price_cols) if c not in have]
+    if absent:
+        raise MissingColumnError(
+            f"`evaluate`: price column(s) {absent} not in the price frame (entry {entry!r} needs "
+            f"{price_cols}); it has {have}.",
+            table="prices",
+            column=absent[0],
+        )
     panel = DensePanel.from_frame(
         price_frame.select(date_col, asset_col, *price_cols),
         columns=tuple(price_cols),
@@ -180,11 +191,21 @@ def _pool_members(
     if pools is None:
         return {"all": None}
     if isinstance(pools, Mapping):
+        for k, v in pools.items():
+            names = v.lazy().collect_schema().names()
+            if date_col not in names or asset_col not in names:
+                raise MissingColumnError(
+                    f"pool `{k}` needs columns `{date_col}` and `{asset_col}`; it has {names}.",
+                    table="pools",
+                    column=asset_col if date_col in names else date_col,
+                )
         return {k: v.lazy().select(date_col, asset_col).collect() for k, v in pools.items()}
     p = pools.lazy().collect()
-    if "pool" not in p.columns:
+    if "pool" not in p.columns or date_col not in p.columns or asset_col not in p.columns:
         raise MissingColumnError(
-            "`pools` needs a `pool` column (date, asset, pool).", table="pools", column="pool"
+            f"`pools` needs columns ({date_col}, {asset_col}, pool); it has {p.columns}.",
+            table="pools",
+            column="pool",
         )
     return {
         name: part.select(date_col, asset_col)

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from factorlab.calendar import sessions, to_date
-from factorlab.errors import MarketError, ParameterError
+from factorlab.errors import DisclosureError, MarketError, MissingColumnError, ParameterError
 from factorlab.evaluate.portfolio import _ffill_rows
 from factorlab.market import Market
 
@@ -27,10 +27,6 @@ __all__ = [
 
 #: Last day of daily per-stock disclosure by HKEX (the 2024 change).
 DISCLOSURE_END = dt.date(2024, 8, 16)
-
-
-class DisclosureError(MarketError):
-    """Daily northbound factors asked for dates HKEX no longer discloses daily."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +136,14 @@ def research_panel(
     kept = kept.filter(pl.col("date") <= DISCLOSURE_END)
     detail = "quarterly snapshots after 2024-08-16 are not daily data"
     if estimated_holdings is not None:
+        have = estimated_holdings.lazy().collect_schema().names()
+        absent = [c for c in ("date", "asset", "shares") if c not in have]
+        if absent:
+            raise MissingColumnError(
+                f"`estimated_holdings` needs columns date, asset, shares; missing {absent}.",
+                table="estimated_holdings",
+                column=absent[0],
+            )
         est = estimated_holdings.lazy().select("date", "asset", pl.col("shares").cast(pl.Float64))
         est = est.filter(pl.col("date").is_between(max(lo, DISCLOSURE_END + dt.timedelta(1)), hi))
         est = est.collect()

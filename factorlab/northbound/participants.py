@@ -17,7 +17,7 @@ import polars as pl
 from numba import njit
 
 from factorlab.calendar import sessions
-from factorlab.errors import ParameterError
+from factorlab.errors import MarketError, ParameterError
 from factorlab.market import Market
 from factorlab.northbound.hygiene import DISCLOSURE_END, _bonus_events, bonus_grids, day_index
 
@@ -102,6 +102,11 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     market.require("participant_holdings", "prices", purpose="the participant split")
     end = end or DISCLOSURE_END
     ph = market.participant_holdings.filter(pl.col("date") <= end).collect()
+    if ph.is_empty():
+        raise MarketError(
+            f"table `participant_holdings` has no rows on or before {end}: the participant split "
+            "needs daily CCASS holdings."
+        )
     all_days = ph["date"].unique().sort()
     ashare = sessions("ashare", all_days.min(), all_days.max())
     days_s = all_days.filter(all_days.is_in(ashare.implode()))

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from factorlab import __version__
+from factorlab._version import __version__
 from factorlab.calendar import rebalance_dates, to_date
 from factorlab.errors import MarketError, ParameterError
 from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
@@ -53,7 +53,7 @@ class StudyParams:
     top: float = 0.2
     rebalance: Literal["weekly", "monthly"] = "weekly"
     every: int = 1
-    entry: Literal["close", "next_open", "next_vwap"] = "next_vwap"
+    entry: Literal["next_open", "next_vwap"] = "next_vwap"
     weighting: Literal["equal", "cap"] = "equal"
     costs: Costs = field(default_factory=Costs)
     start: dt.date | None = None
@@ -89,12 +89,21 @@ class StudyResult:
     seconds: dict[str, float]
 
     def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+        """Write every part to `path` (replaced atomically; ``seconds.json`` last marks it
+        complete)."""
+        import shutil
+        import tempfile
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         for name in ("table", "daily", "ic", "coverage", "notes", "scores"):
-            getattr(self, name).write_parquet(path / f"{name}.parquet")
+            getattr(self, name).write_parquet(tmp / f"{name}.parquet")
         for pool, frame in self.correlation.items():
-            frame.write_parquet(path / f"correlation_{pool}.parquet")
-        (path / "seconds.json").write_text(json.dumps(self.seconds))
+            frame.write_parquet(tmp / f"correlation_{pool}.parquet")
+        (tmp / "seconds.json").write_text(json.dumps(self.seconds))
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
 
     @classmethod
     def load(cls, path: Path, params: StudyParams) -> StudyResult:
@@ -143,6 +152,14 @@ def _check(market: Market, params: StudyParams) -> None:
         )
     if not 0 < params.top <= 0.5:
         raise ParameterError(f"`top` must be in (0, 0.5]; got {params.top}.")
+    if params.entry not in ("next_open", "next_vwap"):
+        raise ParameterError(
+            "`entry` must be 'next_open' or 'next_vwap' for northbound data (the data of day s "
+            "is published after s's close, so it cannot trade at that close); got "
+            f"{params.entry!r}."
+        )
+    if params.weighting not in ("equal", "cap"):
+        raise ParameterError(f"`weighting` must be 'equal' or 'cap'; got {params.weighting!r}.")
     if params.every < 1:
         raise ParameterError(f"`every` must be >= 1; got {params.every}.")
     if "nb_trading_cum_inflow20" in params.factors and not market.has("participant_holdings"):
@@ -203,7 +220,7 @@ def factor_study(
     top: float = 0.2,
     rebalance: Literal["weekly", "monthly"] = "weekly",
     every: int = 1,
-    entry: Literal["close", "next_open", "next_vwap"] = "next_vwap",
+    entry: Literal["next_open", "next_vwap"] = "next_vwap",
     weighting: Literal["equal", "cap"] = "equal",
     costs: Costs | None = None,
     start: dt.date | str | None = None,
@@ -257,7 +274,7 @@ def factor_study(
     _check(market, params)
     say = progress or (lambda msg: log.info(msg))
     cache_path = _cache_path(market, params, cache)
-    if cache_path is not None and (cache_path / "table.parquet").is_file():
+    if cache_path is not None and (cache_path / "seconds.json").is_file():
         say(f"cached study: {cache_path}")
         return StudyResult.load(cache_path, params)
     timer = _Timer(say)
@@ -284,12 +301,16 @@ def factor_sweep(
     call; the data hygiene and the participant split run once. Returns the stacked tables with
     ``window``, ``top`` and ``every`` columns."""
     say = progress or (lambda msg: log.info(msg))
-    base = StudyParams(
-        factors=tuple(factors),
-        pools=tuple(pools),
-        costs=costs or Costs(),
-        **{k: v for k, v in kwargs.items() if k in ("entry", "weighting")},
-    )
+    allowed = {"entry", "weighting", "rebalance", "start", "end", "steps", "annualization"}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter(s) {unknown}; factor_sweep takes {sorted(allowed)}."
+        )
+    for key in ("start", "end"):
+        if kwargs.get(key) is not None:
+            kwargs[key] = to_date(kwargs[key], key)
+    base = StudyParams(factors=tuple(factors), pools=tuple(pools), costs=costs or Costs(), **kwargs)
     _check(market, base)
     timer = _Timer(say)
     _, frame, notes = _panel_with_flows(market, base, timer)

@@ -161,3 +161,13 @@ def test_bad_input():
         simulate_portfolio(_grid(), _targets([(dt.date(2020, 1, 4), "A", 1.0)]))
     with pytest.raises(ParameterError, match="top"):
         quantile_targets(pl.DataFrame({"date": [], "asset": [], "score": []}), top=0)
+
+
+def test_nan_scores_are_missing_not_top():
+    scores = pl.DataFrame(
+        {"date": [DAYS[0]] * 4, "asset": list("ABCD"), "score": [1.0, 2.0, float("nan"), 0.5]}
+    )
+    # 3 valid scores: ceil(0.34 * 3) = 2 names, the NaN is neither picked nor counted
+    top = quantile_targets(scores, top=0.34)
+    assert sorted(top["asset"].to_list()) == ["A", "B"]
+    assert quantile_targets(scores, top=0.3)["asset"].to_list() == ["B"]

@@ -45,7 +45,9 @@ def pools(frame) -> pl.DataFrame:
 
 
 def test_summary_equals_single_factor_functions(frame, pools):
-    res = evaluate(frame, ["factor", "factor2", "noise"], pools=pools, horizons=(1, 5))
+    res = evaluate(
+        frame, ["factor", "factor2", "noise"], pools=pools, horizons=(1, 5), entry="close"
+    )
     assert res.summary.height == 3 * 2 * 2
     panel = DensePanel.from_frame(frame, columns=("close",))
     fwd = forward_returns(panel, (1, 5))
@@ -73,7 +75,7 @@ def test_ic_equals_alphalens(frame):
     import contextlib
     import io
 
-    res = evaluate(frame, ["factor"], horizons=(1, 5), mode="qcut")
+    res = evaluate(frame, ["factor"], horizons=(1, 5), mode="qcut", entry="close")
     factor = frame.select("date", "asset", "factor").drop_nulls().to_pandas()
     factor["date"] = pd.to_datetime(factor["date"])
     factor = factor.set_index(["date", "asset"])["factor"]
@@ -92,7 +94,7 @@ def test_ic_equals_alphalens(frame):
 
 
 def test_drops_are_reported(frame):
-    res = evaluate(frame, ["factor"], horizons=(1,))
+    res = evaluate(frame, ["factor"], horizons=(1,), entry="close")
     d = {r["reason"]: r["rows"] for r in res.drops.iter_rows(named=True)}
     assert d["factor_null"] == frame["factor"].null_count() + frame["factor"].is_nan().sum()
     assert (
@@ -108,24 +110,37 @@ def test_drops_are_reported(frame):
 
 def test_bad_input(frame):
     with pytest.raises(MissingColumnError, match="momentum"):
-        evaluate(frame, ["momentum"])
+        evaluate(frame, ["momentum"], entry="close")
     with pytest.raises(ParameterError, match="horizons"):
-        evaluate(frame, ["factor"], horizons=(0,))
+        evaluate(frame, ["factor"], horizons=(0,), entry="close")
     with pytest.raises(ParameterError, match="quantiles"):
-        evaluate(frame, ["factor"], quantiles=1)
+        evaluate(frame, ["factor"], quantiles=1, entry="close")
     with pytest.raises(ParameterError, match="empty"):
-        evaluate(frame, [])
+        evaluate(frame, [], entry="close")
 
 
 def test_pool_smaller_than_quantiles_is_a_clear_error(frame):
     tiny = frame.filter(pl.col("asset").is_in(frame["asset"].unique().sort().head(3).implode()))
     pools = tiny.select("date", "asset").with_columns(pool=pl.lit("tiny"))
     with pytest.raises(ParameterError, match=r"pool `tiny` has fewer names .* than `quantiles`"):
-        evaluate(frame, ["factor"], pools=pools, quantiles=5)
+        evaluate(frame, ["factor"], pools=pools, quantiles=5, entry="close")
 
 
 def test_mismatched_date_types_are_a_clear_error(frame):
     from factorlab.errors import DtypeError
 
     with pytest.raises(DtypeError, match="date"):
-        evaluate(frame.with_columns(pl.col("date").cast(pl.String)), ["factor"], prices=frame)
+        evaluate(
+            frame.with_columns(pl.col("date").cast(pl.String)),
+            ["factor"],
+            prices=frame,
+            entry="close",
+        )
+
+
+def test_default_entry_is_next_open_and_needs_the_open_price(frame):
+    with pytest.raises(MissingColumnError, match="open"):
+        evaluate(frame, ["factor"])
+    with_open = frame.with_columns(open=pl.col("close"))
+    res = evaluate(with_open, ["factor"], horizons=(1,))
+    assert res.summary.height == 1

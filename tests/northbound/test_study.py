@@ -16,10 +16,14 @@ from factorlab.evaluate.metrics import annual_return
 from factorlab.evaluate.portfolio import MarketGrid, quantile_targets, simulate_portfolio
 from factorlab.market import Market
 from factorlab.northbound import DisclosureError
-from factorlab.northbound.study import factor_study
+from factorlab.northbound.study import factor_study, factor_sweep
 
-FLOW_FACTORS = ("nb_cum_inflow_ratio20", "nb_trade_amount20", "nb_trade_amount_ratio20",
-                "nb_trading_cum_inflow20")
+FLOW_FACTORS = (
+    "nb_cum_inflow_ratio20",
+    "nb_trade_amount20",
+    "nb_trade_amount_ratio20",
+    "nb_trading_cum_inflow20",
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,20 +33,28 @@ def market(tmp_path_factory) -> Market:
 
 @pytest.fixture(scope="module")
 def result(market, tmp_path_factory):
-    return factor_study(market, pools=("csi300", "liq1500"),
-                        cache=tmp_path_factory.mktemp("studies"))
+    return factor_study(
+        market, pools=("csi300", "liq1500"), cache=tmp_path_factory.mktemp("studies")
+    )
 
 
 @pytest.fixture(scope="module")
 def result_off(tmp_path_factory):
-    m = synthetic_market(**PRESETS["small"], selection=0, timing=0, industry=0, allocation=0,
-                         cache=tmp_path_factory.mktemp("s") / "off")
+    m = synthetic_market(
+        **PRESETS["small"],
+        selection=0,
+        timing=0,
+        industry=0,
+        allocation=0,
+        cache=tmp_path_factory.mktemp("s") / "off",
+    )
     return factor_study(m, pools=("csi300", "liq1500"), factors=FLOW_FACTORS, cache=False)
 
 
 def _row(result, factor, pool):
     return result.table.filter((pl.col("factor") == factor) & (pl.col("pool") == pool)).row(
-        0, named=True)
+        0, named=True
+    )
 
 
 @pytest.mark.slow
@@ -85,17 +97,23 @@ def test_table_shape_and_coverage(result):
 def test_metrics_equal_the_engine_run_by_hand(market, result):
     factor, pool = "nb_trade_amount20", "csi300"
     scores = result.scores.filter(pl.col("pool") == pool).select(
-        "date", "asset", score=pl.col(factor))
+        "date", "asset", score=pl.col(factor)
+    )
     lo = result.daily["date"].min()
-    grid = MarketGrid.from_prices(market.prices.filter(
-        pl.col("date").is_between(scores["date"].min(), dt.date(2024, 8, 16))))
+    grid = MarketGrid.from_prices(
+        market.prices.filter(pl.col("date").is_between(scores["date"].min(), dt.date(2024, 8, 16)))
+    )
     caps = market.prices.select("date", "asset", cap=pl.col("close") * pl.col("float_shares"))
     scores = scores.join(caps.collect(), on=["date", "asset"], how="left")
     long = simulate_portfolio(grid, quantile_targets(scores, top=0.2), entry="next_vwap")
-    members = market.pools.filter(pl.col("pool") == pool).filter(
-        pl.col("date").is_in(scores["date"].unique().implode())).collect()
-    bench = simulate_portfolio(grid, members.select("date", "asset", weight=pl.lit(1.0)),
-                               entry="next_vwap")
+    members = (
+        market.pools.filter(pl.col("pool") == pool)
+        .filter(pl.col("date").is_in(scores["date"].unique().implode()))
+        .collect()
+    )
+    bench = simulate_portfolio(
+        grid, members.select("date", "asset", weight=pl.lit(1.0)), entry="next_vwap"
+    )
     excess = long.daily.join(bench.daily, on="date", suffix="_b").filter(pl.col("date") >= lo)
     by_hand = annual_return((excess["gross"] - excess["gross_b"]).to_numpy())
     assert _row(result, factor, pool)["long_excess_ann"] == pytest.approx(by_hand, abs=1e-10)
@@ -105,14 +123,19 @@ def test_metrics_equal_the_engine_run_by_hand(market, result):
     i0 = int(np.searchsorted(grid.dates, np.datetime64(d0))) + 1
     i1 = int(np.searchsorted(grid.dates, np.datetime64(d1))) + 1
     fwd = pl.DataFrame({"asset": grid.assets, "fwd": grid.vwap[i1] / grid.vwap[i0] - 1})
-    x = scores.filter(pl.col("date") == d0).join(fwd, on="asset").drop_nulls().filter(
-        pl.col("fwd").is_not_nan())
+    x = (
+        scores.filter(pl.col("date") == d0)
+        .join(fwd, on="asset")
+        .drop_nulls()
+        .filter(pl.col("fwd").is_not_nan())
+    )
     assert ic["ic"][10] == pytest.approx(stats.spearmanr(x["score"], x["fwd"])[0], abs=1e-10)
 
 
 def test_rerun_is_served_from_the_cache(market, result, tmp_path_factory):
-    again = factor_study(market, pools=("csi300", "liq1500"),
-                         cache=tmp_path_factory.getbasetemp() / "studies0")
+    again = factor_study(
+        market, pools=("csi300", "liq1500"), cache=tmp_path_factory.getbasetemp() / "studies0"
+    )
     assert again.table.equals(result.table) or again.table.height == result.table.height
 
 
@@ -120,19 +143,26 @@ def test_no_look_ahead_perturbing_data_after_d(tmp_path):
     kw = {"n_assets": 150, "start": "2018-06-01", "end": "2020-06-30", "seed": 11}
     m = synthetic_market(**kw, cache=tmp_path / "m")
     d = dt.date(2019, 9, 30)
-    factors = ("nb_trade_amount20", "nb_short_inflow", "nb_high_volume_inflow",
-               "nb_trading_cum_inflow20")
+    factors = (
+        "nb_trade_amount20",
+        "nb_short_inflow",
+        "nb_high_volume_inflow",
+        "nb_trading_cum_inflow20",
+    )
     base = factor_study(m, factors=factors, pools=("csi300",), cache=False)
     rng = np.random.default_rng(0)
     later = pl.col("date") > d
     noise = pl.lit(pl.Series(rng.integers(0, 3, 10_000_000))).head(pl.len())
     tables = {name: m[name] for name in m.names}
     tables["northbound"] = m.northbound.with_columns(
-        shares=pl.when(later).then(pl.col("shares") * noise).otherwise(pl.col("shares")))
+        shares=pl.when(later).then(pl.col("shares") * noise).otherwise(pl.col("shares"))
+    )
     tables["participant_holdings"] = m.participant_holdings.with_columns(
-        shares=pl.when(later).then(pl.col("shares") * noise).otherwise(pl.col("shares")))
-    bumped = factor_study(Market(tables, validate="none"), factors=factors, pools=("csi300",),
-                          cache=False)
+        shares=pl.when(later).then(pl.col("shares") * noise).otherwise(pl.col("shares"))
+    )
+    bumped = factor_study(
+        Market(tables, validate="none"), factors=factors, pools=("csi300",), cache=False
+    )
     past = pl.col("date") <= d
     keys = ["pool", "date", "asset"]
     a = base.scores.filter(past).sort(keys)
@@ -145,27 +175,47 @@ def test_no_look_ahead_perturbing_data_after_d(tmp_path):
     db = bumped.daily.filter(past).sort("factor", "pool", "date")
     assert da.select("date", "factor", "pool").equals(db.select("date", "factor", "pool"))
     for col in ("long", "short", "bench", "long_net"):
-        assert np.allclose(da[col].to_numpy(), db[col].to_numpy(), rtol=0, atol=1e-12,
-                           equal_nan=True), col
+        assert np.allclose(
+            da[col].to_numpy(), db[col].to_numpy(), rtol=0, atol=1e-12, equal_nan=True
+        ), col
     # and the perturbation did change the future
     fa = base.scores.filter(~past).sort(keys)
     fb = bumped.scores.filter(~past).sort(keys)
-    assert not np.allclose(fa["nb_trade_amount20"].to_numpy(), fb["nb_trade_amount20"].to_numpy(),
-                           rtol=0, atol=1e-6, equal_nan=True)
+    assert not np.allclose(
+        fa["nb_trade_amount20"].to_numpy(),
+        fb["nb_trade_amount20"].to_numpy(),
+        rtol=0,
+        atol=1e-6,
+        equal_nan=True,
+    )
 
 
 def test_bad_input_is_a_clear_error(market):
     with pytest.raises(ParameterError, match=r"pool\(s\) \['csi1000'\] do not exist"):
         factor_study(market, pools=("csi1000",), cache=False)
+    with pytest.raises(ParameterError, match="next_open"):
+        factor_study(market, entry="close", cache=False)
+    with pytest.raises(ParameterError, match="weighting"):
+        factor_study(market, weighting="float", cache=False)
+    with pytest.raises(ParameterError, match="unknown parameter"):
+        factor_sweep(market, rebalnce="monthly")
     with pytest.raises(ParameterError, match="unknown factor"):
         factor_study(market, factors=("nb_magic",), cache=False)
     with pytest.raises(MarketError, match="needs table"):
         factor_study(Market({"prices": market.prices}, validate="none"), cache=False)
     with pytest.raises(ParameterError, match="longer than the data"):
-        factor_study(market, window=400, start="2024-06-01", pools=("csi300",),
-                     factors=("nb_hold_value_mean20",), cache=False)
-    late = Market({name: market[name] for name in market.names if name != "northbound"}
-                  | {"northbound": market.northbound.filter(pl.col("date") > dt.date(2024, 8, 16))},
-                  validate="none")
+        factor_study(
+            market,
+            window=400,
+            start="2024-06-01",
+            pools=("csi300",),
+            factors=("nb_hold_value_mean20",),
+            cache=False,
+        )
+    late = Market(
+        {name: market[name] for name in market.names if name != "northbound"}
+        | {"northbound": market.northbound.filter(pl.col("date") > dt.date(2024, 8, 16))},
+        validate="none",
+    )
     with pytest.raises(DisclosureError, match="disclosure change"):
         factor_study(late, cache=False)
