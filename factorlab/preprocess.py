@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from factorlab.errors import DtypeError, MissingColumnError, ParameterError
+from factorlab.ops import _as_float
 
 __all__ = [
     "MAD_SCALE",
@@ -41,19 +42,6 @@ STEPS: tuple[str, ...] = get_args(Step)
 
 # A size control whose spread is below this fraction of its magnitude counts as constant.
 _CONSTANT_RTOL2 = 1e-20
-
-
-def _as_float(x: IntoExpr) -> pl.Expr:
-    if isinstance(x, str):
-        expr = pl.col(x)
-    elif isinstance(x, pl.Expr):
-        expr = x
-    else:
-        raise ParameterError(
-            f"a transform input must be a column name (str) or a polars expression; "
-            f"got {type(x).__name__} {x!r}."
-        )
-    return expr.cast(pl.Float64).fill_nan(None)
 
 
 def _keys(by: str | Sequence[str], name: str = "by") -> list[str]:
