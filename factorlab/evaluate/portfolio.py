@@ -122,6 +122,9 @@ class MarketGrid:
         for the price limits is the last traded close before each day, carried through
         suspensions and put on today's share basis with the adjustment factors.
         """
+        from factorlab.schema import validate
+
+        validate("prices", prices, check_values=False, check_calendar=False)  # names + dtypes
         px = (
             prices.lazy()
             .select(
@@ -388,7 +391,9 @@ def simulate_portfolio(
         The market's dense arrays (:meth:`MarketGrid.from_prices`).
     targets
         Long frame ``date`` (signal date), ``asset``, `weight_col` (target weights; each date's
-        weights are normalized to sum to 1; a date with no rows holds cash). Dates must be
+        weights are normalized to sum to 1). Only dates with rows are rebalances: a date
+        without rows keeps the previous book (to move to cash, give the date a row with weight
+        0). Dates must be
         sessions of the grid.
     entry
         Entry convention (module docstring).

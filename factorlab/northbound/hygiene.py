@@ -233,7 +233,11 @@ def research_panel(
         ret = adj_close / prev_close - 1.0
     jj, tt = np.nonzero(traded.T)  # rows come out sorted by (asset, date)
     nxt = sessions("ashare", lo, None)
-    usable = nxt.gather(np.searchsorted(nxt.to_numpy().astype("datetime64[D]"), days, side="right"))
+    pos = np.searchsorted(nxt.to_numpy().astype("datetime64[D]"), days, side="right")
+    # the calendar's last covered day has no known next session: null
+    usable = nxt.gather(np.minimum(pos, len(nxt) - 1)).scatter(
+        np.flatnonzero(pos >= len(nxt)), None
+    )
     s_v, p_v, f_v = shares[tt, jj], close[tt, jj], float_shares[tt, jj]
     frame = pl.DataFrame(
         {
