@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import polars as pl
 
+from factorlab._arrays import ffill_rows
 from factorlab.calendar import SH_CONNECT_LAUNCH, SZ_CONNECT_LAUNCH, sessions
 from factorlab.datasets._synth_kernels import ar1_nb, holdings_nb, prices_nb, split_shares_nb
 from factorlab.errors import ParameterError
@@ -981,7 +982,7 @@ def _quotas(
 ) -> pl.DataFrame:
     """Per link: buy/sell turnover (trade-based net buy = buy - sell = the stocks' flows) and the
     quota balance = quota - buy orders + sell trades, where buy orders include unfilled ones."""
-    value = shares_true * np.nan_to_num(_ffill(close))
+    value = shares_true * np.nan_to_num(ffill_rows(close))
     frames = []
     for link, mask, launch in (("SH", u.sh, SH_CONNECT_LAUNCH), ("SZ", ~u.sh, SZ_CONNECT_LAUNCH)):
         rows = np.flatnonzero(is_nb & (days >= np.datetime64(launch)))
@@ -1005,13 +1006,6 @@ def _quotas(
             )
         )
     return pl.concat(frames).sort("date", "link")
-
-
-def _ffill(x: np.ndarray) -> np.ndarray:
-    """Forward-fill NaN along axis 0."""
-    idx = np.where(np.isnan(x), 0, np.arange(x.shape[0])[:, None])
-    np.maximum.accumulate(idx, axis=0, out=idx)
-    return x[idx, np.arange(x.shape[1])[None, :]]
 
 
 def _short_sellable(

@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 from numba import njit
 
+from factorlab._arrays import prev_valid_rows
 from factorlab.errors import ParameterError
 
 __all__ = [
@@ -176,8 +177,7 @@ class MarketGrid:
         close_raw = grid(col["close"])
         # previous traded close on today's basis: ffill(close * adj) shifted one row, / adj today
         close_adj = close_raw * adj
-        prev = _ffill_rows(close_adj)
-        prev = np.vstack([np.full((1, shape[1]), np.nan), prev[:-1]])
+        prev = prev_valid_rows(close_adj)
         with np.errstate(invalid="ignore"):
             ref = prev / adj
         lim = grid(col["limit_pct"])
@@ -218,14 +218,6 @@ class MarketGrid:
             at_up = price >= self.limit_up - eps
             at_down = price <= self.limit_down + eps
         return trading & ~at_up, trading & ~at_down
-
-
-def _ffill_rows(x: np.ndarray) -> np.ndarray:
-    """Forward-fill NaN down each column."""
-    idx = np.where(np.isnan(x), 0, np.arange(x.shape[0])[:, None])
-    np.maximum.accumulate(idx, axis=0, out=idx)
-    out = x[idx, np.arange(x.shape[1])[None, :]]
-    return out
 
 
 @dataclass(frozen=True)

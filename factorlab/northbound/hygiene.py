@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from factorlab._arrays import ffill_rows, prev_valid_rows
 from factorlab.calendar import sessions, to_date
 from factorlab.errors import DisclosureError, MarketError, MissingColumnError, ParameterError
-from factorlab.evaluate.portfolio import _ffill_rows
 from factorlab.market import Market
 
 __all__ = [
@@ -203,7 +203,7 @@ def research_panel(
     # base = S / cumulative ex-date bonus factor: carried over days without published rows, and
     # differenced on one basis (a bonus issue, even inside a suspension, is never buying)
     base = np.where(has_rows[:, None], np.nan_to_num(published, nan=0.0), np.nan) / ex
-    base = _ffill_rows(base)
+    base = ffill_rows(base)
     shares = np.round(base * ex)
     prev_base = np.vstack([np.full((1, shape[1]), np.nan), base[:-1]])
     d_shares = (base - prev_base) * ex
@@ -224,7 +224,7 @@ def research_panel(
 
     # 5./6. quantities, publication lag
     adj_close = close * grid(px["adj_factor"].to_numpy())
-    prev_close = np.vstack([np.full((1, shape[1]), np.nan), _ffill_rows(adj_close)[:-1]])
+    prev_close = prev_valid_rows(adj_close)
     volume = grid(px["volume"].to_numpy())
     amount = grid(px["amount"].to_numpy())
     float_shares = grid(px["float_shares"].to_numpy())
