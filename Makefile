@@ -2,17 +2,26 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+HASH := $(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-test-$(HASH)
+DEMO_STAMP := $(VENV)/.installed-demo-$(HASH)
 
 .PHONY: demo test lint bench clean-cache
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test,compare,lint,plot]"
-	touch $(STAMP)
 
-demo: $(STAMP)
+# the demo needs only the core and matplotlib; the tests add their oracles and tools
+$(DEMO_STAMP): pyproject.toml $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e ".[plot]"
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e ".[test,compare,lint,plot]"
+	touch $(STAMP) $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/factorlab demo
 
 test: $(STAMP)
