@@ -24,8 +24,10 @@ $(STAMP): pyproject.toml $(VENV)/bin/python
 demo: $(DEMO_STAMP)
 	$(BIN)/factorlab demo
 
+# derandomized hypothesis (tests/conftest.py): a fresh clone draws the same examples as CI
+HYPOTHESIS_PROFILE ?= ci
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check factorlab tests benchmarks datasets

@@ -570,9 +570,15 @@ def cs_quantile(x: IntoExpr, *, quantiles: int, date_col: str = "date") -> pl.Ex
     """Quantile bucket per date, 1 (lowest) to `quantiles`, tie-robust; ``Int32``.
 
     ``bucket = max(1, ceil(quantiles * (r - 1) / (n - 1)))`` with ``r`` the average rank and
-    ``n`` the number of non-null values of the date. For distinct values this is exactly
-    ``pandas.qcut(x, quantiles, labels=False) + 1`` (linear quantile edges, right-closed bins);
-    tied values share a rank and therefore a bucket, and no date is dropped. A constant
+    ``n`` the number of non-null values of the date. For distinct values this is
+    ``pandas.qcut(x, quantiles, labels=False) + 1`` computed with *exact* edges (the linear
+    ``k / quantiles`` quantiles, right-closed bins): a value lying exactly on an edge goes to
+    the lower bucket. pandas computes its edges in floating point (``np.quantile``), so there it
+    may land one bucket higher (values -9..9, ``quantiles=6``: pandas' edge 5.999999999999998
+    puts 6 in bucket 6, this operator in bucket 5); off the edges both agree. For pandas' float
+    edges exactly (alphalens' ``factor_quantile``), use ``factorlab.evaluate.clean_factor(...,
+    mode="qcut")``, which copies them (:func:`factorlab.evaluate.qcut_probabilities`). Tied
+    values share a rank and therefore a bucket, and no date is dropped. A constant
     cross-section (or a single value) falls in the middle bucket ``ceil(quantiles / 2)``.
 
     Nulls and NaN: NaN becomes null; nulls get no bucket and do not count in `n`.

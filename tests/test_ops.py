@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal, assert_series_equal
 
@@ -333,17 +334,45 @@ def test_cs_quantile_golden_ties_share_a_bucket():
     assert df.select(cs_quantile("x", quantiles=2)).dtypes == [pl.Int32]
 
 
-@settings(max_examples=60, deadline=None)
+def _qcut_exact(values: list[int], quantiles: int) -> list[int]:
+    """pandas.qcut's definition (linear quantile edges, right-closed bins, lowest edge
+    included) with the edges computed exactly in rationals instead of floating point."""
+    s = sorted(values)
+    n = len(s)
+    edges = []
+    for k in range(quantiles + 1):
+        pos = Fraction(k * (n - 1), quantiles)
+        lo = math.floor(pos)
+        edges.append(Fraction(s[lo]) if lo >= n - 1 else s[lo] + (s[lo + 1] - s[lo]) * (pos - lo))
+    return [max(1, sum(e < v for e in edges)) for v in values]
+
+
+@settings(max_examples=60)
 @given(
     values=st.lists(st.integers(-1000, 1000), min_size=2, max_size=40, unique=True),
     quantiles=st.integers(1, 10),
 )
-def test_cs_quantile_equals_pandas_qcut_on_distinct_values(values, quantiles):
+@example(values=list(range(-9, 10)), quantiles=6)  # pandas' float edge 5.999999999999998
+def test_cs_quantile_equals_qcut_with_exact_edges_and_pandas_off_the_edges(values, quantiles):
     pd = pytest.importorskip("pandas")
     df = pl.DataFrame({"date": [0] * len(values), "x": [float(v) for v in values]})
     got = df.select(cs_quantile("x", quantiles=quantiles))["x"].to_list()
-    expected = (pd.qcut(pd.Series(values, dtype=float), quantiles, labels=False) + 1).tolist()
-    assert got == expected
+    assert got == _qcut_exact(values, quantiles)
+    # pandas' float edges differ from the exact ones only for a value lying on an edge, which
+    # pandas may put one bucket higher; everywhere else the buckets are pandas'
+    pandas = (pd.qcut(pd.Series(values, dtype=float), quantiles, labels=False) + 1).tolist()
+    _, edges = pd.qcut(pd.Series(values, dtype=float), quantiles, retbins=True)
+    for v, ours, theirs in zip(values, got, pandas, strict=True):
+        if ours != theirs:
+            assert theirs == ours + 1
+            assert np.isclose(edges, v, rtol=1e-12, atol=0).any()
+
+
+def test_cs_quantile_value_on_an_edge_goes_to_the_lower_bucket():
+    # values -9..9, quantiles=6: 6 is exactly the 5/6 quantile, so bucket 5 (pandas: 6)
+    df = pl.DataFrame({"date": [0] * 19, "x": [float(v) for v in range(-9, 10)]})
+    got = dict(zip(range(-9, 10), df.select(cs_quantile("x", quantiles=6))["x"], strict=True))
+    assert (got[5], got[6], got[7]) == (5, 5, 6)
 
 
 def test_cs_ops_match_scipy():
