@@ -22,6 +22,7 @@ __all__ = [
     "MarketError",
     "MaxLossExceededError",
     "MissingColumnError",
+    "MissingTableError",
     "NullKeyError",
     "ParameterError",
     "SchemaError",
@@ -41,6 +42,11 @@ class ParameterError(FactorLabError, ValueError):
 
 class MarketError(FactorLabError):
     """A Market lacks a table, or its files/manifest do not match."""
+
+
+class MissingTableError(MarketError, AttributeError):
+    """A Market has no table of that name. Also an :class:`AttributeError`, so that
+    ``hasattr(market, "northbound")`` is False instead of raising."""
 
 
 class AssetCodeError(FactorLabError, ValueError):

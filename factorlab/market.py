@@ -1,33 +1,50 @@
 """Market: the canonical tables of one market bundled as LazyFrames, with parquet load/save.
 
 A market directory holds one parquet file per table (large tables as a folder of parquet parts)
-and ``manifest.json`` with the schema version, generation parameters, row counts and content
-hashes (sha256 of every file).
+and ``manifest.json`` with the format marker, schema version, generation parameters, row counts,
+and the size and sha256 of every file it lists. A directory is only ever replaced if it is such a
+market and holds nothing else; the new one is written beside it and renamed into place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
+import logging
 import os
+import re
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+import socket
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
 from factorlab._version import __version__
-from factorlab.errors import MarketError
+from factorlab.errors import MarketError, MissingTableError, ParameterError
+from factorlab.frames import as_lazy, check_unique_keys
 from factorlab.schema import SCHEMA_VERSION, TABLES, validate
 
-__all__ = ["MANIFEST", "Market", "MarketWriter"]
+__all__ = ["MANIFEST", "Market", "MarketWriter", "read_manifest"]
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+#: The manifest's format marker: only a directory whose manifest carries it may be replaced.
+FORMAT = "factorlab-market"
+#: 2: every table entry lists ``sizes`` (bytes) next to ``sha256``. 1 (no field): no sizes.
+MANIFEST_VERSION = 2
 #: Tables written as a folder of parts (one file per year) rather than one file.
 PARTITIONED = frozenset({"participant_holdings"})
+#: The file in a writer's staging directory naming its process (for stale-directory cleanup).
+WRITER_MARKER = "factorlab-writer.json"
+
+_TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 ValidateLevel = Literal["none", "schema", "full"]
 
@@ -40,19 +57,178 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def check_table_name(name: object) -> str:
+    """Return `name` if it is a table identifier (``[a-z][a-z0-9_]*``), else raise MarketError.
+
+    Table names become file names, so ``../x``, absolute paths and separators are refused.
+
+    Examples
+    --------
+    >>> check_table_name("prices")
+    'prices'
+    >>> check_table_name("../../x")
+    Traceback (most recent call last):
+    ...
+    factorlab.errors.MarketError: table name '../../x' is not an identifier: table names must match [a-z][a-z0-9_]* (they become file names); rename it, e.g. 'x'.
+    """  # noqa: E501
+    if isinstance(name, str) and _TABLE_NAME.fullmatch(name):
+        return name
+    fix = re.sub(r"[^a-z0-9_]+", "_", str(name).lower()).strip("_")
+    fix = fix if fix and fix[0].isalpha() else f"t_{fix}".rstrip("_")
+    raise MarketError(
+        f"table name {name!r} is not an identifier: table names must match [a-z][a-z0-9_]* "
+        f"(they become file names); rename it, e.g. {fix!r}."
+    )
+
+
+def _file_ok(table: str, rel: object) -> bool:
+    """A manifest file name is `table`.parquet or `table`/part-NNNN.parquet: never a path out."""
+    return isinstance(rel, str) and (
+        rel == f"{table}.parquet"
+        or re.fullmatch(rf"{table}/part-\d{{4}}\.parquet", rel) is not None
+    )
+
+
+def read_manifest(path: str | os.PathLike, *, check_version: bool = True) -> dict[str, Any]:
+    """The checked manifest of the market directory `path`.
+
+    Raises :class:`MarketError` naming the manifest file when it is absent, not JSON, lacks the
+    ``"format": "factorlab-market"`` marker, has another schema version (if `check_version`), or
+    has a malformed ``tables`` entry (table names must be identifiers; file names
+    ``<table>.parquet`` or ``<table>/part-NNNN.parquet``; one sha256 and, from manifest version
+    2 on, one size per file). Version-1 manifests (no sizes) come back with ``sizes`` None.
+    """
+    root = Path(path)
+    mp = root / MANIFEST
+    if not mp.is_file():
+        raise MarketError(
+            f"`{root}` is not a factorlab market directory: no {MANIFEST}. Create one with "
+            "`factorlab data synth --out DIR` or Market.save()."
+        )
+    try:
+        manifest = json.loads(mp.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MarketError(
+            f"`{mp}` cannot be read as JSON ({exc}); the manifest is damaged. Regenerate the "
+            "market (factorlab data synth, Market.save)."
+        ) from exc
+
+    def bad(what: str) -> MarketError:
+        return MarketError(
+            f"`{mp}` is not a valid factorlab market manifest: {what}. Regenerate the market "
+            "(factorlab data synth, Market.save)."
+        )
+
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise MarketError(
+            f"`{root}` is not a factorlab market directory: its {MANIFEST} has no "
+            f'"format": "{FORMAT}" marker (got {got!r}).'
+        )
+    version = manifest.get("schema_version")
+    if check_version and version != SCHEMA_VERSION:
+        raise MarketError(
+            f"market `{root}` has schema version {version}; this factorlab reads version "
+            f"{SCHEMA_VERSION}. Regenerate it (factorlab data synth) or convert it."
+        )
+    mversion = manifest.get("manifest_version", 1)
+    if not isinstance(mversion, int) or isinstance(mversion, bool):
+        raise bad(f"`manifest_version` must be an integer; got {mversion!r}")
+    tables = manifest.get("tables")
+    if not isinstance(tables, dict):
+        raise bad(f"`tables` must be an object of table entries; got {type(tables).__name__}")
+    if not isinstance(manifest.get("meta", {}), dict):
+        raise bad("`meta` must be an object")
+    for name, entry in tables.items():
+        if not (isinstance(name, str) and _TABLE_NAME.fullmatch(name)):
+            raise bad(f"table name {name!r} is not an identifier ([a-z][a-z0-9_]*)")
+        if not isinstance(entry, dict):
+            raise bad(f"the entry of table `{name}` must be an object; got {entry!r}")
+        files = entry.get("files")
+        if not isinstance(files, list):
+            raise bad(f"table `{name}` has no `files` list")
+        outside = [f for f in files if not _file_ok(name, f)]
+        if outside:
+            raise bad(
+                f"table `{name}` lists file(s) {outside[:3]}; a table's files must be "
+                f"`{name}.parquet` or `{name}/part-NNNN.parquet` inside the market directory"
+            )
+        hashes = entry.get("sha256")
+        if not (
+            isinstance(hashes, list)
+            and len(hashes) == len(files)
+            and all(isinstance(h, str) and _SHA256.fullmatch(h) for h in hashes)
+        ):
+            raise bad(
+                f"table `{name}` must have one `sha256` (64 hex digits) per file "
+                f"({len(files)} file(s)); got {hashes!r:.120}"
+            )
+        sizes = entry.get("sizes")
+        if mversion >= 2 or sizes is not None:
+            if not (
+                isinstance(sizes, list)
+                and len(sizes) == len(files)
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in sizes)
+            ):
+                raise bad(
+                    f"table `{name}` must have one `sizes` entry (bytes, an integer >= 0) per "
+                    f"file ({len(files)} file(s)); got {sizes!r:.120}"
+                )
+        else:
+            entry["sizes"] = None
+        rows = entry.get("rows", 0)
+        if not isinstance(rows, int) or isinstance(rows, bool):
+            raise bad(f"table `{name}`: `rows` must be an integer; got {rows!r}")
+    return manifest
+
+
+def _check_files(root: Path, name: str, entry: Mapping[str, Any], *, hashes: bool) -> list[Path]:
+    """The files of table `name`, checked against the manifest: present, of the recorded size,
+    (if `hashes`) of the recorded sha256, and with a readable parquet footer."""
+    files = [root / f for f in entry["files"]]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise MarketError(f"market `{root}`: table `{name}` is missing file(s) {missing}.")
+    for i, f in enumerate(files):
+        rel = entry["files"][i]
+        if entry["sizes"] is not None:
+            size = f.stat().st_size
+            if size != entry["sizes"][i]:
+                raise MarketError(
+                    f"market `{root}`: file `{rel}` of table `{name}` has {size} bytes; its "
+                    f"manifest records {entry['sizes'][i]}, so it was truncated or rewritten. "
+                    "Regenerate the market (factorlab data synth, Market.save)."
+                )
+        if hashes and _sha256(f) != entry["sha256"][i]:
+            raise MarketError(
+                f"market `{root}`: file `{rel}` of table `{name}` does not match its manifest "
+                "hash (sha256); the directory was modified or corrupted. Regenerate it."
+            )
+        try:
+            pl.read_parquet_schema(f)
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            raise MarketError(
+                f"market `{root}`: file `{rel}` of table `{name}` is not a readable parquet "
+                f"file ({type(exc).__name__}: {exc}); it is corrupted. Regenerate the market."
+            ) from exc
+    return files
+
+
 class Market:
     """A bundle of canonical tables as LazyFrames.
 
     Parameters
     ----------
     tables
-        Table name -> DataFrame or LazyFrame. Names of :data:`factorlab.schema.TABLES` are
-        validated; other names are kept as extra tables.
+        Table name -> polars DataFrame or LazyFrame, or a pandas DataFrame (converted once, a
+        named index becoming columns). Names must be identifiers (``[a-z][a-z0-9_]*``: they
+        become file names); names of :data:`factorlab.schema.TABLES` are validated, other names
+        are kept as extra tables.
     meta
         Free-form metadata (generation parameters, source), kept in the manifest.
     validate
-        ``"full"`` (default for in-memory tables) checks every value, ``"schema"`` only column
-        names and dtypes, ``"none"`` nothing.
+        ``"full"`` (default for in-memory tables) checks every value, ``"schema"`` column
+        names, dtypes and key uniqueness (reads the key columns only), ``"none"`` nothing.
 
     Examples
     --------
@@ -72,7 +248,14 @@ class Market:
         validate: ValidateLevel = "full",
         path: Path | None = None,
     ) -> None:
-        self._tables = {name: frame.lazy() for name, frame in tables.items()}
+        if not isinstance(tables, Mapping):
+            raise ParameterError(
+                f"`tables` must be a mapping of table name -> frame; got {type(tables).__name__}."
+            )
+        self._tables = {
+            check_table_name(name): as_lazy(frame, name=f"tables[{name!r}]")
+            for name, frame in tables.items()
+        }
         self.meta: dict[str, Any] = dict(meta or {})
         # a content hash describes files on disk: only Market.load sets it
         self.meta.pop("content_hash", None)
@@ -95,12 +278,12 @@ class Market:
         return self.table(name)
 
     def table(self, name: str) -> pl.LazyFrame:
-        """The table `name` as a LazyFrame; a clear :class:`MarketError` if it is absent."""
+        """The table `name` as a LazyFrame; a clear :class:`MissingTableError` if it is absent."""
         if name not in self._tables:
             known = ", ".join(f"`{n}`" for n in self.names) or "none"
-            hint = TABLES[name].description if name in TABLES else ""
-            raise MarketError(
-                f"this market has no table `{name}` ({hint.rstrip('.')}). Tables present: "
+            hint = f" ({TABLES[name].description.rstrip('.')})" if name in TABLES else ""
+            raise MissingTableError(
+                f"this market has no table `{name}`{hint}. Tables present: "
                 f"{known}. Load a market that includes it (e.g. the synthetic market, or an "
                 f"adapter that produces `{name}`)."
             )
@@ -116,9 +299,18 @@ class Market:
             )
 
     def __getattr__(self, name: str) -> pl.LazyFrame:
-        if name.startswith("_") or name not in TABLES:
+        if name.startswith("_"):
             raise AttributeError(name)
-        return self.table(name)
+        if name in TABLES or name in self._tables:
+            return self.table(name)
+        import difflib
+
+        near = difflib.get_close_matches(name, [*self._tables, *TABLES], n=1)
+        hint = f" Did you mean `{near[0]}`?" if near else ""
+        raise MissingTableError(
+            f"`Market` has no attribute or table `{name}`.{hint} Tables present: "
+            f"{', '.join(f'`{n}`' for n in self.names) or 'none'}."
+        )
 
     def __repr__(self) -> str:
         where = f" at {self.path}" if self.path else ""
@@ -170,11 +362,17 @@ class Market:
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write every table to `path` (replaced atomically) with a manifest; return the path."""
+        """Write every table to `path` with a manifest; return the path.
+
+        `path` must be new, empty, or a factorlab market directory holding only the files its
+        manifest lists (anything else is refused with a :class:`MarketError`, nothing deleted).
+        The new market is written beside it and renamed into place, so `path` never holds a
+        half-written market.
+        """
         with MarketWriter(path, meta=self.meta) as writer:
             for name in self.names:
                 writer.add(name, self._tables[name].collect())
-        return Path(path)
+        return writer.path
 
     @classmethod
     def load(
@@ -186,47 +384,56 @@ class Market:
     ) -> Market:
         """Open a market directory lazily.
 
-        ``validate="schema"`` (default) checks columns and dtypes of every table without reading
-        data; ``"full"`` checks every value. ``verify_hashes`` re-hashes the files against the
-        manifest (reads every byte).
+        Every load checks the manifest, that each listed file exists with its recorded size and
+        has a readable parquet footer. ``validate="schema"`` (default) then checks columns and
+        dtypes, and that the keys of every canonical table are unique (reads the key columns
+        only); ``"full"`` checks every value; ``"none"`` skips both. ``verify_hashes`` re-hashes
+        every file against the manifest's sha256 (reads every byte; always done for old
+        manifests without sizes). Any mismatch is a :class:`MarketError` naming the file.
         """
         root = Path(path)
-        manifest_path = root / MANIFEST
-        if not manifest_path.is_file():
-            raise MarketError(
-                f"`{root}` is not a factorlab market directory: no {MANIFEST}. Create one with "
-                "`factorlab data synth --out DIR` or Market.save()."
-            )
-        manifest = json.loads(manifest_path.read_text())
-        version = manifest.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise MarketError(
-                f"market `{root}` has schema version {version}; this factorlab reads version "
-                f"{SCHEMA_VERSION}. Regenerate it (factorlab data synth) or convert it."
-            )
+        manifest = read_manifest(root)
+        legacy = manifest.get("manifest_version", 1) < 2
         tables = {}
         for name, entry in manifest["tables"].items():
-            files = [root / f for f in entry["files"]]
-            missing = [str(f) for f in files if not f.is_file()]
-            if missing:
-                raise MarketError(f"market `{root}`: table `{name}` is missing file(s) {missing}.")
-            if verify_hashes:
-                for f, digest in zip(files, entry["sha256"], strict=True):
-                    if _sha256(f) != digest:
-                        raise MarketError(
-                            f"market `{root}`: file `{f.name}` of table `{name}` does not match "
-                            "its manifest hash; the directory was modified. Regenerate it."
-                        )
+            files = _check_files(root, name, entry, hashes=verify_hashes or legacy)
             tables[name] = pl.scan_parquet(files) if files else _empty(name)
-        market = cls(tables, meta=manifest.get("meta", {}), validate=validate, path=root)
+        market = cls(tables, meta=manifest.get("meta", {}), validate="none", path=root)
         market.meta["content_hash"] = manifest.get("content_hash")
+        for name, lf in market._tables.items():
+            try:
+                _validate_tables({name: lf}, validate)
+            except pl.exceptions.PolarsError as exc:
+                files = ", ".join(manifest["tables"][name]["files"])
+                raise MarketError(
+                    f"market `{root}`: table `{name}` ({files}) "
+                    f"cannot be read ({type(exc).__name__}: {exc}); a file is corrupted. Check "
+                    "with Market.load(path, verify_hashes=True), or regenerate the market."
+                ) from exc
         return market
+
+    def verify_files(self) -> None:
+        """Re-hash this market's files against its manifest (a no-op for in-memory markets).
+
+        Raises :class:`MarketError` naming the file if one changed since it was written, or if
+        the directory now holds another market than the one loaded.
+        """
+        if self.path is None or not self.content_hash:
+            return
+        manifest = read_manifest(self.path)
+        if manifest.get("content_hash") != self.content_hash:
+            raise MarketError(
+                f"market `{self.path}` was replaced since it was loaded (content hash "
+                f"{manifest.get('content_hash')} instead of {self.content_hash}); load it again."
+            )
+        for name, entry in manifest["tables"].items():
+            _check_files(self.path, name, entry, hashes=True)
 
 
 def _empty(name: str) -> pl.LazyFrame:
     from factorlab.schema import table_schema
 
-    return pl.LazyFrame(schema=table_schema(name))
+    return pl.LazyFrame(schema=table_schema(name)) if name in TABLES else pl.LazyFrame()
 
 
 def _validate_tables(tables: Mapping[str, pl.LazyFrame], level: ValidateLevel) -> None:
@@ -235,6 +442,148 @@ def _validate_tables(tables: Mapping[str, pl.LazyFrame], level: ValidateLevel) -
     for name, lf in tables.items():
         if name in TABLES:
             validate(name, lf, check_values=level == "full")
+            if level == "schema":
+                # the cheap key check: reads the key columns only
+                check_unique_keys(lf.select(TABLES[name].key), TABLES[name].key, table=name)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not a process id we wrote: never treat it as dead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(target: Path) -> list[Path]:
+    """Remove the staging directories ``.<name>.*`` beside `target` left by dead writers.
+
+    Only a directory holding our :data:`WRITER_MARKER` for `target`, written on this host by a
+    process that no longer exists, is removed; anything else is left alone. Returns what was
+    removed.
+    """
+    removed: list[Path] = []
+    prefix = f".{target.name}."
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    host = socket.gethostname()
+    for d in entries:
+        if not d.name.startswith(prefix) or d.is_symlink() or not d.is_dir():
+            continue
+        try:
+            info = json.loads((d / WRITER_MARKER).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue  # not a staging directory of ours
+        if not (
+            isinstance(info, dict)
+            and info.get("target") == target.name
+            and info.get("host") == host
+            and isinstance(info.get("pid"), int)
+        ) or _pid_alive(info["pid"]):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        log.info("removed the staging directory %s of a dead writer (pid %s)", d, info["pid"])
+        removed.append(d)
+    return removed
+
+
+class _Staging:
+    """A sibling directory ``.<name>.<random>`` of `target`: holds :data:`WRITER_MARKER` (this
+    process), ``new/`` (what is being written) and, during the swap, the replaced ``old*/``.
+
+    Created with the process umask (not mkdtemp's 0700). :meth:`commit` renames the old
+    `target` into the staging directory, ``new/`` onto `target`, then removes the staging
+    directory: `target` never holds a half-written directory, and a killed writer leaves only a
+    marked staging directory that the next writer removes.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(target)
+        for _ in range(100):
+            d = target.parent / f".{target.name}.{secrets.token_hex(6)}"
+            try:
+                os.mkdir(d)  # mode 0o777 & ~umask
+                break
+            except FileExistsError:
+                continue
+        else:  # pragma: no cover - 100 collisions of 48 random bits
+            raise MarketError(f"could not create a staging directory beside `{target}`.")
+        self.dir = d
+        marker = {"pid": os.getpid(), "host": socket.gethostname(), "target": target.name}
+        (d / WRITER_MARKER).write_text(json.dumps(marker), encoding="utf-8")
+        self.new = d / "new"
+        os.mkdir(self.new)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def commit(self, check_replaceable: Callable[[Path], None]) -> None:
+        moved: Path | None = None
+        for attempt in range(20):
+            if os.path.lexists(self.target):
+                check_replaceable(self.target)
+                aside = self.dir / f"old{attempt}"
+                try:
+                    os.rename(self.target, aside)
+                    moved = aside
+                except FileNotFoundError:
+                    pass  # another writer moved it away first
+            try:
+                os.rename(self.new, self.target)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    if moved is not None and not os.path.lexists(self.target):
+                        os.rename(moved, self.target)  # put the old market back
+                    raise
+                # a concurrent writer renamed its market in between: move that one aside too
+        else:  # pragma: no cover - 20 concurrent writers in a row
+            raise MarketError(f"could not rename the new market onto `{self.target}`.")
+        self.discard()
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse (MarketError naming `path`) unless `path` is absent, an empty directory, or a
+    factorlab market directory holding nothing but its manifest and the files it lists."""
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_dir():
+        raise MarketError(
+            f"`{path}` exists and is not a directory; refusing to replace it. Choose a new or "
+            "empty directory."
+        )
+    if not any(path.iterdir()):
+        return
+    try:
+        manifest = read_manifest(path, check_version=False)
+    except MarketError as exc:
+        raise MarketError(
+            f"`{path}` exists and is not a factorlab market directory ({exc}); refusing to "
+            "replace it. Choose a new or empty directory."
+        ) from exc
+    listed = {MANIFEST}
+    for entry in manifest["tables"].values():
+        for rel in entry["files"]:
+            listed.add(rel)
+            listed.update(str(p) for p in Path(rel).parents if str(p) != ".")
+    extra = sorted(
+        str(p.relative_to(path)) for p in path.rglob("*") if str(p.relative_to(path)) not in listed
+    )
+    if extra:
+        shown = ", ".join(f"`{e}`" for e in extra[:5]) + (", ..." if len(extra) > 5 else "")
+        raise MarketError(
+            f"`{path}` is a factorlab market but also holds {len(extra)} file(s) its manifest "
+            f"does not list ({shown}); refusing to replace it, they would be lost. Move them "
+            "out or choose another directory."
+        )
 
 
 class MarketWriter:
@@ -242,6 +591,12 @@ class MarketWriter:
     after :meth:`add`). The directory appears atomically when the writer closes without error.
 
     A table added several times (``participant_holdings`` by year) is written as parts.
+
+    `path` must be new, empty, or a factorlab market directory (``"format":
+    "factorlab-market"`` in its manifest) holding nothing but the files its manifest lists:
+    anything else is refused with a :class:`MarketError` before any work, and nothing of it is
+    deleted. The tables are written into a staging directory ``.<name>.<random>`` beside `path`
+    and renamed into place on success; staging directories of dead writers are removed.
     """
 
     def __init__(
@@ -256,28 +611,23 @@ class MarketWriter:
         self.meta.pop("content_hash", None)
         self.validate: ValidateLevel = validate
         self._entries: dict[str, dict[str, Any]] = {}
+        self._stage: _Staging | None = None
         self._tmp: Path | None = None
 
     def __enter__(self) -> MarketWriter:
-        self.path = self.path.resolve()
-        if self.path.exists() and not (
-            (self.path / MANIFEST).is_file()
-            or (self.path.is_dir() and not any(self.path.iterdir()))
-        ):
-            raise MarketError(
-                f"`{self.path}` exists and is not a factorlab market directory (no {MANIFEST}); "
-                "refusing to replace it. Choose a new or empty directory."
-            )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        self.path = Path(os.path.abspath(self.path))
+        _check_replaceable(self.path)
+        self._stage = _Staging(self.path)
+        self._tmp = self._stage.new
         return self
 
     def add(self, name: str, frame: pl.DataFrame) -> None:
         if self._tmp is None:
             raise MarketError("MarketWriter.add() called outside a `with` block.")
+        check_table_name(name)
         if name in TABLES and self.validate != "none":
             validate(name, frame, check_values=self.validate == "full")
-        entry = self._entries.setdefault(name, {"files": [], "rows": 0, "sha256": []})
+        entry = self._entries.setdefault(name, {"files": [], "rows": 0, "sha256": [], "sizes": []})
         if name in PARTITIONED:
             (self._tmp / name).mkdir(exist_ok=True)
             rel = f"{name}/part-{len(entry['files']):04d}.parquet"
@@ -292,40 +642,45 @@ class MarketWriter:
         entry["files"].append(rel)
         entry["rows"] += frame.height
         entry["sha256"].append(_sha256(target))
+        entry["sizes"].append(target.stat().st_size)
 
     def add_all(self, tables: Iterable[tuple[str, pl.DataFrame]]) -> None:
         for name, frame in tables:
             self.add(name, frame)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        assert self._tmp is not None
+        assert self._stage is not None and self._tmp is not None
         if exc_type is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._stage.discard()
             return
-        digest = hashlib.sha256()
-        for name in sorted(self._entries):
-            for h in self._entries[name]["sha256"]:
-                digest.update(f"{name}:{h}".encode())
-        manifest = {
-            "format": "factorlab-market",
-            "schema_version": SCHEMA_VERSION,
-            "factorlab_version": __version__,
-            "polars_version": pl.__version__,
-            "written": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "meta": self.meta,
-            "content_hash": digest.hexdigest(),
-            "tables": self._entries,
-        }
-        (self._tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        os.replace(self._tmp, self.path)
+        try:
+            digest = hashlib.sha256()
+            for name in sorted(self._entries):
+                for h in self._entries[name]["sha256"]:
+                    digest.update(f"{name}:{h}".encode())
+            manifest = {
+                "format": FORMAT,
+                "manifest_version": MANIFEST_VERSION,
+                "schema_version": SCHEMA_VERSION,
+                "factorlab_version": __version__,
+                "polars_version": pl.__version__,
+                "written": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "meta": self.meta,
+                "content_hash": digest.hexdigest(),
+                "tables": self._entries,
+            }
+            (self._tmp / MANIFEST).write_text(
+                json.dumps(manifest, indent=2, default=str), encoding="utf-8"
+            )
+            self._stage.commit(_check_replaceable)
+        except BaseException:
+            self._stage.discard()
+            raise
 
 
 def iter_market_files(path: str | os.PathLike) -> Iterator[Path]:
-    """Every data file of a market directory, per its manifest."""
+    """Every data file of a market directory, per its (checked) manifest."""
     root = Path(path)
-    manifest = json.loads((root / MANIFEST).read_text())
-    for entry in manifest["tables"].values():
+    for entry in read_manifest(root, check_version=False)["tables"].values():
         for f in entry["files"]:
             yield root / f
