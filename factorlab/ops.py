@@ -15,6 +15,8 @@ Conventions shared by every operator
   rows are already date-sorted within each asset (then row order *is* time order). Windows count
   the asset's own rows, not calendar or market days: to count market trading days through a
   suspension, first reindex to the full date x asset grid (missing days become null rows).
+- **Window argument**: the window (``window``, or ``periods`` for shifts and changes) is the
+  second argument, positional or keyword: ``ts_mean("x", 20) == ts_mean("x", window=20)``.
 - **Composing**: ``asset_col=None`` returns the bare per-series expression without ``over``,
   for nesting inside another ``ts_*`` operator, whose single ``over`` then covers the whole
   composite: ``ts_std(ts_pct_change("close", asset_col=None), window=20)`` equals
@@ -40,7 +42,8 @@ import numpy as np
 import polars as pl
 from numba import njit
 
-from factorlab.errors import MissingColumnError, ParameterError
+from factorlab.errors import DtypeError, MissingColumnError, ParameterError
+from factorlab.frames import as_lazy, check_unique_keys
 
 __all__ = [
     "Factor",
@@ -118,7 +121,7 @@ def _over_asset(expr: pl.Expr, asset_col: str | None, date_col: str | None) -> p
 
 
 def ts_mean(
-    x: IntoExpr, *, window: int, asset_col: str | None = "asset", date_col: str | None = "date"
+    x: IntoExpr, window: int, *, asset_col: str | None = "asset", date_col: str | None = "date"
 ) -> pl.Expr:
     """Trailing mean over the last `window` rows of each asset.
 
@@ -148,7 +151,7 @@ def ts_mean(
 
 
 def ts_sum(
-    x: IntoExpr, *, window: int, asset_col: str | None = "asset", date_col: str | None = "date"
+    x: IntoExpr, window: int, *, asset_col: str | None = "asset", date_col: str | None = "date"
 ) -> pl.Expr:
     """Trailing sum over the last `window` rows of each asset (pandas ``rolling(window).sum()``).
 
@@ -160,7 +163,7 @@ def ts_sum(
 
 
 def ts_std(
-    x: IntoExpr, *, window: int, asset_col: str | None = "asset", date_col: str | None = "date"
+    x: IntoExpr, window: int, *, asset_col: str | None = "asset", date_col: str | None = "date"
 ) -> pl.Expr:
     """Trailing sample standard deviation (ddof=1) over the last `window` rows of each asset.
 
@@ -174,7 +177,7 @@ def ts_std(
 
 
 def ts_min(
-    x: IntoExpr, *, window: int, asset_col: str | None = "asset", date_col: str | None = "date"
+    x: IntoExpr, window: int, *, asset_col: str | None = "asset", date_col: str | None = "date"
 ) -> pl.Expr:
     """Trailing minimum over the last `window` rows of each asset (pandas ``rolling().min()``).
 
@@ -186,7 +189,7 @@ def ts_min(
 
 
 def ts_max(
-    x: IntoExpr, *, window: int, asset_col: str | None = "asset", date_col: str | None = "date"
+    x: IntoExpr, window: int, *, asset_col: str | None = "asset", date_col: str | None = "date"
 ) -> pl.Expr:
     """Trailing maximum over the last `window` rows of each asset (pandas ``rolling().max()``).
 
@@ -199,8 +202,8 @@ def ts_max(
 
 def ts_shift(
     x: IntoExpr,
-    *,
     periods: int = 1,
+    *,
     asset_col: str | None = "asset",
     date_col: str | None = "date",
 ) -> pl.Expr:
@@ -217,8 +220,8 @@ def ts_shift(
 
 def ts_delta(
     x: IntoExpr,
-    *,
     periods: int = 1,
+    *,
     asset_col: str | None = "asset",
     date_col: str | None = "date",
 ) -> pl.Expr:
@@ -234,8 +237,8 @@ def ts_delta(
 
 def ts_pct_change(
     x: IntoExpr,
-    *,
     periods: int = 1,
+    *,
     asset_col: str | None = "asset",
     date_col: str | None = "date",
 ) -> pl.Expr:
@@ -255,8 +258,8 @@ def ts_pct_change(
 
 def ts_rank(
     x: IntoExpr,
-    *,
     window: int,
+    *,
     pct: bool = True,
     asset_col: str | None = "asset",
     date_col: str | None = "date",
@@ -293,7 +296,7 @@ def ts_rank(
 
 
 def ts_zscore(
-    x: IntoExpr, *, window: int, asset_col: str | None = "asset", date_col: str | None = "date"
+    x: IntoExpr, window: int, *, asset_col: str | None = "asset", date_col: str | None = "date"
 ) -> pl.Expr:
     """``(x - ts_mean) / ts_std`` over the trailing `window` rows (std with ddof=1).
 
@@ -316,8 +319,8 @@ def ts_zscore(
 def ts_corr(
     x: IntoExpr,
     y: IntoExpr,
-    *,
     window: int,
+    *,
     asset_col: str | None = "asset",
     date_col: str | None = "date",
 ) -> pl.Expr:
@@ -452,8 +455,8 @@ def _topk_mean_batch(
 def ts_topk_mean(
     x: IntoExpr,
     by: IntoExpr,
-    *,
     window: int,
+    *,
     k: int,
     asset_col: str = "asset",
     date_col: str | None = "date",
@@ -793,7 +796,8 @@ def compute_factors(
     Parameters
     ----------
     frame
-        Long table with one row per (date, asset), e.g. the ``prices`` table.
+        Long table with one row per (date, asset), e.g. the ``prices`` table (a pandas
+        DataFrame is converted once, see :func:`factorlab.frames.as_lazy`).
     factors
         A registry (all its factors), or factor names and/or :class:`Factor` objects.
     registry
@@ -820,15 +824,14 @@ def compute_factors(
         Unknown factor names, duplicate factor names, or a wrong `frame` type.
     MissingColumnError
         A key column or a column some factor requires is absent; the message names the factor.
+    DtypeError
+        An operator's input is not numeric (e.g. ``ts_mean(pl.col("asset"), 3)``); checked on
+        the schema, before anything is computed.
+    DuplicateKeyError
+        Two rows share a (`date_col`, `asset_col`) key: the ``ts_*`` windows would run over
+        both. This check reads the two key columns (the only computation before ``collect()``).
     """
-    if isinstance(frame, pl.DataFrame):
-        lf = frame.lazy()
-    elif isinstance(frame, pl.LazyFrame):
-        lf = frame
-    else:
-        raise ParameterError(
-            f"`frame` must be a polars DataFrame or LazyFrame; got {type(frame).__name__}."
-        )
+    lf = as_lazy(frame, name="frame")
     date_col = _check_name("date_col", date_col)
     asset_col = _check_name("asset_col", asset_col)
 
@@ -877,7 +880,64 @@ def compute_factors(
             f"Available columns: {list(schema)}.",
             table="frame",
         )
+    _check_float_inputs(lf, schema, selected)
+    # the ts_* windows cannot see duplicates: check the keys once here (key columns only)
+    check_unique_keys(lf.select(date_col, asset_col), [date_col, asset_col], table="frame")
     return lf.with_columns([f.expr.alias(f.name) for f in selected])
+
+
+def _float_inputs(expr: pl.Expr) -> list[pl.Expr]:
+    """The sub-expressions `expr` casts to Float64 (every operator's input, see
+    :func:`_as_float`), found by walking the expression tree."""
+    seen: set[str] = set()
+    found: dict[str, pl.Expr] = {}
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        key = str(e)
+        if key in seen:
+            continue
+        seen.add(key)
+        inputs = e.meta.pop()
+        if key.endswith(".strict_cast(Float64)") and len(inputs) == 1:
+            found.setdefault(str(inputs[0]), inputs[0])
+        stack.extend(i for i in inputs if str(i) != key)
+    return list(found.values())
+
+
+def _check_float_inputs(lf: pl.LazyFrame, schema: pl.Schema, factors: Sequence[Factor]) -> None:
+    """Raise :class:`DtypeError` before any computation if an operator's input is not numeric
+    (Boolean counts as 0/1); Polars would fail only at ``collect()``, inside the window."""
+    checked: set[str] = set()
+    for f in factors:
+        for x in _float_inputs(f.expr):
+            if str(x) in checked:
+                continue
+            checked.add(str(x))
+            column = x.meta.output_name(raise_if_undetermined=False) or str(x)
+            try:
+                dtype = lf.select(x.alias("__x")).collect_schema()["__x"]
+            except pl.exceptions.PolarsError as exc:
+                raise DtypeError(
+                    f"factor `{f.name}`: its input {x} cannot be computed on the columns of "
+                    f"`frame` ({type(exc).__name__}: {str(exc).splitlines()[0]}); check the "
+                    "dtypes of the columns it uses.",
+                    table="frame",
+                    column=column,
+                ) from None
+            if dtype.is_numeric() or dtype in (pl.Boolean, pl.Null):
+                continue
+            example = ""
+            if x.meta.is_column() and column in schema:
+                first = lf.select(pl.col(column).drop_nulls().first()).collect().item()
+                example = f", e.g. {first!r}"
+            raise DtypeError(
+                f"factor `{f.name}`: operator input `{column}` must be numeric; got {dtype} "
+                f"(column `{column}` of table `frame`{example}). Pass a numeric column, or "
+                f"cast it first, e.g. pl.col({column!r}).cast(pl.Float64).",
+                table="frame",
+                column=column,
+            )
 
 
 # --------------------------------------------------------------------------------------------

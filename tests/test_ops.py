@@ -470,6 +470,57 @@ def test_compute_factors_errors():
         compute_factors(df, [], registry=reg)
 
 
+def test_window_and_periods_are_positional_or_keyword():
+    df = panel()
+    pairs = [
+        (ts_pct_change("x", 2), ts_pct_change("x", periods=2)),
+        (ts_shift("x", 2), ts_shift("x", periods=2)),
+        (ts_delta("x", 2), ts_delta("x", periods=2)),
+        (ts_mean("x", 3), ts_mean("x", window=3)),
+        (ts_rank("x", 3), ts_rank("x", window=3)),
+        (ts_corr("x", "y", 3), ts_corr("x", "y", window=3)),
+        (ts_topk_mean("x", "v", 3, k=1), ts_topk_mean("x", "v", window=3, k=1)),
+    ]
+    for positional, keyword in pairs:
+        assert_series_equal(df.select(positional).to_series(), df.select(keyword).to_series())
+    assert df.select(ts_pct_change("x", 2)).to_series().drop_nulls().len() > 0
+
+
+def test_compute_factors_refuses_a_non_numeric_operator_input_before_collect():
+    from factorlab.errors import DtypeError
+
+    df = panel().with_columns(code=pl.lit("600519.SH"))
+    with pytest.raises(DtypeError, match=r"factor `bad`: operator input `asset` must be numeric; "
+                       r"got String .*e\.g\. '[ABC]'"):
+        compute_factors(df, [Factor("bad", ts_mean(pl.col("asset"), window=3))])
+    # nested inside a composite, and through a cs_ operator too
+    nested = cs_rank(ts_mean(pl.col("code"), 3) * 2)
+    with pytest.raises(DtypeError, match=r"`code` must be numeric.*e\.g\. '600519\.SH'"):
+        compute_factors(df, [Factor("ok", ts_mean("x", 3)), Factor("bad", nested)])
+    # Boolean and integer inputs are numbers
+    flags = df.with_columns(flag=pl.col("x") > 3)
+    out = compute_factors(flags, [Factor("f", ts_mean("flag", 2)), Factor("v", ts_sum("v", 2))])
+    assert out.collect()["f"].drop_nulls().len() > 0
+
+
+def test_compute_factors_refuses_duplicate_keys():
+    from factorlab.errors import DuplicateKeyError
+
+    df = panel()
+    dup = pl.concat([df, df.filter((pl.col("asset") == "B") & (pl.col("date") == 3))])
+    with pytest.raises(DuplicateKeyError, match=r"table `frame` has 1 duplicate \(`date`, "
+                       r"`asset`\) key.*e\.g\. \(3, B\)"):
+        compute_factors(dup, [Factor("m3", ts_mean("x", window=3))])
+
+
+def test_compute_factors_accepts_pandas():
+    pytest.importorskip("pandas")
+    df = panel()
+    fac = [Factor("m3", ts_mean("x", window=3))]
+    got = compute_factors(df.to_pandas(), fac).collect()
+    assert_series_equal(got["m3"], compute_factors(df, fac).collect()["m3"])
+
+
 def test_default_registry_on_a_small_market_matches_pandas():
     pytest.importorskip("pandas")
     rng = np.random.default_rng(11)
