@@ -15,7 +15,7 @@ import polars as pl
 
 from factorlab._kernels import fill_prices_nb, forward_returns_nb
 from factorlab._kernels.rank import row_order
-from factorlab.errors import MissingColumnError, ParameterError
+from factorlab.errors import MAX_EXAMPLES, MissingColumnError, ParameterError, ValueRangeError
 from factorlab.evaluate.panel import DensePanel
 from factorlab.typing import Entry, PriceFill
 
@@ -134,6 +134,9 @@ def forward_returns(
         ``horizons`` empty or not positive integers; unknown ``entry`` / ``fill``.
     MissingColumnError
         The panel lacks the price column the entry needs.
+    ValueRangeError
+        The price column the entry uses holds a zero or negative price (named with example
+        rows); a price is never <= 0, and dividing by it gives no return.
     """
     horizons = validate_horizons(horizons)
     if entry not in _ENTRY_OFFSET:
@@ -150,8 +153,34 @@ def forward_returns(
             column=column,
         )
     prices = np.ascontiguousarray(panel.fields[column])
+    check_positive_grid(panel, prices, column)
     if fill != "none" and np.isnan(prices).any():
         prices = fill_prices_nb(prices, fill == "ffill")
     offset = _ENTRY_OFFSET[entry]
     grids = {h: forward_returns_nb(prices, h, offset) for h in horizons}
     return ForwardReturns(panel=panel, horizons=horizons, entry=entry, fill=fill, grids=grids)
+
+
+def check_positive_grid(panel: DensePanel, prices: np.ndarray, column: str) -> None:
+    """Raise :class:`ValueRangeError` if a price on the grid is zero or negative (NaN = missing
+    is fine), naming example (date, asset, price) cells. One vectorized pass."""
+    bad = prices <= 0
+    if not bad.any():
+        return
+    rows, cols = np.nonzero(bad)
+    examples = [
+        {
+            panel.date_col: panel.dates[int(t)].isoformat(),
+            panel.asset_col: panel.assets[int(j)],
+            column: float(prices[t, j]),
+        }
+        for t, j in zip(rows[:MAX_EXAMPLES], cols[:MAX_EXAMPLES], strict=True)
+    ]
+    raise ValueRangeError(
+        f"table `prices`: column `{column}` must be > 0 (a price); got {rows.size} zero or "
+        f"negative value(s), e.g. {examples[0]}. Set such values to null (missing) or fix the "
+        "source.",
+        table="prices",
+        column=column,
+        examples=examples,
+    )

@@ -143,20 +143,33 @@ def _date_frame(
     return frame.with_columns(pl.col(floats).fill_nan(None)) if floats else frame
 
 
-def ic_summary(ic: pl.DataFrame, *, value_col: str = "ic") -> pl.DataFrame:
-    """Summary statistics of a per-date IC frame, one row per horizon.
+SUMMARY_KEYS = ("factor", "pool", "group")
 
-    Columns: ``mean``, ``std`` (ddof=1), ``ir`` (mean / std, not annualized),
-    ``ir_annualized`` (ir x sqrt(252 / horizon)), ``t_stat`` and ``p_value`` (two-sided
-    one-sample t test of mean 0, as ``scipy.stats.ttest_1samp``), ``skew`` and ``kurtosis``
-    (excess; ``scipy.stats.skew`` / ``kurtosis`` with bias, as alphalens' IC table), ``positive``
-    (share of dates with IC > 0) and ``n_dates``. Null ICs are ignored.
+
+def ic_summary(ic: pl.DataFrame, *, value_col: str = "ic") -> pl.DataFrame:
+    """Summary statistics of a per-date IC frame, one row per horizon (and per factor, pool and
+    group when those columns are present: an :class:`~factorlab.evaluate.Evaluation`'s ``ic``
+    over several pools or factors is never pooled into one row).
+
+    Columns: the keys present among ``factor``, ``pool``, ``group``, then ``horizon``, ``mean``,
+    ``std`` (ddof=1), ``ir`` (mean / std, not annualized), ``ir_annualized`` (ir x
+    sqrt(252 / horizon)), ``t_stat`` and ``p_value`` (two-sided one-sample t test of mean 0, as
+    ``scipy.stats.ttest_1samp``), ``skew`` and ``kurtosis`` (excess; ``scipy.stats.skew`` /
+    ``kurtosis`` with bias, as alphalens' IC table), ``positive`` (share of dates with IC > 0)
+    and ``n_dates``.
+
+    Nulls and NaN
+    -------------
+    Null ICs are ignored. A key with no IC on any date (a constant factor, a horizon past the
+    data) still has its row: ``n_dates`` 0 and null statistics.
     """
     from scipy import stats  # imported here: scipy.stats costs ~0.7 s at import time
 
+    keys = [c for c in SUMMARY_KEYS if c in ic.columns] + ["horizon"]
     rows = []
-    for (h,), part in ic.drop_nulls(value_col).group_by(["horizon"], maintain_order=True):
-        x = part.get_column(value_col).to_numpy()
+    for key, part in ic.group_by(keys, maintain_order=True):
+        x = part.get_column(value_col).drop_nulls().drop_nans().to_numpy()
+        h = int(key[-1])
         n = x.size
         mean = float(x.mean()) if n else np.nan
         std = float(x.std(ddof=1)) if n > 1 else np.nan
@@ -165,11 +178,12 @@ def ic_summary(ic: pl.DataFrame, *, value_col: str = "ic") -> pl.DataFrame:
         p_value = float(2 * stats.t.sf(abs(t_stat), n - 1)) if np.isfinite(t_stat) else np.nan
         rows.append(
             {
-                "horizon": int(h),
+                **dict(zip(keys[:-1], key[:-1], strict=True)),
+                "horizon": h,
                 "mean": mean,
                 "std": std,
                 "ir": ir,
-                "ir_annualized": ir * np.sqrt(TRADING_DAYS / int(h)),
+                "ir_annualized": ir * np.sqrt(TRADING_DAYS / h),
                 "t_stat": t_stat,
                 "p_value": p_value,
                 "skew": float(stats.skew(x)) if n > 2 else np.nan,
@@ -178,27 +192,21 @@ def ic_summary(ic: pl.DataFrame, *, value_col: str = "ic") -> pl.DataFrame:
                 "n_dates": n,
             }
         )
-    schema = {"horizon": pl.Int32, "n_dates": pl.Int64}
-    frame = (
-        pl.DataFrame(rows, schema_overrides=schema)
-        if rows
-        else pl.DataFrame(
-            schema={
-                "horizon": pl.Int32,
-                "mean": pl.Float64,
-                "std": pl.Float64,
-                "ir": pl.Float64,
-                "ir_annualized": pl.Float64,
-                "t_stat": pl.Float64,
-                "p_value": pl.Float64,
-                "skew": pl.Float64,
-                "kurtosis": pl.Float64,
-                "positive": pl.Float64,
-                "n_dates": pl.Int64,
-            }
-        )
-    )
-    return frame.sort("horizon").with_columns(pl.selectors.float().fill_nan(None))
+    schema = {k: ic.schema[k] for k in keys[:-1]} | {
+        "horizon": pl.Int32,
+        "mean": pl.Float64,
+        "std": pl.Float64,
+        "ir": pl.Float64,
+        "ir_annualized": pl.Float64,
+        "t_stat": pl.Float64,
+        "p_value": pl.Float64,
+        "skew": pl.Float64,
+        "kurtosis": pl.Float64,
+        "positive": pl.Float64,
+        "n_dates": pl.Int64,
+    }
+    frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+    return frame.sort(keys, maintain_order=True).with_columns(pl.selectors.float().fill_nan(None))
 
 
 def rolling_ic(

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from factorlab.errors import DtypeError, DuplicateKeyError, MissingColumnError, ParameterError
+from factorlab.errors import DtypeError, MissingColumnError
+from factorlab.frames import as_frame, check_unique_keys
 
 __all__ = ["DensePanel", "GridColumns"]
-
-_MAX_EXAMPLES = 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +32,8 @@ class GridColumns:
         Rows of the frame.
     n_null:
         Column name -> rows whose value is null, NaN or infinite (on or off the grid).
+    n_inf:
+        Column name -> rows whose value is +inf or -inf (a subset of ``n_null``).
     n_off_grid:
         Column name -> rows with a finite value whose date or asset is not on the panel.
     labels:
@@ -45,6 +46,7 @@ class GridColumns:
     n_null: dict[str, int]
     n_off_grid: dict[str, int]
     labels: dict[str, pl.Series] = field(default_factory=dict)
+    n_inf: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,6 +169,43 @@ class DensePanel:
         object.__setattr__(panel, "columns", grids)
         return panel
 
+    def with_dates(self, dates: pl.Series) -> tuple[DensePanel, np.ndarray]:
+        """This panel with the `dates` it lacks added as rows without data (NaN in every field).
+
+        Used for alphalens' calendar, which is the union of the factor's and the prices' dates
+        (a factor date without a price row still counts as a row for lags). Returns the new panel
+        and, for each row of this panel, its row in the new one.
+        """
+        days = _date_days(dates.drop_nulls(), "factor", self.date_col)
+        old = self.dates.to_physical().to_numpy()
+        extra = np.setdiff1d(_unique_days(days), old)
+        if extra.size == 0:
+            return self, np.arange(old.size)
+        union = np.union1d(old, extra).astype(np.int32)
+        rows = np.searchsorted(union, old)
+
+        def widen(grid: np.ndarray) -> np.ndarray:
+            out = np.full((union.size, grid.shape[1]), np.nan)
+            out[rows] = grid
+            return out
+
+        fields = {k: widen(v) for k, v in self.fields.items()}
+        info = self.columns
+        if info is not None:
+            info = GridColumns(
+                fields, info.n_rows, info.n_null, info.n_off_grid, info.labels, info.n_inf
+            )
+        panel = DensePanel(
+            dates=pl.Series(self.date_col, union).cast(pl.Date),
+            assets=self.assets,
+            fields=fields,
+            columns=info,
+            date_col=self.date_col,
+            asset_col=self.asset_col,
+            _date_lut=_make_lut(union),
+        )
+        return panel, rows
+
     def to_grid(
         self,
         frame: pl.DataFrame | pl.LazyFrame,
@@ -267,6 +306,7 @@ class DensePanel:
         values: dict[str, np.ndarray] = {}
         n_null: dict[str, int] = {}
         n_off: dict[str, int] = {}
+        n_inf: dict[str, int] = {}
         if dense is None:
             dense = _is_dense_layout(days, assets, self.dates.to_physical().to_numpy(), self.assets)
         if dense:
@@ -274,10 +314,11 @@ class DensePanel:
                 col = _as_float(data.get_column(name))
                 finite = np.isfinite(col)
                 n_null[name] = int(n_rows - finite.sum())
+                n_inf[name] = int(np.isinf(col).sum()) if n_null[name] else 0
                 n_off[name] = 0
                 col[~finite] = np.nan
                 values[name] = col.reshape(n_dates, n_assets)
-            return GridColumns(values, n_rows, n_null, n_off)
+            return GridColumns(values, n_rows, n_null, n_off, n_inf=n_inf)
         rows = self._date_rows(days)
         cols = self._asset_cols(assets)
         on_grid = (rows >= 0) & (cols >= 0)
@@ -288,13 +329,14 @@ class DensePanel:
             col = _as_float(data.get_column(name))
             finite = np.isfinite(col)
             n_null[name] = int(n_rows - finite.sum())
+            n_inf[name] = int(np.isinf(col).sum()) if n_null[name] else 0
             n_off[name] = int((finite & ~on_grid).sum())
             grid = np.full(n_dates * n_assets, np.nan)
             vals = col[on_grid]
             vals[~np.isfinite(vals)] = np.nan
             grid[cell] = vals
             values[name] = grid.reshape(n_dates, n_assets)
-        return GridColumns(values, n_rows, n_null, n_off)
+        return GridColumns(values, n_rows, n_null, n_off, n_inf=n_inf)
 
     def _date_rows(self, days: np.ndarray) -> np.ndarray:
         lo, lut = self._date_lut
@@ -318,18 +360,13 @@ class DensePanel:
         return np.where(ok, pos_c, -1).astype(np.int64)
 
     def _check_unique(self, cell: np.ndarray, on_grid: pl.DataFrame, table: str) -> None:
+        """Duplicate (date, asset) cells: detected with one ``bincount``, reported by the shared
+        :func:`factorlab.frames.check_unique_keys` (one message for every entry point)."""
         counts = np.bincount(cell, minlength=self.shape[0] * self.shape[1])
         if counts.max(initial=0) <= 1:
             return
-        dup = counts[cell] > 1
-        n_dup = int((counts > 1).sum())
-        examples = on_grid.filter(pl.Series(dup)).head(_MAX_EXAMPLES).select(on_grid.columns[:2])
-        raise DuplicateKeyError(
-            f"table `{table}` has {n_dup} duplicate (date, asset) keys; deduplicate first "
-            "(e.g. `.unique(subset=[date, asset], keep='last')`).",
-            table=table,
-            examples=examples.to_dicts(),
-        )
+        check_unique_keys(on_grid, on_grid.columns[:2], table=table)
+        raise AssertionError("unreachable: bincount found duplicate cells")  # pragma: no cover
 
 
 _NULL_DAY = np.iinfo(np.int32).min
@@ -388,10 +425,7 @@ def _make_lut(days: np.ndarray) -> tuple[int, np.ndarray]:
 def _select(
     frame: pl.DataFrame | pl.LazyFrame, columns: Sequence[str], table: str, numeric: Sequence[str]
 ) -> pl.DataFrame:
-    if not isinstance(frame, pl.DataFrame | pl.LazyFrame):
-        raise ParameterError(
-            f"`{table}` must be a polars DataFrame or LazyFrame; got {type(frame).__name__}."
-        )
+    frame = as_frame(frame, name=table)  # pandas accepted; anything else is a ParameterError
     schema = frame.collect_schema()
     names = list(dict.fromkeys(columns))
     for name in names:

@@ -41,8 +41,11 @@ MAX_QUANTILES = 100
 class DropReport:
     """Rows of the input factor frame that did not enter the analysis, by reason.
 
-    Reasons are disjoint and counted in this order: ``factor_null`` (null, NaN or infinite
-    factor), ``not_in_prices`` (date or asset absent from the price panel), ``missing_return``
+    Reasons are disjoint and counted in this order: ``not_in_factor`` (a pool member on a factor
+    date with no factor row: only :func:`~factorlab.evaluate.evaluate` with ``pools`` counts
+    these, and ``n_input`` then includes them), ``factor_null`` (null or NaN factor),
+    ``non_finite`` (+inf or -inf factor: treated as missing, never as a value),
+    ``not_in_prices`` (date or asset absent from the price panel), ``missing_return``
     (a forward return is missing; under the ``per_horizon`` rule such rows are kept and only
     ``missing_return_by_horizon`` counts them), ``group_null`` (no group label),
     ``binning`` (rows on dates whose quantile edges are not unique: alphalens drops the date).
@@ -57,6 +60,8 @@ class DropReport:
     binning_dates: int
     n_clean: int
     missing_return_by_horizon: dict[int, int] = field(default_factory=dict)
+    non_finite: int = 0
+    not_in_factor: int = 0
 
     @property
     def loss(self) -> float:
@@ -71,7 +76,9 @@ class DropReport:
     def to_frame(self) -> pl.DataFrame:
         """``(reason, rows, share)``, one row per reason plus ``clean``."""
         reasons = {
+            "not_in_factor": self.not_in_factor,
             "factor_null": self.factor_null,
+            "non_finite": self.non_finite,
             "not_in_prices": self.not_in_prices,
             "missing_return": self.missing_return,
             "group_null": self.group_null,
@@ -242,6 +249,7 @@ def _panel_columns(panel: DensePanel, factor: str, group_col: str | None) -> Gri
         n_null={k: info.n_null[k] for k in keep},
         n_off_grid={k: info.n_off_grid[k] for k in keep},
         labels={k: info.labels[k] for k in keep if k in info.labels},
+        n_inf={k: info.n_inf[k] for k in keep if k in info.n_inf},
     )
 
 
@@ -294,7 +302,8 @@ def clean_factor(
 
     Nulls and NaN
     -------------
-    Null, NaN and infinite factor values count as missing (``factor_null``).
+    Null and NaN factor values count as missing (``factor_null``); +inf and -inf too, counted
+    apart as ``non_finite`` (one infinite value never turns its date's other values into NaN).
 
     Raises
     ------
@@ -406,7 +415,7 @@ def clean_factor(
     n_clean = int(mask.sum())
     drops = DropReport(
         n_input=grid.n_rows,
-        factor_null=grid.n_null[factor_col],
+        factor_null=grid.n_null[factor_col] - grid.n_inf.get(factor_col, 0),
         not_in_prices=grid.n_off_grid[factor_col],
         missing_return=missing_return,
         group_null=group_null,
@@ -414,11 +423,13 @@ def clean_factor(
         binning_dates=int(dropped.sum()),
         n_clean=n_clean,
         missing_return_by_horizon=by_horizon,
+        non_finite=grid.n_inf.get(factor_col, 0),
     )
     if max_loss is not None and drops.loss > max_loss:
         raise MaxLossExceededError(
             f"{drops.loss:.1%} of factor rows were dropped, more than max_loss={max_loss:.1%}: "
-            f"{drops.factor_null} null factor, {drops.not_in_prices} not in prices, "
+            f"{drops.factor_null} null factor, {drops.non_finite} infinite factor, "
+            f"{drops.not_in_prices} not in prices, "
             f"{drops.missing_return} missing a forward return, {drops.group_null} without group, "
             f"{drops.binning} on {drops.binning_dates} dates with duplicate quantile edges. "
             "Raise max_loss or fix the inputs."

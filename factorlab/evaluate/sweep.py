@@ -3,36 +3,66 @@
 The price panel and the forward returns are built once and shared by every factor x pool; each
 factor x pool is a :func:`~factorlab.evaluate.clean_factor` on the same grids, scored with the
 IC, quantile-return, turnover and autocorrelation functions of this package.
+
+Every input frame passes the shared boundary (:mod:`factorlab.frames`): pandas is accepted,
+factor columns must be numeric, prices finite and > 0, asset codes must meet the prices', keys
+unique. Nothing asked for is left out silently: every factor x pool x horizon has a summary row
+(NaN with a ``reason`` when it cannot be scored), and every input row not used is in ``drops``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from factorlab.errors import MissingColumnError, ParameterError
+from factorlab.errors import MAX_EXAMPLES, CalendarError, MissingColumnError, ParameterError
 from factorlab.evaluate.forward import forward_returns, validate_horizons
 from factorlab.evaluate.ic import ic_summary, information_coefficient
-from factorlab.evaluate.panel import DensePanel
-from factorlab.evaluate.quantiles import clean_factor, validate_quantiles
+from factorlab.evaluate.panel import DensePanel, _date_days
+from factorlab.evaluate.quantiles import CleanFactor, DropReport, clean_factor, validate_quantiles
 from factorlab.evaluate.returns import mean_return_by_quantile
-from factorlab.evaluate.turnover import coverage, factor_rank_autocorrelation, quantile_turnover
+from factorlab.evaluate.turnover import factor_rank_autocorrelation, quantile_turnover
+from factorlab.frames import (
+    as_lazy,
+    check_columns,
+    check_numeric,
+    check_positive,
+    check_unique_keys,
+    match_codes,
+)
 from factorlab.typing import Entry, QuantileMode
 
 __all__ = ["Evaluation", "evaluate"]
+
+_ENTRY_COLUMN = {"close": None, "next_open": "open", "next_vwap": "vwap"}
+_REASONS = (
+    "not_in_factor",
+    "factor_null",
+    "non_finite",
+    "not_in_prices",
+    "missing_return",
+    "group_null",
+    "binning",
+    "clean",
+)
 
 
 @dataclass(frozen=True)
 class Evaluation:
     """Result of :func:`evaluate`.
 
-    ``summary``: one row per factor x pool x horizon (IC statistics, top / bottom quantile mean
-    returns and their spread per period, top-quantile turnover, rank autocorrelation, coverage,
-    rows used and lost). ``ic``: per-date IC. ``quantile_returns``: mean return by quantile.
-    ``drops``: rows lost per factor x pool, by reason (nothing the caller gave is lost silently).
+    ``summary``: one row per factor x pool x horizon, always (IC statistics, top / bottom
+    quantile mean returns and their spread per period, top-quantile turnover, rank
+    autocorrelation, ``coverage``, ``rows_input``, ``rows_clean`` and ``loss`` for that horizon,
+    and ``reason``: null, or why the row's statistics are NaN). ``ic``: per-date IC.
+    ``quantile_returns``: mean return by quantile. ``drops``: per factor x pool x horizon, the
+    input rows by reason (``not_in_factor``, ``factor_null``, ``non_finite``,
+    ``not_in_prices``, ``missing_return``, ``group_null``, ``binning``, ``clean``); for each
+    factor x pool x horizon they sum to ``rows_input`` (nothing is lost silently).
     """
 
     summary: pl.DataFrame
@@ -42,11 +72,11 @@ class Evaluation:
 
 
 def evaluate(
-    frame: pl.DataFrame | pl.LazyFrame,
+    frame: Any,
     factors: Sequence[str],
     *,
-    prices: pl.DataFrame | pl.LazyFrame | None = None,
-    pools: pl.DataFrame | pl.LazyFrame | Mapping[str, pl.DataFrame] | None = None,
+    prices: Any = None,
+    pools: Any = None,
     horizons: Sequence[int] = (1, 5, 10),
     quantiles: int = 5,
     mode: QuantileMode = "rank",
@@ -61,16 +91,17 @@ def evaluate(
     Parameters
     ----------
     frame
-        Long table (date, asset, factor columns); with ``prices=None`` it also holds the price
-        column(s).
+        Long table (date, asset, factor columns), polars or pandas; with ``prices=None`` it also
+        holds the price column(s).
     factors
-        Factor column names in `frame`.
+        Factor column names in `frame` (numeric, each named once).
     prices
         Long price table (date, asset, `price_col`, plus ``open`` / ``vwap`` for those entry
-        conventions); default: `frame`.
+        conventions), polars or pandas; default: `frame`.
     pools
         Point-in-time membership ``(date, asset, pool)`` (e.g. ``market.pools``), or a mapping
         pool name -> (date, asset) frame; ``None`` scores the whole universe as pool "all".
+        Members on a factor date without a factor row count as ``not_in_factor`` drops.
     horizons, quantiles, mode, entry, method
         As in :func:`forward_returns`, :func:`clean_factor` (``"rank"`` tie-robust buckets or
         ``"qcut"`` alphalens-compatible) and :func:`information_coefficient`. The default entry
@@ -81,31 +112,49 @@ def evaluate(
     -------
     Evaluation
 
+    Calendar
+    --------
+    Horizons and turnover / autocorrelation lags count sessions of the price table. A factor
+    row on a date without a price row is dropped as ``not_in_prices``, and the next session's
+    turnover compares with the previous session (the alphalens-compatible functions,
+    :func:`alphalens_tearsheet_numbers`, count such a date as a row, as alphalens does).
+
+    Coverage
+    --------
+    ``coverage`` is the mean over the factor's dates of the share of the pool's members (with
+    ``pools=None``: of the assets with a price) that have a clean factor value that date, as
+    the study's "Coverage %".
+
     Raises
     ------
     MissingColumnError
         A factor, key or price column is absent.
     ParameterError
-        No factors, bad horizons or quantiles, or a pool with fewer names than `quantiles` on a
-        date (named with an example date).
+        No factors, a factor named twice, bad horizons or quantiles, a frame of another type, or
+        a pool with fewer names than `quantiles` on a date (named with an example date).
     DtypeError
-        A factor or date column of the wrong dtype (e.g. String dates).
+        A factor column that is not numeric (String, Boolean), or a date column that is not a
+        date.
+    DuplicateKeyError
+        Two factor rows (or two pool rows) share a (date, asset) key.
+    ValueRangeError
+        A zero, negative or non-finite price in the column the entry uses.
+    AssetCodeError
+        No factor (or pool) asset code matches a price asset (e.g. ``600519`` against
+        ``600519.SH``).
+    CalendarError
+        No factor date is a date of the price table.
     """
-    lf = frame.lazy()
-    cols = lf.collect_schema().names()
-    missing = [c for c in (date_col, asset_col, *factors) if c not in cols]
-    if missing:
-        raise MissingColumnError(
-            f"`evaluate`: column(s) {missing} not in the factor frame (it has {cols}).",
-            table="factor",
-            column=missing[0],
-        )
-    if not factors:
-        raise ParameterError("`factors` is empty: name at least one factor column.")
+    factors = _check_factor_names(factors)
+    lf = as_lazy(frame, name="frame")
+    schema = lf.collect_schema()
+    check_columns(schema, [date_col, asset_col, *factors], table="factor")
+    check_numeric(schema, factors, table="factor")
     horizons = validate_horizons(horizons)
     quantiles = validate_quantiles(quantiles)
-    price_cols = [price_col, *{"next_open": ["open"], "next_vwap": ["vwap"]}.get(entry, [])]
-    price_frame = (prices if prices is not None else frame).lazy()
+    entry_col = _ENTRY_COLUMN.get(entry)
+    price_cols = list(dict.fromkeys([price_col, *([entry_col] if entry_col else [])]))
+    price_frame = lf if prices is None else as_lazy(prices, name="prices")
     have = price_frame.collect_schema().names()
     absent = [c for c in (date_col, asset_col, *price_cols) if c not in have]
     if absent:
@@ -115,51 +164,160 @@ def evaluate(
             table="prices",
             column=absent[0],
         )
-    panel = DensePanel.from_frame(
-        price_frame.select(date_col, asset_col, *price_cols),
-        columns=tuple(price_cols),
-        date_col=date_col,
-        asset_col=asset_col,
-    )
-    fwd = forward_returns(panel, horizons, entry=entry, price_col=price_col)
+    check_numeric(price_frame.collect_schema(), price_cols, table="prices")
+    used_col = entry_col or price_col
+    check_positive(price_frame, [used_col], table="prices", show=(date_col, asset_col))
+    price_data = price_frame.select(date_col, asset_col, *price_cols).collect()
     factor_frame = lf.select(date_col, asset_col, *factors).collect()
-    members = _pool_members(pools, date_col, asset_col)
+    factor_frame = _as_date(factor_frame, date_col, "factor")
+    price_data = _as_date(price_data, date_col, "prices")
+    factor_frame = _same_codes(factor_frame, price_data, asset_col, "factor")
+
+    panel = DensePanel.from_frame(
+        price_data, columns=tuple(price_cols), date_col=date_col, asset_col=asset_col
+    )
+    _check_dates_overlap(factor_frame, panel, date_col)
+    fwd = forward_returns(panel, horizons, entry=entry, price_col=price_col)
+    members = _pool_members(pools, factor_frame, price_data, date_col, asset_col)
+    factor_dates = factor_frame.get_column(date_col).unique().sort()
 
     summaries, ics, qrets, drops = [], [], [], []
     for pool, keys in members.items():
-        sub = (
-            factor_frame
-            if keys is None
-            else factor_frame.join(keys, on=[date_col, asset_col], how="semi")
-        )
+        if keys is None:
+            sub, not_in_factor = factor_frame, 0
+            per_date = _priced_per_date(panel, price_col, factor_dates)
+        else:
+            on_dates = keys.join(factor_frame.select(date_col).unique(), on=date_col, how="semi")
+            sub = factor_frame.join(on_dates, on=[date_col, asset_col], how="semi")
+            not_in_factor = on_dates.height - on_dates.join(
+                factor_frame, on=[date_col, asset_col], how="semi"
+            ).height
+            per_date = on_dates.group_by(date_col).agg(pl.len().alias("n_members"))
         for name in factors:
-            f = sub.select(date_col, asset_col, pl.col(name).alias("factor"))
-            _check_names_per_date(f, quantiles, name, pool, date_col)
-            clean = clean_factor(
-                panel,
-                f,
-                fwd,
-                factor_col="factor",
-                date_col=date_col,
-                asset_col=asset_col,
-                quantiles=quantiles,
-                mode=mode,
-            )
             tag = {"factor": name, "pool": pool}
+            f = sub.select(date_col, asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
+            clean = _score(f, panel, fwd, name, pool, quantiles, mode, date_col, asset_col)
+            d = clean.drops if isinstance(clean, CleanFactor) else clean
+            d = replace(d, n_input=d.n_input + not_in_factor, not_in_factor=not_in_factor)
+            used = _used_by_horizon(clean, horizons)
+            drops.append(_drops_frame(d, used, tag))
+            if not isinstance(clean, CleanFactor):
+                summaries.append(_empty_summary(d, horizons, tag))
+                continue
             ic = information_coefficient(clean, method=method)
             ics.append(ic.with_columns(**{k: pl.lit(v) for k, v in tag.items()}))
             qr = mean_return_by_quantile(clean)
             qrets.append(qr.with_columns(**{k: pl.lit(v) for k, v in tag.items()}))
-            drops.append(
-                clean.drops.to_frame().with_columns(**{k: pl.lit(v) for k, v in tag.items()})
-            )
-            summaries.append(_summary(clean, ic, qr, quantiles, tag))
+            cov = _coverage(clean, per_date, date_col)
+            summaries.append(_summary(clean, ic, qr, quantiles, tag, d, used, cov))
     lead = ["factor", "pool"]
     return Evaluation(
         summary=pl.concat(summaries, how="diagonal_relaxed"),
-        ic=pl.concat(ics).select(*lead, pl.exclude(lead)),
-        quantile_returns=pl.concat(qrets).select(*lead, pl.exclude(lead)),
-        drops=pl.concat(drops).select(*lead, pl.exclude(lead)),
+        ic=_concat(ics, lead),
+        quantile_returns=_concat(qrets, lead),
+        drops=pl.concat(drops),
+    )
+
+
+def _concat(parts: list[pl.DataFrame], lead: list[str]) -> pl.DataFrame:
+    if not parts:
+        return pl.DataFrame(schema={k: pl.String for k in lead})
+    return pl.concat(parts).select(*lead, pl.exclude(lead))
+
+
+def _check_factor_names(factors: Sequence[str]) -> list[str]:
+    if isinstance(factors, str):
+        factors = [factors]
+    names = list(factors)
+    if not names:
+        raise ParameterError("`factors` is empty: name at least one factor column.")
+    bad = [f for f in names if not isinstance(f, str)]
+    if bad:
+        raise ParameterError(f"`factors` must be column names (str); got {names!r}.")
+    twice = sorted({f for f in names if names.count(f) > 1})
+    if twice:
+        raise ParameterError(
+            f"`factors` names {', '.join(f'`{f}`' for f in twice)} more than once (got "
+            f"{names!r}); each factor is scored once: pass {list(dict.fromkeys(names))!r}."
+        )
+    return names
+
+
+def _as_date(frame: pl.DataFrame, date_col: str, table: str) -> pl.DataFrame:
+    """The date column as ``pl.Date`` (Datetime truncated); any other dtype is a DtypeError."""
+    dtype = frame.schema[date_col]
+    if dtype == pl.Date:
+        return frame
+    _date_days(frame.get_column(date_col), table, date_col)  # raises DtypeError unless Datetime
+    return frame.with_columns(pl.col(date_col).dt.date())
+
+
+def _same_codes(
+    frame: pl.DataFrame, prices: pl.DataFrame, asset_col: str, table: str
+) -> pl.DataFrame:
+    """Check that `frame` speaks the prices' asset codes (0 matching is an AssetCodeError) and
+    give its asset column the prices' dtype (a partial mismatch stays, as ``not_in_prices``)."""
+    codes, known = frame.get_column(asset_col), prices.get_column(asset_col)
+    if isinstance(codes.dtype, pl.Categorical | pl.Enum):
+        codes = codes.cast(pl.String)
+    target = pl.String if isinstance(known.dtype, pl.Categorical | pl.Enum) else known.dtype
+    match_codes(codes.unique(), known.unique(), table=table, against="prices", column=asset_col)
+    if codes.dtype != target:
+        codes = codes.cast(pl.String).cast(target, strict=False)
+    return frame.with_columns(codes.alias(asset_col))
+
+
+def _check_dates_overlap(frame: pl.DataFrame, panel: DensePanel, date_col: str) -> None:
+    dates = frame.get_column(date_col).unique().sort()
+    if dates.len() and not dates.is_in(panel.dates.implode()).any():
+        raise CalendarError(
+            f"none of the {dates.len()} dates of table `factor` (e.g. {dates[0]}) is a date of "
+            f"table `prices` ({panel.dates.len()} dates, {panel.dates[0]} to "
+            f"{panel.dates[-1]}); the factor and the prices must cover the same sessions.",
+            table="factor",
+            column=date_col,
+            examples=[{date_col: d.isoformat()} for d in dates.head(MAX_EXAMPLES)],
+        )
+
+
+def _score(
+    f: pl.DataFrame,
+    panel: DensePanel,
+    fwd,
+    name: str,
+    pool: str,
+    quantiles: int,
+    mode: QuantileMode,
+    date_col: str,
+    asset_col: str,
+) -> CleanFactor | DropReport:
+    """The clean factor, or (no finite value at all) the DropReport of an unscorable factor."""
+    x = pl.col("factor")
+    counts = f.select(
+        finite=x.is_finite().sum(), inf=x.is_infinite().sum(), rows=pl.len()
+    ).row(0, named=True)
+    if not counts["finite"]:
+        return DropReport(
+            n_input=counts["rows"],
+            factor_null=counts["rows"] - counts["inf"],
+            not_in_prices=0,
+            missing_return=0,
+            group_null=0,
+            binning=0,
+            binning_dates=0,
+            n_clean=0,
+            non_finite=counts["inf"],
+        )
+    _check_names_per_date(f, quantiles, name, pool, date_col)
+    return clean_factor(
+        panel,
+        f,
+        fwd,
+        factor_col="factor",
+        date_col=date_col,
+        asset_col=asset_col,
+        quantiles=quantiles,
+        mode=mode,
     )
 
 
@@ -168,7 +326,7 @@ def _check_names_per_date(
 ) -> None:
     """Quantile portfolios need at least `quantiles` names with a value on every scored date."""
     counts = (
-        f.filter(pl.col("factor").is_not_null() & pl.col("factor").is_not_nan())
+        f.filter(pl.col("factor").is_finite())
         .group_by(date_col)
         .len()
         .filter(pl.col("len") < quantiles)
@@ -184,36 +342,167 @@ def _check_names_per_date(
 
 
 def _pool_members(
-    pools: pl.DataFrame | pl.LazyFrame | Mapping[str, pl.DataFrame] | None,
+    pools: Any,
+    factor_frame: pl.DataFrame,
+    prices: pl.DataFrame,
     date_col: str,
     asset_col: str,
 ) -> dict[str, pl.DataFrame | None]:
     if pools is None:
         return {"all": None}
     if isinstance(pools, Mapping):
+        parts = {}
         for k, v in pools.items():
-            names = v.lazy().collect_schema().names()
-            if date_col not in names or asset_col not in names:
-                raise MissingColumnError(
-                    f"pool `{k}` needs columns `{date_col}` and `{asset_col}`; it has {names}.",
-                    table="pools",
-                    column=asset_col if date_col in names else date_col,
-                )
-        return {k: v.lazy().select(date_col, asset_col).collect() for k, v in pools.items()}
-    p = pools.lazy().collect()
-    if "pool" not in p.columns or date_col not in p.columns or asset_col not in p.columns:
-        raise MissingColumnError(
-            f"`pools` needs columns ({date_col}, {asset_col}, pool); it has {p.columns}.",
-            table="pools",
-            column="pool",
+            table = f"pools[{k!r}]"
+            lf = as_lazy(v, name=table)
+            check_columns(lf.collect_schema(), [date_col, asset_col], table=table)
+            parts[k] = lf.select(date_col, asset_col).collect()
+    else:
+        lf = as_lazy(pools, name="pools")
+        check_columns(lf.collect_schema(), [date_col, asset_col, "pool"], table="pools")
+        p = lf.select(date_col, asset_col, "pool").collect()
+        check_unique_keys(p, [date_col, asset_col, "pool"], table="pools")
+        parts = {
+            name: part.select(date_col, asset_col)
+            for (name,), part in p.group_by(["pool"], maintain_order=True)
+        }
+    out = {}
+    for name, keys in parts.items():
+        table = "pools" if not isinstance(pools, Mapping) else f"pools[{name!r}]"
+        keys = _as_date(keys, date_col, table)
+        if isinstance(pools, Mapping):
+            check_unique_keys(keys, [date_col, asset_col], table=table)
+        keys = _same_codes(keys, prices, asset_col, table)
+        out[name] = keys.with_columns(
+            pl.col(asset_col).cast(factor_frame.schema[asset_col], strict=False)
         )
-    return {
-        name: part.select(date_col, asset_col)
-        for (name,), part in p.group_by(["pool"], maintain_order=True)
-    }
+    return out
 
 
-def _summary(clean, ic: pl.DataFrame, qr: pl.DataFrame, quantiles: int, tag: dict) -> pl.DataFrame:
+def _priced_per_date(panel: DensePanel, price_col: str, dates: pl.Series) -> pl.DataFrame:
+    """Members of pool "all" per factor date: the assets with a price that date."""
+    priced = np.isfinite(panel.fields[price_col]).sum(axis=1)
+    frame = pl.DataFrame({panel.date_col: panel.dates, "n_members": priced.astype(np.int64)})
+    return frame.filter(pl.col(panel.date_col).is_in(dates.implode()))
+
+
+def _coverage(clean: CleanFactor, per_date: pl.DataFrame, date_col: str) -> float:
+    """Mean over the member dates of (members with a clean value) / members."""
+    n_clean = pl.DataFrame(
+        {date_col: clean.panel.dates, "n_clean": clean.mask.sum(axis=1).astype(np.int64)}
+    )
+    share = (
+        per_date.filter(pl.col("n_members") > 0)
+        .join(n_clean, on=date_col, how="left")
+        .select((pl.col("n_clean").fill_null(0) / pl.col("n_members")).mean())
+        .item()
+    )
+    return np.nan if share is None else float(share)
+
+
+def _used_by_horizon(clean: CleanFactor | DropReport, horizons: tuple[int, ...]) -> dict:
+    """Clean rows that have horizon h's forward return (the rows scored for h)."""
+    if not isinstance(clean, CleanFactor):
+        return {h: 0 for h in horizons}
+    return {h: int((clean.mask & np.isfinite(clean.forward.grids[h])).sum()) for h in horizons}
+
+
+def _drops_frame(d: DropReport, used: dict[int, int], tag: dict) -> pl.DataFrame:
+    rows = []
+    n = max(d.n_input, 1)
+    for h, clean_h in used.items():
+        counts = {
+            "not_in_factor": d.not_in_factor,
+            "factor_null": d.factor_null,
+            "non_finite": d.non_finite,
+            "not_in_prices": d.not_in_prices,
+            "missing_return": d.missing_return + d.n_clean - clean_h,
+            "group_null": d.group_null,
+            "binning": d.binning,
+            "clean": clean_h,
+        }
+        rows += [(tag["factor"], tag["pool"], h, r, counts[r], counts[r] / n) for r in _REASONS]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "factor": pl.String,
+            "pool": pl.String,
+            "horizon": pl.Int32,
+            "reason": pl.String,
+            "rows": pl.Int64,
+            "share": pl.Float64,
+        },
+        orient="row",
+    )
+
+
+_SUMMARY_FLOATS = (
+    "ic_mean",
+    "ic_std",
+    "ic_ir",
+    "ic_t",
+    "ic_p",
+    "ic_positive",
+    "top_mean",
+    "bottom_mean",
+    "spread_mean",
+    "turnover_top",
+    "rank_autocorr",
+    "coverage",
+)
+
+
+def _empty_summary(d: DropReport, horizons: tuple[int, ...], tag: dict) -> pl.DataFrame:
+    reason = (
+        f"`{tag['factor']}` has no finite value in pool `{tag['pool']}` "
+        f"({d.n_input} rows: null, NaN or infinite)"
+    )
+    n = len(horizons)
+    return pl.DataFrame(
+        {
+            "factor": [tag["factor"]] * n,
+            "pool": [tag["pool"]] * n,
+            "horizon": pl.Series(horizons, dtype=pl.Int32),
+            **{c: pl.Series([None] * n, dtype=pl.Float64) for c in _SUMMARY_FLOATS[:6]},
+            "n_dates": pl.Series([0] * n, dtype=pl.Int64),
+            **{c: pl.Series([None] * n, dtype=pl.Float64) for c in _SUMMARY_FLOATS[6:11]},
+            "coverage": pl.Series([0.0] * n),
+            "rows_input": pl.Series([d.n_input] * n, dtype=pl.Int64),
+            "rows_clean": pl.Series([0] * n, dtype=pl.Int64),
+            "loss": pl.Series([1.0 if d.n_input else 0.0] * n),
+            "reason": [reason] * n,
+        }
+    )
+
+
+def _reason(h: int, d: DropReport, used: int, n_dates: int) -> str | None:
+    if d.n_clean == 0:
+        return "no clean row: every factor row was dropped (see `drops`)"
+    if used == 0:
+        return (
+            f"no clean row has a {h}-session forward return (the horizon reaches past the "
+            "price data, or the entry price is missing)"
+        )
+    if n_dates == 0:
+        return (
+            "no IC on any date: the factor (or the return) is constant within every date, or "
+            "fewer than 2 names per date"
+        )
+    if n_dates == 1:
+        return "IC on a single date: std, IR and t-stat are undefined"
+    return None
+
+
+def _summary(
+    clean: CleanFactor,
+    ic: pl.DataFrame,
+    qr: pl.DataFrame,
+    quantiles: int,
+    tag: dict,
+    d: DropReport,
+    used: dict[int, int],
+    cov: float,
+) -> pl.DataFrame:
     s = ic_summary(ic).select(
         "horizon",
         ic_mean="mean",
@@ -224,6 +513,7 @@ def _summary(clean, ic: pl.DataFrame, qr: pl.DataFrame, quantiles: int, tag: dic
         ic_positive="positive",
         n_dates="n_dates",
     )
+    base = pl.DataFrame({"horizon": pl.Series(clean.horizons, dtype=pl.Int32)})
     top = qr.filter(pl.col("quantile") == quantiles).select("horizon", top_mean="mean_return")
     bottom = qr.filter(pl.col("quantile") == 1).select("horizon", bottom_mean="mean_return")
     turn = (
@@ -231,33 +521,37 @@ def _summary(clean, ic: pl.DataFrame, qr: pl.DataFrame, quantiles: int, tag: dic
         .filter(pl.col("quantile") == quantiles)
         .group_by("lag")
         .agg(turnover_top=pl.col("turnover").mean())
-        .rename({"lag": "horizon"})
+        .select(pl.col("lag").cast(pl.Int32).alias("horizon"), "turnover_top")
     )
     auto = (
         factor_rank_autocorrelation(clean)
         .group_by("lag")
         .agg(rank_autocorr=pl.col("autocorrelation").mean())
-        .rename({"lag": "horizon"})
+        .select(pl.col("lag").cast(pl.Int32).alias("horizon"), "rank_autocorr")
     )
-    cov = coverage(clean)["coverage"].mean()
-    d = clean.drops
+    rows_clean = pl.Series([used[h] for h in clean.horizons], dtype=pl.Int64)
     out = (
-        s.join(top, on="horizon", how="left")
+        base.join(s, on="horizon", how="left")
+        .with_columns(pl.col("n_dates").fill_null(0))
+        .join(top, on="horizon", how="left")
         .join(bottom, on="horizon", how="left")
         .with_columns(spread_mean=pl.col("top_mean") - pl.col("bottom_mean"))
-        .join(
-            turn.with_columns(pl.col("horizon").cast(s.schema["horizon"])), on="horizon", how="left"
-        )
-        .join(
-            auto.with_columns(pl.col("horizon").cast(s.schema["horizon"])), on="horizon", how="left"
-        )
+        .join(turn, on="horizon", how="left")
+        .join(auto, on="horizon", how="left")
         .with_columns(
-            coverage=pl.lit(cov if cov is not None else np.nan),
-            rows_input=pl.lit(d.n_input),
-            rows_clean=pl.lit(d.n_clean),
-            loss=pl.lit(d.loss),
+            coverage=pl.lit(cov, pl.Float64).fill_nan(None),
+            rows_input=pl.lit(d.n_input, pl.Int64),
+            rows_clean=rows_clean,
+            loss=(
+                (1 - rows_clean.cast(pl.Float64) / d.n_input) if d.n_input else rows_clean * 0.0
+            ),
         )
     )
+    reasons = [
+        _reason(h, d, used[h], n)
+        for h, n in zip(out["horizon"].to_list(), out["n_dates"].to_list(), strict=True)
+    ]
+    out = out.with_columns(reason=pl.Series(reasons, dtype=pl.String))
     return out.select(
         pl.lit(tag["factor"]).alias("factor"), pl.lit(tag["pool"]).alias("pool"), pl.all()
     )
