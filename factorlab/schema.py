@@ -18,13 +18,13 @@ from factorlab.errors import (
     MAX_EXAMPLES,
     CalendarError,
     DtypeError,
-    DuplicateKeyError,
     EmptyTableError,
     MissingColumnError,
     NullKeyError,
     ParameterError,
     ValueRangeError,
 )
+from factorlab.frames import check_unique_keys
 
 __all__ = [
     "TABLES",
@@ -50,7 +50,8 @@ class TableSpec:
 
     ``columns`` maps every required column to its dtype; ``key`` columns must be non-null and unique
     together; ``nullable`` lists the non-key columns allowed to hold nulls (all others must not).
-    ``prices`` must be finite and > 0, ``nonnegative`` finite and >= 0, ``ratios`` within [0, 1].
+    ``prices`` must be finite and > 0, ``nonnegative`` finite and >= 0, ``ratios`` within [0, 1],
+    and in each ``ordered`` pair (low, high) the first column must not exceed the second.
     ``calendar`` names the trading calendar that ``date`` must belong to (None: unchecked).
     """
 
@@ -62,6 +63,7 @@ class TableSpec:
     prices: tuple[str, ...] = ()
     nonnegative: tuple[str, ...] = ()
     ratios: tuple[str, ...] = ()
+    ordered: tuple[tuple[str, str], ...] = ()
     calendar: CalendarName | None = None
     date_column: str = "date"
     allow_empty: bool = False
@@ -96,6 +98,7 @@ TABLES: dict[str, TableSpec] = {
             # share counts); never filled with a proxy. See factorlab.datasets.real.require_data.
             nullable=("amount", "float_shares", "total_shares"),
             prices=("open", "high", "low", "close", "adj_factor"),
+            ordered=(("low", "high"),),
             nonnegative=("volume", "amount", "float_shares", "total_shares"),
             calendar="ashare",
             description="Daily bars, unadjusted prices (yuan), volume in shares, amount in yuan; "
@@ -257,6 +260,7 @@ TABLES: dict[str, TableSpec] = {
              "volume": _F, "amount": _F},
             key=("date", "etf"),
             prices=("open", "high", "low", "close"),
+            ordered=(("low", "high"),),
             nonnegative=("volume", "amount"),
             calendar="ashare",
             description="ETF daily bars (unadjusted yuan per unit, volume in units, amount in "
@@ -388,7 +392,8 @@ def validate(
     7. keys are unique (:class:`~factorlab.errors.DuplicateKeyError`);
     8. ``spec.prices`` are finite and > 0, ``spec.nonnegative`` finite and >= 0,
        ``spec.ratios`` within [0, 1] (:class:`~factorlab.errors.ValueRangeError`), columns in
-       spec order;
+       spec order; then in each ``spec.ordered`` pair the low column <= the high column
+       (``high < low`` is a :class:`~factorlab.errors.ValueRangeError` with example rows);
     9. if `check_calendar` and ``spec.calendar``: every ``spec.date_column`` value is a session
        of that calendar (:class:`~factorlab.errors.CalendarError`); dates outside the shipped
        calendars' covered range count as non-sessions.
@@ -578,9 +583,11 @@ def _check_dtypes(spec: TableSpec, schema: pl.Schema, lf: pl.LazyFrame) -> None:
 class _Check:
     """One value rule: `bad` flags offending rows of `column`; `kind` picks error and message."""
 
-    kind: Literal["null_key", "null", "price", "nonnegative", "ratio", "calendar"]
+    kind: Literal["null_key", "null", "price", "nonnegative", "ratio", "order", "calendar"]
     column: str
     bad: pl.Expr
+    #: the other column of an ``order`` check (shown in the example rows)
+    other: str | None = None
 
 
 def _value_checks(spec: TableSpec, calendar_days: pl.Series | None) -> list[_Check]:
@@ -598,6 +605,9 @@ def _value_checks(spec: TableSpec, calendar_days: pl.Series | None) -> list[_Che
             checks.append(_Check("nonnegative", c, x.is_not_null() & ~(x.is_finite() & (x >= 0))))
         if c in spec.ratios:
             checks.append(_Check("ratio", c, x.is_not_null() & ~x.is_between(0, 1)))
+    for low, high in spec.ordered:
+        lo, hi = pl.col(low), pl.col(high)
+        checks.append(_Check("order", high, lo.is_not_null() & hi.is_not_null() & (hi < lo), low))
     if calendar_days is not None:
         x = pl.col(spec.date_column)
         off_calendar = x.is_not_null() & ~x.is_in(calendar_days.implode())
@@ -649,15 +659,18 @@ def _check_values(spec: TableSpec, lf: pl.LazyFrame, *, check_calendar: bool) ->
         if failure := first_failure(*kinds):
             _raise_value_error(spec, lf, *failure)
     if counts["duplicates"]:
-        _raise_duplicates(spec, lf, counts["duplicates"])
+        _raise_duplicates(spec, lf)
     if failure := first_failure("price", "nonnegative", "ratio"):
         _raise_value_error(spec, lf, *failure)
+    if failure := first_failure("order"):
+        _raise_order_error(spec, lf, *failure)
     if (failure := first_failure("calendar")) and days is not None:
         _raise_calendar(spec, lf, *failure, days)
 
 
 def _offending_rows(spec: TableSpec, lf: pl.LazyFrame, check: _Check) -> list[dict[str, Any]]:
-    cols = [*spec.key, *([check.column] if check.column not in spec.key else [])]
+    shown = [check.other, check.column] if check.other else [check.column]
+    cols = [*spec.key, *(c for c in shown if c not in spec.key)]
     # select first: an extra input column named "row" must not clash with the row index
     found = lf.select(cols).with_row_index("row").filter(check.bad)
     return _rows(found.head(MAX_EXAMPLES).collect())
@@ -700,24 +713,24 @@ def _raise_value_error(spec: TableSpec, lf: pl.LazyFrame, check: _Check, n: int)
     )
 
 
-def _raise_duplicates(spec: TableSpec, lf: pl.LazyFrame, surplus: int) -> None:
-    dup = (
-        lf.group_by(*spec.key, maintain_order=True)
-        .agg(pl.len().alias("rows"))
-        .filter(pl.col("rows") > 1)
-    )
-    n_keys = dup.select(pl.len()).collect().item()
-    examples = _rows(dup.head(MAX_EXAMPLES).collect())
-    names = ", ".join(spec.key)
-    first = ", ".join(str(examples[0][k]) for k in spec.key)
-    raise DuplicateKeyError(
-        f"table `{spec.name}` has {n_keys} duplicate ({_ticks(spec.key)}) key(s) ({surplus} "
-        f"surplus row(s)), e.g. ({first}); deduplicate, e.g. "
-        f"frame.unique(subset={list(spec.key)!r}, keep='last'), or fix the source.",
+def _raise_order_error(spec: TableSpec, lf: pl.LazyFrame, check: _Check, n: int) -> None:
+    examples = _offending_rows(spec, lf, check)
+    first = examples[0]
+    raise ValueRangeError(
+        f"table `{spec.name}`: column `{check.column}` must be >= `{check.other}` on every row "
+        f"(a bar's high is never below its low); got {n} row(s) with `{check.column}` < "
+        f"`{check.other}`, e.g. {check.column}={first[check.column]} < "
+        f"{check.other}={first[check.other]}; fix the source (swapped columns?) or drop those "
+        "rows.",
         table=spec.name,
-        column=names,
+        column=check.column,
         examples=examples,
     )
+
+
+def _raise_duplicates(spec: TableSpec, lf: pl.LazyFrame) -> None:
+    # one implementation of the duplicate-key error for every entry point
+    check_unique_keys(lf.select(spec.key), spec.key, table=spec.name)
 
 
 def _raise_calendar(

@@ -107,4 +107,9 @@ def valid_frame(
     keys = _keys(spec, n_dates, start)
     n = keys.height
     others = [_column(spec, col, n, rng) for col in spec.columns if col not in spec.key]
-    return keys.with_columns(others).select(list(spec.columns))
+    frame = keys.with_columns(others).select(list(spec.columns))
+    for low, high in spec.ordered:  # e.g. low <= high of a price bar
+        frame = frame.with_columns(
+            pl.min_horizontal(low, high).alias(low), pl.max_horizontal(low, high).alias(high)
+        )
+    return frame

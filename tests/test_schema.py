@@ -494,7 +494,9 @@ def price_frames(draw) -> pl.DataFrame:
         **{c: draw(st.lists(nonnegative, min_size=n, max_size=n)) for c in QUANTITIES},
         "is_st": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
     }
-    frame = pl.DataFrame(columns, schema=table_schema("prices"))
+    frame = pl.DataFrame(columns, schema=table_schema("prices")).with_columns(
+        low=pl.min_horizontal("low", "high"), high=pl.max_horizontal("low", "high")
+    )
     return frame.select(draw(st.permutations(frame.columns)))  # column order does not matter
 
 
