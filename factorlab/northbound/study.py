@@ -401,7 +401,12 @@ def _run(
     ).collect()
     timer.lap("preprocess")
 
-    grid = MarketGrid.from_prices(market.prices.filter(pl.col("date").is_between(lo, hi)))
+    # the grid ends at the last northbound day: the simulation is causal (delisting comes from
+    # the assets table's delist_date, never from whether a name trades later in the grid), so
+    # this cut changes no return at or before it
+    grid = MarketGrid.from_prices(
+        market.prices.filter(pl.col("date").is_between(lo, hi)), assets=market.assets
+    )
     timer.lap("price grid")
     ic = _weekly_rank_ic(scored, names, grid, params)
     timer.lap("rank IC")
@@ -414,21 +419,39 @@ def _run(
         bench_targets = members.select(
             "date",
             "asset",
-            weight=pl.lit(1.0) if params.weighting == "equal" else pl.col("cap").fill_null(0.0),
-        )
-        bench = simulate_portfolio(grid, bench_targets, entry=params.entry).daily
+            weight=pl.lit(1.0) if params.weighting == "equal" else pl.col("cap"),
+        ).filter(pl.col("weight").is_not_null() & (pl.col("weight") > 0))
+        pool_dates = members["date"].unique().sort()
+        bench = simulate_portfolio(
+            grid, bench_targets, entry=params.entry, schedule=pool_dates
+        ).daily
         for name in names:
-            s = sub.select("date", "asset", "cap", score=pl.col(name))
+            s = sub.select("date", "asset", "cap", score=pl.col(name)).filter(
+                pl.col("score").is_not_null() & pl.col("score").is_not_nan()
+            )
+            if s.height == 0:
+                reason = (
+                    f"no member of pool `{pool}` has a value of `{name}` on any signal date "
+                    "(e.g. no northbound holdings in the pool): nothing to hold"
+                )
+                daily_frames.append(_series(None, None, bench, name, pool))
+                rows.append(_row(None, None, ic, coverage, name, pool, params, reason=reason))
+                continue
+            # rebalance on every pool date from the factor's first value on: a later date
+            # without a value is an empty leg, held in cash and counted
+            schedule = pool_dates.filter(pool_dates >= s["date"].min())
             legs = {}
             for side in ("top", "bottom"):
                 tg = quantile_targets(s, top=params.top, side=side, weighting=params.weighting)
-                legs[side] = simulate_portfolio(grid, tg, entry=params.entry, costs=params.costs)
+                legs[side] = simulate_portfolio(
+                    grid, tg, entry=params.entry, costs=params.costs, schedule=schedule
+                )
             d = _series(legs["top"].daily, legs["bottom"].daily, bench, name, pool)
             daily_frames.append(d)
             rows.append(_row(d, legs["top"].rebalances, ic, coverage, name, pool, params))
     timer.lap("portfolios")
     daily = pl.concat(daily_frames)
-    table = pl.DataFrame(rows)
+    table = pl.DataFrame(rows, schema_overrides={"reason": pl.String}, infer_schema_length=None)
     correlation = {
         pool: _correlation(daily.filter(pl.col("pool") == pool), names) for pool in params.pools
     }
@@ -463,6 +486,10 @@ def _weekly_rank_ic(
         fwd_rows.append(
             pl.DataFrame({"date": [d] * len(grid.assets), "asset": grid.assets, "fwd": ret})
         )
+    if not fwd_rows:  # fewer than two signal dates: no holding period to correlate with
+        return pl.DataFrame(
+            schema={"pool": pl.String, "date": pl.Date, "factor": pl.String, "ic": pl.Float64}
+        )
     fwd = pl.concat(fwd_rows).with_columns(pl.col("fwd").fill_nan(None))
     j = scored.join(fwd, on=["date", "asset"], how="inner")
     both = {
@@ -485,8 +512,18 @@ def _weekly_rank_ic(
 
 
 def _series(
-    top: pl.DataFrame, bottom: pl.DataFrame, bench: pl.DataFrame, name: str, pool: str
+    top: pl.DataFrame | None,
+    bottom: pl.DataFrame | None,
+    bench: pl.DataFrame,
+    name: str,
+    pool: str,
 ) -> pl.DataFrame:
+    """Daily long / short / bench series of one factor x pool; `top` None (the factor has no
+    value in the pool) gives an empty frame with the same columns."""
+    if top is None or bottom is None:
+        top = bottom = pl.DataFrame(
+            schema={"date": pl.Date, "gross": pl.Float64, "cost": pl.Float64, "net": pl.Float64}
+        )
     d = (
         top.select("date", long="gross", long_net="net")
         .join(bottom.select("date", short="gross", short_cost="cost"), on="date", how="left")
@@ -516,37 +553,50 @@ def _series(
 
 
 def _row(
-    d: pl.DataFrame,
-    rebal: pl.DataFrame,
+    d: pl.DataFrame | None,
+    rebal: pl.DataFrame | None,
     ic: pl.DataFrame,
     coverage: pl.DataFrame,
     name: str,
     pool: str,
     params: StudyParams,
+    *,
+    reason: str | None = None,
 ) -> dict:
+    """One row of the handbook table. `d` None (nothing could be held): NaN metrics, 0
+    periods, and `reason` says why."""
     ann = params.annualization
-    out = {"factor": name, "pool": pool}
+    out: dict = {"factor": name, "pool": pool}
     for col, label in (("excess", "long_excess"), ("long_short", "long_short")):
         for suffix in ("", "_net"):
+            keys = (f"{label}_ann{suffix}", f"{label}_sharpe{suffix}", f"{label}_mdd{suffix}")
+            if d is None or d.height == 0:
+                out.update(dict.fromkeys(keys, float("nan")))
+                continue
             r = d[col + suffix].to_numpy()
-            out[f"{label}_ann{suffix}"] = annual_return(r, annualization=ann)
-            out[f"{label}_sharpe{suffix}"] = sharpe_ratio(r, annualization=ann)
-            out[f"{label}_mdd{suffix}"] = max_drawdown(r)
-    out["coverage_pct"] = (
-        100
-        * coverage.filter((pl.col("factor") == name) & (pl.col("pool") == pool))["coverage"].mean()
-    )
+            out[keys[0]] = annual_return(r, annualization=ann)
+            out[keys[1]] = sharpe_ratio(r, annualization=ann)
+            out[keys[2]] = max_drawdown(r)
+    cov = coverage.filter((pl.col("factor") == name) & (pl.col("pool") == pool))["coverage"]
+    out["coverage_pct"] = 100 * cov.mean() if cov.len() else 0.0
     f_ic = ic.filter((pl.col("factor") == name) & (pl.col("pool") == pool))["ic"].drop_nulls()
     out["rank_ic_mean_pct"] = 100 * f_ic.mean() if len(f_ic) else None
     std = f_ic.std() if len(f_ic) > 1 else None
     out["rank_ic_ir"] = f_ic.mean() / std if std else None
     out["rank_ic_t"] = f_ic.mean() / std * np.sqrt(len(f_ic)) if std else None
+    if rebal is None:
+        rebal = pl.DataFrame(schema={"turnover": pl.Float64, "names": pl.Int64})
     out["turnover_pct"] = 100 * rebal["turnover"][1:].mean() if len(rebal) > 1 else None
     out["periods"] = len(rebal)
+    # rebalances whose leg had no name (held in cash): e.g. a date where the factor has no value
+    out["empty_rebalances"] = int((rebal["names"] == 0).sum())
+    out["reason"] = reason
     return out
 
 
 def _correlation(daily: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    if daily.height == 0:  # no factor could be held in this pool
+        return pl.DataFrame({"factor": pl.Series([], dtype=pl.String)})
     wide = daily.pivot(on="factor", index="date", values="long_short").sort("date")
     cols = [n for n in names if n in wide.columns]
     m = wide.select(cols).fill_null(0.0).to_numpy()

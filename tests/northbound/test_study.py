@@ -101,7 +101,8 @@ def test_metrics_equal_the_engine_run_by_hand(market, result):
     )
     lo = result.daily["date"].min()
     grid = MarketGrid.from_prices(
-        market.prices.filter(pl.col("date").is_between(scores["date"].min(), dt.date(2024, 8, 16)))
+        market.prices.filter(pl.col("date").is_between(scores["date"].min(), dt.date(2024, 8, 16))),
+        assets=market.assets,  # delisting from the delist dates, as the study does
     )
     caps = market.prices.select("date", "asset", cap=pl.col("close") * pl.col("float_shares"))
     scores = scores.join(caps.collect(), on=["date", "asset"], how="left")
