@@ -561,7 +561,8 @@ def cs_zscore(x: IntoExpr, *, ddof: int = 1, date_col: str = "date") -> pl.Expr:
 
     A constant cross-section (or a single value) gives 0, not NaN.
 
-    Nulls and NaN: NaN becomes null; nulls are ignored by mean and std and stay null.
+    Nulls and NaN: NaN and +/-inf become null (the preprocessing boundary rule); nulls are
+    ignored by mean and std and stay null.
     """
     from factorlab.preprocess import cs_zscore as _cs_zscore
 

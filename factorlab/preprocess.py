@@ -4,8 +4,10 @@ Each transform is a plain function returning a ``pl.Expr`` evaluated per cross-s
 ``.over(by)`` (``by="date"``, or ``["date", "pool"]`` to work within each stock pool);
 :func:`preprocess` applies a chosen sequence of them to many factor columns of a frame.
 
-Conventions: numeric input is cast to ``Float64`` and NaN becomes null first; nulls are ignored
-by every cross-sectional statistic and stay null in the output; outputs are ``Float64``.
+Conventions: numeric input is cast to ``Float64`` and every non-finite value (NaN, +inf, -inf)
+becomes null first, at the boundary of every step: a non-finite value is missing, so one inf
+never poisons its cross-section. Nulls are ignored by every cross-sectional statistic and stay
+null in the output; outputs are ``Float64``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from factorlab.errors import DtypeError, MissingColumnError, ParameterError
-from factorlab.ops import _as_float
+from factorlab.frames import as_lazy
 
 __all__ = [
     "MAD_SCALE",
@@ -42,6 +44,23 @@ STEPS: tuple[str, ...] = get_args(Step)
 
 # A size control whose spread is below this fraction of its magnitude counts as constant.
 _CONSTANT_RTOL2 = 1e-20
+
+
+def _as_float(x: IntoExpr) -> pl.Expr:
+    """`x` as Float64 with every non-finite value (NaN, +inf, -inf) turned into null: the
+    boundary rule of every step, so that one inf cannot turn a cross-section's mean, std or
+    quantiles into NaN/inf for all its names."""
+    if isinstance(x, str):
+        expr = pl.col(x)
+    elif isinstance(x, pl.Expr):
+        expr = x
+    else:
+        raise ParameterError(
+            f"an operator input must be a column name (str) or a polars expression; "
+            f"got {type(x).__name__} {x!r}."
+        )
+    v = expr.cast(pl.Float64)
+    return pl.when(v.is_finite()).then(v)
 
 
 def _keys(by: str | Sequence[str], name: str = "by") -> list[str]:
@@ -150,7 +169,8 @@ def cs_winsorize_mad(
     A cross-section with MAD = 0 (more than half the values equal) is returned unchanged rather
     than collapsed onto its median; that is idempotent too.
 
-    Nulls and NaN: NaN becomes null; nulls are ignored by median and MAD and stay null.
+    Nulls and NaN: NaN and +/-inf become null; nulls are ignored by median and MAD and stay
+    null.
 
     Examples
     --------
@@ -203,7 +223,7 @@ def cs_winsorize_quantile(
     np.quantile(x, lower), np.quantile(x, upper))``. Not idempotent: a second pass interpolates
     towards the already-clipped values and clips a little further.
 
-    Nulls and NaN: NaN becomes null; nulls are ignored by the quantiles and stay null.
+    Nulls and NaN: NaN and +/-inf become null; nulls are ignored by the quantiles and stay null.
     """
     if isinstance(lower, bool) or not isinstance(lower, (int, float)) or not 0 <= lower < 1:
         raise ParameterError(f"`lower` must be in [0, 1); got {lower!r}.")
@@ -261,7 +281,7 @@ def cs_winsorize_sigma(
     :func:`cs_winsorize_mad` when repeated application must be a no-op. Cross-sections whose std
     is zero or undefined (fewer than ``ddof + 1`` values) are returned unchanged.
 
-    Nulls and NaN: NaN becomes null; nulls are ignored by mean and std and stay null.
+    Nulls and NaN: NaN and +/-inf become null; nulls are ignored by mean and std and stay null.
     """
     return _winsorize_sigma_plan(
         _as_float(x), n=_positive("n", n), ddof=_ddof(ddof), keys=_keys(by), put=_over
@@ -287,7 +307,7 @@ def cs_zscore(x: IntoExpr, *, ddof: int = 1, by: str | Sequence[str] = "date") -
     exact, so constant data never divides rounding noise by rounding noise. With ``ddof=1`` the
     output has mean 0 and sample std 1 per cross-section.
 
-    Nulls and NaN: NaN becomes null; nulls are ignored by mean and std and stay null.
+    Nulls and NaN: NaN and +/-inf become null; nulls are ignored by mean and std and stay null.
 
     Examples
     --------
@@ -355,8 +375,9 @@ def neutralize(
         instead of getting a dummy each — a dummy on one or two stocks would zero them out.
         ``1`` keeps every industry. Default 5.
 
-    Nulls and NaN: NaN becomes null. A row with null `x`, null industry or null size gets a null
-    result and takes no part in the regression of its cross-section.
+    Nulls and NaN: NaN and +/-inf become null (in `x` and in `size`). A row with null `x`, null
+    industry or null size gets a null result and takes no part in the regression of its
+    cross-section.
 
     Examples
     --------
@@ -528,8 +549,9 @@ def neutralize_ols(
     whole columns, looping over cross-sections with numpy (about 1 ms per cross-section of 5,000
     rows); :func:`neutralize` is faster for the industry + size case.
 
-    Nulls and NaN: NaN becomes null. A row with null `x`, a null control or a null category gets
-    a null result and takes no part in the regression of its cross-section.
+    Nulls and NaN: NaN and +/-inf become null (in `x` and the controls). A row with null `x`, a
+    null control or a null category gets a null result and takes no part in the regression of
+    its cross-section.
     """
     if isinstance(controls, str):
         controls = [controls]
@@ -592,6 +614,12 @@ def preprocess(
     three steps took 10-30 s on a shared 2-core machine, with either engine; rows sorted by
     (date, asset) make the ``over(by)`` windows cheapest.
 
+    Nulls and NaN: at the boundary of every step (built-in or callable), each factor value that
+    is not finite (NaN, +inf, -inf) becomes null, i.e. missing: it is ignored by that
+    cross-section's statistics and stays null in the output, so one inf never turns the other
+    names of its date into NaN. (An inf is not clipped to the winsorizing bound: it is no
+    measurement.) The `size` control follows the same rule.
+
     Raises
     ------
     ParameterError
@@ -607,14 +635,7 @@ def preprocess(
     >>> preprocess(df, ["f"], steps=["zscore"]).collect()["f"].round(3).to_list()
     [-0.607, -0.547, 1.154]
     """
-    if isinstance(frame, pl.DataFrame):
-        lf = frame.lazy()
-    elif isinstance(frame, pl.LazyFrame):
-        lf = frame
-    else:
-        raise ParameterError(
-            f"`frame` must be a polars DataFrame or LazyFrame; got {type(frame).__name__}."
-        )
+    lf = as_lazy(frame, name="frame")
     cols = [columns] if isinstance(columns, str) else list(columns)
     if not cols:
         raise ParameterError("`columns` is empty; name at least one factor column.")
@@ -685,7 +706,7 @@ def preprocess(
     def apply_steps(frame: pl.LazyFrame) -> pl.LazyFrame:
         for step in steps:
             if callable(step):
-                frame = frame.with_columns(step(pl.col(c)).alias(c) for c in cols)
+                frame = frame.with_columns(step(_as_float(c)).alias(c) for c in cols)
             else:
                 frame = _run_plans(frame, cols, plan_for(step))
         return frame

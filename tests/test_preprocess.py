@@ -502,3 +502,43 @@ def test_transforms_keep_the_input_name():
         neutralize_ols("x", controls=["s"]),
     ]
     assert [e.meta.output_name() for e in exprs] == ["x"] * len(exprs)
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize(
+    "steps",
+    [["zscore"], ["winsorize_mad"], ["winsorize_quantile"], ["winsorize_sigma"],
+     ["winsorize_mad", "zscore"], [functools.partial(cs_zscore, by="date")]],
+)
+def test_a_non_finite_value_is_missing_and_never_poisons_its_date(bad, steps):
+    rng = np.random.default_rng(7)
+    clean = pl.DataFrame(
+        {"date": np.repeat([1, 2], 20), "f": rng.normal(size=40), "industry": ["a"] * 40}
+    )
+    dirty = clean.with_columns(f=pl.when(pl.int_range(pl.len()) == 3).then(bad).otherwise("f"))
+    got = preprocess(dirty, ["f"], steps=steps).collect()
+    without = preprocess(clean.filter(pl.int_range(pl.len()) != 3), ["f"], steps=steps).collect()
+    assert got["f"][3] is None  # missing, not clipped and not NaN
+    rest = got.filter(pl.int_range(pl.len()) != 3)["f"]
+    assert rest.null_count() == 0 and not rest.is_nan().any()
+    # the other 19 names of that date are exactly what they are without the bad row
+    np.testing.assert_allclose(rest.to_numpy(), without["f"].to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_neutralize_treats_an_infinite_size_as_missing():
+    df = frame().with_columns(
+        log_float_cap=pl.when(pl.int_range(pl.len()) == 0).then(float("inf")).otherwise(
+            "log_float_cap"
+        )
+    )
+    out = preprocess(df, ["f1"], steps=["neutralize"]).collect()
+    assert out["f1"][0] is None
+    assert out["f1"][1:].drop_nulls().is_finite().all()
+    assert out["f1"][1:].null_count() == df["f1"][1:].fill_nan(None).null_count()
+
+
+def test_preprocess_accepts_pandas():
+    pytest.importorskip("pandas")
+    df = frame()
+    got = preprocess(df.to_pandas(), ["f1"], steps=["zscore"]).collect()
+    assert_frame_equal(got, preprocess(df, ["f1"], steps=["zscore"]).collect())
