@@ -9,7 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
+import operator
 import os
+import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -24,8 +28,8 @@ from factorlab.datasets.synthetic import (
     SynthParams,
     iter_tables,
 )
-from factorlab.errors import ParameterError
-from factorlab.market import Market, MarketWriter
+from factorlab.errors import MarketError, ParameterError
+from factorlab.market import MANIFEST, Market, MarketWriter, read_manifest
 
 __all__ = [
     "DISCLOSURE_END",
@@ -38,6 +42,8 @@ __all__ = [
     "real_sample",
     "synthetic_market",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Bump when the generator's output changes for the same parameters (invalidates caches).
 GENERATOR_VERSION = 2
@@ -61,7 +67,7 @@ def cache_dir() -> Path:
 
 def preset_params(name: str, **overrides: Any) -> SynthParams:
     """The :class:`SynthParams` of preset `name`, with `overrides` applied."""
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ParameterError(f"unknown preset `{name}`; choose one of {sorted(PRESETS)}.")
     return _params(**{**PRESETS[name], **overrides})
 
@@ -90,13 +96,27 @@ def _params(
             f"{sorted(strength_names)}, other options {sorted(allowed)}."
         )
     return SynthParams(
-        n_assets=int(n_assets),
+        n_assets=_integer(n_assets, "n_assets"),
         start=to_date(start, "start"),
         end=to_date(end, "end"),
-        seed=int(seed),
+        seed=_integer(seed, "seed"),
         strengths=Strengths(**strengths),
         **other,
     )
+
+
+def _integer(value: Any, name: str) -> int:
+    """`value` as an int: ints (numpy too) and whole floats; anything else is a ParameterError."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)
+    except TypeError:
+        raise ParameterError(
+            f"`{name}` must be an integer; got {value!r} ({type(value).__name__})."
+        ) from None
 
 
 def _cache_key(p: SynthParams) -> str:
@@ -105,11 +125,12 @@ def _cache_key(p: SynthParams) -> str:
 
 
 def synthetic_market(
-    n_assets: int = 1500,
-    start: dt.date | str = dt.date(2016, 1, 1),
-    end: dt.date | str = dt.date(2024, 12, 31),
-    seed: int = 20240816,
+    n_assets: int | PresetName | None = None,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    seed: int | None = None,
     *,
+    preset: PresetName | None = None,
     cache: bool | str | os.PathLike = True,
     progress: Callable[[str], None] | None = None,
     **strengths: Any,
@@ -119,10 +140,17 @@ def synthetic_market(
     Parameters
     ----------
     n_assets, start, end, seed
-        Size, window (trading days of the real SSE calendar) and seed.
+        Size, window (trading days of the real SSE calendar) and seed; each left out comes from
+        the preset (``"default"``: 1,500 stocks, 2016-01-01 .. 2024-12-31, seed 20240816). A
+        preset name in first place is taken as `preset`: ``synthetic_market("small")``.
+    preset
+        One of :data:`PRESETS` (``"default"``, ``"small"``, ``"large"``).
     cache
-        True: generate into ``cache_dir()/synthetic/<key>`` once and read it afterwards; a path:
-        use that directory instead; False: generate into a temporary directory every time.
+        True: generate into ``cache_dir()/synthetic/<key>`` once and read it afterwards (an
+        unwritable cache gives a warning and a market in a temporary directory); a path: use
+        that directory instead (an unwritable one is a :class:`MarketError`); False: generate
+        into a temporary directory every time. A reused copy is re-hashed against its
+        manifest first; one that fails is regenerated, with a warning.
     progress
         Called with a short message at each stage of a generation.
     **strengths
@@ -137,29 +165,78 @@ def synthetic_market(
 
     Examples
     --------
-    >>> m = synthetic_market(**PRESETS["small"])  # doctest: +SKIP
+    >>> m = synthetic_market("small")  # doctest: +SKIP
     >>> m.prices.select("date", "asset", "close").head(2).collect()  # doctest: +SKIP
     """
-    p = _params(n_assets, start, end, seed, **strengths)
+    if isinstance(n_assets, str):
+        if preset is not None:
+            raise ParameterError(
+                f"got a preset both in first place ({n_assets!r}) and as `preset` ({preset!r}); "
+                "pass one."
+            )
+        if n_assets not in PRESETS:
+            raise ParameterError(
+                f"`n_assets` must be an integer or a preset name ({sorted(PRESETS)}); got "
+                f"{n_assets!r}. E.g. synthetic_market(preset='small')."
+            )
+        preset, n_assets = n_assets, None
+    given = {"n_assets": n_assets, "start": start, "end": end, "seed": seed}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    p = preset_params(preset or "default", **overrides, **strengths)
     return _market_for(p, cache=cache, progress=progress)
+
+
+def _temp_target() -> Path:
+    return Path(tempfile.mkdtemp(prefix="factorlab-synth-")) / "market"
+
+
+def _cached(target: Path, p: SynthParams) -> Market | None:
+    """The market cached at `target` for `p`, verified against its hashes; None if absent,
+    generated for other parameters, or failing verification (with a warning)."""
+    if not (target / MANIFEST).is_file():
+        return None
+    try:
+        meta = read_manifest(target).get("meta", {})
+        if meta.get("params") != p.to_json() or meta.get("generator") != GENERATOR_VERSION:
+            return None
+        return Market.load(target, verify_hashes=True)
+    except MarketError as exc:
+        warnings.warn(
+            f"the cached synthetic market `{target}` failed verification, regenerating it: {exc}",
+            stacklevel=4,
+        )
+        return None
 
 
 def _market_for(
     p: SynthParams, *, cache: bool | str | os.PathLike, progress: Callable[[str], None] | None
 ) -> Market:
     if cache is False:
-        import tempfile
+        return _generate(_temp_target(), p, progress)
+    target = cache_dir() / "synthetic" / _cache_key(p) if cache is True else Path(cache)
+    market = _cached(target, p)
+    if market is not None:
+        return market
+    try:
+        return _generate(target, p, progress)
+    except (OSError, MarketError) as exc:
+        if cache is not True:
+            if isinstance(exc, MarketError):
+                raise
+            raise MarketError(
+                f"cannot write the synthetic market to `{target}` ({exc}); choose a writable "
+                "directory."
+            ) from exc
+        warnings.warn(
+            f"the synthetic market could not be cached at `{target}` ({exc}); it was generated "
+            "into a temporary directory instead. Set FACTORLAB_CACHE to a writable directory "
+            "to cache it.",
+            stacklevel=3,
+        )
+        return _generate(_temp_target(), p, progress)
 
-        target = Path(tempfile.mkdtemp(prefix="factorlab-synth-")) / "market"
-    elif cache is True:
-        target = cache_dir() / "synthetic" / _cache_key(p)
-    else:
-        target = Path(cache)
-    manifest = target / "manifest.json"
-    if manifest.is_file():
-        cached = json.loads(manifest.read_text()).get("meta", {})
-        if cached.get("params") == p.to_json() and cached.get("generator") == GENERATOR_VERSION:
-            return Market.load(target)
+
+def _generate(target: Path, p: SynthParams, progress: Callable[[str], None] | None) -> Market:
     meta = {
         "source": "factorlab synthetic market",
         "generator": GENERATOR_VERSION,
@@ -167,4 +244,4 @@ def _market_for(
     }
     with MarketWriter(target, meta=meta, validate="schema") as writer:
         writer.add_all(iter_tables(p, progress))
-    return Market.load(target)
+    return Market.load(writer.path)

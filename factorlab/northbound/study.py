@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from factorlab.calendar import rebalance_dates, to_date
 from factorlab.errors import MarketError, ParameterError
 from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
 from factorlab.evaluate.portfolio import Costs, MarketGrid, quantile_targets, simulate_portfolio
-from factorlab.market import Market
+from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
 from factorlab.northbound.hygiene import NorthboundPanel, research_panel
 from factorlab.northbound.participants import classify_participants, participant_flows
@@ -38,6 +39,10 @@ __all__ = ["STUDY_POOLS", "StudyParams", "StudyResult", "factor_study", "factor_
 log = logging.getLogger(__name__)
 
 STUDY_POOLS = ("csi300", "csi500", "liq1500")
+#: Bump when the cached result's layout changes (invalidates study caches).
+STUDY_CACHE_FORMAT = 2
+STUDY_KIND = "factorlab-study"
+_RESULT_TABLES = ("table", "daily", "ic", "coverage", "notes", "scores")
 #: A date's rank IC needs at least this many names with both a score and a forward return.
 MIN_IC_NAMES = 10
 Progress = Callable[[str], None]
@@ -62,8 +67,15 @@ class StudyParams:
     annualization: float = 252.0
 
     def key(self, market_hash: str) -> str:
+        """The cache key of this run on the market whose (verified) content hash is
+        `market_hash`."""
         blob = json.dumps(
-            {"market": market_hash, "version": __version__, **asdict(self)},
+            {
+                "market": market_hash,
+                "version": __version__,
+                "cache_format": STUDY_CACHE_FORMAT,
+                **asdict(self),
+            },
             sort_keys=True,
             default=str,
         )
@@ -89,38 +101,38 @@ class StudyResult:
     seconds: dict[str, float]
 
     def save(self, path: Path) -> None:
-        """Write every part to `path` (replaced atomically; ``seconds.json`` last marks it
-        complete)."""
-        import shutil
-        import tempfile
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        for name in ("table", "daily", "ic", "coverage", "notes", "scores"):
-            getattr(self, name).write_parquet(tmp / f"{name}.parquet")
-        for pool, frame in self.correlation.items():
-            frame.write_parquet(tmp / f"correlation_{pool}.parquet")
-        (tmp / "seconds.json").write_text(json.dumps(self.seconds))
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.rename(path)
+        """Write every part to `path` as a market directory of result tables (manifest with
+        size and sha256 per file; written beside `path` and renamed into place, so a partial
+        result is never visible)."""
+        meta = {
+            "kind": STUDY_KIND,
+            "seconds": self.seconds,
+            "correlation_pools": list(self.correlation),
+        }
+        with MarketWriter(path, meta=meta, validate="none") as writer:
+            for name in _RESULT_TABLES:
+                writer.add(name, getattr(self, name))
+            for i, frame in enumerate(self.correlation.values()):
+                writer.add(f"correlation_{i:03d}", frame)
 
     @classmethod
     def load(cls, path: Path, params: StudyParams) -> StudyResult:
-        corr = {
-            p.stem.removeprefix("correlation_"): pl.read_parquet(p)
-            for p in sorted(path.glob("correlation_*.parquet"))
-        }
+        """Read a result written by :meth:`save`, re-hashing every file against its manifest
+        (:class:`MarketError` naming the file if one changed)."""
+        stored = Market.load(path, validate="none", verify_hashes=True)
+        pools = stored.meta.get("correlation_pools")
+        if stored.meta.get("kind") != STUDY_KIND or not isinstance(pools, list):
+            raise MarketError(f"`{path}` is not a factorlab study result (no `{STUDY_KIND}` meta).")
+        try:
+            frames = {name: stored[name].collect() for name in _RESULT_TABLES}
+            corr = {pool: stored[f"correlation_{i:03d}"].collect() for i, pool in enumerate(pools)}
+        except pl.exceptions.PolarsError as exc:
+            raise MarketError(f"study result `{path}` cannot be read ({exc}).") from exc
         return cls(
-            table=pl.read_parquet(path / "table.parquet"),
+            **frames,
             correlation=corr,
-            daily=pl.read_parquet(path / "daily.parquet"),
-            ic=pl.read_parquet(path / "ic.parquet"),
-            coverage=pl.read_parquet(path / "coverage.parquet"),
-            notes=pl.read_parquet(path / "notes.parquet"),
-            scores=pl.read_parquet(path / "scores.parquet"),
             params=params,
-            seconds=json.loads((path / "seconds.json").read_text()),
+            seconds=dict(stored.meta.get("seconds", {})),
         )
 
 
@@ -274,14 +286,26 @@ def factor_study(
     _check(market, params)
     say = progress or (lambda msg: log.info(msg))
     cache_path = _cache_path(market, params, cache)
-    if cache_path is not None and (cache_path / "seconds.json").is_file():
-        say(f"cached study: {cache_path}")
-        return StudyResult.load(cache_path, params)
+    if cache_path is not None and (cache_path / MANIFEST).is_file():
+        try:
+            result = StudyResult.load(cache_path, params)
+        except MarketError as exc:
+            warnings.warn(f"ignoring the damaged cached study `{cache_path}`: {exc}", stacklevel=2)
+        else:
+            say(f"cached study: {cache_path}")
+            return result
     timer = _Timer(say)
     _, frame, notes = _panel_with_flows(market, params, timer)
     result = _run(market, frame, notes, params, timer)
     if cache_path is not None:
-        result.save(cache_path)
+        try:
+            result.save(cache_path)
+        except (OSError, MarketError) as exc:
+            warnings.warn(
+                f"the study result could not be cached at `{cache_path}` ({exc}); it is "
+                "returned uncached. Set FACTORLAB_CACHE (or pass cache=) to a writable directory.",
+                stacklevel=2,
+            )
     return result
 
 
@@ -339,6 +363,9 @@ def factor_sweep(
 def _cache_path(market: Market, params: StudyParams, cache: bool | Path) -> Path | None:
     if cache is False or not market.content_hash:
         return None
+    # the key is the content hash: re-hash the files so that a changed file is never keyed
+    # (and served) by its old hash
+    market.verify_files()
     if cache is True:
         from factorlab.datasets import cache_dir
 
@@ -600,5 +627,6 @@ def _correlation(daily: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     wide = daily.pivot(on="factor", index="date", values="long_short").sort("date")
     cols = [n for n in names if n in wide.columns]
     m = wide.select(cols).fill_null(0.0).to_numpy()
-    c = np.corrcoef(m, rowvar=False) if m.shape[1] > 1 else np.ones((1, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant series: NaN correlation
+        c = np.corrcoef(m, rowvar=False) if m.shape[1] > 1 else np.ones((1, 1))
     return pl.DataFrame({"factor": cols, **{n: c[:, i] for i, n in enumerate(cols)}})
