@@ -339,6 +339,25 @@ class PortfolioResult:
     daily: pl.DataFrame
     rebalances: pl.DataFrame
     codes: CodeMatch | None = None
+    weights: np.ndarray | None = field(default=None, repr=False)
+    assets: pl.Series | None = field(default=None, repr=False)
+
+    @property
+    def positions(self) -> pl.DataFrame:
+        """The book right after each rebalance: trade_date, asset, weight (fraction of NAV at
+        the entry prices; names kept because they could not trade included), non-zero only."""
+        if self.weights is None or self.assets is None:
+            return pl.DataFrame(
+                schema={"trade_date": pl.Date, "asset": pl.String, "weight": pl.Float64}
+            )
+        ri, ai = np.nonzero(self.weights)
+        return pl.DataFrame(
+            {
+                "trade_date": self.rebalances["trade_date"].gather(ri),
+                "asset": self.assets.gather(ai),
+                "weight": self.weights[ri, ai],
+            }
+        )
 
     @property
     def empty_rebalances(self) -> int:
@@ -369,7 +388,8 @@ def _simulate_nb(
     delisted from row ``delisted_from[i]`` on: released at its last valuation, never bought.
     Only rows up to ``t`` are read on day ``t`` (no look-ahead). Returns gross (T,), cost (T,)
     as a return deduction, turnover (R,), blocked_buys (R,), blocked_sells (R,), delisted (R,),
-    cost_frac (R,) = cost as a fraction of NAV at the rebalance.
+    cost_frac (R,) = cost as a fraction of NAV at the rebalance, positions (R, N) = the weights
+    right after each rebalance.
     """
     n_t, n = close.shape
     n_r = targets.shape[0]
@@ -383,6 +403,7 @@ def _simulate_nb(
     blocked_sells = np.zeros(n_r, dtype=np.int64)
     delisted = np.zeros(n_r, dtype=np.int64)
     cost_frac = np.zeros(n_r)
+    positions = np.zeros((n_r, n))
     cur = np.zeros(n)
     new = np.zeros(n)
     decided = np.zeros(n, dtype=np.bool_)
@@ -474,6 +495,7 @@ def _simulate_nb(
                 else:
                     new[i] = 0.0
             held += new[i]
+            positions[k, i] = new[i]
             d = new[i] - cur[i]
             if d > 1e-14:
                 buys += d
@@ -515,7 +537,7 @@ def _simulate_nb(
                 n_held += 1
         cash = cash / end
         k += 1
-    return gross, cost, turnover, blocked_buys, blocked_sells, delisted, cost_frac
+    return gross, cost, turnover, blocked_buys, blocked_sells, delisted, cost_frac, positions
 
 
 def _as_days(values: pl.Series) -> np.ndarray:
@@ -635,7 +657,8 @@ def simulate_portfolio(
         rebalance, held in cash), unmatched (target rows without a price), turnover
         (sum |w_new - w_drifted| / 2), blocked_buys, blocked_sells, delisted (names released
         because of their delist date), cost (fraction of NAV at the rebalance). A signal whose
-        trade day falls after the grid's last date is not a rebalance.
+        trade day falls after the grid's last date is not a rebalance. ``positions``: the book
+        right after each rebalance; ``codes``: how the target codes matched the grid.
 
     Raises
     ------
@@ -706,7 +729,7 @@ def simulate_portfolio(
     tw = np.bincount(flat, weights=weights[ok], minlength=n_r * n_a).astype(np.float64)
     tw = _normalize(tw.reshape(n_r, n_a), book)
     unmatched = np.bincount(ri[in_sched & ~priced], minlength=n_r)[:n_r]
-    gross, cost, turnover, bb, bs, dl, cost_frac = _simulate_nb(
+    gross, cost, turnover, bb, bs, dl, cost_frac, positions = _simulate_nb(
         np.ascontiguousarray(tw),
         trade_rows.astype(np.int64),
         grid.close,
@@ -736,7 +759,9 @@ def simulate_portfolio(
             "cost": cost_frac,
         }
     )
-    return PortfolioResult(daily=daily, rebalances=rebalances, codes=codes)
+    return PortfolioResult(
+        daily=daily, rebalances=rebalances, codes=codes, weights=positions, assets=grid.assets
+    )
 
 
 def quantile_targets(

@@ -419,3 +419,15 @@ def test_duplicate_price_rows_are_a_duplicate_key_error():
         DuplicateKeyError, match=r"`prices` has 1 duplicate.*\(2020-03-02, 600000\.SH\)"
     ):
         MarketGrid.from_prices(twice)
+
+
+def test_positions_are_the_book_after_each_rebalance():
+    close = CLOSE.copy()
+    close[2:4, 0] = np.nan  # A suspended on days 2-3: kept at its drifted weight
+    t = _targets([(DAYS[0], "A", 1.0), (DAYS[0], "B", 1.0), (DAYS[2], "C", 1.0)])
+    res = simulate_portfolio(_grid(close=close, open_=close), t, entry="close")
+    pos = res.positions.sort("trade_date", "asset")
+    assert pos["asset"].to_list() == ["A", "B", "A", "C"]
+    # day 1: A 10 -> 11, B flat; day 2: A suspended (flat), B 20 -> 22
+    w_a = 0.55 / (0.55 + 0.5 * 22 / 20)
+    assert pos["weight"].to_list() == pytest.approx([0.5, 0.5, w_a, 1 - w_a])
