@@ -22,6 +22,7 @@ from factorlab.evaluate.panel import DensePanel
 from factorlab.evaluate.quantiles import CleanFactor, DropReport, clean_factor
 from factorlab.evaluate.returns import factor_alpha_beta, factor_returns, mean_return_by_quantile
 from factorlab.evaluate.turnover import factor_rank_autocorrelation, quantile_turnover
+from factorlab.frames import as_frame, as_lazy, check_positive
 from factorlab.typing import DateGrid
 
 if TYPE_CHECKING:
@@ -102,18 +103,29 @@ def alphalens_clean_factor(
     periods, filter_zscore=None, max_loss)`` on dense grids.
 
     ``prices`` is a long frame (``date_col``, ``asset_col``, ``price_col``); it may be the
-    factor frame itself. Pass ``panel`` (and ``forward``, computed with ``fill="ffill"``) to reuse
-    them across factors; ``prices`` is then ignored. The date grid is the prices' dates:
-    alphalens' inferred trading calendar when the factor's dates are among them.
+    factor frame itself (polars or pandas). Pass ``panel`` (and ``forward``, computed with
+    ``fill="ffill"``) to reuse them across factors; ``prices`` is then ignored.
+
+    Calendar: alphalens' trading calendar is the union of the factor's and the prices' dates
+    (``infer_trading_calendar``). A factor date without a price row (a price holiday, or a
+    factor on a non-session) is therefore a row of the panel here too, with no prices: its
+    factor rows are dropped (``missing_return``, as alphalens drops them in its forward-return
+    step), forward returns still count price sessions only, and turnover / rank
+    autocorrelation / IC dates count it as a row, so the session after it compares with it
+    (and gets NaN) exactly as in alphalens.
 
     Raises
     ------
     MaxLossExceededError
         More than ``max_loss`` of the factor rows dropped (alphalens' ``MaxLossExceededError``).
+    ValueRangeError
+        A zero, negative or non-finite price.
     """
     if panel is None:
         if prices is None:
             raise ParameterError("pass `prices` (a long price frame) or a prebuilt `panel`.")
+        prices = as_lazy(prices, name="prices")
+        check_positive(prices, [price_col], table="prices", show=(date_col, asset_col))
         panel = DensePanel.from_frame(
             prices, columns=[price_col], date_col=date_col, asset_col=asset_col
         )
@@ -124,6 +136,9 @@ def alphalens_clean_factor(
             "alphalens parity needs forward returns with entry='close' and fill='ffill'; "
             f"got entry={forward.entry!r}, fill={forward.fill!r}."
         )
+    if not isinstance(factor, str):
+        factor = as_frame(factor, name="factor")
+        panel, forward = _alphalens_calendar(panel, forward, factor, date_col)
     return clean_factor(
         panel,
         factor,
@@ -136,6 +151,27 @@ def alphalens_clean_factor(
         mode="qcut",
         rule="any_horizon",
         max_loss=max_loss,
+    )
+
+
+def _alphalens_calendar(
+    panel: DensePanel, forward: ForwardReturns, factor: pl.DataFrame | pl.LazyFrame, date_col: str
+) -> tuple[DensePanel, ForwardReturns]:
+    """The panel on alphalens' calendar (price dates + factor dates), forward returns widened
+    to it (computed on price sessions only, NaN on the added rows)."""
+    if forward.panel is not panel:
+        raise ParameterError("`forward` was computed on a different panel than `panel`.")
+    dates = factor.lazy().select(pl.col(date_col).unique()).collect().to_series()
+    wide, rows = panel.with_dates(dates)
+    if wide is panel:
+        return panel, forward
+    grids = {}
+    for h, g in forward.grids.items():
+        out = np.full((wide.shape[0], g.shape[1]), np.nan)
+        out[rows] = g
+        grids[h] = out
+    return wide, ForwardReturns(
+        panel=wide, horizons=forward.horizons, entry=forward.entry, fill=forward.fill, grids=grids
     )
 
 
@@ -175,6 +211,8 @@ def alphalens_tearsheet_numbers(
     >>> [round(x, 3) for x in numbers.ic["ic"]]
     [-0.211, 0.105, -0.8]
     """
+    if not isinstance(factor, str):
+        factor = as_frame(factor, name="factor")
     clean = alphalens_clean_factor(
         factor,
         prices,
@@ -212,7 +250,7 @@ def alphalens_date_grid(
     else ``"observed"``. Factor dates absent from the prices are ignored."""
     if isinstance(factor, str):
         return "calendar"
-    dates = factor.lazy().select(pl.col(date_col).unique()).collect().to_series()
+    dates = as_lazy(factor, name="factor").select(pl.col(date_col).unique()).collect().to_series()
     rows = np.flatnonzero(panel.dates.is_in(dates.implode()).to_numpy())
     if rows.size and rows[-1] - rows[0] + 1 != rows.size:
         return "observed"
@@ -247,10 +285,8 @@ def to_alphalens(
     ``datetime64[ns]`` named ``date``.
     """
     pd = _pandas()
-    if isinstance(factor, pl.LazyFrame):
-        factor = factor.collect()
-    if isinstance(prices, pl.LazyFrame):
-        prices = prices.collect()
+    factor = as_lazy(factor, name="factor").collect()
+    prices = as_lazy(prices, name="prices").collect()
     cols = [date_col, asset_col, factor_col] + ([group_col] if group_col else [])
     fac = factor.select(cols).sort(date_col, asset_col)
     index = pd.MultiIndex.from_arrays(

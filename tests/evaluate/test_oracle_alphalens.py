@@ -305,3 +305,76 @@ def test_max_loss_rule(oracle_panel):
             quantiles=p.quantiles,
             max_loss=0.01,
         )
+
+
+# -- a factor date without a price row: alphalens' calendar is the union of both ----------------
+
+
+@pytest.fixture(scope="module")
+def gap_runs(oracle_panel):
+    """The panel with the prices of one factor date removed (a price holiday the factor does not
+    know) and the factor rows of a Friday copied to the Saturday after it (a non-session)."""
+    p = oracle_panel
+    dates = p.factor["date"].unique().sort()
+    gap = dates[len(dates) // 2]
+    prices = p.prices.filter(pl.col("date") != gap)
+    friday = [d for d in dates.to_list() if d.weekday() == 4][3]
+    saturday = p.factor.filter(pl.col("date") == friday).with_columns(
+        pl.col("date") + pl.duration(days=1)
+    )
+    factor_frame = pl.concat([p.factor, saturday])
+    factor, al_prices, _ = to_alphalens(factor_frame, prices)
+    clean = _quiet(
+        autils.get_clean_factor_and_forward_returns,
+        factor,
+        al_prices,
+        quantiles=p.quantiles,
+        periods=p.periods,
+        filter_zscore=None,
+        max_loss=1.0,
+    )
+    ours = alphalens_tearsheet_numbers(
+        factor_frame, prices, periods=p.periods, quantiles=p.quantiles, max_loss=1.0
+    )
+    return p, clean, ours, (gap, friday)
+
+
+def test_date_without_prices_turnover_and_autocorrelation_as_alphalens(gap_runs):
+    p, clean, ours, (gap, _) = gap_runs
+    parts = []
+    for lag in p.periods:
+        for q in range(1, p.quantiles + 1):
+            s = _quiet(perf.quantile_turnover, clean["factor_quantile"], q, lag)
+            frame = s.rename("turnover").reset_index()
+            frame["lag"], frame["quantile"] = lag, q
+            parts.append(_to_polars(frame))
+    assert_close(ours.turnover, pl.concat(parts), ["date", "lag", "quantile"], ["turnover"])
+    parts = []
+    for lag in p.periods:
+        s = _quiet(perf.factor_rank_autocorrelation, clean, lag)
+        frame = s.rename("autocorrelation").reset_index()
+        frame["lag"] = lag
+        parts.append(_to_polars(frame))
+    expected = pl.concat(parts)
+    assert_close(ours.rank_autocorrelation, expected, ["date", "lag"], ["autocorrelation"])
+    if ours.grid == "calendar":  # the gap date is a row: the session after it has no lag-1 value
+        after = ours.clean.panel.dates.filter(ours.clean.panel.dates > gap)[0]
+        row = ours.rank_autocorrelation.filter((pl.col("date") == after) & (pl.col("lag") == 1))
+        assert row["autocorrelation"].null_count() == 1
+
+
+def test_date_without_prices_clean_rows_and_ic_as_alphalens(gap_runs):
+    p, clean, ours, _ = gap_runs
+    expected = from_alphalens(clean)
+    got = ours.clean.to_frame()
+    values = ["factor"] + [f"forward_return_{h}" for h in sorted(p.periods)]
+    assert_close(got, expected, ["date", "asset", "factor_quantile"], values)
+    ic = _long(_quiet(perf.factor_information_coefficient, clean), p.periods, "ic")
+    assert_close(ours.ic.drop("n"), ic, ["date", "horizon"], ["ic"])
+    fr = _long(_quiet(perf.factor_returns, clean), p.periods, "factor_return")
+    assert_close(ours.factor_returns, fr, ["date", "horizon"], ["factor_return"])
+    roundtrip = _quiet(
+        perf.factor_information_coefficient, clean_to_alphalens(ours.clean, grid=ours.grid)
+    )
+    theirs = _quiet(perf.factor_information_coefficient, clean)
+    np.testing.assert_allclose(roundtrip.to_numpy(), theirs.to_numpy(), atol=ATOL, rtol=0)
