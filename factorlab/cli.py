@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from factorlab.errors import FactorLabError
+from factorlab.errors import FactorLabError, MarketError
 
 __all__ = ["main"]
 
@@ -70,7 +70,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from factorlab.market import Market
 
-    _print_info(Market.load(args.dir))
+    # info is the check-up command: re-hash every file, so a corrupt one is named up front
+    market = Market.load(args.dir, verify_hashes=True)
+    try:
+        _print_info(market)
+    except pl.exceptions.PolarsError as exc:
+        raise MarketError(
+            f"market `{args.dir}` could not be read ({type(exc).__name__}: {exc}); a file is "
+            "corrupted or was replaced while reading. Regenerate it (factorlab data synth)."
+        ) from exc
     return 0
 
 
@@ -230,7 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True)
     synth = data_sub.add_parser("synth", help="write a synthetic market directory")
     synth.add_argument("--preset", choices=sorted(PRESETS), default="default")
-    synth.add_argument("--out", required=True, help="directory to write (replaced)")
+    synth.add_argument(
+        "--out",
+        required=True,
+        help="directory to write: new, empty, or a market written by factorlab (replaced; "
+        "any other directory is refused)",
+    )
     synth.add_argument("--n-assets", type=int, default=None)
     synth.add_argument("--seed", type=int, default=None)
     _strength_args(synth)

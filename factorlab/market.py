@@ -253,7 +253,9 @@ class Market:
                 f"`tables` must be a mapping of table name -> frame; got {type(tables).__name__}."
             )
         self._tables = {
-            check_table_name(name): as_lazy(frame, name=f"tables[{name!r}]")
+            check_table_name(name): _pandas_dates(name, frame)
+            if _is_pandas(frame)
+            else as_lazy(frame, name=f"tables[{name!r}]")
             for name, frame in tables.items()
         }
         self.meta: dict[str, Any] = dict(meta or {})
@@ -428,6 +430,30 @@ class Market:
             )
         for name, entry in manifest["tables"].items():
             _check_files(self.path, name, entry, hashes=True)
+
+
+def _is_pandas(frame: object) -> bool:
+    return type(frame).__module__.startswith("pandas")
+
+
+def _pandas_dates(name: str, frame: Any) -> pl.LazyFrame:
+    """A pandas table as a LazyFrame (via :func:`factorlab.frames.as_lazy`). pandas has no date
+    dtype, so a datetime64 column where the spec of `name` wants a Date becomes a Date when
+    every value is at midnight (otherwise validation reports it with the cast to use)."""
+    lf = as_lazy(frame, name=f"tables[{name!r}]")
+    if name not in TABLES:
+        return lf
+    schema = lf.collect_schema()
+    cols = [
+        c
+        for c, dtype in TABLES[name].columns.items()
+        if dtype == pl.Date and isinstance(schema.get(c), pl.Datetime)
+    ]
+    if not cols:
+        return lf
+    df = lf.collect()
+    midnight = [c for c in cols if (df[c].dt.truncate("1d") == df[c]).all()]
+    return df.with_columns([pl.col(c).dt.date() for c in midnight]).lazy()
 
 
 def _empty(name: str) -> pl.LazyFrame:

@@ -197,8 +197,11 @@ def _cached(target: Path, p: SynthParams) -> Market | None:
         return None
     try:
         meta = read_manifest(target).get("meta", {})
-        if meta.get("params") != p.to_json() or meta.get("generator") != GENERATOR_VERSION:
-            return None
+    except MarketError:
+        return None  # not a (readable) market: the writer decides whether it may replace it
+    if meta.get("params") != p.to_json() or meta.get("generator") != GENERATOR_VERSION:
+        return None
+    try:
         return Market.load(target, verify_hashes=True)
     except MarketError as exc:
         warnings.warn(
