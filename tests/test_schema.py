@@ -551,3 +551,21 @@ def test_extra_column_named_row_does_not_clash():
     with pytest.raises(ValueRangeError) as err:
         validate("fx", frame)
     assert err.value.examples[0]["row"] == 1
+
+
+@pytest.mark.parametrize("table", ["prices", "etf_prices"])
+def test_high_below_low_is_a_value_error_with_example_rows(table):
+    frame = valid_frame(table)
+    key = "asset" if table == "prices" else "etf"
+    bad = frame.with_columns(
+        high=pl.when(pl.int_range(pl.len()) == 2).then(pl.col("low") - 1).otherwise("high")
+    )
+    with pytest.raises(ValueRangeError, match=r"`high` must be >= `low`.*got 1 row") as info:
+        validate(table, bad)
+    (row,) = info.value.examples
+    assert row["row"] == 2 and row[key] == frame[key][2] and row["high"] == frame["low"][2] - 1
+    assert info.value.table == table and info.value.column == "high"
+    validate(table, frame.with_columns(high=pl.col("low")))  # high == low is a valid bar
+    # float_shares = 0 stays valid (nonnegative)
+    if table == "prices":
+        validate(table, frame.with_columns(float_shares=pl.lit(0.0)))
