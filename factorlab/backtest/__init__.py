@@ -1,0 +1,25 @@
+"""The one backtester: target weights -> orders -> fills subject to tradability -> daily marking
+-> cash, for stocks, ETFs and index proxies on an :class:`~factorlab.grid.AssetGrid`.
+
+:func:`backtest` runs a book; :class:`Costs` prices each order on its yuan value;
+:func:`index_benchmark` / :func:`pool_benchmark` build benchmark series. Conventions:
+``docs/backtest.md``.
+"""
+
+from __future__ import annotations
+
+from factorlab.backtest.benchmark import index_benchmark, pool_benchmark
+from factorlab.backtest.costs import NO_COSTS, STAMP_DUTY_CUT, Costs
+from factorlab.backtest.engine import BacktestResult, Book, Rebalance, backtest
+
+__all__ = [
+    "NO_COSTS",
+    "STAMP_DUTY_CUT",
+    "BacktestResult",
+    "Book",
+    "Costs",
+    "Rebalance",
+    "backtest",
+    "index_benchmark",
+    "pool_benchmark",
+]

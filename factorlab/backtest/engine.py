@@ -1,0 +1,572 @@
+"""The one backtester: target weights on signal dates -> orders at the entry convention ->
+fills subject to tradability -> daily marking -> cash, for stocks, ETFs and index proxies.
+
+Conventions are written down in ``docs/backtest.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from factorlab._kernels.backtest import backtest_nb, round_trips_nb
+from factorlab.backtest.costs import NO_COSTS, Costs
+from factorlab.errors import AssetCodeError, CalendarError, ParameterError, ValueRangeError
+from factorlab.frames import (
+    as_lazy,
+    check_columns,
+    check_numeric,
+    check_unique_keys,
+    example_rows,
+    match_codes,
+)
+from factorlab.grid.market import ETF, INDEX, KINDS, STOCK, AssetGrid, GridEntry
+
+__all__ = ["BacktestResult", "Book", "Rebalance", "backtest"]
+
+Rebalance = Literal["full", "difference"]
+"""``"full"``: every target name is traded to its target weight; ``"difference"``: held target
+names are left untouched, new names bought at their target weight, dropped names sold."""
+Book = Literal["long_only", "long_short"]
+"""``"long_only"``: weights >= 0 summing to 1 (cash never negative); ``"long_short"``:
+dollar-neutral, longs normalized to +1 and shorts to -1 of NAV."""
+
+TRADING_DAYS = 252
+_SIDES = {1: "buy", -1: "sell", 2: "settle"}
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What the kernel returned, with the inputs needed to present it."""
+
+    grid: AssetGrid
+    capital: float
+    signal_dates: pl.Series
+    trade_rows: np.ndarray
+    names: np.ndarray
+    out: tuple
+
+
+@dataclass
+class BacktestResult:
+    """Frames of one backtest. ``daily``, ``rebalances``, ``trades`` and ``positions`` are built
+    on first access; ``round_trips``, ``signals`` and :meth:`summary` from the trade list.
+
+    ``unexecuted`` lists the signal dates whose fill row falls past the grid's last date.
+    """
+
+    run: _Run = field(repr=False)
+    benchmark: pl.DataFrame | None = field(default=None, repr=False)
+    unexecuted: list = field(default_factory=list)
+
+    # -- daily -----------------------------------------------------------------------------
+
+    @cached_property
+    def daily(self) -> pl.DataFrame:
+        """date, nav_gross, nav_net, cash, gross, net, cost, cost_yuan, turnover, exposure (and
+        benchmark, excess with a benchmark), from the first fill day. ``net`` is the day's
+        change of NAV; ``gross`` adds back the day's costs (``cost = gross - net``, a fraction
+        of the previous NAV); ``nav_gross`` compounds ``gross``."""
+        r = self.run
+        nav, cash, cost, turnover, exposure = r.out[:5]
+        first = int(r.trade_rows[0]) if len(r.trade_rows) else len(r.grid.dates)
+        nav = nav[first:]
+        prev = np.concatenate([[r.capital], nav[:-1]])
+        net = nav / prev - 1.0
+        gross = (nav + cost[first:]) / prev - 1.0
+        daily = pl.DataFrame(
+            {
+                "date": pl.Series(r.grid.dates[first:], dtype=pl.Date),
+                "nav_gross": r.capital * np.cumprod(1.0 + gross),
+                "nav_net": nav,
+                "cash": cash[first:],
+                "gross": gross,
+                "net": net,
+                "cost": gross - net,
+                "cost_yuan": cost[first:],
+                "turnover": turnover[first:],
+                "exposure": exposure[first:],
+            }
+        )
+        if self.benchmark is not None:
+            daily = daily.join(self.benchmark, on="date", how="left").with_columns(
+                excess=pl.col("net") - pl.col("benchmark")
+            )
+        return daily
+
+    @cached_property
+    def rebalances(self) -> pl.DataFrame:
+        """One row per executed signal: signal_date, trade_date, names (target names), held
+        (names after the fills), empty (no target name: the book goes to cash), blocked_buys,
+        blocked_sells, turnover, cost (yuan), scale (buys scaled to the cash; 1 = in full)."""
+        r = self.run
+        turnover = r.out[3]
+        bb, bs, held, scale, cost = r.out[5:10]
+        return pl.DataFrame(
+            {
+                "signal_date": r.signal_dates,
+                "trade_date": pl.Series(r.grid.dates[r.trade_rows], dtype=pl.Date),
+                "names": r.names,
+                "held": held,
+                "empty": r.names == 0,
+                "blocked_buys": bb,
+                "blocked_sells": bs,
+                "turnover": turnover[r.trade_rows],
+                "cost": cost,
+                "scale": scale,
+            }
+        )
+
+    @cached_property
+    def trades(self) -> pl.DataFrame:
+        """One row per fill: signal_date (null for a delisting settlement), date, asset, kind,
+        side (buy / sell / settle), shares (raw shares = units x adj_factor, > 0), units (signed,
+        back-adjusted), price (raw yuan), value (yuan), commission, stamp_duty, slippage, cost."""
+        r = self.run
+        ti, tf = r.out[10], r.out[11]
+        grid = r.grid
+        k, t, i, side, prow = (ti[:, c] for c in range(5))
+        adj = grid.adj[prow, i] if len(i) else np.empty(0)
+        sig = r.signal_dates.to_numpy().astype("datetime64[D]")
+        signal = np.where(k >= 0, sig[np.maximum(k, 0)] if len(sig) else np.datetime64("NaT"), np.datetime64("NaT"))
+        return pl.DataFrame(
+            {
+                "signal_date": pl.Series(signal.astype("datetime64[D]"), dtype=pl.Date),
+                "date": pl.Series(grid.dates[t], dtype=pl.Date),
+                "asset": grid.assets.gather(i),
+                "kind": pl.Series(np.array(KINDS)[grid.kind[i]], dtype=pl.String),
+                "side": pl.Series([_SIDES[s] for s in side.tolist()], dtype=pl.String),
+                "shares": np.abs(tf[:, 0]) * adj,
+                "units": tf[:, 0],
+                "price": tf[:, 1] / adj,
+                "value": tf[:, 2],
+                "commission": tf[:, 3],
+                "stamp_duty": tf[:, 4],
+                "slippage": tf[:, 5],
+                "cost": tf[:, 3] + tf[:, 4] + tf[:, 5],
+            }
+        )
+
+    @cached_property
+    def positions(self) -> pl.DataFrame:
+        """The book after each rebalance, valued at that day's close: date (fill day),
+        signal_date, asset, units, shares (raw), value (yuan), weight (value / NAV)."""
+        r = self.run
+        pi, pf = r.out[12], r.out[13]
+        grid = r.grid
+        k, t, i = pi[:, 0], pi[:, 1], pi[:, 2]
+        adj = grid.adj[t, i] if len(i) else np.empty(0)
+        for j in np.flatnonzero(np.isnan(adj)):  # suspended that day: the last known factor
+            col = grid.adj[: t[j] + 1, i[j]]
+            valid = np.flatnonzero(~np.isnan(col))
+            adj[j] = col[valid[-1]] if valid.size else np.nan
+        nav = r.out[0]
+        return pl.DataFrame(
+            {
+                "date": pl.Series(grid.dates[t], dtype=pl.Date),
+                "signal_date": r.signal_dates.gather(k),
+                "asset": grid.assets.gather(i),
+                "units": pf[:, 0],
+                "shares": pf[:, 0] * adj,
+                "value": pf[:, 1],
+                "weight": pf[:, 1] / nav[t],
+            }
+        )
+
+    # -- per trade and per signal --------------------------------------------------------
+
+    @cached_property
+    def round_trips(self) -> pl.DataFrame:
+        """One row per round trip (a position opened from 0 and closed back to 0): asset,
+        direction (long / short), entry_date, exit_date (null: still open, marked at the last
+        close), holding_days (sessions from entry to exit), pnl (yuan, after costs), return
+        (pnl / invested value), closed."""
+        r = self.run
+        ti, tf = r.out[10], r.out[11]
+        order = np.lexsort((np.arange(len(ti)), ti[:, 2]))
+        ti, tf = ti[order], tf[order]
+        oi, of = round_trips_nb(
+            ti[:, 2].copy(),
+            ti[:, 1].copy(),
+            ti[:, 3].copy(),
+            tf[:, 0].copy(),
+            tf[:, 2].copy(),
+            (tf[:, 3] + tf[:, 4] + tf[:, 5]).copy(),
+            r.out[14],
+            r.out[15],
+        )
+        grid = r.grid
+        closed = oi[:, 2] >= 0
+        last = len(grid.dates) - 1
+        exit_row = np.where(closed, oi[:, 2], last)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ret = np.where(of[:, 1] > 0, of[:, 0] / of[:, 1], np.nan)
+        return pl.DataFrame(
+            {
+                "asset": grid.assets.gather(oi[:, 0]),
+                "direction": pl.Series(np.where(oi[:, 3] > 0, "long", "short"), dtype=pl.String),
+                "entry_date": pl.Series(grid.dates[oi[:, 1]], dtype=pl.Date),
+                "exit_date": pl.Series(
+                    np.where(closed, grid.dates[exit_row], np.datetime64("NaT")).astype("datetime64[D]"),
+                    dtype=pl.Date,
+                ),
+                "holding_days": exit_row - oi[:, 1],
+                "pnl": of[:, 0],
+                "return": ret,
+                "closed": closed,
+            }
+        ).sort("entry_date", "asset")
+
+    @cached_property
+    def signals(self) -> pl.DataFrame:
+        """One row per executed signal: signal_date, trade_date, invested (the book holds
+        something after the fills), return (compounded daily net return from the fill day to
+        the day before the next fill, or the end)."""
+        r = self.run
+        nav = r.out[0]
+        rows = r.trade_rows
+        ends = np.append(rows[1:] - 1, len(r.grid.dates) - 1)
+        start_nav = np.array([r.capital if j == 0 else nav[rows[j] - 1] for j in range(len(rows))])
+        held = r.out[7]
+        return pl.DataFrame(
+            {
+                "signal_date": r.signal_dates,
+                "trade_date": pl.Series(r.grid.dates[rows], dtype=pl.Date),
+                "invested": held > 0,
+                "return": nav[ends] / start_nav - 1.0 if len(rows) else np.empty(0),
+            }
+        )
+
+    def summary(self, *, annualization: float = TRADING_DAYS) -> dict[str, float]:
+        """Headline statistics: total and annual return (net), volatility, Sharpe (risk-free 0),
+        max drawdown, mean turnover per rebalance, costs (yuan), rebalances, empty rebalances,
+        trades; per round trip (closed only): count, win rate, profit/loss ratio (mean win /
+        mean |loss|), mean holding days; per invested signal: count, win rate, profit/loss
+        ratio; with a benchmark: annual excess (mean daily excess x annualization)."""
+        d = self.daily
+        net = d["net"].to_numpy()
+        nav = d["nav_net"].to_numpy()
+        n = len(net)
+        total = nav[-1] / self.run.capital - 1.0 if n else np.nan
+        vol = float(np.std(net, ddof=1) * np.sqrt(annualization)) if n > 1 else np.nan
+        mean = float(np.mean(net)) if n else np.nan
+        peak = np.maximum.accumulate(np.concatenate([[self.run.capital], nav]))
+        dd = float(np.min(np.concatenate([[self.run.capital], nav]) / peak - 1.0))
+        trips = self.round_trips.filter(pl.col("closed"))
+        sig = self.signals.filter(pl.col("invested"))
+        reb = self.rebalances
+        out = {
+            "total_return": float(total),
+            "annual_return": float((1.0 + total) ** (annualization / n) - 1.0) if n else np.nan,
+            "annual_volatility": vol,
+            "sharpe": mean / np.std(net, ddof=1) * np.sqrt(annualization) if n > 1 and np.std(net) > 0 else np.nan,
+            "max_drawdown": dd,
+            "mean_turnover": float(reb["turnover"].mean()) if reb.height else np.nan,
+            "costs": float(d["cost_yuan"].sum()),
+            "rebalances": reb.height,
+            "empty_rebalances": int(reb["empty"].sum()),
+            "trades": self.trades.height,
+            "round_trips": trips.height,
+            **_win_loss(trips["pnl"].to_numpy(), "trade"),
+            "mean_holding_days": float(trips["holding_days"].mean()) if trips.height else np.nan,
+            "signals": sig.height,
+            **_win_loss(sig["return"].to_numpy(), "signal"),
+        }
+        if "excess" in d.columns:
+            out["annual_excess"] = float(d["excess"].mean()) * annualization
+        return out
+
+
+def _win_loss(x: np.ndarray, prefix: str) -> dict[str, float]:
+    x = x[np.isfinite(x)]
+    wins, losses = x[x > 0], x[x < 0]
+    return {
+        f"{prefix}_win_rate": float(wins.size / x.size) if x.size else np.nan,
+        f"{prefix}_profit_loss": float(wins.mean() / -losses.mean()) if wins.size and losses.size else np.nan,
+    }
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def _check_options(
+    grid: Any, entry: str, capital: float | None, lots: int | None, rebalance: str, book: str,
+    costs: Costs, cash_buffer: float,
+) -> None:
+    if not isinstance(grid, AssetGrid):
+        raise ParameterError(
+            f"`grid` must be a factorlab.grid.AssetGrid (AssetGrid.from_market / from_prices); "
+            f"got {type(grid).__name__}."
+        )
+    grid.entry_prices(entry)  # type: ignore[arg-type]
+    if rebalance not in ("full", "difference"):
+        raise ParameterError(f"`rebalance` must be 'full' or 'difference'; got {rebalance!r}.")
+    if book not in ("long_only", "long_short"):
+        raise ParameterError(f"`book` must be 'long_only' or 'long_short'; got {book!r}.")
+    if not isinstance(costs, Costs):
+        raise ParameterError(f"`costs` must be a factorlab.backtest.Costs; got {type(costs).__name__}.")
+    if capital is None:
+        if lots is not None:
+            raise ParameterError(
+                f"`lots={lots}` needs a `capital` in yuan (lots are whole shares); got capital=None."
+            )
+        if costs.min_commission > 0:
+            raise ParameterError(
+                f"`Costs.min_commission={costs.min_commission}` yuan per order needs a `capital` "
+                "in yuan; got capital=None (pass capital=10_000_000.0, or min_commission=0)."
+            )
+    elif not (isinstance(capital, int | float) and np.isfinite(capital) and capital > 0):
+        raise ParameterError(f"`capital` must be > 0 yuan (or None for a unit book); got {capital}.")
+    if lots is not None and not (isinstance(lots, int) and not isinstance(lots, bool) and lots > 0):
+        raise ParameterError(f"`lots` must be a positive number of shares (e.g. 100) or None; got {lots!r}.")
+    if not 0 <= cash_buffer < 1:
+        raise ParameterError(f"`cash_buffer` must be in [0, 1) (a fraction of NAV); got {cash_buffer}.")
+
+
+def _read_targets(targets: Any, weight_col: str) -> pl.DataFrame:
+    lf = as_lazy(targets, name="targets")
+    schema = lf.collect_schema()
+    check_columns(schema, ["date", "asset", weight_col], table="targets")
+    check_numeric(schema, [weight_col], table="targets")
+    frame = lf.select(
+        pl.col("date").cast(pl.Date),
+        pl.col("asset").cast(pl.String),
+        pl.col(weight_col).cast(pl.Float64).alias("weight"),
+    ).collect()
+    for key in ("date", "asset"):
+        if frame[key].null_count():
+            raise ValueRangeError(
+                f"table `targets`: key column `{key}` holds {frame[key].null_count()} null(s); "
+                "drop them.",
+                table="targets",
+                column=key,
+                examples=example_rows(frame.filter(pl.col(key).is_null())),
+            )
+    check_unique_keys(frame, ["date", "asset"], table="targets")
+    return frame
+
+
+def _check_weights(frame: pl.DataFrame, book: str, weight_col: str) -> None:
+    w = pl.col("weight")
+    bad = frame.filter(w.is_null() | w.is_nan() | w.is_infinite())
+    if bad.height:
+        raise ValueRangeError(
+            f"table `targets`: column `{weight_col}` holds {bad.height} null/NaN/infinite "
+            f"weight(s), e.g. {example_rows(bad, 1)[0]}; give every row a finite weight (0 = not "
+            "held) or drop the row.",
+            table="targets",
+            column=weight_col,
+            examples=example_rows(bad),
+        )
+    if book == "long_only":
+        neg = frame.filter(w < 0)
+        if neg.height:
+            raise ValueRangeError(
+                f"table `targets`: column `{weight_col}` holds {neg.height} negative weight(s) in "
+                f"a long-only book, e.g. {example_rows(neg, 1)[0]}; pass book='long_short' for "
+                "short positions.",
+                table="targets",
+                column=weight_col,
+                examples=example_rows(neg),
+            )
+        return
+    legs = frame.group_by("date").agg(
+        longs=(w > 0).sum(), shorts=(w < 0).sum(), total=w.sum()
+    )
+    one_leg = legs.filter(((pl.col("longs") > 0) ^ (pl.col("shorts") > 0))).sort("date")
+    if one_leg.height:
+        raise ParameterError(
+            f"`book='long_short'` is dollar-neutral: every date needs long (> 0) and short (< 0) "
+            f"weights, or none (cash); {one_leg.height} date(s) have one leg only, e.g. "
+            f"{example_rows(one_leg, 1)[0]}. Use book='long_only' for a long book."
+        )
+
+
+def _locate(grid: AssetGrid, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    rows = grid.index.date_rows(frame["date"])
+    off = frame.filter(pl.Series(rows < 0))
+    if off.height:
+        first, last = grid.index.date_series()[0], grid.index.date_series()[-1]
+        dates = off["date"].unique().sort()
+        raise CalendarError(
+            f"table `targets`: {dates.len()} signal date(s) in column `date` are not sessions of "
+            f"the grid ({first} .. {last}), e.g. {dates[0]}; move signals to sessions, e.g. with "
+            "factorlab.calendar.previous_session.",
+            table="targets",
+            column="date",
+            examples=example_rows(off),
+        )
+    cols = grid.index.asset_cols(frame["asset"])
+    unknown = frame.filter(pl.Series(cols < 0))
+    if unknown.height:
+        match_codes(frame["asset"], grid.assets, table="targets", against="grid")
+        codes = unknown["asset"].unique().sort()
+        raise AssetCodeError(
+            f"table `targets`: {codes.len()} asset(s) in column `asset` are not in the grid "
+            f"({unknown.height} row(s)), e.g. {codes.head(3).to_list()}; build the grid with "
+            "their kind (AssetGrid.from_market(..., kinds=('stock', 'etf', 'index'))) or drop "
+            "those rows."
+        )
+    return rows, cols
+
+
+def _check_holdable(grid: AssetGrid, frame: pl.DataFrame, cols: np.ndarray, entry: str) -> None:
+    live = frame["weight"].to_numpy() != 0
+    held_cols = np.unique(cols[live])
+    blocked = held_cols[~np.isfinite(grid.tracking_bps[held_cols])]
+    if blocked.size:
+        names = grid.assets.gather(blocked).head(3).to_list()
+        raise ParameterError(
+            f"table `targets`: index(es) {names} cannot be held: an index is a benchmark only "
+            "unless it trades through a proxy with a stated yearly tracking cost; build the grid "
+            "with AssetGrid.from_indices(indices, tracking_bps=...) or grid.with_tracking_bps(...)."
+        )
+    grid.check_entry(entry, held_cols)  # type: ignore[arg-type]
+
+
+def _dense_targets(
+    grid: AssetGrid, frame: pl.DataFrame, rows: np.ndarray, cols: np.ndarray, offset: int, book: str
+) -> tuple[np.ndarray, np.ndarray, pl.Series, list]:
+    sig_rows = np.unique(rows)
+    fill_rows = sig_rows + offset
+    keep = fill_rows < len(grid.dates)
+    unexecuted = grid.index.date_series().gather(sig_rows[~keep]).to_list()
+    sig_rows, fill_rows = sig_rows[keep], fill_rows[keep]
+    r_of = np.full(len(grid.dates), -1, np.int64)
+    r_of[sig_rows] = np.arange(len(sig_rows))
+    ri = r_of[rows]
+    ok = ri >= 0
+    n_r, n_a = len(sig_rows), grid.shape[1]
+    w = frame["weight"].to_numpy()
+    flat = ri[ok] * n_a + cols[ok]
+    pos = np.bincount(flat, weights=np.maximum(w[ok], 0.0), minlength=n_r * n_a).reshape(n_r, n_a)
+    neg = np.bincount(flat, weights=np.minimum(w[ok], 0.0), minlength=n_r * n_a).reshape(n_r, n_a)
+    ps = pos.sum(axis=1, keepdims=True)
+    ns = -neg.sum(axis=1, keepdims=True)
+    tw = np.divide(pos, ps, out=np.zeros_like(pos), where=ps > 0)
+    if book == "long_short":
+        tw -= np.divide(-neg, ns, out=np.zeros_like(neg), where=ns > 0)
+    signal_dates = grid.index.date_series("signal_date").gather(sig_rows)
+    return tw, fill_rows.astype(np.int64), signal_dates, unexecuted
+
+
+# -- the entry point -------------------------------------------------------------------------
+
+
+def backtest(
+    grid: AssetGrid,
+    targets: Any,
+    *,
+    entry: GridEntry = "next_vwap",
+    capital: float | None = 10_000_000.0,
+    lots: int | None = None,
+    rebalance: Rebalance = "full",
+    book: Book = "long_only",
+    costs: Costs | None = None,
+    benchmark: str | pl.DataFrame | None = None,
+    cash_buffer: float = 0.0,
+    weight_col: str = "weight",
+) -> BacktestResult:
+    """Run a book that rebalances to `targets` on their signal dates.
+
+    Parameters
+    ----------
+    grid
+        The market (:class:`~factorlab.grid.AssetGrid`), built once and shared.
+    targets
+        Long frame ``date`` (signal date, a session of the grid), ``asset``, `weight_col`.
+        Each date's weights are normalized (long-only: to sum 1; long-short: longs to +1 and
+        shorts to -1). Only dates with rows are rebalances; a date whose weights are all 0 moves
+        the book to cash (an empty rebalance, counted). polars or pandas.
+    entry
+        ``close`` (the signal day's close: data known before it), ``next_open``, ``next_vwap``
+        (stocks only), ``next_close`` (every kind).
+    capital
+        Starting cash in yuan; ``None`` runs a unit book (no lots, no minimum commission).
+    lots
+        Round every stock and ETF order toward zero to whole lots of this many raw shares (100
+        on the A-share market); the leftover stays in cash. ``None``: fractional shares.
+        Closing a position sells all of it (odd lots included). Index proxies stay fractional.
+    rebalance
+        ``"full"`` or ``"difference"`` (:data:`Rebalance`).
+    book
+        ``"long_only"`` or ``"long_short"`` (:data:`Book`).
+    costs
+        :class:`~factorlab.backtest.Costs`; ``None``: no costs.
+    benchmark
+        ``None``; an index (or any asset) of the grid, by name (its close-to-close return); or
+        a frame (date, benchmark) of daily returns, e.g. from
+        :func:`~factorlab.backtest.pool_benchmark`. Adds ``benchmark`` and ``excess`` (daily
+        net minus benchmark) to :attr:`BacktestResult.daily`.
+    cash_buffer
+        Fraction of NAV kept out of every target value (seed 000 buys at NAV/15 x 0.99: 0.01).
+
+    Returns
+    -------
+    BacktestResult
+
+    Raises
+    ------
+    CalendarError
+        A signal date that is not a session of the grid.
+    AssetCodeError
+        A target asset that is not in the grid.
+    ValueRangeError
+        A null/NaN weight; a negative weight in a long-only book.
+    ParameterError
+        Bad options; an index without a tracking cost; ``next_open``/``next_vwap`` for an ETF or
+        index; a long-short date with one leg only.
+    """
+    costs = NO_COSTS if costs is None else costs
+    _check_options(grid, entry, capital, lots, rebalance, book, costs, cash_buffer)
+    frame = _read_targets(targets, weight_col)
+    _check_weights(frame, book, weight_col)
+    rows, cols = _locate(grid, frame)
+    _check_holdable(grid, frame, cols, entry)
+    price, offset = grid.entry_prices(entry)
+    can_buy, can_sell = grid.tradable(entry)
+    tw, fill_rows, signal_dates, unexecuted = _dense_targets(grid, frame, rows, cols, offset, book)
+    lot = np.zeros(grid.shape[1])
+    if lots is not None:
+        lot[(grid.kind == STOCK) | (grid.kind == ETF)] = float(lots)
+    carry = np.where(
+        (grid.kind == INDEX) & np.isfinite(grid.tracking_bps), grid.tracking_bps * 1e-4 / TRADING_DAYS, 0.0
+    )
+    cap = 1.0 if capital is None else float(capital)
+    out = backtest_nb(
+        tw,
+        fill_rows,
+        grid.close,
+        price,
+        can_buy,
+        can_sell,
+        grid.adj,
+        grid.settle_row,
+        lot,
+        grid.kind == STOCK,
+        costs.stamp_schedule(grid.dates),
+        carry,
+        cap,
+        costs.commission,
+        costs.min_commission,
+        costs.slippage_bps * 1e-4,
+        cash_buffer,
+        rebalance == "difference",
+        book == "long_only",
+    )
+    run = _Run(grid, cap, signal_dates, fill_rows, (tw != 0).sum(axis=1), out)
+    bench = None if benchmark is None else _benchmark_frame(grid, benchmark)
+    return BacktestResult(run=run, benchmark=bench, unexecuted=unexecuted)
+
+
+def _benchmark_frame(grid: AssetGrid, benchmark: Any) -> pl.DataFrame:
+    if isinstance(benchmark, str):
+        return grid.returns(benchmark).rename({"return": "benchmark"})
+    lf = as_lazy(benchmark, name="benchmark")
+    check_columns(lf.collect_schema(), ["date", "benchmark"], table="benchmark")
+    return lf.select(pl.col("date").cast(pl.Date), pl.col("benchmark").cast(pl.Float64)).collect()
+
