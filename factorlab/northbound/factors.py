@@ -86,12 +86,13 @@ def northbound_factors(
             f"({window})."
         )
     w, ws = window, short_window
-    cap = pl.col("float_shares") * pl.col("close")
-    q = pl.col("flow") / cap
-    mean_s = ts_mean("shares", window=w, date_col=date_col)
-
     def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+        # a zero denominator (e.g. float_shares = 0) gives null, never inf
         return pl.when(den != 0).then(num / den)
+
+    cap = pl.col("float_shares") * pl.col("close")
+    q = ratio(pl.col("flow"), cap)
+    mean_s = ts_mean("shares", window=w, date_col=date_col)
 
     defs = [
         (1, "hold value H = S * P", pl.col("hold_value").cast(pl.Float64)),

@@ -15,6 +15,7 @@ import polars as pl
 from factorlab._arrays import ffill_rows, prev_valid_rows
 from factorlab.calendar import sessions, to_date
 from factorlab.errors import DisclosureError, MarketError, MissingColumnError, ParameterError
+from factorlab.frames import CodeMatch, check_unique_keys, match_codes
 from factorlab.market import Market
 
 __all__ = [
@@ -86,12 +87,33 @@ def research_panel(
         Panel window (default: the first published day .. the last daily day).
     estimated_holdings
         Holdings after the disclosure change, to extend the panel past 2024-08-16.
+
+    Raises
+    ------
+    DuplicateKeyError
+        Two ``northbound`` (or ``prices``) rows share a (date, asset) key (checked on the key
+        columns, whatever the market's ``validate`` level).
+    AssetCodeError
+        None of the ``northbound`` (or ``corporate_actions``) assets is a ``prices`` asset,
+        e.g. ``600519`` against ``600519.SH``. A partial mismatch is not an error: the
+        unmatched rows are dropped and counted in ``report`` (step "northbound rows whose asset
+        is not in prices").
+    ParameterError
+        The window holds no ``northbound`` or no ``prices`` rows (the message gives both
+        tables' date ranges), or `start` is after `end`.
+
+    Notes
+    -----
+    Ratios with a zero (or non-finite) denominator are null, never inf: ``hold_ratio`` where
+    ``float_shares`` is 0, ``ret`` after a zero close.
     """
     market.require("northbound", "prices", purpose="the northbound research panel")
     steps: list[dict] = []
     nb = market.northbound.select("date", "asset", "shares").collect()
     if nb.is_empty():
         raise MarketError("table `northbound` is empty: nothing to build a research panel from.")
+    # values are placed on a grid below: a repeated key would silently keep one of its rows
+    check_unique_keys(nb.select("date", "asset"), ["date", "asset"], table="northbound")
     first, last = nb["date"].min(), nb["date"].max()
     daily = nb.filter(pl.col("date") <= DISCLOSURE_END)
     if daily.is_empty():
@@ -115,7 +137,10 @@ def research_panel(
                 "or before 2024-08-16."
             )
     if lo > hi:
-        raise ParameterError(f"`start` ({lo}) is after `end` ({hi}).")
+        raise ParameterError(
+            f"`start` ({lo}) is after `end` ({hi}); table `northbound` covers {first} .. "
+            f"{last} (daily rows up to {last_daily}). Choose `start` / `end` inside the data."
+        )
     ashare = _ashare_sessions(lo, hi)
 
     # 1. HK-calendar repeat rows
@@ -157,11 +182,16 @@ def research_panel(
         .select("date", "asset", "close", "float_shares", "amount", "volume", "adj_factor")
         .collect()
     )
+    if px.is_empty() or in_window.is_empty():
+        raise ParameterError(_empty_window_message(market, nb, lo, hi, px.is_empty()))
+    check_unique_keys(px.select("date", "asset"), ["date", "asset"], table="prices")
     days_s = px["date"].unique().sort()
     assets = px["asset"].unique().sort()
     days = days_s.to_numpy().astype("datetime64[D]")
     shape = (len(days), len(assets))
     ex, pending = bonus_grids(bonus, days, assets)
+    codes = match_codes(kept["asset"], assets, table="northbound", against="prices")
+    steps.append(_unmatched_step(codes))
     kept = kept.filter(pl.col("asset").is_in(assets.implode()))
     k_day = day_index(kept["date"], days)
     k_aid = kept["asset"].cast(pl.Enum(assets)).to_physical().to_numpy().astype(np.int64)
@@ -178,6 +208,14 @@ def research_panel(
             "detail": f"{bonus.height} bonus events in corporate_actions",
         }
     )
+    if not bonus.is_empty():
+        # against every priced asset, not the window's: events of other stocks are not a loss
+        known = market.prices.select(pl.col("asset").unique()).collect()["asset"]
+        steps.append(
+            _unmatched_step(
+                match_codes(bonus["asset"], known, table="corporate_actions", against="prices")
+            )
+        )
     if estimated_holdings is not None and est.height:
         e_day = day_index(est["date"], days)
         e_aid = est["asset"].cast(pl.Enum(assets), strict=False).to_physical()
@@ -230,7 +268,7 @@ def research_panel(
     float_shares = grid(px["float_shares"].to_numpy())
     with np.errstate(invalid="ignore", divide="ignore"):
         vwap = np.where(volume > 0, amount / volume, np.nan)
-        ret = adj_close / prev_close - 1.0
+        ret = _ratio(adj_close, prev_close) - 1.0
     jj, tt = np.nonzero(traded.T)  # rows come out sorted by (asset, date)
     nxt = sessions("ashare", lo, None)
     pos = np.searchsorted(nxt.to_numpy().astype("datetime64[D]"), days, side="right")
@@ -251,7 +289,7 @@ def research_panel(
             "volume": volume[tt, jj],
             "ret": ret[tt, jj],
             "hold_value": s_v * p_v,
-            "hold_ratio": s_v / f_v,
+            "hold_ratio": _ratio(s_v, f_v),
             "d_shares": d_shares[tt, jj],
             "flow": d_shares[tt, jj] * vwap[tt, jj],
             "usable_from": usable.gather(tt),
@@ -277,6 +315,42 @@ def research_panel(
     )
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
     return NorthboundPanel(frame=frame, report=report)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, NaN (null in the panel) where the denominator is zero or not finite (e.g.
+    ``float_shares = 0``): a ratio is never inf."""
+    ok = np.isfinite(den) & (den != 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, num / np.where(ok, den, 1.0), np.nan)
+
+
+def _unmatched_step(codes: CodeMatch) -> dict:
+    """The step-report row for the rows of `codes.table` whose asset `codes.against` lacks."""
+    shown = ", ".join(codes.unmatched_codes)
+    more = codes.n_unmatched_codes - len(codes.unmatched_codes)
+    return {
+        "step": f"{codes.table} rows whose asset is not in {codes.against} (dropped)",
+        "rows": codes.unmatched_rows,
+        "detail": (
+            f"{codes.n_unmatched_codes} code(s), e.g. {shown}" + (f" (+{more} more)" if more else "")
+            if codes.unmatched_rows
+            else "all codes match"
+        ),
+    }
+
+
+def _empty_window_message(
+    market: Market, nb: pl.DataFrame, lo: dt.date, hi: dt.date, no_prices: bool
+) -> str:
+    span = market.prices.select(lo=pl.col("date").min(), hi=pl.col("date").max()).collect()
+    p_lo, p_hi = span.row(0)
+    table = "prices" if no_prices else "northbound"
+    return (
+        f"the panel window `start`..`end` = {lo} .. {hi} holds no rows of table `{table}`: "
+        f"`northbound` covers {nb['date'].min()} .. {nb['date'].max()}, `prices` covers "
+        f"{p_lo} .. {p_hi}. Choose `start` / `end` inside the data."
+    )
 
 
 def _max_date(frame: pl.DataFrame | pl.LazyFrame) -> dt.date:

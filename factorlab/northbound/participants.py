@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -18,6 +18,7 @@ from numba import njit
 
 from factorlab.calendar import sessions
 from factorlab.errors import MarketError, ParameterError
+from factorlab.frames import check_unique_keys, match_codes
 from factorlab.market import Market
 from factorlab.northbound.hygiene import DISCLOSURE_END, _bonus_events, bonus_grids, day_index
 
@@ -37,13 +38,20 @@ class ParticipantChanges:
 
     ``frame`` columns: day, aid, pid (row numbers into ``days``, ``assets``,
     ``participants``), shares (today's basis), d_shares (one basis; null on the first day),
-    close, vwap (of the stock that day; null if it did not trade).
+    close, vwap (of the stock that day; null if it did not trade). ``report``: step, rows,
+    detail, e.g. the holdings rows whose asset has no ``prices`` rows (kept, with null close
+    and VWAP).
     """
 
     frame: pl.DataFrame
     days: pl.Series
     assets: pl.Series
     participants: pl.Series
+    report: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String}
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,27 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
         pid=pl.col("participant").cast(pl.Enum(parts)).to_physical().cast(pl.Int32),
         shares=pl.col("shares").cast(pl.Float64),
     )
+    lo_d, hi_d = days_s.min(), days_s.max()
+    priced = (
+        market.prices.filter(pl.col("date").is_between(lo_d, hi_d))
+        .select(pl.col("asset").unique())
+        .collect()["asset"]
+    )
+    codes = match_codes(ph["asset"], priced, table="participant_holdings", against="prices")
     del ph
+    shown = ", ".join(codes.unmatched_codes)
+    report = pl.DataFrame(
+        [
+            {
+                "step": "participant_holdings rows whose asset is not in prices (null close, vwap)",
+                "rows": codes.unmatched_rows,
+                "detail": f"{codes.n_unmatched_codes} code(s), e.g. {shown}"
+                if codes.unmatched_rows
+                else "all codes match",
+            }
+        ],
+        schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String},
+    )
     date_num = cols["date"].to_numpy()
     if len(date_num) > 1 and (np.diff(date_num) < 0).any():  # the stored table is date-sorted
         cols = cols.sort("date", maintain_order=True)
@@ -144,11 +172,20 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
         len(parts) * len(assets),
         len(assets),
     )
+    if out[-1] >= 0:  # the kernel met a (date, asset, participant) key twice: name them
+        keyed = cols.select(
+            date=pl.col("date").cast(pl.Date),
+            asset=assets.gather(cols["aid"]),
+            participant=parts.gather(cols["pid"]),
+        )
+        check_unique_keys(keyed, ["date", "asset", "participant"], table="participant_holdings")
     names = ("day", "aid", "pid", "shares", "d_shares", "close", "vwap")
-    frame = pl.DataFrame(dict(zip(names, out, strict=True))).with_columns(
+    frame = pl.DataFrame(dict(zip(names, out[:-1], strict=True))).with_columns(
         pl.col("d_shares", "close", "vwap").fill_nan(None)
     )
-    return ParticipantChanges(frame=frame, days=days_s, assets=assets, participants=parts)
+    return ParticipantChanges(
+        frame=frame, days=days_s, assets=assets, participants=parts, report=report
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -158,7 +195,8 @@ def _changes_nb(
     """The whole participant-change pipeline in two passes over the date-sorted rows, with no
     temporaries: session lookup (rows off the A-share calendar dropped), record-date basis,
     base shares (/ cumulative ex-date factor), dS against the pair's previous-day row (entries:
-    from 0; day 0: NaN), exits (dS = -S the next day), close and VWAP lookups."""
+    from 0; day 0: NaN), exits (dS = -S the next day), close and VWAP lookups. The last output
+    is the first row whose (day, participant, asset) key repeats an earlier row's, or -1."""
     n = len(date_num)
     day = np.empty(n, dtype=np.int32)
     base = np.empty(n)
@@ -176,6 +214,7 @@ def _changes_nb(
     d_base = np.empty(n)
     is_exit = np.zeros(n, dtype=np.bool_)
     n_exit = 0
+    first_dup = -1
     start = 0
     while start < n:
         today = day[start]
@@ -193,6 +232,8 @@ def _changes_nb(
                     d_base[r] = base[r]
             for r in range(start, stop):
                 k = pid[r] * n_assets + aid[r]
+                if last_day[k] == today and first_dup < 0:
+                    first_dup = r
                 last_day[k] = today
                 last_base[k] = base[r]
         start = stop
@@ -266,7 +307,7 @@ def _changes_nb(
         o_close[j] = close[d, a]
         o_vwap[j] = vwap[d, a]
         j += 1
-    return o_day, o_aid, o_pid, o_sh, o_ds, o_close, o_vwap
+    return o_day, o_aid, o_pid, o_sh, o_ds, o_close, o_vwap, first_dup
 
 
 def participant_daily(changes: ParticipantChanges) -> pl.DataFrame:

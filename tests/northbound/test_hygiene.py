@@ -8,15 +8,19 @@ import numpy as np
 import polars as pl
 import pytest
 
-from factorlab.datasets import PRESETS, synthetic_market
-from factorlab.errors import MarketError
+from factorlab.errors import (
+    AssetCodeError,
+    DuplicateKeyError,
+    MarketError,
+    ParameterError,
+)
 from factorlab.market import Market
 from factorlab.northbound import DisclosureError, link_flows, research_panel
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory) -> Market:
-    return synthetic_market(**PRESETS["small"], cache=tmp_path_factory.mktemp("h") / "small")
+def market(small_market) -> Market:
+    return small_market  # the session fixture of tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +128,98 @@ def test_link_flows_keep_both_definitions_apart(market):
     f = link_flows(market)
     assert {"quota_inflow", "net_buy"} <= set(f.columns)
     assert (f["quota_inflow"] >= f["net_buy"]).all()
+
+
+# --------------------------------------------------------------------------------------------
+# where data meets data: codes, keys, zero denominators, empty windows
+# --------------------------------------------------------------------------------------------
+
+
+def _with(market: Market, **tables: pl.LazyFrame | pl.DataFrame) -> Market:
+    """`market` with some tables replaced, checked as Market.load checks (validate="schema")."""
+    return Market({**{n: market[n] for n in market.names}, **tables}, validate="schema")
+
+
+def test_non_canonical_northbound_codes_are_an_asset_code_error(market):
+    bad = _with(market, northbound=market.northbound.with_columns(pl.col("asset").str.slice(0, 6)))
+    with pytest.raises(
+        AssetCodeError,
+        match=r"0 of \d+ `northbound` rows match an asset of `prices`.*e\.g\. \d{6},"
+        r".*`prices` has e\.g\. \d{6}\.S[HZ]",
+    ):
+        research_panel(bad)
+
+
+def test_a_partial_code_mismatch_is_dropped_and_counted_in_the_report(market, panel):
+    nb = market.northbound.collect()
+    victim = nb.group_by("asset").len().sort("len", "asset", descending=True)["asset"][0]
+    code = victim[:6]
+    bad = _with(
+        market,
+        northbound=nb.with_columns(
+            asset=pl.when(pl.col("asset") == victim).then(pl.lit(code)).otherwise("asset")
+        ),
+    )
+    got = research_panel(bad)
+    on_sessions = nb.filter(
+        (pl.col("asset") == victim)
+        & pl.col("date").is_in(panel.frame["date"].unique().implode())
+    ).height
+    row = got.report.filter(pl.col("step").str.starts_with("northbound rows whose asset is not"))
+    assert row["rows"].to_list() == [on_sessions] and on_sessions > 100
+    assert code in row["detail"][0] and "1 code(s)" in row["detail"][0]
+    # the other stocks are untouched; the victim's holdings are gone (0), as the report says
+    joined = got.frame.join(panel.frame, on=["date", "asset"], suffix="_ok")
+    others = joined.filter(pl.col("asset") != victim)
+    assert (others["shares"] == others["shares_ok"]).all()
+    assert joined.filter(pl.col("asset") == victim)["shares"].max() == 0
+    clean = panel.report.filter(pl.col("step").str.starts_with("northbound rows whose asset"))
+    assert clean["rows"].to_list() == [0]
+
+
+def test_duplicate_northbound_keys_are_refused_on_a_schema_validated_market(market):
+    nb = market.northbound.collect()
+    dup = pl.concat([nb, nb.slice(1000, 10)])
+    first = nb.slice(1000, 10).sort("date", "asset").row(0, named=True)
+    with pytest.raises(
+        DuplicateKeyError,
+        match=rf"table `northbound` has 10 duplicate \(`date`, `asset`\) key\(s\).*"
+        rf"e\.g\. \({first['date']}, {first['asset']}\)",
+    ):
+        research_panel(_with(market, northbound=dup))
+
+
+def test_zero_float_shares_give_a_null_hold_ratio_not_inf(market, panel):
+    held = panel.frame.filter(pl.col("shares") > 0)["asset"][0]
+    px = market.prices.with_columns(
+        float_shares=pl.when(pl.col("asset") == held).then(0.0).otherwise("float_shares")
+    )
+    got = research_panel(_with(market, prices=px)).frame
+    mine = got.filter(pl.col("asset") == held)
+    assert mine.height > 0 and mine["hold_ratio"].null_count() == mine.height
+    assert got.select(pl.col(pl.Float64).is_infinite().any()).row(0) == (False,) * len(
+        got.select(pl.col(pl.Float64)).columns
+    )
+    # the other stocks keep their ratios
+    rest = got.filter(pl.col("asset") != held).join(panel.frame, on=["date", "asset"])
+    assert (rest["hold_ratio"] == rest["hold_ratio_right"]).all()
+
+
+def test_a_window_without_data_is_a_parameter_error_naming_the_ranges(market):
+    cut = dt.date(2018, 12, 31)
+    old = _with(
+        market,
+        northbound=market.northbound.filter(pl.col("date") <= cut),
+        prices=market.prices.filter(pl.col("date") <= cut),
+    )
+    with pytest.raises(
+        ParameterError,
+        match=r"2020-01-02 .. 2020-06-01 holds no rows of table `prices`.*`northbound` covers "
+        r"\d{4}-\d\d-\d\d .. 2018-12-\d\d, `prices` covers \d{4}-\d\d-\d\d .. 2018-12-\d\d",
+    ):
+        research_panel(old, start="2020-01-02", end="2020-06-01")
+    with pytest.raises(ParameterError, match=r"`start` \(2020-01-02\) is after `end`.*covers"):
+        research_panel(old, start="2020-01-02")
+    first = market.northbound.select(pl.col("date").min()).collect().item()
+    with pytest.raises(ParameterError, match=r"holds no rows of table `(prices|northbound)`"):
+        research_panel(market, start=first - dt.timedelta(days=60), end=first - dt.timedelta(1))

@@ -8,15 +8,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from factorlab.datasets import PRESETS, synthetic_market
 from factorlab.errors import ParameterError
 from factorlab.market import Market
 from factorlab.northbound.participants import classify_participants, participant_flows
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory) -> Market:
-    return synthetic_market(**PRESETS["small"], cache=tmp_path_factory.mktemp("p") / "small")
+def market(small_market) -> Market:
+    return small_market  # the session fixture of tests/conftest.py
 
 
 @pytest.fixture(scope="module")
