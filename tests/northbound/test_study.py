@@ -220,3 +220,88 @@ def test_bad_input_is_a_clear_error(market):
     )
     with pytest.raises(DisclosureError, match="disclosure change"):
         factor_study(late, cache=False)
+
+
+@pytest.fixture(scope="module")
+def market_400(tmp_path_factory) -> Market:
+    # reliability.md D2: this market's csi500 pool holds no northbound shares
+    return synthetic_market(
+        n_assets=400, start="2017-01-01", end="2018-12-31", cache=tmp_path_factory.mktemp("m400")
+    )
+
+
+def test_a_pool_where_a_factor_has_no_value_is_a_nan_row_with_a_reason(market_400):
+    res = factor_study(
+        market_400,
+        factors=("nb_short_inflow", "nb_trade_amount20"),
+        pools=("csi500",),
+        cache=False,
+    )
+    row = _row(res, "nb_short_inflow", "csi500")
+    assert row["coverage_pct"] == 0.0
+    assert row["periods"] == 0
+    for col in ("long_excess_ann", "long_excess_sharpe", "long_short_ann_net", "long_short_mdd"):
+        assert np.isnan(row[col]), col
+    assert "pool `csi500`" in row["reason"] and "`nb_short_inflow`" in row["reason"]
+    # the other factor of the pool is measured as usual, without a reason
+    ok = _row(res, "nb_trade_amount20", "csi500")
+    assert ok["reason"] is None and ok["periods"] > 50 and np.isfinite(ok["long_excess_ann"])
+    assert res.daily.filter(pl.col("factor") == "nb_short_inflow").height == 0
+    assert res.correlation["csi500"]["factor"].to_list() == ["nb_trade_amount20"]
+    # the report renders such a row as n/a
+    from factorlab.report import format_table
+
+    line = next(x for x in format_table(res).splitlines() if x.startswith("nb_short_inflow"))
+    assert "n/a" in line
+
+
+@pytest.mark.slow
+def test_the_default_study_runs_on_a_market_with_empty_legs(market_400):
+    res = factor_study(market_400, cache=False)  # D2: crashed with a numpy casting error
+    assert res.table.height == 14 * 3
+    empty = res.table.filter(pl.col("reason").is_not_null())
+    assert empty.height > 0 and set(empty["pool"]) == {"csi500"}
+    assert (empty["coverage_pct"] == 0).all()
+    assert res.table.filter(pl.col("reason").is_null())["long_excess_ann"].is_finite().all()
+
+
+def test_an_empty_leg_on_a_signal_date_is_held_in_cash_and_counted(market):
+    # no price for any CSI 300 member on one signal date: no member can be scored, so both legs
+    # are empty there; the old simulator kept the previous book without a word
+    from factorlab.calendar import rebalance_dates
+
+    signal = rebalance_dates("2021-03-01", "2021-03-31")[0]
+    members = (
+        market.pools.filter((pl.col("pool") == "csi300") & (pl.col("date") == signal))
+        .select("asset")
+        .collect()
+    )
+    tables = {name: market[name] for name in market.names}
+    tables["prices"] = market.prices.filter(
+        ~((pl.col("date") == signal) & pl.col("asset").is_in(members["asset"].implode()))
+    )
+    res = factor_study(
+        Market(tables, validate="none"),
+        factors=("nb_hold_value",),
+        pools=("csi300",),
+        start="2020-06-01",
+        end="2021-06-30",
+        cache=False,
+    )
+    row = _row(res, "nb_hold_value", "csi300")
+    assert row["empty_rebalances"] == 1 and row["reason"] is None
+    # in cash from the trade day after the signal until the next trade day
+    nxt = rebalance_dates(signal + dt.timedelta(days=1), "2021-03-31")[0]
+    trade = res.daily.filter(pl.col("date") > signal)["date"].min()  # the book is sold here
+    held = (pl.col("date") > trade) & (pl.col("date") <= nxt)
+    d = res.daily.filter(held)
+    assert d.height >= 3 and (d["long"] == 0).all() and (d["short"] == 0).all()
+    assert (d["bench"] != 0).all()
+
+
+@pytest.mark.slow
+def test_the_study_command_runs_on_the_small_preset(tmp_path, capsys):
+    from factorlab.cli import main
+
+    assert main(["study", "--preset", "small", "--out", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "report.html").is_file()
