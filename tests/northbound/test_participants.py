@@ -8,9 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from factorlab.errors import ParameterError
+from factorlab.errors import AssetCodeError, DuplicateKeyError, ParameterError
 from factorlab.market import Market
-from factorlab.northbound.participants import classify_participants, participant_flows
+from factorlab.northbound.participants import (
+    classify_participants,
+    participant_changes,
+    participant_flows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +98,60 @@ def test_bad_parameters(market, split):
         classify_participants(market, months=(13,))
     with pytest.raises(ParameterError, match="`by`"):
         participant_flows(market, split, by="sector")
+
+
+# --------------------------------------------------------------------------------------------
+# where participant holdings meet prices: keys and codes
+# --------------------------------------------------------------------------------------------
+
+
+def _early(market: Market, **tables: pl.DataFrame) -> tuple[Market, dt.date]:
+    """`market` with some tables replaced (not validated: the function's own checks are
+    tested) and an `end` two months after the first participant day, to keep them small."""
+    end = market.participant_holdings.select(pl.col("date").min()).collect().item()
+    end += dt.timedelta(days=60)
+    m = Market({**{n: market[n] for n in market.names}, **tables}, validate="none")
+    return m, end
+
+
+def _holdings(market: Market) -> pl.DataFrame:
+    first = market.participant_holdings.select(pl.col("date").min()).collect().item()
+    return market.participant_holdings.filter(
+        pl.col("date") <= first + dt.timedelta(days=60)
+    ).collect()
+
+
+def test_duplicate_participant_keys_are_refused(market):
+    ph = _holdings(market)
+    extra = ph.slice(5000, 3)
+    m, end = _early(market, participant_holdings=pl.concat([ph, extra]))
+    first = extra.sort("date", "asset", "participant").row(0, named=True)
+    with pytest.raises(
+        DuplicateKeyError,
+        match=rf"table `participant_holdings` has 3 duplicate \(`date`, `asset`, `participant`\)"
+        rf" key\(s\).*e\.g\. \({first['date']}, {first['asset']}, {first['participant']}\)",
+    ):
+        participant_changes(m, end=end)
+
+
+def test_participant_codes_are_matched_against_prices(market):
+    ph = _holdings(market)
+    m, end = _early(market, participant_holdings=ph.with_columns(pl.col("asset").str.slice(0, 6)))
+    with pytest.raises(
+        AssetCodeError, match=r"0 of \d+ `participant_holdings` rows match an asset of `prices`"
+    ):
+        participant_changes(m, end=end)
+    victim = ph["asset"].sort()[0]
+    renamed = ph.with_columns(
+        asset=pl.when(pl.col("asset") == victim).then(pl.lit(victim[:6])).otherwise("asset")
+    )
+    m, end = _early(market, participant_holdings=renamed)
+    got = participant_changes(m, end=end)
+    ok = participant_changes(_early(market, participant_holdings=ph)[0], end=end)
+    # holdings of stocks without a price row in the window (suspended) are counted as well
+    unpriced = ok.report["rows"][0]
+    priced = market.prices.filter(pl.col("date").is_between(ph["date"].min(), end))
+    absent = ph.join(priced.select("asset").unique().collect(), on="asset", how="anti").height
+    assert unpriced == absent
+    assert got.report["rows"].to_list() == [unpriced + ph.filter(pl.col("asset") == victim).height]
+    assert victim[:6] in got.report["detail"][0]
