@@ -329,14 +329,13 @@ def _unmatched_step(codes: CodeMatch) -> dict:
     """The step-report row for the rows of `codes.table` whose asset `codes.against` lacks."""
     shown = ", ".join(codes.unmatched_codes)
     more = codes.n_unmatched_codes - len(codes.unmatched_codes)
+    detail = f"{codes.n_unmatched_codes} code(s), e.g. {shown}" + (
+        f" (+{more} more)" if more else ""
+    )
     return {
         "step": f"{codes.table} rows whose asset is not in {codes.against} (dropped)",
         "rows": codes.unmatched_rows,
-        "detail": (
-            f"{codes.n_unmatched_codes} code(s), e.g. {shown}" + (f" (+{more} more)" if more else "")
-            if codes.unmatched_rows
-            else "all codes match"
-        ),
+        "detail": detail if codes.unmatched_rows else "all codes match",
     }
 
 
