@@ -15,6 +15,15 @@ Decisions shared by every adapter:
   ``amount / volume`` must lie within the day's low..high), never silently rescaled.
 * Rows that repeat a key with identical values (a source queried twice, a concatenated export)
   are dropped; rows that repeat a key with different values raise ``AdapterError``.
+* Every dropped row is counted: rows outside the canonical model (e.g. Beijing Stock Exchange
+  ``.BJ`` codes in ``stock_basic``, HK stocks in CCASS data, dividends not yet implemented)
+  and exact duplicates are logged as a WARNING on the ``factorlab.adapters`` logger, one
+  record per reason with the count and example rows
+  (``logging.getLogger("factorlab.adapters").setLevel(logging.ERROR)`` silences them). Rows a
+  sibling function returns instead (qlib's suspended days, see ``qlib.suspensions``) are
+  logged at INFO.
+* An empty frame (no rows) raises ``AdapterError``: a canonical table needs at least one row,
+  and an empty query result is better skipped than silently turned into an empty table.
 * Dates may come as ``'20200102'`` / ``'2020-01-02'`` strings, integers, dates or datetimes.
 * Where a quantity is missing from a source it is null (or the table is absent), never proxied.
   The one labelled proxy on offer, :func:`amount_proxy`, must be asked for by name.
@@ -23,6 +32,7 @@ Decisions shared by every adapter:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -46,6 +56,8 @@ YUAN_PER_WAN = 10_000.0
 YUAN_PER_MILLION = 1_000_000.0
 YUAN_PER_YI = 100_000_000.0
 SHARES_PER_LOT = 100.0  # 1 手 = 100 shares
+
+logger = logging.getLogger("factorlab.adapters")
 
 
 def amount_proxy(
@@ -79,21 +91,55 @@ def amount_proxy(
 # helpers shared by the adapter modules (private)
 
 
-def _frame(frame: Any, source: str) -> pl.DataFrame:
-    """A Polars DataFrame from a pandas / Polars frame (LazyFrames are collected)."""
+def _frame(frame: Any, source: str, *, allow_empty: bool = False) -> pl.DataFrame:
+    """A Polars DataFrame from a pandas / Polars frame (LazyFrames are collected); a frame with
+    no rows raises (see the module docstring) unless `allow_empty`."""
     if isinstance(frame, pl.LazyFrame):
-        return frame.collect()
-    if isinstance(frame, pl.DataFrame):
-        return frame
-    if type(frame).__module__.split(".")[0] == "pandas" and hasattr(frame, "columns"):
+        df = frame.collect()
+    elif isinstance(frame, pl.DataFrame):
+        df = frame
+    elif type(frame).__module__.split(".")[0] == "pandas" and hasattr(frame, "columns"):
         index_names = [n for n in getattr(frame.index, "names", []) if n is not None]
         if index_names:  # qlib-style MultiIndex (instrument, datetime): keep it as columns
             frame = frame.reset_index()
-        return pl.from_pandas(frame)
-    raise AdapterError(
-        f"{source}: expected a pandas or Polars DataFrame; got {type(frame).__name__}.",
-        source=source,
-    )
+        df = pl.from_pandas(frame)
+    else:
+        raise AdapterError(
+            f"{source}: expected a pandas or Polars DataFrame; got {type(frame).__name__}.",
+            source=source,
+        )
+    if df.height == 0 and not allow_empty:
+        shown = ", ".join(df.columns[:10]) + (", ..." if len(df.columns) > 10 else "")
+        raise AdapterError(
+            f"{source}: the frame has no rows (columns: {shown or '(none)'}), so there is "
+            "nothing to convert and no canonical table can be built (a table needs at least "
+            "one row). Sources return an empty frame for a day or code without data: skip "
+            "such frames (e.g. `if len(frame): ...`) or fetch a wider range.",
+            source=source,
+        )
+    return df
+
+
+def _drop_rows(
+    df: pl.DataFrame,
+    drop: pl.Expr,
+    source: str,
+    *,
+    reason: str,
+    show: Sequence[str] = (),
+    level: int = logging.WARNING,
+) -> pl.DataFrame:
+    """`df` without the rows where `drop` is true; a non-zero count is logged on the
+    ``factorlab.adapters`` logger with the `reason` and example rows (never a silent drop)."""
+    mask = df.select(drop.fill_null(False).alias("_drop")).get_column("_drop")
+    n = int(mask.sum())
+    if n:
+        logger.log(
+            level,
+            "%s: dropped %d of %d row(s): %s, e.g. %s",
+            source, n, df.height, reason, _examples(df, mask, show or df.columns[:4]),
+        )
+    return df.filter(~mask)
 
 
 def _require(df: pl.DataFrame, source: str, columns: Mapping[str, str]) -> None:
@@ -213,7 +259,7 @@ def _check_range(
     x = df.get_column(column)
     if absolute:
         x = x.abs()
-    bad = pl.Series([False] * df.height)
+    bad = pl.Series("_bad", [False] * df.height, dtype=pl.Boolean)
     if lo is not None:
         bad = bad | (x < lo).fill_null(False)
     if hi is not None:
@@ -268,8 +314,15 @@ def _check_ratio(
 
 
 def _dedupe(df: pl.DataFrame, key: Sequence[str], source: str) -> pl.DataFrame:
-    """Drop exact duplicate rows; raise on keys repeated with different values."""
-    df = df.unique(maintain_order=True)
+    """Drop exact duplicate rows (counted in the log); raise on keys repeated with different
+    values."""
+    df = _drop_rows(
+        df,
+        ~pl.struct(pl.all()).is_first_distinct(),
+        source,
+        reason="exact repeats of another row (the same key with identical values)",
+        show=list(key),
+    )
     dup = df.select(pl.struct(*key).is_duplicated().alias("_d")).get_column("_d")
     if not dup.any():
         return df

@@ -7,6 +7,7 @@ column names and units (亿元, 万, 万元, ‰, %) as documented in the akshar
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 import polars as pl
@@ -19,6 +20,7 @@ from factorlab.adapters import (
     _codes,
     _dates,
     _dedupe,
+    _drop_rows,
     _finish,
     _floats,
     _frame,
@@ -93,8 +95,12 @@ def stock_hsgt_hist_em(frame: Any, *, symbol: Literal["沪股通", "深股通"])
         (pl.col("当日成交净买额") * YUAN_PER_YI).alias("net_buy"),
         (pl.col("买入成交额") * YUAN_PER_YI).alias("buy_amount"),
         (pl.col("卖出成交额") * YUAN_PER_YI).alias("sell_amount"),
-    ).filter(pl.any_horizontal(pl.col("quota_inflow", "net_buy", "buy_amount", "sell_amount")
-                               .is_not_null()))
+    )
+    out = _drop_rows(
+        out, pl.all_horizontal(pl.col("quota_inflow", "net_buy", "buy_amount", "sell_amount")
+                               .is_null()),
+        source, reason="no flow value at all (days without northbound trading)",
+        level=logging.INFO)
     return _finish("northbound_flows", _dedupe(out, ["date", "link"], source), source)
 
 
@@ -120,8 +126,10 @@ def stock_hsgt_fund_flow_summary_em(frame: Any) -> pl.DataFrame:
     df = _frame(frame, source)
     _require(df, source, {"交易日": "date", "板块": "沪股通 / 深股通 / 港股通(...)",
                           "资金方向": "北向 / 南向", "成交净买额": "亿元", "资金净流入": "亿元"})
-    df = df.filter((pl.col("资金方向").cast(pl.String) == "北向")
-                   & pl.col("板块").cast(pl.String).is_in(list(_LINKS)))
+    df = _drop_rows(df, ~((pl.col("资金方向").cast(pl.String) == "北向")
+                          & pl.col("板块").cast(pl.String).is_in(list(_LINKS))), source,
+                    reason="not a northbound link (southbound 港股通 rows)",
+                    show=["交易日", "板块", "资金方向"], level=logging.INFO)
     df = _floats(df, ["成交净买额", "资金净流入"], source)
     for c in ("成交净买额", "资金净流入"):
         _check_range(df, c, source, hi=_MAX_NET_YI, absolute=True, unit="亿元 (100m yuan)",

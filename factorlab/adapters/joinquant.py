@@ -7,6 +7,7 @@ returns, columns as documented in the JQData dictionary
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import polars as pl
@@ -17,6 +18,7 @@ from factorlab.adapters import (
     _codes,
     _dates,
     _dedupe,
+    _drop_rows,
     _finish,
     _floats,
     _frame,
@@ -34,9 +36,11 @@ _QUOTA_RANGE_YI = (50.0, 1_000.0)  # daily quota per link: 130 亿, 520 亿 from
 
 def _northbound(df: pl.DataFrame, source: str) -> pl.DataFrame:
     link_id = pl.col("link_id").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-    return df.with_columns(link_id.alias("link_id")).filter(
-        pl.col("link_id").is_in(list(NORTHBOUND_LINKS))
-    ).with_columns(pl.col("link_id").replace_strict(NORTHBOUND_LINKS).alias("link"))
+    df = _drop_rows(df.with_columns(link_id.alias("link_id")),
+                    ~pl.col("link_id").is_in(list(NORTHBOUND_LINKS)), source,
+                    reason="`link_id` not a northbound link (southbound rows)",
+                    level=logging.INFO)
+    return df.with_columns(pl.col("link_id").replace_strict(NORTHBOUND_LINKS).alias("link"))
 
 
 def _quota_frame(frame: Any, source: str) -> pl.DataFrame:
@@ -99,7 +103,9 @@ def stk_ml_quota_flows(frame: Any) -> pl.DataFrame:
         (pl.col("quota_daily") - pl.col("quota_daily_balance")).alias("quota_inflow"),
         (pl.col("buy_amount") - pl.col("sell_amount")).alias("net_buy"),
         "buy_amount", "sell_amount",
-    ).filter(pl.any_horizontal(pl.col("quota_inflow", "net_buy").is_not_null()))
+    )
+    out = _drop_rows(out, pl.all_horizontal(pl.col("quota_inflow", "net_buy").is_null()),
+                     source, reason="no flow value at all", level=logging.INFO)
     return _finish("northbound_flows", _dedupe(out, ["date", "link"], source), source)
 
 

@@ -8,6 +8,7 @@ adjusted the other way (adjusted volume = raw volume / factor).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 import polars as pl
@@ -17,6 +18,7 @@ from factorlab.adapters import (
     _codes,
     _dates,
     _dedupe,
+    _drop_rows,
     _finish,
     _floats,
     _frame,
@@ -134,7 +136,9 @@ def daily(
     ('600000.SH', 5.2, 1000.0, 2.0)
     """
     source = "qlib daily"
-    out = _parse(frame, instrument, adjusted, check_tick, source).filter(~_suspended())
+    out = _drop_rows(_parse(frame, instrument, adjusted, check_tick, source), _suspended(),
+                     source, reason="suspended days (returned by qlib.suspensions instead)",
+                     level=logging.INFO)
     out = out.with_columns(pl.lit(None, pl.Float64).alias("float_shares"),
                            pl.lit(None, pl.Float64).alias("total_shares"),
                            pl.lit(False).alias("is_st"))

@@ -8,6 +8,7 @@ the docstrings read: source column (unit) -> canonical column: conversion.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from factorlab.adapters import (
     _codes,
     _dates,
     _dedupe,
+    _drop_rows,
     _finish,
     _floats,
     _frame,
@@ -269,7 +271,7 @@ def prices(
         out = out.with_columns(pl.lit(None, pl.Float64).alias("float_shares"),
                                pl.lit(None, pl.Float64).alias("total_shares"))
     if st is not None:
-        st_df = _frame(st, "st days")
+        st_df = _frame(st, "st days", allow_empty=True)
         if "date" not in st_df.columns:
             _require(st_df, "st days", {"trade_date": "date", "ts_code": "code"})
             st_df = _key_dates(st_df, "st days")
@@ -307,18 +309,22 @@ def hk_hold(frame: Any, *, calendar: Literal["hkex", "ashare"] = "hkex") -> pl.D
     df = _frame(frame, source)
     _require(df, source, {"trade_date": "YYYYMMDD", "ts_code": "code", "vol": "shares (股)",
                           "ratio": "% of issued A shares", "exchange": "SH / SZ / HK"})
-    df = df.filter(pl.col("exchange").cast(pl.String).is_in(["SH", "SZ"]))
+    df = _drop_rows(df, ~pl.col("exchange").cast(pl.String).is_in(["SH", "SZ"]), source,
+                    reason="`exchange` not SH / SZ (southbound HK rows)",
+                    show=["trade_date", "ts_code", "exchange"])
     df = _key_dates(_floats(df, ["vol", "ratio"], source), source)
     _check_range(df, "ratio", source, lo=0, hi=100, unit="percent",
                  show=["ts_code", "trade_date"])
     _check_range(df, "vol", source, lo=0, unit="shares", show=["ts_code", "trade_date"])
     out = df.select("date", "asset", pl.col("vol").round().cast(pl.Int64).alias("shares"),
                     (pl.col("ratio") / 100).alias("ratio"))
-    out = _dedupe(out.drop_nulls(["shares"]), ["date", "asset"], source)
+    out = _drop_rows(out, pl.col("shares").is_null(), source, reason="null `vol` (shares)")
+    out = _dedupe(out, ["date", "asset"], source)
     if calendar == "ashare":
         from factorlab.calendar import sessions
 
-        out = out.filter(pl.col("date").is_in(sessions("ashare").implode()))
+        out = _drop_rows(out, ~pl.col("date").is_in(sessions("ashare").implode()), source,
+                         reason="HK sessions that are not A-share sessions (calendar='ashare')")
     elif calendar != "hkex":
         raise AdapterError(f"{source}: `calendar` must be 'hkex' or 'ashare'; got {calendar!r}.",
                            source=source)
@@ -483,7 +489,9 @@ def stock_basic(frame: Any, *, unknown_industry: str = "unknown") -> pl.DataFram
     df = _frame(frame, source)
     _require(df, source, {"ts_code": "code", "name": "short name", "industry": "industry",
                           "list_date": "YYYYMMDD"})
-    df = df.filter(~pl.col("ts_code").cast(pl.String).str.ends_with(".BJ"))
+    df = _drop_rows(df, pl.col("ts_code").cast(pl.String).str.ends_with(".BJ"), source,
+                    reason="Beijing Stock Exchange (.BJ) codes, outside the A-share model",
+                    show=["ts_code", "name"])
     df = _key_dates(df, source, date="list_date").rename({"date": "list_date_parsed"})
     delist = (_dates(df, "delist_date", source) if "delist_date" in df.columns
               else pl.Series("delist_date", [None] * df.height, dtype=pl.Date))
@@ -518,7 +526,9 @@ def ccass_hold_detail(frame: Any) -> pl.DataFrame:
     _require(df, source, {"trade_date": "YYYYMMDD", "ts_code": "code",
                           "col_participant_id": "participant id",
                           "col_shareholding": "shares (股)"})
-    df = df.filter(~pl.col("ts_code").cast(pl.String).str.ends_with(".HK"))
+    df = _drop_rows(df, pl.col("ts_code").cast(pl.String).str.ends_with(".HK"), source,
+                    reason="Hong Kong (.HK) codes (southbound), outside the A-share model",
+                    show=["trade_date", "ts_code"])
     df = _key_dates(_floats(df, ["col_shareholding"], source), source)
     _check_range(df, "col_shareholding", source, lo=0, unit="shares",
                  show=["ts_code", "trade_date", "col_participant_id"])
@@ -526,7 +536,8 @@ def ccass_hold_detail(frame: Any) -> pl.DataFrame:
                     pl.col("col_participant_id").cast(pl.String).str.strip_chars()
                     .alias("participant"),
                     pl.col("col_shareholding").round().cast(pl.Int64).alias("shares"))
-    out = out.filter(pl.col("shares") > 0)
+    out = _drop_rows(out, pl.col("shares") <= 0, source, level=logging.INFO,
+                     reason="zero holdings (the canonical table lists non-zero rows only)")
     return _finish("participant_holdings",
                    _dedupe(out, ["date", "asset", "participant"], source), source)
 
@@ -569,7 +580,10 @@ def dividend(frame: Any) -> pl.DataFrame:
                           "record_date": "YYYYMMDD", "stk_div": "shares per share",
                           "cash_div_tax": "yuan per share (pre-tax)",
                           "div_proc": "progress, 实施 = implemented"})
-    df = df.filter((pl.col("div_proc").cast(pl.String) == "实施") & pl.col("ex_date").is_not_null())
+    df = _drop_rows(
+        df, ~((pl.col("div_proc").cast(pl.String) == "实施") & pl.col("ex_date").is_not_null()),
+        source, reason="dividends not implemented (`div_proc` != 实施) or without `ex_date`",
+        show=["ts_code", "ex_date", "div_proc"], level=logging.INFO)
     df = _floats(df, ["stk_div", "cash_div_tax"], source)
     _check_range(df, "stk_div", source, lo=0, hi=10, unit="shares per share",
                  show=["ts_code", "ex_date"])
