@@ -73,13 +73,14 @@ def backtest_nb(
     (``difference``: held target names are left untouched, new names are bought at their target
     weight, dropped names sold). Sells fill before buys; in a long-only book buys are scaled
     down until they and their costs fit the cash. Held names past their settle row are settled
-    at their last close (no cost). ``carry`` (N,) is a daily holding cost (fraction of value).
+    at their last close (no cost). ``carry`` (N,) is a daily holding cost (fraction of value),
+    taken from the held units as a fund's fee is taken from its NAV (cash is not touched).
 
     Returns
     -------
     daily: nav, cash, cost (yuan), turnover, exposure — each (T,), NaN before the first trade;
     per rebalance: blocked_buys, blocked_sells, held, scale, cost (yuan);
-    trades: int (M, 5) [k, t, i, side, price_row], float (M, 6) [units, price, value,
+    trades: int (M, 6) [k, t, i, side, price_row, closes (position now 0)], float (M, 6) [units, price, value,
     commission, stamp, slippage]; positions: int (P, 3) [k, t, i], float (P, 2) [units, value].
     """
     n_t, n = close.shape
@@ -106,7 +107,7 @@ def backtest_nb(
     n_held = 0
     cash = capital
 
-    ti = np.empty((1024, 5), np.int64)
+    ti = np.empty((1024, 6), np.int64)
     tf = np.empty((1024, 6))
     m = 0
     pi = np.empty((1024, 3), np.int64)
@@ -136,6 +137,7 @@ def backtest_nb(
                 ti[m, 2] = i
                 ti[m, 3] = SIDE_SETTLE
                 ti[m, 4] = lastrow[i]
+                ti[m, 5] = 1
                 tf[m, 0] = -units[i]
                 tf[m, 1] = lastp[i]
                 tf[m, 2] = abs(value)
@@ -240,6 +242,7 @@ def backtest_nb(
                 ti[m, 2] = i
                 ti[m, 3] = SIDE_SELL
                 ti[m, 4] = t
+                ti[m, 5] = 1 if units[i] == 0.0 else 0
                 tf[m, 0] = d
                 tf[m, 1] = p
                 tf[m, 2] = value
@@ -286,6 +289,7 @@ def backtest_nb(
                 ti[m, 2] = i
                 ti[m, 3] = SIDE_BUY
                 ti[m, 4] = t
+                ti[m, 5] = 1 if units[i] == 0.0 else 0
                 tf[m, 0] = q
                 tf[m, 1] = p
                 tf[m, 2] = value
@@ -316,13 +320,12 @@ def backtest_nb(
             if not np.isnan(p):
                 lastp[i] = p
                 lastrow[i] = t
+            if carry[i] > 0.0:  # a fund's fee accrues in its NAV: the units shrink
+                day_cost += abs(units[i] * lastp[i]) * carry[i]
+                units[i] *= 1.0 - carry[i]
             value = units[i] * lastp[i]
             held_value += value
             gross_value += abs(value)
-            if carry[i] > 0.0:
-                fee = abs(value) * carry[i]
-                cash -= fee
-                day_cost += fee
         nav[t] = cash + held_value
         cash_out[t] = cash
         cost[t] = day_cost
@@ -362,7 +365,7 @@ def backtest_nb(
 
 
 @njit(cache=True, nogil=True)
-def round_trips_nb(asset, row, side, units, value, cost, final_units, final_price):  # pragma: no cover
+def round_trips_nb(asset, row, closes, units, value, cost, final_units, final_price):  # pragma: no cover
     """Round trips of a trade list sorted by asset, then time: a trip opens when an asset's
     position leaves 0 and closes when it returns to 0. Returns int (K, 4) [asset, entry_row,
     exit_row (-1 if open), direction (+1 long, -1 short)] and float (K, 3) [pnl (yuan, after
@@ -375,7 +378,6 @@ def round_trips_nb(asset, row, side, units, value, cost, final_units, final_pric
     j = 0
     while j < m:
         a = asset[j]
-        pos = 0.0
         flows = 0.0
         invested = 0.0
         costs = 0.0
@@ -394,15 +396,13 @@ def round_trips_nb(asset, row, side, units, value, cost, final_units, final_pric
             costs += cost[j]
             if sgn * oi[n, 3] > 0:
                 invested += value[j]
-            pos += units[j]
-            if side[j] == 2 or abs(pos) <= 1e-9 * max(abs(units[j]), 1.0):
+            if closes[j]:
                 oi[n, 2] = row[j]
                 of[n, 0] = flows
                 of[n, 1] = invested
                 of[n, 2] = costs
                 n += 1
                 open_ = False
-                pos = 0.0
             j += 1
         if open_:
             oi[n, 2] = -1

@@ -192,7 +192,7 @@ class BacktestResult:
         oi, of = round_trips_nb(
             ti[:, 2].copy(),
             ti[:, 1].copy(),
-            ti[:, 3].copy(),
+            ti[:, 5].copy(),
             tf[:, 0].copy(),
             tf[:, 2].copy(),
             (tf[:, 3] + tf[:, 4] + tf[:, 5]).copy(),
