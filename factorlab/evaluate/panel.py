@@ -325,6 +325,8 @@ class DensePanel:
         cell = rows[on_grid] * n_assets + cols[on_grid]
         if cell.size:
             self._check_unique(cell, data.filter(pl.Series(on_grid)), table)
+        if cell.size < n_rows:  # rows off the grid (usually few): duplicates there too
+            check_unique_keys(data.filter(~pl.Series(on_grid)), data.columns[:2], table=table)
         for name in columns:
             col = _as_float(data.get_column(name))
             finite = np.isfinite(col)

@@ -187,11 +187,12 @@ def evaluate(
             sub, not_in_factor = factor_frame, 0
             per_date = _priced_per_date(panel, price_col, factor_dates)
         else:
-            on_dates = keys.join(factor_frame.select(date_col).unique(), on=date_col, how="semi")
+            # members on the factor's dates; both key sets are unique (pools checked here, the
+            # factor rows by DensePanel.to_grid, which raises on a duplicate), so the members
+            # without a factor row are the difference of the counts
+            on_dates = keys.filter(pl.col(date_col).is_in(factor_dates.implode()))
             sub = factor_frame.join(on_dates, on=[date_col, asset_col], how="semi")
-            not_in_factor = on_dates.height - on_dates.join(
-                factor_frame, on=[date_col, asset_col], how="semi"
-            ).height
+            not_in_factor = on_dates.height - sub.height
             per_date = on_dates.group_by(date_col).agg(pl.len().alias("n_members"))
         for name in factors:
             tag = {"factor": name, "pool": pool}
@@ -293,9 +294,9 @@ def _score(
 ) -> CleanFactor | DropReport:
     """The clean factor, or (no finite value at all) the DropReport of an unscorable factor."""
     x = pl.col("factor")
-    counts = f.select(
-        finite=x.is_finite().sum(), inf=x.is_infinite().sum(), rows=pl.len()
-    ).row(0, named=True)
+    counts = f.select(finite=x.is_finite().sum(), inf=x.is_infinite().sum(), rows=pl.len()).row(
+        0, named=True
+    )
     if not counts["finite"]:
         return DropReport(
             n_input=counts["rows"],
@@ -361,7 +362,6 @@ def _pool_members(
         lf = as_lazy(pools, name="pools")
         check_columns(lf.collect_schema(), [date_col, asset_col, "pool"], table="pools")
         p = lf.select(date_col, asset_col, "pool").collect()
-        check_unique_keys(p, [date_col, asset_col, "pool"], table="pools")
         parts = {
             name: part.select(date_col, asset_col)
             for (name,), part in p.group_by(["pool"], maintain_order=True)
@@ -370,8 +370,7 @@ def _pool_members(
     for name, keys in parts.items():
         table = "pools" if not isinstance(pools, Mapping) else f"pools[{name!r}]"
         keys = _as_date(keys, date_col, table)
-        if isinstance(pools, Mapping):
-            check_unique_keys(keys, [date_col, asset_col], table=table)
+        check_unique_keys(keys, [date_col, asset_col], table=table)
         keys = _same_codes(keys, prices, asset_col, table)
         out[name] = keys.with_columns(
             pl.col(asset_col).cast(factor_frame.schema[asset_col], strict=False)
@@ -542,9 +541,7 @@ def _summary(
             coverage=pl.lit(cov, pl.Float64).fill_nan(None),
             rows_input=pl.lit(d.n_input, pl.Int64),
             rows_clean=rows_clean,
-            loss=(
-                (1 - rows_clean.cast(pl.Float64) / d.n_input) if d.n_input else rows_clean * 0.0
-            ),
+            loss=((1 - rows_clean.cast(pl.Float64) / d.n_input) if d.n_input else rows_clean * 0.0),
         )
     )
     reasons = [

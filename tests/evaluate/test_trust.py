@@ -1,4 +1,4 @@
-"""evaluate() never returns a silent empty, drop or wrong number (the trust issue, D7-D9, friction 5).
+"""evaluate() never gives a silent empty, drop or wrong number (trust issue, D7-D9, friction 5).
 
 Each test is one defect class: a repro on a 20-stock, 40-session hand-made market whose `factor`
 is the next day's return plus noise, the assertion on the real value or the typed error, and
@@ -133,12 +133,15 @@ def test_ic_summary_of_an_evaluation_keeps_pools_and_factors_apart(market):
     pools = pl.concat(
         [sh.with_columns(pool=pl.lit("a")), sh.head(sh.height // 2).with_columns(pool=pl.lit("b"))]
     )
-    ev = evaluate(market.with_columns(neg=-pl.col("factor")), ["factor", "neg"], pools=pools,
-                  horizons=H)
+    ev = evaluate(
+        market.with_columns(neg=-pl.col("factor")), ["factor", "neg"], pools=pools, horizons=H
+    )
     s = ic_summary(ev.ic)
     assert s.height == 2 * 2 * len(H)
     assert set(s.columns[:3]) == {"factor", "pool", "horizon"}
-    one = s.filter((pl.col("factor") == "factor") & (pl.col("pool") == "a") & (pl.col("horizon") == 1))
+    one = s.filter(
+        (pl.col("factor") == "factor") & (pl.col("pool") == "a") & (pl.col("horizon") == 1)
+    )
     expected = ev.summary.filter(
         (pl.col("factor") == "factor") & (pl.col("pool") == "a") & (pl.col("horizon") == 1)
     )
@@ -161,7 +164,9 @@ def test_factor_codes_in_another_spelling_are_an_asset_code_error(market):
 def test_partial_code_mismatch_stays_counted(market):
     one = market["asset"][0]
     f = market.with_columns(
-        pl.when(pl.col("asset") == one).then(pl.lit("600000")).otherwise(pl.col("asset"))
+        pl.when(pl.col("asset") == one)
+        .then(pl.lit("600000"))
+        .otherwise(pl.col("asset"))
         .alias("asset")
     )
     ev = evaluate(f.drop("open", "close"), ["factor"], prices=market, horizons=(1,))
@@ -194,7 +199,9 @@ def test_bad_entry_price_is_a_value_range_error(market, bad):
     f = market.with_columns(
         pl.when(pl.int_range(pl.len()) == 45).then(bad).otherwise(pl.col("open")).alias("open")
     )
-    with pytest.raises(ValueRangeError, match=r"table `prices`: column `open`.*'asset': '600005\.SH'"):
+    with pytest.raises(
+        ValueRangeError, match=r"table `prices`: column `open`.*'asset': '600005\.SH'"
+    ):
         evaluate(f, ["factor"])
 
 
@@ -210,7 +217,9 @@ def test_forward_returns_refuse_non_positive_prices_on_the_grid(market):
 def test_one_inf_does_not_poison_its_date(market):
     day = market["date"].unique().sort()[3]
     cell = (pl.col("date") == day) & (pl.col("asset") == market["asset"][0])
-    f = market.with_columns(pl.when(cell).then(float("inf")).otherwise(pl.col("factor")).alias("factor"))
+    f = market.with_columns(
+        pl.when(cell).then(float("inf")).otherwise(pl.col("factor")).alias("factor")
+    )
     ev = evaluate(f, ["factor"], horizons=(1,))
     assert _drops(ev)["non_finite"] == 1 and _drops(ev)["factor_null"] == 0
     ic = ev.ic.filter(pl.col("date") == day).row(0, named=True)
@@ -223,8 +232,13 @@ def test_one_inf_does_not_poison_its_date(market):
 def test_pandas_input_equals_polars(market):
     pools = market.select("date", "asset").with_columns(pool=pl.lit("p"))
     a = evaluate(market, ["factor"], horizons=H, pools=pools)
-    b = evaluate(market.to_pandas(), ["factor"], horizons=H, prices=market.to_pandas(),
-                 pools=pools.to_pandas())
+    b = evaluate(
+        market.to_pandas(),
+        ["factor"],
+        horizons=H,
+        prices=market.to_pandas(),
+        pools=pools.to_pandas(),
+    )
     assert a.summary.equals(b.summary)
     c = evaluate(market, ["factor"], horizons=H, pools={"p": pools.drop("pool").to_pandas()})
     assert c.summary.equals(a.summary)
@@ -233,7 +247,9 @@ def test_pandas_input_equals_polars(market):
 @pytest.mark.parametrize("dtype", [pl.String, pl.Boolean])
 def test_non_numeric_factor_is_a_dtype_error(market, dtype):
     f = market.with_columns(label=(pl.col("factor") > 0).cast(dtype))
-    with pytest.raises(DtypeError, match=f"column `label` of table `factor` must be numeric; got {dtype}"):
+    with pytest.raises(
+        DtypeError, match=f"column `label` of table `factor` must be numeric; got {dtype}"
+    ):
         evaluate(f, ["factor", "label"])
 
 
@@ -245,3 +261,15 @@ def test_duplicate_factor_names_are_a_parameter_error(market):
 def test_not_a_frame_is_a_parameter_error(market):
     with pytest.raises(ParameterError, match="`frame` must be a polars DataFrame"):
         evaluate(market.to_dicts(), ["factor"])
+
+
+def test_duplicates_off_the_price_grid_and_in_pools_are_caught(market):
+    ghost = market.head(2).with_columns(asset=pl.lit("999999.SZ"))  # not a price asset
+    dup = pl.concat([market, ghost, ghost]).drop("open", "close")
+    with pytest.raises(
+        DuplicateKeyError, match=r"table `factor` has 1 duplicate .*3 surplus.*999999\.SZ"
+    ):
+        evaluate(dup, ["factor"], prices=market)
+    members = market.select("date", "asset").with_columns(pool=pl.lit("p"))
+    with pytest.raises(DuplicateKeyError, match=r"table `pools` has 1 duplicate .*600000\.SH"):
+        evaluate(market, ["factor"], pools=pl.concat([members, members.head(1)]))
