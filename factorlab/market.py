@@ -18,7 +18,7 @@ import re
 import secrets
 import shutil
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -176,6 +176,8 @@ def read_manifest(path: str | os.PathLike, *, check_version: bool = True) -> dic
                 )
         else:
             entry["sizes"] = None
+        if not isinstance(entry.get("keys_unique", False), bool):
+            raise bad(f"table `{name}`: `keys_unique` must be true or false")
         rows = entry.get("rows", 0)
         if not isinstance(rows, int) or isinstance(rows, bool):
             raise bad(f"table `{name}`: `rows` must be an integer; got {rows!r}")
@@ -391,24 +393,29 @@ class Market:
         dtypes, and that the keys of every canonical table are unique (reads the key columns
         only); ``"full"`` checks every value; ``"none"`` skips both. ``verify_hashes`` re-hashes
         every file against the manifest's sha256 (reads every byte; always done for old
-        manifests without sizes). Any mismatch is a :class:`MarketError` naming the file.
+        manifests without sizes); verified files whose keys the writer checked (``keys_unique``
+        in the manifest) skip the key check. Any mismatch is a :class:`MarketError` naming the
+        file.
         """
         root = Path(path)
         manifest = read_manifest(root)
-        legacy = manifest.get("manifest_version", 1) < 2
-        tables = {}
+        hashed = verify_hashes or manifest.get("manifest_version", 1) < 2
+        tables, parts = {}, {}
         for name, entry in manifest["tables"].items():
-            files = _check_files(root, name, entry, hashes=verify_hashes or legacy)
+            files = _check_files(root, name, entry, hashes=hashed)
             tables[name] = pl.scan_parquet(files) if files else _empty(name)
+            parts[name] = [pl.scan_parquet(f) for f in files]
         market = cls(tables, meta=manifest.get("meta", {}), validate="none", path=root)
         market.meta["content_hash"] = manifest.get("content_hash")
         for name, lf in market._tables.items():
+            entry = manifest["tables"][name]
+            # verified bytes are the bytes whose keys the writer checked: no need to check again
+            skip_keys = hashed and entry.get("keys_unique") is True and validate == "schema"
             try:
-                _validate_tables({name: lf}, validate)
+                _validate_tables({name: lf}, "dtypes" if skip_keys else validate, parts)
             except pl.exceptions.PolarsError as exc:
-                files = ", ".join(manifest["tables"][name]["files"])
                 raise MarketError(
-                    f"market `{root}`: table `{name}` ({files}) "
+                    f"market `{root}`: table `{name}` ({', '.join(entry['files'])}) "
                     f"cannot be read ({type(exc).__name__}: {exc}); a file is corrupted. Check "
                     "with Market.load(path, verify_hashes=True), or regenerate the market."
                 ) from exc
@@ -462,15 +469,89 @@ def _empty(name: str) -> pl.LazyFrame:
     return pl.LazyFrame(schema=table_schema(name)) if name in TABLES else pl.LazyFrame()
 
 
-def _validate_tables(tables: Mapping[str, pl.LazyFrame], level: ValidateLevel) -> None:
+def _strictly_increasing(frame: pl.DataFrame, keys: Sequence[str]) -> bool:
+    """Whether every row's key is greater than the previous row's (lexicographic over `keys`;
+    a null key counts as not greater): then no two rows share a key."""
+    if frame.height < 2:
+        return True
+    now, before = frame.slice(1), frame.slice(0, frame.height - 1)
+    greater: pl.Series | None = None
+    for k in reversed(keys):
+        c, p = now[k], before[k]
+        greater = (c > p) if greater is None else (c > p) | ((c == p) & greater)
+    assert greater is not None
+    return bool(greater.fill_null(False).all())
+
+
+def _storage_orders(frame: pl.DataFrame, keys: list[str]) -> list[list[str]]:
+    """Key orders the rows may be stored in: the spec's, then those led by a sorted column."""
+    orders = [keys]
+    if len(keys) > 1:
+        from itertools import permutations
+
+        lead = [k for k in keys if frame[k].is_sorted()]
+        orders += [list(o) for o in permutations(keys) if o[0] in lead and list(o) != keys]
+    return orders
+
+
+class _KeyScan:
+    """An incremental check that a table's key increases strictly from row to row, fed one part
+    (file) at a time, in the spec's key order or another storage order of the key columns."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        self.orders: list[list[str]] | None = None
+        self.last: pl.DataFrame | None = None
+
+    @property
+    def increasing(self) -> bool:
+        return self.orders is None or bool(self.orders)
+
+    def feed(self, frame: pl.DataFrame) -> bool:
+        """Add the key columns of the next part; return whether the key still increases."""
+        if not self.increasing:
+            return False
+        if self.orders is None:
+            self.orders = _storage_orders(frame, self.keys)
+        if self.last is not None and frame.height:
+            edge = pl.concat([self.last, frame.head(1)])
+            self.orders = [o for o in self.orders if _strictly_increasing(edge, o)]
+        self.orders = [o for o in self.orders if _strictly_increasing(frame, o)][:1]
+        if frame.height:
+            self.last = frame.tail(1)
+        return bool(self.orders)
+
+
+def check_keys_unique(name: str, parts: Sequence[pl.LazyFrame]) -> None:
+    """The cheap key check of a loaded table: reads only the key columns of each part (file).
+
+    Tables stored in a key order (all the writers' tables are) pass a linear scan, one part at
+    a time, plus the boundary between parts; any other order falls back to a hash count.
+    Duplicates raise the shared :func:`factorlab.frames.check_unique_keys` error with example
+    rows.
+    """
+    keys = list(TABLES[name].key)
+    scan = _KeyScan(keys)
+    if all(scan.feed(part.select(keys).collect()) for part in parts):
+        return
+    lf = pl.concat(parts) if len(parts) > 1 else parts[0]
+    key = pl.struct(keys) if len(keys) > 1 else pl.col(keys[0])
+    if lf.select(pl.len() - key.n_unique()).collect().item():
+        check_unique_keys(lf.select(keys), keys, table=name)
+
+
+def _validate_tables(
+    tables: Mapping[str, pl.LazyFrame],
+    level: ValidateLevel | Literal["dtypes"],
+    parts: Mapping[str, Sequence[pl.LazyFrame]] | None = None,
+) -> None:
     if level == "none":
         return
     for name, lf in tables.items():
         if name in TABLES:
             validate(name, lf, check_values=level == "full")
             if level == "schema":
-                # the cheap key check: reads the key columns only
-                check_unique_keys(lf.select(TABLES[name].key), TABLES[name].key, table=name)
+                check_keys_unique(name, (parts or {}).get(name) or [lf])
 
 
 def _pid_alive(pid: int) -> bool:
@@ -637,6 +718,7 @@ class MarketWriter:
         self.meta.pop("content_hash", None)
         self.validate: ValidateLevel = validate
         self._entries: dict[str, dict[str, Any]] = {}
+        self._scans: dict[str, _KeyScan] = {}
         self._stage: _Staging | None = None
         self._tmp: Path | None = None
 
@@ -654,6 +736,8 @@ class MarketWriter:
         if name in TABLES and self.validate != "none":
             validate(name, frame, check_values=self.validate == "full")
         entry = self._entries.setdefault(name, {"files": [], "rows": 0, "sha256": [], "sizes": []})
+        if name in TABLES and self.validate != "none":
+            entry["keys_unique"] = self._check_keys(name, frame, first=not entry["files"])
         if name in PARTITIONED:
             (self._tmp / name).mkdir(exist_ok=True)
             rel = f"{name}/part-{len(entry['files']):04d}.parquet"
@@ -669,6 +753,20 @@ class MarketWriter:
         entry["rows"] += frame.height
         entry["sha256"].append(_sha256(target))
         entry["sizes"].append(target.stat().st_size)
+
+    def _check_keys(self, name: str, frame: pl.DataFrame, *, first: bool) -> bool:
+        """Check the keys of a part being added; return whether the whole table's keys are known
+        unique so far (recorded as ``keys_unique``, so that a hash-verified load may skip its
+        key check)."""
+        keys = list(TABLES[name].key)
+        scan = self._scans.setdefault(name, _KeyScan(keys))
+        if scan.feed(frame.select(keys)):
+            return True
+        if first:  # one part in no key order: a hash check (validate="full" made it already)
+            if self.validate == "schema":
+                check_unique_keys(frame.select(keys), keys, table=name)
+            return True
+        return False  # parts in no common key order: Market.load checks the whole table
 
     def add_all(self, tables: Iterable[tuple[str, pl.DataFrame]]) -> None:
         for name, frame in tables:

@@ -4,6 +4,7 @@ detected, staging is atomic and cleaned, caches never lose or mis-serve a result
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -15,11 +16,20 @@ from pathlib import Path
 import polars as pl
 import pytest
 from _frames import valid_frame
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import factorlab as fl
 from factorlab.datasets import PRESETS, synthetic_market
 from factorlab.errors import DuplicateKeyError, MarketError, MissingTableError, ParameterError
-from factorlab.market import MANIFEST, WRITER_MARKER, Market, MarketWriter, remove_stale_staging
+from factorlab.market import (
+    MANIFEST,
+    WRITER_MARKER,
+    Market,
+    MarketWriter,
+    check_keys_unique,
+    remove_stale_staging,
+)
 from factorlab.northbound.study import factor_study
 
 SMALL = {"n_assets": 60, "start": "2017-01-01", "end": "2017-06-30"}
@@ -241,6 +251,7 @@ def _manifest_cases() -> list[tuple[str, object]]:
         ("no sizes (v2)", "drop:tables.fx.sizes"),
         ("size a string", "set:tables.fx.sizes=['12']"),
         ("rows a string", "set:tables.fx.rows='3'"),
+        ("keys_unique a string", "set:tables.fx.keys_unique='yes'"),
     ]
 
 
@@ -315,6 +326,56 @@ def test_load_rejects_duplicate_keys_by_default(tmp_path):
     with pytest.raises(DuplicateKeyError, match=r"table `fx` has 1 duplicate \(`date`\) key"):
         Market.load(tmp_path / "m")
     assert Market.load(tmp_path / "m", validate="none")["fx"].collect().height == fx.height + 1
+
+
+def test_the_writer_checks_keys_and_records_it(tmp_path):
+    fx = valid_frame("fx")
+    with pytest.raises(DuplicateKeyError, match=r"table `fx` has 1 duplicate"):
+        with MarketWriter(tmp_path / "d", validate="schema") as w:
+            w.add("fx", pl.concat([fx, fx.head(1)]).sort("usdcny"))
+    assert not (tmp_path / "d").exists()
+    # parts whose keys do not increase across the boundary: left for the load to check
+    ph = valid_frame("participant_holdings")
+    with MarketWriter(tmp_path / "m", validate="schema") as w:
+        w.add("fx", fx)
+        w.add("participant_holdings", ph)
+        w.add("participant_holdings", ph.head(1))
+    entries = json.loads((tmp_path / "m" / MANIFEST).read_text())["tables"]
+    assert entries["fx"]["keys_unique"] is True
+    assert entries["participant_holdings"]["keys_unique"] is False
+    for verify in (False, True):
+        with pytest.raises(DuplicateKeyError, match=r"`participant_holdings` has 1 duplicate"):
+            Market.load(tmp_path / "m", verify_hashes=verify)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from(["a", "b", "c"]), st.sampled_from(["p", "q"])),
+        max_size=12,
+    ),
+    cuts=st.lists(st.integers(0, 12), max_size=3),
+    order=st.booleans(),
+)
+def test_the_cheap_key_check_equals_a_hash_count(rows, cuts, order):
+    """Sorted or not, split into parts or not: duplicates are found exactly when they exist."""
+    if order:
+        rows = sorted(rows)
+    frame = pl.DataFrame(
+        {
+            "date": [dt.date(2020, 1, 1) + dt.timedelta(days=d) for d, _, _ in rows],
+            "asset": [a for _, a, _ in rows],
+            "participant": [q for _, _, q in rows],
+        },
+        schema={"date": pl.Date, "asset": pl.String, "participant": pl.String},
+    )
+    bounds = sorted({0, len(rows), *(c for c in cuts if c <= len(rows))})
+    parts = [frame.slice(a, b - a).lazy() for a, b in itertools.pairwise(bounds)]
+    if len(set(rows)) == len(rows):
+        check_keys_unique("participant_holdings", parts or [frame.lazy()])
+    else:
+        with pytest.raises(DuplicateKeyError, match=r"`participant_holdings` has \d+ duplicate"):
+            check_keys_unique("participant_holdings", parts or [frame.lazy()])
 
 
 # ---- 6, 7. pandas tables, parameter errors ----------------------------------------------------
