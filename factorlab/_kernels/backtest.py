@@ -45,7 +45,9 @@ def _order_cost_nb(value, commission, min_commission, stamp, slippage):  # pragm
 
 @njit(cache=True, nogil=True)
 def backtest_nb(
-    targets,
+    indptr,
+    tgt_idx,
+    tgt_w,
     trade_rows,
     close,
     entry,
@@ -65,9 +67,10 @@ def backtest_nb(
     difference,
     long_only,
 ):  # pragma: no cover - compiled
-    """Run a book rebalanced to `targets` (R, N) on `trade_rows` (R,) of the (T, N) grids.
+    """Run a book rebalanced to sparse targets on `trade_rows` (R,) of the (T, N) grids.
 
-    targets rows are normalized: long-only rows sum to 1 (or are all 0: go to cash); long-short
+    Rebalance k's targets are ``tgt_w[indptr[k]:indptr[k + 1]]`` on columns ``tgt_idx[...]``
+    (CSR rows), normalized: long-only rows sum to 1 (or are all 0: go to cash); long-short
     rows have longs summing to +1 and shorts to -1. Names that cannot trade keep their units;
     the rest of each leg goes to the other free target names in proportion to their targets
     (``difference``: held target names are left untouched, new names are bought at their target
@@ -84,7 +87,7 @@ def backtest_nb(
     commission, stamp, slippage]; positions: int (P, 3) [k, t, i], float (P, 2) [units, value].
     """
     n_t, n = close.shape
-    n_r = targets.shape[0]
+    n_r = trade_rows.shape[0]
     nav = np.full(n_t, np.nan)
     cash_out = np.full(n_t, np.nan)
     cost = np.zeros(n_t)
@@ -98,20 +101,25 @@ def backtest_nb(
 
     units = np.zeros(n)
     lastp = np.full(n, np.nan)
-    lastrow = np.full(n, -1, np.int64)
     val = np.full(n, np.nan)
     du = np.zeros(n)
     state = np.zeros(n, np.int8)  # 0 free (trade to target), 1 locked, 2 untouched
     book = np.zeros(n, np.int64)
     buys = np.zeros(n, np.int64)
+    target = np.zeros(n)  # the current rebalance's target weights (scratch, reset after)
+    is_cand = np.zeros(n, np.bool_)
+    cand = np.zeros(n, np.int64)
     n_held = 0
+    next_settle = n_t  # earliest settle row among the held names
+    any_carry = carry.max() > 0.0 if n > 0 else False
     cash = capital
 
-    ti = np.empty((1024, 6), np.int64)
-    tf = np.empty((1024, 6))
+    cap = 2 * tgt_idx.shape[0] + 1024
+    ti = np.empty((cap, 6), np.int64)
+    tf = np.empty((cap, 6))
     m = 0
-    pi = np.empty((1024, 3), np.int64)
-    pf = np.empty((1024, 2))
+    pi = np.empty((tgt_idx.shape[0] + 1024, 3), np.int64)
+    pf = np.empty((tgt_idx.shape[0] + 1024, 2))
     n_p = 0
 
     k = 0
@@ -123,7 +131,7 @@ def backtest_nb(
         started = True
         day_cost = 0.0
         # 1) published delistings: settle at the last close, no cost
-        h = 0
+        h = 0 if t >= next_settle else n_held
         while h < n_held:
             i = book[h]
             if settle_row[i] <= t:
@@ -136,7 +144,10 @@ def backtest_nb(
                 ti[m, 1] = t
                 ti[m, 2] = i
                 ti[m, 3] = SIDE_SETTLE
-                ti[m, 4] = lastrow[i]
+                r = t - 1  # the row of the last close (rare: scan back)
+                while r > 0 and np.isnan(close[r, i]):
+                    r -= 1
+                ti[m, 4] = r
                 ti[m, 5] = 1
                 tf[m, 0] = -units[i]
                 tf[m, 1] = lastp[i]
@@ -150,6 +161,11 @@ def backtest_nb(
                 n_held -= 1
             else:
                 h += 1
+        if t >= next_settle:
+            next_settle = n_t
+            for h in range(n_held):
+                if settle_row[book[h]] < next_settle:
+                    next_settle = settle_row[book[h]]
         if is_trade:
             # 2) NAV at the fill prices (a held name without one keeps its last valuation)
             v = cash
@@ -158,13 +174,29 @@ def backtest_nb(
                 p = entry[t, i]
                 val[i] = lastp[i] if np.isnan(p) else p
                 v += units[i] * val[i]
-            # 3) decide: free names trade to target, locked ones keep their units
+            # 3) the names to decide on: the held ones and the targets (sorted, sparse)
+            n_c = 0
+            for h in range(n_held):
+                i = book[h]
+                cand[n_c] = i
+                is_cand[i] = True
+                n_c += 1
+            for j in range(indptr[k], indptr[k + 1]):
+                i = tgt_idx[j]
+                target[i] = tgt_w[j]
+                if not is_cand[i]:
+                    cand[n_c] = i
+                    is_cand[i] = True
+                    n_c += 1
+            cand[:n_c] = np.sort(cand[:n_c])
+            # free names trade to target, locked ones keep their units
             locked_long = 0.0
             locked_short = 0.0
             free_long = 0.0
             free_short = 0.0
-            for i in range(n):
-                tgt = targets[k, i]
+            for c_ in range(n_c):
+                i = cand[c_]
+                tgt = target[i]
                 held = units[i] != 0.0
                 state[i] = 2
                 if not held and tgt == 0.0:
@@ -208,11 +240,12 @@ def backtest_nb(
             traded = 0.0
             c_reb = 0.0
             # 4) orders; sells first
-            for i in range(n):
+            for c_ in range(n_c):
+                i = cand[c_]
                 du[i] = 0.0
                 if state[i] != 0:
                     continue
-                tgt = targets[k, i]
+                tgt = target[i]
                 p = entry[t, i]
                 new_w = tgt * (long_mult if tgt > 0.0 else short_mult)
                 target_units = new_w * v * (1.0 - cash_buffer) / p if new_w != 0.0 else 0.0
@@ -304,11 +337,17 @@ def backtest_nb(
             day_cost += c_reb
             # 6) the new book, valued at this close
             n_held = 0
-            for i in range(n):
+            next_settle = n_t
+            for c_ in range(n_c):
+                i = cand[c_]
+                target[i] = 0.0
+                is_cand[i] = False
                 if units[i] == 0.0:
                     continue
                 book[n_held] = i
                 n_held += 1
+                if settle_row[i] < next_settle:
+                    next_settle = settle_row[i]
                 if not np.isnan(entry[t, i]):
                     lastp[i] = entry[t, i]
         # 7) mark at the close (a held name without one keeps its last valuation)
@@ -319,8 +358,7 @@ def backtest_nb(
             p = close[t, i]
             if not np.isnan(p):
                 lastp[i] = p
-                lastrow[i] = t
-            if carry[i] > 0.0:  # a fund's fee accrues in its NAV: the units shrink
+            if any_carry and carry[i] > 0.0:  # a fund's fee accrues in its NAV: the units shrink
                 day_cost += abs(units[i] * lastp[i]) * carry[i]
                 units[i] *= 1.0 - carry[i]
             value = units[i] * lastp[i]

@@ -416,7 +416,7 @@ def _locate(grid: AssetGrid, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarra
 
 def _check_holdable(grid: AssetGrid, frame: pl.DataFrame, cols: np.ndarray, entry: str) -> None:
     live = frame["weight"].to_numpy() != 0
-    held_cols = np.unique(cols[live])
+    held_cols = np.flatnonzero(np.bincount(cols[live], minlength=grid.shape[1]))
     blocked = held_cols[~np.isfinite(grid.tracking_bps[held_cols])]
     if blocked.size:
         names = grid.assets.gather(blocked).head(3).to_list()
@@ -428,9 +428,11 @@ def _check_holdable(grid: AssetGrid, frame: pl.DataFrame, cols: np.ndarray, entr
     grid.check_entry(entry, held_cols)  # type: ignore[arg-type]
 
 
-def _dense_targets(
+def _sparse_targets(
     grid: AssetGrid, frame: pl.DataFrame, rows: np.ndarray, cols: np.ndarray, offset: int, book: str
-) -> tuple[np.ndarray, np.ndarray, pl.Series, list]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pl.Series, list, np.ndarray]:
+    """CSR targets (indptr, columns, normalized weights) of the executed signals, their fill
+    rows, signal dates, the unexecuted signal dates and the number of names per rebalance."""
     sig_rows = np.unique(rows)
     fill_rows = sig_rows + offset
     keep = fill_rows < len(grid.dates)
@@ -439,19 +441,22 @@ def _dense_targets(
     r_of = np.full(len(grid.dates), -1, np.int64)
     r_of[sig_rows] = np.arange(len(sig_rows))
     ri = r_of[rows]
-    ok = ri >= 0
-    n_r, n_a = len(sig_rows), grid.shape[1]
     w = frame["weight"].to_numpy()
-    flat = ri[ok] * n_a + cols[ok]
-    pos = np.bincount(flat, weights=np.maximum(w[ok], 0.0), minlength=n_r * n_a).reshape(n_r, n_a)
-    neg = np.bincount(flat, weights=np.minimum(w[ok], 0.0), minlength=n_r * n_a).reshape(n_r, n_a)
-    ps = pos.sum(axis=1, keepdims=True)
-    ns = -neg.sum(axis=1, keepdims=True)
-    tw = np.divide(pos, ps, out=np.zeros_like(pos), where=ps > 0)
-    if book == "long_short":
-        tw -= np.divide(-neg, ns, out=np.zeros_like(neg), where=ns > 0)
+    live = (ri >= 0) & (w != 0)
+    ri, ci, w = ri[live], cols[live], w[live]
+    if ri.size and (np.diff(ri) < 0).any():  # group by rebalance (the kernel sorts each row)
+        order = np.argsort(ri, kind="stable")
+        ri, ci, w = ri[order], ci[order], w[order]
+    ci = ci.astype(np.int64)
+    n_r = len(sig_rows)
+    pos = np.bincount(ri, weights=np.maximum(w, 0.0), minlength=n_r)
+    neg = -np.bincount(ri, weights=np.minimum(w, 0.0), minlength=n_r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(w > 0, w / pos[ri], w / neg[ri] if book == "long_short" else 0.0)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(ri, minlength=n_r))]).astype(np.int64)
     signal_dates = grid.index.date_series("signal_date").gather(sig_rows)
-    return tw, fill_rows.astype(np.int64), signal_dates, unexecuted
+    names = np.diff(indptr)
+    return indptr, ci, w.astype(np.float64), fill_rows.astype(np.int64), signal_dates, unexecuted, names
 
 
 # -- the entry point -------------------------------------------------------------------------
@@ -529,7 +534,9 @@ def backtest(
     _check_holdable(grid, frame, cols, entry)
     price, offset = grid.entry_prices(entry)
     can_buy, can_sell = grid.tradable(entry)
-    tw, fill_rows, signal_dates, unexecuted = _dense_targets(grid, frame, rows, cols, offset, book)
+    indptr, tgt_idx, tgt_w, fill_rows, signal_dates, unexecuted, names = _sparse_targets(
+        grid, frame, rows, cols, offset, book
+    )
     lot = np.zeros(grid.shape[1])
     if lots is not None:
         lot[(grid.kind == STOCK) | (grid.kind == ETF)] = float(lots)
@@ -538,7 +545,9 @@ def backtest(
     )
     cap = 1.0 if capital is None else float(capital)
     out = backtest_nb(
-        tw,
+        indptr,
+        tgt_idx,
+        tgt_w,
         fill_rows,
         grid.close,
         price,
@@ -558,7 +567,7 @@ def backtest(
         rebalance == "difference",
         book == "long_only",
     )
-    run = _Run(grid, cap, signal_dates, fill_rows, (tw != 0).sum(axis=1), out)
+    run = _Run(grid, cap, signal_dates, fill_rows, names, out)
     bench = None if benchmark is None else _benchmark_frame(grid, benchmark)
     return BacktestResult(run=run, benchmark=bench, unexecuted=unexecuted)
 
