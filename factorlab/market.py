@@ -393,16 +393,22 @@ class Market:
         dtypes, and that the keys of every canonical table are unique (reads the key columns
         only); ``"full"`` checks every value; ``"none"`` skips both. ``verify_hashes`` re-hashes
         every file against the manifest's sha256 (reads every byte; always done for old
-        manifests without sizes); verified files whose keys the writer checked (``keys_unique``
-        in the manifest) skip the key check. Any mismatch is a :class:`MarketError` naming the
-        file.
+        manifests without sizes). Any mismatch is a :class:`MarketError` naming the file.
+
+        The key check of a table whose keys the writer checked (``keys_unique`` in the
+        manifest) is a hash check of its files instead: verified bytes are the bytes whose keys
+        were checked, and hashing reads bytes at about 1 GB/s where a key scan reads rows
+        (0.4 s against 5 s on the ``large`` preset). Other tables get the key scan.
         """
         root = Path(path)
         manifest = read_manifest(root)
-        hashed = verify_hashes or manifest.get("manifest_version", 1) < 2
-        tables, parts = {}, {}
+        hash_all = verify_hashes or manifest.get("manifest_version", 1) < 2
+        tables, parts, hashed = {}, {}, set()
         for name, entry in manifest["tables"].items():
-            files = _check_files(root, name, entry, hashes=hashed)
+            checked = name in TABLES and entry.get("keys_unique") is True and validate == "schema"
+            if hash_all or checked:
+                hashed.add(name)
+            files = _check_files(root, name, entry, hashes=name in hashed)
             tables[name] = pl.scan_parquet(files) if files else _empty(name)
             parts[name] = [pl.scan_parquet(f) for f in files]
         market = cls(tables, meta=manifest.get("meta", {}), validate="none", path=root)
@@ -410,7 +416,7 @@ class Market:
         for name, lf in market._tables.items():
             entry = manifest["tables"][name]
             # verified bytes are the bytes whose keys the writer checked: no need to check again
-            skip_keys = hashed and entry.get("keys_unique") is True and validate == "schema"
+            skip_keys = name in hashed and entry.get("keys_unique") is True and validate == "schema"
             try:
                 _validate_tables({name: lf}, "dtypes" if skip_keys else validate, parts)
             except pl.exceptions.PolarsError as exc:
@@ -600,6 +606,13 @@ def remove_stale_staging(target: Path) -> list[Path]:
     return removed
 
 
+def _inode(path: Path) -> int | None:
+    try:
+        return os.lstat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
 class _Staging:
     """A sibling directory ``.<name>.<random>`` of `target`: holds :data:`WRITER_MARKER` (this
     process), ``new/`` (what is being written) and, during the swap, the replaced ``old*/``.
@@ -636,7 +649,13 @@ class _Staging:
         moved: Path | None = None
         for attempt in range(20):
             if os.path.lexists(self.target):
-                check_replaceable(self.target)
+                before = _inode(self.target)
+                try:
+                    check_replaceable(self.target)
+                except (MarketError, OSError):
+                    if _inode(self.target) != before:
+                        continue  # a concurrent writer swapped the directory while we looked
+                    raise
                 aside = self.dir / f"old{attempt}"
                 try:
                     os.rename(self.target, aside)
