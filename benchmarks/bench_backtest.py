@@ -50,7 +50,9 @@ def make_prices(n_assets: int, n_days: int, seed: int = SEED) -> pl.DataFrame:
     volume = rng.uniform(1e5, 1e7, close.shape)
     keep = rng.random(close.shape) >= 0.01
     t, a = np.nonzero(keep)
-    codes = np.array([f"{600000 + j:06d}.SH" if j < 4000 else f"{j - 4000:06d}.SZ" for j in range(n_assets)])
+    codes = np.array(
+        [f"{600000 + j:06d}.SH" if j < 4000 else f"{j - 4000:06d}.SZ" for j in range(n_assets)]
+    )
     return pl.DataFrame(
         {
             "date": pl.Series(dates[t], dtype=pl.Date),
@@ -129,7 +131,9 @@ def main() -> None:
         tracking_bps=30.0,
     )
     signal = (rng.random(dates.size) < 0.5).astype(float)
-    itg = pl.DataFrame({"date": pl.Series(dates, dtype=pl.Date), "asset": "csi300", "weight": signal})
+    itg = pl.DataFrame(
+        {"date": pl.Series(dates, dtype=pl.Date), "asset": "csi300", "weight": signal}
+    )
     icosts = Costs(commission=0.0003, min_commission=0.0, stamp_duty=0.0)
 
     def timing():
@@ -138,15 +142,23 @@ def main() -> None:
     first_i, warm_i, cpu_i = timed(timing, max(args.repeat, 20))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
-    print(f"panel {args.assets} assets x {args.days} sessions, {tg.height:,} target rows, "
-          f"{n_trades:,} trades; peak RSS {peak:,.0f} MiB")
+    print(
+        f"panel {args.assets} assets x {args.days} sessions, {tg.height:,} target rows, "
+        f"{n_trades:,} trades; peak RSS {peak:,.0f} MiB"
+    )
     print("| benchmark | first run | warm wall (median) | warm CPU (median) | target |")
     print("|---|---|---|---|---|")
-    print(f"| grid build (AssetGrid.from_prices, {args.assets} x {args.days}) | {build:.2f} s | - | - | - |")
-    print(f"| weekly stock strategy (backtest + daily) | {first_w:.3f} s | {warm_w:.3f} s | "
-          f"{cpu_w:.3f} s | <= 0.2 s |")
-    print(f"| index timing book, {args.timing_days} days (backtest + daily) | {first_i * 1e3:.1f} ms | "
-          f"{warm_i * 1e3:.2f} ms | {cpu_i * 1e3:.2f} ms | <= 5 ms |")
+    print(
+        f"| grid build (AssetGrid.from_prices, {args.assets} x {args.days}) | {build:.2f} s | - | - | - |"
+    )
+    print(
+        f"| weekly stock strategy (backtest + daily) | {first_w:.3f} s | {warm_w:.3f} s | "
+        f"{cpu_w:.3f} s | <= 0.2 s |"
+    )
+    print(
+        f"| index timing book, {args.timing_days} days (backtest + daily) | {first_i * 1e3:.1f} ms | "
+        f"{warm_i * 1e3:.2f} ms | {cpu_i * 1e3:.2f} ms | <= 5 ms |"
+    )
 
 
 if __name__ == "__main__":

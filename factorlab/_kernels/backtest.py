@@ -83,8 +83,9 @@ def backtest_nb(
     -------
     daily: nav, cash, cost (yuan), turnover, exposure — each (T,), NaN before the first trade;
     per rebalance: blocked_buys, blocked_sells, held, scale, cost (yuan);
-    trades: int (M, 6) [k, t, i, side, price_row, closes (position now 0)], float (M, 6) [units, price, value,
-    commission, stamp, slippage]; positions: int (P, 3) [k, t, i], float (P, 2) [units, value].
+    trades: int (M, 6) [k, t, i, side, price_row, closes (position now 0)], float (M, 6)
+    [units, price, value, commission, stamp, slippage]; positions: int (P, 3) [k, t, i],
+    float (P, 2) [units, value]; final units and last prices (N,).
     """
     n_t, n = close.shape
     n_r = trade_rows.shape[0]
@@ -293,7 +294,9 @@ def backtest_nb(
                         q = _lot_units_nb(scale * du[i], adj[t, i], lot[i])
                         value = q * entry[t, i]
                         if value > 0.0:
-                            c, s, sl = _order_cost_nb(value, commission, min_commission, 0.0, slippage)
+                            c, s, sl = _order_cost_nb(
+                                value, commission, min_commission, 0.0, slippage
+                            )
                             total += value + c + sl
                     if total <= cash * (1.0 + 1e-12) or total == 0.0:
                         break
@@ -403,7 +406,9 @@ def backtest_nb(
 
 
 @njit(cache=True, nogil=True)
-def round_trips_nb(asset, row, closes, units, value, cost, final_units, final_price):  # pragma: no cover
+def round_trips_nb(
+    asset, row, closes, units, value, cost, final_units, final_price
+):  # pragma: no cover
     """Round trips of a trade list sorted by asset, then time: a trip opens when an asset's
     position leaves 0 and closes when it returns to 0. Returns int (K, 4) [asset, entry_row,
     exit_row (-1 if open), direction (+1 long, -1 short)] and float (K, 3) [pnl (yuan, after

@@ -51,7 +51,9 @@ class Costs:
             if not np.isfinite(value) or value < 0:
                 raise ParameterError(f"`Costs.{name}` must be finite and >= 0; got {value}.")
         if self.commission >= 0.1:
-            raise ParameterError(f"`Costs.commission` is a rate (0.0003 = 0.03%); got {self.commission}.")
+            raise ParameterError(
+                f"`Costs.commission` is a rate (0.0003 = 0.03%); got {self.commission}."
+            )
         if self.stamp_duty is not None and not 0 <= self.stamp_duty < 0.1:
             raise ParameterError(
                 f"`Costs.stamp_duty` must be a rate in [0, 0.1) or None (the schedule); got "

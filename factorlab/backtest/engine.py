@@ -132,7 +132,11 @@ class BacktestResult:
         k, t, i, side, prow = (ti[:, c] for c in range(5))
         adj = grid.adj[prow, i] if len(i) else np.empty(0)
         sig = r.signal_dates.to_numpy().astype("datetime64[D]")
-        signal = np.where(k >= 0, sig[np.maximum(k, 0)] if len(sig) else np.datetime64("NaT"), np.datetime64("NaT"))
+        signal = np.where(
+            k >= 0,
+            sig[np.maximum(k, 0)] if len(sig) else np.datetime64("NaT"),
+            np.datetime64("NaT"),
+        )
         return pl.DataFrame(
             {
                 "signal_date": pl.Series(signal.astype("datetime64[D]"), dtype=pl.Date),
@@ -211,7 +215,9 @@ class BacktestResult:
                 "direction": pl.Series(np.where(oi[:, 3] > 0, "long", "short"), dtype=pl.String),
                 "entry_date": pl.Series(grid.dates[oi[:, 1]], dtype=pl.Date),
                 "exit_date": pl.Series(
-                    np.where(closed, grid.dates[exit_row], np.datetime64("NaT")).astype("datetime64[D]"),
+                    np.where(closed, grid.dates[exit_row], np.datetime64("NaT")).astype(
+                        "datetime64[D]"
+                    ),
                     dtype=pl.Date,
                 ),
                 "holding_days": exit_row - oi[:, 1],
@@ -263,7 +269,9 @@ class BacktestResult:
             "total_return": float(total),
             "annual_return": float((1.0 + total) ** (annualization / n) - 1.0) if n else np.nan,
             "annual_volatility": vol,
-            "sharpe": mean / np.std(net, ddof=1) * np.sqrt(annualization) if n > 1 and np.std(net) > 0 else np.nan,
+            "sharpe": mean / np.std(net, ddof=1) * np.sqrt(annualization)
+            if n > 1 and np.std(net) > 0
+            else np.nan,
             "max_drawdown": dd,
             "mean_turnover": float(reb["turnover"].mean()) if reb.height else np.nan,
             "costs": float(d["cost_yuan"].sum()),
@@ -286,7 +294,9 @@ def _win_loss(x: np.ndarray, prefix: str) -> dict[str, float]:
     wins, losses = x[x > 0], x[x < 0]
     return {
         f"{prefix}_win_rate": float(wins.size / x.size) if x.size else np.nan,
-        f"{prefix}_profit_loss": float(wins.mean() / -losses.mean()) if wins.size and losses.size else np.nan,
+        f"{prefix}_profit_loss": float(wins.mean() / -losses.mean())
+        if wins.size and losses.size
+        else np.nan,
     }
 
 
@@ -294,8 +304,14 @@ def _win_loss(x: np.ndarray, prefix: str) -> dict[str, float]:
 
 
 def _check_options(
-    grid: Any, entry: str, capital: float | None, lots: int | None, rebalance: str, book: str,
-    costs: Costs, cash_buffer: float,
+    grid: Any,
+    entry: str,
+    capital: float | None,
+    lots: int | None,
+    rebalance: str,
+    book: str,
+    costs: Costs,
+    cash_buffer: float,
 ) -> None:
     if not isinstance(grid, AssetGrid):
         raise ParameterError(
@@ -308,7 +324,9 @@ def _check_options(
     if book not in ("long_only", "long_short"):
         raise ParameterError(f"`book` must be 'long_only' or 'long_short'; got {book!r}.")
     if not isinstance(costs, Costs):
-        raise ParameterError(f"`costs` must be a factorlab.backtest.Costs; got {type(costs).__name__}.")
+        raise ParameterError(
+            f"`costs` must be a factorlab.backtest.Costs; got {type(costs).__name__}."
+        )
     if capital is None:
         if lots is not None:
             raise ParameterError(
@@ -320,11 +338,17 @@ def _check_options(
                 "in yuan; got capital=None (pass capital=10_000_000.0, or min_commission=0)."
             )
     elif not (isinstance(capital, int | float) and np.isfinite(capital) and capital > 0):
-        raise ParameterError(f"`capital` must be > 0 yuan (or None for a unit book); got {capital}.")
+        raise ParameterError(
+            f"`capital` must be > 0 yuan (or None for a unit book); got {capital}."
+        )
     if lots is not None and not (isinstance(lots, int) and not isinstance(lots, bool) and lots > 0):
-        raise ParameterError(f"`lots` must be a positive number of shares (e.g. 100) or None; got {lots!r}.")
+        raise ParameterError(
+            f"`lots` must be a positive number of shares (e.g. 100) or None; got {lots!r}."
+        )
     if not 0 <= cash_buffer < 1:
-        raise ParameterError(f"`cash_buffer` must be in [0, 1) (a fraction of NAV); got {cash_buffer}.")
+        raise ParameterError(
+            f"`cash_buffer` must be in [0, 1) (a fraction of NAV); got {cash_buffer}."
+        )
 
 
 def _read_targets(targets: Any, weight_col: str) -> pl.DataFrame:
@@ -374,10 +398,8 @@ def _check_weights(frame: pl.DataFrame, book: str, weight_col: str) -> None:
                 examples=example_rows(neg),
             )
         return
-    legs = frame.group_by("date").agg(
-        longs=(w > 0).sum(), shorts=(w < 0).sum(), total=w.sum()
-    )
-    one_leg = legs.filter(((pl.col("longs") > 0) ^ (pl.col("shorts") > 0))).sort("date")
+    legs = frame.group_by("date").agg(longs=(w > 0).sum(), shorts=(w < 0).sum(), total=w.sum())
+    one_leg = legs.filter((pl.col("longs") > 0) ^ (pl.col("shorts") > 0)).sort("date")
     if one_leg.height:
         raise ParameterError(
             f"`book='long_short'` is dollar-neutral: every date needs long (> 0) and short (< 0) "
@@ -456,7 +478,15 @@ def _sparse_targets(
     indptr = np.concatenate([[0], np.cumsum(np.bincount(ri, minlength=n_r))]).astype(np.int64)
     signal_dates = grid.index.date_series("signal_date").gather(sig_rows)
     names = np.diff(indptr)
-    return indptr, ci, w.astype(np.float64), fill_rows.astype(np.int64), signal_dates, unexecuted, names
+    return (
+        indptr,
+        ci,
+        w.astype(np.float64),
+        fill_rows.astype(np.int64),
+        signal_dates,
+        unexecuted,
+        names,
+    )
 
 
 # -- the entry point -------------------------------------------------------------------------
@@ -541,7 +571,9 @@ def backtest(
     if lots is not None:
         lot[(grid.kind == STOCK) | (grid.kind == ETF)] = float(lots)
     carry = np.where(
-        (grid.kind == INDEX) & np.isfinite(grid.tracking_bps), grid.tracking_bps * 1e-4 / TRADING_DAYS, 0.0
+        (grid.kind == INDEX) & np.isfinite(grid.tracking_bps),
+        grid.tracking_bps * 1e-4 / TRADING_DAYS,
+        0.0,
     )
     cap = 1.0 if capital is None else float(capital)
     out = backtest_nb(
@@ -578,4 +610,3 @@ def _benchmark_frame(grid: AssetGrid, benchmark: Any) -> pl.DataFrame:
     lf = as_lazy(benchmark, name="benchmark")
     check_columns(lf.collect_schema(), ["date", "benchmark"], table="benchmark")
     return lf.select(pl.col("date").cast(pl.Date), pl.col("benchmark").cast(pl.Float64)).collect()
-

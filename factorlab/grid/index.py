@@ -160,7 +160,9 @@ class GridIndex:
         out[ok] = grid[cells.rows[ok], cells.cols[ok]]
         return out
 
-    def check_cells(self, frame: pl.DataFrame, cells: Cells, *, table: str, keys: Sequence[str]) -> None:
+    def check_cells(
+        self, frame: pl.DataFrame, cells: Cells, *, table: str, keys: Sequence[str]
+    ) -> None:
         """Raise :class:`~factorlab.errors.DuplicateKeyError` if two rows land on one cell."""
         flat = self.flat(cells)
         if flat.size and np.bincount(flat).max() > 1:

@@ -223,7 +223,9 @@ class AssetGrid:
         check_columns(schema, list(keep), table="prices")
         check_numeric(schema, floats, table="prices")
         if "is_st" in schema and schema["is_st"] != pl.Boolean:
-            raise ParameterError(f"column `is_st` of table `prices` must be Boolean; got {schema['is_st']}.")
+            raise ParameterError(
+                f"column `is_st` of table `prices` must be Boolean; got {schema['is_st']}."
+            )
         check_positive(lf, ["open", "high", "low", "close", "adj_factor"], table="prices")
         st = pl.col("is_st").fill_null(False) if "is_st" in schema else pl.lit(False)
         px = (
@@ -269,7 +271,15 @@ class AssetGrid:
         schema = lf.collect_schema()
         check_columns(schema, ["date", "etf", "close"], table="etfs")
         keep = [c for c in keep if c in schema]
-        floats = list(dict.fromkeys(["close", *keep, *(["shares_outstanding"] if "shares_outstanding" in schema else [])]))
+        floats = list(
+            dict.fromkeys(
+                [
+                    "close",
+                    *keep,
+                    *(["shares_outstanding"] if "shares_outstanding" in schema else []),
+                ]
+            )
+        )
         check_numeric(schema, floats, table="etfs")
         check_positive(lf, ["close"], table="etfs", show=("date", "etf"))
         px = lf.select("date", pl.col("etf").cast(pl.String).alias("asset"), *floats).collect()
@@ -315,7 +325,9 @@ class AssetGrid:
         px = lf.select("date", pl.col("index").cast(pl.String).alias("asset"), "close").collect()
         index = GridIndex.from_frame(px)
         cells = index.cells(px)
-        index.check_cells(px.rename({"asset": "index"}), cells, table="indices", keys=("date", "index"))
+        index.check_cells(
+            px.rename({"asset": "index"}), cells, table="indices", keys=("date", "index")
+        )
         close = index.scatter(cells, _floats(px, "close"))
         n = index.shape[1]
         names = index.assets.to_list()
@@ -418,7 +430,9 @@ class AssetGrid:
         delisting dates, when the market has it), ``etfs`` and ``indices``, over [start, end]."""
         bad = [k for k in kinds if k not in KINDS]
         if bad or not kinds:
-            raise ParameterError(f"`kinds` must be a non-empty subset of {KINDS}; got {tuple(kinds)}.")
+            raise ParameterError(
+                f"`kinds` must be a non-empty subset of {KINDS}; got {tuple(kinds)}."
+            )
         window = pl.lit(True)
         if start is not None:
             window = window & (pl.col("date") >= pl.lit(start).cast(pl.Date))
@@ -431,7 +445,9 @@ class AssetGrid:
         if "etf" in kinds:
             parts.append(cls.from_etfs(market.table("etfs").filter(window)))
         if "index" in kinds:
-            parts.append(cls.from_indices(market.table("indices").filter(window), tracking_bps=tracking_bps))
+            parts.append(
+                cls.from_indices(market.table("indices").filter(window), tracking_bps=tracking_bps)
+            )
         return cls.combine(*parts)
 
     # -- views -----------------------------------------------------------------------------
@@ -453,11 +469,13 @@ class AssetGrid:
     def entry_prices(self, entry: GridEntry) -> tuple[np.ndarray, int]:
         """(fill price grid, rows from the signal row to the fill row) of an entry convention."""
         if entry not in _OFFSET:
-            raise ParameterError(
-                f"`entry` must be one of {tuple(_OFFSET)}; got {entry!r}."
-            )
-        price = {"close": self.close, "next_close": self.close, "next_open": self.open,
-                 "next_vwap": self.vwap}[entry]
+            raise ParameterError(f"`entry` must be one of {tuple(_OFFSET)}; got {entry!r}.")
+        price = {
+            "close": self.close,
+            "next_close": self.close,
+            "next_open": self.open,
+            "next_vwap": self.vwap,
+        }[entry]
         return price, _OFFSET[entry]
 
     def check_entry(self, entry: GridEntry, cols: np.ndarray) -> None:
@@ -517,7 +535,9 @@ def _delist_dates(index: GridIndex, assets: Any) -> np.ndarray:
         return out
     lf = as_lazy(assets, name="assets")
     check_columns(lf.collect_schema(), ["asset", "delist_date"], table="assets")
-    table = lf.select(pl.col("asset").cast(pl.String), pl.col("delist_date").cast(pl.Date)).collect()
+    table = lf.select(
+        pl.col("asset").cast(pl.String), pl.col("delist_date").cast(pl.Date)
+    ).collect()
     table = table.filter(pl.col("delist_date").is_not_null())
     cols = index.asset_cols(table["asset"])
     ok = cols >= 0

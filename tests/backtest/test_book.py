@@ -19,7 +19,9 @@ A, B, C = "600000.SH", "600001.SH", "600002.SH"
 
 
 def _run(close, rows, *, assets=None, **kw):
-    grid = AssetGrid.from_prices(prices_frame(close, D[: len(next(iter(close.values())))]), assets=assets)
+    grid = AssetGrid.from_prices(
+        prices_frame(close, D[: len(next(iter(close.values())))]), assets=assets
+    )
     kw.setdefault("entry", "close")
     kw.setdefault("capital", 100_000.0)
     return backtest(grid, targets(rows), **kw)
@@ -42,7 +44,10 @@ def test_a_limit_down_name_is_not_sold():
         (B, "buy", pytest.approx(50_000.0)),
     ]
     pos = res.positions.filter(pl.col("date") == D[2])
-    assert pos.select("asset", "units").rows() == [(A, pytest.approx(5_000.0)), (B, pytest.approx(5_000.0))]
+    assert pos.select("asset", "units").rows() == [
+        (A, pytest.approx(5_000.0)),
+        (B, pytest.approx(5_000.0)),
+    ]
     assert res.rebalances["blocked_sells"].to_list() == [0, 1]
 
 
@@ -54,7 +59,9 @@ def test_a_suspended_name_keeps_its_units_and_is_marked_flat():
         (C, "buy", pytest.approx(50_000.0)),
     ]
     a = res.positions.filter((pl.col("asset") == A) & (pl.col("date") == D[2]))
-    assert a["units"][0] == pytest.approx(5_000.0) and a["value"][0] == pytest.approx(52_500.0)  # flat
+    assert a["units"][0] == pytest.approx(5_000.0) and a["value"][0] == pytest.approx(
+        52_500.0
+    )  # flat
     nav = res.daily["nav_net"].to_list()
     assert nav[2:] == pytest.approx([102_500.0, 105_000.0, 106_500.0])  # C +5%; A back at 10.8
     assert res.rebalances["blocked_sells"].to_list() == [0, 1]
@@ -70,13 +77,19 @@ def test_a_delisted_name_is_settled_at_its_last_close_on_the_published_date():
         (5_000.0, 12.0, 60_000.0, 0.0)
     )
     assert res.daily["cash"].to_list() == pytest.approx([0.0, 0.0, 0.0, 60_000.0, 60_000.0])
-    assert res.daily["nav_net"].to_list() == pytest.approx([100_000.0, 110_000.0, 110_000.0, 110_000.0, 110_000.0])
+    assert res.daily["nav_net"].to_list() == pytest.approx(
+        [100_000.0, 110_000.0, 110_000.0, 110_000.0, 110_000.0]
+    )
     # without a published date the name is only suspended: kept, marked flat, never settled
     kept = _run(close, [(D[0], A, 1.0), (D[0], B, 1.0)])
     assert kept.trades.filter(pl.col("side") == "settle").height == 0
     assert kept.daily["cash"][-1] == pytest.approx(0.0)
     trip = res.round_trips.filter(pl.col("asset") == A).row(0, named=True)
-    assert (trip["exit_date"], trip["pnl"], trip["holding_days"]) == (D[3], pytest.approx(10_000.0), 3)
+    assert (trip["exit_date"], trip["pnl"], trip["holding_days"]) == (
+        D[3],
+        pytest.approx(10_000.0),
+        3,
+    )
 
 
 def test_difference_and_full_rebalance_differ_exactly_in_their_trades():
@@ -95,7 +108,9 @@ def test_difference_and_full_rebalance_differ_exactly_in_their_trades():
         (C, "buy", pytest.approx(50_000.0)),  # NAV / 2; B left untouched at 45,000
     ]
     assert diff.daily["cash"][2] == pytest.approx(5_000.0)
-    assert full.trades.filter(pl.col("date") == D[0]).equals(diff.trades.filter(pl.col("date") == D[0]))
+    assert full.trades.filter(pl.col("date") == D[0]).equals(
+        diff.trades.filter(pl.col("date") == D[0])
+    )
 
 
 def test_seed_000_buys_new_names_at_nav_over_n_times_0_99():
@@ -115,7 +130,9 @@ def test_long_short_is_dollar_neutral():
     close = {A: [10.0, 11.0, 11.0], B: [10.0, 10.5, 11.0]}
     res = _run(close, [(D[0], A, 1.0), (D[0], B, -1.0)], book="long_short")
     assert res.positions.select("asset", "weight").rows() == [(A, 1.0), (B, -1.0)]
-    assert res.daily["cash"][0] == pytest.approx(100_000.0)  # + 100,000 short proceeds - 100,000 long
+    assert res.daily["cash"][0] == pytest.approx(
+        100_000.0
+    )  # + 100,000 short proceeds - 100,000 long
     assert res.daily["nav_net"].to_list() == pytest.approx([100_000.0, 105_000.0, 100_000.0])
     assert res.daily["exposure"][0] == pytest.approx(2.0)
 
@@ -124,7 +141,9 @@ def test_an_empty_rebalance_holds_cash_and_is_counted():
     close = {A: [10.0, 11.0, 11.0, 10.0]}
     res = _run(close, [(D[0], A, 1.0), (D[1], A, 0.0)])
     assert res.rebalances.select("names", "held", "empty").rows() == [(1, 1, False), (0, 0, True)]
-    assert res.daily["nav_net"].to_list() == pytest.approx([100_000.0, 110_000.0, 110_000.0, 110_000.0])
+    assert res.daily["nav_net"].to_list() == pytest.approx(
+        [100_000.0, 110_000.0, 110_000.0, 110_000.0]
+    )
     assert res.summary()["empty_rebalances"] == 1
 
 
@@ -132,8 +151,16 @@ def test_index_timing_book_per_trade_and_per_signal_statistics():
     level = [100.0, 102.0, 101.0, 99.0, 98.0, 100.0]
     grid = AssetGrid.from_indices(long_frame("index", {"csi300": level}, D), tracking_bps=0.0)
     # in on day 0, out on day 2 (+1%), in on day 3, out on day 4 (-1.0101%)
-    tg = targets([(D[0], "csi300", 1.0), (D[2], "csi300", 0.0), (D[3], "csi300", 1.0), (D[4], "csi300", 0.0)])
-    res = backtest(grid, tg, entry="close", capital=1_000_000.0, costs=Costs(commission=0.001, min_commission=0.0))
+    tg = targets(
+        [(D[0], "csi300", 1.0), (D[2], "csi300", 0.0), (D[3], "csi300", 1.0), (D[4], "csi300", 0.0)]
+    )
+    res = backtest(
+        grid,
+        tg,
+        entry="close",
+        capital=1_000_000.0,
+        costs=Costs(commission=0.001, min_commission=0.0),
+    )
     trips = res.round_trips
     assert trips["entry_date"].to_list() == [D[0], D[3]]
     assert trips["exit_date"].to_list() == [D[2], D[4]]
@@ -154,11 +181,23 @@ def test_pool_benchmark_cap_weighted_is_the_pool_cap_return_and_legs_stay_equal(
     pools = pl.DataFrame({"date": [D[0], D[0]], "asset": [A, B], "pool": ["csi300"] * 2})
     bench = pool_benchmark(grid, pools, pool="csi300", weighting="cap", entry="close")
     cap = np.array(close[A]) + np.array(close[B])
-    np.testing.assert_allclose(bench["benchmark"].to_numpy()[1:], cap[1:] / cap[:-1] - 1.0, rtol=0, atol=1e-14)
-    res = backtest(grid, targets([(D[0], A, 1.0), (D[0], B, 1.0)]), entry="close", capital=None, benchmark=bench)
+    np.testing.assert_allclose(
+        bench["benchmark"].to_numpy()[1:], cap[1:] / cap[:-1] - 1.0, rtol=0, atol=1e-14
+    )
+    res = backtest(
+        grid,
+        targets([(D[0], A, 1.0), (D[0], B, 1.0)]),
+        entry="close",
+        capital=None,
+        benchmark=bench,
+    )
     legs = 0.5 * np.array(close[A]) / 10.0 + 0.5 * np.array(close[B]) / 30.0
-    np.testing.assert_allclose(res.daily["net"].to_numpy()[1:], legs[1:] / legs[:-1] - 1.0, atol=1e-14)
-    np.testing.assert_allclose(res.daily["excess"], res.daily["net"] - res.daily["benchmark"], atol=0)
+    np.testing.assert_allclose(
+        res.daily["net"].to_numpy()[1:], legs[1:] / legs[:-1] - 1.0, atol=1e-14
+    )
+    np.testing.assert_allclose(
+        res.daily["excess"], res.daily["net"] - res.daily["benchmark"], atol=0
+    )
     equal = pool_benchmark(grid, pools, pool="csi300", weighting="equal", entry="close")
     np.testing.assert_allclose(equal["benchmark"], res.daily["net"], atol=1e-14)
 
@@ -171,12 +210,17 @@ def test_perturbing_prices_after_d_changes_nothing_at_or_before_d():
     sessions = grid.index.date_series()
     weekly = sessions.gather(np.arange(0, sessions.len(), 5))
     tg = px.filter(pl.col("date").is_in(weekly.implode())).select("date", "asset")
-    tg = tg.with_columns(weight=pl.Series(np.random.default_rng(1).random(tg.height))).filter(pl.col("weight") > 0.7)
+    tg = tg.with_columns(weight=pl.Series(np.random.default_rng(1).random(tg.height))).filter(
+        pl.col("weight") > 0.7
+    )
     kw = dict(entry="next_open", capital=1e6, lots=100, costs=Costs(slippage_bps=5.0))
     base = backtest(grid, tg, **kw)
     later = pl.col("date") > d
     scaled = px.with_columns(
-        [pl.when(later).then(pl.col(c) * 1.07).otherwise(pl.col(c)).alias(c) for c in ("open", "high", "low", "close")]
+        [
+            pl.when(later).then(pl.col(c) * 1.07).otherwise(pl.col(c)).alias(c)
+            for c in ("open", "high", "low", "close")
+        ]
     )
     early = tg.filter(pl.col("date") < d)  # signals whose fills are at or before d
     for other, t in ((scaled, tg), (px.filter(~later), early)):
@@ -184,4 +228,6 @@ def test_perturbing_prices_after_d_changes_nothing_at_or_before_d():
         a = base.daily.filter(pl.col("date") <= d)
         b = res.daily.filter(pl.col("date") <= d)
         assert a.height > 100 and a.equals(b)
-        assert base.trades.filter(pl.col("date") <= d).equals(res.trades.filter(pl.col("date") <= d))
+        assert base.trades.filter(pl.col("date") <= d).equals(
+            res.trades.filter(pl.col("date") <= d)
+        )

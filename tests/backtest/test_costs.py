@@ -21,10 +21,20 @@ def _flat_grid(names, price=10.0, n=4):
 
 def test_the_minimum_commission_applies_per_order():
     costs = Costs(commission=0.0003, min_commission=5.0, stamp_duty=0.0)
-    many = backtest(_flat_grid(NAMES), targets([(D[0], a, 1.0) for a in NAMES]), entry="close",
-                    capital=100_000.0, costs=costs)
-    one = backtest(_flat_grid(NAMES), targets([(D[0], NAMES[0], 1.0)]), entry="close",
-                   capital=100_000.0, costs=costs)
+    many = backtest(
+        _flat_grid(NAMES),
+        targets([(D[0], a, 1.0) for a in NAMES]),
+        entry="close",
+        capital=100_000.0,
+        costs=costs,
+    )
+    one = backtest(
+        _flat_grid(NAMES),
+        targets([(D[0], NAMES[0], 1.0)]),
+        entry="close",
+        capital=100_000.0,
+        costs=costs,
+    )
     # ten orders of 9,995 yuan: 0.03% is 3.00 yuan, so each pays the 5-yuan minimum; the buys
     # are scaled so that value + commission = the cash: 10 x 9,995 + 10 x 5 = 100,000
     assert many.trades["commission"].to_list() == pytest.approx([5.0] * 10, abs=1e-9)
@@ -43,13 +53,26 @@ def test_stamp_duty_only_on_stock_sells_and_on_the_2023_08_28_schedule():
     etfs = long_frame("etf", {"510300.SH": [1.0] * 4}, D)
     grid = AssetGrid.combine(AssetGrid.from_prices(stocks), AssetGrid.from_etfs(etfs))
     tg = targets(
-        [(D[0], "600000.SH", 1.0), (D[0], "600001.SH", 1.0), (D[0], "510300.SH", 1.0),
-         (D[1], "600001.SH", 1.0), (D[1], "510300.SH", 1.0),  # 600000.SH sold on 08-25
-         (D[2], "600001.SH", 0.0)]  # everything sold on 08-28
+        [
+            (D[0], "600000.SH", 1.0),
+            (D[0], "600001.SH", 1.0),
+            (D[0], "510300.SH", 1.0),
+            (D[1], "600001.SH", 1.0),
+            (D[1], "510300.SH", 1.0),  # 600000.SH sold on 08-25
+            (D[2], "600001.SH", 0.0),
+        ]  # everything sold on 08-28
     )
-    res = backtest(grid, tg, entry="close", rebalance="difference", capital=300_000.0,
-                   costs=Costs(commission=0.0, min_commission=0.0))
-    sells = res.trades.filter(pl.col("side") == "sell").select("date", "asset", "value", "stamp_duty")
+    res = backtest(
+        grid,
+        tg,
+        entry="close",
+        rebalance="difference",
+        capital=300_000.0,
+        costs=Costs(commission=0.0, min_commission=0.0),
+    )
+    sells = res.trades.filter(pl.col("side") == "sell").select(
+        "date", "asset", "value", "stamp_duty"
+    )
     assert sells.rows() == [
         (D[1], "600000.SH", 100_000.0, pytest.approx(100.0)),  # 0.1% before the cut
         (D[2], "510300.SH", 100_000.0, 0.0),  # no stamp duty on ETFs
@@ -59,8 +82,13 @@ def test_stamp_duty_only_on_stock_sells_and_on_the_2023_08_28_schedule():
 
 
 def test_slippage_is_paid_on_the_order_value():
-    res = backtest(_flat_grid(NAMES[:1]), targets([(D[0], NAMES[0], 1.0)]), entry="close",
-                   capital=100_000.0, costs=Costs(commission=0.0, min_commission=0.0, slippage_bps=10.0))
+    res = backtest(
+        _flat_grid(NAMES[:1]),
+        targets([(D[0], NAMES[0], 1.0)]),
+        entry="close",
+        capital=100_000.0,
+        costs=Costs(commission=0.0, min_commission=0.0, slippage_bps=10.0),
+    )
     v = 100_000.0 / 1.001
     assert res.trades["slippage"][0] == pytest.approx(0.001 * v)
     assert res.daily["cost_yuan"][0] == pytest.approx(0.001 * v)
@@ -69,8 +97,13 @@ def test_slippage_is_paid_on_the_order_value():
 def test_lots_round_raw_shares_down_after_a_bonus_issue_and_leave_cash():
     # raw 33 yuan, adj 2 after a 1:1 bonus: 100,000 buys 3,030.3 raw shares -> 3,000 (1,500 units)
     px = prices_frame({"600000.SH": [33.0] * 4}, D, adj={"600000.SH": [2.0] * 4})
-    res = backtest(AssetGrid.from_prices(px), targets([(D[0], "600000.SH", 1.0)]), entry="close",
-                   capital=100_000.0, lots=100)
+    res = backtest(
+        AssetGrid.from_prices(px),
+        targets([(D[0], "600000.SH", 1.0)]),
+        entry="close",
+        capital=100_000.0,
+        lots=100,
+    )
     trade = res.trades.row(0, named=True)
     assert (trade["shares"], trade["units"], trade["price"], trade["value"]) == pytest.approx(
         (3_000.0, 1_500.0, 33.0, 99_000.0)
@@ -84,8 +117,13 @@ def test_index_proxy_earns_the_index_return_less_the_stated_tracking_cost():
     idx = long_frame("index", {"csi300": level}, D)
     r = np.diff(level) / np.array(level[:-1])
     tg = targets([(D[0], "csi300", 1.0)])
-    free = backtest(AssetGrid.from_indices(idx, tracking_bps=0.0), tg, entry="close", capital=1e6,
-                    benchmark="csi300")
+    free = backtest(
+        AssetGrid.from_indices(idx, tracking_bps=0.0),
+        tg,
+        entry="close",
+        capital=1e6,
+        benchmark="csi300",
+    )
     np.testing.assert_allclose(free.daily["net"].to_numpy()[1:], r, rtol=0, atol=1e-14)
     np.testing.assert_allclose(free.daily["excess"].to_numpy()[1:], 0.0, atol=1e-14)
     paid = backtest(AssetGrid.from_indices(idx, tracking_bps=50.0), tg, entry="close", capital=1e6)

@@ -58,7 +58,10 @@ def test_tiny_book_equals_an_independent_pandas_computation(entry):
     got = res.daily["nav_net"].to_numpy()
     np.testing.assert_allclose(got, expected.to_numpy(), rtol=1e-12, atol=0)
     np.testing.assert_allclose(
-        res.daily["net"].to_numpy(), expected.pct_change().fillna(expected.iloc[0] / 1e6 - 1), rtol=0, atol=1e-12
+        res.daily["net"].to_numpy(),
+        expected.pct_change().fillna(expected.iloc[0] / 1e6 - 1),
+        rtol=0,
+        atol=1e-12,
     )
     assert (res.daily["gross"] == res.daily["net"]).all()
     # the book after the second fill: 20% / 80% of the value at the fill prices
@@ -84,7 +87,9 @@ def test_equals_the_research_reference_on_a_synthetic_market(market, entry):
     sessions = grid.index.date_series()
     weekly = sessions.gather(np.arange(0, sessions.len(), 5))
     scores = px.filter(pl.col("date").is_in(weekly.implode())).select("date", "asset")
-    scores = scores.with_columns(score=pl.Series(np.random.default_rng(0).normal(size=scores.height)))
+    scores = scores.with_columns(
+        score=pl.Series(np.random.default_rng(0).normal(size=scores.height))
+    )
     for side in ("top", "bottom"):
         tg = quantile_targets(scores, top=0.2, side=side)
         ref = simulate_portfolio(MarketGrid.from_prices(px), tg, entry=entry)

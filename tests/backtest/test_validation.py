@@ -38,17 +38,37 @@ OK = targets([(D[0], A, 1.0)])
 @pytest.mark.parametrize(
     ("frame", "error", "match"),
     [
-        (targets([(dt.date(2020, 1, 4), A, 1.0)]), CalendarError,
-         r"table `targets`: 1 signal date\(s\) in column `date` are not sessions of the grid.*2020-01-04"),
-        (targets([(D[0], A, 1.0), (D[0], "600519.SH", 1.0)]), AssetCodeError,
-         r"table `targets`: 1 asset\(s\) in column `asset` are not in the grid.*600519.SH"),
+        (
+            targets([(dt.date(2020, 1, 4), A, 1.0)]),
+            CalendarError,
+            r"table `targets`: 1 signal date\(s\) in column `date` are not sessions of the grid.*2020-01-04",
+        ),
+        (
+            targets([(D[0], A, 1.0), (D[0], "600519.SH", 1.0)]),
+            AssetCodeError,
+            r"table `targets`: 1 asset\(s\) in column `asset` are not in the grid.*600519.SH",
+        ),
         (targets([(D[0], "600519", 1.0)]), AssetCodeError, r"0 of 1 `targets` rows match.*600519"),
-        (targets([(D[0], "csi300", 1.0)]), ParameterError, r"index\(es\) \['csi300'\] cannot be held.*tracking_bps"),
-        (targets([(D[0], A, float("nan"))]), ValueRangeError,
-         r"column `weight` holds 1 null/NaN/infinite weight.*600000.SH"),
-        (targets([(D[0], A, 1.0), (D[0], B, -0.5)]), ValueRangeError,
-         r"1 negative weight\(s\) in a long-only book.*600001.SH.*book='long_short'"),
-        (targets([(D[0], A, 1.0), (D[0], A, 2.0)]), DuplicateKeyError, r"table `targets` has 1 duplicate.*600000.SH"),
+        (
+            targets([(D[0], "csi300", 1.0)]),
+            ParameterError,
+            r"index\(es\) \['csi300'\] cannot be held.*tracking_bps",
+        ),
+        (
+            targets([(D[0], A, float("nan"))]),
+            ValueRangeError,
+            r"column `weight` holds 1 null/NaN/infinite weight.*600000.SH",
+        ),
+        (
+            targets([(D[0], A, 1.0), (D[0], B, -0.5)]),
+            ValueRangeError,
+            r"1 negative weight\(s\) in a long-only book.*600001.SH.*book='long_short'",
+        ),
+        (
+            targets([(D[0], A, 1.0), (D[0], A, 2.0)]),
+            DuplicateKeyError,
+            r"table `targets` has 1 duplicate.*600000.SH",
+        ),
         (OK.drop("weight"), MissingColumnError, r"table `targets` has no column\(s\) `weight`"),
     ],
 )
@@ -80,22 +100,31 @@ def test_bad_options(grid, kwargs, match):
 
 def test_close_only_kinds_refuse_next_open_and_suggest_next_close(grid):
     tg = targets([(D[0], "510300.SH", 1.0)])
-    with pytest.raises(ParameterError, match=r"`entry='next_open'`: etf assets have no open.*'510300.SH'.*next_close"):
+    with pytest.raises(
+        ParameterError,
+        match=r"`entry='next_open'`: etf assets have no open.*'510300.SH'.*next_close",
+    ):
         backtest(grid, tg, entry="next_open")
     assert backtest(grid, tg, entry="next_close").trades["date"].to_list() == [D[1]]
 
 
 def test_long_short_needs_both_legs(grid):
-    with pytest.raises(ParameterError, match=r"dollar-neutral.*1 date\(s\) have one leg only.*2020-01-02"):
+    with pytest.raises(
+        ParameterError, match=r"dollar-neutral.*1 date\(s\) have one leg only.*2020-01-02"
+    ):
         backtest(grid, OK, entry="close", book="long_short")
 
 
 def test_bad_costs_and_grid():
-    with pytest.raises(ParameterError, match=r"`Costs.min_commission` must be finite and >= 0; got -1"):
+    with pytest.raises(
+        ParameterError, match=r"`Costs.min_commission` must be finite and >= 0; got -1"
+    ):
         Costs(min_commission=-1)
     with pytest.raises(ParameterError, match=r"`Costs.stamp_duty` must be a rate"):
         Costs(stamp_duty=0.5)
-    with pytest.raises(ParameterError, match=r"`grid` must be a factorlab.grid.AssetGrid.*got DataFrame"):
+    with pytest.raises(
+        ParameterError, match=r"`grid` must be a factorlab.grid.AssetGrid.*got DataFrame"
+    ):
         backtest(pl.DataFrame(), OK)
 
 

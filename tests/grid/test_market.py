@@ -78,13 +78,17 @@ def test_etf_limits_are_ten_percent_on_the_tenth_of_a_cent_and_indices_have_none
     e = AssetGrid.from_etfs(etfs)
     assert e.limit_up[1, 0] == pytest.approx(1.357)  # round(1.234 * 1.1, 3)
     assert not e.tradable("close")[0][1, 0]
-    idx = AssetGrid.from_indices(long_frame("index", {"csi300": [4000.0, 4400.0, 4000.0, 3000.0]}, D))
+    idx = AssetGrid.from_indices(
+        long_frame("index", {"csi300": [4000.0, 4400.0, 4000.0, 3000.0]}, D)
+    )
     assert np.isinf(idx.limit_up).all() and idx.tradable("close")[0][1:].all()
     assert np.isnan(idx.tracking_bps).all()  # a benchmark only, until a proxy cost is stated
 
 
 def test_delisting_is_known_only_from_the_published_date():
-    px = prices_frame({"600000.SH": [10.0, 10.0, 10.0, 10.0], "600001.SH": [5.0, 5.0, None, None]}, D)
+    px = prices_frame(
+        {"600000.SH": [10.0, 10.0, 10.0, 10.0], "600001.SH": [5.0, 5.0, None, None]}, D
+    )
     assets = pl.DataFrame(
         {"asset": ["600000.SH", "600001.SH"], "delist_date": [dt.date(2020, 8, 22), None]}
     )
@@ -100,15 +104,23 @@ def test_combine_puts_every_kind_on_one_calendar_and_close_only_kinds_refuse_nex
     etfs = long_frame("etf", {"510300.SH": [1.0, 1.0, 1.0, None]}, D)
     idx = long_frame("index", {"csi300": [4000.0, None, 4000.0, 4000.0]}, D)
     g = AssetGrid.combine(
-        AssetGrid.from_prices(px), AssetGrid.from_etfs(etfs), AssetGrid.from_indices(idx, tracking_bps=30.0)
+        AssetGrid.from_prices(px),
+        AssetGrid.from_etfs(etfs),
+        AssetGrid.from_indices(idx, tracking_bps=30.0),
     )
     assert g.shape == (4, 3)
-    assert g.kinds.to_list() == ["etf", "stock", "index"]  # sorted names: 510300.SH, 600000.SH, csi300
+    assert g.kinds.to_list() == [
+        "etf",
+        "stock",
+        "index",
+    ]  # sorted names: 510300.SH, 600000.SH, csi300
     assert g.tracking_bps.tolist() == [0.0, 0.0, 30.0]
     assert np.isnan(g.close[2, 1]) and np.isnan(g.close[1, 2])
-    with pytest.raises(ParameterError, match=r"etf/index assets have no open.*'510300.SH'.*next_close"):
+    with pytest.raises(
+        ParameterError, match=r"etf/index assets have no open.*'510300.SH'.*next_close"
+    ):
         g.check_entry("next_open", np.array([0, 2]))
-    with pytest.raises(ParameterError, match="more than one grid.*600000.SH"):
+    with pytest.raises(ParameterError, match=r"more than one grid.*600000.SH"):
         AssetGrid.combine(AssetGrid.from_prices(px), AssetGrid.from_prices(px))
 
 
@@ -123,7 +135,9 @@ def test_stock_grid_equals_the_research_market_grid(market):
 
 
 def test_from_market_builds_all_kinds(market):
-    g = AssetGrid.from_market(market, kinds=("stock", "etf", "index"), tracking_bps={"csi300": 50.0})
+    g = AssetGrid.from_market(
+        market, kinds=("stock", "etf", "index"), tracking_bps={"csi300": 50.0}
+    )
     counts = dict(zip(*np.unique(g.kinds.to_numpy(), return_counts=True), strict=True))
     assert counts == {"etf": 23, "index": 4, "stock": 60}
     with pytest.raises(ParameterError, match="`kinds` must be"):
@@ -139,10 +153,14 @@ def test_perturbing_prices_after_d_changes_nothing_at_or_before_d(market):
     scale = pl.Series(rng.uniform(0.5, 1.5, px.height))
     variants = [
         px.filter(~later),  # dropped
-        px.sample(fraction=1.0, shuffle=True, seed=1).filter(~later | (pl.Series(rng.random(px.height)) < 0.5)),
+        px.sample(fraction=1.0, shuffle=True, seed=1).filter(
+            ~later | (pl.Series(rng.random(px.height)) < 0.5)
+        ),
         px.with_columns(  # scaled
-            [pl.when(later).then(pl.col(c) * scale).otherwise(pl.col(c)).alias(c)
-             for c in ("open", "high", "low", "close")]
+            [
+                pl.when(later).then(pl.col(c) * scale).otherwise(pl.col(c)).alias(c)
+                for c in ("open", "high", "low", "close")
+            ]
         ),
     ]
     rows = int(base.index.date_rows(pl.Series([d]))[0]) + 1
@@ -151,16 +169,22 @@ def test_perturbing_prices_after_d_changes_nothing_at_or_before_d(market):
         cols = g.index.asset_cols(base.assets)
         assert (cols >= 0).all()
         for name in ("close", "open", "vwap", "limit_up", "limit_down"):
-            np.testing.assert_array_equal(getattr(g, name)[:rows, cols], getattr(base, name)[:rows], err_msg=name)
+            np.testing.assert_array_equal(
+                getattr(g, name)[:rows, cols], getattr(base, name)[:rows], err_msg=name
+            )
         for a, b in zip(g.tradable("next_open"), base.tradable("next_open"), strict=True):
             np.testing.assert_array_equal(a[:rows, cols], b[:rows])
 
 
 def test_bad_tables_name_the_table_and_column():
     px = prices_frame({"600000.SH": [10.0, 10.0, 10.0, 10.0]}, D)
-    with pytest.raises(MissingColumnError, match="table `prices` has no column.*`open`"):
+    with pytest.raises(MissingColumnError, match=r"table `prices` has no column.*`open`"):
         AssetGrid.from_prices(px.drop("open"))
-    with pytest.raises(ValueRangeError, match=r"table `prices`: column `close` must be finite and > 0.*600000.SH"):
+    with pytest.raises(
+        ValueRangeError, match=r"table `prices`: column `close` must be finite and > 0.*600000.SH"
+    ):
         AssetGrid.from_prices(px.with_columns(close=pl.lit(-1.0)))
-    with pytest.raises(ParameterError, match="`tracking_bps` names index.*'csi999'"):
-        AssetGrid.from_indices(long_frame("index", {"csi300": [1.0] * 4}, D), tracking_bps={"csi999": 1.0})
+    with pytest.raises(ParameterError, match=r"`tracking_bps` names index.*'csi999'"):
+        AssetGrid.from_indices(
+            long_frame("index", {"csi300": [1.0] * 4}, D), tracking_bps={"csi999": 1.0}
+        )
