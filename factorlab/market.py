@@ -376,7 +376,7 @@ class Market:
         with MarketWriter(path, meta=self.meta) as writer:
             for name in self.names:
                 writer.add(name, self._tables[name].collect())
-        return writer.path
+        return Path(path)
 
     @classmethod
     def load(
