@@ -2,7 +2,8 @@
 -> cash, for stocks, ETFs and index proxies on an :class:`~factorlab.grid.AssetGrid`.
 
 :func:`backtest` runs a book; :class:`Costs` prices each order on its yuan value;
-:func:`index_benchmark` / :func:`pool_benchmark` build benchmark series. Conventions:
+:func:`index_benchmark` / :func:`pool_benchmark` build benchmark series;
+:func:`quantile_targets` picks the top or bottom fraction by score. Conventions:
 ``docs/backtest.md``.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from factorlab.backtest.benchmark import index_benchmark, pool_benchmark
 from factorlab.backtest.costs import NO_COSTS, STAMP_DUTY_CUT, Costs
 from factorlab.backtest.engine import BacktestResult, Book, Rebalance, backtest
+from factorlab.backtest.targets import quantile_targets
 
 __all__ = [
     "NO_COSTS",
@@ -22,4 +24,5 @@ __all__ = [
     "backtest",
     "index_benchmark",
     "pool_benchmark",
+    "quantile_targets",
 ]

@@ -1,5 +1,6 @@
-"""With zero costs and fractional shares the backtester equals an independent pandas book and the
-research reference (factorlab.evaluate.portfolio.simulate_portfolio)."""
+"""With zero costs and fractional shares the backtester equals an independent pandas book, and
+the values the retired research reference (``simulate_portfolio``, removed when the study moved
+onto the backtester) gave on a synthetic market, pinned below."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from _books import days, prices_frame, targets
 
 import factorlab as fl
-from factorlab.backtest import backtest
+from factorlab.backtest import backtest, quantile_targets
 from factorlab.grid import AssetGrid
 
 D = days(6)
@@ -78,10 +79,22 @@ def market():
     return fl.synthetic_market(n_assets=60, start="2019-01-01", end="2019-12-31", cache=True)
 
 
-@pytest.mark.parametrize("entry", ["close", "next_open", "next_vwap"])
-def test_equals_the_research_reference_on_a_synthetic_market(market, entry):
-    from factorlab.evaluate.portfolio import MarketGrid, quantile_targets, simulate_portfolio
+#: (entry, side): days, compounded gross return, sum of squared daily gross returns, summed
+#: turnover, blocked buys, blocked sells of ``simulate_portfolio`` (zero costs) on the fixture
+#: market, computed with it before it was removed (factorlab 2025, commit 85f9322).
+REFERENCE = {
+    ('close', 'top'): (244, 0.49682785380044314, 0.03862936234807668, 37.22644256648017, 0, 1),
+    ('close', 'bottom'): (244, 0.33418103651027997, 0.035898535577916044, 39.83759757205825, 0, 1),
+    ('next_open', 'top'): (243, 0.5017608407299072, 0.03847024764148614, 37.27785068653413, 1, 0),
+    ('next_open', 'bottom'): (243, 0.3345335330229937, 0.03597844556842969, 39.75906715817099, 0, 2),
+    ('next_vwap', 'top'): (243, 0.4859570994148392, 0.03859422116815546, 37.27402103837963, 1, 0),
+    ('next_vwap', 'bottom'): (243, 0.3503144377862235, 0.036459806781999934, 39.760147942384336, 0, 2),
+}
 
+
+@pytest.mark.parametrize("entry", ["close", "next_open", "next_vwap"])
+@pytest.mark.parametrize("side", ["top", "bottom"])
+def test_equals_the_retired_research_reference(market, entry, side):
     px = market.prices.collect()
     grid = AssetGrid.from_prices(px)
     sessions = grid.index.date_series()
@@ -90,11 +103,13 @@ def test_equals_the_research_reference_on_a_synthetic_market(market, entry):
     scores = scores.with_columns(
         score=pl.Series(np.random.default_rng(0).normal(size=scores.height))
     )
-    for side in ("top", "bottom"):
-        tg = quantile_targets(scores, top=0.2, side=side)
-        ref = simulate_portfolio(MarketGrid.from_prices(px), tg, entry=entry)
-        res = backtest(grid, tg, entry=entry, capital=None)
-        assert res.daily["date"].equals(ref.daily["date"])
-        np.testing.assert_allclose(res.daily["gross"], ref.daily["gross"], rtol=0, atol=1e-10)
-        for col in ("turnover", "blocked_buys", "blocked_sells"):
-            np.testing.assert_allclose(res.rebalances[col], ref.rebalances[col], rtol=0, atol=1e-10)
+    tg = quantile_targets(scores, top=0.2, side=side)
+    res = backtest(grid, tg, entry=entry, capital=None)
+    n, compounded, squares, turnover, blocked_buys, blocked_sells = REFERENCE[(entry, side)]
+    g = res.daily["gross"].to_numpy()
+    assert len(g) == n
+    assert np.prod(1 + g) - 1 == pytest.approx(compounded, rel=1e-10)
+    assert np.sum(g * g) == pytest.approx(squares, rel=1e-10)
+    rb = res.rebalances
+    assert rb["turnover"].sum() == pytest.approx(turnover, rel=1e-10)
+    assert (rb["blocked_buys"].sum(), rb["blocked_sells"].sum()) == (blocked_buys, blocked_sells)
