@@ -15,6 +15,7 @@ import polars as pl
 
 from factorlab.errors import DtypeError, MissingColumnError
 from factorlab.frames import as_frame, check_unique_keys
+from factorlab.grid.index import GridIndex
 
 __all__ = ["DensePanel", "GridColumns"]
 
@@ -71,6 +72,9 @@ class DensePanel:
     date_col, asset_col:
         Key column names of the frame the panel was built from (the defaults for
         :meth:`to_grid` and for output frames).
+    index:
+        The panel's :class:`~factorlab.grid.GridIndex` (the one date x asset lookup: every row
+        mapping of :meth:`to_grid` goes through it).
 
     Nulls and NaN
     -------------
@@ -99,12 +103,20 @@ class DensePanel:
     columns: GridColumns | None = None
     date_col: str = "date"
     asset_col: str = "asset"
-    _date_lut: tuple[int, np.ndarray] = field(repr=False, default=(0, np.empty(0, np.int64)))
+    _index: GridIndex | None = field(repr=False, default=None)
 
     @property
     def shape(self) -> tuple[int, int]:
         """``(n_dates, n_assets)``."""
         return (self.dates.len(), self.assets.len())
+
+    @property
+    def index(self) -> GridIndex:
+        """The :class:`~factorlab.grid.GridIndex` of the panel's dates and assets."""
+        if self._index is None:
+            index = GridIndex(self.dates.to_physical().to_numpy(), self.assets)
+            object.__setattr__(self, "_index", index)
+        return self._index  # type: ignore[return-value]
 
     @classmethod
     def from_frame(
@@ -155,14 +167,13 @@ class DensePanel:
                 f"table `{table}` has null keys in `{date_col}` or `{asset_col}`; drop them first.",
                 table=table,
             )
-        lut = _make_lut(uniq_days)
         panel = cls(
             dates=pl.Series(date_col, uniq_days.astype(np.int32)).cast(pl.Date),
             assets=uniq_assets.rename(asset_col),
             fields={},
             date_col=date_col,
             asset_col=asset_col,
-            _date_lut=lut,
+            _index=GridIndex(uniq_days, uniq_assets),
         )
         grids = panel._grid_columns(data, days, assets, columns, labels, table, dense=dense)
         object.__setattr__(panel, "fields", grids.values)
@@ -202,7 +213,7 @@ class DensePanel:
             columns=info,
             date_col=self.date_col,
             asset_col=self.asset_col,
-            _date_lut=_make_lut(union),
+            _index=GridIndex(union, self.assets),
         )
         return panel, rows
 
@@ -319,8 +330,8 @@ class DensePanel:
                 col[~finite] = np.nan
                 values[name] = col.reshape(n_dates, n_assets)
             return GridColumns(values, n_rows, n_null, n_off, n_inf=n_inf)
-        rows = self._date_rows(days)
-        cols = self._asset_cols(assets)
+        rows = self.index.date_rows(days)
+        cols = self.index.asset_cols(assets)
         on_grid = (rows >= 0) & (cols >= 0)
         cell = rows[on_grid] * n_assets + cols[on_grid]
         if cell.size:
@@ -339,27 +350,6 @@ class DensePanel:
             grid[cell] = vals
             values[name] = grid.reshape(n_dates, n_assets)
         return GridColumns(values, n_rows, n_null, n_off, n_inf=n_inf)
-
-    def _date_rows(self, days: np.ndarray) -> np.ndarray:
-        lo, lut = self._date_lut
-        idx = days.astype(np.int64) - lo
-        inside = (idx >= 0) & (idx < lut.shape[0])
-        out = np.full(days.shape[0], -1, np.int64)
-        out[inside] = lut[idx[inside]]
-        return out
-
-    def _asset_cols(self, assets: pl.Series) -> np.ndarray:
-        if self.assets.dtype == pl.String:
-            if assets.dtype != pl.String:
-                return np.full(assets.len(), -1, np.int64)
-            codes = assets.cast(pl.Enum(self.assets), strict=False).to_physical()
-            return codes.cast(pl.Int64).fill_null(-1).to_numpy()
-        keys = self.assets.to_numpy()
-        vals = assets.fill_null(keys[0] if keys.size else 0).to_numpy()
-        pos = np.searchsorted(keys, vals)
-        pos_c = np.minimum(pos, max(keys.size - 1, 0))
-        ok = (keys.size > 0) & (keys[pos_c] == vals) & assets.is_not_null().to_numpy()
-        return np.where(ok, pos_c, -1).astype(np.int64)
 
     def _check_unique(self, cell: np.ndarray, on_grid: pl.DataFrame, table: str) -> None:
         """Duplicate (date, asset) cells: detected with one ``bincount``, reported by the shared
@@ -413,15 +403,6 @@ def _unique_days(days: np.ndarray) -> np.ndarray:
         return np.unique(days)
     seen = np.bincount(days.astype(np.int64) - lo, minlength=hi - lo + 1)
     return (np.flatnonzero(seen) + lo).astype(days.dtype)
-
-
-def _make_lut(days: np.ndarray) -> tuple[int, np.ndarray]:
-    if days.size == 0:
-        return 0, np.empty(0, np.int64)
-    lo = int(days[0])
-    lut = np.full(int(days[-1]) - lo + 1, -1, np.int64)
-    lut[days.astype(np.int64) - lo] = np.arange(days.size)
-    return lo, lut
 
 
 def _select(

@@ -1,14 +1,17 @@
 """The one long <-> dense mapping: (date, asset) rows of a long frame to the cells of a date x
 asset grid and back.
 
-Dates map to rows by ``searchsorted`` on ``datetime64[D]``; assets to columns through the physical
-codes of a ``pl.Enum`` of the grid's (sorted) asset names. No join, no sort of the long frame.
+Dates map to rows through a lookup table on the day number (``searchsorted`` when the dates span
+more days than a table should hold); string assets to columns through the physical codes of a
+``pl.Enum`` of the grid's (sorted) asset names, integer assets by ``searchsorted``. No join, no
+sort of the long frame.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -19,11 +22,33 @@ from factorlab.frames import as_lazy, check_columns, check_unique_keys
 __all__ = ["Cells", "GridIndex", "day_numbers"]
 
 
+#: A lookup table on day numbers is used while it holds at most this many slots per grid date
+#: (plus a fixed allowance); a sparser set of dates is looked up by ``searchsorted``.
+_LUT_SLOTS_PER_DATE = 10
+_LUT_ALLOWANCE = 1_000_000
+
+
 def day_numbers(dates: Any) -> np.ndarray:
     """`dates` (a polars Date Series, a sequence of dates, or a numpy array) as datetime64[D]."""
     if isinstance(dates, pl.Series):
         return dates.cast(pl.Date).to_numpy().astype("datetime64[D]")
     return np.asarray(dates).astype("datetime64[D]")
+
+
+def _day_ints(dates: Any) -> np.ndarray:
+    """`dates` as int64 day numbers since 1970-01-01 (null / NaT -> the int64 minimum, which no
+    grid holds). Integer arrays are taken as day numbers already (polars' physical Date)."""
+    if isinstance(dates, pl.Series):
+        if isinstance(dates.dtype, pl.Datetime):
+            dates = dates.dt.date()
+        return dates.cast(pl.Date).to_physical().cast(pl.Int64).fill_null(_NO_DAY).to_numpy()
+    arr = np.asarray(dates)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    return arr.astype("datetime64[D]").astype(np.int64)
+
+
+_NO_DAY = np.iinfo(np.int64).min
 
 
 @dataclass(frozen=True)
@@ -48,7 +73,8 @@ class GridIndex:
     dates
         Sorted unique sessions, ``datetime64[D]``.
     assets
-        Sorted unique asset names (a polars String Series named ``asset``).
+        Sorted unique asset names (a polars Series named ``asset``: String, or an integer dtype
+        for integer identifiers; categoricals are held as String).
 
     Examples
     --------
@@ -67,7 +93,8 @@ class GridIndex:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dates", day_numbers(self.dates))
-        object.__setattr__(self, "assets", self.assets.cast(pl.String).alias("asset"))
+        assets = self.assets if self.assets.dtype.is_integer() else self.assets.cast(pl.String)
+        object.__setattr__(self, "assets", assets.alias("asset"))
 
     # -- construction ----------------------------------------------------------------------
 
@@ -101,10 +128,25 @@ class GridIndex:
     def shape(self) -> tuple[int, int]:
         return len(self.dates), self.assets.len()
 
-    @property
+    @cached_property
     def enum(self) -> pl.Enum:
-        """The ``pl.Enum`` whose physical codes are the grid's columns."""
+        """The ``pl.Enum`` whose physical codes are the grid's columns (string assets)."""
         return pl.Enum(self.assets)
+
+    @cached_property
+    def day_lut(self) -> tuple[int, np.ndarray] | None:
+        """``(lo, lut)``: ``lut[day - lo]`` is the row of day number ``day`` (-1 if not a row),
+        the table behind :meth:`date_rows` (also handed to kernels); None when the dates are
+        too sparse for a table (then :meth:`date_rows` uses ``searchsorted``)."""
+        days = self.dates.astype(np.int64)
+        if not days.size:
+            return 0, np.empty(0, np.int64)
+        lo, span = int(days[0]), int(days[-1] - days[0]) + 1
+        if span > _LUT_SLOTS_PER_DATE * days.size + _LUT_ALLOWANCE:
+            return None
+        lut = np.full(span, -1, np.int64)
+        lut[days - lo] = np.arange(days.size)
+        return lo, lut
 
     def date_series(self, name: str = "date") -> pl.Series:
         return pl.Series(name, self.dates, dtype=pl.Date)
@@ -112,14 +154,25 @@ class GridIndex:
     # -- lookups ---------------------------------------------------------------------------
 
     def date_rows(self, dates: Any) -> np.ndarray:
-        """Grid row of each date (-1 where the date is not a row of the grid)."""
-        days = day_numbers(dates)
+        """Grid row of each date (-1 where the date is null or not a row of the grid).
+
+        `dates`: a polars Date (or Datetime) Series, a sequence of dates, a ``datetime64``
+        array, or an integer array of day numbers (polars' physical Date).
+        """
+        days = _day_ints(dates)
+        out = np.full(days.shape[0], -1, np.int64)
         if not len(self.dates):
-            return np.full(days.shape[0], -1, np.int64)
-        pos = np.searchsorted(self.dates, days)
-        pos_c = np.minimum(pos, len(self.dates) - 1)
-        hit = self.dates[pos_c] == days
-        return np.where(hit, pos_c, -1).astype(np.int64)
+            return out
+        table = self.day_lut
+        if table is not None:
+            lo, lut = table
+            idx = days - lo
+            inside = (days != _NO_DAY) & (idx >= 0) & (idx < lut.shape[0])
+            out[inside] = lut[idx[inside]]
+            return out
+        grid_days = self.dates.astype(np.int64)
+        pos = np.minimum(np.searchsorted(grid_days, days), grid_days.size - 1)
+        return np.where(grid_days[pos] == days, pos, -1).astype(np.int64)
 
     def first_row_on_or_after(self, dates: Any) -> np.ndarray:
         """Row of the first session on or after each date (``len(dates)`` past the end; NaT ->
@@ -130,8 +183,21 @@ class GridIndex:
         return pos
 
     def asset_cols(self, assets: pl.Series) -> np.ndarray:
-        """Grid column of each asset (-1 where unknown)."""
-        codes = assets.cast(pl.String).cast(self.enum, strict=False).to_physical()
+        """Grid column of each asset (-1 where unknown or null; an identifier of the other kind,
+        string against integer assets or the reverse, is unknown)."""
+        if self.assets.dtype.is_integer():
+            if not assets.dtype.is_integer():
+                return np.full(assets.len(), -1, np.int64)
+            keys = self.assets.to_numpy()
+            vals = assets.fill_null(keys[0] if keys.size else 0).to_numpy()
+            pos = np.minimum(np.searchsorted(keys, vals), max(keys.size - 1, 0))
+            ok = (keys.size > 0) & (keys[pos] == vals) & assets.is_not_null().to_numpy()
+            return np.where(ok, pos, -1).astype(np.int64)
+        if assets.dtype.is_integer():
+            return np.full(assets.len(), -1, np.int64)
+        if assets.dtype != pl.String:
+            assets = assets.cast(pl.String)
+        codes = assets.cast(self.enum, strict=False).to_physical()
         return codes.cast(pl.Int64).fill_null(-1).to_numpy()
 
     def cells(
