@@ -26,8 +26,8 @@ Conventions shared by every operator
 - **Full windows**: a trailing window of ``window`` rows gives a value only when all ``window``
   values are non-null (``min_samples=window``); otherwise null. So the first ``window - 1`` rows
   of every asset, and every window touching a null (or NaN) input, are null.
-- **Cross-sections** (``cs_*``): evaluated ``.over(date_col)``; nulls are ignored by the
-  aggregations and stay null in the output.
+- **Cross-sections** (``cs_*``): defined in :mod:`factorlab.cs` (one grouping keyword,
+  ``by="date"`` or e.g. ``["date", "pool"]``) and re-exported here.
 """
 
 from __future__ import annotations
@@ -42,8 +42,11 @@ import numpy as np
 import polars as pl
 from numba import njit
 
+from factorlab._exprs import check_int, check_name, float_expr
+from factorlab.cs import cs_demean, cs_quantile, cs_rank, cs_zscore
 from factorlab.errors import DtypeError, MissingColumnError, ParameterError
 from factorlab.frames import as_lazy, check_unique_keys
+from factorlab.typing import IntoExpr
 
 __all__ = [
     "Factor",
@@ -68,7 +71,6 @@ __all__ = [
     "ts_zscore",
 ]
 
-IntoExpr = str | pl.Expr
 F = TypeVar("F", bound=Callable[..., pl.Expr])
 
 
@@ -77,41 +79,13 @@ F = TypeVar("F", bound=Callable[..., pl.Expr])
 # --------------------------------------------------------------------------------------------
 
 
-def _as_float(x: IntoExpr) -> pl.Expr:
-    """`x` as a Float64 expression with NaN turned into null (the kernel boundary rule)."""
-    if isinstance(x, str):
-        expr = pl.col(x)
-    elif isinstance(x, pl.Expr):
-        expr = x
-    else:
-        raise ParameterError(
-            f"an operator input must be a column name (str) or a polars expression; "
-            f"got {type(x).__name__} {x!r}."
-        )
-    return expr.cast(pl.Float64).fill_nan(None)
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
-    if value < minimum:
-        raise ParameterError(f"`{name}` must be an integer >= {minimum}; got {value}.")
-    return int(value)
-
-
-def _check_name(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise ParameterError(f"`{name}` must be a non-empty column name; got {value!r}.")
-    return value
-
-
 def _over_asset(expr: pl.Expr, asset_col: str | None, date_col: str | None) -> pl.Expr:
     if asset_col is None:
         return expr  # the caller groups (e.g. an enclosing ts_* operator)
-    _check_name("asset_col", asset_col)
+    check_name("asset_col", asset_col)
     if date_col is None:
         return expr.over(asset_col)
-    _check_name("date_col", date_col)
+    check_name("date_col", date_col)
     return expr.over(asset_col, order_by=date_col)
 
 
@@ -145,8 +119,8 @@ def ts_mean(
     │ A     ┆ 4    ┆ 5.0 ┆ 4.0  │
     └───────┴──────┴─────┴──────┘
     """
-    window = _check_int("window", window, minimum=1)
-    expr = _as_float(x).rolling_mean(window, min_samples=window)
+    window = check_int("window", window, minimum=1)
+    expr = float_expr(x).rolling_mean(window, min_samples=window)
     return _over_asset(expr, asset_col, date_col)
 
 
@@ -157,8 +131,8 @@ def ts_sum(
 
     Nulls and NaN: NaN becomes null; a window with any null gives null (full window required).
     """
-    window = _check_int("window", window, minimum=1)
-    expr = _as_float(x).rolling_sum(window, min_samples=window)
+    window = check_int("window", window, minimum=1)
+    expr = float_expr(x).rolling_sum(window, min_samples=window)
     return _over_asset(expr, asset_col, date_col)
 
 
@@ -171,8 +145,8 @@ def ts_std(
 
     Nulls and NaN: NaN becomes null; a window with any null gives null (full window required).
     """
-    window = _check_int("window", window, minimum=2)
-    expr = _as_float(x).rolling_std(window, min_samples=window, ddof=1)
+    window = check_int("window", window, minimum=2)
+    expr = float_expr(x).rolling_std(window, min_samples=window, ddof=1)
     return _over_asset(expr, asset_col, date_col)
 
 
@@ -183,8 +157,8 @@ def ts_min(
 
     Nulls and NaN: NaN becomes null; a window with any null gives null (full window required).
     """
-    window = _check_int("window", window, minimum=1)
-    expr = _as_float(x).rolling_min(window, min_samples=window)
+    window = check_int("window", window, minimum=1)
+    expr = float_expr(x).rolling_min(window, min_samples=window)
     return _over_asset(expr, asset_col, date_col)
 
 
@@ -195,8 +169,8 @@ def ts_max(
 
     Nulls and NaN: NaN becomes null; a window with any null gives null (full window required).
     """
-    window = _check_int("window", window, minimum=1)
-    expr = _as_float(x).rolling_max(window, min_samples=window)
+    window = check_int("window", window, minimum=1)
+    expr = float_expr(x).rolling_max(window, min_samples=window)
     return _over_asset(expr, asset_col, date_col)
 
 
@@ -214,8 +188,8 @@ def ts_shift(
 
     Nulls and NaN: NaN becomes null; the first `periods` rows of each asset are null.
     """
-    periods = _check_int("periods", periods, minimum=0)
-    return _over_asset(_as_float(x).shift(periods), asset_col, date_col)
+    periods = check_int("periods", periods, minimum=0)
+    return _over_asset(float_expr(x).shift(periods), asset_col, date_col)
 
 
 def ts_delta(
@@ -230,8 +204,8 @@ def ts_delta(
     Nulls and NaN: NaN becomes null; null if either end is null, and for the first `periods`
     rows of each asset.
     """
-    periods = _check_int("periods", periods, minimum=1)
-    v = _as_float(x)
+    periods = check_int("periods", periods, minimum=1)
+    v = float_expr(x)
     return _over_asset(v - v.shift(periods), asset_col, date_col)
 
 
@@ -249,8 +223,8 @@ def ts_pct_change(
     Nulls and NaN: NaN becomes null; null if either end is null, for the first `periods` rows of
     each asset, and where ``x[t - periods] == 0`` (pandas would give inf).
     """
-    periods = _check_int("periods", periods, minimum=1)
-    v = _as_float(x)
+    periods = check_int("periods", periods, minimum=1)
+    v = float_expr(x)
     prev = v.shift(periods)
     expr = pl.when(prev != 0).then(v / prev - 1.0)
     return _over_asset(expr, asset_col, date_col)
@@ -288,8 +262,8 @@ def ts_rank(
     │ A     ┆ 4    ┆ 2.0 ┆ 0.833333 │
     └───────┴──────┴─────┴──────────┘
     """
-    window = _check_int("window", window, minimum=1)
-    expr = _as_float(x).rolling_rank(window, method="average", min_samples=window)
+    window = check_int("window", window, minimum=1)
+    expr = float_expr(x).rolling_rank(window, method="average", min_samples=window)
     if pct:
         expr = expr / float(window)
     return _over_asset(expr.cast(pl.Float64), asset_col, date_col)
@@ -301,12 +275,12 @@ def ts_zscore(
     """``(x - ts_mean) / ts_std`` over the trailing `window` rows (std with ddof=1).
 
     A constant window gives 0 (not NaN), as a constant cross-section does in
-    :func:`factorlab.preprocess.cs_zscore`. ``window`` must be at least 2.
+    :func:`factorlab.cs.cs_zscore`. ``window`` must be at least 2.
 
     Nulls and NaN: NaN becomes null; a window with any null gives null (full window required).
     """
-    window = _check_int("window", window, minimum=2)
-    v = _as_float(x)
+    window = check_int("window", window, minimum=2)
+    v = float_expr(x)
     mean = v.rolling_mean(window, min_samples=window)
     std = v.rolling_std(window, min_samples=window, ddof=1)
     constant = v.rolling_max(window, min_samples=window) == v.rolling_min(
@@ -333,9 +307,9 @@ def ts_corr(
     Nulls and NaN: NaN becomes null; null when any `x` or `y` in the window is null, and when
     either series is constant over the window (correlation undefined).
     """
-    window = _check_int("window", window, minimum=2)
+    window = check_int("window", window, minimum=2)
     expr = (
-        pl.rolling_corr(_as_float(x), _as_float(y), window_size=window, min_samples=window)
+        pl.rolling_corr(float_expr(x), float_expr(y), window_size=window, min_samples=window)
         .fill_nan(None)
         .clip(-1.0, 1.0)
     )
@@ -494,125 +468,19 @@ def ts_topk_mean(
     │ A     ┆ 4    ┆ 4.0 ┆ 30.0 ┆ 3.0  │
     └───────┴──────┴─────┴──────┴──────┘
     """
-    window = _check_int("window", window, minimum=1)
-    k = _check_int("k", k, minimum=1)
+    window = check_int("window", window, minimum=1)
+    k = check_int("k", k, minimum=1)
     if k > window:
         raise ParameterError(f"`k` must be between 1 and `window` ({window}); got {k}.")
-    asset_col = _check_name("asset_col", asset_col)
-    inputs = [_as_float(x), _as_float(by), pl.col(asset_col)]
+    asset_col = check_name("asset_col", asset_col)
+    inputs = [float_expr(x), float_expr(by), pl.col(asset_col)]
     if date_col is not None:
-        inputs.append(pl.col(_check_name("date_col", date_col)))
+        inputs.append(pl.col(check_name("date_col", date_col)))
     # One call on the whole column (the function groups by asset itself): per-group calls
     # through `.over` cost ~0.3 ms each in Polars, more than the kernel.
     return pl.map_batches(
         inputs, _topk_mean_batch(window, k, date_col is not None), return_dtype=pl.Float64
     )
-
-
-# --------------------------------------------------------------------------------------------
-# cross-sectional operators
-# --------------------------------------------------------------------------------------------
-
-
-def cs_rank(x: IntoExpr, *, pct: bool = False, date_col: str = "date") -> pl.Expr:
-    """Rank within each date, average ranks for ties (1 = smallest).
-
-    ``pct=True`` divides by the number of non-null values of the date (pandas
-    ``rank(pct=True)``; scipy ``rankdata(method="average") / n``).
-
-    Nulls and NaN: NaN becomes null; nulls are not ranked, do not count in `n` and stay null.
-
-    Examples
-    --------
-    >>> df = pl.DataFrame({"date": [1, 1, 1, 1], "x": [3.0, 1.0, 3.0, None]})
-    >>> df.with_columns(r=cs_rank("x"), p=cs_rank("x", pct=True))
-    shape: (4, 4)
-    ┌──────┬──────┬──────┬──────────┐
-    │ date ┆ x    ┆ r    ┆ p        │
-    │ ---  ┆ ---  ┆ ---  ┆ ---      │
-    │ i64  ┆ f64  ┆ f64  ┆ f64      │
-    ╞══════╪══════╪══════╪══════════╡
-    │ 1    ┆ 3.0  ┆ 2.5  ┆ 0.833333 │
-    │ 1    ┆ 1.0  ┆ 1.0  ┆ 0.333333 │
-    │ 1    ┆ 3.0  ┆ 2.5  ┆ 0.833333 │
-    │ 1    ┆ null ┆ null ┆ null     │
-    └──────┴──────┴──────┴──────────┘
-    """
-    date_col = _check_name("date_col", date_col)
-    v = _as_float(x)
-    rank = v.rank("average").cast(pl.Float64)
-    if pct:
-        rank = rank / v.count()
-    return rank.over(date_col)
-
-
-def cs_demean(x: IntoExpr, *, date_col: str = "date") -> pl.Expr:
-    """`x` minus its mean over the date's non-null values.
-
-    Nulls and NaN: NaN becomes null; nulls are ignored by the mean and stay null.
-    """
-    date_col = _check_name("date_col", date_col)
-    v = _as_float(x)
-    return (v - v.mean()).over(date_col)
-
-
-def cs_zscore(x: IntoExpr, *, ddof: int = 1, date_col: str = "date") -> pl.Expr:
-    """Cross-sectional z-score per date; see :func:`factorlab.preprocess.cs_zscore`.
-
-    A constant cross-section (or a single value) gives 0, not NaN.
-
-    Nulls and NaN: NaN and +/-inf become null (the preprocessing boundary rule); nulls are
-    ignored by mean and std and stay null.
-    """
-    from factorlab.preprocess import cs_zscore as _cs_zscore
-
-    date_col = _check_name("date_col", date_col)
-    return _cs_zscore(x, ddof=ddof, by=date_col)
-
-
-def cs_quantile(x: IntoExpr, *, quantiles: int, date_col: str = "date") -> pl.Expr:
-    """Quantile bucket per date, 1 (lowest) to `quantiles`, tie-robust; ``Int32``.
-
-    ``bucket = max(1, ceil(quantiles * (r - 1) / (n - 1)))`` with ``r`` the average rank and
-    ``n`` the number of non-null values of the date. For distinct values this is
-    ``pandas.qcut(x, quantiles, labels=False) + 1`` computed with *exact* edges (the linear
-    ``k / quantiles`` quantiles, right-closed bins): a value lying exactly on an edge goes to
-    the lower bucket. pandas computes its edges in floating point (``np.quantile``), so there it
-    may land one bucket higher (values -9..9, ``quantiles=6``: pandas' edge 5.999999999999998
-    puts 6 in bucket 6, this operator in bucket 5); off the edges both agree. For pandas' float
-    edges exactly (alphalens' ``factor_quantile``), use ``factorlab.evaluate.clean_factor(...,
-    mode="qcut")``, which copies them (:func:`factorlab.evaluate.qcut_probabilities`). Tied
-    values share a rank and therefore a bucket, and no date is dropped. A constant
-    cross-section (or a single value) falls in the middle bucket ``ceil(quantiles / 2)``.
-
-    Nulls and NaN: NaN becomes null; nulls get no bucket and do not count in `n`.
-
-    Examples
-    --------
-    >>> df = pl.DataFrame({"date": [1] * 5, "x": [5.0, 1.0, 3.0, 3.0, None]})
-    >>> df.with_columns(q=cs_quantile("x", quantiles=2))
-    shape: (5, 3)
-    ┌──────┬──────┬──────┐
-    │ date ┆ x    ┆ q    │
-    │ ---  ┆ ---  ┆ ---  │
-    │ i64  ┆ f64  ┆ i32  │
-    ╞══════╪══════╪══════╡
-    │ 1    ┆ 5.0  ┆ 2    │
-    │ 1    ┆ 1.0  ┆ 1    │
-    │ 1    ┆ 3.0  ┆ 1    │
-    │ 1    ┆ 3.0  ┆ 1    │
-    │ 1    ┆ null ┆ null │
-    └──────┴──────┴──────┘
-    """
-    quantiles = _check_int("quantiles", quantiles, minimum=1)
-    date_col = _check_name("date_col", date_col)
-    v = _as_float(x)
-    rank = v.rank("average").cast(pl.Float64)
-    n = v.count().cast(pl.Float64)
-    # quantiles * (r - 1) first: integer-valued numerator, so exact multiples stay exact.
-    scaled = pl.when(n > 1).then((rank - 1.0) * quantiles / (n - 1.0)).otherwise(quantiles / 2)
-    bucket = scaled.ceil().clip(lower_bound=1.0)
-    return pl.when(v.is_not_null()).then(bucket).cast(pl.Int32).over(date_col)
 
 
 # --------------------------------------------------------------------------------------------
@@ -648,7 +516,7 @@ class Factor:
     requires: tuple[str, ...] | None = field(default=None)
 
     def __post_init__(self) -> None:
-        _check_name("name", self.name)
+        check_name("name", self.name)
         if not isinstance(self.expr, pl.Expr):
             raise ParameterError(
                 f"factor `{self.name}`: `expr` must be a polars expression; "
@@ -833,8 +701,8 @@ def compute_factors(
         both. This check reads the two key columns (the only computation before ``collect()``).
     """
     lf = as_lazy(frame, name="frame")
-    date_col = _check_name("date_col", date_col)
-    asset_col = _check_name("asset_col", asset_col)
+    date_col = check_name("date_col", date_col)
+    asset_col = check_name("asset_col", asset_col)
 
     if isinstance(factors, FactorRegistry):
         selected = list(factors)

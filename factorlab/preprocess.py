@@ -1,8 +1,9 @@
-"""Cross-sectional preprocessing of factor values: winsorizing, z-scoring, neutralizing.
+"""Cross-sectional preprocessing of factor values: neutralizing, and pipelines of steps.
 
-Each transform is a plain function returning a ``pl.Expr`` evaluated per cross-section
-``.over(by)`` (``by="date"``, or ``["date", "pool"]`` to work within each stock pool);
-:func:`preprocess` applies a chosen sequence of them to many factor columns of a frame.
+:func:`neutralize` and :func:`neutralize_ols` return a ``pl.Expr`` evaluated per
+cross-section ``.over(by)`` (``by="date"``, or ``["date", "pool"]`` to work within each stock
+pool); :func:`preprocess` applies a chosen sequence of steps (these, and the winsorizing and
+z-scoring operators of :mod:`factorlab.cs`, re-exported here) to many factor columns at once.
 
 Conventions: numeric input is cast to ``Float64`` and every non-finite value (NaN, +inf, -inf)
 becomes null first, at the boundary of every step: a non-finite value is missing, so one inf
@@ -18,8 +19,23 @@ from typing import Literal, get_args
 import numpy as np
 import polars as pl
 
+from factorlab._exprs import finite_expr, group_keys
+from factorlab.cs import (
+    MAD_SCALE,
+    Put,
+    cs_winsorize_mad,
+    cs_winsorize_quantile,
+    cs_winsorize_sigma,
+    cs_zscore,
+    over_keys,
+    winsorize_mad_plan,
+    winsorize_quantile_plan,
+    winsorize_sigma_plan,
+    zscore_plan,
+)
 from factorlab.errors import DtypeError, MissingColumnError, ParameterError
 from factorlab.frames import as_lazy
+from factorlab.typing import IntoExpr
 
 __all__ = [
     "MAD_SCALE",
@@ -33,59 +49,11 @@ __all__ = [
     "preprocess",
 ]
 
-MAD_SCALE = 1.4826
-"""Consistency constant: ``MAD_SCALE * MAD`` estimates the standard deviation of normal data
-(1 / Phi^-1(3/4) = 1.4826...)."""
-
-IntoExpr = str | pl.Expr
-QuantileBounds = Literal["inward", "linear"]
 Step = Literal["winsorize_mad", "winsorize_quantile", "winsorize_sigma", "zscore", "neutralize"]
 STEPS: tuple[str, ...] = get_args(Step)
 
 # A size control whose spread is below this fraction of its magnitude counts as constant.
 _CONSTANT_RTOL2 = 1e-20
-
-
-def _as_float(x: IntoExpr) -> pl.Expr:
-    """`x` as Float64 with every non-finite value (NaN, +inf, -inf) turned into null: the
-    boundary rule of every step, so that one inf cannot turn a cross-section's mean, std or
-    quantiles into NaN/inf for all its names."""
-    if isinstance(x, str):
-        expr = pl.col(x)
-    elif isinstance(x, pl.Expr):
-        expr = x
-    else:
-        raise ParameterError(
-            f"an operator input must be a column name (str) or a polars expression; "
-            f"got {type(x).__name__} {x!r}."
-        )
-    v = expr.cast(pl.Float64)
-    return pl.when(v.is_finite()).then(v)
-
-
-def _keys(by: str | Sequence[str], name: str = "by") -> list[str]:
-    keys = [by] if isinstance(by, str) else list(by)
-    if not keys or not all(isinstance(k, str) and k for k in keys):
-        raise ParameterError(
-            f"`{name}` must be a column name or a non-empty sequence of column names; got {by!r}."
-        )
-    if len(set(keys)) != len(keys):
-        raise ParameterError(f"`{name}` names a column twice: {keys}.")
-    return keys
-
-
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ParameterError(f"`{name}` must be a positive number; got {value!r}.")
-    if not np.isfinite(value) or value <= 0:
-        raise ParameterError(f"`{name}` must be a positive finite number; got {value}.")
-    return float(value)
-
-
-def _ddof(ddof: object) -> int:
-    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or ddof < 0:
-        raise ParameterError(f"`ddof` must be a non-negative integer; got {ddof!r}.")
-    return int(ddof)
 
 
 def _min_group_size(value: object) -> int:
@@ -94,20 +62,6 @@ def _min_group_size(value: object) -> int:
             f"`min_group_size` must be an integer >= 1 (1 keeps every industry); got {value!r}."
         )
     return int(value)
-
-
-# Each transform is written once as a "plan": a function that asks `put(keys, exprs)` for
-# per-group aggregations (``keys`` a list) or row-wise intermediates (``keys`` None) and
-# combines them. `_over` answers with window expressions, giving the public single-expression
-# functions. `_Stages` answers with temporary columns computed one `with_columns` per request,
-# which `preprocess` runs for all factor columns at once.
-Put = Callable[[list[str] | None, dict[str, pl.Expr]], dict[str, pl.Expr]]
-
-
-def _over(keys: list[str] | None, exprs: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
-    if keys is None:
-        return exprs
-    return {name: e.over(keys) for name, e in exprs.items()}
 
 
 class _Stages:
@@ -143,197 +97,6 @@ def _run_plans(
         temps += [e.meta.output_name() for e in stage]
     lf = lf.with_columns(finals)
     return lf.drop(temps) if temps else lf
-
-
-# --------------------------------------------------------------------------------------------
-# winsorizing
-# --------------------------------------------------------------------------------------------
-
-
-def cs_winsorize_mad(
-    x: IntoExpr,
-    *,
-    n: float = 3.0,
-    scale: float = MAD_SCALE,
-    by: str | Sequence[str] = "date",
-) -> pl.Expr:
-    """Clip each cross-section to ``median ± n * scale * MAD`` (MAD = median |x - median|).
-
-    With the default ``scale = MAD_SCALE`` the band is ``n`` robust standard deviations.
-
-    Idempotency: clipping at these bounds leaves the median and the MAD unchanged whenever
-    ``n * scale >= 2`` (the default is 4.45). The middle values are never clipped (each lies
-    within MAD of the median), and every clipped deviation stays above the middle deviations
-    (at most 2 MAD), so the bounds recomputed from the output are the same numbers and a second
-    pass changes nothing — exactly, not approximately. Below 2 a second pass may clip again.
-    A cross-section with MAD = 0 (more than half the values equal) is returned unchanged rather
-    than collapsed onto its median; that is idempotent too.
-
-    Nulls and NaN: NaN and +/-inf become null; nulls are ignored by median and MAD and stay
-    null.
-
-    Examples
-    --------
-    >>> df = pl.DataFrame({"date": [1] * 5, "x": [1.0, 2.0, 3.0, 4.0, 100.0]})
-    >>> df.with_columns(w=cs_winsorize_mad("x", n=1.0, scale=1.0))
-    shape: (5, 3)
-    ┌──────┬───────┬─────┐
-    │ date ┆ x     ┆ w   │
-    │ ---  ┆ ---   ┆ --- │
-    │ i64  ┆ f64   ┆ f64 │
-    ╞══════╪═══════╪═════╡
-    │ 1    ┆ 1.0   ┆ 2.0 │
-    │ 1    ┆ 2.0   ┆ 2.0 │
-    │ 1    ┆ 3.0   ┆ 3.0 │
-    │ 1    ┆ 4.0   ┆ 4.0 │
-    │ 1    ┆ 100.0 ┆ 4.0 │
-    └──────┴───────┴─────┘
-    """
-    half_width = _positive("n", n) * _positive("scale", scale)
-    return _winsorize_mad_plan(_as_float(x), half_width=half_width, keys=_keys(by), put=_over)
-
-
-def _winsorize_mad_plan(v: pl.Expr, *, half_width: float, keys: list[str], put: Put) -> pl.Expr:
-    # drop_nulls(): Polars' median skips nulls anyway, but is several times faster without them.
-    median = put(keys, {"median": v.drop_nulls().median()})["median"]
-    mad = put(keys, {"mad": (v - median).abs().drop_nulls().median()})["mad"]
-    clipped = v.clip(median - half_width * mad, median + half_width * mad)
-    return pl.when(mad > 0).then(clipped).otherwise(v)
-
-
-def cs_winsorize_quantile(
-    x: IntoExpr,
-    *,
-    lower: float = 0.01,
-    upper: float = 0.99,
-    bounds: QuantileBounds = "inward",
-    by: str | Sequence[str] = "date",
-) -> pl.Expr:
-    """Clip each cross-section to its `lower` and `upper` quantiles.
-
-    ``bounds="inward"`` (default) clips to observed values: the lower bound is the order
-    statistic just above (or at) the `lower` quantile's position ``lower * (m - 1)`` (``m`` =
-    non-null count), the upper bound the one just below (or at) ``upper * (m - 1)``. That is the
-    classical winsorization (extremes replaced by the nearest kept observation): it matches
-    ``scipy.stats.mstats.winsorize(limits=(lower, 1 - upper))`` whenever ``lower * m`` and
-    ``(1 - upper) * m`` are integers, and it is idempotent. If no order statistic lies between the
-    two positions (tiny cross-sections), the values are left unchanged.
-
-    ``bounds="linear"`` clips to linearly interpolated quantiles, i.e. ``np.clip(x,
-    np.quantile(x, lower), np.quantile(x, upper))``. Not idempotent: a second pass interpolates
-    towards the already-clipped values and clips a little further.
-
-    Nulls and NaN: NaN and +/-inf become null; nulls are ignored by the quantiles and stay null.
-    """
-    if isinstance(lower, bool) or not isinstance(lower, (int, float)) or not 0 <= lower < 1:
-        raise ParameterError(f"`lower` must be in [0, 1); got {lower!r}.")
-    if isinstance(upper, bool) or not isinstance(upper, (int, float)) or not 0 < upper <= 1:
-        raise ParameterError(f"`upper` must be in (0, 1]; got {upper!r}.")
-    if lower >= upper:
-        raise ParameterError(
-            f"`lower` must be smaller than `upper`; got lower={lower}, upper={upper}."
-        )
-    if bounds not in get_args(QuantileBounds):
-        raise ParameterError(f"`bounds` must be one of {get_args(QuantileBounds)}; got {bounds!r}.")
-    return _winsorize_quantile_plan(
-        _as_float(x),
-        lower=float(lower),
-        upper=float(upper),
-        bounds=bounds,
-        keys=_keys(by),
-        put=_over,
-    )
-
-
-def _winsorize_quantile_plan(
-    v: pl.Expr, *, lower: float, upper: float, bounds: str, keys: list[str], put: Put
-) -> pl.Expr:
-    if bounds == "linear":
-        q = put(
-            keys,
-            {
-                "lo": v.drop_nulls().quantile(lower, interpolation="linear"),
-                "hi": v.drop_nulls().quantile(upper, interpolation="linear"),
-            },
-        )
-        return v.clip(q["lo"], q["hi"])
-    q = put(
-        keys,
-        {
-            "lo": v.drop_nulls().quantile(lower, interpolation="higher"),
-            "hi": v.drop_nulls().quantile(upper, interpolation="lower"),
-        },
-    )
-    return pl.when(q["lo"] <= q["hi"]).then(v.clip(q["lo"], q["hi"])).otherwise(v)
-
-
-def cs_winsorize_sigma(
-    x: IntoExpr,
-    *,
-    n: float = 3.0,
-    ddof: int = 1,
-    by: str | Sequence[str] = "date",
-) -> pl.Expr:
-    """Clip each cross-section to ``mean ± n * std`` (std with `ddof`), in one pass.
-
-    Not idempotent: the clipped data has a smaller std, so a second pass computes tighter bounds
-    and clips again (the bounds would only settle after iterating to a fixed point). Prefer
-    :func:`cs_winsorize_mad` when repeated application must be a no-op. Cross-sections whose std
-    is zero or undefined (fewer than ``ddof + 1`` values) are returned unchanged.
-
-    Nulls and NaN: NaN and +/-inf become null; nulls are ignored by mean and std and stay null.
-    """
-    return _winsorize_sigma_plan(
-        _as_float(x), n=_positive("n", n), ddof=_ddof(ddof), keys=_keys(by), put=_over
-    )
-
-
-def _winsorize_sigma_plan(v: pl.Expr, *, n: float, ddof: int, keys: list[str], put: Put) -> pl.Expr:
-    q = put(keys, {"mean": v.mean(), "std": v.std(ddof=ddof)})
-    clipped = v.clip(q["mean"] - n * q["std"], q["mean"] + n * q["std"])
-    return pl.when(q["std"] > 0).then(clipped).otherwise(v)
-
-
-# --------------------------------------------------------------------------------------------
-# z-score
-# --------------------------------------------------------------------------------------------
-
-
-def cs_zscore(x: IntoExpr, *, ddof: int = 1, by: str | Sequence[str] = "date") -> pl.Expr:
-    """``(x - mean) / std`` per cross-section, std with `ddof` (default 1, the sample std).
-
-    Matches ``scipy.stats.zscore(x, ddof=ddof)`` on each cross-section's non-null values. A
-    constant cross-section (max == min, including a single value) gives 0, not NaN: the test is
-    exact, so constant data never divides rounding noise by rounding noise. With ``ddof=1`` the
-    output has mean 0 and sample std 1 per cross-section.
-
-    Nulls and NaN: NaN and +/-inf become null; nulls are ignored by mean and std and stay null.
-
-    Examples
-    --------
-    >>> df = pl.DataFrame({"date": [1, 1, 1, 2, 2], "x": [1.0, 2.0, 3.0, 5.0, 5.0]})
-    >>> df.with_columns(z=cs_zscore("x"))
-    shape: (5, 3)
-    ┌──────┬─────┬──────┐
-    │ date ┆ x   ┆ z    │
-    │ ---  ┆ --- ┆ ---  │
-    │ i64  ┆ f64 ┆ f64  │
-    ╞══════╪═════╪══════╡
-    │ 1    ┆ 1.0 ┆ -1.0 │
-    │ 1    ┆ 2.0 ┆ 0.0  │
-    │ 1    ┆ 3.0 ┆ 1.0  │
-    │ 2    ┆ 5.0 ┆ 0.0  │
-    │ 2    ┆ 5.0 ┆ 0.0  │
-    └──────┴─────┴──────┘
-    """
-    return _zscore_plan(_as_float(x), ddof=_ddof(ddof), keys=_keys(by), put=_over)
-
-
-def _zscore_plan(v: pl.Expr, *, ddof: int, keys: list[str], put: Put) -> pl.Expr:
-    q = put(keys, {"mean": v.mean(), "std": v.std(ddof=ddof), "max": v.max(), "min": v.min()})
-    z = (v - q["mean"]) / q["std"]
-    constant = q["max"] == q["min"]
-    return pl.when(~constant).then(z).otherwise(pl.when(v.is_not_null()).then(pl.lit(0.0)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,16 +154,16 @@ def neutralize(
     if industry is None and size is None:
         raise ParameterError(
             "`industry` and `size` are both None; name at least one column to neutralize "
-            "against (or use factorlab.ops.cs_demean for a plain demean)."
+            "against (or use factorlab.cs.cs_demean for a plain demean)."
         )
-    keys = _keys(by)
+    keys = group_keys(by)
     mgs = _min_group_size(min_group_size)
     if industry is not None:
-        _keys(industry, "industry")
+        group_keys(industry, "industry")
     if size is not None:
-        _keys(size, "size")
+        group_keys(size, "size")
     return _neutralize_plan(
-        _as_float(x), industry=industry, size=size, keys=keys, min_group_size=mgs, put=_over
+        finite_expr(x), industry=industry, size=size, keys=keys, min_group_size=mgs, put=over_keys
     )
 
 
@@ -418,7 +181,7 @@ def _neutralize_plan(
         valid = valid & pl.col(industry).is_not_null()
     s = None
     if size is not None:
-        s = _as_float(size)
+        s = finite_expr(size)
         valid = valid & s.is_not_null()
     # Rows usable for the regression: x, industry and size all present; the others give null.
     rows = {"y": pl.when(valid).then(y)}
@@ -496,14 +259,14 @@ def _ols_residual_batch(
         y = series[0].to_numpy().astype(np.float64, copy=False)
         ctrl = [c.to_numpy().astype(np.float64, copy=False) for c in series[1 : 1 + n_controls]]
         cats = [_category_codes(c) for c in series[1 + n_controls : 1 + n_controls + n_categorical]]
-        group_keys = series[1 + n_controls + n_categorical :]
+        key_series = series[1 + n_controls + n_categorical :]
         valid = ~np.isnan(y)
         for c in ctrl:
             valid &= ~np.isnan(c)
         for c in cats:
             valid &= c >= 0
-        rows = pl.DataFrame(group_keys).with_row_index("__row")
-        key_names = [k.name for k in group_keys]
+        rows = pl.DataFrame(key_series).with_row_index("__row")
+        key_names = [k.name for k in key_series]
         groups = rows.filter(pl.Series(valid)).group_by(key_names).agg(pl.col("__row"))["__row"]
         out = np.full(y.shape[0], np.nan)
         for idx in groups:
@@ -564,10 +327,10 @@ def neutralize_ols(
             "`controls` and `categorical` are both empty; name at least one column."
         )
     for c in [*controls, *categorical]:
-        _keys(c, "controls")
-    keys = _keys(by)
-    inputs = [_as_float(x)]  # the first input's name is the output's name
-    inputs += [_as_float(c).alias(f"__factorlab_c{i}") for i, c in enumerate(controls)]
+        group_keys(c, "controls")
+    keys = group_keys(by)
+    inputs = [finite_expr(x)]  # the first input's name is the output's name
+    inputs += [finite_expr(c).alias(f"__factorlab_c{i}") for i, c in enumerate(controls)]
     inputs += [pl.col(c).alias(f"__factorlab_g{i}") for i, c in enumerate(categorical)]
     inputs += [pl.col(k).alias(f"__factorlab_k{i}") for i, k in enumerate(keys)]
     return pl.map_batches(
@@ -650,7 +413,7 @@ def preprocess(
                 f"unknown preprocessing step {step!r}; choose from {list(STEPS)} "
                 "or pass a callable taking and returning a polars expression."
             )
-    keys = _keys(by)
+    keys = group_keys(by)
     mgs = _min_group_size(min_group_size)
 
     schema = lf.collect_schema()
@@ -686,27 +449,27 @@ def preprocess(
 
     def plan_for(step: Step) -> Callable[[str, Put], pl.Expr]:
         if step == "winsorize_mad":
-            return lambda c, put: _winsorize_mad_plan(
-                _as_float(c), half_width=3.0 * MAD_SCALE, keys=keys, put=put
+            return lambda c, put: winsorize_mad_plan(
+                finite_expr(c), half_width=3.0 * MAD_SCALE, keys=keys, put=put
             )
         if step == "winsorize_quantile":
-            return lambda c, put: _winsorize_quantile_plan(
-                _as_float(c), lower=0.01, upper=0.99, bounds="inward", keys=keys, put=put
+            return lambda c, put: winsorize_quantile_plan(
+                finite_expr(c), lower=0.01, upper=0.99, bounds="inward", keys=keys, put=put
             )
         if step == "winsorize_sigma":
-            return lambda c, put: _winsorize_sigma_plan(
-                _as_float(c), n=3.0, ddof=1, keys=keys, put=put
+            return lambda c, put: winsorize_sigma_plan(
+                finite_expr(c), n=3.0, ddof=1, keys=keys, put=put
             )
         if step == "zscore":
-            return lambda c, put: _zscore_plan(_as_float(c), ddof=1, keys=keys, put=put)
+            return lambda c, put: zscore_plan(finite_expr(c), ddof=1, keys=keys, put=put)
         return lambda c, put: _neutralize_plan(
-            _as_float(c), industry=industry, size=size, keys=keys, min_group_size=mgs, put=put
+            finite_expr(c), industry=industry, size=size, keys=keys, min_group_size=mgs, put=put
         )
 
     def apply_steps(frame: pl.LazyFrame) -> pl.LazyFrame:
         for step in steps:
             if callable(step):
-                frame = frame.with_columns(step(_as_float(c)).alias(c) for c in cols)
+                frame = frame.with_columns(step(finite_expr(c)).alias(c) for c in cols)
             else:
                 frame = _run_plans(frame, cols, plan_for(step))
         return frame

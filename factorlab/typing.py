@@ -7,14 +7,20 @@ from __future__ import annotations
 
 from typing import Literal
 
+import polars as pl
+
 __all__ = [
     "CorrelationMethod",
     "DateGrid",
     "DropRule",
     "Entry",
+    "IntoExpr",
     "PriceFill",
     "QuantileMode",
 ]
+
+IntoExpr = str | pl.Expr
+"""An operator input: a column name or any polars expression."""
 
 QuantileMode = Literal["qcut", "rank"]
 """``"qcut"``: alphalens / ``pd.qcut`` per date (duplicate edges drop the date);

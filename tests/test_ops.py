@@ -290,7 +290,7 @@ def test_custom_key_names():
     df = panel().rename({"asset": "code", "date": "trade_date"})
     got = df.with_columns(
         m=ts_mean("x", window=3, asset_col="code", date_col="trade_date"),
-        r=cs_rank("x", date_col="trade_date"),
+        r=cs_rank("x", by="trade_date"),
     )
     ref = panel().with_columns(m=ts_mean("x", window=3), r=cs_rank("x"))
     assert got["m"].to_list() == ref["m"].to_list()
@@ -325,6 +325,60 @@ def test_cs_demean_and_zscore_golden():
         df.select(cs_zscore("x"))["x"].to_list(),
         [0.75 / sd, -1.25 / sd, 0.75 / sd, N, -0.25 / sd, N, 0.0],
     )
+
+
+def test_cs_operators_group_by_several_keys():
+    # ranks within (date, pool) equal ranks computed pool by pool
+    df = pl.DataFrame(
+        {
+            "date": [1, 1, 1, 1, 2, 2, 2],
+            "pool": ["a", "a", "b", "b", "a", "b", "b"],
+            "x": [3.0, 1.0, 5.0, 2.0, 4.0, 1.0, 9.0],
+        }
+    )
+    got = df.with_columns(
+        r=cs_rank("x", by=["date", "pool"]),
+        d=cs_demean("x", by=["date", "pool"]),
+        z=cs_zscore("x", by=["date", "pool"]),
+        q=cs_quantile("x", quantiles=2, by=["date", "pool"]),
+    )
+    assert got["r"].to_list() == [2.0, 1.0, 2.0, 1.0, 1.0, 1.0, 2.0]
+    assert got["d"].to_list() == [1.0, -1.0, 1.5, -1.5, 0.0, -4.0, 4.0]
+    close(
+        got["z"].to_list(),
+        [1 / math.sqrt(2), -1 / math.sqrt(2)] * 2 + [0.0] + [-1 / math.sqrt(2), 1 / math.sqrt(2)],
+    )
+    assert got["q"].to_list() == [2, 1, 2, 1, 1, 1, 2]
+    for (date, pool), part in df.group_by(["date", "pool"]):
+        ref = part.with_columns(r=cs_rank("x", by="date"))
+        mine = got.filter((pl.col("date") == date) & (pl.col("pool") == pool))
+        assert mine["r"].to_list() == ref["r"].to_list()
+
+
+def test_cs_date_col_is_a_deprecated_alias_of_by():
+    df = panel().rename({"date": "trade_date"})
+    for op, kw in (
+        (cs_rank, {}),
+        (cs_demean, {}),
+        (cs_zscore, {}),
+        (cs_quantile, {"quantiles": 3}),
+    ):
+        with pytest.warns(DeprecationWarning, match="date_col"):
+            old = df.select(op("x", date_col="trade_date", **kw))
+        assert old.equals(df.select(op("x", by="trade_date", **kw)))
+    with pytest.raises(ParameterError, match="both"):
+        cs_rank("x", by="pool", date_col="trade_date")
+
+
+def test_cs_operators_have_one_home():
+    import factorlab.cs
+    import factorlab.ops
+    import factorlab.preprocess
+
+    for name in ("cs_rank", "cs_demean", "cs_zscore", "cs_quantile"):
+        assert getattr(factorlab.ops, name) is getattr(factorlab.cs, name)
+    for name in ("cs_zscore", "cs_winsorize_mad", "cs_winsorize_quantile", "cs_winsorize_sigma"):
+        assert getattr(factorlab.preprocess, name) is getattr(factorlab.cs, name)
 
 
 def test_cs_quantile_golden_ties_share_a_bucket():
@@ -490,8 +544,11 @@ def test_compute_factors_refuses_a_non_numeric_operator_input_before_collect():
     from factorlab.errors import DtypeError
 
     df = panel().with_columns(code=pl.lit("600519.SH"))
-    with pytest.raises(DtypeError, match=r"factor `bad`: operator input `asset` must be numeric; "
-                       r"got String .*e\.g\. '[ABC]'"):
+    with pytest.raises(
+        DtypeError,
+        match=r"factor `bad`: operator input `asset` must be numeric; "
+        r"got String .*e\.g\. '[ABC]'",
+    ):
         compute_factors(df, [Factor("bad", ts_mean(pl.col("asset"), window=3))])
     # nested inside a composite, and through a cs_ operator too
     nested = cs_rank(ts_mean(pl.col("code"), 3) * 2)
@@ -508,8 +565,11 @@ def test_compute_factors_refuses_duplicate_keys():
 
     df = panel()
     dup = pl.concat([df, df.filter((pl.col("asset") == "B") & (pl.col("date") == 3))])
-    with pytest.raises(DuplicateKeyError, match=r"table `frame` has 1 duplicate \(`date`, "
-                       r"`asset`\) key.*e\.g\. \(3, B\)"):
+    with pytest.raises(
+        DuplicateKeyError,
+        match=r"table `frame` has 1 duplicate \(`date`, "
+        r"`asset`\) key.*e\.g\. \(3, B\)",
+    ):
         compute_factors(dup, [Factor("m3", ts_mean("x", window=3))])
 
 
