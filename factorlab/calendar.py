@@ -19,10 +19,12 @@ from factorlab.errors import ParameterError
 __all__ = [
     "COVERAGE_END",
     "COVERAGE_START",
+    "DISCLOSURE_END",
     "HKEX_WEATHER_CLOSURES",
     "RULE_CHANGE_2023",
     "SH_CONNECT_LAUNCH",
     "SZ_CONNECT_LAUNCH",
+    "TRADING_DAYS",
     "CalendarName",
     "RebalanceFreq",
     "is_session",
@@ -46,6 +48,12 @@ SH_CONNECT_LAUNCH = dt.date(2014, 11, 17)
 SZ_CONNECT_LAUNCH = dt.date(2016, 12, 5)
 #: From this day on, northbound trading is open on every day both markets are open.
 RULE_CHANGE_2023 = dt.date(2023, 4, 24)
+#: Last day of daily per-stock northbound disclosure by HKEX (the 2024 change: quarterly
+#: snapshots only afterwards).
+DISCLOSURE_END = dt.date(2024, 8, 16)
+
+#: Trading sessions per year used to annualize daily statistics (returns, IR, tracking cost).
+TRADING_DAYS = 252
 
 #: Unscheduled full-day HKEX closures (typhoon signal No. 8 or black rainstorm still in force at
 #: noon) in the covered range. They are HKEX non-sessions in the shipped data; the day before one

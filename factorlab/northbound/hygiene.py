@@ -12,29 +12,30 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from factorlab._arrays import ffill_rows, prev_valid_rows
-from factorlab.calendar import sessions, to_date
+from factorlab.calendar import DISCLOSURE_END, sessions, to_date
 from factorlab.errors import DisclosureError, MarketError, MissingColumnError, ParameterError
 from factorlab.frames import CodeMatch, check_unique_keys, match_codes
+from factorlab.grid import GridIndex, ffill_rows, prev_valid_rows, vwap
 from factorlab.market import Market
 
 __all__ = [
     "DISCLOSURE_END",
     "DisclosureError",
     "NorthboundPanel",
+    "bonus_events",
+    "bonus_grids",
     "link_flows",
     "research_panel",
 ]
-
-#: Last day of daily per-stock disclosure by HKEX (the 2024 change).
-DISCLOSURE_END = dt.date(2024, 8, 16)
 
 
 @dataclass(frozen=True)
 class NorthboundPanel:
     """The research panel and what each hygiene step changed.
 
-    ``frame`` columns: date, asset, shares (S, ex-date basis), close (P), vwap, float_shares (F),
+    ``frame`` columns: date, asset, shares (S, ex-date basis), close (P), vwap
+    (:func:`factorlab.grid.vwap`: amount / volume clipped to the day's [low, high], the close on
+    a day without volume), float_shares (F),
     amount (A), volume, ret (adjusted close-to-close return since the stock's previous traded
     row), hold_value (H = S*P), hold_ratio (R = S/F), d_shares (dS on one basis), flow
     (dS*VWAP, yuan), usable_from (the first session the row's information may be traded on).
@@ -43,10 +44,6 @@ class NorthboundPanel:
 
     frame: pl.DataFrame
     report: pl.DataFrame
-
-
-def _ashare_sessions(lo: dt.date, hi: dt.date) -> pl.Series:
-    return sessions("ashare", lo, hi)
 
 
 def research_panel(
@@ -108,12 +105,52 @@ def research_panel(
     ``float_shares`` is 0, ``ret`` after a zero close.
     """
     market.require("northbound", "prices", purpose="the northbound research panel")
+    nb = _published(market)
+    lo, hi = _panel_window(nb, start, end, estimated_holdings)
     steps: list[dict] = []
+    in_window, kept = _drop_repeat_rows(nb, lo, hi, steps)
+    kept, est = _drop_snapshots(kept, estimated_holdings, lo, hi, steps)
+    px = _window_prices(market, nb, in_window, lo, hi)
+    index = GridIndex.from_frame(px)
+    published, ex = _share_basis(market, index, kept, est, steps)
+    prices = _price_grids(index, px)
+    shares, d_shares = _carry_holdings(published, ex, ~np.isnan(prices["close"]), steps)
+    frame = _panel_frame(index, prices, shares, d_shares, lo)
+    steps.append(
+        {
+            "step": "ratios recomputed as shares / float_shares",
+            "rows": frame.height,
+            "detail": "published percentage not used",
+        }
+    )
+    steps.append(
+        {
+            "step": "publication lag: usable_from = next A-share session",
+            "rows": frame.height,
+            "detail": "data of t is published after t's close",
+        }
+    )
+    report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
+    return NorthboundPanel(frame=frame, report=report)
+
+
+def _published(market: Market) -> pl.DataFrame:
+    """The ``northbound`` (date, asset, shares) rows, checked non-empty with unique keys."""
     nb = market.northbound.select("date", "asset", "shares").collect()
     if nb.is_empty():
         raise MarketError("table `northbound` is empty: nothing to build a research panel from.")
     # values are placed on a grid below: a repeated key would silently keep one of its rows
     check_unique_keys(nb.select("date", "asset"), ["date", "asset"], table="northbound")
+    return nb
+
+
+def _panel_window(
+    nb: pl.DataFrame,
+    start: dt.date | str | None,
+    end: dt.date | str | None,
+    estimated_holdings: pl.DataFrame | pl.LazyFrame | None,
+) -> tuple[dt.date, dt.date]:
+    """The panel's first and last day, checked against the disclosure regime."""
     first, last = nb["date"].min(), nb["date"].max()
     daily = nb.filter(pl.col("date") <= DISCLOSURE_END)
     if daily.is_empty():
@@ -141,25 +178,38 @@ def research_panel(
             f"`start` ({lo}) is after `end` ({hi}); table `northbound` covers {first} .. "
             f"{last} (daily rows up to {last_daily}). Choose `start` / `end` inside the data."
         )
-    ashare = _ashare_sessions(lo, hi)
+    return lo, hi
 
-    # 1. HK-calendar repeat rows
+
+def _drop_repeat_rows(
+    nb: pl.DataFrame, lo: dt.date, hi: dt.date, steps: list[dict]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Step 1: (the window's rows, those on A-share sessions): HK-calendar repeat rows go."""
     in_window = nb.filter(pl.col("date").is_between(lo, hi))
-    repeat = ~pl.col("date").is_in(ashare.implode())
-    n_repeat = in_window.filter(repeat).height
-    kept = in_window.filter(~repeat)
+    repeat = ~pl.col("date").is_in(sessions("ashare", lo, hi).implode())
+    repeated = in_window.filter(repeat)
     steps.append(
         {
             "step": "drop HK-calendar repeat rows (mainland holidays)",
-            "rows": n_repeat,
-            "detail": f"{in_window.filter(repeat)['date'].n_unique()} dates",
+            "rows": repeated.height,
+            "detail": f"{repeated['date'].n_unique()} dates",
         }
     )
+    return in_window, in_window.filter(~repeat)
 
-    # 2. disclosure regime
+
+def _drop_snapshots(
+    kept: pl.DataFrame,
+    estimated_holdings: pl.DataFrame | pl.LazyFrame | None,
+    lo: dt.date,
+    hi: dt.date,
+    steps: list[dict],
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Step 2: (the daily rows, the estimated rows after the disclosure change or None)."""
     n_snap = kept.filter(pl.col("date") > DISCLOSURE_END).height
     kept = kept.filter(pl.col("date") <= DISCLOSURE_END)
     detail = "quarterly snapshots after 2024-08-16 are not daily data"
+    est = None
     if estimated_holdings is not None:
         have = estimated_holdings.lazy().collect_schema().names()
         absent = [c for c in ("date", "asset", "shares") if c not in have]
@@ -174,37 +224,47 @@ def research_panel(
         est = est.collect()
         detail += f"; {est.height} estimated rows used after it"
     steps.append({"step": "drop post-2024-08-16 snapshot rows", "rows": n_snap, "detail": detail})
+    return kept, est
 
-    # 3. share basis: record-date jumps (and the ex-date basis for differences), on dense grids
-    bonus = _bonus_events(market)
+
+_PRICE_COLUMNS = ("close", "high", "low", "float_shares", "amount", "volume", "adj_factor")
+
+
+def _window_prices(
+    market: Market, nb: pl.DataFrame, in_window: pl.DataFrame, lo: dt.date, hi: dt.date
+) -> pl.DataFrame:
+    """The window's ``prices`` rows (the panel's grid is their traded stock-days)."""
     px = (
         market.prices.filter(pl.col("date").is_between(lo, hi))
-        .select("date", "asset", "close", "float_shares", "amount", "volume", "adj_factor")
+        .select("date", "asset", *_PRICE_COLUMNS)
         .collect()
     )
     if px.is_empty() or in_window.is_empty():
         raise ParameterError(_empty_window_message(market, nb, lo, hi, px.is_empty()))
     check_unique_keys(px.select("date", "asset"), ["date", "asset"], table="prices")
-    days_s = px["date"].unique().sort()
-    assets = px["asset"].unique().sort()
-    days = days_s.to_numpy().astype("datetime64[D]")
-    shape = (len(days), len(assets))
-    ex, pending = bonus_grids(bonus, days, assets)
-    codes = match_codes(kept["asset"], assets, table="northbound", against="prices")
+    return px
+
+
+def _share_basis(
+    market: Market,
+    index: GridIndex,
+    kept: pl.DataFrame,
+    est: pl.DataFrame | None,
+    steps: list[dict],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3: (published shares on the ex-date basis, the cumulative ex-date bonus factor),
+    both on `index`; estimated rows overwrite their cells."""
+    bonus = bonus_events(market)
+    ex, pending = bonus_grids(bonus, index)
+    codes = match_codes(kept["asset"], index.assets, table="northbound", against="prices")
     steps.append(_unmatched_step(codes))
-    kept = kept.filter(pl.col("asset").is_in(assets.implode()))
-    k_day = day_index(kept["date"], days)
-    k_aid = kept["asset"].cast(pl.Enum(assets)).to_physical().to_numpy().astype(np.int64)
-    ok = k_day >= 0
-    published = np.full(shape, np.nan)
-    published[k_day[ok], k_aid[ok]] = kept["shares"].cast(pl.Float64).to_numpy()[ok]
+    published = index.scatter(index.cells(kept), kept["shares"].cast(pl.Float64).to_numpy())
     jumped = (pending != 1.0) & ~np.isnan(published)
-    n_fixed = int(jumped.sum())
     published = np.where(jumped, np.round(published / pending), published)
     steps.append(
         {
             "step": "record-date jumps put on the ex-date basis",
-            "rows": n_fixed,
+            "rows": int(jumped.sum()),
             "detail": f"{bonus.height} bonus events in corporate_actions",
         }
     )
@@ -216,25 +276,27 @@ def research_panel(
                 match_codes(bonus["asset"], known, table="corporate_actions", against="prices")
             )
         )
-    if estimated_holdings is not None and est.height:
-        e_day = day_index(est["date"], days)
-        e_aid = est["asset"].cast(pl.Enum(assets), strict=False).to_physical()
-        e_ok = (e_day >= 0) & e_aid.is_not_null().to_numpy()
-        published[e_day[e_ok], e_aid.to_numpy()[e_ok].astype(np.int64)] = est["shares"].to_numpy()[
-            e_ok
-        ]
+    if est is not None and est.height:
+        cells = index.cells(est)
+        ok = cells.ok
+        published[cells.rows[ok], cells.cols[ok]] = est["shares"].to_numpy()[ok]
+    return published, ex
 
-    # 4. onto the A-share grid of traded stock-days
-    t_day = day_index(px["date"], days)
-    t_aid = px["asset"].cast(pl.Enum(assets)).to_physical().to_numpy().astype(np.int64)
 
-    def grid(values: np.ndarray) -> np.ndarray:
-        out = np.full(shape, np.nan)
-        out[t_day, t_aid] = values
-        return out
+def _price_grids(index: GridIndex, px: pl.DataFrame) -> dict[str, np.ndarray]:
+    """The window's prices on `index` (NaN where the stock did not trade), with the adjusted
+    close and the VWAP (:func:`factorlab.grid.vwap`, on raw prices)."""
+    cells = index.cells(px)
+    out = {name: index.scatter(cells, px[name].to_numpy()) for name in _PRICE_COLUMNS}
+    out["adj_close"] = out["close"] * out.pop("adj_factor")
+    out["vwap"] = vwap(out["amount"], out["volume"], out["close"], out["low"], out["high"])
+    return out
 
-    close = grid(px["close"].to_numpy())
-    traded = ~np.isnan(close)
+
+def _carry_holdings(
+    published: np.ndarray, ex: np.ndarray, traded: np.ndarray, steps: list[dict]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step 4: (shares S, share change dS) on the grid of traded stock-days."""
     has_rows = (~np.isnan(published)).any(axis=1)
     n_zero = int((traded & np.isnan(published) & has_rows[:, None]).sum())
     n_carry = int((traded & ~has_rows[:, None]).sum())
@@ -243,7 +305,7 @@ def research_panel(
     base = np.where(has_rows[:, None], np.nan_to_num(published, nan=0.0), np.nan) / ex
     base = ffill_rows(base)
     shares = np.round(base * ex)
-    prev_base = np.vstack([np.full((1, shape[1]), np.nan), base[:-1]])
+    prev_base = np.vstack([np.full((1, base.shape[1]), np.nan), base[:-1]])
     d_shares = (base - prev_base) * ex
     steps.append(
         {
@@ -259,62 +321,52 @@ def research_panel(
             "detail": "northbound closed",
         }
     )
+    return shares, d_shares
 
-    # 5./6. quantities, publication lag
-    adj_close = close * grid(px["adj_factor"].to_numpy())
-    prev_close = prev_valid_rows(adj_close)
-    volume = grid(px["volume"].to_numpy())
-    amount = grid(px["amount"].to_numpy())
-    float_shares = grid(px["float_shares"].to_numpy())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vwap = np.where(volume > 0, amount / volume, np.nan)
-        ret = _ratio(adj_close, prev_close) - 1.0
-    jj, tt = np.nonzero(traded.T)  # rows come out sorted by (asset, date)
+
+def _panel_frame(
+    index: GridIndex,
+    prices: dict[str, np.ndarray],
+    shares: np.ndarray,
+    d_shares: np.ndarray,
+    lo: dt.date,
+) -> pl.DataFrame:
+    """Steps 5 and 6: the long panel over the traded stock-days, sorted by (asset, date)."""
+    close, adj_close = prices["close"], prices["adj_close"]
+    with np.errstate(invalid="ignore"):
+        ret = _ratio(adj_close, prev_valid_rows(adj_close)) - 1.0
+    jj, tt = np.nonzero(~np.isnan(close).T)  # rows come out sorted by (asset, date)
     nxt = sessions("ashare", lo, None)
-    pos = np.searchsorted(nxt.to_numpy().astype("datetime64[D]"), days, side="right")
+    pos = np.searchsorted(nxt.to_numpy().astype("datetime64[D]"), index.dates, side="right")
     # the calendar's last covered day has no known next session: null
     usable = nxt.gather(np.minimum(pos, len(nxt) - 1)).scatter(
         np.flatnonzero(pos >= len(nxt)), None
     )
-    s_v, p_v, f_v = shares[tt, jj], close[tt, jj], float_shares[tt, jj]
+    s_v, p_v, f_v = shares[tt, jj], close[tt, jj], prices["float_shares"][tt, jj]
+    vw, ds = prices["vwap"][tt, jj], d_shares[tt, jj]
     frame = pl.DataFrame(
         {
-            "date": days_s.gather(tt),
-            "asset": assets.gather(jj),
+            "date": index.date_series().gather(tt),
+            "asset": index.assets.gather(jj),
             "shares": s_v,
             "close": p_v,
-            "vwap": vwap[tt, jj],
+            "vwap": vw,
             "float_shares": f_v,
-            "amount": amount[tt, jj],
-            "volume": volume[tt, jj],
+            "amount": prices["amount"][tt, jj],
+            "volume": prices["volume"][tt, jj],
             "ret": ret[tt, jj],
             "hold_value": s_v * p_v,
             "hold_ratio": _ratio(s_v, f_v),
-            "d_shares": d_shares[tt, jj],
-            "flow": d_shares[tt, jj] * vwap[tt, jj],
+            "d_shares": ds,
+            "flow": ds * vw,
             "usable_from": usable.gather(tt),
         }
-    ).with_columns(
+    )
+    return frame.with_columns(
         pl.col("shares", "hold_value", "hold_ratio", "d_shares", "flow", "ret", "vwap").fill_nan(
             None
         )
     )
-    steps.append(
-        {
-            "step": "ratios recomputed as shares / float_shares",
-            "rows": frame.height,
-            "detail": "published percentage not used",
-        }
-    )
-    steps.append(
-        {
-            "step": "publication lag: usable_from = next A-share session",
-            "rows": frame.height,
-            "detail": "data of t is published after t's close",
-        }
-    )
-    report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
-    return NorthboundPanel(frame=frame, report=report)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -356,7 +408,9 @@ def _max_date(frame: pl.DataFrame | pl.LazyFrame) -> dt.date:
     return frame.lazy().select(pl.col("date").max()).collect().item()
 
 
-def _bonus_events(market: Market) -> pl.DataFrame:
+def bonus_events(market: Market) -> pl.DataFrame:
+    """The bonus issues of ``corporate_actions`` (asset, record_date, ex_date, bonus_ratio > 0);
+    empty when the market has no such table."""
     schema = {
         "asset": pl.String,
         "record_date": pl.Date,
@@ -368,38 +422,26 @@ def _bonus_events(market: Market) -> pl.DataFrame:
     return market.corporate_actions.filter(pl.col("bonus_ratio") > 0).select(list(schema)).collect()
 
 
-def bonus_grids(
-    bonus: pl.DataFrame, days: np.ndarray, assets: pl.Series
-) -> tuple[np.ndarray, np.ndarray]:
-    """(ex-date cumulative factor, record-date pending factor), both (days x assets).
+def bonus_grids(bonus: pl.DataFrame, index: GridIndex) -> tuple[np.ndarray, np.ndarray]:
+    """(ex-date cumulative factor, record-date pending factor), both on `index`.
 
     ex[d, a] = product of (1 + bonus) over the stock's ex-dates <= day d; pending[d, a] =
     (1 + bonus) while record_date <= day d < ex_date (HKSCC already counts the bonus shares).
+    Events of assets off the grid are ignored.
     """
-    ex = np.ones((len(days), len(assets)))
-    pending = np.ones((len(days), len(assets)))
+    ex = np.ones(index.shape)
+    pending = np.ones(index.shape)
     if bonus.is_empty():
         return ex, pending
-    known = bonus.filter(pl.col("asset").is_in(assets.implode()))
-    aid = assets.search_sorted(known["asset"]).to_numpy()
-    ex_i = np.searchsorted(days, known["ex_date"].to_numpy().astype("datetime64[D]"))
-    rec_i = np.searchsorted(days, known["record_date"].to_numpy().astype("datetime64[D]"))
+    aid = index.asset_cols(bonus["asset"])
+    known = bonus.filter(pl.Series(aid >= 0))
+    ex_i = index.first_row_on_or_after(known["ex_date"])
+    rec_i = index.first_row_on_or_after(known["record_date"])
     mult = 1.0 + known["bonus_ratio"].to_numpy()
-    for a, e, r, m in zip(aid, ex_i, rec_i, mult, strict=True):
+    for a, e, r, m in zip(aid[aid >= 0], ex_i, rec_i, mult, strict=True):
         ex[e:, a] *= m
         pending[r:e, a] *= m
     return ex, pending
-
-
-def day_index(dates: pl.Series, days: np.ndarray) -> np.ndarray:
-    """Row of each date in the sorted session array `days` (-1 if not a session): a lookup
-    table on the day number, O(n) with no binary search."""
-    lo = days[0].astype(np.int64)
-    lut = np.full(int(days[-1].astype(np.int64) - lo) + 1, -1, dtype=np.int64)
-    lut[days.astype(np.int64) - lo] = np.arange(len(days))
-    x = dates.cast(pl.Int64).to_numpy() - lo
-    ok = (x >= 0) & (x < len(lut))
-    return np.where(ok, lut[np.clip(x, 0, len(lut) - 1)], -1)
 
 
 def link_flows(market: Market) -> pl.DataFrame:

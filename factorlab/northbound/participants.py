@@ -16,11 +16,12 @@ import numpy as np
 import polars as pl
 from numba import njit
 
-from factorlab.calendar import sessions
+from factorlab.calendar import DISCLOSURE_END, sessions
 from factorlab.errors import MarketError, ParameterError
 from factorlab.frames import check_unique_keys, match_codes
 from factorlab.market import Market
-from factorlab.northbound.hygiene import DISCLOSURE_END, _bonus_events, bonus_grids, day_index
+from factorlab.grid import GridIndex, vwap
+from factorlab.northbound.hygiene import bonus_events, bonus_grids
 
 __all__ = [
     "ParticipantChanges",
@@ -38,7 +39,7 @@ class ParticipantChanges:
 
     ``frame`` columns: day, aid, pid (row numbers into ``days``, ``assets``,
     ``participants``), shares (today's basis), d_shares (one basis; null on the first day),
-    close, vwap (of the stock that day; null if it did not trade). ``report``: step, rows,
+    close, vwap (of the stock that day, :func:`factorlab.grid.vwap`; null if it did not trade). ``report``: step, rows,
     detail, e.g. the holdings rows whose asset has no ``prices`` rows (kept, with null close
     and VWAP).
     """
@@ -70,30 +71,18 @@ class ParticipantSplit:
     changes: ParticipantChanges
 
 
-def _price_grids(
-    market: Market, days: np.ndarray, assets: pl.Series
-) -> tuple[np.ndarray, np.ndarray]:
-    """Raw close and VWAP on (days x assets); NaN where the stock did not trade."""
-    lo, hi = days[0].astype(dt.date), days[-1].astype(dt.date)
+def _price_grids(market: Market, index: GridIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Raw close and VWAP (:func:`factorlab.grid.vwap`) on `index`; NaN where the stock did not
+    trade."""
+    lo, hi = index.dates[0].astype(dt.date), index.dates[-1].astype(dt.date)
     px = (
         market.prices.filter(pl.col("date").is_between(lo, hi))
-        .select(
-            "date",
-            aid=pl.col("asset").cast(pl.Enum(assets), strict=False).to_physical(),
-            close="close",
-            vwap=pl.when(pl.col("volume") > 0).then(pl.col("amount") / pl.col("volume")),
-        )
-        .drop_nulls("aid")
+        .select("date", "asset", "close", "low", "high", "amount", "volume")
         .collect()
     )
-    di = day_index(px["date"], days)
-    ok = di >= 0
-    ai = px["aid"].to_numpy().astype(np.int64)
-    close = np.full((len(days), len(assets)), np.nan)
-    vwap = np.full((len(days), len(assets)), np.nan)
-    close[di[ok], ai[ok]] = px["close"].to_numpy()[ok]
-    vwap[di[ok], ai[ok]] = px["vwap"].fill_null(np.nan).to_numpy()[ok]
-    return close, vwap
+    cells = index.cells(px)
+    g = {name: index.scatter(cells, px[name].to_numpy()) for name in px.columns[2:]}
+    return g["close"], vwap(g["amount"], g["volume"], g["close"], g["low"], g["high"])
 
 
 def participant_changes(market: Market, *, end: dt.date | None = None) -> ParticipantChanges:
@@ -152,11 +141,10 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     if len(date_num) > 1 and (np.diff(date_num) < 0).any():  # the stored table is date-sorted
         cols = cols.sort("date", maintain_order=True)
         date_num = cols["date"].to_numpy()
-    lo = int(days[0].astype(np.int64))
-    lut = np.full(int(days[-1].astype(np.int64)) - lo + 1, -1, dtype=np.int32)
-    lut[days.astype(np.int64) - lo] = np.arange(len(days), dtype=np.int32)
-    ex, pending = bonus_grids(_bonus_events(market), days, assets)
-    close, vwap = _price_grids(market, days, assets)
+    index = GridIndex(days, assets)
+    lo, lut = index.day_lut  # type: ignore[misc]  # sessions: never too sparse for a table
+    ex, pending = bonus_grids(bonus_events(market), index)
+    close, vwap_grid = _price_grids(market, index)
     out = _changes_nb(
         date_num,
         cols["aid"].to_numpy(),
@@ -168,7 +156,7 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
         pending,
         (ex != 1.0).any(axis=0) | (pending != 1.0).any(axis=0),
         close,
-        vwap,
+        vwap_grid,
         len(parts) * len(assets),
         len(assets),
     )
