@@ -374,7 +374,8 @@ class AssetGrid:
         dup = names.filter(names.is_duplicated()).unique().sort()
         if dup.len():
             raise ParameterError(
-                f"`combine`: asset name(s) appear in more than one grid, e.g. {dup.head(3).to_list()}; "
+                "`combine`: asset name(s) appear in more than one grid, e.g. "
+                f"{dup.head(3).to_list()}; "
                 "give stocks, ETFs and indices distinct names."
             )
         index = GridIndex.union([g.index for g in grids])
@@ -518,7 +519,8 @@ class AssetGrid:
         col = self.index.asset_cols(pl.Series([asset]))[0]
         if col < 0:
             raise ParameterError(
-                f"asset {asset!r} is not in the grid; assets are e.g. {self.assets.head(5).to_list()}."
+                f"asset {asset!r} is not in the grid; assets are e.g. "
+                f"{self.assets.head(5).to_list()}."
             )
         filled = ffill_rows(self.close[:, [col]])[:, 0]
         ret = np.full(filled.shape, np.nan)

@@ -19,8 +19,8 @@ from numba import njit
 from factorlab.calendar import DISCLOSURE_END, sessions
 from factorlab.errors import MarketError, ParameterError
 from factorlab.frames import check_unique_keys, match_codes
-from factorlab.market import Market
 from factorlab.grid import GridIndex, vwap
+from factorlab.market import Market
 from factorlab.northbound.hygiene import bonus_events, bonus_grids
 
 __all__ = [
@@ -39,9 +39,9 @@ class ParticipantChanges:
 
     ``frame`` columns: day, aid, pid (row numbers into ``days``, ``assets``,
     ``participants``), shares (today's basis), d_shares (one basis; null on the first day),
-    close, vwap (of the stock that day, :func:`factorlab.grid.vwap`; null if it did not trade). ``report``: step, rows,
-    detail, e.g. the holdings rows whose asset has no ``prices`` rows (kept, with null close
-    and VWAP).
+    close, vwap (of the stock that day, :func:`factorlab.grid.vwap`; null if it did not
+    trade). ``report``: step, rows, detail, e.g. the holdings rows whose asset has no
+    ``prices`` rows (kept, with null close and VWAP).
     """
 
     frame: pl.DataFrame
