@@ -2,8 +2,8 @@
 
 Every price, northbound and participant row dated after d is dropped, shuffled across assets
 within its date, or multiplied; nothing at or before d may change: the study's scores, target
-weights and daily long / short / bench / excess series, ``simulate_portfolio``'s daily returns,
-rebalances and positions, and ``evaluate``'s quantiles and the ICs whose forward window ends by
+weights and daily long / short / bench / excess series, the backtester's daily returns,
+rebalances, positions and trades, and ``evaluate``'s quantiles and the ICs whose forward window ends by
 d (under the default ``per_horizon`` rule). ``rule="any_horizon"`` (alphalens' convention)
 drops the rows whose longest-horizon return does not exist yet: look-ahead by construction,
 documented there, not tested here.
@@ -19,15 +19,9 @@ import polars as pl
 import pytest
 
 from factorlab.datasets import synthetic_market
-from factorlab.evaluate import (
-    DensePanel,
-    MarketGrid,
-    clean_factor,
-    evaluate,
-    forward_returns,
-    simulate_portfolio,
-)
-from factorlab.evaluate.portfolio import quantile_targets
+from factorlab.backtest import Costs, backtest, quantile_targets
+from factorlab.evaluate import DensePanel, clean_factor, evaluate, forward_returns
+from factorlab.grid import AssetGrid
 from factorlab.market import Market
 from factorlab.northbound.study import factor_study
 from factorlab.ops import compute_factors
@@ -203,18 +197,24 @@ def test_the_study_does_not_look_ahead(market, base_study, how):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", list(PERTURB))
-def test_simulate_portfolio_does_not_look_ahead(market, base_study, how):
+def test_backtest_does_not_look_ahead(market, base_study, how):
     prices = market.prices.collect()
     other = _perturbed(market, how)
     targets = _targets(base_study.scores, "nb_hold_ratio_mean20", "liq1500")
     bench = market.pools.filter(pl.col("pool") == "liq1500").collect()
     bench = bench.filter(pl.col("date").is_in(targets["date"].unique().implode()))
     bench = bench.select("date", "asset", weight=pl.lit(1.0))
+    grid_a = AssetGrid.from_prices(prices, assets=market.assets)
+    grid_b = AssetGrid.from_prices(other.prices, assets=other.assets)
+    days = grid_b.index.date_series()
     for t in (targets, bench):
-        a = simulate_portfolio(MarketGrid.from_prices(prices, assets=market.assets), t)
-        grid = MarketGrid.from_prices(other.prices, assets=other.assets)
-        days = pl.Series(grid.dates).cast(pl.Date)
-        b = simulate_portfolio(grid, t.filter(pl.col("date").is_in(days.implode())))
+        # with costs, capital and lots: every part of the engine sees the perturbed future
+        opts = {"entry": "next_vwap", "costs": Costs(), "capital": 10_000_000.0, "lots": 100}
+        a = backtest(grid_a, t, **opts)
+        live = pl.col("date").is_in(days.implode()) & pl.col("asset").is_in(
+            grid_b.assets.implode()
+        )
+        b = backtest(grid_b, t.filter(live), **opts)
         past = pl.col("date") <= D
         _assert_same(a.daily.filter(past), b.daily.filter(past), ["date"], "daily")
         done = pl.col("trade_date") <= D
@@ -222,10 +222,10 @@ def test_simulate_portfolio_does_not_look_ahead(market, base_study, how):
             a.rebalances.filter(done), b.rebalances.filter(done), ["trade_date"], "rebalances"
         )
         _assert_same(
-            a.positions.filter(done),
-            b.positions.filter(done),
-            ["trade_date", "asset"],
-            "positions",
+            a.positions.filter(past), b.positions.filter(past), ["date", "asset"], "positions"
+        )
+        _assert_same(
+            a.trades.filter(past), b.trades.filter(past), ["date", "asset", "side"], "trades"
         )
 
 

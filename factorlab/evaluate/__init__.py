@@ -1,4 +1,5 @@
-"""Factor evaluation: forward returns, IC, quantile portfolios, turnover.
+"""Factor evaluation: forward returns, IC, quantile portfolios, turnover (portfolios with
+trading rules, costs and cash are :mod:`factorlab.backtest`).
 
 Long tidy Polars frames in and out; inside, dense date x asset grids built once per panel
 (:class:`DensePanel`, :func:`forward_returns`) and shared by every factor of a sweep.
@@ -15,7 +16,7 @@ from factorlab.evaluate.compat import (
     from_alphalens,
     to_alphalens,
 )
-from factorlab.evaluate.forward import ForwardReturns, forward_returns
+from factorlab.evaluate.forward import ForwardReturns, forward_returns, schedule_forward_returns
 from factorlab.evaluate.ic import (
     ic_by_group,
     ic_decay,
@@ -34,13 +35,6 @@ from factorlab.evaluate.metrics import (
     win_rate,
 )
 from factorlab.evaluate.panel import DensePanel, GridColumns
-from factorlab.evaluate.portfolio import (
-    Costs,
-    MarketGrid,
-    PortfolioResult,
-    quantile_targets,
-    simulate_portfolio,
-)
 from factorlab.evaluate.quantiles import (
     CleanFactor,
     DropReport,
@@ -61,15 +55,12 @@ from factorlab.evaluate.turnover import coverage, factor_rank_autocorrelation, q
 __all__ = [
     "AlphalensNumbers",
     "CleanFactor",
-    "Costs",
     "DensePanel",
     "DropReport",
     "Evaluation",
     "ForwardReturns",
     "GridColumns",
-    "MarketGrid",
     "MaxLossExceededError",
-    "PortfolioResult",
     "alphalens_clean_factor",
     "alphalens_date_grid",
     "alphalens_tearsheet_numbers",
@@ -95,12 +86,11 @@ __all__ = [
     "profit_loss_ratio",
     "qcut_probabilities",
     "quantile_spread",
-    "quantile_targets",
     "quantile_turnover",
     "rate_of_return",
     "rolling_ic",
+    "schedule_forward_returns",
     "sharpe_ratio",
-    "simulate_portfolio",
     "to_alphalens",
     "win_rate",
 ]

@@ -15,11 +15,17 @@ import polars as pl
 
 from factorlab._kernels import fill_prices_nb, forward_returns_nb
 from factorlab._kernels.rank import row_order
-from factorlab.errors import MAX_EXAMPLES, MissingColumnError, ParameterError, ValueRangeError
+from factorlab.errors import (
+    MAX_EXAMPLES,
+    CalendarError,
+    MissingColumnError,
+    ParameterError,
+    ValueRangeError,
+)
 from factorlab.evaluate.panel import DensePanel
 from factorlab.typing import Entry, PriceFill
 
-__all__ = ["ForwardReturns", "forward_returns", "validate_horizons"]
+__all__ = ["ForwardReturns", "forward_returns", "schedule_forward_returns", "validate_horizons"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,6 +165,80 @@ def forward_returns(
     offset = _ENTRY_OFFSET[entry]
     grids = {h: forward_returns_nb(prices, h, offset) for h in horizons}
     return ForwardReturns(panel=panel, horizons=horizons, entry=entry, fill=fill, grids=grids)
+
+
+def schedule_forward_returns(
+    calendar: np.ndarray,
+    assets: pl.Series,
+    prices: np.ndarray,
+    schedule: pl.Series,
+    *,
+    offset: int = 0,
+    horizons: Sequence[int] = (1,),
+    date_col: str = "date",
+    asset_col: str = "asset",
+) -> ForwardReturns:
+    """Forward returns between the dates of an explicit signal schedule (e.g. the weekly
+    rebalances of a study): the returns a book earns from one rebalance to the next.
+
+    The panel of the result has one row per `schedule` date; horizon ``p`` is the return from
+    the fill after schedule date ``i`` to the fill after schedule date ``i + p``:
+    ``P[row(i+p) + offset] / P[row(i) + offset] - 1``, with ``row`` the date's row in
+    `calendar` and ``P`` = `prices` (e.g. an :class:`~factorlab.grid.AssetGrid`'s entry price
+    grid and offset: ``grid.entry_prices("next_vwap")``). Use it like :func:`forward_returns`:
+    ``clean_factor(fwd.panel, factor, fwd)`` then :func:`~factorlab.evaluate.information_
+    coefficient`.
+
+    Parameters
+    ----------
+    calendar
+        (T,) sorted sessions (``datetime64[D]``) the rows of `prices` stand for.
+    assets
+        (N,) asset names of the columns of `prices`.
+    prices
+        (T, N) prices, NaN = no price; must be > 0 where present.
+    schedule
+        Signal dates (``pl.Date``), each a session of `calendar`; sorted and deduplicated here.
+    offset
+        Rows from a signal to its fill (0: the signal's close; 1: the next session).
+
+    Nulls and NaN
+    -------------
+    A return is NaN if either fill price is missing or a fill row is past the calendar's end
+    (the last ``p`` schedule dates have no horizon-``p`` return).
+
+    Raises
+    ------
+    CalendarError
+        A schedule date that is not a session of `calendar`.
+    """
+    horizons = validate_horizons(horizons)
+    sched = schedule.cast(pl.Date).drop_nulls().unique().sort().rename(date_col)
+    days = sched.to_numpy().astype("datetime64[D]")
+    cal = np.asarray(calendar).astype("datetime64[D]")
+    rows = np.searchsorted(cal, days)
+    bad = (
+        (rows >= cal.size) | (cal[np.minimum(rows, cal.size - 1)] != days)
+        if cal.size
+        else (np.ones(days.size, bool))
+    )
+    if bad.any():
+        raise CalendarError(
+            f"{int(bad.sum())} schedule date(s) are not sessions of the calendar, e.g. "
+            f"{sched.filter(pl.Series(bad))[0]}."
+        )
+    fill = rows + offset
+    entry = np.full((days.size, prices.shape[1]), np.nan)
+    ok = fill < cal.size
+    entry[ok] = prices[fill[ok]]
+    panel = DensePanel(
+        dates=sched,
+        assets=assets.rename(asset_col),
+        fields={"entry_price": entry},
+        date_col=date_col,
+        asset_col=asset_col,
+    )
+    return forward_returns(panel, horizons, price_col="entry_price")
 
 
 def check_positive_grid(panel: DensePanel, prices: np.ndarray, column: str) -> None:

@@ -23,10 +23,17 @@ import numpy as np
 import polars as pl
 
 from factorlab._version import __version__
+from factorlab.backtest import Costs, backtest, pool_benchmark
 from factorlab.calendar import rebalance_dates, to_date
 from factorlab.errors import MarketError, ParameterError
+from factorlab.evaluate import (
+    clean_factor,
+    ic_summary,
+    information_coefficient,
+    schedule_forward_returns,
+)
 from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
-from factorlab.evaluate.portfolio import Costs, MarketGrid, quantile_targets, simulate_portfolio
+from factorlab.grid import AssetGrid
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
 from factorlab.northbound.hygiene import NorthboundPanel, research_panel
@@ -40,7 +47,7 @@ log = logging.getLogger(__name__)
 
 STUDY_POOLS = ("csi300", "csi500", "liq1500")
 #: Bump when the cached result's layout changes (invalidates study caches).
-STUDY_CACHE_FORMAT = 2
+STUDY_CACHE_FORMAT = 3
 STUDY_KIND = "factorlab-study"
 _RESULT_TABLES = ("table", "daily", "ic", "coverage", "notes", "scores")
 #: A date's rank IC needs at least this many names with both a score and a forward return.
@@ -60,11 +67,14 @@ class StudyParams:
     every: int = 1
     entry: Literal["next_open", "next_vwap"] = "next_vwap"
     weighting: Literal["equal", "cap"] = "equal"
+    benchmark_weighting: Literal["equal", "cap"] | None = None
     costs: Costs = field(default_factory=Costs)
+    capital: float = 10_000_000.0
     start: dt.date | None = None
     end: dt.date | None = None
     steps: tuple[str, ...] = ("winsorize_mad", "zscore", "neutralize")
     annualization: float = 252.0
+    min_ic_names: int = MIN_IC_NAMES
 
     def key(self, market_hash: str) -> str:
         """The cache key of this run on the market whose (verified) content hash is
@@ -172,6 +182,17 @@ def _check(market: Market, params: StudyParams) -> None:
         )
     if params.weighting not in ("equal", "cap"):
         raise ParameterError(f"`weighting` must be 'equal' or 'cap'; got {params.weighting!r}.")
+    if params.benchmark_weighting not in (None, "equal", "cap"):
+        raise ParameterError(
+            "`benchmark_weighting` must be 'equal', 'cap' or None (= `weighting`); got "
+            f"{params.benchmark_weighting!r}."
+        )
+    if not isinstance(params.costs, Costs):
+        raise ParameterError(
+            f"`costs` must be a factorlab.backtest.Costs; got {type(params.costs).__name__}."
+        )
+    if not (np.isfinite(params.capital) and params.capital > 0):
+        raise ParameterError(f"`capital` must be > 0 yuan; got {params.capital}.")
     if params.every < 1:
         raise ParameterError(f"`every` must be >= 1; got {params.every}.")
     if "nb_trading_cum_inflow20" in params.factors and not market.has("participant_holdings"):
@@ -234,7 +255,10 @@ def factor_study(
     every: int = 1,
     entry: Literal["next_open", "next_vwap"] = "next_vwap",
     weighting: Literal["equal", "cap"] = "equal",
+    benchmark_weighting: Literal["equal", "cap"] | None = None,
     costs: Costs | None = None,
+    capital: float = 10_000_000.0,
+    min_ic_names: int = MIN_IC_NAMES,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
     cache: bool | Path = True,
@@ -258,10 +282,20 @@ def factor_study(
     entry
         ``next_vwap`` (default; the data of day s is published after s's close), ``next_open``.
     weighting
-        Equal or float-cap weights for the legs and the pool benchmark.
+        Equal or float-cap weights of the legs.
+    benchmark_weighting
+        Equal or float-cap weights of the pool benchmark; ``None`` (default): the same as
+        `weighting` (independent of it when given).
     costs
-        :class:`~factorlab.evaluate.portfolio.Costs` for the ``*_net`` columns (default: 0.03%
-        commission per side with a 5-yuan minimum, stamp duty on sells, no slippage).
+        :class:`~factorlab.backtest.Costs` for the ``*_net`` columns (default: 0.03%
+        commission per side with a 5-yuan minimum per order, stamp duty on stock sells, no
+        slippage), charged per order on its yuan value by :func:`~factorlab.backtest.backtest`.
+    capital
+        Starting capital of every leg in yuan (10,000,000): the book the per-order minimum
+        commission is charged on.
+    min_ic_names
+        A signal date's rank IC needs at least this many names with both a score and a
+        holding-period return (10); fewer give a null IC.
     cache
         True: results are cached under ``cache_dir()/studies`` by the market's content hash and
         these parameters, so a rerun is instant; a path: cache there; False: no cache.
@@ -279,7 +313,10 @@ def factor_study(
         every=int(every),
         entry=entry,
         weighting=weighting,
+        benchmark_weighting=benchmark_weighting,
         costs=costs or Costs(),
+        capital=float(capital),
+        min_ic_names=int(min_ic_names),
         start=start_d,
         end=end_d,
     )
@@ -325,7 +362,18 @@ def factor_sweep(
     call; the data hygiene and the participant split run once. Returns the stacked tables with
     ``window``, ``top`` and ``every`` columns."""
     say = progress or (lambda msg: log.info(msg))
-    allowed = {"entry", "weighting", "rebalance", "start", "end", "steps", "annualization"}
+    allowed = {
+        "entry",
+        "weighting",
+        "benchmark_weighting",
+        "capital",
+        "rebalance",
+        "start",
+        "end",
+        "steps",
+        "annualization",
+        "min_ic_names",
+    }
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise ParameterError(
@@ -428,54 +476,49 @@ def _run(
     ).collect()
     timer.lap("preprocess")
 
-    # the grid ends at the last northbound day: the simulation is causal (delisting comes from
-    # the assets table's delist_date, never from whether a name trades later in the grid), so
-    # this cut changes no return at or before it
-    grid = MarketGrid.from_prices(
+    # the grid ends at the last northbound day: the backtest is causal (delisting comes from
+    # the assets table's published delist_date, never from whether a name trades later in the
+    # grid), so this cut changes no return at or before it
+    grid = AssetGrid.from_prices(
         market.prices.filter(pl.col("date").is_between(lo, hi)), assets=market.assets
     )
     timer.lap("price grid")
-    ic = _weekly_rank_ic(scored, names, grid, params)
+    ic = _rank_ic(scored, names, grid, params)
+    # the IC statistics are the evaluator's (mean, IR = mean / std, t = IR x sqrt(n))
+    ic_stats = ic_summary(ic.with_columns(horizon=pl.lit(1, pl.Int32)))
     timer.lap("rank IC")
 
+    targets = _leg_targets(scored, names, params)
+    bench_w = params.benchmark_weighting or params.weighting
     daily_frames, rows = [], []
     for pool in params.pools:
-        sub = scored.filter(pl.col("pool") == pool)
-        # every member of the pool on the signal date (cross holds one row per pool membership)
-        members = cross.filter(pl.col("pool") == pool).select("date", "asset", "cap")
-        bench_targets = members.select(
-            "date",
-            "asset",
-            weight=pl.lit(1.0) if params.weighting == "equal" else pl.col("cap"),
-        ).filter(pl.col("weight").is_not_null() & (pl.col("weight") > 0))
+        members = pools.filter(pl.col("pool") == pool)
         pool_dates = members["date"].unique().sort()
-        bench = simulate_portfolio(
-            grid, bench_targets, entry=params.entry, schedule=pool_dates
-        ).daily
+        bench = pool_benchmark(
+            grid, members, pool=pool, weighting=bench_w, dates=pool_dates, entry=params.entry
+        )
         for name in names:
-            s = sub.select("date", "asset", "cap", score=pl.col(name)).filter(
-                pl.col("score").is_not_null() & pl.col("score").is_not_nan()
-            )
-            if s.height == 0:
+            legs = targets.get((pool, name))
+            if legs is None:
                 reason = (
                     f"no member of pool `{pool}` has a value of `{name}` on any signal date "
                     "(e.g. no northbound holdings in the pool): nothing to hold"
                 )
                 daily_frames.append(_series(None, None, bench, name, pool))
-                rows.append(_row(None, None, ic, coverage, name, pool, params, reason=reason))
+                rows.append(_row(None, None, ic_stats, coverage, name, pool, params, reason=reason))
                 continue
             # rebalance on every pool date from the factor's first value on: a later date
-            # without a value is an empty leg, held in cash and counted
-            schedule = pool_dates.filter(pool_dates >= s["date"].min())
-            legs = {}
+            # without a value is an empty leg (a zero-weight row), held in cash and counted
+            schedule = pool_dates.filter(pool_dates >= legs["date"].min())
+            res = {}
             for side in ("top", "bottom"):
-                tg = quantile_targets(s, top=params.top, side=side, weighting=params.weighting)
-                legs[side] = simulate_portfolio(
-                    grid, tg, entry=params.entry, costs=params.costs, schedule=schedule
+                tg = _with_empty_dates(legs.filter(pl.col("side") == side), schedule, grid)
+                res[side] = backtest(
+                    grid, tg, entry=params.entry, capital=params.capital, costs=params.costs
                 )
-            d = _series(legs["top"].daily, legs["bottom"].daily, bench, name, pool)
+            d = _series(res["top"].daily, res["bottom"].daily, bench, name, pool)
             daily_frames.append(d)
-            rows.append(_row(d, legs["top"].rebalances, ic, coverage, name, pool, params))
+            rows.append(_row(d, res["top"].rebalances, ic_stats, coverage, name, pool, params))
     timer.lap("portfolios")
     daily = pl.concat(daily_frames)
     table = pl.DataFrame(rows, schema_overrides={"reason": pl.String}, infer_schema_length=None)
@@ -496,46 +539,73 @@ def _run(
     )
 
 
-def _weekly_rank_ic(
-    scored: pl.DataFrame, names: list[str], grid: MarketGrid, params: StudyParams
+def _rank_ic(
+    scored: pl.DataFrame, names: list[str], grid: AssetGrid, params: StudyParams
 ) -> pl.DataFrame:
-    """Rank IC of each signal date's preprocessed factor with the return of its holding period:
-    from the entry after the signal to the entry after the next signal (average-rank Spearman)."""
+    """Rank IC of each signal date's preprocessed score with the return of its holding period,
+    from the entry after the signal to the entry after the next signal: the evaluator's rank
+    IC (average-rank Spearman, at least ``min_ic_names`` pairs) on the forward returns of the
+    signal schedule (:func:`~factorlab.evaluate.schedule_forward_returns`)."""
     price, offset = grid.entry_prices(params.entry)
-    sig_dates = scored["date"].unique().sort()
-    rows = np.searchsorted(grid.dates, sig_dates.to_numpy().astype("datetime64[D]")) + offset
-    nxt = np.r_[rows[1:], len(grid.dates)]
-    ok = nxt < len(grid.dates)
-    fwd_rows = []
-    for d, r0, r1 in zip(sig_dates.filter(pl.Series(ok)), rows[ok], nxt[ok], strict=True):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ret = price[r1] / price[r0] - 1.0
-        fwd_rows.append(
-            pl.DataFrame({"date": [d] * len(grid.assets), "asset": grid.assets, "fwd": ret})
-        )
-    if not fwd_rows:  # fewer than two signal dates: no holding period to correlate with
-        return pl.DataFrame(
-            schema={"pool": pl.String, "date": pl.Date, "factor": pl.String, "ic": pl.Float64}
-        )
-    fwd = pl.concat(fwd_rows).with_columns(pl.col("fwd").fill_nan(None))
-    j = scored.join(fwd, on=["date", "asset"], how="inner")
-    both = {
-        n: pl.col(n).is_not_null() & pl.col(n).is_not_nan() & pl.col("fwd").is_not_null()
-        for n in names
-    }
-    out = j.group_by("pool", "date").agg(
+    fwd = schedule_forward_returns(
+        grid.dates, grid.assets, price, scored["date"].unique(), offset=offset
+    )
+    parts = []
+    for (pool,), sub in scored.partition_by("pool", as_dict=True, maintain_order=True).items():
+        for n in names:
+            factor = sub.select("date", "asset", n)
+            if factor[n].is_finite().sum() == 0:  # no value in this pool: no IC
+                continue
+            clean = clean_factor(fwd.panel, factor, fwd, factor_col=n, quantiles=2)
+            ic = information_coefficient(clean, min_obs=params.min_ic_names, grid="observed")
+            parts.append(ic.select("date", "ic").with_columns(pool=pl.lit(pool), factor=pl.lit(n)))
+    schema = {"pool": pl.String, "date": pl.Date, "factor": pl.String, "ic": pl.Float64}
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts).select(*schema).sort("factor", "pool", "date")
+
+
+def _leg_targets(
+    scored: pl.DataFrame, names: list[str], params: StudyParams
+) -> dict[tuple[str, str], pl.DataFrame]:
+    """The top and bottom `top` fraction of every (pool, factor) on every signal date, in one
+    query: (pool, factor) -> frame (side, date, asset, weight). Ties with the last name
+    selected are all included (as :func:`~factorlab.backtest.quantile_targets`); equal or cap
+    weights. A (pool, factor) without any score is absent."""
+    long = scored.unpivot(
+        on=names, index=["pool", "date", "asset", "cap"], variable_name="factor", value_name="s"
+    ).filter(pl.col("s").is_not_null() & pl.col("s").is_not_nan())
+    keys = ["pool", "factor", "date"]
+    n = pl.len().over(keys)
+    k = (n * params.top).ceil()
+    w = pl.lit(1.0) if params.weighting == "equal" else pl.col("cap")
+    picked = pl.concat(
         [
-            pl.when(both[n].sum() >= MIN_IC_NAMES)
-            .then(
-                pl.corr(pl.col(n).filter(both[n]), pl.col("fwd").filter(both[n]), method="spearman")
-            )
-            .alias(n)
-            for n in names
+            long.filter(pl.col("s").rank("min", descending=side == "top").over(keys) <= k)
+            .select("pool", "factor", "date", "asset", weight=w)
+            .with_columns(side=pl.lit(side))
+            for side in ("top", "bottom")
         ]
     )
-    return out.unpivot(index=["pool", "date"], variable_name="factor", value_name="ic").sort(
-        "factor", "pool", "date"
+    return {
+        (pool, factor): frame
+        for (pool, factor), frame in picked.partition_by(
+            "pool", "factor", as_dict=True, include_key=False
+        ).items()
+    }
+
+
+def _with_empty_dates(tg: pl.DataFrame, schedule: pl.Series, grid: AssetGrid) -> pl.DataFrame:
+    """`tg` (date, asset, weight) with a zero-weight row on every `schedule` date without a
+    target: the book goes to cash there (an empty rebalance, counted)."""
+    missing = schedule.filter(~schedule.is_in(tg["date"].unique().implode()))
+    if missing.len() == 0:
+        return tg.select("date", "asset", "weight")
+    empty = pl.DataFrame(
+        {"date": missing, "asset": grid.assets[0], "weight": 0.0},
+        schema={"date": pl.Date, "asset": pl.String, "weight": pl.Float64},
     )
+    return pl.concat([tg.select("date", "asset", "weight"), empty])
 
 
 def _series(
@@ -554,7 +624,7 @@ def _series(
     d = (
         top.select("date", long="gross", long_net="net")
         .join(bottom.select("date", short="gross", short_cost="cost"), on="date", how="left")
-        .join(bench.select("date", bench="gross"), on="date", how="left")
+        .join(bench.select("date", bench="benchmark"), on="date", how="left")
         .with_columns(
             excess=pl.col("long") - pl.col("bench"),
             excess_net=pl.col("long_net") - pl.col("bench"),
@@ -582,7 +652,7 @@ def _series(
 def _row(
     d: pl.DataFrame | None,
     rebal: pl.DataFrame | None,
-    ic: pl.DataFrame,
+    ic_stats: pl.DataFrame,
     coverage: pl.DataFrame,
     name: str,
     pool: str,
@@ -606,11 +676,11 @@ def _row(
             out[keys[2]] = max_drawdown(r)
     cov = coverage.filter((pl.col("factor") == name) & (pl.col("pool") == pool))["coverage"]
     out["coverage_pct"] = 100 * cov.mean() if cov.len() else 0.0
-    f_ic = ic.filter((pl.col("factor") == name) & (pl.col("pool") == pool))["ic"].drop_nulls()
-    out["rank_ic_mean_pct"] = 100 * f_ic.mean() if len(f_ic) else None
-    std = f_ic.std() if len(f_ic) > 1 else None
-    out["rank_ic_ir"] = f_ic.mean() / std if std else None
-    out["rank_ic_t"] = f_ic.mean() / std * np.sqrt(len(f_ic)) if std else None
+    stats = ic_stats.filter((pl.col("factor") == name) & (pl.col("pool") == pool))
+    mean, ir, t = stats.select("mean", "ir", "t_stat").row(0) if stats.height else (None,) * 3
+    out["rank_ic_mean_pct"] = None if mean is None else 100 * mean
+    out["rank_ic_ir"] = ir
+    out["rank_ic_t"] = t
     if rebal is None:
         rebal = pl.DataFrame(schema={"turnover": pl.Float64, "names": pl.Int64})
     out["turnover_pct"] = 100 * rebal["turnover"][1:].mean() if len(rebal) > 1 else None

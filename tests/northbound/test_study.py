@@ -13,7 +13,8 @@ from scipy import stats
 from factorlab.datasets import PRESETS, synthetic_market
 from factorlab.errors import MarketError, ParameterError
 from factorlab.evaluate.metrics import annual_return
-from factorlab.evaluate.portfolio import MarketGrid, quantile_targets, simulate_portfolio
+from factorlab.backtest import Costs, backtest, pool_benchmark, quantile_targets
+from factorlab.grid import AssetGrid
 from factorlab.market import Market
 from factorlab.northbound import DisclosureError
 from factorlab.northbound.study import factor_study, factor_sweep
@@ -100,23 +101,21 @@ def test_metrics_equal_the_engine_run_by_hand(market, result):
         "date", "asset", score=pl.col(factor)
     )
     lo = result.daily["date"].min()
-    grid = MarketGrid.from_prices(
+    grid = AssetGrid.from_prices(
         market.prices.filter(pl.col("date").is_between(scores["date"].min(), dt.date(2024, 8, 16))),
         assets=market.assets,  # delisting from the delist dates, as the study does
     )
     caps = market.prices.select("date", "asset", cap=pl.col("close") * pl.col("float_shares"))
     scores = scores.join(caps.collect(), on=["date", "asset"], how="left")
-    long = simulate_portfolio(grid, quantile_targets(scores, top=0.2), entry="next_vwap")
+    long = backtest(grid, quantile_targets(scores, top=0.2), entry="next_vwap", costs=Costs())
     members = (
         market.pools.filter(pl.col("pool") == pool)
         .filter(pl.col("date").is_in(scores["date"].unique().implode()))
         .collect()
     )
-    bench = simulate_portfolio(
-        grid, members.select("date", "asset", weight=pl.lit(1.0)), entry="next_vwap"
-    )
-    excess = long.daily.join(bench.daily, on="date", suffix="_b").filter(pl.col("date") >= lo)
-    by_hand = annual_return((excess["gross"] - excess["gross_b"]).to_numpy())
+    bench = pool_benchmark(grid, members, pool=pool, entry="next_vwap")
+    excess = long.daily.join(bench, on="date").filter(pl.col("date") >= lo)
+    by_hand = annual_return((excess["gross"] - excess["benchmark"]).to_numpy())
     assert _row(result, factor, pool)["long_excess_ann"] == pytest.approx(by_hand, abs=1e-10)
     # one date's rank IC, by scipy, from the entry after the signal to the entry after the next
     ic = result.ic.filter((pl.col("factor") == factor) & (pl.col("pool") == pool)).drop_nulls()
