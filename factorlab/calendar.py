@@ -15,6 +15,7 @@ from typing import Literal, get_args
 import polars as pl
 
 from factorlab.errors import ParameterError
+from factorlab.typing import CalendarName
 
 __all__ = [
     "COVERAGE_END",
@@ -35,7 +36,6 @@ __all__ = [
     "to_date",
 ]
 
-CalendarName = Literal["ashare", "hkex", "northbound"]
 RebalanceFreq = Literal["daily", "weekly", "monthly"]
 
 #: First and last day covered by the shipped calendars (inclusive).

@@ -25,6 +25,7 @@ from factorlab.errors import (
     ValueRangeError,
 )
 from factorlab.frames import check_unique_keys
+from factorlab.typing import CalendarName
 
 __all__ = [
     "TABLES",
@@ -40,8 +41,6 @@ FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 _MAX_LISTED = 20  # received column names shown in a MissingColumnError
 
 SCHEMA_VERSION = 1
-
-CalendarName = Literal["ashare", "hkex", "northbound"]
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,28 @@ Import them for annotations; every alias lists exactly the values the functions 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import polars as pl
 
 __all__ = [
+    "CalendarName",
     "CorrelationMethod",
     "DateGrid",
     "DropRule",
     "Entry",
     "IntoExpr",
     "PriceFill",
+    "Progress",
     "QuantileMode",
 ]
+
+CalendarName = Literal["ashare", "hkex", "northbound"]
+"""A shipped trading calendar: A-share (SSE/SZSE), HKEX, or Stock Connect northbound days."""
+
+Progress = Callable[[str], None]
+"""A progress callback: called with one short message per step of a long computation."""
 
 IntoExpr = str | pl.Expr
 """An operator input: a column name or any polars expression."""
@@ -26,9 +35,11 @@ QuantileMode = Literal["qcut", "rank"]
 """``"qcut"``: alphalens / ``pd.qcut`` per date (duplicate edges drop the date);
 ``"rank"``: tie-robust buckets from average ranks (tied values share a bucket, no date dropped)."""
 
-Entry = Literal["close", "next_open", "next_vwap"]
-"""Where a forward return starts: ``close`` of t (alphalens), or the ``open`` / ``vwap`` of t+1
-(safe when the factor is published after t's close)."""
+Entry = Literal["close", "next_close", "next_open", "next_vwap"]
+"""Where a position opened on signal date t starts (a forward return, an order's fill):
+``close`` of t (alphalens), or the ``close`` / ``open`` / ``vwap`` of t+1 (safe when the factor
+is published after t's close). ETFs and indices have no open or VWAP in the canonical model: they
+trade at ``close`` or ``next_close``."""
 
 PriceFill = Literal["none", "carry", "ffill"]
 """How a missing price (suspension, not listed) enters forward returns: ``"none"`` -> missing

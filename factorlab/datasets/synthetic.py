@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import polars as pl
 
 from factorlab._arrays import ffill_rows
-from factorlab.calendar import SH_CONNECT_LAUNCH, SZ_CONNECT_LAUNCH, sessions
+from factorlab.calendar import DISCLOSURE_END, SH_CONNECT_LAUNCH, SZ_CONNECT_LAUNCH, sessions
 from factorlab.datasets._synth_kernels import ar1_nb, holdings_nb, prices_nb, split_shares_nb
 from factorlab.errors import ParameterError
+from factorlab.grid import CHINEXT_REFORM
+from factorlab.typing import Progress
 
 __all__ = [
     "CITIC_INDUSTRIES",
@@ -33,12 +35,12 @@ log = logging.getLogger(__name__)
 
 #: First day of daily per-stock and per-participant northbound holdings disclosure.
 DISCLOSURE_START = dt.date(2017, 3, 17)
-#: Last day of daily disclosure; afterwards quarterly snapshots + the short_sellable table.
-DISCLOSURE_END = dt.date(2024, 8, 16)
+# (Daily disclosure ends on ``factorlab.calendar.DISCLOSURE_END``; afterwards quarterly
+# snapshots + the short_sellable table.)
+
 #: Effects are multiplied by ``Strengths.decay_after_2021`` from this day on.
 DECAY_START = dt.date(2021, 1, 1)
 QUOTA_RAISE = dt.date(2018, 5, 1)
-CHINEXT_REFORM = dt.date(2020, 8, 24)
 STAR_LAUNCH = dt.date(2019, 7, 22)
 FOREIGN_HALT_AT = 0.28
 FOREIGN_RESUME_BELOW = 0.26
@@ -201,9 +203,6 @@ class SynthParams:
         out["start"] = self.start.isoformat()
         out["end"] = self.end.isoformat()
         return out
-
-
-Progress = Callable[[str], None]
 
 
 def _interp_by_date(days: np.ndarray, anchors: tuple[tuple[dt.date, float], ...]) -> np.ndarray:

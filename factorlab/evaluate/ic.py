@@ -14,6 +14,7 @@ import polars as pl
 
 from factorlab._kernels import ic_rows_nb
 from factorlab._kernels.rank import row_order
+from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import ParameterError
 from factorlab.evaluate.forward import validate_horizons
 from factorlab.evaluate.quantiles import CleanFactor
@@ -27,7 +28,6 @@ __all__ = [
     "rolling_ic",
 ]
 
-TRADING_DAYS = 252
 _NO_RANKS = np.full((0, 0), np.nan)
 
 

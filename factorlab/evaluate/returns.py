@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import factor_returns_nb, quantile_mean_returns_nb
+from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import ParameterError
 from factorlab.evaluate.quantiles import CleanFactor
 from factorlab.typing import DateGrid
@@ -23,8 +24,6 @@ __all__ = [
     "quantile_spread",
     "rate_of_return",
 ]
-
-TRADING_DAYS = 252
 
 
 def mean_return_by_quantile(

@@ -19,6 +19,7 @@ from factorlab._arrays import ffill_rows, prev_valid_rows
 from factorlab.errors import ParameterError
 from factorlab.frames import as_lazy, check_columns, check_numeric, check_positive
 from factorlab.grid.index import GridIndex, day_numbers
+from factorlab.typing import Entry
 
 __all__ = [
     "CHINEXT_REFORM",
@@ -41,10 +42,8 @@ AssetKind = Literal["stock", "etf", "index"]
 KINDS: tuple[str, ...] = ("stock", "etf", "index")
 STOCK, ETF, INDEX = 0, 1, 2
 
-GridEntry = Literal["close", "next_close", "next_open", "next_vwap"]
-"""Where an order on signal date s fills: ``close`` (s's close), ``next_close`` / ``next_open`` /
-``next_vwap`` (the close / open / VWAP of the next session). ETFs and indices have no open or
-VWAP in the canonical model: they trade at ``close`` or ``next_close``."""
+#: Where an order on signal date s fills (:data:`factorlab.typing.Entry`, the one alias).
+GridEntry = Entry
 
 _OFFSET = {"close": 0, "next_close": 1, "next_open": 1, "next_vwap": 1}
 _STOCK_FLOATS = ("open", "high", "low", "close", "volume", "amount", "adj_factor", "float_shares")
