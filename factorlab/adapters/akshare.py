@@ -12,19 +12,19 @@ from typing import Any, Literal
 
 import polars as pl
 
-from factorlab.adapters import (
+from factorlab.adapters._common import (
     YUAN_PER_WAN,
     YUAN_PER_YI,
-    _check_range,
-    _check_ratio,
-    _codes,
-    _dates,
-    _dedupe,
-    _drop_rows,
-    _finish,
-    _floats,
-    _frame,
-    _require,
+    check_range,
+    check_ratio,
+    dedupe,
+    drop_rows,
+    finish,
+    parse_codes,
+    parse_dates,
+    parse_floats,
+    require_columns,
+    source_frame,
 )
 from factorlab.codes import normalize_asset_code
 from factorlab.errors import AdapterError
@@ -75,20 +75,20 @@ def stock_hsgt_hist_em(frame: Any, *, symbol: Literal["沪股通", "深股通"])
     """
     source = "akshare stock_hsgt_hist_em"
     link = _link(symbol, source)
-    df = _frame(frame, source)
+    df = source_frame(frame, source)
     cols = {"日期": "date", "当日成交净买额": "亿元", "买入成交额": "亿元", "卖出成交额": "亿元",
             "当日资金流入": "亿元"}
-    _require(df, source, cols)
+    require_columns(df, source, cols)
     nums = ["当日成交净买额", "买入成交额", "卖出成交额", "当日资金流入"]
-    df = _floats(df, nums, source)
+    df = parse_floats(df, nums, source)
     for c in ("当日成交净买额", "当日资金流入"):
-        _check_range(df, c, source, hi=_MAX_NET_YI, absolute=True, unit="亿元 (100m yuan)",
+        check_range(df, c, source, hi=_MAX_NET_YI, absolute=True, unit="亿元 (100m yuan)",
                      show=["日期"])
     for c in ("买入成交额", "卖出成交额"):
-        _check_range(df, c, source, lo=0, hi=_MAX_GROSS_YI, unit="亿元 (100m yuan)",
+        check_range(df, c, source, lo=0, hi=_MAX_GROSS_YI, unit="亿元 (100m yuan)",
                      show=["日期"])
     out = df.select(
-        _dates(df, "日期", source).alias("date"),
+        parse_dates(df, "日期", source).alias("date"),
         pl.lit(link).alias("link"),
         pl.lit("net_buy").alias("flow_definition"),
         (pl.col("当日资金流入") * YUAN_PER_YI).alias("quota_inflow"),
@@ -96,12 +96,12 @@ def stock_hsgt_hist_em(frame: Any, *, symbol: Literal["沪股通", "深股通"])
         (pl.col("买入成交额") * YUAN_PER_YI).alias("buy_amount"),
         (pl.col("卖出成交额") * YUAN_PER_YI).alias("sell_amount"),
     )
-    out = _drop_rows(
+    out = drop_rows(
         out, pl.all_horizontal(pl.col("quota_inflow", "net_buy", "buy_amount", "sell_amount")
                                .is_null()),
         source, reason="no flow value at all (days without northbound trading)",
         level=logging.INFO)
-    return _finish("northbound_flows", _dedupe(out, ["date", "link"], source), source)
+    return finish("northbound_flows", dedupe(out, ["date", "link"], source), source)
 
 
 def stock_hsgt_fund_flow_summary_em(frame: Any) -> pl.DataFrame:
@@ -123,19 +123,19 @@ def stock_hsgt_fund_flow_summary_em(frame: Any) -> pl.DataFrame:
     ``'net_buy'``. Unit check: |values| <= 1,000 亿.
     """
     source = "akshare stock_hsgt_fund_flow_summary_em"
-    df = _frame(frame, source)
-    _require(df, source, {"交易日": "date", "板块": "沪股通 / 深股通 / 港股通(...)",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"交易日": "date", "板块": "沪股通 / 深股通 / 港股通(...)",
                           "资金方向": "北向 / 南向", "成交净买额": "亿元", "资金净流入": "亿元"})
-    df = _drop_rows(df, ~((pl.col("资金方向").cast(pl.String) == "北向")
+    df = drop_rows(df, ~((pl.col("资金方向").cast(pl.String) == "北向")
                           & pl.col("板块").cast(pl.String).is_in(list(_LINKS))), source,
                     reason="not a northbound link (southbound 港股通 rows)",
                     show=["交易日", "板块", "资金方向"], level=logging.INFO)
-    df = _floats(df, ["成交净买额", "资金净流入"], source)
+    df = parse_floats(df, ["成交净买额", "资金净流入"], source)
     for c in ("成交净买额", "资金净流入"):
-        _check_range(df, c, source, hi=_MAX_NET_YI, absolute=True, unit="亿元 (100m yuan)",
+        check_range(df, c, source, hi=_MAX_NET_YI, absolute=True, unit="亿元 (100m yuan)",
                      show=["交易日", "板块"])
     out = df.select(
-        _dates(df, "交易日", source).alias("date"),
+        parse_dates(df, "交易日", source).alias("date"),
         pl.col("板块").cast(pl.String).replace_strict(_LINKS).alias("link"),
         pl.lit("net_buy").alias("flow_definition"),
         (pl.col("资金净流入") * YUAN_PER_YI).alias("quota_inflow"),
@@ -143,7 +143,7 @@ def stock_hsgt_fund_flow_summary_em(frame: Any) -> pl.DataFrame:
         pl.lit(None, pl.Float64).alias("buy_amount"),
         pl.lit(None, pl.Float64).alias("sell_amount"),
     )
-    return _finish("northbound_flows", _dedupe(out, ["date", "link"], source), source)
+    return finish("northbound_flows", dedupe(out, ["date", "link"], source), source)
 
 
 def stock_hsgt_hold_stock_em(frame: Any) -> pl.DataFrame:
@@ -167,26 +167,26 @@ def stock_hsgt_hold_stock_em(frame: Any) -> pl.DataFrame:
     of 万), so ``shares`` is accurate to about 100 shares.
     """
     source = "akshare stock_hsgt_hold_stock_em"
-    df = _frame(frame, source)
-    _require(df, source, {"日期": "date", "代码": "6-digit code", "今日收盘价": "yuan",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"日期": "date", "代码": "6-digit code", "今日收盘价": "yuan",
                           "今日持股-股数": "万 (10k shares)", "今日持股-市值": "万元",
                           "今日持股-占总股本比": "%"})
-    df = _floats(df, ["今日收盘价", "今日持股-股数", "今日持股-市值", "今日持股-占总股本比"],
+    df = parse_floats(df, ["今日收盘价", "今日持股-股数", "今日持股-市值", "今日持股-占总股本比"],
                  source)
-    _check_range(df, "今日持股-占总股本比", source, lo=0, hi=100, unit="percent",
+    check_range(df, "今日持股-占总股本比", source, lo=0, hi=100, unit="percent",
                  show=["代码", "日期"])
-    _check_range(df, "今日持股-股数", source, lo=0, unit="万股", show=["代码", "日期"])
-    _check_ratio(df, pl.col("今日持股-市值") / pl.col("今日持股-股数") / pl.col("今日收盘价"),
+    check_range(df, "今日持股-股数", source, lo=0, unit="万股", show=["代码", "日期"])
+    check_ratio(df, pl.col("今日持股-市值") / pl.col("今日持股-股数") / pl.col("今日收盘价"),
                  "今日持股-股数", source,
                  expected="今日持股-市值 (万元) / 今日持股-股数 (万股) / 今日收盘价",
                  lo=0.95, hi=1.05, show=["代码", "日期", "今日持股-市值", "今日收盘价"])
     out = df.select(
-        _dates(df, "日期", source).alias("date"),
-        _codes(df, "代码", source).alias("asset"),
+        parse_dates(df, "日期", source).alias("date"),
+        parse_codes(df, "代码", source).alias("asset"),
         (pl.col("今日持股-股数") * YUAN_PER_WAN).round().cast(pl.Int64).alias("shares"),
         (pl.col("今日持股-占总股本比") / 100).alias("ratio"),
     ).drop_nulls("shares")
-    return _finish("northbound", _dedupe(out, ["date", "asset"], source), source)
+    return finish("northbound", dedupe(out, ["date", "asset"], source), source)
 
 
 def stock_hsgt_individual_em(frame: Any, *, symbol: str | int) -> pl.DataFrame:
@@ -209,23 +209,24 @@ def stock_hsgt_individual_em(frame: Any, *, symbol: str | int) -> pl.DataFrame:
     HKEX calendar as published (see ``factorlab.adapters.tushare.hk_hold``).
     """
     source = "akshare stock_hsgt_individual_em"
-    df = _frame(frame, source)
-    _require(df, source, {"持股日期": "date", "当日收盘价": "yuan", "持股数量": "shares (股)",
-                          "持股市值": "yuan", "持股数量占A股百分比": "%"})
+    df = source_frame(frame, source)
+    require_columns(df, source, {"持股日期": "date", "当日收盘价": "yuan",
+                                 "持股数量": "shares (股)", "持股市值": "yuan",
+                                 "持股数量占A股百分比": "%"})
     try:
         asset = normalize_asset_code(symbol)
     except Exception as exc:
         raise AdapterError(f"{source}: `symbol`: {exc}", source=source) from None
-    df = _floats(df, ["当日收盘价", "持股数量", "持股市值", "持股数量占A股百分比"], source)
-    _check_range(df, "持股数量占A股百分比", source, lo=0, hi=100, unit="percent",
+    df = parse_floats(df, ["当日收盘价", "持股数量", "持股市值", "持股数量占A股百分比"], source)
+    check_range(df, "持股数量占A股百分比", source, lo=0, hi=100, unit="percent",
                  show=["持股日期"])
-    _check_ratio(df, pl.col("持股市值") / pl.col("持股数量") / pl.col("当日收盘价"), "持股数量",
+    check_ratio(df, pl.col("持股市值") / pl.col("持股数量") / pl.col("当日收盘价"), "持股数量",
                  source, expected="持股市值 (元) / 持股数量 (股) / 当日收盘价", lo=0.95, hi=1.05,
                  show=["持股日期", "持股市值", "当日收盘价"])
     out = df.select(
-        _dates(df, "持股日期", source).alias("date"),
+        parse_dates(df, "持股日期", source).alias("date"),
         pl.lit(asset).alias("asset"),
         pl.col("持股数量").round().cast(pl.Int64).alias("shares"),
         (pl.col("持股数量占A股百分比") / 100).alias("ratio"),
     ).drop_nulls("shares")
-    return _finish("northbound", _dedupe(out, ["date", "asset"], source), source)
+    return finish("northbound", dedupe(out, ["date", "asset"], source), source)

@@ -12,17 +12,17 @@ from typing import Any
 
 import polars as pl
 
-from factorlab.adapters import (
+from factorlab.adapters._common import (
     YUAN_PER_YI,
-    _check_range,
-    _codes,
-    _dates,
-    _dedupe,
-    _drop_rows,
-    _finish,
-    _floats,
-    _frame,
-    _require,
+    check_range,
+    dedupe,
+    drop_rows,
+    finish,
+    parse_codes,
+    parse_dates,
+    parse_floats,
+    require_columns,
+    source_frame,
 )
 
 __all__ = ["NORTHBOUND_LINKS", "stk_hk_hold_info", "stk_ml_quota", "stk_ml_quota_flows"]
@@ -36,7 +36,7 @@ _QUOTA_RANGE_YI = (50.0, 1_000.0)  # daily quota per link: 130 亿, 520 亿 from
 
 def _northbound(df: pl.DataFrame, source: str) -> pl.DataFrame:
     link_id = pl.col("link_id").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-    df = _drop_rows(df.with_columns(link_id.alias("link_id")),
+    df = drop_rows(df.with_columns(link_id.alias("link_id")),
                     ~pl.col("link_id").is_in(list(NORTHBOUND_LINKS)), source,
                     reason="`link_id` not a northbound link (southbound rows)",
                     level=logging.INFO)
@@ -44,19 +44,19 @@ def _northbound(df: pl.DataFrame, source: str) -> pl.DataFrame:
 
 
 def _quota_frame(frame: Any, source: str) -> pl.DataFrame:
-    df = _frame(frame, source)
-    _require(df, source, {"day": "date", "link_id": "310001 沪股通 / 310002 深股通",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"day": "date", "link_id": "310001 沪股通 / 310002 深股通",
                           "quota_daily": "亿元", "quota_daily_balance": "亿元",
                           "buy_amount": "亿元", "sell_amount": "亿元"})
     df = _northbound(df, source)
     nums = ["quota_daily", "quota_daily_balance", "buy_amount", "sell_amount"]
-    df = _floats(df, nums, source)
+    df = parse_floats(df, nums, source)
     lo, hi = _QUOTA_RANGE_YI
-    _check_range(df, "quota_daily", source, lo=lo, hi=hi, unit="亿元 (130 or 520 per link)",
+    check_range(df, "quota_daily", source, lo=lo, hi=hi, unit="亿元 (130 or 520 per link)",
                  show=["day", "link_id"])
     for c in ("buy_amount", "sell_amount"):
-        _check_range(df, c, source, lo=0, hi=5_000, unit="亿元", show=["day", "link_id"])
-    return df.with_columns(_dates(df, "day", source).alias("date"),
+        check_range(df, c, source, lo=0, hi=5_000, unit="亿元", show=["day", "link_id"])
+    return df.with_columns(parse_dates(df, "day", source).alias("date"),
                            *[(pl.col(c) * YUAN_PER_YI).alias(c) for c in nums])
 
 
@@ -86,7 +86,7 @@ def stk_ml_quota(frame: Any) -> pl.DataFrame:
     out = df.select("date", "link", "quota_daily",
                     pl.col("quota_daily_balance").alias("quota_balance"),
                     "buy_amount", "sell_amount").drop_nulls()
-    return _finish("quotas", _dedupe(out, ["date", "link"], source), source)
+    return finish("quotas", dedupe(out, ["date", "link"], source), source)
 
 
 def stk_ml_quota_flows(frame: Any) -> pl.DataFrame:
@@ -104,9 +104,9 @@ def stk_ml_quota_flows(frame: Any) -> pl.DataFrame:
         (pl.col("buy_amount") - pl.col("sell_amount")).alias("net_buy"),
         "buy_amount", "sell_amount",
     )
-    out = _drop_rows(out, pl.all_horizontal(pl.col("quota_inflow", "net_buy").is_null()),
+    out = drop_rows(out, pl.all_horizontal(pl.col("quota_inflow", "net_buy").is_null()),
                      source, reason="no flow value at all", level=logging.INFO)
-    return _finish("northbound_flows", _dedupe(out, ["date", "link"], source), source)
+    return finish("northbound_flows", dedupe(out, ["date", "link"], source), source)
 
 
 def stk_hk_hold_info(frame: Any) -> pl.DataFrame:
@@ -128,17 +128,17 @@ def stk_hk_hold_info(frame: Any) -> pl.DataFrame:
     Unit check: share_ratio within [0, 100].
     """
     source = "joinquant STK_HK_HOLD_INFO"
-    df = _frame(frame, source)
-    _require(df, source, {"day": "date", "link_id": "310001 / 310002 / 310005",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"day": "date", "link_id": "310001 / 310002 / 310005",
                           "code": "code, e.g. 600519.XSHG", "share_number": "shares (股)",
                           "share_ratio": "%"})
-    df = _floats(_northbound(df, source), ["share_number", "share_ratio"], source)
-    _check_range(df, "share_ratio", source, lo=0, hi=100, unit="percent", show=["day", "code"])
-    _check_range(df, "share_number", source, lo=0, unit="shares", show=["day", "code"])
+    df = parse_floats(_northbound(df, source), ["share_number", "share_ratio"], source)
+    check_range(df, "share_ratio", source, lo=0, hi=100, unit="percent", show=["day", "code"])
+    check_range(df, "share_number", source, lo=0, unit="shares", show=["day", "code"])
     out = df.select(
-        _dates(df, "day", source).alias("date"),
-        _codes(df, "code", source).alias("asset"),
+        parse_dates(df, "day", source).alias("date"),
+        parse_codes(df, "code", source).alias("asset"),
         pl.col("share_number").round().cast(pl.Int64).alias("shares"),
         (pl.col("share_ratio") / 100).alias("ratio"),
     ).drop_nulls("shares")
-    return _finish("northbound", _dedupe(out, ["date", "asset"], source), source)
+    return finish("northbound", dedupe(out, ["date", "asset"], source), source)

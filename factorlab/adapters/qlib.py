@@ -13,16 +13,16 @@ from typing import Any, Literal
 
 import polars as pl
 
-from factorlab.adapters import (
-    _check_range,
-    _codes,
-    _dates,
-    _dedupe,
-    _drop_rows,
-    _finish,
-    _floats,
-    _frame,
-    _require,
+from factorlab.adapters._common import (
+    check_range,
+    dedupe,
+    drop_rows,
+    finish,
+    parse_codes,
+    parse_dates,
+    parse_floats,
+    require_columns,
+    source_frame,
 )
 from factorlab.errors import AdapterError
 
@@ -39,7 +39,7 @@ def _col(df: pl.DataFrame, *names: str) -> str | None:
 
 def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
            source: str) -> pl.DataFrame:
-    df = _frame(frame, source)
+    df = source_frame(frame, source)
     df = df.rename({c: c[1:] for c in df.columns if c.startswith("$")})
     date_col = _col(df, "datetime", "date", "trade_date")
     code_col = _col(df, "instrument", "symbol", "code", "ts_code")
@@ -47,7 +47,7 @@ def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
             "volume": "shares", "factor": "back-adjustment factor"}
     if date_col is None:
         need["datetime"] = "date"
-    _require(df, source, need)
+    require_columns(df, source, need)
     if code_col is None and instrument is None:
         raise AdapterError(
             f"{source}: the frame has no `instrument` / `symbol` column; pass "
@@ -56,14 +56,14 @@ def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
         )
     nums = ["open", "high", "low", "close", "volume", "factor"]
     amount_col = _col(df, "amount", "money")
-    df = _floats(df, [*nums, *([amount_col] if amount_col else [])], source)
-    _check_range(df, "factor", source, lo=1e-12, unit="a positive factor", show=[date_col or ""])
+    df = parse_floats(df, [*nums, *([amount_col] if amount_col else [])], source)
+    check_range(df, "factor", source, lo=1e-12, unit="a positive factor", show=[date_col or ""])
     if code_col is None:
         df = df.with_columns(pl.lit(instrument).alias("_code"))
         code_col = "_code"
     assert date_col is not None
-    df = df.with_columns(_dates(df, date_col, source).alias("date"),
-                         _codes(df, code_col, source).alias("asset"))
+    df = df.with_columns(parse_dates(df, date_col, source).alias("date"),
+                         parse_codes(df, code_col, source).alias("asset"))
     f = pl.col("factor")
     prices = ["open", "high", "low", "close"]
     if adjusted:
@@ -91,7 +91,7 @@ def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
     else:
         cols.append(pl.lit(None, pl.Float64).alias("amount"))
     out = df.select(cols)
-    return _dedupe(out, ["date", "asset"], source)
+    return dedupe(out, ["date", "asset"], source)
 
 
 def _suspended() -> pl.Expr:
@@ -136,13 +136,13 @@ def daily(
     ('600000.SH', 5.2, 1000.0, 2.0)
     """
     source = "qlib daily"
-    out = _drop_rows(_parse(frame, instrument, adjusted, check_tick, source), _suspended(),
+    out = drop_rows(_parse(frame, instrument, adjusted, check_tick, source), _suspended(),
                      source, reason="suspended days (returned by qlib.suspensions instead)",
                      level=logging.INFO)
     out = out.with_columns(pl.lit(None, pl.Float64).alias("float_shares"),
                            pl.lit(None, pl.Float64).alias("total_shares"),
                            pl.lit(False).alias("is_st"))
-    return _finish("prices", out, source)
+    return finish("prices", out, source)
 
 
 def suspensions(
@@ -155,7 +155,7 @@ def suspensions(
     """The ``suspensions`` table: the rows of a qlib-style frame that :func:`daily` leaves out."""
     source = "qlib daily"
     out = _parse(frame, instrument, adjusted, check_tick, source).filter(_suspended())
-    return _finish("suspensions", out.select("date", "asset"), source)
+    return finish("suspensions", out.select("date", "asset"), source)
 
 
 def pools_from_intervals(
@@ -183,12 +183,13 @@ def pools_from_intervals(
     [datetime.date(2020, 1, 3), datetime.date(2020, 1, 6)]
     """
     source = "membership intervals"
-    df = _frame(intervals, source)
-    _require(df, source, {code: "asset code", start: "first day (inclusive)",
+    df = source_frame(intervals, source)
+    require_columns(df, source, {code: "asset code", start: "first day (inclusive)",
                           end: "last day (inclusive)"})
     days = days.cast(pl.Date).sort()
-    iv = df.select(_codes(df, code, source).alias("asset"),
-                   _dates(df, start, source).alias("s"), _dates(df, end, source).alias("e"))
+    iv = df.select(parse_codes(df, code, source).alias("asset"),
+                   parse_dates(df, start, source).alias("s"),
+                   parse_dates(df, end, source).alias("e"))
     bad = iv.filter(pl.col("e") < pl.col("s"))
     if bad.height:
         raise AdapterError(f"{source}: {bad.height} interval(s) end before they start, e.g. "
@@ -219,7 +220,7 @@ def instruments(
     """``pools`` rows from a qlib instruments file (``instruments/csi300.txt``: tab-separated
     ``SH600000  2008-01-01  2020-12-31`` without header, read as three columns) or any frame with
     ``ts_code, start_date, end_date`` (``kind="columns"``)."""
-    df = _frame(frame, "qlib instruments")
+    df = source_frame(frame, "qlib instruments")
     if kind == "qlib":
         if df.width < 3:
             raise AdapterError("qlib instruments: expected three columns (instrument, start, "

@@ -14,21 +14,21 @@ from typing import Any, Literal
 
 import polars as pl
 
-from factorlab.adapters import (
+from factorlab.adapters._common import (
     SHARES_PER_LOT,
     YUAN_PER_MILLION,
     YUAN_PER_THOUSAND,
     YUAN_PER_WAN,
-    _check_range,
-    _check_ratio,
-    _codes,
-    _dates,
-    _dedupe,
-    _drop_rows,
-    _finish,
-    _floats,
-    _frame,
-    _require,
+    check_range,
+    check_ratio,
+    dedupe,
+    drop_rows,
+    finish,
+    parse_codes,
+    parse_dates,
+    parse_floats,
+    require_columns,
+    source_frame,
 )
 from factorlab.errors import AdapterError
 
@@ -74,9 +74,9 @@ _MAX_NET_FLOW_MN = 100_000.0  # |daily net flow per link| <= 100 bn yuan, in mil
 
 def _key_dates(df: pl.DataFrame, source: str, *, date: str = "trade_date",
                code: str | None = "ts_code") -> pl.DataFrame:
-    cols = [_dates(df, date, source).alias("date")]
+    cols = [parse_dates(df, date, source).alias("date")]
     if code is not None:
-        cols.append(_codes(df, code, source).alias("asset"))
+        cols.append(parse_codes(df, code, source).alias("asset"))
     return df.with_columns(cols)
 
 
@@ -113,17 +113,17 @@ def daily(frame: Any) -> pl.DataFrame:
     (datetime.date(2020, 1, 2), 14809900.0, 16804000000.0)
     """
     source = "tushare daily"
-    df = _frame(frame, source)
-    _require(df, source, {"ts_code": "code, e.g. 600519.SH", "trade_date": "YYYYMMDD",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"ts_code": "code, e.g. 600519.SH", "trade_date": "YYYYMMDD",
                           "open": "yuan", "high": "yuan", "low": "yuan", "close": "yuan",
                           "vol": "lots of 100 shares (手)", "amount": "thousand yuan (千元)"})
-    df = _floats(df, ["open", "high", "low", "close", "vol", "amount"], source)
+    df = parse_floats(df, ["open", "high", "low", "close", "vol", "amount"], source)
     df = _key_dates(df, source)
-    _check_range(df, "vol", source, lo=0, unit="lots", show=["ts_code", "trade_date"])
-    _check_range(df, "amount", source, lo=0, unit="thousand yuan", show=["ts_code", "trade_date"])
+    check_range(df, "vol", source, lo=0, unit="lots", show=["ts_code", "trade_date"])
+    check_range(df, "amount", source, lo=0, unit="thousand yuan", show=["ts_code", "trade_date"])
     vwap = pl.col("amount") * YUAN_PER_THOUSAND / (pl.col("vol") * SHARES_PER_LOT)
     t = _VWAP_TOLERANCE
-    _check_ratio(
+    check_ratio(
         df.filter(pl.col("vol") > 0),
         pl.when(vwap < pl.col("low") * (1 - t)).then(vwap / pl.col("low"))
         .when(vwap > pl.col("high") * (1 + t)).then(vwap / pl.col("high"))
@@ -136,7 +136,7 @@ def daily(frame: Any) -> pl.DataFrame:
         (pl.col("vol") * SHARES_PER_LOT).alias("volume"),
         (pl.col("amount") * YUAN_PER_THOUSAND).alias("amount"),
     ).drop_nulls(["open", "high", "low", "close"])
-    return _dedupe(out, ["date", "asset"], source).sort("date", "asset")
+    return dedupe(out, ["date", "asset"], source).sort("date", "asset")
 
 
 def adj_factor(frame: Any) -> pl.DataFrame:
@@ -158,14 +158,14 @@ def adj_factor(frame: Any) -> pl.DataFrame:
     (datetime.date(2020, 1, 2), '000001.SZ', 108.031)
     """
     source = "tushare adj_factor"
-    df = _frame(frame, source)
-    _require(df, source, {"ts_code": "code", "trade_date": "YYYYMMDD",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"ts_code": "code", "trade_date": "YYYYMMDD",
                           "adj_factor": "cumulative back-adjustment factor"})
-    df = _key_dates(_floats(df, ["adj_factor"], source), source)
-    _check_range(df, "adj_factor", source, lo=1e-6, unit="a positive factor",
+    df = _key_dates(parse_floats(df, ["adj_factor"], source), source)
+    check_range(df, "adj_factor", source, lo=1e-6, unit="a positive factor",
                  show=["ts_code", "trade_date"])
     out = df.select("date", "asset", "adj_factor").drop_nulls()
-    return _dedupe(out, ["date", "asset"], source).sort("date", "asset")
+    return dedupe(out, ["date", "asset"], source).sort("date", "asset")
 
 
 def daily_basic(frame: Any) -> pl.DataFrame:
@@ -196,15 +196,15 @@ def daily_basic(frame: Any) -> pl.DataFrame:
     (1256197800.0, 1419500000000.0)
     """
     source = "tushare daily_basic"
-    df = _frame(frame, source)
-    _require(df, source, {"ts_code": "code", "trade_date": "YYYYMMDD",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"ts_code": "code", "trade_date": "YYYYMMDD",
                           "total_share": "10k shares (万股)", "float_share": "10k shares (万股)"})
     nums = [c for c in ("total_share", "float_share", "total_mv", "circ_mv", "close")
             if c in df.columns]
-    df = _key_dates(_floats(df, nums, source), source)
+    df = _key_dates(parse_floats(df, nums, source), source)
     for c in ("total_share", "float_share"):
-        _check_range(df, c, source, lo=0, unit="10k shares", show=["ts_code", "trade_date"])
-    _check_range(
+        check_range(df, c, source, lo=0, unit="10k shares", show=["ts_code", "trade_date"])
+    check_range(
         df.with_columns((pl.col("float_share") / pl.col("total_share")).alias("float/total")),
         "float/total", source, hi=1.0001, unit="a fraction (float_share <= total_share)",
         show=["ts_code", "trade_date", "float_share", "total_share"],
@@ -212,7 +212,7 @@ def daily_basic(frame: Any) -> pl.DataFrame:
     if "close" in df.columns:
         for mv, sh in (("total_mv", "total_share"), ("circ_mv", "float_share")):
             if mv in df.columns:
-                _check_ratio(df, pl.col(mv) / pl.col(sh) / pl.col("close"), mv, source,
+                check_ratio(df, pl.col(mv) / pl.col(sh) / pl.col("close"), mv, source,
                              expected=f"{mv} (万元) / {sh} (万股) / close", lo=0.95, hi=1.05,
                              show=["ts_code", "trade_date", "close", sh])
     cols = [
@@ -224,7 +224,7 @@ def daily_basic(frame: Any) -> pl.DataFrame:
         cols.append((pl.col("circ_mv") * YUAN_PER_WAN).alias("float_cap"))
     if "total_mv" in df.columns:
         cols.append((pl.col("total_mv") * YUAN_PER_WAN).alias("total_cap"))
-    return _dedupe(df.select(cols), ["date", "asset"], source).sort("date", "asset")
+    return dedupe(df.select(cols), ["date", "asset"], source).sort("date", "asset")
 
 
 def prices(
@@ -271,16 +271,16 @@ def prices(
         out = out.with_columns(pl.lit(None, pl.Float64).alias("float_shares"),
                                pl.lit(None, pl.Float64).alias("total_shares"))
     if st is not None:
-        st_df = _frame(st, "st days", allow_empty=True)
+        st_df = source_frame(st, "st days", allow_empty=True)
         if "date" not in st_df.columns:
-            _require(st_df, "st days", {"trade_date": "date", "ts_code": "code"})
+            require_columns(st_df, "st days", {"trade_date": "date", "ts_code": "code"})
             st_df = _key_dates(st_df, "st days")
         keys = st_df.select(pl.col("date").cast(pl.Date), "asset").unique()
         out = out.join(keys.with_columns(pl.lit(True).alias("is_st")), on=["date", "asset"],
                        how="left").with_columns(pl.col("is_st").fill_null(False))
     else:
         out = out.with_columns(pl.lit(False).alias("is_st"))
-    return _finish("prices", out, source)
+    return finish("prices", out, source)
 
 
 def hk_hold(frame: Any, *, calendar: Literal["hkex", "ashare"] = "hkex") -> pl.DataFrame:
@@ -306,29 +306,29 @@ def hk_hold(frame: Any, *, calendar: Literal["hkex", "ashare"] = "hkex") -> pl.D
     that is already a fraction passes and is wrongly divided again, so pass the source column).
     """
     source = "tushare hk_hold"
-    df = _frame(frame, source)
-    _require(df, source, {"trade_date": "YYYYMMDD", "ts_code": "code", "vol": "shares (股)",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"trade_date": "YYYYMMDD", "ts_code": "code", "vol": "shares (股)",
                           "ratio": "% of issued A shares", "exchange": "SH / SZ / HK"})
-    df = _drop_rows(df, ~pl.col("exchange").cast(pl.String).is_in(["SH", "SZ"]), source,
+    df = drop_rows(df, ~pl.col("exchange").cast(pl.String).is_in(["SH", "SZ"]), source,
                     reason="`exchange` not SH / SZ (southbound HK rows)",
                     show=["trade_date", "ts_code", "exchange"])
-    df = _key_dates(_floats(df, ["vol", "ratio"], source), source)
-    _check_range(df, "ratio", source, lo=0, hi=100, unit="percent",
+    df = _key_dates(parse_floats(df, ["vol", "ratio"], source), source)
+    check_range(df, "ratio", source, lo=0, hi=100, unit="percent",
                  show=["ts_code", "trade_date"])
-    _check_range(df, "vol", source, lo=0, unit="shares", show=["ts_code", "trade_date"])
+    check_range(df, "vol", source, lo=0, unit="shares", show=["ts_code", "trade_date"])
     out = df.select("date", "asset", pl.col("vol").round().cast(pl.Int64).alias("shares"),
                     (pl.col("ratio") / 100).alias("ratio"))
-    out = _drop_rows(out, pl.col("shares").is_null(), source, reason="null `vol` (shares)")
-    out = _dedupe(out, ["date", "asset"], source)
+    out = drop_rows(out, pl.col("shares").is_null(), source, reason="null `vol` (shares)")
+    out = dedupe(out, ["date", "asset"], source)
     if calendar == "ashare":
         from factorlab.calendar import sessions
 
-        out = _drop_rows(out, ~pl.col("date").is_in(sessions("ashare").implode()), source,
+        out = drop_rows(out, ~pl.col("date").is_in(sessions("ashare").implode()), source,
                          reason="HK sessions that are not A-share sessions (calendar='ashare')")
     elif calendar != "hkex":
         raise AdapterError(f"{source}: `calendar` must be 'hkex' or 'ashare'; got {calendar!r}.",
                            source=source)
-    return _finish("northbound", out, source)
+    return finish("northbound", out, source)
 
 
 def moneyflow_hsgt(frame: Any) -> pl.DataFrame:
@@ -363,20 +363,20 @@ def moneyflow_hsgt(frame: Any) -> pl.DataFrame:
     [('quota_inflow', 1923720000.0, None), ('net_buy', None, 544360000.0)]
     """
     source = "tushare moneyflow_hsgt"
-    df = _frame(frame, source)
-    _require(df, source, {"trade_date": "YYYYMMDD", "hgt": "million yuan (百万元)",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"trade_date": "YYYYMMDD", "hgt": "million yuan (百万元)",
                           "sgt": "million yuan (百万元)"})
-    df = _floats(df, ["hgt", "sgt"], source)
-    df = df.with_columns(_dates(df, "trade_date", source).alias("date"))
+    df = parse_floats(df, ["hgt", "sgt"], source)
+    df = df.with_columns(parse_dates(df, "trade_date", source).alias("date"))
     for c in ("hgt", "sgt"):
-        _check_range(df, c, source, hi=_MAX_NET_FLOW_MN, absolute=True, unit="million yuan",
+        check_range(df, c, source, hi=_MAX_NET_FLOW_MN, absolute=True, unit="million yuan",
                      show=["trade_date"],
                      hint="Values this large look like yuan; pass the tushare column as is.")
     long = pl.concat([
         df.select("date", pl.lit(link).alias("link"), (pl.col(c) * YUAN_PER_MILLION).alias("v"))
         for link, c in (("SH", "hgt"), ("SZ", "sgt"))
     ]).drop_nulls("v")
-    long = _dedupe(long, ["date", "link"], source)
+    long = dedupe(long, ["date", "link"], source)
     quota = pl.col("date") < FLOW_DEFINITION_CHANGE
     out = long.select(
         "date", "link",
@@ -387,7 +387,7 @@ def moneyflow_hsgt(frame: Any) -> pl.DataFrame:
         pl.lit(None, pl.Float64).alias("buy_amount"),
         pl.lit(None, pl.Float64).alias("sell_amount"),
     )
-    return _finish("northbound_flows", out, source)
+    return finish("northbound_flows", out, source)
 
 
 def index_daily(frame: Any, *, names: Mapping[str, str] | None = None) -> pl.DataFrame:
@@ -408,14 +408,14 @@ def index_daily(frame: Any, *, names: Mapping[str, str] | None = None) -> pl.Dat
     ``amount * 1000 / (vol * 100)`` must lie within 0.5..1,000 yuan on 90 % of rows.
     """
     source = "tushare index_daily"
-    df = _frame(frame, source)
-    _require(df, source, {"ts_code": "index code", "trade_date": "YYYYMMDD",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"ts_code": "index code", "trade_date": "YYYYMMDD",
                           "close": "index points"})
     nums = ["close", *[c for c in ("vol", "amount") if c in df.columns]]
-    df = _floats(df, nums, source)
-    df = df.with_columns(_dates(df, "trade_date", source).alias("date"))
+    df = parse_floats(df, nums, source)
+    df = df.with_columns(parse_dates(df, "trade_date", source).alias("date"))
     if "vol" in df.columns and "amount" in df.columns:
-        _check_ratio(df.filter(pl.col("vol") > 0),
+        check_ratio(df.filter(pl.col("vol") > 0),
                      pl.col("amount") * YUAN_PER_THOUSAND / (pl.col("vol") * SHARES_PER_LOT),
                      "amount", source,
                      expected="average share price amount*1000/(vol*100) in yuan",
@@ -426,7 +426,7 @@ def index_daily(frame: Any, *, names: Mapping[str, str] | None = None) -> pl.Dat
         pl.col("ts_code").cast(pl.String).replace(mapping).alias("index"),
         "close",
     ).drop_nulls("close")
-    return _finish("indices", _dedupe(out, ["date", "index"], source), source)
+    return finish("indices", dedupe(out, ["date", "index"], source), source)
 
 
 def index_weight(frame: Any, *, names: Mapping[str, str] | None = None) -> pl.DataFrame:
@@ -446,14 +446,14 @@ def index_weight(frame: Any, *, names: Mapping[str, str] | None = None) -> pl.Da
     whose every date sums to about 1 is already in fractions and is rejected.
     """
     source = "tushare index_weight"
-    df = _frame(frame, source)
-    _require(df, source, {"index_code": "index code", "con_code": "constituent code",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"index_code": "index code", "con_code": "constituent code",
                           "trade_date": "YYYYMMDD", "weight": "percent"})
-    df = _key_dates(_floats(df, ["weight"], source), source, code="con_code")
-    _check_range(df, "weight", source, lo=0, hi=100, unit="percent",
+    df = _key_dates(parse_floats(df, ["weight"], source), source, code="con_code")
+    check_range(df, "weight", source, lo=0, hi=100, unit="percent",
                  show=["index_code", "con_code", "trade_date"])
     sums = df.group_by("index_code", "trade_date").agg(pl.col("weight").sum())
-    _check_range(sums, "weight", source, hi=100.5, unit="percent (summing to <= 100 per day)",
+    check_range(sums, "weight", source, hi=100.5, unit="percent (summing to <= 100 per day)",
                  show=["index_code", "trade_date"])
     if sums.height and df.height > 2 * sums.height and sums["weight"].max() <= 1.0001:
         raise AdapterError(
@@ -464,7 +464,7 @@ def index_weight(frame: Any, *, names: Mapping[str, str] | None = None) -> pl.Da
     mapping = dict(INDEX_NAMES if names is None else names)
     out = df.select("date", pl.col("index_code").cast(pl.String).replace(mapping).alias("index"),
                     "asset", (pl.col("weight") / 100).alias("weight"))
-    return _finish("index_weights", _dedupe(out, ["date", "index", "asset"], source), source)
+    return finish("index_weights", dedupe(out, ["date", "index", "asset"], source), source)
 
 
 def stock_basic(frame: Any, *, unknown_industry: str = "unknown") -> pl.DataFrame:
@@ -486,14 +486,14 @@ def stock_basic(frame: Any, *, unknown_industry: str = "unknown") -> pl.DataFram
     its day only; it is not point in time.
     """
     source = "tushare stock_basic"
-    df = _frame(frame, source)
-    _require(df, source, {"ts_code": "code", "name": "short name", "industry": "industry",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"ts_code": "code", "name": "short name", "industry": "industry",
                           "list_date": "YYYYMMDD"})
-    df = _drop_rows(df, pl.col("ts_code").cast(pl.String).str.ends_with(".BJ"), source,
+    df = drop_rows(df, pl.col("ts_code").cast(pl.String).str.ends_with(".BJ"), source,
                     reason="Beijing Stock Exchange (.BJ) codes, outside the A-share model",
                     show=["ts_code", "name"])
     df = _key_dates(df, source, date="list_date").rename({"date": "list_date_parsed"})
-    delist = (_dates(df, "delist_date", source) if "delist_date" in df.columns
+    delist = (parse_dates(df, "delist_date", source) if "delist_date" in df.columns
               else pl.Series("delist_date", [None] * df.height, dtype=pl.Date))
     out = df.select(
         "asset", pl.col("name").cast(pl.String),
@@ -501,7 +501,7 @@ def stock_basic(frame: Any, *, unknown_industry: str = "unknown") -> pl.DataFram
         pl.col("industry").cast(pl.String).fill_null(unknown_industry).alias("industry"),
         pl.col("list_date_parsed").alias("list_date"),
     ).with_columns(delist.alias("delist_date"))
-    return _finish("assets", _dedupe(out, ["asset"], source), source)
+    return finish("assets", dedupe(out, ["asset"], source), source)
 
 
 def ccass_hold_detail(frame: Any) -> pl.DataFrame:
@@ -522,38 +522,38 @@ def ccass_hold_detail(frame: Any) -> pl.DataFrame:
     Zero holdings are dropped (the canonical table lists non-zero rows only).
     """
     source = "tushare ccass_hold_detail"
-    df = _frame(frame, source)
-    _require(df, source, {"trade_date": "YYYYMMDD", "ts_code": "code",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"trade_date": "YYYYMMDD", "ts_code": "code",
                           "col_participant_id": "participant id",
                           "col_shareholding": "shares (股)"})
-    df = _drop_rows(df, pl.col("ts_code").cast(pl.String).str.ends_with(".HK"), source,
+    df = drop_rows(df, pl.col("ts_code").cast(pl.String).str.ends_with(".HK"), source,
                     reason="Hong Kong (.HK) codes (southbound), outside the A-share model",
                     show=["trade_date", "ts_code"])
-    df = _key_dates(_floats(df, ["col_shareholding"], source), source)
-    _check_range(df, "col_shareholding", source, lo=0, unit="shares",
+    df = _key_dates(parse_floats(df, ["col_shareholding"], source), source)
+    check_range(df, "col_shareholding", source, lo=0, unit="shares",
                  show=["ts_code", "trade_date", "col_participant_id"])
     out = df.select("date", "asset",
                     pl.col("col_participant_id").cast(pl.String).str.strip_chars()
                     .alias("participant"),
                     pl.col("col_shareholding").round().cast(pl.Int64).alias("shares"))
-    out = _drop_rows(out, pl.col("shares") <= 0, source, level=logging.INFO,
+    out = drop_rows(out, pl.col("shares") <= 0, source, level=logging.INFO,
                      reason="zero holdings (the canonical table lists non-zero rows only)")
-    return _finish("participant_holdings",
-                   _dedupe(out, ["date", "asset", "participant"], source), source)
+    return finish("participant_holdings",
+                   dedupe(out, ["date", "asset", "participant"], source), source)
 
 
 def ccass_participants(frame: Any) -> pl.DataFrame:
     """The ``participants`` table (id, name; kind unknown = null) from ``ccass_hold_detail``."""
     source = "tushare ccass_hold_detail"
-    df = _frame(frame, source)
-    _require(df, source, {"col_participant_id": "participant id",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"col_participant_id": "participant id",
                           "col_participant_name": "participant name"})
     out = df.select(
         pl.col("col_participant_id").cast(pl.String).str.strip_chars().alias("participant"),
         pl.col("col_participant_name").cast(pl.String).alias("name"),
         pl.lit(None, pl.String).alias("kind"),
     ).unique("participant", keep="last", maintain_order=True)
-    return _finish("participants", out, source)
+    return finish("participants", out, source)
 
 
 def dividend(frame: Any) -> pl.DataFrame:
@@ -575,28 +575,28 @@ def dividend(frame: Any) -> pl.DataFrame:
     would be 10x). The same event listed twice with identical values is kept once.
     """
     source = "tushare dividend"
-    df = _frame(frame, source)
-    _require(df, source, {"ts_code": "code", "ex_date": "YYYYMMDD",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"ts_code": "code", "ex_date": "YYYYMMDD",
                           "record_date": "YYYYMMDD", "stk_div": "shares per share",
                           "cash_div_tax": "yuan per share (pre-tax)",
                           "div_proc": "progress, 实施 = implemented"})
-    df = _drop_rows(
+    df = drop_rows(
         df, ~((pl.col("div_proc").cast(pl.String) == "实施") & pl.col("ex_date").is_not_null()),
         source, reason="dividends not implemented (`div_proc` != 实施) or without `ex_date`",
         show=["ts_code", "ex_date", "div_proc"], level=logging.INFO)
-    df = _floats(df, ["stk_div", "cash_div_tax"], source)
-    _check_range(df, "stk_div", source, lo=0, hi=10, unit="shares per share",
+    df = parse_floats(df, ["stk_div", "cash_div_tax"], source)
+    check_range(df, "stk_div", source, lo=0, hi=10, unit="shares per share",
                  show=["ts_code", "ex_date"])
-    _check_range(df, "cash_div_tax", source, lo=0, hi=100, unit="yuan per share",
+    check_range(df, "cash_div_tax", source, lo=0, hi=100, unit="yuan per share",
                  show=["ts_code", "ex_date"])
     out = df.select(
-        _codes(df, "ts_code", source).alias("asset"),
-        _dates(df, "ex_date", source).alias("ex_date"),
-        _dates(df, "record_date", source).alias("record_date"),
+        parse_codes(df, "ts_code", source).alias("asset"),
+        parse_dates(df, "ex_date", source).alias("ex_date"),
+        parse_dates(df, "record_date", source).alias("record_date"),
         pl.col("stk_div").fill_null(0.0).alias("bonus_ratio"),
         pl.col("cash_div_tax").fill_null(0.0).alias("cash_dividend"),
     )
-    return _finish("corporate_actions", _dedupe(out, ["asset", "ex_date"], source), source)
+    return finish("corporate_actions", dedupe(out, ["asset", "ex_date"], source), source)
 
 
 def fund_share(frame: Any) -> pl.DataFrame:
@@ -614,15 +614,15 @@ def fund_share(frame: Any) -> pl.DataFrame:
     Returns ``date, etf, shares_outstanding`` (columns of the ``etfs`` table).
     """
     source = "tushare fund_share"
-    df = _frame(frame, source)
-    _require(df, source, {"ts_code": "fund code", "trade_date": "YYYYMMDD",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"ts_code": "fund code", "trade_date": "YYYYMMDD",
                           "fd_share": "10k units (万份)"})
-    df = _floats(df, ["fd_share"], source)
-    _check_range(df, "fd_share", source, lo=0, unit="10k units", show=["ts_code", "trade_date"])
-    out = df.select(_dates(df, "trade_date", source).alias("date"),
+    df = parse_floats(df, ["fd_share"], source)
+    check_range(df, "fd_share", source, lo=0, unit="10k units", show=["ts_code", "trade_date"])
+    out = df.select(parse_dates(df, "trade_date", source).alias("date"),
                     pl.col("ts_code").cast(pl.String).alias("etf"),
                     (pl.col("fd_share") * YUAN_PER_WAN).alias("shares_outstanding"))
-    return _dedupe(out.drop_nulls(), ["date", "etf"], source).sort("date", "etf")
+    return dedupe(out.drop_nulls(), ["date", "etf"], source).sort("date", "etf")
 
 
 def etf_share_size(frame: Any) -> pl.DataFrame:
@@ -644,18 +644,18 @@ def etf_share_size(frame: Any) -> pl.DataFrame:
     the NAV (or close) within 10 %.
     """
     source = "tushare etf_share_size"
-    df = _frame(frame, source)
-    _require(df, source, {"ts_code": "fund code", "trade_date": "YYYYMMDD",
+    df = source_frame(frame, source)
+    require_columns(df, source, {"ts_code": "fund code", "trade_date": "YYYYMMDD",
                           "total_share": "10k units (万份)", "total_size": "10k yuan (万元)"})
     extra = [c for c in ("nav", "close") if c in df.columns]
-    df = _floats(df, ["total_share", "total_size", *extra], source)
+    df = parse_floats(df, ["total_share", "total_size", *extra], source)
     if extra:
-        _check_ratio(df, pl.col("total_size") / pl.col("total_share") / pl.col(extra[0]),
+        check_ratio(df, pl.col("total_size") / pl.col("total_share") / pl.col(extra[0]),
                      "total_share", source,
                      expected=f"total_size (万元) / total_share (万份) / {extra[0]}",
                      lo=0.9, hi=1.1, show=["ts_code", "trade_date", "total_size"])
-    out = df.select(_dates(df, "trade_date", source).alias("date"),
+    out = df.select(parse_dates(df, "trade_date", source).alias("date"),
                     pl.col("ts_code").cast(pl.String).alias("etf"),
                     (pl.col("total_share") * YUAN_PER_WAN).alias("shares_outstanding"),
                     *extra)
-    return _dedupe(out, ["date", "etf"], source).sort("date", "etf")
+    return dedupe(out, ["date", "etf"], source).sort("date", "etf")
