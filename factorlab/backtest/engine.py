@@ -15,6 +15,7 @@ import polars as pl
 
 from factorlab._kernels.backtest import backtest_nb, round_trips_nb
 from factorlab.backtest.costs import NO_COSTS, Costs
+from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import AssetCodeError, CalendarError, ParameterError, ValueRangeError
 from factorlab.frames import (
     as_lazy,
@@ -35,7 +36,6 @@ Book = Literal["long_only", "long_short"]
 """``"long_only"``: weights >= 0 summing to 1 (cash never negative); ``"long_short"``:
 dollar-neutral, longs normalized to +1 and shorts to -1 of NAV."""
 
-TRADING_DAYS = 252
 _SIDES = {1: "buy", -1: "sell", 2: "settle"}
 
 
