@@ -7,8 +7,9 @@ and reports every dropped row with its reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import get_args
+from typing import Any, NamedTuple, get_args
 
 import numpy as np
 import polars as pl
@@ -143,11 +144,19 @@ class CleanFactor:
     def horizons(self) -> tuple[int, ...]:
         return self.forward.horizons
 
+    def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value stored under `key`, computed once by ``compute()`` on first use.
+
+        For results derived from this factor alone (ranks, factor-weighted returns), shared by
+        every evaluator function that needs them.
+        """
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
     def ranks(self) -> np.ndarray:
         """Average ranks of the factor per date over the ``mask`` cells (NaN elsewhere)."""
-        if "ranks" not in self._cache:
-            self._cache["ranks"] = average_ranks_nb(self.values, self.order, self.mask)
-        return self._cache["ranks"]
+        return self.cached("ranks", lambda: average_ranks_nb(self.values, self.order, self.mask))
 
     def output_rows(
         self, grid: DateGrid = "calendar", mask: np.ndarray | None = None
@@ -341,16 +350,9 @@ def clean_factor(
     >>> strict.drops.missing_return, int(strict.mask.sum())
     (4, 8)
     """
-    quantiles = validate_quantiles(quantiles)
-    if mode not in get_args(QuantileMode):
-        raise ParameterError(f"`mode` must be one of {get_args(QuantileMode)}; got {mode!r}.")
-    if rule not in get_args(DropRule):
-        raise ParameterError(f"`rule` must be one of {get_args(DropRule)}; got {rule!r}.")
-    if max_loss is not None and not (0.0 <= max_loss <= 1.0):
-        raise ParameterError(f"`max_loss` must be None or between 0 and 1; got {max_loss!r}.")
-    if forward.panel is not panel:
-        raise ParameterError("`forward` was computed on a different panel than `panel`.")
-
+    quantiles = _check_options(
+        panel, forward, quantiles=quantiles, mode=mode, rule=rule, max_loss=max_loss
+    )
     if isinstance(factor, str):
         grid = _panel_columns(panel, factor, group_col)
         factor_col = factor
@@ -363,8 +365,68 @@ def clean_factor(
             asset_col=asset_col,
             table="factor",
         )
-    values = grid.values[factor_col]
-    finite = np.isfinite(values)
+    values = _finite_values(grid, factor_col)
+    cells = _usable_cells(grid, values, forward, group_col=group_col, rule=rule)
+    order, quantile, mask, dropped, ranks = _assign_quantiles(
+        panel, values, cells.base, quantiles=quantiles, mode=mode, max_loss=max_loss
+    )
+    drops = DropReport(
+        n_input=grid.n_rows,
+        factor_null=grid.n_null[factor_col] - grid.n_inf.get(factor_col, 0),
+        not_in_prices=grid.n_off_grid[factor_col],
+        missing_return=cells.missing_return,
+        group_null=cells.group_null,
+        binning=int(cells.base[dropped].sum()),
+        binning_dates=int(dropped.sum()),
+        n_clean=int(mask.sum()),
+        missing_return_by_horizon=cells.missing_by_horizon,
+        non_finite=grid.n_inf.get(factor_col, 0),
+    )
+    _check_max_loss(drops, max_loss)
+    clean = CleanFactor(
+        panel=panel,
+        forward=forward,
+        name=factor_col,
+        values=values,
+        mask=mask,
+        quantile=quantile,
+        n_quantiles=quantiles,
+        mode=mode,
+        rule=rule,
+        order=order,
+        drops=drops,
+        groups=cells.groups,
+        group_labels=grid.labels.get(group_col) if group_col is not None else None,
+    )
+    if ranks is not None:
+        clean.cached("ranks", lambda: ranks)
+    return clean
+
+
+def _check_options(
+    panel: DensePanel,
+    forward: ForwardReturns,
+    *,
+    quantiles: int,
+    mode: QuantileMode,
+    rule: DropRule,
+    max_loss: float | None,
+) -> int:
+    """Validate :func:`clean_factor`'s options; the number of quantiles."""
+    quantiles = validate_quantiles(quantiles)
+    if mode not in get_args(QuantileMode):
+        raise ParameterError(f"`mode` must be one of {get_args(QuantileMode)}; got {mode!r}.")
+    if rule not in get_args(DropRule):
+        raise ParameterError(f"`rule` must be one of {get_args(DropRule)}; got {rule!r}.")
+    if max_loss is not None and not (0.0 <= max_loss <= 1.0):
+        raise ParameterError(f"`max_loss` must be None or between 0 and 1; got {max_loss!r}.")
+    if forward.panel is not panel:
+        raise ParameterError("`forward` was computed on a different panel than `panel`.")
+    return quantiles
+
+
+def _finite_values(grid: GridColumns, factor_col: str) -> np.ndarray:
+    """The factor's (n_dates, n_assets) grid; raises if it holds no finite value."""
     n_finite = grid.n_rows - grid.n_null[factor_col]
     if n_finite == 0:
         raise SchemaError(
@@ -373,7 +435,28 @@ def clean_factor(
             table="factor",
             column=factor_col,
         )
+    return grid.values[factor_col]
 
+
+class _UsableCells(NamedTuple):
+    base: np.ndarray  # cells that get a quantile (before duplicate-edge dates are dropped)
+    groups: np.ndarray | None
+    group_null: int
+    missing_return: int
+    missing_by_horizon: dict[int, int]
+
+
+def _usable_cells(
+    grid: GridColumns,
+    values: np.ndarray,
+    forward: ForwardReturns,
+    *,
+    group_col: str | None,
+    rule: DropRule,
+) -> _UsableCells:
+    """The cells with a finite factor (and a group, and under ``any_horizon`` every return),
+    with the counts of what each condition drops."""
+    finite = np.isfinite(values)
     usable = finite
     returns_ok = forward.all_finite()
     group_null = 0
@@ -388,15 +471,24 @@ def clean_factor(
         usable = usable & has_group
     by_horizon = {h: int((finite & ~np.isfinite(forward.grids[h])).sum()) for h in forward.horizons}
     if rule == "any_horizon":
-        missing_return = int((finite & ~returns_ok).sum())
-        base = usable & returns_ok
-    else:
-        missing_return = 0
-        base = usable
+        return _UsableCells(
+            usable & returns_ok, groups, group_null, int((finite & ~returns_ok).sum()), by_horizon
+        )
+    return _UsableCells(usable, groups, group_null, 0, by_horizon)
 
+
+def _assign_quantiles(
+    panel: DensePanel,
+    values: np.ndarray,
+    base: np.ndarray,
+    *,
+    quantiles: int,
+    mode: QuantileMode,
+    max_loss: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(order, quantile, mask, dropped_dates, ranks)`` of the `base` cells per date."""
     order = row_order(values, base)
     dropped = np.zeros(panel.shape[0], bool)
-    ranks = None
     if mode == "qcut":
         quantile, dropped, ranks = qcut_rows_nb(values, order, base, qcut_probabilities(quantiles))
         if max_loss == 0 and dropped.any():
@@ -406,25 +498,13 @@ def clean_factor(
                 f"dates) for `quantiles={quantiles}`; with max_loss=0 such dates raise. Use "
                 "mode='rank', fewer quantiles, or max_loss > 0 to drop those dates."
             )
-        mask = base & ~dropped[:, None]
-    else:
-        ranks = average_ranks_nb(values, order, base)
-        quantile = rank_buckets_nb(ranks, base.sum(axis=1), quantiles)
-        mask = base
-    binning = int(base[dropped].sum())
-    n_clean = int(mask.sum())
-    drops = DropReport(
-        n_input=grid.n_rows,
-        factor_null=grid.n_null[factor_col] - grid.n_inf.get(factor_col, 0),
-        not_in_prices=grid.n_off_grid[factor_col],
-        missing_return=missing_return,
-        group_null=group_null,
-        binning=binning,
-        binning_dates=int(dropped.sum()),
-        n_clean=n_clean,
-        missing_return_by_horizon=by_horizon,
-        non_finite=grid.n_inf.get(factor_col, 0),
-    )
+        return order, quantile, base & ~dropped[:, None], dropped, ranks
+    ranks = average_ranks_nb(values, order, base)
+    quantile = rank_buckets_nb(ranks, base.sum(axis=1), quantiles)
+    return order, quantile, base, dropped, ranks
+
+
+def _check_max_loss(drops: DropReport, max_loss: float | None) -> None:
     if max_loss is not None and drops.loss > max_loss:
         raise MaxLossExceededError(
             f"{drops.loss:.1%} of factor rows were dropped, more than max_loss={max_loss:.1%}: "
@@ -434,21 +514,3 @@ def clean_factor(
             f"{drops.binning} on {drops.binning_dates} dates with duplicate quantile edges. "
             "Raise max_loss or fix the inputs."
         )
-    clean = CleanFactor(
-        panel=panel,
-        forward=forward,
-        name=factor_col,
-        values=values,
-        mask=mask,
-        quantile=quantile,
-        n_quantiles=quantiles,
-        mode=mode,
-        rule=rule,
-        order=order,
-        drops=drops,
-        groups=groups,
-        group_labels=grid.labels.get(group_col) if group_col is not None else None,
-    )
-    if ranks is not None:
-        clean._cache["ranks"] = ranks
-    return clean

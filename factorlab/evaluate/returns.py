@@ -120,13 +120,13 @@ def quantile_spread(
 
 
 def _weighted(clean: CleanFactor, demeaned: bool) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    key = ("factor_returns", demeaned)
-    if key not in clean._cache:
-        clean._cache[key] = {
+    return clean.cached(
+        ("factor_returns", demeaned),
+        lambda: {
             h: factor_returns_nb(clean.values, clean.forward.grids[h], clean.mask, demeaned)
             for h in clean.horizons
-        }
-    return clean._cache[key]
+        },
+    )
 
 
 def factor_returns(

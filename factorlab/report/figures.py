@@ -39,7 +39,7 @@ BAR_ROW_HEIGHT = 0.32
 POSITIVE, NEGATIVE = "#2b6cb0", "#c53030"
 
 
-def _matplotlib() -> tuple[Any, Any]:
+def require_matplotlib() -> tuple[Any, Any]:
     """``(Figure, FigureCanvasAgg)``, or an ImportError that says how to install matplotlib."""
     try:
         import matplotlib  # noqa: F401  (imported first so a missing package fails here)
@@ -53,7 +53,7 @@ def _matplotlib() -> tuple[Any, Any]:
 
 
 def _new_figure(width: float, height: float) -> Figure:
-    figure_cls, canvas_cls = _matplotlib()
+    figure_cls, canvas_cls = require_matplotlib()
     fig = figure_cls(figsize=(width, height), layout="constrained")
     canvas_cls(fig)
     return fig

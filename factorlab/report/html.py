@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from factorlab import __version__
-from factorlab.report.figures import _matplotlib, figure_plan, figure_png
+from factorlab.report.figures import figure_plan, figure_png, require_matplotlib
 from factorlab.report.tables import handbook_table, html_table, key_findings, markdown_table
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def _draw_figures(result: StudyResult, fig_dir: Path, dpi: int) -> tuple[list[_D
     """Render every planned figure to ``fig_dir``; ``(figures, note)`` where the note says why
     there are no figures (matplotlib missing)."""
     try:
-        _matplotlib()
+        require_matplotlib()
     except ImportError:
         log.info("matplotlib is not installed; writing the report without figures")
         return [], NO_MATPLOTLIB
