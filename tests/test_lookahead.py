@@ -3,10 +3,10 @@
 Every price, northbound and participant row dated after d is dropped, shuffled across assets
 within its date, or multiplied; nothing at or before d may change: the study's scores, target
 weights and daily long / short / bench / excess series, the backtester's daily returns,
-rebalances, positions and trades, and ``evaluate``'s quantiles and the ICs whose forward window ends by
-d (under the default ``per_horizon`` rule). ``rule="any_horizon"`` (alphalens' convention)
-drops the rows whose longest-horizon return does not exist yet: look-ahead by construction,
-documented there, not tested here.
+rebalances, positions and trades, and ``evaluate``'s quantiles and the ICs whose forward
+window ends by d (under the default ``per_horizon`` rule). ``rule="any_horizon"`` (alphalens'
+convention) drops the rows whose longest-horizon return does not exist yet: look-ahead by
+construction, documented there, not tested here.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from factorlab.datasets import synthetic_market
 from factorlab.backtest import Costs, backtest, quantile_targets
+from factorlab.datasets import synthetic_market
 from factorlab.evaluate import DensePanel, clean_factor, evaluate, forward_returns
 from factorlab.grid import AssetGrid
 from factorlab.market import Market
@@ -211,9 +211,7 @@ def test_backtest_does_not_look_ahead(market, base_study, how):
         # with costs, capital and lots: every part of the engine sees the perturbed future
         opts = {"entry": "next_vwap", "costs": Costs(), "capital": 10_000_000.0, "lots": 100}
         a = backtest(grid_a, t, **opts)
-        live = pl.col("date").is_in(days.implode()) & pl.col("asset").is_in(
-            grid_b.assets.implode()
-        )
+        live = pl.col("date").is_in(days.implode()) & pl.col("asset").is_in(grid_b.assets.implode())
         b = backtest(grid_b, t.filter(live), **opts)
         past = pl.col("date") <= D
         _assert_same(a.daily.filter(past), b.daily.filter(past), ["date"], "daily")

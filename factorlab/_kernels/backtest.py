@@ -1,8 +1,8 @@
 """The backtester's book loop: target weights -> orders -> fills -> daily marking -> cash.
 
 Accounting in units of the back-adjusted price (raw shares = units x adj_factor) and yuan of
-cash. With zero costs, no lots and no cash buffer it equals the weight-drift model of
-``factorlab.evaluate.portfolio._simulate_nb`` (the research reference) day by day.
+cash. With zero costs, no lots and no cash buffer it equals the weight-drift model of the
+retired research simulator day by day (its values are pinned in tests/backtest/test_reference.py).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import polars as pl
 
 from factorlab._arrays import ffill_rows, prev_valid_rows
 from factorlab.errors import ParameterError
-from factorlab.frames import as_lazy, check_columns, check_numeric, check_positive
+from factorlab.frames import as_lazy, check_columns, check_numeric, check_positive, match_codes
 from factorlab.grid.index import GridIndex, day_numbers
 from factorlab.typing import Entry
 
@@ -539,6 +539,8 @@ def _delist_dates(index: GridIndex, assets: Any) -> np.ndarray:
     table = lf.select(
         pl.col("asset").cast(pl.String), pl.col("delist_date").cast(pl.Date)
     ).collect()
+    if table.height:  # codes spelled differently would silently publish no delisting
+        match_codes(table["asset"], index.assets, table="assets", against="prices")
     table = table.filter(pl.col("delist_date").is_not_null())
     cols = index.asset_cols(table["asset"])
     ok = cols >= 0

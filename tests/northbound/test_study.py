@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 from scipy import stats
 
+from factorlab.backtest import Costs, backtest, pool_benchmark, quantile_targets
 from factorlab.datasets import PRESETS, synthetic_market
 from factorlab.errors import MarketError, ParameterError
 from factorlab.evaluate.metrics import annual_return
-from factorlab.backtest import Costs, backtest, pool_benchmark, quantile_targets
 from factorlab.grid import AssetGrid
 from factorlab.market import Market
 from factorlab.northbound import DisclosureError
