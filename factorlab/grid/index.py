@@ -36,15 +36,15 @@ def day_numbers(dates: Any) -> np.ndarray:
 
 
 def _day_ints(dates: Any) -> np.ndarray:
-    """`dates` as int64 day numbers since 1970-01-01 (null / NaT -> the int64 minimum, which no
-    grid holds). Integer arrays are taken as day numbers already (polars' physical Date)."""
+    """`dates` as day numbers since 1970-01-01 (null / NaT -> the int64 minimum, which no grid
+    holds). Integer arrays are taken as day numbers already (polars' physical Date), as is."""
     if isinstance(dates, pl.Series):
         if isinstance(dates.dtype, pl.Datetime):
             dates = dates.dt.date()
         return dates.cast(pl.Date).to_physical().cast(pl.Int64).fill_null(_NO_DAY).to_numpy()
     arr = np.asarray(dates)
     if arr.dtype.kind in "iu":
-        return arr.astype(np.int64, copy=False)
+        return arr
     return arr.astype("datetime64[D]").astype(np.int64)
 
 
@@ -160,17 +160,19 @@ class GridIndex:
         array, or an integer array of day numbers (polars' physical Date).
         """
         days = _day_ints(dates)
-        out = np.full(days.shape[0], -1, np.int64)
         if not len(self.dates):
-            return out
+            return np.full(days.shape[0], -1, np.int64)
         table = self.day_lut
         if table is not None:
             lo, lut = table
-            idx = days - lo
-            inside = (days != _NO_DAY) & (idx >= 0) & (idx < lut.shape[0])
-            out[inside] = lut[idx[inside]]
+            # one pass each: offset, gather, mask; a null day (the int64 minimum) wraps to a huge
+            # offset, so the unsigned comparison rejects it along with negative offsets
+            idx = np.subtract(days, lo, dtype=np.int64)
+            out = lut.take(idx, mode="clip")
+            out[idx.view(np.uint64) >= lut.shape[0]] = -1
             return out
         grid_days = self.dates.astype(np.int64)
+        days = days.astype(np.int64, copy=False)
         pos = np.minimum(np.searchsorted(grid_days, days), grid_days.size - 1)
         return np.where(grid_days[pos] == days, pos, -1).astype(np.int64)
 

@@ -62,3 +62,38 @@ def test_union_and_reindex_place_a_grid_on_a_wider_index():
     assert u.shape == (3, 2)
     out = u.reindex(np.array([[1.0], [2.0]]), a)
     np.testing.assert_array_equal(out, [[np.nan, 1.0], [np.nan, np.nan], [np.nan, 2.0]])
+
+
+def test_date_rows_take_every_date_form_and_nulls_are_off_the_grid():
+    ix = GridIndex.from_frame(_long())
+    want = [0, -1, 2, -1]
+    as_series = pl.Series([D[0], None, D[2], dt.date(2019, 12, 31)], dtype=pl.Date)
+    assert ix.date_rows(as_series).tolist() == want
+    assert ix.date_rows(as_series.cast(pl.Datetime("us"))).tolist() == want
+    as_numpy = np.array(["2020-01-02", "NaT", "2020-01-06", "2019-12-31"], "datetime64[D]")
+    assert ix.date_rows(as_numpy).tolist() == want
+    day_ints = as_series.to_physical().fill_null(np.iinfo(np.int32).min).to_numpy()
+    assert ix.date_rows(day_ints).tolist() == want  # polars' physical Date, as the panel has
+
+
+def test_the_day_table_equals_searchsorted_on_dense_and_sparse_dates():
+    rng = np.random.default_rng(7)
+    dense = np.sort(rng.choice(np.arange(17_000, 18_000), 600, replace=False))
+    sparse = np.array([-40_000, 0, 17_000, 2_000_000])  # spans too many days for a table
+    for days in (dense, sparse):
+        ix = GridIndex(days.astype("datetime64[D]"), pl.Series(["A"]))
+        assert (ix.day_lut is None) == (days is sparse)
+        probe = np.concatenate([days, days + 1, days - 1, [np.iinfo(np.int64).min]])
+        pos = np.searchsorted(days, probe).clip(0, days.size - 1)
+        want = np.where(days[pos] == probe, pos, -1)
+        np.testing.assert_array_equal(ix.date_rows(probe), want)
+
+
+def test_integer_assets_stay_integer_and_never_match_strings():
+    ix = GridIndex(np.array(["2020-01-02"], "datetime64[D]"), pl.Series([30, 10, 20]).sort())
+    assert ix.assets.dtype == pl.Int64
+    assert ix.asset_cols(pl.Series([20, 5, None, 30])).tolist() == [1, -1, -1, 2]
+    assert ix.asset_cols(pl.Series(["20"])).tolist() == [-1]
+    strings = GridIndex.from_frame(_long())
+    assert strings.asset_cols(pl.Series([1])).tolist() == [-1]
+    assert strings.asset_cols(pl.Series(["B", "A"], dtype=pl.Categorical)).tolist() == [1, 0]
