@@ -224,3 +224,23 @@ def test_a_window_without_data_is_a_parameter_error_naming_the_ranges(market):
     first = market.northbound.select(pl.col("date").min()).collect().item()
     with pytest.raises(ParameterError, match=r"holds no rows of table `(prices|northbound)`"):
         research_panel(market, start=first - dt.timedelta(days=60), end=first - dt.timedelta(1))
+
+
+def test_vwap_is_the_grid_definition_clipped_with_the_close_at_zero_volume(market, panel):
+    """One VWAP (factorlab.grid.vwap): amount / volume clipped to [low, high]; a day without
+    volume takes the close (it was NaN before the grid layer), and its flow is dS * close."""
+    row = panel.frame.filter(pl.col("d_shares").abs() > 0).row(0, named=True)
+    day, held = row["date"], row["asset"]
+    one = (pl.col("asset") == held) & (pl.col("date") == day)
+    px = market.prices.with_columns(
+        volume=pl.when(one).then(0.0).otherwise("volume"),
+        amount=pl.when(one).then(0.0).otherwise("amount"),
+    )
+    got = research_panel(_with(market, prices=px)).frame
+    hit = got.filter(pl.col("asset") == held, pl.col("date") == day).row(0, named=True)
+    assert hit["vwap"] == hit["close"] == row["close"]
+    assert hit["flow"] == pytest.approx(row["d_shares"] * row["close"], rel=1e-12)
+    # every other row keeps amount / volume (the small market's VWAPs all lie inside the bar)
+    rest = got.filter(~((pl.col("asset") == held) & (pl.col("date") == day)))
+    expect = rest["amount"] / rest["volume"]
+    assert ((rest["vwap"] - expect).abs() <= 1e-9 * expect).all()

@@ -155,3 +155,20 @@ def test_participant_codes_are_matched_against_prices(market):
     assert unpriced == absent
     assert got.report["rows"].to_list() == [unpriced + ph.filter(pl.col("asset") == victim).height]
     assert victim[:6] in got.report["detail"][0]
+
+
+def test_vwap_is_the_grid_definition_with_the_close_at_zero_volume(market):
+    """One VWAP (factorlab.grid.vwap): the close on a day without volume (null before)."""
+    m, end = _early(market)
+    base = participant_changes(m, end=end)
+    row = base.frame.filter(pl.col("vwap").is_not_null()).row(0, named=True)
+    day, asset = base.days[row["day"]], base.assets[row["aid"]]
+    one = (pl.col("asset") == asset) & (pl.col("date") == day)
+    px = market.prices.with_columns(volume=pl.when(one).then(0.0).otherwise("volume"))
+    m0, _ = _early(market, prices=px)
+    got = participant_changes(m0, end=end).frame
+    at = (pl.col("day") == row["day"]) & (pl.col("aid") == row["aid"])
+    hit = got.filter(at)
+    assert hit.height > 0 and (hit["vwap"] == hit["close"]).all()
+    assert hit["close"][0] == row["close"]
+    assert got.filter(~at).equals(base.frame.filter(~at))
