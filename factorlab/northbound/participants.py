@@ -85,6 +85,30 @@ def _price_grids(market: Market, index: GridIndex) -> tuple[np.ndarray, np.ndarr
     return g["close"], vwap(g["amount"], g["volume"], g["close"], g["low"], g["high"])
 
 
+def _unpriced_report(market: Market, holding_assets: pl.Series, days: pl.Series) -> pl.DataFrame:
+    """The step report: holdings rows whose asset has no ``prices`` rows in the days' span."""
+    lo_d, hi_d = days.min(), days.max()
+    priced = (
+        market.prices.filter(pl.col("date").is_between(lo_d, hi_d))
+        .select(pl.col("asset").unique())
+        .collect()["asset"]
+    )
+    codes = match_codes(holding_assets, priced, table="participant_holdings", against="prices")
+    shown = ", ".join(codes.unmatched_codes)
+    return pl.DataFrame(
+        [
+            {
+                "step": "participant_holdings rows whose asset is not in prices (null close, vwap)",
+                "rows": codes.unmatched_rows,
+                "detail": f"{codes.n_unmatched_codes} code(s), e.g. {shown}"
+                if codes.unmatched_rows
+                else "all codes match",
+            }
+        ],
+        schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String},
+    )
+
+
 def participant_changes(market: Market, *, end: dt.date | None = None) -> ParticipantChanges:
     """dS per (participant, stock, publication day) on one share basis, entries and exits
     included, with the stock's close and VWAP.
@@ -116,27 +140,8 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
         pid=pl.col("participant").cast(pl.Enum(parts)).to_physical().cast(pl.Int32),
         shares=pl.col("shares").cast(pl.Float64),
     )
-    lo_d, hi_d = days_s.min(), days_s.max()
-    priced = (
-        market.prices.filter(pl.col("date").is_between(lo_d, hi_d))
-        .select(pl.col("asset").unique())
-        .collect()["asset"]
-    )
-    codes = match_codes(ph["asset"], priced, table="participant_holdings", against="prices")
+    report = _unpriced_report(market, ph["asset"], days_s)
     del ph
-    shown = ", ".join(codes.unmatched_codes)
-    report = pl.DataFrame(
-        [
-            {
-                "step": "participant_holdings rows whose asset is not in prices (null close, vwap)",
-                "rows": codes.unmatched_rows,
-                "detail": f"{codes.n_unmatched_codes} code(s), e.g. {shown}"
-                if codes.unmatched_rows
-                else "all codes match",
-            }
-        ],
-        schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String},
-    )
     date_num = cols["date"].to_numpy()
     if len(date_num) > 1 and (np.diff(date_num) < 0).any():  # the stored table is date-sorted
         cols = cols.sort("date", maintain_order=True)
