@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 
 from factorlab.calendar import sessions
-from factorlab.datasets import DISCLOSURE_END, PRESETS, synthetic_market
+from factorlab.datasets import DISCLOSURE_END, PRESETS, preset_params, synthetic_market
+from factorlab.datasets.synthetic import generate
 from factorlab.errors import ParameterError
 from factorlab.market import Market
 from factorlab.schema import TABLES, validate
@@ -378,3 +379,55 @@ def test_effects_decay_after_2021(market):
     ic = _weekly_rank_ic(market)
     n_before = int(len(ic) * 0.5)  # roughly 2016-06..2020-12 vs 2021..2024
     assert ic[:n_before].mean() > ic[n_before:].mean()
+
+
+# Frozen summaries of a tiny market, from the generator before `iter_tables` and
+# `_Universe.__init__` were split into named steps (and equal after): row counts and column
+# sums of every table. A change here changes the synthetic market; say so when it is meant.
+TINY_GOLDEN = {
+    "assets": (120, {}),
+    "corporate_actions": (181, {"bonus_ratio": 13.0, "cash_dividend": 46.596000000000004}),
+    "etfs": (
+        10138,
+        {"close": 11658.003999999999, "nav": 11658.029899999998, "volume": 797323468800.0},
+    ),
+    "flows_truth": (
+        506,
+        {
+            "net_buy": 9238664575.899109,
+            "net_buy_trading": -10211163038.371155,
+            "net_buy_allocation": 19449827614.270267,
+        },
+    ),
+    "fx": (506, {"usdcny": 3472.6322999999993}),
+    "indices": (2024, {"close": 8940959.7122}),
+    "northbound": (29200, {"shares": 3222270046812.0, "ratio": 249.4494}),
+    "northbound_truth": (28699, {"shares": 3164656337506.0}),
+    "participant_holdings": (268092, {"shares": 3222270046812.0}),
+    "participants": (200, {}),
+    "pools": (145681, {}),
+    "prices": (54057, {"open": 952586.6499999999, "high": 962726.32, "low": 942499.53}),
+    "quotas": (
+        966,
+        {
+            "quota_daily": 50232000000000.0,
+            "quota_balance": 50215254720000.0,
+            "buy_amount": 442987260000.0,
+        },
+    ),
+    "short_sellable": (0, {"quantity": 0.0}),
+}
+
+
+def test_tiny_market_matches_its_frozen_summary():
+    p = preset_params("small", n_assets=120, start="2019-06-01", end="2021-06-30")
+    tables = generate(p, lambda msg: None)
+    assert sorted(tables) == sorted(TINY_GOLDEN)
+    for name, (height, sums) in TINY_GOLDEN.items():
+        df = tables[name]
+        assert df.height == height, name
+        for col, total in sums.items():
+            assert float(df[col].cast(pl.Float64).sum()) == pytest.approx(total, rel=1e-12), (
+                name,
+                col,
+            )

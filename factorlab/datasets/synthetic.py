@@ -237,30 +237,46 @@ def _rolling_mean_at(cum: np.ndarray, cnt: np.ndarray, t: int, window: int) -> n
 
 
 class _Universe:
-    """Stocks: codes, exchange, board, industry, listing, ST, suspensions, sizes."""
+    """Stocks: codes, exchange, board, industry, listing, ST, suspensions, sizes.
+
+    Built in steps that draw from one generator in a fixed order (the synthetic market's
+    content depends on it): listing, codes (then every array is sorted by code), sizes, float
+    fractions, ST spells and suspensions, price limits.
+    """
 
     def __init__(self, p: SynthParams, days: np.ndarray, rng: np.random.Generator) -> None:
-        n, n_t = p.n_assets, len(days)
+        n = p.n_assets
         names = list(CITIC_INDUSTRIES)
         w = np.array(list(CITIC_INDUSTRIES.values()))
         self.industries = names
         self.industry = rng.choice(len(names), size=n, p=w / w.sum())
-        start64 = days[0]
-        # listing: three quarters listed before the window, the rest inside it
+        self._draw_listing(days, rng)
+        star, chinext = self._draw_codes(rng)
+        logcap = self._draw_sizes(rng)
+        self._draw_float(days, logcap, rng)
+        self._draw_trading(days, rng)
+        self.limit = _price_limits(days, self.is_st, star, chinext)
+        self.star, self.chinext = star, chinext
+
+    def _draw_listing(self, days: np.ndarray, rng: np.random.Generator) -> None:
+        """Listing (three quarters before the window, the rest inside it) and a few delistings."""
+        n, n_t = len(self.industry), len(days)
         pre = rng.random(n) < 0.75
         pre_offset = rng.integers(400, 9000, size=n)
         list_idx = np.where(pre, 0, rng.integers(1, max(2, n_t - 120), size=n))
-        list_date = np.where(pre, start64 - pre_offset.astype("timedelta64[D]"), days[list_idx])
+        list_date = np.where(pre, days[0] - pre_offset.astype("timedelta64[D]"), days[list_idx])
         self.list_idx = list_idx
         self.list_date = list_date
-        # a few delist inside the window
         delist_idx = np.full(n, n_t, dtype=np.int64)
         can_delist = list_idx < n_t - 500
         dl = can_delist & (rng.random(n) < 0.03)
         lo = np.minimum(list_idx + 250, n_t - 2)
         delist_idx[dl] = rng.integers(lo[dl], n_t - 1)
         self.delist_idx = delist_idx
-        # exchange, board, code
+
+    def _draw_codes(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Exchange, board and code; sorts every per-asset array by code. ``(star, chinext)``."""
+        n, list_date = len(self.industry), self.list_date
         sh = rng.random(n) < 0.5
         star = sh & (list_date >= np.datetime64(STAR_LAUNCH)) & (rng.random(n) < 0.45)
         chinext_ok = list_date >= np.datetime64("2009-10-30")
@@ -287,10 +303,14 @@ class _Universe:
         order = np.argsort(self.codes)  # assets sorted by code from here on
         for attr in ("industry", "list_idx", "list_date", "delist_idx", "sh", "codes"):
             setattr(self, attr, getattr(self, attr)[order])
-        star, chinext = star[order], chinext[order]
-        # sizes: float cap lognormal (median ~4 bn) with a handful of mega caps
+        return star[order], chinext[order]
+
+    def _draw_sizes(self, rng: np.random.Generator) -> np.ndarray:
+        """Float cap lognormal (median ~4 bn) with a handful of mega caps, and first prices;
+        returns the log float caps."""
+        n = len(self.industry)
         logcap = rng.normal(np.log(4e9), 1.15, size=n)
-        mega_ind = np.isin(np.array(names)[self.industry], MEGA_CAP_INDUSTRIES)
+        mega_ind = np.isin(np.array(self.industries)[self.industry], MEGA_CAP_INDUSTRIES)
         n_mega = max(1, n // 500)
         cand = np.flatnonzero(mega_ind & (self.list_idx == 0))
         if len(cand):
@@ -300,15 +320,21 @@ class _Universe:
         self.price0 = np.clip(
             np.exp(rng.normal(np.log(12.0), 0.7, size=n) + 0.15 * self.zsize), 2.0, 1500.0
         )
+        return logcap
+
+    def _draw_float(self, days: np.ndarray, logcap: np.ndarray, rng: np.random.Generator) -> None:
+        """Float fraction: drawn at the start, growing by unlocks on listing anniversaries."""
+        n = len(self.industry)
         float_frac0 = rng.uniform(0.35, 0.95, size=n)
         self.total_base = np.round(np.exp(logcap) / self.price0 / float_frac0, -2)
-        # float fraction grows by unlocks on listing anniversaries
         years_listed = (days[:, None] - self.list_date[None, :]).astype(np.int64) // 365
         years_at_start = np.clip((days[0] - self.list_date).astype(np.int64) // 365, 0, None)
         unlocks = np.clip(years_listed, 0, None) - years_at_start[None, :]
         self.float_frac = np.minimum(0.98, float_frac0[None, :] + 0.12 * np.clip(unlocks, 0, None))
-        del years_listed, unlocks
-        # ST intervals on a small share
+
+    def _draw_trading(self, days: np.ndarray, rng: np.random.Generator) -> None:
+        """ST intervals on a small share; listed days; suspensions (short spells, some long)."""
+        n, n_t = len(self.industry), len(days)
         t_idx = np.arange(n_t)[:, None]
         st = rng.random(n) < 0.05
         st_start = rng.integers(0, n_t, size=n)
@@ -318,7 +344,6 @@ class _Universe:
         )
         listed = (t_idx >= self.list_idx[None, :]) & (t_idx < self.delist_idx[None, :])
         self.listed = listed
-        # suspensions: short spells, occasionally long
         susp = np.zeros((n_t, n), dtype=bool)
         n_spells = rng.poisson(0.12 * n_t / 244, size=n)
         stock_of = np.repeat(np.arange(n), n_spells)
@@ -335,93 +360,95 @@ class _Universe:
             susp[rows[ok], stock_of[sel][ok]] = True
         susp[self.list_idx, np.arange(n)] = False  # the IPO day trades
         self.trading = listed & ~susp
-        # price limit per day: 10% main boards, 5% ST, 20% STAR and ChiNext after its reform
-        reform = days >= np.datetime64(CHINEXT_REFORM)
-        lim = np.full((n_t, n), 0.10)
-        lim[:, star] = 0.20
-        lim[np.ix_(reform, chinext)] = 0.20
-        lim = np.where(self.is_st & (lim < 0.2), 0.05, lim)
-        self.limit = lim
-        self.star, self.chinext = star, chinext
 
 
-def iter_tables(
-    p: SynthParams, progress: Progress | None = None
-) -> Iterator[tuple[str, pl.DataFrame]]:
-    """Generate the tables of a synthetic market, yielding ``(name, frame)`` as each is ready.
+def _price_limits(
+    days: np.ndarray, is_st: np.ndarray, star: np.ndarray, chinext: np.ndarray
+) -> np.ndarray:
+    """Price limit per day: 10% main boards, 5% ST, 20% STAR and ChiNext after its reform."""
+    reform = days >= np.datetime64(CHINEXT_REFORM)
+    lim = np.full(is_st.shape, 0.10)
+    lim[:, star] = 0.20
+    lim[np.ix_(reform, chinext)] = 0.20
+    return np.where(is_st & (lim < 0.2), 0.05, lim)
 
-    Streaming keeps peak memory low: a consumer writes each table and drops it. The large
-    ``participant_holdings`` table comes as one frame per year (same name, several yields).
-    """
-    say = progress or (lambda msg: log.info(msg))
-    names = [
-        "universe",
-        "returns",
-        "latent",
-        "holdings",
-        "participants",
-        "flows",
-        "ca",
-        "etf",
-        "fx",
-        "volume",
-        "short",
-    ]
-    rngs = dict(
-        zip(
-            names,
-            (np.random.default_rng(s) for s in np.random.SeedSequence(p.seed).spawn(len(names))),
-            strict=True,
-        )
-    )
-    days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
-    n_t, n = len(days), p.n_assets
-    s = p.strengths
-    say(f"universe: {n} stocks x {n_t} sessions")
-    u = _Universe(p, days, rngs["universe"])
-    codes = pl.Series("asset", u.codes, dtype=pl.String)
-    date_s = pl.Series("date", days, dtype=pl.Date)
-    yield (
-        "assets",
-        pl.DataFrame(
-            {
-                "asset": codes,
-                "name": [f"合成{c[:6]}" for c in u.codes],
-                "exchange": np.where(u.sh, "SH", "SZ"),
-                "industry": np.array(u.industries)[u.industry],
-                "list_date": pl.Series(u.list_date, dtype=pl.Date),
-                "delist_date": pl.Series(
-                    np.where(
-                        u.delist_idx < n_t,
-                        days[np.minimum(u.delist_idx, n_t - 1)],
-                        np.datetime64("NaT"),
-                    ),
-                    dtype=pl.Date,
-                ),
-            }
-        ),
+
+#: One independent generator per part of the market, spawned from the seed in this order.
+_RNG_STREAMS = (
+    "universe",
+    "returns",
+    "latent",
+    "holdings",
+    "participants",
+    "flows",
+    "ca",
+    "etf",
+    "fx",
+    "volume",
+    "short",
+)
+
+
+def _rngs(seed: int) -> dict[str, np.random.Generator]:
+    seqs = np.random.SeedSequence(seed).spawn(len(_RNG_STREAMS))
+    return dict(zip(_RNG_STREAMS, (np.random.default_rng(s) for s in seqs), strict=True))
+
+
+@dataclass
+class _Latent:
+    """The planted effects' latent drivers and their strengths over time."""
+
+    g: np.ndarray | None  # stock information (trading money's skill), (n_t, n)
+    h: np.ndarray | None  # slow allocation preference, (n_t, n)
+    timing: np.ndarray  # market timing latent, (n_t,)
+    q_ind: np.ndarray  # industry flow latent, (n_t, n_industries)
+    a_sel: np.ndarray
+    a_time: np.ndarray
+    a_ind: np.ndarray
+    a_alloc: np.ndarray
+
+
+def _latent(days: np.ndarray, n: int, n_ind: int, s: Strengths, rl: np.random.Generator) -> _Latent:
+    n_t = len(days)
+    return _Latent(
+        g=ar1_nb(rl.standard_normal((n_t, n)), 0.9),
+        h=ar1_nb(rl.standard_normal((n_t, n)), 0.985),
+        timing=ar1_nb(rl.standard_normal(n_t), 0.9),
+        q_ind=ar1_nb(rl.standard_normal((n_t, n_ind)), 0.9),
+        a_sel=_effect_path(days, 0.045 * s.selection, s.decay_after_2021)[:, None],
+        a_time=_effect_path(days, 0.10 * s.timing, s.decay_after_2021),
+        a_ind=_effect_path(days, 0.10 * s.industry, s.decay_after_2021)[:, None],
+        a_alloc=_effect_path(days, 0.012 * s.allocation, s.decay_after_2021)[:, None],
     )
 
-    # ---- latent drivers (planted effects) -----------------------------------------------------
-    rl = rngs["latent"]
-    n_ind = len(u.industries)
-    g = ar1_nb(rl.standard_normal((n_t, n)), 0.9)  # stock information (trading money's skill)
-    h = ar1_nb(rl.standard_normal((n_t, n)), 0.985)  # slow allocation preference
-    timing = ar1_nb(rl.standard_normal(n_t), 0.9)  # market timing latent
-    q_ind = ar1_nb(rl.standard_normal((n_t, n_ind)), 0.9)  # industry flow latent
-    a_sel = _effect_path(days, 0.045 * s.selection, s.decay_after_2021)[:, None]
-    a_time = _effect_path(days, 0.10 * s.timing, s.decay_after_2021)
-    a_ind = _effect_path(days, 0.10 * s.industry, s.decay_after_2021)[:, None]
-    a_alloc = _effect_path(days, 0.012 * s.allocation, s.decay_after_2021)[:, None]
 
-    # ---- returns: market + industry + size + idiosyncratic, fat tails ----------------------------
-    say("returns and prices")
-    rr = rngs["returns"]
+def _assets(days: np.ndarray, u: _Universe, codes: pl.Series) -> pl.DataFrame:
+    n_t = len(days)
+    delist = np.where(
+        u.delist_idx < n_t, days[np.minimum(u.delist_idx, n_t - 1)], np.datetime64("NaT")
+    )
+    return pl.DataFrame(
+        {
+            "asset": codes,
+            "name": [f"合成{c[:6]}" for c in u.codes],
+            "exchange": np.where(u.sh, "SH", "SZ"),
+            "industry": np.array(u.industries)[u.industry],
+            "list_date": pl.Series(u.list_date, dtype=pl.Date),
+            "delist_date": pl.Series(delist, dtype=pl.Date),
+        }
+    )
+
+
+def _returns(u: _Universe, lat: _Latent, rr: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Daily returns: market + industry + size + idiosyncratic, fat tails, planted effects;
+    ``(returns, idiosyncratic sigma per stock)``."""
+    n_t, n = lat.g.shape
+    n_ind = lat.q_ind.shape[1]
     vol_state = np.exp(0.35 * ar1_nb(rr.standard_normal(n_t), 0.985))
     mkt_vol = 0.012 * vol_state / vol_state.mean()
-    mkt = 0.0003 + mkt_vol * _student_t(rr, n_t) + a_time * 0.012 * _lag(timing)
-    ind_ret = 0.008 * _student_t(rr, (n_t, n_ind)) + a_ind * 0.008 * np.vstack(
-        [np.zeros((1, n_ind)), q_ind[:-1]]
+    mkt = 0.0003 + mkt_vol * _student_t(rr, n_t) + lat.a_time * 0.012 * _lag(lat.timing)
+    ind_ret = 0.008 * _student_t(rr, (n_t, n_ind)) + lat.a_ind * 0.008 * np.vstack(
+        [np.zeros((1, n_ind)), lat.q_ind[:-1]]
     )
     size_ret = 0.004 * rr.standard_normal(n_t)
     beta = rr.normal(1.0, 0.25, n)
@@ -431,16 +458,14 @@ def iter_tables(
     ret += mkt[:, None] * beta[None, :]
     ret += ind_ret[:, u.industry]
     ret += size_ret[:, None] * (-0.5 * u.zsize)[None, :]
-    ret[1:] += (a_sel[1:] * sigma) * g[:-1]
-    ret[1:] += (a_alloc[1:] * sigma) * h[:-1]
+    ret[1:] += (lat.a_sel[1:] * sigma) * lat.g[:-1]
+    ret[1:] += (lat.a_alloc[1:] * sigma) * lat.h[:-1]
+    return ret, sigma
 
-    # ---- corporate actions ----------------------------------------------------------------------
-    dyield, bonus, ca_rows = _draw_corporate_actions(days, u, rngs["ca"])
-    close, ref, adj, cash = prices_nb(ret, u.trading, u.limit, u.price0, dyield, bonus)
-    del ret, dyield
-    yield "corporate_actions", _corporate_actions(days, codes, ca_rows, cash, bonus)
-    del cash
-    realized = np.where(u.trading, close / ref - 1.0, np.nan)
+
+def _share_counts(u: _Universe, bonus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(total_shares, float_shares, published basis / true basis)``; consumes `bonus`
+    (shifted in place) and the universe's float fractions."""
     cum_bonus = np.cumprod(1.0 + bonus, axis=0)
     total_shares = u.total_base[None, :] * cum_bonus
     float_shares = np.round(u.float_frac * total_shares, -2)
@@ -450,10 +475,29 @@ def iter_tables(
     bonus[-1] = 0.0
     pub_basis = np.cumprod(1.0 + bonus, axis=0)
     pub_basis /= cum_bonus
-    del bonus, cum_bonus
+    return total_shares, float_shares, pub_basis
 
-    # ---- volume, amount, OHLC -------------------------------------------------------------------
-    rv = rngs["volume"]
+
+@dataclass
+class _Bars:
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    volume: np.ndarray
+    vwap: np.ndarray
+    amount: np.ndarray
+
+
+def _bars(
+    u: _Universe,
+    close: np.ndarray,
+    ref: np.ndarray,
+    realized: np.ndarray,
+    float_shares: np.ndarray,
+    rv: np.random.Generator,
+) -> _Bars:
+    """Volume, amount and OHLC around the close, within the day's price limits."""
+    n_t, n = close.shape
     turn = np.exp(0.45 * ar1_nb(rv.standard_normal((n_t, n)), 0.9))
     turn *= (0.012 * np.exp(-0.35 * u.zsize) * np.exp(rv.normal(0, 0.3, n)))[None, :]
     turn *= 1.0 + 12.0 * np.nan_to_num(np.abs(realized))
@@ -464,7 +508,7 @@ def iter_tables(
     upper = ref * (1.0 + u.limit)
     lower = ref * (1.0 - u.limit)
     open_ = np.clip(np.round(ref * (1.0 + gap), 2), lower, upper)
-    del gap, ref
+    del gap
     hi_body = np.maximum(open_, close)
     high = np.round(hi_body * (1 + np.abs(rv.normal(0, 0.006, (n_t, n)))), 2)
     np.minimum(high, np.round(upper, 2), out=high)
@@ -480,76 +524,89 @@ def iter_tables(
     vwap *= 1 + 0.002 * rv.standard_normal((n_t, n))
     np.clip(vwap, low, high, out=vwap)
     amount = np.round(volume * vwap, 0)
+    return _Bars(open_, high, low, volume, vwap, amount)
 
-    # ---- pools, eligibility and index levels -----------------------------------------------------
-    say("pools and indices")
-    mcap = np.where(u.trading, close * total_shares, np.nan)
-    pools, member, eligible = _pools(days, u, mcap, amount)
-    yield "pools", pools
-    del pools
+
+def _prices(
+    date_s: pl.Series,
+    codes: pl.Series,
+    u: _Universe,
+    bars: _Bars,
+    close: np.ndarray,
+    adj: np.ndarray,
+    float_shares: np.ndarray,
+    total_shares: np.ndarray,
+) -> pl.DataFrame:
     tt, jj = np.nonzero(u.trading)
-    prices = pl.DataFrame(
+    return pl.DataFrame(
         {
             "date": date_s.gather(tt),
             "asset": codes.gather(jj),
-            "open": open_[tt, jj],
-            "high": high[tt, jj],
-            "low": low[tt, jj],
+            "open": bars.open[tt, jj],
+            "high": bars.high[tt, jj],
+            "low": bars.low[tt, jj],
             "close": close[tt, jj],
-            "volume": volume[tt, jj],
-            "amount": amount[tt, jj],
+            "volume": bars.volume[tt, jj],
+            "amount": bars.amount[tt, jj],
             "adj_factor": adj[tt, jj],
             "float_shares": float_shares[tt, jj],
             "total_shares": total_shares[tt, jj],
             "is_st": u.is_st[tt, jj],
         }
     )
-    del open_, high, low, amount, volume, adj, tt, jj
-    yield "prices", prices
-    del prices
-    fcap = np.where(u.trading, close * float_shares, np.nan)
-    del float_shares
-    indices = _indices(days, member, fcap, realized)
-    del member
-    yield "indices", indices
 
-    # ---- northbound holdings --------------------------------------------------------------------
-    say("northbound holdings")
-    nb_days = sessions("northbound", p.start, p.end).to_numpy().astype("datetime64[D]")
-    is_nb = np.isin(days, nb_days)
-    link_open = np.where(
+
+def _link_open(days: np.ndarray, u: _Universe) -> np.ndarray:
+    """(n_t, n): the stock's Connect link (Shanghai or Shenzhen) has launched."""
+    return np.where(
         u.sh[None, :],
         days[:, None] >= np.datetime64(SH_CONNECT_LAUNCH),
         days[:, None] >= np.datetime64(SZ_CONNECT_LAUNCH),
     )
-    can_trade = u.trading & is_nb[:, None] & link_open
-    fx = _fx(days, rngs["fx"])
-    yield "fx", pl.DataFrame({"date": date_s, "usdcny": np.round(fx, 4)})
+
+
+def _holding_ratios(
+    days: np.ndarray,
+    u: _Universe,
+    lat: _Latent,
+    fx: np.ndarray,
+    realized: np.ndarray,
+    sigma: np.ndarray,
+    can_trade: np.ndarray,
+    eligible: np.ndarray,
+    init: np.ndarray,
+    rh: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Northbound holding ratios ``(allocation, trading)`` of each stock's total shares.
+
+    Allocation money follows size, industry tilt, the allocation level and the yuan; trading
+    money follows the information latent, 5-day return chasing, industry flows and timing.
+    Consumes ``lat.h`` and ``lat.g`` (set to None once used) to keep peak memory low.
+    """
+    n_t, n = lat.h.shape
     fx_trend = _interp_by_date(days, _FX_ANCHORS)
     level = _interp_by_date(days, _ALLOCATION_LEVEL)
-    rh = rngs["holdings"]
     pref = np.exp(rh.normal(0.0, 0.5, n))
     tilt = np.array([ALLOCATION_TILT.get(name, 1.0) for name in u.industries])[u.industry]
     w_alloc = np.exp(0.45 * u.zsize) * tilt * pref
     w_alloc /= np.average(w_alloc, weights=np.exp(u.zsize))
     fx_mult = np.exp(-6.0 * np.log(fx / fx_trend))
-    target_a = np.exp(0.3 * h)
-    del h
+    target_a = np.exp(0.3 * lat.h)
+    lat.h = None  # no longer needed: free it
     target_a *= (level * fx_mult)[:, None] * w_alloc[None, :]
     chase = _trailing_sum(np.nan_to_num(realized), 5)
     chase /= sigma[None, :] * np.sqrt(5.0)
     np.clip(chase, -3, 3, out=chase)
-    target_t = 0.5 * g
-    del g
+    target_t = 0.5 * lat.g
+    lat.g = None
     target_t += 0.15 * chase
     del chase
-    target_t += 0.2 * q_ind[:, u.industry] + 0.12 * timing[:, None]
+    target_t += 0.2 * lat.q_ind[:, u.industry] + 0.12 * lat.timing[:, None]
     np.exp(target_t, out=target_t)
     target_t *= 0.35 * level[:, None] * (np.exp(0.3 * u.zsize) * np.exp(rh.normal(0, 0.4, n)))
     noise_a = 0.0015 * rh.standard_normal((n_t, n))
     noise_t = 0.01 * rh.standard_normal((n_t, n))
-    init = (u.list_idx == 0) & link_open[0]
-    ra, rt = holdings_nb(
+    return holdings_nb(
         target_a,
         target_t,
         noise_a,
@@ -563,7 +620,86 @@ def iter_tables(
         FOREIGN_RESUME_BELOW,
         FOREIGN_CAP,
     )
-    del target_a, target_t, noise_a, noise_t, link_open
+
+
+def _trade_flows(
+    ratio: np.ndarray,
+    ra: np.ndarray,
+    vwap: np.ndarray,
+    total_shares: np.ndarray,
+    can_trade: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trade-based net buy per stock-day (RMB): ratio change x shares x VWAP (bonus-neutral);
+    ``(all northbound, allocation money)``."""
+    vwap_shares = np.nan_to_num(vwap)
+    vwap_shares *= total_shares
+    flow = np.diff(ratio, axis=0, prepend=ratio[:1])
+    flow *= vwap_shares
+    flow[~can_trade] = 0.0
+    flow_alloc = np.diff(ra, axis=0, prepend=ra[:1])
+    flow_alloc *= vwap_shares
+    flow_alloc[~can_trade] = 0.0
+    return flow, flow_alloc
+
+
+def iter_tables(
+    p: SynthParams, progress: Progress | None = None
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """Generate the tables of a synthetic market, yielding ``(name, frame)`` as each is ready.
+
+    Streaming keeps peak memory low: a consumer writes each table and drops it. The large
+    ``participant_holdings`` table comes as one frame per year (same name, several yields).
+    """
+    say = progress or (lambda msg: log.info(msg))
+    rngs = _rngs(p.seed)
+    days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
+    n_t, n = len(days), p.n_assets
+    say(f"universe: {n} stocks x {n_t} sessions")
+    u = _Universe(p, days, rngs["universe"])
+    codes = pl.Series("asset", u.codes, dtype=pl.String)
+    date_s = pl.Series("date", days, dtype=pl.Date)
+    yield "assets", _assets(days, u, codes)
+    lat = _latent(days, n, len(u.industries), p.strengths, rngs["latent"])
+
+    say("returns and prices")
+    ret, sigma = _returns(u, lat, rngs["returns"])
+    dyield, bonus, ca_rows = _draw_corporate_actions(days, u, rngs["ca"])
+    close, ref, adj, cash = prices_nb(ret, u.trading, u.limit, u.price0, dyield, bonus)
+    del ret, dyield
+    yield "corporate_actions", _corporate_actions(days, codes, ca_rows, cash, bonus)
+    del cash
+    realized = np.where(u.trading, close / ref - 1.0, np.nan)
+    total_shares, float_shares, pub_basis = _share_counts(u, bonus)
+    del bonus
+    bars = _bars(u, close, ref, realized, float_shares, rngs["volume"])
+    del ref
+
+    say("pools and indices")
+    mcap = np.where(u.trading, close * total_shares, np.nan)
+    pools, member, eligible = _pools(days, u, mcap, bars.amount)
+    yield "pools", pools
+    del pools
+    yield "prices", _prices(date_s, codes, u, bars, close, adj, float_shares, total_shares)
+    vwap = bars.vwap
+    del bars, adj
+    fcap = np.where(u.trading, close * float_shares, np.nan)
+    del float_shares
+    indices = _indices(days, member, fcap, realized)
+    del member
+    yield "indices", indices
+
+    say("northbound holdings")
+    nb_days = sessions("northbound", p.start, p.end).to_numpy().astype("datetime64[D]")
+    is_nb = np.isin(days, nb_days)
+    link_open = _link_open(days, u)
+    can_trade = u.trading & is_nb[:, None] & link_open
+    fx = _fx(days, rngs["fx"])
+    yield "fx", pl.DataFrame({"date": date_s, "usdcny": np.round(fx, 4)})
+    init = (u.list_idx == 0) & link_open[0]
+    del link_open
+    ra, rt = _holding_ratios(
+        days, u, lat, fx, realized, sigma, can_trade, eligible, init, rngs["holdings"]
+    )
     ratio = ra + rt
     del rt
     tot_pub = np.nan_to_num(total_shares * pub_basis)
@@ -573,24 +709,12 @@ def iter_tables(
     shares_alloc_pub = np.minimum(np.round(ra * tot_pub).astype(np.int64), shares_pub)
     del tot_pub
     tt, jj = np.nonzero(shares_true > 0)
-    yield (
-        "northbound_truth",
-        pl.DataFrame(
-            {"date": date_s.gather(tt), "asset": codes.gather(jj), "shares": shares_true[tt, jj]}
-        ),
-    )
+    truth = {"date": date_s.gather(tt), "asset": codes.gather(jj), "shares": shares_true[tt, jj]}
     del tt, jj
-    # trade-based net buy per stock-day (RMB): ratio change x shares x VWAP (bonus-neutral)
-    vwap_shares = np.nan_to_num(vwap)
-    vwap_shares *= total_shares
-    del vwap
-    flow = np.diff(ratio, axis=0, prepend=ratio[:1])
-    flow *= vwap_shares
-    flow[~can_trade] = 0.0
-    flow_alloc = np.diff(ra, axis=0, prepend=ra[:1])
-    flow_alloc *= vwap_shares
-    flow_alloc[~can_trade] = 0.0
-    del ra, ratio, vwap_shares
+    yield "northbound_truth", pl.DataFrame(truth)
+    del truth
+    flow, flow_alloc = _trade_flows(ratio, ra, vwap, total_shares, can_trade)
+    del ra, ratio, vwap
     yield "flows_truth", _flows_truth(days, flow, flow_alloc, can_trade)
     del flow_alloc
     northbound, pub_rows = _published_northbound(p, days, codes, shares_pub, total_shares)
