@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -40,6 +40,7 @@ from factorlab.northbound.hygiene import NorthboundPanel, research_panel
 from factorlab.northbound.participants import classify_participants, participant_flows
 from factorlab.ops import compute_factors
 from factorlab.preprocess import preprocess
+from factorlab.typing import Progress
 
 __all__ = ["STUDY_POOLS", "StudyParams", "StudyResult", "factor_study", "factor_sweep"]
 
@@ -52,7 +53,6 @@ STUDY_KIND = "factorlab-study"
 _RESULT_TABLES = ("table", "daily", "ic", "coverage", "notes", "scores")
 #: A date's rank IC needs at least this many names with both a score and a forward return.
 MIN_IC_NAMES = 10
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
