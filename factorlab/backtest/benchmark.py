@@ -13,7 +13,8 @@ from factorlab.backtest.costs import NO_COSTS
 from factorlab.backtest.engine import backtest
 from factorlab.errors import ParameterError
 from factorlab.frames import as_lazy, check_columns, match_codes
-from factorlab.grid.market import AssetGrid, GridEntry
+from factorlab.grid.market import AssetGrid
+from factorlab.typing import Entry
 
 __all__ = ["index_benchmark", "pool_benchmark"]
 
@@ -30,7 +31,7 @@ def pool_benchmark(
     pool: str | None = None,
     weighting: Literal["equal", "cap"] = "equal",
     dates: Sequence[Any] | pl.Series | None = None,
-    entry: GridEntry = "next_vwap",
+    entry: Entry = "next_vwap",
 ) -> pl.DataFrame:
     """Daily return (date, benchmark) of the pool held equal- or cap-weighted, rebalanced to
     the pool's members on `dates` (default: every date of `pools`), with no costs.

@@ -25,7 +25,8 @@ from factorlab.frames import (
     example_rows,
     match_codes,
 )
-from factorlab.grid.market import ETF, INDEX, KINDS, STOCK, AssetGrid, GridEntry
+from factorlab.grid.market import ETF, INDEX, KINDS, STOCK, AssetGrid
+from factorlab.typing import Entry
 
 __all__ = ["BacktestResult", "Book", "Rebalance", "backtest"]
 
@@ -496,7 +497,7 @@ def backtest(
     grid: AssetGrid,
     targets: Any,
     *,
-    entry: GridEntry = "next_vwap",
+    entry: Entry = "next_vwap",
     capital: float | None = 10_000_000.0,
     lots: int | None = None,
     rebalance: Rebalance = "full",

@@ -15,7 +15,6 @@ from factorlab.grid.market import (
     KINDS,
     AssetGrid,
     AssetKind,
-    GridEntry,
     price_limit_pct,
     vwap,
 )
@@ -27,7 +26,6 @@ __all__ = [
     "AssetGrid",
     "AssetKind",
     "Cells",
-    "GridEntry",
     "GridIndex",
     "day_numbers",
     "ffill_rows",

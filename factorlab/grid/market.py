@@ -27,7 +27,6 @@ __all__ = [
     "KINDS",
     "AssetGrid",
     "AssetKind",
-    "GridEntry",
     "price_limit_pct",
     "vwap",
 ]
@@ -42,8 +41,6 @@ AssetKind = Literal["stock", "etf", "index"]
 KINDS: tuple[str, ...] = ("stock", "etf", "index")
 STOCK, ETF, INDEX = 0, 1, 2
 
-#: Where an order on signal date s fills (:data:`factorlab.typing.Entry`, the one alias).
-GridEntry = Entry
 
 _OFFSET = {"close": 0, "next_close": 1, "next_open": 1, "next_vwap": 1}
 _STOCK_FLOATS = ("open", "high", "low", "close", "volume", "amount", "adj_factor", "float_shares")
@@ -466,7 +463,7 @@ class AssetGrid:
             bps[is_index] = float(tracking_bps)
         return replace(self, tracking_bps=bps)
 
-    def entry_prices(self, entry: GridEntry) -> tuple[np.ndarray, int]:
+    def entry_prices(self, entry: Entry) -> tuple[np.ndarray, int]:
         """(fill price grid, rows from the signal row to the fill row) of an entry convention."""
         if entry not in _OFFSET:
             raise ParameterError(f"`entry` must be one of {tuple(_OFFSET)}; got {entry!r}.")
@@ -478,7 +475,7 @@ class AssetGrid:
         }[entry]
         return price, _OFFSET[entry]
 
-    def check_entry(self, entry: GridEntry, cols: np.ndarray) -> None:
+    def check_entry(self, entry: Entry, cols: np.ndarray) -> None:
         """Raise :class:`ParameterError` if an asset in `cols` cannot fill at `entry`: ETFs and
         indices have no open / VWAP (use ``next_close``)."""
         if entry not in ("next_open", "next_vwap"):
@@ -493,7 +490,7 @@ class AssetGrid:
                 f"{names}; use entry='next_close' (or 'close')."
             )
 
-    def tradable(self, entry: GridEntry) -> tuple[np.ndarray, np.ndarray]:
+    def tradable(self, entry: Entry) -> tuple[np.ndarray, np.ndarray]:
         """(can_buy, can_sell) (T, N) at the fill price of `entry` on each row: the asset has a
         price, is not past its published delisting, and a buy is not at the limit-up price /
         a sell not at the limit-down price. Computed once per entry."""
