@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from factorlab import __version__
+from factorlab._version import __version__
 from factorlab.report.figures import figure_plan, figure_png, require_matplotlib
 from factorlab.report.tables import handbook_table, html_table, key_findings, markdown_table
 
