@@ -479,3 +479,16 @@ def test_an_unwritable_cache_by_monkeypatch_warns_and_returns_results(
 def test_the_market_on_disk_holds_no_leftovers(synth_dir):
     assert not [p for p in synth_dir.parent.iterdir() if p.name.startswith(".")]
     assert dt.date(2017, 1, 3) <= Market.load(synth_dir).prices.collect()["date"].min()
+
+
+def test_an_uncached_synthetic_market_leaves_no_temporary_directory(tmp_path, monkeypatch):
+    import gc
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    m = fl.synthetic_market(n_assets=50, start="2017-01-01", end="2017-02-28", cache=False)
+    assert m.prices.collect().height > 0
+    assert len(list(tmp_path.glob("factorlab-synth-*"))) == 1
+    del m
+    gc.collect()
+    assert list(tmp_path.glob("factorlab-synth-*")) == []

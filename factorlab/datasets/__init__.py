@@ -12,8 +12,10 @@ import json
 import logging
 import operator
 import os
+import shutil
 import tempfile
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -215,7 +217,7 @@ def _market_for(
     p: SynthParams, *, cache: bool | str | os.PathLike, progress: Callable[[str], None] | None
 ) -> Market:
     if cache is False:
-        return _generate(_temp_target(), p, progress)
+        return _generate_temporary(p, progress)
     target = cache_dir() / "synthetic" / _cache_key(p) if cache is True else Path(cache)
     market = _cached(target, p)
     if market is not None:
@@ -236,7 +238,20 @@ def _market_for(
             "to cache it.",
             stacklevel=3,
         )
-        return _generate(_temp_target(), p, progress)
+        return _generate_temporary(p, progress)
+
+
+def _generate_temporary(p: SynthParams, progress: Callable[[str], None] | None) -> Market:
+    """Generate into a private temporary directory that is removed when the market is garbage
+    collected (or at interpreter exit): an uncached market leaves nothing behind."""
+    target = _temp_target()
+    try:
+        market = _generate(target, p, progress)
+    except BaseException:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
+    weakref.finalize(market, shutil.rmtree, str(target.parent), True)
+    return market
 
 
 def _generate(target: Path, p: SynthParams, progress: Callable[[str], None] | None) -> Market:
