@@ -95,7 +95,7 @@ def validate_horizons(horizons: Sequence[int], name: str = "horizons") -> tuple[
     return tuple(sorted({int(h) for h in values}))
 
 
-_ENTRY_OFFSET = {"close": 0, "next_open": 1, "next_vwap": 1}
+_ENTRY_OFFSET = {"close": 0, "next_close": 1, "next_open": 1, "next_vwap": 1}
 
 
 def forward_returns(
@@ -113,8 +113,9 @@ def forward_returns(
     - ``entry="close"``: ``P[t+p] / P[t] - 1`` with ``P`` = ``price_col``. With
       ``fill="ffill"`` this equals alphalens' ``compute_forward_returns`` (``prices.ffill()
       .pct_change(p).shift(-p)`` on the wide date x asset frame).
-    - ``entry="next_open"`` / ``"next_vwap"``: ``P[t+1+p] / P[t+1] - 1`` with ``P`` = ``open_col``
-      / ``vwap_col``: enter at the next session, for factors published after t's close.
+    - ``entry="next_close"`` / ``"next_open"`` / ``"next_vwap"``: ``P[t+1+p] / P[t+1] - 1``
+      with ``P`` = ``price_col`` / ``open_col`` / ``vwap_col``: enter at the next session, for
+      factors published after t's close.
 
     Parameters
     ----------
@@ -149,7 +150,7 @@ def forward_returns(
         raise ParameterError(f"`entry` must be one of {get_args(Entry)}; got {entry!r}.")
     if fill not in get_args(PriceFill):
         raise ParameterError(f"`fill` must be one of {get_args(PriceFill)}; got {fill!r}.")
-    column = {"close": price_col, "next_open": open_col, "next_vwap": vwap_col}[entry]
+    column = {"next_open": open_col, "next_vwap": vwap_col}.get(entry, price_col)
     if column not in panel.fields:
         raise MissingColumnError(
             f"entry {entry!r} needs price column `{column}`, which the panel lacks; build it "

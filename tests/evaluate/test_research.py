@@ -64,6 +64,18 @@ def test_fill_rules(market):
     assert np.isnan(ffill[-2:]).all()
 
 
+def test_next_close_entry_is_the_close_entry_one_row_later(market):
+    """``entry="next_close"`` (one Entry alias for the evaluator and the backtester): the
+    close-to-close return starting at t+1, for every fill rule."""
+    panel = DensePanel.from_frame(market, columns=["close"])
+    for fill in ("none", "carry", "ffill"):
+        later = forward_returns(panel, [1, 5], entry="next_close", fill=fill)
+        now = forward_returns(panel, [1, 5], fill=fill)
+        for h in (1, 5):
+            np.testing.assert_array_equal(later.grids[h][:-1], now.grids[h][1:])
+            assert np.isnan(later.grids[h][-1]).all()
+
+
 def test_per_horizon_rule_keeps_rows_and_quantiles_ignore_returns(market):
     panel = DensePanel.from_frame(market, columns=["close"])
     fwd = forward_returns(panel, [1, 5])
