@@ -127,7 +127,9 @@ def example_rows(frame: pl.DataFrame, n: int = MAX_EXAMPLES) -> list[dict[str, A
     ]
 
 
-def check_unique_keys(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[str], *, table: str) -> None:
+def check_unique_keys(
+    frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[str], *, table: str
+) -> None:
     """Raise :class:`DuplicateKeyError` if two rows of `frame` share the `keys`, with examples.
 
     Examples
