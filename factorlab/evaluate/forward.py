@@ -226,7 +226,9 @@ def schedule_forward_returns(
     if bad.any():
         raise CalendarError(
             f"{int(bad.sum())} schedule date(s) are not sessions of the calendar, e.g. "
-            f"{sched.filter(pl.Series(bad))[0]}."
+            f"{sched.filter(pl.Series(bad))[0]}.",
+            table="schedule",
+            column=date_col,
         )
     fill = rows + offset
     entry = np.full((days.size, prices.shape[1]), np.nan)

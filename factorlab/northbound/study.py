@@ -569,30 +569,32 @@ def _leg_targets(
     scored: pl.DataFrame, names: list[str], params: StudyParams
 ) -> dict[tuple[str, str], pl.DataFrame]:
     """The top and bottom `top` fraction of every (pool, factor) on every signal date, in one
-    query: (pool, factor) -> frame (side, date, asset, weight). Ties with the last name
+    query: (pool, factor) -> frame (date, asset, weight, side). Ties with the last name
     selected are all included (as :func:`~factorlab.backtest.quantile_targets`); equal or cap
     weights. A (pool, factor) without any score is absent."""
-    long = scored.unpivot(
-        on=names, index=["pool", "date", "asset", "cap"], variable_name="factor", value_name="s"
-    ).filter(pl.col("s").is_not_null() & pl.col("s").is_not_nan())
-    keys = ["pool", "factor", "date"]
-    n = pl.len().over(keys)
-    k = (n * params.top).ceil()
+    keys = ["pool", "date"]
     w = pl.lit(1.0) if params.weighting == "equal" else pl.col("cap")
-    picked = pl.concat(
-        [
-            long.filter(pl.col("s").rank("min", descending=side == "top").over(keys) <= k)
-            .select("pool", "factor", "date", "asset", weight=w)
-            .with_columns(side=pl.lit(side))
-            for side in ("top", "bottom")
-        ]
-    )
-    return {
-        (pool, factor): frame
-        for (pool, factor), frame in picked.partition_by(
-            "pool", "factor", as_dict=True, include_key=False
-        ).items()
-    }
+    flags = []
+    for n in names:
+        score = pl.col(n).fill_nan(None)  # NaN is missing, never top
+        k = (score.count().over(keys) * params.top).ceil()
+        flags.append((score.rank("min", descending=True).over(keys) <= k).alias(f"{n}\x00top"))
+        flags.append((score.rank("min").over(keys) <= k).alias(f"{n}\x00bottom"))
+    picked = scored.select("pool", "date", "asset", w.alias("weight"), *flags)
+    out = {}
+    for (pool,), sub in picked.partition_by("pool", as_dict=True).items():
+        for n in names:
+            legs = pl.concat(
+                [
+                    sub.filter(pl.col(f"{n}\x00{side}"))
+                    .select("date", "asset", "weight")
+                    .with_columns(side=pl.lit(side))
+                    for side in ("top", "bottom")
+                ]
+            )
+            if legs.height:
+                out[(pool, n)] = legs
+    return out
 
 
 def _with_empty_dates(tg: pl.DataFrame, schedule: pl.Series, grid: AssetGrid) -> pl.DataFrame:

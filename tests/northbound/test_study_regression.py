@@ -4,13 +4,17 @@ in a comment next to the value."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 
 from factorlab.backtest import NO_COSTS
 from factorlab.datasets import synthetic_market
+from factorlab.errors import CalendarError, ParameterError
+from factorlab.evaluate import schedule_forward_returns
 from factorlab.northbound.study import factor_study
 
 FACTORS = ("nb_hold_ratio", "nb_cum_inflow_ratio20", "nb_trade_amount20", "nb_trading_cum_inflow20")
@@ -599,3 +603,31 @@ def test_zero_cost_study_equals_the_reference(study_no_costs, key):
     assert d.height == n
     got = [d[c].sum() for c in ("long", "short", "bench")]
     assert got == pytest.approx([long, short, bench], rel=1e-9, abs=1e-12)
+
+
+def test_benchmark_weighting_is_independent_of_the_legs(market150, study):
+    cap_bench = factor_study(
+        market150, factors=FACTORS[:1], pools=POOLS[:1], cache=False, benchmark_weighting="cap"
+    )
+    a = study.daily.filter((pl.col("factor") == FACTORS[0]) & (pl.col("pool") == POOLS[0]))
+    b = cap_bench.daily
+    assert a["long"].equals(b["long"]) and a["short"].equals(b["short"])  # legs: equal weight
+    assert not np.allclose(a["bench"].to_numpy(), b["bench"].to_numpy())
+    with pytest.raises(ParameterError, match="benchmark_weighting"):
+        factor_study(market150, pools=POOLS, benchmark_weighting="float", cache=False)
+    with pytest.raises(ParameterError, match="capital"):
+        factor_study(market150, pools=POOLS, capital=0.0, cache=False)
+
+
+def test_schedule_forward_returns_are_entry_to_next_entry():
+    cal = np.array(["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"], "datetime64[D]")
+    prices = np.array([[10.0, 1.0], [11.0, 2.0], [12.1, np.nan], [13.0, 4.0]])
+    sched = pl.Series([dt.date(2020, 1, 2), dt.date(2020, 1, 6)], dtype=pl.Date)
+    fwd = schedule_forward_returns(cal, pl.Series(["A", "B"]), prices, sched, offset=1)
+    # from the fill after 01-02 (row 1) to the fill after 01-06 (row 3); the last has none
+    np.testing.assert_allclose(fwd.grids[1][0], [13.0 / 11.0 - 1, 4.0 / 2.0 - 1], rtol=1e-15)
+    assert np.isnan(fwd.grids[1][1]).all()
+    with pytest.raises(CalendarError, match="not sessions"):
+        schedule_forward_returns(
+            cal, pl.Series(["A", "B"]), prices, pl.Series([dt.date(2020, 1, 4)]), offset=1
+        )
