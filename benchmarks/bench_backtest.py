@@ -149,14 +149,16 @@ def main() -> None:
     print("| benchmark | first run | warm wall (median) | warm CPU (median) | target |")
     print("|---|---|---|---|---|")
     print(
-        f"| grid build (AssetGrid.from_prices, {args.assets} x {args.days}) | {build:.2f} s | - | - | - |"
+        f"| grid build (AssetGrid.from_prices, {args.assets} x {args.days}) "
+        f"| {build:.2f} s | - | - | - |"
     )
     print(
         f"| weekly stock strategy (backtest + daily) | {first_w:.3f} s | {warm_w:.3f} s | "
         f"{cpu_w:.3f} s | <= 0.2 s |"
     )
     print(
-        f"| index timing book, {args.timing_days} days (backtest + daily) | {first_i * 1e3:.1f} ms | "
+        f"| index timing book, {args.timing_days} days (backtest + daily) "
+        f"| {first_i * 1e3:.1f} ms | "
         f"{warm_i * 1e3:.2f} ms | {cpu_i * 1e3:.2f} ms | <= 5 ms |"
     )
 

@@ -331,7 +331,8 @@ def _check_options(
     if capital is None:
         if lots is not None:
             raise ParameterError(
-                f"`lots={lots}` needs a `capital` in yuan (lots are whole shares); got capital=None."
+                f"`lots={lots}` needs a `capital` in yuan (lots are whole shares); "
+                "got capital=None."
             )
         if costs.min_commission > 0:
             raise ParameterError(

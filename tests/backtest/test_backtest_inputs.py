@@ -41,7 +41,8 @@ OK = targets([(D[0], A, 1.0)])
         (
             targets([(dt.date(2020, 1, 4), A, 1.0)]),
             CalendarError,
-            r"table `targets`: 1 signal date\(s\) in column `date` are not sessions of the grid.*2020-01-04",
+            r"table `targets`: 1 signal date\(s\) in column `date` are not sessions of the "
+            r"grid.*2020-01-04",
         ),
         (
             targets([(D[0], A, 1.0), (D[0], "600519.SH", 1.0)]),
