@@ -46,12 +46,16 @@ def _ann(annualization: float) -> float:
 def annual_return(returns: ReturnsLike, *, annualization: float = 252) -> float:
     """Compounded annual growth rate: (prod(1 + r)) ** (annualization / n) - 1.
 
-    Equals ``empyrical.annual_return``; NaN returns count as 0 in the product (and in n).
+    Equals ``empyrical.annual_return``; NaN returns count as 0 in the product (and in n). A
+    book that lost more than everything (ending value < 0, possible with shorts) has no growth
+    rate: NaN, as empyrical gives.
     """
     r = _arr(returns)
     if len(r) < 1:
         return float("nan")
     ending = np.prod(1.0 + np.nan_to_num(r))
+    if ending < 0:
+        return float("nan")
     return float(ending ** (_ann(annualization) / len(r)) - 1.0)
 
 

@@ -80,3 +80,17 @@ def test_table_and_bad_input():
         annual_return([0.1], annualization=0)
     with pytest.raises(ParameterError, match="one-dimensional"):
         sharpe_ratio(np.zeros((2, 2)))
+
+
+def test_annual_return_of_a_book_below_zero_is_nan_without_a_warning():
+    """A deliberate deviation: empyrical raises a negative ending value to 1/years, which is NaN
+    (with a RuntimeWarning) for most lengths and a meaningless huge number when 1/years happens
+    to be an integer (3 days at 252: (-1.65)**84 = 1.1e33). No growth rate exists: NaN."""
+    import warnings
+
+    r = np.array([0.5, -2.5, 0.1])  # ending value 1.5 * -1.5 * 1.1 < 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(annual_return(r))
+        assert np.isnan(annual_return(r[:2]))
+    assert empyrical.annual_return(r) > 1e30  # the nonsense this avoids
