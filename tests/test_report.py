@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from factorlab.errors import ParameterError
 from factorlab.northbound.study import StudyParams, StudyResult
 from factorlab.report import (
     correlation_clusters,
@@ -193,13 +195,97 @@ def test_handbook_table_columns_and_net_switch(result: StudyResult) -> None:
 
 
 def test_format_table_is_aligned_plain_text(result: StudyResult) -> None:
-    text = format_table(result)
+    text = format_table(result, wide=True)
     lines = text.splitlines()
     assert len(lines) == 2 + len(FACTORS) * len(POOLS)
     assert set(lines[1].replace(" ", "")) == {"-"}
     first = lines[2].split()
     assert first[:5] == ["nb_hold_value", "csi300", "7.53", "0.58", "6.00"]
     assert "n/a" in lines[3]
+    assert max(len(ln) for ln in lines) > 200  # every column
+
+
+def _body(text: str) -> list[list[str]]:
+    """Rows of a text table below its dashed rule."""
+    lines = text.splitlines()
+    rule = next(i for i, ln in enumerate(lines) if set(ln.replace(" ", "")) == {"-"})
+    return [ln.split() for ln in lines[rule + 1 :]]
+
+
+def test_terminal_table_fits_120_columns_with_the_key_columns(result: StudyResult) -> None:
+    text = format_table(result)
+    assert max(len(ln) for ln in text.splitlines()) <= 120
+    rows = _body(text)
+    assert len(rows) == len(FACTORS) * len(POOLS)
+    # key columns in order: excess ann, Sharpe, ann net, Sharpe net, L/S ann, L/S Sharpe,
+    # coverage, rank IC %, IC t, turnover
+    assert rows[0][:4] == ["nb_hold_value", "csi300", "7.53", "0.58"]
+    assert (rows[0][8], rows[0][9], rows[0][11]) == ("99.33", "2.11", "3.17")
+    assert rows[1][7] == "n/a"  # the NaN long-short Sharpe
+    header = " ".join(text.splitlines()[:4])
+    assert "max DD" not in header and "Periods" not in header
+    # long user factor names are shortened to keep the width
+    long = result.table.with_columns(
+        factor=pl.col("factor") + "_with_a_very_long_name_that_goes_on_and_on_forever"
+    )
+    narrow = format_table(long)
+    assert max(len(ln) for ln in narrow.splitlines()) <= 120
+    assert "~" in narrow and format_table(long, wide=True).count("forever") == 6
+
+
+def _with_user_factor(result: StudyResult) -> StudyResult:
+    from factorlab.northbound.study import UserFactor
+
+    users = (UserFactor("nb_short_inflow", "column", "column `x` of a user frame (9 rows)", "d"),)
+    return dataclasses.replace(
+        result,
+        params=dataclasses.replace(result.params, user_factors=users),
+        data={
+            "source": "factorlab synthetic market",
+            "preset": "small",
+            "seed": "20240816",
+            "content_hash": "ab" * 32,
+            "path": "/data/small",
+        },
+    )
+
+
+def test_user_factors_are_marked_with_their_definition(tmp_path: Path, result) -> None:
+    marked = _with_user_factor(result)
+    table = handbook_table(marked)
+    assert table["Factor"].to_list()[2] == "nb_short_inflow*"
+    assert table["Factor"].to_list()[0] == "nb_hold_value"
+    page = write_report(marked, tmp_path).read_text(encoding="utf-8")
+    md = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    for doc in (page, md):
+        assert "User factors" in doc and "column `x` of a user frame (9 rows)" in doc
+        assert "factorlab synthetic market, preset small, seed 20240816" in doc
+        assert "content hash abababababababab" in doc and "/data/small" in doc
+        # the stamp duty in words, not `stamp_duty=None`
+        assert "stamp_duty=None" not in doc
+        assert "0.1% before 2023-08-28 and 0.05% from then" in doc
+        assert "user_factors" not in doc
+
+
+def test_report_refuses_a_foreign_folder_and_rewrites_its_own(tmp_path: Path, result) -> None:
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    with pytest.raises(ParameterError, match=r"holds files factorlab did not write.*notes.txt"):
+        write_report(result, foreign)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    write_report(result, foreign, force=True)
+    assert (foreign / "notes.txt").read_text() == "keep" and (foreign / "report.html").is_file()
+    ours = tmp_path / "ours"
+    write_report(result, ours)
+    (ours / "figures").mkdir(exist_ok=True)
+    stale = ours / "figures" / "cumulative_csi999.png"
+    stale.write_bytes(b"old")
+    marker = json.loads((ours / report_html.REPORT_MARKER).read_text())
+    marker["files"].append("figures/cumulative_csi999.png")
+    (ours / report_html.REPORT_MARKER).write_text(json.dumps(marker))
+    write_report(result, ours)  # our own folder: rewritten, the stale figure removed
+    assert not stale.exists()
 
 
 def test_markdown_table_has_one_row_per_factor_and_pool(result: StudyResult) -> None:

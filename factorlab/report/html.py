@@ -8,6 +8,7 @@ import base64
 import dataclasses
 import datetime as dt
 import html
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,17 +18,29 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from factorlab._version import __version__
+from factorlab.errors import ParameterError
 from factorlab.report.figures import figure_plan, figure_png, require_matplotlib
-from factorlab.report.tables import handbook_table, html_table, key_findings, markdown_table
+from factorlab.report.tables import (
+    USER_MARK,
+    data_line,
+    handbook_table,
+    html_table,
+    key_findings,
+    markdown_table,
+    user_factors,
+)
 
 if TYPE_CHECKING:
     from factorlab.northbound.study import StudyResult
 
-__all__ = ["write_report"]
+__all__ = ["REPORT_MARKER", "costs_text", "write_report"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "Northbound factor study"
+#: The file that marks a folder as a factorlab report (and lists the files written into it).
+REPORT_MARKER = ".factorlab-report.json"
+_REPORT_FILES = frozenset({"report.html", "summary.md", "figures", REPORT_MARKER})
 NO_MATPLOTLIB = (
     "matplotlib is not installed, so this report has no figures; install the plot extra "
     "(pip install 'factorlab[plot]') and write the report again to get them."
@@ -88,7 +101,7 @@ def _draw_figures(result: StudyResult, fig_dir: Path, dpi: int) -> tuple[list[_D
     try:
         require_matplotlib()
     except ImportError:
-        log.info("matplotlib is not installed; writing the report without figures")
+        log.warning("figures skipped: %s", NO_MATPLOTLIB)
         return [], NO_MATPLOTLIB
     fig_dir.mkdir(parents=True, exist_ok=True)
     drawn = []
@@ -96,12 +109,36 @@ def _draw_figures(result: StudyResult, fig_dir: Path, dpi: int) -> tuple[list[_D
         try:
             png = figure_png(draw(), dpi=dpi)
         except Exception as exc:  # a figure must not cost the user the rest of the report
-            log.warning("figure %s could not be drawn", name, exc_info=True)
+            log.warning("figure %s could not be drawn (%s: %s)", name, type(exc).__name__, exc)
+            log.debug("figure %s", name, exc_info=True)
             drawn.append(_Drawn(name, caption, None, f"{type(exc).__name__}: {exc}"))
             continue
         (fig_dir / f"{name}.png").write_bytes(png)
         drawn.append(_Drawn(name, caption, png))
     return drawn, None
+
+
+def _pct(rate: float) -> str:
+    return f"{100 * rate:.4g}%"
+
+
+def costs_text(costs: Any) -> str:
+    """A :class:`~factorlab.backtest.Costs` in words, e.g. "commission 0.03% per side (min 5
+    yuan per order); stamp duty on stock sells: the historical schedule, 0.1% before
+    2023-08-28 and 0.05% from then; slippage 0 bps"."""
+    from factorlab.backtest.costs import STAMP_AFTER_CUT, STAMP_BEFORE_CUT, STAMP_DUTY_CUT
+
+    if costs.stamp_duty is None:
+        stamp = (
+            f"the historical schedule, {_pct(STAMP_BEFORE_CUT)} before {STAMP_DUTY_CUT} and "
+            f"{_pct(STAMP_AFTER_CUT)} from then"
+        )
+    else:
+        stamp = _pct(costs.stamp_duty)
+    return (
+        f"commission {_pct(costs.commission)} per side (min {costs.min_commission:g} yuan per "
+        f"order); stamp duty on stock sells: {stamp}; slippage {costs.slippage_bps:g} bps"
+    )
 
 
 def _param_rows(params: Any) -> list[tuple[str, str]]:
@@ -111,7 +148,15 @@ def _param_rows(params: Any) -> list[tuple[str, str]]:
         items = dict(vars(params)) if hasattr(params, "__dict__") else {}
     rows = []
     for key, value in items.items():
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if key == "user_factors":  # listed with their definitions in their own section
+            continue
+        if key == "costs" and hasattr(value, "stamp_duty"):
+            text = costs_text(value)
+        elif key == "benchmark_weighting" and value is None:
+            text = "same as weighting"
+        elif key in ("start", "end") and value is None:
+            text = "all data"
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             text = ", ".join(
                 f"{f.name}={getattr(value, f.name)}" for f in dataclasses.fields(value)
             )
@@ -134,6 +179,10 @@ def _params_frame(params: Any) -> pl.DataFrame:
 def _param_line(params: Any) -> str:
     """The parameters in one line, without the factor and pool lists (they are in the table)."""
     return "; ".join(f"{k}: {v}" for k, v in _param_rows(params) if k not in ("factors", "pools"))
+
+
+def _user_rows(result: StudyResult) -> list[tuple[str, str]]:
+    return list(user_factors(result).items())
 
 
 def _span(result: StudyResult) -> str:
@@ -174,6 +223,7 @@ def _html(
         f'<p class="sub">{e(_span(result))}. factorlab {e(__version__)}, written '
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
     ]
+    parts.append(f'<p class="sub">{e(data_line(result).capitalize())}.</p>')
     parts.append(f'<p class="sub">Parameters: {e(_param_line(result.params))}.</p>')
     if note:
         parts.append(f'<p class="note">{e(note)}</p>')
@@ -194,6 +244,17 @@ def _html(
     parts.append('<dl class="glossary">')
     parts += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in _GLOSSARY]
     parts.append("</dl>")
+    users = _user_rows(result)
+    if users:
+        parts.append(
+            f"<h2>User factors</h2><p>Marked {e(USER_MARK)} in the tables: run through the "
+            "same preprocessing, portfolios and costs as the handbook factors.</p>"
+        )
+        frame = pl.DataFrame(
+            {"Factor": [k for k, _ in users], "Definition": [v for _, v in users]},
+            schema={"Factor": pl.String, "Definition": pl.String},
+        )
+        parts.append(f"<div class='scroll'>{html_table(frame)}</div>")
 
     parts.append("<h2>Figures</h2>")
     if note:
@@ -229,6 +290,7 @@ def _markdown(
     recommended: Sequence[str],
 ) -> str:
     lines = [f"# {title}", "", f"{_span(result)}; factorlab {__version__}.", ""]
+    lines += [f"{data_line(result).capitalize()}.", ""]
     lines += [f"Parameters: {_param_line(result.params)}.", ""]
     lines += ["## Key findings", ""]
     lines += [f"- {f}" for f in findings] or ["- no finding: empty table"]
@@ -237,6 +299,10 @@ def _markdown(
     lines += ["", "## Handbook table", ""]
     lines += [markdown_table(handbook_table(result)), ""]
     lines += ["; ".join(f"{k}: {v.rstrip('.')}" for k, v in _GLOSSARY) + ".", ""]
+    users = _user_rows(result)
+    if users:
+        lines += ["## User factors", "", f"Marked {USER_MARK} in the table.", ""]
+        lines += [f"- {k}: {v}" for k, v in users] + [""]
     lines += ["## Figures", ""]
     if note:
         lines += [note, ""]
@@ -251,6 +317,37 @@ def _markdown(
     return "\n".join(lines)
 
 
+def _check_owned(out: Path, force: bool) -> set[str]:
+    """Refuse to write into `out` unless it is new, empty, or a factorlab report folder (it has
+    :data:`REPORT_MARKER`, or holds only report.html, summary.md and figures/*.png); returns
+    the files the previous report listed (removed if not written again)."""
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"report folder `{out}` exists and is a file; choose another path.")
+    if not out.is_dir():
+        return set()
+    marker = out / REPORT_MARKER
+    if marker.is_file():
+        try:
+            return set(json.loads(marker.read_text(encoding="utf-8")).get("files", []))
+        except (OSError, ValueError, AttributeError):
+            return set()
+    entries = sorted(p.name for p in out.iterdir())
+    figures = out / "figures"
+    foreign = [n for n in entries if n not in _REPORT_FILES]
+    if figures.is_dir():
+        foreign += [f"figures/{p.name}" for p in figures.iterdir() if p.suffix != ".png"]
+    elif figures.exists():
+        foreign.append("figures")
+    if foreign and not force:
+        raise ParameterError(
+            f"report folder `{out}` exists and holds files factorlab did not write (e.g. "
+            f"{', '.join(foreign[:3])}); refusing to write into it. Choose another folder, or "
+            "pass force=True (command line: --force) to write report.html, summary.md and "
+            "figures/ into it anyway (other files are kept)."
+        )
+    return set()
+
+
 def write_report(
     result: StudyResult,
     out_dir: str | Path,
@@ -258,6 +355,7 @@ def write_report(
     title: str | None = None,
     recommended: Sequence[str] | None = None,
     dpi: int = 100,
+    force: bool = False,
 ) -> Path:
     """Write the study's report to ``out_dir``.
 
@@ -271,13 +369,18 @@ def write_report(
     result
         A :class:`~factorlab.northbound.study.StudyResult`.
     out_dir
-        Folder to write to; created if missing, files of the same name are overwritten.
+        Folder to write to: new, empty, or a factorlab report folder (marked by
+        :data:`REPORT_MARKER`); its previous report files are replaced, figures the new
+        report does not draw are removed. Any other folder is refused (a
+        :class:`~factorlab.errors.ParameterError`) unless `force`.
     title
         Heading of both documents (default "Northbound factor study").
     recommended
         Factors whose results the findings single out (default: the handbook's 1-7 and 10).
     dpi
         Resolution of the PNG figures.
+    force
+        Write into a folder that holds other files too (they are kept).
 
     Returns
     -------
@@ -291,6 +394,7 @@ def write_report(
     a note, so one bad panel does not cost the rest of the report.
     """
     out = Path(out_dir)
+    previous = _check_owned(out, force)
     out.mkdir(parents=True, exist_ok=True)
     heading = title or DEFAULT_TITLE
     rec = tuple(_handbook_recommended() if recommended is None else recommended)
@@ -302,5 +406,16 @@ def write_report(
     path.write_text(_html(result, heading, findings, drawn, note, rec), encoding="utf-8")
     (out / "summary.md").write_text(
         _markdown(result, heading, findings, drawn, note, rec), encoding="utf-8"
+    )
+    files = {"report.html", "summary.md"} | {
+        f"figures/{d.name}.png" for d in drawn if d.png is not None
+    }
+    for stale in sorted(previous - files):  # a figure of the previous report not drawn now
+        target = out / stale
+        if stale.startswith("figures/") and stale.endswith(".png") and target.is_file():
+            target.unlink()
+    (out / REPORT_MARKER).write_text(
+        json.dumps({"format": "factorlab-report", "files": sorted(files)}, indent=1),
+        encoding="utf-8",
     )
     return path

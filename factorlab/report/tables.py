@@ -16,10 +16,14 @@ if TYPE_CHECKING:  # the report sits below the northbound module: type hints onl
     from factorlab.northbound.study import StudyResult
 
 __all__ = [
+    "KEY_COLUMNS",
     "MISSING",
     "TABLE_COLUMNS",
+    "TERMINAL_WIDTH",
+    "USER_MARK",
     "Column",
     "correlation_clusters",
+    "data_line",
     "format_markdown",
     "format_table",
     "format_value",
@@ -28,6 +32,7 @@ __all__ = [
     "key_findings",
     "markdown_table",
     "text_table",
+    "user_factors",
 ]
 
 #: How a missing number (null or NaN) is written in every table.
@@ -68,6 +73,24 @@ TABLE_COLUMNS: tuple[Column, ...] = (
     Column("periods", "Periods", "count"),
 )
 _KEYS = (Column("factor", "Factor", "count"), Column("pool", "Pool", "count"))
+#: The columns of the default (narrow) terminal table: returns gross and net, the long-short
+#: book, the rank IC, coverage and turnover; ``--wide`` / ``columns="all"`` shows every column.
+KEY_COLUMNS: tuple[str, ...] = (
+    "long_excess_ann",
+    "long_excess_sharpe",
+    "long_excess_ann_net",
+    "long_excess_sharpe_net",
+    "long_short_ann",
+    "long_short_sharpe",
+    "rank_ic_mean_pct",
+    "rank_ic_t",
+    "coverage_pct",
+    "turnover_pct",
+)
+#: Width of the default terminal table, in characters.
+TERMINAL_WIDTH = 120
+#: Appended to a user factor's name in every table (the 14 handbook factors have none).
+USER_MARK = "*"
 
 
 def format_value(value: float | int | None, kind: ValueKind) -> str:
@@ -112,7 +135,37 @@ def _table_of(result: StudyResult | pl.DataFrame) -> pl.DataFrame:
     return result if isinstance(result, pl.DataFrame) else result.table
 
 
-def handbook_table(result: StudyResult | pl.DataFrame, *, net: bool = True) -> pl.DataFrame:
+def user_factors(result: StudyResult | pl.DataFrame) -> dict[str, str]:
+    """User factor name -> its definition (expression, or "column `x` of a user frame"), in
+    the study's order; empty for a bare table or a study of handbook factors only."""
+    params = getattr(result, "params", None)
+    return {u.name: u.definition for u in getattr(params, "user_factors", ())}
+
+
+def data_line(result: StudyResult) -> str:
+    """What data the study ran on, in one line: source, synthetic preset and seed, content
+    hash and path (what the market's metadata has)."""
+    data = dict(getattr(result, "data", {}) or {})
+    if not data:
+        return "data: not recorded"
+    parts = [data.pop("source", "user market")]
+    for key, label in (("preset", "preset"), ("seed", "seed"), ("n_assets", "assets")):
+        if key in data:
+            parts.append(f"{label} {data.pop(key)}")
+    if "content_hash" in data:
+        parts.append(f"content hash {data.pop('content_hash')[:16]}")
+    if "path" in data:
+        parts.append(f"at {data.pop('path')}")
+    parts += [f"{k} {v}" for k, v in data.items()]
+    return "data: " + ", ".join(parts)
+
+
+def handbook_table(
+    result: StudyResult | pl.DataFrame,
+    *,
+    net: bool = True,
+    columns: Literal["all", "key"] = "all",
+) -> pl.DataFrame:
     """The handbook table as strings with display headers, one row per factor x pool.
 
     Parameters
@@ -121,6 +174,8 @@ def handbook_table(result: StudyResult | pl.DataFrame, *, net: bool = True) -> p
         A :class:`~factorlab.northbound.study.StudyResult` or its ``table``.
     net
         Include the net-of-cost columns (after each gross block).
+    columns
+        ``"all"`` (default) or ``"key"``: only :data:`KEY_COLUMNS` (the terminal's default).
 
     Returns
     -------
@@ -128,7 +183,8 @@ def handbook_table(result: StudyResult | pl.DataFrame, *, net: bool = True) -> p
         String columns ``Factor``, ``Pool`` and the headers of :data:`TABLE_COLUMNS` present in
         the table, rows in the study's order. Percentages as in the handbook: annual excess
         return, max drawdown (its size), coverage, rank IC and turnover in percent with 2
-        decimals; Sharpe, IC IR and t with 2 decimals.
+        decimals; Sharpe, IC IR and t with 2 decimals. A user factor's name ends in
+        :data:`USER_MARK` (a :class:`StudyResult` knows its user factors).
 
     Examples
     --------
@@ -140,10 +196,15 @@ def handbook_table(result: StudyResult | pl.DataFrame, *, net: bool = True) -> p
     -------------  ------  -------------  -------------  ---------------  ----------
     nb_hold_value  csi300           7.53           0.58             6.00       99.33
     """
+    if columns not in ("all", "key"):
+        raise ValueError(f"`columns` must be 'all' or 'key'; got {columns!r}.")
     table = _table_of(result)
     cols = [c for c in TABLE_COLUMNS if c.name in table.columns and (net or not c.net)]
+    if columns == "key":
+        cols = [c for c in cols if c.name in KEY_COLUMNS]
+    user = user_factors(result)
     out: dict[str, list[str]] = {
-        "Factor": [str(v) for v in table["factor"]],
+        "Factor": [f"{v}{USER_MARK}" if v in user else str(v) for v in table["factor"]],
         "Pool": [str(v) for v in table["pool"]],
     }
     for c in cols:
@@ -191,10 +252,44 @@ def markdown_table(frame: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def text_table(frame: pl.DataFrame, *, gap: int = 2) -> str:
-    """A fixed-width plain-text table of ``frame`` for a terminal; numbers right-aligned."""
+def _wrap(header: str, width: int) -> list[str]:
+    """`header` in lines of at most `width` characters, broken at spaces (a longer word keeps
+    its own line)."""
+    lines: list[str] = []
+    for word in header.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def text_table(frame: pl.DataFrame, *, gap: int = 2, wrap_headers: bool = False) -> str:
+    """A fixed-width plain-text table of ``frame`` for a terminal; numbers right-aligned.
+
+    ``wrap_headers``: break each header at spaces so that no column is wider than its widest
+    cell (or its header's longest word); the narrow terminal table uses it.
+
+    Examples
+    --------
+    >>> print(text_table(pl.DataFrame({"Pool": ["csi300"], "Excess ann. %": ["7.53"]}),
+    ...                  wrap_headers=True))
+    Pool    Excess
+              ann.
+                 %
+    ------  ------
+    csi300    7.53
+    """
     rows = _cells(frame)
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(frame.columns)]
+    cell_widths = [max([0, *(len(r[i]) for r in rows)]) for i in range(len(frame.columns))]
+    if wrap_headers:
+        heads = [
+            _wrap(h, max(w, *(len(x) for x in h.split() or [""])))
+            for h, w in zip(frame.columns, cell_widths, strict=True)
+        ]
+    else:
+        heads = [[h] for h in frame.columns]
+    widths = [max([w, *(len(x) for x in hs)]) for hs, w in zip(heads, cell_widths, strict=True)]
     left = [_is_text_column(frame, c) for c in frame.columns]
 
     def line(cells: Sequence[str]) -> str:
@@ -204,7 +299,11 @@ def text_table(frame: pl.DataFrame, *, gap: int = 2) -> str:
         ]
         return (" " * gap).join(parts).rstrip()
 
-    out = [line(frame.columns), line(["-" * w for w in widths])]
+    depth = max(len(hs) for hs in heads) if heads else 1
+    # a wrapped header sits on its bottom lines, next to the numbers
+    padded = [[""] * (depth - len(hs)) + hs for hs in heads]
+    out = [line([p[k] for p in padded]) for k in range(depth)]
+    out.append(line(["-" * w for w in widths]))
     out += [line(r) for r in rows]
     return "\n".join(out)
 
@@ -227,13 +326,32 @@ def html_table(frame: pl.DataFrame, *, css_class: str = "table") -> str:
     )
 
 
-def format_table(result: StudyResult | pl.DataFrame, *, net: bool = True) -> str:
+def format_table(
+    result: StudyResult | pl.DataFrame,
+    *,
+    net: bool = True,
+    wide: bool = False,
+    width: int = TERMINAL_WIDTH,
+) -> str:
     """The handbook table as plain text for a terminal, one row per factor x pool.
 
-    See :func:`handbook_table` for the number formats; ``net=False`` drops the net-of-cost
-    columns for a narrower table.
+    By default the :data:`KEY_COLUMNS` with headers wrapped onto lines, at most `width`
+    characters wide: factor names that would not fit are shortened with ``~`` (the HTML and
+    markdown reports carry them in full). ``wide=True``: every column, one header line, no
+    width limit. See :func:`handbook_table` for the number formats; ``net=False`` drops the
+    net-of-cost columns.
     """
-    return text_table(handbook_table(result, net=net))
+    if wide:
+        return text_table(handbook_table(result, net=net))
+    table = handbook_table(result, net=net, columns="key")
+    text = text_table(table, wrap_headers=True)
+    over = max(len(ln) for ln in text.splitlines()) - width
+    if over > 0:
+        names = table["Factor"].to_list()
+        keep = max(8, max(len(n) for n in names) - over)
+        short = [n if len(n) <= keep else n[: keep - 2] + "~" + n[-1] for n in names]
+        text = text_table(table.with_columns(Factor=pl.Series(short)), wrap_headers=True)
+    return text
 
 
 def format_markdown(result: StudyResult | pl.DataFrame, *, net: bool = True) -> str:
