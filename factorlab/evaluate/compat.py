@@ -19,7 +19,7 @@ from factorlab.errors import ParameterError
 from factorlab.evaluate.forward import ForwardReturns, forward_returns
 from factorlab.evaluate.ic import information_coefficient
 from factorlab.evaluate.panel import DensePanel
-from factorlab.evaluate.quantiles import CleanFactor, DropReport, clean_factor
+from factorlab.evaluate.quantiles import CleanFactor, DropReport, clean_factor, qcut_probabilities
 from factorlab.evaluate.returns import factor_alpha_beta, factor_returns, mean_return_by_quantile
 from factorlab.evaluate.turnover import factor_rank_autocorrelation, quantile_turnover
 from factorlab.frames import as_frame, as_lazy, check_positive
@@ -363,8 +363,10 @@ def _trading_calendar(pd: Any, days: np.ndarray) -> Any:
 def from_alphalens(factor_data: pd.DataFrame) -> pl.DataFrame:
     """alphalens' clean ``factor_data`` -> long Polars frame.
 
-    Columns ``date`` (Date), ``asset``, ``factor``, ``factor_quantile`` (Int8), ``group`` (if
-    present) and ``forward_return_{p}`` for each forward-return column (``'5D'`` -> ``p = 5``).
+    Columns ``date`` (Date), ``asset``, ``factor``, ``factor_quantile`` (Int8, if present),
+    ``group`` (if present) and ``forward_return_{p}`` for each forward-return column (``'5D'``
+    -> ``p = 5``). A frame without ``factor_quantile`` converts too (bin it with
+    :func:`alphalens_quantize`).
     """
     pd = _pandas()
     frame = factor_data.reset_index()
@@ -372,8 +374,9 @@ def from_alphalens(factor_data: pd.DataFrame) -> pl.DataFrame:
         "date": pl.Series(pd.DatetimeIndex(frame["date"]).to_numpy()).cast(pl.Date),
         "asset": pl.Series([str(a) for a in frame["asset"]]),
         "factor": pl.Series(frame["factor"].to_numpy(dtype=np.float64)),
-        "factor_quantile": pl.Series(frame["factor_quantile"].to_numpy()).cast(pl.Int8),
     }
+    if "factor_quantile" in frame.columns:  # optional: a factor_data frame before binning
+        out["factor_quantile"] = pl.Series(frame["factor_quantile"].to_numpy()).cast(pl.Int8)
     if "group" in frame.columns:
         out["group"] = pl.Series([str(g) for g in frame["group"]])
     for col in factor_data.columns:
@@ -383,3 +386,470 @@ def from_alphalens(factor_data: pd.DataFrame) -> pl.DataFrame:
             continue
         out[f"forward_return_{days}"] = pl.Series(frame[col].to_numpy(dtype=np.float64))
     return pl.DataFrame(out).sort("date", "asset")
+
+
+# --- alphalens-compatible functions on a long ``factor_data`` frame ------------------------------
+#
+# Each takes the long frame of :func:`from_alphalens` / ``CleanFactor.to_frame()`` (``date``,
+# ``asset``, ``factor``, ``group`` if any, ``factor_quantile`` if any, ``forward_return_{h}``)
+# and follows alphalens-reloaded's definition of the function of the same name (named in each
+# docstring), options included. They are the compatible mode: the dense research functions
+# (``information_coefficient``, ``factor_returns`` ...) are unchanged.
+
+
+def _horizon_cols(frame: pl.DataFrame) -> list[str]:
+    cols = [c for c in frame.columns if c.startswith("forward_return_")]
+    if not cols:
+        raise ParameterError(
+            "`factor_data` has no `forward_return_{h}` column; got columns "
+            f"{frame.columns}. Build it with `from_alphalens` or `CleanFactor.to_frame()`."
+        )
+    return cols
+
+
+def _need(frame: pl.DataFrame, cols: Sequence[str], why: str) -> None:
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise ParameterError(f"`factor_data` needs column(s) {missing} for {why}.")
+
+
+def _pd_bin_codes(x: np.ndarray, edges: np.ndarray, include_lowest: bool) -> np.ndarray:
+    """pandas' ``_bins_to_cuts(right=True)`` codes (1-based, 0 = outside); raises on
+    duplicate edges as ``duplicates='raise'`` does."""
+    if np.unique(edges).size < edges.size:
+        raise ValueError("bin edges are not unique")
+    ids = np.searchsorted(edges, x, side="left")
+    if include_lowest:
+        ids[x == edges[0]] = 1
+    ids[(ids == edges.size) | np.isnan(x)] = 0
+    return ids
+
+
+def _pd_qcut(x: np.ndarray, q: int | Sequence[float]) -> np.ndarray:
+    """``pd.qcut(x, q, labels=False) + 1`` (0 = no bin)."""
+    if x.size == 0:
+        raise ValueError("empty")
+    probs = qcut_probabilities(q) if isinstance(q, int | np.integer) and q > 1 else None
+    if probs is None:
+        probs = np.linspace(0, 1, 2) if isinstance(q, int | np.integer) else np.asarray(q, float)
+    edges = np.percentile(x[~np.isnan(x)], probs * 100, method="linear")
+    return _pd_bin_codes(x, edges, include_lowest=True)
+
+
+def _pd_cut(x: np.ndarray, bins: int | Sequence[float]) -> np.ndarray:
+    """``pd.cut(x, bins, labels=False) + 1`` (0 = no bin)."""
+    if x.size == 0:
+        raise ValueError("empty")
+    if isinstance(bins, int | np.integer):
+        mn, mx = float(np.nanmin(x)), float(np.nanmax(x))
+        if mn == mx:
+            mn -= 0.001 * abs(mn) if mn != 0 else 0.001
+            mx += 0.001 * abs(mx) if mx != 0 else 0.001
+            edges = np.linspace(mn, mx, int(bins) + 1, endpoint=True)
+        else:
+            edges = np.linspace(mn, mx, int(bins) + 1, endpoint=True)
+            edges[0] -= (mx - mn) * 0.001
+        return _pd_bin_codes(x, edges, include_lowest=False)
+    edges = np.asarray(bins, float)
+    if np.any(np.diff(edges) < 0):
+        raise ParameterError(f"`bins` edges must increase monotonically; got {list(bins)}.")
+    return _pd_bin_codes(x, edges, include_lowest=False)
+
+
+def _quantize_one(x: np.ndarray, quantiles: Any, bins: Any, zero_aware: bool) -> np.ndarray:
+    cut = _pd_qcut if quantiles is not None else _pd_cut
+    n = quantiles if quantiles is not None else bins
+    if not zero_aware:
+        return cut(x, n)
+    out = np.zeros(x.size, np.int64)
+    pos, neg = x >= 0, x < 0
+    half = int(n) // 2
+    codes = cut(x[pos], half)
+    out[pos] = np.where(codes > 0, codes + half, 0)
+    out[neg] = cut(x[neg], half)
+    return out
+
+
+def alphalens_quantize(
+    factor_data: pl.DataFrame,
+    *,
+    quantiles: int | Sequence[float] | None = 5,
+    bins: int | Sequence[float] | None = None,
+    by_group: bool = False,
+    zero_aware: bool = False,
+    no_raise: bool = False,
+) -> pl.Series:
+    """alphalens' ``quantize_factor``: the ``factor_quantile`` of each row (null = no bin).
+
+    ``quantiles``: an int (equal-count buckets, ``pd.qcut``) or a list of probabilities
+    (``[0, .3, .7, 1]``); ``bins``: an int (equal-width buckets over each date's range,
+    ``pd.cut``) or a list of edges (right-closed); exactly one of the two. ``by_group`` bins
+    within each (date, group); ``zero_aware`` bins positive and negative values separately
+    (half the buckets each, negatives below). A date (or group) whose edges are not unique, or
+    that is empty on one side with ``zero_aware``, raises ``ValueError`` unless ``no_raise``,
+    where it gets no bins (alphalens then drops it and counts the loss).
+
+    Returns an Int64 Series aligned with ``factor_data``'s rows.
+    """
+    if (quantiles is None) == (bins is None):
+        raise ParameterError("pass exactly one of `quantiles` and `bins`.")
+    if zero_aware and not isinstance(quantiles if quantiles is not None else bins, int):
+        raise ParameterError("`zero_aware=True` needs an integer `quantiles` or `bins`.")
+    keys = ["date"] + (["group"] if by_group else [])
+    _need(factor_data, [*keys, "factor"], "binning")
+    frame = factor_data.select(*keys, pl.col("factor").cast(pl.Float64)).with_row_index("_row")
+    out = np.zeros(frame.height, np.int64)
+    for part in frame.partition_by(keys, maintain_order=True):
+        x = part["factor"].fill_null(np.nan).to_numpy()
+        try:
+            codes = _quantize_one(x, quantiles, bins, zero_aware)
+        except ValueError:
+            if not no_raise:
+                raise
+            codes = np.zeros(x.size, np.int64)
+        out[part["_row"].to_numpy()] = codes
+    return pl.Series("factor_quantile", out).replace(0, None)
+
+
+def alphalens_factor_weights(
+    factor_data: pl.DataFrame,
+    *,
+    demeaned: bool = True,
+    group_adjust: bool = False,
+    equal_weight: bool = False,
+) -> pl.Series:
+    """alphalens' ``factor_weights``: per (date[, group]) weights ``f - mean(f)`` (or ``f``, or
+    with ``equal_weight`` +-1 split at the median, each side summing to 1/2), divided by their
+    absolute sum; with ``group_adjust`` the group books are then rescaled to gross 1 per date.
+    A date (or group) whose weights sum to 0 in absolute value gets weights 0 (alphalens'
+    ``group * 0.0``). Returns a Float64 Series aligned with the rows."""
+    keys = ["date"] + (["group"] if group_adjust else [])
+    _need(factor_data, [*keys, "factor"], "factor weights")
+    f = pl.col("factor").cast(pl.Float64)
+    if equal_weight:
+        g = f - f.median().over(keys) if demeaned else f
+        w = pl.when(g < 0).then(-1.0).when(g > 0).then(1.0).otherwise(g)
+        if demeaned:
+            neg = (g < 0).sum().over(keys)
+            pos = (g > 0).sum().over(keys)
+            w = pl.when(g < 0).then(w / neg).when(g > 0).then(w / pos).otherwise(w)
+    else:
+        w = f - f.mean().over(keys) if demeaned else f
+    frame = factor_data.select(*keys, w.alias("w"))
+    frame = frame.with_columns(_gross_one("w", keys))
+    if group_adjust:
+        frame = frame.with_columns(_gross_one("w", ["date"]))
+    return frame["w"].alias("factor")
+
+
+def _gross_one(col: str, keys: list[str]) -> pl.Expr:
+    denom = pl.col(col).abs().sum().over(keys)
+    return pl.when(denom == 0).then(pl.col(col) * 0.0).otherwise(pl.col(col) / denom).alias(col)
+
+
+def alphalens_factor_returns(
+    factor_data: pl.DataFrame,
+    *,
+    demeaned: bool = True,
+    group_adjust: bool = False,
+    equal_weight: bool = False,
+    by_asset: bool = False,
+) -> pl.DataFrame:
+    """alphalens' ``factor_returns``: per date, the sum of weight x forward return per horizon
+    (weights of :func:`alphalens_factor_weights`; NaN when no return exists, alphalens'
+    ``sum(min_count=1)``). ``by_asset``: the weighted return of every row instead.
+
+    A date with a constant factor has weights 0 and factor return 0.0 under ``demeaned`` (as
+    alphalens-reloaded >= 0.4 gives, ``denom == 0 -> 0``); see docs/evaluate.md for the NaN
+    some older alphalens tests expect.
+
+    Returns ``(date, forward_return_{h}...)`` (``asset`` too with ``by_asset``), sorted."""
+    cols = _horizon_cols(factor_data)
+    w = alphalens_factor_weights(
+        factor_data, demeaned=demeaned, group_adjust=group_adjust, equal_weight=equal_weight
+    )
+    weighted = factor_data.select(
+        "date", "asset", *[(pl.col(c).fill_nan(None) * w).alias(c) for c in cols]
+    )
+    if by_asset:
+        return weighted
+    return (
+        weighted.group_by("date")
+        .agg(
+            pl.when(pl.col(c).count() > 0).then(pl.col(c).sum()).otherwise(None).alias(c)
+            for c in cols
+        )
+        .sort("date")
+    )
+
+
+def alphalens_factor_alpha_beta(
+    factor_data: pl.DataFrame,
+    returns: pl.DataFrame | None = None,
+    *,
+    demeaned: bool = True,
+    group_adjust: bool = False,
+    equal_weight: bool = False,
+) -> pl.DataFrame:
+    """alphalens' ``factor_alpha_beta``: OLS (statsmodels' ``OLS(missing='drop')``) of the
+    factor return on the universe's mean forward return, per horizon; ``ann_alpha = (1 +
+    alpha) ** (252 / h) - 1``. ``returns`` defaults to :func:`alphalens_factor_returns` with
+    the options. A constant regressor gives alpha = beta = the minimum-norm least-squares
+    solution (statsmodels' pinv), e.g. 0 and 0 for an all-zero book on a flat market.
+
+    Returns ``(horizon, ann_alpha, beta)``."""
+    cols = _horizon_cols(factor_data)
+    if returns is None:
+        returns = alphalens_factor_returns(
+            factor_data, demeaned=demeaned, group_adjust=group_adjust, equal_weight=equal_weight
+        )
+    universe = (
+        factor_data.group_by("date")
+        .agg(pl.col(c).fill_nan(None).mean() for c in cols)
+        .join(returns.select("date"), on="date", how="right")
+        .sort("date")
+    )
+    returns = returns.sort("date")
+    rows = []
+    for c in cols:
+        h = int(c.rsplit("_", 1)[1])
+        x = universe[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        y = returns[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        ok = np.isfinite(x) & np.isfinite(y)
+        alpha = beta = np.nan
+        if ok.any():
+            design = np.column_stack([np.ones(ok.sum()), x[ok]])
+            alpha, beta = np.linalg.pinv(design) @ y[ok]
+        rows.append({"horizon": h, "ann_alpha": (1 + alpha) ** (252 / h) - 1, "beta": float(beta)})
+    return pl.DataFrame(
+        rows, schema={"horizon": pl.Int32, "ann_alpha": pl.Float64, "beta": pl.Float64}
+    )
+
+
+def _demean_returns(frame: pl.DataFrame, cols: list[str], keys: list[str]) -> pl.DataFrame:
+    """alphalens' ``demean_forward_returns``: subtract the mean over ``keys``."""
+    return frame.with_columns(
+        (pl.col(c).fill_nan(None) - pl.col(c).fill_nan(None).mean().over(keys)).alias(c)
+        for c in cols
+    )
+
+
+def alphalens_information_coefficient(
+    factor_data: pl.DataFrame, *, group_adjust: bool = False, by_group: bool = False
+) -> pl.DataFrame:
+    """alphalens' ``factor_information_coefficient``: per date (and group with ``by_group``) the
+    Spearman correlation (``scipy.stats.spearmanr``: average ranks, NaN for a constant side) of
+    factor and forward return; ``group_adjust`` first demeans returns per (date, group).
+
+    Returns ``(date[, group], forward_return_{h}...)`` over the dates present, sorted."""
+    cols = _horizon_cols(factor_data)
+    keys = ["date"] + (["group"] if by_group else [])
+    _need(factor_data, [*keys, "factor"] + (["group"] if group_adjust else []), "the IC")
+    frame = factor_data
+    if group_adjust:
+        frame = _demean_returns(frame, cols, ["date", "group"])
+    f = pl.col("factor").rank("average").over(keys)
+    frame = frame.with_columns(
+        f.alias("_rf"),
+        *[pl.col(c).rank("average").over(keys).alias(c) for c in cols],
+    )
+    ic = frame.group_by(keys).agg(
+        pl.when(pl.col(c).is_null().any())
+        .then(None)
+        .otherwise(pl.corr("_rf", c))
+        .fill_nan(None)
+        .alias(c)
+        for c in cols
+    )
+    return ic.sort(keys)
+
+
+_BY_TIME = {"D": "1d", "W": "1w", "M": "1mo", "ME": "1mo", "Q": "1q", "QE": "1q", "Y": "1y"}
+
+
+def alphalens_mean_information_coefficient(
+    factor_data: pl.DataFrame,
+    *,
+    group_adjust: bool = False,
+    by_group: bool = False,
+    by_time: str | None = None,
+) -> pl.DataFrame:
+    """alphalens' ``mean_information_coefficient``: the mean IC overall, per group, per period
+    (``by_time``: pandas' ``"D"``, ``"W"`` (weeks ending Sunday), ``"M"``/``"ME"``, ``"Q"``/
+    ``"QE"``, ``"Y"``; labelled by the period's last day, as ``pd.Grouper(freq=...)``, empty
+    periods between the first and last included as null), or per period and group.
+
+    Returns ``(date?, group?, forward_return_{h}...)``."""
+    cols = _horizon_cols(factor_data)
+    ic = alphalens_information_coefficient(
+        factor_data, group_adjust=group_adjust, by_group=by_group
+    )
+    keys = ["group"] if by_group else []
+    if by_time is not None:
+        key = by_time.upper().lstrip("1")
+        if key not in _BY_TIME:
+            raise ParameterError(f"`by_time` must be one of {sorted(_BY_TIME)}; got {by_time!r}.")
+        ic = ic.with_columns(_period_end(pl.col("date"), key).alias("date"))
+        keys = ["date", *keys]
+    if not keys:
+        return ic.select(pl.col(c).mean() for c in cols)
+    out = ic.group_by(keys).agg(pl.col(c).mean() for c in cols)
+    if by_time is not None:
+        days = out["date"]
+        step = _BY_TIME[by_time.upper().lstrip("1")]
+        full = pl.date_range(days.min(), days.max(), step, eager=True).alias("date")
+        full = pl.DataFrame(full).with_columns(
+            _period_end(pl.col("date"), by_time.upper().lstrip("1"))
+        )
+        if by_group:
+            full = full.join(ic.select("group").unique(), how="cross")
+        out = full.join(out, on=keys, how="left")
+    return out.sort(keys)
+
+
+def _period_end(d: pl.Expr, key: str) -> pl.Expr:
+    if key == "D":
+        return d
+    if key == "W":
+        return d + pl.duration(days=7 - d.dt.weekday())
+    if key in ("M", "ME"):
+        return d.dt.month_end()
+    if key in ("Q", "QE"):
+        return d.dt.offset_by(((3 - d.dt.month() % 3) % 3).cast(pl.String) + "mo").dt.month_end()
+    return pl.date(d.dt.year(), 12, 31)
+
+
+def alphalens_mean_return_by_quantile(
+    factor_data: pl.DataFrame,
+    *,
+    by_date: bool = False,
+    by_group: bool = False,
+    demeaned: bool = True,
+    group_adjust: bool = False,
+) -> pl.DataFrame:
+    """alphalens' ``mean_return_by_quantile``: mean and standard error (std / sqrt(count)) of
+    the forward returns per (quantile, date[, group]), then (unless ``by_date``) the mean over
+    dates of those means per quantile (and group), standard error = std over dates /
+    sqrt(dates). Returns are demeaned per (date, group) with ``group_adjust``, else per date
+    with ``demeaned``.
+
+    Returns ``(factor_quantile, date?, group?, forward_return_{h}..., std_error_{h}...)``."""
+    cols = _horizon_cols(factor_data)
+    _need(factor_data, ["factor_quantile"], "mean return by quantile")
+    frame = factor_data.with_columns(pl.col(c).fill_nan(None) for c in cols)
+    if group_adjust:
+        frame = _demean_returns(frame, cols, ["date", "group"])
+    elif demeaned:
+        frame = _demean_returns(frame, cols, ["date"])
+    keys = ["factor_quantile", "date"] + (["group"] if by_group else [])
+
+    def stats(keys: list[str], frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.group_by(keys).agg(
+            *[pl.col(c).mean() for c in cols],
+            *[
+                (pl.col(c).std() / pl.col(c).count().sqrt()).alias(
+                    c.replace("forward_return_", "std_error_")
+                )
+                for c in cols
+            ],
+        )
+
+    out = stats(keys, frame)
+    if not by_date:
+        out = stats([k for k in keys if k != "date"], out.select(*keys, *cols))
+        keys = [k for k in keys if k != "date"]
+    return out.sort(keys)
+
+
+def alphalens_cumulative_returns(returns: Any) -> np.ndarray:
+    """alphalens' ``cumulative_returns``: ``empyrical.cum_returns(returns, starting_value=1)``
+    (NaN counts as 0)."""
+    from factorlab.evaluate.metrics import cumulative_returns
+
+    return cumulative_returns(returns, starting_value=1)
+
+
+def clean_from_alphalens(
+    factor_data: pd.DataFrame | pl.DataFrame,
+    *,
+    dates: pl.Series | None = None,
+    assets: pl.Series | None = None,
+) -> CleanFactor:
+    """factorlab's :class:`CleanFactor` from alphalens' clean ``factor_data`` (pandas, or the
+    long Polars frame of :func:`from_alphalens`), so the dense functions (IC, turnover, rank
+    autocorrelation, mean return by quantile, the event study) run on alphalens' own inputs.
+
+    The panel holds the frame's dates and assets (plus ``dates`` / ``assets`` if given, e.g. a
+    returns frame's calendar); its forward-return grids are the frame's columns. Rows without a
+    finite factor or a ``factor_quantile`` are not in the mask. ``factor_quantile`` missing
+    altogether: every row gets quantile 1 (bin it first with :func:`alphalens_quantize`).
+    """
+    from factorlab._kernels.rank import row_order
+
+    frame = factor_data if isinstance(factor_data, pl.DataFrame) else from_alphalens(factor_data)
+    cols = _horizon_cols(frame)
+    if "factor_quantile" not in frame.columns:
+        frame = frame.with_columns(pl.lit(1, pl.Int8).alias("factor_quantile"))
+    keys = frame.select("date", "asset")
+    extra = []
+    if dates is not None or assets is not None:
+        d = dates if dates is not None else frame["date"].unique()
+        a = assets if assets is not None else frame["asset"].unique()
+        extra = [
+            pl.DataFrame({"date": d.cast(pl.Date)}).join(
+                pl.DataFrame({"asset": a.cast(pl.String)}), how="cross"
+            )
+        ]
+    base = pl.concat([keys, *extra]).unique()
+    grid_frame = base.join(frame, on=["date", "asset"], how="left")
+    labels = ["group"] if "group" in frame.columns else []
+    numeric = ["factor", "factor_quantile", *cols]
+    panel = DensePanel.from_frame(
+        grid_frame.with_columns(pl.col("factor_quantile").cast(pl.Float64)),
+        columns=numeric,
+        labels=labels,
+        table="factor_data",
+    )
+    grids = panel.fields
+    values = np.ascontiguousarray(grids["factor"])
+    qgrid = grids["factor_quantile"]
+    mask = np.isfinite(values) & np.isfinite(qgrid)
+    quantile = np.where(mask, qgrid, 0).astype(np.int8)
+    horizons = tuple(int(c.rsplit("_", 1)[1]) for c in cols)
+    forward = ForwardReturns(
+        panel=panel,
+        horizons=horizons,
+        entry="close",
+        fill="ffill",
+        grids={h: np.ascontiguousarray(grids[c]) for h, c in zip(horizons, cols, strict=True)},
+    )
+    n = int(mask.sum())
+    drops = DropReport(
+        n_input=frame.height,
+        factor_null=frame.height - n,
+        not_in_prices=0,
+        missing_return=0,
+        group_null=0,
+        binning=0,
+        binning_dates=0,
+        n_clean=n,
+    )
+    groups = group_labels = None
+    if labels:
+        groups = np.ascontiguousarray(panel.fields["group"])
+        group_labels = panel.columns.labels["group"]
+    return CleanFactor(
+        panel=panel,
+        forward=forward,
+        name="factor",
+        values=values,
+        mask=mask,
+        quantile=quantile,
+        n_quantiles=int(quantile.max()) if n else 0,
+        mode="qcut",
+        rule="any_horizon",
+        order=row_order(values, mask),
+        drops=drops,
+        groups=groups,
+        group_labels=group_labels,
+    )
