@@ -7,7 +7,7 @@ as its flagship domain.
 
 from __future__ import annotations
 
-from factorlab import calendar, datasets, errors, evaluate, ops, preprocess, schema
+from factorlab import calendar, datasets, errors, evaluate, ops, pools, preprocess, schema
 from factorlab._version import __version__
 from factorlab.calendar import rebalance_dates, sessions
 from factorlab.codes import normalize_asset_code, normalize_asset_codes
@@ -28,6 +28,7 @@ __all__ = [
     "normalize_asset_code",
     "normalize_asset_codes",
     "ops",
+    "pools",
     "preprocess",
     "rebalance_dates",
     "schema",

@@ -34,7 +34,7 @@ import polars as pl
 
 from factorlab.errors import MAX_EXAMPLES, AssetCodeError
 
-__all__ = ["normalize_asset_code", "normalize_asset_codes"]
+__all__ = ["is_beijing_code", "normalize_asset_code", "normalize_asset_codes"]
 
 SH_HEADS = ("60", "68", "90")
 """First two digits of bare codes inferred as Shanghai (main board, STAR market, B shares)."""
@@ -201,6 +201,23 @@ def normalize_asset_codes(
         return_dtype=pl.String,
         is_elementwise=True,
     )
+
+
+def is_beijing_code(codes: str | pl.Expr) -> pl.Expr:
+    """True where a code is a Beijing Stock Exchange code (``BJ`` prefix or suffix, or a bare
+    6-digit code starting 43/83/87/88/92); null codes give False. Adapters drop such rows,
+    counted (see ``factorlab.adapters``).
+
+    Examples
+    --------
+    >>> pl.DataFrame({"c": ["920263.BJ", "600519.SH", "830799", None]}).select(
+    ...     is_beijing_code("c"))["c"].to_list()
+    [True, False, True, False]
+    """
+    expr = pl.col(codes) if isinstance(codes, str) else codes
+    text = expr.cast(pl.String).str.strip_chars().str.to_uppercase()
+    bare = text.str.contains(r"^[0-9]{6}$") & text.str.slice(0, 2).is_in(list(BJ_HEADS))
+    return (text.str.contains(r"^BJ\.?[0-9]{6}$|^[0-9]{6}\.BJ$") | bare).fill_null(False)
 
 
 def normalize_asset_code(code: str | int) -> str:

@@ -38,9 +38,31 @@ def test_pools_point_in_time_exact_counts(market):
               .group_by("pool").agg(pl.col("len").min().alias("lo"), pl.col("len").max()
                                     .alias("hi")).collect())
     got = {r["pool"]: (r["lo"], r["hi"]) for r in counts.iter_rows(named=True)}
+    liq = got.pop("liq1500")
     assert got == {"csi300": (300, 300), "csi500": (500, 500), "csi800": (800, 800)}
+    # the price source covers ~1,000 stocks, so liq1500 holds every seasoned priced stock
+    assert 900 < liq[0] <= liq[1] < 1500
     on = market.pools.filter(pl.col("date") == dt.date(2020, 6, 30), pl.col("pool") == "csi300")
     assert "600519.SH" in on.collect()["asset"].to_list()
+
+
+def test_membership_rows_with_odd_codes_are_counted_not_refused(market):
+    (report,) = market.meta["coverage"]["membership_rows_dropped"]
+    assert report["source"] == "membership intervals (csi300)"
+    assert report["reason"] == "not a Shanghai / Shenzhen A-share code"
+    assert report["rows"] == 7 and "ts_code=T00018.SH" in report["examples"]
+
+
+def test_liq1500_is_the_public_rule_on_the_amount_proxy(market):
+    from factorlab import pools
+
+    prices = market.prices.filter(pl.col("date") < dt.date(2017, 3, 1)).collect()
+    built = pools.liquidity(prices, assets=market.assets, amount=amount_proxy())
+    ours = (market.pools.filter(pl.col("pool") == "liq1500", pl.col("date") < dt.date(2017, 3, 1))
+            .collect().sort("date", "asset"))
+    assert built.pools.equals(ours)
+    # members only from stocks with prices, never ST (the sample has no ST flag: none are)
+    assert ours.join(prices, on=["date", "asset"], how="anti").height < 0.05 * ours.height
 
 
 def test_suspended_rows_are_not_prices(market):

@@ -18,6 +18,7 @@ from factorlab.adapters._common import (
     check_range,
     check_ratio,
     dedupe,
+    drop_beijing,
     drop_rows,
     finish,
     parse_codes,
@@ -26,7 +27,7 @@ from factorlab.adapters._common import (
     require_columns,
     source_frame,
 )
-from factorlab.codes import normalize_asset_code
+from factorlab.codes import is_beijing_code, normalize_asset_code
 from factorlab.errors import AdapterError
 
 __all__ = [
@@ -171,6 +172,8 @@ def stock_hsgt_hold_stock_em(frame: Any) -> pl.DataFrame:
     require_columns(df, source, {"日期": "date", "代码": "6-digit code", "今日收盘价": "yuan",
                           "今日持股-股数": "万 (10k shares)", "今日持股-市值": "万元",
                           "今日持股-占总股本比": "%"})
+    df = drop_beijing(df.with_columns(pl.col("代码").cast(pl.String).str.zfill(6)), "代码", source,
+                      show=["代码", "日期"])
     df = parse_floats(df, ["今日收盘价", "今日持股-股数", "今日持股-市值", "今日持股-占总股本比"],
                  source)
     check_range(df, "今日持股-占总股本比", source, lo=0, hi=100, unit="percent",
@@ -213,6 +216,10 @@ def stock_hsgt_individual_em(frame: Any, *, symbol: str | int) -> pl.DataFrame:
     require_columns(df, source, {"持股日期": "date", "当日收盘价": "yuan",
                                  "持股数量": "shares (股)", "持股市值": "yuan",
                                  "持股数量占A股百分比": "%"})
+    if pl.select(is_beijing_code(pl.lit(str(symbol)))).item():
+        raise AdapterError(f"{source}: `symbol` {symbol!r} is a Beijing Stock Exchange code, "
+                           "outside the A-share model (every adapter drops Beijing rows).",
+                           source=source)
     try:
         asset = normalize_asset_code(symbol)
     except Exception as exc:

@@ -16,6 +16,7 @@ from factorlab.adapters._common import (
     YUAN_PER_YI,
     check_range,
     dedupe,
+    drop_beijing,
     drop_rows,
     finish,
     parse_codes,
@@ -132,7 +133,8 @@ def stk_hk_hold_info(frame: Any) -> pl.DataFrame:
     require_columns(df, source, {"day": "date", "link_id": "310001 / 310002 / 310005",
                           "code": "code, e.g. 600519.XSHG", "share_number": "shares (股)",
                           "share_ratio": "%"})
-    df = parse_floats(_northbound(df, source), ["share_number", "share_ratio"], source)
+    df = drop_beijing(_northbound(df, source), "code", source, show=["day", "code"])
+    df = parse_floats(df, ["share_number", "share_ratio"], source)
     check_range(df, "share_ratio", source, lo=0, hi=100, unit="percent", show=["day", "code"])
     check_range(df, "share_number", source, lo=0, unit="shares", show=["day", "code"])
     out = df.select(

@@ -15,7 +15,9 @@ import polars as pl
 
 from factorlab.adapters._common import (
     check_range,
+    check_ratio,
     dedupe,
+    drop_beijing,
     drop_rows,
     finish,
     parse_codes,
@@ -25,12 +27,14 @@ from factorlab.adapters._common import (
     source_frame,
 )
 from factorlab.errors import AdapterError
+from factorlab.pools import from_intervals
 
 __all__ = ["daily", "instruments", "pools_from_intervals", "suspensions"]
 
 _PRICE_TICK = 0.01  # A-share stock price tick, yuan
 _TICK_TOLERANCE = 0.001
 _TICK_SHARE = 0.8  # share of raw closes that must sit on the 0.01 grid
+_VWAP_TOLERANCE = 0.05  # implied VWAP may sit 5% outside low..high (rounding, odd lots)
 
 
 def _col(df: pl.DataFrame, *names: str) -> str | None:
@@ -61,6 +65,7 @@ def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
     if code_col is None:
         df = df.with_columns(pl.lit(instrument).alias("_code"))
         code_col = "_code"
+    df = drop_beijing(df, code_col, source, show=[code_col, date_col or code_col])
     assert date_col is not None
     df = df.with_columns(parse_dates(df, date_col, source).alias("date"),
                          parse_codes(df, code_col, source).alias("asset"))
@@ -85,6 +90,8 @@ def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
                     "pass check_tick=False.",
                     source=source, column="close",
                 )
+    if amount_col:
+        _check_amount(df, amount_col, source)
     cols = ["date", "asset", *prices, "volume", pl.col("factor").alias("adj_factor")]
     if amount_col:
         cols.append(pl.col(amount_col).alias("amount"))
@@ -92,6 +99,25 @@ def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
         cols.append(pl.lit(None, pl.Float64).alias("amount"))
     out = df.select(cols)
     return dedupe(out, ["date", "asset"], source)
+
+
+def _check_amount(df: pl.DataFrame, amount_col: str, source: str) -> None:
+    """qlib's amount must be yuan: amount / raw volume (the VWAP) within the day's raw
+    low..high (5 % tolerance) on 90 % of traded rows. qlib's Yahoo collector divides every
+    column by the first close ("standardized according to the close of the first day"), so a
+    money column that went through it fails here instead of entering as yuan."""
+    t = _VWAP_TOLERANCE
+    vwap = pl.col(amount_col) / pl.col("volume")
+    check_ratio(
+        df.filter(pl.col("volume") > 0, pl.col(amount_col) > 0),
+        pl.when(vwap < pl.col("low") * (1 - t)).then(vwap / pl.col("low"))
+        .when(vwap > pl.col("high") * (1 + t)).then(vwap / pl.col("high"))
+        .otherwise(1.0),
+        amount_col, source,
+        expected=f"VWAP {amount_col} / raw volume relative to the day's raw low..high (yuan; "
+        "a column scaled by qlib's collector is not)",
+        lo=1 - t, hi=1 + t, show=["date", "asset", "close", "volume"],
+    )
 
 
 def _suspended() -> pl.Expr:
@@ -119,7 +145,8 @@ def daily(
     $volume                           adjusted     volume       x factor -> raw shares
                                       shares                    (``adjusted=False``: as is)
     $factor                           factor       adj_factor   none (adjusted = raw x factor)
-    $amount / $money (optional)       yuan         amount       none; null when absent
+    $amount / $money (optional)       yuan         amount       none (unit-checked); null when
+                                                                absent
     ================================  ===========  ===========  ==============================
 
     Suspended rows (a null price, or volume 0 / null with the price carried forward) are left
@@ -169,9 +196,10 @@ def pools_from_intervals(
 ) -> pl.DataFrame:
     """Point-in-time ``pools`` rows from membership intervals (inclusive start and end).
 
-    Every session of `days` (sorted ``pl.Date``) within an interval gives one
-    ``(date, asset, pool)`` row; contiguous or overlapping intervals of the same stock give each
-    day once. Intervals outside `days` give nothing. Rows come ordered by asset, then date.
+    Delegates to :func:`factorlab.pools.from_intervals` (the one implementation) and returns its
+    ``pools`` rows; rows whose code is not an A-share code (e.g. ``T00018.SH`` in old CSI 300
+    files) are left out and logged as a WARNING on the ``factorlab.pools`` logger by reason (call
+    ``from_intervals`` for the report as a frame).
 
     Examples
     --------
@@ -182,36 +210,7 @@ def pools_from_intervals(
     >>> pools_from_intervals(iv, "csi300", days)["date"].to_list()
     [datetime.date(2020, 1, 3), datetime.date(2020, 1, 6)]
     """
-    source = "membership intervals"
-    df = source_frame(intervals, source)
-    require_columns(df, source, {code: "asset code", start: "first day (inclusive)",
-                          end: "last day (inclusive)"})
-    days = days.cast(pl.Date).sort()
-    iv = df.select(parse_codes(df, code, source).alias("asset"),
-                   parse_dates(df, start, source).alias("s"),
-                   parse_dates(df, end, source).alias("e"))
-    bad = iv.filter(pl.col("e") < pl.col("s"))
-    if bad.height:
-        raise AdapterError(f"{source}: {bad.height} interval(s) end before they start, e.g. "
-                           f"{bad.head(3).rows()}.", source=source, column=end)
-    first = days.search_sorted(iv.get_column("s"), side="left")
-    last = days.search_sorted(iv.get_column("e"), side="right")
-    spans = (iv.select("asset").with_columns(first.alias("i0"), last.alias("i1"))
-             .filter(pl.col("i1") > pl.col("i0")))
-    merged = _merge_spans(spans).sort("asset", "i0")
-    idx = merged.select("asset", pl.int_ranges("i0", "i1").alias("i")).explode("i")
-    return idx.select(days.gather(idx.get_column("i")).alias("date"), "asset",
-                      pl.lit(pool).alias("pool"))
-
-
-def _merge_spans(spans: pl.DataFrame) -> pl.DataFrame:
-    """Merge overlapping or adjacent half-open index spans [i0, i1) per asset, so that expanding
-    them yields every (asset, day) once without a costly unique()."""
-    s = spans.sort("asset", "i0").with_columns(pl.col("i1").cum_max().over("asset").alias("_r"))
-    new = (pl.col("i0") > pl.col("_r").shift(1).over("asset")).fill_null(True)
-    return (s.with_columns(new.cum_sum().over("asset").alias("_g"))
-            .group_by("asset", "_g").agg(pl.col("i0").min(), pl.col("i1").max())
-            .select("asset", "i0", "i1"))
+    return from_intervals(intervals, pool, days, code=code, start=start, end=end).pools
 
 
 def instruments(

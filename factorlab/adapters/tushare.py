@@ -22,8 +22,10 @@ from factorlab.adapters._common import (
     check_range,
     check_ratio,
     dedupe,
+    drop_beijing,
     drop_rows,
     finish,
+    logger,
     parse_codes,
     parse_dates,
     parse_floats,
@@ -34,7 +36,9 @@ from factorlab.errors import AdapterError
 
 __all__ = [
     "FLOW_DEFINITION_CHANGE",
+    "FLOW_MATCH_TOLERANCE",
     "INDEX_NAMES",
+    "ROW_CAPS",
     "adj_factor",
     "ccass_hold_detail",
     "ccass_participants",
@@ -49,6 +53,7 @@ __all__ = [
     "moneyflow_hsgt",
     "prices",
     "stock_basic",
+    "warn_if_capped",
 ]
 
 #: From this day on tushare ``moneyflow_hsgt`` hgt / sgt are trade-based net buy (成交净买额);
@@ -68,12 +73,46 @@ INDEX_NAMES: dict[str, str] = {
     "399006.SZ": "chinext",
 }
 
+#: Yuan: tushare's headline flow is the trade-based net buy when it equals buy - sell within this.
+FLOW_MATCH_TOLERANCE = 1e6
+
+#: Rows per call tushare returns at most (its docs: 每次最多返回 / 单次最多提取); a frame of
+#: exactly this height was probably cut off: page the query (docs/real-data.md).
+ROW_CAPS: dict[str, int] = {
+    "moneyflow_hsgt": 300,
+    "hk_hold": 3800,
+    "daily": 6000,
+    "daily_basic": 6000,
+}
+
 _VWAP_TOLERANCE = 0.05  # implied VWAP may sit 5% outside low..high (rounding, odd lots)
 _MAX_NET_FLOW_MN = 100_000.0  # |daily net flow per link| <= 100 bn yuan, in million yuan
 
 
+def warn_if_capped(df: pl.DataFrame, endpoint: str, source: str | None = None) -> bool:
+    """Log a WARNING (and return True) when `df` has exactly the row cap of tushare `endpoint`
+    (:data:`ROW_CAPS`): the call was most likely cut off and later rows are missing.
+
+    Examples
+    --------
+    >>> warn_if_capped(pl.DataFrame({"x": range(300)}), "moneyflow_hsgt")
+    True
+    """
+    cap = ROW_CAPS.get(endpoint)
+    if cap is None or df.height != cap:
+        return False
+    logger.warning(
+        "%s: the frame has exactly %d rows, tushare's cap per `%s` call: it was probably cut "
+        "off and later rows are missing. Page the query (one call per trade_date or per "
+        "date range small enough to stay under the cap, then concatenate; see "
+        "docs/real-data.md).", source or f"tushare {endpoint}", cap, endpoint)
+    return True
+
+
 def _key_dates(df: pl.DataFrame, source: str, *, date: str = "trade_date",
                code: str | None = "ts_code") -> pl.DataFrame:
+    if code is not None:
+        df = drop_beijing(df, code, source, show=[c for c in (code, date) if c in df.columns])
     cols = [parse_dates(df, date, source).alias("date")]
     if code is not None:
         cols.append(parse_codes(df, code, source).alias("asset"))
@@ -114,6 +153,7 @@ def daily(frame: Any) -> pl.DataFrame:
     """
     source = "tushare daily"
     df = source_frame(frame, source)
+    warn_if_capped(df, "daily", source)
     require_columns(df, source, {"ts_code": "code, e.g. 600519.SH", "trade_date": "YYYYMMDD",
                           "open": "yuan", "high": "yuan", "low": "yuan", "close": "yuan",
                           "vol": "lots of 100 shares (手)", "amount": "thousand yuan (千元)"})
@@ -197,6 +237,7 @@ def daily_basic(frame: Any) -> pl.DataFrame:
     """
     source = "tushare daily_basic"
     df = source_frame(frame, source)
+    warn_if_capped(df, "daily_basic", source)
     require_columns(df, source, {"ts_code": "code", "trade_date": "YYYYMMDD",
                           "total_share": "10k shares (万股)", "float_share": "10k shares (万股)"})
     nums = [c for c in ("total_share", "float_share", "total_mv", "circ_mv", "close")
@@ -307,6 +348,7 @@ def hk_hold(frame: Any, *, calendar: Literal["hkex", "ashare"] = "hkex") -> pl.D
     """
     source = "tushare hk_hold"
     df = source_frame(frame, source)
+    warn_if_capped(df, "hk_hold", source)
     require_columns(df, source, {"trade_date": "YYYYMMDD", "ts_code": "code", "vol": "shares (股)",
                           "ratio": "% of issued A shares", "exchange": "SH / SZ / HK"})
     df = drop_rows(df, ~pl.col("exchange").cast(pl.String).is_in(["SH", "SZ"]), source,
@@ -331,7 +373,12 @@ def hk_hold(frame: Any, *, calendar: Literal["hkex", "ashare"] = "hkex") -> pl.D
     return finish("northbound", out, source)
 
 
-def moneyflow_hsgt(frame: Any) -> pl.DataFrame:
+def moneyflow_hsgt(
+    frame: Any,
+    *,
+    turnover: Any | None = None,
+    tolerance: float = FLOW_MATCH_TOLERANCE,
+) -> pl.DataFrame:
     """Daily northbound flow per link from tushare ``moneyflow_hsgt``, with its two meanings
     kept apart. Doc: https://tushare.pro/document/2?doc_id=47
 
@@ -339,31 +386,56 @@ def moneyflow_hsgt(frame: Any) -> pl.DataFrame:
     source column   unit          canonical                  conversion
     ==============  ============  =========================  =================================
     trade_date      YYYYMMDD      date                       parsed
-    hgt             million yuan  link SH: quota_inflow      x 1e6, before 2018-08-01
-                                  link SH: net_buy           x 1e6, from 2018-08-01
-    sgt             million yuan  link SZ (same split)       x 1e6
+    hgt             million yuan  link SH: quota_inflow or   x 1e6, by the day's meaning
+                                  net_buy                    (see below)
+    sgt             million yuan  link SZ (same)             x 1e6
     north_money,    million yuan  --                         dropped (sum of links; southbound)
     ggt_ss, ggt_sz,
     south_money
     ==============  ============  =========================  =================================
 
-    Before :data:`FLOW_DEFINITION_CHANGE` (2018-08-01) hgt / sgt are the quota used that day
-    (当日资金流入 = daily quota - quota balance; counts unfilled buy orders), from then on the
-    trade-based net buy (成交净买额). The value goes to the column of its meaning;
-    ``flow_definition`` says which. A link with a null value that day (closed; SZ before
-    2016-12-05) has no row. Unit check: |hgt|, |sgt| <= 100,000 (million yuan = 100 bn yuan a
-    day; the largest quota ever was 52 bn), so values in yuan are caught.
+    tushare's hgt / sgt have two meanings: the quota used that day (当日资金流入 = daily quota -
+    quota balance; counts unfilled buy orders) in early history, the trade-based net buy
+    (成交净买额) later; tushare revised history after documenting the switch at 2018-08-01, so
+    two exports can differ on the same days. The meaning is **detected per day** where the
+    link's buy and sell turnover is known (`turnover`): the value is the net buy when it equals
+    ``buy - sell`` within `tolerance` yuan (on the real sample the two agree within 1e-11 on
+    every one of 712 days from 2018-08 on and differ by >= 29 million yuan on 99 % of the 862
+    days before), else the quota used. Days without turnover fall back to the date rule
+    (:data:`FLOW_DEFINITION_CHANGE`). The value goes to the column of its meaning;
+    ``flow_definition`` says which; days where detection and the date rule disagree are
+    counted in a WARNING. A link with a null value that day (closed; SZ before 2016-12-05) has
+    no row. Unit check: |hgt|, |sgt| <= 100,000 (million yuan = 100 bn yuan a day; the largest
+    quota ever was 52 bn), so values in yuan are caught. A frame of exactly 300 rows (tushare's
+    cap per call) is logged as probably truncated: page by date (docs/real-data.md).
+
+    Parameters
+    ----------
+    frame
+        The ``pro.moneyflow_hsgt(...)`` result.
+    turnover
+        Optional per-link gross turnover in yuan: ``date, link, buy_amount, sell_amount`` (e.g.
+        the ``northbound_flows`` table of another adapter); copied into the output's
+        ``buy_amount`` / ``sell_amount`` and used to detect the meaning.
+    tolerance
+        Yuan; default 1 million (the source's unit).
 
     Examples
     --------
-    >>> raw = pl.DataFrame({"trade_date": ["20180731", "20180801"], "hgt": [1923.72, 544.36],
-    ...                     "sgt": [1345.48, 542.79]})
+    >>> raw = pl.DataFrame({"trade_date": ["20180731", "20180801"], "hgt": [1923.72, 467.17],
+    ...                     "sgt": [1345.48, 471.49]})
     >>> moneyflow_hsgt(raw).filter(pl.col("link") == "SH").select(
     ...     "flow_definition", "quota_inflow", "net_buy").rows()
-    [('quota_inflow', 1923720000.0, None), ('net_buy', None, 544360000.0)]
+    [('quota_inflow', 1923720000.0, None), ('net_buy', None, 467170000.0)]
+    >>> gross = pl.DataFrame({"date": [dt.date(2018, 7, 31)], "link": ["SH"],
+    ...                       "buy_amount": [9.0e9], "sell_amount": [7.07628e9]})
+    >>> out = moneyflow_hsgt(raw, turnover=gross)
+    >>> out.filter(pl.col("link") == "SH")["flow_definition"].to_list()
+    ['net_buy', 'net_buy']
     """
     source = "tushare moneyflow_hsgt"
     df = source_frame(frame, source)
+    warn_if_capped(df, "moneyflow_hsgt", source)
     require_columns(df, source, {"trade_date": "YYYYMMDD", "hgt": "million yuan (百万元)",
                           "sgt": "million yuan (百万元)"})
     df = parse_floats(df, ["hgt", "sgt"], source)
@@ -377,15 +449,41 @@ def moneyflow_hsgt(frame: Any) -> pl.DataFrame:
         for link, c in (("SH", "hgt"), ("SZ", "sgt"))
     ]).drop_nulls("v")
     long = dedupe(long, ["date", "link"], source)
-    quota = pl.col("date") < FLOW_DEFINITION_CHANGE
+    if turnover is not None:
+        g = source_frame(turnover, "turnover")
+        require_columns(g, "turnover", {"date": "date", "link": "SH / SZ",
+                                        "buy_amount": "yuan", "sell_amount": "yuan"})
+        g = parse_floats(g, ["buy_amount", "sell_amount"], "turnover")
+        g = g.select(parse_dates(g, "date", "turnover").alias("date"),
+                     pl.col("link").cast(pl.String), "buy_amount", "sell_amount")
+        long = long.join(dedupe(g, ["date", "link"], "turnover"), on=["date", "link"],
+                         how="left")
+    else:
+        long = long.with_columns(pl.lit(None, pl.Float64).alias("buy_amount"),
+                                 pl.lit(None, pl.Float64).alias("sell_amount"))
+    by_date = pl.col("date") < FLOW_DEFINITION_CHANGE
+    known = pl.col("buy_amount").is_not_null() & pl.col("sell_amount").is_not_null()
+    matches = (pl.col("v") - (pl.col("buy_amount") - pl.col("sell_amount"))).abs() <= tolerance
+    long = long.with_columns(pl.when(known).then(~matches).otherwise(by_date).alias("_quota"),
+                             known.alias("_known"), by_date.alias("_by_date"))
+    n_known = int(long.get_column("_known").sum())
+    if n_known:
+        differ = long.filter(pl.col("_known") & (pl.col("_quota") != pl.col("_by_date")))
+        level = logging.WARNING if differ.height else logging.INFO
+        logger.log(level, "%s: flow meaning detected on %d of %d (date, link) row(s) from buy / "
+                   "sell turnover; %d differ from the %s date rule%s", source, n_known,
+                   long.height, differ.height, FLOW_DEFINITION_CHANGE.isoformat(),
+                   (", e.g. " + ", ".join(f"{d} {k}" for d, k in
+                                          differ.select("date", "link").head(5).rows()))
+                   if differ.height else "")
+    quota = pl.col("_quota")
     out = long.select(
         "date", "link",
         pl.when(quota).then(pl.lit("quota_inflow")).otherwise(pl.lit("net_buy"))
         .alias("flow_definition"),
         pl.when(quota).then(pl.col("v")).alias("quota_inflow"),
         pl.when(~quota).then(pl.col("v")).alias("net_buy"),
-        pl.lit(None, pl.Float64).alias("buy_amount"),
-        pl.lit(None, pl.Float64).alias("sell_amount"),
+        "buy_amount", "sell_amount",
     )
     return finish("northbound_flows", out, source)
 
@@ -474,7 +572,7 @@ def stock_basic(frame: Any, *, unknown_industry: str = "unknown") -> pl.DataFram
     ==============  =========  ===========  ====================================
     source column   unit       canonical    conversion
     ==============  =========  ===========  ====================================
-    ts_code         code       asset        normalized; Beijing (.BJ) rows dropped
+    ts_code         code       asset        normalized; Beijing rows dropped
     name            text       name         none
     industry        text       industry     tushare's own ~110 classes (NOT CITIC);
                                             null -> `unknown_industry`
@@ -489,9 +587,6 @@ def stock_basic(frame: Any, *, unknown_industry: str = "unknown") -> pl.DataFram
     df = source_frame(frame, source)
     require_columns(df, source, {"ts_code": "code", "name": "short name", "industry": "industry",
                           "list_date": "YYYYMMDD"})
-    df = drop_rows(df, pl.col("ts_code").cast(pl.String).str.ends_with(".BJ"), source,
-                    reason="Beijing Stock Exchange (.BJ) codes, outside the A-share model",
-                    show=["ts_code", "name"])
     df = _key_dates(df, source, date="list_date").rename({"date": "list_date_parsed"})
     delist = (parse_dates(df, "delist_date", source) if "delist_date" in df.columns
               else pl.Series("delist_date", [None] * df.height, dtype=pl.Date))
@@ -584,6 +679,7 @@ def dividend(frame: Any) -> pl.DataFrame:
         df, ~((pl.col("div_proc").cast(pl.String) == "实施") & pl.col("ex_date").is_not_null()),
         source, reason="dividends not implemented (`div_proc` != 实施) or without `ex_date`",
         show=["ts_code", "ex_date", "div_proc"], level=logging.INFO)
+    df = drop_beijing(df, "ts_code", source)
     df = parse_floats(df, ["stk_div", "cash_div_tax"], source)
     check_range(df, "stk_div", source, lo=0, hi=10, unit="shares per share",
                  show=["ts_code", "ex_date"])

@@ -12,8 +12,8 @@ from typing import Any
 
 import polars as pl
 
-from factorlab.adapters import YUAN_PER_YI, tushare
-from factorlab.adapters.qlib import pools_from_intervals
+from factorlab import pools as pool_builders
+from factorlab.adapters import YUAN_PER_YI, amount_proxy, tushare
 from factorlab.calendar import COVERAGE_END, COVERAGE_START, sessions
 from factorlab.errors import AbsentDataError, MarketError
 from factorlab.market import Market, ValidateLevel
@@ -60,17 +60,23 @@ NOTES: dict[str, str] = {
     "prices": "raw OHLC (yuan) and adj_factor from fr220574/Qlib-format-A-share-dataset, every "
     "stock that was a CSI 300 / CSI 500 member on or after 2016-01-01; suspended days (volume "
     "0 or missing, forward-filled prices) are left out and listed in `suspensions`",
-    "pools": "csi300 / csi500 from Homes1ck/sQlib membership intervals (inclusive), csi800 = "
-    "their union, on A-share sessions within the price range; some members (mostly delisted) "
-    "have no prices (survivorship gap of the price source)",
+    "pools": "csi300 / csi500 from Homes1ck/sQlib membership intervals (inclusive, "
+    "factorlab.pools.from_intervals), csi800 = their union, on A-share sessions within the "
+    "price range; some members (mostly delisted) have no prices (survivorship gap of the price "
+    "source). liq1500 = factorlab.pools.liquidity (monthly, top 1,500 by 60-session mean "
+    "amount, listed >= 252 sessions, not ST) on amount_proxy() (volume x typical price: the "
+    "source has no traded amount) with no ST flag, over the ~1,000 stocks the price source "
+    "covers (CSI 300 / 500 members since 2016), so it holds every seasoned priced stock, "
+    "fewer than 1,500 a day",
     "assets": "Tushare stock_basic snapshot of 2026-01-30: current names and tushare's own "
     "industries (not CITIC, not point in time); delisted stocks are missing",
     "indices": "Tushare index_daily export (close only; its volume / amount were rescaled by "
     "the exporter and are not used); from 2014-01-01 (calendar coverage)",
-    "northbound_flows": "quota_inflow: tushare moneyflow_hsgt before 2018-08-01; net_buy: "
-    "tushare from 2018-08-01, else buy - sell; buy / sell turnover 2014-11-17 .. 2021-08-26 "
-    "from a Wind-style export (亿 -> yuan); flow_definition = meaning of tushare's headline "
-    "figure that day",
+    "northbound_flows": "tushare moneyflow_hsgt with its meaning detected per day against the "
+    "buy / sell turnover 2014-11-17 .. 2021-08-26 of a Wind-style export (亿 -> yuan): net_buy "
+    "where it equals buy - sell within 1 million yuan, else quota_inflow; after 2021-08-26 by "
+    "the 2018-08-01 date rule; net_buy = buy - sell on days tushare lacks; flow_definition = "
+    "meaning of tushare's headline figure that day",
     "etf_prices": "unadjusted TDX bars of 25 ETFs (no NAV, no shares)",
 }
 
@@ -123,8 +129,7 @@ def _prices(files: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
 def _flows(files: dict[str, Path]) -> pl.DataFrame:
     text = {c: pl.String for c in ("ggt_ss", "ggt_sz", "hgt", "sgt", "north_money",
                                    "south_money")}
-    tushare_flows = tushare.moneyflow_hsgt(
-        pl.read_csv(files["moneyflow_hsgt"], schema_overrides=text))
+    raw = pl.read_csv(files["moneyflow_hsgt"], schema_overrides=text)
     turnover = pl.read_csv(files["turnover"], try_parse_dates=True)
     gross = pl.concat([
         turnover.select(pl.col("trade_date").cast(pl.Date).alias("date"),
@@ -133,8 +138,9 @@ def _flows(files: dict[str, Path]) -> pl.DataFrame:
                         (pl.col(sell) * YUAN_PER_YI).alias("sell_amount"))
         for link, (buy, sell) in _TURNOVER_LINKS.items()
     ]).filter((pl.col("buy_amount") > 0) | (pl.col("sell_amount") > 0))  # 0/0 = link closed
-    out = tushare_flows.drop("buy_amount", "sell_amount").join(
-        gross, on=["date", "link"], how="full", coalesce=True)
+    tushare_flows = tushare.moneyflow_hsgt(raw, turnover=gross)  # meaning detected per day
+    only_gross = gross.join(tushare_flows, on=["date", "link"], how="anti")
+    out = pl.concat([tushare_flows, only_gross], how="diagonal")
     return out.select(
         "date", "link",
         pl.col("flow_definition").fill_null("net_buy"),
@@ -165,8 +171,9 @@ def real_sample(
     """The real-sample Market built from a folder laid out like ``../shared/realdata``.
 
     Tables: ``prices`` (raw OHLC, volume, adj_factor; amount / share counts null),
-    ``suspensions``, ``pools`` (csi300, csi500, csi800, point in time), ``assets`` (tushare
-    industries, snapshot), ``indices`` (csi300, csi500, csi1000, sse50, sse_composite,
+    ``suspensions``, ``pools`` (csi300, csi500, csi800 point in time from membership
+    intervals; liq1500 from prices by :func:`factorlab.pools.liquidity` on the amount proxy),
+    ``assets`` (tushare industries, snapshot), ``indices`` (csi300, csi500, csi1000, sse50, sse_composite,
     csi_all), ``northbound_flows`` (SH / SZ, quota-based and trade-based kept apart),
     ``etf_prices``. ``meta["absent"]`` names what the sample lacks and why; ``meta["notes"]``
     says where each table comes from and its caveats; ``meta["coverage"]`` counts rows left out.
@@ -194,21 +201,21 @@ def real_sample(
     prices, suspensions = _prices(files)
     first, last = prices.get_column("date").min(), prices.get_column("date").max()
     days = sessions("ashare", first, last)
-    pools, odd_codes, pool_intervals = [], [], []
-    for pool in ("csi300", "csi500"):
-        intervals = pl.read_csv(files[pool], schema_overrides={"ts_code": pl.String})
-        valid = pl.col("ts_code").str.contains(r"^[0-9]{6}\.(SH|SZ)$")
-        odd_codes += intervals.filter(~valid).get_column("ts_code").unique().to_list()
-        pools.append(pools_from_intervals(intervals.filter(valid), pool, days))
-        pool_intervals.append(intervals.filter(valid))
-    pools.append(pools_from_intervals(pl.concat(pool_intervals), "csi800", days))
-    pools_df = pl.concat(pools)
+    built = [pool_builders.from_intervals(
+        pl.read_csv(files[pool], schema_overrides={"ts_code": pl.String}), pool, days)
+        for pool in ("csi300", "csi500")]
+    csi800 = pool_builders.union(built, "csi800")
 
     priced = prices.get_column("asset").unique()
-    universe = pl.concat([priced, pools_df.get_column("asset").unique()]).unique()
+    index_members = csi800.pools.get_column("asset").unique()
+    universe = pl.concat([priced, index_members]).unique()
     basic = pl.read_csv(files["stock_basic"], schema_overrides={"symbol": pl.String,
                                                                 "list_date": pl.String})
     assets = tushare.stock_basic(basic).filter(pl.col("asset").is_in(universe.implode()))
+    liq = pool_builders.liquidity(prices, assets=assets, amount=amount_proxy(), days=days)
+    pools_df = pl.concat([*(b.pools for b in built), csi800.pools, liq.pools])
+    dropped = pl.concat([b.dropped.with_columns(pl.lit(b.source).alias("source"))
+                         for b in built])
 
     without_prices = (pools_df.filter(~pl.col("asset").is_in(priced.implode()))
                       .get_column("asset").n_unique())
@@ -218,7 +225,8 @@ def real_sample(
         "suspended_rows": suspensions.height,
         "pool_members_without_prices": without_prices,
         "assets_without_stock_basic": universe.len() - assets.height,
-        "membership_codes_dropped": sorted(set(odd_codes)),
+        "membership_rows_dropped": dropped.select("source", "reason", "rows", "examples")
+        .to_dicts(),
     }
     tables: dict[str, pl.DataFrame] = {
         "prices": prices,  # sorted by (asset, date) like its source

@@ -19,6 +19,13 @@ from factorlab.calendar import DISCLOSURE_END, SH_CONNECT_LAUNCH, SZ_CONNECT_LAU
 from factorlab.datasets._synth_kernels import ar1_nb, holdings_nb, prices_nb, split_shares_nb
 from factorlab.errors import ParameterError
 from factorlab.grid import CHINEXT_REFORM
+from factorlab.pools import (
+    LIQUIDITY_MIN_LISTED,
+    LIQUIDITY_SIZE,
+    LIQUIDITY_WINDOW,
+    liquidity_members,
+    review_sessions,
+)
 from factorlab.typing import Progress
 
 __all__ = [
@@ -812,8 +819,9 @@ def _pools(
 
     csi300/500: semi-annual reviews (June, December; effective after the second Friday) ranking
     by average total cap over the last 120 sessions, excluding ST and stocks listed < 63 sessions.
-    liq1500: monthly, the top 1,500 by 60-session average amount, excluding ST and stocks listed
-    < 252 sessions (and a name leaves the day it turns ST). Eligibility: top 55% by average
+    liq1500: :func:`factorlab.pools.liquidity_members` (monthly, the top 1,500 by 60-session
+    average amount, excluding ST and stocks listed < 252 sessions; a name leaves the day it
+    turns ST). Eligibility: top 55% by average
     total cap at the same reviews, not ST.
     """
     n_t, n = mcap.shape
@@ -821,8 +829,6 @@ def _pools(
     cap_cum = np.cumsum(np.nan_to_num(mcap), axis=0)
     cap_cnt = np.cumsum(~np.isnan(mcap), axis=0)
     amt = np.where(u.trading, amount, np.nan)
-    amt_cum = np.cumsum(np.nan_to_num(amt), axis=0)
-    amt_cnt = np.cumsum(~np.isnan(amt), axis=0)
     member = {name: np.zeros((n_t, n), dtype=bool) for name in ("csi300", "csi500", "liq1500")}
     eligible = np.zeros((n_t, n), dtype=bool)
     csi_reviews = _review_indices(days, (6, 12))
@@ -847,19 +853,14 @@ def _pools(
         ok = u.listed[r] & ~np.isnan(avg) & ((t_rank - u.list_idx >= 63) | (u.list_idx == 0))
         cut = np.nanquantile(np.where(ok, avg, np.nan), 0.45)
         eligible[r:end, ok & (avg >= cut)] = True
-    month = days.astype("datetime64[M]")
-    month_starts = [0, *np.flatnonzero(month[1:] != month[:-1]) + 1]
-    for k, r in enumerate(month_starts):
-        end = month_starts[k + 1] if k + 1 < len(month_starts) else n_t
-        t_rank = max(r - 1, 0)
-        avg = _rolling_mean_at(amt_cum, amt_cnt, t_rank, 60)
-        ok = ((t_rank - u.list_idx >= 252) | (u.list_idx == 0)) & u.listed[r]
-        ok &= ~u.is_st[t_rank] & ~np.isnan(avg)
-        order = np.argsort(-np.where(ok, avg, -np.inf), kind="stable")
-        member["liq1500"][r:end, order[: min(1500, int(ok.sum()))]] = True
+    # the one liquidity rule (factorlab.pools): monthly, top 1,500 by 60-session mean amount
+    member["liq1500"] = liquidity_members(
+        amt, listed=u.listed, is_st=u.is_st, list_idx=u.list_idx,
+        reviews=review_sessions(pl.Series(days, dtype=pl.Date), "monthly"),
+        size=LIQUIDITY_SIZE, window=LIQUIDITY_WINDOW, min_listed=LIQUIDITY_MIN_LISTED,
+    )
     listed = u.listed
     eligible &= listed & ~u.is_st
-    member["liq1500"] &= ~u.is_st  # an ST name leaves the liquidity pool the day it turns ST
     member["csi800"] = member["csi300"] | member["csi500"]
     date_s = pl.Series("date", days, dtype=pl.Date)
     codes = pl.Series("asset", u.codes)
