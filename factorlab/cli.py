@@ -2,6 +2,8 @@
 
 factorlab demo                                   # the study on the default synthetic market
 factorlab study --market DIR --pools csi300 csi500 --out DIR
+factorlab study --market DIR --factors-file my_factors.parquet   # your own factors
+factorlab list factors | pools [--market DIR]    # what the study can run
 factorlab data synth --preset default --out DIR  # write a synthetic market directory
 factorlab data info DIR                          # tables, rows, dates, sanity figures
 """
@@ -9,7 +11,9 @@ factorlab data info DIR                          # tables, rows, dates, sanity f
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,6 +95,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"(generated once, cached under {cache_dir()})",
         file=sys.stderr,
     )
+    _check_report_dir(args)
     market = synthetic_market(**PRESETS["default"], progress=_progress(start))
     print(f"market ready in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     _print_info(market)
@@ -102,22 +107,98 @@ def _cmd_study(args: argparse.Namespace) -> int:
     from factorlab.market import Market
 
     start = time.perf_counter()
+    # everything the user typed is checked before a market is generated or read
+    user = _read_factors_file(Path(args.factors_file)) if args.factors_file else {}
+    _check_report_dir(args)
     if args.market:
         market = Market.load(args.market)
     else:
         market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
-    return _run_study(market, args, start)
+    return _run_study(market, args, start, user=user)
 
 
-def _run_study(market, args: argparse.Namespace, start: float) -> int:
+def _read_factors_file(path: Path) -> dict[str, tuple[pl.DataFrame, str]]:
+    """A parquet or CSV file with `date`, `asset` and one or more factor columns: one user
+    factor per factor column."""
+    from factorlab.errors import DtypeError, ParameterError
+    from factorlab.frames import check_columns
+
+    if not path.is_file():
+        raise ParameterError(f"`--factors-file` `{path}` does not exist.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = pl.read_parquet(path)
+        elif suffix in (".csv", ".txt"):
+            frame = pl.read_csv(path, schema_overrides={"asset": pl.String})
+        else:
+            raise ParameterError(
+                f"`--factors-file` `{path}`: expected a .parquet or .csv file; got `{suffix}`."
+            )
+    except pl.exceptions.PolarsError as exc:
+        raise ParameterError(
+            f"`--factors-file` `{path}` cannot be read ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]})."
+        ) from exc
+    table = f"--factors-file {path.name}"
+    check_columns(frame.schema, ["date", "asset"], table=table)
+    if frame.schema["date"] == pl.String:
+        parsed = frame["date"].str.to_date("%Y-%m-%d", strict=False)
+        bad = frame.filter(parsed.is_null() & frame["date"].is_not_null())
+        if bad.height:
+            raise DtypeError(
+                f"column `date` of `{path}` must hold dates (YYYY-MM-DD); {bad.height} row(s) "
+                f"do not parse, e.g. {bad['date'][0]!r}.",
+                table=table,
+                column="date",
+            )
+        frame = frame.with_columns(date=parsed)
+    columns = [c for c in frame.columns if c not in ("date", "asset")]
+    if not columns:
+        raise ParameterError(
+            f"`--factors-file` `{path}` has no factor column besides `date` and `asset`; "
+            f"columns are {frame.columns}."
+        )
+    return {c: (frame, c) for c in columns}
+
+
+def _check_report_dir(args: argparse.Namespace) -> None:
+    """Refuse early (before any work) to write the report into a folder that isn't ours."""
+    from factorlab.report.html import _check_owned
+
+    _check_owned(Path(args.out), getattr(args, "force", False))
+
+
+def _run_study(
+    market,
+    args: argparse.Namespace,
+    start: float,
+    *,
+    user: dict | None = None,
+) -> int:
+    from factorlab.backtest import NO_COSTS
     from factorlab.northbound.factors import NORTHBOUND_FACTORS
     from factorlab.northbound.study import STUDY_POOLS, factor_study
-    from factorlab.report import format_table, write_report
+    from factorlab.report import format_table, key_findings, write_report
+    from factorlab.report.figures import require_matplotlib
+    from factorlab.report.html import _handbook_recommended
+    from factorlab.report.tables import USER_MARK, data_line
 
-    factors = tuple(getattr(args, "factors", None) or NORTHBOUND_FACTORS)
+    user = user or {}
+    named = getattr(args, "factors", None)
+    if named and "all" in named:
+        named = [*NORTHBOUND_FACTORS, *(n for n in named if n != "all")]
+    if user:  # the file's factors, plus the handbook factors named in --factors
+        factors: list = [*(named or []), user]
+        n_factors = len(named or []) + len(user)
+    else:
+        factors = list(named or NORTHBOUND_FACTORS)
+        n_factors = len(factors)
     pools = tuple(getattr(args, "pools", None) or STUDY_POOLS)
+    rebalance = getattr(args, "rebalance", "weekly")
+    top = getattr(args, "top", 0.2)
     print(
-        f"running the northbound factor study ({len(factors)} factors x {', '.join(pools)}) ...",
+        f"running the northbound factor study ({n_factors} factors x {', '.join(pools)}) ...",
         file=sys.stderr,
     )
     result = factor_study(
@@ -125,19 +206,113 @@ def _run_study(market, args: argparse.Namespace, start: float) -> int:
         factors=factors,
         pools=pools,
         window=getattr(args, "window", 20),
-        top=getattr(args, "top", 0.2),
+        top=top,
+        rebalance=rebalance,
         every=getattr(args, "every", 1),
+        entry=getattr(args, "entry", "next_vwap"),
+        weighting=getattr(args, "weighting", "equal"),
+        benchmark_weighting=getattr(args, "benchmark_weighting", None),
+        capital=getattr(args, "capital", 10_000_000.0),
+        costs=NO_COSTS if getattr(args, "no_costs", False) else None,
+        start=getattr(args, "start", None),
+        end=getattr(args, "end", None),
         cache=not getattr(args, "no_cache", False),
         progress=_progress(start),
     )
-    print(
-        "\nNorthbound factor study (handbook protocol: weekly rebalance, long = top 20% vs the "
-        "pool, long-short = top - bottom 20%; net = after costs)"
+    pct = f"{100 * top:g}%"
+    heading = (
+        f"Northbound factor study (handbook protocol: {rebalance} rebalance, long = top {pct} "
+        f"vs the pool, long-short = top - bottom {pct}; net = after costs)"
     )
-    print(format_table(result))
-    path = write_report(result, Path(getattr(args, "out", None) or "factorlab-report"))
+    print("\n" + textwrap.fill(heading, width=120))
+    print(textwrap.fill(data_line(result), width=120, subsequent_indent="  ") + "\n")
+    print(format_table(result, wide=getattr(args, "wide", False)))
+    if result.params.user_factors:
+        print(f"{USER_MARK} user factor")
+    if not getattr(args, "wide", False):
+        print("(key columns; --wide for all of them, including max drawdowns and net L/S)")
+    recommended = [f for f in _handbook_recommended() if f in result.params.factors]
+    findings = key_findings(result, recommended=recommended)
+    if findings:
+        print("\nKey findings")
+        for f in findings:
+            print(textwrap.fill(f, width=120, initial_indent="- ", subsequent_indent="  "))
+    try:
+        require_matplotlib()
+    except ImportError:
+        print(
+            "note: figures skipped, matplotlib is not installed (pip install 'factorlab[plot]')",
+            file=sys.stderr,
+        )
+    path = write_report(
+        result,
+        Path(getattr(args, "out", None) or "factorlab-report"),
+        force=getattr(args, "force", False),
+    )
     print(f"\nreport: {path}")
     print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "factors":
+        from factorlab.northbound.factors import (
+            HANDBOOK_RECOMMENDED,
+            NORTHBOUND_FACTORS,
+            northbound_factors,
+        )
+
+        registry = northbound_factors()
+        rows = [
+            (
+                f"{i}",
+                name,
+                "yes" if name in HANDBOOK_RECOMMENDED else "",
+                registry.get(name).description,
+            )
+            for i, name in enumerate(NORTHBOUND_FACTORS, 1)
+        ]
+        frame = pl.DataFrame(
+            rows, schema=["#", "factor", "recommended", "definition"], orient="row"
+        )
+        from factorlab.report import text_table
+
+        print(text_table(frame))
+        print(
+            "\nYour own factors: factorlab study --factors-file FILE (date, asset and factor "
+            "columns), or factor_study(factors=[...]) in Python."
+        )
+        return 0
+    from factorlab.market import Market
+    from factorlab.northbound.study import STUDY_POOLS
+
+    if not args.market:
+        print(
+            "the study's default pools: "
+            + ", ".join(STUDY_POOLS)
+            + " (the synthetic markets also have csi800); pass --market DIR for a market's own."
+        )
+        return 0
+    market = Market.load(args.market)
+    market.require("pools", purpose="`factorlab list pools`")
+    pools = (
+        market.pools.group_by("pool", "date")
+        .len()
+        .group_by("pool")
+        .agg(
+            first=pl.col("date").min(),
+            last=pl.col("date").max(),
+            dates=pl.len(),
+            members_mean=pl.col("len").mean().round(0).cast(pl.Int64),
+            members_min=pl.col("len").min(),
+            members_max=pl.col("len").max(),
+        )
+        .sort("pool")
+        .collect()
+    )
+    from factorlab.report import text_table
+
+    print(text_table(pools.with_columns(pl.all().cast(pl.String))))
     return 0
 
 
@@ -203,8 +378,22 @@ def _print_info(market) -> None:
             print(f"\nparameters: {params}")
 
 
+def _report_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out",
+        default="factorlab-report",
+        help="report folder: new, empty or a factorlab report (other folders are refused)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write the report into --out even if it holds other files (they are kept)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from factorlab.datasets import PRESETS
+    from factorlab.northbound.study import STUDY_POOLS
 
     parser = argparse.ArgumentParser(
         prog="factorlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -215,25 +404,101 @@ def build_parser() -> argparse.ArgumentParser:
         help="the northbound factor study on the default synthetic market (generated and "
         "cached on first use): prints the handbook table and writes the report",
     )
-    demo.add_argument("--out", default="factorlab-report", help="report folder")
+    _report_args(demo)
     demo.set_defaults(func=_cmd_demo)
-    study = sub.add_parser("study", help="the northbound factor study on a market directory")
+    study = sub.add_parser(
+        "study",
+        help="the northbound factor study on a market directory, with the handbook's factors "
+        "and/or your own",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     source = study.add_mutually_exclusive_group()
-    source.add_argument("--market", help="market directory (factorlab data synth, Market.save)")
+    source.add_argument(
+        "--market",
+        help="market directory (factorlab data synth, Market.save); default: the "
+        "synthetic --preset market",
+    )
     source.add_argument(
         "--preset",
         choices=sorted(PRESETS),
         default="default",
         help="synthetic market preset, when no --market is given",
     )
-    study.add_argument("--pools", nargs="+", default=None, help="e.g. csi300 csi500 liq1500")
-    study.add_argument("--factors", nargs="+", default=None, help="handbook factor names")
-    study.add_argument("--window", type=int, default=20)
-    study.add_argument("--top", type=float, default=0.2)
-    study.add_argument("--every", type=int, default=1, help="rebalance every k weeks")
-    study.add_argument("--no-cache", action="store_true")
-    study.add_argument("--out", default="factorlab-report", help="report folder")
+    study.add_argument(
+        "--pools",
+        nargs="+",
+        default=list(STUDY_POOLS),
+        help="point-in-time pools of the market (factorlab list pools --market DIR)",
+    )
+    study.add_argument(
+        "--factors",
+        nargs="+",
+        default=None,
+        help="handbook factor names (factorlab list factors), or `all`; default: all 14, or "
+        "none when --factors-file is given",
+    )
+    study.add_argument(
+        "--factors-file",
+        default=None,
+        metavar="FILE",
+        help="your own factors: a parquet or CSV file with columns date, asset and one column "
+        "per factor (value dated s known by s's close); each runs like a handbook factor",
+    )
+    study.add_argument("--window", type=int, default=20, help="W of the handbook factors, days")
+    study.add_argument(
+        "--top", type=float, default=0.2, help="fraction of the pool in the long / short leg"
+    )
+    study.add_argument(
+        "--rebalance",
+        choices=("weekly", "monthly"),
+        default="weekly",
+        help="signal dates: the last session of each week or month",
+    )
+    study.add_argument("--every", type=int, default=1, help="rebalance on every k-th signal date")
+    study.add_argument(
+        "--entry",
+        choices=("next_vwap", "next_open"),
+        default="next_vwap",
+        help="trade price after a signal (northbound data is published after the close)",
+    )
+    study.add_argument(
+        "--weighting", choices=("equal", "cap"), default="equal", help="weights within a leg"
+    )
+    study.add_argument(
+        "--benchmark-weighting",
+        choices=("equal", "cap"),
+        default=None,
+        help="weights of the pool benchmark (default: the same as --weighting)",
+    )
+    study.add_argument(
+        "--capital", type=float, default=10_000_000.0, help="starting capital of a leg, yuan"
+    )
+    study.add_argument(
+        "--no-costs",
+        action="store_true",
+        help="no trading costs (default costs: 0.03%% commission per side, min 5 yuan, stamp "
+        "duty on sells by the historical schedule)",
+    )
+    study.add_argument("--start", default=None, help="first date, YYYY-MM-DD (default: all data)")
+    study.add_argument("--end", default=None, help="last date, YYYY-MM-DD (default: all data)")
+    study.add_argument(
+        "--no-cache", action="store_true", help="recompute instead of using the study cache"
+    )
+    study.add_argument(
+        "--wide",
+        action="store_true",
+        help="print every column of the table (default: key columns, 120 characters wide)",
+    )
+    _report_args(study)
     study.set_defaults(func=_cmd_study)
+    lister = sub.add_parser(
+        "list",
+        help="list the handbook factors, or a market's pools",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    lister.add_argument("what", choices=("factors", "pools"), help="what to list")
+    lister.add_argument("--market", default=None, help="market directory (for pools)")
+    lister.set_defaults(func=_cmd_list)
     data = sub.add_parser("data", help="market data directories")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     synth = data_sub.add_parser("synth", help="write a synthetic market directory")
@@ -254,8 +519,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warnings() -> None:
+    """Show the library's warnings (e.g. a figure that could not be drawn) on stderr."""
+    logger = logging.getLogger("factorlab")
+    if not any(getattr(h, "_factorlab_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("factorlab: %(message)s"))
+        handler._factorlab_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _show_warnings()
     try:
         return args.func(args)
     except FactorLabError as exc:
