@@ -6,7 +6,7 @@ HASH := $(shell cksum pyproject.toml | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-test-$(HASH)
 DEMO_STAMP := $(VENV)/.installed-demo-$(HASH)
 
-.PHONY: demo test lint bench clean-cache
+.PHONY: demo test lint bench docs clean-cache
 
 $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(DEMO_STAMP): pyproject.toml $(VENV)/bin/python
 	touch $(DEMO_STAMP)
 
 $(STAMP): pyproject.toml $(VENV)/bin/python
-	$(BIN)/python -m pip install -q -e ".[test,compare,lint,plot]"
+	$(BIN)/python -m pip install -q -e ".[test,compare,lint,plot,docs,progress]"
 	touch $(STAMP) $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
@@ -34,6 +34,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# the API reference from the docstrings (pdoc, the `docs` extra) into docs/api/ (not committed);
+# tests/test_docs_build.py builds it too and fails on any warning
+DOCS_OUT ?= docs/api
+docs: $(STAMP)
+	$(BIN)/python -W error -m pdoc --docformat numpy -o $(DOCS_OUT) factorlab
+	@echo "API reference: $(DOCS_OUT)/index.html"
 
 clean-cache:
 	rm -rf $${FACTORLAB_CACHE:-$$HOME/.cache/factorlab}

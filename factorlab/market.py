@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from factorlab._display import Summary, wrap
 from factorlab._version import __version__
 from factorlab.errors import MarketError, MissingTableError, ParameterError
 from factorlab.frames import as_lazy, check_unique_keys
@@ -100,11 +101,6 @@ def read_manifest(path: str | os.PathLike, *, check_version: bool = True) -> dic
     """
     root = Path(path)
     mp = root / MANIFEST
-    if not root.exists():
-        raise MarketError(
-            f"market directory `{root}` does not exist. Create one with "
-            "`factorlab data synth --out DIR` or Market.save()."
-        )
     if not mp.is_file():
         raise MarketError(
             f"`{root}` is not a factorlab market directory: no {MANIFEST}. Create one with "
@@ -321,9 +317,37 @@ class Market:
             f"{', '.join(f'`{n}`' for n in self.names) or 'none'}."
         )
 
+    def _display(self, table: pl.DataFrame | None = None) -> Summary:
+        where = f" at {self.path}" if self.path else " (in memory)"
+        meta, lines = self.meta, []
+        params = meta.get("params") if isinstance(meta.get("params"), Mapping) else {}
+        facts = [f"{k} {params[k]}" for k in ("n_assets", "seed") if k in params]
+        if "start" in params and "end" in params:
+            facts.insert(1, f"{params['start']} .. {params['end']}")
+        lines.append(f"source: {meta.get('source') or 'user tables'}" + "; ".join(["", *facts]))
+        if self.content_hash:
+            lines.append(f"content hash: {self.content_hash[:16]}")
+        rows: dict = {}
+        if self.path is not None and (Path(self.path) / MANIFEST).is_file():
+            try:
+                rows = {n: e.get("rows") for n, e in read_manifest(self.path)["tables"].items()}
+            except (MarketError, KeyError, TypeError, AttributeError):
+                rows = {}
+        named = [f"{n} {rows[n]:,}" if isinstance(rows.get(n), int) else n for n in self.names]
+        lines += wrap(f"tables ({'name rows' if rows else 'names'}):", named)
+        return Summary(
+            f"Market: {len(self.names)} tables{where}",
+            tuple(lines),
+            table,
+            "tables (rows, columns, first / last date, assets)",
+            html_rows=len(self.names),
+        )
+
     def __repr__(self) -> str:
-        where = f" at {self.path}" if self.path else ""
-        return f"Market({', '.join(self.names)}){where}"
+        return self._display().text()
+
+    def _repr_html_(self) -> str:
+        return self._display(self.summary()).html()
 
     @property
     def content_hash(self) -> str | None:

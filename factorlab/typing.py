@@ -19,6 +19,7 @@ __all__ = [
     "IntoExpr",
     "PriceFill",
     "Progress",
+    "ProgressOption",
     "QuantileMode",
 ]
 
@@ -27,6 +28,11 @@ CalendarName = Literal["ashare", "hkex", "northbound"]
 
 Progress = Callable[[str], None]
 """A progress callback: called with one short message per step of a long computation."""
+
+ProgressOption = Progress | bool | Literal["auto"] | None
+"""The ``progress=`` option of long computations (:mod:`factorlab.progress`): ``"auto"`` (shown
+in a terminal or a notebook), ``True`` (always shown), ``None`` / ``False`` (silent), or a
+:data:`Progress` callback."""
 
 IntoExpr = str | pl.Expr
 """An operator input: a column name or any polars expression."""

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from factorlab._display import Summary
 from factorlab._kernels.backtest import backtest_nb, round_trips_nb
 from factorlab.backtest.costs import NO_COSTS, Costs
 from factorlab.calendar import TRADING_DAYS
@@ -38,6 +39,16 @@ Book = Literal["long_only", "long_short"]
 dollar-neutral, longs normalized to +1 and shorts to -1 of NAV."""
 
 _SIDES = {1: "buy", -1: "sell", 2: "settle"}
+_HEADLINE = (
+    "total_return",
+    "annual_return",
+    "sharpe",
+    "max_drawdown",
+    "annual_excess",
+    "mean_turnover",
+    "costs",
+    "trades",
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,30 @@ class BacktestResult:
     run: _Run = field(repr=False)
     benchmark: pl.DataFrame | None = field(default=None, repr=False)
     unexecuted: list = field(default_factory=list)
+
+    def _display(self) -> Summary:
+        r, daily = self.run, self.daily
+        n_dates, n_assets = r.grid.shape
+        span = f"{daily['date'].min()} .. {daily['date'].max()}" if daily.height else "no fill"
+        lines = [
+            f"grid: {n_assets:,} assets x {n_dates:,} dates; capital {r.capital:,.0f} yuan",
+            f"signals: {len(r.signal_dates):,} ({len(self.unexecuted)} past the grid's end); "
+            f"benchmark: {'yes' if self.benchmark is not None else 'none'}",
+        ]
+        stats = self.summary()
+        keep = [k for k in _HEADLINE if k in stats]
+        return Summary(
+            f"BacktestResult: {span}",
+            tuple(lines),
+            pl.DataFrame({k: [stats[k]] for k in keep}),
+            "summary (net of costs)",
+        )
+
+    def __repr__(self) -> str:
+        return self._display().text()
+
+    def _repr_html_(self) -> str:
+        return self._display().html()
 
     # -- daily -----------------------------------------------------------------------------
 

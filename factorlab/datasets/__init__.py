@@ -32,6 +32,8 @@ from factorlab.datasets.synthetic import (
 )
 from factorlab.errors import MarketError, ParameterError
 from factorlab.market import MANIFEST, Market, MarketWriter, read_manifest
+from factorlab.progress import reports_progress
+from factorlab.typing import ProgressOption
 
 __all__ = [
     "DISCLOSURE_END",
@@ -126,6 +128,7 @@ def _cache_key(p: SynthParams) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+@reports_progress("synthetic market")
 def synthetic_market(
     n_assets: int | PresetName | None = None,
     start: dt.date | str | None = None,
@@ -134,7 +137,7 @@ def synthetic_market(
     *,
     preset: PresetName | None = None,
     cache: bool | str | os.PathLike = True,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressOption = "auto",
     **strengths: Any,
 ) -> Market:
     """The deterministic synthetic A-share market with northbound capital.
@@ -154,7 +157,11 @@ def synthetic_market(
         into a temporary directory every time. A reused copy is re-hashed against its
         manifest first; one that fails is regenerated, with a warning.
     progress
-        Called with a short message at each stage of a generation.
+        ``"auto"`` (default): a bar (or a line per stage on stderr without the ``progress``
+        extra) in a terminal or a notebook, nothing in scripts and tests; ``True``: always
+        shown; ``None`` / ``False``: silent; a callable: called with a short message at each
+        generation stage (``universe: ...``, ``returns and prices``, ..., ``written: N
+        tables``; none when the cache is reused). See :mod:`factorlab.progress`.
     **strengths
         Planted-effect strengths of :class:`Strengths` (``selection``, ``timing``, ``industry``,
         ``allocation``, ``decay_after_2021``); 0 turns an effect off. Also ``holders_per_stock``
@@ -221,7 +228,7 @@ def _market_for(
     target = cache_dir() / "synthetic" / _cache_key(p) if cache is True else Path(cache)
     market = _cached(target, p)
     if market is not None:
-        return market
+        return market  # no stage runs: nothing to report
     try:
         return _generate(target, p, progress)
     except (OSError, MarketError) as exc:
@@ -262,4 +269,7 @@ def _generate(target: Path, p: SynthParams, progress: Callable[[str], None] | No
     }
     with MarketWriter(target, meta=meta, validate="schema") as writer:
         writer.add_all(iter_tables(p, progress))
-    return Market.load(writer.path)
+    market = Market.load(writer.path)
+    if progress is not None:
+        progress(f"written: {len(market.names)} tables")
+    return market

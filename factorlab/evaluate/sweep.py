@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from factorlab._display import Summary, join_names, sizes
 from factorlab.errors import MAX_EXAMPLES, CalendarError, MissingColumnError, ParameterError
 from factorlab.evaluate.forward import forward_returns, validate_horizons
 from factorlab.evaluate.ic import ic_summary, information_coefficient
@@ -39,6 +40,8 @@ from factorlab.typing import Entry, QuantileMode
 __all__ = ["Evaluation", "evaluate"]
 
 _ENTRY_COLUMN = {"close": None, "next_open": "open", "next_vwap": "vwap"}
+_FRAMES = ("summary", "ic", "quantile_returns", "drops")
+_HEADLINE = ("factor", "pool", "horizon", "ic_mean", "ic_t", "spread_mean", "coverage", "reason")
 _REASONS = (
     "not_in_factor",
     "factor_null",
@@ -69,6 +72,35 @@ class Evaluation:
     ic: pl.DataFrame
     quantile_returns: pl.DataFrame
     drops: pl.DataFrame
+
+    def _display(self) -> Summary:
+        s = self.summary
+        factors = s["factor"].unique(maintain_order=True).to_list()
+        pools = s["pool"].unique(maintain_order=True).to_list()
+        horizons = s["horizon"].unique(maintain_order=True).to_list()
+        lines = [
+            f"factors: {join_names(factors)}; pools: {join_names(pools)}; "
+            f"horizons: {join_names(horizons)}"
+        ]
+        if self.ic.height:
+            first, last = self.ic["date"].min(), self.ic["date"].max()
+            n = self.ic["date"].n_unique()
+            lines.append(f"dates: {first} .. {last} ({n:,} IC dates)")
+        lines.append(f"frames: {sizes({n: getattr(self, n) for n in _FRAMES})}")
+        cols = [c for c in _HEADLINE if c in s.columns]
+        return Summary(
+            f"Evaluation: {len(factors)} factor(s) x {len(pools)} pool(s) x "
+            f"{len(horizons)} horizon(s)",
+            tuple(lines),
+            s.select(cols),
+            "summary (IC, top - bottom spread per period, coverage)",
+        )
+
+    def __repr__(self) -> str:
+        return self._display().text()
+
+    def _repr_html_(self) -> str:
+        return self._display().html()
 
 
 def evaluate(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from factorlab._display import Summary
 from factorlab.calendar import DISCLOSURE_END, sessions, to_date
 from factorlab.errors import DisclosureError, MarketError, MissingColumnError, ParameterError
 from factorlab.frames import CodeMatch, check_unique_keys, match_codes
@@ -44,6 +45,26 @@ class NorthboundPanel:
 
     frame: pl.DataFrame
     report: pl.DataFrame
+
+    def _display(self) -> Summary:
+        f = self.frame
+        lines = [f"frame: {f.height:,} rows x {f.width} columns"]
+        if f.height and "date" in f.columns:
+            lines[0] += f", {f['date'].min()} .. {f['date'].max()}"
+        if "asset" in f.columns:
+            lines[0] += f", {f['asset'].n_unique():,} assets"
+        return Summary(
+            "NorthboundPanel: the northbound research panel",
+            tuple(lines),
+            self.report.select([c for c in ("step", "rows", "detail") if c in self.report.columns]),
+            f"hygiene report ({self.report.height} steps: rows changed)",
+        )
+
+    def __repr__(self) -> str:
+        return self._display().text()
+
+    def _repr_html_(self) -> str:
+        return self._display().html()
 
 
 def research_panel(
