@@ -101,6 +101,11 @@ def read_manifest(path: str | os.PathLike, *, check_version: bool = True) -> dic
     """
     root = Path(path)
     mp = root / MANIFEST
+    if not root.exists():
+        raise MarketError(
+            f"market directory `{root}` does not exist. Create one with "
+            "`factorlab data synth --out DIR` or Market.save()."
+        )
     if not mp.is_file():
         raise MarketError(
             f"`{root}` is not a factorlab market directory: no {MANIFEST}. Create one with "

@@ -14,10 +14,10 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import polars as pl
@@ -26,7 +26,7 @@ from factorlab._display import Summary, join_names, sizes
 from factorlab._version import __version__
 from factorlab.backtest import Costs, backtest, pool_benchmark
 from factorlab.calendar import rebalance_dates, to_date
-from factorlab.errors import MarketError, ParameterError
+from factorlab.errors import DtypeError, MarketError, MissingColumnError, ParameterError
 from factorlab.evaluate import (
     clean_factor,
     ic_summary,
@@ -34,23 +34,39 @@ from factorlab.evaluate import (
     schedule_forward_returns,
 )
 from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
+from factorlab.frames import (
+    CodeMatch,
+    as_lazy,
+    check_columns,
+    check_numeric,
+    check_unique_keys,
+    match_codes,
+)
 from factorlab.grid import AssetGrid
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
 from factorlab.northbound.hygiene import NorthboundPanel, research_panel
 from factorlab.northbound.participants import classify_participants, participant_flows
-from factorlab.ops import compute_factors
+from factorlab.ops import Factor, compute_factors
 from factorlab.preprocess import preprocess
 from factorlab.progress import reports_progress
 from factorlab.typing import Progress, ProgressOption
 
-__all__ = ["STUDY_POOLS", "StudyParams", "StudyResult", "factor_study", "factor_sweep"]
+__all__ = [
+    "STUDY_POOLS",
+    "FactorSpec",
+    "StudyParams",
+    "StudyResult",
+    "UserFactor",
+    "factor_study",
+    "factor_sweep",
+]
 
 log = logging.getLogger(__name__)
 
 STUDY_POOLS = ("csi300", "csi500", "liq1500")
 #: Bump when the cached result's layout changes (invalidates study caches).
-STUDY_CACHE_FORMAT = 3
+STUDY_CACHE_FORMAT = 4
 STUDY_KIND = "factorlab-study"
 _RESULT_TABLES = ("table", "daily", "ic", "coverage", "notes", "scores")
 _HEADLINE = (
@@ -64,6 +80,35 @@ _HEADLINE = (
 )
 #: A date's rank IC needs at least this many names with both a score and a forward return.
 MIN_IC_NAMES = 10
+#: Columns of the research panel and the study's cross-section: no user factor is named so.
+_RESERVED = frozenset(
+    {
+        *("pool", "date", "asset", "industry", "cap", "log_float_cap", "close", "float_shares"),
+        *("shares", "vwap", "amount", "volume", "ret", "hold_value", "hold_ratio", "d_shares"),
+        *("flow", "usable_from", "flow_trading"),
+    }
+)
+
+#: One item of `factors`: a handbook name, a named expression (``pl.Expr`` with ``.alias`` or a
+#: :class:`~factorlab.ops.Factor`, e.g. a registry entry), a ``(frame, column)`` pair, a frame
+#: with date, asset and one value column, or a mapping name -> expression / frame / pair.
+FactorSpec: TypeAlias = Any
+
+
+@dataclass(frozen=True)
+class UserFactor:
+    """A user factor as the study saw it (part of :class:`StudyParams` and the cache key).
+
+    ``kind``: ``"expression"`` (evaluated on the research panel, missing columns taken from
+    ``prices``) or ``"column"`` (values of a user frame). ``definition``: what the report
+    shows. ``digest``: sha256 of the serialized expression or of the frame's values; ``None``
+    when the expression cannot be serialized (a Python function inside it): such a study is
+    not cached, so a changed function is never served a stale result."""
+
+    name: str
+    kind: Literal["expression", "column"]
+    definition: str
+    digest: str | None
 
 
 @dataclass(frozen=True)
@@ -86,6 +131,13 @@ class StudyParams:
     steps: tuple[str, ...] = ("winsorize_mad", "zscore", "neutralize")
     annualization: float = 252.0
     min_ic_names: int = MIN_IC_NAMES
+    user_factors: tuple[UserFactor, ...] = ()
+
+    @property
+    def handbook_factors(self) -> tuple[str, ...]:
+        """The handbook names among `factors` (the rest are `user_factors`)."""
+        user = {u.name for u in self.user_factors}
+        return tuple(f for f in self.factors if f not in user)
 
     def key(self, market_hash: str) -> str:
         """The cache key of this run on the market whose (verified) content hash is
@@ -120,6 +172,8 @@ class StudyResult:
     scores: pl.DataFrame
     params: StudyParams
     seconds: dict[str, float]
+    #: What data the study ran on (source, preset, seed, content hash, path), for the report.
+    data: dict[str, str] = field(default_factory=dict)
 
     def _display(self) -> Summary:
         p, data = self.params, getattr(self, "data", None) or {}
@@ -201,11 +255,15 @@ class _Timer:
 
 def _check(market: Market, params: StudyParams) -> None:
     market.require("northbound", "prices", "pools", "assets", purpose="the northbound study")
-    unknown = sorted(set(params.factors) - set(NORTHBOUND_FACTORS))
+    unknown = sorted(set(params.handbook_factors) - set(NORTHBOUND_FACTORS))
     if unknown:
         raise ParameterError(
-            f"unknown factor(s) {unknown}; the study knows {list(NORTHBOUND_FACTORS)}."
+            f"unknown factor(s) {unknown}; the study knows {list(NORTHBOUND_FACTORS)}. Pass "
+            "your own factor as a named expression (pl.Expr with .alias, fl.ops.Factor), a "
+            "(frame, column) pair or {name: frame}."
         )
+    if not params.factors:
+        raise ParameterError("`factors` is empty; pass at least one factor.")
     known_pools = market.pools.select(pl.col("pool").unique()).collect()["pool"].to_list()
     missing = sorted(set(params.pools) - set(known_pools))
     if missing:
@@ -284,11 +342,209 @@ def _panel_with_flows(
     return panel, frame, notes
 
 
+_Inputs: TypeAlias = dict[str, "Factor | pl.DataFrame"]
+
+
+def _resolve_factors(
+    factors: FactorSpec, market: Market
+) -> tuple[tuple[str, ...], tuple[UserFactor, ...], _Inputs, list[CodeMatch]]:
+    """Split `factors` into handbook names and validated user factors: (all names in order,
+    user factor descriptions, name -> Factor or (date, asset, name) frame, code matches)."""
+    if isinstance(factors, str | pl.Expr | Factor | Mapping) or _is_frame(factors):
+        items: list[Any] = [factors]
+    elif isinstance(factors, tuple) and len(factors) == 2 and _is_frame(factors[0]):
+        items = [factors]
+    elif isinstance(factors, Iterable):
+        items = list(factors)
+    else:
+        raise ParameterError(
+            "`factors` must be a sequence of handbook names and/or user factors; got "
+            f"{type(factors).__name__}."
+        )
+    entries: list[tuple[str, Any]] = []  # (name, spec); spec None = a handbook name
+    for item in items:
+        if isinstance(item, Mapping):
+            for name, spec in item.items():
+                if not isinstance(name, str) or not name:
+                    raise ParameterError(
+                        f"`factors`: a mapping's keys are factor names (strings); got {name!r}."
+                    )
+                entries.append((name, spec))
+        elif isinstance(item, str):
+            entries.append((item, None))
+        elif isinstance(item, Factor):
+            entries.append((item.name, item))
+        elif isinstance(item, pl.Expr):
+            # a name the user gave: polars would otherwise name it after its first column
+            aliased = not item.meta.eq(item.meta.undo_aliases())
+            name = item.meta.output_name(raise_if_undetermined=False) if aliased else None
+            if not name:
+                raise ParameterError(
+                    f"`factors`: the expression {_short(str(item))} has no name; give it one "
+                    "with .alias('my_factor') or wrap it as fl.ops.Factor('my_factor', expr)."
+                )
+            entries.append((name, item))
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str):
+            entries.append((item[1], item))
+        elif _is_frame(item):
+            entries.append(("", item))
+        else:
+            raise ParameterError(
+                "`factors` items must be handbook names, named expressions (pl.Expr with "
+                ".alias, fl.ops.Factor), (frame, column) pairs, frames or a mapping "
+                f"name -> one of those; got {type(item).__name__}."
+            )
+    names, users, inputs, matches = [], [], {}, []
+    known_assets = None
+    for name, spec in entries:
+        if spec is None:
+            names.append(name)
+            continue
+        if known_assets is None:
+            market.require(
+                "northbound", "prices", "pools", "assets", purpose="the northbound study"
+            )
+            known_assets = market.assets.select("asset").collect()["asset"]
+        user, value, match = _user_factor(name, spec, known_assets)
+        names.append(user.name)
+        users.append(user)
+        inputs[user.name] = value
+        if match is not None:
+            matches.append(match)
+    seen: set[str] = set()
+    dupes = [n for n in names if n in seen or seen.add(n)]
+    if dupes:
+        raise ParameterError(f"factor names must be unique; `{dupes[0]}` appears more than once.")
+    for u in users:
+        if u.name in NORTHBOUND_FACTORS:
+            raise ParameterError(
+                f"user factor `{u.name}` has the name of a handbook factor; rename it (e.g. "
+                f"`my_{u.name}`)."
+            )
+        if u.name in _RESERVED:
+            raise ParameterError(
+                f"user factor `{u.name}` has the name of a column of the research panel or the "
+                f"study's cross-section ({sorted(_RESERVED)}); rename it."
+            )
+    return tuple(names), tuple(users), inputs, matches
+
+
+def _is_frame(obj: object) -> bool:
+    return isinstance(obj, pl.DataFrame | pl.LazyFrame) or (
+        type(obj).__module__.startswith("pandas") and hasattr(obj, "columns")
+    )
+
+
+def _short(text: str, n: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _user_factor(
+    name: str, spec: Any, known_assets: pl.Series
+) -> tuple[UserFactor, Factor | pl.DataFrame, CodeMatch | None]:
+    if isinstance(spec, Factor) or isinstance(spec, pl.Expr):
+        factor = spec if isinstance(spec, Factor) else Factor(name, spec)
+        if factor.name != name:  # a mapping key renames
+            factor = Factor(name, factor.expr, factor.description, factor.reference)
+        try:
+            digest = hashlib.sha256(factor.expr.meta.serialize(format="json").encode()).hexdigest()
+        except (pl.exceptions.PolarsError, TypeError, ValueError):
+            digest = None  # a Python function inside: not serializable, so never cached
+        text = _short(str(factor.expr), 300)
+        definition = f"{factor.description}: {text}" if factor.description else text
+        return UserFactor(name, "expression", f"expression {definition}", digest), factor, None
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], str):
+        frame, column = spec
+    elif _is_frame(spec):
+        frame, column = spec, None
+    else:
+        raise ParameterError(
+            f"user factor `{name or '?'}`: expected a named expression, a (frame, column) pair "
+            f"or a frame; got {type(spec).__name__}."
+        )
+    table = f"user factor `{name}`" if name else "user factor frame"
+    lf = as_lazy(frame, name=f"factors[{name!r}]" if name else "factors")
+    schema = lf.collect_schema()
+    check_columns(schema, ["date", "asset"], table=table)
+    if column is None:
+        values = [c for c in schema.names() if c not in ("date", "asset")]
+        if name in values:
+            column = name
+        elif len(values) == 1:
+            column = values[0]
+        else:
+            raise ParameterError(
+                f"{table}: the frame has value columns {values}; say which one with "
+                "(frame, 'column') or {'name': (frame, 'column')}."
+            )
+    name = name or column
+    table = f"user factor `{name}`"
+    check_columns(schema, [column], table=table)
+    check_numeric(schema, [column], table=table)
+    date_type = schema["date"]
+    if date_type == pl.Date:
+        date = pl.col("date")
+    elif isinstance(date_type, pl.Datetime):
+        date = pl.col("date").dt.date()
+    else:
+        raise DtypeError(
+            f"column `date` of table `{table}` must be a Date; got {date_type}. Parse it, e.g. "
+            "pl.col('date').str.to_date().",
+            table=table,
+            column="date",
+        )
+    values = (
+        lf.select(
+            date.alias("date"),
+            pl.col("asset").cast(pl.String),
+            pl.col(column).cast(pl.Float64).alias(name),
+        )
+        .collect()
+        .sort("date", "asset")
+    )
+    check_unique_keys(values, ["date", "asset"], table=table)
+    match = match_codes(values["asset"], known_assets, table=table, against="assets")
+    # a stable digest of the values: four 64-bit row hashes per row, then sha256
+    h = hashlib.sha256(f"{values.height}:{column}".encode())
+    for seed in range(4):
+        h.update(values.hash_rows(seed=seed).to_numpy().tobytes())
+    where = f"column `{column}` of a user frame ({values.height:,} rows"
+    if values.height:
+        where += f", {values['date'].min()} to {values['date'].max()}"
+    user = UserFactor(name, "column", where + ")", h.hexdigest())
+    return user, values, match
+
+
+def data_description(market: Market) -> dict[str, str]:
+    """What a study ran on, for its report: source, synthetic preset and seed, content hash,
+    path (the entries the market's metadata has)."""
+    meta = market.meta
+    out: dict[str, str] = {"source": str(meta.get("source") or "user market")}
+    params = meta.get("params")
+    if isinstance(params, Mapping):
+        from factorlab.datasets import PRESETS
+
+        for preset, values in PRESETS.items():
+            if all(str(params.get(k)) == str(v) for k, v in values.items()):
+                out["preset"] = preset
+                break
+        for key in ("seed", "n_assets"):
+            if key in params:
+                out[key] = str(params[key])
+    if market.content_hash:
+        out["content_hash"] = str(market.content_hash)
+    path = market.path or meta.get("path")
+    if path:
+        out["path"] = str(path)
+    return out
+
+
 @reports_progress("factor study")
 def factor_study(
     market: Market,
     *,
-    factors: Sequence[str] = NORTHBOUND_FACTORS,
+    factors: FactorSpec = NORTHBOUND_FACTORS,
     pools: Sequence[str] = STUDY_POOLS,
     window: int = 20,
     top: float = 0.2,
@@ -312,10 +568,22 @@ def factor_study(
     market
         Needs ``northbound``, ``prices``, ``pools``, ``assets`` (and ``participant_holdings``
         for factor 14, ``corporate_actions`` for bonus issues).
-    factors, pools
-        Which of the 14 factors, on which point-in-time pools.
+    factors
+        Handbook names (any of the 14) and/or user factors, in one sequence (the table's
+        order): a named Polars expression (``pl.Expr`` with ``.alias``, or a
+        :class:`~factorlab.ops.Factor`, e.g. an entry of a
+        :class:`~factorlab.ops.FactorRegistry`; a registry itself iterates its entries),
+        evaluated on the research panel (columns a ``prices`` table has and the panel lacks are
+        joined from ``prices``); a ``(frame, column)`` pair or a frame with ``date``, ``asset``
+        and one value column (pandas too); or a mapping name -> expression / frame / pair.
+        User factors go through the same preprocessing, portfolios, costs, report and cache
+        (keyed by a hash of their values or expression). A user factor's value dated s must
+        be known by s's close; it is used on the signal dates only (no fill). See
+        docs/northbound.md.
+    pools
+        Which point-in-time pools.
     window
-        W of the factors (20).
+        W of the handbook factors (20); user factors are used as given.
     top
         Fraction for the long (top) and short (bottom) legs (0.2).
     rebalance, every
@@ -348,8 +616,10 @@ def factor_study(
     """
     start_d = None if start is None else to_date(start, "start")
     end_d = None if end is None else to_date(end, "end")
+    names, users, inputs, matches = _resolve_factors(factors, market)
     params = StudyParams(
-        factors=tuple(factors),
+        factors=names,
+        user_factors=users,
         pools=tuple(pools),
         window=int(window),
         top=float(top),
@@ -366,6 +636,7 @@ def factor_study(
     )
     _check(market, params)
     say = progress or (lambda msg: log.info(msg))
+    data = data_description(market)
     cache_path = _cache_path(market, params, cache)
     if cache_path is not None and (cache_path / MANIFEST).is_file():
         try:
@@ -374,10 +645,11 @@ def factor_study(
             warnings.warn(f"ignoring the damaged cached study `{cache_path}`: {exc}", stacklevel=2)
         else:
             say(f"cached study: {cache_path}")
-            return result
+            return replace(result, data=data)
     timer = _Timer(say)
     _, frame, notes = _panel_with_flows(market, params, timer)
-    result = _run(market, frame, notes, params, timer)
+    notes = _code_notes(notes, matches)
+    result = replace(_run(market, frame, notes, params, timer, inputs=inputs), data=data)
     if cache_path is not None:
         try:
             result.save(cache_path)
@@ -397,7 +669,7 @@ def factor_sweep(
     windows: Sequence[int] = (10, 20, 60),
     tops: Sequence[float] = (0.1, 0.2, 0.3),
     every: Sequence[int] = (1, 2),
-    factors: Sequence[str] = NORTHBOUND_FACTORS,
+    factors: FactorSpec = NORTHBOUND_FACTORS,
     pools: Sequence[str] = STUDY_POOLS,
     costs: Costs | None = None,
     progress: ProgressOption = "auto",
@@ -405,7 +677,8 @@ def factor_sweep(
 ) -> pl.DataFrame:
     """The study over a parameter grid (window x top fraction x rebalance every k weeks) in one
     call; the data hygiene and the participant split run once. Returns the stacked tables with
-    ``window``, ``top`` and ``every`` columns."""
+    ``window``, ``top`` and ``every`` columns. `factors` takes handbook names and user factors
+    as :func:`factor_study` does; ``window`` sets the handbook factors' W only."""
     say = progress or (lambda msg: log.info(msg))
     allowed = {
         "entry",
@@ -427,25 +700,21 @@ def factor_sweep(
     for key in ("start", "end"):
         if kwargs.get(key) is not None:
             kwargs[key] = to_date(kwargs[key], key)
-    base = StudyParams(factors=tuple(factors), pools=tuple(pools), costs=costs or Costs(), **kwargs)
+    names, users, inputs, matches = _resolve_factors(factors, market)
+    base = StudyParams(
+        factors=names, user_factors=users, pools=tuple(pools), costs=costs or Costs(), **kwargs
+    )
     _check(market, base)
     timer = _Timer(say)
     _, frame, notes = _panel_with_flows(market, base, timer)
+    notes = _code_notes(notes, matches)
     tables = []
     for w in windows:
         for q in tops:
             for k in every:
-                p = StudyParams(
-                    **{
-                        **asdict(base),
-                        "window": int(w),
-                        "top": float(q),
-                        "every": int(k),
-                        "costs": base.costs,
-                    }
-                )
+                p = replace(base, window=int(w), top=float(q), every=int(k))
                 _check(market, p)
-                res = _run(market, frame, notes, p, timer)
+                res = _run(market, frame, notes, p, timer, inputs=inputs)
                 tables.append(
                     res.table.with_columns(window=pl.lit(w), top=pl.lit(q), every=pl.lit(k))
                 )
@@ -453,8 +722,29 @@ def factor_sweep(
     return pl.concat(tables)
 
 
+def _code_notes(notes: pl.DataFrame, matches: Sequence[CodeMatch]) -> pl.DataFrame:
+    """`notes` plus one row per user frame with codes unknown to the market (rows dropped)."""
+    rows = [
+        {
+            "step": f"{m.table}: codes not in the market",
+            "rows": m.unmatched_rows,
+            "detail": f"{m.n_unmatched_codes} code(s) dropped, e.g. "
+            + ", ".join(m.unmatched_codes),
+            "source": "user factors",
+        }
+        for m in matches
+        if m.unmatched_rows
+    ]
+    if not rows:
+        return notes
+    return pl.concat([notes, pl.DataFrame(rows, schema=notes.schema)], how="vertical_relaxed")
+
+
 def _cache_path(market: Market, params: StudyParams, cache: bool | Path) -> Path | None:
     if cache is False or not market.content_hash:
+        return None
+    if any(u.digest is None for u in params.user_factors):
+        log.info("a user factor's expression cannot be serialized: the study is not cached")
         return None
     # the key is the content hash: re-hash the files so that a changed file is never keyed
     # (and served) by its old hash
@@ -469,7 +759,13 @@ def _cache_path(market: Market, params: StudyParams, cache: bool | Path) -> Path
 
 
 def _run(
-    market: Market, frame: pl.DataFrame, notes: pl.DataFrame, params: StudyParams, timer: _Timer
+    market: Market,
+    frame: pl.DataFrame,
+    notes: pl.DataFrame,
+    params: StudyParams,
+    timer: _Timer,
+    *,
+    inputs: _Inputs | None = None,
 ) -> StudyResult:
     # the panel is sorted by (asset, date) (research_panel; the flow join keeps the left order),
     # so every rolling window can skip its own sort
@@ -477,8 +773,12 @@ def _run(
         frame = frame.sort("asset", "date")
     registry = northbound_factors(window=params.window, date_col=None)
     names = list(params.factors)
+    inputs = inputs or {}
     # the registry's names carry the handbook's "20"; the window parameter sets the real length
-    factor_list = [registry.get(n) for n in names]
+    factor_list = [registry.get(n) for n in params.handbook_factors]
+    expr_factors = [v for v in inputs.values() if isinstance(v, Factor)]
+    frame = _with_price_columns(market, frame, expr_factors)
+    factor_list += expr_factors
     lo, hi = frame["date"].min(), frame["date"].max()
     signals = rebalance_dates(lo, hi, params.rebalance, every=params.every)
     longest = max(params.window, 5)
@@ -488,11 +788,12 @@ def _run(
             f"({frame['date'].n_unique()} sessions from {lo} to {hi})."
         )
     with_factors = (
-        compute_factors(frame, factor_list)
+        (compute_factors(frame, factor_list) if factor_list else frame.lazy())
         .filter(pl.col("date").is_in(signals.implode()))
-        .select("date", "asset", "close", "float_shares", *names)
+        .select("date", "asset", "close", "float_shares", *[f.name for f in factor_list])
         .collect()
     )
+    with_factors, notes = _join_user_columns(with_factors, inputs, signals, notes)
     timer.lap("factors")
     assets = market.assets.select("asset", "industry").collect()
     pools = market.pools.filter(
@@ -582,6 +883,77 @@ def _run(
         params=params,
         seconds=timer.seconds,
     )
+
+
+def _with_price_columns(
+    market: Market, frame: pl.DataFrame, factors: Sequence[Factor]
+) -> pl.DataFrame:
+    """The panel plus the ``prices`` columns user expressions need and the panel lacks (left
+    join on date, asset); a column in neither is a :class:`MissingColumnError`."""
+    need = {c for f in factors for c in (f.requires or ()) if c not in frame.columns}
+    if not need:
+        return frame
+    prices = market.prices.collect_schema()
+    absent = sorted(need - set(prices.names()))
+    if absent:
+        who = [f.name for f in factors if set(f.requires or ()) & set(absent)]
+        raise MissingColumnError(
+            f"user factor(s) {', '.join(f'`{n}`' for n in who)} read column(s) "
+            f"{', '.join(f'`{c}`' for c in absent)}, which neither the research panel "
+            f"({list(frame.columns)}) nor table `prices` ({prices.names()}) has.",
+            table="research panel",
+            column=absent[0],
+        )
+    lo, hi = frame["date"].min(), frame["date"].max()
+    extra = (
+        market.prices.filter(pl.col("date").is_between(lo, hi))
+        .select("date", "asset", *sorted(need))
+        .collect()
+    )
+    return frame.join(extra, on=["date", "asset"], how="left", maintain_order="left")
+
+
+def _join_user_columns(
+    with_factors: pl.DataFrame, inputs: _Inputs, signals: pl.Series, notes: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Join every user frame's values onto the panel's signal-date rows; count the rows used.
+    A user factor with no value on any of them is a :class:`ParameterError` (not an empty
+    report)."""
+    rows = []
+    for name, values in inputs.items():
+        if isinstance(values, Factor):
+            continue
+        on_signals = values.filter(pl.col("date").is_in(signals.implode()))
+        with_factors = with_factors.join(
+            on_signals, on=["date", "asset"], how="left", maintain_order="left"
+        )
+        used = int(with_factors[name].is_not_null().sum())
+        if used == 0:
+            span = (
+                f"its dates run from {values['date'].min()} to {values['date'].max()}"
+                if values.height
+                else "it is empty"
+            )
+            raise ParameterError(
+                f"user factor `{name}` has no value on any signal date of the study "
+                f"({signals.len()} dates from {signals.min()} to {signals.max()}, e.g. "
+                f"{', '.join(str(d) for d in signals.head(3).to_list())}); {span}. Values are "
+                "used on the signal dates only (no fill): give values on those dates, or "
+                "change `rebalance` / `start` / `end`."
+            )
+        rows.append(
+            {
+                "step": f"user factor `{name}`: rows used",
+                "rows": used,
+                "detail": f"of {values.height:,} rows: {on_signals.height - used:,} on signal "
+                "dates unused (outside the research panel, or null), "
+                f"{values.height - on_signals.height:,} on other dates",
+                "source": "user factors",
+            }
+        )
+    if rows:
+        notes = pl.concat([notes, pl.DataFrame(rows, schema=notes.schema)], how="vertical_relaxed")
+    return with_factors, notes
 
 
 def _rank_ic(
