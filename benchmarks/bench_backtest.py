@@ -12,6 +12,11 @@ Usage::
 3. ``index timing book``: one index over 2,500 sessions, in or out on random daily signals,
    next-close fills, 0.03% commission, 30 bps/yr tracking cost. Timed: ``backtest(...)`` plus
    ``.daily`` (target <= 5 ms warm, so a 200-point parameter grid runs in <= 1 s).
+4. ``200-point grid of timing books``: 200 different random signal series on that index (one
+   parameter point each), ``backtest_many(..., by="point")`` plus ``.daily`` of every book
+   (target <= 1 s); and the same 200 books as 200 separate ``backtest(...)`` calls.
+5. ``fixed overhead per call``: ``backtest(...)`` on one target row of that index (the
+   per-call validation and set-up; the book loop is a few microseconds).
 
 Warm = median of `--repeat` runs after one untimed run (numba kernels compiled or loaded).
 Prints a table.
@@ -27,7 +32,7 @@ import time
 import numpy as np
 import polars as pl
 
-from factorlab.backtest import Costs, backtest
+from factorlab.backtest import Costs, backtest, backtest_many
 from factorlab.grid import AssetGrid
 
 SEED = 20240816
@@ -140,6 +145,36 @@ def main() -> None:
         return backtest(igrid, itg, entry="next_close", capital=1e6, costs=icosts).daily
 
     first_i, warm_i, cpu_i = timed(timing, max(args.repeat, 20))
+
+    n_points = 200
+    signals = rng.random((n_points, dates.size)) < np.linspace(0.2, 0.8, n_points)[:, None]
+    gtg = pl.DataFrame(
+        {
+            "point": np.repeat(np.arange(n_points), dates.size),
+            "date": pl.Series(np.tile(dates, n_points), dtype=pl.Date),
+            "asset": "csi300",
+            "weight": signals.ravel().astype(float),
+        }
+    )
+    parts = gtg.partition_by("point", include_key=False)
+
+    def grid_many():
+        books = backtest_many(igrid, gtg, by="point", entry="next_close", capital=1e6, costs=icosts)
+        return [b.daily for b in books.values()]
+
+    def grid_loop():
+        return [
+            backtest(igrid, p, entry="next_close", capital=1e6, costs=icosts).daily for p in parts
+        ]
+
+    first_g, warm_g, cpu_g = timed(grid_many, args.repeat)
+    first_l, warm_l, cpu_l = timed(grid_loop, args.repeat)
+    one = itg.head(1)
+
+    def overhead():
+        return backtest(igrid, one, entry="next_close", capital=1e6, costs=icosts)
+
+    _, warm_o, cpu_o = timed(overhead, 50)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     print(
@@ -160,6 +195,18 @@ def main() -> None:
         f"| index timing book, {args.timing_days} days (backtest + daily) "
         f"| {first_i * 1e3:.1f} ms | "
         f"{warm_i * 1e3:.2f} ms | {cpu_i * 1e3:.2f} ms | <= 5 ms |"
+    )
+    print(
+        f"| {n_points}-point grid of timing books, backtest_many + daily of each "
+        f"| {first_g:.3f} s | {warm_g:.3f} s | {cpu_g:.3f} s | <= 1 s |"
+    )
+    print(
+        f"| {n_points}-point grid of timing books, {n_points} backtest calls + daily "
+        f"| {first_l:.3f} s | {warm_l:.3f} s | {cpu_l:.3f} s | - |"
+    )
+    print(
+        f"| fixed overhead of one backtest call (1 target row, no .daily) | - "
+        f"| {warm_o * 1e3:.2f} ms | {cpu_o * 1e3:.2f} ms | - |"
     )
 
 

@@ -10,18 +10,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["backtest_nb", "round_trips_nb"]
+__all__ = ["backtest_nb", "round_trips_nb", "targets_csr_nb", "trade_costs_nb"]
 
 SIDE_BUY = 1
 SIDE_SELL = -1
 SIDE_SETTLE = 2
-
-
-@njit(cache=True, nogil=True)
-def _grow_nb(a, n):  # pragma: no cover - compiled
-    out = np.empty((n, a.shape[1]), a.dtype)
-    out[: a.shape[0]] = a
-    return out
 
 
 @njit(cache=True, nogil=True)
@@ -41,6 +34,109 @@ def _order_cost_nb(value, commission, min_commission, stamp, slippage):  # pragm
     if c < min_commission:
         c = min_commission
     return c, stamp * value, slippage * value
+
+
+@njit(cache=True, nogil=True)
+def trade_costs_nb(
+    side, row, col, units, price, stamp, stamp_on, commission, min_commission, slippage
+):  # pragma: no cover - compiled
+    """(value, commission, stamp duty, slippage) (M, 4) of a trade list recorded by
+    :func:`backtest_nb` (side, fill row, column, units, price): the same per-order formula,
+    so each is bit-identical to what the book paid; settlements cost nothing."""
+    m = side.shape[0]
+    out = np.zeros((m, 4))
+    for j in range(m):
+        value = abs(units[j]) * price[j]
+        out[j, 0] = value
+        if side[j] == SIDE_SETTLE:
+            continue
+        s_rate = stamp[row[j]] if side[j] == SIDE_SELL and stamp_on[col[j]] else 0.0
+        c, s, sl = _order_cost_nb(value, commission, min_commission, s_rate, slippage)
+        out[j, 1] = c
+        out[j, 2] = s
+        out[j, 3] = sl
+    return out
+
+
+@njit(cache=True, nogil=True)
+def targets_csr_nb(rows, cols, w, n_t, n_a, offset, long_short):  # pragma: no cover - compiled
+    """Located target rows (grid row, column, weight) as CSR rebalances, in one pass.
+
+    Returns ``status`` (0 ok; 1: two rows on one (date, asset) cell, ``bad`` is one of them;
+    2: a long-short date with one leg only, ``bad`` is one of its rows), ``bad``, the signal
+    rows (sorted, every date with a row), whether each is executed (its fill row
+    ``row + offset`` is on the grid), and for the executed ones ``indptr`` (R + 1), columns and
+    weights normalized per date (long-only to sum 1; long-short longs to +1, shorts to -1),
+    zero weights dropped, in the frame's row order within each date."""
+    n = rows.shape[0]
+    start = np.zeros(n_t + 1, np.int64)
+    for j in range(n):
+        start[rows[j] + 1] += 1
+    n_sig = 0
+    for r in range(n_t):
+        if start[r + 1] > 0:
+            n_sig += 1
+        start[r + 1] += start[r]
+    fill = start[:n_t].copy()
+    order = np.empty(n, np.int64)
+    for j in range(n):  # a stable counting sort by row
+        order[fill[rows[j]]] = j
+        fill[rows[j]] += 1
+    sig_rows = np.empty(n_sig, np.int64)
+    executed = np.zeros(n_sig, np.bool_)
+    indptr = np.zeros(n_sig + 1, np.int64)
+    out_c = np.empty(n, np.int64)
+    out_w = np.empty(n)
+    stamp = np.full(n_a, -1, np.int64)
+    s = 0
+    k = 0
+    q = 0
+    for r in range(n_t):
+        lo, hi = start[r], start[r + 1]
+        if lo == hi:
+            continue
+        sig_rows[s] = r
+        n_long = 0
+        n_short = 0
+        for p in range(lo, hi):
+            j = order[p]
+            c = cols[j]
+            if stamp[c] == r:
+                return 1, j, sig_rows, executed, indptr, out_c, out_w
+            stamp[c] = r
+            if w[j] > 0.0:
+                n_long += 1
+            elif w[j] < 0.0:
+                n_short += 1
+        if long_short and (n_long > 0) != (n_short > 0):
+            return 2, order[lo], sig_rows, executed, indptr, out_c, out_w
+        if r + offset < n_t:
+            executed[s] = True
+            pos = 0.0
+            neg = 0.0
+            q0 = q
+            for p in range(lo, hi):
+                j = order[p]
+                if w[j] != 0.0:
+                    out_c[q] = cols[j]
+                    out_w[q] = w[j]
+                    q += 1
+                    if w[j] > 0.0:
+                        pos += w[j]
+                    else:
+                        neg += w[j]
+            neg = -neg
+            for p in range(q0, q):
+                if out_w[p] > 0.0:
+                    out_w[p] = out_w[p] / pos
+                elif long_short:
+                    out_w[p] = out_w[p] / neg
+                else:
+                    out_w[p] = 0.0
+            k += 1
+            indptr[k] = q
+        s += 1
+    return 0, -1, sig_rows, executed, indptr[: k + 1], out_c[:q], out_w[:q]
 
 
 @njit(cache=True, nogil=True)
@@ -66,6 +162,8 @@ def backtest_nb(
     cash_buffer,
     difference,
     long_only,
+    trade_cap,
+    position_cap,
 ):  # pragma: no cover - compiled
     """Run a book rebalanced to sparse targets on `trade_rows` (R,) of the (T, N) grids.
 
@@ -83,9 +181,11 @@ def backtest_nb(
     -------
     daily: nav, cash, cost (yuan), turnover, exposure — each (T,), NaN before the first trade;
     per rebalance: blocked_buys, blocked_sells, held, scale, cost (yuan);
-    trades: int (M, 6) [k, t, i, side, price_row, closes (position now 0)], float (M, 6)
-    [units, price, value, commission, stamp, slippage]; positions: int (P, 3) [k, t, i],
-    float (P, 2) [units, value]; final units and last prices (N,).
+    trades: int32 (M, 6) [k, t, i, side, price_row, closes (position now 0)], float (M, 2)
+    [units, price] (value = |units| x price and the costs: :func:`trade_costs_nb`); positions:
+    int32 (P, 3) [k, t, i], float (P, 2) [units, value]; final units and last prices (N,);
+    ``overflow``: the run stopped early because more than `trade_cap` trades or
+    `position_cap` position rows were needed (rerun with more; the other outputs are partial).
     """
     n_t, n = close.shape
     n_r = trade_rows.shape[0]
@@ -115,12 +215,14 @@ def backtest_nb(
     any_carry = carry.max() > 0.0 if n > 0 else False
     cash = capital
 
-    cap = 2 * tgt_idx.shape[0] + 1024
-    ti = np.empty((cap, 6), np.int64)
-    tf = np.empty((cap, 6))
+    # fixed buffers (a buffer reassigned inside the day loop costs ~65 ns a day in refcounting):
+    # a run that would overflow them stops and reports it; the caller reruns it with more room
+    ti = np.empty((trade_cap, 6), np.int32)
+    tf = np.empty((trade_cap, 2))
     m = 0
-    pi = np.empty((tgt_idx.shape[0] + 1024, 3), np.int64)
-    pf = np.empty((tgt_idx.shape[0] + 1024, 2))
+    pi = np.empty((position_cap, 3), np.int32)
+    pf = np.empty((position_cap, 2))
+    overflow = False
     n_p = 0
 
     k = 0
@@ -133,14 +235,14 @@ def backtest_nb(
         day_cost = 0.0
         # 1) published delistings: settle at the last close, no cost
         h = 0 if t >= next_settle else n_held
+        if h < n_held and m + n_held > trade_cap:
+            overflow = True
+            break
         while h < n_held:
             i = book[h]
             if settle_row[i] <= t:
                 value = units[i] * lastp[i]
                 cash += value
-                if m == ti.shape[0]:
-                    ti = _grow_nb(ti, 2 * m)
-                    tf = _grow_nb(tf, 2 * m)
                 ti[m, 0] = -1
                 ti[m, 1] = t
                 ti[m, 2] = i
@@ -152,10 +254,6 @@ def backtest_nb(
                 ti[m, 5] = 1
                 tf[m, 0] = -units[i]
                 tf[m, 1] = lastp[i]
-                tf[m, 2] = abs(value)
-                tf[m, 3] = 0.0
-                tf[m, 4] = 0.0
-                tf[m, 5] = 0.0
                 m += 1
                 units[i] = 0.0
                 book[h] = book[n_held - 1]
@@ -189,7 +287,17 @@ def backtest_nb(
                     cand[n_c] = i
                     is_cand[i] = True
                     n_c += 1
-            cand[:n_c] = np.sort(cand[:n_c])
+            if n_c * 16 > n:  # many names: one pass over the markers lists them sorted
+                n_c = 0
+                for i in range(n):
+                    if is_cand[i]:
+                        cand[n_c] = i
+                        n_c += 1
+            else:
+                cand[:n_c] = np.sort(cand[:n_c])
+            if m + n_c > trade_cap:
+                overflow = True
+                break
             # free names trade to target, locked ones keep their units
             locked_long = 0.0
             locked_short = 0.0
@@ -268,9 +376,6 @@ def backtest_nb(
                 c_reb += c + s + sl
                 traded += value
                 units[i] = 0.0 if target_units == 0.0 else units[i] + d
-                if m == ti.shape[0]:
-                    ti = _grow_nb(ti, 2 * m)
-                    tf = _grow_nb(tf, 2 * m)
                 ti[m, 0] = k
                 ti[m, 1] = t
                 ti[m, 2] = i
@@ -279,10 +384,6 @@ def backtest_nb(
                 ti[m, 5] = 1 if units[i] == 0.0 else 0
                 tf[m, 0] = d
                 tf[m, 1] = p
-                tf[m, 2] = value
-                tf[m, 3] = c
-                tf[m, 4] = s
-                tf[m, 5] = sl
                 m += 1
             # 5) buys, scaled to the cash in a long-only book
             scale = 1.0
@@ -317,9 +418,6 @@ def backtest_nb(
                 c_reb += c + sl
                 traded += value
                 units[i] += q
-                if m == ti.shape[0]:
-                    ti = _grow_nb(ti, 2 * m)
-                    tf = _grow_nb(tf, 2 * m)
                 ti[m, 0] = k
                 ti[m, 1] = t
                 ti[m, 2] = i
@@ -328,10 +426,6 @@ def backtest_nb(
                 ti[m, 5] = 1 if units[i] == 0.0 else 0
                 tf[m, 0] = q
                 tf[m, 1] = p
-                tf[m, 2] = value
-                tf[m, 3] = c
-                tf[m, 4] = 0.0
-                tf[m, 5] = sl
                 m += 1
             if long_only and cash < 0.0 and cash > -1e-9 * abs(v):
                 cash = 0.0  # rounding of a fully invested book
@@ -373,11 +467,11 @@ def backtest_nb(
         exposure[t] = gross_value / nav[t] if nav[t] != 0.0 else np.nan
         if is_trade:
             held_after[k] = n_held
+            if n_p + n_held > position_cap:
+                overflow = True
+                break
             for h in range(n_held):
                 i = book[h]
-                if n_p == pi.shape[0]:
-                    pi = _grow_nb(pi, 2 * n_p)
-                    pf = _grow_nb(pf, 2 * n_p)
                 pi[n_p, 0] = k
                 pi[n_p, 1] = t
                 pi[n_p, 2] = i
@@ -402,6 +496,7 @@ def backtest_nb(
         pf[:n_p],
         units,
         lastp,
+        overflow,
     )
 
 
