@@ -6,6 +6,7 @@ factorlab study --market DIR --factors-file my_factors.parquet   # your own fact
 factorlab list factors | pools [--market DIR]    # what the study can run
 factorlab data synth --preset default --out DIR  # write a synthetic market directory
 factorlab data info DIR                          # tables, rows, dates, sanity figures
+factorlab tearsheet --factors F --prices P --out DIR  # a tear sheet for any factor
 """
 
 from __future__ import annotations
@@ -316,6 +317,92 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+_PRICE_SOURCES = ("canonical", "tushare", "qlib")
+
+
+def _read_table(path: str, what: str) -> pl.DataFrame:
+    """A parquet or CSV file as a DataFrame, or a FactorLabError naming the file."""
+    from factorlab.errors import ParameterError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ParameterError(f"--{what}: file `{path}` does not exist.")
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            return pl.read_parquet(p)
+        if p.suffix.lower() in (".csv", ".txt"):
+            return pl.read_csv(p, try_parse_dates=True)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise ParameterError(
+            f"--{what}: `{path}` could not be read as {p.suffix.lstrip('.')} "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
+    raise ParameterError(f"--{what}: `{path}` must be a .parquet or .csv file.")
+
+
+def _cmd_tearsheet(args: argparse.Namespace) -> int:
+    from factorlab.errors import ParameterError
+    from factorlab.evaluate import tearsheet
+    from factorlab.report import format_value, write_tearsheet
+    from factorlab.report.figures import require_matplotlib
+
+    start = time.perf_counter()
+    factors = _read_table(args.factors, "factors")
+    prices = _read_table(args.prices, "prices")
+    if args.source == "tushare":
+        from factorlab.adapters import tushare
+
+        prices = tushare.daily(prices)
+    elif args.source == "qlib":
+        from factorlab.adapters import qlib
+
+        prices = qlib.daily(prices)
+    pools = _read_table(args.pools, "pools") if args.pools else None
+    cols = args.factor_cols or [
+        c for c in factors.columns if c not in ("date", "asset") and factors.schema[c].is_numeric()
+    ]
+    if not cols:
+        raise ParameterError(
+            f"--factors: `{args.factors}` has no numeric factor column besides date and asset "
+            f"(columns {factors.columns}); name them with --factor-cols."
+        )
+    source = {
+        "factors file": f"{args.factors} ({factors.height:,} rows)",
+        "prices file": f"{args.prices} ({prices.height:,} rows, read as {args.source})",
+    }
+    if args.pools:
+        source["pools file"] = f"{args.pools} ({pools.height:,} rows)"
+    print(f"tear sheet: {len(cols)} factor(s) ...", file=sys.stderr)
+    sheet = tearsheet(
+        factors,
+        cols,
+        prices=prices,
+        pools=pools,
+        horizons=tuple(args.horizons),
+        quantiles=args.quantiles,
+        entry=args.entry,
+        source=source,
+    )
+    try:
+        require_matplotlib()
+    except ImportError:
+        print(
+            "matplotlib is not installed: the tear sheet is written without figures "
+            "(pip install 'factorlab[plot]').",
+            file=sys.stderr,
+        )
+    path = write_tearsheet(sheet, Path(args.out))
+    for row in sheet.summary.iter_rows(named=True):
+        print(
+            f"{row['factor']} / {row['pool']}: IC {format_value(row['ic_mean'], 'ratio')}, "
+            f"IC t {format_value(row['ic_t'], 'ratio')}, spread "
+            f"{format_value(row['spread_mean'], 'fraction_pct')} %"
+        )
+    print(f"tear sheet: {path}")
+    print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
 def market_sanity(market) -> pl.DataFrame:
     """Yearly sanity figures: northbound holdings value, its share of float cap, the largest
     holding ratio, holders, and the daily net buy (from ``northbound_truth`` when present, else
@@ -499,6 +586,21 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("what", choices=("factors", "pools"), help="what to list")
     lister.add_argument("--market", default=None, help="market directory (for pools)")
     lister.set_defaults(func=_cmd_list)
+    tears = sub.add_parser(
+        "tearsheet", help="a tear sheet (HTML + figures) for factor columns of a file"
+    )
+    tears.add_argument("--factors", required=True, help="parquet/CSV: date, asset, factor columns")
+    tears.add_argument("--prices", required=True, help="parquet/CSV: date, asset, close, open")
+    tears.add_argument("--pools", default=None, help="parquet/CSV: date, asset, pool (optional)")
+    tears.add_argument("--factor-cols", nargs="+", default=None, help="default: every numeric")
+    tears.add_argument("--source", choices=_PRICE_SOURCES, default="canonical",
+                       help="shape of the prices file: canonical, or a tushare daily / qlib frame")
+    tears.add_argument("--horizons", nargs="+", type=int, default=[1, 5, 10])
+    tears.add_argument("--quantiles", type=int, default=5)
+    tears.add_argument("--entry", default="next_open",
+                       choices=["close", "next_close", "next_open", "next_vwap"])
+    tears.add_argument("--out", required=True, help="output folder")
+    tears.set_defaults(func=_cmd_tearsheet)
     data = sub.add_parser("data", help="market data directories")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     synth = data_sub.add_parser("synth", help="write a synthetic market directory")

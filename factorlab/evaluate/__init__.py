@@ -16,6 +16,10 @@ from factorlab.evaluate.compat import (
     from_alphalens,
     to_alphalens,
 )
+from factorlab.evaluate.events import (
+    average_cumulative_return_by_quantile,
+    event_returns,
+)
 from factorlab.evaluate.forward import ForwardReturns, forward_returns, schedule_forward_returns
 from factorlab.evaluate.ic import (
     ic_by_group,
@@ -50,6 +54,7 @@ from factorlab.evaluate.returns import (
     rate_of_return,
 )
 from factorlab.evaluate.sweep import Evaluation, evaluate
+from factorlab.evaluate.tears import TearSheet, TearSheetSection, quantile_statistics, tearsheet
 from factorlab.evaluate.turnover import coverage, factor_rank_autocorrelation, quantile_turnover
 
 __all__ = [
@@ -61,16 +66,20 @@ __all__ = [
     "ForwardReturns",
     "GridColumns",
     "MaxLossExceededError",
+    "TearSheet",
+    "TearSheetSection",
     "alphalens_clean_factor",
     "alphalens_date_grid",
     "alphalens_tearsheet_numbers",
     "annual_return",
+    "average_cumulative_return_by_quantile",
     "annual_volatility",
     "calmar_ratio",
     "clean_factor",
     "clean_to_alphalens",
     "coverage",
     "evaluate",
+    "event_returns",
     "factor_alpha_beta",
     "factor_rank_autocorrelation",
     "factor_returns",
@@ -85,12 +94,14 @@ __all__ = [
     "performance_table",
     "profit_loss_ratio",
     "qcut_probabilities",
+    "quantile_statistics",
     "quantile_spread",
     "quantile_turnover",
     "rate_of_return",
     "rolling_ic",
     "schedule_forward_returns",
     "sharpe_ratio",
+    "tearsheet",
     "to_alphalens",
     "win_rate",
 ]

@@ -16,6 +16,7 @@ from factorlab.report.figures import (
     study_figures,
 )
 from factorlab.report.html import write_report
+from factorlab.report.tearsheet import write_tearsheet
 from factorlab.report.tables import (
     correlation_clusters,
     format_markdown,
@@ -48,4 +49,5 @@ __all__ = [
     "study_figures",
     "text_table",
     "write_report",
+    "write_tearsheet",
 ]

@@ -1,0 +1,563 @@
+"""The numbers of a factor tear sheet: :func:`tearsheet` scores factors with :func:`evaluate` and
+adds the per-date series an alphalens user opens first (no figures here: see
+:func:`factorlab.report.write_tearsheet`, which draws and writes them).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from factorlab.evaluate.events import event_returns
+from factorlab.evaluate.forward import forward_returns, validate_horizons
+from factorlab.evaluate.ic import ic_summary, information_coefficient, rolling_ic
+from factorlab.evaluate.panel import DensePanel
+from factorlab.evaluate.quantiles import CleanFactor, clean_factor
+from factorlab.evaluate.returns import mean_return_by_quantile, quantile_spread, rate_of_return
+from factorlab.evaluate.sweep import Evaluation, evaluate
+from factorlab.evaluate.turnover import factor_rank_autocorrelation, quantile_turnover
+from factorlab.frames import as_lazy
+from factorlab.typing import Entry, QuantileMode
+
+__all__ = [
+    "DECAY_HORIZONS",
+    "IC_WINDOW",
+    "TearSheet",
+    "TearSheetSection",
+    "quantile_statistics",
+    "tearsheet",
+]
+
+#: Horizons (sessions) of the IC decay curve, merged with the tear sheet's own horizons.
+DECAY_HORIZONS: tuple[int, ...] = (1, 2, 3, 5, 10, 20)
+#: The moving mean of the IC over time: 21 sessions, one trading month.
+IC_WINDOW = 21
+#: z of the two-sided 95 % normal confidence band of the spread.
+Z95 = 1.959963984540054
+_ENTRY_COLUMN = {"close": None, "next_close": None, "next_open": "open", "next_vwap": "vwap"}
+
+
+@dataclass(frozen=True, eq=False)
+class TearSheetSection:
+    """One factor on one pool: every table the tear sheet shows.
+
+    Attributes
+    ----------
+    factor, pool:
+        What the section is about.
+    summary:
+        The evaluator's summary rows for this factor and pool (one per horizon).
+    drops:
+        The evaluator's drop report (``horizon, reason, rows, share``).
+    reason:
+        Why the section has no series (the factor has no finite value in the pool), else None.
+    quantile_returns:
+        :func:`mean_return_by_quantile` (demeaned) per horizon, with ``rate`` / ``rate_se``: the
+        same as a per-session rate (``rate_of_return``, alphalens' "rate of return" display).
+    spread:
+        Per date, top minus bottom quantile mean return and its standard error, per horizon.
+    spread_summary:
+        Per horizon: mean spread over dates, its standard error (std / sqrt(n)), the 95 % band
+        ``mean +- 1.96 se`` and the number of dates.
+    cumulative:
+        ``date, quantile, cumulative``: the compounded 1-session demeaned mean return of each
+        quantile, and of the top-minus-bottom book (``quantile`` null), per signal date.
+    ic:
+        Per-date IC per horizon with its 21-session moving mean ``ic_mean_21``.
+    ic_summary:
+        :func:`ic_summary` of ``ic`` (per horizon).
+    ic_monthly:
+        Mean IC per ``year, month, horizon``.
+    ic_decay:
+        Mean IC against the forward return of each horizon of :data:`DECAY_HORIZONS` and the
+        tear sheet's horizons (``horizon, ic_mean, ic_std, n_dates``).
+    turnover:
+        Top and bottom quantile turnover per date and lag (lags = horizons).
+    autocorrelation:
+        Factor rank autocorrelation per date and lag.
+    events:
+        :func:`event_returns` (cumulative mode, demeaned): ``quantile, offset, mean, std,
+        n_dates``.
+    quantile_stats:
+        Per quantile: min, max, mean, std of the factor, count and count share (alphalens'
+        ``quantile_statistics_table``).
+    """
+
+    factor: str
+    pool: str
+    summary: pl.DataFrame
+    drops: pl.DataFrame
+    reason: str | None = None
+    quantile_returns: pl.DataFrame | None = None
+    spread: pl.DataFrame | None = None
+    spread_summary: pl.DataFrame | None = None
+    cumulative: pl.DataFrame | None = None
+    ic: pl.DataFrame | None = None
+    ic_summary: pl.DataFrame | None = None
+    ic_monthly: pl.DataFrame | None = None
+    ic_decay: pl.DataFrame | None = None
+    turnover: pl.DataFrame | None = None
+    autocorrelation: pl.DataFrame | None = None
+    events: pl.DataFrame | None = None
+    quantile_stats: pl.DataFrame | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class TearSheet:
+    """Result of :func:`tearsheet`.
+
+    Attributes
+    ----------
+    summary:
+        One row per factor x pool at the first horizon (IC, spread, turnover, coverage, loss).
+    sections:
+        One :class:`TearSheetSection` per factor x pool, in order.
+    evaluation:
+        The :func:`evaluate` result the numbers come from.
+    params:
+        The parameters (horizons, quantiles, mode, entry, method, event window, ...).
+    source:
+        What data it ran on: ``(item, value)`` pairs (synthetic preset / seed / content hash, or
+        the user's files and row counts, and the frames' sizes and date span).
+    seconds:
+        Wall time per stage.
+    """
+
+    summary: pl.DataFrame
+    sections: tuple[TearSheetSection, ...]
+    evaluation: Evaluation
+    params: dict[str, Any]
+    source: tuple[tuple[str, str], ...]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def section(self, factor: str, pool: str | None = None) -> TearSheetSection:
+        """The section of `factor` (in `pool`; default: the first pool)."""
+        for s in self.sections:
+            if s.factor == factor and (pool is None or s.pool == pool):
+                return s
+        raise KeyError(f"no tear sheet section for factor {factor!r}, pool {pool!r}")
+
+    def __repr__(self) -> str:
+        names = sorted({s.factor for s in self.sections})
+        pools = sorted({s.pool for s in self.sections})
+        return (
+            f"TearSheet({len(names)} factor(s) x {len(pools)} pool(s), "
+            f"horizons {self.params.get('horizons')})"
+        )
+
+    def _repr_html_(self) -> str:
+        return f"<p>{self!r}</p>" + self.summary._repr_html_()
+
+
+def _describe_source(source: Any) -> list[tuple[str, str]]:
+    """``(item, value)`` lines for what the caller says the data is."""
+    if source is None:
+        return [("source", "in-memory frames (no source given)")]
+    if isinstance(source, str):
+        return [("source", source)]
+    if isinstance(source, Mapping):
+        return [(str(k), str(v)) for k, v in source.items()]
+    meta = getattr(source, "meta", None)  # a Market
+    if isinstance(meta, Mapping):
+        rows = [("source", str(meta.get("source", "factorlab market")))]
+        params = meta.get("params")
+        if isinstance(params, str):
+            try:
+                params = json.loads(params)
+            except ValueError:
+                pass
+        if isinstance(params, Mapping):
+            for key in ("preset", "seed", "n_assets", "start", "end"):
+                if key in params:
+                    rows.append((key, str(params[key])))
+        elif params is not None:
+            rows.append(("params", str(params)))
+        if "path" in meta:
+            rows.append(("path", str(meta["path"])))
+        content_hash = getattr(source, "content_hash", None) or meta.get("content_hash")
+        rows.append(("content hash", str(content_hash) if content_hash else "not recorded"))
+        return rows
+    return [("source", str(source))]
+
+
+def _frame_lines(
+    factor_frame: pl.DataFrame, price_data: pl.DataFrame, date_col: str, asset_col: str
+) -> list[tuple[str, str]]:
+    fd = factor_frame.get_column(date_col)
+    pd_ = price_data.get_column(date_col)
+    return [
+        (
+            "factor rows",
+            f"{factor_frame.height:,} rows, {fd.n_unique():,} dates "
+            f"({fd.min()} to {fd.max()}), {factor_frame.get_column(asset_col).n_unique():,} assets",
+        ),
+        (
+            "price rows",
+            f"{price_data.height:,} rows, {pd_.n_unique():,} dates ({pd_.min()} to {pd_.max()}), "
+            f"{price_data.get_column(asset_col).n_unique():,} assets",
+        ),
+    ]
+
+
+def tearsheet(
+    frame: Any,
+    factors: Sequence[str] | str,
+    *,
+    prices: Any = None,
+    pools: Any = None,
+    horizons: Sequence[int] = (1, 5, 10),
+    quantiles: int = 5,
+    mode: QuantileMode = "rank",
+    entry: Entry = "next_open",
+    method: str = "spearman",
+    price_col: str = "close",
+    date_col: str = "date",
+    asset_col: str = "asset",
+    event_window: tuple[int, int] = (10, 20),
+    decay_horizons: Sequence[int] = DECAY_HORIZONS,
+    source: Any = None,
+) -> TearSheet:
+    """The numbers of a tear sheet for each factor (x pool): the evaluator's summary and drops,
+    and the series behind every figure. Write the HTML with
+    :func:`factorlab.report.write_tearsheet`.
+
+    Parameters
+    ----------
+    frame, factors, prices, pools, horizons, quantiles, mode, entry, method, price_col,
+    date_col, asset_col
+        As :func:`evaluate` (the same checks run first; every error names table, column and
+        example rows).
+    event_window
+        ``(before, after)`` sessions of the event study (:func:`event_returns`).
+    decay_horizons
+        Horizons of the IC decay curve (added to `horizons`).
+    source
+        What the data is, for the report's "Data" block: a :class:`~factorlab.market.Market`
+        (its source, preset, seed and content hash are stated), a string, or a mapping of
+        items. The frames' row counts and date spans are always added.
+
+    Returns
+    -------
+    TearSheet
+
+    Notes
+    -----
+    Every number the evaluator also reports (IC, mean return by quantile, turnover, rank
+    autocorrelation, drops) comes from the same functions on the same clean factor, so the
+    tear sheet equals :func:`evaluate`. The 1-session horizon is always computed (for the
+    cumulative returns: compounding 1-session returns avoids overlapping periods); the summary
+    and the drop report keep only `horizons`.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import date, timedelta
+    >>> days = [date(2024, 1, 1) + timedelta(d) for d in range(30)]
+    >>> rows = [(d, a, 10.0 + i + 0.1 * k * (a == "B"), float(k * (a == "B")))
+    ...         for i, d in enumerate(days) for k, a in enumerate("ABCDE")]
+    >>> df = pl.DataFrame(rows, schema=["date", "asset", "close", "factor"], orient="row")
+    >>> sheet = tearsheet(df.with_columns(open=pl.col("close")), "factor", quantiles=2,
+    ...                   horizons=[1], event_window=(2, 2))
+    >>> sheet.summary.select("factor", "pool", "horizon").row(0)
+    ('factor', 'all', 1)
+    """
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
+    names = [factors] if isinstance(factors, str) else list(factors)
+    horizons = validate_horizons(horizons)
+    before, after = event_window
+    ev = evaluate(
+        frame,
+        names,
+        prices=prices,
+        pools=pools,
+        horizons=horizons,
+        quantiles=quantiles,
+        mode=mode,
+        entry=entry,
+        method=method,
+        price_col=price_col,
+        date_col=date_col,
+        asset_col=asset_col,
+    )
+    seconds["evaluate"] = time.perf_counter() - started
+
+    t0 = time.perf_counter()
+    lf = as_lazy(frame, name="frame")
+    entry_col = _ENTRY_COLUMN.get(entry)
+    price_cols = list(dict.fromkeys([price_col, *([entry_col] if entry_col else [])]))
+    price_frame = lf if prices is None else as_lazy(prices, name="prices")
+    price_data = _as_date(price_frame.select(date_col, asset_col, *price_cols).collect(), date_col)
+    factor_frame = _as_date(lf.select(date_col, asset_col, *names).collect(), date_col)
+    factor_frame = _same_dtype(factor_frame, price_data, asset_col)
+    panel = DensePanel.from_frame(
+        price_data, columns=tuple(price_cols), date_col=date_col, asset_col=asset_col
+    )
+    all_h = validate_horizons([*horizons, 1, *validate_horizons(decay_horizons, "decay_horizons")])
+    fwd = forward_returns(panel, all_h, entry=entry, price_col=price_col)
+    seconds["panel"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    sections = []
+    members = _members(pools, factor_frame, date_col, asset_col)
+    for pool, sub in members.items():
+        for name in names:
+            summary = ev.summary.filter((pl.col("factor") == name) & (pl.col("pool") == pool))
+            drops = ev.drops.filter((pl.col("factor") == name) & (pl.col("pool") == pool))
+            f = sub.select(date_col, asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
+            reason = summary.get_column("reason")[0] if summary.height else None
+            if not f.get_column("factor").is_finite().any():
+                sections.append(TearSheetSection(name, pool, summary, drops, reason=reason))
+                continue
+            clean = clean_factor(
+                panel,
+                f,
+                fwd,
+                factor_col="factor",
+                date_col=date_col,
+                asset_col=asset_col,
+                quantiles=quantiles,
+                mode=mode,
+            )
+            sections.append(
+                _section(
+                    clean, name, pool, summary, drops, horizons, method, before, after, price_col
+                )
+            )
+    seconds["series"] = time.perf_counter() - t0
+
+    head = horizons[0]
+    keep = [
+        "factor",
+        "pool",
+        "horizon",
+        "ic_mean",
+        "ic_ir",
+        "ic_t",
+        "ic_positive",
+        "top_mean",
+        "bottom_mean",
+        "spread_mean",
+        "turnover_top",
+        "rank_autocorr",
+        "coverage",
+        "loss",
+        "n_dates",
+        "reason",
+    ]
+    top = ev.summary.filter(pl.col("horizon") == head).select(keep)
+    params = {
+        "factors": names,
+        "pools": list(members),
+        "horizons": list(horizons),
+        "quantiles": quantiles,
+        "mode": mode,
+        "entry": entry,
+        "method": method,
+        "price_col": price_col,
+        "event_window": [before, after],
+        "decay_horizons": list(all_h),
+        "ic_window": IC_WINDOW,
+    }
+    src = _describe_source(source) + _frame_lines(factor_frame, price_data, date_col, asset_col)
+    seconds["total"] = time.perf_counter() - started
+    return TearSheet(
+        summary=top,
+        sections=tuple(sections),
+        evaluation=ev,
+        params=params,
+        source=tuple(src),
+        seconds=seconds,
+    )
+
+
+def _as_date(frame: pl.DataFrame, date_col: str) -> pl.DataFrame:
+    if frame.schema[date_col] == pl.Date:
+        return frame
+    return frame.with_columns(pl.col(date_col).cast(pl.Date))  # evaluate() checked the dtype
+
+
+def _same_dtype(frame: pl.DataFrame, prices: pl.DataFrame, asset_col: str) -> pl.DataFrame:
+    """The factor's asset codes in the prices' dtype (evaluate() checked that they match)."""
+    codes, known = frame.get_column(asset_col), prices.get_column(asset_col)
+    target = pl.String if isinstance(known.dtype, pl.Categorical | pl.Enum) else known.dtype
+    if codes.dtype == target:
+        return frame
+    return frame.with_columns(codes.cast(pl.String).cast(target, strict=False).alias(asset_col))
+
+
+def _members(
+    pools: Any, factor_frame: pl.DataFrame, date_col: str, asset_col: str
+) -> dict[str, pl.DataFrame]:
+    """The factor rows of each pool's members (the rows :func:`evaluate` scores per pool)."""
+    if pools is None:
+        return {"all": factor_frame}
+    if isinstance(pools, Mapping):
+        parts = {
+            str(k): as_lazy(v, name=f"pools[{k!r}]").select(date_col, asset_col).collect()
+            for k, v in pools.items()
+        }
+    else:
+        p = as_lazy(pools, name="pools").select(date_col, asset_col, "pool").collect()
+        parts = {
+            str(n): part.select(date_col, asset_col)
+            for (n,), part in p.group_by(["pool"], maintain_order=True)
+        }
+    out = {}
+    schema = factor_frame.schema
+    for name, keys in parts.items():
+        keys = _as_date(keys, date_col).with_columns(
+            pl.col(asset_col).cast(pl.String).cast(schema[asset_col], strict=False)
+        )
+        out[name] = factor_frame.join(keys, on=[date_col, asset_col], how="semi")
+    return out
+
+
+def _section(
+    clean: CleanFactor,
+    name: str,
+    pool: str,
+    summary: pl.DataFrame,
+    drops: pl.DataFrame,
+    horizons: tuple[int, ...],
+    method: str,
+    before: int,
+    after: int,
+    price_col: str,
+) -> TearSheetSection:
+    date_col = clean.panel.date_col
+    in_h = pl.col("horizon").is_in(list(horizons))
+    ic_all = information_coefficient(clean, method=method)  # type: ignore[arg-type]
+    decay = (
+        ic_summary(ic_all)
+        .select("horizon", ic_mean="mean", ic_std="std", n_dates="n_dates")
+        .sort("horizon")
+    )
+    ic = ic_all.filter(in_h)
+    rolled = rolling_ic(ic, IC_WINDOW).select(date_col, "horizon", ic_mean_21="ic_mean")
+    ic = ic.join(rolled, on=[date_col, "horizon"], how="left")
+    monthly = (
+        ic.group_by(
+            pl.col(date_col).dt.year().alias("year"),
+            pl.col(date_col).dt.month().alias("month"),
+            "horizon",
+        )
+        .agg(ic_mean=pl.col("ic").mean(), n_dates=pl.col("ic").count())
+        .sort("horizon", "year", "month")
+    )
+    qr = mean_return_by_quantile(clean).filter(in_h)
+    rates = rate_of_return(qr)
+    qr = qr.with_columns(rate=rates["mean_return"], rate_se=rates["std_error"])
+    by_date = mean_return_by_quantile(clean, by_date=True)
+    spread = quantile_spread(by_date.filter(in_h), upper=clean.n_quantiles, lower=1)
+    spread_summary = (
+        spread.group_by("horizon")
+        .agg(
+            mean=pl.col("spread").mean(),
+            std_error=pl.col("spread").std() / pl.col("spread").count().sqrt(),
+            n_dates=pl.col("spread").count(),
+        )
+        .with_columns(
+            ci_low=pl.col("mean") - Z95 * pl.col("std_error"),
+            ci_high=pl.col("mean") + Z95 * pl.col("std_error"),
+        )
+        .sort("horizon")
+    )
+    cumulative = _cumulative(by_date, clean.n_quantiles, date_col)
+    turnover = quantile_turnover(clean, lags=horizons).filter(
+        pl.col("quantile").is_in([1, clean.n_quantiles])
+    )
+    auto = factor_rank_autocorrelation(clean, lags=horizons)
+    events = event_returns(clean, before=before, after=after, prices=price_col)
+    return TearSheetSection(
+        factor=name,
+        pool=pool,
+        summary=summary,
+        drops=drops,
+        reason=None,
+        quantile_returns=qr,
+        spread=spread,
+        spread_summary=spread_summary,
+        cumulative=cumulative,
+        ic=ic,
+        ic_summary=ic_summary(ic),
+        ic_monthly=monthly,
+        ic_decay=decay,
+        turnover=turnover,
+        autocorrelation=auto,
+        events=events,
+        quantile_stats=quantile_statistics(clean),
+    )
+
+
+def _cumulative(by_date: pl.DataFrame, n_quantiles: int, date_col: str) -> pl.DataFrame:
+    """Compounded 1-session returns per quantile and of top minus bottom (``quantile`` null).
+
+    A date on which a quantile has no 1-session return counts as 0 for it."""
+    one = by_date.filter(pl.col("horizon") == 1)
+    dates = one.select(date_col).unique().sort(date_col)
+    wide = dates
+    for q in range(1, n_quantiles + 1):
+        leg = one.filter(pl.col("quantile") == q).select(
+            date_col, pl.col("mean_return").alias(str(q))
+        )
+        wide = wide.join(leg, on=date_col, how="left")
+    wide = wide.with_columns(pl.exclude(date_col).fill_null(0.0))
+    book = wide.select(date_col, (pl.col(str(n_quantiles)) - pl.col("1")).alias("book"))
+    parts = [
+        wide.select(
+            date_col,
+            pl.lit(q, pl.Int8).alias("quantile"),
+            ((1 + pl.col(str(q))).cum_prod() - 1).alias("cumulative"),
+        )
+        for q in range(1, n_quantiles + 1)
+    ]
+    parts.append(
+        book.select(
+            date_col,
+            pl.lit(None, pl.Int8).alias("quantile"),
+            ((1 + pl.col("book")).cum_prod() - 1).alias("cumulative"),
+        )
+    )
+    return pl.concat(parts)
+
+
+def quantile_statistics(clean: CleanFactor) -> pl.DataFrame:
+    """Per quantile: ``min, max, mean, std`` (ddof=1) of the factor over the clean cells,
+    ``count`` and ``count_pct`` (share of clean cells, %), as alphalens'
+    ``plotting.plot_quantile_statistics_table`` (``factor_data.groupby("factor_quantile")
+    ["factor"].agg(["min", "max", "mean", "std", "count"])``)."""
+    values = clean.values[clean.mask]
+    q = clean.quantile[clean.mask]
+    rows = []
+    total = max(int(values.size), 1)
+    for k in range(1, clean.n_quantiles + 1):
+        v = values[q == k]
+        rows.append(
+            {
+                "quantile": k,
+                "min": float(v.min()) if v.size else None,
+                "max": float(v.max()) if v.size else None,
+                "mean": float(v.mean()) if v.size else None,
+                "std": float(v.std(ddof=1)) if v.size > 1 else None,
+                "count": int(v.size),
+                "count_pct": 100.0 * v.size / total,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "quantile": pl.Int8,
+            "min": pl.Float64,
+            "max": pl.Float64,
+            "mean": pl.Float64,
+            "std": pl.Float64,
+            "count": pl.Int64,
+            "count_pct": pl.Float64,
+        },
+    )
