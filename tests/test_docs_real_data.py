@@ -37,7 +37,7 @@ def test_every_python_block_runs_as_written():
         compiled = compile(code, f"{DOC.name}:{line}", "exec")
         if kind == "tushare":
             continue  # needs a token and the network: compiled only
-        exec(compiled, namespace)  # noqa: S102 - the doc's own code
+        exec(compiled, namespace)
         ran += 1
     assert ran >= 3
     # the recipes' results are what the doc says they are
