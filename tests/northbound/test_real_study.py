@@ -89,7 +89,7 @@ def test_the_fixture_has_tushare_hk_hold_columns_and_units(user_market):
 
 @pytest.mark.slow
 def test_study_runs_on_real_prices_and_user_holdings(user_market):
-    tables, _, a_shares, assets = user_market
+    tables, _, a_shares, _ = user_market
     market = Market(tables, meta={"source": "real sample + hk_hold fixture"})
     factors = [f for f in NORTHBOUND_FACTORS if f != "nb_trading_cum_inflow20"]
     result = factor_study(
