@@ -15,13 +15,16 @@ Decisions shared by every adapter:
   ``amount / volume`` must lie within the day's low..high), never silently rescaled.
 * Rows that repeat a key with identical values (a source queried twice, a concatenated export)
   are dropped; rows that repeat a key with different values raise ``AdapterError``.
-* Every dropped row is counted: rows outside the canonical model (e.g. Beijing Stock Exchange
-  ``.BJ`` codes in ``stock_basic``, HK stocks in CCASS data, dividends not yet implemented)
+* Every dropped row is counted: rows outside the canonical model (Beijing Stock Exchange codes
+  in every adapter, one policy: dropped and counted, and an ``AdapterError`` when every row is
+  Beijing; HK stocks in CCASS data; dividends not yet implemented)
   and exact duplicates are logged as a WARNING on the ``factorlab.adapters`` logger, one
   record per reason with the count and example rows
   (``logging.getLogger("factorlab.adapters").setLevel(logging.ERROR)`` silences them). Rows a
   sibling function returns instead (qlib's suspended days, see ``qlib.suspensions``) are
   logged at INFO.
+* tushare caps the rows per call (``tushare.ROW_CAPS``): a frame whose height equals a cap is
+  logged as a WARNING (probably cut off; page the query, docs/real-data.md).
 * An empty frame (no rows) raises ``AdapterError``: a canonical table needs at least one row,
   and an empty query result is better skipped than silently turned into an empty table.
 * Dates may come as ``'20200102'`` / ``'2020-01-02'`` strings, integers, dates or datetimes.
