@@ -17,12 +17,12 @@ N_DAYS = 60
 D = days(N_DAYS)
 
 
-def _market(n_assets: int, seed: int = 7) -> pl.DataFrame:
-    """Random walks with ~5% suspended days (no row) and an occasional limit move."""
+def _market(n_assets: int, seed: int = 7, suspended: float = 0.05) -> pl.DataFrame:
+    """Random walks with `suspended` of the days without a row and an occasional limit move."""
     rng = np.random.default_rng(seed)
     ret = rng.normal(0.0005, 0.03, (N_DAYS, n_assets)).clip(-0.1, 0.1)
     close = np.round(10.0 * np.exp(np.cumsum(np.log1p(ret), axis=0)), 2)
-    gone = rng.random(close.shape) < 0.05
+    gone = rng.random(close.shape) < suspended
     gone[0] = False
     return prices_frame(
         {
@@ -104,7 +104,7 @@ def test_enum_coded_assets_give_the_same_book(grid):
 def test_unrelated_assets_change_nothing():
     """The same book on a 3-asset grid (candidates listed by the marker scan) and on a 120-asset
     grid (few candidates: listed by sorting) is identical."""
-    big = _market(120)
+    big = _market(120, suspended=0.0)  # one calendar for both grids
     names = sorted(big["asset"].unique().to_list())[:3]
     small = AssetGrid.from_prices(big.filter(pl.col("asset").is_in(names)))
     large = AssetGrid.from_prices(big)
