@@ -165,9 +165,9 @@ def _read_factors_file(path: Path) -> dict[str, tuple[pl.DataFrame, str]]:
 
 def _check_report_dir(args: argparse.Namespace) -> None:
     """Refuse early (before any work) to write the report into a folder that isn't ours."""
-    from factorlab.report.html import _check_owned
+    from factorlab.report.html import check_report_folder
 
-    _check_owned(Path(args.out), getattr(args, "force", False))
+    check_report_folder(Path(args.out), getattr(args, "force", False))
 
 
 def _run_study(
@@ -182,7 +182,7 @@ def _run_study(
     from factorlab.northbound.study import STUDY_POOLS, factor_study
     from factorlab.report import format_table, key_findings, write_report
     from factorlab.report.figures import require_matplotlib
-    from factorlab.report.html import _handbook_recommended
+    from factorlab.report.html import handbook_recommended
     from factorlab.report.tables import USER_MARK, data_line
 
     user = user or {}
@@ -232,7 +232,7 @@ def _run_study(
         print(f"{USER_MARK} user factor")
     if not getattr(args, "wide", False):
         print("(key columns; --wide for all of them, including max drawdowns and net L/S)")
-    recommended = [f for f in _handbook_recommended() if f in result.params.factors]
+    recommended = [f for f in handbook_recommended() if f in result.params.factors]
     findings = key_findings(result, recommended=recommended)
     if findings:
         print("\nKey findings")

@@ -33,7 +33,13 @@ from factorlab.report.tables import (
 if TYPE_CHECKING:
     from factorlab.northbound.study import StudyResult
 
-__all__ = ["REPORT_MARKER", "costs_text", "write_report"]
+__all__ = [
+    "REPORT_MARKER",
+    "check_report_folder",
+    "costs_text",
+    "handbook_recommended",
+    "write_report",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +94,8 @@ class _Drawn:
     error: str | None = None
 
 
-def _handbook_recommended() -> tuple[str, ...]:
+def handbook_recommended() -> tuple[str, ...]:
+    """The handbook's recommended factors (whose key findings the report and terminal print)."""
     # imported here: the report package sits below the northbound module
     from factorlab.northbound.factors import HANDBOOK_RECOMMENDED
 
@@ -317,7 +324,7 @@ def _markdown(
     return "\n".join(lines)
 
 
-def _check_owned(out: Path, force: bool) -> set[str]:
+def check_report_folder(out: Path, force: bool) -> set[str]:
     """Refuse to write into `out` unless it is new, empty, or a factorlab report folder (it has
     :data:`REPORT_MARKER`, or holds only report.html, summary.md and figures/*.png); returns
     the files the previous report listed (removed if not written again)."""
@@ -394,10 +401,10 @@ def write_report(
     a note, so one bad panel does not cost the rest of the report.
     """
     out = Path(out_dir)
-    previous = _check_owned(out, force)
+    previous = check_report_folder(out, force)
     out.mkdir(parents=True, exist_ok=True)
     heading = title or DEFAULT_TITLE
-    rec = tuple(_handbook_recommended() if recommended is None else recommended)
+    rec = tuple(handbook_recommended() if recommended is None else recommended)
     present = set(result.table["factor"].to_list())
     rec = tuple(f for f in rec if f in present)
     findings = key_findings(result, recommended=rec)
