@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import polars as pl
 
-from factorlab._display import Summary, join_names, sizes
+from factorlab._display import Summary, join_names, sizes, wrap
 from factorlab._version import __version__
 from factorlab.backtest import Costs, backtest, pool_benchmark
 from factorlab.calendar import rebalance_dates, to_date
@@ -178,7 +178,7 @@ class StudyResult:
     def _display(self) -> Summary:
         p, data = self.params, getattr(self, "data", None) or {}
         shown = [f"{k} {v[:16] if k == 'content_hash' else v}" for k, v in data.items()]
-        lines = [f"data: {'; '.join(shown) or 'not recorded'}"]
+        lines = wrap("data:", shown or ["not recorded"])
         lines.append(
             f"protocol: {p.rebalance} every {p.every}, top {p.top:.0%}, window {p.window}, "
             f"entry {p.entry}, {p.weighting} weights, capital {p.capital:,.0f} yuan"
