@@ -8,18 +8,24 @@ pandas lazily (the ``compare`` extra).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from factorlab.errors import ParameterError
+from factorlab.errors import MissingColumnError, ParameterError
 from factorlab.evaluate.forward import ForwardReturns, forward_returns
 from factorlab.evaluate.ic import information_coefficient
 from factorlab.evaluate.panel import DensePanel
-from factorlab.evaluate.quantiles import CleanFactor, DropReport, clean_factor, qcut_probabilities
+from factorlab.evaluate.quantiles import (
+    CleanFactor,
+    DropReport,
+    MaxLossExceededError,
+    clean_factor,
+    qcut_probabilities,
+)
 from factorlab.evaluate.returns import factor_alpha_beta, factor_returns, mean_return_by_quantile
 from factorlab.evaluate.turnover import factor_rank_autocorrelation, quantile_turnover
 from factorlab.frames import as_frame, as_lazy, check_positive
@@ -30,9 +36,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlphalensNumbers",
+    "alphalens_average_cumulative_return_by_quantile",
     "alphalens_clean_factor",
+    "alphalens_common_start_returns",
+    "alphalens_compute_forward_returns",
+    "alphalens_cumulative_returns",
     "alphalens_date_grid",
+    "alphalens_factor_alpha_beta",
+    "alphalens_factor_returns",
+    "alphalens_factor_weights",
+    "alphalens_information_coefficient",
+    "alphalens_mean_information_coefficient",
+    "alphalens_mean_return_by_quantile",
+    "alphalens_quantize",
     "alphalens_tearsheet_numbers",
+    "clean_from_alphalens",
     "clean_to_alphalens",
     "from_alphalens",
     "to_alphalens",
@@ -91,16 +109,32 @@ def alphalens_clean_factor(
     factor_col: str = "factor",
     price_col: str = "close",
     group_col: str | None = None,
+    groupby: Mapping[Any, Any] | None = None,
     date_col: str = "date",
     asset_col: str = "asset",
     periods: Sequence[int] = (1, 5, 10),
-    quantiles: int = 5,
+    quantiles: int | Sequence[float] | None = 5,
+    bins: int | Sequence[float] | None = None,
+    binning_by_group: bool = False,
+    zero_aware: bool = False,
+    cumulative_returns: bool = True,
     max_loss: float = 0.35,
     panel: DensePanel | None = None,
     forward: ForwardReturns | None = None,
 ) -> CleanFactor:
-    """alphalens' ``get_clean_factor_and_forward_returns(factor, prices, groupby, quantiles,
-    periods, filter_zscore=None, max_loss)`` on dense grids.
+    """alphalens' ``get_clean_factor_and_forward_returns(factor, prices, groupby,
+    binning_by_group, quantiles, bins, periods, filter_zscore=None, max_loss, zero_aware,
+    cumulative_returns)`` on dense grids.
+
+    The binning options are alphalens' (see :func:`alphalens_quantize`): ``quantiles`` an int
+    or a list of probabilities, or ``bins`` an int or a list of edges (``quantiles=None``);
+    ``binning_by_group`` bins within each (date, group), ``zero_aware`` splits at 0. A row
+    without a bin (outside list edges, or a date/group whose edges are not unique) is dropped
+    and counted as ``binning``; with ``max_loss=0`` such a date raises instead. ``groupby`` is
+    alphalens' asset -> group mapping (or give ``group_col``, a column of ``factor``).
+    ``cumulative_returns=False``: one-day returns ``h`` days ahead (see
+    :func:`~factorlab.evaluate.forward_returns`). ``quantiles=int`` without the other options
+    runs the fast dense path.
 
     ``prices`` is a long frame (``date_col``, ``asset_col``, ``price_col``); it may be the
     factor frame itself (polars or pandas). Pass ``panel`` (and ``forward``, computed with
@@ -121,6 +155,62 @@ def alphalens_clean_factor(
     ValueRangeError
         A zero, negative or non-finite price.
     """
+    panel, forward = _alphalens_forward(
+        prices, panel, forward, periods, price_col, date_col, asset_col, cumulative_returns
+    )
+    if not isinstance(factor, str):
+        factor = as_frame(factor, name="factor")
+        if groupby is not None:
+            factor, group_col = _map_groups(factor, groupby, asset_col)
+        panel, forward = _alphalens_calendar(panel, forward, factor, date_col)
+    elif groupby is not None:
+        raise ParameterError("`groupby` needs a factor frame; with a panel column use group_col.")
+    dense = isinstance(quantiles, int) and bins is None and not binning_by_group and not zero_aware
+    if dense:
+        return clean_factor(
+            panel,
+            factor,
+            forward,
+            factor_col=factor_col,
+            group_col=group_col,
+            date_col=date_col,
+            asset_col=asset_col,
+            quantiles=quantiles,
+            mode="qcut",
+            rule="any_horizon",
+            max_loss=max_loss,
+        )
+    if (quantiles is None) == (bins is None):
+        raise ParameterError("pass exactly one of `quantiles` and `bins`.")
+    if binning_by_group and group_col is None:
+        raise ParameterError("`binning_by_group=True` needs `groupby` or `group_col`.")
+    # every usable row (finite factor, group, all returns), then alphalens' binning on them
+    usable = clean_factor(
+        panel,
+        factor,
+        forward,
+        factor_col=factor_col,
+        group_col=group_col,
+        date_col=date_col,
+        asset_col=asset_col,
+        quantiles=2,
+        mode="rank",
+        rule="any_horizon",
+    )
+    return _rebin(usable, quantiles, bins, binning_by_group, zero_aware, max_loss)
+
+
+def _alphalens_forward(
+    prices: Any,
+    panel: DensePanel | None,
+    forward: ForwardReturns | None,
+    periods: Sequence[int],
+    price_col: str,
+    date_col: str,
+    asset_col: str,
+    cumulative: bool,
+) -> tuple[DensePanel, ForwardReturns]:
+    """The price panel and alphalens' forward returns (``ffill``, entry at the close)."""
     if panel is None:
         if prices is None:
             raise ParameterError("pass `prices` (a long price frame) or a prebuilt `panel`.")
@@ -130,28 +220,121 @@ def alphalens_clean_factor(
             prices, columns=[price_col], date_col=date_col, asset_col=asset_col
         )
     if forward is None:
-        forward = forward_returns(panel, periods, entry="close", fill="ffill", price_col=price_col)
+        forward = forward_returns(
+            panel, periods, entry="close", fill="ffill", price_col=price_col, cumulative=cumulative
+        )
     elif forward.fill != "ffill" or forward.entry != "close":
         raise ParameterError(
             "alphalens parity needs forward returns with entry='close' and fill='ffill'; "
             f"got entry={forward.entry!r}, fill={forward.fill!r}."
         )
-    if not isinstance(factor, str):
-        factor = as_frame(factor, name="factor")
-        panel, forward = _alphalens_calendar(panel, forward, factor, date_col)
-    return clean_factor(
-        panel,
-        factor,
-        forward,
-        factor_col=factor_col,
-        group_col=group_col,
-        date_col=date_col,
-        asset_col=asset_col,
-        quantiles=quantiles,
-        mode="qcut",
-        rule="any_horizon",
-        max_loss=max_loss,
+    return panel, forward
+
+
+def _map_groups(
+    factor: pl.DataFrame, groupby: Mapping[Any, Any], asset_col: str
+) -> tuple[pl.DataFrame, str]:
+    """alphalens' ``groupby`` dict (asset -> group) as a ``group`` column; every factor asset
+    must be mapped (alphalens raises ``KeyError`` otherwise)."""
+    keys = {str(k): v for k, v in groupby.items()}
+    assets = factor.get_column(asset_col).cast(pl.String)
+    missing = sorted(set(assets.unique().to_list()) - set(keys))
+    if missing:
+        raise MissingColumnError(
+            f"{len(missing)} factor asset(s) are not in the `groupby` mapping, e.g. "
+            f"{missing[:5]}; alphalens needs a group for every asset.",
+            table="factor",
+            column=asset_col,
+        )
+    groups = pl.Series("group", [keys[a] for a in assets.to_list()])
+    return factor.with_columns(groups), "group"
+
+
+def _rebin(
+    usable: CleanFactor,
+    quantiles: Any,
+    bins: Any,
+    by_group: bool,
+    zero_aware: bool,
+    max_loss: float | None,
+) -> CleanFactor:
+    """`usable`'s cells binned with :func:`alphalens_quantize`'s rules, the rows without a bin
+    dropped (``binning``), alphalens' ``max_loss`` checked."""
+    from factorlab._kernels.rank import row_order
+
+    rows, cols = np.nonzero(usable.mask)
+    frame = pl.DataFrame({"date": rows, "factor": usable.values[rows, cols]})
+    if usable.groups is not None:
+        frame = frame.with_columns(pl.Series("group", usable.groups[rows, cols]))
+    try:
+        codes = alphalens_quantize(
+            frame,
+            quantiles=quantiles,
+            bins=bins,
+            by_group=by_group,
+            zero_aware=zero_aware,
+            no_raise=max_loss != 0,
+        )
+    except ValueError as exc:
+        day = usable.panel.dates[int(rows[0])] if rows.size else None
+        raise MaxLossExceededError(
+            f"binning failed ({exc}) on a date (first clean date {day}); with max_loss=0 "
+            "alphalens raises such errors. Use max_loss > 0 to drop those dates."
+        ) from exc
+    codes = codes.fill_null(0).to_numpy()
+    if codes.size and codes.max() > np.iinfo(np.int8).max:
+        raise ParameterError(f"at most 127 bins; got {int(codes.max())}.")
+    quantile = np.zeros(usable.mask.shape, np.int8)
+    quantile[rows, cols] = codes
+    mask = usable.mask & (quantile > 0)
+    lost = usable.mask & ~mask
+    drops = replace(
+        usable.drops,
+        binning=int(lost.sum()),
+        binning_dates=int(lost.any(axis=1).sum()),
+        n_clean=int(mask.sum()),
     )
+    if max_loss is not None and drops.loss > max_loss:
+        raise MaxLossExceededError(
+            f"{drops.loss:.1%} of factor rows were dropped, more than max_loss={max_loss:.1%} "
+            f"({drops.binning} in binning); raise max_loss or fix the inputs."
+        )
+    spec = quantiles if quantiles is not None else bins
+    n = int(spec) if isinstance(spec, int) else len(spec) - 1
+    values = np.ascontiguousarray(usable.values)
+    return replace(
+        usable,
+        mask=mask,
+        quantile=quantile,
+        n_quantiles=max(n, int(quantile.max(initial=0))),
+        mode="qcut",
+        order=row_order(values, mask),
+        drops=drops,
+        _cache={},
+    )
+
+
+def alphalens_compute_forward_returns(
+    factor: pl.DataFrame | pl.LazyFrame,
+    prices: pl.DataFrame | pl.LazyFrame,
+    *,
+    periods: Sequence[int] = (1, 5, 10),
+    cumulative_returns: bool = True,
+    price_col: str = "close",
+    date_col: str = "date",
+    asset_col: str = "asset",
+) -> pl.DataFrame:
+    """alphalens' ``compute_forward_returns(factor, prices, periods, filter_zscore=None,
+    cumulative_returns)``: ``(date, asset, forward_return_{p}...)`` for every factor row, in
+    the factor's order (null where there is no return: the end of the prices, or a factor date
+    that is not a price date). Horizons count price rows; prices are forward-filled."""
+    panel, forward = _alphalens_forward(
+        prices, None, None, periods, price_col, date_col, asset_col, cumulative_returns
+    )
+    keys = as_frame(factor, name="factor").select(date_col, asset_col)
+    grids = {f"forward_return_{h}": forward.grids[h] for h in forward.horizons}
+    wide = panel.to_frame(grids, drop_missing=False)
+    return keys.join(wide, on=[date_col, asset_col], how="left", maintain_order="left")
 
 
 def _alphalens_calendar(
@@ -171,7 +354,12 @@ def _alphalens_calendar(
         out[rows] = g
         grids[h] = out
     return wide, ForwardReturns(
-        panel=wide, horizons=forward.horizons, entry=forward.entry, fill=forward.fill, grids=grids
+        panel=wide,
+        horizons=forward.horizons,
+        entry=forward.entry,
+        fill=forward.fill,
+        grids=grids,
+        cumulative=forward.cumulative,
     )
 
 
@@ -415,8 +603,9 @@ def _need(frame: pl.DataFrame, cols: Sequence[str], why: str) -> None:
 
 def _pd_bin_codes(x: np.ndarray, edges: np.ndarray, include_lowest: bool) -> np.ndarray:
     """pandas' ``_bins_to_cuts(right=True)`` codes (1-based, 0 = outside); raises on
-    duplicate edges as ``duplicates='raise'`` does."""
-    if np.unique(edges).size < edges.size:
+    duplicate edges as ``duplicates='raise'`` does (except for exactly two edges, which pandas
+    accepts: every value equal to them falls in bin 1)."""
+    if np.unique(edges).size < edges.size and edges.size != 2:
         raise ValueError("bin edges are not unique")
     ids = np.searchsorted(edges, x, side="left")
     if include_lowest:
@@ -426,13 +615,18 @@ def _pd_bin_codes(x: np.ndarray, edges: np.ndarray, include_lowest: bool) -> np.
 
 
 def _pd_qcut(x: np.ndarray, q: int | Sequence[float]) -> np.ndarray:
-    """``pd.qcut(x, q, labels=False) + 1`` (0 = no bin)."""
+    """``pd.qcut(x, q, labels=False) + 1`` (0 = no bin).
+
+    The edges are ``np.quantile(x, probs)``, as pandas computes them: not ``np.percentile(x,
+    100 * probs)``, whose ``100 * p / 100`` can land one ulp below a sample (4 values and
+    ``q=3``: position ``3 * 0.333.. = 1`` exactly, vs ``0.999..``), moving that sample up a bin.
+    """
     if x.size == 0:
         raise ValueError("empty")
     probs = qcut_probabilities(q) if isinstance(q, int | np.integer) and q > 1 else None
     if probs is None:
         probs = np.linspace(0, 1, 2) if isinstance(q, int | np.integer) else np.asarray(q, float)
-    edges = np.percentile(x[~np.isnan(x)], probs * 100, method="linear")
+    edges = np.quantile(x[~np.isnan(x)], probs, method="linear")
     return _pd_bin_codes(x, edges, include_lowest=True)
 
 
@@ -853,3 +1047,289 @@ def clean_from_alphalens(
         groups=groups,
         group_labels=group_labels,
     )
+
+
+# --- the event study, alphalens' way -------------------------------------------------------------
+
+
+def _returns_grid(returns: Any, value_col: str | None) -> tuple[pl.Series, list[str], np.ndarray]:
+    """alphalens' wide ``returns`` (pandas: dates x assets; Polars: a ``date`` column and one
+    column per asset) or a long Polars ``(date, asset, value_col)`` frame -> ``(dates, assets,
+    (n_dates, n_assets) float64)``, dates sorted."""
+    if not isinstance(returns, pl.DataFrame | pl.LazyFrame):
+        pd = _pandas()
+        if not isinstance(returns, pd.DataFrame):
+            raise ParameterError(
+                f"`returns` must be a wide pandas or Polars frame; got {type(returns).__name__}."
+            )
+        frame = returns.sort_index()
+        dates = pl.Series("date", pd.DatetimeIndex(frame.index).to_numpy()).cast(pl.Date)
+        return dates, [str(c) for c in frame.columns], frame.to_numpy(dtype=np.float64)
+    frame = returns.lazy().collect()
+    if "date" not in frame.columns:
+        raise MissingColumnError(
+            f"`returns` needs a `date` column; got {frame.columns}.", table="returns", column="date"
+        )
+    if "asset" in frame.columns:
+        values = [c for c in frame.columns if c not in ("date", "asset")]
+        col = value_col or (values[0] if len(values) == 1 else None)
+        if col is None or col not in frame.columns:
+            raise ParameterError(
+                f"long `returns` needs one value column (or `value_col`); got {values}."
+            )
+        frame = frame.pivot(on="asset", index="date", values=col)
+    frame = frame.with_columns(pl.col("date").cast(pl.Date)).sort("date")
+    assets = [c for c in frame.columns if c != "date"]
+    grid = frame.select(pl.col(assets).cast(pl.Float64)).fill_null(np.nan).to_numpy()
+    return frame["date"], assets, np.ascontiguousarray(grid)
+
+
+def _event_frame(
+    frame: pl.DataFrame | pl.LazyFrame, dates: pl.Series, assets: list[str], cols: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Rows of `frame` on the returns grid: ``(row, col, {column: values})``; rows whose date is
+    not a returns date are left out (alphalens skips them)."""
+    frame = as_frame(frame, name="factor_data")
+    _need(frame, ["date", "asset", *cols], "the event study")
+    index = pl.DataFrame({"date": dates, "_row": np.arange(dates.len())})
+    cols_frame = pl.DataFrame({"asset": assets, "_col": np.arange(len(assets))})
+    keyed = (
+        frame.with_columns(pl.col("date").cast(pl.Date), pl.col("asset").cast(pl.String))
+        .join(index, on="date", how="inner")
+        .join(cols_frame, on="asset", how="inner")
+    )
+    return (
+        keyed["_row"].to_numpy(),
+        keyed["_col"].to_numpy(),
+        {c: keyed[c].to_numpy() for c in cols},
+    )
+
+
+def _prepare_returns(
+    returns: Any, factor_data: Any, value_col: str | None, cumulative: bool
+) -> tuple[pl.Series, list[str], np.ndarray]:
+    dates, assets, grid = _returns_grid(returns, value_col)
+    extra = [
+        a
+        for a in as_frame(factor_data, name="factor_data")
+        .get_column("asset")
+        .cast(pl.String)
+        .unique(maintain_order=True)
+        .to_list()
+        if a not in set(assets)
+    ]
+    if extra:  # factor assets without returns: all-NaN columns (alphalens raises KeyError)
+        assets = assets + extra
+        grid = np.hstack([grid, np.full((grid.shape[0], len(extra)), np.nan)])
+    if not cumulative:  # alphalens: returns.apply(cumulative_returns): cumprod(1 + r), NaN = 0
+        grid = np.cumprod(1.0 + np.nan_to_num(grid, nan=0.0, posinf=np.inf, neginf=-np.inf), 0)
+    return dates, assets, grid
+
+
+def _shifted(grid: np.ndarray, k: int) -> np.ndarray:
+    """``out[t] = grid[t + k]``, NaN where ``t + k`` is outside the grid."""
+    out = np.full_like(grid, np.nan)
+    n = grid.shape[0]
+    if k >= 0 and k < n:
+        out[: n - k] = grid[k:]
+    elif k < 0 and -k < n:
+        out[-k:] = grid[: n + k]
+    return out
+
+
+def _row_mean(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Per row, the mean of ``values`` over ``members`` skipping NaN (pandas ``mean(axis=1)``);
+    NaN for a row with none."""
+    ok = members & ~np.isnan(values)
+    n = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, values, 0.0).sum(axis=1) / np.where(n > 0, n, np.nan)
+
+
+def alphalens_common_start_returns(
+    factor: pl.DataFrame | pl.LazyFrame,
+    returns: Any,
+    before: int,
+    after: int,
+    *,
+    cumulative: bool = False,
+    mean_by_date: bool = False,
+    demean_by: pl.DataFrame | pl.LazyFrame | None = None,
+    value_col: str | None = None,
+) -> pl.DataFrame:
+    """alphalens' ``common_start_returns``: for each (date, asset) row of `factor` whose date is
+    a `returns` date, the `returns` values from ``before`` rows before to ``after`` rows after
+    that date (rows of `returns`' own index; cut at its ends), as is when ``cumulative`` (the
+    values are already cumulative, e.g. prices), else compounded first (``cumprod(1 + r)``,
+    NaN as 0). With `demean_by` (a frame of ``date, asset``), each offset's mean over the
+    date's `demean_by` assets (NaN skipped) is subtracted. ``mean_by_date``: the mean over the
+    date's assets instead of one row per asset.
+
+    `returns`: wide (pandas dates x assets, or Polars with a ``date`` column) or long Polars
+    ``(date, asset, value_col)``. An asset without returns gives NaN (alphalens raises).
+
+    Returns ``(date, asset, offset, value)`` (``asset`` absent with ``mean_by_date``) sorted;
+    alphalens' frame is this pivoted to rows ``offset`` and one column per (date[, asset]).
+    """
+    before, after = _event_window(before, after)
+    factor = as_frame(factor, name="factor")
+    dates, assets, grid = _prepare_returns(returns, factor, value_col, cumulative)
+    rows, cols, _ = _event_frame(factor, dates, assets, [])
+    members = np.zeros(grid.shape, bool)
+    members[rows, cols] = True
+    universe = None
+    if demean_by is not None:
+        urows, ucols, _ = _event_frame(demean_by, dates, assets, [])
+        universe = np.zeros(grid.shape, bool)
+        universe[urows, ucols] = True
+    event_rows = np.flatnonzero(members.any(axis=1))
+    parts = []
+    for k in range(-before, after + 1):
+        values = _shifted(grid, k)
+        inside = (event_rows + k >= 0) & (event_rows + k < grid.shape[0])
+        if universe is not None:
+            values = values - _row_mean(values, universe)[:, None]
+        if mean_by_date:
+            t = event_rows[inside]
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "date": dates.gather(t),
+                        "offset": np.full(t.size, k, np.int32),
+                        "value": _row_mean(values, members)[t],
+                    }
+                )
+            )
+        else:
+            ok = np.isin(rows, event_rows[inside])
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "date": dates.gather(rows[ok]),
+                        "asset": [assets[j] for j in cols[ok]],
+                        "offset": np.full(int(ok.sum()), k, np.int32),
+                        "value": values[rows[ok], cols[ok]],
+                    }
+                )
+            )
+    keys = ["date", "offset"] if mean_by_date else ["date", "asset", "offset"]
+    out = pl.concat(parts) if parts else pl.DataFrame(schema=dict.fromkeys(keys))
+    return out.with_columns(pl.col("value").fill_nan(None)).sort(keys)
+
+
+def _event_window(before: int, after: int) -> tuple[int, int]:
+    for name, v in (("before", before), ("after", after)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+            raise ParameterError(f"`{name}` must be a non-negative integer (rows); got {v!r}.")
+    return int(before), int(after)
+
+
+def alphalens_average_cumulative_return_by_quantile(
+    factor_data: pl.DataFrame | pl.LazyFrame,
+    returns: Any,
+    periods_before: int = 10,
+    periods_after: int = 15,
+    *,
+    demeaned: bool = True,
+    group_adjust: bool = False,
+    by_group: bool = False,
+    value_col: str | None = None,
+) -> pl.DataFrame:
+    """alphalens' ``average_cumulative_return_by_quantile``: the event study.
+
+    For each quantile ``q`` (and group, ``by_group``), each date ``t`` with ``q``'s rows and
+    each offset ``k`` in ``-periods_before..periods_after`` (rows of `returns`' index): the
+    mean over ``q``'s assets of the `returns` value at ``t + k`` taken as is (alphalens'
+    ``common_start_returns(cumulative=True, mean_by_date=True)``: its own tests pass prices),
+    minus the mean over the date's universe: every `factor_data` asset of the date
+    (``demeaned``), the asset's group (``group_adjust``), or nothing. Then per (quantile[,
+    group], offset) the mean and the standard deviation (ddof=1) over dates, NaN skipped;
+    infinite per-date values count as NaN, except under ``group_adjust`` without ``by_group``,
+    where alphalens pools the per-(group, date) values of all groups without that step.
+
+    `factor_data`: the long frame of :func:`from_alphalens` / ``CleanFactor.to_frame()``
+    (``date, asset, factor_quantile``, ``group`` for the group options). `returns`: as in
+    :func:`alphalens_common_start_returns`. For factorlab's own event study on a clean factor
+    (returns re-based at the signal day, one numba pass), see ``factorlab.evaluate.events``.
+
+    Returns ``(factor_quantile, group?, offset, mean, std)`` sorted, one row per offset for
+    each quantile (and group) with rows; alphalens' frame is this pivoted to rows
+    ``(factor_quantile, mean|std[, group])`` and columns ``offset``.
+    """
+    before, after = _event_window(periods_before, periods_after)
+    need = ["factor_quantile"] + (["group"] if group_adjust or by_group else [])
+    factor_data = as_frame(factor_data, name="factor_data").filter(
+        pl.col("factor_quantile").is_not_null()
+    )
+    dates, assets, grid = _prepare_returns(returns, factor_data, value_col, True)
+    rows, cols, data = _event_frame(factor_data, dates, assets, need)
+    quant = np.zeros(grid.shape, np.int64)
+    quant[rows, cols] = data["factor_quantile"]
+    group_codes = np.full(grid.shape, -1, np.int64)
+    labels: list[Any] = []
+    if "group" in data:
+        uniq, inv = np.unique(data["group"].astype(str), return_inverse=True)
+        labels = [data["group"][np.flatnonzero(inv == i)[0]] for i in range(uniq.size)]
+        group_codes[rows, cols] = inv
+    present = quant > 0
+    qs = np.unique(data["factor_quantile"]).astype(np.int64)
+    offsets = np.arange(-before, after + 1)
+    shifted = [_shifted(grid, int(k)) for k in offsets]
+
+    def per_date(members: np.ndarray, universe: np.ndarray | None) -> np.ndarray:
+        """(n_offsets, n_dates) per-date values, NaN where the date has no event."""
+        has = members.any(axis=1)
+        out = np.full((offsets.size, grid.shape[0]), np.nan)
+        for i, values in enumerate(shifted):
+            v = _row_mean(values, members)
+            if universe is not None:
+                v = v - _row_mean(values, universe)
+            out[i] = np.where(has, v, np.nan)
+        return out
+
+    def summary(values: np.ndarray, drop_inf: bool) -> tuple[np.ndarray, np.ndarray]:
+        if drop_inf:
+            values = np.where(np.isinf(values), np.nan, values)
+        n = (~np.isnan(values)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(np.isnan(values), 0.0, values).sum(axis=1) / n
+            dev = np.where(np.isnan(values), 0.0, values - mean[:, None])
+            std = np.sqrt((dev * dev).sum(axis=1) / (n - 1))
+        return np.where(n > 0, mean, np.nan), np.where(n > 1, std, np.nan)
+
+    records: list[dict[str, Any]] = []
+
+    def emit(q: int, group: Any, mean: np.ndarray, std: np.ndarray) -> None:
+        for k, m, sd in zip(offsets, mean, std, strict=True):
+            row = {"factor_quantile": int(q), "offset": int(k), "mean": m, "std": sd}
+            if by_group:
+                row["group"] = group
+            records.append(row)
+
+    if by_group:
+        for g, label in enumerate(labels):
+            in_group = group_codes == g
+            for q in qs:
+                members = in_group & (quant == q)
+                if not members.any():
+                    continue
+                universe = (in_group & present) if group_adjust else present if demeaned else None
+                emit(q, label, *summary(per_date(members, universe), True))
+    elif group_adjust:
+        for q in qs:
+            pooled = [
+                per_date((group_codes == g) & (quant == q), (group_codes == g) & present)
+                for g in range(len(labels))
+                if ((group_codes == g) & (quant == q)).any()
+            ]
+            emit(q, None, *summary(np.hstack(pooled), False))
+    else:
+        for q in qs:
+            emit(q, None, *summary(per_date(quant == q, present if demeaned else None), True))
+    keys = ["factor_quantile"] + (["group"] if by_group else []) + ["offset"]
+    schema = {"factor_quantile": pl.Int8, "offset": pl.Int32, "mean": pl.Float64, "std": pl.Float64}
+    if by_group:
+        schema["group"] = pl.Series([r["group"] for r in records]).dtype if records else pl.Null
+    out = pl.DataFrame(records, schema=schema) if records else pl.DataFrame(schema=schema)
+    out = out.select(*keys, "mean", "std").with_columns(pl.col("mean", "std").fill_nan(None))
+    return out.sort(keys)

@@ -42,6 +42,9 @@ class ForwardReturns:
         The entry convention and missing-price rule they were computed with.
     grids:
         Horizon -> (n_dates, n_assets) float64, NaN where the return is missing.
+    cumulative:
+        ``True``: the return over the ``h`` rows; ``False``: the single-row return ending ``h``
+        rows ahead (alphalens' ``cumulative_returns=False``).
     """
 
     panel: DensePanel
@@ -49,6 +52,7 @@ class ForwardReturns:
     entry: Entry
     fill: PriceFill
     grids: dict[int, np.ndarray]
+    cumulative: bool = True
     _cache: dict = field(default_factory=dict, repr=False)
 
     def order(self, horizon: int) -> np.ndarray:
@@ -107,6 +111,7 @@ def forward_returns(
     price_col: str = "close",
     open_col: str = "open",
     vwap_col: str = "vwap",
+    cumulative: bool = True,
 ) -> ForwardReturns:
     """Forward returns ``r(t, p)`` for each horizon ``p``, in rows of the panel's calendar.
 
@@ -116,6 +121,10 @@ def forward_returns(
     - ``entry="next_close"`` / ``"next_open"`` / ``"next_vwap"``: ``P[t+1+p] / P[t+1] - 1``
       with ``P`` = ``price_col`` / ``open_col`` / ``vwap_col``: enter at the next session, for
       factors published after t's close.
+    - ``cumulative=False``: the one-row return ending at ``p`` instead, ``P[t+s+p] /
+      P[t+s+p-1] - 1`` (``s`` = 0, or 1 for the ``next_*`` entries): alphalens'
+      ``compute_forward_returns(..., cumulative_returns=False)``, "how predictive the factor
+      is for a single day ``p`` days ahead".
 
     Parameters
     ----------
@@ -164,8 +173,29 @@ def forward_returns(
     if fill != "none" and np.isnan(prices).any():
         prices = fill_prices_nb(prices, fill == "ffill")
     offset = _ENTRY_OFFSET[entry]
-    grids = {h: forward_returns_nb(prices, h, offset) for h in horizons}
-    return ForwardReturns(panel=panel, horizons=horizons, entry=entry, fill=fill, grids=grids)
+    if cumulative:
+        grids = {h: forward_returns_nb(prices, h, offset) for h in horizons}
+    else:
+        one = forward_returns_nb(prices, 1, offset)
+        grids = {h: _rows_ahead(one, h - 1) for h in horizons}
+    return ForwardReturns(
+        panel=panel,
+        horizons=horizons,
+        entry=entry,
+        fill=fill,
+        grids=grids,
+        cumulative=bool(cumulative),
+    )
+
+
+def _rows_ahead(grid: np.ndarray, k: int) -> np.ndarray:
+    """``out[t] = grid[t + k]`` (NaN past the end)."""
+    if k == 0:
+        return grid
+    out = np.full_like(grid, np.nan)
+    if k < grid.shape[0]:
+        out[:-k] = grid[k:]
+    return out
 
 
 def schedule_forward_returns(
