@@ -496,7 +496,7 @@ def _one_leg_error(frame: pl.DataFrame, by: Sequence[str]) -> ParameterError:
 
 
 def _locate(grid: AssetGrid, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    rows = grid.index.date_rows(frame["date"])
+    rows = grid.index.date_rows(frame["date"].to_numpy())  # datetime64[D]: no query, no nulls
     if (rows < 0).any():
         off = frame.filter(pl.Series(rows < 0))
         first, last = grid.index.date_series()[0], grid.index.date_series()[-1]
@@ -624,7 +624,7 @@ def _run(
         check_unique_keys(frame, [*by, "date", "asset"], table="targets")
     if status == 2:
         raise _one_leg_error(frame, by)
-    unexecuted = grid.index.date_series().gather(sig_rows[~executed]).to_list()
+    unexecuted = grid.dates[sig_rows[~executed]].tolist() if not executed.all() else []
     sig_rows = sig_rows[executed]
     fill_rows = sig_rows + st.offset
     c = st.costs
@@ -639,7 +639,7 @@ def _run(
     run = _Run(
         grid,
         st.capital,
-        grid.index.date_series("signal_date").gather(sig_rows),
+        pl.Series("signal_date", grid.dates[sig_rows], dtype=pl.Date),
         fill_rows,
         np.diff(indptr),
         out,

@@ -179,3 +179,12 @@ def test_duplicates_are_found_wherever_they_are(grid):
     tg = targets([(D[0], a, 1.0), (D[5], b, 1.0), (D[0], b, 1.0), (D[5], a, 1.0), (D[0], a, 2.0)])
     with pytest.raises(DuplicateKeyError, match=r"1 duplicate.*600000.SH"):
         backtest(grid, tg, entry="close")
+
+
+def test_signals_past_the_end_are_listed_as_dates(grid):
+    a = grid.assets[0]
+    tg = targets([(D[0], a, 1.0), (D[-1], a, 1.0)])
+    res = backtest(grid, tg, entry="next_open")
+    assert res.unexecuted == [D[-1]]
+    assert res.rebalances["signal_date"].to_list() == [D[0]]
+    assert backtest(grid, tg, entry="close").unexecuted == []
