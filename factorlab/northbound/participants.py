@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import polars as pl
-from numba import njit
-
+from factorlab._kernels import participant_changes_nb, participant_walk_nb
 from factorlab.calendar import DISCLOSURE_END, sessions
-from factorlab.errors import MarketError, ParameterError
+from factorlab.errors import MAX_EXAMPLES, MarketError, ParameterError
 from factorlab.frames import check_unique_keys, match_codes
 from factorlab.grid import GridIndex, vwap
 from factorlab.market import Market
@@ -34,6 +34,40 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class _Rows:
+    """The date-sorted holdings rows in integer ids (day numbers, asset and participant codes,
+    shares) and the (days x assets) grids the kernels look up: what every pass over the rows
+    reads (:mod:`factorlab._kernels.participants`)."""
+
+    date_num: np.ndarray
+    aid: np.ndarray
+    pid: np.ndarray
+    shares: np.ndarray
+    lut: np.ndarray
+    lo: int
+    ex: np.ndarray
+    pending: np.ndarray
+    has_bonus: np.ndarray
+    close: np.ndarray
+    vwap: np.ndarray
+
+    def args(self) -> tuple:
+        return (
+            self.date_num,
+            self.aid,
+            self.pid,
+            self.shares,
+            self.lut,
+            self.lo,
+            self.ex,
+            self.pending,
+            self.has_bonus,
+            self.close,
+            self.vwap,
+        )
+
+
+@dataclass(frozen=True)
 class ParticipantChanges:
     """dS per (participant, stock, publication day), in integer ids for speed.
 
@@ -42,9 +76,12 @@ class ParticipantChanges:
     close, vwap (of the stock that day, :func:`factorlab.grid.vwap`; null if it did not
     trade). ``report``: step, rows, detail, e.g. the holdings rows whose asset has no
     ``prices`` rows (kept, with null close and VWAP).
+
+    The frame (tens of millions of rows on a full market) is built on first access only:
+    :func:`participant_daily` and :func:`participant_flows` stream over the source rows
+    instead (:mod:`factorlab._kernels.participants`), with the same values.
     """
 
-    frame: pl.DataFrame
     days: pl.Series
     assets: pl.Series
     participants: pl.Series
@@ -53,6 +90,20 @@ class ParticipantChanges:
             schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String}
         )
     )
+    rows: _Rows | None = field(default=None, repr=False, compare=False)
+    daily_grids: tuple[np.ndarray, ...] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def frame(self) -> pl.DataFrame:
+        """The change rows: every A-share-session row in source order, then the exits."""
+        if self.rows is None:  # pragma: no cover - always set by participant_changes
+            raise MarketError("these participant changes hold no rows.")
+        n_parts = self.participants.len()
+        out = participant_changes_nb(*self.rows.args(), n_parts * self.assets.len(), n_parts)
+        names = ("day", "aid", "pid", "shares", "d_shares", "close", "vwap")
+        return pl.DataFrame(dict(zip(names, out[:-1], strict=True))).with_columns(
+            pl.col("d_shares", "close", "vwap").fill_nan(None)
+        )
 
 
 @dataclass(frozen=True)
@@ -85,24 +136,29 @@ def _price_grids(market: Market, index: GridIndex) -> tuple[np.ndarray, np.ndarr
     return g["close"], vwap(g["amount"], g["volume"], g["close"], g["low"], g["high"])
 
 
-def _unpriced_report(market: Market, holding_assets: pl.Series, days: pl.Series) -> pl.DataFrame:
-    """The step report: holdings rows whose asset has no ``prices`` rows in the days' span."""
+def _unpriced_report(
+    market: Market, assets: pl.Series, rows_per_asset: np.ndarray, days: pl.Series
+) -> pl.DataFrame:
+    """The step report: holdings rows whose asset has no ``prices`` rows in the days' span
+    (`assets`: the holdings' sorted unique codes, `rows_per_asset`: their row counts)."""
     lo_d, hi_d = days.min(), days.max()
     priced = (
         market.prices.filter(pl.col("date").is_between(lo_d, hi_d))
         .select(pl.col("asset").unique())
         .collect()["asset"]
     )
-    codes = match_codes(holding_assets, priced, table="participant_holdings", against="prices")
-    shown = ", ".join(codes.unmatched_codes)
+    hit = assets.is_in(priced.implode()).to_numpy()
+    if not hit.any():  # none matches: match_codes names examples on both sides
+        match_codes(assets, priced, table="participant_holdings", against="prices")
+    missing = assets.filter(pl.Series(~hit))
+    n_rows = int(rows_per_asset[~hit].sum())
+    shown = ", ".join(missing.head(MAX_EXAMPLES).to_list())
     return pl.DataFrame(
         [
             {
                 "step": "participant_holdings rows whose asset is not in prices (null close, vwap)",
-                "rows": codes.unmatched_rows,
-                "detail": f"{codes.n_unmatched_codes} code(s), e.g. {shown}"
-                if codes.unmatched_rows
-                else "all codes match",
+                "rows": n_rows,
+                "detail": f"{missing.len()} code(s), e.g. {shown}" if n_rows else "all codes match",
             }
         ],
         schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String},
@@ -140,197 +196,92 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
         pid=pl.col("participant").cast(pl.Enum(parts)).to_physical().cast(pl.Int32),
         shares=pl.col("shares").cast(pl.Float64),
     )
-    report = _unpriced_report(market, ph["asset"], days_s)
     del ph
     date_num = cols["date"].to_numpy()
-    if len(date_num) > 1 and (np.diff(date_num) < 0).any():  # the stored table is date-sorted
+    if len(date_num) > 1 and (date_num[1:] < date_num[:-1]).any():  # stored date-sorted
         cols = cols.sort("date", maintain_order=True)
         date_num = cols["date"].to_numpy()
+    aid = cols["aid"].to_numpy()
+    report = _unpriced_report(market, assets, np.bincount(aid, minlength=assets.len()), days_s)
     index = GridIndex(days, assets)
     lo, lut = index.day_lut  # type: ignore[misc]  # sessions: never too sparse for a table
     ex, pending = bonus_grids(bonus_events(market), index)
     close, vwap_grid = _price_grids(market, index)
-    out = _changes_nb(
-        date_num,
-        cols["aid"].to_numpy(),
-        cols["pid"].to_numpy(),
-        cols["shares"].to_numpy(),
-        lut,
-        lo,
-        ex,
-        pending,
-        (ex != 1.0).any(axis=0) | (pending != 1.0).any(axis=0),
-        close,
-        vwap_grid,
-        len(parts) * len(assets),
-        len(assets),
+    rows = _Rows(
+        date_num=date_num,
+        aid=aid,
+        pid=cols["pid"].to_numpy(),
+        shares=cols["shares"].to_numpy(),
+        lut=lut,
+        lo=lo,
+        ex=ex,
+        pending=pending,
+        has_bonus=(ex != 1.0).any(axis=0) | (pending != 1.0).any(axis=0),
+        close=close,
+        vwap=vwap_grid,
     )
-    if out[-1] >= 0:  # the kernel met a (date, asset, participant) key twice: name them
+    # one pass: the per-participant daily aggregates, and the duplicate-key check
+    n_d, n_p = len(days), parts.len()
+    value, traded = np.zeros((n_d, n_p)), np.zeros((n_d, n_p))
+    stocks, present = np.zeros((n_d, n_p), np.int64), np.zeros((n_d, n_p), np.bool_)
+    first_dup = participant_walk_nb(
+        *rows.args(),
+        n_p,
+        np.zeros((1, 1), np.int8),
+        True,
+        value,
+        stocks,
+        traded,
+        present,
+        np.zeros((1, 1, 1)),
+        np.zeros((1, 1), np.bool_),
+    )
+    if first_dup >= 0:  # the kernel met a (date, asset, participant) key twice: name them
         keyed = cols.select(
             date=pl.col("date").cast(pl.Date),
             asset=assets.gather(cols["aid"]),
             participant=parts.gather(cols["pid"]),
         )
         check_unique_keys(keyed, ["date", "asset", "participant"], table="participant_holdings")
-    names = ("day", "aid", "pid", "shares", "d_shares", "close", "vwap")
-    frame = pl.DataFrame(dict(zip(names, out[:-1], strict=True))).with_columns(
-        pl.col("d_shares", "close", "vwap").fill_nan(None)
-    )
     return ParticipantChanges(
-        frame=frame, days=days_s, assets=assets, participants=parts, report=report
+        days=days_s,
+        assets=assets,
+        participants=parts,
+        report=report,
+        rows=rows,
+        daily_grids=(value, stocks, traded, present),
     )
-
-
-@njit(cache=True, nogil=True)
-def _changes_nb(
-    date_num, aid, pid, shares, lut, lo, ex, pending, has_bonus, close, vwap, n_keys, n_assets
-):  # pragma: no cover - compiled
-    """The whole participant-change pipeline in two passes over the date-sorted rows, with no
-    temporaries: session lookup (rows off the A-share calendar dropped), record-date basis,
-    base shares (/ cumulative ex-date factor), dS against the pair's previous-day row (entries:
-    from 0; day 0: NaN), exits (dS = -S the next day), close and VWAP lookups. The last output
-    is the first row whose (day, participant, asset) key repeats an earlier row's, or -1."""
-    n = len(date_num)
-    day = np.empty(n, dtype=np.int32)
-    base = np.empty(n)
-    for r in range(n):
-        x = date_num[r] - lo
-        d = lut[x] if 0 <= x < len(lut) else -1
-        day[r] = d
-        a = aid[r]
-        b = shares[r]
-        if d >= 0 and has_bonus[a]:
-            b = np.round(b / pending[d, a]) / ex[d, a]
-        base[r] = b
-    last_day = np.full(n_keys, -1, dtype=np.int32)
-    last_base = np.zeros(n_keys)
-    d_base = np.empty(n)
-    is_exit = np.zeros(n, dtype=np.bool_)
-    n_exit = 0
-    first_dup = -1
-    start = 0
-    while start < n:
-        today = day[start]
-        stop = start
-        while stop < n and date_num[stop] == date_num[start]:
-            stop += 1
-        if today >= 0:
-            for r in range(start, stop):
-                k = pid[r] * n_assets + aid[r]
-                if today == 0:
-                    d_base[r] = np.nan
-                elif last_day[k] == today - 1:
-                    d_base[r] = base[r] - last_base[k]
-                else:
-                    d_base[r] = base[r]
-            for r in range(start, stop):
-                k = pid[r] * n_assets + aid[r]
-                if last_day[k] == today and first_dup < 0:
-                    first_dup = r
-                last_day[k] = today
-                last_base[k] = base[r]
-        start = stop
-    # exits: a pair seen on day d and not on d + 1 (last_day after d+1's rows is still d)
-    start = 0
-    n_days = ex.shape[0]
-    while start < n:
-        today = day[start]
-        stop = start
-        while stop < n and date_num[stop] == date_num[start]:
-            stop += 1
-        if 0 <= today < n_days - 1:
-            for r in range(start, stop):
-                k = pid[r] * n_assets + aid[r]
-                if last_day[k] == today:  # never seen again
-                    is_exit[r] = True
-                    n_exit += 1
-        start = stop
-    # rows whose pair reappears later but skips d + 1 are exits too: mark in a second sweep
-    seen_next = np.full(n_keys, -1, dtype=np.int32)
-    stop = n
-    while stop > 0:
-        start = stop - 1
-        while start > 0 and date_num[start - 1] == date_num[stop - 1]:
-            start -= 1
-        today = day[start]
-        if 0 <= today < n_days - 1:
-            for r in range(start, stop):
-                k = pid[r] * n_assets + aid[r]
-                if seen_next[k] > today + 1 and not is_exit[r]:
-                    is_exit[r] = True
-                    n_exit += 1
-        if today >= 0:
-            for r in range(start, stop):
-                seen_next[pid[r] * n_assets + aid[r]] = today
-        stop = start
-    m = 0
-    for r in range(n):
-        if day[r] >= 0:
-            m += 1
-    total = m + n_exit
-    o_day = np.empty(total, dtype=np.int32)
-    o_aid = np.empty(total, dtype=np.int32)
-    o_pid = np.empty(total, dtype=np.int32)
-    o_sh = np.empty(total)
-    o_ds = np.empty(total)
-    o_close = np.empty(total)
-    o_vwap = np.empty(total)
-    j = 0
-    for r in range(n):
-        d = day[r]
-        if d < 0:
-            continue
-        a = aid[r]
-        f = ex[d, a] if has_bonus[a] else 1.0
-        o_day[j], o_aid[j], o_pid[j] = d, a, pid[r]
-        o_sh[j] = base[r] * f
-        o_ds[j] = d_base[r] * f
-        o_close[j] = close[d, a]
-        o_vwap[j] = vwap[d, a]
-        j += 1
-    for r in range(n):
-        if not is_exit[r]:
-            continue
-        d = day[r] + 1
-        a = aid[r]
-        f = ex[d, a] if has_bonus[a] else 1.0
-        o_day[j], o_aid[j], o_pid[j] = d, a, pid[r]
-        o_sh[j] = 0.0
-        o_ds[j] = -base[r] * f
-        o_close[j] = close[d, a]
-        o_vwap[j] = vwap[d, a]
-        j += 1
-    return o_day, o_aid, o_pid, o_sh, o_ds, o_close, o_vwap, first_dup
 
 
 def participant_daily(changes: ParticipantChanges) -> pl.DataFrame:
     """Per participant and publication day: holding value, stocks held, traded value, turnover.
 
-    turnover_t = sum_i |dS_i,t| * VWAP_i,t / value_{t-1}; null when the previous value is 0.
+    turnover_t = sum_i |dS_i,t| * VWAP_i,t / value_{t-1} (the participant's previous day with
+    a change row); null when the previous value is 0. Rows: the (participant, day) pairs with
+    at least one change row, sorted by participant and day.
     """
-    daily = (
-        changes.frame.lazy()
-        .group_by("pid", "day")
-        .agg(
-            value=(pl.col("shares") * pl.col("close")).sum(),
-            stocks=(pl.col("shares") > 0).sum(),
-            traded=(pl.col("d_shares").abs() * pl.col("vwap")).sum(),
-        )
-        .sort("pid", "day")
-        .with_columns(prev_value=pl.col("value").shift(1).over("pid"))
-        .with_columns(
-            turnover=pl.when(pl.col("prev_value") > 0).then(pl.col("traded") / pl.col("prev_value"))
-        )
-        .collect()
-    )
-    return daily.select(
-        participant=changes.participants.gather(daily["pid"]),
-        date=changes.days.gather(daily["day"]),
-        value="value",
-        stocks="stocks",
-        traded="traded",
-        turnover="turnover",
-    )
+    if changes.daily_grids is None:  # pragma: no cover - always set by participant_changes
+        raise MarketError("these participant changes hold no daily aggregates.")
+    value, stocks, traded, present = changes.daily_grids
+    pid, day = np.nonzero(present.T)  # sorted by (participant, day)
+    v = value[day, pid]
+    prev = np.full(v.shape, np.nan)
+    same = np.flatnonzero(pid[1:] == pid[:-1]) + 1
+    prev[same] = v[same - 1]
+    ok = prev > 0
+    turnover = np.full(v.shape, np.nan)
+    tr = traded[day, pid]
+    turnover[ok] = tr[ok] / prev[ok]
+    return pl.DataFrame(
+        {
+            "participant": changes.participants.gather(pid),
+            "date": changes.days.gather(day),
+            "value": v,
+            "stocks": pl.Series(stocks[day, pid], dtype=pl.UInt32),
+            "traded": tr,
+            "turnover": turnover,
+        }
+    ).with_columns(pl.col("turnover").fill_nan(None))
 
 
 def classify_participants(
@@ -483,29 +434,35 @@ def participant_flows(
     if by not in ("asset", "industry", "market"):
         raise ParameterError(f"`by` must be 'asset', 'industry' or 'market'; got {by!r}.")
     ch = split.changes
-    f = ch.frame
-    day = f["day"].to_numpy()
-    aid = f["aid"].to_numpy()
-    kind_code = _kind_grid(split.history, ch.days, ch.participants)[day, f["pid"].to_numpy()]
-    flow = np.nan_to_num((f["d_shares"] * f["vwap"]).fill_null(0.0).to_numpy())
+    if ch.rows is None:  # pragma: no cover - always set by participant_changes
+        raise MarketError("these participant changes hold no rows.")
     n_d, n_a = len(ch.days), len(ch.assets)
-    cell = day.astype(np.int64) * n_a + aid
-    touched = np.bincount(cell, minlength=n_d * n_a) > 0
-    sums = {
-        name: np.bincount(cell, weights=np.where(kind_code == code, flow, 0.0), minlength=n_d * n_a)
-        for code, name in enumerate(KIND_NAMES)
-    }
+    sums = np.zeros((len(KIND_NAMES), n_d, n_a))
+    touched = np.zeros((n_d, n_a), np.bool_)
+    participant_walk_nb(
+        *ch.rows.args(),
+        ch.participants.len(),
+        _kind_grid(split.history, ch.days, ch.participants),
+        False,
+        np.zeros((1, 1)),
+        np.zeros((1, 1), np.int64),
+        np.zeros((1, 1)),
+        np.zeros((1, 1), np.bool_),
+        sums,
+        touched,
+    )
     idx = np.flatnonzero(touched)
     out = pl.DataFrame(
         {
             "date": ch.days.gather(idx // n_a),
             "asset": ch.assets.gather(idx % n_a),
-            "flow_trading": sums["trading"][idx],
-            "flow_allocation": sums["allocation"][idx],
-            "flow_unclassified": sums["unclassified"][idx],
+            **{f"flow_{name}": sums[code].ravel()[idx] for code, name in enumerate(KIND_NAMES)},
         }
     ).with_columns(
         flow_total=pl.col("flow_trading") + pl.col("flow_allocation") + pl.col("flow_unclassified")
+    )
+    out = out.select(
+        "date", "asset", "flow_trading", "flow_allocation", "flow_unclassified", "flow_total"
     )
     if by == "asset":
         return out
