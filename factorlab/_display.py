@@ -53,8 +53,9 @@ MAX_CELL = 36
 
 
 def format_value(value: Any) -> str:
-    """One cell as text: integers with thousands separators, floats with 4 significant digits
-    (``NaN``, ``inf``), dates in ISO form, ``None`` as ``null``.
+    """One cell as text: integers (and floats of a million or more) with thousands separators,
+    other floats with 4 significant digits (``NaN``, ``inf``), dates in ISO form, ``None`` as
+    ``null``.
 
     >>> [format_value(v) for v in (1234567, 0.0123456, float("nan"), None, True)]
     ['1,234,567', '0.01235', 'NaN', 'null', 'True']
@@ -70,7 +71,9 @@ def format_value(value: Any) -> str:
             return "NaN"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
-        if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-4):
+        if abs(value) >= 1e6:
+            return f"{value:,.0f}"
+        if value != 0 and abs(value) < 1e-4:
             return f"{value:.3e}"
         return f"{value:.4g}"
     if isinstance(value, (dt.date, dt.datetime)):
@@ -144,7 +147,8 @@ def frame_text(frame: pl.DataFrame, *, rows: int = TEXT_ROWS, width: int = MAX_L
     widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(cols)]
 
     def line(cells: Sequence[str]) -> str:
-        return _cut("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip(), width)
+        padded = (c.ljust(w) for c, w in zip(cells, widths, strict=True))
+        return _cut("  ".join(padded).rstrip(), width)
 
     out = [line(cols), *(line(r) for r in body)]
     left = [

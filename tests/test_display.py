@@ -92,6 +92,7 @@ def test_format_value_golden():
     assert format_value(float("nan")) == "NaN"
     assert format_value(None) == "null"
     assert format_value(3.2e-7) == "3.200e-07"
+    assert format_value(1592912.6) == "1,592,913"
 
 
 def test_frame_text_counts_what_it_leaves_out():
@@ -185,3 +186,19 @@ def test_study_result_repr_and_html(small_market):
     assert all(str(v)[:16] in text for v in data.values()), (data, text)
     assert "factors: nb_hold_value, nb_hold_ratio_dev20; pools: csi300" in text
     check_html(result, format_value(row["long_excess_sharpe"]), "nb_hold_ratio_dev20")
+
+
+def test_tear_sheet_repr_and_html(small_market, evaluation):
+    from factorlab.evaluate import tearsheet
+
+    px = small_market.prices.select("date", "asset", "open", "close").collect()
+    frame = px.select(
+        "date", "asset", mom=pl.col("close").pct_change(20).over("asset", order_by="date")
+    ).filter(pl.col("date") >= pl.date(2023, 1, 1))
+    pools = small_market.pools.filter(pl.col("pool") == "csi300")
+    sheet = tearsheet(frame, ["mom"], prices=px, pools=pools, horizons=(5,), source=small_market)
+    text = check_short(sheet)
+    row = sheet.summary.row(0, named=True)
+    assert format_value(row["ic_mean"]) in text
+    assert "factors: mom; pools: csi300; horizons: 5" in text and "seed 20240816" in text
+    check_html(sheet, format_value(row["ic_mean"]))

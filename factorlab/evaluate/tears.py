@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from factorlab._display import Summary, join_names, wrap
 from factorlab.evaluate.events import event_returns
 from factorlab.evaluate.forward import forward_returns, validate_horizons
 from factorlab.evaluate.ic import ic_summary, information_coefficient, rolling_ic
@@ -142,16 +143,29 @@ class TearSheet:
                 return s
         raise KeyError(f"no tear sheet section for factor {factor!r}, pool {pool!r}")
 
-    def __repr__(self) -> str:
-        names = sorted({s.factor for s in self.sections})
-        pools = sorted({s.pool for s in self.sections})
-        return (
-            f"TearSheet({len(names)} factor(s) x {len(pools)} pool(s), "
-            f"horizons {self.params.get('horizons')})"
+    def _display(self) -> Summary:
+        names = list(dict.fromkeys(s.factor for s in self.sections))
+        pools = list(dict.fromkeys(s.pool for s in self.sections))
+        p = self.params
+        lines = wrap("data:", [f"{k} {v}" for k, v in self.source] or ["not recorded"])
+        lines.append(
+            f"factors: {join_names(names)}; pools: {join_names(pools)}; horizons: "
+            f"{join_names(p.get('horizons', ()))}; {p.get('quantiles')} quantiles "
+            f"({p.get('mode')}), entry {p.get('entry')}"
+        )
+        lines.append(f"sections: {len(self.sections)}; run time {sum(self.seconds.values()):.1f} s")
+        return Summary(
+            f"TearSheet: {len(names)} factor(s) x {len(pools)} pool(s)",
+            tuple(lines),
+            self.summary,
+            "summary (first horizon)",
         )
 
+    def __repr__(self) -> str:
+        return self._display().text()
+
     def _repr_html_(self) -> str:
-        return f"<p>{self!r}</p>" + self.summary._repr_html_()
+        return self._display().html()
 
 
 def _describe_source(source: Any) -> list[tuple[str, str]]:
