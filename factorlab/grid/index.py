@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from factorlab._kernels import gather_cells_nb, scatter_cells_nb
 from factorlab.frames import as_lazy, check_columns, check_unique_keys
 
 __all__ = ["Cells", "GridIndex", "day_numbers"]
@@ -217,15 +218,17 @@ class GridIndex:
         """A (T, N) float64 grid holding `values` at `cells` (rows off the grid are ignored;
         two rows on one cell: the last wins, so check keys first with :meth:`check_cells`)."""
         out = np.full(self.shape, fill, dtype=np.float64)
-        ok = cells.ok
-        out[cells.rows[ok], cells.cols[ok]] = np.asarray(values, dtype=np.float64)[ok]
+        scatter_cells_nb(cells.rows, cells.cols, np.asarray(values, dtype=np.float64), out)
         return out
 
     def gather(self, grid: np.ndarray, cells: Cells) -> np.ndarray:
         """The value of `grid` at each row's cell (NaN for rows off the grid)."""
         out = np.full(cells.rows.shape[0], np.nan)
-        ok = cells.ok
-        out[ok] = grid[cells.rows[ok], cells.cols[ok]]
+        if grid.dtype == np.float64:
+            gather_cells_nb(grid, cells.rows, cells.cols, out)
+        else:
+            ok = cells.ok
+            out[ok] = grid[cells.rows[ok], cells.cols[ok]]
         return out
 
     def check_cells(

@@ -262,7 +262,6 @@ def _window_prices(
     )
     if px.is_empty() or in_window.is_empty():
         raise ParameterError(_empty_window_message(market, nb, lo, hi, px.is_empty()))
-    check_unique_keys(px.select("date", "asset"), ["date", "asset"], table="prices")
     return px
 
 
@@ -308,6 +307,8 @@ def _price_grids(index: GridIndex, px: pl.DataFrame) -> dict[str, np.ndarray]:
     """The window's prices on `index` (NaN where the stock did not trade), with the adjusted
     close and the VWAP (:func:`factorlab.grid.vwap`, on raw prices)."""
     cells = index.cells(px)
+    # the index is built from these rows, so a repeated (date, asset) key is a repeated cell
+    index.check_cells(px, cells, table="prices", keys=["date", "asset"])
     out = {name: index.scatter(cells, px[name].to_numpy()) for name in _PRICE_COLUMNS}
     out["adj_close"] = out["close"] * out.pop("adj_factor")
     out["vwap"] = vwap(out["amount"], out["volume"], out["close"], out["low"], out["high"])
@@ -363,8 +364,13 @@ def _panel_frame(
     usable = nxt.gather(np.minimum(pos, len(nxt) - 1)).scatter(
         np.flatnonzero(pos >= len(nxt)), None
     )
-    s_v, p_v, f_v = shares[tt, jj], close[tt, jj], prices["float_shares"][tt, jj]
-    vw, ds = prices["vwap"][tt, jj], d_shares[tt, jj]
+    flat = tt * index.shape[1] + jj
+
+    def take(grid: np.ndarray) -> np.ndarray:  # one flat gather (cheaper than grid[tt, jj])
+        return grid.ravel().take(flat)
+
+    s_v, p_v, f_v = take(shares), take(close), take(prices["float_shares"])
+    vw, ds = take(prices["vwap"]), take(d_shares)
     frame = pl.DataFrame(
         {
             "date": index.date_series().gather(tt),
@@ -373,9 +379,9 @@ def _panel_frame(
             "close": p_v,
             "vwap": vw,
             "float_shares": f_v,
-            "amount": prices["amount"][tt, jj],
-            "volume": prices["volume"][tt, jj],
-            "ret": ret[tt, jj],
+            "amount": take(prices["amount"]),
+            "volume": take(prices["volume"]),
+            "ret": take(ret),
             "hold_value": s_v * p_v,
             "hold_ratio": _ratio(s_v, f_v),
             "d_shares": ds,
