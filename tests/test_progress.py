@@ -134,3 +134,32 @@ def test_reporter_closes_on_error_and_nests(capfd, monkeypatch):
     assert seen == ["inner stage"] and isinstance(say, Reporter) and say.stages == 1
     with pytest.raises(TypeError, match="keyword-only `progress`"):
         reports_progress("x")(lambda progress=None: None)
+
+
+def test_tear_sheet_stages_numbers_then_figures(small_market, tmp_path, capfd):
+    import polars as pl
+
+    from factorlab.evaluate import tearsheet
+    from factorlab.report import write_tearsheet
+
+    px = small_market.prices.select("date", "asset", "open", "close").collect()
+    frame = px.select(
+        "date", "asset", mom=pl.col("close").pct_change(20).over("asset", order_by="date")
+    ).filter(pl.col("date") >= pl.date(2024, 1, 1))
+    pools = small_market.pools.filter(pl.col("pool").is_in(["csi300", "liq1500"]))
+    seen: list[str] = []
+    sheet = tearsheet(frame, ["mom"], prices=px, pools=pools, horizons=(5,), progress=seen.append)
+    assert [s.split(":")[0] for s in seen] == [
+        "evaluate",
+        "panel",
+        "section mom / csi300",
+        "section mom / liq1500",
+        "series",
+    ]
+    drawn: list[str] = []
+    path = write_tearsheet(sheet, tmp_path / "out", progress=drawn.append)
+    assert drawn[:-1] == ["figures mom / csi300", "figures mom / liq1500"] or drawn == [
+        f"html: {path}"  # without matplotlib: no figure stage
+    ]
+    assert drawn[-1] == f"html: {path}" and path.is_file()
+    assert capfd.readouterr() == ("", "")

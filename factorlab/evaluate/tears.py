@@ -23,7 +23,8 @@ from factorlab.evaluate.returns import mean_return_by_quantile, quantile_spread,
 from factorlab.evaluate.sweep import Evaluation, evaluate
 from factorlab.evaluate.turnover import factor_rank_autocorrelation, quantile_turnover
 from factorlab.frames import as_lazy
-from factorlab.typing import Entry, QuantileMode
+from factorlab.progress import reports_progress
+from factorlab.typing import Entry, ProgressOption, QuantileMode
 
 __all__ = [
     "DECAY_HORIZONS",
@@ -153,7 +154,8 @@ class TearSheet:
             f"{join_names(p.get('horizons', ()))}; {p.get('quantiles')} quantiles "
             f"({p.get('mode')}), entry {p.get('entry')}"
         )
-        lines.append(f"sections: {len(self.sections)}; run time {sum(self.seconds.values()):.1f} s")
+        total = self.seconds.get("total", sum(self.seconds.values()))
+        lines.append(f"sections: {len(self.sections)}; run time {total:.1f} s")
         return Summary(
             f"TearSheet: {len(names)} factor(s) x {len(pools)} pool(s)",
             tuple(lines),
@@ -218,6 +220,7 @@ def _frame_lines(
     ]
 
 
+@reports_progress("tear sheet")
 def tearsheet(
     frame: Any,
     factors: Sequence[str] | str,
@@ -235,6 +238,7 @@ def tearsheet(
     event_window: tuple[int, int] = (10, 20),
     decay_horizons: Sequence[int] = DECAY_HORIZONS,
     source: Any = None,
+    progress: ProgressOption = "auto",
 ) -> TearSheet:
     """The numbers of a tear sheet for each factor (x pool): the evaluator's summary and drops,
     and the series behind every figure. Write the HTML with
@@ -254,6 +258,10 @@ def tearsheet(
         What the data is, for the report's "Data" block: a :class:`~factorlab.market.Market`
         (its source, preset, seed and content hash are stated), a string, or a mapping of
         items. The frames' row counts and date spans are always added.
+    progress
+        ``"auto"`` (a bar or stderr lines in a terminal or notebook), ``True``, ``None`` /
+        ``False`` (silent) or a callable receiving ``evaluate: 0.4s``, ``panel: ...``, one
+        ``section FACTOR / POOL`` per section, ``series: ...`` (:mod:`factorlab.progress`).
 
     Returns
     -------
@@ -300,6 +308,7 @@ def tearsheet(
         asset_col=asset_col,
     )
     seconds["evaluate"] = time.perf_counter() - started
+    progress(f"evaluate: {seconds['evaluate']:.1f}s")
 
     t0 = time.perf_counter()
     lf = as_lazy(frame, name="frame")
@@ -315,12 +324,14 @@ def tearsheet(
     all_h = validate_horizons([*horizons, 1, *validate_horizons(decay_horizons, "decay_horizons")])
     fwd = forward_returns(panel, all_h, entry=entry, price_col=price_col)
     seconds["panel"] = time.perf_counter() - t0
+    progress(f"panel: {seconds['panel']:.1f}s")
 
     t0 = time.perf_counter()
     sections = []
     members = _members(pools, factor_frame, date_col, asset_col)
     for pool, sub in members.items():
         for name in names:
+            progress(f"section {name} / {pool}")
             summary = ev.summary.filter((pl.col("factor") == name) & (pl.col("pool") == pool))
             drops = ev.drops.filter((pl.col("factor") == name) & (pl.col("pool") == pool))
             f = sub.select(date_col, asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
@@ -344,6 +355,7 @@ def tearsheet(
                 )
             )
     seconds["series"] = time.perf_counter() - t0
+    progress(f"series: {seconds['series']:.1f}s")
 
     head = horizons[0]
     keep = [

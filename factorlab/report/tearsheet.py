@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from factorlab._version import __version__
+from factorlab.progress import reports_progress
 from factorlab.report.figures import figure_png, require_matplotlib
 from factorlab.report.tables import html_table
 from factorlab.report.tearsheet_figures import section_plan
+from factorlab.typing import ProgressOption
 
 if TYPE_CHECKING:
     from factorlab.evaluate.tears import TearSheet, TearSheetSection
@@ -253,8 +255,14 @@ def _html(sheet: TearSheet, title: str, drawn: list[dict[str, _Drawn]], note: st
     return "\n".join(parts)
 
 
+@reports_progress("tear sheet figures")
 def write_tearsheet(
-    sheet: TearSheet, out_dir: str | Path, *, title: str | None = None, dpi: int = 80
+    sheet: TearSheet,
+    out_dir: str | Path,
+    *,
+    title: str | None = None,
+    dpi: int = 80,
+    progress: ProgressOption = "auto",
 ) -> Path:
     """Write `sheet` to ``out_dir/tearsheet.html`` and ``out_dir/figures/*.png``.
 
@@ -268,7 +276,8 @@ def write_tearsheet(
     .png`` from sanitized names (:func:`safe_stem`).
 
     Without matplotlib the HTML is written without figures and says so (logged, not raised).
-    Returns the path of the HTML file.
+    `progress` (:mod:`factorlab.progress`): one ``figures FACTOR / POOL`` stage per section,
+    then ``html: PATH``. Returns the path of the HTML file.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -282,11 +291,15 @@ def write_tearsheet(
         drawn: list[dict[str, _Drawn]] = [{} for _ in sheet.sections]
     else:
         fig_dir.mkdir(parents=True, exist_ok=True)
-        drawn = [_draw(s, i, fig_dir, dpi) for i, s in enumerate(sheet.sections)]
+        drawn = []
+        for i, s in enumerate(sheet.sections):
+            drawn.append(_draw(s, i, fig_dir, dpi))
+            progress(f"figures {s.factor} / {s.pool}")
     names = sorted({s.factor for s in sheet.sections})
     heading = title or (
         "Factor tear sheet: " + ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
     )
     path = out / "tearsheet.html"
     path.write_text(_html(sheet, heading, drawn, note), encoding="utf-8")
+    progress(f"html: {path}")
     return path
