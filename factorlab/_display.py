@@ -50,6 +50,9 @@ MAX_LINE = 110
 MAX_COLUMNS = 8
 #: Longest cell of the text repr.
 MAX_CELL = 36
+#: The text repr stays within this many lines and characters (fewer table rows if need be).
+MAX_TEXT_LINES = 15
+MAX_TEXT_CHARS = 1500
 
 
 def format_value(value: Any) -> str:
@@ -213,14 +216,21 @@ class Summary:
     html_rows: int = HTML_ROWS
 
     def text(self) -> str:
-        """The short ``repr``: the title, the lines, and the table's first rows."""
-        out = [_cut(self.title, MAX_LINE)]
-        out += [_cut(f"  {line}", MAX_LINE) for line in self.lines]
-        if self.table is not None:
-            if self.caption:
-                out.append(_cut(f"  {self.caption}:", MAX_LINE))
-            out += [f"    {line}" for line in frame_text(self.table, width=MAX_LINE - 4)]
-        return "\n".join(out)
+        """The short ``repr``: the title, the lines, and the table's first rows -- as many as
+        keep it within ``MAX_TEXT_LINES`` lines and ``MAX_TEXT_CHARS`` characters (at least
+        one)."""
+        head = [_cut(self.title, MAX_LINE)]
+        head += [_cut(f"  {line}", MAX_LINE) for line in self.lines]
+        if self.table is None:
+            return "\n".join(head)
+        if self.caption:
+            head.append(_cut(f"  {self.caption}:", MAX_LINE))
+        for rows in range(TEXT_ROWS, 0, -1):
+            table = [f"    {line}" for line in frame_text(self.table, rows=rows, width=MAX_LINE - 4)]
+            text = "\n".join([*head, *table])
+            if len(head) + len(table) <= MAX_TEXT_LINES and len(text) <= MAX_TEXT_CHARS:
+                break
+        return text
 
     def html(self) -> str:
         """The notebook summary: a header line, the lines as a list, the table."""

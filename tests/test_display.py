@@ -184,7 +184,7 @@ def test_study_result_repr_and_html(small_market):
         assert format_value(row[key]) in text, key
     data = getattr(result, "data", None) or {}  # what the study ran on, where it records it
     assert all(str(v)[:16] in text for v in data.values()), (data, text)
-    assert "factors: nb_hold_value, nb_hold_ratio_dev20; pools: csi300" in text
+    assert "pools: csi300; factors: nb_hold_value, nb_hold_ratio_dev20" in text
     check_html(result, format_value(row["long_excess_sharpe"]), "nb_hold_ratio_dev20")
 
 
@@ -202,3 +202,12 @@ def test_tear_sheet_repr_and_html(small_market, evaluation):
     assert format_value(row["ic_mean"]) in text
     assert "factors: mom; pools: csi300; horizons: 5" in text and "seed 20240816" in text
     check_html(sheet, format_value(row["ic_mean"]))
+
+
+def test_text_stays_within_its_budget_by_showing_fewer_rows():
+    lines = tuple(f"line {i} " + "x" * 120 for i in range(8))
+    table = pl.DataFrame({f"column_{i}": ["v" * 50] * 40 for i in range(10)})
+    text = Summary("Big", lines, table, "caption").text()
+    assert text.count("\n") + 1 <= MAX_LINES and len(text) <= MAX_CHARS
+    assert all(len(line) <= 110 for line in text.splitlines())
+    assert text.splitlines()[-1].startswith("    … ") and "more rows" in text  # counted, not lost

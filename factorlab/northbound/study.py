@@ -74,7 +74,6 @@ _HEADLINE = (
     "pool",
     "long_excess_ann",
     "long_excess_sharpe",
-    "long_short_ann",
     "long_short_sharpe",
     "rank_ic_mean_pct",
 )
@@ -183,13 +182,14 @@ class StudyResult:
             f"protocol: {p.rebalance} every {p.every}, top {p.top:.0%}, window {p.window}, "
             f"entry {p.entry}, {p.weighting} weights, capital {p.capital:,.0f} yuan"
         )
-        lines.append(f"factors: {join_names(p.factors)}; pools: {join_names(p.pools)}")
-        if self.daily.height:
-            lines.append(
-                f"dates: {self.daily['date'].min()} .. {self.daily['date'].max()}; run time "
-                f"{sum(self.seconds.values()):.1f} s"
-            )
-        lines.append(f"frames: {sizes({n: getattr(self, n) for n in ('table', 'daily', 'ic')})}")
+        lines.append(f"pools: {join_names(p.pools)}; factors: {join_names(p.factors)}")
+        span = (
+            f"{self.daily['date'].min()} .. {self.daily['date'].max()}; "
+            if self.daily.height
+            else ""
+        )
+        frames = sizes({n: getattr(self, n) for n in ("table", "daily", "ic")})
+        lines.append(f"dates: {span}{frames}; {sum(self.seconds.values()):.1f} s")
         cols = [c for c in _HEADLINE if c in self.table.columns]
         return Summary(
             f"StudyResult: {len(p.factors)} factor(s) x {len(p.pools)} pool(s)",
