@@ -2,6 +2,7 @@
 
     python benchmarks/bench_study.py                 # large preset (5,000 stocks, 2014-11..2024-12)
     python benchmarks/bench_study.py --preset default --no-record
+    python benchmarks/bench_study.py --market /tmp/h9_large   # a saved market (Market.save)
 
 The market is generated (or read from the cache) first and not timed. The study runs in a fresh
 process with an empty study cache (cold: hygiene, participant split, 14 factors x 3 pools,
@@ -27,9 +28,10 @@ CHILD = textwrap.dedent(
     """
     import json, resource, sys, time
     from factorlab.datasets import PRESETS, synthetic_market
+    from factorlab.market import Market
     from factorlab.northbound.study import factor_study
-    preset, cache = sys.argv[1:3]
-    market = synthetic_market(**PRESETS[preset])
+    kind, source, cache = sys.argv[1:4]
+    market = Market.load(source) if kind == "market" else synthetic_market(**PRESETS[source])
     t0 = time.perf_counter()
     result = factor_study(market, cache=__import__("pathlib").Path(cache))
     secs = time.perf_counter() - t0
@@ -40,9 +42,9 @@ CHILD = textwrap.dedent(
 )
 
 
-def _run(preset: str, cache: Path) -> dict:
-    res = subprocess.run([sys.executable, "-c", CHILD, preset, str(cache)], capture_output=True,
-                         text=True, check=True)
+def _run(kind: str, source: str, cache: Path) -> dict:
+    res = subprocess.run([sys.executable, "-c", CHILD, kind, source, str(cache)],
+                         capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -52,21 +54,33 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="large")
+    ap.add_argument("--market", metavar="DIR", default=None,
+                    help="a saved market directory (Market.load) instead of a preset")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
     import polars as pl
 
     from factorlab.datasets import PRESETS, synthetic_market
 
-    synthetic_market(**PRESETS[args.preset])  # generate / cache the market, untimed
+    if args.market is not None:
+        from factorlab.market import Market
+
+        market = Market.load(args.market)  # fails early on a bad directory
+        kind, source = "market", str(Path(args.market).resolve())
+        hash_ = (market.content_hash or "no content hash")[:8]
+        what = f"market {source}, {market.meta.get('source') or 'user tables'}, hash {hash_}"
+        flag = f"--market {args.market}"
+    else:
+        synthetic_market(**PRESETS[args.preset])  # generate / cache the market, untimed
+        kind, source, what, flag = "preset", args.preset, args.preset, f"--preset {args.preset}"
     with tempfile.TemporaryDirectory() as tmp:
-        cold = _run(args.preset, Path(tmp))
-        warm = _run(args.preset, Path(tmp))
+        cold = _run(kind, source, Path(tmp))
+        warm = _run(kind, source, Path(tmp))
     stages = " | ".join(f"{k} {v:.1f} s" for k, v in cold["stages"].items())
     text = (
         f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC - northbound factor study "
-        f"({args.preset})\n\nMachine: {_machine()}; polars {pl.__version__}. Command: `python "
-        f"benchmarks/bench_study.py --preset {args.preset}`. 14 factors x csi300/csi500/liq1500, "
+        f"({what})\n\nMachine: {_machine()}; polars {pl.__version__}. Command: `python "
+        f"benchmarks/bench_study.py {flag}`. 14 factors x csi300/csi500/liq1500, "
         "weekly, top/bottom 20%, preprocessing, costs on and off; market generation not timed.\n\n"
         "| run | seconds | peak RSS MiB | target (large) |\n|---|---|---|---|\n"
         f"| study, cold (fresh process, empty study cache) | {cold['seconds']} | "
