@@ -15,6 +15,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -46,7 +47,11 @@ from factorlab.grid import AssetGrid
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
 from factorlab.northbound.hygiene import NorthboundPanel, research_panel
-from factorlab.northbound.participants import classify_participants, participant_flows
+from factorlab.northbound.participants import (
+    ParticipantSplit,
+    classify_participants,
+    participant_flows,
+)
 from factorlab.ops import Factor, compute_factors
 from factorlab.preprocess import preprocess
 from factorlab.progress import reports_progress
@@ -300,16 +305,28 @@ def _check(market: Market, params: StudyParams) -> None:
         )
 
 
+def _split_flows(market: Market) -> tuple[ParticipantSplit, pl.DataFrame]:
+    """The participant split and its per-asset trading-type flows (date, asset, flow_trading)."""
+    split = classify_participants(market)
+    flows = participant_flows(market, split, by="asset").select("date", "asset", "flow_trading")
+    return split, flows
+
+
 def _panel_with_flows(
     market: Market, params: StudyParams, timer: _Timer
 ) -> tuple[NorthboundPanel, pl.DataFrame, pl.DataFrame]:
-    panel = research_panel(market, start=params.start, end=params.end)
-    timer.lap("hygiene")
+    want_split = "nb_trading_cum_inflow20" in params.factors
+    # the participant split reads only the market, not the panel: it runs on a second thread
+    # while the hygiene runs (both spend their time in Polars collects and nogil numba
+    # kernels, which release the GIL); its errors surface after the hygiene's, as before
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_split_flows, market) if want_split else None
+        panel = research_panel(market, start=params.start, end=params.end)
+        timer.lap("hygiene")
+        split, flows = pending.result() if pending is not None else (None, None)
     frame = panel.frame
     notes = panel.report.with_columns(source=pl.lit("hygiene"))
-    if "nb_trading_cum_inflow20" in params.factors:
-        split = classify_participants(market)
-        flows = participant_flows(market, split, by="asset").select("date", "asset", "flow_trading")
+    if split is not None and flows is not None:
         # no participant change on a stock-day = no trading-type flow; before the first
         # classification the split is unknown (null)
         first = split.history["effective_from"].min()
