@@ -134,8 +134,11 @@ def research_panel(
     px = _window_prices(market, nb, in_window, lo, hi)
     index = GridIndex.from_frame(px)
     published, ex = _share_basis(market, index, kept, est, steps)
+    del nb, in_window, kept, est  # free each input once read (the study's peak memory)
     prices = _price_grids(index, px)
+    del px
     shares, d_shares = _carry_holdings(published, ex, ~np.isnan(prices["close"]), steps)
+    del published, ex
     frame = _panel_frame(index, prices, shares, d_shares, lo)
     steps.append(
         {

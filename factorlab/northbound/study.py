@@ -25,7 +25,7 @@ import polars as pl
 
 from factorlab._display import Summary, join_names, sizes, wrap
 from factorlab._version import __version__
-from factorlab.backtest import Costs, backtest, pool_benchmark
+from factorlab.backtest import Costs, backtest_many, pool_benchmark
 from factorlab.calendar import rebalance_dates, to_date
 from factorlab.errors import DtypeError, MarketError, MissingColumnError, ParameterError
 from factorlab.evaluate import (
@@ -47,11 +47,7 @@ from factorlab.grid import AssetGrid
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
 from factorlab.northbound.hygiene import NorthboundPanel, research_panel
-from factorlab.northbound.participants import (
-    ParticipantSplit,
-    classify_participants,
-    participant_flows,
-)
+from factorlab.northbound.participants import classify_participants, participant_flows
 from factorlab.ops import Factor, compute_factors
 from factorlab.preprocess import preprocess
 from factorlab.progress import reports_progress
@@ -305,11 +301,12 @@ def _check(market: Market, params: StudyParams) -> None:
         )
 
 
-def _split_flows(market: Market) -> tuple[ParticipantSplit, pl.DataFrame]:
-    """The participant split and its per-asset trading-type flows (date, asset, flow_trading)."""
+def _split_flows(market: Market) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The participant split's classification history and its per-asset trading-type flows
+    (date, asset, flow_trading); the split's row columns are freed on return."""
     split = classify_participants(market)
     flows = participant_flows(market, split, by="asset").select("date", "asset", "flow_trading")
-    return split, flows
+    return split.history, flows
 
 
 def _panel_with_flows(
@@ -323,13 +320,13 @@ def _panel_with_flows(
         pending = pool.submit(_split_flows, market) if want_split else None
         panel = research_panel(market, start=params.start, end=params.end)
         timer.lap("hygiene")
-        split, flows = pending.result() if pending is not None else (None, None)
+        history, flows = pending.result() if pending is not None else (None, None)
     frame = panel.frame
     notes = panel.report.with_columns(source=pl.lit("hygiene"))
-    if split is not None and flows is not None:
+    if history is not None and flows is not None:
         # no participant change on a stock-day = no trading-type flow; before the first
         # classification the split is unknown (null)
-        first = split.history["effective_from"].min()
+        first = history["effective_from"].min()
         frame = frame.join(
             flows, on=["date", "asset"], how="left", maintain_order="left"
         ).with_columns(
@@ -337,7 +334,7 @@ def _panel_with_flows(
                 pl.col("flow_trading").fill_null(0.0)
             )
         )
-        n_kind = split.history.group_by("kind").len().sort("kind")
+        n_kind = history.group_by("kind").len().sort("kind")
         notes = pl.concat(
             [
                 notes,
@@ -853,6 +850,35 @@ def _run(
 
     targets = _leg_targets(scored, names, params)
     bench_w = params.benchmark_weighting or params.weighting
+    # every leg's targets in one frame, one backtest_many call: the frame is checked and
+    # located on the grid once (result for result the same as one backtest() per leg)
+    leg_frames = []
+    for pool in params.pools:
+        pool_dates = pools.filter(pl.col("pool") == pool)["date"].unique().sort()
+        for name in names:
+            legs = targets.get((pool, name))
+            if legs is None:
+                continue
+            # rebalance on every pool date from the factor's first value on: a later date
+            # without a value is an empty leg (a zero-weight row), held in cash and counted
+            schedule = pool_dates.filter(pool_dates >= legs["date"].min())
+            for side in ("top", "bottom"):
+                tg = _with_empty_dates(legs.filter(pl.col("side") == side), schedule, grid)
+                leg_frames.append(
+                    tg.with_columns(pool=pl.lit(pool), factor=pl.lit(name), side=pl.lit(side))
+                )
+    books = (
+        backtest_many(
+            grid,
+            pl.concat(leg_frames),
+            by=["pool", "factor", "side"],
+            entry=params.entry,
+            capital=params.capital,
+            costs=params.costs,
+        )
+        if leg_frames
+        else {}
+    )
     daily_frames, rows = [], []
     for pool in params.pools:
         members = pools.filter(pl.col("pool") == pool)
@@ -870,15 +896,7 @@ def _run(
                 daily_frames.append(_series(None, None, bench, name, pool))
                 rows.append(_row(None, None, ic_stats, coverage, name, pool, params, reason=reason))
                 continue
-            # rebalance on every pool date from the factor's first value on: a later date
-            # without a value is an empty leg (a zero-weight row), held in cash and counted
-            schedule = pool_dates.filter(pool_dates >= legs["date"].min())
-            res = {}
-            for side in ("top", "bottom"):
-                tg = _with_empty_dates(legs.filter(pl.col("side") == side), schedule, grid)
-                res[side] = backtest(
-                    grid, tg, entry=params.entry, capital=params.capital, costs=params.costs
-                )
+            res = {side: books[(pool, name, side)] for side in ("top", "bottom")}
             d = _series(res["top"].daily, res["bottom"].daily, bench, name, pool)
             daily_frames.append(d)
             rows.append(_row(d, res["top"].rebalances, ic_stats, coverage, name, pool, params))
