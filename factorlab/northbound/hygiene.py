@@ -137,9 +137,11 @@ def research_panel(
     del nb, in_window, kept, est  # free each input once read (the study's peak memory)
     prices = _price_grids(index, px)
     del px
-    shares, d_shares = _carry_holdings(published, ex, ~np.isnan(prices["close"]), steps)
+    prices["shares"], prices["d_shares"] = _carry_holdings(
+        published, ex, ~np.isnan(prices["close"]), steps
+    )
     del published, ex
-    frame = _panel_frame(index, prices, shares, d_shares, lo)
+    frame = _panel_frame(index, prices, lo)  # consumes the grids
     steps.append(
         {
             "step": "ratios recomputed as shares / float_shares",
@@ -349,18 +351,16 @@ def _carry_holdings(
     return shares, d_shares
 
 
-def _panel_frame(
-    index: GridIndex,
-    prices: dict[str, np.ndarray],
-    shares: np.ndarray,
-    d_shares: np.ndarray,
-    lo: dt.date,
-) -> pl.DataFrame:
-    """Steps 5 and 6: the long panel over the traded stock-days, sorted by (asset, date)."""
-    close, adj_close = prices["close"], prices["adj_close"]
+def _panel_frame(index: GridIndex, grids: dict[str, np.ndarray], lo: dt.date) -> pl.DataFrame:
+    """Steps 5 and 6: the long panel over the traded stock-days, sorted by (asset, date).
+
+    `grids`: the price grids plus ``shares`` and ``d_shares``; each is dropped from the dict
+    once gathered (the panel's columns and the grids are never all held at once)."""
+    close = grids["close"]
     with np.errstate(invalid="ignore"):
-        ret = _ratio(adj_close, prev_valid_rows(adj_close)) - 1.0
+        grids["ret"] = _ratio(grids["adj_close"], prev_valid_rows(grids.pop("adj_close"))) - 1.0
     jj, tt = np.nonzero(~np.isnan(close).T)  # rows come out sorted by (asset, date)
+    del close
     nxt = sessions("ashare", lo, None)
     pos = np.searchsorted(nxt.to_numpy().astype("datetime64[D]"), index.dates, side="right")
     # the calendar's last covered day has no known next session: null
@@ -369,33 +369,37 @@ def _panel_frame(
     )
     flat = tt * index.shape[1] + jj
 
-    def take(grid: np.ndarray) -> np.ndarray:  # one flat gather (cheaper than grid[tt, jj])
-        return grid.ravel().take(flat)
+    def take(name: str) -> np.ndarray:  # one flat gather (cheaper than grid[tt, jj])
+        return grids.pop(name).ravel().take(flat)
 
-    s_v, p_v, f_v = take(shares), take(close), take(prices["float_shares"])
-    vw, ds = take(prices["vwap"]), take(d_shares)
-    frame = pl.DataFrame(
-        {
-            "date": index.date_series().gather(tt),
-            "asset": index.assets.gather(jj),
-            "shares": s_v,
-            "close": p_v,
-            "vwap": vw,
-            "float_shares": f_v,
-            "amount": take(prices["amount"]),
-            "volume": take(prices["volume"]),
-            "ret": take(ret),
-            "hold_value": s_v * p_v,
-            "hold_ratio": _ratio(s_v, f_v),
-            "d_shares": ds,
-            "flow": ds * vw,
-            "usable_from": usable.gather(tt),
-        }
+    s_v, p_v, f_v, vw, ds = (
+        take(c) for c in ("shares", "close", "float_shares", "vwap", "d_shares")
     )
-    return frame.with_columns(
-        pl.col("shares", "hold_value", "hold_ratio", "d_shares", "flow", "ret", "vwap").fill_nan(
-            None
-        )
+    cols = {
+        "date": index.date_series().gather(tt),
+        "asset": index.assets.gather(jj),
+        "shares": s_v,
+        "close": p_v,
+        "vwap": vw,
+        "float_shares": f_v,
+        "amount": take("amount"),
+        "volume": take("volume"),
+        "ret": take("ret"),
+        "hold_value": s_v * p_v,
+        "hold_ratio": _ratio(s_v, f_v),
+        "d_shares": ds,
+        "flow": ds * vw,
+        "usable_from": usable.gather(tt),
+    }
+    grids.clear()
+    del s_v, p_v, f_v, vw, ds
+    nulls = ("shares", "hold_value", "hold_ratio", "d_shares", "flow", "ret", "vwap")
+    # NaN -> null column by column, each array dropped once converted
+    return pl.DataFrame(
+        [
+            pl.Series(k, cols.pop(k), nan_to_null=True) if k in nulls else pl.Series(k, cols.pop(k))
+            for k in list(cols)
+        ]
     )
 
 
