@@ -127,7 +127,10 @@ def _price_grids(market: Market, index: GridIndex) -> tuple[np.ndarray, np.ndarr
     trade."""
     lo, hi = index.dates[0].astype(dt.date), index.dates[-1].astype(dt.date)
     px = (
-        market.prices.filter(pl.col("date").is_between(lo, hi))
+        # only the holdings' assets: rows off the index would be ignored by the scatter
+        market.prices.filter(
+            pl.col("date").is_between(lo, hi) & pl.col("asset").is_in(index.assets.implode())
+        )
         .select("date", "asset", "close", "low", "high", "amount", "volume")
         .collect()
     )
