@@ -18,10 +18,10 @@ import time
 import polars as pl
 
 sys.path.insert(0, os.path.dirname(__file__))
-from panels import load_panel  # noqa: E402
+from panels import load_panel
 
-from factorlab.evaluate import tearsheet  # noqa: E402
-from factorlab.report import write_tearsheet  # noqa: E402
+from factorlab.evaluate import tearsheet
+from factorlab.report import write_tearsheet
 
 
 def main(argv: list[str] | None = None) -> None:

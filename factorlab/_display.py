@@ -226,7 +226,8 @@ class Summary:
         if self.caption:
             head.append(_cut(f"  {self.caption}:", MAX_LINE))
         for rows in range(TEXT_ROWS, 0, -1):
-            table = [f"    {line}" for line in frame_text(self.table, rows=rows, width=MAX_LINE - 4)]
+            lines = frame_text(self.table, rows=rows, width=MAX_LINE - 4)
+            table = [f"    {line}" for line in lines]
             text = "\n".join([*head, *table])
             if len(head) + len(table) <= MAX_TEXT_LINES and len(text) <= MAX_TEXT_CHARS:
                 break

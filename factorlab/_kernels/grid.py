@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 __all__ = ["gather_cells_nb", "scatter_cells_nb"]

@@ -173,8 +173,8 @@ def real_sample(
     Tables: ``prices`` (raw OHLC, volume, adj_factor; amount / share counts null),
     ``suspensions``, ``pools`` (csi300, csi500, csi800 point in time from membership
     intervals; liq1500 from prices by :func:`factorlab.pools.liquidity` on the amount proxy),
-    ``assets`` (tushare industries, snapshot), ``indices`` (csi300, csi500, csi1000, sse50, sse_composite,
-    csi_all), ``northbound_flows`` (SH / SZ, quota-based and trade-based kept apart),
+    ``assets`` (tushare industries, snapshot), ``indices`` (csi300, csi500, csi1000, sse50,
+    sse_composite, csi_all), ``northbound_flows`` (SH / SZ, quota-based and trade-based kept apart),
     ``etf_prices``. ``meta["absent"]`` names what the sample lacks and why; ``meta["notes"]``
     says where each table comes from and its caveats; ``meta["coverage"]`` counts rows left out.
 

@@ -15,6 +15,7 @@ from functools import cached_property
 
 import numpy as np
 import polars as pl
+
 from factorlab._kernels import participant_changes_nb, participant_walk_nb
 from factorlab.calendar import DISCLOSURE_END, sessions
 from factorlab.errors import MAX_EXAMPLES, MarketError, ParameterError

@@ -294,11 +294,6 @@ def _check(market: Market, params: StudyParams) -> None:
         raise ParameterError(f"`capital` must be > 0 yuan; got {params.capital}.")
     if params.every < 1:
         raise ParameterError(f"`every` must be >= 1; got {params.every}.")
-    if "nb_trading_cum_inflow20" in params.factors and not market.has("participant_holdings"):
-        raise MarketError(
-            "factor `nb_trading_cum_inflow20` needs table `participant_holdings` (the "
-            "trading/allocation split), which this market lacks; drop it from `factors`."
-        )
 
 
 def _split_flows(market: Market) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -312,7 +307,10 @@ def _split_flows(market: Market) -> tuple[pl.DataFrame, pl.DataFrame]:
 def _panel_with_flows(
     market: Market, params: StudyParams, timer: _Timer
 ) -> tuple[NorthboundPanel, pl.DataFrame, pl.DataFrame]:
-    want_split = "nb_trading_cum_inflow20" in params.factors
+    # without participant holdings factor 14 has no value: its row says why (_missing_inputs)
+    want_split = "nb_trading_cum_inflow20" in params.factors and market.has(
+        "participant_holdings"
+    )
     # the participant split reads only the market, not the panel: it runs on a second thread
     # while the hygiene runs (both spend their time in Polars collects and nogil numba
     # kernels, which release the GIL); its errors surface after the hygiene's, as before
@@ -772,6 +770,26 @@ def _cache_path(market: Market, params: StudyParams, cache: bool | Path) -> Path
     return root / params.key(market.content_hash)
 
 
+def _missing_inputs(market: Market, cross: pl.DataFrame, names: list[str]) -> dict[str, str]:
+    """Why a factor can have no value at all, by the input it lacks (for the table's `reason`):
+    factor 14 without ``participant_holdings``; every factor without ``prices.float_shares``
+    (no size to neutralize with, and the ratios' denominator)."""
+    out = {}
+    if "nb_trading_cum_inflow20" in names and not market.has("participant_holdings"):
+        out["nb_trading_cum_inflow20"] = (
+            "needs table `participant_holdings` (the trading/allocation split), which this "
+            "market lacks"
+        )
+    if cross.height and cross["float_shares"].is_null().all():
+        for name in names:
+            out.setdefault(
+                name,
+                "needs `prices.float_shares` (float market cap: the size control of the "
+                "neutralization), which is null in this market's prices",
+            )
+    return out
+
+
 def _run(
     market: Market,
     frame: pl.DataFrame,
@@ -879,6 +897,7 @@ def _run(
         if leg_frames
         else {}
     )
+    missing = _missing_inputs(market, cross, names)
     daily_frames, rows = [], []
     for pool in params.pools:
         members = pools.filter(pl.col("pool") == pool)
@@ -889,7 +908,7 @@ def _run(
         for name in names:
             legs = targets.get((pool, name))
             if legs is None:
-                reason = (
+                reason = missing.get(name) or (
                     f"no member of pool `{pool}` has a value of `{name}` on any signal date "
                     "(e.g. no northbound holdings in the pool): nothing to hold"
                 )

@@ -16,7 +16,6 @@ from factorlab.report.figures import (
     study_figures,
 )
 from factorlab.report.html import write_report
-from factorlab.report.tearsheet import write_tearsheet
 from factorlab.report.tables import (
     correlation_clusters,
     format_markdown,
@@ -28,6 +27,7 @@ from factorlab.report.tables import (
     markdown_table,
     text_table,
 )
+from factorlab.report.tearsheet import write_tearsheet
 
 __all__ = [
     "correlation_clusters",

@@ -133,11 +133,6 @@ def test_study_runs_on_real_prices_and_user_holdings(user_market):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="study.py (h14's slice) raises MarketError for factor 14 "
-    "without participant_holdings instead of reporting it NaN with a reason",
-)
 def test_factor_14_without_participant_holdings_is_a_nan_row(user_market):
     tables, *_ = user_market
     result = factor_study(
