@@ -474,7 +474,7 @@ def review_sessions(days: Any, schedule: Schedule = "monthly") -> np.ndarray:
     return np.asarray([0, *np.flatnonzero(p[1:] != p[:-1]) + 1], dtype=np.int64)
 
 
-def _rolling_mean_at(cum: np.ndarray, cnt: np.ndarray, t: int, window: int) -> np.ndarray:
+def rolling_mean_at(cum: np.ndarray, cnt: np.ndarray, t: int, window: int) -> np.ndarray:
     """Mean over rows (t - window, t] of a grid given its cumulative sums and counts."""
     lo = t - window
     s = cum[t] - (cum[lo] if lo >= 0 else 0.0)
@@ -539,7 +539,7 @@ def liquidity_members(
     for k, r in enumerate(reviews):
         end = reviews[k + 1] if k + 1 < len(reviews) else n_t
         t_rank = max(r - 1, 0)
-        avg = _rolling_mean_at(cum, cnt, t_rank, window)
+        avg = rolling_mean_at(cum, cnt, t_rank, window)
         ok = ((t_rank - list_idx >= min_listed) | (list_idx == 0)) & listed[r]
         ok &= ~is_st[t_rank] & ~np.isnan(avg)
         order = np.argsort(-np.where(ok, avg, -np.inf), kind="stable")

@@ -25,6 +25,7 @@ from factorlab.pools import (
     LIQUIDITY_WINDOW,
     liquidity_members,
     review_sessions,
+    rolling_mean_at,
 )
 from factorlab.typing import Progress
 
@@ -232,15 +233,6 @@ def _lag(x: np.ndarray) -> np.ndarray:
 
 def _effect_path(days: np.ndarray, strength: float, decay: float) -> np.ndarray:
     return np.where(days >= np.datetime64(DECAY_START), strength * decay, strength)
-
-
-def _rolling_mean_at(cum: np.ndarray, cnt: np.ndarray, t: int, window: int) -> np.ndarray:
-    """Mean over rows (t - window, t] of a grid given its cumulative sums and counts (NaN-aware)."""
-    lo = t - window
-    s = cum[t] - (cum[lo] if lo >= 0 else 0.0)
-    c = cnt[t] - (cnt[lo] if lo >= 0 else 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(c > 0, s / np.maximum(c, 1), np.nan)
 
 
 class _Universe:
@@ -837,7 +829,7 @@ def _pools(
     for k, r in enumerate(csi_reviews):
         end = csi_reviews[k + 1] if k + 1 < len(csi_reviews) else n_t
         t_rank = max(r - 1, 0)
-        avg = _rolling_mean_at(cap_cum, cap_cnt, t_rank, 120)
+        avg = rolling_mean_at(cap_cum, cap_cnt, t_rank, 120)
         ok = (t_rank - u.list_idx >= 63) | (u.list_idx == 0)
         ok &= u.listed[r] & ~u.is_st[t_rank] & ~np.isnan(avg)
         order = np.argsort(-np.where(ok, avg, -np.inf), kind="stable")
@@ -849,7 +841,7 @@ def _pools(
     for k, r in enumerate(elig_reviews):
         end = elig_reviews[k + 1] if k + 1 < len(elig_reviews) else n_t
         t_rank = max(r - 1, 0)
-        avg = _rolling_mean_at(cap_cum, cap_cnt, t_rank, 120)
+        avg = rolling_mean_at(cap_cum, cap_cnt, t_rank, 120)
         ok = u.listed[r] & ~np.isnan(avg) & ((t_rank - u.list_idx >= 63) | (u.list_idx == 0))
         cut = np.nanquantile(np.where(ok, avg, np.nan), 0.45)
         eligible[r:end, ok & (avg >= cut)] = True
