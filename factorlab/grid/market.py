@@ -101,11 +101,14 @@ def _limit_prices(
     """Adjusted limit-up / limit-down prices of each cell: the last traded close before the day
     (carried through suspensions), put on the day's share basis, times 1 +- pct, rounded to the
     tick (`decimals`), back on the adjusted basis."""
-    prev = prev_valid_rows(close_raw * adj)
+    ref = prev_valid_rows(close_raw * adj)
     with np.errstate(invalid="ignore"):
-        ref = prev / adj
-        up = np.round(ref * (1 + pct), decimals) * adj
-        down = np.round(ref * (1 - pct), decimals) * adj
+        ref /= adj
+        up = np.round(ref * (1 + pct), decimals)
+        up *= adj
+        down = np.multiply(ref, 1 - pct, out=ref)
+        np.round(down, decimals, out=down)
+        down *= adj
     return up, down
 
 
@@ -232,29 +235,48 @@ class AssetGrid:
         index = GridIndex.from_frame(px)
         cells = index.cells(px)
         index.check_cells(px, cells, table="prices", keys=("date", "asset"))
+        px = px.drop("date", "asset")  # located: the keys are not needed any more
+
+        # each column leaves `px` as it is read, and each grid is finished (adjusted in place)
+        # before the next is built: the long columns and the grids are never all held at once
+        # (the same arithmetic as raw grid x adj, element for element)
+        def take(col: str, default: float = np.nan) -> np.ndarray:
+            if col not in px.columns:
+                return np.full(px.height, default)
+            return px.drop_in_place(col).cast(pl.Float64).fill_null(np.nan).to_numpy()
 
         def grid(col: str, default: float = np.nan) -> np.ndarray:
-            return index.scatter(cells, _floats(px, col, default))
+            return index.scatter(cells, take(col, default))
 
-        col = {c: _floats(px, c) for c in ("close", "low", "high", "volume", "amount")}
-        vw = vwap(col["amount"], col["volume"], col["close"], col["low"], col["high"])
+        extra = {c: index.scatter(cells, _floats(px, c)) for c in keep}
+        close_rows = take("close")
+        vw = index.scatter(
+            cells, vwap(take("amount"), take("volume"), close_rows, take("low"), take("high"))
+        )
+        close_raw = index.scatter(cells, close_rows)
+        del close_rows
         adj = grid("adj_factor", 1.0)
-        close_raw = grid("close")
+        vw *= adj
         up, down = _limit_prices(close_raw, adj, grid("limit_pct"), 2)
+        open_ = grid("open")
+        open_ *= adj
+        cap = grid("float_shares")
+        cap *= close_raw  # close_raw x float_shares (multiplication commutes exactly)
+        close_raw *= adj
         n = index.shape[1]
         return cls(
             index=index,
             kind=np.full(n, STOCK, np.int8),
-            close=close_raw * adj,
-            open=grid("open") * adj,
-            vwap=index.scatter(cells, vw) * adj,
+            close=close_raw,
+            open=open_,
+            vwap=vw,
             adj=adj,
             limit_up=up,
             limit_down=down,
-            cap=close_raw * grid("float_shares"),
+            cap=cap,
             delist_dates=_delist_dates(index, assets),
             tracking_bps=np.zeros(n),
-            extra={c: grid(c) for c in keep},
+            extra=extra,
         )
 
     @classmethod

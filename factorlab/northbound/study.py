@@ -304,6 +304,17 @@ def _split_flows(market: Market) -> tuple[pl.DataFrame, pl.DataFrame]:
     return split.history, flows
 
 
+def _study_grid(market: Market, frame: pl.DataFrame) -> AssetGrid:
+    """The study's price grid: ``prices`` over the panel's dates. It ends at the last
+    northbound day: the backtest is causal (delisting comes from the assets table's published
+    delist_date, never from whether a name trades later in the grid), so this cut changes no
+    return at or before it."""
+    lo, hi = frame["date"].min(), frame["date"].max()
+    return AssetGrid.from_prices(
+        market.prices.filter(pl.col("date").is_between(lo, hi)), assets=market.assets
+    )
+
+
 def _panel_with_flows(
     market: Market, params: StudyParams, timer: _Timer
 ) -> tuple[NorthboundPanel, pl.DataFrame, pl.DataFrame]:
@@ -719,6 +730,7 @@ def factor_sweep(
     _check(market, base)
     timer = _Timer(say)
     _, frame, notes = _panel_with_flows(market, base, timer)
+    grid = _study_grid(market, frame)  # one grid for every run of the sweep
     notes = _code_notes(notes, matches)
     tables = []
     for w in windows:
@@ -726,7 +738,7 @@ def factor_sweep(
             for k in every:
                 p = replace(base, window=int(w), top=float(q), every=int(k))
                 _check(market, p)
-                res = _run(market, frame, notes, p, timer, inputs=inputs)
+                res = _run(market, frame, notes, p, timer, grid, inputs=inputs)
                 tables.append(
                     res.table.with_columns(window=pl.lit(w), top=pl.lit(q), every=pl.lit(k))
                 )
@@ -796,6 +808,7 @@ def _run(
     notes: pl.DataFrame,
     params: StudyParams,
     timer: _Timer,
+    grid: AssetGrid | None = None,
     *,
     inputs: _Inputs | None = None,
 ) -> StudyResult:
@@ -827,39 +840,14 @@ def _run(
     )
     with_factors, notes = _join_user_columns(with_factors, inputs, signals, notes)
     timer.lap("factors")
-    assets = market.assets.select("asset", "industry").collect()
-    pools = market.pools.filter(
-        pl.col("pool").is_in(list(params.pools)) & pl.col("date").is_in(signals.implode())
-    ).collect()
-    cross = (
-        pools.join(with_factors, on=["date", "asset"], how="left")
-        .join(assets, on="asset", how="left")
-        .with_columns(
-            cap=pl.col("close") * pl.col("float_shares"),
-            log_float_cap=(pl.col("close") * pl.col("float_shares")).log(),
-        )
-    )
-    coverage = (
-        cross.group_by("pool", "date")
-        .agg([pl.col(n).is_not_null().mean().alias(n) for n in names])
-        .unpivot(index=["pool", "date"], variable_name="factor", value_name="coverage")
-        .sort("factor", "pool", "date")
-    )
-    # rows without size or industry cannot be neutralized: they keep a null score
-    scored = preprocess(
-        cross.filter(pl.col("log_float_cap").is_finite() & pl.col("industry").is_not_null()),
-        names,
-        steps=params.steps,
-        by=["pool", "date"],
-    ).collect()
-    timer.lap("preprocess")
-
-    # the grid ends at the last northbound day: the backtest is causal (delisting comes from
-    # the assets table's published delist_date, never from whether a name trades later in the
-    # grid), so this cut changes no return at or before it
-    grid = AssetGrid.from_prices(
-        market.prices.filter(pl.col("date").is_between(lo, hi)), assets=market.assets
-    )
+    # the price grid (prices only) is built on a second thread while the cross-section is
+    # preprocessed (both spend their time in Polars and numpy, which release the GIL); after
+    # the factors, so its arrays never coexist with the factor columns of the whole panel
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        pending = ex.submit(_study_grid, market, frame) if grid is None else None
+        cross, pools, coverage, scored = _scores(market, with_factors, names, signals, params)
+        timer.lap("preprocess")
+        grid = pending.result() if pending is not None else grid
     timer.lap("price grid")
     ic = _rank_ic(scored, names, grid, params)
     # the IC statistics are the evaluator's (mean, IR = mean / std, t = IR x sqrt(n))
@@ -937,6 +925,43 @@ def _run(
         params=params,
         seconds=timer.seconds,
     )
+
+
+def _scores(
+    market: Market,
+    with_factors: pl.DataFrame,
+    names: list[str],
+    signals: pl.Series,
+    params: StudyParams,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The pools' cross-section of the signal dates (factors, industry, cap), the pool
+    members, each factor's coverage per pool and date, and the preprocessed scores."""
+    assets = market.assets.select("asset", "industry").collect()
+    pools = market.pools.filter(
+        pl.col("pool").is_in(list(params.pools)) & pl.col("date").is_in(signals.implode())
+    ).collect()
+    cross = (
+        pools.join(with_factors, on=["date", "asset"], how="left")
+        .join(assets, on="asset", how="left")
+        .with_columns(
+            cap=pl.col("close") * pl.col("float_shares"),
+            log_float_cap=(pl.col("close") * pl.col("float_shares")).log(),
+        )
+    )
+    coverage = (
+        cross.group_by("pool", "date")
+        .agg([pl.col(n).is_not_null().mean().alias(n) for n in names])
+        .unpivot(index=["pool", "date"], variable_name="factor", value_name="coverage")
+        .sort("factor", "pool", "date")
+    )
+    # rows without size or industry cannot be neutralized: they keep a null score
+    scored = preprocess(
+        cross.filter(pl.col("log_float_cap").is_finite() & pl.col("industry").is_not_null()),
+        names,
+        steps=params.steps,
+        by=["pool", "date"],
+    ).collect()
+    return cross, pools, coverage, scored
 
 
 def _with_price_columns(
@@ -1021,15 +1046,23 @@ def _rank_ic(
     fwd = schedule_forward_returns(
         grid.dates, grid.assets, price, scored["date"].unique(), offset=offset
     )
-    parts = []
+
+    def one(pool: str, factor: pl.DataFrame, n: str) -> pl.DataFrame:
+        clean = clean_factor(fwd.panel, factor, fwd, factor_col=n, quantiles=2)
+        ic = information_coefficient(clean, min_obs=params.min_ic_names, grid="observed")
+        return ic.select("date", "ic").with_columns(pool=pl.lit(pool), factor=pl.lit(n))
+
+    jobs = []
     for (pool,), sub in scored.partition_by("pool", as_dict=True, maintain_order=True).items():
         for n in names:
             factor = sub.select("date", "asset", n)
             if factor[n].is_finite().sum() == 0:  # no value in this pool: no IC
                 continue
-            clean = clean_factor(fwd.panel, factor, fwd, factor_col=n, quantiles=2)
-            ic = information_coefficient(clean, min_obs=params.min_ic_names, grid="observed")
-            parts.append(ic.select("date", "ic").with_columns(pool=pl.lit(pool), factor=pl.lit(n)))
+            jobs.append((pool, factor, n))
+    # the (pool, factor) ICs are independent and spend their time in Polars and nogil
+    # kernels: two threads keep both cores busy; results come back in job order
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        parts = list(ex.map(lambda job: one(*job), jobs))
     schema = {"pool": pl.String, "date": pl.Date, "factor": pl.String, "ic": pl.Float64}
     if not parts:
         return pl.DataFrame(schema=schema)
