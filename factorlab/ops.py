@@ -398,6 +398,13 @@ def _segmented_topk_mean_nb(x, by, offsets, window, k):  # pragma: no cover - co
 
 def _asset_order(asset: pl.Series, date: pl.Series | None) -> tuple[np.ndarray, np.ndarray]:
     """Row permutation grouping rows by asset (date-sorted within each), and segment offsets."""
+    if date is None and asset.null_count() == 0 and asset.is_sorted():
+        # rows already in asset runs (each in time order, as `date_col=None` promises): the
+        # identity permutation and the run boundaries, without a group-by
+        lengths = asset.rle().struct.field("len").to_numpy().astype(np.int64)
+        offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return np.arange(asset.len(), dtype=np.int64), offsets
     keys = pl.DataFrame({"a": asset}).with_row_index("i")
     if date is None or date.is_sorted():
         # Within each group, group_by keeps row order: already time order.
@@ -751,8 +758,27 @@ def compute_factors(
         )
     _check_float_inputs(lf, schema, selected)
     # the ts_* windows cannot see duplicates: check the keys once here (key columns only)
-    check_unique_keys(lf.select(date_col, asset_col), [date_col, asset_col], table="frame")
+    if not _strictly_sorted_keys(lf, asset_col, date_col):
+        check_unique_keys(lf.select(date_col, asset_col), [date_col, asset_col], table="frame")
     return lf.with_columns([f.expr.alias(f.name) for f in selected])
+
+
+def _strictly_sorted_keys(lf: pl.LazyFrame, asset_col: str, date_col: str) -> bool:
+    """True if the rows are strictly increasing in (asset, date), hence unique keys: one linear
+    pass (the common case of a panel sorted for its windows), instead of a hash group-by. False
+    (unsorted, nulls or a repeated key) leaves the check to :func:`check_unique_keys`."""
+    a, d = pl.col(asset_col), pl.col(date_col)
+    pa, pd = a.shift(1), d.shift(1)
+    step = (a > pa) | ((a == pa) & (d > pd))
+    ok = lf.select(
+        ok=step.slice(1).all(ignore_nulls=False).fill_null(False)
+        & a.is_not_null().all()
+        & d.is_not_null().all()
+    )
+    try:
+        return bool(ok.collect().item())
+    except pl.exceptions.PolarsError:  # e.g. keys of a type without an order
+        return False
 
 
 def _float_inputs(expr: pl.Expr) -> list[pl.Expr]:
