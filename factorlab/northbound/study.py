@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import json
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -315,6 +317,13 @@ def _study_grid(market: Market, frame: pl.DataFrame) -> AssetGrid:
     )
 
 
+def _import_scipy_stats() -> None:
+    try:
+        importlib.import_module("scipy.stats")
+    except ImportError:  # pragma: no cover - raised again where it is used (ic_summary)
+        pass
+
+
 def _panel_with_flows(
     market: Market, params: StudyParams, timer: _Timer
 ) -> tuple[NorthboundPanel, pl.DataFrame, pl.DataFrame]:
@@ -325,6 +334,9 @@ def _panel_with_flows(
     # the participant split reads only the market, not the panel: it runs on a second thread
     # while the hygiene runs (both spend their time in Polars collects and nogil numba
     # kernels, which release the GIL); its errors surface after the hygiene's, as before
+    # scipy.stats (the IC summary's t distribution) costs ~0.7 s to import: it is imported on
+    # a thread now, while the hygiene waits in Polars and numpy
+    threading.Thread(target=_import_scipy_stats, name="factorlab-scipy", daemon=True).start()
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(_split_flows, market) if want_split else None
         panel = research_panel(market, start=params.start, end=params.end)
