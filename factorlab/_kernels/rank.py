@@ -12,6 +12,7 @@ from numba import njit
 
 __all__ = [
     "average_ranks_nb",
+    "group_tail_flags_nb",
     "row_average_ranks_nb",
     "row_order",
     "row_order_nb",
@@ -183,3 +184,40 @@ def row_order(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return row_order_nb(
         np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(valid, dtype=np.bool_)
     )
+
+
+@njit(cache=True, nogil=True)
+def group_tail_flags_nb(x, order, offsets, top, is_top, is_bottom):  # pragma: no cover
+    """Per row: is ``x`` among the top / bottom `top` fraction of its group? Groups are the
+    segments ``order[offsets[g]:offsets[g + 1]]`` of row numbers; NaN is missing (never
+    flagged). The rule of Polars' ``rank("min") <= ceil(count * top)`` over the group's
+    non-missing values: a value ties in with every equal value (-0.0 equals 0.0)."""
+    n_max = 0
+    for g in range(offsets.shape[0] - 1):
+        n_max = max(n_max, offsets[g + 1] - offsets[g])
+    vals = np.empty(n_max)
+    rows = np.empty(n_max, dtype=np.int64)
+    for g in range(offsets.shape[0] - 1):
+        m = 0
+        for i in range(offsets[g], offsets[g + 1]):
+            v = x[order[i]]
+            if not np.isnan(v):
+                vals[m] = v
+                rows[m] = order[i]
+                m += 1
+        if m == 0:
+            continue
+        srt = np.argsort(vals[:m])
+        k = np.ceil(np.float64(m) * top)
+        p = 0
+        while p < m:  # one run of equal values: sorted positions p .. q-1
+            q = p + 1
+            while q < m and vals[srt[q]] == vals[srt[p]]:
+                q += 1
+            bottom = p + 1 <= k  # 1 + names strictly below
+            top_ = m - q + 1 <= k  # 1 + names strictly above
+            for j in range(p, q):
+                r = rows[srt[j]]
+                is_bottom[r] = bottom
+                is_top[r] = top_
+            p = q

@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._display import Summary, join_names, sizes, wrap
+from factorlab._kernels.rank import group_tail_flags_nb
 from factorlab._version import __version__
 from factorlab.backtest import Costs, backtest_many, pool_benchmark
 from factorlab.calendar import rebalance_dates, to_date
@@ -1088,15 +1089,20 @@ def _leg_targets(
     query: (pool, factor) -> frame (date, asset, weight, side). Ties with the last name
     selected are all included (as :func:`~factorlab.backtest.quantile_targets`); equal or cap
     weights. A (pool, factor) without any score is absent."""
-    keys = ["pool", "date"]
     w = pl.lit(1.0) if params.weighting == "equal" else pl.col("cap")
+    # one group id per (pool, date); the ranks per group in numpy (a Polars rank().over() per
+    # factor and side costs ~20 us per group: 1.5 s on the large preset)
+    gid = scored.select(pl.struct("pool", "date").rank("dense")).to_series().to_numpy()
+    order = np.argsort(gid, kind="stable")
+    # gid runs 1..G: the first position of each id 1..G+1 in sorted order = the G+1 offsets
+    offsets = np.searchsorted(gid[order], np.arange(1, (gid.max() if gid.size else 0) + 2))
+    offsets = offsets.astype(np.int64)
     flags = []
     for n in names:
-        score = pl.col(n).fill_nan(None)  # NaN is missing, never top
-        k = (score.count().over(keys) * params.top).ceil()
-        flags.append((score.rank("min", descending=True).over(keys) <= k).alias(f"{n}\x00top"))
-        flags.append((score.rank("min").over(keys) <= k).alias(f"{n}\x00bottom"))
-    picked = scored.select("pool", "date", "asset", w.alias("weight"), *flags)
+        x = scored[n].cast(pl.Float64).to_numpy()
+        top, bottom = _top_bottom_flags(x, order, offsets, params.top)
+        flags += [pl.Series(f"{n}\x00top", top), pl.Series(f"{n}\x00bottom", bottom)]
+    picked = scored.select("pool", "date", "asset", w.alias("weight")).with_columns(flags)
     out = {}
     for (pool,), sub in picked.partition_by("pool", as_dict=True).items():
         for n in names:
@@ -1111,6 +1117,18 @@ def _leg_targets(
             if legs.height:
                 out[(pool, n)] = legs
     return out
+
+
+def _top_bottom_flags(
+    x: np.ndarray, order: np.ndarray, offsets: np.ndarray, top: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: is its score among the top / bottom `top` fraction of its (pool, date) group
+    (rows ``order[offsets[g]:offsets[g + 1]]``)? ``rank("min") <= ceil(count * top)`` over
+    the group's non-missing scores (NaN and null are missing, never picked)."""
+    is_top = np.zeros(x.shape[0], dtype=bool)
+    is_bottom = np.zeros(x.shape[0], dtype=bool)
+    group_tail_flags_nb(x, order, offsets, float(top), is_top, is_bottom)
+    return is_top, is_bottom
 
 
 def _with_empty_dates(tg: pl.DataFrame, schedule: pl.Series, grid: AssetGrid) -> pl.DataFrame:
