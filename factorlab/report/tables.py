@@ -274,9 +274,8 @@ def text_table(frame: pl.DataFrame, *, gap: int = 2, wrap_headers: bool = False)
     --------
     >>> print(text_table(pl.DataFrame({"Pool": ["csi300"], "Excess ann. %": ["7.53"]}),
     ...                  wrap_headers=True))
-    Pool    Excess
-              ann.
-                 %
+            Excess
+    Pool    ann. %
     ------  ------
     csi300    7.53
     """
