@@ -150,8 +150,7 @@ def test_tear_sheet_stages_numbers_then_figures(small_market, tmp_path, capfd):
     seen: list[str] = []
     sheet = tearsheet(frame, ["mom"], prices=px, pools=pools, horizons=(5,), progress=seen.append)
     assert [s.split(":")[0] for s in seen] == [
-        "evaluate",
-        "panel",
+        "evaluate",  # one evaluate() call builds the panel the sections use (no second build)
         "section mom / csi300",
         "section mom / liq1500",
         "series",

@@ -13,7 +13,7 @@ unique. Nothing asked for is left out silently: every factor x pool x horizon ha
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,10 @@ class Evaluation:
     ic: pl.DataFrame
     quantile_returns: pl.DataFrame
     drops: pl.DataFrame
+    #: (pool, factor) -> the clean factor behind the frames (only with ``keep_clean=True``)
+    cleans: Mapping[tuple[str, str], CleanFactor] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def _display(self) -> Summary:
         s = self.summary
@@ -117,6 +121,7 @@ def evaluate(
     price_col: str = "close",
     date_col: str = "date",
     asset_col: str = "asset",
+    keep_clean: bool = False,
 ) -> Evaluation:
     """Score many factor columns on many pools in one call.
 
@@ -139,6 +144,9 @@ def evaluate(
         ``"qcut"`` alphalens-compatible) and :func:`information_coefficient`. The default entry
         is ``"next_open"``: a factor known after day t's close trades at t+1's open (pass
         ``entry="close"`` for alphalens' convention, with data known before the close).
+    keep_clean
+        Keep each (pool, factor)'s :class:`CleanFactor` in ``Evaluation.cleans`` (for per-date
+        series, e.g. the tear sheet); off by default, since each holds dense grids.
 
     Returns
     -------
@@ -214,6 +222,7 @@ def evaluate(
     factor_dates = factor_frame.get_column(date_col).unique().sort()
 
     summaries, ics, qrets, drops = [], [], [], []
+    cleans: dict[tuple[str, str], CleanFactor] = {}
     for pool, keys in members.items():
         if keys is None:
             sub, not_in_factor = factor_frame, 0
@@ -237,6 +246,8 @@ def evaluate(
             if not isinstance(clean, CleanFactor):
                 summaries.append(_empty_summary(d, horizons, tag))
                 continue
+            if keep_clean:
+                cleans[(pool, name)] = clean
             ic = information_coefficient(clean, method=method)
             ics.append(ic.with_columns(**{k: pl.lit(v) for k, v in tag.items()}))
             qr = mean_return_by_quantile(clean)
@@ -249,6 +260,7 @@ def evaluate(
         ic=_concat(ics, lead),
         quantile_returns=_concat(qrets, lead),
         drops=pl.concat(drops),
+        cleans=cleans,
     )
 
 

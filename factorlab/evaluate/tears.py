@@ -8,17 +8,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
 
 from factorlab._display import Summary, join_names, wrap
 from factorlab.evaluate.events import event_returns
-from factorlab.evaluate.forward import forward_returns, validate_horizons
+from factorlab.evaluate.forward import validate_horizons
 from factorlab.evaluate.ic import ic_summary, information_coefficient, rolling_ic
-from factorlab.evaluate.panel import DensePanel
-from factorlab.evaluate.quantiles import CleanFactor, clean_factor
+from factorlab.evaluate.quantiles import CleanFactor
 from factorlab.evaluate.returns import mean_return_by_quantile, quantile_spread, rate_of_return
 from factorlab.evaluate.sweep import Evaluation, evaluate
 from factorlab.evaluate.turnover import factor_rank_autocorrelation, quantile_turnover
@@ -41,7 +40,6 @@ DECAY_HORIZONS: tuple[int, ...] = (1, 2, 3, 5, 10, 20)
 IC_WINDOW = 21
 #: z of the two-sided 95 % normal confidence band of the spread.
 Z95 = 1.959963984540054
-_ENTRY_COLUMN = {"close": None, "next_close": None, "next_open": "open", "next_vwap": "vwap"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -293,12 +291,16 @@ def tearsheet(
     names = [factors] if isinstance(factors, str) else list(factors)
     horizons = validate_horizons(horizons)
     before, after = event_window
+    # one evaluate() call: the summary's horizons plus the 1-session horizon (the cumulative
+    # curves) and the decay horizons; its clean factors feed the per-date series (per horizon,
+    # so the extra horizons change no number of the asked ones)
+    all_h = validate_horizons([*horizons, 1, *validate_horizons(decay_horizons, "decay_horizons")])
     ev = evaluate(
         frame,
         names,
         prices=prices,
         pools=pools,
-        horizons=horizons,
+        horizons=all_h,
         quantiles=quantiles,
         mode=mode,
         entry=entry,
@@ -306,49 +308,34 @@ def tearsheet(
         price_col=price_col,
         date_col=date_col,
         asset_col=asset_col,
+        keep_clean=True,
+    )
+    asked = pl.col("horizon").is_in(list(horizons))
+    ev = replace(
+        ev,
+        summary=ev.summary.filter(asked),
+        drops=ev.drops.filter(asked),
+        ic=ev.ic.filter(asked) if "horizon" in ev.ic.columns else ev.ic,
+        quantile_returns=ev.quantile_returns.filter(asked)
+        if "horizon" in ev.quantile_returns.columns
+        else ev.quantile_returns,
     )
     seconds["evaluate"] = time.perf_counter() - started
     progress(f"evaluate: {seconds['evaluate']:.1f}s")
 
     t0 = time.perf_counter()
-    lf = as_lazy(frame, name="frame")
-    entry_col = _ENTRY_COLUMN.get(entry)
-    price_cols = list(dict.fromkeys([price_col, *([entry_col] if entry_col else [])]))
-    price_frame = lf if prices is None else as_lazy(prices, name="prices")
-    price_data = _as_date(price_frame.select(date_col, asset_col, *price_cols).collect(), date_col)
-    factor_frame = _as_date(lf.select(date_col, asset_col, *names).collect(), date_col)
-    factor_frame = _same_dtype(factor_frame, price_data, asset_col)
-    panel = DensePanel.from_frame(
-        price_data, columns=tuple(price_cols), date_col=date_col, asset_col=asset_col
-    )
-    all_h = validate_horizons([*horizons, 1, *validate_horizons(decay_horizons, "decay_horizons")])
-    fwd = forward_returns(panel, all_h, entry=entry, price_col=price_col)
-    seconds["panel"] = time.perf_counter() - t0
-    progress(f"panel: {seconds['panel']:.1f}s")
-
-    t0 = time.perf_counter()
     sections = []
-    members = _members(pools, factor_frame, date_col, asset_col)
-    for pool, sub in members.items():
+    pool_names = ev.summary.get_column("pool").unique(maintain_order=True).to_list()
+    for pool in pool_names:
         for name in names:
             progress(f"section {name} / {pool}")
             summary = ev.summary.filter((pl.col("factor") == name) & (pl.col("pool") == pool))
             drops = ev.drops.filter((pl.col("factor") == name) & (pl.col("pool") == pool))
-            f = sub.select(date_col, asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
             reason = summary.get_column("reason")[0] if summary.height else None
-            if not f.get_column("factor").is_finite().any():
+            clean = ev.cleans.get((pool, name))
+            if clean is None:
                 sections.append(TearSheetSection(name, pool, summary, drops, reason=reason))
                 continue
-            clean = clean_factor(
-                panel,
-                f,
-                fwd,
-                factor_col="factor",
-                date_col=date_col,
-                asset_col=asset_col,
-                quantiles=quantiles,
-                mode=mode,
-            )
             sections.append(
                 _section(
                     clean, name, pool, summary, drops, horizons, method, before, after, price_col
@@ -379,7 +366,7 @@ def tearsheet(
     top = ev.summary.filter(pl.col("horizon") == head).select(keep)
     params = {
         "factors": names,
-        "pools": list(members),
+        "pools": pool_names,
         "horizons": list(horizons),
         "quantiles": quantiles,
         "mode": mode,
@@ -390,7 +377,16 @@ def tearsheet(
         "decay_horizons": list(all_h),
         "ic_window": IC_WINDOW,
     }
-    src = _describe_source(source) + _frame_lines(factor_frame, price_data, date_col, asset_col)
+    keys = [date_col, asset_col]
+    lf = as_lazy(frame, name="frame")
+    factor_keys = lf.select(keys).collect()
+    price_keys = factor_keys if prices is None else as_lazy(prices, name="prices").select(keys)
+    src = _describe_source(source) + _frame_lines(
+        factor_keys,
+        price_keys if isinstance(price_keys, pl.DataFrame) else price_keys.collect(),
+        date_col,
+        asset_col,
+    )
     seconds["total"] = time.perf_counter() - started
     return TearSheet(
         summary=top,
@@ -400,48 +396,6 @@ def tearsheet(
         source=tuple(src),
         seconds=seconds,
     )
-
-
-def _as_date(frame: pl.DataFrame, date_col: str) -> pl.DataFrame:
-    if frame.schema[date_col] == pl.Date:
-        return frame
-    return frame.with_columns(pl.col(date_col).cast(pl.Date))  # evaluate() checked the dtype
-
-
-def _same_dtype(frame: pl.DataFrame, prices: pl.DataFrame, asset_col: str) -> pl.DataFrame:
-    """The factor's asset codes in the prices' dtype (evaluate() checked that they match)."""
-    codes, known = frame.get_column(asset_col), prices.get_column(asset_col)
-    target = pl.String if isinstance(known.dtype, pl.Categorical | pl.Enum) else known.dtype
-    if codes.dtype == target:
-        return frame
-    return frame.with_columns(codes.cast(pl.String).cast(target, strict=False).alias(asset_col))
-
-
-def _members(
-    pools: Any, factor_frame: pl.DataFrame, date_col: str, asset_col: str
-) -> dict[str, pl.DataFrame]:
-    """The factor rows of each pool's members (the rows :func:`evaluate` scores per pool)."""
-    if pools is None:
-        return {"all": factor_frame}
-    if isinstance(pools, Mapping):
-        parts = {
-            str(k): as_lazy(v, name=f"pools[{k!r}]").select(date_col, asset_col).collect()
-            for k, v in pools.items()
-        }
-    else:
-        p = as_lazy(pools, name="pools").select(date_col, asset_col, "pool").collect()
-        parts = {
-            str(n): part.select(date_col, asset_col)
-            for (n,), part in p.group_by(["pool"], maintain_order=True)
-        }
-    out = {}
-    schema = factor_frame.schema
-    for name, keys in parts.items():
-        keys = _as_date(keys, date_col).with_columns(
-            pl.col(asset_col).cast(pl.String).cast(schema[asset_col], strict=False)
-        )
-        out[name] = factor_frame.join(keys, on=[date_col, asset_col], how="semi")
-    return out
 
 
 def _section(
