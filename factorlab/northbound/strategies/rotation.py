@@ -212,9 +212,7 @@ def rotation_inputs(
         )
     market.require("prices", "assets", "northbound", purpose="the industry rotation")
     has_participants = market.has("participant_holdings")
-    needs_split = [k for k in kinds if k != "all"] or (
-        ["all"] if source == "participants" else []
-    )
+    needs_split = [k for k in kinds if k != "all"] or (["all"] if source == "participants" else [])
     if needs_split and not has_participants:
         raise MarketError(
             f"flow {needs_split[0]!r} needs per-participant holdings (table "
@@ -369,15 +367,25 @@ def _dense_by_industry(
     day = agg["date"].to_numpy().astype("datetime64[D]")
     row = np.searchsorted(dates, day)
     ok = (row < len(dates)) & (dates[np.minimum(row, len(dates) - 1)] == day)
-    col = agg["industry"].replace_strict(
-        {name: g for g, name in enumerate(industries)}, return_dtype=pl.Int64
-    ).to_numpy()
+    col = (
+        agg["industry"]
+        .replace_strict({name: g for g, name in enumerate(industries)}, return_dtype=pl.Int64)
+        .to_numpy()
+    )
     if fill_missing != 0.0:
         has = np.zeros(len(dates), bool)
         has[row[ok]] = True
         out[has] = 0.0
     np.add.at(out, (row[ok], col[ok]), agg["value"].to_numpy()[ok])
     return out
+
+
+def _row_mean(x: np.ndarray) -> np.ndarray:
+    """Mean of each row over its finite entries (NaN for a row without any)."""
+    ok = np.isfinite(x)
+    n = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(ok, x, 0.0).sum(axis=1) / n, np.nan)
 
 
 def _levels_frame(dates: pl.Series, industries: Sequence[str], ret: np.ndarray) -> pl.DataFrame:
@@ -539,12 +547,13 @@ def industry_returns(
     Members are point in time (first price row .. the session before the published delisting);
     weights are the float cap at the previous close. See :class:`RotationInputs`.
     """
-    inp = inputs if inputs is not None else rotation_inputs(
-        market, flows=["all"], industries=industries, source="published"
+    inp = (
+        inputs
+        if inputs is not None
+        else rotation_inputs(market, flows=["all"], industries=industries, source="published")
     )
     ret = inp.returns
-    eq = np.nanmean(np.where(np.isfinite(ret), ret, np.nan), axis=1, keepdims=True) \
-        if np.isfinite(ret).any() else np.full((ret.shape[0], 1), np.nan)  # fmt: skip
+    eq = _row_mean(ret)[:, None]
     names = (*inp.industries, "equal_weight")
     allr = np.concatenate([ret, eq], axis=1)
     lev = _levels_frame(inp.date_series, names, allr).rename({"close": "level"})
@@ -607,8 +616,7 @@ def _universe(
         eligible = np.isfinite(inputs.returns)
         # an industry can be bought on a day it has a level
         eligible[:-1] |= np.isfinite(inputs.returns[1:])
-        eq = np.nanmean(np.where(np.isfinite(inputs.returns), inputs.returns, np.nan), axis=1) \
-            if np.isfinite(inputs.returns).any() else np.full(len(dates), np.nan)  # fmt: skip
+        eq = _row_mean(inputs.returns)
         equal = pl.DataFrame({"date": dates, "benchmark": eq}).with_columns(
             pl.col("benchmark").fill_nan(0.0)
         )
@@ -648,7 +656,7 @@ def _universe(
     r = np.full(close.shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         r[1:] = filled[1:] / filled[:-1] - 1.0
-    eq = np.nanmean(r, axis=1) if np.isfinite(r).any() else np.full(len(dates), np.nan)
+    eq = _row_mean(r)
     equal = pl.DataFrame({"date": dates, "benchmark": eq}).with_columns(
         pl.col("benchmark").fill_nan(0.0)
     )
@@ -841,7 +849,8 @@ def _targets_frame(
 ) -> pl.DataFrame:  # fmt: skip
     return pl.DataFrame(
         {
-            "book": pl.Series([book] * len(rows)) if not isinstance(book, int)
+            "book": pl.Series([book] * len(rows))
+            if not isinstance(book, int)
             else pl.Series(np.full(len(rows), book)),
             "date": inputs.date_series.gather(rows),
             "industry": pl.Series(np.array(inputs.industries, dtype=object)[gs], dtype=pl.String),
@@ -1170,7 +1179,11 @@ class RotationGrid:
     def best(self, by: str = "excess_sharpe", *, costs: bool = True) -> pl.DataFrame:
         """The best book per flow by `by` (with or without costs)."""
         t = self.table.filter(pl.col("costs") == costs)
-        return t.sort(by, descending=True, nulls_last=True).group_by("flow", maintain_order=True).first()
+        return (
+            t.sort(by, descending=True, nulls_last=True)
+            .group_by("flow", maintain_order=True)
+            .first()
+        )
 
     def _display(self) -> Summary:
         p = self.params
@@ -1182,8 +1195,9 @@ class RotationGrid:
                 f"{list(p['rebalances'])}; lookbacks {list(p['lookbacks'])}; skips "
                 f"{list(p['skips'])}; asset {p['asset']}",
             ),
-            self.best().select("flow", "lookback", "skip", "rebalance", "top", "excess_annual",
-                               "excess_sharpe"),  # fmt: skip
+            self.best().select(
+                "flow", "lookback", "skip", "rebalance", "top", "excess_annual", "excess_sharpe"
+            ),
             "best book per flow by excess Sharpe (with costs)",
         )
 
@@ -1265,9 +1279,7 @@ def rotation_grid(
             key = {"flow": f, "lookback": lb, "skip": sk, "rebalance": w, "top": t, "costs": c}
             rows.append({**key, "signals": sig[b], **_stats(d)})
             excess.append(
-                d.select("date", "excess").with_columns(
-                    **{k: pl.lit(v) for k, v in key.items()}
-                )
+                d.select("date", "excess").with_columns(**{k: pl.lit(v) for k, v in key.items()})
             )
     params = {
         "flows": kinds, "tops": tops_, "rebalances": rebs, "lookbacks": lbs, "skips": sks,
