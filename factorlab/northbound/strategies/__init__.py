@@ -14,4 +14,18 @@ Every choice the seeds leave open is written down in docs/strategies.md and is a
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from factorlab.northbound.strategies.portraits import (
+    PORTRAIT_INDICES,
+    PORTRAIT_KINDS,
+    PortraitParams,
+    Portraits,
+    portraits,
+)
+
+__all__ = [
+    "PORTRAIT_INDICES",
+    "PORTRAIT_KINDS",
+    "PortraitParams",
+    "Portraits",
+    "portraits",
+]
