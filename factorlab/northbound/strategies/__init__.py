@@ -21,11 +21,21 @@ from factorlab.northbound.strategies.portraits import (
     Portraits,
     portraits,
 )
+from factorlab.northbound.strategies.run import (
+    STRATEGY_PARTS,
+    StrategiesParams,
+    StrategiesResult,
+    run_strategies,
+)
 
 __all__ = [
     "PORTRAIT_INDICES",
     "PORTRAIT_KINDS",
+    "STRATEGY_PARTS",
     "PortraitParams",
     "Portraits",
+    "StrategiesParams",
+    "StrategiesResult",
     "portraits",
+    "run_strategies",
 ]
