@@ -392,8 +392,8 @@ TINY_GOLDEN = {
     "assets": (120, {}),
     "corporate_actions": (181, {"bonus_ratio": 13.0, "cash_dividend": 46.596000000000004}),
     "etfs": (
-        10138,
-        {"close": 11658.003999999999, "nav": 11658.029899999998, "volume": 797323468800.0},
+        13157,
+        {"close": 15997.277999999998, "nav": 15997.1838, "volume": 1311386652300.0},
     ),
     "flows_truth": (
         506,
@@ -419,8 +419,8 @@ TINY_GOLDEN = {
             "buy_amount": 442987260000.0,
         },
     ),
-    # printed daily before the disclosure change (GENERATOR_VERSION 3; every other table is
-    # unchanged from version 2)
+    # printed daily before the disclosure change (seed 002 estimation work;
+    # no other table changed with it)
     "short_sellable": (20730, {"quantity": 29508684061.0}),
     "book_to_price": (2502, {"book_to_price": 1672.0606010000001}),
 }
