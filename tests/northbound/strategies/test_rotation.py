@@ -410,15 +410,21 @@ def test_bad_input(strat_tiny, strat_market, inputs):
         industry_rotation(strat_market, asset="etf", etf_map=pl.DataFrame({"x": [1]}),
                           inputs=inputs)  # fmt: skip
     tables = {n: strat_tiny.table(n) for n in strat_tiny.names}
+    inds = ["银行", "医药", "电子", "计算机", "机械", "汽车"]
     no_part = Market({n: t for n, t in tables.items() if n != "participant_holdings"},
                      validate="none")  # fmt: skip
     for flow in ("trading", "allocation"):
         with pytest.raises(MarketError, match=r"`participant_holdings`.*flow='all'"):
             industry_rotation(no_part, flow=flow)
-    with pytest.raises(MarketError, match="no stocks in table `assets`"):
+    with pytest.raises(MarketError, match="1 of the 2 industries .* have no stocks in table `ass"):
         rotation_inputs(strat_tiny, flows=["all"], industries=["银行", "星际旅行"])
+    with pytest.raises(MarketError, match="Pass `industries=`"):
+        rotation_inputs(strat_tiny, flows=["all"], industries=["Banks", "Media", "银行"])
+    # an industry a small market lacks is left out and reported
+    part = rotation_inputs(strat_tiny, flows=["all"], industries=[*inds, "星际旅行"])
+    assert part.industries == tuple(inds)
+    assert part.report.filter(pl.col("step").str.starts_with("industries without"))["rows"][0] == 1
     no_etf = Market({n: t for n, t in tables.items() if n != "etfs"}, validate="none")
-    inds = ["银行", "医药", "电子", "计算机", "机械", "汽车"]
     with pytest.raises(MarketError, match=r"needs table `etfs`.*asset='stocks'"):
         industry_rotation(no_etf, flow="all", asset="etf", top=3, industries=inds)
     # all flows work from the published holdings alone
