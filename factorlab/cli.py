@@ -277,7 +277,7 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
     print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
     for part in result.parts:
         print(f"\n== {PART_TITLES.get(part, part)}")
-        for t in (t for t in headline_tables(result) if t.part == part):
+        for t in (t for t in headline_tables(result) if t.part == part and t.terminal):
             shown = t.frame if t.rows is None else t.frame.head(t.rows)
             more = (
                 ""
