@@ -13,7 +13,7 @@ import pytest
 
 from factorlab import calibration as cal
 from factorlab.calendar import sessions
-from factorlab.errors import MarketError, ParameterError
+from factorlab.errors import MarketError, MissingColumnError, ParameterError
 from factorlab.market import Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS as F
 from factorlab.northbound.participants import ParticipantSplit
@@ -138,13 +138,21 @@ def test_the_study_coverage_is_shown_beside_ours():
     table = _table("coverage_pct", {F[0]: 96.0, F[1]: 98.5, F[4]: 50.0})
     out = cal._with_study_coverage(rows, _study(table=table))
     row = _row(out, "csi300")
-    assert row["note"].endswith("; the study's coverage column: 97.25%")  # statics only
+    assert row["note"].endswith("every signal date: 97.25%)")  # the statics only
     assert row["measured"] == _row(rows, "csi300")["measured"]
 
 
 def test_coverage_needs_the_tables():
     with pytest.raises(MarketError, match="northbound"):
         cal.coverage(Market({}, validate="none"))
+
+
+def test_a_table_without_a_needed_column_is_a_clear_error():
+    m = _coverage_market()
+    bad = Market({"pools": m.pools, "northbound": m.northbound.rename({"shares": "qty"})},
+                 validate="none")
+    with pytest.raises(MissingColumnError, match=r"table `northbound` has no column.*`shares`"):
+        cal.coverage(bad)
 
 
 def test_a_reversed_window_is_a_parameter_error():
@@ -323,6 +331,16 @@ def test_market_facts_dispersion_on_a_wider_cross_section():
     assert _row(out, "index_vol")["measured"] is None
     assert "no `indices`" in _row(out, "index_vol")["note"]
     assert _row(out, "index_vol")["in_band"] is None
+
+
+def test_market_facts_without_the_pool_or_the_index_say_why(tiny_market):
+    out = cal.market_facts(tiny_market, start="2019-01-02", end="2019-03-29", pool="csi500",
+                           index="csi1000")
+    assert out["measured"].is_null().all() and out["in_band"].is_null().all()
+    vol = _row(out, "index_vol")["note"]
+    assert vol == "fewer than 3 `csi1000` rows in `indices` in the window"
+    assert (out.filter(pl.col("group") != "index_vol")["note"]
+            == "no `csi500` member in the window").all()
 
 
 def test_universe_counts_listed_stocks_and_the_pool_share(tiny_market):
