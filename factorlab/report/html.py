@@ -38,6 +38,7 @@ __all__ = [
     "REPORT_MARKER",
     "check_report_folder",
     "costs_text",
+    "finish_report_folder",
     "handbook_recommended",
     "write_report",
 ]
@@ -419,6 +420,14 @@ def write_report(
     files = {"report.html", "summary.md"} | {
         f"figures/{d.name}.png" for d in drawn if d.png is not None
     }
+    finish_report_folder(out, previous, files)
+    return path
+
+
+def finish_report_folder(out: Path, previous: set[str], files: set[str]) -> None:
+    """Remove the figures of the previous report in `out` (`previous`, from
+    :func:`check_report_folder`) that this one did not write, and mark the folder as a factorlab
+    report listing `files` (:data:`REPORT_MARKER`)."""
     for stale in sorted(previous - files):  # a figure of the previous report not drawn now
         target = out / stale
         if stale.startswith("figures/") and stale.endswith(".png") and target.is_file():
@@ -427,4 +436,3 @@ def write_report(
         json.dumps({"format": "factorlab-report", "files": sorted(files)}, indent=1),
         encoding="utf-8",
     )
-    return path

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import polars as pl
 
 from factorlab._version import __version__
 from factorlab.report.figures import figure_png, require_matplotlib
-from factorlab.report.html import REPORT_CSS, REPORT_MARKER, check_report_folder
+from factorlab.report.html import REPORT_CSS, check_report_folder, finish_report_folder
 from factorlab.report.strategies_figures import industry_label, strategy_figure_plan
 from factorlab.report.tables import data_line, format_value, html_table, markdown_table
 
@@ -523,12 +522,5 @@ def write_strategies_report(
     files = {REPORT_FILE, "summary.md"} | {
         f"figures/{d.name}.png" for d in drawn if d.png is not None
     }
-    for stale in sorted(previous - files):
-        target = out / stale
-        if stale.startswith("figures/") and stale.endswith(".png") and target.is_file():
-            target.unlink()
-    (out / REPORT_MARKER).write_text(
-        json.dumps({"format": "factorlab-report", "files": sorted(files)}, indent=1),
-        encoding="utf-8",
-    )
+    finish_report_folder(out, previous, files)
     return path

@@ -29,7 +29,7 @@ from factorlab._version import __version__
 from factorlab.errors import MarketError, ParameterError
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.participants import ParticipantSplit, classify_participants
-from factorlab.northbound.strategies.portraits import portraits
+from factorlab.northbound.strategies.portraits import PORTRAIT_TABLES, portraits
 from factorlab.northbound.strategies.rotation import (
     ROTATION_COSTS,
     RotationInputs,
@@ -231,15 +231,7 @@ _PARTS: dict[str, _Part] = {
         _Part(
             "portraits",
             {"portraits": portraits},
-            (
-                "participant_holdings",
-                "participants",
-                "prices",
-                "assets",
-                "pools",
-                "indices",
-                "northbound",
-            ),
+            PORTRAIT_TABLES,
             _run_portraits,
         ),
         _Part(
