@@ -891,11 +891,14 @@ def _run_books(
     )
 
 
-def _check_book_params(top: Any, rebalance: Any, asset: Any, n_inds: int) -> tuple[int, int]:
-    t = _check_int("top", top, 1)
+def _check_book_params(
+    top: Any, rebalance: Any, asset: Any, n_inds: int, name: str = "top"
+) -> tuple[int, int]:
+    t = _check_int(name, top, 1)
     if t > n_inds:
         raise ParameterError(
-            f"`top` = {t} is larger than the {n_inds} industries ranked; choose top <= {n_inds}."
+            f"`{name}` = {t} is larger than the {n_inds} industries ranked; choose {name} <= "
+            f"{n_inds}."
         )
     w = _check_int("rebalance", rebalance, 1)
     if asset not in get_args(RotationAsset):
@@ -904,6 +907,24 @@ def _check_book_params(top: Any, rebalance: Any, asset: Any, n_inds: int) -> tup
             f"ETF per industry); got {asset!r}."
         )
     return t, w
+
+
+def _signals(
+    market: Market, inputs: RotationInputs | None, flow: str, n: Any, n_name: str,
+    rebalance: Any, lookback: Any, skip: Any, scale: Any, asset: Any, industries: Any,
+    start: Any, end: Any, etf_map: Any, index: str | None,
+) -> tuple[RotationInputs, _Universe, np.ndarray, np.ndarray, tuple[int, ...]]:  # fmt: skip
+    """The checked parameters, the inputs, the universe, the factor grid and the anchor rows
+    of one book (or one set of groups): what :func:`industry_rotation` and
+    :func:`layered_groups` share."""
+    lb, sk = _check_factor_params(flow, lookback, skip, scale)
+    _check_book_params(n, rebalance, asset, len(_check_industries(industries)), n_name)
+    inp = _inputs_for(market, inputs, [flow], industries)
+    t, w = _check_book_params(n, rebalance, asset, len(inp.industries), n_name)
+    lo, hi = _window(inp, start, end, [flow])
+    uni = _universe(inp, asset, etf_map, index, hi)
+    value = _factor_grid(inp, flow, lb, sk, scale)
+    return inp, uni, value, _anchor_rows(inp, w, lo, hi), (t, w, lb, sk)
 
 
 def _targets_frame(
@@ -1052,14 +1073,10 @@ def industry_rotation(
     DisclosureError
         `end` after the last daily disclosure (2024-08-16).
     """
-    lb, sk = _check_factor_params(flow, lookback, skip, scale)
-    t, w = _check_book_params(top, rebalance, asset, len(_check_industries(industries)))
-    inp = _inputs_for(market, inputs, [flow], industries)
-    _check_book_params(top, rebalance, asset, len(inp.industries))
-    lo, hi = _window(inp, start, end, [flow])
-    uni = _universe(inp, asset, etf_map, index, hi)
-    value = _factor_grid(inp, flow, lb, sk, scale)
-    rows = _anchor_rows(inp, w, lo, hi)
+    inp, uni, value, rows, (t, w, lb, sk) = _signals(
+        market, inputs, flow, top, "top", rebalance, lookback, skip, scale, asset,
+        industries, start, end, etf_map, index,
+    )  # fmt: skip
     r, g, k = _top_targets(_ranked(value, uni.eligible, rows), t)
     targets = _targets_frame(inp, uni, value, r, g, k, 0)
     books = _run_books(uni, targets, costs=costs, capital=capital, lots=lots)
@@ -1173,14 +1190,11 @@ def layered_groups(
 
     Parameters: as :func:`industry_rotation`; `groups` >= 2 and at most the industries.
     """
-    lb, sk = _check_factor_params(flow, lookback, skip, scale)
     n_g = _check_int("groups", groups, 2)
-    _, w = _check_book_params(n_g, rebalance, asset, len(_check_industries(industries)))
-    inp = _inputs_for(market, inputs, [flow], industries)
-    lo, hi = _window(inp, start, end, [flow])
-    uni = _universe(inp, asset, etf_map, index, hi)
-    value = _factor_grid(inp, flow, lb, sk, scale)
-    rows = _anchor_rows(inp, w, lo, hi)
+    inp, uni, value, rows, (n_g, w, lb, sk) = _signals(
+        market, inputs, flow, n_g, "groups", rebalance, lookback, skip, scale, asset,
+        industries, start, end, etf_map, index,
+    )  # fmt: skip
     rr_, order, count = _ranked(value, uni.eligible, rows)
     parts = []
     for r, o, n in zip(rr_, order, count, strict=True):
