@@ -19,12 +19,12 @@ import polars as pl
 
 from factorlab._display import Summary, join_names
 from factorlab.backtest import NO_COSTS, BacktestResult, Costs, backtest_many
-from factorlab.calendar import DISCLOSURE_END, rebalance_dates
+from factorlab.calendar import rebalance_dates
 from factorlab.errors import DisclosureError, MarketError, ParameterError
 from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
 from factorlab.grid import AssetGrid, GridIndex, ffill_rows
 from factorlab.market import Market
-from factorlab.northbound.hygiene import NorthboundPanel, research_panel
+from factorlab.northbound.hygiene import NorthboundPanel, disclosure_end, research_panel
 from factorlab.northbound.participants import (
     ParticipantSplit,
     classify_participants,
@@ -266,6 +266,7 @@ def rotation_inputs(
         }
     )
     dates, returns, cap = _industry_grids(market, assets, inds)
+    change = disclosure_end(market)
     if use_participants or needs_split:
         split = split if split is not None else classify_participants(market)
     out: dict[str, _Flows] = {}
@@ -282,7 +283,7 @@ def rotation_inputs(
         for kind, daily in zip(from_participants, grids, strict=True):
             first_date = (days[1] if days.len() > 1 else days[0]) if kind == "all" else first_eff
             out[kind] = _flows(
-                daily, dates, first_date, days.max(),
+                daily, dates, first_date, min(days.max(), change),
                 "participant holdings (sum over CCASS participants of dS x VWAP)",
             )  # fmt: skip
     if "all" in kinds and not use_participants:
@@ -294,7 +295,7 @@ def rotation_inputs(
             raise MarketError("table `northbound` yields no daily flows to rank industries on.")
         daily = _dense_by_industry(frame, assets, inds, dates, fill_missing=0.0)[0]
         out["all"] = _flows(
-            daily, dates, frame["date"].min(), frame["date"].max(),
+            daily, dates, frame["date"].min(), min(frame["date"].max(), change),
             "published holdings (research panel dS x VWAP)",
         )  # fmt: skip
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
@@ -313,7 +314,8 @@ def rotation_inputs(
 
 
 def _flows(daily: np.ndarray, dates: np.ndarray, first: Any, last: Any, source: str) -> _Flows:
-    """The flows on [first, last] (dates), NaN outside."""
+    """The flows on [first, last] (dates), NaN outside (`last` at most the last day of daily
+    disclosure: later rows are quarterly snapshots)."""
     lo = int(np.searchsorted(dates, np.datetime64(first, "D")))
     hi = int(np.searchsorted(dates, np.datetime64(last, "D"), side="right")) - 1
     daily[:lo] = np.nan
@@ -790,10 +792,11 @@ def _window(inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str]) 
     if end is not None:
         end_d = _date(end, "end")
         if end_d > last_day:
-            if end_d > DISCLOSURE_END:
+            change = disclosure_end(inputs.market)
+            if end_d > change:
                 raise DisclosureError(
                     f"`end` = {end_d} is after the last daily northbound disclosure "
-                    f"({DISCLOSURE_END}); the flows of this market end on {last_day}. The "
+                    f"({change}); the flows of this market end on {last_day}. The "
                     f"rotation needs daily holdings: pass end <= {last_day} (post-2024 "
                     "estimated holdings are not supported by the rotation)."
                 )

@@ -440,6 +440,14 @@ def test_bad_input(strat_tiny, strat_market, inputs):
     no_etf = Market({n: t for n, t in tables.items() if n != "etfs"}, validate="none")
     with pytest.raises(MarketError, match=r"needs table `etfs`.*asset='stocks'"):
         industry_rotation(no_etf, flow="all", asset="etf", top=3, industries=inds)
+    # a market whose daily disclosure ends earlier (synthetic `disclosure_change`)
+    meta = {**strat_tiny.meta, "params": {**strat_tiny.meta["params"], "disclosure_change":
+                                          "2021-06-30"}}  # fmt: skip
+    early = Market(tables, meta=meta, validate="none")
+    fac = industry_flow_factor(early, flow="all", industries=inds)
+    assert fac["date"].max() == dt.date(2021, 6, 30)
+    with pytest.raises(DisclosureError, match="after the last daily northbound disclosure"):
+        industry_rotation(early, flow="all", top=3, industries=inds, end="2021-09-30")
     # all flows work from the published holdings alone
     res = industry_rotation(no_part, flow="all", top=3, industries=inds)
     assert res.params["flow_source"].startswith("published")
