@@ -426,9 +426,9 @@ def _median(values: Sequence[float]) -> float | None:
 
 
 def leg_turnover(study: StudyResult) -> pl.DataFrame:
-    """Weekly turnover of the top-20% leg (the backtester's per-rebalance turnover, the study's
-    ``turnover_pct``): the median over the static factors (#1-#4) and over the dynamic ones
-    (#5-#11), per pool."""
+    """Weekly turnover of the top-20% leg (the study's ``turnover_pct``: the backtester's
+    (buys + sells) / 2 / NAV per rebalance, the first one left out): the median over the static
+    factors (#1-#4) and over the dynamic ones (#5-#11), per pool."""
     items = []
     for pool in study.params.pools:
         for key, factors in (("static", STATIC), ("dynamic", DYNAMIC)):
@@ -744,6 +744,7 @@ def calibrate(
     say("coverage")
     study = factor_study(market, start=lo, end=hi, cache=cache, progress=None)
     say("factor study")
+    parts[0] = _with_study_coverage(parts[0], study)
     parts += [
         fn(study)
         for fn in (leg_turnover, tracking_error, excess_sharpe, factor_correlation,
@@ -788,6 +789,31 @@ def calibrate(
         end=hi,
         reference=ref_data,
         seconds=round(time.perf_counter() - t0, 3),
+    )
+
+
+def _with_study_coverage(rows: pl.DataFrame, study: StudyResult) -> pl.DataFrame:
+    """The coverage rows with the study's own figure (its ``coverage_pct``, mean over the
+    static factors) added to the note, to show how the two definitions differ."""
+    theirs = (
+        study.table.filter(pl.col("factor").is_in(list(STATIC)))
+        .group_by("pool")
+        .agg(pl.col("coverage_pct").mean().alias("study"))
+    )
+    return (
+        rows.join(theirs, left_on="group", right_on="pool", how="left")
+        .with_columns(
+            note=pl.when(pl.col("study").is_not_null())
+            .then(
+                pl.format(
+                    "{}; the study's coverage column: {}%",
+                    pl.col("note"),
+                    pl.col("study").round(2),
+                )
+            )
+            .otherwise(pl.col("note"))
+        )
+        .drop("study")
     )
 
 
