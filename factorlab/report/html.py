@@ -22,7 +22,7 @@ from factorlab.errors import ParameterError
 from factorlab.report.figures import figure_plan, figure_png, require_matplotlib
 from factorlab.report.tables import (
     USER_MARK,
-    data_line,
+    data_sentence,
     handbook_table,
     html_table,
     key_findings,
@@ -233,7 +233,7 @@ def _html(
         f'<p class="sub">{e(_span(result))}. factorlab {e(__version__)}, written '
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
     ]
-    parts.append(f'<p class="sub">{e(data_line(result).capitalize())}.</p>')
+    parts.append(f'<p class="sub">{e(data_sentence(result))}.</p>')
     parts.append(f'<p class="sub">Parameters: {e(_param_line(result.params))}.</p>')
     if note:
         parts.append(f'<p class="note">{e(note)}</p>')
@@ -300,7 +300,7 @@ def _markdown(
     recommended: Sequence[str],
 ) -> str:
     lines = [f"# {title}", "", f"{_span(result)}; factorlab {__version__}.", ""]
-    lines += [f"{data_line(result).capitalize()}.", ""]
+    lines += [f"{data_sentence(result)}.", ""]
     lines += [f"Parameters: {_param_line(result.params)}.", ""]
     lines += ["## Key findings", ""]
     lines += [f"- {f}" for f in findings] or ["- no finding: empty table"]
