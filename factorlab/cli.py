@@ -6,6 +6,7 @@ factorlab study --market DIR --factors-file my_factors.parquet   # your own fact
 factorlab list factors | pools [--market DIR]    # what the study can run
 factorlab data synth --preset default --out DIR  # write a synthetic market directory
 factorlab data info DIR                          # tables, rows, dates, sanity figures
+factorlab data calibrate [--market DIR]          # stylized facts vs the handbook's bands
 factorlab tearsheet --factors F --prices P --out DIR  # a tear sheet for any factor
 factorlab strategies [--market DIR] [--out DIR]  # seeds 000/004 strategies + HTML report
 """
@@ -276,7 +277,7 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
     print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
     for part in result.parts:
         print(f"\n== {PART_TITLES.get(part, part)}")
-        for t in (t for t in headline_tables(result) if t.part == part):
+        for t in (t for t in headline_tables(result) if t.part == part and t.terminal):
             shown = t.frame if t.rows is None else t.frame.head(t.rows)
             more = (
                 ""
@@ -437,6 +438,41 @@ def _cmd_tearsheet(args: argparse.Namespace) -> int:
             f"{format_value(row['spread_mean'], 'fraction_pct')} %"
         )
     print(f"tear sheet: {path}")
+    print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from factorlab.calibration import calibrate
+    from factorlab.datasets import PRESETS, real_sample, synthetic_market
+    from factorlab.datasets.real import default_path
+    from factorlab.market import Market
+    from factorlab.report.calibration import calibration_text
+
+    start = time.perf_counter()
+    if args.market:
+        market = Market.load(args.market)
+    else:
+        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+    reference = None
+    if not args.no_reference:
+        if default_path().is_dir():
+            print("reading the real sample (the reference column) ...", file=sys.stderr)
+            reference = real_sample()
+        else:
+            print(
+                f"note: no real sample at {default_path()}: the Real column stays empty",
+                file=sys.stderr,
+            )
+    cal = calibrate(
+        market,
+        start=args.start,
+        end=args.end,
+        reference=reference,
+        cache=not args.no_cache,
+        progress=_progress(start),
+    )
+    print(calibration_text(cal))
     print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     return 0
 
@@ -677,6 +713,22 @@ def build_parser() -> argparse.ArgumentParser:
     info = data_sub.add_parser("info", help="summarize a market directory")
     info.add_argument("dir")
     info.set_defaults(func=_cmd_info)
+    cal = data_sub.add_parser(
+        "calibrate",
+        help="measure the stylized facts of issue 12 (coverage, turnover, Sharpe, correlations, "
+        "split, market) against the handbook's and the real market's bands",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    cal_source = cal.add_mutually_exclusive_group()
+    cal_source.add_argument("--market", help="market directory (default: the --preset market)")
+    cal_source.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    cal.add_argument("--start", default="2017-01-01", help="first date (the handbook's window)")
+    cal.add_argument("--end", default="2023-01-31", help="last date (the handbook's window)")
+    cal.add_argument(
+        "--no-reference", action="store_true", help="do not measure the real sample (Real column)"
+    )
+    cal.add_argument("--no-cache", action="store_true", help="recompute the study")
+    cal.set_defaults(func=_cmd_calibrate)
     return parser
 
 

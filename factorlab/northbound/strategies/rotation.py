@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -18,12 +19,12 @@ import polars as pl
 
 from factorlab._display import Summary, join_names
 from factorlab.backtest import NO_COSTS, BacktestResult, Costs, backtest_many
-from factorlab.calendar import DISCLOSURE_END, rebalance_dates
+from factorlab.calendar import rebalance_dates
 from factorlab.errors import DisclosureError, MarketError, ParameterError
 from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
-from factorlab.grid import AssetGrid, ffill_rows
+from factorlab.grid import AssetGrid, GridIndex, ffill_rows
 from factorlab.market import Market
-from factorlab.northbound.hygiene import research_panel
+from factorlab.northbound.hygiene import NorthboundPanel, disclosure_end, research_panel
 from factorlab.northbound.participants import (
     ParticipantSplit,
     classify_participants,
@@ -120,8 +121,9 @@ class RotationInputs:
     ``dates``: the A-share sessions of ``prices``; ``industries``: the ranked industries;
     ``returns``: (T, G) cap-weighted daily industry returns (NaN before an industry has
     members); ``float_cap``: (T, G) the members' float cap at each close; ``holding``: (T, G)
-    northbound holding value at each close (NaN outside the published daily window); ``flows``:
-    per flow kind the daily industry flows; ``report``: step, rows, detail of what was left out.
+    northbound holding value at each close (NaN outside the published daily window; computed
+    on first use, from the research panel); ``flows``: per flow kind the daily industry flows;
+    ``report``: step, rows, detail of what was left out.
     """
 
     market: Market = field(repr=False)
@@ -129,14 +131,23 @@ class RotationInputs:
     industries: tuple[str, ...]
     returns: np.ndarray
     float_cap: np.ndarray
-    holding: np.ndarray
     flows: dict[str, _Flows]
     report: pl.DataFrame
+    assets: pl.DataFrame = field(repr=False)
     split: ParticipantSplit | None = field(default=None, repr=False)
+    panel: NorthboundPanel | None = field(default=None, repr=False)
 
     @property
     def date_series(self) -> pl.Series:
         return pl.Series("date", self.dates.astype("datetime64[D]"), dtype=pl.Date)
+
+    @cached_property
+    def holding(self) -> np.ndarray:
+        panel = self.panel if self.panel is not None else research_panel(self.market)
+        frame = panel.frame.select("date", "asset", value=pl.col("hold_value"))
+        return _dense_by_industry(
+            frame, self.assets, self.industries, self.dates, fill_missing=np.nan
+        )[0]
 
     def levels(self) -> pl.DataFrame:
         """Industry index levels (date, industry, close), base 1000 on each industry's first
@@ -175,6 +186,7 @@ def rotation_inputs(
     industries: Sequence[str] = ROTATION_INDUSTRIES,
     source: FlowSource = "auto",
     split: ParticipantSplit | None = None,
+    panel: NorthboundPanel | None = None,
 ) -> RotationInputs:
     """Prepare a market for the rotation: industry returns, caps, holdings and flows.
 
@@ -186,7 +198,9 @@ def rotation_inputs(
     flows
         The flow kinds to prepare.
     industries
-        The industries ranked (default the seed's 26). Each must have member stocks.
+        The industries ranked (default the seed's 26). One the market has no stocks of is left
+        out (and listed in ``report``); fewer than half of them present is an error (a naming
+        mismatch).
     source
         Where all-flow (``"all"``) flows come from: ``"participants"`` (the sum over CCASS
         participants of dS x VWAP), ``"published"`` (the published per-stock holdings of
@@ -195,12 +209,14 @@ def rotation_inputs(
     split
         A :class:`~factorlab.northbound.ParticipantSplit` to reuse (default: computed with
         :func:`~factorlab.northbound.classify_participants`' defaults).
+    panel
+        A :func:`~factorlab.northbound.research_panel` of the market to reuse.
 
     Raises
     ------
     MarketError
-        A table the flows need is absent (names it and what provides it); an industry without
-        member stocks.
+        A table the flows need is absent (names it and what provides it); industries not in
+        ``assets``.
     ParameterError
         An unknown flow kind or source.
     """
@@ -212,7 +228,8 @@ def rotation_inputs(
         )
     market.require("prices", "assets", "northbound", purpose="the industry rotation")
     has_participants = market.has("participant_holdings")
-    needs_split = [k for k in kinds if k != "all"] or (["all"] if source == "participants" else [])
+    use_participants = source == "participants" or (source == "auto" and has_participants)
+    needs_split = [k for k in kinds if k != "all"] or (["all"] if use_participants else [])
     if needs_split and not has_participants:
         raise MarketError(
             f"flow {needs_split[0]!r} needs per-participant holdings (table "
@@ -223,15 +240,23 @@ def rotation_inputs(
         )
     steps: list[dict] = []
     assets = market.assets.select("asset", "industry").collect()
-    absent = [i for i in inds if i not in set(assets["industry"].to_list())]
-    if absent:
-        present = sorted(set(assets["industry"].to_list()))
+    known = set(assets["industry"].to_list())
+    absent = [i for i in inds if i not in known]
+    if len(inds) - len(absent) < max(2, (len(inds) + 1) // 2):
         raise MarketError(
-            f"industr{'y' if len(absent) == 1 else 'ies'} {absent[:6]} of `industries` "
-            f"ha{'s' if len(absent) == 1 else 've'} no stocks in table `assets` (column "
-            f"`industry`; its industries are e.g. {present[:6]}); pass `industries=` with the "
-            "market's names."
+            f"{len(absent)} of the {len(inds)} industries of `industries` have no stocks in "
+            f"table `assets` (column `industry`), e.g. {absent[:6]}; the table's industries are "
+            f"e.g. {sorted(known)[:6]}. Pass `industries=` with the market's names."
         )
+    # a small market may lack an industry: left out of the ranking, and reported
+    inds = tuple(i for i in inds if i in known)
+    steps.append(
+        {
+            "step": "industries without stocks in `assets` (not ranked)",
+            "rows": len(absent),
+            "detail": join_names(absent, 8) if absent else "none",
+        }
+    )
     left_out = assets.filter(~pl.col("industry").is_in(list(inds)))
     steps.append(
         {
@@ -240,56 +265,39 @@ def rotation_inputs(
             "detail": join_names(sorted(set(left_out["industry"].to_list())), 8),
         }
     )
-    grid = AssetGrid.from_prices(market.prices, assets=market.assets)
-    returns, cap, member = _industry_grids(grid, assets, inds)
-    dates = grid.dates
-    panel = research_panel(market)
-    holding = _dense_by_industry(
-        panel.frame.select("date", "asset", value=pl.col("hold_value")),
-        assets,
-        inds,
-        dates,
-        fill_missing=np.nan,
-    )
-    use_participants = source == "participants" or (source == "auto" and has_participants)
-    if needs_split or use_participants:
+    dates, returns, cap = _industry_grids(market, assets, inds)
+    change = disclosure_end(market)
+    if use_participants or needs_split:
         split = split if split is not None else classify_participants(market)
     out: dict[str, _Flows] = {}
-    by_asset = None
-    if split is not None and (needs_split or use_participants):
+    from_participants = [k for k in kinds if k != "all" or use_participants]
+    if from_participants:
+        assert split is not None
         by_asset = participant_flows(market, split, by="asset")
+        cols = [_KIND_COLUMN[k] for k in from_participants]
         first_eff = split.history["effective_from"].min()
-    for kind in kinds:
-        if kind == "all" and not use_participants:
-            frame = panel.frame.filter(pl.col("flow").is_not_null()).select(
-                "date", "asset", value=pl.col("flow")
-            )
-            first_date = frame["date"].min()
-            src = "published holdings (research panel dS x VWAP)"
-        else:
-            assert by_asset is not None
-            frame = by_asset.select("date", "asset", value=pl.col(_KIND_COLUMN[kind]))
-            days = by_asset["date"].unique().sort()
-            first_date = days[1] if kind == "all" and days.len() > 1 else first_eff
-            if kind != "all":
-                frame = frame.filter(pl.col("date") >= first_eff)
-            src = "participant holdings (sum over CCASS participants of dS x VWAP)"
+        days = by_asset["date"].unique().sort()
+        grids = _dense_by_industry(
+            by_asset.select("date", "asset", *cols), assets, inds, dates, fill_missing=0.0
+        )
+        for kind, daily in zip(from_participants, grids, strict=True):
+            first_date = (days[1] if days.len() > 1 else days[0]) if kind == "all" else first_eff
+            out[kind] = _flows(
+                daily, dates, first_date, min(days.max(), change),
+                "participant holdings (sum over CCASS participants of dS x VWAP)",
+            )  # fmt: skip
+    if "all" in kinds and not use_participants:
+        panel = panel if panel is not None else research_panel(market)
+        frame = panel.frame.filter(pl.col("flow").is_not_null()).select(
+            "date", "asset", value=pl.col("flow")
+        )
         if frame.height == 0:
-            raise MarketError(f"no {kind!r} northbound flows in this market to rank industries on.")
-        last_date = frame["date"].max()
-        daily = _dense_by_industry(frame, assets, inds, dates, fill_missing=0.0)
-        first = int(np.searchsorted(dates, np.datetime64(first_date, "D")))
-        last = int(np.searchsorted(dates, np.datetime64(last_date, "D"), side="right")) - 1
-        daily[:first] = np.nan
-        daily[last + 1 :] = np.nan
-        out[kind] = _Flows(daily=daily, first=first, last=last, source=src)
-    steps.append(
-        {
-            "step": "stock-days with a price outside the industries' members",
-            "rows": int((~member & ~np.isnan(grid.close[:, : member.shape[1]])).sum()),
-            "detail": "listed stocks of unranked industries or past their delisting",
-        }
-    )
+            raise MarketError("table `northbound` yields no daily flows to rank industries on.")
+        daily = _dense_by_industry(frame, assets, inds, dates, fill_missing=0.0)[0]
+        out["all"] = _flows(
+            daily, dates, frame["date"].min(), min(frame["date"].max(), change),
+            "published holdings (research panel dS x VWAP)",
+        )  # fmt: skip
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
     return RotationInputs(
         market=market,
@@ -297,17 +305,28 @@ def rotation_inputs(
         industries=inds,
         returns=returns,
         float_cap=cap,
-        holding=holding,
-        flows=out,
+        flows={k: out[k] for k in kinds},
         report=report,
+        assets=assets,
         split=split,
+        panel=panel,
     )
 
 
+def _flows(daily: np.ndarray, dates: np.ndarray, first: Any, last: Any, source: str) -> _Flows:
+    """The flows on [first, last] (dates), NaN outside (`last` at most the last day of daily
+    disclosure: later rows are quarterly snapshots)."""
+    lo = int(np.searchsorted(dates, np.datetime64(first, "D")))
+    hi = int(np.searchsorted(dates, np.datetime64(last, "D"), side="right")) - 1
+    daily[:lo] = np.nan
+    daily[hi + 1 :] = np.nan
+    return _Flows(daily=daily, first=lo, last=hi, source=source)
+
+
 def _industry_grids(
-    grid: AssetGrid, assets: pl.DataFrame, industries: tuple[str, ...]
+    market: Market, assets: pl.DataFrame, industries: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(returns, float cap, member mask) of the cap-weighted industry indices.
+    """(sessions, returns, float cap) of the cap-weighted industry indices.
 
     A stock is a member from its first price row until the session before its published
     delisting (the backtester's settlement row): point-in-time, never from the future. Its
@@ -316,22 +335,41 @@ def _industry_grids(
     suspension); a member on t-1 and t only. An industry's return is NaN until it has a
     weighted member, then 0 on a day with none.
     """
+    px = market.prices.select(
+        "date",
+        pl.col("asset").cast(pl.String),
+        adj=pl.col("close") * pl.col("adj_factor"),
+        cap=pl.col("close") * pl.col("float_shares"),
+    ).collect()
+    index = GridIndex.from_frame(px)
+    cells = index.cells(px)
+    index.check_cells(px, cells, table="prices", keys=("date", "asset"))
+    raw = index.scatter(cells, px["adj"].fill_null(np.nan).to_numpy())
+    cap = ffill_rows(index.scatter(cells, px["cap"].fill_null(np.nan).to_numpy()))
+    del px
+    delist = (
+        pl.DataFrame({"asset": index.assets})
+        .join(market.assets.select("asset", "delist_date").collect(), on="asset", how="left")
+        ["delist_date"]
+    )  # fmt: skip
+    settle = index.first_row_on_or_after(delist.to_numpy().astype("datetime64[D]"))
     ind_of = dict(zip(assets["asset"].to_list(), assets["industry"].to_list(), strict=True))
     code = {name: g for g, name in enumerate(industries)}
-    g_of = np.array([code.get(ind_of.get(a, ""), -1) for a in grid.assets.to_list()])
-    n_t = grid.shape[0]
+    g_of = np.array([code.get(ind_of.get(a, ""), -1) for a in index.assets.to_list()])
+    n_t = index.shape[0]
     rows = np.arange(n_t)[:, None]
-    listed = np.maximum.accumulate(~np.isnan(grid.close), axis=0)
-    member = listed & (rows < grid.settle_row[None, :]) & (g_of >= 0)[None, :]
-    close = ffill_rows(grid.close)
-    cap = ffill_rows(grid.cap)
+    member = np.maximum.accumulate(~np.isnan(raw), axis=0)
+    member &= (rows < settle[None, :]) & (g_of >= 0)[None, :]
+    close = ffill_rows(raw)
+    del raw
     both = member[1:] & member[:-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         r = close[1:] / close[:-1] - 1.0
+    del close
     w = np.where(both & np.isfinite(r) & np.isfinite(cap[:-1]) & (cap[:-1] > 0), cap[:-1], 0.0)
     r = np.where(w > 0, r, 0.0)
     n_g = len(industries)
-    onehot = np.zeros((grid.shape[1], n_g))
+    onehot = np.zeros((index.shape[1], n_g))
     ok = g_of >= 0
     onehot[np.flatnonzero(ok), g_of[ok]] = 1.0
     num = (w * r) @ onehot
@@ -342,7 +380,7 @@ def _industry_grids(
     started = np.maximum.accumulate(np.isfinite(ret), axis=0)
     ret = np.where(started & ~np.isfinite(ret), 0.0, ret)
     cap_now = np.where(member & np.isfinite(cap), cap, 0.0) @ onehot
-    return ret, cap_now, member
+    return index.dates, ret, cap_now
 
 
 def _dense_by_industry(
@@ -352,18 +390,16 @@ def _dense_by_industry(
     dates: np.ndarray,
     *,
     fill_missing: float,
-) -> np.ndarray:
-    """(T, G) sums of `value` per (date, industry) of a (date, asset, value) frame; a session
-    without rows gets `fill_missing`; dates off the session grid are not in any row."""
+) -> list[np.ndarray]:
+    """(T, G) sums per (date, industry) of each value column of a (date, asset, values...)
+    frame, in one join and one group-by; a session without rows gets `fill_missing`, a
+    session with rows 0 for an industry without; dates off the session grid are left out."""
+    values = [c for c in frame.columns if c not in ("date", "asset")]
     agg = (
-        frame.join(assets, on="asset", how="inner")
-        .filter(pl.col("industry").is_in(list(industries)))
+        frame.join(assets.filter(pl.col("industry").is_in(list(industries))), on="asset")
         .group_by("date", "industry")
-        .agg(pl.col("value").sum())
+        .agg(pl.col(values).sum())
     )
-    out = np.full((len(dates), len(industries)), fill_missing)
-    if agg.height == 0:
-        return out
     day = agg["date"].to_numpy().astype("datetime64[D]")
     row = np.searchsorted(dates, day)
     ok = (row < len(dates)) & (dates[np.minimum(row, len(dates) - 1)] == day)
@@ -372,11 +408,14 @@ def _dense_by_industry(
         .replace_strict({name: g for g, name in enumerate(industries)}, return_dtype=pl.Int64)
         .to_numpy()
     )
-    if fill_missing != 0.0:
-        has = np.zeros(len(dates), bool)
-        has[row[ok]] = True
-        out[has] = 0.0
-    np.add.at(out, (row[ok], col[ok]), agg["value"].to_numpy()[ok])
+    has = np.zeros(len(dates), bool)
+    has[row[ok]] = True
+    out = []
+    for v in values:
+        grid = np.full((len(dates), len(industries)), fill_missing)
+        grid[has] = 0.0
+        np.add.at(grid, (row[ok], col[ok]), agg[v].to_numpy()[ok])
+        out.append(grid)
     return out
 
 
@@ -575,6 +614,8 @@ class _Universe:
     broad-index benchmark series."""
 
     grid: AssetGrid
+    dates: np.ndarray  # the inputs' sessions
+    broad_arr: np.ndarray  # the broad index's daily return on them (NaN: none)
     asset_of: tuple[str, ...]  # asset name of each industry ("" = not held)
     eligible: np.ndarray  # (T, G) bool
     equal: pl.DataFrame  # date, benchmark
@@ -594,6 +635,7 @@ def _universe(
     inds = inputs.industries
     market = inputs.market
     broad = None
+    broad_arr = np.full(len(inputs.dates), np.nan)
     if index is not None:
         market.require("indices", purpose=f"the rotation's excess against {index!r}")
         ix = market.indices.filter(pl.col("index") == index).select("date", "close").collect()
@@ -607,6 +649,7 @@ def _universe(
         close = ffill_rows(lvl["close"].fill_null(np.nan).to_numpy()[:, None])[:, 0]
         r = np.full(close.shape, np.nan)
         r[1:] = close[1:] / close[:-1] - 1.0
+        broad_arr = r
         broad = pl.DataFrame({"date": dates, "broad": r}).with_columns(
             pl.col("broad").fill_nan(None)
         )
@@ -620,7 +663,7 @@ def _universe(
         equal = pl.DataFrame({"date": dates, "benchmark": eq}).with_columns(
             pl.col("benchmark").fill_nan(0.0)
         )
-        return _Universe(grid, inds, eligible, equal, broad, asset, index)
+        return _Universe(grid, inputs.dates, broad_arr, inds, eligible, equal, broad, asset, index)
     # ETFs
     if etf_map is None:
         etf_map = _default_etf_map()
@@ -660,7 +703,7 @@ def _universe(
     equal = pl.DataFrame({"date": dates, "benchmark": eq}).with_columns(
         pl.col("benchmark").fill_nan(0.0)
     )
-    return _Universe(grid, asset_of, eligible, equal, broad, asset, index)
+    return _Universe(grid, inputs.dates, broad_arr, asset_of, eligible, equal, broad, asset, index)
 
 
 def _default_etf_map() -> pl.DataFrame:
@@ -711,24 +754,31 @@ def _anchor_rows(inputs: RotationInputs, weeks: int, lo_row: int, hi_row: int) -
     return rows[ok]
 
 
-def _top_targets(
-    value: np.ndarray, eligible: np.ndarray, rows: np.ndarray, top: int
+def _ranked(
+    value: np.ndarray, eligible: np.ndarray, rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, industry, rank) of the `top` highest values per row among eligible industries with
-    a value (ties: the earlier industry of the list first); rows with fewer are skipped."""
-    out_r, out_g, out_k = [], [], []
-    for r in rows:
-        v = np.where(eligible[r] & np.isfinite(value[r]), value[r], np.nan)
-        ok = np.flatnonzero(np.isfinite(v))
-        if len(ok) < top:
-            continue
-        order = ok[np.lexsort((ok, -v[ok]))]
-        out_r.append(np.full(top, r))
-        out_g.append(order[:top])
-        out_k.append(np.arange(1, top + 1))
-    if not out_r:
-        return (np.zeros(0, np.int64),) * 3  # type: ignore[return-value]
-    return np.concatenate(out_r), np.concatenate(out_g), np.concatenate(out_k)
+    """(rows, order, count): per row of `rows`, the industries by descending value among the
+    eligible ones with a value (ties: the earlier industry of the list), and how many have one
+    (the rest of `order` is the others)."""
+    v = np.where(eligible[rows] & np.isfinite(value[rows]), value[rows], np.nan)
+    key = np.where(np.isnan(v), np.inf, -v)
+    order = np.argsort(key, axis=1, kind="stable")
+    return rows, order, np.isfinite(v).sum(axis=1)
+
+
+def _top_targets(
+    ranked: tuple[np.ndarray, np.ndarray, np.ndarray], top: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, industry, rank) of the `top` first of each ranked row; rows with fewer values are
+    skipped."""
+    rows, order, count = ranked
+    keep = count >= top
+    n = int(keep.sum())
+    return (
+        np.repeat(rows[keep], top),
+        order[keep, :top].ravel(),
+        np.tile(np.arange(1, top + 1), n),
+    )
 
 
 def _window(inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str]) -> tuple[int, int]:
@@ -742,10 +792,11 @@ def _window(inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str]) 
     if end is not None:
         end_d = _date(end, "end")
         if end_d > last_day:
-            if end_d > DISCLOSURE_END:
+            change = disclosure_end(inputs.market)
+            if end_d > change:
                 raise DisclosureError(
                     f"`end` = {end_d} is after the last daily northbound disclosure "
-                    f"({DISCLOSURE_END}); the flows of this market end on {last_day}. The "
+                    f"({change}); the flows of this market end on {last_day}. The "
                     f"rotation needs daily holdings: pass end <= {last_day} (post-2024 "
                     "estimated holdings are not supported by the rotation)."
                 )
@@ -775,24 +826,39 @@ def _date(value: Any, name: str) -> dt.date:
         raise ParameterError(f"`{name}` must be a date or an ISO string; got {value!r}.") from exc
 
 
-def _stats(daily: pl.DataFrame) -> dict[str, float]:
-    net = daily["net"].to_numpy()
-    ex = daily["excess"].to_numpy()
+def _stats(
+    net: np.ndarray, excess: np.ndarray, broad: np.ndarray | None, turnover: np.ndarray,
+    cost: np.ndarray,
+) -> dict[str, float]:  # fmt: skip
+    """The seed's table row: annual return, Sharpe, max drawdown, the same of the daily excess
+    (and of the excess against the broad index), yearly turnover, total cost."""
     out = {
         "annual_return": annual_return(net),
         "sharpe": sharpe_ratio(net),
         "max_drawdown": max_drawdown(net),
-        "excess_annual": annual_return(ex),
-        "excess_sharpe": sharpe_ratio(ex),
-        "excess_max_drawdown": max_drawdown(ex),
+        "excess_annual": annual_return(excess),
+        "excess_sharpe": sharpe_ratio(excess),
+        "excess_max_drawdown": max_drawdown(excess),
     }
-    if "excess_broad" in daily.columns:
-        eb = daily["excess_broad"].fill_null(0.0).to_numpy()
+    if broad is not None:
+        eb = np.nan_to_num(net - broad)
         out["excess_broad_annual"] = annual_return(eb)
         out["excess_broad_sharpe"] = sharpe_ratio(eb)
-    out["turnover"] = float(daily["turnover"].sum()) / max(len(net) / 252.0, 1e-12)
-    out["cost"] = float(daily["cost"].sum())
+    out["turnover"] = float(turnover.sum()) / max(len(net) / 252.0, 1e-12)
+    out["cost"] = float(cost.sum())
     return out
+
+
+def _book_stats(book: BacktestResult, uni: _Universe) -> dict[str, float]:
+    d = book.daily
+    broad = None
+    if uni.broad is not None:
+        rows = np.searchsorted(uni.dates, d["date"].to_numpy().astype("datetime64[D]"))
+        broad = uni.broad_arr[rows]
+    return _stats(
+        d["net"].to_numpy(), d["excess"].to_numpy(), broad, d["turnover"].to_numpy(),
+        d["cost"].to_numpy(),
+    )  # fmt: skip
 
 
 def _daily(book: BacktestResult, uni: _Universe) -> pl.DataFrame:
@@ -828,11 +894,14 @@ def _run_books(
     )
 
 
-def _check_book_params(top: Any, rebalance: Any, asset: Any, n_inds: int) -> tuple[int, int]:
-    t = _check_int("top", top, 1)
+def _check_book_params(
+    top: Any, rebalance: Any, asset: Any, n_inds: int, name: str = "top"
+) -> tuple[int, int]:
+    t = _check_int(name, top, 1)
     if t > n_inds:
         raise ParameterError(
-            f"`top` = {t} is larger than the {n_inds} industries ranked; choose top <= {n_inds}."
+            f"`{name}` = {t} is larger than the {n_inds} industries ranked; choose {name} <= "
+            f"{n_inds}."
         )
     w = _check_int("rebalance", rebalance, 1)
     if asset not in get_args(RotationAsset):
@@ -841,6 +910,24 @@ def _check_book_params(top: Any, rebalance: Any, asset: Any, n_inds: int) -> tup
             f"ETF per industry); got {asset!r}."
         )
     return t, w
+
+
+def _signals(
+    market: Market, inputs: RotationInputs | None, flow: str, n: Any, n_name: str,
+    rebalance: Any, lookback: Any, skip: Any, scale: Any, asset: Any, industries: Any,
+    start: Any, end: Any, etf_map: Any, index: str | None,
+) -> tuple[RotationInputs, _Universe, np.ndarray, np.ndarray, tuple[int, ...]]:  # fmt: skip
+    """The checked parameters, the inputs, the universe, the factor grid and the anchor rows
+    of one book (or one set of groups): what :func:`industry_rotation` and
+    :func:`layered_groups` share."""
+    lb, sk = _check_factor_params(flow, lookback, skip, scale)
+    _check_book_params(n, rebalance, asset, len(_check_industries(industries)), n_name)
+    inp = _inputs_for(market, inputs, [flow], industries)
+    t, w = _check_book_params(n, rebalance, asset, len(inp.industries), n_name)
+    lo, hi = _window(inp, start, end, [flow])
+    uni = _universe(inp, asset, etf_map, index, hi)
+    value = _factor_grid(inp, flow, lb, sk, scale)
+    return inp, uni, value, _anchor_rows(inp, w, lo, hi), (t, w, lb, sk)
 
 
 def _targets_frame(
@@ -989,15 +1076,11 @@ def industry_rotation(
     DisclosureError
         `end` after the last daily disclosure (2024-08-16).
     """
-    lb, sk = _check_factor_params(flow, lookback, skip, scale)
-    t, w = _check_book_params(top, rebalance, asset, len(_check_industries(industries)))
-    inp = _inputs_for(market, inputs, [flow], industries)
-    _check_book_params(top, rebalance, asset, len(inp.industries))
-    lo, hi = _window(inp, start, end, [flow])
-    uni = _universe(inp, asset, etf_map, index, hi)
-    value = _factor_grid(inp, flow, lb, sk, scale)
-    rows = _anchor_rows(inp, w, lo, hi)
-    r, g, k = _top_targets(value, uni.eligible, rows, t)
+    inp, uni, value, rows, (t, w, lb, sk) = _signals(
+        market, inputs, flow, top, "top", rebalance, lookback, skip, scale, asset,
+        industries, start, end, etf_map, index,
+    )  # fmt: skip
+    r, g, k = _top_targets(_ranked(value, uni.eligible, rows), t)
     targets = _targets_frame(inp, uni, value, r, g, k, 0)
     books = _run_books(uni, targets, costs=costs, capital=capital, lots=lots)
     params = {
@@ -1012,7 +1095,7 @@ def industry_rotation(
             "the window (`start`, `end`) or shorten `lookback` / `skip`."
         )
     daily = _daily(book, uni)
-    stats = pl.DataFrame([_stats(daily)])
+    stats = pl.DataFrame([_book_stats(book, uni)])
     return RotationResult(
         params=params,
         targets=targets.drop("book"),
@@ -1110,23 +1193,17 @@ def layered_groups(
 
     Parameters: as :func:`industry_rotation`; `groups` >= 2 and at most the industries.
     """
-    lb, sk = _check_factor_params(flow, lookback, skip, scale)
     n_g = _check_int("groups", groups, 2)
-    _, w = _check_book_params(n_g, rebalance, asset, len(_check_industries(industries)))
-    inp = _inputs_for(market, inputs, [flow], industries)
-    lo, hi = _window(inp, start, end, [flow])
-    uni = _universe(inp, asset, etf_map, index, hi)
-    value = _factor_grid(inp, flow, lb, sk, scale)
-    rows = _anchor_rows(inp, w, lo, hi)
+    inp, uni, value, rows, (n_g, w, lb, sk) = _signals(
+        market, inputs, flow, n_g, "groups", rebalance, lookback, skip, scale, asset,
+        industries, start, end, etf_map, index,
+    )  # fmt: skip
+    rr_, order, count = _ranked(value, uni.eligible, rows)
     parts = []
-    for r in rows:
-        v = np.where(uni.eligible[r] & np.isfinite(value[r]), value[r], np.nan)
-        ok = np.flatnonzero(np.isfinite(v))
-        if len(ok) < n_g:
+    for r, o, n in zip(rr_, order, count, strict=True):
+        if n < n_g:
             continue
-        order = ok[np.lexsort((ok, -v[ok]))]
-        grp = np.arange(len(order)) * n_g // len(order) + 1
-        parts.append((np.full(len(order), r), order, grp))
+        parts.append((np.full(n, r), o[:n], np.arange(n) * n_g // n + 1))
     if not parts:
         raise ParameterError(
             f"no rebalance date of the window has {n_g} industries with a factor value; widen "
@@ -1143,7 +1220,7 @@ def layered_groups(
     for g_id, book in books.items():
         d = _daily(book, uni)
         dailies.append(d.with_columns(group=pl.lit(g_id, pl.Int64)))
-        stats.append({"group": g_id, **_stats(d)})
+        stats.append({"group": g_id, **_book_stats(book, uni)})
     daily = pl.concat(dailies).select("date", "group", pl.exclude("date", "group"))
     params = {
         "flow": flow, "groups": n_g, "rebalance": w, "lookback": lb, "skip": sk, "scale": scale,
@@ -1256,8 +1333,9 @@ def rotation_grid(
             for sk in sks:
                 value = _factor_grid(inp, f, lb, sk, scale)
                 for w in rebs:
+                    ranked = _ranked(value, uni.eligible, anchors[w])
                     for t in tops_:
-                        r, g, k = _top_targets(value, uni.eligible, anchors[w], t)
+                        r, g, k = _top_targets(ranked, t)
                         if len(r) == 0:
                             continue
                         b = len(keys)
@@ -1275,11 +1353,12 @@ def rotation_grid(
         books = _run_books(uni, targets, costs=costs if c else None, capital=capital, lots=None)
         for b, book in books.items():
             f, lb, sk, w, t = keys[b]
-            d = _daily(book, uni)
             key = {"flow": f, "lookback": lb, "skip": sk, "rebalance": w, "top": t, "costs": c}
-            rows.append({**key, "signals": sig[b], **_stats(d)})
+            rows.append({**key, "signals": sig[b], **_book_stats(book, uni)})
             excess.append(
-                d.select("date", "excess").with_columns(**{k: pl.lit(v) for k, v in key.items()})
+                book.daily.select("date", "excess").with_columns(
+                    book=pl.lit(b, pl.Int64), costs=pl.lit(c)
+                )
             )
     params = {
         "flows": kinds, "tops": tops_, "rebalances": rebs, "lookbacks": lbs, "skips": sks,
@@ -1287,9 +1366,14 @@ def rotation_grid(
     }  # fmt: skip
     table = pl.DataFrame(rows).sort("flow", "lookback", "skip", "rebalance", "top", "costs")
     cols = ["date", "flow", "lookback", "skip", "rebalance", "top", "costs", "excess"]
+    key_frame = (
+        pl.DataFrame(keys, schema=["flow", "lookback", "skip", "rebalance", "top"], orient="row")
+        .with_row_index("book")
+        .with_columns(pl.col("book").cast(pl.Int64))
+    )
     return RotationGrid(
         params=params,
         table=table,
-        excess=pl.concat(excess).select(cols),
+        excess=pl.concat(excess).join(key_frame, on="book").select(cols),
         data=data_description(inp.market),
     )
