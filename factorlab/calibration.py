@@ -22,6 +22,7 @@ from factorlab._display import Summary, wrap
 from factorlab.calendar import TRADING_DAYS, rebalance_dates, to_date
 from factorlab.errors import MarketError, ParameterError
 from factorlab.evaluate.metrics import annual_volatility
+from factorlab.frames import check_columns
 from factorlab.grid import AssetGrid
 from factorlab.market import Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS
@@ -80,6 +81,7 @@ FACT_SCHEMA: dict[str, pl.DataType] = {
 
 _HB = "seed 001 (Everbright northbound factor handbook)"
 _SPLIT = "seed 004 §1 (Everbright trading vs allocation money)"
+_POOL_COLS = ("date", "asset", "pool")
 _MONEY_UNITS = {"value_share": "%", "turnover_ratio": "x"}
 _REAL = "factorlab real sample (../shared/realdata), measured by this function"
 
@@ -177,6 +179,13 @@ def _unmeasured(fact: str, key: str, groups: Sequence[tuple[str, str]],
     return _rows(fact, key, [(b, g, None, reason) for b, g in groups], unit, source)
 
 
+def _check(market: Market, needs: dict[str, Sequence[str]], purpose: str) -> None:
+    """The tables `needs` names are present with those columns (a clear error otherwise)."""
+    market.require(*needs, purpose=purpose)
+    for table, columns in needs.items():
+        check_columns(market[table].collect_schema(), columns, table=table)
+
+
 def _window(start: dt.date | str | None, end: dt.date | str | None) -> tuple[dt.date, dt.date]:
     lo = HANDBOOK_START if start is None else to_date(start, "start")
     hi = HANDBOOK_END if end is None else to_date(end, "end")
@@ -211,7 +220,8 @@ def coverage(
     holdings as covered (value 0) and averages over every signal date.
     """
     lo, hi = _window(start, end)
-    market.require("pools", "northbound", purpose="coverage")
+    _check(market, {"pools": _POOL_COLS, "northbound": ("date", "asset", "shares")},
+           "coverage()")
     groups = [(p, p) for p in pools if p in BANDS["coverage"]]
     signals = rebalance_dates(lo, hi, "weekly")
     snaps = (
@@ -254,7 +264,7 @@ def coverage(
         value = by_pool.get(pool)
         note = (
             f"{n_dates.get(pool, 0)} weekly dates with data; a member without a holding row "
-            "is not covered (the study's coverage column counts it as covered)"
+            "is not covered"
             if value is not None
             else f"pool `{pool}` has no member on a date with northbound data"
         )
@@ -312,6 +322,7 @@ def market_facts(
     source = f"issue 12 (index vol); {_REAL} (the others)"
     items: dict[str, tuple[float | None, str]] = {}
     if market.has("indices"):
+        _check(market, {"indices": ("date", "index", "close")}, "market_facts()")
         closes = (
             market.indices.filter(
                 (pl.col("index") == index) & pl.col("date").is_between(lo, hi)
@@ -326,10 +337,25 @@ def market_facts(
             if closes.size > 2
             else None
         )
-        items["index_vol"] = (vol, f"`{index}` close-to-close, {closes.size} sessions")
+        items["index_vol"] = (
+            vol,
+            f"`{index}` close-to-close, {closes.size} sessions"
+            if vol is not None
+            else f"fewer than 3 `{index}` rows in `indices` in the window",
+        )
     else:
         items["index_vol"] = (None, "the market has no `indices` table")
-    if market.has("prices") and market.has("pools"):
+    if market.has("pools"):
+        _check(market, {"pools": _POOL_COLS}, "market_facts()")
+    members = (
+        market.pools.filter((pl.col("pool") == pool) & pl.col("date").is_between(lo, hi))
+        .select(pl.len())
+        .collect()
+        .item()
+        if market.has("pools")
+        else 0
+    )
+    if market.has("prices") and members:
         grid, rows, cols = _member_cells(market, lo, hi, pool)
         close = grid.close
         prev = np.vstack([np.full((1, close.shape[1]), np.nan), close[:-1]])
@@ -366,8 +392,13 @@ def market_facts(
             f"{m:,} `{pool}` member-days within each stock's traded span",
         )
     else:
+        why = (
+            f"no `{pool}` member in the window"
+            if market.has("prices") and market.has("pools")
+            else "the market has no `prices` / `pools` table"
+        )
         for k in ("dispersion", "limit_up", "limit_down", "suspension"):
-            items[k] = (None, "the market has no `prices` / `pools` table")
+            items[k] = (None, why)
     return _rows(fact, "market", [(b, g, *items[g]) for b, g in groups], "%", source)
 
 
@@ -381,7 +412,7 @@ def universe(
     """Universe size: the mean number of stocks with a price row per session, and `pool`'s mean
     member count as a share of it (liq1500 should be the most liquid 1,500 of >= ~3,500)."""
     lo, hi = _window(start, end)
-    market.require("prices", "pools", purpose="universe")
+    _check(market, {"prices": ("date", "asset"), "pools": _POOL_COLS}, "universe()")
     listed = (
         market.prices.filter(pl.col("date").is_between(lo, hi))
         .group_by("date")
@@ -426,9 +457,9 @@ def _median(values: Sequence[float]) -> float | None:
 
 
 def leg_turnover(study: StudyResult) -> pl.DataFrame:
-    """Weekly turnover of the top-20% leg (the backtester's per-rebalance turnover, the study's
-    ``turnover_pct``): the median over the static factors (#1-#4) and over the dynamic ones
-    (#5-#11), per pool."""
+    """Weekly turnover of the top-20% leg (the study's ``turnover_pct``: the backtester's
+    (buys + sells) / 2 / NAV per rebalance, the first one left out): the median over the static
+    factors (#1-#4) and over the dynamic ones (#5-#11), per pool."""
     items = []
     for pool in study.params.pools:
         for key, factors in (("static", STATIC), ("dynamic", DYNAMIC)):
@@ -744,6 +775,7 @@ def calibrate(
     say("coverage")
     study = factor_study(market, start=lo, end=hi, cache=cache, progress=None)
     say("factor study")
+    parts[0] = _with_study_coverage(parts[0], study)
     parts += [
         fn(study)
         for fn in (leg_turnover, tracking_error, excess_sharpe, factor_correlation,
@@ -788,6 +820,32 @@ def calibrate(
         end=hi,
         reference=ref_data,
         seconds=round(time.perf_counter() - t0, 3),
+    )
+
+
+def _with_study_coverage(rows: pl.DataFrame, study: StudyResult) -> pl.DataFrame:
+    """The coverage rows with the study's own figure (its ``coverage_pct``, mean over the
+    static factors) added to the note, to show how the two definitions differ."""
+    theirs = (
+        study.table.filter(pl.col("factor").is_in(list(STATIC)))
+        .group_by("pool")
+        .agg(pl.col("coverage_pct").mean().alias("study"))
+    )
+    return (
+        rows.join(theirs, left_on="group", right_on="pool", how="left")
+        .with_columns(
+            note=pl.when(pl.col("study").is_not_null())
+            .then(
+                pl.format(
+                    "{} (the study's coverage column, which counts it as covered and "
+                    "averages over every signal date: {}%)",
+                    pl.col("note"),
+                    pl.col("study").round(2),
+                )
+            )
+            .otherwise(pl.col("note"))
+        )
+        .drop("study")
     )
 
 

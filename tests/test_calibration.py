@@ -13,7 +13,7 @@ import pytest
 
 from factorlab import calibration as cal
 from factorlab.calendar import sessions
-from factorlab.errors import MarketError, ParameterError
+from factorlab.errors import MarketError, MissingColumnError, ParameterError
 from factorlab.market import Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS as F
 from factorlab.northbound.participants import ParticipantSplit
@@ -114,9 +114,45 @@ def test_coverage_staleness_is_a_parameter():
     assert _row(out, "csi300")["measured"] == pytest.approx(100 * (0.25 + 0.75) / 2)
 
 
+def test_coverage_ignores_snapshots_after_the_window_and_row_order():
+    m = _coverage_market()
+    base = cal.coverage(m, start="2019-03-01", end="2019-03-22", pools=["csi300"])
+    later = pl.DataFrame(
+        {"date": [D(2019, 3, 25)] * 4, "asset": ["600000.SH", "600001.SH", "600002.SH",
+                                                 "600003.SH"], "shares": [9] * 4,
+         "ratio": [0.01] * 4}
+    )
+    nb = pl.concat([m.northbound.collect(), later]).sample(fraction=1.0, shuffle=True, seed=3)
+    pools = m.pools.collect().sample(fraction=1.0, shuffle=True, seed=4)
+    m2 = Market({"pools": pools, "northbound": nb}, validate="none")
+    again = cal.coverage(m2, start="2019-03-01", end="2019-03-22", pools=["csi300"])
+    assert again["measured"].to_list() == pytest.approx(base["measured"].to_list())
+    # the 03-25 snapshot is what 03-29 sees once the window reaches it: 4/4 that week
+    longer = cal.coverage(m2, start="2019-03-01", end="2019-03-29", pools=["csi300"])
+    assert _row(longer, "csi300")["measured"] == pytest.approx(100 * (0.25 + 0.75 + 0.75 + 1) / 4)
+
+
+def test_the_study_coverage_is_shown_beside_ours():
+    rows = cal.coverage(_coverage_market(), start="2019-03-01", end="2019-03-29",
+                        pools=["csi300"])
+    table = _table("coverage_pct", {F[0]: 96.0, F[1]: 98.5, F[4]: 50.0})
+    out = cal._with_study_coverage(rows, _study(table=table))
+    row = _row(out, "csi300")
+    assert row["note"].endswith("every signal date: 97.25%)")  # the statics only
+    assert row["measured"] == _row(rows, "csi300")["measured"]
+
+
 def test_coverage_needs_the_tables():
     with pytest.raises(MarketError, match="northbound"):
         cal.coverage(Market({}, validate="none"))
+
+
+def test_a_table_without_a_needed_column_is_a_clear_error():
+    m = _coverage_market()
+    bad = Market({"pools": m.pools, "northbound": m.northbound.rename({"shares": "qty"})},
+                 validate="none")
+    with pytest.raises(MissingColumnError, match=r"table `northbound` has no column.*`shares`"):
+        cal.coverage(bad)
 
 
 def test_a_reversed_window_is_a_parameter_error():
@@ -261,6 +297,21 @@ def test_limit_days_follow_the_board_and_st_rules(tiny_market):
     assert _row(out, "limit_up")["measured"] == pytest.approx(100 * len(hits) / traded)
 
 
+def test_market_facts_do_not_depend_on_row_order(tiny_market):
+    lo, hi = D(2019, 1, 2), D(2019, 3, 29)
+    base = cal.market_facts(tiny_market, start=lo, end=hi)
+    shuffled = Market(
+        {n: tiny_market[n].collect().sample(fraction=1.0, shuffle=True, seed=1)
+         for n in tiny_market.names},
+        validate="none",
+    )
+    again = cal.market_facts(shuffled, start=lo, end=hi)
+    assert again["measured"].is_null().to_list() == base["measured"].is_null().to_list()
+    assert again["measured"].drop_nulls().to_list() == pytest.approx(
+        base["measured"].drop_nulls().to_list(), rel=1e-12
+    )
+
+
 def test_market_facts_dispersion_on_a_wider_cross_section():
     # 12 stocks so that every session has >= 10 returns: the median of the daily std
     rng = np.random.default_rng(3)
@@ -280,6 +331,16 @@ def test_market_facts_dispersion_on_a_wider_cross_section():
     assert _row(out, "index_vol")["measured"] is None
     assert "no `indices`" in _row(out, "index_vol")["note"]
     assert _row(out, "index_vol")["in_band"] is None
+
+
+def test_market_facts_without_the_pool_or_the_index_say_why(tiny_market):
+    out = cal.market_facts(tiny_market, start="2019-01-02", end="2019-03-29", pool="csi500",
+                           index="csi1000")
+    assert out["measured"].is_null().all() and out["in_band"].is_null().all()
+    vol = _row(out, "index_vol")["note"]
+    assert vol == "fewer than 3 `csi1000` rows in `indices` in the window"
+    assert (out.filter(pl.col("group") != "index_vol")["note"]
+            == "no `csi500` member in the window").all()
 
 
 def test_universe_counts_listed_stocks_and_the_pool_share(tiny_market):

@@ -61,7 +61,9 @@ def test_every_fact_row_is_present_with_a_bool_or_a_reason(run):
         if "not positive" not in (row["note"] or ""):
             assert row["in_band"] == band.contains(row["measured"]), row
     # the facts the issue measures from the study are measured on this market
-    assert t.filter(pl.col("fact") == "coverage")["measured"].is_not_null().all()
+    cov = t.filter(pl.col("fact") == "coverage")
+    assert cov["measured"].is_not_null().all()
+    assert cov["note"].str.contains("the study's coverage column, which counts").all()
     assert t.filter(pl.col("fact").str.starts_with("long-excess"))["measured"].is_not_null().all()
 
 
@@ -118,3 +120,11 @@ def test_facts_the_market_cannot_give_are_null_with_the_reason(run, small_market
     assert ref.height == same.height
     for a, b in ref.select("measured", "m2").iter_rows():
         assert (a is None and b is None) or math.isclose(a, b)
+
+
+def test_a_bad_window_is_a_clear_error(small_market, capsys):
+    code = main(["data", "calibrate", "--market", str(small_market.path), "--no-reference",
+                 "--start", "2023-01-01", "--end", "2017-01-01"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "`start` (2023-01-01) must not be after `end` (2017-01-01)" in err
