@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -547,3 +548,40 @@ def test_beside_handbook_puts_the_study_number_next_to_each_figure():
     assert row["handbook"] == pytest.approx(0.58) and row["measured"] == pytest.approx(1.9)
     other = out.filter(pl.col("number") == 2)
     assert other["measured"].is_null().all() and other.height > 0
+
+
+SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+SEED_001 = SEEDS / "001_e303e1c944e1b035.txt"
+
+
+@pytest.mark.skipif(not SEED_001.is_file(), reason="the seed documents (../shared/seeds) absent")
+def test_handbook_figures_equal_the_seed_tables_as_printed():
+    static = ("long_excess_ann", "long_excess_sharpe", "long_excess_mdd", "long_short_ann",
+              "long_short_sharpe", "long_short_mdd", "coverage_pct", "turnover_pct")
+    dynamic = ("long_excess_ann", "long_excess_sharpe", "long_excess_mdd", "long_short_ann",
+               "long_short_sharpe", "coverage_pct", "rank_ic_mean_pct", "turnover_pct")
+    names = {"北向资金持股市值": 1, "北向资金持股占比": 2, "北向资金累计净流入占比": 5,
+             "北向资金成交金额": 10}
+    pools = {"沪深300": "csi300", "中证500": "csi500", "流动性1500": "liq1500"}
+    want, number = {}, None
+    for line in SEED_001.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 10 or cells[1] not in pools:
+            continue
+        number = names[cells[0]] if cells[0] else number
+        metrics = static if number <= 4 else dynamic
+        for metric, text in zip(metrics, cells[2:], strict=True):
+            x = float(text.rstrip("%"))
+            if metric.endswith("_ann"):
+                x /= 100
+            elif metric.endswith("_mdd"):
+                x = -x / 100
+            want[(number, pools[cells[1]], metric)] = x
+    assert len(want) == 6 * 8 + 4 * 8  # 10 rows of 8 figures each
+    got = {
+        (n, p, m): v
+        for n, p, m, v in cal.handbook_figures().select("number", "pool", "metric", "value")
+        .iter_rows()
+        if n != 11  # #11's ICs come from §2.2's text, not a table
+    }
+    assert got == pytest.approx(want)
