@@ -388,8 +388,8 @@ TINY_GOLDEN = {
     "assets": (120, {}),
     "corporate_actions": (181, {"bonus_ratio": 13.0, "cash_dividend": 46.596000000000004}),
     "etfs": (
-        13157,
-        {"close": 15997.277999999998, "nav": 15997.1838, "volume": 1311386652300.0},
+        21714,
+        {"close": 217187.068, "nav": 217193.1503, "volume": 2007891062800.0},
     ),
     "flows_truth": (
         506,
@@ -399,7 +399,7 @@ TINY_GOLDEN = {
             "net_buy_allocation": 19449827614.270267,
         },
     ),
-    "fx": (506, {"usdcny": 3472.6322999999993}),
+    "fx": (506, {"usdcny": 3472.6322999999993, "hkdcny": 445.38034000000005}),
     "indices": (2024, {"close": 8940959.7122}),
     "northbound": (29200, {"shares": 3222270046812.0, "ratio": 249.4494}),
     "northbound_truth": (28699, {"shares": 3164656337506.0}),
