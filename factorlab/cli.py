@@ -6,7 +6,9 @@ factorlab study --market DIR --factors-file my_factors.parquet   # your own fact
 factorlab list factors | pools [--market DIR]    # what the study can run
 factorlab data synth --preset default --out DIR  # write a synthetic market directory
 factorlab data info DIR                          # tables, rows, dates, sanity figures
+factorlab data calibrate [--market DIR]          # stylized facts vs the handbook's bands
 factorlab tearsheet --factors F --prices P --out DIR  # a tear sheet for any factor
+factorlab strategies [--market DIR] [--out DIR]  # seeds 000/004 strategies + HTML report
 factorlab etf-flows [--market DIR|real] [--days 5] [--sectors ...]  # sector money flows from ETFs
 """
 
@@ -256,6 +258,43 @@ def _run_study(
     return 0
 
 
+def _cmd_strategies(args: argparse.Namespace) -> int:
+    from factorlab.datasets import PRESETS, synthetic_market
+    from factorlab.market import Market
+    from factorlab.northbound.strategies import run_strategies
+    from factorlab.report.strategies import PART_TITLES, headline_tables, write_strategies_report
+    from factorlab.report.tables import data_line, text_table
+
+    start = time.perf_counter()
+    _check_report_dir(args)  # refuse a foreign --out before any work
+    if args.market:
+        market = Market.load(args.market)
+    else:
+        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+    print("running the northbound strategies ...", file=sys.stderr)
+    result = run_strategies(
+        market, parts=args.parts, cache=not args.no_cache, progress=_progress(start)
+    )
+    print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
+    for part in result.parts:
+        print(f"\n== {PART_TITLES.get(part, part)}")
+        for t in (t for t in headline_tables(result) if t.part == part and t.terminal):
+            shown = t.frame if t.rows is None else t.frame.head(t.rows)
+            more = (
+                ""
+                if shown.height == t.frame.height
+                else f" (first {shown.height}; all in the report)"
+            )
+            print("\n" + textwrap.fill(t.caption + more, width=120))
+            print(text_table(shown, wrap_headers=True))
+    path = write_strategies_report(
+        result, Path(args.out), force=args.force, progress=_progress(start)
+    )
+    print(f"\nreport: {path}")
+    print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     if args.what == "factors":
         from factorlab.northbound.factors import (
@@ -446,6 +485,41 @@ def _cmd_etf_flows(args: argparse.Namespace) -> int:
     written = write_etf_flows(result, Path(args.out))
     for path in written:
         print(f"wrote {path}")
+    print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from factorlab.calibration import calibrate
+    from factorlab.datasets import PRESETS, real_sample, synthetic_market
+    from factorlab.datasets.real import default_path
+    from factorlab.market import Market
+    from factorlab.report.calibration import calibration_text
+
+    start = time.perf_counter()
+    if args.market:
+        market = Market.load(args.market)
+    else:
+        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+    reference = None
+    if not args.no_reference:
+        if default_path().is_dir():
+            print("reading the real sample (the reference column) ...", file=sys.stderr)
+            reference = real_sample()
+        else:
+            print(
+                f"note: no real sample at {default_path()}: the Real column stays empty",
+                file=sys.stderr,
+            )
+    cal = calibrate(
+        market,
+        start=args.start,
+        end=args.end,
+        reference=reference,
+        cache=not args.no_cache,
+        progress=_progress(start),
+    )
+    print(calibration_text(cal))
     print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     return 0
 
@@ -647,6 +721,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _report_args(study)
     study.set_defaults(func=_cmd_study)
+    strategies = sub.add_parser(
+        "strategies",
+        help="the northbound strategies of seeds 000 and 004 (timing, portraits, rotation) on a "
+        "market: prints the headline tables and writes the HTML report",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    strat_source = strategies.add_mutually_exclusive_group()
+    strat_source.add_argument(
+        "--market", help="market directory; default: the synthetic --preset market"
+    )
+    strat_source.add_argument(
+        "--preset", choices=sorted(PRESETS), default="default", help="synthetic market preset"
+    )
+    strategies.add_argument(
+        "--parts", nargs="+", default=None, help="which strategies (default: all of them)"
+    )
+    strategies.add_argument(
+        "--no-cache", action="store_true", help="recompute instead of using the cached result"
+    )
+    _report_args(strategies)
+    strategies.set_defaults(func=_cmd_strategies)
     lister = sub.add_parser(
         "list",
         help="list the handbook factors, or a market's pools",
@@ -688,6 +783,22 @@ def build_parser() -> argparse.ArgumentParser:
     info = data_sub.add_parser("info", help="summarize a market directory")
     info.add_argument("dir")
     info.set_defaults(func=_cmd_info)
+    cal = data_sub.add_parser(
+        "calibrate",
+        help="measure the stylized facts of issue 12 (coverage, turnover, Sharpe, correlations, "
+        "split, market) against the handbook's and the real market's bands",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    cal_source = cal.add_mutually_exclusive_group()
+    cal_source.add_argument("--market", help="market directory (default: the --preset market)")
+    cal_source.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    cal.add_argument("--start", default="2017-01-01", help="first date (the handbook's window)")
+    cal.add_argument("--end", default="2023-01-31", help="last date (the handbook's window)")
+    cal.add_argument(
+        "--no-reference", action="store_true", help="do not measure the real sample (Real column)"
+    )
+    cal.add_argument("--no-cache", action="store_true", help="recompute the study")
+    cal.set_defaults(func=_cmd_calibrate)
     return parser
 
 

@@ -201,8 +201,21 @@ TABLES: dict[str, TableSpec] = {
             nonnegative=("quantity",),
             calendar="northbound",
             allow_empty=True,
-            description="Daily remaining short-sell allowance after the 2024 disclosure change: "
-            "quantity when under 300,000 shares, else null with sufficient = True.",
+            description="HKEX's daily remaining short-sell allowance (about 1% of start-of-day "
+            "northbound holdings, rounded down) of the stocks on the short-selling list: printed "
+            "for every listed stock before the 2024 disclosure change, after it only under "
+            "300,000 shares, else null with sufficient = True.",
+        ),
+        TableSpec(
+            "book_to_price",
+            {"date": _D, "asset": _S, "book_to_price": _F},
+            key=("date", "asset"),
+            nonnegative=("book_to_price",),
+            calendar="ashare",
+            allow_empty=True,
+            description="Point-in-time book-to-price at month ends (book value known with a "
+            "one-quarter lag over the day's total market cap): the value axis of the style "
+            "2 x 2.",
         ),
         TableSpec(
             "etfs",

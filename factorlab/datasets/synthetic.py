@@ -15,7 +15,13 @@ import numpy as np
 import polars as pl
 
 from factorlab._arrays import ffill_rows
-from factorlab.calendar import DISCLOSURE_END, SH_CONNECT_LAUNCH, SZ_CONNECT_LAUNCH, sessions
+from factorlab.calendar import (
+    DISCLOSURE_END,
+    SH_CONNECT_LAUNCH,
+    SZ_CONNECT_LAUNCH,
+    sessions,
+    to_date,
+)
 from factorlab.datasets._synth_kernels import ar1_nb, holdings_nb, prices_nb, split_shares_nb
 from factorlab.errors import ParameterError
 from factorlab.etf.reference import ROTATION_EXCLUDED, industry_etfs, sector_etfs
@@ -55,6 +61,11 @@ FOREIGN_HALT_AT = 0.28
 FOREIGN_RESUME_BELOW = 0.26
 FOREIGN_CAP = 0.30
 SHORT_SELL_PRINT_BELOW = 300_000
+#: Short-sell allowance: this fraction of the start-of-day northbound holdings, rounded down.
+SHORT_SELL_ALLOWANCE = 0.01
+#: Share of the Connect-eligible stocks on the short-selling list, by size (about 71% of the
+#: stocks northbound holds, as seed 002 counts them).
+SHORT_SELL_LIST_SHARE = 0.8
 
 #: CITIC level-1 industries with rough shares of the number of listed stocks.
 CITIC_INDUSTRIES: dict[str, float] = {
@@ -170,8 +181,20 @@ class SynthParams:
     strengths: Strengths = field(default_factory=Strengths)
     holders_per_stock: float = 8.0
     n_participants: int = 200
+    disclosure_change: dt.date = DISCLOSURE_END
 
     def __post_init__(self) -> None:
+        if not isinstance(self.disclosure_change, dt.date) or isinstance(
+            self.disclosure_change, dt.datetime
+        ):
+            object.__setattr__(
+                self, "disclosure_change", to_date(self.disclosure_change, "disclosure_change")
+            )
+        if self.disclosure_change < DISCLOSURE_START:
+            raise ParameterError(
+                f"`disclosure_change` (the last day of daily holdings disclosure) must be on or "
+                f"after the first disclosure day {DISCLOSURE_START}; got {self.disclosure_change}."
+            )
         if self.n_assets < 50:
             raise ParameterError(f"`n_assets` must be at least 50; got {self.n_assets}.")
         if self.n_participants < 10:
@@ -194,6 +217,7 @@ class SynthParams:
         out = asdict(self)
         out["start"] = self.start.isoformat()
         out["end"] = self.end.isoformat()
+        out["disclosure_change"] = self.disclosure_change.isoformat()
         return out
 
 
@@ -369,6 +393,7 @@ _RNG_STREAMS = (
     "fx",
     "volume",
     "short",
+    "style",
     "world",
     "theme",
 )
@@ -709,7 +734,16 @@ def iter_tables(
     yield "quotas", _quotas(days, is_nb, u, flow, shares_true, close, rngs["flows"])
     yield (
         "short_sellable",
-        _short_sellable(days, is_nb, codes, shares_true, eligible & can_trade, rngs["short"]),
+        _short_sellable(
+            days,
+            is_nb,
+            codes,
+            shares_true,
+            eligible & can_trade,
+            u.zsize,
+            p.disclosure_change,
+            rngs["short"],
+        ),
     )
     del eligible
     yield "etfs", pl.concat(
@@ -722,6 +756,7 @@ def iter_tables(
     yield from _participants(
         p, rngs["participants"], codes, pub_rows, shares_pub, shares_alloc_pub, mcap, say
     )
+    yield "book_to_price", _book_to_price(days, codes, u, mcap, rngs["style"])
 
 
 def generate(p: SynthParams, progress: Progress | None = None) -> dict[str, pl.DataFrame]:
@@ -919,36 +954,46 @@ def _corporate_actions(
     ).sort("asset", "ex_date")
 
 
+def _quarter_ends_after(day: dt.date, last: dt.date) -> list[dt.date]:
+    """Calendar quarter ends strictly after `day`, up to `last`."""
+    out = []
+    year, q = day.year, (day.month - 1) // 3  # quarter index 0..3 of `day`
+    while True:
+        month = 3 * (q + 1)
+        end = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
+        if end > day:
+            if end > last:
+                return out
+            out.append(end)
+        q += 1
+        if q == 4:
+            year, q = year + 1, 0
+
+
 def _publication_dates(
     p: SynthParams, days: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """HKEX publication days of holdings: (as-of date, A-share row it reflects, publication day).
 
-    Daily (HK calendar) from DISCLOSURE_START to DISCLOSURE_END; afterwards the quarter-end
-    snapshot, published on the 5th northbound trading day of the next quarter, if that is <= end.
-    On an HK session that is a mainland holiday the row repeats the last A-share session's values.
+    Daily (HK calendar) from DISCLOSURE_START to ``p.disclosure_change`` (default the real
+    DISCLOSURE_END); afterwards the quarter-end snapshot, published on the 5th northbound trading
+    day of the next quarter, if that is <= end. On an HK session that is a mainland holiday the
+    row repeats the last A-share session's values.
     """
     lo = max(p.start, DISCLOSURE_START)
-    hi = min(p.end, DISCLOSURE_END)
+    hi = min(p.end, p.disclosure_change)
     hk = sessions("hkex", p.start, p.end).to_numpy().astype("datetime64[D]")
     daily = hk[(hk >= np.datetime64(lo)) & (hk <= np.datetime64(hi))] if lo <= hi else hk[:0]
     a_days = sessions("ashare").to_numpy().astype("datetime64[D]")
     published = a_days[np.searchsorted(a_days, daily, side="right").clip(max=len(a_days) - 1)]
     snap_asof, snap_pub = [], []
     nb_all = sessions("northbound").to_numpy().astype("datetime64[D]")
-    q_end = dt.date(2024, 9, 30)
-    while q_end <= p.end:
+    for q_end in _quarter_ends_after(p.disclosure_change, p.end):
         hk_before = hk[hk <= np.datetime64(q_end)]
         after = nb_all[nb_all > np.datetime64(q_end)]
         if len(hk_before) and len(after) >= 5 and after[4] <= np.datetime64(p.end):
             snap_asof.append(hk_before[-1])
             snap_pub.append(after[4])
-        month = q_end.month + 3
-        year = q_end.year + (month > 12)
-        month = (month - 1) % 12 + 1
-        q_end = (
-            dt.date(year, month % 12 + 1, 1) if month < 12 else dt.date(year + 1, 1, 1)
-        ) - dt.timedelta(days=1)
     asof = np.concatenate([daily, np.array(snap_asof, dtype="datetime64[D]")])
     pub = np.concatenate([published, np.array(snap_pub, dtype="datetime64[D]")])
     row = np.searchsorted(days, asof, side="right") - 1
@@ -1128,30 +1173,89 @@ def _short_sellable(
     codes: pl.Series,
     shares_true: np.ndarray,
     eligible: np.ndarray,
+    zsize: np.ndarray,
+    change: dt.date,
     rng: np.random.Generator,
 ) -> pl.DataFrame:
-    """After the disclosure change: remaining allowance ~1% of start-of-day holdings minus what was
-    shorted; a number below 300,000 shares, else 'sufficient' (null quantity)."""
-    rows = np.flatnonzero(is_nb & (days > np.datetime64(DISCLOSURE_END)))
+    """HKEX's daily short-sellable quantities on every northbound day from DISCLOSURE_START.
+
+    The short-selling list: the largest ``SHORT_SELL_LIST_SHARE`` of each day's eligible
+    stocks by a fixed noisy size score (so about 71% of eligible stocks, nearly all the
+    northbound weight). The quantity is the remaining allowance, ``floor(1% x start-of-day
+    holdings)`` minus what was shorted (5% of rows, up to 10% of it: seed 002 finds the
+    rounding down the main source of error). Up to `change` (the
+    last day of daily holdings disclosure) every listed stock's quantity is printed; after it
+    only quantities under 300,000 shares are, the others read 'sufficient' (null quantity).
+    """
+    score = zsize + rng.normal(0.0, 0.6, len(zsize))
+    rows = np.flatnonzero(is_nb & (days >= np.datetime64(DISCLOSURE_START)))
     rows = rows[rows >= 1]
     sub = eligible[rows]
-    tt, jj = np.nonzero(sub)
-    allowance = np.floor(0.01 * shares_true[rows[tt] - 1, jj])
+    masked = np.where(sub, score[None, :], np.nan)
+    with np.errstate(invalid="ignore"):
+        has = sub.any(axis=1)
+        cut = np.full(len(rows), np.inf)
+        if has.any():
+            cut[has] = np.nanquantile(masked[has], 1.0 - SHORT_SELL_LIST_SHARE, axis=1)
+        listed = sub & (score[None, :] >= cut[:, None])
+    del masked
+    tt, jj = np.nonzero(listed)
+    allowance = np.floor(SHORT_SELL_ALLOWANCE * shares_true[rows[tt] - 1, jj])
     shorted = np.where(
-        rng.random(len(tt)) < 0.25, np.floor(allowance * rng.uniform(0, 0.5, len(tt))), 0
+        rng.random(len(tt)) < 0.05, np.floor(allowance * rng.uniform(0, 0.1, len(tt))), 0
     )
     q = (allowance - shorted).astype(np.int64)
-    printed = q < SHORT_SELL_PRINT_BELOW
+    after = days[rows[tt]] > np.datetime64(change)
+    printed = ~after | (q < SHORT_SELL_PRINT_BELOW)
     return pl.DataFrame(
         {
             "date": pl.Series(days[rows], dtype=pl.Date).gather(tt),
             "asset": codes.gather(jj),
-            "quantity": pl.Series(np.where(printed, q, 0)).set(pl.Series(~printed), None)
+            "quantity": pl.Series(q, dtype=pl.Int64).set(pl.Series(~printed), None)
             if len(q)
             else pl.Series([], dtype=pl.Int64),
             "sufficient": ~printed,
         }
     )
+
+
+def _book_to_price(
+    days: np.ndarray,
+    codes: pl.Series,
+    u: _Universe,
+    mcap: np.ndarray,
+    rng: np.random.Generator,
+) -> pl.DataFrame:
+    """Point-in-time book-to-price at each month's last session (the style 2 x 2's value axis).
+
+    Book value: a per-stock level (log B/P at the start ~ N(log 0.5, 0.6), cheaper in banks,
+    steel, coal, real estate) growing with an AR(1) earnings rate, known with a one-quarter lag
+    (the value on row t is the book of 63 sessions earlier over today's total cap).
+    """
+    n_t, n = mcap.shape
+    cheap = np.isin(np.array(u.industries)[u.industry], ("银行", "钢铁", "煤炭", "房地产"))
+    log_bp0 = rng.normal(np.log(0.5), 0.6, n) + 0.8 * cheap
+    growth = np.cumsum(0.08 / 244 + 0.0004 * ar1_nb(rng.standard_normal((n_t, n)), 0.995), axis=0)
+    cols = np.arange(n)
+    first_idx = np.argmax(np.isfinite(mcap), axis=0)
+    growth -= growth[first_idx, cols][None, :]
+    book = np.exp(growth)
+    del growth
+    book *= (np.exp(log_bp0) * mcap[first_idx, cols])[None, :]
+    lag = min(63, n_t)
+    lagged = np.vstack([np.full((lag, n), np.nan), book[: n_t - lag]])
+    del book
+    month = days.astype("datetime64[M]")
+    last = np.flatnonzero(np.r_[month[1:] != month[:-1], True])
+    bp = lagged[last] / mcap[last]
+    tt, jj = np.nonzero(np.isfinite(bp))
+    return pl.DataFrame(
+        {
+            "date": pl.Series(days[last], dtype=pl.Date).gather(tt),
+            "asset": codes.gather(jj),
+            "book_to_price": np.round(bp[tt, jj], 6),
+        }
+    ).sort("date", "asset")
 
 
 #: Seed 003's A-share theme ETFs that are not industry ETFs, and the industries their stocks

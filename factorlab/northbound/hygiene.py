@@ -16,7 +16,7 @@ from factorlab._display import Summary
 from factorlab.calendar import DISCLOSURE_END, sessions, to_date
 from factorlab.errors import DisclosureError, MarketError, MissingColumnError, ParameterError
 from factorlab.frames import CodeMatch, check_unique_keys, match_codes
-from factorlab.grid import GridIndex, ffill_rows, prev_valid_rows, vwap
+from factorlab.grid import AssetGrid, GridIndex, ffill_rows, prev_valid_rows, stock_rows, vwap
 from factorlab.market import Market
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "NorthboundPanel",
     "bonus_events",
     "bonus_grids",
+    "disclosure_end",
     "link_flows",
     "research_panel",
 ]
@@ -41,10 +42,14 @@ class NorthboundPanel:
     row), hold_value (H = S*P), hold_ratio (R = S/F), d_shares (dS on one basis), flow
     (dS*VWAP, yuan), usable_from (the first session the row's information may be traded on).
     Rows are sorted by (asset, date). ``report`` has one row per step: step, rows, detail.
+    ``grid``: with ``research_panel(..., price_grid=True)``, the stock
+    :class:`~factorlab.grid.AssetGrid` of the window's ``prices`` (the one read of the prices
+    serves both), else None.
     """
 
     frame: pl.DataFrame
     report: pl.DataFrame
+    grid: AssetGrid | None = None
 
     def _display(self) -> Summary:
         f = self.frame
@@ -67,12 +72,25 @@ class NorthboundPanel:
         return self._display().html()
 
 
+def disclosure_end(market: Market) -> dt.date:
+    """The last day of daily per-stock holdings disclosure for `market`.
+
+    A synthetic market records it in its generation parameters (``disclosure_change``, which
+    tests move earlier to get years of ground truth); any other market (real data) uses HKEX's
+    real date, :data:`factorlab.calendar.DISCLOSURE_END` (2024-08-16).
+    """
+    params = market.meta.get("params") if isinstance(market.meta, dict) else None
+    value = params.get("disclosure_change") if isinstance(params, dict) else None
+    return to_date(value, "disclosure_change") if value is not None else DISCLOSURE_END
+
+
 def research_panel(
     market: Market,
     *,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
     estimated_holdings: pl.DataFrame | pl.LazyFrame | None = None,
+    price_grid: bool = False,
 ) -> NorthboundPanel:
     """Turn the published northbound tables into the daily research panel.
 
@@ -105,6 +123,11 @@ def research_panel(
         Panel window (default: the first published day .. the last daily day).
     estimated_holdings
         Holdings after the disclosure change, to extend the panel past 2024-08-16.
+    price_grid
+        Also build the stock :class:`~factorlab.grid.AssetGrid` of the window's ``prices``
+        (``grid``; with the ``assets`` table's delisting dates when the market has it): equal
+        to ``AssetGrid.from_prices`` of those rows, from the same read and scatter of the
+        prices as the panel (the prices are then checked as ``from_prices`` checks them).
 
     Raises
     ------
@@ -127,21 +150,40 @@ def research_panel(
     """
     market.require("northbound", "prices", purpose="the northbound research panel")
     nb = _published(market)
-    lo, hi = _panel_window(nb, start, end, estimated_holdings)
+    change = disclosure_end(market)
+    lo, hi = _panel_window(nb, start, end, estimated_holdings, change)
     steps: list[dict] = []
     in_window, kept = _drop_repeat_rows(nb, lo, hi, steps)
-    kept, est = _drop_snapshots(kept, estimated_holdings, lo, hi, steps)
-    px = _window_prices(market, nb, in_window, lo, hi)
+    kept, est = _drop_snapshots(kept, estimated_holdings, lo, hi, steps, change)
+    px = _window_prices(market, nb, in_window, lo, hi, price_grid)
     index = GridIndex.from_frame(px)
     published, ex = _share_basis(market, index, kept, est, steps)
     del nb, in_window, kept, est  # free each input once read (the study's peak memory)
-    prices = _price_grids(index, px)
+    prices = _price_grids(index, px, price_grid)
     del px
+    # the stock grid's raw inputs (the panel's gathers only read them; finished in place below)
+    raw = (
+        {
+            "close": prices["close"],
+            "vwap": prices["vwap"],
+            "float_shares": prices["float_shares"],
+            "adj": prices.pop("adj"),
+            "open": prices.pop("open"),
+            "limit_pct": prices.pop("limit_pct"),
+        }
+        if price_grid
+        else None
+    )
     prices["shares"], prices["d_shares"] = _carry_holdings(
         published, ex, ~np.isnan(prices["close"]), steps
     )
     del published, ex
     frame = _panel_frame(index, prices, lo)  # consumes the grids
+    grid = None
+    if raw is not None:
+        assets = market.assets if market.has("assets") else None
+        grid = AssetGrid.from_price_grids(index, **raw, assets=assets)
+        del raw
     steps.append(
         {
             "step": "ratios recomputed as shares / float_shares",
@@ -157,7 +199,7 @@ def research_panel(
         }
     )
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
-    return NorthboundPanel(frame=frame, report=report)
+    return NorthboundPanel(frame=frame, report=report, grid=grid)
 
 
 def _published(market: Market) -> pl.DataFrame:
@@ -175,16 +217,18 @@ def _panel_window(
     start: dt.date | str | None,
     end: dt.date | str | None,
     estimated_holdings: pl.DataFrame | pl.LazyFrame | None,
+    change: dt.date = DISCLOSURE_END,
 ) -> tuple[dt.date, dt.date]:
-    """The panel's first and last day, checked against the disclosure regime."""
+    """The panel's first and last day, checked against the disclosure regime (daily rows end
+    on `change`)."""
     first, last = nb["date"].min(), nb["date"].max()
-    daily = nb.filter(pl.col("date") <= DISCLOSURE_END)
+    daily = nb.filter(pl.col("date") <= change)
     if daily.is_empty():
         raise DisclosureError(
-            f"table `northbound` starts after the 2024-08-16 disclosure change ({first} .. "
+            f"table `northbound` starts after the {change} disclosure change ({first} .. "
             f"{last}): HKEX no longer publishes daily holdings, so daily northbound factors "
             "cannot be built. Supply `estimated_holdings=` (date, asset, shares) from an "
-            "estimator, or use a market with data before 2024-08-16."
+            f"estimator, or use a market with data before {change}."
         )
     lo = to_date(start, "start") if start is not None else daily["date"].min()
     last_daily = daily["date"].max()
@@ -192,12 +236,12 @@ def _panel_window(
         hi = last_daily if estimated_holdings is None else _max_date(estimated_holdings)
     else:
         hi = to_date(end, "end")
-        if hi > DISCLOSURE_END and estimated_holdings is None:
+        if hi > change and estimated_holdings is None:
             raise DisclosureError(
-                f"`end` = {hi} is after the 2024-08-16 disclosure change: HKEX publishes only "
+                f"`end` = {hi} is after the {change} disclosure change: HKEX publishes only "
                 "quarterly snapshots since, so daily northbound factors would be built from "
                 "stale data. Pass `estimated_holdings=` (date, asset, shares) or set `end` on "
-                "or before 2024-08-16."
+                f"or before {change}."
             )
     if lo > hi:
         raise ParameterError(
@@ -230,11 +274,12 @@ def _drop_snapshots(
     lo: dt.date,
     hi: dt.date,
     steps: list[dict],
+    change: dt.date = DISCLOSURE_END,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Step 2: (the daily rows, the estimated rows after the disclosure change or None)."""
-    n_snap = kept.filter(pl.col("date") > DISCLOSURE_END).height
-    kept = kept.filter(pl.col("date") <= DISCLOSURE_END)
-    detail = "quarterly snapshots after 2024-08-16 are not daily data"
+    n_snap = kept.filter(pl.col("date") > change).height
+    kept = kept.filter(pl.col("date") <= change)
+    detail = f"quarterly snapshots after {change} are not daily data"
     est = None
     if estimated_holdings is not None:
         have = estimated_holdings.lazy().collect_schema().names()
@@ -246,10 +291,10 @@ def _drop_snapshots(
                 column=absent[0],
             )
         est = estimated_holdings.lazy().select("date", "asset", pl.col("shares").cast(pl.Float64))
-        est = est.filter(pl.col("date").is_between(max(lo, DISCLOSURE_END + dt.timedelta(1)), hi))
+        est = est.filter(pl.col("date").is_between(max(lo, change + dt.timedelta(1)), hi))
         est = est.collect()
         detail += f"; {est.height} estimated rows used after it"
-    steps.append({"step": "drop post-2024-08-16 snapshot rows", "rows": n_snap, "detail": detail})
+    steps.append({"step": f"drop post-{change} snapshot rows", "rows": n_snap, "detail": detail})
     return kept, est
 
 
@@ -257,14 +302,20 @@ _PRICE_COLUMNS = ("close", "high", "low", "float_shares", "amount", "volume", "a
 
 
 def _window_prices(
-    market: Market, nb: pl.DataFrame, in_window: pl.DataFrame, lo: dt.date, hi: dt.date
+    market: Market,
+    nb: pl.DataFrame,
+    in_window: pl.DataFrame,
+    lo: dt.date,
+    hi: dt.date,
+    stock: bool = False,
 ) -> pl.DataFrame:
-    """The window's ``prices`` rows (the panel's grid is their traded stock-days)."""
-    px = (
-        market.prices.filter(pl.col("date").is_between(lo, hi))
-        .select("date", "asset", *_PRICE_COLUMNS)
-        .collect()
-    )
+    """The window's ``prices`` rows (the panel's grid is their traded stock-days); `stock`:
+    the checked rows of :func:`factorlab.grid.stock_rows` (also open and limit_pct)."""
+    window = market.prices.filter(pl.col("date").is_between(lo, hi))
+    if stock:
+        px = stock_rows(window, require=_PRICE_COLUMNS)
+    else:
+        px = window.select("date", "asset", *_PRICE_COLUMNS).collect()
     if px.is_empty() or in_window.is_empty():
         raise ParameterError(_empty_window_message(market, nb, lo, hi, px.is_empty()))
     return px
@@ -308,15 +359,22 @@ def _share_basis(
     return published, ex
 
 
-def _price_grids(index: GridIndex, px: pl.DataFrame) -> dict[str, np.ndarray]:
+def _price_grids(index: GridIndex, px: pl.DataFrame, stock: bool = False) -> dict[str, np.ndarray]:
     """The window's prices on `index` (NaN where the stock did not trade), with the adjusted
-    close and the VWAP (:func:`factorlab.grid.vwap`, on raw prices)."""
+    close and the VWAP (:func:`factorlab.grid.vwap`, on raw prices); `stock`: also the
+    adjustment factor (``adj``), open and limit_pct of the stock grid."""
     cells = index.cells(px)
     # the index is built from these rows, so a repeated (date, asset) key is a repeated cell
     index.check_cells(px, cells, table="prices", keys=["date", "asset"])
-    out = {name: index.scatter(cells, px[name].to_numpy()) for name in _PRICE_COLUMNS}
-    out["adj_close"] = out["close"] * out.pop("adj_factor")
-    out["vwap"] = vwap(out["amount"], out["volume"], out["close"], out["low"], out["high"])
+    names = (*_PRICE_COLUMNS, "open", "limit_pct") if stock else _PRICE_COLUMNS
+    out = {name: index.scatter(cells, px[name].to_numpy()) for name in names}
+    adj = out.pop("adj_factor")
+    out["adj_close"] = out["close"] * adj
+    if stock:
+        out["adj"] = adj
+    del adj
+    # high and low are read for the VWAP only
+    out["vwap"] = vwap(out["amount"], out["volume"], out["close"], out.pop("low"), out.pop("high"))
     return out
 
 

@@ -16,8 +16,9 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -49,7 +50,7 @@ from factorlab.frames import (
 from factorlab.grid import AssetGrid
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
-from factorlab.northbound.hygiene import NorthboundPanel, research_panel
+from factorlab.northbound.hygiene import research_panel
 from factorlab.northbound.participants import classify_participants, participant_flows
 from factorlab.ops import Factor, compute_factors
 from factorlab.preprocess import preprocess
@@ -251,8 +252,10 @@ class _Timer:
         self._t = time.perf_counter()
 
     def lap(self, stage: str) -> None:
+        """End a stage (a stage timed in two parts, e.g. the factors on each side of the
+        participant split's wait, adds up)."""
         now = time.perf_counter()
-        self.seconds[stage] = round(now - self._t, 3)
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._t, 3)
         self.say(f"{stage}: {now - self._t:.1f}s")
         self._t = now
 
@@ -307,15 +310,37 @@ def _split_flows(market: Market) -> tuple[pl.DataFrame, pl.DataFrame]:
     return split.history, flows
 
 
-def _study_grid(market: Market, frame: pl.DataFrame) -> AssetGrid:
-    """The study's price grid: ``prices`` over the panel's dates. It ends at the last
-    northbound day: the backtest is causal (delisting comes from the assets table's published
-    delist_date, never from whether a name trades later in the grid), so this cut changes no
-    return at or before it."""
-    lo, hi = frame["date"].min(), frame["date"].max()
+def _study_grid(market: Market, lo: dt.date, hi: dt.date) -> AssetGrid:
+    """The study's price grid: ``prices`` over the panel's dates `lo` .. `hi`. It ends at the
+    last northbound day: the backtest is causal (delisting comes from the assets table's
+    published delist_date, never from whether a name trades later in the grid), so this cut
+    changes no return at or before it."""
     return AssetGrid.from_prices(
         market.prices.filter(pl.col("date").is_between(lo, hi)), assets=market.assets
     )
+
+
+@contextmanager
+def _small_pages() -> Iterator[None]:
+    """numpy's transparent-huge-page advice off for the study's run, restored after.
+
+    numpy asks the kernel for huge pages on every array of 4 MB or more. Where the kernel's THP
+    ``defrag`` setting is ``madvise`` (a common default), each first touch of such an array may
+    compact memory synchronously: the study allocates GBs of fresh grids, and on the large
+    preset this cost 4-6 s of system time (the hygiene alone: 8-10 s -> 5.3 s wall, with the
+    same user time). The grids are streamed once or twice, so huge pages buy nothing here.
+    A no-op where numpy has no such switch.
+    """
+    core = getattr(np, "_core", None) or getattr(np, "core", None)
+    switch = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
+    if switch is None:  # pragma: no cover - numpy without the switch
+        yield
+        return
+    before = switch(False)
+    try:
+        yield
+    finally:
+        switch(before)
 
 
 def _import_scipy_stats() -> None:
@@ -327,55 +352,97 @@ def _import_scipy_stats() -> None:
 
 def _panel_with_flows(
     market: Market, params: StudyParams, timer: _Timer
-) -> tuple[NorthboundPanel, pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, AssetGrid | None]:
+    """(the research panel with the trading-type flows, the notes, the study's price grid
+    when the hygiene's prices cover exactly the panel's dates, else None)."""
+    panel = _panel(market, params, timer)
+    frame, notes = panel.frame, panel.notes
+    if panel.split is not None:
+        frame, notes = _join_split(frame, notes, *panel.split.result())
+        timer.lap("participant split")
+    return frame, notes, panel.grid
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """The research panel, its notes and price grid (see :func:`_panel`), and the participant
+    split still running on its thread (its (history, flows); None: no split)."""
+
+    frame: pl.DataFrame
+    notes: pl.DataFrame
+    grid: AssetGrid | None
+    split: Future | None
+
+
+def _panel(market: Market, params: StudyParams, timer: _Timer) -> _Panel:
+    """The research panel (with a null ``flow_trading`` when there is no split to join), its
+    notes, the study's price grid when the hygiene's prices cover exactly the panel's dates
+    (else None), and the participant split, left running on its thread."""
     # without participant holdings factor 14 has no value: its row says why (_missing_inputs)
-    want_split = "nb_trading_cum_inflow20" in params.factors and market.has(
-        "participant_holdings"
-    )
+    want_split = "nb_trading_cum_inflow20" in params.factors and market.has("participant_holdings")
     # the participant split reads only the market, not the panel: it runs on a second thread
-    # while the hygiene runs (both spend their time in Polars collects and nogil numba
-    # kernels, which release the GIL); its errors surface after the hygiene's, as before
+    # while the hygiene runs and then the factors that do not need its flows (Polars collects
+    # and nogil numba kernels, which release the GIL); its errors surface when its flows are
+    # joined, after the hygiene's
     # scipy.stats (the IC summary's t distribution) costs ~0.7 s to import: it is imported on
     # a thread now, while the hygiene waits in Polars and numpy
     threading.Thread(target=_import_scipy_stats, name="factorlab-scipy", daemon=True).start()
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-split")
+    try:
         pending = pool.submit(_split_flows, market) if want_split else None
-        panel = research_panel(market, start=params.start, end=params.end)
-        timer.lap("hygiene")
-        history, flows = pending.result() if pending is not None else (None, None)
-    frame = panel.frame
+        # the hygiene's read of the prices also gives the study's price grid (one grid)
+        panel = research_panel(market, start=params.start, end=params.end, price_grid=True)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=False)  # the split finishes on its thread; its future holds the result
+    timer.lap("hygiene")
+    frame, grid = panel.frame, panel.grid
     notes = panel.report.with_columns(source=pl.lit("hygiene"))
-    if history is not None and flows is not None:
-        # no participant change on a stock-day = no trading-type flow; before the first
-        # classification the split is unknown (null)
-        first = history["effective_from"].min()
-        frame = frame.join(
-            flows, on=["date", "asset"], how="left", maintain_order="left"
-        ).with_columns(
-            flow_trading=pl.when(pl.col("date") >= first).then(
-                pl.col("flow_trading").fill_null(0.0)
-            )
-        )
-        n_kind = history.group_by("kind").len().sort("kind")
-        notes = pl.concat(
-            [
-                notes,
-                pl.DataFrame(
-                    {
-                        "step": [f"participants classified {k}" for k in n_kind["kind"]],
-                        "rows": n_kind["len"].cast(pl.Int64),
-                        "detail": ["all re-classifications"] * len(n_kind),
-                        "source": ["participants"] * len(n_kind),
-                    }
-                ),
-            ]
-        )
-        timer.lap("participant split")
-    else:
+    del panel  # the frame is held once
+    # the grid is the study's when it spans the panel's dates exactly (the prices between the
+    # panel's first and last traded day); else the study builds its own (_study_grid)
+    if grid is not None and (
+        len(frame) == 0
+        or grid.dates[0] != np.datetime64(frame["date"].min(), "D")
+        or grid.dates[-1] != np.datetime64(frame["date"].max(), "D")
+    ):
+        grid = None
+    if pending is None:
         frame = frame.with_columns(flow_trading=pl.lit(None, dtype=pl.Float64))
     if len(frame) == 0:
+        if pending is not None:
+            pending.result()  # the split's own error first, as before
         raise MarketError("the northbound research panel is empty for the requested window.")
-    return panel, frame, notes
+    return _Panel(frame, notes, grid, pending)
+
+
+def _join_split(
+    frame: pl.DataFrame, notes: pl.DataFrame, history: pl.DataFrame, flows: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The panel with the trading-type flows (``flow_trading``) and the notes with the
+    participant counts per kind."""
+    # no participant change on a stock-day = no trading-type flow; before the first
+    # classification the split is unknown (null)
+    first = history["effective_from"].min()
+    frame = frame.join(flows, on=["date", "asset"], how="left", maintain_order="left").with_columns(
+        flow_trading=pl.when(pl.col("date") >= first).then(pl.col("flow_trading").fill_null(0.0))
+    )
+    n_kind = history.group_by("kind").len().sort("kind")
+    notes = pl.concat(
+        [
+            notes,
+            pl.DataFrame(
+                {
+                    "step": [f"participants classified {k}" for k in n_kind["kind"]],
+                    "rows": n_kind["len"].cast(pl.Int64),
+                    "detail": ["all re-classifications"] * len(n_kind),
+                    "source": ["participants"] * len(n_kind),
+                }
+            ),
+        ]
+    )
+    return frame, notes
 
 
 _Inputs: TypeAlias = dict[str, "Factor | pl.DataFrame"]
@@ -683,9 +750,16 @@ def factor_study(
             say(f"cached study: {cache_path}")
             return replace(result, data=data)
     timer = _Timer(say)
-    _, frame, notes = _panel_with_flows(market, params, timer)
-    notes = _code_notes(notes, matches)
-    result = replace(_run(market, frame, notes, params, timer, inputs=inputs), data=data)
+    with _small_pages():
+        panel = _panel(market, params, timer)
+        grid = panel.grid
+        notes = _code_notes(panel.notes, matches)
+        # the factors that do not read the split's flows run while the split finishes
+        factored = _factor_stage(
+            market, panel.frame, notes, params, timer, inputs, split=panel.split
+        )
+        del panel  # the panel is not needed past the factors: its GB are free for the rest
+        result = replace(_scored_stages(market, factored, params, timer, grid), data=data)
     if cache_path is not None:
         try:
             result.save(cache_path)
@@ -742,20 +816,22 @@ def factor_sweep(
     )
     _check(market, base)
     timer = _Timer(say)
-    _, frame, notes = _panel_with_flows(market, base, timer)
-    grid = _study_grid(market, frame)  # one grid for every run of the sweep
-    notes = _code_notes(notes, matches)
     tables = []
-    for w in windows:
-        for q in tops:
-            for k in every:
-                p = replace(base, window=int(w), top=float(q), every=int(k))
-                _check(market, p)
-                res = _run(market, frame, notes, p, timer, grid, inputs=inputs)
-                tables.append(
-                    res.table.with_columns(window=pl.lit(w), top=pl.lit(q), every=pl.lit(k))
-                )
-                say(f"sweep: window={w} top={q} every={k} done")
+    with _small_pages():
+        frame, notes, grid = _panel_with_flows(market, base, timer)
+        if grid is None:  # one grid for every run of the sweep
+            grid = _study_grid(market, frame["date"].min(), frame["date"].max())
+        notes = _code_notes(notes, matches)
+        for w in windows:
+            for q in tops:
+                for k in every:
+                    p = replace(base, window=int(w), top=float(q), every=int(k))
+                    _check(market, p)
+                    res = _run(market, frame, notes, p, timer, grid, inputs=inputs)
+                    tables.append(
+                        res.table.with_columns(window=pl.lit(w), top=pl.lit(q), every=pl.lit(k))
+                    )
+                    say(f"sweep: window={w} top={q} every={k} done")
     return pl.concat(tables)
 
 
@@ -825,17 +901,48 @@ def _run(
     *,
     inputs: _Inputs | None = None,
 ) -> StudyResult:
+    """The study on a research panel (with the flows joined): factors, then the rest."""
+    factored = _factor_stage(market, frame, notes, params, timer, inputs or {})
+    return _scored_stages(market, factored, params, timer, grid)
+
+
+@dataclass(frozen=True)
+class _Factored:
+    """The factors on the signal dates: what the study needs of the panel past the factors
+    (so that the panel itself can be freed)."""
+
+    with_factors: pl.DataFrame
+    notes: pl.DataFrame
+    signals: pl.Series
+    lo: dt.date
+    hi: dt.date
+
+
+def _factor_stage(
+    market: Market,
+    frame: pl.DataFrame,
+    notes: pl.DataFrame,
+    params: StudyParams,
+    timer: _Timer,
+    inputs: _Inputs,
+    *,
+    split: Future | None = None,
+) -> _Factored:
+    """The factors on the signal dates. `split`: the participant split still running (its
+    (history, flows)); the factors that do not read ``flow_trading`` are computed first, then
+    its flows are joined (:func:`_join_split`) and the others computed (the same values as
+    one query on the joined panel: every factor is its own expression)."""
     # the panel is sorted by (asset, date) (research_panel; the flow join keeps the left order),
     # so every rolling window can skip its own sort
     if not frame["asset"].is_sorted():
         frame = frame.sort("asset", "date")
     registry = northbound_factors(window=params.window, date_col=None)
-    names = list(params.factors)
-    inputs = inputs or {}
     # the registry's names carry the handbook's "20"; the window parameter sets the real length
     factor_list = [registry.get(n) for n in params.handbook_factors]
     expr_factors = [v for v in inputs.values() if isinstance(v, Factor)]
-    frame = _with_price_columns(market, frame, expr_factors)
+    # the split's flow_trading is joined below, after the factors that do not read it
+    coming = ("flow_trading",) if split is not None else ()
+    frame = _with_price_columns(market, frame, expr_factors, coming)
     factor_list += expr_factors
     lo, hi = frame["date"].min(), frame["date"].max()
     signals = rebalance_dates(lo, hi, params.rebalance, every=params.every)
@@ -845,19 +952,71 @@ def _run(
             f"factor windows ({params.window} rows) are longer than the data "
             f"({frame['date'].n_unique()} sessions from {lo} to {hi})."
         )
-    with_factors = (
-        (compute_factors(frame, factor_list) if factor_list else frame.lazy())
-        .filter(pl.col("date").is_in(signals.implode()))
-        .select("date", "asset", "close", "float_shares", *[f.name for f in factor_list])
-        .collect()
-    )
+    keys = ("date", "asset", "close", "float_shares")
+    if split is None:
+        with_factors = _signal_factors(frame, factor_list, signals, keys)
+    else:
+        late = [_reads_flows(f) for f in factor_list]
+        early = [f for f, x in zip(factor_list, late, strict=True) if not x]
+        first = _signal_factors(frame, early, signals, keys)
+        timer.lap("factors")
+        frame, notes = _join_split(frame, notes, *split.result())
+        timer.lap("participant split")
+        second = _signal_factors(
+            frame, [f for f, x in zip(factor_list, late, strict=True) if x], signals, ()
+        )
+        del frame
+        # both from the same panel rows in the same order: side by side, in the factors' order
+        with_factors = first.hstack(second).select(*keys, *[f.name for f in factor_list])
     with_factors, notes = _join_user_columns(with_factors, inputs, signals, notes)
     timer.lap("factors")
-    # the price grid (prices only) is built on a second thread while the cross-section is
-    # preprocessed (both spend their time in Polars and numpy, which release the GIL); after
-    # the factors, so its arrays never coexist with the factor columns of the whole panel
+    return _Factored(with_factors, notes, signals, lo, hi)
+
+
+def _reads_flows(factor: Factor) -> bool:
+    """Does `factor` read the participant split's ``flow_trading``?"""
+    return "flow_trading" in (*(factor.requires or ()), *factor.expr.meta.root_names())
+
+
+def _signal_factors(
+    frame: pl.DataFrame, factors: Sequence[Factor], signals: pl.Series, keys: Sequence[str]
+) -> pl.DataFrame:
+    """The `keys` columns and `factors` of `frame` on the signal dates (in the panel's row
+    order).
+
+    One query per group of factors with the same first input column (e.g. the four on
+    ``hold_ratio``), each cut to the signal dates at once: a factor's column over the whole
+    panel is held only while its group runs (a few hundred MB each on the large preset, not
+    all of them at once), and subexpressions are still shared within a group. The values are
+    those of one query: every factor is its own expression."""
+    on_signals = pl.col("date").is_in(signals.implode())
+    parts = [frame.lazy().filter(on_signals).select(*keys).collect()] if keys else []
+    groups: dict[str, list[Factor]] = {}
+    for f in factors:
+        groups.setdefault((f.requires or ("",))[0], []).append(f)
+    for group in groups.values():
+        names = [f.name for f in group]
+        parts.append(compute_factors(frame, group).filter(on_signals).select(names).collect())
+    if not parts:
+        return pl.DataFrame()
+    return pl.concat(parts, how="horizontal").select(*keys, *[f.name for f in factors])
+
+
+def _scored_stages(
+    market: Market,
+    factored: _Factored,
+    params: StudyParams,
+    timer: _Timer,
+    grid: AssetGrid | None,
+) -> StudyResult:
+    """Preprocessing, rank IC, portfolios and tables on the factors of the signal dates."""
+    names = list(params.factors)
+    with_factors, notes, signals = factored.with_factors, factored.notes, factored.signals
+    # without a grid from the hygiene, the price grid (prices only) is built on a second
+    # thread while the cross-section is preprocessed (both spend their time in Polars and
+    # numpy, which release the GIL)
     with ThreadPoolExecutor(max_workers=1) as ex:
-        pending = ex.submit(_study_grid, market, frame) if grid is None else None
+        pending = ex.submit(_study_grid, market, factored.lo, factored.hi) if grid is None else None
         cross, pools, coverage, scored = _scores(market, with_factors, names, signals, params)
         timer.lap("preprocess")
         grid = pending.result() if pending is not None else grid
@@ -978,11 +1137,13 @@ def _scores(
 
 
 def _with_price_columns(
-    market: Market, frame: pl.DataFrame, factors: Sequence[Factor]
+    market: Market, frame: pl.DataFrame, factors: Sequence[Factor], coming: Sequence[str] = ()
 ) -> pl.DataFrame:
     """The panel plus the ``prices`` columns user expressions need and the panel lacks (left
-    join on date, asset); a column in neither is a :class:`MissingColumnError`."""
-    need = {c for f in factors for c in (f.requires or ()) if c not in frame.columns}
+    join on date, asset); a column in neither (nor in `coming`, joined later) is a
+    :class:`MissingColumnError`."""
+    have = {*frame.columns, *coming}
+    need = {c for f in factors for c in (f.requires or ()) if c not in have}
     if not need:
         return frame
     prices = market.prices.collect_schema()

@@ -22,7 +22,7 @@ from factorlab.errors import ParameterError
 from factorlab.report.figures import figure_plan, figure_png, require_matplotlib
 from factorlab.report.tables import (
     USER_MARK,
-    data_line,
+    data_sentence,
     handbook_table,
     html_table,
     key_findings,
@@ -34,9 +34,11 @@ if TYPE_CHECKING:
     from factorlab.northbound.study import StudyResult
 
 __all__ = [
+    "REPORT_CSS",
     "REPORT_MARKER",
     "check_report_folder",
     "costs_text",
+    "finish_report_folder",
     "handbook_recommended",
     "write_report",
 ]
@@ -52,7 +54,8 @@ NO_MATPLOTLIB = (
     "(pip install 'factorlab[plot]') and write the report again to get them."
 )
 
-_CSS = """
+#: The stylesheet of the HTML reports (study, strategies).
+REPORT_CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px auto;
        max-width: 1500px; padding: 0 16px; color: #1a202c; line-height: 1.45; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #cbd5e0; padding-bottom: 4px;
@@ -225,12 +228,12 @@ def _html(
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
         f'<p class="sub">{e(_span(result))}. factorlab {e(__version__)}, written '
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
     ]
-    parts.append(f'<p class="sub">{e(data_line(result).capitalize())}.</p>')
+    parts.append(f'<p class="sub">{e(data_sentence(result))}.</p>')
     parts.append(f'<p class="sub">Parameters: {e(_param_line(result.params))}.</p>')
     if note:
         parts.append(f'<p class="note">{e(note)}</p>')
@@ -297,7 +300,7 @@ def _markdown(
     recommended: Sequence[str],
 ) -> str:
     lines = [f"# {title}", "", f"{_span(result)}; factorlab {__version__}.", ""]
-    lines += [f"{data_line(result).capitalize()}.", ""]
+    lines += [f"{data_sentence(result)}.", ""]
     lines += [f"Parameters: {_param_line(result.params)}.", ""]
     lines += ["## Key findings", ""]
     lines += [f"- {f}" for f in findings] or ["- no finding: empty table"]
@@ -417,6 +420,14 @@ def write_report(
     files = {"report.html", "summary.md"} | {
         f"figures/{d.name}.png" for d in drawn if d.png is not None
     }
+    finish_report_folder(out, previous, files)
+    return path
+
+
+def finish_report_folder(out: Path, previous: set[str], files: set[str]) -> None:
+    """Remove the figures of the previous report in `out` (`previous`, from
+    :func:`check_report_folder`) that this one did not write, and mark the folder as a factorlab
+    report listing `files` (:data:`REPORT_MARKER`)."""
     for stale in sorted(previous - files):  # a figure of the previous report not drawn now
         target = out / stale
         if stale.startswith("figures/") and stale.endswith(".png") and target.is_file():
@@ -425,4 +436,3 @@ def write_report(
         json.dumps({"format": "factorlab-report", "files": sorted(files)}, indent=1),
         encoding="utf-8",
     )
-    return path

@@ -14,4 +14,28 @@ Every choice the seeds leave open is written down in docs/strategies.md and is a
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from factorlab.northbound.strategies.portraits import (
+    PORTRAIT_INDICES,
+    PORTRAIT_KINDS,
+    PortraitParams,
+    Portraits,
+    portraits,
+)
+from factorlab.northbound.strategies.run import (
+    STRATEGY_PARTS,
+    StrategiesParams,
+    StrategiesResult,
+    run_strategies,
+)
+
+__all__ = [
+    "PORTRAIT_INDICES",
+    "PORTRAIT_KINDS",
+    "STRATEGY_PARTS",
+    "PortraitParams",
+    "Portraits",
+    "StrategiesParams",
+    "StrategiesResult",
+    "portraits",
+    "run_strategies",
+]
