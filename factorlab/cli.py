@@ -791,7 +791,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cal_source = cal.add_mutually_exclusive_group()
     cal_source.add_argument("--market", help="market directory (default: the --preset market)")
-    cal_source.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    cal_source.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="synthetic market preset, when no --market is given",
+    )
     cal.add_argument("--start", default="2017-01-01", help="first date (the handbook's window)")
     cal.add_argument("--end", default="2023-01-31", help="last date (the handbook's window)")
     cal.add_argument(
