@@ -32,6 +32,7 @@ from factorlab.adapters._common import (
     require_columns,
     source_frame,
 )
+from factorlab.calendar import sessions, to_date
 from factorlab.errors import AdapterError
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "dividend",
     "etf_share_size",
     "fund_share",
+    "fund_share_daily",
     "hk_hold",
     "hk_hold_snapshots",
     "index_daily",
@@ -736,7 +738,10 @@ def fund_share(frame: Any) -> pl.DataFrame:
     fd_share        10k units (万份)    shares_outstanding  x 10,000 -> units
     ==============  ==================  ==================  ==================
 
-    Returns ``date, etf, shares_outstanding`` (columns of the ``etfs`` table).
+    Returns ``date, etf, shares_outstanding`` (columns of the ``etfs`` table), one row per
+    **change date**: tushare's ``trade_date`` is "交易(变动)日期", so a fund has rows only on the
+    days its share count changed. Daily flows need one row per session: use
+    :func:`fund_share_daily`, which forward-fills onto the calendar and says so.
     """
     source = "tushare fund_share"
     df = source_frame(frame, source)
@@ -784,3 +789,50 @@ def etf_share_size(frame: Any) -> pl.DataFrame:
                     (pl.col("total_share") * YUAN_PER_WAN).alias("shares_outstanding"),
                     *extra)
     return dedupe(out, ["date", "etf"], source).sort("date", "etf")
+
+
+def fund_share_daily(
+    frame: Any,
+    *,
+    end: dt.date | str | None = None,
+    calendar: Literal["ashare", "hkex", "nyse"] = "ashare",
+) -> pl.DataFrame:
+    """tushare ``fund_share`` (rows on change dates only) forward-filled to one row per session.
+
+    Each fund's last published count carries forward to every session of `calendar` from its
+    first change date to `end` (default: the frame's last date); ``filled`` is True on the rows
+    made by the forward fill, and the number of filled rows is logged. Δ shares between two
+    sessions is then the net creation of the later one (0 on a filled day).
+
+    Examples
+    --------
+    >>> raw = pl.DataFrame({"ts_code": ["510300.SH", "510300.SH"],
+    ...     "trade_date": ["20240102", "20240105"], "fd_share": [100.0, 120.0]})
+    >>> fund_share_daily(raw).select("date", "shares_outstanding", "filled").rows()[1:3]
+    [(datetime.date(2024, 1, 3), 1000000.0, True), (datetime.date(2024, 1, 4), 1000000.0, True)]
+    """
+    source = "tushare fund_share"
+    changes = fund_share(frame)
+    last = to_date(end, "end") if end is not None else changes["date"].max()
+    days = sessions(calendar, changes["date"].min(), last)
+    grid = (
+        changes.group_by("etf")
+        .agg(pl.col("date").min().alias("first"))
+        .join(pl.DataFrame({"date": days}), how="cross")
+        .filter(pl.col("date") >= pl.col("first"))
+        .drop("first")
+    )
+    out = (
+        grid.join(changes, on=["date", "etf"], how="full", coalesce=True)
+        .sort("etf", "date")
+        .with_columns(
+            pl.col("shares_outstanding").is_null().alias("filled"),
+            pl.col("shares_outstanding").forward_fill().over("etf"),
+        )
+        .filter(pl.col("date") <= last)
+    )
+    n = int(out["filled"].sum())
+    logger.info("%s: forward-filled %d session row(s) between change dates onto the %s "
+                "calendar (shares unchanged on those days)", source, n, calendar)
+    return out.sort("date", "etf")
+
