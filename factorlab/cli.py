@@ -9,6 +9,7 @@ factorlab data info DIR                          # tables, rows, dates, sanity f
 factorlab data calibrate [--market DIR]          # stylized facts vs the handbook's bands
 factorlab tearsheet --factors F --prices P --out DIR  # a tear sheet for any factor
 factorlab strategies [--market DIR] [--out DIR]  # seeds 000/004 strategies + HTML report
+factorlab estimate [--market DIR] [--out DIR]    # seed 002 holdings estimation + report
 factorlab etf-flows [--market DIR|real] [--days 5] [--sectors ...]  # sector money flows from ETFs
 """
 
@@ -290,6 +291,36 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
     path = write_strategies_report(
         result, Path(args.out), force=args.force, progress=_progress(start)
     )
+    print(f"\nreport: {path}")
+    print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from factorlab.datasets import PRESETS, synthetic_market
+    from factorlab.market import Market
+    from factorlab.northbound.estimation import run_estimation
+    from factorlab.report.estimation import estimation_tables, write_estimation_report
+    from factorlab.report.tables import data_line, text_table
+
+    start = time.perf_counter()
+    _check_report_dir(args)  # refuse a foreign --out before any work
+    if args.market:
+        market = Market.load(args.market)
+    else:
+        extra = {"disclosure_change": args.disclosure_change} if args.disclosure_change else {}
+        market = synthetic_market(**PRESETS[args.preset], **extra, progress=_progress(start))
+    print("estimating northbound holdings after the disclosure change ...", file=sys.stderr)
+    result = run_estimation(
+        market, start=args.start, end=args.end, attribution_start=args.attribution_start,
+        progress=_progress(start),
+    )
+    print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
+    for caption, frame in estimation_tables(result):
+        print("\n" + textwrap.fill(caption, width=120))
+        print(text_table(frame.drop("Definition", strict=False).head(20), wrap_headers=True))
+    path = write_estimation_report(result, Path(args.out), force=args.force,
+                                   progress=_progress(start))
     print(f"\nreport: {path}")
     print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     return 0
@@ -742,6 +773,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _report_args(strategies)
     strategies.set_defaults(func=_cmd_strategies)
+    estimate = sub.add_parser(
+        "estimate",
+        help="seed 002: estimate daily northbound holdings and flows after the disclosure change "
+        "(quarterly snapshots + short-sellable quantities), validate on the synthetic truth, "
+        "attribute the flows; prints the tables and writes the HTML report",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    est_source = estimate.add_mutually_exclusive_group()
+    est_source.add_argument(
+        "--market", help="market directory; default: the synthetic --preset market"
+    )
+    est_source.add_argument(
+        "--preset", choices=sorted(PRESETS), default="default", help="synthetic market preset"
+    )
+    estimate.add_argument(
+        "--disclosure-change", default=None,
+        help="synthetic market only: last day of daily disclosure (default the real 2024-08-16)",
+    )
+    estimate.add_argument("--start", default=None, help="first day to estimate")
+    estimate.add_argument("--end", default=None, help="last day to estimate")
+    estimate.add_argument("--attribution-start", default=None,
+                          help="first day of the attribution window")
+    _report_args(estimate)
+    estimate.set_defaults(func=_cmd_estimate)
     lister = sub.add_parser(
         "list",
         help="list the handbook factors, or a market's pools",

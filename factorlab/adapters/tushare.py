@@ -50,6 +50,7 @@ __all__ = [
     "fund_share",
     "fund_share_daily",
     "hk_hold",
+    "hk_hold_snapshots",
     "index_daily",
     "index_weight",
     "moneyflow_hsgt",
@@ -373,6 +374,34 @@ def hk_hold(frame: Any, *, calendar: Literal["hkex", "ashare"] = "hkex") -> pl.D
         raise AdapterError(f"{source}: `calendar` must be 'hkex' or 'ashare'; got {calendar!r}.",
                            source=source)
     return finish("northbound", out, source)
+
+
+def hk_hold_snapshots(frame: Any) -> pl.DataFrame:
+    """:func:`hk_hold` rows with the day each became public (``published``), as the holdings
+    estimator (:func:`factorlab.northbound.estimation.estimate_holdings`, `snapshots=`) needs.
+
+    Up to the 2024-08-16 disclosure change HKEX published each day's holdings the next morning
+    (``published`` = the next A-share session); after it tushare returns the quarterly
+    snapshots ("交易所于从2024年8月20开始停止发布日度北向资金数据,改为季度披露", doc 188),
+    published on the 5th northbound trading day after the quarter end (seed 002).
+
+    Returns
+    -------
+    polars.DataFrame
+        date, asset, shares, ratio, published (HK calendar rows kept).
+    """
+    from factorlab.calendar import DISCLOSURE_END, sessions
+
+    out = hk_hold(frame)
+    a_days = sessions("ashare")
+    nb_days = sessions("northbound").to_numpy()
+    days = out["date"].to_numpy()
+    nxt = a_days.gather(a_days.search_sorted(out["date"], side="right").clip(0, len(a_days) - 1))
+    fifth = nb_days[(nb_days.searchsorted(days, side="right") + 4).clip(0, len(nb_days) - 1)]
+    after = out["date"] > DISCLOSURE_END
+    return out.with_columns(
+        published=pl.when(after).then(pl.Series(fifth, dtype=pl.Date)).otherwise(nxt)
+    )
 
 
 def moneyflow_hsgt(
