@@ -22,6 +22,7 @@ from factorlab._display import Summary, wrap
 from factorlab.calendar import TRADING_DAYS, rebalance_dates, to_date
 from factorlab.errors import MarketError, ParameterError
 from factorlab.evaluate.metrics import annual_volatility
+from factorlab.frames import check_columns
 from factorlab.grid import AssetGrid
 from factorlab.market import Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS
@@ -80,6 +81,7 @@ FACT_SCHEMA: dict[str, pl.DataType] = {
 
 _HB = "seed 001 (Everbright northbound factor handbook)"
 _SPLIT = "seed 004 §1 (Everbright trading vs allocation money)"
+_POOL_COLS = ("date", "asset", "pool")
 _MONEY_UNITS = {"value_share": "%", "turnover_ratio": "x"}
 _REAL = "factorlab real sample (../shared/realdata), measured by this function"
 
@@ -172,9 +174,22 @@ def _rows(
     return pl.DataFrame(out, schema=FACT_SCHEMA)
 
 
-def _unmeasured(fact: str, key: str, groups: Sequence[tuple[str, str]],
-                unit: str | dict[str, str], source: str, reason: str) -> pl.DataFrame:
+def _unmeasured(
+    fact: str,
+    key: str,
+    groups: Sequence[tuple[str, str]],
+    unit: str | dict[str, str],
+    source: str,
+    reason: str,
+) -> pl.DataFrame:
     return _rows(fact, key, [(b, g, None, reason) for b, g in groups], unit, source)
+
+
+def _check(market: Market, needs: dict[str, Sequence[str]], purpose: str) -> None:
+    """The tables `needs` names are present with those columns (a clear error otherwise)."""
+    market.require(*needs, purpose=purpose)
+    for table, columns in needs.items():
+        check_columns(market[table].collect_schema(), columns, table=table)
 
 
 def _window(start: dt.date | str | None, end: dt.date | str | None) -> tuple[dt.date, dt.date]:
@@ -211,7 +226,7 @@ def coverage(
     holdings as covered (value 0) and averages over every signal date.
     """
     lo, hi = _window(start, end)
-    market.require("pools", "northbound", purpose="coverage")
+    _check(market, {"pools": _POOL_COLS, "northbound": ("date", "asset", "shares")}, "coverage()")
     groups = [(p, p) for p in pools if p in BANDS["coverage"]]
     signals = rebalance_dates(lo, hi, "weekly")
     snaps = (
@@ -220,8 +235,14 @@ def coverage(
         .collect()
     )
     if snaps.height == 0:
-        return _unmeasured("coverage", "coverage", groups, "%", _HB + " p.8/p.11 覆盖度",
-                           "no northbound snapshot in the window")
+        return _unmeasured(
+            "coverage",
+            "coverage",
+            groups,
+            "%",
+            _HB + " p.8/p.11 覆盖度",
+            "no northbound snapshot in the window",
+        )
     when = (
         pl.DataFrame({"date": signals})
         .join_asof(snaps, left_on="date", right_on="snapshot", strategy="backward")
@@ -254,7 +275,7 @@ def coverage(
         value = by_pool.get(pool)
         note = (
             f"{n_dates.get(pool, 0)} weekly dates with data; a member without a holding row "
-            "is not covered (the study's coverage column counts it as covered)"
+            "is not covered"
             if value is not None
             else f"pool `{pool}` has no member on a date with northbound data"
         )
@@ -267,9 +288,7 @@ def _member_cells(
 ) -> tuple[AssetGrid, np.ndarray, np.ndarray]:
     """The stock grid over [lo - 20 days, hi] and the (row, col) cells of `pool`'s members on
     the sessions of [lo, hi]."""
-    prices = market.prices.filter(
-        pl.col("date").is_between(lo - dt.timedelta(days=20), hi)
-    )
+    prices = market.prices.filter(pl.col("date").is_between(lo - dt.timedelta(days=20), hi))
     assets = market.assets if market.has("assets") else None
     grid = AssetGrid.from_prices(prices, assets=assets)
     members = (
@@ -312,10 +331,9 @@ def market_facts(
     source = f"issue 12 (index vol); {_REAL} (the others)"
     items: dict[str, tuple[float | None, str]] = {}
     if market.has("indices"):
+        _check(market, {"indices": ("date", "index", "close")}, "market_facts()")
         closes = (
-            market.indices.filter(
-                (pl.col("index") == index) & pl.col("date").is_between(lo, hi)
-            )
+            market.indices.filter((pl.col("index") == index) & pl.col("date").is_between(lo, hi))
             .sort("date")
             .select("close")
             .collect()["close"]
@@ -326,10 +344,25 @@ def market_facts(
             if closes.size > 2
             else None
         )
-        items["index_vol"] = (vol, f"`{index}` close-to-close, {closes.size} sessions")
+        items["index_vol"] = (
+            vol,
+            f"`{index}` close-to-close, {closes.size} sessions"
+            if vol is not None
+            else f"fewer than 3 `{index}` rows in `indices` in the window",
+        )
     else:
         items["index_vol"] = (None, "the market has no `indices` table")
-    if market.has("prices") and market.has("pools"):
+    if market.has("pools"):
+        _check(market, {"pools": _POOL_COLS}, "market_facts()")
+    members = (
+        market.pools.filter((pl.col("pool") == pool) & pl.col("date").is_between(lo, hi))
+        .select(pl.len())
+        .collect()
+        .item()
+        if market.has("pools")
+        else 0
+    )
+    if market.has("prices") and members:
         grid, rows, cols = _member_cells(market, lo, hi, pool)
         close = grid.close
         prev = np.vstack([np.full((1, close.shape[1]), np.nan), close[:-1]])
@@ -366,8 +399,13 @@ def market_facts(
             f"{m:,} `{pool}` member-days within each stock's traded span",
         )
     else:
+        why = (
+            f"no `{pool}` member in the window"
+            if market.has("prices") and market.has("pools")
+            else "the market has no `prices` / `pools` table"
+        )
         for k in ("dispersion", "limit_up", "limit_down", "suspension"):
-            items[k] = (None, "the market has no `prices` / `pools` table")
+            items[k] = (None, why)
     return _rows(fact, "market", [(b, g, *items[g]) for b, g in groups], "%", source)
 
 
@@ -381,7 +419,7 @@ def universe(
     """Universe size: the mean number of stocks with a price row per session, and `pool`'s mean
     member count as a share of it (liq1500 should be the most liquid 1,500 of >= ~3,500)."""
     lo, hi = _window(start, end)
-    market.require("prices", "pools", purpose="universe")
+    _check(market, {"prices": ("date", "asset"), "pools": _POOL_COLS}, "universe()")
     listed = (
         market.prices.filter(pl.col("date").is_between(lo, hi))
         .group_by("date")
@@ -404,8 +442,12 @@ def universe(
         "universe",
         [
             ("listed", "listed", listed, "mean stocks with a price row per session"),
-            ("liq1500_share", f"{pool} share", share,
-             f"mean {pool} size {size:,.0f}" if size else f"no `{pool}` member in the window"),
+            (
+                "liq1500_share",
+                f"{pool} share",
+                share,
+                f"mean {pool} size {size:,.0f}" if size else f"no `{pool}` member in the window",
+            ),
         ],
         {"listed": "stocks", "liq1500_share": "%"},
         "issue 12; real: ~2,800 (2017-01) -> ~4,800 (2023-01) listed A-shares (list dates "
@@ -471,7 +513,10 @@ def excess_sharpe(study: StudyResult) -> pl.DataFrame:
         items.append(("best", f"best {pool}", best, f"{who}" if who else ""))
         items.append(("median", f"median {pool}", _median(v), f"{len(v)} factors"))
     return _rows(
-        "long-excess Sharpe, gross", "excess_sharpe", items, "",
+        "long-excess Sharpe, gross",
+        "excess_sharpe",
+        items,
+        "",
         _HB + " p.8/p.11 夏普比率 (-0.15 .. 1.07)",
     )
 
@@ -505,7 +550,10 @@ def factor_correlation(study: StudyResult, *, threshold: float = 0.3) -> pl.Data
         )
         items.append(("all", pool, share, note))
     return _rows(
-        f"L/S correlation < {threshold:g}, non-static", "correlation", items, "% of pairs",
+        f"L/S correlation < {threshold:g}, non-static",
+        "correlation",
+        items,
+        "% of pairs",
         _HB + " p.13 因子相关性分析",
     )
 
@@ -556,19 +604,40 @@ def rank_ic(study: StudyResult, *, decay_date: dt.date = DECAY_DATE) -> pl.DataF
             if key == "static" and pool not in ("csi300", "liq1500"):
                 continue
             v = sub.filter(pl.col("factor").is_in(list(factors)))["ic"].to_list()
-            items.append((key, f"{key} {pool}", None if not v else 100 * _median(v),
-                          f"median of factor means; {_range([100 * x for x in v])}"))
+            items.append(
+                (
+                    key,
+                    f"{key} {pool}",
+                    None if not v else 100 * _median(v),
+                    f"median of factor means; {_range([100 * x for x in v])}",
+                )
+            )
         p = ic.filter(pl.col("pool") == pool)
         pre = p.filter(pl.col("date") < decay_date)["ic"].mean()
         post = p.filter(pl.col("date") >= decay_date)["ic"].mean()
         if pre is None or post is None or pre <= 0:
-            items.append(("decay", f"decay {pool}", None,
-                          "needs a positive mean IC before and some IC after " f"{decay_date}"))
+            items.append(
+                (
+                    "decay",
+                    f"decay {pool}",
+                    None,
+                    f"needs a positive mean IC before and some IC after {decay_date}",
+                )
+            )
         else:
-            items.append(("decay", f"decay {pool}", post / pre,
-                          f"mean IC {100 * pre:.2f}% before, {100 * post:.2f}% after"))
+            items.append(
+                (
+                    "decay",
+                    f"decay {pool}",
+                    post / pre,
+                    f"mean IC {100 * pre:.2f}% before, {100 * post:.2f}% after",
+                )
+            )
     return _rows(
-        "weekly rank IC", "rank_ic", items, {"static": "%", "dynamic": "%", "decay": "ratio"},
+        "weekly rank IC",
+        "rank_ic",
+        items,
+        {"static": "%", "dynamic": "%", "decay": "ratio"},
         _HB + " §2.1 (>3%), p.11 (1.12-2.11), §2.2 (2.74/2.86/4.12; 2021 decay)",
     )
 
@@ -607,8 +676,9 @@ def trading_money(
     share = (
         d.group_by("date")
         .agg(
-            (pl.col("value").filter(pl.col("kind") == "trading").sum() / pl.col("value").sum())
-            .alias("share")
+            (
+                pl.col("value").filter(pl.col("kind") == "trading").sum() / pl.col("value").sum()
+            ).alias("share")
         )["share"]
         .mean()
     )
@@ -625,14 +695,27 @@ def trading_money(
     )
     days = d["date"].n_unique()
     items = [
-        ("value_share", "value share", None if share is None else 100 * share,
-         f"mean over {days} classified days"),
-        ("turnover_ratio", "turnover ratio", ratio,
-         "" if ratio is None else f"mean daily turnover {100 * turn['trading']:.2f}% vs "
-         f"{100 * turn['allocation']:.3f}%"),
+        (
+            "value_share",
+            "value share",
+            None if share is None else 100 * share,
+            f"mean over {days} classified days",
+        ),
+        (
+            "turnover_ratio",
+            "turnover ratio",
+            ratio,
+            ""
+            if ratio is None
+            else f"mean daily turnover {100 * turn['trading']:.2f}% vs "
+            f"{100 * turn['allocation']:.3f}%",
+        ),
     ]
     return _rows(
-        "trading-type money", "trading_money", items, _MONEY_UNITS,
+        "trading-type money",
+        "trading_money",
+        items,
+        _MONEY_UNITS,
         _SPLIT + " 表3 (14-25% by industry), §1.2 (9% vs 0.07% monthly)",
     )
 
@@ -654,18 +737,29 @@ def minor_participants(
     )
     if h.height == 0:
         return _unmeasured(
-            "minor participants", "minor", [("count_share", "count share"),
-                                            ("excluded", "excluded")],
-            "%", _SPLIT + " §1.1", "no re-classification in the window",
+            "minor participants",
+            "minor",
+            [("count_share", "count share"), ("excluded", "excluded")],
+            "%",
+            _SPLIT + " §1.1",
+            "no re-classification in the window",
         )
     share = h.group_by("effective_from").agg(pl.col("rule").mean())["rule"].mean()
     minors = h.filter(pl.col("rule"))
     excluded = (minors["kind"] == "minor").mean() if minors.height else None
     items = [
-        ("count_share", "count share", 100 * share,
-         f"{h['effective_from'].n_unique()} re-classifications"),
-        ("excluded", "excluded", None if excluded is None else 100 * excluded,
-         f"{minors.height} minor rows" if minors.height else "no participant meets the rule"),
+        (
+            "count_share",
+            "count share",
+            100 * share,
+            f"{h['effective_from'].n_unique()} re-classifications",
+        ),
+        (
+            "excluded",
+            "excluded",
+            None if excluded is None else 100 * excluded,
+            f"{minors.height} minor rows" if minors.height else "no participant meets the rule",
+        ),
     ]
     return _rows("minor participants", "minor", items, "%", _SPLIT + " §1.1 (剔除低影响力机构)")
 
@@ -747,8 +841,14 @@ def calibrate(
     parts[0] = _with_study_coverage(parts[0], study)
     parts += [
         fn(study)
-        for fn in (leg_turnover, tracking_error, excess_sharpe, factor_correlation,
-                   short_leg_share, rank_ic)
+        for fn in (
+            leg_turnover,
+            tracking_error,
+            excess_sharpe,
+            factor_correlation,
+            short_leg_share,
+            rank_ic,
+        )
     ]
     if market.has("participant_holdings"):
         try:
@@ -758,16 +858,28 @@ def calibrate(
     else:
         split, why = None, "the market has no `participant_holdings` table"
     if split is not None:
-        parts += [trading_money(split, start=lo, end=hi),
-                  minor_participants(split, start=lo, end=hi)]
+        parts += [
+            trading_money(split, start=lo, end=hi),
+            minor_participants(split, start=lo, end=hi),
+        ]
     else:
         parts += [
-            _unmeasured("trading-type money", "trading_money",
-                        [("value_share", "value share"), ("turnover_ratio", "turnover ratio")],
-                        _MONEY_UNITS, _SPLIT, why),
-            _unmeasured("minor participants", "minor",
-                        [("count_share", "count share"), ("excluded", "excluded")],
-                        "%", _SPLIT, why),
+            _unmeasured(
+                "trading-type money",
+                "trading_money",
+                [("value_share", "value share"), ("turnover_ratio", "turnover ratio")],
+                _MONEY_UNITS,
+                _SPLIT,
+                why,
+            ),
+            _unmeasured(
+                "minor participants",
+                "minor",
+                [("count_share", "count share"), ("excluded", "excluded")],
+                "%",
+                _SPLIT,
+                why,
+            ),
         ]
     say("participant split")
     parts += [market_facts(market, start=lo, end=hi), universe(market, start=lo, end=hi)]
@@ -780,8 +892,19 @@ def calibrate(
         say("reference")
     else:
         table = table.with_columns(reference=pl.lit(None, pl.Float64))
-    cols = ["fact", "group", "target", "measured", "reference", "in_band", "unit", "lo", "hi",
-            "source", "note"]
+    cols = [
+        "fact",
+        "group",
+        "target",
+        "measured",
+        "reference",
+        "in_band",
+        "unit",
+        "lo",
+        "hi",
+        "source",
+        "note",
+    ]
     return Calibration(
         table=table.select(cols),
         data=data_description(market),
@@ -806,7 +929,8 @@ def _with_study_coverage(rows: pl.DataFrame, study: StudyResult) -> pl.DataFrame
             note=pl.when(pl.col("study").is_not_null())
             .then(
                 pl.format(
-                    "{}; the study's coverage column: {}%",
+                    "{} (the study's coverage column, which counts it as covered and "
+                    "averages over every signal date: {}%)",
                     pl.col("note"),
                     pl.col("study").round(2),
                 )
@@ -885,8 +1009,14 @@ def handbook_figures() -> pl.DataFrame:
             rows.append((NORTHBOUND_FACTORS[number - 1], number, pool, metric, x, page))
     return pl.DataFrame(
         rows,
-        schema={"factor": pl.String, "number": pl.Int64, "pool": pl.String, "metric": pl.String,
-                "value": pl.Float64, "page": pl.String},
+        schema={
+            "factor": pl.String,
+            "number": pl.Int64,
+            "pool": pl.String,
+            "metric": pl.String,
+            "value": pl.Float64,
+            "page": pl.String,
+        },
         orient="row",
     )
 

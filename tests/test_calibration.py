@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pytest
 
 from factorlab import calibration as cal
 from factorlab.calendar import sessions
-from factorlab.errors import MarketError, ParameterError
+from factorlab.errors import MarketError, MissingColumnError, ParameterError
 from factorlab.market import Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS as F
 from factorlab.northbound.participants import ParticipantSplit
@@ -108,7 +109,10 @@ def test_coverage_counts_members_with_holdings_on_dates_with_data():
 
 def test_coverage_staleness_is_a_parameter():
     out = cal.coverage(
-        _coverage_market(), start="2019-03-01", end="2019-03-29", pools=["csi300"],
+        _coverage_market(),
+        start="2019-03-01",
+        end="2019-03-29",
+        pools=["csi300"],
         max_staleness_days=6,
     )
     assert _row(out, "csi300")["measured"] == pytest.approx(100 * (0.25 + 0.75) / 2)
@@ -118,9 +122,12 @@ def test_coverage_ignores_snapshots_after_the_window_and_row_order():
     m = _coverage_market()
     base = cal.coverage(m, start="2019-03-01", end="2019-03-22", pools=["csi300"])
     later = pl.DataFrame(
-        {"date": [D(2019, 3, 25)] * 4, "asset": ["600000.SH", "600001.SH", "600002.SH",
-                                                 "600003.SH"], "shares": [9] * 4,
-         "ratio": [0.01] * 4}
+        {
+            "date": [D(2019, 3, 25)] * 4,
+            "asset": ["600000.SH", "600001.SH", "600002.SH", "600003.SH"],
+            "shares": [9] * 4,
+            "ratio": [0.01] * 4,
+        }
     )
     nb = pl.concat([m.northbound.collect(), later]).sample(fraction=1.0, shuffle=True, seed=3)
     pools = m.pools.collect().sample(fraction=1.0, shuffle=True, seed=4)
@@ -133,18 +140,26 @@ def test_coverage_ignores_snapshots_after_the_window_and_row_order():
 
 
 def test_the_study_coverage_is_shown_beside_ours():
-    rows = cal.coverage(_coverage_market(), start="2019-03-01", end="2019-03-29",
-                        pools=["csi300"])
+    rows = cal.coverage(_coverage_market(), start="2019-03-01", end="2019-03-29", pools=["csi300"])
     table = _table("coverage_pct", {F[0]: 96.0, F[1]: 98.5, F[4]: 50.0})
     out = cal._with_study_coverage(rows, _study(table=table))
     row = _row(out, "csi300")
-    assert row["note"].endswith("; the study's coverage column: 97.25%")  # statics only
+    assert row["note"].endswith("every signal date: 97.25%)")  # the statics only
     assert row["measured"] == _row(rows, "csi300")["measured"]
 
 
 def test_coverage_needs_the_tables():
     with pytest.raises(MarketError, match="northbound"):
         cal.coverage(Market({}, validate="none"))
+
+
+def test_a_table_without_a_needed_column_is_a_clear_error():
+    m = _coverage_market()
+    bad = Market(
+        {"pools": m.pools, "northbound": m.northbound.rename({"shares": "qty"})}, validate="none"
+    )
+    with pytest.raises(MissingColumnError, match=r"table `northbound` has no column.*`shares`"):
+        cal.coverage(bad)
 
 
 def test_a_reversed_window_is_a_parameter_error():
@@ -200,17 +215,20 @@ def tiny_market() -> Market:
     pools = pl.concat(
         [
             members.with_columns(pool=pl.lit("csi800")),
-            members.filter(pl.col("asset").is_in(ASSETS[:2])).with_columns(
-                pool=pl.lit("liq1500")
-            ),
+            members.filter(pl.col("asset").is_in(ASSETS[:2])).with_columns(pool=pl.lit("liq1500")),
         ]
     )
     idx = pl.DataFrame(
-        {"date": days, "index": "csi300",
-         "close": 3000 * np.cumprod(1 + rng.normal(0, 0.012, len(days)))}
+        {
+            "date": days,
+            "index": "csi300",
+            "close": 3000 * np.cumprod(1 + rng.normal(0, 0.012, len(days))),
+        }
     )
-    assets = pl.DataFrame({"asset": ASSETS, "industry": "银行", "delist_date": None},
-                          schema_overrides={"delist_date": pl.Date})
+    assets = pl.DataFrame(
+        {"asset": ASSETS, "industry": "银行", "delist_date": None},
+        schema_overrides={"delist_date": pl.Date},
+    )
     return Market(
         {"prices": prices, "pools": pools, "indices": idx, "assets": assets}, validate="none"
     )
@@ -275,8 +293,9 @@ def test_limit_days_follow_the_board_and_st_rules(tiny_market):
     out = cal.market_facts(tiny_market, start=lo, end=hi)
     days = sessions("ashare", lo, hi)
     members = tiny_market.pools.filter(pl.col("pool") == "csi800").collect()
-    traded = members.join(tiny_market.prices.select("date", "asset").collect(),
-                          on=["date", "asset"]).height
+    traded = members.join(
+        tiny_market.prices.select("date", "asset").collect(), on=["date", "asset"]
+    ).height
     # planted limit-ups on member days: 600000.SH (10%) and 600002.SH (ST, 5%) at t = 3, 20;
     # 000001.SZ's are before it joins the pool; 688001.SH's +15% is under its 20% limit
     planted = {(days[t], a) for t in (3, 20) for a in ("600000.SH", "600002.SH")}
@@ -293,8 +312,10 @@ def test_market_facts_do_not_depend_on_row_order(tiny_market):
     lo, hi = D(2019, 1, 2), D(2019, 3, 29)
     base = cal.market_facts(tiny_market, start=lo, end=hi)
     shuffled = Market(
-        {n: tiny_market[n].collect().sample(fraction=1.0, shuffle=True, seed=1)
-         for n in tiny_market.names},
+        {
+            n: tiny_market[n].collect().sample(fraction=1.0, shuffle=True, seed=1)
+            for n in tiny_market.names
+        },
         validate="none",
     )
     again = cal.market_facts(shuffled, start=lo, end=hi)
@@ -312,8 +333,11 @@ def test_market_facts_dispersion_on_a_wider_cross_section():
     r = rng.normal(0, 0.01, (len(days), 12))
     close = 10 * np.cumprod(1 + r, axis=0)
     frame = pl.DataFrame(
-        {"date": np.repeat(days.to_numpy(), 12), "asset": assets * len(days),
-         "close": close.ravel()}
+        {
+            "date": np.repeat(days.to_numpy(), 12),
+            "asset": assets * len(days),
+            "close": close.ravel(),
+        }
     ).with_columns(open=pl.col("close"), high=pl.col("close"), low=pl.col("close"))
     pools = frame.select("date", "asset").with_columns(pool=pl.lit("csi800"))
     m = Market({"prices": frame, "pools": pools}, validate="none")
@@ -323,6 +347,18 @@ def test_market_facts_dispersion_on_a_wider_cross_section():
     assert _row(out, "index_vol")["measured"] is None
     assert "no `indices`" in _row(out, "index_vol")["note"]
     assert _row(out, "index_vol")["in_band"] is None
+
+
+def test_market_facts_without_the_pool_or_the_index_say_why(tiny_market):
+    out = cal.market_facts(
+        tiny_market, start="2019-01-02", end="2019-03-29", pool="csi500", index="csi1000"
+    )
+    assert out["measured"].is_null().all() and out["in_band"].is_null().all()
+    vol = _row(out, "index_vol")["note"]
+    assert vol == "fewer than 3 `csi1000` rows in `indices` in the window"
+    assert (
+        out.filter(pl.col("group") != "index_vol")["note"] == "no `csi500` member in the window"
+    ).all()
 
 
 def test_universe_counts_listed_stocks_and_the_pool_share(tiny_market):
@@ -352,15 +388,22 @@ def test_leg_turnover_is_the_median_per_group():
     assert _row(out, "dynamic csi300")["in_band"] is True
 
 
-def _daily(factor: str, rng: np.random.Generator, n: int = 300, pool: str = "csi300",
-           long_mu: float = 0.0, short_mu: float = 0.0) -> pl.DataFrame:
+def _daily(
+    factor: str,
+    rng: np.random.Generator,
+    n: int = 300,
+    pool: str = "csi300",
+    long_mu: float = 0.0,
+    short_mu: float = 0.0,
+) -> pl.DataFrame:
     bench = rng.normal(0.0003, 0.01, n)
     long_ = bench + rng.normal(long_mu, 0.004, n)
     short = bench + rng.normal(short_mu, 0.004, n)
     return pl.DataFrame(
         {
-            "date": pl.date_range(D(2018, 1, 1), D(2018, 1, 1) + dt.timedelta(days=n - 1),
-                                  eager=True),
+            "date": pl.date_range(
+                D(2018, 1, 1), D(2018, 1, 1) + dt.timedelta(days=n - 1), eager=True
+            ),
             "factor": factor,
             "pool": pool,
             "long": long_,
@@ -393,8 +436,16 @@ def test_excess_sharpe_best_and_median():
 def test_factor_correlation_share_exempts_the_static_group_and_10_11():
     names = [F[0], F[1], F[4], F[5], F[9], F[10]]
     c = np.eye(6)
-    pairs = {(0, 1): 0.9, (2, 3): 0.5, (2, 4): 0.1, (2, 5): 0.2, (3, 4): 0.6, (3, 5): 0.0,
-             (4, 5): 0.95, (0, 2): 0.8}
+    pairs = {
+        (0, 1): 0.9,
+        (2, 3): 0.5,
+        (2, 4): 0.1,
+        (2, 5): 0.2,
+        (3, 4): 0.6,
+        (3, 5): 0.0,
+        (4, 5): 0.95,
+        (0, 2): 0.8,
+    }
     for (i, j), v in pairs.items():
         c[i, j] = c[j, i] = v
     corr = pl.DataFrame({"factor": names, **{n: c[:, i] for i, n in enumerate(names)}})
@@ -524,8 +575,69 @@ def test_beside_handbook_puts_the_study_number_next_to_each_figure():
         {"factor": [F[0]], "pool": ["csi300"], "long_excess_sharpe": [1.9], "turnover_pct": [12.0]}
     )
     out = cal.beside_handbook(table)
-    row = out.filter((pl.col("number") == 1) & (pl.col("pool") == "csi300")
-                     & (pl.col("metric") == "long_excess_sharpe")).row(0, named=True)
+    row = out.filter(
+        (pl.col("number") == 1)
+        & (pl.col("pool") == "csi300")
+        & (pl.col("metric") == "long_excess_sharpe")
+    ).row(0, named=True)
     assert row["handbook"] == pytest.approx(0.58) and row["measured"] == pytest.approx(1.9)
     other = out.filter(pl.col("number") == 2)
     assert other["measured"].is_null().all() and other.height > 0
+
+
+SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+SEED_001 = SEEDS / "001_e303e1c944e1b035.txt"
+
+
+@pytest.mark.skipif(not SEED_001.is_file(), reason="the seed documents (../shared/seeds) absent")
+def test_handbook_figures_equal_the_seed_tables_as_printed():
+    static = (
+        "long_excess_ann",
+        "long_excess_sharpe",
+        "long_excess_mdd",
+        "long_short_ann",
+        "long_short_sharpe",
+        "long_short_mdd",
+        "coverage_pct",
+        "turnover_pct",
+    )
+    dynamic = (
+        "long_excess_ann",
+        "long_excess_sharpe",
+        "long_excess_mdd",
+        "long_short_ann",
+        "long_short_sharpe",
+        "coverage_pct",
+        "rank_ic_mean_pct",
+        "turnover_pct",
+    )
+    names = {
+        "北向资金持股市值": 1,
+        "北向资金持股占比": 2,
+        "北向资金累计净流入占比": 5,
+        "北向资金成交金额": 10,
+    }
+    pools = {"沪深300": "csi300", "中证500": "csi500", "流动性1500": "liq1500"}
+    want, number = {}, None
+    for line in SEED_001.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 10 or cells[1] not in pools:
+            continue
+        number = names[cells[0]] if cells[0] else number
+        metrics = static if number <= 4 else dynamic
+        for metric, text in zip(metrics, cells[2:], strict=True):
+            x = float(text.rstrip("%"))
+            if metric.endswith("_ann"):
+                x /= 100
+            elif metric.endswith("_mdd"):
+                x = -x / 100
+            want[(number, pools[cells[1]], metric)] = x
+    assert len(want) == 6 * 8 + 4 * 8  # 10 rows of 8 figures each
+    got = {
+        (n, p, m): v
+        for n, p, m, v in cal.handbook_figures()
+        .select("number", "pool", "metric", "value")
+        .iter_rows()
+        if n != 11  # #11's ICs come from §2.2's text, not a table
+    }
+    assert got == pytest.approx(want)

@@ -24,7 +24,7 @@ from factorlab.calendar import (
 )
 from factorlab.datasets._synth_kernels import ar1_nb, holdings_nb, prices_nb, split_shares_nb
 from factorlab.errors import ParameterError
-from factorlab.etf.reference import ROTATION_EXCLUDED, industry_etfs
+from factorlab.etf.reference import ROTATION_EXCLUDED, industry_etfs, sector_etfs
 from factorlab.grid import CHINEXT_REFORM
 from factorlab.pools import (
     LIQUIDITY_MIN_LISTED,
@@ -394,6 +394,8 @@ _RNG_STREAMS = (
     "volume",
     "short",
     "style",
+    "world",
+    "theme",
 )
 
 
@@ -702,7 +704,8 @@ def iter_tables(
     link_open = _link_open(days, u)
     can_trade = u.trading & is_nb[:, None] & link_open
     fx = _fx(days, rngs["fx"])
-    yield "fx", pl.DataFrame({"date": date_s, "usdcny": np.round(fx, 4)})
+    hkd = _hkdcny(fx, rngs["world"])
+    yield "fx", pl.DataFrame({"date": date_s, "usdcny": np.round(fx, 4), "hkdcny": hkd})
     init = (u.list_idx == 0) & link_open[0]
     del link_open
     ra, rt = _holding_ratios(
@@ -743,7 +746,12 @@ def iter_tables(
         ),
     )
     del eligible
-    yield "etfs", _etfs(days, u, realized, fcap, flow, indices, rngs["etf"])
+    yield "etfs", pl.concat(
+        [
+            _etfs(days, u, realized, fcap, flow, indices, rngs["etf"], rngs["theme"]),
+            _world_etfs(p, rngs["world"]),
+        ]
+    )
     del realized, fcap, flow, close, shares_true
     yield from _participants(
         p, rngs["participants"], codes, pub_rows, shares_pub, shares_alloc_pub, mcap, say
@@ -803,6 +811,12 @@ def _fx(days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     trend = _interp_by_date(days, _FX_ANCHORS)
     dev = ar1_nb(rng.standard_normal(len(days)), 0.985) * 0.02
     return trend * np.exp(dev)
+
+
+def _hkdcny(usdcny: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """HKD/CNY = USD/CNY / USD/HKD, USD/HKD inside the peg's 7.75-7.85 band (slow OU)."""
+    usdhkd = 7.80 + 0.05 * np.tanh(ar1_nb(rng.standard_normal(len(usdcny)), 0.995) * 0.1)
+    return np.round(usdcny / usdhkd, 5)
 
 
 def _review_indices(days: np.ndarray, months: tuple[int, ...]) -> list[int]:
@@ -1244,6 +1258,21 @@ def _book_to_price(
     ).sort("date", "asset")
 
 
+#: Seed 003's A-share theme ETFs that are not industry ETFs, and the industries their stocks
+#: come from (the synthetic market has no sub-industries: a random half of those stocks).
+THEME_ETFS: dict[str, tuple[str, ...]] = {
+    "512480.SH": ("电子",),
+    "159995.SZ": ("电子",),
+    "515070.SH": ("计算机",),
+    "515050.SH": ("通信",),
+    "512690.SH": ("食品饮料",),
+    "159928.SZ": ("食品饮料", "家电"),
+    "512880.SH": ("非银行金融",),
+    "512910.SH": ("非银行金融",),
+    "515030.SH": ("汽车", "电力设备及新能源"),
+    "515790.SH": ("电力设备及新能源",),
+    "159755.SZ": ("电力设备及新能源",),
+}
 #: Creation / redemption unit of the synthetic A-share ETFs (units per basket).
 ETF_CREATION_UNIT = 1_000_000
 
@@ -1256,13 +1285,17 @@ def _etfs(
     flow: np.ndarray,
     indices: pl.DataFrame,
     rng: np.random.Generator,
+    theme_rng: np.random.Generator,
 ) -> pl.DataFrame:
-    """Industry ETFs (one per rotated industry; NAV = the industry's cap-weighted member return)
-    and broad ETFs (NAV = the index). Shares outstanding change only by creations / redemptions
-    in whole units of ``ETF_CREATION_UNIT``: a daily rate driven by the sector's northbound flow
-    (z-scored), a contrarian response to the day's NAV return (-0.1 x return: dips draw
-    creations, as A-share ETF flows tend to) and noise. Creations lift the premium (close / NAV
-    - 1, plus noise of 0.15%) and the volume."""
+    """Industry ETFs (one per rotated industry; NAV = the industry's cap-weighted member return),
+    broad ETFs (NAV = the index) and seed 003's A-share theme ETFs (``THEME_ETFS``: NAV = the
+    cap-weighted return of a random half of their parent industries' stocks, drawn from
+    `theme_rng`, which also drives their series, so the other ETFs do not depend on them).
+    Shares outstanding change only by creations / redemptions in whole units of
+    ``ETF_CREATION_UNIT``: a daily rate driven by the sector's northbound flow (z-scored), a
+    contrarian response to the day's NAV return (-0.1 x return: dips draw creations, as A-share
+    ETF flows tend to) and noise. Creations lift the premium (close / NAV - 1, plus noise of
+    0.15%) and the volume."""
     n_t = len(days)
     r = np.nan_to_num(realized)
     w = np.nan_to_num(np.vstack([np.full((1, fcap.shape[1]), np.nan), fcap[:-1]]))
@@ -1274,7 +1307,14 @@ def _etfs(
         if sector in u.industries and sector not in ROTATION_EXCLUDED
     ]
     specs += [(code, name, None) for name, code in BROAD_ETF_CODES.items()]
-    for code, sector, mask in specs:
+    specs = [(code, sector, mask, rng) for code, sector, mask in specs]
+    names = dict(sector_etfs("CN").select("etf", "sector").iter_rows())
+    for code, parents in THEME_ETFS.items():
+        mask = np.isin(ind_names, parents)
+        half = mask & (theme_rng.random(len(mask)) < 0.5)
+        if mask.any() and parents[0] in u.industries:
+            specs.append((code, names[code], half if half.any() else mask, theme_rng))
+    for code, sector, mask, rng in specs:
         if mask is None:
             lvl = indices.filter(pl.col("index") == sector)["close"].to_numpy()
             day_ret = np.r_[0.0, lvl[1:] / lvl[:-1] - 1.0]
@@ -1313,6 +1353,71 @@ def _etfs(
                     "volume": volume[first:],
                     "amount": np.round(volume * close, 0)[first:],
                     "shares_outstanding": shares[first:].astype(np.float64),
+                    "market": pl.repeat("CN", n_t - first, eager=True),
+                    "currency": pl.repeat("CNY", n_t - first, eager=True),
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
+#: Hong Kong and US sector ETFs of seed 003 in the synthetic market: code -> (calendar, start
+#: price, daily volatility, creation unit).
+WORLD_ETFS: dict[str, tuple[str, float, float, int]] = {
+    "3033.HK": ("hkex", 5.0, 0.022, 500_000),
+    "3022.HK": ("hkex", 8.0, 0.021, 500_000),
+    "3067.HK": ("hkex", 10.0, 0.020, 500_000),
+    "2828.HK": ("hkex", 90.0, 0.015, 100_000),
+    "QQQ": ("nyse", 110.0, 0.013, 50_000),
+    "XLF": ("nyse", 25.0, 0.012, 50_000),
+    "XLE": ("nyse", 70.0, 0.016, 50_000),
+    "XLV": ("nyse", 75.0, 0.010, 50_000),
+}
+
+
+def _world_etfs(p: SynthParams, rng: np.random.Generator) -> pl.DataFrame:
+    """Seed 003's Hong Kong and US sector ETFs on their own calendars (HKEX, NYSE), in HKD / USD.
+
+    NAV: a regional market factor (half the variance) plus the ETF's own noise; shares
+    outstanding change by creations / redemptions in whole units (a persistent flow latent, a
+    contrarian -0.05 x return term and noise), as for the A-share ETFs."""
+    ref = sector_etfs().filter(pl.col("etf").is_in(list(WORLD_ETFS)))
+    frames = []
+    regional = {}
+    for cal in ("hkex", "nyse"):
+        n = len(sessions(cal, p.start, p.end))
+        regional[cal] = rng.standard_normal(n)
+    for etf, sector, market, currency in ref.select("etf", "sector", "market", "currency").rows():
+        cal, price0, vol, cu = WORLD_ETFS[etf]
+        days = sessions(cal, p.start, p.end)
+        n_t = len(days)
+        ret = vol * (np.sqrt(0.5) * regional[cal] + np.sqrt(0.5) * rng.standard_normal(n_t))
+        ret[0] = 0.0
+        nav = np.round(price0 * np.exp(np.cumsum(ret - 0.5 * vol**2)), 4)
+        rate = 0.002 * ar1_nb(rng.standard_normal(n_t), 0.9) - 0.05 * ret
+        rate += 0.002 * rng.standard_normal(n_t)
+        rate[0] = 0.0
+        shares = np.maximum(np.round(rng.uniform(5e7, 1e9) * np.exp(np.cumsum(rate)) / cu), 1) * cu
+        close = np.round(nav * (1.0 + 0.2 * rate + 0.0008 * rng.standard_normal(n_t)), 3)
+        churn = np.abs(np.r_[0.0, np.diff(shares)]) / shares
+        volume = np.round(
+            shares * rng.uniform(0.005, 0.03) * np.exp(0.35 * rng.standard_normal(n_t))
+            * (1.0 + 20.0 * churn),
+            -2,
+        )
+        frames.append(
+            pl.DataFrame(
+                {
+                    "date": days,
+                    "etf": pl.repeat(etf, n_t, eager=True),
+                    "sector": pl.repeat(sector, n_t, eager=True),
+                    "close": close,
+                    "nav": nav,
+                    "volume": volume,
+                    "amount": np.round(volume * close, 0),
+                    "shares_outstanding": shares.astype(np.float64),
+                    "market": pl.repeat(market, n_t, eager=True),
+                    "currency": pl.repeat(currency, n_t, eager=True),
                 }
             )
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +18,14 @@ import polars as pl
 
 from factorlab._version import __version__
 from factorlab.report.figures import figure_png, require_matplotlib
-from factorlab.report.html import REPORT_CSS, REPORT_MARKER, check_report_folder
+from factorlab.report.html import REPORT_CSS, check_report_folder, finish_report_folder
 from factorlab.report.strategies_figures import industry_label, strategy_figure_plan
-from factorlab.report.tables import data_line, format_value, html_table, markdown_table
+from factorlab.report.tables import (
+    data_sentence,
+    format_value,
+    html_table,
+    markdown_table,
+)
 
 if TYPE_CHECKING:
     from factorlab.northbound.strategies.run import StrategiesResult
@@ -445,7 +449,7 @@ def _html(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str |
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
-        f'<p class="sub">{e(data_line(result).capitalize())}.</p>',
+        f'<p class="sub">{e(data_sentence(result))}.</p>',
         f'<p class="sub">Parts: {e(", ".join(result.parts))}. factorlab {e(__version__)}, '
         f"written {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
     ]
@@ -468,7 +472,7 @@ def _html(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str |
 
 
 def _markdown(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str | None) -> str:
-    lines = [f"# {title}", "", f"{data_line(result).capitalize()}; factorlab {__version__}.", ""]
+    lines = [f"# {title}", "", f"{data_sentence(result)}; factorlab {__version__}.", ""]
     if note:
         lines += [note, ""]
     tables = headline_tables(result)
@@ -523,12 +527,5 @@ def write_strategies_report(
     files = {REPORT_FILE, "summary.md"} | {
         f"figures/{d.name}.png" for d in drawn if d.png is not None
     }
-    for stale in sorted(previous - files):
-        target = out / stale
-        if stale.startswith("figures/") and stale.endswith(".png") and target.is_file():
-            target.unlink()
-    (out / REPORT_MARKER).write_text(
-        json.dumps({"format": "factorlab-report", "files": sorted(files)}, indent=1),
-        encoding="utf-8",
-    )
+    finish_report_folder(out, previous, files)
     return path

@@ -3,6 +3,7 @@ estimator, its naive baseline, disclosure statistics, validation metrics and flo
 
 from __future__ import annotations
 
+from factorlab.northbound.estimation.attribution import FlowAttribution, flow_attribution
 from factorlab.northbound.estimation.estimator import (
     EstimateParams,
     HoldingsEstimate,
@@ -12,6 +13,7 @@ from factorlab.northbound.estimation.estimator import (
     project_weights,
 )
 from factorlab.northbound.estimation.inputs import disclosure_end
+from factorlab.northbound.estimation.run import EstimationResult, run_estimation
 from factorlab.northbound.estimation.validation import (
     SEED_FIGURES,
     disclosure_statistics,
@@ -23,14 +25,18 @@ from factorlab.northbound.estimation.validation import (
 __all__ = [
     "SEED_FIGURES",
     "EstimateParams",
+    "EstimationResult",
+    "FlowAttribution",
     "HoldingsEstimate",
     "TotalValue",
     "disclosure_end",
     "disclosure_statistics",
     "estimate_holdings",
+    "flow_attribution",
     "flow_metrics",
     "holding_metrics",
     "naive_flows",
     "project_weights",
+    "run_estimation",
     "validation_table",
 ]

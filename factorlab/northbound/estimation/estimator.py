@@ -8,7 +8,7 @@ that match the day's disclosures. See ``docs/estimation.md`` for both objectives
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -112,6 +112,10 @@ class HoldingsEstimate:
         (the as-of day of the holdings the day's chain starts from), estimated.
     params, total_value
         What produced it (``total_value``: "fit", or an ablation "truth" / "buy_and_hold").
+    source
+        The data it ran on.
+    notes
+        Input rows left out, by reason: step, rows, detail.
     """
 
     holdings: pl.DataFrame
@@ -119,6 +123,7 @@ class HoldingsEstimate:
     params: EstimateParams
     total_value: str
     source: str
+    notes: pl.DataFrame = field(default_factory=lambda: _notes(()))
 
     def _display(self) -> Summary:
         t = self.totals
@@ -137,6 +142,12 @@ class HoldingsEstimate:
 
     def _repr_html_(self) -> str:
         return self._display().html()
+
+
+def _notes(rows: tuple[dict, ...]) -> pl.DataFrame:
+    return pl.DataFrame(
+        list(rows), schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String}
+    )
 
 
 def _fit_total(x: np.ndarray, c: np.ndarray, p: EstimateParams) -> float:
@@ -444,7 +455,7 @@ def _run(
             }
         )
     )
-    return HoldingsEstimate(holdings, pl.DataFrame(totals), p, mode, source)
+    return HoldingsEstimate(holdings, pl.DataFrame(totals), p, mode, source, _notes(inp.notes))
 
 
 def naive_flows(
@@ -534,4 +545,5 @@ def naive_flows(
         EstimateParams(allowance=allowance),
         "naive",
         _source(market),
+        _notes(inp.notes),
     )

@@ -22,6 +22,7 @@ __all__ = [
     "disclosure_statistics",
     "flow_metrics",
     "holding_metrics",
+    "true_weights",
     "validation_table",
 ]
 
@@ -130,7 +131,9 @@ def flow_metrics(
     )
 
 
-def _true_weights(market: Market, dates: pl.Series) -> pl.DataFrame:
+def true_weights(market: Market, dates: pl.Series) -> pl.DataFrame:
+    """date, asset, shares, close, v (true holding value), w_true on `dates` from the
+    market's ``northbound_truth`` (a suspended stock valued at its last close)."""
     market.require("northbound_truth", "prices", purpose="scoring estimated holdings")
     t = (
         market.northbound_truth.filter(pl.col("date").is_in(dates.implode()))
@@ -148,7 +151,7 @@ def holding_metrics(estimate: HoldingsEstimate, market: Market) -> pl.DataFrame:
     """Holding-value tracking error and per-stock weight error of `estimate` against the
     market's ``northbound_truth`` (metric, value, days, definition)."""
     h = estimate.holdings
-    truth = _true_weights(market, estimate.totals["date"])
+    truth = true_weights(market, estimate.totals["date"])
     v_true = truth.group_by("date").agg(v_true=pl.col("v").sum())
     tv = estimate.totals.select("date", "value").join(v_true, on="date")
     rel = (tv["value"] / tv["v_true"] - 1.0).to_numpy()

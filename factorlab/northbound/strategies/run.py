@@ -29,7 +29,7 @@ from factorlab._version import __version__
 from factorlab.errors import MarketError, ParameterError
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.participants import ParticipantSplit, classify_participants
-from factorlab.northbound.strategies.portraits import portraits
+from factorlab.northbound.strategies.portraits import PORTRAIT_TABLES, portraits
 from factorlab.northbound.strategies.rotation import (
     ROTATION_COSTS,
     RotationInputs,
@@ -231,15 +231,7 @@ _PARTS: dict[str, _Part] = {
         _Part(
             "portraits",
             {"portraits": portraits},
-            (
-                "participant_holdings",
-                "participants",
-                "prices",
-                "assets",
-                "pools",
-                "indices",
-                "northbound",
-            ),
+            PORTRAIT_TABLES,
             _run_portraits,
         ),
         _Part(
@@ -551,10 +543,18 @@ def run_strategies(
         listed = "; ".join(
             f"{p} needs {', '.join(f'`{t}`' for t in ts)}" for p, ts in missing.items()
         )
+        runnable = [
+            p for p in STRATEGY_PARTS if not [t for t in _PARTS[p].tables if not market.has(t)]
+        ]
+        way_out = (
+            f"or leave those parts out with `parts=` (this market can run parts={runnable})"
+            if runnable
+            else "none of the parts can run on it"
+        )
         raise MarketError(
             f"this market lacks tables the strategies need: {listed} (present: "
-            f"{', '.join(market.names) or 'none'}). Load a market with them, or leave those "
-            f"parts out with `parts=` (e.g. parts={[p for p in chosen if p not in missing]})."
+            f"{', '.join(market.names) or 'none'}). Load a market with them (the synthetic "
+            f"market has every table), {way_out}."
         )
     params = StrategiesParams(
         parts=chosen, options=tuple((p, _option_text(opts[p])) for p in chosen if p in opts)

@@ -203,9 +203,17 @@ def test_bad_parameters_are_named(strat_market, kwargs, match):
 
 
 def test_a_missing_table_is_named_with_its_part_before_any_work(strat_market):
-    tables = {n: strat_market[n] for n in strat_market.names if n != "participant_holdings"}
-    with pytest.raises(MarketError, match=r"portraits needs `participant_holdings`.*parts="):
-        run_strategies(Market(tables, validate="none"), cache=False)
+    def without(name):
+        return Market(
+            {n: strat_market[n] for n in strat_market.names if n != name}, validate="none"
+        )
+
+    with pytest.raises(MarketError, match=r"etf_rotation needs `etfs`.*parts=\['portraits', 'r"):
+        run_strategies(without("etfs"), cache=False)
+    with pytest.raises(
+        MarketError, match=r"portraits needs `participant_holdings`.*none of the parts can run"
+    ):
+        run_strategies(without("participant_holdings"), cache=False)
 
 
 @pytest.mark.slow
