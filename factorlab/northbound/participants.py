@@ -136,8 +136,10 @@ def _price_grids(market: Market, index: GridIndex) -> tuple[np.ndarray, np.ndarr
         .collect()
     )
     cells = index.cells(px)
-    g = {name: index.scatter(cells, px[name].to_numpy()) for name in px.columns[2:]}
-    return g["close"], vwap(g["amount"], g["volume"], g["close"], g["low"], g["high"])
+    # the VWAP on the rows, then two grids (elementwise: the same values as on five grids)
+    col = {c: px[c].to_numpy() for c in px.columns[2:]}
+    vw = vwap(col["amount"], col["volume"], col["close"], col["low"], col["high"])
+    return index.scatter(cells, col["close"]), index.scatter(cells, vw)
 
 
 def _sorted_codes(cols: pl.DataFrame, name: str) -> tuple[np.ndarray, pl.Series, np.ndarray]:
