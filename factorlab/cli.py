@@ -7,6 +7,7 @@ factorlab list factors | pools [--market DIR]    # what the study can run
 factorlab data synth --preset default --out DIR  # write a synthetic market directory
 factorlab data info DIR                          # tables, rows, dates, sanity figures
 factorlab tearsheet --factors F --prices P --out DIR  # a tear sheet for any factor
+factorlab strategies [--market DIR] [--out DIR]  # seeds 000/004 strategies + HTML report
 """
 
 from __future__ import annotations
@@ -249,6 +250,43 @@ def _run_study(
         result,
         Path(getattr(args, "out", None) or "factorlab-report"),
         force=getattr(args, "force", False),
+    )
+    print(f"\nreport: {path}")
+    print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _cmd_strategies(args: argparse.Namespace) -> int:
+    from factorlab.datasets import PRESETS, synthetic_market
+    from factorlab.market import Market
+    from factorlab.northbound.strategies import run_strategies
+    from factorlab.report.strategies import PART_TITLES, headline_tables, write_strategies_report
+    from factorlab.report.tables import data_line, text_table
+
+    start = time.perf_counter()
+    _check_report_dir(args)  # refuse a foreign --out before any work
+    if args.market:
+        market = Market.load(args.market)
+    else:
+        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+    print("running the northbound strategies ...", file=sys.stderr)
+    result = run_strategies(
+        market, parts=args.parts, cache=not args.no_cache, progress=_progress(start)
+    )
+    print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
+    for part in result.parts:
+        print(f"\n== {PART_TITLES.get(part, part)}")
+        for t in (t for t in headline_tables(result) if t.part == part):
+            shown = t.frame if t.rows is None else t.frame.head(t.rows)
+            more = (
+                ""
+                if shown.height == t.frame.height
+                else f" (first {shown.height}; all in the report)"
+            )
+            print("\n" + textwrap.fill(t.caption + more, width=120))
+            print(text_table(shown, wrap_headers=True))
+    path = write_strategies_report(
+        result, Path(args.out), force=args.force, progress=_progress(start)
     )
     print(f"\nreport: {path}")
     print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
@@ -578,6 +616,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _report_args(study)
     study.set_defaults(func=_cmd_study)
+    strategies = sub.add_parser(
+        "strategies",
+        help="the northbound strategies of seeds 000 and 004 (timing, portraits, rotation) on a "
+        "market: prints the headline tables and writes the HTML report",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    strat_source = strategies.add_mutually_exclusive_group()
+    strat_source.add_argument(
+        "--market", help="market directory; default: the synthetic --preset market"
+    )
+    strat_source.add_argument(
+        "--preset", choices=sorted(PRESETS), default="default", help="synthetic market preset"
+    )
+    strategies.add_argument(
+        "--parts", nargs="+", default=None, help="which strategies (default: all of them)"
+    )
+    strategies.add_argument(
+        "--no-cache", action="store_true", help="recompute instead of using the cached result"
+    )
+    _report_args(strategies)
+    strategies.set_defaults(func=_cmd_strategies)
     lister = sub.add_parser(
         "list",
         help="list the handbook factors, or a market's pools",

@@ -18,6 +18,7 @@ from factorlab._arrays import ffill_rows
 from factorlab.calendar import DISCLOSURE_END, SH_CONNECT_LAUNCH, SZ_CONNECT_LAUNCH, sessions
 from factorlab.datasets._synth_kernels import ar1_nb, holdings_nb, prices_nb, split_shares_nb
 from factorlab.errors import ParameterError
+from factorlab.etf.reference import ROTATION_EXCLUDED, industry_etfs
 from factorlab.grid import CHINEXT_REFORM
 from factorlab.pools import (
     LIQUIDITY_MIN_LISTED,
@@ -93,29 +94,12 @@ ALLOCATION_TILT = {"食品饮料": 2.2, "家电": 2.0, "电力设备及新能源
 #: Big-cap sectors: a few mega caps live here.
 MEGA_CAP_INDUSTRIES = ("银行", "非银行金融", "食品饮料", "石油石化")
 
-#: Real sector ETF codes where one exists for the industry; the rest get synthetic 5199xx codes.
-SECTOR_ETF_CODES = {
-    "电子": "512480.SH",
-    "食品饮料": "512690.SH",
-    "非银行金融": "512880.SH",
-    "银行": "512800.SH",
-    "电力设备及新能源": "515030.SH",
-    "医药": "512010.SH",
-    "计算机": "512720.SH",
-    "国防军工": "512660.SH",
-    "有色金属": "512400.SH",
-    "煤炭": "515220.SH",
-    "房地产": "512200.SH",
-    "传媒": "512980.SH",
-    "钢铁": "515210.SH",
-    "家电": "159996.SZ",
-    "基础化工": "159870.SZ",
-    "农林牧渔": "159865.SZ",
-    "汽车": "516110.SH",
-    "通信": "515880.SH",
-    "建材": "159745.SZ",
-    "交通运输": "159666.SZ",
-}
+#: The industry ETF of every industry the rotation rotates (CITIC level-1 minus
+#: ``ROTATION_EXCLUDED``): seed 004 §3.5's real codes from the shipped reference table
+#: (``factorlab.etf.industry_etfs``), synthetic 5199xx codes where the seed has none.
+SECTOR_ETF_CODES: dict[str, str] = dict(
+    industry_etfs(synthetic=True).select("citic_industry", "etf").iter_rows()
+)
 BROAD_ETF_CODES = {"csi300": "510300.SH", "csi500": "510500.SH", "csi800": "515800.SH"}
 INDEX_BASE = {"csi300": 3500.0, "csi500": 6000.0, "csi800": 4000.0, "csi_all": 4500.0}
 
@@ -427,6 +411,7 @@ class _Latent:
     alloc_info: np.ndarray  # allocation money's slow industry view, (n_t, n_industries)
     alloc_burst: np.ndarray  # allocation money's fast uninformed industry flows
     alloc_pressure: np.ndarray  # the transient price pressure of allocation industry flows
+    alloc_market_burst: np.ndarray  # allocation money's uninformed market-wide flows, (n_t,)
     a_sel: np.ndarray
     a_time: np.ndarray
     a_ind: np.ndarray
@@ -479,6 +464,7 @@ def _latent(days: np.ndarray, u: _Universe, s: Strengths, rl: np.random.Generato
     q_ind = ar1_nb(rl.standard_normal((n_t, n_ind)), INDUSTRY_MEMORY)
     info = ar1_nb(rl.standard_normal((n_t, n_ind)), ALLOCATION_INFO_MEMORY)
     burst = ar1_nb(rl.standard_normal((n_t, n_ind)), ALLOCATION_BURST_MEMORY)
+    market_burst = ar1_nb(rl.standard_normal(n_t), ALLOCATION_BURST_MEMORY)
     return _Latent(
         g=g,
         h=h,
@@ -489,6 +475,7 @@ def _latent(days: np.ndarray, u: _Universe, s: Strengths, rl: np.random.Generato
         alloc_info=info,
         alloc_burst=burst,
         alloc_pressure=_allocation_pressure(burst),
+        alloc_market_burst=market_burst,
         a_sel=_effect_path(days, 0.045 * s.selection, s.decay_after_2021)[:, None],
         a_time=_effect_path(days, s.timing, s.decay_after_2021),
         a_ind=_effect_path(days, s.industry, s.decay_after_2021)[:, None],
@@ -496,9 +483,12 @@ def _latent(days: np.ndarray, u: _Universe, s: Strengths, rl: np.random.Generato
     )
 
 
-#: Allocation holdings' industry tilt: exp(INFO_TILT * info + BURST_TILT * burst).
+#: Allocation holdings' industry tilt, exp(INFO_TILT * info + BURST_TILT * burst), and their
+#: market-wide uninformed flows (passive and liquidity flows, no price effect),
+#: exp(MARKET_BURST_TILT * market burst).
 INFO_TILT = 0.4
-BURST_TILT = 0.6
+BURST_TILT = 0.4
+MARKET_BURST_TILT = 0.7
 
 
 def _allocation_pressure(burst: np.ndarray) -> np.ndarray:
@@ -729,6 +719,7 @@ def _holding_ratios(
     target_a = np.exp(0.3 * lat.h)
     lat.h = None  # no longer needed: free it
     target_a *= np.exp(INFO_TILT * lat.alloc_info + BURST_TILT * lat.alloc_burst)[:, u.industry]
+    target_a *= np.exp(MARKET_BURST_TILT * lat.alloc_market_burst)[:, None]
     target_a *= (level * fx_mult)[:, None] * w_alloc[None, :]
     chase = _trailing_sum(np.nan_to_num(realized), 5)
     chase /= sigma[None, :] * np.sqrt(5.0)
@@ -1294,6 +1285,10 @@ def _short_sellable(
     )
 
 
+#: Creation / redemption unit of the synthetic A-share ETFs (units per basket).
+ETF_CREATION_UNIT = 1_000_000
+
+
 def _etfs(
     days: np.ndarray,
     u: _Universe,
@@ -1303,14 +1298,22 @@ def _etfs(
     indices: pl.DataFrame,
     rng: np.random.Generator,
 ) -> pl.DataFrame:
-    """Sector ETFs (NAV = the industry's cap-weighted return) and broad ETFs (NAV = the index);
-    shares outstanding move with the sector's northbound flows (creations / redemptions)."""
+    """Industry ETFs (one per rotated industry; NAV = the industry's cap-weighted member return)
+    and broad ETFs (NAV = the index). Shares outstanding change only by creations / redemptions
+    in whole units of ``ETF_CREATION_UNIT``: a daily rate driven by the sector's northbound flow
+    (z-scored), a contrarian response to the day's NAV return (-0.1 x return: dips draw
+    creations, as A-share ETF flows tend to) and noise. Creations lift the premium (close / NAV
+    - 1, plus noise of 0.15%) and the volume."""
     n_t = len(days)
     r = np.nan_to_num(realized)
     w = np.nan_to_num(np.vstack([np.full((1, fcap.shape[1]), np.nan), fcap[:-1]]))
     ind_names = np.array(u.industries)[u.industry]
     frames = []
-    specs = [(code, sector, ind_names == sector) for sector, code in SECTOR_ETF_CODES.items()]
+    specs = [
+        (code, sector, ind_names == sector)
+        for sector, code in SECTOR_ETF_CODES.items()
+        if sector in u.industries and sector not in ROTATION_EXCLUDED
+    ]
     specs += [(code, name, None) for name, code in BROAD_ETF_CODES.items()]
     for code, sector, mask in specs:
         if mask is None:
@@ -1326,13 +1329,18 @@ def _etfs(
             sec_flow = flow[:, mask].sum(axis=1)
         z = sec_flow / (sec_flow.std() + 1e-12)
         nav = np.round(np.cumprod(1.0 + day_ret) * rng.uniform(0.8, 1.5), 4)
-        shares = np.round(
-            rng.uniform(5e8, 5e9) * np.exp(np.cumsum(0.004 * z + 0.004 * rng.standard_normal(n_t))),
-            -2,
-        )
-        close = np.round(nav * (1.0 + 0.0015 * rng.standard_normal(n_t)), 3)
+        rate = 0.004 * z - 0.1 * day_ret + 0.004 * rng.standard_normal(n_t)
+        rate[0] = 0.0
+        cu = ETF_CREATION_UNIT
+        shares = np.maximum(np.round(rng.uniform(5e8, 5e9) * np.exp(np.cumsum(rate)) / cu), 1) * cu
+        close = np.round(nav * (1.0 + 0.3 * rate + 0.0015 * rng.standard_normal(n_t)), 3)
+        churn = np.abs(np.r_[0.0, np.diff(shares)]) / shares
         volume = np.round(
-            shares * rng.uniform(0.01, 0.05) * np.exp(0.4 * rng.standard_normal(n_t)), -2
+            shares
+            * rng.uniform(0.01, 0.05)
+            * np.exp(0.4 * rng.standard_normal(n_t))
+            * (1.0 + 20.0 * churn),
+            -2,
         )
         first = 0 if rng.random() < 0.5 else int(rng.integers(0, n_t // 2))
         frames.append(
@@ -1345,7 +1353,7 @@ def _etfs(
                     "nav": nav[first:],
                     "volume": volume[first:],
                     "amount": np.round(volume * close, 0)[first:],
-                    "shares_outstanding": shares[first:],
+                    "shares_outstanding": shares[first:].astype(np.float64),
                 }
             )
         )

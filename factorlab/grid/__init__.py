@@ -16,6 +16,7 @@ from factorlab.grid.market import (
     AssetGrid,
     AssetKind,
     price_limit_pct,
+    stock_rows,
     vwap,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "ffill_rows",
     "prev_valid_rows",
     "price_limit_pct",
+    "stock_rows",
     "vwap",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "AssetGrid",
     "AssetKind",
     "price_limit_pct",
+    "stock_rows",
     "vwap",
 ]
 
@@ -215,23 +216,7 @@ class AssetGrid:
         name that stops trading stays suspended. `keep` names further numeric columns to keep
         in :attr:`extra` as raw grids.
         """
-        lf = as_lazy(prices, name="prices")
-        schema = lf.collect_schema()
-        check_columns(schema, ["date", "asset", "open", "high", "low", "close"], table="prices")
-        floats = [c for c in (*_STOCK_FLOATS, *keep) if c in schema]
-        check_columns(schema, list(keep), table="prices")
-        check_numeric(schema, floats, table="prices")
-        if "is_st" in schema and schema["is_st"] != pl.Boolean:
-            raise ParameterError(
-                f"column `is_st` of table `prices` must be Boolean; got {schema['is_st']}."
-            )
-        check_positive(lf, ["open", "high", "low", "close", "adj_factor"], table="prices")
-        st = pl.col("is_st").fill_null(False) if "is_st" in schema else pl.lit(False)
-        px = (
-            lf.select("date", "asset", *floats, is_st=st)
-            .with_columns(pl.col("asset").cast(pl.String), price_limit_pct())
-            .collect()
-        )
+        px = stock_rows(prices, keep=keep)
         index = GridIndex.from_frame(px)
         cells = index.cells(px)
         index.check_cells(px, cells, table="prices", keys=("date", "asset"))
@@ -263,11 +248,56 @@ class AssetGrid:
         cap = grid("float_shares")
         cap *= close_raw  # close_raw x float_shares (multiplication commutes exactly)
         close_raw *= adj
+        return cls._stocks(index, close_raw, open_, vw, adj, up, down, cap, assets, extra)
+
+    @classmethod
+    def from_price_grids(
+        cls,
+        index: GridIndex,
+        *,
+        close: np.ndarray,
+        open: np.ndarray,
+        vwap: np.ndarray,
+        adj: np.ndarray,
+        limit_pct: np.ndarray,
+        float_shares: np.ndarray,
+        assets: Any = None,
+    ) -> AssetGrid:
+        """The stock grid from raw (unadjusted) (T, N) grids on `index` (NaN where no row):
+        what :meth:`from_prices` builds from the rows of :func:`stock_rows`, with the same
+        arithmetic element for element (`vwap`: :func:`vwap` of the raw prices; `limit_pct`:
+        :func:`price_limit_pct`). For a caller that has scattered the prices already (the
+        northbound hygiene): the rows are read and placed once.
+
+        The arrays are consumed: `close`, `open`, `vwap` and `float_shares` are adjusted in
+        place and become the grid's close, open, vwap and cap.
+        """
+        vwap *= adj
+        up, down = _limit_prices(close, adj, limit_pct, 2)
+        open *= adj
+        float_shares *= close  # the cap: float_shares x close_raw, as from_prices
+        close *= adj
+        return cls._stocks(index, close, open, vwap, adj, up, down, float_shares, assets, {})
+
+    @classmethod
+    def _stocks(
+        cls,
+        index: GridIndex,
+        close: np.ndarray,
+        open_: np.ndarray,
+        vw: np.ndarray,
+        adj: np.ndarray,
+        up: np.ndarray,
+        down: np.ndarray,
+        cap: np.ndarray,
+        assets: Any,
+        extra: dict[str, np.ndarray],
+    ) -> AssetGrid:
         n = index.shape[1]
         return cls(
             index=index,
             kind=np.full(n, STOCK, np.int8),
-            close=close_raw,
+            close=close,
             open=open_,
             vwap=vw,
             adj=adj,
@@ -546,6 +576,42 @@ class AssetGrid:
         return pl.DataFrame({"date": self.index.date_series(), "return": ret}).with_columns(
             pl.col("return").fill_nan(None)
         )
+
+
+def stock_rows(
+    prices: Any, *, keep: Sequence[str] = (), require: Sequence[str] = ()
+) -> pl.DataFrame:
+    """The checked ``prices`` rows a stock grid is built from (collected, any row order):
+    date, asset (String), the columns of :meth:`AssetGrid.from_prices` that are present (open,
+    high, low, close, volume, amount, adj_factor, float_shares), `keep`, and ``limit_pct``
+    (:func:`price_limit_pct`).
+
+    Raises :class:`~factorlab.errors.MissingColumnError` without date, asset, open, high, low,
+    close or a `keep` / `require` column; :class:`~factorlab.errors.DtypeError` for a
+    non-numeric price column; :class:`ParameterError` for a non-Boolean ``is_st``;
+    :class:`~factorlab.errors.ValueRangeError` for a zero, negative or non-finite open, high,
+    low, close or adj_factor.
+    """
+    lf = as_lazy(prices, name="prices")
+    schema = lf.collect_schema()
+    check_columns(schema, ["date", "asset", "open", "high", "low", "close"], table="prices")
+    floats = list(dict.fromkeys(c for c in (*_STOCK_FLOATS, *keep) if c in schema))
+    check_columns(schema, [*keep, *require], table="prices")
+    check_numeric(schema, floats, table="prices")
+    if "is_st" in schema and schema["is_st"] != pl.Boolean:
+        raise ParameterError(
+            f"column `is_st` of table `prices` must be Boolean; got {schema['is_st']}."
+        )
+    st = pl.col("is_st").fill_null(False) if "is_st" in schema else pl.lit(False)
+    px = (
+        lf.select("date", "asset", *floats, is_st=st)
+        .with_columns(pl.col("asset").cast(pl.String), price_limit_pct())
+        .drop("is_st")
+        .collect()
+    )
+    # on the collected rows: the same rows and examples as on the query, without a second scan
+    check_positive(px, ["open", "high", "low", "close", "adj_factor"], table="prices")
+    return px
 
 
 def _delist_dates(index: GridIndex, assets: Any) -> np.ndarray:

@@ -16,7 +16,7 @@ from factorlab._display import Summary
 from factorlab.calendar import DISCLOSURE_END, sessions, to_date
 from factorlab.errors import DisclosureError, MarketError, MissingColumnError, ParameterError
 from factorlab.frames import CodeMatch, check_unique_keys, match_codes
-from factorlab.grid import GridIndex, ffill_rows, prev_valid_rows, vwap
+from factorlab.grid import AssetGrid, GridIndex, ffill_rows, prev_valid_rows, stock_rows, vwap
 from factorlab.market import Market
 
 __all__ = [
@@ -41,10 +41,14 @@ class NorthboundPanel:
     row), hold_value (H = S*P), hold_ratio (R = S/F), d_shares (dS on one basis), flow
     (dS*VWAP, yuan), usable_from (the first session the row's information may be traded on).
     Rows are sorted by (asset, date). ``report`` has one row per step: step, rows, detail.
+    ``grid``: with ``research_panel(..., price_grid=True)``, the stock
+    :class:`~factorlab.grid.AssetGrid` of the window's ``prices`` (the one read of the prices
+    serves both), else None.
     """
 
     frame: pl.DataFrame
     report: pl.DataFrame
+    grid: AssetGrid | None = None
 
     def _display(self) -> Summary:
         f = self.frame
@@ -73,6 +77,7 @@ def research_panel(
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
     estimated_holdings: pl.DataFrame | pl.LazyFrame | None = None,
+    price_grid: bool = False,
 ) -> NorthboundPanel:
     """Turn the published northbound tables into the daily research panel.
 
@@ -105,6 +110,11 @@ def research_panel(
         Panel window (default: the first published day .. the last daily day).
     estimated_holdings
         Holdings after the disclosure change, to extend the panel past 2024-08-16.
+    price_grid
+        Also build the stock :class:`~factorlab.grid.AssetGrid` of the window's ``prices``
+        (``grid``; with the ``assets`` table's delisting dates when the market has it): equal
+        to ``AssetGrid.from_prices`` of those rows, from the same read and scatter of the
+        prices as the panel (the prices are then checked as ``from_prices`` checks them).
 
     Raises
     ------
@@ -131,17 +141,35 @@ def research_panel(
     steps: list[dict] = []
     in_window, kept = _drop_repeat_rows(nb, lo, hi, steps)
     kept, est = _drop_snapshots(kept, estimated_holdings, lo, hi, steps)
-    px = _window_prices(market, nb, in_window, lo, hi)
+    px = _window_prices(market, nb, in_window, lo, hi, price_grid)
     index = GridIndex.from_frame(px)
     published, ex = _share_basis(market, index, kept, est, steps)
     del nb, in_window, kept, est  # free each input once read (the study's peak memory)
-    prices = _price_grids(index, px)
+    prices = _price_grids(index, px, price_grid)
     del px
+    # the stock grid's raw inputs (the panel's gathers only read them; finished in place below)
+    raw = (
+        {
+            "close": prices["close"],
+            "vwap": prices["vwap"],
+            "float_shares": prices["float_shares"],
+            "adj": prices.pop("adj"),
+            "open": prices.pop("open"),
+            "limit_pct": prices.pop("limit_pct"),
+        }
+        if price_grid
+        else None
+    )
     prices["shares"], prices["d_shares"] = _carry_holdings(
         published, ex, ~np.isnan(prices["close"]), steps
     )
     del published, ex
     frame = _panel_frame(index, prices, lo)  # consumes the grids
+    grid = None
+    if raw is not None:
+        assets = market.assets if market.has("assets") else None
+        grid = AssetGrid.from_price_grids(index, **raw, assets=assets)
+        del raw
     steps.append(
         {
             "step": "ratios recomputed as shares / float_shares",
@@ -157,7 +185,7 @@ def research_panel(
         }
     )
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
-    return NorthboundPanel(frame=frame, report=report)
+    return NorthboundPanel(frame=frame, report=report, grid=grid)
 
 
 def _published(market: Market) -> pl.DataFrame:
@@ -257,14 +285,20 @@ _PRICE_COLUMNS = ("close", "high", "low", "float_shares", "amount", "volume", "a
 
 
 def _window_prices(
-    market: Market, nb: pl.DataFrame, in_window: pl.DataFrame, lo: dt.date, hi: dt.date
+    market: Market,
+    nb: pl.DataFrame,
+    in_window: pl.DataFrame,
+    lo: dt.date,
+    hi: dt.date,
+    stock: bool = False,
 ) -> pl.DataFrame:
-    """The window's ``prices`` rows (the panel's grid is their traded stock-days)."""
-    px = (
-        market.prices.filter(pl.col("date").is_between(lo, hi))
-        .select("date", "asset", *_PRICE_COLUMNS)
-        .collect()
-    )
+    """The window's ``prices`` rows (the panel's grid is their traded stock-days); `stock`:
+    the checked rows of :func:`factorlab.grid.stock_rows` (also open and limit_pct)."""
+    window = market.prices.filter(pl.col("date").is_between(lo, hi))
+    if stock:
+        px = stock_rows(window, require=_PRICE_COLUMNS)
+    else:
+        px = window.select("date", "asset", *_PRICE_COLUMNS).collect()
     if px.is_empty() or in_window.is_empty():
         raise ParameterError(_empty_window_message(market, nb, lo, hi, px.is_empty()))
     return px
@@ -308,15 +342,22 @@ def _share_basis(
     return published, ex
 
 
-def _price_grids(index: GridIndex, px: pl.DataFrame) -> dict[str, np.ndarray]:
+def _price_grids(index: GridIndex, px: pl.DataFrame, stock: bool = False) -> dict[str, np.ndarray]:
     """The window's prices on `index` (NaN where the stock did not trade), with the adjusted
-    close and the VWAP (:func:`factorlab.grid.vwap`, on raw prices)."""
+    close and the VWAP (:func:`factorlab.grid.vwap`, on raw prices); `stock`: also the
+    adjustment factor (``adj``), open and limit_pct of the stock grid."""
     cells = index.cells(px)
     # the index is built from these rows, so a repeated (date, asset) key is a repeated cell
     index.check_cells(px, cells, table="prices", keys=["date", "asset"])
-    out = {name: index.scatter(cells, px[name].to_numpy()) for name in _PRICE_COLUMNS}
-    out["adj_close"] = out["close"] * out.pop("adj_factor")
-    out["vwap"] = vwap(out["amount"], out["volume"], out["close"], out["low"], out["high"])
+    names = (*_PRICE_COLUMNS, "open", "limit_pct") if stock else _PRICE_COLUMNS
+    out = {name: index.scatter(cells, px[name].to_numpy()) for name in names}
+    adj = out.pop("adj_factor")
+    out["adj_close"] = out["close"] * adj
+    if stock:
+        out["adj"] = adj
+    del adj
+    # high and low are read for the VWAP only
+    out["vwap"] = vwap(out["amount"], out["volume"], out["close"], out.pop("low"), out.pop("high"))
     return out
 
 

@@ -16,8 +16,9 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -49,7 +50,7 @@ from factorlab.frames import (
 from factorlab.grid import AssetGrid
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
-from factorlab.northbound.hygiene import NorthboundPanel, research_panel
+from factorlab.northbound.hygiene import research_panel
 from factorlab.northbound.participants import classify_participants, participant_flows
 from factorlab.ops import Factor, compute_factors
 from factorlab.preprocess import preprocess
@@ -307,15 +308,37 @@ def _split_flows(market: Market) -> tuple[pl.DataFrame, pl.DataFrame]:
     return split.history, flows
 
 
-def _study_grid(market: Market, frame: pl.DataFrame) -> AssetGrid:
-    """The study's price grid: ``prices`` over the panel's dates. It ends at the last
-    northbound day: the backtest is causal (delisting comes from the assets table's published
-    delist_date, never from whether a name trades later in the grid), so this cut changes no
-    return at or before it."""
-    lo, hi = frame["date"].min(), frame["date"].max()
+def _study_grid(market: Market, lo: dt.date, hi: dt.date) -> AssetGrid:
+    """The study's price grid: ``prices`` over the panel's dates `lo` .. `hi`. It ends at the
+    last northbound day: the backtest is causal (delisting comes from the assets table's
+    published delist_date, never from whether a name trades later in the grid), so this cut
+    changes no return at or before it."""
     return AssetGrid.from_prices(
         market.prices.filter(pl.col("date").is_between(lo, hi)), assets=market.assets
     )
+
+
+@contextmanager
+def _small_pages() -> Iterator[None]:
+    """numpy's transparent-huge-page advice off for the study's run, restored after.
+
+    numpy asks the kernel for huge pages on every array of 4 MB or more. Where the kernel's THP
+    ``defrag`` setting is ``madvise`` (a common default), each first touch of such an array may
+    compact memory synchronously: the study allocates GBs of fresh grids, and on the large
+    preset this cost 4-6 s of system time (the hygiene alone: 8-10 s -> 5.3 s wall, with the
+    same user time). The grids are streamed once or twice, so huge pages buy nothing here.
+    A no-op where numpy has no such switch.
+    """
+    core = getattr(np, "_core", None) or getattr(np, "core", None)
+    switch = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
+    if switch is None:  # pragma: no cover - numpy without the switch
+        yield
+        return
+    before = switch(False)
+    try:
+        yield
+    finally:
+        switch(before)
 
 
 def _import_scipy_stats() -> None:
@@ -327,11 +350,11 @@ def _import_scipy_stats() -> None:
 
 def _panel_with_flows(
     market: Market, params: StudyParams, timer: _Timer
-) -> tuple[NorthboundPanel, pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, AssetGrid | None]:
+    """(the research panel with the trading-type flows, the notes, the study's price grid
+    when the hygiene's prices cover exactly the panel's dates, else None)."""
     # without participant holdings factor 14 has no value: its row says why (_missing_inputs)
-    want_split = "nb_trading_cum_inflow20" in params.factors and market.has(
-        "participant_holdings"
-    )
+    want_split = "nb_trading_cum_inflow20" in params.factors and market.has("participant_holdings")
     # the participant split reads only the market, not the panel: it runs on a second thread
     # while the hygiene runs (both spend their time in Polars collects and nogil numba
     # kernels, which release the GIL); its errors surface after the hygiene's, as before
@@ -340,11 +363,21 @@ def _panel_with_flows(
     threading.Thread(target=_import_scipy_stats, name="factorlab-scipy", daemon=True).start()
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(_split_flows, market) if want_split else None
-        panel = research_panel(market, start=params.start, end=params.end)
+        # the hygiene's read of the prices also gives the study's price grid (one grid)
+        panel = research_panel(market, start=params.start, end=params.end, price_grid=True)
         timer.lap("hygiene")
         history, flows = pending.result() if pending is not None else (None, None)
-    frame = panel.frame
+    frame, grid = panel.frame, panel.grid
     notes = panel.report.with_columns(source=pl.lit("hygiene"))
+    del panel  # the frame before the flows join is not kept
+    # the grid is the study's when it spans the panel's dates exactly (the prices between the
+    # panel's first and last traded day); else the study builds its own (_study_grid)
+    if grid is not None and (
+        len(frame) == 0
+        or grid.dates[0] != np.datetime64(frame["date"].min(), "D")
+        or grid.dates[-1] != np.datetime64(frame["date"].max(), "D")
+    ):
+        grid = None
     if history is not None and flows is not None:
         # no participant change on a stock-day = no trading-type flow; before the first
         # classification the split is unknown (null)
@@ -375,7 +408,7 @@ def _panel_with_flows(
         frame = frame.with_columns(flow_trading=pl.lit(None, dtype=pl.Float64))
     if len(frame) == 0:
         raise MarketError("the northbound research panel is empty for the requested window.")
-    return panel, frame, notes
+    return frame, notes, grid
 
 
 _Inputs: TypeAlias = dict[str, "Factor | pl.DataFrame"]
@@ -683,9 +716,12 @@ def factor_study(
             say(f"cached study: {cache_path}")
             return replace(result, data=data)
     timer = _Timer(say)
-    _, frame, notes = _panel_with_flows(market, params, timer)
-    notes = _code_notes(notes, matches)
-    result = replace(_run(market, frame, notes, params, timer, inputs=inputs), data=data)
+    with _small_pages():
+        frame, notes, grid = _panel_with_flows(market, params, timer)
+        notes = _code_notes(notes, matches)
+        factored = _factor_stage(market, frame, notes, params, timer, inputs)
+        del frame  # not needed past the factors: its GB are free for the later stages
+        result = replace(_scored_stages(market, factored, params, timer, grid), data=data)
     if cache_path is not None:
         try:
             result.save(cache_path)
@@ -742,20 +778,22 @@ def factor_sweep(
     )
     _check(market, base)
     timer = _Timer(say)
-    _, frame, notes = _panel_with_flows(market, base, timer)
-    grid = _study_grid(market, frame)  # one grid for every run of the sweep
-    notes = _code_notes(notes, matches)
     tables = []
-    for w in windows:
-        for q in tops:
-            for k in every:
-                p = replace(base, window=int(w), top=float(q), every=int(k))
-                _check(market, p)
-                res = _run(market, frame, notes, p, timer, grid, inputs=inputs)
-                tables.append(
-                    res.table.with_columns(window=pl.lit(w), top=pl.lit(q), every=pl.lit(k))
-                )
-                say(f"sweep: window={w} top={q} every={k} done")
+    with _small_pages():
+        frame, notes, grid = _panel_with_flows(market, base, timer)
+        if grid is None:  # one grid for every run of the sweep
+            grid = _study_grid(market, frame["date"].min(), frame["date"].max())
+        notes = _code_notes(notes, matches)
+        for w in windows:
+            for q in tops:
+                for k in every:
+                    p = replace(base, window=int(w), top=float(q), every=int(k))
+                    _check(market, p)
+                    res = _run(market, frame, notes, p, timer, grid, inputs=inputs)
+                    tables.append(
+                        res.table.with_columns(window=pl.lit(w), top=pl.lit(q), every=pl.lit(k))
+                    )
+                    say(f"sweep: window={w} top={q} every={k} done")
     return pl.concat(tables)
 
 
@@ -825,13 +863,36 @@ def _run(
     *,
     inputs: _Inputs | None = None,
 ) -> StudyResult:
+    """The study on a research panel (with the flows joined): factors, then the rest."""
+    factored = _factor_stage(market, frame, notes, params, timer, inputs or {})
+    return _scored_stages(market, factored, params, timer, grid)
+
+
+@dataclass(frozen=True)
+class _Factored:
+    """The factors on the signal dates: what the study needs of the panel past the factors
+    (so that the panel itself can be freed)."""
+
+    with_factors: pl.DataFrame
+    notes: pl.DataFrame
+    signals: pl.Series
+    lo: dt.date
+    hi: dt.date
+
+
+def _factor_stage(
+    market: Market,
+    frame: pl.DataFrame,
+    notes: pl.DataFrame,
+    params: StudyParams,
+    timer: _Timer,
+    inputs: _Inputs,
+) -> _Factored:
     # the panel is sorted by (asset, date) (research_panel; the flow join keeps the left order),
     # so every rolling window can skip its own sort
     if not frame["asset"].is_sorted():
         frame = frame.sort("asset", "date")
     registry = northbound_factors(window=params.window, date_col=None)
-    names = list(params.factors)
-    inputs = inputs or {}
     # the registry's names carry the handbook's "20"; the window parameter sets the real length
     factor_list = [registry.get(n) for n in params.handbook_factors]
     expr_factors = [v for v in inputs.values() if isinstance(v, Factor)]
@@ -853,11 +914,24 @@ def _run(
     )
     with_factors, notes = _join_user_columns(with_factors, inputs, signals, notes)
     timer.lap("factors")
-    # the price grid (prices only) is built on a second thread while the cross-section is
-    # preprocessed (both spend their time in Polars and numpy, which release the GIL); after
-    # the factors, so its arrays never coexist with the factor columns of the whole panel
+    return _Factored(with_factors, notes, signals, lo, hi)
+
+
+def _scored_stages(
+    market: Market,
+    factored: _Factored,
+    params: StudyParams,
+    timer: _Timer,
+    grid: AssetGrid | None,
+) -> StudyResult:
+    """Preprocessing, rank IC, portfolios and tables on the factors of the signal dates."""
+    names = list(params.factors)
+    with_factors, notes, signals = factored.with_factors, factored.notes, factored.signals
+    # without a grid from the hygiene, the price grid (prices only) is built on a second
+    # thread while the cross-section is preprocessed (both spend their time in Polars and
+    # numpy, which release the GIL)
     with ThreadPoolExecutor(max_workers=1) as ex:
-        pending = ex.submit(_study_grid, market, frame) if grid is None else None
+        pending = ex.submit(_study_grid, market, factored.lo, factored.hi) if grid is None else None
         cross, pools, coverage, scored = _scores(market, with_factors, names, signals, params)
         timer.lap("preprocess")
         grid = pending.result() if pending is not None else grid

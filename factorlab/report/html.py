@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from factorlab.northbound.study import StudyResult
 
 __all__ = [
+    "REPORT_CSS",
     "REPORT_MARKER",
     "check_report_folder",
     "costs_text",
@@ -52,7 +53,8 @@ NO_MATPLOTLIB = (
     "(pip install 'factorlab[plot]') and write the report again to get them."
 )
 
-_CSS = """
+#: The stylesheet of the HTML reports (study, strategies).
+REPORT_CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px auto;
        max-width: 1500px; padding: 0 16px; color: #1a202c; line-height: 1.45; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #cbd5e0; padding-bottom: 4px;
@@ -225,7 +227,7 @@ def _html(
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
         f'<p class="sub">{e(_span(result))}. factorlab {e(__version__)}, written '
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",

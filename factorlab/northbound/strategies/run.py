@@ -1,0 +1,420 @@
+"""All the northbound strategies on a market in one call, cached by the market's content hash and
+the parameters: :func:`run_strategies` returns their tidy tables and daily series.
+
+Each strategy is a *part* with its defaults (the seed's settings); ``options=`` overrides any
+keyword of a part's own function. A part whose function is not built is not offered, never
+faked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import inspect
+import json
+import logging
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from factorlab._display import Summary, join_names, sizes
+from factorlab._version import __version__
+from factorlab.errors import MarketError, ParameterError
+from factorlab.market import MANIFEST, Market, MarketWriter
+from factorlab.northbound.participants import ParticipantSplit, classify_participants
+from factorlab.northbound.strategies.portraits import portraits
+from factorlab.northbound.study import data_description
+from factorlab.progress import reports_progress
+from factorlab.typing import Progress, ProgressOption
+
+__all__ = [
+    "STRATEGY_PARTS",
+    "StrategiesParams",
+    "StrategiesResult",
+    "run_strategies",
+]
+
+log = logging.getLogger(__name__)
+
+#: Bump when the cached result's layout changes (invalidates strategy caches).
+STRATEGIES_CACHE_FORMAT = 1
+STRATEGIES_KIND = "factorlab-strategies"
+_SEP = "__"  # between a part's name and a frame's name in the cached table names
+
+
+class _Shared:
+    """What several parts read, computed once per call: the participant split."""
+
+    def __init__(self, market: Market, say: Progress) -> None:
+        self.market = market
+        self.say = say
+        self.seconds: dict[str, float] = {}
+
+    @cached_property
+    def split(self) -> ParticipantSplit:
+        t0 = time.perf_counter()
+        out = classify_participants(self.market)
+        self.seconds["participant split"] = round(time.perf_counter() - t0, 3)
+        self.say(f"participant split: {self.seconds['participant split']:.1f}s")
+        return out
+
+
+Frames = dict[str, pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One strategy of the call: its title, the function whose keywords ``options`` may set,
+    the tables it needs, and how it runs into (tables, series)."""
+
+    name: str
+    title: str
+    function: Callable[..., Any]
+    tables: tuple[str, ...]
+    run: Callable[[Market, _Shared, dict[str, Any], Progress], tuple[Frames, Frames]]
+
+
+def _run_portraits(
+    market: Market, shared: _Shared, options: dict[str, Any], say: Progress
+) -> tuple[Frames, Frames]:
+    p = portraits(market, split=options.pop("split", None) or shared.split, progress=say, **options)
+    tables = {
+        "types": p.types,
+        "monthly": p.monthly,
+        "industry": p.industry,
+        "industry_table": p.industry_table(),
+        "industry_flows": p.industry_flows,
+        "coverage": p.coverage,
+        "caps": p.caps,
+        "notes": p.notes,
+        "params": _params_frame(p.params),
+    }
+    return tables, {"flows": p.flows}
+
+
+_PARTS: dict[str, _Part] = {
+    part.name: part
+    for part in (
+        _Part(
+            "portraits",
+            "Participant portraits (seed 004 §1.2-1.3, §2.1)",
+            portraits,
+            (
+                "participant_holdings",
+                "participants",
+                "prices",
+                "assets",
+                "pools",
+                "indices",
+                "northbound",
+            ),
+            _run_portraits,
+        ),
+    )
+}
+#: The parts :func:`run_strategies` runs by default, in report order.
+STRATEGY_PARTS: tuple[str, ...] = tuple(_PARTS)
+
+
+def _params_frame(params: Any) -> pl.DataFrame:
+    """A parameters dataclass as a (parameter, value) text frame."""
+    items = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+    return pl.DataFrame(
+        {"parameter": list(items), "value": [_text(v) for v in items.values()]},
+        schema={"parameter": pl.String, "value": pl.String},
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (tuple, list, range)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """`value` in JSON terms for the cache key, or a TypeError for what has no stable text (a
+    frame, a function, an arbitrary object): such a call is not cached."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (tuple, list, range)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_jsonable(v) for v in value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            "__class__": f"{type(value).__module__}.{type(value).__qualname__}",
+            **{f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)},
+        }
+    raise TypeError(f"{type(value).__name__} has no stable text")
+
+
+@dataclass(frozen=True)
+class StrategiesParams:
+    """What defines one :func:`run_strategies` call (and its cache key): the parts, and each
+    part's keyword options as canonical JSON (``None``: an option without stable text, e.g. a
+    frame, so the call is not cached)."""
+
+    parts: tuple[str, ...] = STRATEGY_PARTS
+    options: tuple[tuple[str, str | None], ...] = ()
+
+    def key(self, market_hash: str) -> str | None:
+        """The cache key on the market whose (verified) content hash is `market_hash`; None
+        when an option cannot be keyed."""
+        if any(text is None for _, text in self.options):
+            return None
+        blob = json.dumps(
+            {
+                "market": market_hash,
+                "version": __version__,
+                "cache_format": STRATEGIES_CACHE_FORMAT,
+                "parts": list(self.parts),
+                "options": [list(o) for o in self.options],
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class StrategiesResult:
+    """Result of :func:`run_strategies`.
+
+    ``tables``: part -> {name -> tidy frame} (statistics, portraits, grids); ``series``: part ->
+    {name -> daily frame} (flows, signals, NAVs). ``seconds``: run time per part. ``data``: what
+    the call ran on (source, preset, seed, content hash, path).
+    """
+
+    tables: dict[str, dict[str, pl.DataFrame]]
+    series: dict[str, dict[str, pl.DataFrame]]
+    params: StrategiesParams
+    seconds: dict[str, float]
+    data: dict[str, str] = field(default_factory=dict)
+
+    def table(self, part: str, name: str) -> pl.DataFrame:
+        """One table (or daily series) of one part; a ParameterError names what there is."""
+        for group in (self.tables, self.series):
+            if name in group.get(part, {}):
+                return group[part][name]
+        have = {p: sorted({*self.tables.get(p, {}), *self.series.get(p, {})}) for p in self.parts}
+        raise ParameterError(f"no frame `{name}` of part `{part}`; this result has {have}.")
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The parts that ran, in report order."""
+        return tuple(p for p in self.params.parts if p in self.tables or p in self.series)
+
+    def _display(self) -> Summary:
+        shown = [f"{k} {v[:16] if k == 'content_hash' else v}" for k, v in self.data.items()]
+        lines = [
+            "data: " + (", ".join(shown) or "not recorded"),
+            f"parts: {join_names(self.parts)}; {sum(self.seconds.values()):.1f} s",
+        ]
+        for part in self.parts:
+            frames = {**self.tables.get(part, {}), **self.series.get(part, {})}
+            lines.append(f"{part}: {sizes(frames)}")
+        return Summary("StrategiesResult: northbound strategies", tuple(lines))
+
+    def __repr__(self) -> str:
+        return self._display().text()
+
+    def _repr_html_(self) -> str:
+        return self._display().html()
+
+    def save(self, path: Path) -> None:
+        """Write every frame to `path` as a market directory of result tables (manifest with
+        size and sha256 per file, renamed into place when complete)."""
+        layout = {
+            "tables": {p: list(f) for p, f in self.tables.items()},
+            "series": {p: list(f) for p, f in self.series.items()},
+        }
+        meta = {"kind": STRATEGIES_KIND, "seconds": self.seconds, "layout": layout}
+        with MarketWriter(path, meta=meta, validate="none") as writer:
+            for group in (self.tables, self.series):
+                for part, frames in group.items():
+                    for name, frame in frames.items():
+                        writer.add(f"{part}{_SEP}{name}", frame)
+
+    @classmethod
+    def load(cls, path: Path, params: StrategiesParams) -> StrategiesResult:
+        """Read a result written by :meth:`save`, re-hashing every file against its manifest
+        (:class:`MarketError` naming the file if one changed)."""
+        stored = Market.load(path, validate="none", verify_hashes=True)
+        layout = stored.meta.get("layout")
+        if stored.meta.get("kind") != STRATEGIES_KIND or not isinstance(layout, dict):
+            raise MarketError(f"`{path}` is not a factorlab strategies result.")
+        try:
+            groups = {
+                g: {
+                    part: {n: stored[f"{part}{_SEP}{n}"].collect() for n in names}
+                    for part, names in layout.get(g, {}).items()
+                }
+                for g in ("tables", "series")
+            }
+        except (pl.exceptions.PolarsError, MarketError) as exc:
+            raise MarketError(f"strategies result `{path}` cannot be read ({exc}).") from exc
+        return cls(
+            tables=groups["tables"],
+            series=groups["series"],
+            params=params,
+            seconds=dict(stored.meta.get("seconds", {})),
+        )
+
+
+def _resolve(
+    parts: Sequence[str] | None, options: Mapping[str, Mapping[str, Any]] | None
+) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
+    chosen = tuple(STRATEGY_PARTS if parts is None else parts)
+    if isinstance(parts, str):
+        raise ParameterError(f"`parts` must be a sequence of part names; got the string {parts!r}.")
+    unknown = [p for p in chosen if p not in _PARTS]
+    if unknown or not chosen:
+        raise ParameterError(
+            f"`parts` must name parts of {list(STRATEGY_PARTS)}; got {list(chosen)}."
+        )
+    opts = {str(k): dict(v) for k, v in (options or {}).items()}
+    stray = sorted(set(opts) - set(chosen))
+    if stray:
+        raise ParameterError(
+            f"`options` for part(s) {stray} that do not run (parts: {list(chosen)})."
+        )
+    for part, kwargs in opts.items():
+        allowed = [
+            n
+            for n, p in inspect.signature(_PARTS[part].function).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "progress"
+        ]
+        bad = sorted(set(kwargs) - set(allowed))
+        if bad:
+            raise ParameterError(
+                f"`options['{part}']` has unknown keyword(s) {bad}; "
+                f"{_PARTS[part].function.__name__} takes {allowed}."
+            )
+    return chosen, opts
+
+
+def _option_text(kwargs: Mapping[str, Any]) -> str | None:
+    try:
+        return json.dumps(_jsonable(dict(kwargs)), sort_keys=True)
+    except TypeError as exc:
+        log.info("an option cannot be keyed (%s): the strategies are not cached", exc)
+        return None
+
+
+def _cache_path(market: Market, params: StrategiesParams, cache: bool | str | Path) -> Path | None:
+    if cache is False or not market.content_hash:
+        return None
+    # the key is the content hash: re-hash the files so that a changed file is never keyed
+    # (and served) by its old hash
+    market.verify_files()
+    key = params.key(market.content_hash)
+    if key is None:
+        return None
+    if cache is True:
+        from factorlab.datasets import cache_dir
+
+        root = cache_dir() / "strategies"
+    else:
+        root = Path(cache)
+    return root / key
+
+
+@reports_progress("northbound strategies")
+def run_strategies(
+    market: Market,
+    *,
+    parts: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    cache: bool | str | Path = True,
+    progress: ProgressOption = "auto",
+) -> StrategiesResult:
+    """Run the northbound strategies of seeds 000 and 004 on `market` with their defaults.
+
+    Parameters
+    ----------
+    market
+        A market with the tables the chosen parts need (checked for all parts before any
+        work: one :class:`~factorlab.errors.MarketError` names every missing table per part).
+    parts
+        Which parts, of :data:`STRATEGY_PARTS` (default: all of them).
+    options
+        Per part, keyword arguments of that part's own function overriding its defaults, e.g.
+        ``{"portraits": {"cap": "float"}}``. Unknown parts or keywords are a ParameterError.
+    cache
+        True: results are cached under ``cache_dir()/strategies`` by the market's content hash,
+        the factorlab version and the parameters, so a rerun reads them back; a path: cache
+        there; False: no cache. A market without a content hash (built in memory) or an option
+        without a stable text (a frame, a function) is not cached.
+    progress
+        See :mod:`factorlab.progress`: a line per finished stage of each part, ``PART: 1.2s``
+        when a part is done, or ``cached strategies: PATH``.
+
+    Returns
+    -------
+    StrategiesResult
+        Tidy tables and daily series per part.
+    """
+    chosen, opts = _resolve(parts, options)
+    missing = {p: [t for t in _PARTS[p].tables if not market.has(t)] for p in chosen}
+    missing = {p: t for p, t in missing.items() if t}
+    if missing:
+        listed = "; ".join(
+            f"{p} needs {', '.join(f'`{t}`' for t in ts)}" for p, ts in missing.items()
+        )
+        raise MarketError(
+            f"this market lacks tables the strategies need: {listed} (present: "
+            f"{', '.join(market.names) or 'none'}). Load a market with them, or leave those "
+            f"parts out with `parts=` (e.g. parts={[p for p in chosen if p not in missing]})."
+        )
+    params = StrategiesParams(
+        parts=chosen, options=tuple((p, _option_text(opts[p])) for p in chosen if p in opts)
+    )
+    data = data_description(market)
+    cache_path = _cache_path(market, params, cache)
+    if cache_path is not None and (cache_path / MANIFEST).is_file():
+        try:
+            result = StrategiesResult.load(cache_path, params)
+        except MarketError as exc:
+            warnings.warn(
+                f"ignoring the damaged cached strategies result `{cache_path}`: {exc}",
+                stacklevel=2,
+            )
+        else:
+            progress(f"cached strategies: {cache_path}")
+            return replace(result, data=data)
+    shared = _Shared(market, progress)
+    tables: dict[str, Frames] = {}
+    series: dict[str, Frames] = {}
+    seconds: dict[str, float] = {}
+    for part in chosen:
+        t0, before = time.perf_counter(), sum(shared.seconds.values())
+        tables[part], series[part] = _PARTS[part].run(
+            market, shared, dict(opts.get(part, {})), progress
+        )
+        shared_now = sum(shared.seconds.values()) - before  # the split, when this part made it
+        seconds[part] = round(time.perf_counter() - t0 - shared_now, 3)
+        progress(f"{part}: {seconds[part]:.1f}s")
+    seconds = {**shared.seconds, **seconds}
+    result = StrategiesResult(
+        tables=tables, series=series, params=params, seconds=seconds, data=data
+    )
+    if cache_path is not None:
+        try:
+            result.save(cache_path)
+        except (OSError, MarketError) as exc:
+            warnings.warn(
+                f"the strategies result could not be cached at `{cache_path}` ({exc}); it is "
+                "returned uncached. Set FACTORLAB_CACHE (or pass cache=) to a writable directory.",
+                stacklevel=2,
+            )
+    return result

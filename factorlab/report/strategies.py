@@ -1,0 +1,394 @@
+"""The northbound strategies report: headline tables (terminal text, markdown, HTML) and a
+self-contained ``report.html`` with every figure of :mod:`factorlab.report.strategies_figures`
+(figures inlined as base64 PNG, also written to ``figures/*.png``) and a ``summary.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from factorlab._version import __version__
+from factorlab.report.figures import figure_png, require_matplotlib
+from factorlab.report.html import REPORT_CSS, REPORT_MARKER, check_report_folder
+from factorlab.report.strategies_figures import industry_label, strategy_figure_plan
+from factorlab.report.tables import data_line, format_value, html_table, markdown_table
+
+if TYPE_CHECKING:
+    from factorlab.northbound.strategies.run import StrategiesResult
+
+__all__ = ["PART_TITLES", "headline_tables", "write_strategies_report"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TITLE = "Northbound strategies (seeds 000 and 004)"
+REPORT_FILE = "report.html"
+#: Section heading of each part.
+PART_TITLES = {
+    "quota_band": "Quota-band timing (seed 000)",
+    "threshold": "Threshold timing by capital type (seed 004 §2.2-2.3)",
+    "portraits": "Participant portraits (seed 004 §1.2-1.3, §2.1)",
+    "rotation": "Industry rotation (seed 004 §3.1-3.4)",
+    "etf_rotation": "ETF rotation (seed 004 §3.5)",
+    "real_data": "Real data (CSI 300, public northbound flows)",
+}
+NO_MATPLOTLIB = (
+    "matplotlib is not installed, so this report has no figures; install the plot extra "
+    "(pip install 'factorlab[plot]') and write the report again to get them."
+)
+YI = 1e8
+
+
+def _pct(v: float | None) -> str:
+    return format_value(v, "fraction_pct")
+
+
+def _num(v: float | None, digits: int = 2) -> str:
+    if v is None or v != v:
+        return "n/a"
+    return f"{v:,.{digits}f}"
+
+
+def _yi(v: float | None) -> str:
+    return _num(None if v is None else v / YI, 1)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline table: its part, caption, and cells as text (``rows``: how many the
+    terminal shows; all of them in the HTML)."""
+
+    part: str
+    caption: str
+    frame: pl.DataFrame
+    rows: int | None = None
+
+
+def _portrait_tables(result: StrategiesResult) -> list[Headline]:
+    t, s = result.tables["portraits"], result.series["portraits"]
+    out = []
+    types = t["types"]
+    if types.height:
+        last = types.filter(pl.col("effective_from") == types["effective_from"].max())
+        out.append(
+            Headline(
+                "portraits",
+                f"Table 1 (表1): participants by kind at the re-classification of "
+                f"{last['effective_from'][0]} (turnover: mean daily over the lookback)",
+                pl.DataFrame(
+                    {
+                        "Kind": last["kind"],
+                        "Participants": last["participants"].cast(pl.String),
+                        "Turnover %/day p25": [_pct(v) for v in last["turnover_p25"]],
+                        "p50": [_pct(v) for v in last["turnover_median"]],
+                        "p75": [_pct(v) for v in last["turnover_p75"]],
+                        "Value 100m yuan mean": [_yi(v) for v in last["value_mean"]],
+                        "median": [_yi(v) for v in last["value_median"]],
+                        "Stocks mean": [_num(v, 1) for v in last["stocks_mean"]],
+                        "median ": [_num(v, 1) for v in last["stocks_median"]],
+                    }
+                ),
+            )
+        )
+    monthly = t["monthly"]
+    if monthly.height:
+        wide = (
+            monthly.pivot(
+                on="kind",
+                index="month",
+                values=["turnover_daily", "turnover_monthly", "value_total"],
+            )
+            .sort("month", descending=True)
+            .head(24)
+        )
+
+        def col(name: str) -> list[float | None]:
+            return wide[name].to_list() if name in wide.columns else [None] * wide.height
+
+        td, ta = col("turnover_daily_trading"), col("turnover_daily_allocation")
+        out.append(
+            Headline(
+                "portraits",
+                "Table 2 (表2): turnover by kind, last 24 months (median over participants; "
+                "daily: mean daily turnover in the month; monthly: traded value / mean holding "
+                "value)",
+                pl.DataFrame(
+                    {
+                        "Month": [str(m)[:7] for m in wide["month"]],
+                        "Trading %/day": [_pct(v) for v in td],
+                        "Allocation %/day": [_pct(v) for v in ta],
+                        "Ratio": [
+                            _num(a / b, 1) if a is not None and b else "n/a"
+                            for a, b in zip(td, ta, strict=True)
+                        ],
+                        "Trading %/month": [_pct(v) for v in col("turnover_monthly_trading")],
+                        "Allocation %/month": [_pct(v) for v in col("turnover_monthly_allocation")],
+                        "Trading value, 100m": [_yi(v) for v in col("value_total_trading")],
+                        "Allocation value, 100m": [_yi(v) for v in col("value_total_allocation")],
+                    }
+                ),
+                rows=12,
+            )
+        )
+    flows = s["flows"]
+    if flows.height:
+        end = flows["date"].max()
+        start_2y = end - dt.timedelta(days=730)
+        recent = flows.filter(pl.col("date") > start_2y)
+        rows = []
+        for kind in ("trading", "allocation", "unclassified", "total"):
+            rows.append(
+                {
+                    "Kind": "all participants" if kind == "total" else kind,
+                    "Net flow, whole sample, 100m yuan": _yi(flows[f"flow_{kind}"].sum()),
+                    "Last two years": _yi(recent[f"flow_{kind}"].sum()),
+                }
+            )
+        out.append(
+            Headline(
+                "portraits",
+                f"Cumulative net flow by kind (图3), {flows['date'].min()} .. {end} and "
+                f"{recent['date'].min()} .. {end}",
+                pl.DataFrame(rows),
+            )
+        )
+    table = t["industry_table"]
+    if table.height:
+        day = t["industry"]["date"].max()
+
+        def pp(name: str) -> list[str]:
+            if name not in table.columns:
+                return ["n/a"] * table.height
+            return [_pct(v) for v in table[name]]
+
+        out.append(
+            Headline(
+                "portraits",
+                f"Table 3 (表3): industry weights by kind vs market-cap weights on {day}, by "
+                "allocation weight (over = weight - market weight, percentage points)",
+                pl.DataFrame(
+                    {
+                        "Industry": [industry_label(n) for n in table["industry"]],
+                        "Trading %": pp("weight_trading"),
+                        "over": pp("overweight_trading"),
+                        "Allocation %": pp("weight_allocation"),
+                        "over ": pp("overweight_allocation"),
+                        "All %": pp("weight_all"),
+                        "Market %": pp("market_weight"),
+                        # last: a terminal pads by characters, not by display width
+                        "CITIC name": table["industry"],
+                    }
+                ),
+                rows=10,
+            )
+        )
+    cov = t["coverage"]
+    if cov.height:
+        last = cov.filter(pl.col("date") == cov["date"].max())
+        out.append(
+            Headline(
+                "portraits",
+                f"Index coverage on {last['date'][0]} (图14-18)",
+                pl.DataFrame(
+                    {
+                        "Index": last["index"],
+                        "Members": last["members"].cast(pl.String),
+                        "Held": last["held"].cast(pl.String),
+                        "Held %": [_pct(v) for v in last["held_share"]],
+                        "NB value, 100m yuan": [_yi(v) for v in last["nb_value"]],
+                        "NB value / index cap %": [_pct(v) for v in last["value_share"]],
+                        "Share of NB value %": [_pct(v) for v in last["northbound_share"]],
+                    }
+                ),
+            )
+        )
+    return out
+
+
+_TABLES: dict[str, Callable[[StrategiesResult], list[Headline]]] = {
+    "portraits": _portrait_tables,
+}
+
+
+def headline_tables(result: StrategiesResult) -> list[Headline]:
+    """The headline tables of every part that ran, in report order (cells as text)."""
+    out: list[Headline] = []
+    for part in result.parts:
+        make = _TABLES.get(part)
+        if make is not None:
+            out += make(result)
+    return out
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    part: str
+    name: str
+    caption: str
+    png: bytes | None
+    error: str | None = None
+
+
+def _draw(result: StrategiesResult, fig_dir: Path, dpi: int, say) -> list[_Drawn]:
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    for part, name, caption, draw in strategy_figure_plan(result):
+        stem = f"{part}_{name}"
+        try:
+            png = figure_png(draw(), dpi=dpi)
+        except Exception as exc:  # one bad figure must not cost the rest of the report
+            log.warning("figure %s could not be drawn (%s: %s)", stem, type(exc).__name__, exc)
+            drawn.append(_Drawn(part, stem, caption, None, f"{type(exc).__name__}: {exc}"))
+            continue
+        (fig_dir / f"{stem}.png").write_bytes(png)
+        drawn.append(_Drawn(part, stem, caption, png))
+        say(f"figure {stem}")
+    return drawn
+
+
+def _seconds_frame(seconds: dict[str, float]) -> pl.DataFrame:
+    stages = list(seconds)
+    return pl.DataFrame(
+        {
+            "Stage": [*stages, "total"],
+            "Seconds": [f"{seconds[s]:.2f}" for s in stages] + [f"{sum(seconds.values()):.2f}"],
+        }
+    )
+
+
+def _params_frame(result: StrategiesResult) -> pl.DataFrame:
+    rows = []
+    for part in result.parts:
+        params = result.tables.get(part, {}).get("params")
+        if params is not None:
+            rows += [(part, p, v) for p, v in params.iter_rows()]
+    return pl.DataFrame(
+        rows, schema={"Part": pl.String, "Parameter": pl.String, "Value": pl.String}, orient="row"
+    )
+
+
+def _notes_frame(result: StrategiesResult) -> pl.DataFrame:
+    frames = []
+    for part in result.parts:
+        notes = result.tables.get(part, {}).get("notes")
+        if notes is not None and notes.height:
+            frames.append(notes.select(pl.lit(part).alias("Part"), pl.all().cast(pl.String)))
+    if not frames:
+        return pl.DataFrame(schema={"Part": pl.String})
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _figure_html(d: _Drawn) -> str:
+    e = html.escape
+    if d.png is None:
+        return f'<p class="note">Figure {e(d.name)} could not be drawn ({e(d.error or "")}).</p>'
+    b64 = base64.b64encode(d.png).decode("ascii")
+    return (
+        f'<figure id="fig-{e(d.name)}"><img alt="{e(d.name)}" src="data:image/png;base64,{b64}">'
+        f"<figcaption>{e(d.caption)} <code>figures/{e(d.name)}.png</code></figcaption></figure>"
+    )
+
+
+def _html(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str | None) -> str:
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f'<p class="sub">{e(data_line(result).capitalize())}.</p>',
+        f'<p class="sub">Parts: {e(", ".join(result.parts))}. factorlab {e(__version__)}, '
+        f"written {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
+    ]
+    if note:
+        parts.append(f'<p class="note">{e(note)}</p>')
+    tables = headline_tables(result)
+    for part in result.parts:
+        parts.append(f'<h2 id="{e(part)}">{e(PART_TITLES.get(part, part))}</h2>')
+        for t in (t for t in tables if t.part == part):
+            parts.append(f"<h3>{e(t.caption)}</h3><div class='scroll'>{html_table(t.frame)}</div>")
+        parts += [_figure_html(d) for d in drawn if d.part == part]
+    parts.append("<h2>Parameters</h2>")
+    parts.append(f"<div class='scroll'>{html_table(_params_frame(result))}</div>")
+    parts.append("<h2>Run time per stage</h2>")
+    parts.append(html_table(_seconds_frame(result.seconds)))
+    parts.append("<h2>Notes: rows left out and why</h2>")
+    parts.append(f"<div class='scroll'>{html_table(_notes_frame(result))}</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _markdown(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str | None) -> str:
+    lines = [f"# {title}", "", f"{data_line(result).capitalize()}; factorlab {__version__}.", ""]
+    if note:
+        lines += [note, ""]
+    tables = headline_tables(result)
+    for part in result.parts:
+        lines += [f"## {PART_TITLES.get(part, part)}", ""]
+        for t in (t for t in tables if t.part == part):
+            lines += [f"**{t.caption}**", "", markdown_table(t.frame), ""]
+        for d in (d for d in drawn if d.part == part):
+            if d.png is None:
+                lines += [f"- {d.name}: could not be drawn ({d.error})."]
+            else:
+                lines += [f"- [{d.name}](figures/{d.name}.png): {d.caption}"]
+        lines.append("")
+    lines += ["## Run time per stage", "", markdown_table(_seconds_frame(result.seconds)), ""]
+    return "\n".join(lines)
+
+
+def write_strategies_report(
+    result: StrategiesResult,
+    out_dir: str | Path,
+    *,
+    title: str | None = None,
+    dpi: int = 90,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Write the strategies report to `out_dir`: ``report.html`` (self-contained: the data
+    it ran on, per part its headline tables and figures, parameters, run times and notes),
+    ``summary.md`` and ``figures/*.png``.
+
+    `out_dir` must be new, empty or a factorlab report folder (its previous files are replaced,
+    figures not drawn again removed); any other folder is refused unless `force`
+    (:func:`factorlab.report.html.check_report_folder`). Without matplotlib the documents are
+    written without figures and say so. Returns the path of ``report.html``.
+    """
+    out = Path(out_dir)
+    previous = check_report_folder(out, force)
+    out.mkdir(parents=True, exist_ok=True)
+    say = progress or (lambda msg: log.info(msg))
+    heading = title or DEFAULT_TITLE
+    note = None
+    try:
+        require_matplotlib()
+    except ImportError:
+        log.warning("figures skipped: %s", NO_MATPLOTLIB)
+        note, drawn = NO_MATPLOTLIB, []
+    else:
+        drawn = _draw(result, out / "figures", dpi, say)
+    path = out / REPORT_FILE
+    path.write_text(_html(result, heading, drawn, note), encoding="utf-8")
+    (out / "summary.md").write_text(_markdown(result, heading, drawn, note), encoding="utf-8")
+    files = {REPORT_FILE, "summary.md"} | {
+        f"figures/{d.name}.png" for d in drawn if d.png is not None
+    }
+    for stale in sorted(previous - files):
+        target = out / stale
+        if stale.startswith("figures/") and stale.endswith(".png") and target.is_file():
+            target.unlink()
+    (out / REPORT_MARKER).write_text(
+        json.dumps({"format": "factorlab-report", "files": sorted(files)}, indent=1),
+        encoding="utf-8",
+    )
+    return path

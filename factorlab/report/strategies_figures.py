@@ -1,0 +1,430 @@
+"""Figures of the northbound strategies report (:func:`factorlab.northbound.strategies.
+run_strategies`), one function per figure the seeds show, each taking the result's frames and
+returning a matplotlib ``Figure`` on the Agg canvas (matplotlib imported lazily, as in
+:mod:`factorlab.report.figures`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from factorlab.report.figures import NEGATIVE, POSITIVE, require_matplotlib
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from factorlab.northbound.strategies.run import StrategiesResult
+
+__all__ = [
+    "INDUSTRY_LABELS",
+    "cap_distribution_figure",
+    "coverage_figure",
+    "cumulative_flows_figure",
+    "industry_allocation_figure",
+    "industry_flows_figure",
+    "industry_label",
+    "industry_weights_figure",
+    "monthly_turnover_figure",
+    "strategy_figure_plan",
+]
+
+#: Colours of the participant kinds in every figure.
+KIND_COLORS = {"trading": "#dd6b20", "allocation": "#2b6cb0", "all": "#4a5568", "total": "#4a5568"}
+YI = 1e8  # 亿元: the seeds' unit for flows and holdings
+#: English labels of the CITIC level-1 industries for the figures (matplotlib's default fonts
+#: have no CJK glyphs); the tables keep the Chinese names.
+INDUSTRY_LABELS = {
+    "石油石化": "Petroleum & petrochemicals",
+    "煤炭": "Coal",
+    "有色金属": "Nonferrous metals",
+    "电力及公用事业": "Power & utilities",
+    "钢铁": "Steel",
+    "基础化工": "Basic chemicals",
+    "建筑": "Construction",
+    "建材": "Building materials",
+    "轻工制造": "Light manufacturing",
+    "机械": "Machinery",
+    "电力设备及新能源": "Power equipment & new energy",
+    "国防军工": "Defense",
+    "汽车": "Autos",
+    "商贸零售": "Retail",
+    "消费者服务": "Consumer services",
+    "家电": "Home appliances",
+    "纺织服装": "Textiles & apparel",
+    "医药": "Pharma",
+    "食品饮料": "Food & beverage",
+    "农林牧渔": "Agriculture",
+    "银行": "Banks",
+    "非银行金融": "Non-bank financials",
+    "房地产": "Real estate",
+    "交通运输": "Transportation",
+    "电子": "Electronics",
+    "通信": "Telecom",
+    "计算机": "Computers",
+    "传媒": "Media",
+    "综合": "Conglomerates",
+    "综合金融": "Diversified financials",
+    "环保": "Environmental",
+}
+
+
+def industry_label(name: str) -> str:
+    """The English label of a CITIC level-1 industry (the name itself if unknown)."""
+    return INDUSTRY_LABELS.get(name, name)
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A figure on the Agg canvas with the constrained layout."""
+    figure_cls, canvas_cls = require_matplotlib()
+    fig = figure_cls(figsize=(width, height), layout="constrained")
+    canvas_cls(fig)
+    return fig
+
+
+def _values(frame: pl.DataFrame, column: str) -> np.ndarray:
+    return frame.get_column(column).cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def _no_data(ax: Axes, what: str = "no data") -> None:
+    ax.text(0.5, 0.5, what, ha="center", va="center", transform=ax.transAxes, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def cumulative_flows_figure(flows: pl.DataFrame, *, index: str = "csi800") -> Figure:
+    """图3-6: cumulative net flow of trading and allocation money (亿元), together and each
+    against the index level (right axis)."""
+    fig = _figure(13.0, 4.2)
+    axes = fig.subplots(1, 3)
+    if flows.height == 0:
+        for ax in axes:
+            _no_data(ax)
+        return fig
+    f = flows.sort("date")
+    days = f["date"].to_numpy()
+    ax = axes[0]
+    for kind, col in (("trading", "cum_trading"), ("allocation", "cum_allocation")):
+        ax.plot(days, _values(f, col) / YI, color=KIND_COLORS[kind], lw=1.2, label=kind)
+    ax.plot(
+        days,
+        _values(f, "cum_total") / YI,
+        color=KIND_COLORS["all"],
+        lw=0.9,
+        ls="--",
+        label="all participants",
+    )
+    ax.axhline(0.0, color="0.6", lw=0.7)
+    ax.set_title("cumulative net flow by kind (fig. 3)", fontsize=10)
+    ax.set_ylabel("100 m yuan")
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    level = _values(f, "index_close")
+    for ax, kind in zip(axes[1:], ("trading", "allocation"), strict=True):
+        ax.plot(days, _values(f, f"cum_{kind}") / YI, color=KIND_COLORS[kind], lw=1.2)
+        ax.set_ylabel(f"cumulative {kind} flow, 100 m yuan", color=KIND_COLORS[kind], fontsize=9)
+        ax.grid(alpha=0.3)
+        twin = ax.twinx()
+        twin.plot(days, level, color="0.35", lw=0.9)
+        twin.set_ylabel(f"{index} level", fontsize=9)
+        ax.set_title(
+            f"{kind} money against {index} (fig. {4 if kind == 'trading' else 5})", fontsize=10
+        )
+    for ax in axes:
+        ax.tick_params(axis="x", labelsize=8, rotation=30)
+    return fig
+
+
+def monthly_turnover_figure(monthly: pl.DataFrame) -> Figure:
+    """表2 as a picture: the median daily turnover of trading and allocation money by month
+    (log scale) and their ratio."""
+    fig = _figure(11.0, 3.8)
+    ax, ax2 = fig.subplots(1, 2)
+    if monthly.height == 0:
+        _no_data(ax)
+        _no_data(ax2)
+        return fig
+    for kind in ("trading", "allocation"):
+        s = monthly.filter(pl.col("kind") == kind).sort("month")
+        ax.plot(
+            s["month"].to_numpy(),
+            100 * _values(s, "turnover_daily"),
+            color=KIND_COLORS[kind],
+            lw=1.2,
+            label=kind,
+        )
+    ax.set_yscale("log")
+    ax.set_ylabel("median daily turnover, % (log)")
+    ax.set_title("turnover by kind and month (table 2)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3, which="both")
+    wide = monthly.pivot(on="kind", index="month", values="turnover_daily").sort("month")
+    if {"trading", "allocation"} <= set(wide.columns):
+        ratio = _values(wide, "trading") / _values(wide, "allocation")
+        ax2.plot(wide["month"].to_numpy(), ratio, color="0.3", lw=1.1)
+        ax2.axhline(10.0, color=NEGATIVE, lw=0.8, ls="--", label="10x")
+        ax2.legend(fontsize=8, frameon=False)
+    ax2.set_title("trading / allocation turnover", fontsize=10)
+    ax2.grid(alpha=0.3)
+    for a in (ax, ax2):
+        a.tick_params(axis="x", labelsize=8, rotation=30)
+    return fig
+
+
+def industry_weights_figure(table: pl.DataFrame) -> Figure:
+    """图7-8 / 表3: each industry's weight in trading and allocation money's holdings against
+    its market-cap weight (left), and the over/underweight (right), on one month-end."""
+    fig = _figure(12.0, max(3.5, 0.26 * table.height + 1.2))
+    ax, ax2 = fig.subplots(1, 2, sharey=True)
+    if table.height == 0:
+        _no_data(ax)
+        _no_data(ax2)
+        return fig
+    t = table.sort("market_weight")
+    y = np.arange(t.height)
+    h = 0.27
+    for kind, dy in (("trading", h), ("allocation", 0.0)):
+        if f"weight_{kind}" in t.columns:
+            ax.barh(
+                y + dy,
+                100 * _values(t, f"weight_{kind}"),
+                height=h,
+                color=KIND_COLORS[kind],
+                label=kind,
+            )
+        if f"overweight_{kind}" in t.columns:
+            ax2.barh(
+                y + dy - h / 2,
+                100 * _values(t, f"overweight_{kind}"),
+                height=h,
+                color=KIND_COLORS[kind],
+                label=kind,
+            )
+    ax.barh(y - h, 100 * _values(t, "market_weight"), height=h, color="0.7", label="market cap")
+    ax.set_yticks(y, [industry_label(n) for n in t["industry"].to_list()], fontsize=8)
+    ax.set_xlabel("weight, %")
+    ax.set_title("industry weights by kind vs market cap (fig. 7-8)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax2.axvline(0.0, color="0.4", lw=0.8)
+    ax2.set_xlabel("weight minus market weight, pp")
+    ax2.set_title("over / underweight (table 3)", fontsize=10)
+    for a in (ax, ax2):
+        a.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def industry_allocation_figure(industry: pl.DataFrame, *, top: int = 8) -> Figure:
+    """图9-10: the industry weights of trading and allocation money over time, for the `top`
+    industries by allocation weight on the last month-end (the rest summed as "other")."""
+    fig = _figure(13.0, 4.0)
+    axes = fig.subplots(1, 2, sharey=True)
+    if industry.height == 0:
+        for ax in axes:
+            _no_data(ax)
+        return fig
+    last = industry.filter(
+        (pl.col("date") == industry["date"].max()) & (pl.col("kind") == "allocation")
+    )
+    names = last.sort("weight", descending=True)["industry"].head(top).to_list()
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    for ax, kind in zip(axes, ("trading", "allocation"), strict=True):
+        sub = industry.filter(pl.col("kind") == kind)
+        wide = sub.pivot(on="industry", index="date", values="weight").sort("date").fill_null(0.0)
+        days = wide["date"].to_numpy()
+        shown = [n for n in names if n in wide.columns]
+        stack = [100 * _values(wide, n) for n in shown]
+        other = 100 - np.sum(stack, axis=0) if stack else np.full(len(days), 100.0)
+        ax.stackplot(
+            days,
+            *stack,
+            other,
+            labels=[*map(industry_label, shown), "other"],
+            colors=[cmap(i % 10) for i in range(len(shown))] + ["0.85"],
+        )
+        ax.set_ylim(0, 100)
+        ax.set_title(
+            f"{kind} money: industry weights (fig. {9 if kind == 'trading' else 10})", fontsize=10
+        )
+        ax.tick_params(axis="x", labelsize=8, rotation=30)
+    axes[0].set_ylabel("weight, %")
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
+    return fig
+
+
+def industry_flows_figure(industry_flows: pl.DataFrame, *, periods: int = 8) -> Figure:
+    """图11-12: net flow by industry of trading and allocation money over the last `periods`
+    periods (quarters), as heatmaps (亿元; red = outflow)."""
+    fig = _figure(13.0, 6.0)
+    axes = fig.subplots(1, 2, sharey=True)
+    if industry_flows.height == 0:
+        for ax in axes:
+            _no_data(ax)
+        return fig
+    keep = industry_flows["period"].unique().sort().tail(periods)
+    sub = industry_flows.filter(pl.col("period").is_in(keep.implode()))
+    industries = sorted(sub["industry"].unique().to_list())
+    image = None
+    # the colour scale stops at the 95th percentile of |flow|: one extreme cell would wash out
+    # the rest (cells beyond it show the end colour)
+    both = np.abs(_values(sub.filter(pl.col("kind") != "all"), "flow")) / YI
+    vmax = float(np.nanpercentile(both, 95)) if np.isfinite(both).any() else 1.0
+    vmax = vmax or 1.0
+    for ax, kind in zip(axes, ("trading", "allocation"), strict=True):
+        wide = sub.filter(pl.col("kind") == kind).pivot(
+            on="period", index="industry", values="flow"
+        )
+        wide = pl.DataFrame({"industry": industries}).join(wide, on="industry", how="left")
+        cols = [c for c in wide.columns if c != "industry"]
+        grid = np.column_stack([_values(wide, c) for c in cols]) / YI if cols else np.zeros((0, 0))
+        image = ax.imshow(grid, aspect="auto", cmap="RdBu", vmin=-vmax, vmax=vmax)
+        ax.set_xticks(range(len(cols)), [c[:7] for c in cols], fontsize=7, rotation=45)
+        ax.set_yticks(range(len(industries)), [industry_label(n) for n in industries], fontsize=7)
+        ax.set_title(
+            f"{kind} money: net flow by industry (fig. {11 if kind == 'trading' else 12})",
+            fontsize=10,
+        )
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), label="net flow, 100 m yuan", shrink=0.8)
+    return fig
+
+
+def coverage_figure(coverage: pl.DataFrame) -> Figure:
+    """图14-18: per index over time: the share of members northbound money holds, northbound
+    value / the index's cap, the members' northbound value, and the index's share of all
+    northbound value."""
+    fig = _figure(13.0, 7.0)
+    axes = fig.subplots(2, 2, sharex=True).ravel()
+    panels = (
+        ("held_share", 100.0, "members held, % (fig. 14)"),
+        ("value_share", 100.0, "northbound value / index cap, % (fig. 15, 18)"),
+        ("nb_value", 1 / YI, "northbound value of the members, 100 m yuan (fig. 17)"),
+        ("northbound_share", 100.0, "share of all northbound value, % (fig. 16)"),
+    )
+    indices = coverage["index"].unique().sort().to_list() if coverage.height else []
+    for ax, (col, scale, title) in zip(axes, panels, strict=True):
+        ax.set_title(title, fontsize=10)
+        if not indices:
+            _no_data(ax)
+            continue
+        for i, name in enumerate(indices):
+            s = coverage.filter(pl.col("index") == name).sort("date")
+            ax.plot(
+                s["date"].to_numpy(),
+                scale * _values(s, col),
+                lw=1.2,
+                label=name,
+                color=(POSITIVE, NEGATIVE, "#2f855a", "#6b46c1")[i % 4],
+            )
+        ax.grid(alpha=0.3)
+        ax.tick_params(axis="x", labelsize=8, rotation=30)
+    if indices:
+        axes[0].legend(fontsize=8, frameon=False)
+    return fig
+
+
+def cap_distribution_figure(caps: pl.DataFrame) -> Figure:
+    """图13: distribution of log10 market cap of the stocks northbound money holds, of the
+    market, and of each index's members, on the last month-end."""
+    fig = _figure(8.0, 4.0)
+    ax = fig.subplots()
+    if caps.height == 0:
+        _no_data(ax)
+        return fig
+    logs = caps.filter(pl.col("cap") > 0).with_columns(lc=pl.col("cap").log10())
+    bins = np.linspace(float(logs["lc"].min()), float(logs["lc"].max()), 30)
+    for group in logs["group"].unique(maintain_order=True).to_list():
+        v = logs.filter(pl.col("group") == group)["lc"].to_numpy()
+        ax.hist(v, bins=bins, histtype="step", lw=1.3, density=True, label=f"{group} ({len(v)})")
+    ax.set_xlabel("log10 market cap, yuan")
+    ax.set_ylabel("density")
+    ax.set_title("market cap of northbound holdings vs the indices (fig. 13)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+FigurePlan = list[tuple[str, str, str, Callable[[], "Figure"]]]
+
+
+def _portrait_plan(result: StrategiesResult) -> FigurePlan:
+    t, s = result.tables["portraits"], result.series["portraits"]
+    index = _param(t.get("params"), "flow_index", "csi800")
+    return [
+        (
+            "portraits",
+            "cumulative_flows",
+            f"Cumulative net flow of trading and allocation money against {index} (seed 004 "
+            "图3-6).",
+            lambda: cumulative_flows_figure(s["flows"], index=index),
+        ),
+        (
+            "portraits",
+            "monthly_turnover",
+            "Median daily turnover of trading and allocation money by month, and their ratio "
+            "(表2).",
+            lambda: monthly_turnover_figure(t["monthly"]),
+        ),
+        (
+            "portraits",
+            "industry_weights",
+            "Industry weights by kind against market-cap weights on the last month-end, and the "
+            "over/underweight (图7-8, 表3).",
+            lambda: industry_weights_figure(t["industry_table"]),
+        ),
+        (
+            "portraits",
+            "industry_allocation",
+            "Industry weights of trading and allocation money over time (图9-10).",
+            lambda: industry_allocation_figure(t["industry"]),
+        ),
+        (
+            "portraits",
+            "industry_flows",
+            "Net flow by industry of trading and allocation money, last eight periods (图11-12).",
+            lambda: industry_flows_figure(t["industry_flows"]),
+        ),
+        (
+            "portraits",
+            "cap_distribution",
+            "Market-cap distribution of northbound holdings, the market and the index members "
+            "(图13).",
+            lambda: cap_distribution_figure(t["caps"]),
+        ),
+        (
+            "portraits",
+            "index_coverage",
+            "Northbound coverage of the indices: members held, value / index cap, value, share "
+            "of all northbound value (图14-18).",
+            lambda: coverage_figure(t["coverage"]),
+        ),
+    ]
+
+
+def _param(params: pl.DataFrame | None, name: str, default: str) -> str:
+    if params is None or params.height == 0:
+        return default
+    hit = params.filter(pl.col("parameter") == name)
+    return hit["value"][0] if hit.height else default
+
+
+_PLANS: dict[str, Callable[[StrategiesResult], FigurePlan]] = {"portraits": _portrait_plan}
+
+
+def strategy_figure_plan(
+    result: StrategiesResult, parts: Sequence[str] | None = None
+) -> FigurePlan:
+    """Every figure of the report: ``(part, name, caption, draw)`` per figure, in report
+    order; ``draw()`` returns the Figure."""
+    out: FigurePlan = []
+    for part in parts or result.parts:
+        plan = _PLANS.get(part)
+        if plan is not None:
+            out += plan(result)
+    return out

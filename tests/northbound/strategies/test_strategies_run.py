@@ -1,0 +1,212 @@
+"""The one call (`run_strategies`): its parts equal the part functions, the cache (content hash +
+parameters) serves reruns and nothing else, bad input is named; and the `factorlab strategies`
+command end to end: every headline table and every figure in the report."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from factorlab.cli import main
+from factorlab.errors import MarketError, ParameterError
+from factorlab.market import Market
+from factorlab.northbound import classify_participants
+from factorlab.northbound.strategies import (
+    STRATEGY_PARTS,
+    StrategiesParams,
+    portraits,
+    run_strategies,
+)
+from factorlab.report.strategies import headline_tables, write_strategies_report
+from factorlab.report.strategies_figures import strategy_figure_plan
+
+#: The figures the issue names, per part (seed numbering in the captions).
+NAMED_FIGURES = {
+    "portraits": {
+        "cumulative_flows",  # 图3-6
+        "monthly_turnover",  # 表2
+        "industry_weights",  # 图7-8, 表3
+        "industry_allocation",  # 图9-10
+        "industry_flows",  # 图11-12
+        "cap_distribution",  # 图13
+        "index_coverage",  # 图14-18
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("strategies-cache")
+
+
+@pytest.fixture(scope="module")
+def result(strat_tiny, cache_root):
+    return run_strategies(strat_tiny, cache=cache_root)
+
+
+def test_every_part_runs_by_default(result):
+    assert result.parts == STRATEGY_PARTS
+    assert set(NAMED_FIGURES) <= set(result.parts)
+
+
+def test_the_portraits_part_equals_the_portraits_function(strat_tiny, result):
+    direct = portraits(strat_tiny, split=classify_participants(strat_tiny))
+    for name in ("types", "monthly", "industry", "industry_flows", "coverage", "caps"):
+        assert_frame_equal(result.table("portraits", name), getattr(direct, name), rel_tol=1e-12)
+    assert_frame_equal(result.table("portraits", "flows"), direct.flows, rel_tol=1e-12)
+    assert_frame_equal(result.table("portraits", "industry_table"), direct.industry_table())
+
+
+def test_a_rerun_reads_the_cache_and_gives_the_same_frames(strat_tiny, result, cache_root):
+    seen: list[str] = []
+    again = run_strategies(strat_tiny, cache=cache_root, progress=seen.append)
+    assert len(seen) == 1 and seen[0].startswith("cached strategies: ")
+    assert again.data == result.data and "content_hash" in again.data
+    for part in result.parts:
+        for name, frame in result.tables[part].items():
+            assert_frame_equal(again.tables[part][name], frame)
+        for name, frame in result.series[part].items():
+            assert_frame_equal(again.series[part][name], frame)
+
+
+def test_other_options_are_another_cache_entry(strat_tiny, result, cache_root):
+    before = {p.name for p in cache_root.iterdir()}
+    seen: list[str] = []
+    floated = run_strategies(
+        strat_tiny, options={"portraits": {"cap": "float"}}, cache=cache_root, progress=seen.append
+    )
+    assert not any(s.startswith("cached") for s in seen)
+    assert len({p.name for p in cache_root.iterdir()} - before) == 1
+    a = result.table("portraits", "industry")["market_weight"]
+    b = floated.table("portraits", "industry")["market_weight"]
+    assert (a - b).abs().max() > 1e-3  # float and total caps weigh the industries differently
+
+
+def test_the_key_depends_on_the_market_the_parts_and_the_options():
+    p = StrategiesParams(parts=("portraits",))
+    q = StrategiesParams(parts=("portraits",), options=(("portraits", '{"cap": "float"}'),))
+    keys = {p.key("a" * 64), p.key("b" * 64), q.key("a" * 64)}
+    assert len(keys) == 3
+    assert StrategiesParams(options=(("portraits", None),)).key("a" * 64) is None
+
+
+def test_a_damaged_cache_entry_is_recomputed_with_a_warning(strat_tiny, tmp_path):
+    first = run_strategies(strat_tiny, cache=tmp_path)
+    (entry,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    victim = next(entry.glob("portraits__monthly*"))
+    victim.write_bytes(b"not parquet")
+    with pytest.warns(UserWarning, match="damaged cached strategies"):
+        again = run_strategies(strat_tiny, cache=tmp_path)
+    assert_frame_equal(again.table("portraits", "monthly"), first.table("portraits", "monthly"))
+
+
+def test_an_option_without_stable_text_is_not_cached(strat_tiny, tmp_path):
+    split = classify_participants(strat_tiny)
+    run_strategies(strat_tiny, options={"portraits": {"split": split}}, cache=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_in_memory_market_is_not_cached(strat_tiny, tmp_path):
+    memory = Market({n: strat_tiny[n] for n in strat_tiny.names}, validate="none")
+    out = run_strategies(memory, cache=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert "portraits" in out.parts
+
+
+def test_progress_names_each_part_and_stage(strat_tiny):
+    seen: list[str] = []
+    run_strategies(strat_tiny, cache=False, progress=seen.append)
+    assert seen[0].startswith("participant split: ")
+    assert any(s.startswith("index coverage") for s in seen)
+    assert re.fullmatch(r"portraits: \d+\.\ds", seen[-1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"parts": ["nope"]}, r"`parts` must name parts of \['portraits'"),
+        ({"parts": []}, "`parts` must name"),
+        ({"parts": "portraits"}, "sequence of part names"),
+        ({"options": {"rotation": {"top": 5}}, "parts": ["portraits"]}, "do not run"),
+        ({"options": {"portraits": {"colour": 1}}}, r"unknown keyword\(s\) \['colour'\].*cap"),
+    ],
+)
+def test_bad_parameters_are_named(strat_tiny, kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        run_strategies(strat_tiny, cache=False, **kwargs)
+
+
+def test_a_missing_table_is_named_with_its_part_before_any_work(strat_tiny):
+    tables = {n: strat_tiny[n] for n in strat_tiny.names if n != "participant_holdings"}
+    with pytest.raises(MarketError, match=r"portraits needs `participant_holdings`.*parts="):
+        run_strategies(Market(tables, validate="none"), cache=False)
+
+
+def test_the_report_has_every_named_figure_and_table(strat_tiny, result, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no figure may fail (a failure only logs a warning)
+        path = write_strategies_report(result, tmp_path / "rep")
+    text = path.read_text(encoding="utf-8")
+    plan = strategy_figure_plan(result)
+    for part, names in NAMED_FIGURES.items():
+        assert names <= {n for p, n, _, _ in plan if p == part}
+    for part, name, _, _ in plan:
+        assert f'id="fig-{part}_{name}"' in text
+        assert (tmp_path / "rep" / "figures" / f"{part}_{name}.png").stat().st_size > 5_000
+    assert "could not be drawn" not in text
+    for t in headline_tables(result):
+        assert t.caption.replace("&", "&amp;") in text or t.caption in text
+    assert strat_tiny.content_hash[:16] in text  # the report names the data it ran on
+    assert (tmp_path / "rep" / "summary.md").is_file()
+
+
+def test_the_command_prints_the_tables_and_writes_the_report(
+    strat_tiny, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("FACTORLAB_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "report"
+    code = main(["strategies", "--market", str(strat_tiny.path), "--out", str(out)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    for caption in ("Table 1 (表1)", "Table 2 (表2)", "Table 3 (表3)", "Index coverage on"):
+        assert caption in printed.out
+    assert "Cumulative net flow by kind" in printed.out
+    assert strat_tiny.content_hash[:16] in printed.out
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for name in NAMED_FIGURES["portraits"]:
+        assert f'id="fig-portraits_{name}"' in html
+    assert "[" in printed.err and "portraits: " in printed.err  # progress lines
+    # the command cached its result where FACTORLAB_CACHE says: a rerun reads it back
+    seen: list[str] = []
+    run_strategies(strat_tiny, progress=seen.append)
+    assert seen[0].startswith(f"cached strategies: {tmp_path / 'cache' / 'strategies'}")
+
+
+def test_the_command_refuses_a_foreign_folder_before_any_work(strat_tiny, tmp_path, capsys):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    code = main(["strategies", "--market", str(strat_tiny.path), "--out", str(foreign)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "refusing to write into it" in err and "running the northbound" not in err
+
+
+def test_the_repr_names_the_data_and_the_parts(result):
+    text = repr(result)
+    assert "StrategiesResult" in text and "portraits" in text and "content_hash" in text
+
+
+def test_a_missing_frame_is_named(result):
+    with pytest.raises(ParameterError, match="no frame `nope` of part `portraits`"):
+        result.table("portraits", "nope")
+
+
+def test_tables_are_polars_frames(result):
+    for part in result.parts:
+        for frame in (*result.tables[part].values(), *result.series[part].values()):
+            assert isinstance(frame, pl.DataFrame)
