@@ -1,13 +1,13 @@
-"""Regenerate ``factorlab/datasets/calendars.parquet``: real A-share and HKEX sessions.
+"""Regenerate ``factorlab/datasets/calendars.parquet``: real A-share, HKEX and NYSE sessions.
 
 Dev-only (exchange_calendars is not a runtime dependency of factorlab). Regenerate with::
 
     pip install -e ".[calendars]"          # exchange-calendars>=4.5
     python datasets/make_calendars.py      # writes factorlab/datasets/calendars.parquet
 
-and commit the parquet. The file holds two columns, ``calendar`` (String: ``"ashare"`` or
-``"hkex"``) and ``date`` (``pl.Date``), sorted by both, for 2014-01-01 .. 2026-12-31 (the range
-is ``factorlab.calendar.COVERAGE_START`` / ``COVERAGE_END``).
+and commit the parquet. The file holds two columns, ``calendar`` (String: ``"ashare"``,
+``"hkex"`` or ``"nyse"``) and ``date`` (``pl.Date``), sorted by both, for 2014-01-01 ..
+2026-12-31 (the range is ``factorlab.calendar.COVERAGE_START`` / ``COVERAGE_END``).
 
 Sources (exchange_calendars 4.13.2 when last generated):
 
@@ -30,6 +30,12 @@ Known gaps and fixes:
   exchange_calendars issue #600. This script removes every date of
   ``factorlab.calendar.HKEX_WEATHER_CLOSURES`` from the HKEX sessions, which is a no-op for the
   ones exchange_calendars already has. Since 2024-09-23 HKEX trades through severe weather.
+- ``"nyse"``: exchange_calendars ``XNYS`` (New York Stock Exchange; the US sector ETFs of seed
+  003 trade there, NYSE Arca having the same sessions). Holidays by rule (New Year, MLK, Presidents,
+  Good Friday, Memorial, Juneteenth from 2022, Independence, Labor, Thanksgiving, Christmas, with
+  the weekend observance rules) plus the ad hoc closures it lists (2018-12-05 President Bush's
+  funeral, 2025-01-09 President Carter's day of mourning). Early closes (13:00) are sessions.
+
 - Late openings after weather (morning session cancelled) are not distinguished: such days are
   ordinary sessions here.
 - Northbound trading days are not stored; ``factorlab.calendar`` derives them from these two.
@@ -46,7 +52,7 @@ import polars as pl
 from factorlab.calendar import COVERAGE_END, COVERAGE_START, HKEX_WEATHER_CLOSURES
 
 OUTPUT = Path(__file__).resolve().parents[1] / "factorlab" / "datasets" / "calendars.parquet"
-SOURCES = {"ashare": "XSHG", "hkex": "XHKG"}
+SOURCES = {"ashare": "XSHG", "hkex": "XHKG", "nyse": "XNYS"}
 
 
 def exchange_sessions(code: str) -> list[dt.date]:

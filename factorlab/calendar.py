@@ -1,4 +1,4 @@
-"""Trading calendars: A-share (SSE/SZSE), HKEX and Stock Connect northbound trading days.
+"""Trading calendars: A-share (SSE/SZSE), HKEX, NYSE and Stock Connect northbound trading days.
 
 Sessions come from a small parquet file shipped with the package (see
 ``datasets/make_calendars.py``); this module adds the northbound rule and rebalancing anchors.
@@ -72,7 +72,7 @@ HKEX_WEATHER_CLOSURES: tuple[dt.date, ...] = (
 )
 
 _DATA_FILE = "calendars.parquet"
-_STORED_CALENDARS = ("ashare", "hkex")
+_STORED_CALENDARS = ("ashare", "hkex", "nyse")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -187,11 +187,14 @@ def sessions(
       (:data:`HKEX_WEATHER_CLOSURES`) stays open: the closure was not known in advance. This is a
       pure calendar rule over the whole covered range; the links themselves opened on
       :data:`SH_CONNECT_LAUNCH` and :data:`SZ_CONNECT_LAUNCH`.
+    - ``"nyse"``: New York Stock Exchange sessions (the US sector ETFs of seed 003; NYSE Arca
+      keeps the same days). Early closes are sessions; ad hoc closures (2018-12-05,
+      2025-01-09) are not.
 
     Parameters
     ----------
     calendar
-        ``"ashare"``, ``"hkex"`` or ``"northbound"``.
+        ``"ashare"``, ``"hkex"``, ``"northbound"`` or ``"nyse"``.
     start, end
         Inclusive bounds, as ``datetime.date`` or ISO strings; ``None`` means the edge of the
         covered range, 2014-01-01 .. 2026-12-31.
@@ -231,7 +234,7 @@ def is_session(
     dates
         A ``pl.Date`` Series, or an expression evaluating to dates (e.g. ``pl.col("date")``).
     calendar
-        ``"ashare"``, ``"hkex"`` or ``"northbound"``; see :func:`sessions`.
+        ``"ashare"``, ``"hkex"``, ``"northbound"`` or ``"nyse"``; see :func:`sessions`.
 
     Returns
     -------
@@ -290,7 +293,7 @@ def rebalance_dates(
     months
         Months (1..12) whose month-end anchors to keep; only with ``freq="monthly"``.
     calendar
-        ``"ashare"``, ``"hkex"`` or ``"northbound"``; see :func:`sessions`.
+        ``"ashare"``, ``"hkex"``, ``"northbound"`` or ``"nyse"``; see :func:`sessions`.
 
     Returns
     -------
@@ -348,7 +351,7 @@ def previous_session(d: dt.date | str, calendar: CalendarName = "ashare") -> dt.
     d
         A day within the covered range (need not be a session).
     calendar
-        ``"ashare"``, ``"hkex"`` or ``"northbound"``; see :func:`sessions`.
+        ``"ashare"``, ``"hkex"``, ``"northbound"`` or ``"nyse"``; see :func:`sessions`.
 
     Raises
     ------
@@ -383,7 +386,7 @@ def next_session(d: dt.date | str, calendar: CalendarName = "ashare") -> dt.date
     d
         A day within the covered range (need not be a session).
     calendar
-        ``"ashare"``, ``"hkex"`` or ``"northbound"``; see :func:`sessions`.
+        ``"ashare"``, ``"hkex"``, ``"northbound"`` or ``"nyse"``; see :func:`sessions`.
 
     Raises
     ------

@@ -6,8 +6,11 @@ factorlab study --market DIR --factors-file my_factors.parquet   # your own fact
 factorlab list factors | pools [--market DIR]    # what the study can run
 factorlab data synth --preset default --out DIR  # write a synthetic market directory
 factorlab data info DIR                          # tables, rows, dates, sanity figures
+factorlab data calibrate [--market DIR]          # stylized facts vs the handbook's bands
 factorlab tearsheet --factors F --prices P --out DIR  # a tear sheet for any factor
 factorlab strategies [--market DIR] [--out DIR]  # seeds 000/004 strategies + HTML report
+factorlab estimate [--market DIR] [--out DIR]    # seed 002 holdings estimation + report
+factorlab etf-flows [--market DIR|real] [--days 5] [--sectors ...]  # sector money flows from ETFs
 """
 
 from __future__ import annotations
@@ -276,7 +279,7 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
     print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
     for part in result.parts:
         print(f"\n== {PART_TITLES.get(part, part)}")
-        for t in (t for t in headline_tables(result) if t.part == part):
+        for t in (t for t in headline_tables(result) if t.part == part and t.terminal):
             shown = t.frame if t.rows is None else t.frame.head(t.rows)
             more = (
                 ""
@@ -288,6 +291,36 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
     path = write_strategies_report(
         result, Path(args.out), force=args.force, progress=_progress(start)
     )
+    print(f"\nreport: {path}")
+    print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from factorlab.datasets import PRESETS, synthetic_market
+    from factorlab.market import Market
+    from factorlab.northbound.estimation import run_estimation
+    from factorlab.report.estimation import estimation_tables, write_estimation_report
+    from factorlab.report.tables import data_line, text_table
+
+    start = time.perf_counter()
+    _check_report_dir(args)  # refuse a foreign --out before any work
+    if args.market:
+        market = Market.load(args.market)
+    else:
+        extra = {"disclosure_change": args.disclosure_change} if args.disclosure_change else {}
+        market = synthetic_market(**PRESETS[args.preset], **extra, progress=_progress(start))
+    print("estimating northbound holdings after the disclosure change ...", file=sys.stderr)
+    result = run_estimation(
+        market, start=args.start, end=args.end, attribution_start=args.attribution_start,
+        progress=_progress(start),
+    )
+    print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
+    for caption, frame in estimation_tables(result):
+        print("\n" + textwrap.fill(caption, width=120))
+        print(text_table(frame.drop("Definition", strict=False).head(20), wrap_headers=True))
+    path = write_estimation_report(result, Path(args.out), force=args.force,
+                                   progress=_progress(start))
     print(f"\nreport: {path}")
     print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     return 0
@@ -439,6 +472,109 @@ def _cmd_tearsheet(args: argparse.Namespace) -> int:
     print(f"tear sheet: {path}")
     print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     return 0
+
+
+def _cmd_etf_flows(args: argparse.Namespace) -> int:
+    """Seed 003's sector money-flow table and the cumulative-flow figure."""
+    from factorlab.etf import format_flow_table, sector_money_flow
+    from factorlab.report.etf_flows import write_etf_flows
+
+    start = time.perf_counter()
+    if args.market == "real":
+        from factorlab.datasets import real_sample
+
+        market = real_sample()
+    elif args.market:
+        from factorlab.market import Market
+
+        market = Market.load(args.market)
+    else:
+        from factorlab.datasets import PRESETS, synthetic_market
+
+        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+    result = sector_money_flow(market, args.sectors, days=args.days, as_of=args.as_of)
+    table = format_flow_table(result.table)
+    print(f"板块资金流向分析 / sector money flows from ETFs (last {args.days} sessions)")
+    dates = result.daily["date"]
+    print(f"data: {result.source}; dates {dates.min()} .. {dates.max()}")
+    kinds = set(result.table["flow_kind"].drop_nulls())
+    if kinds == {"heuristic"}:
+        print(
+            "flows: heuristic only (seed 003: +0.5 x amount if up on rising volume, else -0.3 x "
+            "amount): these ETFs have no shares outstanding or NAV, so no exact flow exists."
+        )
+    else:
+        print(
+            "flows: exact = net creations x NAV (shares outstanding known) where flow kind says "
+            "exact; score, stars and direction are seed 003's heuristic."
+        )
+    with pl.Config(
+        tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_column_data_types=True,
+        tbl_hide_dataframe_shape=True, fmt_str_lengths=40,
+    ):  # fmt: skip
+        print(table)
+    written = write_etf_flows(result, Path(args.out))
+    for path in written:
+        print(f"wrote {path}")
+    print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from factorlab.calibration import calibrate
+    from factorlab.datasets import PRESETS, real_sample, synthetic_market
+    from factorlab.datasets.real import default_path
+    from factorlab.market import Market
+    from factorlab.report.calibration import calibration_text
+
+    start = time.perf_counter()
+    if args.market:
+        market = Market.load(args.market)
+    else:
+        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+    reference = None
+    if not args.no_reference:
+        if default_path().is_dir():
+            print("reading the real sample (the reference column) ...", file=sys.stderr)
+            reference = real_sample()
+        else:
+            print(
+                f"note: no real sample at {default_path()}: the Real column stays empty",
+                file=sys.stderr,
+            )
+    cal = calibrate(
+        market,
+        start=args.start,
+        end=args.end,
+        reference=reference,
+        cache=not args.no_cache,
+        progress=_progress(start),
+    )
+    print(calibration_text(cal))
+    print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _etf_flows_parser(sub) -> None:
+    from factorlab.datasets import PRESETS
+
+    cmd = sub.add_parser(
+        "etf-flows",
+        help="seed 003's sector money-flow table from ETFs (exact creations where shares "
+        "outstanding are known, else the heuristic) and a cumulative-flow figure",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    cmd.add_argument("--market", default=None,
+                     help="market directory, or 'real' for the real sample (bars only: heuristic)")
+    cmd.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                     help="synthetic market preset, when no --market is given")
+    cmd.add_argument("--days", type=int, default=5, help="window of the flow sums (sessions)")
+    cmd.add_argument("--sectors", nargs="+", default=None,
+                     help="sector names or ETF codes (SH.512480, 3033.HK, QQQ); default: all")
+    cmd.add_argument("--as-of", default=None, help="last date used (default: each ETF's latest)")
+    cmd.add_argument("--out", default="factorlab-etf-flows",
+                     help="folder for the table (csv), the daily flows and the figure")
+    cmd.set_defaults(func=_cmd_etf_flows)
 
 
 def market_sanity(market) -> pl.DataFrame:
@@ -637,6 +773,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _report_args(strategies)
     strategies.set_defaults(func=_cmd_strategies)
+    estimate = sub.add_parser(
+        "estimate",
+        help="seed 002: estimate daily northbound holdings and flows after the disclosure change "
+        "(quarterly snapshots + short-sellable quantities), validate on the synthetic truth, "
+        "attribute the flows; prints the tables and writes the HTML report",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    est_source = estimate.add_mutually_exclusive_group()
+    est_source.add_argument(
+        "--market", help="market directory; default: the synthetic --preset market"
+    )
+    est_source.add_argument(
+        "--preset", choices=sorted(PRESETS), default="default", help="synthetic market preset"
+    )
+    estimate.add_argument(
+        "--disclosure-change", default=None,
+        help="synthetic market only: last day of daily disclosure (default the real 2024-08-16)",
+    )
+    estimate.add_argument("--start", default=None, help="first day to estimate")
+    estimate.add_argument("--end", default=None, help="last day to estimate")
+    estimate.add_argument("--attribution-start", default=None,
+                          help="first day of the attribution window")
+    _report_args(estimate)
+    estimate.set_defaults(func=_cmd_estimate)
     lister = sub.add_parser(
         "list",
         help="list the handbook factors, or a market's pools",
@@ -660,6 +820,7 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=["close", "next_close", "next_open", "next_vwap"])
     tears.add_argument("--out", required=True, help="output folder")
     tears.set_defaults(func=_cmd_tearsheet)
+    _etf_flows_parser(sub)
     data = sub.add_parser("data", help="market data directories")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     synth = data_sub.add_parser("synth", help="write a synthetic market directory")
@@ -677,6 +838,27 @@ def build_parser() -> argparse.ArgumentParser:
     info = data_sub.add_parser("info", help="summarize a market directory")
     info.add_argument("dir")
     info.set_defaults(func=_cmd_info)
+    cal = data_sub.add_parser(
+        "calibrate",
+        help="measure the stylized facts of issue 12 (coverage, turnover, Sharpe, correlations, "
+        "split, market) against the handbook's and the real market's bands",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    cal_source = cal.add_mutually_exclusive_group()
+    cal_source.add_argument("--market", help="market directory (default: the --preset market)")
+    cal_source.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="synthetic market preset, when no --market is given",
+    )
+    cal.add_argument("--start", default="2017-01-01", help="first date (the handbook's window)")
+    cal.add_argument("--end", default="2023-01-31", help="last date (the handbook's window)")
+    cal.add_argument(
+        "--no-reference", action="store_true", help="do not measure the real sample (Real column)"
+    )
+    cal.add_argument("--no-cache", action="store_true", help="recompute the study")
+    cal.set_defaults(func=_cmd_calibrate)
     return parser
 
 

@@ -52,6 +52,10 @@ class TableSpec:
     ``prices`` must be finite and > 0, ``nonnegative`` finite and >= 0, ``ratios`` within [0, 1],
     and in each ``ordered`` pair (low, high) the first column must not exceed the second.
     ``calendar`` names the trading calendar that ``date`` must belong to (None: unchecked).
+    ``optional`` columns may be absent (older data); when present they are checked as required
+    ones. ``calendar_by`` = (column, {value: calendar}) checks each row's date against the
+    calendar its column value names (e.g. an ETF's ``market``) when that column is present;
+    rows with a value outside the mapping are an error; without the column, ``calendar`` applies.
     """
 
     name: str
@@ -67,6 +71,13 @@ class TableSpec:
     date_column: str = "date"
     allow_empty: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    optional: dict[str, pl.DataType] = field(default_factory=dict)
+    calendar_by: tuple[str, dict[str, CalendarName]] | None = None
+
+    def present(self, schema: pl.Schema | Sequence[str]) -> dict[str, pl.DataType]:
+        """Required columns, then the optional ones that `schema` holds (spec order)."""
+        names = set(schema)
+        return {**self.columns, **{c: t for c, t in self.optional.items() if c in names}}
 
 
 _F = pl.Float64()
@@ -190,8 +201,21 @@ TABLES: dict[str, TableSpec] = {
             nonnegative=("quantity",),
             calendar="northbound",
             allow_empty=True,
-            description="Daily remaining short-sell allowance after the 2024 disclosure change: "
-            "quantity when under 300,000 shares, else null with sufficient = True.",
+            description="HKEX's daily remaining short-sell allowance (about 1% of start-of-day "
+            "northbound holdings, rounded down) of the stocks on the short-selling list: printed "
+            "for every listed stock before the 2024 disclosure change, after it only under "
+            "300,000 shares, else null with sufficient = True.",
+        ),
+        TableSpec(
+            "book_to_price",
+            {"date": _D, "asset": _S, "book_to_price": _F},
+            key=("date", "asset"),
+            nonnegative=("book_to_price",),
+            calendar="ashare",
+            allow_empty=True,
+            description="Point-in-time book-to-price at month ends (book value known with a "
+            "one-quarter lag over the day's total market cap): the value axis of the style "
+            "2 x 2.",
         ),
         TableSpec(
             "etfs",
@@ -201,8 +225,13 @@ TABLES: dict[str, TableSpec] = {
             prices=("close", "nav"),
             nonnegative=("volume", "amount", "shares_outstanding"),
             calendar="ashare",
-            description="Sector and broad ETFs: price, NAV, volume (units), amount (yuan), shares "
-            "outstanding (units).",
+            optional={"market": _S, "currency": _S},
+            calendar_by=("market", {"CN": "ashare", "HK": "hkex", "US": "nyse"}),
+            description="Sector and broad ETFs: price, NAV, volume (units), amount, shares "
+            "outstanding (units). Optional `market` (CN / HK / US: each row's date is a session "
+            "of that market's calendar, ashare / hkex / nyse) and `currency` (CNY / HKD / USD, "
+            "the unit of close, nav and amount); absent = CN and CNY (tables written before "
+            "they existed).",
         ),
         TableSpec(
             "fx",
@@ -210,7 +239,8 @@ TABLES: dict[str, TableSpec] = {
             key=("date",),
             prices=("usdcny",),
             calendar="ashare",
-            description="USD/CNY fixing.",
+            optional={"hkdcny": _F},
+            description="USD/CNY fixing (CNY per USD); optional HKD/CNY (CNY per HKD).",
         ),
         TableSpec(
             "indices",
@@ -320,7 +350,8 @@ def _safe_cast(received: pl.DataType, expected: pl.DataType) -> bool:
 def conform(table_name: str, frame: FrameT) -> FrameT:
     """Select the columns of `table_name` in spec order, casting where no value can change.
 
-    Used by writers before storing a table. Extra columns are dropped. Safe casts: any integer
+    Used by writers before storing a table. Extra columns are dropped (optional columns of the
+    spec are kept when present). Safe casts: any integer
     to Float64 (exact up to 2**53), Float32 to Float64, Int8/16/32 and UInt8/16/32 to Int64,
     Categorical / Enum to String, and an all-null column to anything.
     Every other mismatch (String dates, float share counts, ...) is left as is for
@@ -361,7 +392,7 @@ def conform(table_name: str, frame: FrameT) -> FrameT:
         pl.col(name).cast(dtype)
         if schema[name] != dtype and _safe_cast(schema[name], dtype)
         else pl.col(name)
-        for name, dtype in spec.columns.items()
+        for name, dtype in spec.present(schema).items()
     ]
     return frame.select(exprs)
 
@@ -556,7 +587,7 @@ def _float_to_int_fix(column: str, lf: pl.LazyFrame) -> str:
 def _check_dtypes(spec: TableSpec, schema: pl.Schema, lf: pl.LazyFrame) -> None:
     wrong = [
         (name, expected, schema[name])
-        for name, expected in spec.columns.items()
+        for name, expected in spec.present(schema).items()
         if schema[name] != expected
     ]
     if not wrong:
@@ -582,21 +613,28 @@ def _check_dtypes(spec: TableSpec, schema: pl.Schema, lf: pl.LazyFrame) -> None:
 class _Check:
     """One value rule: `bad` flags offending rows of `column`; `kind` picks error and message."""
 
-    kind: Literal["null_key", "null", "price", "nonnegative", "ratio", "order", "calendar"]
+    kind: Literal[
+        "null_key", "null", "price", "nonnegative", "ratio", "order", "calendar", "allowed"
+    ]
     column: str
     bad: pl.Expr
     #: the other column of an ``order`` check (shown in the example rows)
     other: str | None = None
+    #: a ``calendar`` check: the calendar and its sessions
+    calendar: str | None = None
+    days: pl.Series | None = None
 
 
-def _value_checks(spec: TableSpec, calendar_days: pl.Series | None) -> list[_Check]:
+def _value_checks(
+    spec: TableSpec, columns: Sequence[str], calendars: dict[str, pl.Series] | None
+) -> list[_Check]:
     checks = [_Check("null_key", c, pl.col(c).is_null()) for c in spec.key]
     checks += [
         _Check("null", c, pl.col(c).is_null())
-        for c in spec.columns
+        for c in columns
         if c not in spec.key and c not in spec.nullable
     ]
-    for c in spec.columns:
+    for c in columns:
         x = pl.col(c)
         if c in spec.prices:
             checks.append(_Check("price", c, x.is_not_null() & ~(x.is_finite() & (x > 0))))
@@ -607,10 +645,21 @@ def _value_checks(spec: TableSpec, calendar_days: pl.Series | None) -> list[_Che
     for low, high in spec.ordered:
         lo, hi = pl.col(low), pl.col(high)
         checks.append(_Check("order", high, lo.is_not_null() & hi.is_not_null() & (hi < lo), low))
-    if calendar_days is not None:
-        x = pl.col(spec.date_column)
-        off_calendar = x.is_not_null() & ~x.is_in(calendar_days.implode())
-        checks.append(_Check("calendar", spec.date_column, off_calendar))
+    if calendars is None:
+        return checks
+    x = pl.col(spec.date_column)
+    by = spec.calendar_by
+    if by is not None and by[0] in columns:
+        col, mapping = pl.col(by[0]), by[1]
+        checks.append(_Check("allowed", by[0], col.is_not_null() & ~col.is_in(list(mapping))))
+        for value, cal in mapping.items():
+            days = calendars[cal]
+            off = (col == value) & x.is_not_null() & ~x.is_in(days.implode())
+            checks.append(_Check("calendar", spec.date_column, off, by[0], cal, days))
+    elif spec.calendar is not None:
+        days = calendars[spec.calendar]
+        off = x.is_not_null() & ~x.is_in(days.implode())
+        checks.append(_Check("calendar", spec.date_column, off, None, spec.calendar, days))
     return checks
 
 
@@ -622,8 +671,14 @@ def _calendar_sessions(calendar: CalendarName) -> pl.Series:
 
 
 def _check_values(spec: TableSpec, lf: pl.LazyFrame, *, check_calendar: bool) -> None:
-    days = _calendar_sessions(spec.calendar) if check_calendar and spec.calendar else None
-    checks = _value_checks(spec, days)
+    columns = list(spec.present(lf.collect_schema()))
+    calendars = None
+    if check_calendar:
+        names = {spec.calendar} if spec.calendar else set()
+        if spec.calendar_by is not None and spec.calendar_by[0] in columns:
+            names = set(spec.calendar_by[1].values())
+        calendars = {name: _calendar_sessions(name) for name in names}
+    checks = _value_checks(spec, columns, calendars)
     key = pl.struct(*spec.key) if len(spec.key) > 1 else pl.col(spec.key[0])
     counts = (
         lf.select(
@@ -659,12 +714,12 @@ def _check_values(spec: TableSpec, lf: pl.LazyFrame, *, check_calendar: bool) ->
             _raise_value_error(spec, lf, *failure)
     if counts["duplicates"]:
         _raise_duplicates(spec, lf)
-    if failure := first_failure("price", "nonnegative", "ratio"):
+    if failure := first_failure("price", "nonnegative", "ratio", "allowed"):
         _raise_value_error(spec, lf, *failure)
     if failure := first_failure("order"):
         _raise_order_error(spec, lf, *failure)
-    if (failure := first_failure("calendar")) and days is not None:
-        _raise_calendar(spec, lf, *failure, days)
+    if failure := first_failure("calendar"):
+        _raise_calendar(spec, lf, *failure)
 
 
 def _offending_rows(spec: TableSpec, lf: pl.LazyFrame, check: _Check) -> list[dict[str, Any]]:
@@ -681,6 +736,7 @@ _RULES = {
     "price": "is a price and must be finite and > 0",
     "nonnegative": "must be finite and >= 0",
     "ratio": "is a ratio and must lie within [0, 1]",
+    "allowed": "must name a market with a calendar",
 }
 _FIXES = {
     "null_key": "drop those rows or fill the key from the source",
@@ -689,6 +745,13 @@ _FIXES = {
     "nonnegative": "fix or drop those rows",
     "ratio": "fix the source, or divide by 100 if it is in percent",
 }
+
+
+def _fix(spec: TableSpec, kind: str) -> str:
+    if kind == "allowed" and spec.calendar_by is not None:
+        column, mapping = spec.calendar_by
+        return f"`{column}` must be one of {', '.join(repr(v) for v in mapping)}"
+    return _FIXES[kind]
 
 
 def _raise_value_error(spec: TableSpec, lf: pl.LazyFrame, check: _Check, n: int) -> None:
@@ -705,7 +768,7 @@ def _raise_value_error(spec: TableSpec, lf: pl.LazyFrame, check: _Check, n: int)
         f"table `{spec.name}`: column `{check.column}` {_RULES[check.kind]}{nullable}; got {n} "
         f"{what} value(s)"
         + (f", e.g. {values}" if what == "offending" else "")
-        + f"; {_FIXES[check.kind]}.",
+        + f"; {_fix(spec, check.kind)}.",
         table=spec.name,
         column=check.column,
         examples=examples,
@@ -732,10 +795,10 @@ def _raise_duplicates(spec: TableSpec, lf: pl.LazyFrame) -> None:
     check_unique_keys(lf.select(spec.key), spec.key, table=spec.name)
 
 
-def _raise_calendar(
-    spec: TableSpec, lf: pl.LazyFrame, check: _Check, n: int, days: pl.Series
-) -> None:
+def _raise_calendar(spec: TableSpec, lf: pl.LazyFrame, check: _Check, n: int) -> None:
     examples = _offending_rows(spec, lf, check)
+    days, calendar = check.days, check.calendar
+    assert days is not None  # a calendar check always carries its sessions
     x = pl.col(check.column)
     lo, hi = days.min(), days.max()
     found = (
@@ -749,20 +812,26 @@ def _raise_calendar(
         .row(0, named=True)
     )
     shown = ", ".join(d.isoformat() for d in found["dates"])
+    by = spec.calendar_by
+    where = f" where `{by[0]}` is {_value_of(by[1], calendar)!r}" if check.other and by else ""
     outside = (
         f" {found['outside']} of them lie outside the calendar's covered range {lo} .. {hi}."
         if found["outside"]
         else ""
     )
     raise CalendarError(
-        f"table `{spec.name}`: column `{check.column}` must hold {spec.calendar} trading days; "
-        f"got {n} row(s) on {found['distinct']} non-session date(s), e.g. {shown}.{outside} "
-        f"Drop those rows or align them to factorlab.calendar.sessions({spec.calendar!r}); "
+        f"table `{spec.name}`: column `{check.column}` must hold {calendar} trading days"
+        f"{where}; got {n} row(s) on {found['distinct']} non-session date(s), e.g. {shown}."
+        f"{outside} Drop those rows or align them to factorlab.calendar.sessions({calendar!r}); "
         "pass check_calendar=False to skip this check.",
         table=spec.name,
         column=check.column,
         examples=examples,
     )
+
+
+def _value_of(mapping: dict[str, str], calendar: str | None) -> str:
+    return next(v for v, c in mapping.items() if c == calendar)
 
 
 def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:

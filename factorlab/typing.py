@@ -23,8 +23,8 @@ __all__ = [
     "QuantileMode",
 ]
 
-CalendarName = Literal["ashare", "hkex", "northbound"]
-"""A shipped trading calendar: A-share (SSE/SZSE), HKEX, or Stock Connect northbound days."""
+CalendarName = Literal["ashare", "hkex", "northbound", "nyse"]
+"""A shipped trading calendar: A-share (SSE/SZSE), HKEX, Stock Connect northbound days, or NYSE."""
 
 Progress = Callable[[str], None]
 """A progress callback: called with one short message per step of a long computation."""

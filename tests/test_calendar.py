@@ -274,7 +274,10 @@ def test_anchor_properties(lo, span, calendar, freq, every):
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: sessions("nyse"), "`calendar` must be one of 'ashare', 'hkex', 'northbound'"),
+        (
+            lambda: sessions("xlon"),
+            "`calendar` must be one of 'ashare', 'hkex', 'northbound', 'nyse'",
+        ),
         (lambda: sessions("ashare", "2013-12-31"), "`start` must lie within"),
         (lambda: sessions("ashare", None, "2027-01-04"), "`end` must lie within"),
         (lambda: sessions("ashare", "2020-02-01", "2020-01-01"), "must not be after"),

@@ -1,7 +1,8 @@
 """Adapters: pure functions from a data source's frame to factorlab's canonical tables.
 
 One module per source (:mod:`~factorlab.adapters.tushare`, :mod:`~factorlab.adapters.akshare`,
-:mod:`~factorlab.adapters.joinquant`, :mod:`~factorlab.adapters.qlib`). Each function takes the
+:mod:`~factorlab.adapters.joinquant`, :mod:`~factorlab.adapters.qlib`,
+:mod:`~factorlab.adapters.hkex`). Each function takes the
 frame exactly as the source returns it (pandas or Polars), checks its columns and units, converts
 units to yuan / shares / fractions, normalizes asset codes and returns a Polars DataFrame with
 canonical column names. No adapter touches the network: fetch with the source's own client (the
@@ -54,6 +55,7 @@ __all__ = [
     "AdapterError",
     "akshare",
     "amount_proxy",
+    "hkex",
     "joinquant",
     "qlib",
     "tushare",

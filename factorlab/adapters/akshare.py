@@ -13,6 +13,7 @@ from typing import Any, Literal
 import polars as pl
 
 from factorlab.adapters._common import (
+    SHARES_PER_LOT,
     YUAN_PER_WAN,
     YUAN_PER_YI,
     check_range,
@@ -28,9 +29,14 @@ from factorlab.adapters._common import (
     source_frame,
 )
 from factorlab.codes import is_beijing_code, normalize_asset_code
-from factorlab.errors import AdapterError
+from factorlab.errors import AdapterError, AssetCodeError
+from factorlab.etf.reference import normalize_etf_code
 
 __all__ = [
+    "fund_etf_hist_em",
+    "fund_etf_scale_sse",
+    "fund_etf_scale_szse",
+    "fund_etf_spot_em",
     "stock_hsgt_fund_flow_summary_em",
     "stock_hsgt_hist_em",
     "stock_hsgt_hold_stock_em",
@@ -237,3 +243,147 @@ def stock_hsgt_individual_em(frame: Any, *, symbol: str | int) -> pl.DataFrame:
         (pl.col("持股数量占A股百分比") / 100).alias("ratio"),
     ).drop_nulls("shares")
     return finish("northbound", dedupe(out, ["date", "asset"], source), source)
+
+
+# --- ETFs (seed 003's flows: bars from fund_etf_hist_em, shares from the scale functions) --------
+
+#: A fund with a median share count below this is in the wrong unit (万份 / 亿份, not 份).
+_MIN_MEDIAN_UNITS = 1e7
+
+
+def _etf_code(code: Any, source: str) -> str:
+    try:
+        text = str(code).strip()
+        return normalize_etf_code(text.zfill(6) if text.isdigit() else text)
+    except AssetCodeError as exc:
+        raise AdapterError(f"{source}: {exc}", source=source) from None
+
+
+def fund_etf_hist_em(frame: Any, *, symbol: str | int) -> pl.DataFrame:
+    """Daily bars of one A-share ETF from ``ak.fund_etf_hist_em(symbol, adjust="")``.
+
+    ==============  ================  =========  ==================================
+    source column   unit              canonical  conversion
+    ==============  ================  =========  ==================================
+    日期            date              date       parsed
+    (symbol)        512480            etf        normalized (512480.SH)
+    开盘/最高/      yuan per unit     open/high/  none (pass ``adjust=""``: unadjusted)
+    最低/收盘                         low/close
+    成交量          lots (手, 100)    volume     x 100 -> units
+    成交额          yuan              amount     none
+    振幅, 涨跌幅,   %, yuan           --         dropped (recomputed from bars)
+    涨跌额, 换手率
+    ==============  ================  =========  ==================================
+
+    Unit check: the VWAP ``成交额 / (成交量 x 100)`` must lie within the day's low..high (5 %
+    tolerance) on 90 % of rows with volume: a 成交量 in units (100x) fails it. No shares
+    outstanding or NAV: the rows are ``etf_prices`` (bars), so only the heuristic flow exists
+    until shares come from :func:`fund_etf_scale_sse` / tushare ``fund_share``.
+
+    Examples
+    --------
+    >>> raw = pl.DataFrame({"日期": ["2024-09-30"], "开盘": [1.30], "收盘": [1.351],
+    ...     "最高": [1.351], "最低": [1.29], "成交量": [61_000_000.0], "成交额": [8.25e9]})
+    >>> fund_etf_hist_em(raw, symbol="512880").select("etf", "volume", "amount").row(0)
+    ('512880.SH', 6100000000.0, 8250000000.0)
+    """
+    source = "akshare fund_etf_hist_em"
+    df = source_frame(frame, source)
+    require_columns(df, source, {"日期": "date", "开盘": "yuan", "收盘": "yuan", "最高": "yuan",
+                                 "最低": "yuan", "成交量": "lots (手)", "成交额": "yuan"})
+    etf = _etf_code(symbol, source)
+    df = parse_floats(df, ["开盘", "收盘", "最高", "最低", "成交量", "成交额"], source)
+    check_range(df, "成交量", source, lo=0, unit="lots", show=["日期"])
+    vwap = pl.col("成交额") / (pl.col("成交量") * SHARES_PER_LOT)
+    check_ratio(
+        df.filter(pl.col("成交量") > 0),
+        pl.when(vwap < pl.col("最低") * 0.95).then(vwap / pl.col("最低"))
+        .when(vwap > pl.col("最高") * 1.05).then(vwap / pl.col("最高"))
+        .otherwise(1.0),
+        "成交量", source, expected="VWAP 成交额/(成交量*100) relative to the day's low..high",
+        lo=0.95, hi=1.05, show=["日期", "收盘", "成交额"],
+    )
+    out = df.select(
+        parse_dates(df, "日期", source).alias("date"),
+        pl.lit(etf).alias("etf"),
+        pl.col("开盘").alias("open"), pl.col("最高").alias("high"), pl.col("最低").alias("low"),
+        pl.col("收盘").alias("close"),
+        (pl.col("成交量") * SHARES_PER_LOT).alias("volume"),
+        pl.col("成交额").alias("amount"),
+    ).drop_nulls(["open", "high", "low", "close"])
+    return finish("etf_prices", dedupe(out, ["date", "etf"], source), source)
+
+
+def _shares(df: pl.DataFrame, code_col: str, share_col: str, day: Any, source: str) -> pl.DataFrame:
+    """(date, etf, shares_outstanding) from one day's per-fund share counts in units (份)."""
+    df = parse_floats(df, [share_col], source)
+    check_range(df, share_col, source, lo=0, unit="units (份)", show=[code_col])
+    med = df[share_col].median()
+    if med is not None and med < _MIN_MEDIAN_UNITS:
+        raise AdapterError(
+            f"{source}: column `{share_col}` is expected in units (份); its median is {med:,.0f}, "
+            f"below {_MIN_MEDIAN_UNITS:,.0f}, which suggests 万份 or 亿份. Pass the frame as "
+            "akshare returns it (its code converts SSE's 万份 to 份).",
+            source=source,
+            column=share_col,
+        )
+    dates = (
+        parse_dates(df, "统计日期", source) if "统计日期" in df.columns
+        else pl.Series("date", [day] * df.height, dtype=pl.Date)
+    )
+    if dates.null_count() == df.height:
+        raise AdapterError(f"{source}: pass `date`, the day the share counts refer to.",
+                           source=source)
+    out = df.select(
+        dates.alias("date"),
+        pl.col(code_col).map_elements(lambda c: _etf_code(c, source), return_dtype=pl.String)
+        .alias("etf"),
+        pl.col(share_col).alias("shares_outstanding"),
+    ).drop_nulls()
+    return dedupe(out, ["date", "etf"], source).sort("date", "etf")
+
+
+def fund_etf_scale_sse(frame: Any, *, date: Any = None) -> pl.DataFrame:
+    """SSE ETF shares on one day from ``ak.fund_etf_scale_sse(date="20240930")``.
+
+    Columns used: 基金代码 (e.g. 510300), 基金份额 (units, 份: akshare multiplies SSE's
+    TOT_VOL in 万份 by 10,000) and 统计日期 when present, else `date` (the argument of the
+    call). One date per call: concatenate calls for a history, then Δ shares x NAV is the
+    exact flow (``factorlab.etf.etf_flows``). Unit check: counts >= 0 and a median of at least
+    10,000,000 units (a median below it means 万份 or 亿份).
+
+    Returns ``date, etf, shares_outstanding``.
+    """
+    source = "akshare fund_etf_scale_sse"
+    df = source_frame(frame, source)
+    require_columns(df, source, {"基金代码": "fund code", "基金份额": "units (份)"})
+    day = parse_dates(pl.DataFrame({"d": [date]}), "d", source)[0] if date is not None else None
+    return _shares(df, "基金代码", "基金份额", day, source)
+
+
+def fund_etf_scale_szse(frame: Any, *, date: Any) -> pl.DataFrame:
+    """SZSE ETF shares from ``ak.fund_etf_scale_szse()``: **today's only** (the SZSE page
+    has no history), so `date` (the day it was fetched) is required; a daily history means
+    fetching every day (or tushare ``fund_share``). Columns: 基金代码, 基金份额 (units, 份).
+
+    Returns ``date, etf, shares_outstanding``.
+    """
+    source = "akshare fund_etf_scale_szse"
+    df = source_frame(frame, source)
+    require_columns(df, source, {"基金代码": "fund code", "基金份额": "units (份)"})
+    day = parse_dates(pl.DataFrame({"d": [date]}), "d", source)[0]
+    return _shares(df, "基金代码", "基金份额", day, source)
+
+
+def fund_etf_spot_em(frame: Any, *, date: Any) -> pl.DataFrame:
+    """Every ETF's latest share count from ``ak.fund_etf_spot_em()`` (代码, 最新份额 in units):
+    today's only, so `date` (the day it was fetched) is required.
+
+    Returns ``date, etf, shares_outstanding``.
+    """
+    source = "akshare fund_etf_spot_em"
+    df = source_frame(frame, source)
+    require_columns(df, source, {"代码": "fund code", "最新份额": "units (份)"})
+    day = parse_dates(pl.DataFrame({"d": [date]}), "d", source)[0]
+    return _shares(df, "代码", "最新份额", day, source)
+

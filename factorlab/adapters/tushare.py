@@ -32,6 +32,7 @@ from factorlab.adapters._common import (
     require_columns,
     source_frame,
 )
+from factorlab.calendar import sessions, to_date
 from factorlab.errors import AdapterError
 
 __all__ = [
@@ -47,7 +48,9 @@ __all__ = [
     "dividend",
     "etf_share_size",
     "fund_share",
+    "fund_share_daily",
     "hk_hold",
+    "hk_hold_snapshots",
     "index_daily",
     "index_weight",
     "moneyflow_hsgt",
@@ -371,6 +374,34 @@ def hk_hold(frame: Any, *, calendar: Literal["hkex", "ashare"] = "hkex") -> pl.D
         raise AdapterError(f"{source}: `calendar` must be 'hkex' or 'ashare'; got {calendar!r}.",
                            source=source)
     return finish("northbound", out, source)
+
+
+def hk_hold_snapshots(frame: Any) -> pl.DataFrame:
+    """:func:`hk_hold` rows with the day each became public (``published``), as the holdings
+    estimator (:func:`factorlab.northbound.estimation.estimate_holdings`, `snapshots=`) needs.
+
+    Up to the 2024-08-16 disclosure change HKEX published each day's holdings the next morning
+    (``published`` = the next A-share session); after it tushare returns the quarterly
+    snapshots ("交易所于从2024年8月20开始停止发布日度北向资金数据,改为季度披露", doc 188),
+    published on the 5th northbound trading day after the quarter end (seed 002).
+
+    Returns
+    -------
+    polars.DataFrame
+        date, asset, shares, ratio, published (HK calendar rows kept).
+    """
+    from factorlab.calendar import DISCLOSURE_END, sessions
+
+    out = hk_hold(frame)
+    a_days = sessions("ashare")
+    nb_days = sessions("northbound").to_numpy()
+    days = out["date"].to_numpy()
+    nxt = a_days.gather(a_days.search_sorted(out["date"], side="right").clip(0, len(a_days) - 1))
+    fifth = nb_days[(nb_days.searchsorted(days, side="right") + 4).clip(0, len(nb_days) - 1)]
+    after = out["date"] > DISCLOSURE_END
+    return out.with_columns(
+        published=pl.when(after).then(pl.Series(fifth, dtype=pl.Date)).otherwise(nxt)
+    )
 
 
 def moneyflow_hsgt(
@@ -707,7 +738,10 @@ def fund_share(frame: Any) -> pl.DataFrame:
     fd_share        10k units (万份)    shares_outstanding  x 10,000 -> units
     ==============  ==================  ==================  ==================
 
-    Returns ``date, etf, shares_outstanding`` (columns of the ``etfs`` table).
+    Returns ``date, etf, shares_outstanding`` (columns of the ``etfs`` table), one row per
+    **change date**: tushare's ``trade_date`` is "交易(变动)日期", so a fund has rows only on the
+    days its share count changed. Daily flows need one row per session: use
+    :func:`fund_share_daily`, which forward-fills onto the calendar and says so.
     """
     source = "tushare fund_share"
     df = source_frame(frame, source)
@@ -755,3 +789,50 @@ def etf_share_size(frame: Any) -> pl.DataFrame:
                     (pl.col("total_share") * YUAN_PER_WAN).alias("shares_outstanding"),
                     *extra)
     return dedupe(out, ["date", "etf"], source).sort("date", "etf")
+
+
+def fund_share_daily(
+    frame: Any,
+    *,
+    end: dt.date | str | None = None,
+    calendar: Literal["ashare", "hkex", "nyse"] = "ashare",
+) -> pl.DataFrame:
+    """tushare ``fund_share`` (rows on change dates only) forward-filled to one row per session.
+
+    Each fund's last published count carries forward to every session of `calendar` from its
+    first change date to `end` (default: the frame's last date); ``filled`` is True on the rows
+    made by the forward fill, and the number of filled rows is logged. Δ shares between two
+    sessions is then the net creation of the later one (0 on a filled day).
+
+    Examples
+    --------
+    >>> raw = pl.DataFrame({"ts_code": ["510300.SH", "510300.SH"],
+    ...     "trade_date": ["20240102", "20240105"], "fd_share": [100.0, 120.0]})
+    >>> fund_share_daily(raw).select("date", "shares_outstanding", "filled").rows()[1:3]
+    [(datetime.date(2024, 1, 3), 1000000.0, True), (datetime.date(2024, 1, 4), 1000000.0, True)]
+    """
+    source = "tushare fund_share"
+    changes = fund_share(frame)
+    last = to_date(end, "end") if end is not None else changes["date"].max()
+    days = sessions(calendar, changes["date"].min(), last)
+    grid = (
+        changes.group_by("etf")
+        .agg(pl.col("date").min().alias("first"))
+        .join(pl.DataFrame({"date": days}), how="cross")
+        .filter(pl.col("date") >= pl.col("first"))
+        .drop("first")
+    )
+    out = (
+        grid.join(changes, on=["date", "etf"], how="full", coalesce=True)
+        .sort("etf", "date")
+        .with_columns(
+            pl.col("shares_outstanding").is_null().alias("filled"),
+            pl.col("shares_outstanding").forward_fill().over("etf"),
+        )
+        .filter(pl.col("date") <= last)
+    )
+    n = int(out["filled"].sum())
+    logger.info("%s: forward-filled %d session row(s) between change dates onto the %s "
+                "calendar (shares unchanged on those days)", source, n, calendar)
+    return out.sort("date", "etf")
+

@@ -15,10 +15,16 @@ import numpy as np
 import polars as pl
 
 from factorlab._arrays import ffill_rows
-from factorlab.calendar import DISCLOSURE_END, SH_CONNECT_LAUNCH, SZ_CONNECT_LAUNCH, sessions
+from factorlab.calendar import (
+    DISCLOSURE_END,
+    SH_CONNECT_LAUNCH,
+    SZ_CONNECT_LAUNCH,
+    sessions,
+    to_date,
+)
 from factorlab.datasets._synth_kernels import ar1_nb, holdings_nb, prices_nb, split_shares_nb
 from factorlab.errors import ParameterError
-from factorlab.etf.reference import ROTATION_EXCLUDED, industry_etfs
+from factorlab.etf.reference import ROTATION_EXCLUDED, industry_etfs, sector_etfs
 from factorlab.grid import CHINEXT_REFORM
 from factorlab.pools import (
     LIQUIDITY_MIN_LISTED,
@@ -55,6 +61,11 @@ FOREIGN_HALT_AT = 0.28
 FOREIGN_RESUME_BELOW = 0.26
 FOREIGN_CAP = 0.30
 SHORT_SELL_PRINT_BELOW = 300_000
+#: Short-sell allowance: this fraction of the start-of-day northbound holdings, rounded down.
+SHORT_SELL_ALLOWANCE = 0.01
+#: Share of the Connect-eligible stocks on the short-selling list, by size (about 71% of the
+#: stocks northbound holds, as seed 002 counts them).
+SHORT_SELL_LIST_SHARE = 0.8
 
 #: CITIC level-1 industries with rough shares of the number of listed stocks.
 CITIC_INDUSTRIES: dict[str, float] = {
@@ -170,8 +181,20 @@ class SynthParams:
     strengths: Strengths = field(default_factory=Strengths)
     holders_per_stock: float = 8.0
     n_participants: int = 200
+    disclosure_change: dt.date = DISCLOSURE_END
 
     def __post_init__(self) -> None:
+        if not isinstance(self.disclosure_change, dt.date) or isinstance(
+            self.disclosure_change, dt.datetime
+        ):
+            object.__setattr__(
+                self, "disclosure_change", to_date(self.disclosure_change, "disclosure_change")
+            )
+        if self.disclosure_change < DISCLOSURE_START:
+            raise ParameterError(
+                f"`disclosure_change` (the last day of daily holdings disclosure) must be on or "
+                f"after the first disclosure day {DISCLOSURE_START}; got {self.disclosure_change}."
+            )
         if self.n_assets < 50:
             raise ParameterError(f"`n_assets` must be at least 50; got {self.n_assets}.")
         if self.n_participants < 10:
@@ -194,6 +217,7 @@ class SynthParams:
         out = asdict(self)
         out["start"] = self.start.isoformat()
         out["end"] = self.end.isoformat()
+        out["disclosure_change"] = self.disclosure_change.isoformat()
         return out
 
 
@@ -369,6 +393,9 @@ _RNG_STREAMS = (
     "fx",
     "volume",
     "short",
+    "style",
+    "world",
+    "theme",
 )
 
 
@@ -487,8 +514,8 @@ def _latent(days: np.ndarray, u: _Universe, s: Strengths, rl: np.random.Generato
 #: market-wide uninformed flows (passive and liquidity flows, no price effect),
 #: exp(MARKET_BURST_TILT * market burst).
 INFO_TILT = 0.4
-BURST_TILT = 0.4
-MARKET_BURST_TILT = 0.7
+BURST_TILT = 0.35
+MARKET_BURST_TILT = 0.5
 
 
 def _allocation_pressure(burst: np.ndarray) -> np.ndarray:
@@ -718,8 +745,13 @@ def _holding_ratios(
     fx_mult = np.exp(-6.0 * np.log(fx / fx_trend))
     target_a = np.exp(0.3 * lat.h)
     lat.h = None  # no longer needed: free it
-    target_a *= np.exp(INFO_TILT * lat.alloc_info + BURST_TILT * lat.alloc_burst)[:, u.industry]
-    target_a *= np.exp(MARKET_BURST_TILT * lat.alloc_market_burst)[:, None]
+    # the views' tilts are mean-one multipliers (unit-variance latents: exp(k x - k^2 / 2))
+    tilt_a = INFO_TILT * lat.alloc_info + BURST_TILT * lat.alloc_burst
+    tilt_a -= 0.5 * (INFO_TILT**2 + BURST_TILT**2)
+    target_a *= np.exp(tilt_a)[:, u.industry]
+    target_a *= np.exp(MARKET_BURST_TILT * lat.alloc_market_burst - 0.5 * MARKET_BURST_TILT**2)[
+        :, None
+    ]
     target_a *= (level * fx_mult)[:, None] * w_alloc[None, :]
     chase = _trailing_sum(np.nan_to_num(realized), 5)
     chase /= sigma[None, :] * np.sqrt(5.0)
@@ -730,6 +762,7 @@ def _holding_ratios(
     del chase
     target_t += INDUSTRY_TILT * lat.q_flow[:, u.industry]
     target_t += TIMING_TILT * lat.timing_flow[:, None]
+    target_t -= 0.5 * (INDUSTRY_TILT**2 + TIMING_TILT**2)  # mean-one view multipliers
     np.exp(target_t, out=target_t)
     target_t *= 0.35 * level[:, None] * (np.exp(0.3 * u.zsize) * np.exp(rh.normal(0, 0.4, n)))
     noise_a = 0.0015 * rh.standard_normal((n_t, n))
@@ -822,7 +855,8 @@ def iter_tables(
     link_open = _link_open(days, u)
     can_trade = u.trading & is_nb[:, None] & link_open
     fx = _fx(days, rngs["fx"])
-    yield "fx", pl.DataFrame({"date": date_s, "usdcny": np.round(fx, 4)})
+    hkd = _hkdcny(fx, rngs["world"])
+    yield "fx", pl.DataFrame({"date": date_s, "usdcny": np.round(fx, 4), "hkdcny": hkd})
     init = (u.list_idx == 0) & link_open[0]
     del link_open
     ra, rt = _holding_ratios(
@@ -851,14 +885,29 @@ def iter_tables(
     yield "quotas", _quotas(days, is_nb, u, flow, shares_true, close, rngs["flows"])
     yield (
         "short_sellable",
-        _short_sellable(days, is_nb, codes, shares_true, eligible & can_trade, rngs["short"]),
+        _short_sellable(
+            days,
+            is_nb,
+            codes,
+            shares_true,
+            eligible & can_trade,
+            u.zsize,
+            p.disclosure_change,
+            rngs["short"],
+        ),
     )
     del eligible
-    yield "etfs", _etfs(days, u, realized, fcap, flow, indices, rngs["etf"])
+    yield "etfs", pl.concat(
+        [
+            _etfs(days, u, realized, fcap, flow, indices, rngs["etf"], rngs["theme"]),
+            _world_etfs(p, rngs["world"]),
+        ]
+    )
     del realized, fcap, flow, close, shares_true
     yield from _participants(
         p, rngs["participants"], codes, pub_rows, shares_pub, shares_alloc_pub, mcap, say
     )
+    yield "book_to_price", _book_to_price(days, codes, u, mcap, rngs["style"])
 
 
 def generate(p: SynthParams, progress: Progress | None = None) -> dict[str, pl.DataFrame]:
@@ -913,6 +962,12 @@ def _fx(days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     trend = _interp_by_date(days, _FX_ANCHORS)
     dev = ar1_nb(rng.standard_normal(len(days)), 0.985) * 0.02
     return trend * np.exp(dev)
+
+
+def _hkdcny(usdcny: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """HKD/CNY = USD/CNY / USD/HKD, USD/HKD inside the peg's 7.75-7.85 band (slow OU)."""
+    usdhkd = 7.80 + 0.05 * np.tanh(ar1_nb(rng.standard_normal(len(usdcny)), 0.995) * 0.1)
+    return np.round(usdcny / usdhkd, 5)
 
 
 def _review_indices(days: np.ndarray, months: tuple[int, ...]) -> list[int]:
@@ -1050,36 +1105,46 @@ def _corporate_actions(
     ).sort("asset", "ex_date")
 
 
+def _quarter_ends_after(day: dt.date, last: dt.date) -> list[dt.date]:
+    """Calendar quarter ends strictly after `day`, up to `last`."""
+    out = []
+    year, q = day.year, (day.month - 1) // 3  # quarter index 0..3 of `day`
+    while True:
+        month = 3 * (q + 1)
+        end = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
+        if end > day:
+            if end > last:
+                return out
+            out.append(end)
+        q += 1
+        if q == 4:
+            year, q = year + 1, 0
+
+
 def _publication_dates(
     p: SynthParams, days: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """HKEX publication days of holdings: (as-of date, A-share row it reflects, publication day).
 
-    Daily (HK calendar) from DISCLOSURE_START to DISCLOSURE_END; afterwards the quarter-end
-    snapshot, published on the 5th northbound trading day of the next quarter, if that is <= end.
-    On an HK session that is a mainland holiday the row repeats the last A-share session's values.
+    Daily (HK calendar) from DISCLOSURE_START to ``p.disclosure_change`` (default the real
+    DISCLOSURE_END); afterwards the quarter-end snapshot, published on the 5th northbound trading
+    day of the next quarter, if that is <= end. On an HK session that is a mainland holiday the
+    row repeats the last A-share session's values.
     """
     lo = max(p.start, DISCLOSURE_START)
-    hi = min(p.end, DISCLOSURE_END)
+    hi = min(p.end, p.disclosure_change)
     hk = sessions("hkex", p.start, p.end).to_numpy().astype("datetime64[D]")
     daily = hk[(hk >= np.datetime64(lo)) & (hk <= np.datetime64(hi))] if lo <= hi else hk[:0]
     a_days = sessions("ashare").to_numpy().astype("datetime64[D]")
     published = a_days[np.searchsorted(a_days, daily, side="right").clip(max=len(a_days) - 1)]
     snap_asof, snap_pub = [], []
     nb_all = sessions("northbound").to_numpy().astype("datetime64[D]")
-    q_end = dt.date(2024, 9, 30)
-    while q_end <= p.end:
+    for q_end in _quarter_ends_after(p.disclosure_change, p.end):
         hk_before = hk[hk <= np.datetime64(q_end)]
         after = nb_all[nb_all > np.datetime64(q_end)]
         if len(hk_before) and len(after) >= 5 and after[4] <= np.datetime64(p.end):
             snap_asof.append(hk_before[-1])
             snap_pub.append(after[4])
-        month = q_end.month + 3
-        year = q_end.year + (month > 12)
-        month = (month - 1) % 12 + 1
-        q_end = (
-            dt.date(year, month % 12 + 1, 1) if month < 12 else dt.date(year + 1, 1, 1)
-        ) - dt.timedelta(days=1)
     asof = np.concatenate([daily, np.array(snap_asof, dtype="datetime64[D]")])
     pub = np.concatenate([published, np.array(snap_pub, dtype="datetime64[D]")])
     row = np.searchsorted(days, asof, side="right") - 1
@@ -1259,25 +1324,45 @@ def _short_sellable(
     codes: pl.Series,
     shares_true: np.ndarray,
     eligible: np.ndarray,
+    zsize: np.ndarray,
+    change: dt.date,
     rng: np.random.Generator,
 ) -> pl.DataFrame:
-    """After the disclosure change: remaining allowance ~1% of start-of-day holdings minus what was
-    shorted; a number below 300,000 shares, else 'sufficient' (null quantity)."""
-    rows = np.flatnonzero(is_nb & (days > np.datetime64(DISCLOSURE_END)))
+    """HKEX's daily short-sellable quantities on every northbound day from DISCLOSURE_START.
+
+    The short-selling list: the largest ``SHORT_SELL_LIST_SHARE`` of each day's eligible
+    stocks by a fixed noisy size score (so about 71% of eligible stocks, nearly all the
+    northbound weight). The quantity is the remaining allowance, ``floor(1% x start-of-day
+    holdings)`` minus what was shorted (5% of rows, up to 10% of it: seed 002 finds the
+    rounding down the main source of error). Up to `change` (the
+    last day of daily holdings disclosure) every listed stock's quantity is printed; after it
+    only quantities under 300,000 shares are, the others read 'sufficient' (null quantity).
+    """
+    score = zsize + rng.normal(0.0, 0.6, len(zsize))
+    rows = np.flatnonzero(is_nb & (days >= np.datetime64(DISCLOSURE_START)))
     rows = rows[rows >= 1]
     sub = eligible[rows]
-    tt, jj = np.nonzero(sub)
-    allowance = np.floor(0.01 * shares_true[rows[tt] - 1, jj])
+    masked = np.where(sub, score[None, :], np.nan)
+    with np.errstate(invalid="ignore"):
+        has = sub.any(axis=1)
+        cut = np.full(len(rows), np.inf)
+        if has.any():
+            cut[has] = np.nanquantile(masked[has], 1.0 - SHORT_SELL_LIST_SHARE, axis=1)
+        listed = sub & (score[None, :] >= cut[:, None])
+    del masked
+    tt, jj = np.nonzero(listed)
+    allowance = np.floor(SHORT_SELL_ALLOWANCE * shares_true[rows[tt] - 1, jj])
     shorted = np.where(
-        rng.random(len(tt)) < 0.25, np.floor(allowance * rng.uniform(0, 0.5, len(tt))), 0
+        rng.random(len(tt)) < 0.05, np.floor(allowance * rng.uniform(0, 0.1, len(tt))), 0
     )
     q = (allowance - shorted).astype(np.int64)
-    printed = q < SHORT_SELL_PRINT_BELOW
+    after = days[rows[tt]] > np.datetime64(change)
+    printed = ~after | (q < SHORT_SELL_PRINT_BELOW)
     return pl.DataFrame(
         {
             "date": pl.Series(days[rows], dtype=pl.Date).gather(tt),
             "asset": codes.gather(jj),
-            "quantity": pl.Series(np.where(printed, q, 0)).set(pl.Series(~printed), None)
+            "quantity": pl.Series(q, dtype=pl.Int64).set(pl.Series(~printed), None)
             if len(q)
             else pl.Series([], dtype=pl.Int64),
             "sufficient": ~printed,
@@ -1285,6 +1370,60 @@ def _short_sellable(
     )
 
 
+def _book_to_price(
+    days: np.ndarray,
+    codes: pl.Series,
+    u: _Universe,
+    mcap: np.ndarray,
+    rng: np.random.Generator,
+) -> pl.DataFrame:
+    """Point-in-time book-to-price at each month's last session (the style 2 x 2's value axis).
+
+    Book value: a per-stock level (log B/P at the start ~ N(log 0.5, 0.6), cheaper in banks,
+    steel, coal, real estate) growing with an AR(1) earnings rate, known with a one-quarter lag
+    (the value on row t is the book of 63 sessions earlier over today's total cap).
+    """
+    n_t, n = mcap.shape
+    cheap = np.isin(np.array(u.industries)[u.industry], ("银行", "钢铁", "煤炭", "房地产"))
+    log_bp0 = rng.normal(np.log(0.5), 0.6, n) + 0.8 * cheap
+    growth = np.cumsum(0.08 / 244 + 0.0004 * ar1_nb(rng.standard_normal((n_t, n)), 0.995), axis=0)
+    cols = np.arange(n)
+    first_idx = np.argmax(np.isfinite(mcap), axis=0)
+    growth -= growth[first_idx, cols][None, :]
+    book = np.exp(growth)
+    del growth
+    book *= (np.exp(log_bp0) * mcap[first_idx, cols])[None, :]
+    lag = min(63, n_t)
+    lagged = np.vstack([np.full((lag, n), np.nan), book[: n_t - lag]])
+    del book
+    month = days.astype("datetime64[M]")
+    last = np.flatnonzero(np.r_[month[1:] != month[:-1], True])
+    bp = lagged[last] / mcap[last]
+    tt, jj = np.nonzero(np.isfinite(bp))
+    return pl.DataFrame(
+        {
+            "date": pl.Series(days[last], dtype=pl.Date).gather(tt),
+            "asset": codes.gather(jj),
+            "book_to_price": np.round(bp[tt, jj], 6),
+        }
+    ).sort("date", "asset")
+
+
+#: Seed 003's A-share theme ETFs that are not industry ETFs, and the industries their stocks
+#: come from (the synthetic market has no sub-industries: a random half of those stocks).
+THEME_ETFS: dict[str, tuple[str, ...]] = {
+    "512480.SH": ("电子",),
+    "159995.SZ": ("电子",),
+    "515070.SH": ("计算机",),
+    "515050.SH": ("通信",),
+    "512690.SH": ("食品饮料",),
+    "159928.SZ": ("食品饮料", "家电"),
+    "512880.SH": ("非银行金融",),
+    "512910.SH": ("非银行金融",),
+    "515030.SH": ("汽车", "电力设备及新能源"),
+    "515790.SH": ("电力设备及新能源",),
+    "159755.SZ": ("电力设备及新能源",),
+}
 #: Creation / redemption unit of the synthetic A-share ETFs (units per basket).
 ETF_CREATION_UNIT = 1_000_000
 
@@ -1297,13 +1436,17 @@ def _etfs(
     flow: np.ndarray,
     indices: pl.DataFrame,
     rng: np.random.Generator,
+    theme_rng: np.random.Generator,
 ) -> pl.DataFrame:
-    """Industry ETFs (one per rotated industry; NAV = the industry's cap-weighted member return)
-    and broad ETFs (NAV = the index). Shares outstanding change only by creations / redemptions
-    in whole units of ``ETF_CREATION_UNIT``: a daily rate driven by the sector's northbound flow
-    (z-scored), a contrarian response to the day's NAV return (-0.1 x return: dips draw
-    creations, as A-share ETF flows tend to) and noise. Creations lift the premium (close / NAV
-    - 1, plus noise of 0.15%) and the volume."""
+    """Industry ETFs (one per rotated industry; NAV = the industry's cap-weighted member return),
+    broad ETFs (NAV = the index) and seed 003's A-share theme ETFs (``THEME_ETFS``: NAV = the
+    cap-weighted return of a random half of their parent industries' stocks, drawn from
+    `theme_rng`, which also drives their series, so the other ETFs do not depend on them).
+    Shares outstanding change only by creations / redemptions in whole units of
+    ``ETF_CREATION_UNIT``: a daily rate driven by the sector's northbound flow (z-scored), a
+    contrarian response to the day's NAV return (-0.1 x return: dips draw creations, as A-share
+    ETF flows tend to) and noise. Creations lift the premium (close / NAV - 1, plus noise of
+    0.15%) and the volume."""
     n_t = len(days)
     r = np.nan_to_num(realized)
     w = np.nan_to_num(np.vstack([np.full((1, fcap.shape[1]), np.nan), fcap[:-1]]))
@@ -1315,7 +1458,14 @@ def _etfs(
         if sector in u.industries and sector not in ROTATION_EXCLUDED
     ]
     specs += [(code, name, None) for name, code in BROAD_ETF_CODES.items()]
-    for code, sector, mask in specs:
+    specs = [(code, sector, mask, rng) for code, sector, mask in specs]
+    names = dict(sector_etfs("CN").select("etf", "sector").iter_rows())
+    for code, parents in THEME_ETFS.items():
+        mask = np.isin(ind_names, parents)
+        half = mask & (theme_rng.random(len(mask)) < 0.5)
+        if mask.any() and parents[0] in u.industries:
+            specs.append((code, names[code], half if half.any() else mask, theme_rng))
+    for code, sector, mask, rng in specs:
         if mask is None:
             lvl = indices.filter(pl.col("index") == sector)["close"].to_numpy()
             day_ret = np.r_[0.0, lvl[1:] / lvl[:-1] - 1.0]
@@ -1354,6 +1504,71 @@ def _etfs(
                     "volume": volume[first:],
                     "amount": np.round(volume * close, 0)[first:],
                     "shares_outstanding": shares[first:].astype(np.float64),
+                    "market": pl.repeat("CN", n_t - first, eager=True),
+                    "currency": pl.repeat("CNY", n_t - first, eager=True),
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
+#: Hong Kong and US sector ETFs of seed 003 in the synthetic market: code -> (calendar, start
+#: price, daily volatility, creation unit).
+WORLD_ETFS: dict[str, tuple[str, float, float, int]] = {
+    "3033.HK": ("hkex", 5.0, 0.022, 500_000),
+    "3022.HK": ("hkex", 8.0, 0.021, 500_000),
+    "3067.HK": ("hkex", 10.0, 0.020, 500_000),
+    "2828.HK": ("hkex", 90.0, 0.015, 100_000),
+    "QQQ": ("nyse", 110.0, 0.013, 50_000),
+    "XLF": ("nyse", 25.0, 0.012, 50_000),
+    "XLE": ("nyse", 70.0, 0.016, 50_000),
+    "XLV": ("nyse", 75.0, 0.010, 50_000),
+}
+
+
+def _world_etfs(p: SynthParams, rng: np.random.Generator) -> pl.DataFrame:
+    """Seed 003's Hong Kong and US sector ETFs on their own calendars (HKEX, NYSE), in HKD / USD.
+
+    NAV: a regional market factor (half the variance) plus the ETF's own noise; shares
+    outstanding change by creations / redemptions in whole units (a persistent flow latent, a
+    contrarian -0.05 x return term and noise), as for the A-share ETFs."""
+    ref = sector_etfs().filter(pl.col("etf").is_in(list(WORLD_ETFS)))
+    frames = []
+    regional = {}
+    for cal in ("hkex", "nyse"):
+        n = len(sessions(cal, p.start, p.end))
+        regional[cal] = rng.standard_normal(n)
+    for etf, sector, market, currency in ref.select("etf", "sector", "market", "currency").rows():
+        cal, price0, vol, cu = WORLD_ETFS[etf]
+        days = sessions(cal, p.start, p.end)
+        n_t = len(days)
+        ret = vol * (np.sqrt(0.5) * regional[cal] + np.sqrt(0.5) * rng.standard_normal(n_t))
+        ret[0] = 0.0
+        nav = np.round(price0 * np.exp(np.cumsum(ret - 0.5 * vol**2)), 4)
+        rate = 0.002 * ar1_nb(rng.standard_normal(n_t), 0.9) - 0.05 * ret
+        rate += 0.002 * rng.standard_normal(n_t)
+        rate[0] = 0.0
+        shares = np.maximum(np.round(rng.uniform(5e7, 1e9) * np.exp(np.cumsum(rate)) / cu), 1) * cu
+        close = np.round(nav * (1.0 + 0.2 * rate + 0.0008 * rng.standard_normal(n_t)), 3)
+        churn = np.abs(np.r_[0.0, np.diff(shares)]) / shares
+        volume = np.round(
+            shares * rng.uniform(0.005, 0.03) * np.exp(0.35 * rng.standard_normal(n_t))
+            * (1.0 + 20.0 * churn),
+            -2,
+        )
+        frames.append(
+            pl.DataFrame(
+                {
+                    "date": days,
+                    "etf": pl.repeat(etf, n_t, eager=True),
+                    "sector": pl.repeat(sector, n_t, eager=True),
+                    "close": close,
+                    "nav": nav,
+                    "volume": volume,
+                    "amount": np.round(volume * close, 0),
+                    "shares_outstanding": shares.astype(np.float64),
+                    "market": pl.repeat(market, n_t, eager=True),
+                    "currency": pl.repeat(currency, n_t, eager=True),
                 }
             )
         )

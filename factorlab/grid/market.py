@@ -492,7 +492,10 @@ class AssetGrid:
             assets = market.table("assets") if market.has("assets") else None
             parts.append(cls.from_prices(market.table("prices").filter(window), assets=assets))
         if "etf" in kinds:
-            parts.append(cls.from_etfs(market.table("etfs").filter(window)))
+            etfs = market.table("etfs").filter(window)
+            if "market" in etfs.collect_schema():  # the A-share grid: Hong Kong / US ETFs trade
+                etfs = etfs.filter(pl.col("market") == "CN")  # on other calendars
+            parts.append(cls.from_etfs(etfs))
         if "index" in kinds:
             parts.append(
                 cls.from_indices(market.table("indices").filter(window), tracking_bps=tracking_bps)

@@ -25,6 +25,7 @@ __all__ = [
     "NorthboundPanel",
     "bonus_events",
     "bonus_grids",
+    "disclosure_end",
     "link_flows",
     "research_panel",
 ]
@@ -69,6 +70,18 @@ class NorthboundPanel:
 
     def _repr_html_(self) -> str:
         return self._display().html()
+
+
+def disclosure_end(market: Market) -> dt.date:
+    """The last day of daily per-stock holdings disclosure for `market`.
+
+    A synthetic market records it in its generation parameters (``disclosure_change``, which
+    tests move earlier to get years of ground truth); any other market (real data) uses HKEX's
+    real date, :data:`factorlab.calendar.DISCLOSURE_END` (2024-08-16).
+    """
+    params = market.meta.get("params") if isinstance(market.meta, dict) else None
+    value = params.get("disclosure_change") if isinstance(params, dict) else None
+    return to_date(value, "disclosure_change") if value is not None else DISCLOSURE_END
 
 
 def research_panel(
@@ -137,10 +150,11 @@ def research_panel(
     """
     market.require("northbound", "prices", purpose="the northbound research panel")
     nb = _published(market)
-    lo, hi = _panel_window(nb, start, end, estimated_holdings)
+    change = disclosure_end(market)
+    lo, hi = _panel_window(nb, start, end, estimated_holdings, change)
     steps: list[dict] = []
     in_window, kept = _drop_repeat_rows(nb, lo, hi, steps)
-    kept, est = _drop_snapshots(kept, estimated_holdings, lo, hi, steps)
+    kept, est = _drop_snapshots(kept, estimated_holdings, lo, hi, steps, change)
     px = _window_prices(market, nb, in_window, lo, hi, price_grid)
     index = GridIndex.from_frame(px)
     published, ex = _share_basis(market, index, kept, est, steps)
@@ -203,16 +217,18 @@ def _panel_window(
     start: dt.date | str | None,
     end: dt.date | str | None,
     estimated_holdings: pl.DataFrame | pl.LazyFrame | None,
+    change: dt.date = DISCLOSURE_END,
 ) -> tuple[dt.date, dt.date]:
-    """The panel's first and last day, checked against the disclosure regime."""
+    """The panel's first and last day, checked against the disclosure regime (daily rows end
+    on `change`)."""
     first, last = nb["date"].min(), nb["date"].max()
-    daily = nb.filter(pl.col("date") <= DISCLOSURE_END)
+    daily = nb.filter(pl.col("date") <= change)
     if daily.is_empty():
         raise DisclosureError(
-            f"table `northbound` starts after the 2024-08-16 disclosure change ({first} .. "
+            f"table `northbound` starts after the {change} disclosure change ({first} .. "
             f"{last}): HKEX no longer publishes daily holdings, so daily northbound factors "
             "cannot be built. Supply `estimated_holdings=` (date, asset, shares) from an "
-            "estimator, or use a market with data before 2024-08-16."
+            f"estimator, or use a market with data before {change}."
         )
     lo = to_date(start, "start") if start is not None else daily["date"].min()
     last_daily = daily["date"].max()
@@ -220,12 +236,12 @@ def _panel_window(
         hi = last_daily if estimated_holdings is None else _max_date(estimated_holdings)
     else:
         hi = to_date(end, "end")
-        if hi > DISCLOSURE_END and estimated_holdings is None:
+        if hi > change and estimated_holdings is None:
             raise DisclosureError(
-                f"`end` = {hi} is after the 2024-08-16 disclosure change: HKEX publishes only "
+                f"`end` = {hi} is after the {change} disclosure change: HKEX publishes only "
                 "quarterly snapshots since, so daily northbound factors would be built from "
                 "stale data. Pass `estimated_holdings=` (date, asset, shares) or set `end` on "
-                "or before 2024-08-16."
+                f"or before {change}."
             )
     if lo > hi:
         raise ParameterError(
@@ -258,11 +274,12 @@ def _drop_snapshots(
     lo: dt.date,
     hi: dt.date,
     steps: list[dict],
+    change: dt.date = DISCLOSURE_END,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Step 2: (the daily rows, the estimated rows after the disclosure change or None)."""
-    n_snap = kept.filter(pl.col("date") > DISCLOSURE_END).height
-    kept = kept.filter(pl.col("date") <= DISCLOSURE_END)
-    detail = "quarterly snapshots after 2024-08-16 are not daily data"
+    n_snap = kept.filter(pl.col("date") > change).height
+    kept = kept.filter(pl.col("date") <= change)
+    detail = f"quarterly snapshots after {change} are not daily data"
     est = None
     if estimated_holdings is not None:
         have = estimated_holdings.lazy().collect_schema().names()
@@ -274,10 +291,10 @@ def _drop_snapshots(
                 column=absent[0],
             )
         est = estimated_holdings.lazy().select("date", "asset", pl.col("shares").cast(pl.Float64))
-        est = est.filter(pl.col("date").is_between(max(lo, DISCLOSURE_END + dt.timedelta(1)), hi))
+        est = est.filter(pl.col("date").is_between(max(lo, change + dt.timedelta(1)), hi))
         est = est.collect()
         detail += f"; {est.height} estimated rows used after it"
-    steps.append({"step": "drop post-2024-08-16 snapshot rows", "rows": n_snap, "detail": detail})
+    steps.append({"step": f"drop post-{change} snapshot rows", "rows": n_snap, "detail": detail})
     return kept, est
 
 

@@ -205,11 +205,12 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
         pid=pl.col("participant").cast(pl.Enum(parts)).to_physical().cast(pl.Int32),
         shares=pl.col("shares").cast(pl.Float64),
     ).collect()
-    date_num = cols["date"].to_numpy()
-    if len(date_num) > 1 and (date_num[1:] < date_num[:-1]).any():  # stored date-sorted
+    if cols.height > 1 and not cols["date"].is_sorted():  # stored date-sorted
         cols = cols.sort("date", maintain_order=True)
-        date_num = cols["date"].to_numpy()
-    aid = cols["aid"].to_numpy()
+    # the columns as numpy arrays (copies of the scan's chunks); the frame is dropped so the
+    # rows are held once while the split runs
+    date_num, aid, pid, shares = (cols.drop_in_place(c).to_numpy() for c in cols.columns)
+    del cols
     report = _unpriced_report(market, assets, np.bincount(aid, minlength=assets.len()), days_s)
     index = GridIndex(days, assets)
     lo, lut = index.day_lut  # type: ignore[misc]  # sessions: never too sparse for a table
@@ -218,8 +219,8 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     rows = _Rows(
         date_num=date_num,
         aid=aid,
-        pid=cols["pid"].to_numpy(),
-        shares=cols["shares"].to_numpy(),
+        pid=pid,
+        shares=shares,
         lut=lut,
         lo=lo,
         ex=ex,
@@ -245,10 +246,12 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
         np.zeros((1, 1), np.bool_),
     )
     if first_dup >= 0:  # the kernel met a (date, asset, participant) key twice: name them
-        keyed = cols.select(
-            date=pl.col("date").cast(pl.Date),
-            asset=assets.gather(cols["aid"]),
-            participant=parts.gather(cols["pid"]),
+        keyed = pl.DataFrame(
+            {
+                "date": pl.Series(date_num).cast(pl.Date),
+                "asset": assets.gather(aid),
+                "participant": parts.gather(pid),
+            }
         )
         check_unique_keys(keyed, ["date", "asset", "participant"], table="participant_holdings")
     return ParticipantChanges(

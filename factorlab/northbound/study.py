@@ -17,7 +17,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -252,8 +252,10 @@ class _Timer:
         self._t = time.perf_counter()
 
     def lap(self, stage: str) -> None:
+        """End a stage (a stage timed in two parts, e.g. the factors on each side of the
+        participant split's wait, adds up)."""
         now = time.perf_counter()
-        self.seconds[stage] = round(now - self._t, 3)
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._t, 3)
         self.say(f"{stage}: {now - self._t:.1f}s")
         self._t = now
 
@@ -353,23 +355,51 @@ def _panel_with_flows(
 ) -> tuple[pl.DataFrame, pl.DataFrame, AssetGrid | None]:
     """(the research panel with the trading-type flows, the notes, the study's price grid
     when the hygiene's prices cover exactly the panel's dates, else None)."""
+    panel = _panel(market, params, timer)
+    frame, notes = panel.frame, panel.notes
+    if panel.split is not None:
+        frame, notes = _join_split(frame, notes, *panel.split.result())
+        timer.lap("participant split")
+    return frame, notes, panel.grid
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """The research panel, its notes and price grid (see :func:`_panel`), and the participant
+    split still running on its thread (its (history, flows); None: no split)."""
+
+    frame: pl.DataFrame
+    notes: pl.DataFrame
+    grid: AssetGrid | None
+    split: Future | None
+
+
+def _panel(market: Market, params: StudyParams, timer: _Timer) -> _Panel:
+    """The research panel (with a null ``flow_trading`` when there is no split to join), its
+    notes, the study's price grid when the hygiene's prices cover exactly the panel's dates
+    (else None), and the participant split, left running on its thread."""
     # without participant holdings factor 14 has no value: its row says why (_missing_inputs)
     want_split = "nb_trading_cum_inflow20" in params.factors and market.has("participant_holdings")
     # the participant split reads only the market, not the panel: it runs on a second thread
-    # while the hygiene runs (both spend their time in Polars collects and nogil numba
-    # kernels, which release the GIL); its errors surface after the hygiene's, as before
+    # while the hygiene runs and then the factors that do not need its flows (Polars collects
+    # and nogil numba kernels, which release the GIL); its errors surface when its flows are
+    # joined, after the hygiene's
     # scipy.stats (the IC summary's t distribution) costs ~0.7 s to import: it is imported on
     # a thread now, while the hygiene waits in Polars and numpy
     threading.Thread(target=_import_scipy_stats, name="factorlab-scipy", daemon=True).start()
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-split")
+    try:
         pending = pool.submit(_split_flows, market) if want_split else None
         # the hygiene's read of the prices also gives the study's price grid (one grid)
         panel = research_panel(market, start=params.start, end=params.end, price_grid=True)
-        timer.lap("hygiene")
-        history, flows = pending.result() if pending is not None else (None, None)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=False)  # the split finishes on its thread; its future holds the result
+    timer.lap("hygiene")
     frame, grid = panel.frame, panel.grid
     notes = panel.report.with_columns(source=pl.lit("hygiene"))
-    del panel  # the frame before the flows join is not kept
+    del panel  # the frame is held once
     # the grid is the study's when it spans the panel's dates exactly (the prices between the
     # panel's first and last traded day); else the study builds its own (_study_grid)
     if grid is not None and (
@@ -378,37 +408,41 @@ def _panel_with_flows(
         or grid.dates[-1] != np.datetime64(frame["date"].max(), "D")
     ):
         grid = None
-    if history is not None and flows is not None:
-        # no participant change on a stock-day = no trading-type flow; before the first
-        # classification the split is unknown (null)
-        first = history["effective_from"].min()
-        frame = frame.join(
-            flows, on=["date", "asset"], how="left", maintain_order="left"
-        ).with_columns(
-            flow_trading=pl.when(pl.col("date") >= first).then(
-                pl.col("flow_trading").fill_null(0.0)
-            )
-        )
-        n_kind = history.group_by("kind").len().sort("kind")
-        notes = pl.concat(
-            [
-                notes,
-                pl.DataFrame(
-                    {
-                        "step": [f"participants classified {k}" for k in n_kind["kind"]],
-                        "rows": n_kind["len"].cast(pl.Int64),
-                        "detail": ["all re-classifications"] * len(n_kind),
-                        "source": ["participants"] * len(n_kind),
-                    }
-                ),
-            ]
-        )
-        timer.lap("participant split")
-    else:
+    if pending is None:
         frame = frame.with_columns(flow_trading=pl.lit(None, dtype=pl.Float64))
     if len(frame) == 0:
+        if pending is not None:
+            pending.result()  # the split's own error first, as before
         raise MarketError("the northbound research panel is empty for the requested window.")
-    return frame, notes, grid
+    return _Panel(frame, notes, grid, pending)
+
+
+def _join_split(
+    frame: pl.DataFrame, notes: pl.DataFrame, history: pl.DataFrame, flows: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The panel with the trading-type flows (``flow_trading``) and the notes with the
+    participant counts per kind."""
+    # no participant change on a stock-day = no trading-type flow; before the first
+    # classification the split is unknown (null)
+    first = history["effective_from"].min()
+    frame = frame.join(flows, on=["date", "asset"], how="left", maintain_order="left").with_columns(
+        flow_trading=pl.when(pl.col("date") >= first).then(pl.col("flow_trading").fill_null(0.0))
+    )
+    n_kind = history.group_by("kind").len().sort("kind")
+    notes = pl.concat(
+        [
+            notes,
+            pl.DataFrame(
+                {
+                    "step": [f"participants classified {k}" for k in n_kind["kind"]],
+                    "rows": n_kind["len"].cast(pl.Int64),
+                    "detail": ["all re-classifications"] * len(n_kind),
+                    "source": ["participants"] * len(n_kind),
+                }
+            ),
+        ]
+    )
+    return frame, notes
 
 
 _Inputs: TypeAlias = dict[str, "Factor | pl.DataFrame"]
@@ -717,10 +751,14 @@ def factor_study(
             return replace(result, data=data)
     timer = _Timer(say)
     with _small_pages():
-        frame, notes, grid = _panel_with_flows(market, params, timer)
-        notes = _code_notes(notes, matches)
-        factored = _factor_stage(market, frame, notes, params, timer, inputs)
-        del frame  # not needed past the factors: its GB are free for the later stages
+        panel = _panel(market, params, timer)
+        grid = panel.grid
+        notes = _code_notes(panel.notes, matches)
+        # the factors that do not read the split's flows run while the split finishes
+        factored = _factor_stage(
+            market, panel.frame, notes, params, timer, inputs, split=panel.split
+        )
+        del panel  # the panel is not needed past the factors: its GB are free for the rest
         result = replace(_scored_stages(market, factored, params, timer, grid), data=data)
     if cache_path is not None:
         try:
@@ -887,7 +925,13 @@ def _factor_stage(
     params: StudyParams,
     timer: _Timer,
     inputs: _Inputs,
+    *,
+    split: Future | None = None,
 ) -> _Factored:
+    """The factors on the signal dates. `split`: the participant split still running (its
+    (history, flows)); the factors that do not read ``flow_trading`` are computed first, then
+    its flows are joined (:func:`_join_split`) and the others computed (the same values as
+    one query on the joined panel: every factor is its own expression)."""
     # the panel is sorted by (asset, date) (research_panel; the flow join keeps the left order),
     # so every rolling window can skip its own sort
     if not frame["asset"].is_sorted():
@@ -896,7 +940,9 @@ def _factor_stage(
     # the registry's names carry the handbook's "20"; the window parameter sets the real length
     factor_list = [registry.get(n) for n in params.handbook_factors]
     expr_factors = [v for v in inputs.values() if isinstance(v, Factor)]
-    frame = _with_price_columns(market, frame, expr_factors)
+    # the split's flow_trading is joined below, after the factors that do not read it
+    coming = ("flow_trading",) if split is not None else ()
+    frame = _with_price_columns(market, frame, expr_factors, coming)
     factor_list += expr_factors
     lo, hi = frame["date"].min(), frame["date"].max()
     signals = rebalance_dates(lo, hi, params.rebalance, every=params.every)
@@ -906,15 +952,54 @@ def _factor_stage(
             f"factor windows ({params.window} rows) are longer than the data "
             f"({frame['date'].n_unique()} sessions from {lo} to {hi})."
         )
-    with_factors = (
-        (compute_factors(frame, factor_list) if factor_list else frame.lazy())
-        .filter(pl.col("date").is_in(signals.implode()))
-        .select("date", "asset", "close", "float_shares", *[f.name for f in factor_list])
-        .collect()
-    )
+    keys = ("date", "asset", "close", "float_shares")
+    if split is None:
+        with_factors = _signal_factors(frame, factor_list, signals, keys)
+    else:
+        late = [_reads_flows(f) for f in factor_list]
+        early = [f for f, x in zip(factor_list, late, strict=True) if not x]
+        first = _signal_factors(frame, early, signals, keys)
+        timer.lap("factors")
+        frame, notes = _join_split(frame, notes, *split.result())
+        timer.lap("participant split")
+        second = _signal_factors(
+            frame, [f for f, x in zip(factor_list, late, strict=True) if x], signals, ()
+        )
+        del frame
+        # both from the same panel rows in the same order: side by side, in the factors' order
+        with_factors = first.hstack(second).select(*keys, *[f.name for f in factor_list])
     with_factors, notes = _join_user_columns(with_factors, inputs, signals, notes)
     timer.lap("factors")
     return _Factored(with_factors, notes, signals, lo, hi)
+
+
+def _reads_flows(factor: Factor) -> bool:
+    """Does `factor` read the participant split's ``flow_trading``?"""
+    return "flow_trading" in (*(factor.requires or ()), *factor.expr.meta.root_names())
+
+
+def _signal_factors(
+    frame: pl.DataFrame, factors: Sequence[Factor], signals: pl.Series, keys: Sequence[str]
+) -> pl.DataFrame:
+    """The `keys` columns and `factors` of `frame` on the signal dates (in the panel's row
+    order).
+
+    One query per group of factors with the same first input column (e.g. the four on
+    ``hold_ratio``), each cut to the signal dates at once: a factor's column over the whole
+    panel is held only while its group runs (a few hundred MB each on the large preset, not
+    all of them at once), and subexpressions are still shared within a group. The values are
+    those of one query: every factor is its own expression."""
+    on_signals = pl.col("date").is_in(signals.implode())
+    parts = [frame.lazy().filter(on_signals).select(*keys).collect()] if keys else []
+    groups: dict[str, list[Factor]] = {}
+    for f in factors:
+        groups.setdefault((f.requires or ("",))[0], []).append(f)
+    for group in groups.values():
+        names = [f.name for f in group]
+        parts.append(compute_factors(frame, group).filter(on_signals).select(names).collect())
+    if not parts:
+        return pl.DataFrame()
+    return pl.concat(parts, how="horizontal").select(*keys, *[f.name for f in factors])
 
 
 def _scored_stages(
@@ -1052,11 +1137,13 @@ def _scores(
 
 
 def _with_price_columns(
-    market: Market, frame: pl.DataFrame, factors: Sequence[Factor]
+    market: Market, frame: pl.DataFrame, factors: Sequence[Factor], coming: Sequence[str] = ()
 ) -> pl.DataFrame:
     """The panel plus the ``prices`` columns user expressions need and the panel lacks (left
-    join on date, asset); a column in neither is a :class:`MissingColumnError`."""
-    need = {c for f in factors for c in (f.requires or ()) if c not in frame.columns}
+    join on date, asset); a column in neither (nor in `coming`, joined later) is a
+    :class:`MissingColumnError`."""
+    have = {*frame.columns, *coming}
+    need = {c for f in factors for c in (f.requires or ()) if c not in have}
     if not need:
         return frame
     prices = market.prices.collect_schema()

@@ -22,7 +22,7 @@ from factorlab.errors import ParameterError
 from factorlab.report.figures import figure_plan, figure_png, require_matplotlib
 from factorlab.report.tables import (
     USER_MARK,
-    data_line,
+    data_sentence,
     handbook_table,
     html_table,
     key_findings,
@@ -38,6 +38,7 @@ __all__ = [
     "REPORT_MARKER",
     "check_report_folder",
     "costs_text",
+    "finish_report_folder",
     "handbook_recommended",
     "write_report",
 ]
@@ -232,7 +233,7 @@ def _html(
         f'<p class="sub">{e(_span(result))}. factorlab {e(__version__)}, written '
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
     ]
-    parts.append(f'<p class="sub">{e(data_line(result).capitalize())}.</p>')
+    parts.append(f'<p class="sub">{e(data_sentence(result))}.</p>')
     parts.append(f'<p class="sub">Parameters: {e(_param_line(result.params))}.</p>')
     if note:
         parts.append(f'<p class="note">{e(note)}</p>')
@@ -299,7 +300,7 @@ def _markdown(
     recommended: Sequence[str],
 ) -> str:
     lines = [f"# {title}", "", f"{_span(result)}; factorlab {__version__}.", ""]
-    lines += [f"{data_line(result).capitalize()}.", ""]
+    lines += [f"{data_sentence(result)}.", ""]
     lines += [f"Parameters: {_param_line(result.params)}.", ""]
     lines += ["## Key findings", ""]
     lines += [f"- {f}" for f in findings] or ["- no finding: empty table"]
@@ -419,6 +420,14 @@ def write_report(
     files = {"report.html", "summary.md"} | {
         f"figures/{d.name}.png" for d in drawn if d.png is not None
     }
+    finish_report_folder(out, previous, files)
+    return path
+
+
+def finish_report_folder(out: Path, previous: set[str], files: set[str]) -> None:
+    """Remove the figures of the previous report in `out` (`previous`, from
+    :func:`check_report_folder`) that this one did not write, and mark the folder as a factorlab
+    report listing `files` (:data:`REPORT_MARKER`)."""
     for stale in sorted(previous - files):  # a figure of the previous report not drawn now
         target = out / stale
         if stale.startswith("figures/") and stale.endswith(".png") and target.is_file():
@@ -427,4 +436,3 @@ def write_report(
         json.dumps({"format": "factorlab-report", "files": sorted(files)}, indent=1),
         encoding="utf-8",
     )
-    return path

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +18,14 @@ import polars as pl
 
 from factorlab._version import __version__
 from factorlab.report.figures import figure_png, require_matplotlib
-from factorlab.report.html import REPORT_CSS, REPORT_MARKER, check_report_folder
+from factorlab.report.html import REPORT_CSS, check_report_folder, finish_report_folder
 from factorlab.report.strategies_figures import industry_label, strategy_figure_plan
-from factorlab.report.tables import data_line, format_value, html_table, markdown_table
+from factorlab.report.tables import (
+    data_sentence,
+    format_value,
+    html_table,
+    markdown_table,
+)
 
 if TYPE_CHECKING:
     from factorlab.northbound.strategies.run import StrategiesResult
@@ -71,6 +75,8 @@ class Headline:
     caption: str
     frame: pl.DataFrame
     rows: int | None = None
+    #: False: the HTML and markdown only (too wide or long for a terminal)
+    terminal: bool = True
 
 
 def _portrait_tables(result: StrategiesResult) -> list[Headline]:
@@ -214,8 +220,146 @@ def _portrait_tables(result: StrategiesResult) -> list[Headline]:
     return out
 
 
+def _stat_cells(frame: pl.DataFrame) -> dict[str, list[str]]:
+    """The seed's statistics columns of a rotation stats frame, as text."""
+
+    def col(name: str, kind: str) -> list[str]:
+        if name not in frame.columns:
+            return ["n/a"] * frame.height
+        return [format_value(v, kind) for v in frame[name].to_list()]  # type: ignore[arg-type]
+
+    return {
+        "Ann. %": col("annual_return", "fraction_pct"),
+        "Sharpe": col("sharpe", "ratio"),
+        "Max DD %": col("max_drawdown", "drawdown_pct"),
+        "Excess ann. %": col("excess_annual", "fraction_pct"),
+        "Excess Sharpe": col("excess_sharpe", "ratio"),
+        "Excess max DD %": col("excess_max_drawdown", "drawdown_pct"),
+        "vs index ann. %": col("excess_broad_annual", "fraction_pct"),
+        "Turnover /yr": col("turnover", "ratio"),
+    }
+
+
+def _books_table(part: str, books: pl.DataFrame, caption: str) -> Headline:
+    return Headline(
+        part,
+        caption,
+        pl.DataFrame(
+            {
+                "Book": books["book"],
+                "Costs": ["0.3% round trip" if c else "none" for c in books["costs"]],
+                **_stat_cells(books),
+            }
+        ),
+    )
+
+
+def _rotation_tables(result: StrategiesResult) -> list[Headline]:
+    t = result.tables["rotation"]
+    out = []
+    lay = t["layered_stats"].sort("flow", "group")
+    out.append(
+        Headline(
+            "rotation",
+            "Table 9 (表9): layered groups of industries by net inflow (group 1 = highest; "
+            "excess vs the equal-weight industries; vs index: vs CSI 800; no costs)",
+            pl.DataFrame(
+                {"Flow": lay["flow"], "Group": lay["group"].cast(pl.String), **_stat_cells(lay)}
+            ),
+        )
+    )
+    out.append(
+        _books_table(
+            "rotation",
+            t["books"],
+            "Tables 12-16 (表12-16): the seed's rotations on industry indices (trading: biweekly "
+            "TOP-5 on 1-month flows; allocation: 6-weekly TOP-5 skipping the latest month)",
+        )
+    )
+    grid = t["grid"]
+    if grid.height:
+        best = (
+            grid.filter(pl.col("costs"))
+            .sort("excess_sharpe", descending=True, nulls_last=True)
+            .group_by("flow", maintain_order=True)
+            .first()
+            .sort("flow")
+        )
+        out.append(
+            Headline(
+                "rotation",
+                f"Tables 10-11 (表10-11): the grid ({grid.height} books: TOP-N x rebalance x "
+                "lookback x flow, with and without costs), best book per flow by excess Sharpe "
+                "with costs",
+                pl.DataFrame(
+                    {
+                        "Flow": best["flow"],
+                        "Lookback": best["lookback"].cast(pl.String),
+                        "Skip": best["skip"].cast(pl.String),
+                        "Rebalance wk": best["rebalance"].cast(pl.String),
+                        "TOP": best["top"].cast(pl.String),
+                        **_stat_cells(best),
+                    }
+                ),
+            )
+        )
+        wide = (
+            grid.filter(pl.col("costs"))
+            .with_columns(col=pl.format("{} wk TOP-{}", "rebalance", "top"))
+            .sort("rebalance", "top")
+            .pivot(on="col", index=["flow", "lookback", "skip"], values="excess_sharpe")
+            .sort("flow", "lookback", "skip")
+        )
+        out.append(
+            Headline(
+                "rotation",
+                "The whole grid: excess Sharpe with costs by flow, lookback (sessions) and skip "
+                "(rows) x rebalance and TOP-N (columns)",
+                wide.select(
+                    pl.col("flow").alias("Flow"),
+                    pl.col("lookback").cast(pl.String).alias("Lookback"),
+                    pl.col("skip").cast(pl.String).alias("Skip"),
+                    *[
+                        pl.col(c).map_elements(lambda v: format_value(v, "ratio"), pl.String)
+                        for c in wide.columns[3:]
+                    ],
+                ),
+                terminal=False,
+            )
+        )
+    return out
+
+
+def _etf_tables(result: StrategiesResult) -> list[Headline]:
+    t = result.tables["etf_rotation"]
+    etfs = t["etfs"]
+    return [
+        _books_table(
+            "etf_rotation",
+            t["books"],
+            "Table 18 (表18): the seed's rotations on one ETF per industry (excess vs the "
+            "equal-weight ETFs)",
+        ),
+        Headline(
+            "etf_rotation",
+            f"The ETFs held ({etfs.height} industries; the reference table: "
+            "factorlab.etf.industry_etfs)",
+            pl.DataFrame(
+                {
+                    "ETF": etfs["etf"],
+                    "Industry": [industry_label(n) for n in etfs["industry"]],
+                    "CITIC name": etfs["industry"],
+                }
+            ),
+            terminal=False,
+        ),
+    ]
+
+
 _TABLES: dict[str, Callable[[StrategiesResult], list[Headline]]] = {
     "portraits": _portrait_tables,
+    "rotation": _rotation_tables,
+    "etf_rotation": _etf_tables,
 }
 
 
@@ -305,7 +449,7 @@ def _html(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str |
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
-        f'<p class="sub">{e(data_line(result).capitalize())}.</p>',
+        f'<p class="sub">{e(data_sentence(result))}.</p>',
         f'<p class="sub">Parts: {e(", ".join(result.parts))}. factorlab {e(__version__)}, '
         f"written {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
     ]
@@ -328,7 +472,7 @@ def _html(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str |
 
 
 def _markdown(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str | None) -> str:
-    lines = [f"# {title}", "", f"{data_line(result).capitalize()}; factorlab {__version__}.", ""]
+    lines = [f"# {title}", "", f"{data_sentence(result)}; factorlab {__version__}.", ""]
     if note:
         lines += [note, ""]
     tables = headline_tables(result)
@@ -383,12 +527,5 @@ def write_strategies_report(
     files = {REPORT_FILE, "summary.md"} | {
         f"figures/{d.name}.png" for d in drawn if d.png is not None
     }
-    for stale in sorted(previous - files):
-        target = out / stale
-        if stale.startswith("figures/") and stale.endswith(".png") and target.is_file():
-            target.unlink()
-    (out / REPORT_MARKER).write_text(
-        json.dumps({"format": "factorlab-report", "files": sorted(files)}, indent=1),
-        encoding="utf-8",
-    )
+    finish_report_folder(out, previous, files)
     return path

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INDUSTRY_LABELS",
+    "books_figure",
     "cap_distribution_figure",
     "coverage_figure",
     "cumulative_flows_figure",
@@ -29,7 +30,9 @@ __all__ = [
     "industry_flows_figure",
     "industry_label",
     "industry_weights_figure",
+    "layered_groups_figure",
     "monthly_turnover_figure",
+    "rotation_grid_figure",
     "strategy_figure_plan",
 ]
 
@@ -88,6 +91,12 @@ def _figure(width: float, height: float) -> Figure:
 
 def _values(frame: pl.DataFrame, column: str) -> np.ndarray:
     return frame.get_column(column).cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def _growth(frame: pl.DataFrame, column: str) -> np.ndarray:
+    """A NAV column (yuan) as growth of 1 from its first value."""
+    v = _values(frame, column)
+    return v / v[0] if len(v) and v[0] else v
 
 
 def _no_data(ax: Axes, what: str = "no data") -> None:
@@ -414,7 +423,154 @@ def _param(params: pl.DataFrame | None, name: str, default: str) -> str:
     return hit["value"][0] if hit.height else default
 
 
-_PLANS: dict[str, Callable[[StrategiesResult], FigurePlan]] = {"portraits": _portrait_plan}
+GROUP_COLORS = ("#2f855a", "#718096", "#c53030", "#6b46c1", "#dd6b20")
+
+
+def layered_groups_figure(layered: pl.DataFrame) -> Figure:
+    """图38-39: the layered groups' NAV (top row) and excess NAV against the equal-weight
+    industries (bottom row), one column per flow kind; group 1 = highest net inflow."""
+    flows = layered["flow"].unique(maintain_order=True).to_list() if layered.height else []
+    fig = _figure(4.4 * max(len(flows), 1), 6.2)
+    axes = fig.subplots(2, max(len(flows), 1), squeeze=False, sharex=True)
+    if not flows:
+        for ax in axes.ravel():
+            _no_data(ax)
+        return fig
+    for j, flow in enumerate(flows):
+        sub = layered.filter(pl.col("flow") == flow)
+        for g in sorted(sub["group"].unique().to_list()):
+            s = sub.filter(pl.col("group") == g).sort("date")
+            color = GROUP_COLORS[(g - 1) % len(GROUP_COLORS)]
+            days = s["date"].to_numpy()
+            axes[0, j].plot(days, _growth(s, "nav_net"), color=color, lw=1.1, label=f"group {g}")
+            axes[1, j].plot(days, _values(s, "excess_nav"), color=color, lw=1.1)
+        axes[0, j].set_title(f"{flow} flows: layered groups, NAV (growth of 1)", fontsize=10)
+        axes[1, j].set_title(f"{flow} flows: excess NAV vs equal-weight industries", fontsize=10)
+        axes[1, j].axhline(1.0, color="0.5", lw=0.7)
+        for ax in axes[:, j]:
+            ax.grid(alpha=0.3)
+            ax.tick_params(axis="x", labelsize=8, rotation=30)
+    axes[0, 0].legend(fontsize=8, frameon=False)
+    return fig
+
+
+def books_figure(books: pl.DataFrame, *, what: str = "industry indices") -> Figure:
+    """图47 / 图55 / 图57-58: NAV and excess NAV (against the equal-weight average of the
+    industries held) of the seed's named rotation books, net of costs and without."""
+    fig = _figure(13.0, 4.2)
+    ax, ax2 = fig.subplots(1, 2, sharex=True)
+    if books.height == 0:
+        _no_data(ax)
+        _no_data(ax2)
+        return fig
+    names = books["book"].unique(maintain_order=True).to_list()
+    colors = {n: KIND_COLORS.get(n.split("_")[0], "0.3") for n in names}
+    bench_drawn = False
+    for name in names:
+        for costs, ls in ((True, "-"), (False, ":")):
+            s = books.filter((pl.col("book") == name) & (pl.col("costs") == costs)).sort("date")
+            if s.height == 0:
+                continue
+            days = s["date"].to_numpy()
+            label = f"{name}{'' if costs else ' (no costs)'}"
+            ax.plot(days, _growth(s, "nav_net"), color=colors[name], ls=ls, lw=1.1, label=label)
+            ax2.plot(days, _values(s, "excess_nav"), color=colors[name], ls=ls, lw=1.1)
+            if not bench_drawn:
+                bench = np.cumprod(1.0 + np.nan_to_num(_values(s, "benchmark")))
+                ax.plot(days, bench, color="0.6", lw=0.9, label="equal-weight industries")
+                bench_drawn = True
+    ax.set_title(f"rotation books on {what}: NAV (growth of 1)", fontsize=10)
+    ax2.set_title("excess NAV vs the equal-weight industries", fontsize=10)
+    ax2.axhline(1.0, color="0.5", lw=0.7)
+    ax.legend(fontsize=7, frameon=False)
+    for a in (ax, ax2):
+        a.grid(alpha=0.3)
+        a.tick_params(axis="x", labelsize=8, rotation=30)
+    return fig
+
+
+def rotation_grid_figure(
+    grid: pl.DataFrame, *, top: int = 5, value: str = "excess_sharpe", costs: bool = True
+) -> Figure:
+    """图46 / 图53: the rotation grid's excess Sharpe by lookback (rows) x rebalance period
+    (columns) at TOP-`top`, one heatmap per flow kind (with costs by default)."""
+    sub = grid.filter((pl.col("top") == top) & (pl.col("costs") == costs)) if grid.height else grid
+    flows = sub["flow"].unique(maintain_order=True).to_list() if sub.height else []
+    fig = _figure(4.4 * max(len(flows), 1) + 1.0, 3.8)
+    axes = fig.subplots(1, max(len(flows), 1), squeeze=False)[0]
+    if not flows:
+        _no_data(axes[0])
+        return fig
+    vmax = float(np.nanmax(np.abs(_values(sub, value)))) or 1.0
+    image = None
+    for ax, flow in zip(axes, flows, strict=True):
+        s = sub.filter(pl.col("flow") == flow)
+        lbs = sorted(s["lookback"].unique().to_list())
+        rebs = sorted(s["rebalance"].unique().to_list())
+        cells = np.full((len(lbs), len(rebs)), np.nan)
+        for row in s.iter_rows(named=True):
+            cells[lbs.index(row["lookback"]), rebs.index(row["rebalance"])] = row[value]
+        image = ax.imshow(cells, cmap="RdYlGn", vmin=-vmax, vmax=vmax, aspect="auto")
+        for i in range(len(lbs)):
+            for j in range(len(rebs)):
+                if np.isfinite(cells[i, j]):
+                    ax.text(j, i, f"{cells[i, j]:.2f}", ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(rebs)), [f"{w} wk" for w in rebs], fontsize=8)
+        ax.set_yticks(range(len(lbs)), [f"{lb} d" for lb in lbs], fontsize=8)
+        ax.set_xlabel("rebalance every")
+        ax.set_title(f"{flow} flows: {value.replace('_', ' ')}, TOP-{top}", fontsize=10)
+    axes[0].set_ylabel("lookback (sessions)")
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), shrink=0.8)
+    return fig
+
+
+def _rotation_plan(result: StrategiesResult) -> FigurePlan:
+    t, s = result.tables["rotation"], result.series["rotation"]
+    return [
+        (
+            "rotation",
+            "layered_groups",
+            "Layered groups of industries by net inflow: NAV and excess NAV against the "
+            "equal-weight industries, per flow kind (seed 004 图38-39).",
+            lambda: layered_groups_figure(s["layered_daily"]),
+        ),
+        (
+            "rotation",
+            "seed_books",
+            "The seed's rotations on industry indices: trading-type biweekly TOP-5 on 1-month "
+            "flows and allocation-type 6-weekly TOP-5 skipping the latest month; solid with "
+            "costs, dotted without (图47, 图55).",
+            lambda: books_figure(s["books_daily"]),
+        ),
+        (
+            "rotation",
+            "grid",
+            "Excess Sharpe (with costs) of TOP-5 books over lookback x rebalance period, per "
+            "flow kind (图46, 图53).",
+            lambda: rotation_grid_figure(t["grid"]),
+        ),
+    ]
+
+
+def _etf_plan(result: StrategiesResult) -> FigurePlan:
+    s = result.series["etf_rotation"]
+    return [
+        (
+            "etf_rotation",
+            "seed_books",
+            "The seed's two rotations on one ETF per industry: NAV and excess NAV against the "
+            "equal-weight ETFs; solid with costs, dotted without (图57-58).",
+            lambda: books_figure(s["books_daily"], what="industry ETFs"),
+        )
+    ]
+
+
+_PLANS: dict[str, Callable[[StrategiesResult], FigurePlan]] = {
+    "portraits": _portrait_plan,
+    "rotation": _rotation_plan,
+    "etf_rotation": _etf_plan,
+}
 
 
 def strategy_figure_plan(

@@ -160,6 +160,12 @@ def data_line(result: StudyResult) -> str:
     return "data: " + ", ".join(parts)
 
 
+def data_sentence(result: StudyResult) -> str:
+    """:func:`data_line` as a sentence start ("Data: ..."); the rest keeps its case (paths)."""
+    line = data_line(result)
+    return line[:1].upper() + line[1:]
+
+
 def handbook_table(
     result: StudyResult | pl.DataFrame,
     *,

@@ -24,6 +24,9 @@ ADAPTERS = [
 KWARGS = {
     "stock_hsgt_hist_em": {"symbol": "沪股通"},
     "stock_hsgt_individual_em": {"symbol": "600519"},
+    "fund_etf_hist_em": {"symbol": "512880"},
+    "fund_etf_scale_szse": {"date": "2024-10-08"},
+    "fund_etf_spot_em": {"date": "2024-10-08"},
 }
 
 

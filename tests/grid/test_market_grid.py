@@ -151,7 +151,7 @@ def test_from_market_builds_all_kinds(market):
         market, kinds=("stock", "etf", "index"), tracking_bps={"csi300": 50.0}
     )
     counts = dict(zip(*np.unique(g.kinds.to_numpy(), return_counts=True), strict=True))
-    assert counts == {"etf": 30, "index": 4, "stock": 60}
+    assert counts == {"etf": 41, "index": 4, "stock": 60}
     with pytest.raises(ParameterError, match="`kinds` must be"):
         AssetGrid.from_market(market, kinds=("bond",))
 

@@ -27,10 +27,27 @@ from factorlab.northbound.study import data_description
 from factorlab.progress import reports_progress
 from factorlab.typing import ProgressOption
 
-__all__ = ["PORTRAIT_INDICES", "PORTRAIT_KINDS", "PortraitParams", "Portraits", "portraits"]
+__all__ = [
+    "PORTRAIT_INDICES",
+    "PORTRAIT_KINDS",
+    "PORTRAIT_TABLES",
+    "PortraitParams",
+    "Portraits",
+    "portraits",
+]
 
 #: The indices of the coverage figures (seed 004 图13-18), by their ``pools`` / ``indices`` name.
 PORTRAIT_INDICES = ("csi300", "csi500", "csi800")
+#: The tables :func:`portraits` reads.
+PORTRAIT_TABLES = (
+    "participant_holdings",
+    "participants",
+    "prices",
+    "assets",
+    "pools",
+    "indices",
+    "northbound",
+)
 #: Participant kinds of the portraits: the two of the split, and all northbound participants.
 PORTRAIT_KINDS = ("trading", "allocation", "all")
 
@@ -154,13 +171,7 @@ class Portraits:
 
 def _check(market: Market, params: PortraitParams) -> None:
     market.require(
-        "participant_holdings",
-        "participants",
-        "prices",
-        "assets",
-        "pools",
-        "indices",
-        "northbound",
+        *PORTRAIT_TABLES,
         purpose="the participant portraits (daily CCASS holdings per participant, prices, "
         "industries, index members and levels, northbound holdings)",
     )

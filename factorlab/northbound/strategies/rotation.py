@@ -19,12 +19,12 @@ import polars as pl
 
 from factorlab._display import Summary, join_names
 from factorlab.backtest import NO_COSTS, BacktestResult, Costs, backtest_many
-from factorlab.calendar import DISCLOSURE_END, rebalance_dates
+from factorlab.calendar import rebalance_dates
 from factorlab.errors import DisclosureError, MarketError, ParameterError
 from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
 from factorlab.grid import AssetGrid, GridIndex, ffill_rows
 from factorlab.market import Market
-from factorlab.northbound.hygiene import NorthboundPanel, research_panel
+from factorlab.northbound.hygiene import NorthboundPanel, disclosure_end, research_panel
 from factorlab.northbound.participants import (
     ParticipantSplit,
     classify_participants,
@@ -266,6 +266,7 @@ def rotation_inputs(
         }
     )
     dates, returns, cap = _industry_grids(market, assets, inds)
+    change = disclosure_end(market)
     if use_participants or needs_split:
         split = split if split is not None else classify_participants(market)
     out: dict[str, _Flows] = {}
@@ -282,7 +283,7 @@ def rotation_inputs(
         for kind, daily in zip(from_participants, grids, strict=True):
             first_date = (days[1] if days.len() > 1 else days[0]) if kind == "all" else first_eff
             out[kind] = _flows(
-                daily, dates, first_date, days.max(),
+                daily, dates, first_date, min(days.max(), change),
                 "participant holdings (sum over CCASS participants of dS x VWAP)",
             )  # fmt: skip
     if "all" in kinds and not use_participants:
@@ -294,7 +295,7 @@ def rotation_inputs(
             raise MarketError("table `northbound` yields no daily flows to rank industries on.")
         daily = _dense_by_industry(frame, assets, inds, dates, fill_missing=0.0)[0]
         out["all"] = _flows(
-            daily, dates, frame["date"].min(), frame["date"].max(),
+            daily, dates, frame["date"].min(), min(frame["date"].max(), change),
             "published holdings (research panel dS x VWAP)",
         )  # fmt: skip
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
@@ -313,7 +314,8 @@ def rotation_inputs(
 
 
 def _flows(daily: np.ndarray, dates: np.ndarray, first: Any, last: Any, source: str) -> _Flows:
-    """The flows on [first, last] (dates), NaN outside."""
+    """The flows on [first, last] (dates), NaN outside (`last` at most the last day of daily
+    disclosure: later rows are quarterly snapshots)."""
     lo = int(np.searchsorted(dates, np.datetime64(first, "D")))
     hi = int(np.searchsorted(dates, np.datetime64(last, "D"), side="right")) - 1
     daily[:lo] = np.nan
@@ -790,10 +792,11 @@ def _window(inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str]) 
     if end is not None:
         end_d = _date(end, "end")
         if end_d > last_day:
-            if end_d > DISCLOSURE_END:
+            change = disclosure_end(inputs.market)
+            if end_d > change:
                 raise DisclosureError(
                     f"`end` = {end_d} is after the last daily northbound disclosure "
-                    f"({DISCLOSURE_END}); the flows of this market end on {last_day}. The "
+                    f"({change}); the flows of this market end on {last_day}. The "
                     f"rotation needs daily holdings: pass end <= {last_day} (post-2024 "
                     "estimated holdings are not supported by the rotation)."
                 )
@@ -891,11 +894,14 @@ def _run_books(
     )
 
 
-def _check_book_params(top: Any, rebalance: Any, asset: Any, n_inds: int) -> tuple[int, int]:
-    t = _check_int("top", top, 1)
+def _check_book_params(
+    top: Any, rebalance: Any, asset: Any, n_inds: int, name: str = "top"
+) -> tuple[int, int]:
+    t = _check_int(name, top, 1)
     if t > n_inds:
         raise ParameterError(
-            f"`top` = {t} is larger than the {n_inds} industries ranked; choose top <= {n_inds}."
+            f"`{name}` = {t} is larger than the {n_inds} industries ranked; choose {name} <= "
+            f"{n_inds}."
         )
     w = _check_int("rebalance", rebalance, 1)
     if asset not in get_args(RotationAsset):
@@ -904,6 +910,24 @@ def _check_book_params(top: Any, rebalance: Any, asset: Any, n_inds: int) -> tup
             f"ETF per industry); got {asset!r}."
         )
     return t, w
+
+
+def _signals(
+    market: Market, inputs: RotationInputs | None, flow: str, n: Any, n_name: str,
+    rebalance: Any, lookback: Any, skip: Any, scale: Any, asset: Any, industries: Any,
+    start: Any, end: Any, etf_map: Any, index: str | None,
+) -> tuple[RotationInputs, _Universe, np.ndarray, np.ndarray, tuple[int, ...]]:  # fmt: skip
+    """The checked parameters, the inputs, the universe, the factor grid and the anchor rows
+    of one book (or one set of groups): what :func:`industry_rotation` and
+    :func:`layered_groups` share."""
+    lb, sk = _check_factor_params(flow, lookback, skip, scale)
+    _check_book_params(n, rebalance, asset, len(_check_industries(industries)), n_name)
+    inp = _inputs_for(market, inputs, [flow], industries)
+    t, w = _check_book_params(n, rebalance, asset, len(inp.industries), n_name)
+    lo, hi = _window(inp, start, end, [flow])
+    uni = _universe(inp, asset, etf_map, index, hi)
+    value = _factor_grid(inp, flow, lb, sk, scale)
+    return inp, uni, value, _anchor_rows(inp, w, lo, hi), (t, w, lb, sk)
 
 
 def _targets_frame(
@@ -1052,14 +1076,10 @@ def industry_rotation(
     DisclosureError
         `end` after the last daily disclosure (2024-08-16).
     """
-    lb, sk = _check_factor_params(flow, lookback, skip, scale)
-    t, w = _check_book_params(top, rebalance, asset, len(_check_industries(industries)))
-    inp = _inputs_for(market, inputs, [flow], industries)
-    _check_book_params(top, rebalance, asset, len(inp.industries))
-    lo, hi = _window(inp, start, end, [flow])
-    uni = _universe(inp, asset, etf_map, index, hi)
-    value = _factor_grid(inp, flow, lb, sk, scale)
-    rows = _anchor_rows(inp, w, lo, hi)
+    inp, uni, value, rows, (t, w, lb, sk) = _signals(
+        market, inputs, flow, top, "top", rebalance, lookback, skip, scale, asset,
+        industries, start, end, etf_map, index,
+    )  # fmt: skip
     r, g, k = _top_targets(_ranked(value, uni.eligible, rows), t)
     targets = _targets_frame(inp, uni, value, r, g, k, 0)
     books = _run_books(uni, targets, costs=costs, capital=capital, lots=lots)
@@ -1173,14 +1193,11 @@ def layered_groups(
 
     Parameters: as :func:`industry_rotation`; `groups` >= 2 and at most the industries.
     """
-    lb, sk = _check_factor_params(flow, lookback, skip, scale)
     n_g = _check_int("groups", groups, 2)
-    _, w = _check_book_params(n_g, rebalance, asset, len(_check_industries(industries)))
-    inp = _inputs_for(market, inputs, [flow], industries)
-    lo, hi = _window(inp, start, end, [flow])
-    uni = _universe(inp, asset, etf_map, index, hi)
-    value = _factor_grid(inp, flow, lb, sk, scale)
-    rows = _anchor_rows(inp, w, lo, hi)
+    inp, uni, value, rows, (n_g, w, lb, sk) = _signals(
+        market, inputs, flow, n_g, "groups", rebalance, lookback, skip, scale, asset,
+        industries, start, end, etf_map, index,
+    )  # fmt: skip
     rr_, order, count = _ranked(value, uni.eligible, rows)
     parts = []
     for r, o, n in zip(rr_, order, count, strict=True):

@@ -29,7 +29,16 @@ from factorlab._version import __version__
 from factorlab.errors import MarketError, ParameterError
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.participants import ParticipantSplit, classify_participants
-from factorlab.northbound.strategies.portraits import portraits
+from factorlab.northbound.strategies.portraits import PORTRAIT_TABLES, portraits
+from factorlab.northbound.strategies.rotation import (
+    ROTATION_COSTS,
+    RotationInputs,
+    industry_rotation,
+    layered_groups,
+    rotation_grid,
+    rotation_inputs,
+    seed_rotations,
+)
 from factorlab.northbound.study import data_description
 from factorlab.progress import reports_progress
 from factorlab.typing import Progress, ProgressOption
@@ -50,41 +59,65 @@ _SEP = "__"  # between a part's name and a frame's name in the cached table name
 
 
 class _Shared:
-    """What several parts read, computed once per call: the participant split."""
+    """What several parts read, computed once per call: the participant split and the
+    rotation's inputs (industry returns, caps, holdings and flows)."""
 
     def __init__(self, market: Market, say: Progress) -> None:
         self.market = market
         self.say = say
         self.seconds: dict[str, float] = {}
 
+    def _timed(self, stage: str, make: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        out = make()
+        self.seconds[stage] = round(time.perf_counter() - t0, 3)
+        self.say(f"{stage}: {self.seconds[stage]:.1f}s")
+        return out
+
     @cached_property
     def split(self) -> ParticipantSplit:
-        t0 = time.perf_counter()
-        out = classify_participants(self.market)
-        self.seconds["participant split"] = round(time.perf_counter() - t0, 3)
-        self.say(f"participant split: {self.seconds['participant split']:.1f}s")
-        return out
+        return self._timed("participant split", lambda: classify_participants(self.market))
+
+    @cached_property
+    def rotation_inputs(self) -> RotationInputs:
+        split = self.split if self.market.has("participant_holdings") else None
+        return self._timed("rotation inputs", lambda: rotation_inputs(self.market, split=split))
+
+    def inputs_for(self, options: Mapping[str, Any]) -> RotationInputs:
+        """The shared rotation inputs, or the part's own when it sets `inputs` options."""
+        if not options:
+            return self.rotation_inputs
+        split = self.split if self.market.has("participant_holdings") else None
+        return rotation_inputs(self.market, **{"split": split, **options})
 
 
 Frames = dict[str, pl.DataFrame]
+Options = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class _Part:
-    """One strategy of the call: its title, the function whose keywords ``options`` may set,
-    the tables it needs, and how it runs into (tables, series)."""
+    """One strategy of the call: the functions whose keywords ``options[name][group]`` may set
+    (one group: ``options[name]`` holds the keywords directly), the tables it needs, and how it
+    runs into (tables, series)."""
 
     name: str
-    title: str
-    function: Callable[..., Any]
+    functions: Mapping[str, Callable[..., Any]]
     tables: tuple[str, ...]
-    run: Callable[[Market, _Shared, dict[str, Any], Progress], tuple[Frames, Frames]]
+    run: Callable[[Market, _Shared, Options, Progress], tuple[Frames, Frames]]
+    #: extra keywords a group accepts (a function forwarding ``**options``)
+    extra: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+
+    @property
+    def flat(self) -> bool:
+        return len(self.functions) == 1
 
 
 def _run_portraits(
-    market: Market, shared: _Shared, options: dict[str, Any], say: Progress
+    market: Market, shared: _Shared, options: Options, say: Progress
 ) -> tuple[Frames, Frames]:
-    p = portraits(market, split=options.pop("split", None) or shared.split, progress=say, **options)
+    kw = dict(options.get("portraits", {}))
+    p = portraits(market, split=kw.pop("split", None) or shared.split, progress=say, **kw)
     tables = {
         "types": p.types,
         "monthly": p.monthly,
@@ -99,28 +132,136 @@ def _run_portraits(
     return tables, {"flows": p.flows}
 
 
+def _seed_books(
+    market: Market, inputs: RotationInputs, options: Mapping[str, Any], asset: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[dict[str, str]]]:
+    """The seed's two named rotations (:func:`seed_rotations`) with and without costs: stats
+    (one row per book), daily series and targets (with costs)."""
+    kw = dict(options)
+    costs = kw.pop("costs", ROTATION_COSTS)
+    stats, daily, targets, params = [], [], [], []
+    for with_costs in (True, False):
+        books = seed_rotations(
+            market, asset=asset, costs=costs if with_costs else None, inputs=inputs, **kw
+        )
+        for name, r in books.items():
+            key = {"book": pl.lit(name), "costs": pl.lit(with_costs)}
+            stats.append(r.stats.with_columns(**key))
+            daily.append(r.daily.with_columns(**key))
+            if with_costs:
+                targets.append(r.targets.with_columns(book=pl.lit(name)))
+                params.append({"book": name, **{k: str(v) for k, v in r.params.items()}})
+    first = ["book", "costs"]
+    return (
+        pl.concat(stats, how="diagonal_relaxed").select(*first, pl.exclude(first)),
+        pl.concat(daily, how="diagonal_relaxed").select(*first, pl.exclude(first)),
+        pl.concat(targets).select("book", pl.exclude("book")),
+        params,
+    )
+
+
+def _book_params(params: list[dict[str, str]]) -> pl.DataFrame:
+    rows = [(f"{p['book']}.{k}", v) for p in params for k, v in p.items() if k != "book"]
+    return pl.DataFrame(rows, schema={"parameter": pl.String, "value": pl.String}, orient="row")
+
+
+def _run_rotation(
+    market: Market, shared: _Shared, options: Options, say: Progress
+) -> tuple[Frames, Frames]:
+    inputs = shared.inputs_for(options.get("inputs", {}))
+    layered_kw = dict(options.get("layered", {}))
+    flows = layered_kw.pop("flows", ("all", "trading", "allocation"))
+    stats, daily, groups = [], [], []
+    for flow in flows:
+        lg = layered_groups(market, flow=flow, inputs=inputs, **layered_kw)
+        stats.append(lg.stats.with_columns(flow=pl.lit(flow)))
+        daily.append(lg.daily.with_columns(flow=pl.lit(flow)))
+        groups.append(lg.groups.with_columns(flow=pl.lit(flow)))
+    say("layered groups (图38-39, 表9)")
+    book_stats, book_daily, targets, params = _seed_books(
+        market, inputs, options.get("books", {}), "stocks"
+    )
+    say("the seed's rotations (表12-16)")
+    grid = rotation_grid(market, inputs=inputs, **options.get("grid", {}))
+    say(f"rotation grid: {grid.table.height} books (表10-11, 图46, 图53)")
+    tables = {
+        "layered_stats": pl.concat(stats, how="diagonal_relaxed").select(
+            "flow", pl.exclude("flow")
+        ),
+        "layered_groups": pl.concat(groups).select("flow", pl.exclude("flow")),
+        "books": book_stats,
+        "targets": targets,
+        "grid": grid.table,
+        "notes": inputs.report,
+        "params": _book_params(params),
+    }
+    series = {
+        "layered_daily": pl.concat(daily).select("flow", pl.exclude("flow")),
+        "books_daily": book_daily,
+    }
+    return tables, series
+
+
+def _run_etf_rotation(
+    market: Market, shared: _Shared, options: Options, say: Progress
+) -> tuple[Frames, Frames]:
+    inputs = shared.inputs_for(options.get("inputs", {}))
+    book_stats, book_daily, targets, params = _seed_books(
+        market, inputs, options.get("books", {}), "etf"
+    )
+    say("the seed's rotations on ETFs (表18, 图57-58)")
+    held = targets.select("industry", etf="asset").unique().sort("industry")
+    return (
+        {
+            "books": book_stats,
+            "targets": targets,
+            "etfs": held,
+            "notes": inputs.report,
+            "params": _book_params(params),
+        },
+        {"books_daily": book_daily},
+    )
+
+
+_ROTATION_TABLES = ("prices", "assets", "northbound", "participant_holdings", "indices")
+
 _PARTS: dict[str, _Part] = {
     part.name: part
     for part in (
         _Part(
             "portraits",
-            "Participant portraits (seed 004 §1.2-1.3, §2.1)",
-            portraits,
-            (
-                "participant_holdings",
-                "participants",
-                "prices",
-                "assets",
-                "pools",
-                "indices",
-                "northbound",
-            ),
+            {"portraits": portraits},
+            PORTRAIT_TABLES,
             _run_portraits,
+        ),
+        _Part(
+            "rotation",
+            {
+                "inputs": rotation_inputs,
+                "layered": layered_groups,
+                "books": seed_rotations,
+                "grid": rotation_grid,
+            },
+            _ROTATION_TABLES,
+            _run_rotation,
+            extra={"books": industry_rotation},
+        ),
+        _Part(
+            "etf_rotation",
+            {"inputs": rotation_inputs, "books": seed_rotations},
+            (*_ROTATION_TABLES, "etfs"),
+            _run_etf_rotation,
+            extra={"books": industry_rotation},
         ),
     )
 }
 #: The parts :func:`run_strategies` runs by default, in report order.
 STRATEGY_PARTS: tuple[str, ...] = tuple(_PARTS)
+#: Keywords a part sets itself (options may not).
+_FIXED = {
+    "inputs": {"split"},
+    "books": {"asset", "inputs", "flow", "top", "rebalance", "lookback", "skip"},
+}
 
 
 def _params_frame(params: Any) -> pl.DataFrame:
@@ -273,7 +414,7 @@ class StrategiesResult:
 
 def _resolve(
     parts: Sequence[str] | None, options: Mapping[str, Mapping[str, Any]] | None
-) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
+) -> tuple[tuple[str, ...], dict[str, Options]]:
     chosen = tuple(STRATEGY_PARTS if parts is None else parts)
     if isinstance(parts, str):
         raise ParameterError(f"`parts` must be a sequence of part names; got the string {parts!r}.")
@@ -288,19 +429,44 @@ def _resolve(
         raise ParameterError(
             f"`options` for part(s) {stray} that do not run (parts: {list(chosen)})."
         )
-    for part, kwargs in opts.items():
-        allowed = [
-            n
-            for n, p in inspect.signature(_PARTS[part].function).parameters.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "progress"
-        ]
-        bad = sorted(set(kwargs) - set(allowed))
-        if bad:
+    nested: dict[str, Options] = {}
+    for part, given in opts.items():
+        spec = _PARTS[part]
+        groups = {next(iter(spec.functions)): given} if spec.flat else given
+        stray_groups = sorted(set(groups) - set(spec.functions))
+        if stray_groups:
             raise ParameterError(
-                f"`options['{part}']` has unknown keyword(s) {bad}; "
-                f"{_PARTS[part].function.__name__} takes {allowed}."
+                f"`options['{part}']` takes the groups {list(spec.functions)} (one mapping of "
+                f"keywords each); got {stray_groups}."
             )
-    return chosen, opts
+        for group, kwargs in groups.items():
+            if not isinstance(kwargs, Mapping):
+                raise ParameterError(
+                    f"`options['{part}']['{group}']` must be a mapping of keywords; got "
+                    f"{type(kwargs).__name__}."
+                )
+            allowed = _keywords(spec.functions[group]) | _keywords(spec.extra.get(group))
+            allowed -= _FIXED.get(group, set()) if not spec.flat else set()
+            if group == "layered":
+                allowed = (allowed - {"flow"}) | {"flows"}
+            bad = sorted(set(kwargs) - allowed)
+            if bad:
+                raise ParameterError(
+                    f"`options['{part}']{'' if spec.flat else f'[{group!r}]'}` has unknown "
+                    f"keyword(s) {bad}; {spec.functions[group].__name__} takes {sorted(allowed)}."
+                )
+        nested[part] = {g: dict(k) for g, k in groups.items()}
+    return chosen, nested
+
+
+def _keywords(function: Callable[..., Any] | None) -> set[str]:
+    if function is None:
+        return set()
+    return {
+        n
+        for n, p in inspect.signature(function).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "progress"
+    }
 
 
 def _option_text(kwargs: Mapping[str, Any]) -> str | None:
@@ -348,8 +514,14 @@ def run_strategies(
     parts
         Which parts, of :data:`STRATEGY_PARTS` (default: all of them).
     options
-        Per part, keyword arguments of that part's own function overriding its defaults, e.g.
-        ``{"portraits": {"cap": "float"}}``. Unknown parts or keywords are a ParameterError.
+        Per part, keyword arguments overriding the defaults of the part's functions: for a
+        part with one function its keywords directly (``{"portraits": {"cap": "float"}}``),
+        else per group (``{"rotation": {"grid": {"tops": (3, 5)}, "books": {"start":
+        "2018-01-01"}}}``; groups: ``rotation``: inputs (:func:`rotation_inputs`), layered
+        (:func:`layered_groups`; ``flows=`` the kinds, one run each), books (the seed's two
+        rotations, :func:`seed_rotations` / :func:`industry_rotation`, with and without
+        ``costs``), grid (:func:`rotation_grid`); ``etf_rotation``: inputs, books).
+        Unknown parts, groups or keywords are a ParameterError.
     cache
         True: results are cached under ``cache_dir()/strategies`` by the market's content hash,
         the factorlab version and the parameters, so a rerun reads them back; a path: cache
@@ -371,10 +543,18 @@ def run_strategies(
         listed = "; ".join(
             f"{p} needs {', '.join(f'`{t}`' for t in ts)}" for p, ts in missing.items()
         )
+        runnable = [
+            p for p in STRATEGY_PARTS if not [t for t in _PARTS[p].tables if not market.has(t)]
+        ]
+        way_out = (
+            f"or leave those parts out with `parts=` (this market can run parts={runnable})"
+            if runnable
+            else "none of the parts can run on it"
+        )
         raise MarketError(
             f"this market lacks tables the strategies need: {listed} (present: "
-            f"{', '.join(market.names) or 'none'}). Load a market with them, or leave those "
-            f"parts out with `parts=` (e.g. parts={[p for p in chosen if p not in missing]})."
+            f"{', '.join(market.names) or 'none'}). Load a market with them (the synthetic "
+            f"market has every table), {way_out}."
         )
     params = StrategiesParams(
         parts=chosen, options=tuple((p, _option_text(opts[p])) for p in chosen if p in opts)
@@ -398,9 +578,7 @@ def run_strategies(
     seconds: dict[str, float] = {}
     for part in chosen:
         t0, before = time.perf_counter(), sum(shared.seconds.values())
-        tables[part], series[part] = _PARTS[part].run(
-            market, shared, dict(opts.get(part, {})), progress
-        )
+        tables[part], series[part] = _PARTS[part].run(market, shared, opts.get(part, {}), progress)
         shared_now = sum(shared.seconds.values()) - before  # the split, when this part made it
         seconds[part] = round(time.perf_counter() - t0 - shared_now, 3)
         progress(f"{part}: {seconds[part]:.1f}s")

@@ -198,7 +198,8 @@ def test_factor_equals_pandas(strat_market, inputs, flow, lookback, skip):
     merged = ref.merge(got, on=["date", "industry"], how="outer", suffixes=("_ref", "_got"))
     assert merged["value_ref"].notna().all() and merged["value_got"].notna().all()
     assert len(merged) > 26 * 300
-    np.testing.assert_allclose(merged["value_got"], merged["value_ref"], rtol=TOL, atol=0)
+    # atol: a sum of flows that cancels to ~1e-4 of its terms carries ~1e-13 of rounding
+    np.testing.assert_allclose(merged["value_got"], merged["value_ref"], rtol=TOL, atol=1e-12)
 
 
 def test_factor_scales(strat_market, inputs):
@@ -327,6 +328,13 @@ def test_grid_points_equal_single_books(strat_market, inputs):
             assert row[col][0] == pytest.approx(one.stats[col][0], rel=1e-12, abs=1e-14), col
     best = grid.best()
     assert best.height == 3
+    assert grid.excess.select(keys).unique().height == grid.table.height
+    text = repr(grid)
+    assert text.startswith("RotationGrid: 540 books") and "preset small" in text
+    etf = rotation_grid(strat_market, asset="etf", flows=["trading"], tops=[5], lookbacks=[21],
+                        rebalances=[2], with_costs=[True], inputs=inputs)  # fmt: skip
+    one = industry_rotation(strat_market, **TRADING_ROTATION, asset="etf", inputs=inputs)
+    assert etf.table["excess_sharpe"][0] == pytest.approx(one.stats["excess_sharpe"][0], rel=1e-12)
 
 
 def test_seed_rotations(strat_market, inputs):
@@ -336,6 +344,12 @@ def test_seed_rotations(strat_market, inputs):
     assert alloc.params["skip"] == ALLOCATION_ROTATION["skip"] == 21
     gaps = np.diff(np.array(alloc.targets["date"].unique().sort().to_list(), "datetime64[D]"))
     assert (gaps.astype(int) >= 6 * 7 - 3).all()
+    text = repr(alloc)
+    assert "allocation flows, TOP-5 every 6 week(s) on stocks" in text
+    assert "content_hash" in text and "skipping 21" in text
+    assert "<table" in alloc._repr_html_()
+    etfs = seed_rotations(strat_market, asset="etf", inputs=inputs)
+    assert all(r.targets["asset"].str.contains(r"^\d{6}\.S[HZ]$").all() for r in etfs.values())
 
 
 def _perturbed(market: Market, cut: dt.date) -> Market:
@@ -416,7 +430,7 @@ def test_bad_input(strat_tiny, strat_market, inputs):
     for flow in ("trading", "allocation"):
         with pytest.raises(MarketError, match=r"`participant_holdings`.*flow='all'"):
             industry_rotation(no_part, flow=flow)
-    with pytest.raises(MarketError, match="1 of the 2 industries .* have no stocks in table `ass"):
+    with pytest.raises(MarketError, match=r"1 of the 2 industries .* have no stocks in table `ass"):
         rotation_inputs(strat_tiny, flows=["all"], industries=["银行", "星际旅行"])
     with pytest.raises(MarketError, match="Pass `industries=`"):
         rotation_inputs(strat_tiny, flows=["all"], industries=["Banks", "Media", "银行"])
@@ -427,6 +441,14 @@ def test_bad_input(strat_tiny, strat_market, inputs):
     no_etf = Market({n: t for n, t in tables.items() if n != "etfs"}, validate="none")
     with pytest.raises(MarketError, match=r"needs table `etfs`.*asset='stocks'"):
         industry_rotation(no_etf, flow="all", asset="etf", top=3, industries=inds)
+    # a market whose daily disclosure ends earlier (synthetic `disclosure_change`)
+    meta = {**strat_tiny.meta, "params": {**strat_tiny.meta["params"], "disclosure_change":
+                                          "2021-06-30"}}  # fmt: skip
+    early = Market(tables, meta=meta, validate="none")
+    fac = industry_flow_factor(early, flow="all", industries=inds)
+    assert fac["date"].max() == dt.date(2021, 6, 30)
+    with pytest.raises(DisclosureError, match="after the last daily northbound disclosure"):
+        industry_rotation(early, flow="all", top=3, industries=inds, end="2021-09-30")
     # all flows work from the published holdings alone
     res = industry_rotation(no_part, flow="all", top=3, industries=inds)
     assert res.params["flow_source"].startswith("published")

@@ -4,6 +4,7 @@ command end to end: every headline table and every figure in the report."""
 
 from __future__ import annotations
 
+import html
 import re
 import warnings
 
@@ -21,11 +22,19 @@ from factorlab.northbound.strategies import (
     portraits,
     run_strategies,
 )
+from factorlab.northbound.strategies.rotation import (
+    layered_groups,
+    rotation_grid,
+    rotation_inputs,
+    seed_rotations,
+)
 from factorlab.report.strategies import headline_tables, write_strategies_report
 from factorlab.report.strategies_figures import strategy_figure_plan
 
 #: The figures the issue names, per part (seed numbering in the captions).
 NAMED_FIGURES = {
+    "rotation": {"layered_groups", "seed_books", "grid"},  # 图38-39, 图47/55, 图46/53
+    "etf_rotation": {"seed_books"},  # 图57-58
     "portraits": {
         "cumulative_flows",  # 图3-6
         "monthly_turnover",  # 表2
@@ -44,8 +53,8 @@ def cache_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def result(strat_tiny, cache_root):
-    return run_strategies(strat_tiny, cache=cache_root)
+def result(strat_market, cache_root):
+    return run_strategies(strat_market, cache=cache_root)
 
 
 def test_every_part_runs_by_default(result):
@@ -53,17 +62,60 @@ def test_every_part_runs_by_default(result):
     assert set(NAMED_FIGURES) <= set(result.parts)
 
 
-def test_the_portraits_part_equals_the_portraits_function(strat_tiny, result):
-    direct = portraits(strat_tiny, split=classify_participants(strat_tiny))
+def test_the_rotation_parts_equal_the_rotation_functions(strat_market, result):
+    split = classify_participants(strat_market)
+    inputs = rotation_inputs(strat_market, split=split)
+    grid = rotation_grid(strat_market, inputs=inputs)
+    assert_frame_equal(result.table("rotation", "grid"), grid.table)
+    books = seed_rotations(strat_market, inputs=inputs)
+    etf = seed_rotations(strat_market, inputs=inputs, asset="etf", costs=None)
+    for name, book in books.items():
+        got = result.table("rotation", "books").filter(pl.col("book") == name, pl.col("costs"))
+        assert_frame_equal(got.drop("book", "costs"), book.stats)
+        daily = result.table("rotation", "books_daily").filter(
+            pl.col("book") == name, pl.col("costs")
+        )
+        assert_frame_equal(daily.drop("book", "costs"), book.daily)
+    for name, book in etf.items():
+        got = result.table("etf_rotation", "books").filter(pl.col("book") == name, ~pl.col("costs"))
+        assert_frame_equal(got.drop("book", "costs"), book.stats)
+    for flow in ("all", "trading", "allocation"):
+        lg = layered_groups(strat_market, flow=flow, inputs=inputs)
+        got = result.table("rotation", "layered_stats").filter(pl.col("flow") == flow)
+        assert_frame_equal(got.drop("flow"), lg.stats)
+    held = result.table("etf_rotation", "etfs")
+    assert held.height == 24  # the seed's 24 industry ETFs
+
+
+def test_options_reach_the_part_functions(strat_market):
+    out = run_strategies(
+        strat_market,
+        parts=["rotation"],
+        options={
+            "rotation": {
+                "grid": {"tops": (4,), "lookbacks": (21,)},
+                "layered": {"flows": ("trading",)},
+            }
+        },
+        cache=False,
+    )
+    grid = out.table("rotation", "grid")
+    assert set(grid["top"]) == {4} and set(grid["lookback"]) == {21}
+    assert grid.height == 3 * 3 * 2  # flows x rebalances x costs
+    assert set(out.table("rotation", "layered_stats")["flow"]) == {"trading"}
+
+
+def test_the_portraits_part_equals_the_portraits_function(strat_market, result):
+    direct = portraits(strat_market, split=classify_participants(strat_market))
     for name in ("types", "monthly", "industry", "industry_flows", "coverage", "caps"):
         assert_frame_equal(result.table("portraits", name), getattr(direct, name), rel_tol=1e-12)
     assert_frame_equal(result.table("portraits", "flows"), direct.flows, rel_tol=1e-12)
     assert_frame_equal(result.table("portraits", "industry_table"), direct.industry_table())
 
 
-def test_a_rerun_reads_the_cache_and_gives_the_same_frames(strat_tiny, result, cache_root):
+def test_a_rerun_reads_the_cache_and_gives_the_same_frames(strat_market, result, cache_root):
     seen: list[str] = []
-    again = run_strategies(strat_tiny, cache=cache_root, progress=seen.append)
+    again = run_strategies(strat_market, cache=cache_root, progress=seen.append)
     assert len(seen) == 1 and seen[0].startswith("cached strategies: ")
     assert again.data == result.data and "content_hash" in again.data
     for part in result.parts:
@@ -73,11 +125,15 @@ def test_a_rerun_reads_the_cache_and_gives_the_same_frames(strat_tiny, result, c
             assert_frame_equal(again.series[part][name], frame)
 
 
-def test_other_options_are_another_cache_entry(strat_tiny, result, cache_root):
+def test_other_options_are_another_cache_entry(strat_market, result, cache_root):
     before = {p.name for p in cache_root.iterdir()}
     seen: list[str] = []
     floated = run_strategies(
-        strat_tiny, options={"portraits": {"cap": "float"}}, cache=cache_root, progress=seen.append
+        strat_market,
+        parts=["portraits"],
+        options={"portraits": {"cap": "float"}},
+        cache=cache_root,
+        progress=seen.append,
     )
     assert not any(s.startswith("cached") for s in seen)
     assert len({p.name for p in cache_root.iterdir()} - before) == 1
@@ -94,32 +150,34 @@ def test_the_key_depends_on_the_market_the_parts_and_the_options():
     assert StrategiesParams(options=(("portraits", None),)).key("a" * 64) is None
 
 
-def test_a_damaged_cache_entry_is_recomputed_with_a_warning(strat_tiny, tmp_path):
-    first = run_strategies(strat_tiny, cache=tmp_path)
+def test_a_damaged_cache_entry_is_recomputed_with_a_warning(strat_market, tmp_path):
+    first = run_strategies(strat_market, parts=["portraits"], cache=tmp_path)
     (entry,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     victim = next(entry.glob("portraits__monthly*"))
     victim.write_bytes(b"not parquet")
     with pytest.warns(UserWarning, match="damaged cached strategies"):
-        again = run_strategies(strat_tiny, cache=tmp_path)
+        again = run_strategies(strat_market, parts=["portraits"], cache=tmp_path)
     assert_frame_equal(again.table("portraits", "monthly"), first.table("portraits", "monthly"))
 
 
-def test_an_option_without_stable_text_is_not_cached(strat_tiny, tmp_path):
-    split = classify_participants(strat_tiny)
-    run_strategies(strat_tiny, options={"portraits": {"split": split}}, cache=tmp_path)
+def test_an_option_without_stable_text_is_not_cached(strat_market, tmp_path):
+    split = classify_participants(strat_market)
+    run_strategies(
+        strat_market, parts=["portraits"], options={"portraits": {"split": split}}, cache=tmp_path
+    )
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_in_memory_market_is_not_cached(strat_tiny, tmp_path):
-    memory = Market({n: strat_tiny[n] for n in strat_tiny.names}, validate="none")
-    out = run_strategies(memory, cache=tmp_path)
+def test_an_in_memory_market_is_not_cached(strat_market, tmp_path):
+    memory = Market({n: strat_market[n] for n in strat_market.names}, validate="none")
+    out = run_strategies(memory, parts=["portraits"], cache=tmp_path)
     assert list(tmp_path.iterdir()) == []
     assert "portraits" in out.parts
 
 
-def test_progress_names_each_part_and_stage(strat_tiny):
+def test_progress_names_each_part_and_stage(strat_market):
     seen: list[str] = []
-    run_strategies(strat_tiny, cache=False, progress=seen.append)
+    run_strategies(strat_market, parts=["portraits"], cache=False, progress=seen.append)
     assert seen[0].startswith("participant split: ")
     assert any(s.startswith("index coverage") for s in seen)
     assert re.fullmatch(r"portraits: \d+\.\ds", seen[-1])
@@ -128,25 +186,38 @@ def test_progress_names_each_part_and_stage(strat_tiny):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"parts": ["nope"]}, r"`parts` must name parts of \['portraits'"),
+        ({"parts": ["nope"]}, r"`parts` must name parts of \['portraits', 'rotation'"),
         ({"parts": []}, "`parts` must name"),
         ({"parts": "portraits"}, "sequence of part names"),
         ({"options": {"rotation": {"top": 5}}, "parts": ["portraits"]}, "do not run"),
         ({"options": {"portraits": {"colour": 1}}}, r"unknown keyword\(s\) \['colour'\].*cap"),
+        ({"options": {"rotation": {"tops": (5,)}}}, r"takes the groups \['inputs', 'layered'"),
+        ({"options": {"rotation": {"grid": {"colour": 1}}}}, r"\['grid'\]` has unknown.*tops"),
+        ({"options": {"rotation": {"books": {"top": 3}}}}, r"unknown keyword\(s\) \['top'\]"),
+        ({"options": {"rotation": {"grid": 5}}}, "must be a mapping"),
     ],
 )
-def test_bad_parameters_are_named(strat_tiny, kwargs, match):
+def test_bad_parameters_are_named(strat_market, kwargs, match):
     with pytest.raises(ParameterError, match=match):
-        run_strategies(strat_tiny, cache=False, **kwargs)
+        run_strategies(strat_market, cache=False, **kwargs)
 
 
-def test_a_missing_table_is_named_with_its_part_before_any_work(strat_tiny):
-    tables = {n: strat_tiny[n] for n in strat_tiny.names if n != "participant_holdings"}
-    with pytest.raises(MarketError, match=r"portraits needs `participant_holdings`.*parts="):
-        run_strategies(Market(tables, validate="none"), cache=False)
+def test_a_missing_table_is_named_with_its_part_before_any_work(strat_market):
+    def without(name):
+        return Market(
+            {n: strat_market[n] for n in strat_market.names if n != name}, validate="none"
+        )
+
+    with pytest.raises(MarketError, match=r"etf_rotation needs `etfs`.*parts=\['portraits', 'r"):
+        run_strategies(without("etfs"), cache=False)
+    with pytest.raises(
+        MarketError, match=r"portraits needs `participant_holdings`.*none of the parts can run"
+    ):
+        run_strategies(without("participant_holdings"), cache=False)
 
 
-def test_the_report_has_every_named_figure_and_table(strat_tiny, result, tmp_path):
+@pytest.mark.slow
+def test_the_report_has_every_named_figure_and_table(strat_market, result, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no figure may fail (a failure only logs a warning)
         path = write_strategies_report(result, tmp_path / "rep")
@@ -159,38 +230,42 @@ def test_the_report_has_every_named_figure_and_table(strat_tiny, result, tmp_pat
         assert (tmp_path / "rep" / "figures" / f"{part}_{name}.png").stat().st_size > 5_000
     assert "could not be drawn" not in text
     for t in headline_tables(result):
-        assert t.caption.replace("&", "&amp;") in text or t.caption in text
-    assert strat_tiny.content_hash[:16] in text  # the report names the data it ran on
+        assert html.escape(t.caption) in text
+    assert strat_market.content_hash[:16] in text  # the report names the data it ran on
     assert (tmp_path / "rep" / "summary.md").is_file()
 
 
+@pytest.mark.slow
 def test_the_command_prints_the_tables_and_writes_the_report(
-    strat_tiny, tmp_path, capsys, monkeypatch
+    strat_market, tmp_path, capsys, monkeypatch
 ):
     monkeypatch.setenv("FACTORLAB_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "report"
-    code = main(["strategies", "--market", str(strat_tiny.path), "--out", str(out)])
+    code = main(["strategies", "--market", str(strat_market.path), "--out", str(out)])
     printed = capsys.readouterr()
     assert code == 0, printed.err
     for caption in ("Table 1 (表1)", "Table 2 (表2)", "Table 3 (表3)", "Index coverage on"):
         assert caption in printed.out
     assert "Cumulative net flow by kind" in printed.out
-    assert strat_tiny.content_hash[:16] in printed.out
-    html = (out / "report.html").read_text(encoding="utf-8")
-    for name in NAMED_FIGURES["portraits"]:
-        assert f'id="fig-portraits_{name}"' in html
+    assert strat_market.content_hash[:16] in printed.out
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for part, names in NAMED_FIGURES.items():
+        for name in names:
+            assert f'id="fig-{part}_{name}"' in page
+    for caption in ("Table 9 (表9)", "Tables 12-16", "Tables 10-11", "Table 18 (表18)"):
+        assert caption in printed.out
     assert "[" in printed.err and "portraits: " in printed.err  # progress lines
     # the command cached its result where FACTORLAB_CACHE says: a rerun reads it back
     seen: list[str] = []
-    run_strategies(strat_tiny, progress=seen.append)
+    run_strategies(strat_market, progress=seen.append)
     assert seen[0].startswith(f"cached strategies: {tmp_path / 'cache' / 'strategies'}")
 
 
-def test_the_command_refuses_a_foreign_folder_before_any_work(strat_tiny, tmp_path, capsys):
+def test_the_command_refuses_a_foreign_folder_before_any_work(strat_market, tmp_path, capsys):
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    code = main(["strategies", "--market", str(strat_tiny.path), "--out", str(foreign)])
+    code = main(["strategies", "--market", str(strat_market.path), "--out", str(foreign)])
     assert code == 2
     err = capsys.readouterr().err
     assert "refusing to write into it" in err and "running the northbound" not in err

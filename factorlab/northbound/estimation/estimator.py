@@ -1,0 +1,549 @@
+"""Seed 002's two-step estimator of daily northbound holdings after HKEX's 2024 change.
+
+Step 1 fits the day's total holding value so that the disclosed stocks' implied holdings agree
+with the price-drifted previous weights; step 2 finds the weights closest to the previous day's
+that match the day's disclosures. See ``docs/estimation.md`` for both objectives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from scipy.optimize import minimize_scalar
+
+from factorlab._display import Summary
+from factorlab.errors import ParameterError
+from factorlab.market import Market
+from factorlab.northbound.estimation.inputs import EstimationInputs, estimation_inputs
+from factorlab.progress import reports_progress
+from factorlab.typing import ProgressOption
+
+__all__ = [
+    "EstimateParams",
+    "HoldingsEstimate",
+    "TotalValue",
+    "estimate_holdings",
+    "naive_flows",
+    "project_weights",
+]
+
+#: How step 1 sets the day's total holding value.
+TotalValue = Literal["fit", "truth", "buy_and_hold"]
+
+
+@dataclass(frozen=True)
+class EstimateParams:
+    """Parameters of the two-step estimator (defaults: docs/estimation.md, "Choices").
+
+    Attributes
+    ----------
+    allowance
+        The short-sell allowance as a fraction of start-of-day holdings (HKEX: 1%).
+    print_below
+        HKEX prints quantities below this many shares after the change; an unprinted
+        ('sufficient') stock holds at least ``print_below / allowance`` shares.
+    max_weight
+        The seed's cap on a stock's weight (0.01); a stock already above it may keep, not grow,
+        its weight (the largest real and synthetic holdings weigh 5-20%).
+    band
+        Bound on the day's total value: within ``exp(+-band)`` of the price-drifted previous
+        total (the seed's "bounds on the total").
+    huber
+        Scale of the Huber loss on the ratio deviations in step 1 (robust to shorted rows).
+    penalty
+        Weight of the penalty on the total's deviation from the drifted previous total.
+    min_quantity
+        Disclosed quantities below this do not enter step 1 (rounding dominates them); they
+        still bind in step 2.
+    value_power
+        Step 1 weighs stock j's ratio deviation by its carried value to this power: 1 (the
+        default) makes step 1 the value-weighted ratio estimator, unbiased for the total;
+        0 weighs stocks equally (the seed's wording), biased low on the synthetic market
+        because small holdings mean-revert (docs/estimation.md, "Choices").
+    drift_correction
+        At each re-anchor, add the previous chains' measured per-day drift to step 1
+        (real time: only past snapshots). Off by default: it removes the bias but makes the
+        22-day sums noisier on the synthetic market.
+    """
+
+    allowance: float = 0.01
+    print_below: float = 300_000.0
+    max_weight: float = 0.01
+    band: float = 0.03
+    huber: float = 0.1
+    penalty: float = 0.0
+    min_quantity: float = 20.0
+    value_power: float = 1.0
+    drift_correction: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("allowance", "band", "huber", "max_weight"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v > 0):
+                raise ParameterError(f"`{name}` must be a finite number > 0; got {v}.")
+        if self.allowance > 1 or self.max_weight > 1:
+            raise ParameterError(
+                f"`allowance` and `max_weight` must be <= 1; got {self.allowance}, "
+                f"{self.max_weight}."
+            )
+        for name in ("print_below", "penalty", "min_quantity"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise ParameterError(f"`{name}` must be a finite number >= 0; got {v}.")
+
+
+@dataclass(frozen=True)
+class HoldingsEstimate:
+    """Estimated daily northbound holdings, totals and flows.
+
+    Attributes
+    ----------
+    holdings
+        date, asset, shares (ex-date basis: the format of ``research_panel(estimated_holdings=)``),
+        weight, flow (yuan: dS x VWAP), disclosed (the shares come from a printed quantity),
+        published (the day the estimate could first be known), estimated (always True).
+    totals
+        One row per estimated day: date, published, value (V, yuan), value_drift (yesterday's
+        shares at today's prices), net_inflow (yuan), n_disclosed, disclosed_weight, anchor
+        (the as-of day of the holdings the day's chain starts from), estimated.
+    params, total_value
+        What produced it (``total_value``: "fit", or an ablation "truth" / "buy_and_hold").
+    source
+        The data it ran on.
+    notes
+        Input rows left out, by reason: step, rows, detail.
+    """
+
+    holdings: pl.DataFrame
+    totals: pl.DataFrame
+    params: EstimateParams
+    total_value: str
+    source: str
+    notes: pl.DataFrame = field(default_factory=lambda: _notes(()))
+
+    def _display(self) -> Summary:
+        t = self.totals
+        line = f"{t.height} estimated days" + (
+            f", {t['date'].min()} .. {t['date'].max()}" if t.height else ""
+        )
+        return Summary(
+            f"HoldingsEstimate ({self.total_value}): {self.source}",
+            (line, f"{self.holdings.height:,} holding rows"),
+            t.select("date", "value", "net_inflow", "n_disclosed", "disclosed_weight").tail(5),
+            "last days",
+        )
+
+    def __repr__(self) -> str:
+        return self._display().text()
+
+    def _repr_html_(self) -> str:
+        return self._display().html()
+
+
+def _notes(rows: tuple[dict, ...]) -> pl.DataFrame:
+    return pl.DataFrame(
+        list(rows), schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String}
+    )
+
+
+def _fit_total(x: np.ndarray, c: np.ndarray, p: EstimateParams) -> float:
+    """Step 1: m = V / V_drift - 1 minimizing sum c_j Huber(x_j - m) / sum c + penalty m^2,
+    |m| <= band, where x_j is stock j's ratio deviation (implied / carried holdings - 1)."""
+    if x.size == 0 or not c.sum() > 0:
+        return 0.0
+    d = p.huber
+    c = c / c.sum()
+
+    def loss(m: float) -> float:
+        r = np.abs(x - m)
+        h = np.where(r <= d, 0.5 * r * r, d * (r - 0.5 * d))
+        return float(h @ c) + p.penalty * m * m
+
+    res = minimize_scalar(loss, bounds=(-p.band, p.band), method="bounded", options={"xatol": 1e-7})
+    return float(res.x)
+
+
+def project_weights(
+    w_ref: np.ndarray, total: float, lower: np.ndarray, upper: np.ndarray, *, iters: int = 100
+) -> np.ndarray:
+    """Step 2's free weights: argmin sum (w - w_ref)^2 / w_ref s.t. sum w = total, lower <= w
+    <= upper; the KKT solution w = clip(w_ref (1 + mu), lower, upper), mu by bisection.
+
+    A reference weight of 0 stays at its lower bound. When the bounds make ``total``
+    unreachable, the nearest bound vector is scaled to it (the caller keeps the day's sum).
+    """
+    if w_ref.size == 0:
+        return w_ref.copy()
+
+    def at(mu: float) -> np.ndarray:
+        return np.clip(w_ref * (1.0 + mu), lower, upper)
+
+    lo_sum = float(np.clip(0.0, lower, upper).sum())
+    pos = w_ref > 0
+    mu_hi = float(np.max(upper[pos] / w_ref[pos])) - 1.0 if pos.any() else 0.0
+    hi_sum = float(at(mu_hi).sum())
+    if total <= lo_sum:
+        base = np.clip(0.0, lower, upper)
+        return base * (total / lo_sum) if lo_sum > 0 else base
+    if total >= hi_sum:
+        w = at(mu_hi)
+        s = float(w_ref.sum())
+        return w_ref * (total / s) if total > hi_sum and s > 0 else w
+    a, b = -1.0, mu_hi
+    for _ in range(iters):
+        m = 0.5 * (a + b)
+        if at(m).sum() < total:
+            a = m
+        else:
+            b = m
+    w = at(0.5 * (a + b))
+    return w * (total / w.sum())
+
+
+@dataclass
+class _Day:
+    shares: np.ndarray
+    value: float
+    drift: float
+    flow: np.ndarray
+    disclosed: np.ndarray
+    weight: np.ndarray
+
+
+def _step(
+    inp: EstimationInputs,
+    prev_row: int,
+    prev_shares: np.ndarray,
+    i: int,
+    p: EstimateParams,
+    mode: str,
+    v_true: np.ndarray | None,
+    prev_disc: np.ndarray,
+    drift: float = 0.0,
+) -> _Day:
+    """Advance the holdings from row `prev_row` to row `i` (one estimated day); `prev_disc`
+    marks the stocks whose shares came from a print on `prev_row`."""
+    carry = prev_shares * (inp.ex[i] / inp.ex[prev_row])
+    price = inp.close[i]
+    priced = np.isfinite(price) & (price > 0)
+    v = np.where(priced, carry * np.where(priced, price, 0.0), 0.0)
+    v_drift = float(v.sum())
+    q = inp.quantity[i]
+    disc = np.isfinite(q) & priced
+    implied = np.where(q > 0, (q + 0.5) / p.allowance, 0.0)
+    h = np.where(disc, implied * np.where(priced, price, 0.0), 0.0)
+    trading = np.isfinite(inp.vwap[i])
+    fixed = ~trading & ~disc  # no trade possible: the carried shares stay
+    # a stock printed today only is revised to its print: new information about the level,
+    # not a trade, so the total moves by the revision before step 1 fits the day's trades
+    new = disc & ~prev_disc
+    v_base = v_drift + float((h[new] - v[new]).sum())
+    if mode == "truth" and v_true is not None:
+        value = float(v_true[i])
+    elif mode == "buy_and_hold" or v_base <= 0:
+        value = v_base
+    else:
+        # stocks printed on both days; a stock printed yesterday and 'sufficient' today
+        # crossed the threshold upward: its ratio is at least the threshold's (kept at that
+        # bound, so buying does not drop out of the fit)
+        both = disc & prev_disc & (v > 0) & (q >= p.min_quantity)
+        crossed = inp.sufficient[i] & prev_disc & (v > 0) & priced
+        x = np.concatenate(
+            [
+                h[both] / v[both] - 1.0,
+                p.print_below / p.allowance * price[crossed] / v[crossed] - 1.0,
+            ]
+        )
+        c = np.concatenate([v[both], v[crossed]]) ** p.value_power
+        value = v_base * (1.0 + _fit_total(x, c, p) + drift)
+    free = ~disc & ~fixed & priced
+    suff_low = np.where(inp.sufficient[i] & free, p.print_below / p.allowance * price, 0.0)
+    floor_value = float(h.sum() + v[fixed].sum() + np.nan_to_num(suff_low).sum())
+    value = max(value, floor_value)
+    w_ref = v / v_drift if v_drift > 0 else np.zeros_like(v)
+    lower = np.nan_to_num(suff_low) / value if value > 0 else np.zeros_like(v)
+    upper = np.maximum(np.maximum(p.max_weight, w_ref), lower)
+    rest = 1.0 - (h.sum() + v[fixed].sum()) / value if value > 0 else 0.0
+    w = np.zeros_like(v)
+    w[disc] = h[disc] / value if value > 0 else 0.0
+    w[fixed] = v[fixed] / value if value > 0 else 0.0
+    w[free] = project_weights(w_ref[free], max(rest, 0.0), lower[free], upper[free])
+    shares = carry.copy()
+    shares[disc] = implied[disc]
+    shares[free] = w[free] * value / price[free]
+    # trades: a stock printed on consecutive days traded the change of its implied shares; a
+    # stock printed today only (or after a re-anchor) is revised to its print, and is taken to
+    # have traded like the free stocks (the jump is new information about the past, not a trade)
+    vw = np.nan_to_num(inp.vwap[i])
+    trade = shares - carry
+    base = float((carry[free] * price[free]).sum())
+    scale = float((shares[free] * price[free]).sum()) / base if base > 0 else 1.0
+    trade[new] = carry[new] * (scale - 1.0)
+    flow = np.where(trading, trade * vw, 0.0)
+    return _Day(shares, value, v_drift, flow, disc, w)
+
+
+@reports_progress("holdings estimate")
+def estimate_holdings(
+    market: Market,
+    *,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    params: EstimateParams | None = None,
+    total_value: TotalValue = "fit",
+    short_sellable: pl.DataFrame | pl.LazyFrame | None = None,
+    snapshots: pl.DataFrame | pl.LazyFrame | None = None,
+    progress: ProgressOption = "auto",
+) -> HoldingsEstimate:
+    """Estimate daily northbound holdings and flows from snapshots and short-sellable quantities.
+
+    Seed 002's two-step method (Kaiyuan, 2025-03), run in real time: the estimate for day d
+    uses only what was published by the day its disclosure appeared (the next northbound
+    session), and every quarterly snapshot re-anchors the chain from its as-of day once
+    published, so errors do not accumulate.
+
+    Parameters
+    ----------
+    market
+        Needs ``prices``, ``northbound`` (the anchors), ``short_sellable``;
+        ``corporate_actions`` when bonus issues exist; ``northbound_truth`` for
+        ``total_value="truth"``.
+    start, end
+        Window to estimate (default: after the market's last daily disclosure .. its last day).
+    params
+        :class:`EstimateParams`.
+    total_value
+        ``"fit"`` (step 1), or the seed's ablations: ``"truth"`` (the true total value, from
+        ``northbound_truth``) and ``"buy_and_hold"`` (the drifted previous total).
+    short_sellable, snapshots
+        Replace the market's ``short_sellable`` / ``northbound`` tables (e.g. from
+        :mod:`factorlab.adapters.hkex` and tushare ``hk_hold``).
+    progress
+        Progress messages (see :mod:`factorlab.progress`).
+
+    Returns
+    -------
+    HoldingsEstimate
+
+    Examples
+    --------
+    >>> from factorlab.datasets import synthetic_market
+    >>> m = synthetic_market(n_assets=120, start="2022-06-01", end="2023-12-31",
+    ...                      disclosure_change="2023-01-01", progress=False)  # doctest: +SKIP
+    >>> est = estimate_holdings(m, progress=False)  # doctest: +SKIP
+    """
+    if total_value not in ("fit", "truth", "buy_and_hold"):
+        raise ParameterError(
+            f"`total_value` must be 'fit', 'truth' or 'buy_and_hold'; got {total_value!r}."
+        )
+    p = params or EstimateParams()
+    say = progress
+    inp = estimation_inputs(
+        market, start=start, end=end, short_sellable=short_sellable, snapshots=snapshots
+    )
+    v_true = _true_values(market, inp) if total_value == "truth" else None
+    say(f"{len(inp.est_rows)} days x {inp.index.shape[1]} stocks, {len(inp.anchors)} anchors")
+    return _run(inp, p, total_value, v_true, _source(market))
+
+
+def _source(market: Market) -> str:
+    meta = market.meta if isinstance(market.meta, dict) else {}
+    h = meta.get("content_hash")
+    src = meta.get("source") or ("synthetic" if "params" in meta else "in-memory market")
+    return f"{src}" + (f" (content {h[:12]})" if isinstance(h, str) else "")
+
+
+def _true_values(market: Market, inp: EstimationInputs) -> np.ndarray:
+    market.require("northbound_truth", purpose="the known-total-value ablation")
+    lo, hi = inp.index.dates[0].item(), inp.index.dates[-1].item()
+    t = market.northbound_truth.filter(pl.col("date").is_between(lo, hi)).collect()
+    s = inp.index.scatter(inp.index.cells(t), t["shares"].cast(pl.Float64).to_numpy(), fill=0.0)
+    return np.nansum(s * np.nan_to_num(inp.close), axis=1)
+
+
+def _run(
+    inp: EstimationInputs,
+    p: EstimateParams,
+    mode: str,
+    v_true: np.ndarray | None,
+    source: str,
+) -> HoldingsEstimate:
+    anchors = sorted(inp.anchors, key=lambda a: a[1])
+    a_row, _, a_shares = anchors[0]
+    used = 1
+    state_row, state = a_row, a_shares
+    # anchor holdings are published in full: a change from them is a trade
+    known = np.ones(len(a_shares), dtype=bool)
+    state_disc = known
+    dates = inp.index.date_series()
+    assets = inp.index.assets
+    rows_out: list[pl.DataFrame] = []
+    totals: list[dict] = []
+    est_rows = inp.est_rows
+    k = 0
+    chain_value: dict[int, float] = {}  # the current chain's total value by row
+    errors: list[float] = []  # per-day drift of past chains, measured at each re-anchor
+    drift = 0.0
+    while k < len(est_rows):
+        i, pub = int(est_rows[k]), inp.published[k]
+        while used < len(anchors) and anchors[used][1] <= pub:
+            row_a, _, sh_a = anchors[used]
+            used += 1
+            if row_a < i and row_a >= a_row:
+                n_days = int(((est_rows > a_row) & (est_rows <= row_a)).sum())
+                if p.drift_correction and mode == "fit" and row_a in chain_value and n_days:
+                    v_snap = float(np.nansum(sh_a * np.nan_to_num(inp.close[row_a])))
+                    errors.append((v_snap / chain_value[row_a] - 1.0) / n_days)
+                    drift = drift + errors[-1] if errors else 0.0
+                a_row, state_row, state, state_disc = row_a, row_a, sh_a, known
+                chain_value = {}
+                # replay the chain from the new anchor up to (not including) day i
+                for r in est_rows[(est_rows > row_a) & (est_rows < i)]:
+                    day = _step(inp, state_row, state, int(r), p, mode, v_true, state_disc, drift)
+                    state_row, state, state_disc = int(r), day.shares, day.disclosed
+                    chain_value[int(r)] = day.value
+        if i <= state_row:
+            k += 1
+            continue
+        day = _step(inp, state_row, state, i, p, mode, v_true, state_disc, drift)
+        state_row, state, state_disc = i, day.shares, day.disclosed
+        chain_value[i] = day.value
+        held = np.flatnonzero((day.shares > 0) | (day.flow != 0))
+        rows_out.append(
+            pl.DataFrame(
+                {
+                    "date": dates.gather([i] * len(held)),
+                    "asset": assets.gather(held),
+                    "shares": np.round(day.shares[held]),
+                    "weight": day.weight[held],
+                    "flow": day.flow[held],
+                    "disclosed": day.disclosed[held],
+                }
+            ).with_columns(published=pl.lit(pub.item(), dtype=pl.Date), estimated=pl.lit(True))
+        )
+        totals.append(
+            {
+                "date": dates[i],
+                "published": pub.item(),
+                "value": day.value,
+                "value_drift": day.drift,
+                "net_inflow": float(day.flow.sum()),
+                "n_disclosed": int(day.disclosed.sum()),
+                "disclosed_weight": float(day.weight[day.disclosed].sum()),
+                "anchor": dates[a_row],
+                "estimated": True,
+            }
+        )
+        k += 1
+    holdings = (
+        pl.concat(rows_out)
+        if rows_out
+        else pl.DataFrame(
+            schema={
+                "date": pl.Date,
+                "asset": pl.String,
+                "shares": pl.Float64,
+                "weight": pl.Float64,
+                "flow": pl.Float64,
+                "disclosed": pl.Boolean,
+                "published": pl.Date,
+                "estimated": pl.Boolean,
+            }
+        )
+    )
+    return HoldingsEstimate(holdings, pl.DataFrame(totals), p, mode, source, _notes(inp.notes))
+
+
+def naive_flows(
+    market: Market,
+    *,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    allowance: float = 0.01,
+    short_sellable: pl.DataFrame | pl.LazyFrame | None = None,
+    snapshots: pl.DataFrame | pl.LazyFrame | None = None,
+) -> HoldingsEstimate:
+    """The seed's naive baseline: the net inflow implied by the printed stocks alone.
+
+    For each estimated day, the stocks printed both that day and the previous disclosure day
+    contribute ``(q_t - q_{t-1} x bonus) / allowance x VWAP`` (seed 002 figures 7-8). Its
+    holdings: the anchor's shares carried buy-and-hold, the printed stocks at their implied
+    shares (re-anchored on each published snapshot), so holding value and weights can be
+    scored like the estimator's.
+
+    Returns
+    -------
+    HoldingsEstimate
+        ``total_value = "naive"``; ``totals.net_inflow`` is null on the first day.
+    """
+    inp = estimation_inputs(
+        market, start=start, end=end, short_sellable=short_sellable, snapshots=snapshots
+    )
+    anchors = sorted(inp.anchors, key=lambda a: a[1])
+    state_row, state = anchors[0][0], anchors[0][2]
+    used = 1
+    prev_q = None
+    prev_row = state_row
+    totals, rows_out = [], []
+    dates = inp.index.date_series()
+    for k, i in enumerate(inp.est_rows):
+        i = int(i)
+        pub = inp.published[k]
+        while used < len(anchors) and anchors[used][1] <= pub:
+            if anchors[used][0] < i:
+                state_row, state = anchors[used][0], anchors[used][2]
+            used += 1
+        carry = state * (inp.ex[i] / inp.ex[state_row])
+        q = inp.quantity[i]
+        disc = np.isfinite(q)
+        implied = np.where(q > 0, (q + 0.5) / allowance, 0.0)
+        shares = np.where(disc, implied, carry)
+        vw = np.nan_to_num(inp.vwap[i])
+        flow = np.zeros_like(shares)
+        if prev_q is not None:
+            both = disc & np.isfinite(prev_q)
+            prev_implied = np.where(prev_q > 0, (prev_q + 0.5) / allowance, 0.0)
+            bonus = inp.ex[i] / inp.ex[prev_row]
+            flow = np.where(both, (implied - prev_implied * bonus) * vw, 0.0)
+        value_j = shares * np.nan_to_num(inp.close[i])
+        value = float(value_j.sum())
+        held = np.flatnonzero(shares > 0)
+        rows_out.append(
+            pl.DataFrame(
+                {
+                    "date": dates.gather([i] * len(held)),
+                    "asset": inp.index.assets.gather(held),
+                    "shares": np.round(shares[held]),
+                    "weight": value_j[held] / value if value > 0 else np.zeros(len(held)),
+                    "flow": flow[held],
+                    "disclosed": disc[held],
+                }
+            ).with_columns(published=pl.lit(pub.item(), dtype=pl.Date), estimated=pl.lit(True))
+        )
+        totals.append(
+            {
+                "date": dates[i],
+                "published": pub.item(),
+                "value": value,
+                "value_drift": float((carry * np.nan_to_num(inp.close[i])).sum()),
+                "net_inflow": float(flow.sum()) if prev_q is not None else None,
+                "n_disclosed": int(disc.sum()),
+                "disclosed_weight": float(value_j[disc].sum() / value) if value > 0 else 0.0,
+                "anchor": dates[state_row],
+                "estimated": True,
+            }
+        )
+        state_row, state = i, shares
+        prev_q, prev_row = q, i
+    return HoldingsEstimate(
+        pl.concat(rows_out),
+        pl.DataFrame(totals),
+        EstimateParams(allowance=allowance),
+        "naive",
+        _source(market),
+        _notes(inp.notes),
+    )
