@@ -43,6 +43,19 @@ Coefficient = Literal["seed", "sign", "change"]
 CHANGE_SCALE = 0.10
 
 
+class _Shown:
+    """The short repr and notebook summary of a result (its ``_display()`` Summary)."""
+
+    def _display(self) -> Summary:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self._display().text()
+
+    def _repr_html_(self) -> str:
+        return self._display().html()
+
+
 def _check_days(days: Any, name: str = "days") -> int:
     if not isinstance(days, int) or isinstance(days, bool) or days < 1:
         raise ParameterError(f"`{name}` must be an integer >= 1; got {days!r}.")
@@ -190,8 +203,8 @@ def _window(flows: pl.DataFrame, days: int) -> pl.DataFrame:
     ).filter(pl.col("_back") <= days)
 
 
-@dataclass(frozen=True)
-class SectorFlow:
+@dataclass(frozen=True, repr=False)
+class SectorFlow(_Shown):
     """Result of :func:`sector_money_flow`.
 
     Attributes
@@ -205,7 +218,8 @@ class SectorFlow:
         known), ``flow_window`` and ``flow_kind`` (``"exact"`` or ``"heuristic"``).
     daily
         Every session up to `as_of`: ``date, sector, etf, market, currency, flow_exact,
-        flow_heuristic, flow, flow_kind``, and ``cum_flow`` (cumulative ``flow`` per sector).
+        flow_heuristic, flow, flow_kind``, and ``cum_flow`` (cumulative ``flow`` per sector ETF,
+        in its own currency).
     days, as_of, source
         The window, the last date used (None: each ETF's latest) and the data it ran on.
     """
@@ -234,12 +248,6 @@ class SectorFlow:
             "flow_kind",
         )
         return Summary(f"SectorFlow: {self.table.height} sectors", lines, show, "by score")
-
-    def __repr__(self) -> str:
-        return self._display().text()
-
-    def _repr_html_(self) -> str:
-        return self._display().html()
 
 
 def sector_money_flow(
@@ -358,8 +366,8 @@ def sector_money_flow(
             "flow",
             "flow_kind",
         )
-        .sort("sector", "date")
-        .with_columns(pl.col("flow").fill_null(0.0).cum_sum().over("sector").alias("cum_flow"))
+        .sort("sector", "etf", "date")
+        .with_columns(pl.col("flow").fill_null(0.0).cum_sum().over("etf").alias("cum_flow"))
     )
     return SectorFlow(table, daily, days, day, market_source(market))
 
@@ -406,8 +414,8 @@ def _cny_rates(market: Market, dates: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
-@dataclass(frozen=True)
-class SectorComparison:
+@dataclass(frozen=True, repr=False)
+class SectorComparison(_Shown):
     """Result of :func:`compare_sectors`.
 
     ``table``: one row per sector, by score: ``rank, sector, etf, market, currency`` (of the
@@ -436,12 +444,6 @@ class SectorComparison:
             "flow_kind",
         )
         return Summary(f"SectorComparison: {self.table.height} sectors", lines, show, "by score")
-
-    def __repr__(self) -> str:
-        return self._display().text()
-
-    def _repr_html_(self) -> str:
-        return self._display().html()
 
 
 def compare_sectors(
@@ -564,8 +566,8 @@ def compare_sectors(
 # --- scheme 2: constituents; scheme 3: industry indices -------------------------------------
 
 
-@dataclass(frozen=True)
-class SectorStocks:
+@dataclass(frozen=True, repr=False)
+class SectorStocks(_Shown):
     """Result of :func:`sector_stocks` (seed 003 scheme 2, from the sector's constituents).
 
     ``summary``: one row per date of the window: ``date, sector, stocks`` (trading that day),
@@ -589,12 +591,6 @@ class SectorStocks:
             f"flow coefficient {self.coefficient!r} (heuristic)",
         )
         return Summary("SectorStocks (scheme 2: constituents)", lines, self.summary, "by date")
-
-    def __repr__(self) -> str:
-        return self._display().text()
-
-    def _repr_html_(self) -> str:
-        return self._display().html()
 
 
 def sector_stocks(
@@ -772,8 +768,8 @@ def sector_index(
 # --- the heuristic against the exact flow ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HeuristicCheck:
+@dataclass(frozen=True, repr=False)
+class HeuristicCheck(_Shown):
     """How well seed 003's heuristic tracks the exact flow (:func:`heuristic_accuracy`).
 
     ``table``: per ETF with exact flows and horizon (sessions summed): ``etf, sector, horizon,
@@ -792,12 +788,6 @@ class HeuristicCheck:
         return Summary(
             "HeuristicCheck: seed 003 heuristic vs exact flow", lines, self.overall, "per horizon"
         )
-
-    def __repr__(self) -> str:
-        return self._display().text()
-
-    def _repr_html_(self) -> str:
-        return self._display().html()
 
 
 def heuristic_accuracy(

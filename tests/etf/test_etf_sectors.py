@@ -257,3 +257,12 @@ def test_the_factor_runs_through_evaluate(etf_market):
     ev = evaluate(frame, ["etf_flow"], prices=prices, horizons=(5,), entry="next_close")
     assert ev.summary.height == 1
     assert ev.summary["ic_mean"].is_finite().all()
+
+
+def test_cumulative_flows_are_per_etf_when_sectors_share_a_name(etf_market):
+    r = sector_money_flow(etf_market, ["2828.HK", "XLF"])  # both labelled 金融 by the seed
+    assert r.table["sector"].to_list() == ["金融", "金融"]
+    for etf in ("2828.HK", "XLF"):
+        d = r.daily.filter(pl.col("etf") == etf).sort("date")
+        want = np.cumsum(d["flow"].fill_null(0).to_numpy())
+        np.testing.assert_allclose(d["cum_flow"].to_numpy(), want, rtol=1e-12)

@@ -107,7 +107,8 @@ def _pd_factor(market, flow, lookback, skip, scale, industries=ROTATION_INDUSTRI
     if flow != "all":
         f = f.filter(pl.col("date") >= first_eff)
     daily = _pd_by_industry(f, market, industries, dates).fillna(0.0)
-    s = daily.rolling(lookback).sum().shift(skip)
+    # each window summed term by term (a running sum cancels over the long history)
+    s = sum(daily.shift(skip + k) for k in range(lookback))
     pos = pd.Series(np.arange(len(dates)), index=dates)
     start_pos = pos - skip - lookback + 1
     valid = (start_pos >= pos[pd.Timestamp(first)]) & (pos <= pos[pd.Timestamp(last)])
