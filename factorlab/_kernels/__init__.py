@@ -7,8 +7,12 @@ nogil=True)``, never ``fastmath``, and its docstring names the reference result 
 from __future__ import annotations
 
 from factorlab._kernels.correlation import ic_rows_nb, rank_autocorrelation_nb, row_pearson_nb
-from factorlab._kernels.grid import gather_cells_nb, scatter_cells_nb
-from factorlab._kernels.participants import participant_changes_nb, participant_walk_nb
+from factorlab._kernels.grid import ffill_rows_nb, gather_cells_nb, scatter_cells_nb
+from factorlab._kernels.participants import (
+    first_rows_nb,
+    participant_changes_nb,
+    participant_walk_nb,
+)
 from factorlab._kernels.quantile import qcut_rows_nb, rank_buckets_nb
 from factorlab._kernels.rank import average_ranks_nb, row_average_ranks_nb, row_order_nb
 from factorlab._kernels.returns import (
@@ -22,7 +26,9 @@ from factorlab._kernels.turnover import quantile_turnover_nb
 __all__ = [
     "average_ranks_nb",
     "factor_returns_nb",
+    "ffill_rows_nb",
     "fill_prices_nb",
+    "first_rows_nb",
     "forward_returns_nb",
     "gather_cells_nb",
     "ic_rows_nb",

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
-__all__ = ["gather_cells_nb", "scatter_cells_nb"]
+__all__ = ["ffill_rows_nb", "gather_cells_nb", "scatter_cells_nb"]
 
 
 @njit(cache=True, nogil=True)
@@ -28,3 +29,23 @@ def gather_cells_nb(grid, rows, cols, out):  # pragma: no cover - compiled
         if r >= 0 and c >= 0:
             out[i] = grid[r, c]
 
+
+@njit(cache=True, nogil=True)
+def ffill_rows_nb(x, out, lag):  # pragma: no cover - compiled
+    """Forward fill down each column of the (T, N) `x` into `out`: with ``lag`` False,
+    ``out[t, j]`` = the last non-NaN ``x[s, j]`` with s <= t (the numpy ``ffill_rows``); with
+    ``lag`` True, with s < t (``prev_valid_rows``); NaN where there is none. One pass over the
+    rows, the last values carried in an (N,) buffer: the same values, copied."""
+    n_t, n_a = x.shape
+    last = np.full(n_a, np.nan)
+    for t in range(n_t):
+        for j in range(n_a):
+            v = x[t, j]
+            if lag:
+                out[t, j] = last[j]
+                if not np.isnan(v):
+                    last[j] = v
+            else:
+                if not np.isnan(v):
+                    last[j] = v
+                out[t, j] = last[j]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["participant_changes_nb", "participant_walk_nb"]
+__all__ = ["first_rows_nb", "participant_changes_nb", "participant_walk_nb"]
 
 
 @njit(cache=True, nogil=True)
@@ -251,3 +251,18 @@ def participant_walk_nb(
         cur_base, prev_base = prev_base, cur_base
         start = stop
     return first_dup
+
+
+@njit(cache=True, nogil=True)
+def first_rows_nb(codes, lo, n):  # pragma: no cover - compiled
+    """(first, count) of the integer `codes` in [lo, lo + n): ``first[c - lo]`` = the first
+    row holding code c (-1: none), ``count[c - lo]`` = its rows, as ``np.unique(codes,
+    return_index=True, return_counts=True)`` spread over the range, in one pass."""
+    first = np.full(n, -1, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    for i in range(codes.shape[0]):
+        c = codes[i] - lo
+        if first[c] < 0:
+            first[c] = i
+        count[c] += 1
+    return first, count

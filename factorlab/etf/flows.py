@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from factorlab.errors import AbsentDataError, FactorLabError, ParameterError
+from factorlab.errors import AbsentDataError, ParameterError
 from factorlab.etf.reference import MARKET_CURRENCY, normalize_etf_code, sector_etfs
 from factorlab.frames import as_lazy, check_columns, check_numeric, check_positive
 from factorlab.market import Market
@@ -36,6 +36,13 @@ __all__ = [
 DIRECTIONS: tuple[str, ...] = ("大幅流出", "小幅流出", "震荡", "持续流入", "强势流入")
 
 _BAR_COLUMNS = ("date", "etf", "close", "volume", "amount")
+_LABELS = ("date", "etf", "sector", "market", "currency")
+_NUMBERS = ("close", "volume", "amount", "nav", "shares_outstanding")
+
+
+def _standard(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """The bars in :func:`etf_bars`' column order, numbers as Float64."""
+    return lf.select(*_LABELS, *(pl.col(c).cast(pl.Float64) for c in _NUMBERS))
 
 
 @dataclass(frozen=True)
@@ -195,32 +202,15 @@ def etf_bars(market: Market) -> pl.LazyFrame:
                 if "market" in schema
                 else pl.lit("CNY").alias("currency")
             )
-        return lf.with_columns(extra).select(
-            "date",
-            "etf",
-            "sector",
-            "market",
-            "currency",
-            "close",
-            "volume",
-            "amount",
-            pl.col("nav").cast(pl.Float64),
-            pl.col("shares_outstanding").cast(pl.Float64),
-        )
+        return _standard(lf.with_columns(extra))
     if market.has("etf_prices"):
         ref = sector_etfs().select("etf", pl.col("sector").alias("_ref_sector"))
-        return (
-            market.table("etf_prices")
-            .join(ref.lazy(), on="etf", how="left")
-            .select(
-                "date",
-                "etf",
+        bars = market.table("etf_prices").join(ref.lazy(), on="etf", how="left")
+        return _standard(
+            bars.with_columns(
                 pl.coalesce("_ref_sector", "etf").alias("sector"),
                 pl.lit("CN").alias("market"),
                 pl.lit("CNY").alias("currency"),
-                "close",
-                "volume",
-                "amount",
                 pl.lit(None, dtype=pl.Float64).alias("nav"),
                 pl.lit(None, dtype=pl.Float64).alias("shares_outstanding"),
             )
@@ -241,11 +231,7 @@ def _as_bars(source: Any) -> pl.LazyFrame:
     lf = as_lazy(source, name="etfs")
     schema = lf.collect_schema()
     check_columns(schema, _BAR_COLUMNS, table="etfs")
-    check_numeric(
-        schema,
-        [c for c in ("close", "volume", "amount", "nav", "shares_outstanding") if c in schema],
-        table="etfs",
-    )
+    check_numeric(schema, [c for c in _NUMBERS if c in schema], table="etfs")
     fill = {
         "sector": pl.col("etf"),
         "market": pl.lit("CN"),
@@ -253,18 +239,8 @@ def _as_bars(source: Any) -> pl.LazyFrame:
         "nav": pl.lit(None, dtype=pl.Float64),
         "shares_outstanding": pl.lit(None, dtype=pl.Float64),
     }
-    lf = lf.with_columns([expr.alias(c) for c, expr in fill.items() if c not in schema])
-    return lf.select(
-        "date",
-        "etf",
-        "sector",
-        "market",
-        "currency",
-        pl.col("close").cast(pl.Float64),
-        pl.col("volume").cast(pl.Float64),
-        pl.col("amount").cast(pl.Float64),
-        pl.col("nav").cast(pl.Float64),
-        pl.col("shares_outstanding").cast(pl.Float64),
+    return _standard(
+        lf.with_columns([expr.alias(c) for c, expr in fill.items() if c not in schema])
     )
 
 
@@ -315,8 +291,8 @@ def etf_flows(
     Raises
     ------
     FactorLabError
-        Missing columns, non-numeric values, or a close <= 0 (errors of factorlab.frames);
-        an unknown code in `etfs`.
+        Missing columns, non-numeric values, or a close <= 0 (the errors of factorlab.frames);
+        a malformed code in `etfs` (AssetCodeError); no rows left (ParameterError).
 
     Examples
     --------
@@ -336,7 +312,10 @@ def etf_flows(
     check_positive(lf, ["close"], table="etfs", show=("date", "etf"))
     bars = lf.collect().sort("etf", "date")
     if bars.height == 0:
-        raise FactorLabError("`etfs`: no ETF bars to compute flows from (empty after filters).")
+        raise ParameterError(
+            "`etfs`: no ETF bars to compute flows from (none left after the `etfs` filter "
+            f"{list(etfs) if etfs is not None else 'None'}); name ETFs the table holds."
+        )
     by = "etf"
     prev_close = pl.col("close").shift(1).over(by)
     k = rules.volume_window

@@ -366,15 +366,21 @@ def _price_grids(index: GridIndex, px: pl.DataFrame, stock: bool = False) -> dic
     cells = index.cells(px)
     # the index is built from these rows, so a repeated (date, asset) key is a repeated cell
     index.check_cells(px, cells, table="prices", keys=["date", "asset"])
-    names = (*_PRICE_COLUMNS, "open", "limit_pct") if stock else _PRICE_COLUMNS
+    # high and low are read for the VWAP only: it is computed on the rows and placed as one
+    # grid (elementwise, the same values as on the grids)
+    col = {c: px[c].to_numpy() for c in ("amount", "volume", "close", "low", "high")}
+    vw = vwap(col["amount"], col["volume"], col["close"], col["low"], col["high"])
+    del col
+    names = [c for c in _PRICE_COLUMNS if c not in ("low", "high")]
     out = {name: index.scatter(cells, px[name].to_numpy()) for name in names}
+    if stock:
+        out |= {name: index.scatter(cells, px[name].to_numpy()) for name in ("open", "limit_pct")}
+    out["vwap"] = index.scatter(cells, vw)
+    del vw
     adj = out.pop("adj_factor")
     out["adj_close"] = out["close"] * adj
     if stock:
         out["adj"] = adj
-    del adj
-    # high and low are read for the VWAP only
-    out["vwap"] = vwap(out["amount"], out["volume"], out["close"], out.pop("low"), out.pop("high"))
     return out
 
 

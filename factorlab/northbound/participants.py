@@ -16,9 +16,9 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-from factorlab._kernels import participant_changes_nb, participant_walk_nb
+from factorlab._kernels import first_rows_nb, participant_changes_nb, participant_walk_nb
 from factorlab.calendar import DISCLOSURE_END, sessions
-from factorlab.errors import MAX_EXAMPLES, MarketError, ParameterError
+from factorlab.errors import MAX_EXAMPLES, MarketError, NullKeyError, ParameterError
 from factorlab.frames import check_unique_keys, match_codes
 from factorlab.grid import GridIndex, vwap
 from factorlab.market import Market
@@ -136,8 +136,32 @@ def _price_grids(market: Market, index: GridIndex) -> tuple[np.ndarray, np.ndarr
         .collect()
     )
     cells = index.cells(px)
-    g = {name: index.scatter(cells, px[name].to_numpy()) for name in px.columns[2:]}
-    return g["close"], vwap(g["amount"], g["volume"], g["close"], g["low"], g["high"])
+    # the VWAP on the rows, then two grids (elementwise: the same values as on five grids)
+    col = {c: px[c].to_numpy() for c in px.columns[2:]}
+    vw = vwap(col["amount"], col["volume"], col["close"], col["low"], col["high"])
+    return index.scatter(cells, col["close"]), index.scatter(cells, vw)
+
+
+def _sorted_codes(cols: pl.DataFrame, name: str) -> tuple[np.ndarray, pl.Series, np.ndarray]:
+    """(int32 code of each row, the sorted unique values, rows per value) of the categorical
+    column `name` of `cols` (dropped from `cols`): the codes of an Enum of the sorted values,
+    from the column's physical codes (each value's string read once, at its first row)."""
+    col = cols.drop_in_place(name)
+    if col.null_count():
+        raise NullKeyError(
+            f"column `{name}` of table `participant_holdings` holds {col.null_count()} null(s); "
+            "every holding needs its asset and participant. Drop or fill those rows.",
+            table="participant_holdings",
+            column=name,
+        )
+    phys = col.to_physical().to_numpy()
+    first, count = first_rows_nb(phys, 0, int(phys.max()) + 1 if phys.size else 0)
+    present = np.flatnonzero(first >= 0)
+    values = col.gather(first[present]).cast(pl.String)
+    order = values.arg_sort().to_numpy()
+    rank = np.zeros(first.shape[0], dtype=np.int32)
+    rank[present[order]] = np.arange(present.size, dtype=np.int32)
+    return rank[phys], values.gather(order).alias(name), count[present[order]]
 
 
 def _unpriced_report(
@@ -183,35 +207,34 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     market.require("participant_holdings", "prices", purpose="the participant split")
     end = end or DISCLOSURE_END
     ph = market.participant_holdings.filter(pl.col("date") <= end)
-    # two scans instead of one collect: the codes, then the rows as integer columns only (the
-    # string columns of tens of millions of rows are never held: 1.5 GB less peak memory)
-    codes = ph.select(
-        pl.col("date").unique().sort().implode(),
-        pl.col("asset").unique().sort().implode(),
-        pl.col("participant").unique().sort().implode(),
+    # one scan, the codes as categoricals (never held as strings: tens of millions of rows),
+    # then numbered by the sorted unique values (the grid's order) with numpy
+    cols = ph.select(
+        date=pl.col("date").cast(pl.Int32),
+        asset=pl.col("asset").cast(pl.String).cast(pl.Categorical),
+        participant=pl.col("participant").cast(pl.String).cast(pl.Categorical),
+        shares=pl.col("shares").cast(pl.Float64),
     ).collect()
-    all_days, assets, parts = (codes[c][0] for c in ("date", "asset", "participant"))
-    if all_days.len() == 0:
+    if cols.height == 0:
         raise MarketError(
             f"table `participant_holdings` has no rows on or before {end}: the participant split "
             "needs daily CCASS holdings."
         )
-    ashare = sessions("ashare", all_days.min(), all_days.max())
-    days_s = all_days.filter(all_days.is_in(ashare.implode()))
-    days = days_s.to_numpy().astype("datetime64[D]")
-    cols = ph.select(
-        date=pl.col("date").cast(pl.Int32),
-        aid=pl.col("asset").cast(pl.Enum(assets)).to_physical().cast(pl.Int32),
-        pid=pl.col("participant").cast(pl.Enum(parts)).to_physical().cast(pl.Int32),
-        shares=pl.col("shares").cast(pl.Float64),
-    ).collect()
     if cols.height > 1 and not cols["date"].is_sorted():  # stored date-sorted
         cols = cols.sort("date", maintain_order=True)
-    # the columns as numpy arrays (copies of the scan's chunks); the frame is dropped so the
-    # rows are held once while the split runs
-    date_num, aid, pid, shares = (cols.drop_in_place(c).to_numpy() for c in cols.columns)
+    # the columns as numpy arrays (copies of the scan's chunks), each dropped from the frame
+    # once converted: the rows are held once while the split runs
+    aid, assets, rows_per_asset = _sorted_codes(cols, "asset")
+    pid, parts, _ = _sorted_codes(cols, "participant")
+    date_num, shares = (cols.drop_in_place(c).to_numpy() for c in ("date", "shares"))
     del cols
-    report = _unpriced_report(market, assets, np.bincount(aid, minlength=assets.len()), days_s)
+    lo_day = int(date_num.min())
+    first_day, _ = first_rows_nb(date_num, lo_day, int(date_num.max()) - lo_day + 1)
+    all_days = pl.Series(np.flatnonzero(first_day >= 0) + lo_day, dtype=pl.Int32).cast(pl.Date)
+    ashare = sessions("ashare", all_days.min(), all_days.max())
+    days_s = all_days.filter(all_days.is_in(ashare.implode())).alias("date")
+    days = days_s.to_numpy().astype("datetime64[D]")
+    report = _unpriced_report(market, assets, rows_per_asset, days_s)
     index = GridIndex(days, assets)
     lo, lut = index.day_lut  # type: ignore[misc]  # sessions: never too sparse for a table
     ex, pending = bonus_grids(bonus_events(market), index)

@@ -22,6 +22,8 @@ __all__ = ["cumulative_flow_figure", "write_etf_flows"]
 
 #: Most sectors drawn in one figure (the largest |cumulative flow| first).
 MAX_LINES = 20
+#: Points per line at most (longer histories are thinned evenly; the last day is kept).
+MAX_POINTS = 600
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -61,6 +63,9 @@ def cumulative_flow_figure(result: SectorFlow, *, currency_note: str = "") -> Fi
     cmap = colormaps["tab20"]
     for i, (etf, sector, _, kind) in enumerate(ends.iter_rows()):
         rows = daily.filter(pl.col("etf") == etf)
+        step = max(1, rows.height // MAX_POINTS)  # a line of ~MAX_POINTS points, the last kept
+        rows = pl.concat([rows.gather_every(step), rows.tail(1)]).unique("date", keep="last")
+        rows = rows.sort("date")
         style = "-" if kind == "exact" else "--"
         ax.plot(
             rows["date"].to_list(),

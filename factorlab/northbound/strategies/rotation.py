@@ -467,22 +467,23 @@ def _factor_grid(
         )
     fl = inputs.flows[flow]
     n_t = len(inputs.dates)
-    csum = np.zeros((n_t + 1, fl.daily.shape[1]))
-    csum[1:] = np.cumsum(np.nan_to_num(fl.daily), axis=0)
     e = np.arange(n_t)
     hi = e - skip  # last window row
     lo = hi - lookback + 1  # first window row
     ok = (lo >= fl.first) & (e <= fl.last) & (lo >= 1)
     out = np.full(fl.daily.shape, np.nan)
-    ee = e[ok]
-    out[ok] = csum[hi[ok] + 1] - csum[lo[ok]]
+    if lookback <= n_t:
+        # each window summed on its own (no difference of long cumulative sums: no cancellation)
+        windows = np.lib.stride_tricks.sliding_window_view(
+            np.nan_to_num(fl.daily), lookback, axis=0
+        )
+        out[ok] = windows[lo[ok]].sum(axis=-1)
     if scale != "none":
         den_grid = inputs.holding if scale == "holding" else inputs.float_cap
         den = np.full(fl.daily.shape, np.nan)
         den[ok] = den_grid[lo[ok] - 1]
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.where(den > 0, out / den, np.nan)
-    del ee
     return out
 
 
