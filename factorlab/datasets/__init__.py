@@ -50,7 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the generator's output changes for the same parameters (invalidates caches).
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 
 PresetName = Literal["default", "large", "small"]
 

@@ -406,30 +406,166 @@ def _rngs(seed: int) -> dict[str, np.random.Generator]:
 
 @dataclass
 class _Latent:
-    """The planted effects' latent drivers and their strengths over time."""
+    """The planted effects' latent drivers and their strengths over time.
+
+    Each effect has a driver that moves a part of the northbound money and, scaled by its
+    strength, the returns that money anticipates (strength 0 keeps the flows and removes the
+    payoff):
+
+    - selection: ``g`` (per stock) moves trading money; pays the next days.
+    - allocation (stock level): ``h`` (per stock, slow) tilts allocation holdings; pays slowly.
+    - timing: ``timing`` (market, a few days' memory) is what trading money knows about the
+      market; trading money's aggregate net buying is proportional to it (``timing_flow`` is its
+      leaky integral, the part of the trading holdings it moves) and the market return of the
+      next day is raised by it (:func:`_timing_effect`).
+    - industry: ``q_ind`` (per industry, weeks of memory) is what trading money knows about
+      industries; trading money's industry net buying is proportional to it (``q_flow``, its
+      leaky integral) and it raises the next days' industry returns.
+    - allocation (industry level, :func:`_allocation_industry_effect`): ``alloc_info`` (per
+      industry, slow) is what allocation money knows, ``alloc_burst`` (per industry, fast)
+      liquidity-driven flows without information; both tilt allocation holdings. The view pays
+      over the next ~6 weeks (a slow drift); the bursts move the industry's price temporarily
+      (``alloc_pressure``), which reverts within weeks: recent allocation inflows are followed
+      by a short-term reversal, older ones (skip the latest month) by the view's payoff.
+    """
 
     g: np.ndarray | None  # stock information (trading money's skill), (n_t, n)
     h: np.ndarray | None  # slow allocation preference, (n_t, n)
     timing: np.ndarray  # market timing latent, (n_t,)
-    q_ind: np.ndarray  # industry flow latent, (n_t, n_industries)
+    timing_flow: np.ndarray  # its leaky integral, unit sd: moves trading holdings, (n_t,)
+    q_ind: np.ndarray  # industry latent of trading money, (n_t, n_industries)
+    q_flow: np.ndarray  # its leaky integral, unit sd: moves trading industry holdings
+    alloc_info: np.ndarray  # allocation money's slow industry view, (n_t, n_industries)
+    alloc_burst: np.ndarray  # allocation money's fast uninformed industry flows
+    alloc_pressure: np.ndarray  # the transient price pressure of allocation industry flows
+    alloc_market_burst: np.ndarray  # allocation money's uninformed market-wide flows, (n_t,)
     a_sel: np.ndarray
     a_time: np.ndarray
     a_ind: np.ndarray
     a_alloc: np.ndarray
 
 
-def _latent(days: np.ndarray, n: int, n_ind: int, s: Strengths, rl: np.random.Generator) -> _Latent:
-    n_t = len(days)
+#: Memory (daily AR(1) coefficient) of the market-timing latent: a few days.
+TIMING_MEMORY = 0.85
+#: Memory of trading money's industry view: a few weeks.
+INDUSTRY_MEMORY = 0.97
+#: How slowly trading money unwinds what its views made it buy (leaky integral, per day).
+TRADING_UNWIND = 0.93
+#: Memory of allocation money's industry view (months) and of its uninformed bursts (days).
+ALLOCATION_INFO_MEMORY = 0.985
+ALLOCATION_BURST_MEMORY = 0.5
+#: Allocation holdings move 2% of the way to target a day (holdings_nb speed_a).
+ALLOCATION_SPEED = 0.02
+#: Decay per day of the price pressure of allocation flows (reverts within ~3 weeks).
+PRESSURE_DECAY = 0.9
+
+
+def _leaky_integral(x: np.ndarray, keep: float) -> np.ndarray:
+    """y_t = keep * y_{t-1} + x_t along axis 0, scaled to unit standard deviation."""
+    y = ar1_nb(x, keep) / np.sqrt(1.0 - keep * keep)  # ar1_nb scales the shocks by sqrt(1-k^2)
+    sd = y.std(axis=0)
+    return y / np.where(sd > 0, sd, 1.0)
+
+
+def _within_industry(x: np.ndarray, industry: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """`x` (n_t, n) less its `weight`-weighted mean over the stocks of each industry, per day."""
+    n_ind = int(industry.max()) + 1
+    member = np.zeros((len(industry), n_ind))
+    member[np.arange(len(industry)), industry] = weight
+    mean = (x @ member) / np.maximum(member.sum(axis=0), 1e-300)
+    for k in range(n_ind):  # in place, one industry at a time (peak memory)
+        cols = np.flatnonzero(industry == k)
+        x[:, cols] -= mean[:, k : k + 1]
+    return x
+
+
+def _latent(days: np.ndarray, u: _Universe, s: Strengths, rl: np.random.Generator) -> _Latent:
+    """The latent drivers. Stock-level views (``g``, ``h``) are relative within the industry
+    (less their mean weighted by the stock's rough size): stock picks buy some names and sell
+    others, so the money's industry and market flows come from its industry and market views."""
+    n_t, n, n_ind = len(days), len(u.industry), len(u.industries)
+    size = u.total_base * u.price0 * np.exp(0.3 * u.zsize)
+    g = _within_industry(ar1_nb(rl.standard_normal((n_t, n)), 0.9), u.industry, size)
+    h = _within_industry(ar1_nb(rl.standard_normal((n_t, n)), 0.985), u.industry, size)
+    timing = ar1_nb(rl.standard_normal(n_t), TIMING_MEMORY)
+    q_ind = ar1_nb(rl.standard_normal((n_t, n_ind)), INDUSTRY_MEMORY)
+    info = ar1_nb(rl.standard_normal((n_t, n_ind)), ALLOCATION_INFO_MEMORY)
+    burst = ar1_nb(rl.standard_normal((n_t, n_ind)), ALLOCATION_BURST_MEMORY)
+    market_burst = ar1_nb(rl.standard_normal(n_t), ALLOCATION_BURST_MEMORY)
     return _Latent(
-        g=ar1_nb(rl.standard_normal((n_t, n)), 0.9),
-        h=ar1_nb(rl.standard_normal((n_t, n)), 0.985),
-        timing=ar1_nb(rl.standard_normal(n_t), 0.9),
-        q_ind=ar1_nb(rl.standard_normal((n_t, n_ind)), 0.9),
+        g=g,
+        h=h,
+        timing=timing,
+        timing_flow=_leaky_integral(timing, TRADING_UNWIND),
+        q_ind=q_ind,
+        q_flow=_leaky_integral(q_ind, TRADING_UNWIND),
+        alloc_info=info,
+        alloc_burst=burst,
+        alloc_pressure=_allocation_pressure(burst),
+        alloc_market_burst=market_burst,
         a_sel=_effect_path(days, 0.045 * s.selection, s.decay_after_2021)[:, None],
-        a_time=_effect_path(days, 0.10 * s.timing, s.decay_after_2021),
-        a_ind=_effect_path(days, 0.10 * s.industry, s.decay_after_2021)[:, None],
-        a_alloc=_effect_path(days, 0.012 * s.allocation, s.decay_after_2021)[:, None],
+        a_time=_effect_path(days, s.timing, s.decay_after_2021),
+        a_ind=_effect_path(days, s.industry, s.decay_after_2021)[:, None],
+        a_alloc=_effect_path(days, s.allocation, s.decay_after_2021)[:, None],
     )
+
+
+#: Allocation holdings' industry tilt, exp(INFO_TILT * info + BURST_TILT * burst), and their
+#: market-wide uninformed flows (passive and liquidity flows, no price effect),
+#: exp(MARKET_BURST_TILT * market burst).
+INFO_TILT = 0.4
+BURST_TILT = 0.35
+MARKET_BURST_TILT = 0.5
+
+
+def _allocation_pressure(burst: np.ndarray) -> np.ndarray:
+    """The transient price pressure of allocation money's uninformed industry flows (unit sd).
+
+    Allocation holdings move ``ALLOCATION_SPEED`` of the way to their target a day, so the
+    industry flow of a burst is proportional to the burst less its slow average; the pressure
+    accumulates these flows and decays by ``PRESSURE_DECAY`` a day. (The informed part of the
+    flows moves prices through the slow drift of :func:`_allocation_industry_effect` instead.)
+    """
+    k = 1.0 - ALLOCATION_SPEED
+    flow = burst - ar1_nb(burst * ALLOCATION_SPEED / np.sqrt(1.0 - k * k), k)
+    pressure = ar1_nb(flow / np.sqrt(1.0 - PRESSURE_DECAY**2), PRESSURE_DECAY)
+    return pressure / pressure.std()
+
+
+#: Market drift per unit of the timing latent, per day, at strength 1.
+TIMING_DRIFT = 0.004
+#: Industry drift per unit of trading money's industry view, per day, at strength 1.
+INDUSTRY_DRIFT = 0.0015
+#: Industry drift per unit of allocation money's view, and the pressure's price impact.
+ALLOCATION_INFO_DRIFT = 0.001
+ALLOCATION_PRESSURE_IMPACT = 0.02
+#: Stock drift per unit of the slow allocation preference h, in units of the stock's vol.
+ALLOCATION_STOCK_DRIFT = 0.012
+
+
+def _timing_effect(lat: _Latent) -> np.ndarray:
+    """The planted timing payoff: the market return of day t rises with the timing latent of
+    day t-1, which trading money's aggregate net buying of day t-1 reflects."""
+    return lat.a_time * TIMING_DRIFT * _lag(lat.timing)
+
+
+def _industry_effect(lat: _Latent) -> np.ndarray:
+    """The planted industry payoff: industry k's return of day t rises with trading money's
+    view of k on day t-1 (its industry net buying is proportional to it)."""
+    return (
+        lat.a_ind * INDUSTRY_DRIFT * np.vstack([np.zeros((1, lat.q_ind.shape[1])), lat.q_ind[:-1]])
+    )
+
+
+def _allocation_industry_effect(lat: _Latent) -> np.ndarray:
+    """The planted allocation payoff by industry: a slow drift with allocation money's view
+    (pays over ~6 weeks: the view has months of memory) plus the day's change of the price
+    pressure of its uninformed bursts (a rise with the burst, reverting within weeks: recent
+    allocation inflows are followed by a short-term reversal)."""
+    n_ind = lat.alloc_info.shape[1]
+    drift = ALLOCATION_INFO_DRIFT * np.vstack([np.zeros((1, n_ind)), lat.alloc_info[:-1]])
+    pressure = np.diff(lat.alloc_pressure, axis=0, prepend=lat.alloc_pressure[:1])
+    return lat.a_alloc * (drift + ALLOCATION_PRESSURE_IMPACT * pressure)
 
 
 def _assets(days: np.ndarray, u: _Universe, codes: pl.Series) -> pl.DataFrame:
@@ -456,10 +592,10 @@ def _returns(u: _Universe, lat: _Latent, rr: np.random.Generator) -> tuple[np.nd
     n_ind = lat.q_ind.shape[1]
     vol_state = np.exp(0.35 * ar1_nb(rr.standard_normal(n_t), 0.985))
     mkt_vol = 0.012 * vol_state / vol_state.mean()
-    mkt = 0.0003 + mkt_vol * _student_t(rr, n_t) + lat.a_time * 0.012 * _lag(lat.timing)
-    ind_ret = 0.008 * _student_t(rr, (n_t, n_ind)) + lat.a_ind * 0.008 * np.vstack(
-        [np.zeros((1, n_ind)), lat.q_ind[:-1]]
-    )
+    mkt = 0.0003 + mkt_vol * _student_t(rr, n_t) + _timing_effect(lat)
+    ind_ret = 0.008 * _student_t(rr, (n_t, n_ind))
+    ind_ret += _industry_effect(lat)
+    ind_ret += _allocation_industry_effect(lat)
     size_ret = 0.004 * rr.standard_normal(n_t)
     beta = rr.normal(1.0, 0.25, n)
     sigma = 0.017 * np.exp(-0.15 * u.zsize)
@@ -469,7 +605,7 @@ def _returns(u: _Universe, lat: _Latent, rr: np.random.Generator) -> tuple[np.nd
     ret += ind_ret[:, u.industry]
     ret += size_ret[:, None] * (-0.5 * u.zsize)[None, :]
     ret[1:] += (lat.a_sel[1:] * sigma) * lat.g[:-1]
-    ret[1:] += (lat.a_alloc[1:] * sigma) * lat.h[:-1]
+    ret[1:] += (ALLOCATION_STOCK_DRIFT * lat.a_alloc[1:] * sigma) * lat.h[:-1]
     return ret, sigma
 
 
@@ -575,6 +711,12 @@ def _link_open(days: np.ndarray, u: _Universe) -> np.ndarray:
     )
 
 
+#: Trading holdings' response to 5-day returns (chasing), its industry and market views.
+CHASE = 0.05
+INDUSTRY_TILT = 0.4
+TIMING_TILT = 0.5
+
+
 def _holding_ratios(
     days: np.ndarray,
     u: _Universe,
@@ -603,15 +745,24 @@ def _holding_ratios(
     fx_mult = np.exp(-6.0 * np.log(fx / fx_trend))
     target_a = np.exp(0.3 * lat.h)
     lat.h = None  # no longer needed: free it
+    # the views' tilts are mean-one multipliers (unit-variance latents: exp(k x - k^2 / 2))
+    tilt_a = INFO_TILT * lat.alloc_info + BURST_TILT * lat.alloc_burst
+    tilt_a -= 0.5 * (INFO_TILT**2 + BURST_TILT**2)
+    target_a *= np.exp(tilt_a)[:, u.industry]
+    target_a *= np.exp(MARKET_BURST_TILT * lat.alloc_market_burst - 0.5 * MARKET_BURST_TILT**2)[
+        :, None
+    ]
     target_a *= (level * fx_mult)[:, None] * w_alloc[None, :]
     chase = _trailing_sum(np.nan_to_num(realized), 5)
     chase /= sigma[None, :] * np.sqrt(5.0)
     np.clip(chase, -3, 3, out=chase)
     target_t = 0.5 * lat.g
     lat.g = None
-    target_t += 0.15 * chase
+    target_t += CHASE * chase
     del chase
-    target_t += 0.2 * lat.q_ind[:, u.industry] + 0.12 * lat.timing[:, None]
+    target_t += INDUSTRY_TILT * lat.q_flow[:, u.industry]
+    target_t += TIMING_TILT * lat.timing_flow[:, None]
+    target_t -= 0.5 * (INDUSTRY_TILT**2 + TIMING_TILT**2)  # mean-one view multipliers
     np.exp(target_t, out=target_t)
     target_t *= 0.35 * level[:, None] * (np.exp(0.3 * u.zsize) * np.exp(rh.normal(0, 0.4, n)))
     noise_a = 0.0015 * rh.standard_normal((n_t, n))
@@ -669,7 +820,7 @@ def iter_tables(
     codes = pl.Series("asset", u.codes, dtype=pl.String)
     date_s = pl.Series("date", days, dtype=pl.Date)
     yield "assets", _assets(days, u, codes)
-    lat = _latent(days, n, len(u.industries), p.strengths, rngs["latent"])
+    lat = _latent(days, u, p.strengths, rngs["latent"])
 
     say("returns and prices")
     ret, sigma = _returns(u, lat, rngs["returns"])
@@ -991,6 +1142,8 @@ def _publication_dates(
     for q_end in _quarter_ends_after(p.disclosure_change, p.end):
         hk_before = hk[hk <= np.datetime64(q_end)]
         after = nb_all[nb_all > np.datetime64(q_end)]
+        if len(hk_before) and hk_before[-1] <= np.datetime64(p.disclosure_change):
+            continue  # the quarter's last session is still a daily day: no separate snapshot
         if len(hk_before) and len(after) >= 5 and after[4] <= np.datetime64(p.end):
             snap_asof.append(hk_before[-1])
             snap_pub.append(after[4])
@@ -1275,6 +1428,19 @@ THEME_ETFS: dict[str, tuple[str, ...]] = {
 }
 #: Creation / redemption unit of the synthetic A-share ETFs (units per basket).
 ETF_CREATION_UNIT = 1_000_000
+#: A-share ETF creations: daily rate of change of shares outstanding =
+#: ``ETF_FLOW_LOADING`` x the sector's z-scored northbound flow + ``ETF_RETURN_RESPONSE`` x the
+#: day's NAV return + ``ETF_RATE_NOISE`` x N(0, 1). The return response is contrarian (dips draw
+#: creations, as A-share ETF flows tend to): it is what makes seed 003's heuristic (up on rising
+#: volume = inflow) a coin flip against the exact flow here (docs/etf-flows.md).
+ETF_FLOW_LOADING = 0.004
+ETF_RETURN_RESPONSE = -0.1
+ETF_RATE_NOISE = 0.004
+#: The same for the Hong Kong and US ETFs (a persistent AR(1) flow latent instead of northbound
+#: flows): ``WORLD_FLOW_LOADING`` x latent + ``WORLD_RETURN_RESPONSE`` x return + noise.
+WORLD_FLOW_LOADING = 0.002
+WORLD_RETURN_RESPONSE = -0.05
+WORLD_RATE_NOISE = 0.002
 
 
 def _etfs(
@@ -1293,9 +1459,8 @@ def _etfs(
     `theme_rng`, which also drives their series, so the other ETFs do not depend on them).
     Shares outstanding change only by creations / redemptions in whole units of
     ``ETF_CREATION_UNIT``: a daily rate driven by the sector's northbound flow (z-scored), a
-    contrarian response to the day's NAV return (-0.1 x return: dips draw creations, as A-share
-    ETF flows tend to) and noise. Creations lift the premium (close / NAV - 1, plus noise of
-    0.15%) and the volume."""
+    contrarian response to the day's NAV return (``ETF_RETURN_RESPONSE``) and noise. Creations
+    lift the premium (close / NAV - 1, plus noise of 0.15%) and the volume."""
     n_t = len(days)
     r = np.nan_to_num(realized)
     w = np.nan_to_num(np.vstack([np.full((1, fcap.shape[1]), np.nan), fcap[:-1]]))
@@ -1328,7 +1493,11 @@ def _etfs(
             sec_flow = flow[:, mask].sum(axis=1)
         z = sec_flow / (sec_flow.std() + 1e-12)
         nav = np.round(np.cumprod(1.0 + day_ret) * rng.uniform(0.8, 1.5), 4)
-        rate = 0.004 * z - 0.1 * day_ret + 0.004 * rng.standard_normal(n_t)
+        rate = (
+            ETF_FLOW_LOADING * z
+            + ETF_RETURN_RESPONSE * day_ret
+            + ETF_RATE_NOISE * rng.standard_normal(n_t)
+        )
         rate[0] = 0.0
         cu = ETF_CREATION_UNIT
         shares = np.maximum(np.round(rng.uniform(5e8, 5e9) * np.exp(np.cumsum(rate)) / cu), 1) * cu
@@ -1380,7 +1549,7 @@ def _world_etfs(p: SynthParams, rng: np.random.Generator) -> pl.DataFrame:
 
     NAV: a regional market factor (half the variance) plus the ETF's own noise; shares
     outstanding change by creations / redemptions in whole units (a persistent flow latent, a
-    contrarian -0.05 x return term and noise), as for the A-share ETFs."""
+    contrarian ``WORLD_RETURN_RESPONSE`` x return term and noise), as for the A-share ETFs."""
     ref = sector_etfs().filter(pl.col("etf").is_in(list(WORLD_ETFS)))
     frames = []
     regional = {}
@@ -1394,8 +1563,8 @@ def _world_etfs(p: SynthParams, rng: np.random.Generator) -> pl.DataFrame:
         ret = vol * (np.sqrt(0.5) * regional[cal] + np.sqrt(0.5) * rng.standard_normal(n_t))
         ret[0] = 0.0
         nav = np.round(price0 * np.exp(np.cumsum(ret - 0.5 * vol**2)), 4)
-        rate = 0.002 * ar1_nb(rng.standard_normal(n_t), 0.9) - 0.05 * ret
-        rate += 0.002 * rng.standard_normal(n_t)
+        rate = WORLD_FLOW_LOADING * ar1_nb(rng.standard_normal(n_t), 0.9)
+        rate += WORLD_RETURN_RESPONSE * ret + WORLD_RATE_NOISE * rng.standard_normal(n_t)
         rate[0] = 0.0
         shares = np.maximum(np.round(rng.uniform(5e7, 1e9) * np.exp(np.cumsum(rate)) / cu), 1) * cu
         close = np.round(nav * (1.0 + 0.2 * rate + 0.0008 * rng.standard_normal(n_t)), 3)
