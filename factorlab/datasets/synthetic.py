@@ -1142,6 +1142,8 @@ def _publication_dates(
     for q_end in _quarter_ends_after(p.disclosure_change, p.end):
         hk_before = hk[hk <= np.datetime64(q_end)]
         after = nb_all[nb_all > np.datetime64(q_end)]
+        if len(hk_before) and hk_before[-1] <= np.datetime64(p.disclosure_change):
+            continue  # the quarter's last session is still a daily day: no separate snapshot
         if len(hk_before) and len(after) >= 5 and after[4] <= np.datetime64(p.end):
             snap_asof.append(hk_before[-1])
             snap_pub.append(after[4])
