@@ -30,6 +30,7 @@ from factorlab.errors import MarketError, ParameterError
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.participants import ParticipantSplit, classify_participants
 from factorlab.northbound.strategies.portraits import PORTRAIT_TABLES, portraits
+from factorlab.northbound.strategies.quota import quota_band, quota_band_index
 from factorlab.northbound.strategies.rotation import (
     ROTATION_COSTS,
     RotationInputs,
@@ -229,6 +230,37 @@ def _book_daily(book: Any) -> pl.DataFrame:
     return book.daily.select("date", "nav_net", "net", "benchmark", "exposure")
 
 
+def _run_quota(
+    market: Market, shared: _Shared, options: Options, say: Progress
+) -> tuple[Frames, Frames]:
+    stock = quota_band(market, **options.get("stocks", {}))
+    say("quota band on stocks (seed 000)")
+    index = quota_band_index(market, **options.get("index", {}))
+    say("quota band on the index")
+    versions = {"stocks": stock, "index": index}
+    stats = pl.concat(
+        [r.stats.with_columns(version=pl.lit(v)) for v, r in versions.items()]
+    ).select("version", pl.exclude("version"))
+    params = [(f"{v}.{k}", _text(x)) for v, r in versions.items() for k, x in r.params.items()] + [
+        (f"{v}.mf", r.definition) for v, r in versions.items()
+    ]
+    tables = {
+        "stats": stats,
+        "trades": stock.book.trades,
+        "params": pl.DataFrame(
+            params, schema={"parameter": pl.String, "value": pl.String}, orient="row"
+        ),
+    }
+    series = {
+        "signal": stock.signal,
+        "index_signal": index.signal,
+        "daily": pl.concat(
+            [_book_daily(r.book).with_columns(version=pl.lit(v)) for v, r in versions.items()]
+        ).select("version", pl.exclude("version")),
+    }
+    return tables, series
+
+
 #: Keywords of :func:`threshold_grid` the timing books reuse, so that they match the grid.
 _TIMING_SHARED = ("window", "history", "costs", "in_sample", "end", "tracking_bps")
 
@@ -280,6 +312,12 @@ _ROTATION_TABLES = ("prices", "assets", "northbound", "participant_holdings", "i
 _PARTS: dict[str, _Part] = {
     part.name: part
     for part in (
+        _Part(
+            "quota_band",
+            {"stocks": quota_band, "index": quota_band_index},
+            ("quotas", "northbound", "prices", "indices"),
+            _run_quota,
+        ),
         _Part(
             "threshold",
             {"threshold": threshold_grid},
