@@ -30,7 +30,13 @@ __all__ = ["SUFFICIENT_MARKERS", "short_sellable"]
 #: Cell texts (case-insensitive, after stripping) that mean "not printed: at or above the
 #: threshold" in the quantity column; any other non-numeric text is an error.
 SUFFICIENT_MARKERS = (
-    ">=300,000", ">= 300,000", ">300000", ">=300000", "sufficient", "充足", "足够",
+    ">=300,000",
+    ">= 300,000",
+    ">300000",
+    ">=300000",
+    "sufficient",
+    "充足",
+    "足够",
 )
 
 
@@ -125,8 +131,9 @@ def short_sellable(
             source=source,
             column=quantity_col,
         )
-    df = drop_rows(df, raw.is_null(), source, reason=f"empty `{quantity_col}`",
-                   show=["date", code_col])
+    df = drop_rows(
+        df, raw.is_null(), source, reason=f"empty `{quantity_col}`", show=["date", code_col]
+    )
     raw = df.get_column(quantity_col).cast(pl.String).str.strip_chars()
     marker = raw.str.to_lowercase().is_in([m.lower() for m in SUFFICIENT_MARKERS])
     qty = raw.str.replace_all(",", "").cast(pl.Float64, strict=False)
@@ -148,6 +155,10 @@ def short_sellable(
                 source=source,
                 column="asset",
             )
-        out = drop_rows(out, ~pl.struct(pl.all()).is_first_distinct(), source,
-                        reason="exact repeats (the same file read twice)")
+        out = drop_rows(
+            out,
+            ~pl.struct(pl.all()).is_first_distinct(),
+            source,
+            reason="exact repeats (the same file read twice)",
+        )
     return finish("short_sellable", out, source)

@@ -1142,6 +1142,8 @@ def _publication_dates(
     for q_end in _quarter_ends_after(p.disclosure_change, p.end):
         hk_before = hk[hk <= np.datetime64(q_end)]
         after = nb_all[nb_all > np.datetime64(q_end)]
+        if len(hk_before) and hk_before[-1] <= np.datetime64(p.disclosure_change):
+            continue  # the quarter's last session is still a daily day: no separate snapshot
         if len(hk_before) and len(after) >= 5 and after[4] <= np.datetime64(p.end):
             snap_asof.append(hk_before[-1])
             snap_pub.append(after[4])
@@ -1426,6 +1428,19 @@ THEME_ETFS: dict[str, tuple[str, ...]] = {
 }
 #: Creation / redemption unit of the synthetic A-share ETFs (units per basket).
 ETF_CREATION_UNIT = 1_000_000
+#: A-share ETF creations: daily rate of change of shares outstanding =
+#: ``ETF_FLOW_LOADING`` x the sector's z-scored northbound flow + ``ETF_RETURN_RESPONSE`` x the
+#: day's NAV return + ``ETF_RATE_NOISE`` x N(0, 1). The return response is contrarian (dips draw
+#: creations, as A-share ETF flows tend to): it is what makes seed 003's heuristic (up on rising
+#: volume = inflow) a coin flip against the exact flow here (docs/etf-flows.md).
+ETF_FLOW_LOADING = 0.004
+ETF_RETURN_RESPONSE = -0.1
+ETF_RATE_NOISE = 0.004
+#: The same for the Hong Kong and US ETFs (a persistent AR(1) flow latent instead of northbound
+#: flows): ``WORLD_FLOW_LOADING`` x latent + ``WORLD_RETURN_RESPONSE`` x return + noise.
+WORLD_FLOW_LOADING = 0.002
+WORLD_RETURN_RESPONSE = -0.05
+WORLD_RATE_NOISE = 0.002
 
 
 def _etfs(
@@ -1444,9 +1459,8 @@ def _etfs(
     `theme_rng`, which also drives their series, so the other ETFs do not depend on them).
     Shares outstanding change only by creations / redemptions in whole units of
     ``ETF_CREATION_UNIT``: a daily rate driven by the sector's northbound flow (z-scored), a
-    contrarian response to the day's NAV return (-0.1 x return: dips draw creations, as A-share
-    ETF flows tend to) and noise. Creations lift the premium (close / NAV - 1, plus noise of
-    0.15%) and the volume."""
+    contrarian response to the day's NAV return (``ETF_RETURN_RESPONSE``) and noise. Creations
+    lift the premium (close / NAV - 1, plus noise of 0.15%) and the volume."""
     n_t = len(days)
     r = np.nan_to_num(realized)
     w = np.nan_to_num(np.vstack([np.full((1, fcap.shape[1]), np.nan), fcap[:-1]]))
@@ -1479,7 +1493,11 @@ def _etfs(
             sec_flow = flow[:, mask].sum(axis=1)
         z = sec_flow / (sec_flow.std() + 1e-12)
         nav = np.round(np.cumprod(1.0 + day_ret) * rng.uniform(0.8, 1.5), 4)
-        rate = 0.004 * z - 0.1 * day_ret + 0.004 * rng.standard_normal(n_t)
+        rate = (
+            ETF_FLOW_LOADING * z
+            + ETF_RETURN_RESPONSE * day_ret
+            + ETF_RATE_NOISE * rng.standard_normal(n_t)
+        )
         rate[0] = 0.0
         cu = ETF_CREATION_UNIT
         shares = np.maximum(np.round(rng.uniform(5e8, 5e9) * np.exp(np.cumsum(rate)) / cu), 1) * cu
@@ -1531,7 +1549,7 @@ def _world_etfs(p: SynthParams, rng: np.random.Generator) -> pl.DataFrame:
 
     NAV: a regional market factor (half the variance) plus the ETF's own noise; shares
     outstanding change by creations / redemptions in whole units (a persistent flow latent, a
-    contrarian -0.05 x return term and noise), as for the A-share ETFs."""
+    contrarian ``WORLD_RETURN_RESPONSE`` x return term and noise), as for the A-share ETFs."""
     ref = sector_etfs().filter(pl.col("etf").is_in(list(WORLD_ETFS)))
     frames = []
     regional = {}
@@ -1545,8 +1563,8 @@ def _world_etfs(p: SynthParams, rng: np.random.Generator) -> pl.DataFrame:
         ret = vol * (np.sqrt(0.5) * regional[cal] + np.sqrt(0.5) * rng.standard_normal(n_t))
         ret[0] = 0.0
         nav = np.round(price0 * np.exp(np.cumsum(ret - 0.5 * vol**2)), 4)
-        rate = 0.002 * ar1_nb(rng.standard_normal(n_t), 0.9) - 0.05 * ret
-        rate += 0.002 * rng.standard_normal(n_t)
+        rate = WORLD_FLOW_LOADING * ar1_nb(rng.standard_normal(n_t), 0.9)
+        rate += WORLD_RETURN_RESPONSE * ret + WORLD_RATE_NOISE * rng.standard_normal(n_t)
         rate[0] = 0.0
         shares = np.maximum(np.round(rng.uniform(5e7, 1e9) * np.exp(np.cumsum(rate)) / cu), 1) * cu
         close = np.round(nav * (1.0 + 0.2 * rate + 0.0008 * rng.standard_normal(n_t)), 3)

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from factorlab.errors import AbsentDataError, FactorLabError, ParameterError
+from factorlab.errors import AbsentDataError, ParameterError
 from factorlab.etf.reference import MARKET_CURRENCY, normalize_etf_code, sector_etfs
 from factorlab.frames import as_lazy, check_columns, check_numeric, check_positive
 from factorlab.market import Market
@@ -291,8 +291,8 @@ def etf_flows(
     Raises
     ------
     FactorLabError
-        Missing columns, non-numeric values, or a close <= 0 (errors of factorlab.frames);
-        an unknown code in `etfs`.
+        Missing columns, non-numeric values, or a close <= 0 (the errors of factorlab.frames);
+        a malformed code in `etfs` (AssetCodeError); no rows left (ParameterError).
 
     Examples
     --------
@@ -312,7 +312,10 @@ def etf_flows(
     check_positive(lf, ["close"], table="etfs", show=("date", "etf"))
     bars = lf.collect().sort("etf", "date")
     if bars.height == 0:
-        raise FactorLabError("`etfs`: no ETF bars to compute flows from (empty after filters).")
+        raise ParameterError(
+            "`etfs`: no ETF bars to compute flows from (none left after the `etfs` filter "
+            f"{list(etfs) if etfs is not None else 'None'}); name ETFs the table holds."
+        )
     by = "etf"
     prev_close = pl.col("close").shift(1).over(by)
     k = rules.volume_window

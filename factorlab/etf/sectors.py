@@ -14,10 +14,11 @@ from typing import Any, Literal
 import polars as pl
 
 from factorlab._display import Summary
+from factorlab._exprs import check_int
 from factorlab.calendar import to_date
-from factorlab.errors import AbsentDataError, AssetCodeError, FactorLabError, ParameterError
+from factorlab.errors import AbsentDataError, AssetCodeError, ParameterError
 from factorlab.etf.flows import FlowRules, etf_bars, etf_flows, market_source
-from factorlab.etf.reference import normalize_etf_code, sector_etfs
+from factorlab.etf.reference import industry_etfs, normalize_etf_code, sector_etfs
 from factorlab.market import Market
 
 __all__ = [
@@ -56,10 +57,32 @@ class _Shown:
         return self._display().html()
 
 
+#: Columns of :class:`SectorFlow`'s table: the latest day's, then the window's.
+_TODAY = (
+    "sector", "etf", "market", "currency", "date", "change", "amount", "volume_ratio",
+    "score_heuristic", "stars_heuristic", "direction_heuristic", "premium",
+)  # fmt: skip
+_WINDOW = (
+    "change_window",
+    "flow_heuristic_window",
+    "flow_exact_window",
+    "flow_window",
+    "flow_kind",
+)
+#: The score, direction and flow columns every sector summary shows.
+_SHOWN = ("score_heuristic", "direction_heuristic", "flow_window", "flow_kind")
+
+
+def _by_score(
+    title: str, lines: Sequence[str], table: pl.DataFrame, cols: Sequence[str]
+) -> Summary:
+    return Summary(
+        title, tuple(lines), table.select(c for c in cols if c in table.columns), "by score"
+    )
+
+
 def _check_days(days: Any, name: str = "days") -> int:
-    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-        raise ParameterError(f"`{name}` must be an integer >= 1; got {days!r}.")
-    return days
+    return check_int(name, days, minimum=1)
 
 
 def _listed(market: Market) -> pl.DataFrame:
@@ -186,12 +209,17 @@ def _flows_of(
     market: Market, chosen: pl.DataFrame, rules: FlowRules, as_of: dt.date | None
 ) -> pl.DataFrame:
     flows = etf_flows(market, etfs=chosen["etf"].to_list(), rules=rules)
-    flows = flows.drop("sector").join(chosen.select("etf", "sector"), on="etf", how="left")
+    flows = (
+        flows.drop("sector")
+        .join(chosen.select("etf", "sector"), on="etf", how="left")
+        .sort("etf", "date")  # the windows below count rows per ETF in date order
+    )
     if as_of is not None:
         flows = flows.filter(pl.col("date") <= as_of)
     if flows.height == 0:
-        raise FactorLabError(
-            f"no ETF bars on or before as_of={as_of} for {chosen['etf'].to_list()}."
+        raise ParameterError(
+            f"`as_of` {as_of} is before the first bar of {chosen['etf'].to_list()}; pick a "
+            "later date."
         )
     return flows
 
@@ -237,17 +265,8 @@ class SectorFlow(_Shown):
             f"window: last {self.days} sessions; as of {self.as_of or 'each ETF latest'}",
             f"flow measure: {', '.join(kinds) or 'none'} (flow_kind per sector)",
         )
-        show = self.table.select(
-            "sector",
-            "etf",
-            "change",
-            "volume_ratio",
-            "score_heuristic",
-            "direction_heuristic",
-            "flow_window",
-            "flow_kind",
-        )
-        return Summary(f"SectorFlow: {self.table.height} sectors", lines, show, "by score")
+        cols = ("sector", "etf", "change", "volume_ratio", *_SHOWN)
+        return _by_score(f"SectorFlow: {self.table.height} sectors", lines, self.table, cols)
 
 
 def sector_money_flow(
@@ -308,21 +327,7 @@ def sector_money_flow(
         .alias("flow_exact_window"),
     )
     table = (
-        latest.select(
-            "sector",
-            "etf",
-            "market",
-            "currency",
-            "date",
-            "change",
-            "amount",
-            "volume_ratio",
-            "score_heuristic",
-            "stars_heuristic",
-            "direction_heuristic",
-            "premium",
-            "close",
-        )
+        latest.select(*_TODAY, "close")
         .join(first_close, on="etf", how="left")
         .join(sums, on="etf", how="left")
         .with_columns(
@@ -333,25 +338,7 @@ def sector_money_flow(
             .otherwise(pl.lit("heuristic"))
             .alias("flow_kind"),
         )
-        .select(
-            "sector",
-            "etf",
-            "market",
-            "currency",
-            "date",
-            "change",
-            "amount",
-            "volume_ratio",
-            "score_heuristic",
-            "stars_heuristic",
-            "direction_heuristic",
-            "premium",
-            "change_window",
-            "flow_heuristic_window",
-            "flow_exact_window",
-            "flow_window",
-            "flow_kind",
-        )
+        .select(*_TODAY, *_WINDOW)
         .sort("score_heuristic", "sector", descending=[True, False], nulls_last=True)
     )
     daily = (
@@ -384,15 +371,14 @@ def _cny_rates(market: Market, dates: pl.DataFrame) -> pl.DataFrame:
     unknown = need - set(cols)
     if unknown:
         raise ParameterError(f"no CNY conversion for currency {sorted(unknown)}; known: USD, HKD.")
-    fx = market.table("fx").collect() if market.has("fx") else None
-    missing = [cols[c] for c in sorted(need) if fx is None or cols[c] not in fx.columns]
+    fx = market.table("fx").collect() if market.has("fx") else pl.DataFrame()
+    missing = [cols[c] for c in sorted(need) if cols[c] not in fx.columns]
     if missing:
         raise AbsentDataError(
             f"comparing across currencies needs the `fx` table with {', '.join(missing)} "
-            f"(CNY per unit); this market has {'no fx table' if fx is None else fx.columns}. "
+            f"(CNY per unit); this market has {fx.columns if market.has('fx') else 'no fx table'}. "
             "Pass currency='local' to compare in each ETF's own currency."
         )
-    assert fx is not None
     long = pl.concat(
         [
             fx.select("date", pl.lit(c).alias("currency"), pl.col(cols[c]).alias("rate"))
@@ -433,17 +419,8 @@ class SectorComparison(_Shown):
 
     def _display(self) -> Summary:
         lines = (f"data: {self.source}", f"window: {self.days} sessions; money in {self.currency}")
-        show = self.table.select(
-            "rank",
-            "sector",
-            "market",
-            "change_window",
-            "volume_ratio_window",
-            "score_heuristic",
-            "flow_window",
-            "flow_kind",
-        )
-        return Summary(f"SectorComparison: {self.table.height} sectors", lines, show, "by score")
+        cols = ("rank", "sector", "market", "change_window", "volume_ratio_window", *_SHOWN)
+        return _by_score(f"SectorComparison: {self.table.height} sectors", lines, self.table, cols)
 
 
 def compare_sectors(
@@ -491,7 +468,7 @@ def compare_sectors(
     flows = _flows_of(market, chosen, rules, day)
     if currency == "CNY":
         rates = _cny_rates(market, flows.select("date", "currency").unique())
-        flows = flows.join(rates, on=["date", "currency"], how="left")
+        flows = flows.join(rates, on=["date", "currency"], how="left").sort("etf", "date")
     else:
         flows = flows.with_columns(pl.lit(1.0).alias("rate"))
     back = pl.len().over("etf") - pl.int_range(pl.len()).over("etf")
@@ -653,7 +630,10 @@ def sector_stocks(
         px = px.filter(pl.col("date") <= to_date(as_of, "as_of"))
     dates = px.select(pl.col("date").unique().sort().tail(days + 1)).collect()["date"]
     if dates.len() < 2:
-        raise FactorLabError(f"sector {sector!r}: fewer than 2 sessions of prices before as_of.")
+        raise ParameterError(
+            f"sector {sector!r}: fewer than 2 sessions of prices on or before `as_of` {as_of}; "
+            "pick a later date."
+        )
     bars = (
         px.filter(pl.col("date") >= dates.min())
         .select(
@@ -812,7 +792,7 @@ def heuristic_accuracy(
         pl.col("etf").is_in(
             flows.filter(pl.col("flow_exact").is_not_null())["etf"].unique().implode()
         )
-    )
+    ).sort("etf", "date")
     if flows.height == 0:
         raise AbsentDataError(
             "heuristic_accuracy needs ETFs with shares outstanding and NAV (exact flows); this "
@@ -865,22 +845,23 @@ def sector_flow_factor(
     *,
     measure: Measure = "best",
     lookback: int = 20,
-    by: Literal["sector", "etf"] = "sector",
+    by: Literal["sector", "industry", "etf"] = "sector",
     sectors: Sequence[SectorSpec] | None = None,
 ) -> pl.DataFrame:
     """ETF money flow into each sector over the last `lookback` sessions, scaled by size: a
-    factor for the industry rotation and for ``evaluate``.
+    factor for the industry rotation (``by="industry"``) and for ``evaluate`` (``by="etf"``).
 
-    Value at date d, per ETF, from its rows on or before d only:
+    Value at date d, per ETF, from its rows on or before d only (a dimensionless ratio, so no
+    currency enters it):
 
     - exact: Σ flow_exact over the window / AUM at the window's start (shares x NAV the
       session before): the net creations as a fraction of the fund;
     - heuristic: Σ flow_heuristic over the window / Σ amount over the window (between
       -down_share and +up_share).
 
-    With ``by="sector"`` the ETFs of one sector are pooled (sums of flows over sums of
-    scales). ``"best"`` takes the exact measure for ETFs that have shares outstanding and NAV,
-    else the heuristic, per ETF; the ``measure`` column says which each row is.
+    A sector (or industry) is the equal-weight mean of its ETFs' ratios, all of one measure:
+    with ``"best"`` the exact one when every ETF of the group has shares outstanding and NAV,
+    else the heuristic for all of them; the ``measure`` column labels every row.
 
     Parameters
     ----------
@@ -891,16 +872,19 @@ def sector_flow_factor(
     lookback
         Window in sessions of each ETF's own calendar.
     by
-        ``"sector"`` (date, sector, value) or ``"etf"`` (date, etf, value: the code is the
-        asset for ``evaluate`` on ETF prices).
+        ``"sector"`` (date, sector, value: the sector labels of :func:`resolve_sectors`),
+        ``"industry"`` (date, industry, value: the CITIC level-1 industry of each industry ETF
+        of :func:`~factorlab.etf.industry_etfs` (synthetic ones included), the shape of the
+        rotation's industry factors; other ETFs left out) or ``"etf"`` (date, etf, value: the
+        code is the asset for ``evaluate`` on ETF prices).
     sectors
         See :func:`resolve_sectors`; None for every ETF.
 
     Returns
     -------
     pl.DataFrame
-        ``date, sector`` (or ``etf``), ``value``, ``measure``; tidy, sorted, one row per key,
-        windows incomplete at the start left out.
+        ``date``, the key (``sector`` / ``industry`` / ``etf``), ``value``, ``measure``; tidy,
+        sorted, one row per key, windows incomplete at the start left out.
 
     No look-ahead
     -------------
@@ -912,11 +896,22 @@ def sector_flow_factor(
     lookback = _check_days(lookback, "lookback")
     if measure not in ("best", "exact", "heuristic"):
         raise ParameterError(f"`measure` must be 'best', 'exact' or 'heuristic'; got {measure!r}.")
-    if by not in ("sector", "etf"):
-        raise ParameterError(f"`by` must be 'sector' or 'etf'; got {by!r}.")
-    chosen = resolve_sectors(market, sectors)
+    if by not in ("sector", "industry", "etf"):
+        raise ParameterError(f"`by` must be 'sector', 'industry' or 'etf'; got {by!r}.")
+    chosen = resolve_sectors(market, sectors).select("etf", "sector")
+    key = by
+    if by == "industry":
+        mapping = industry_etfs(synthetic=True).select("etf", pl.col("citic_industry"))
+        chosen = chosen.join(mapping, on="etf", how="inner").select(
+            "etf", pl.col("citic_industry").alias("industry")
+        )
+        if chosen.height == 0:
+            raise AbsentDataError(
+                "by='industry' needs the industry ETFs of factorlab.etf.industry_etfs(); this "
+                "market (or `sectors`) holds none of them."
+            )
     flows = etf_flows(market, etfs=chosen["etf"].to_list())
-    flows = flows.drop("sector").join(chosen.select("etf", "sector"), on="etf", how="left")
+    flows = flows.drop("sector").join(chosen, on="etf", how="left").sort("etf", "date")
     has_exact = flows.group_by("etf").agg(pl.col("flow_exact").is_not_null().any().alias("_x"))
     flows = flows.join(has_exact, on="etf")
     if measure == "exact":
@@ -926,27 +921,27 @@ def sector_flow_factor(
                 "measure='exact' needs ETFs with shares outstanding and NAV; none here. Use "
                 "measure='heuristic' (labelled) on a bars-only market."
             )
-    use_exact = pl.col("_x") if measure == "best" else pl.lit(measure == "exact")
+    if measure == "best":
+        use_exact = pl.col("_x").all().over(key)  # one measure per sector / industry
+    else:
+        use_exact = pl.lit(measure == "exact")
+    flows = flows.sort("etf", "date").with_columns(use_exact.alias("_use"))
     roll = dict(window_size=lookback, min_samples=lookback)
     aum0 = (pl.col("shares_outstanding") * pl.col("nav")).shift(lookback).over("etf")
+    exact = pl.col("flow_exact").rolling_sum(**roll).over("etf") / aum0
+    heuristic = pl.col("flow_heuristic").rolling_sum(**roll).over("etf") / pl.col(
+        "amount"
+    ).rolling_sum(**roll).over("etf")
     flows = flows.with_columns(
-        pl.when(use_exact)
-        .then(pl.col("flow_exact").rolling_sum(**roll).over("etf"))
-        .otherwise(pl.col("flow_heuristic").rolling_sum(**roll).over("etf"))
-        .alias("_num"),
-        pl.when(use_exact)
-        .then(aum0)
-        .otherwise(pl.col("amount").rolling_sum(**roll).over("etf"))
-        .alias("_den"),
-        pl.when(use_exact).then(pl.lit("exact")).otherwise(pl.lit("heuristic")).alias("measure"),
-    ).filter(pl.col("_num").is_not_null(), pl.col("_den") > 0)
-    key = "sector" if by == "sector" else "etf"
+        pl.when(pl.col("_use")).then(exact).otherwise(heuristic).alias("_ratio"),
+        pl.when(pl.col("_use"))
+        .then(pl.lit("exact"))
+        .otherwise(pl.lit("heuristic"))
+        .alias("measure"),
+    ).filter(pl.col("_ratio").is_finite())
     out = (
         flows.group_by("date", key)
-        .agg(
-            (pl.col("_num").sum() / pl.col("_den").sum()).alias("value"),
-            pl.col("measure").unique().sort().str.join("+").alias("measure"),
-        )
+        .agg(pl.col("_ratio").mean().alias("value"), pl.col("measure").first())
         .sort(key, "date")
     )
     return out.select("date", key, "value", "measure")

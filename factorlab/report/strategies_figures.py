@@ -32,8 +32,12 @@ __all__ = [
     "industry_weights_figure",
     "layered_groups_figure",
     "monthly_turnover_figure",
+    "nav_vs_index_figure",
+    "quota_band_figure",
     "rotation_grid_figure",
+    "sharpe_surfaces_figure",
     "strategy_figure_plan",
+    "timing_nav_figure",
 ]
 
 #: Colours of the participant kinds in every figure.
@@ -566,7 +570,222 @@ def _etf_plan(result: StrategiesResult) -> FigurePlan:
     ]
 
 
+def sharpe_surfaces_figure(
+    grid: pl.DataFrame,
+    *,
+    book: str = "long_only",
+    sample: str = "in",
+    costs: str = "net",
+    stat: str = "sharpe",
+) -> Figure:
+    """图19-22: the threshold timing's Sharpe over N (days summed, rows) x M (band width,
+    columns), one heatmap per index (rows) and flow kind (columns), for one book, sample and
+    cost setting."""
+    sub = (
+        grid.filter(
+            (pl.col("book") == book) & (pl.col("sample") == sample) & (pl.col("costs") == costs)
+        )
+        if grid.height
+        else grid
+    )
+    indices = sub["index"].unique(maintain_order=True).to_list() if sub.height else []
+    flows = sub["flow"].unique(maintain_order=True).to_list() if sub.height else []
+    fig = _figure(4.2 * max(len(flows), 1) + 1.0, 3.6 * max(len(indices), 1))
+    axes = fig.subplots(max(len(indices), 1), max(len(flows), 1), squeeze=False)
+    if not indices:
+        _no_data(axes[0, 0])
+        return fig
+    values = _values(sub, stat)
+    vmax = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    image = None
+    for i, index in enumerate(indices):
+        for j, flow in enumerate(flows):
+            ax = axes[i, j]
+            s = sub.filter((pl.col("index") == index) & (pl.col("flow") == flow))
+            ns = sorted(s["n"].unique().to_list())
+            ms = sorted(s["m"].unique().to_list())
+            cells = np.full((len(ns), len(ms)), np.nan)
+            for row in s.select("n", "m", stat).iter_rows():
+                cells[ns.index(row[0]), ms.index(row[1])] = row[2]
+            image = ax.imshow(
+                cells, cmap="RdYlGn", vmin=-vmax, vmax=vmax, aspect="auto", origin="lower"
+            )
+            ax.set_xticks(range(len(ms)), [f"{m:g}" for m in ms], fontsize=7)
+            step = max(1, len(ns) // 10)
+            ax.set_yticks(range(0, len(ns), step), [str(n) for n in ns[::step]], fontsize=7)
+            if np.isfinite(cells).any():
+                bi, bj = np.unravel_index(np.nanargmax(cells), cells.shape)
+                ax.plot(bj, bi, marker="*", color="k", ms=9)
+            ax.set_title(f"{index}, {flow} flows", fontsize=10)
+            if i == len(indices) - 1:
+                ax.set_xlabel("M (band width, std)")
+            if j == 0:
+                ax.set_ylabel("N (days summed)")
+    fig.suptitle(
+        f"threshold timing: {stat} by N x M ({book.replace('_', '-')}, {sample}-sample, "
+        f"{'net of' if costs == 'net' else 'before'} costs; * = best)",
+        fontsize=10,
+    )
+    if image is not None:
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
+    return fig
+
+
+def timing_nav_figure(daily: pl.DataFrame, *, flows: Sequence[str] = ("all",)) -> Figure:
+    """图23-24 (all flows) / 图29-36 (by capital type): NAV of the threshold-timing books
+    against the index, one panel per index and book."""
+    sub = daily.filter(pl.col("flow").is_in(list(flows))) if daily.height else daily
+    indices = sub["index"].unique(maintain_order=True).to_list() if sub.height else []
+    books = sub["book"].unique(maintain_order=True).to_list() if sub.height else []
+    fig = _figure(6.2 * max(len(books), 1), 3.4 * max(len(indices), 1))
+    axes = fig.subplots(max(len(indices), 1), max(len(books), 1), squeeze=False)
+    if not indices:
+        _no_data(axes[0, 0])
+        return fig
+    for i, index in enumerate(indices):
+        for j, book in enumerate(books):
+            ax = axes[i, j]
+            bench_drawn = False
+            panel = sub.filter((pl.col("index") == index) & (pl.col("book") == book))
+            # every curve from the latest first day among them, rebased to 1: comparable
+            start = panel.group_by("flow").agg(pl.col("date").min())["date"].max()
+            for flow in flows:
+                s = panel.filter((pl.col("flow") == flow) & (pl.col("date") >= start)).sort("date")
+                if s.height == 0:
+                    continue
+                days = s["date"].to_numpy()
+                ax.plot(
+                    days,
+                    _growth(s, "nav_net"),
+                    color=KIND_COLORS.get(flow, "0.3"),
+                    lw=1.1,
+                    label=f"{flow} flows",
+                )
+                if not bench_drawn:
+                    bench = np.cumprod(1.0 + np.nan_to_num(_values(s, "benchmark")))
+                    ax.plot(days, bench, color="0.6", lw=0.9, label=index)
+                    bench_drawn = True
+            ax.set_title(
+                f"{index}: {book.replace('_', '-')} timing, NAV (net of costs)", fontsize=10
+            )
+            ax.grid(alpha=0.3)
+            ax.tick_params(axis="x", labelsize=8, rotation=30)
+            ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def quota_band_figure(signal: pl.DataFrame) -> Figure:
+    """Seed 000: the daily quota usage mf with its band (mid, upper, lower: mean +- k std of the
+    last window days), and the position the rule holds (shaded when invested)."""
+    fig = _figure(13.0, 4.6)
+    ax = fig.subplots()
+    if signal.height == 0:
+        _no_data(ax)
+        return fig
+    s = signal.sort("date")
+    days = s["date"].to_numpy()
+    ax.plot(days, _values(s, "mf") / YI, color="0.35", lw=0.7, label="mf (quota used)")
+    ax.plot(days, _values(s, "mid") / YI, color=POSITIVE, lw=1.0, label="mid")
+    ax.plot(days, _values(s, "upper") / YI, color="#2f855a", lw=0.9, ls="--", label="upper")
+    ax.plot(days, _values(s, "lower") / YI, color=NEGATIVE, lw=0.9, ls="--", label="lower")
+    invested = np.nan_to_num(_values(s, "position")) > 0
+    lo, hi = ax.get_ylim()
+    ax.fill_between(
+        days, lo, hi, where=invested, color="#f6e05e", alpha=0.25, lw=0, label="invested"
+    )
+    ax.set_ylim(lo, hi)
+    ax.set_ylabel("100 m yuan")
+    ax.set_title("quota-band timing: mf, its band and the position", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, ncol=5, loc="upper left")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def nav_vs_index_figure(daily: pl.DataFrame, *, index: str = "csi300") -> Figure:
+    """A book's NAV (net of costs, growth of 1) against its benchmark index."""
+    fig = _figure(11.0, 4.0)
+    ax = fig.subplots()
+    if daily.height == 0:
+        _no_data(ax)
+        return fig
+    d = daily.sort("date")
+    days = d["date"].to_numpy()
+    ax.plot(days, _growth(d, "nav_net"), color=POSITIVE, lw=1.2, label="strategy (net)")
+    if "benchmark" in d.columns:
+        bench = np.cumprod(1.0 + np.nan_to_num(_values(d, "benchmark")))
+        ax.plot(days, bench, color="0.55", lw=1.0, label=index)
+    ax.set_title(f"NAV against {index} (growth of 1)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _quota_plan(result: StrategiesResult) -> FigurePlan:
+    s = result.series["quota_band"]
+    return [
+        (
+            "quota_band",
+            "band",
+            "Seed 000: the daily quota usage mf, its 150-day band (mean +- 2 std) and the "
+            "position (shaded while the book holds stocks).",
+            lambda: quota_band_figure(s["signal"]),
+        ),
+        (
+            "quota_band",
+            "nav",
+            "Seed 000: NAV of the quota-band book (top 15 by holding ratio, net of costs) "
+            "against CSI 300.",
+            lambda: nav_vs_index_figure(
+                s["daily"].filter(pl.col("version") == "stocks"), index="csi300"
+            ),
+        ),
+        (
+            "quota_band",
+            "nav_index",
+            "The index version of the rule (long CSI 300 / flat on the same band) against CSI 300.",
+            lambda: nav_vs_index_figure(
+                s["daily"].filter(pl.col("version") == "index"), index="csi300"
+            ),
+        ),
+    ]
+
+
+def _threshold_plan(result: StrategiesResult) -> FigurePlan:
+    t, s = result.tables["threshold"], result.series["threshold"]
+    return [
+        (
+            "threshold",
+            "surfaces_long_only",
+            "Threshold timing: in-sample Sharpe (net of costs) over N x M for the long-only "
+            "book, per index and flow kind (seed 004 图19-22).",
+            lambda: sharpe_surfaces_figure(t["grid"], book="long_only"),
+        ),
+        (
+            "threshold",
+            "surfaces_long_short",
+            "The same for the long-short book (图19-22).",
+            lambda: sharpe_surfaces_figure(t["grid"], book="long_short"),
+        ),
+        (
+            "threshold",
+            "nav_all_flows",
+            "NAV of all-flow threshold timing at the in-sample best (N, M) against the index "
+            "(图23-24).",
+            lambda: timing_nav_figure(s["books_daily"], flows=("all",)),
+        ),
+        (
+            "threshold",
+            "nav_by_type",
+            "NAV of threshold timing by capital type (trading, allocation, all) at each one's "
+            "in-sample best (N, M) (图29-36).",
+            lambda: timing_nav_figure(s["books_daily"], flows=("trading", "allocation", "all")),
+        ),
+    ]
+
+
 _PLANS: dict[str, Callable[[StrategiesResult], FigurePlan]] = {
+    "quota_band": _quota_plan,
+    "threshold": _threshold_plan,
     "portraits": _portrait_plan,
     "rotation": _rotation_plan,
     "etf_rotation": _etf_plan,

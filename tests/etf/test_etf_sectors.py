@@ -266,3 +266,22 @@ def test_cumulative_flows_are_per_etf_when_sectors_share_a_name(etf_market):
         d = r.daily.filter(pl.col("etf") == etf).sort("date")
         want = np.cumsum(d["flow"].fill_null(0).to_numpy())
         np.testing.assert_allclose(d["cum_flow"].to_numpy(), want, rtol=1e-12)
+
+
+def test_the_factor_by_industry_and_sector_pools_per_etf_ratios(etf_market):
+    ind = sector_flow_factor(etf_market, lookback=10, by="industry")
+    assert ind.columns == ["date", "industry", "value", "measure"]
+    assert ind.select(pl.struct("date", "industry").is_unique().all()).item()
+    assert "轻工制造" in set(ind["industry"]) and "银行" in set(ind["industry"])
+    assert not {"半导体", "csi300", "金融"} & set(ind["industry"])  # theme / broad / HK ETFs out
+    per_etf = sector_flow_factor(etf_market, lookback=10, by="etf", sectors=["512800.SH"])
+    bank = ind.filter(pl.col("industry") == "银行").drop("industry")
+    assert bank.equals(per_etf.drop("etf"))
+    # two ETFs under one label (2828.HK in HKD, XLF in USD): the mean of their ratios
+    both = sector_flow_factor(etf_market, lookback=10, sectors=["2828.HK", "XLF"])
+    each = sector_flow_factor(etf_market, lookback=10, by="etf", sectors=["2828.HK", "XLF"])
+    want = each.group_by("date").agg(pl.col("value").mean()).sort("date")
+    got = both.sort("date")
+    assert got["date"].to_list() == want["date"].to_list()
+    np.testing.assert_allclose(got["value"].to_numpy(), want["value"].to_numpy(), rtol=1e-12)
+    assert set(got["measure"]) == {"exact"}

@@ -63,6 +63,20 @@ def test_disclosure_change_is_a_parameter(market):
     assert nb.filter(pl.col("date") <= CHANGE)["date"].max() == dt.date(2022, 12, 30)
 
 
+def test_change_on_a_quarters_last_session_publishes_no_duplicate_snapshot():
+    from factorlab.datasets import preset_params
+    from factorlab.datasets.synthetic import _publication_dates
+
+    p = preset_params("small", start="2023-06-01", end="2024-06-30",
+                      disclosure_change="2023-12-29")
+    days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
+    asof, _, pub = _publication_dates(p, days)
+    assert len(np.unique(asof)) == len(asof)
+    snaps = asof[asof > np.datetime64("2023-12-29")]
+    assert snaps.tolist() == [dt.date(2024, 3, 28)]  # 2024-03-29 is Good Friday in HK
+    assert pub[asof == np.datetime64("2023-12-29")].tolist() == [dt.date(2024, 1, 2)]
+
+
 def test_short_sellable_follows_the_rules_before_and_after(market):
     ss = market.short_sellable.collect()
     before = ss.filter(pl.col("date") <= CHANGE)

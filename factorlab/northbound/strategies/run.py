@@ -30,6 +30,7 @@ from factorlab.errors import MarketError, ParameterError
 from factorlab.market import MANIFEST, Market, MarketWriter
 from factorlab.northbound.participants import ParticipantSplit, classify_participants
 from factorlab.northbound.strategies.portraits import PORTRAIT_TABLES, portraits
+from factorlab.northbound.strategies.quota import quota_band, quota_band_index
 from factorlab.northbound.strategies.rotation import (
     ROTATION_COSTS,
     RotationInputs,
@@ -39,6 +40,7 @@ from factorlab.northbound.strategies.rotation import (
     rotation_inputs,
     seed_rotations,
 )
+from factorlab.northbound.strategies.timing import threshold_grid, threshold_timing
 from factorlab.northbound.study import data_description
 from factorlab.progress import reports_progress
 from factorlab.typing import Progress, ProgressOption
@@ -103,7 +105,8 @@ class _Part:
 
     name: str
     functions: Mapping[str, Callable[..., Any]]
-    tables: tuple[str, ...]
+    #: each a table, or a tuple of alternatives (any one will do)
+    tables: tuple[str | tuple[str, ...], ...]
     run: Callable[[Market, _Shared, Options, Progress], tuple[Frames, Frames]]
     #: extra keywords a group accepts (a function forwarding ``**options``)
     extra: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
@@ -223,11 +226,104 @@ def _run_etf_rotation(
     )
 
 
+def _book_daily(book: Any) -> pl.DataFrame:
+    return book.daily.select("date", "nav_net", "net", "benchmark", "exposure")
+
+
+def _run_quota(
+    market: Market, shared: _Shared, options: Options, say: Progress
+) -> tuple[Frames, Frames]:
+    stock = quota_band(market, **options.get("stocks", {}))
+    say("quota band on stocks (seed 000)")
+    index = quota_band_index(market, **options.get("index", {}))
+    say("quota band on the index")
+    versions = {"stocks": stock, "index": index}
+    stats = pl.concat(
+        [r.stats.with_columns(version=pl.lit(v)) for v, r in versions.items()]
+    ).select("version", pl.exclude("version"))
+    params = [(f"{v}.{k}", _text(x)) for v, r in versions.items() for k, x in r.params.items()] + [
+        (f"{v}.mf", r.definition) for v, r in versions.items()
+    ]
+    tables = {
+        "stats": stats,
+        "trades": stock.book.trades,
+        "params": pl.DataFrame(
+            params, schema={"parameter": pl.String, "value": pl.String}, orient="row"
+        ),
+    }
+    series = {
+        "signal": stock.signal,
+        "index_signal": index.signal,
+        "daily": pl.concat(
+            [_book_daily(r.book).with_columns(version=pl.lit(v)) for v, r in versions.items()]
+        ).select("version", pl.exclude("version")),
+    }
+    return tables, series
+
+
+#: Keywords of :func:`threshold_grid` the timing books reuse, so that they match the grid.
+_TIMING_SHARED = ("window", "history", "costs", "in_sample", "end", "tracking_bps")
+
+
+def _run_threshold(
+    market: Market, shared: _Shared, options: Options, say: Progress
+) -> tuple[Frames, Frames]:
+    kw = dict(options.get("threshold", {}))
+    split = kw.pop("split", None)
+    if split is None and market.has("participant_holdings"):
+        split = shared.split
+    grid = threshold_grid(market, split=split, **kw)
+    say(f"threshold grid: {grid.table.height // 6} points (图19-22)")
+    best = grid.best()
+    picks = best.filter(pl.col("sample") == "in").select("index", "flow", "book", "n", "m")
+    common = {k: kw[k] for k in _TIMING_SHARED if k in kw}
+    stats, daily, signals = [], [], []
+    for index, flow, book, n, m in picks.iter_rows():
+        r = threshold_timing(
+            market, index=index, flow=flow, book=book, n=n, m=m, split=split, **common
+        )
+        key = {"index": pl.lit(index), "flow": pl.lit(flow), "book": pl.lit(book)}
+        stats.append(r.stats.with_columns(**key, n=pl.lit(n), m=pl.lit(m)))
+        daily.append(_book_daily(r.book).with_columns(**key))
+        signals.append(r.signal.rename({"flow": "net_flow"}).with_columns(**key))
+    say(f"threshold timing at the in-sample best (N, M): {picks.height} books (表4-7)")
+    keys = ["index", "flow", "book"]
+    tables = {
+        "grid": grid.table,
+        "best": best,
+        "books": pl.concat(stats).select(*keys, "n", "m", pl.exclude(*keys, "n", "m")),
+        "sources": pl.DataFrame(
+            {"flow": list(grid.sources), "source": list(grid.sources.values())}
+        ),
+        "params": pl.DataFrame(
+            {"parameter": list(grid.params), "value": [_text(v) for v in grid.params.values()]},
+            schema={"parameter": pl.String, "value": pl.String},
+        ),
+    }
+    series = {
+        "books_daily": pl.concat(daily).select(*keys, pl.exclude(*keys)),
+        "signals": pl.concat(signals).select(*keys, pl.exclude(*keys)),
+    }
+    return tables, series
+
+
 _ROTATION_TABLES = ("prices", "assets", "northbound", "participant_holdings", "indices")
 
 _PARTS: dict[str, _Part] = {
     part.name: part
     for part in (
+        _Part(
+            "quota_band",
+            {"stocks": quota_band, "index": quota_band_index},
+            ("quotas", "northbound", "prices", "indices"),
+            _run_quota,
+        ),
+        _Part(
+            "threshold",
+            {"threshold": threshold_grid},
+            ("indices", ("quotas", "northbound_flows"), "participant_holdings", "participants"),
+            _run_threshold,
+        ),
         _Part(
             "portraits",
             {"portraits": portraits},
@@ -459,6 +555,16 @@ def _resolve(
     return chosen, nested
 
 
+def _missing_tables(market: Market, part: str) -> list[str]:
+    """The tables (or alternatives, "`a` or `b`") `part` needs and `market` lacks."""
+    out = []
+    for need in _PARTS[part].tables:
+        options = (need,) if isinstance(need, str) else need
+        if not any(market.has(t) for t in options):
+            out.append(" or ".join(f"`{t}`" for t in options))
+    return out
+
+
 def _keywords(function: Callable[..., Any] | None) -> set[str]:
     if function is None:
         return set()
@@ -537,15 +643,11 @@ def run_strategies(
         Tidy tables and daily series per part.
     """
     chosen, opts = _resolve(parts, options)
-    missing = {p: [t for t in _PARTS[p].tables if not market.has(t)] for p in chosen}
+    missing = {p: _missing_tables(market, p) for p in chosen}
     missing = {p: t for p, t in missing.items() if t}
     if missing:
-        listed = "; ".join(
-            f"{p} needs {', '.join(f'`{t}`' for t in ts)}" for p, ts in missing.items()
-        )
-        runnable = [
-            p for p in STRATEGY_PARTS if not [t for t in _PARTS[p].tables if not market.has(t)]
-        ]
+        listed = "; ".join(f"{p} needs {', '.join(ts)}" for p, ts in missing.items())
+        runnable = [p for p in STRATEGY_PARTS if not _missing_tables(market, p)]
         way_out = (
             f"or leave those parts out with `parts=` (this market can run parts={runnable})"
             if runnable

@@ -22,17 +22,22 @@ from factorlab.northbound.strategies import (
     portraits,
     run_strategies,
 )
+from factorlab.northbound.strategies.quota import quota_band, quota_band_index
 from factorlab.northbound.strategies.rotation import (
     layered_groups,
     rotation_grid,
     rotation_inputs,
     seed_rotations,
 )
+from factorlab.northbound.strategies.timing import threshold_grid, threshold_timing
 from factorlab.report.strategies import headline_tables, write_strategies_report
 from factorlab.report.strategies_figures import strategy_figure_plan
 
 #: The figures the issue names, per part (seed numbering in the captions).
 NAMED_FIGURES = {
+    "quota_band": {"band", "nav", "nav_index"},  # mf with its band and the position; NAV vs CSI 300
+    # 图19-22, 图23-24, 图29-36
+    "threshold": {"surfaces_long_only", "surfaces_long_short", "nav_all_flows", "nav_by_type"},
     "rotation": {"layered_groups", "seed_books", "grid"},  # 图38-39, 图47/55, 图46/53
     "etf_rotation": {"seed_books"},  # 图57-58
     "portraits": {
@@ -85,6 +90,48 @@ def test_the_rotation_parts_equal_the_rotation_functions(strat_market, result):
         assert_frame_equal(got.drop("flow"), lg.stats)
     held = result.table("etf_rotation", "etfs")
     assert held.height == 24  # the seed's 24 industry ETFs
+
+
+def test_the_quota_part_equals_the_quota_functions(strat_market, result):
+    stock = quota_band(strat_market)
+    index = quota_band_index(strat_market)
+    stats = result.table("quota_band", "stats")
+    assert_frame_equal(stats.filter(pl.col("version") == "stocks").drop("version"), stock.stats)
+    assert_frame_equal(stats.filter(pl.col("version") == "index").drop("version"), index.stats)
+    assert_frame_equal(result.table("quota_band", "signal"), stock.signal)
+    assert_frame_equal(result.table("quota_band", "trades"), stock.book.trades)
+    daily = result.table("quota_band", "daily").filter(pl.col("version") == "stocks")
+    assert_frame_equal(
+        daily.drop("version"),
+        stock.book.daily.select("date", "nav_net", "net", "benchmark", "exposure"),
+    )
+
+
+def test_the_threshold_part_equals_the_timing_functions(strat_market, result):
+    split = classify_participants(strat_market)
+    grid = threshold_grid(strat_market, split=split)
+    assert_frame_equal(result.table("threshold", "grid"), grid.table)
+    assert_frame_equal(result.table("threshold", "best"), grid.best())
+    picks = grid.best().filter(pl.col("sample") == "in")
+    books = result.table("threshold", "books")
+    assert books.select("index", "flow", "book").unique().height == picks.height == 12
+    row = picks.filter((pl.col("flow") == "trading") & (pl.col("book") == "long_only")).row(
+        0, named=True
+    )
+    direct = threshold_timing(
+        strat_market,
+        index=row["index"],
+        flow="trading",
+        book="long_only",
+        n=row["n"],
+        m=row["m"],
+        split=split,
+    )
+    got = books.filter(
+        (pl.col("index") == row["index"]) & (pl.col("flow") == "trading")
+        & (pl.col("book") == "long_only")
+    )  # fmt: skip
+    assert_frame_equal(got.drop("index", "flow", "book", "n", "m"), direct.stats)
 
 
 def test_options_reach_the_part_functions(strat_market):
@@ -186,7 +233,7 @@ def test_progress_names_each_part_and_stage(strat_market):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"parts": ["nope"]}, r"`parts` must name parts of \['portraits', 'rotation'"),
+        ({"parts": ["nope"]}, r"`parts` must name parts of \['quota_band', 'threshold'"),
         ({"parts": []}, "`parts` must name"),
         ({"parts": "portraits"}, "sequence of part names"),
         ({"options": {"rotation": {"top": 5}}, "parts": ["portraits"]}, "do not run"),
@@ -208,12 +255,18 @@ def test_a_missing_table_is_named_with_its_part_before_any_work(strat_market):
             {n: strat_market[n] for n in strat_market.names if n != name}, validate="none"
         )
 
-    with pytest.raises(MarketError, match=r"etf_rotation needs `etfs`.*parts=\['portraits', 'r"):
+    with pytest.raises(
+        MarketError,
+        match=r"etf_rotation needs `etfs`.*parts=\['quota_band', 'threshold', 'portraits'",
+    ):
         run_strategies(without("etfs"), cache=False)
     with pytest.raises(
-        MarketError, match=r"portraits needs `participant_holdings`.*none of the parts can run"
+        MarketError, match=r"portraits needs `participant_holdings`.*parts=\['quota_band'\]"
     ):
         run_strategies(without("participant_holdings"), cache=False)
+    bare = Market({"prices": strat_market.prices}, validate="none")
+    with pytest.raises(MarketError, match="none of the parts can run on it"):
+        run_strategies(bare, cache=False)
 
 
 @pytest.mark.slow
@@ -252,7 +305,15 @@ def test_the_command_prints_the_tables_and_writes_the_report(
     for part, names in NAMED_FIGURES.items():
         for name in names:
             assert f'id="fig-{part}_{name}"' in page
-    for caption in ("Table 9 (表9)", "Tables 12-16", "Tables 10-11", "Table 18 (表18)"):
+    for caption in (
+        "Seed 000's quota-band timing",
+        "Tables 4-5 (表4-5)",
+        "Tables 6-7 (表6-7)",
+        "Table 9 (表9)",
+        "Tables 12-16",
+        "Tables 10-11",
+        "Table 18 (表18)",
+    ):
         assert caption in printed.out
     assert "[" in printed.err and "portraits: " in printed.err  # progress lines
     # the command cached its result where FACTORLAB_CACHE says: a rerun reads it back
