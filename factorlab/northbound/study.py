@@ -48,7 +48,7 @@ from factorlab.frames import (
     check_unique_keys,
     match_codes,
 )
-from factorlab.grid import AssetGrid
+from factorlab.grid import AssetGrid, GridIndex
 from factorlab.market import MANIFEST, Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
 from factorlab.northbound.hygiene import research_panel
@@ -349,7 +349,8 @@ def _panel_with_flows(
     panel = _panel(market, params, timer)
     frame, notes = panel.frame, panel.notes
     if panel.split is not None:
-        frame, notes = _join_split(frame, notes, *panel.split.result())
+        index = panel.grid.index if panel.grid is not None else None
+        frame, notes = _join_split(frame, notes, *panel.split.result(), index)
         timer.lap("participant split")
     return frame, notes, panel.grid
 
@@ -409,16 +410,37 @@ def _panel(market: Market, params: StudyParams, timer: _Timer) -> _Panel:
 
 
 def _join_split(
-    frame: pl.DataFrame, notes: pl.DataFrame, history: pl.DataFrame, flows: pl.DataFrame
+    frame: pl.DataFrame,
+    notes: pl.DataFrame,
+    history: pl.DataFrame,
+    flows: pl.DataFrame,
+    index: GridIndex | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The panel with the trading-type flows (``flow_trading``) and the notes with the
-    participant counts per kind."""
+    participant counts per kind.
+
+    With `index` (a grid holding the panel's cells, e.g. the study's price grid's), the flows
+    are placed on it and read back at the panel's cells: the values of the left join on
+    (date, asset), without hashing millions of string keys."""
     # no participant change on a stock-day = no trading-type flow; before the first
     # classification the split is unknown (null)
     first = history["effective_from"].min()
-    frame = frame.join(flows, on=["date", "asset"], how="left", maintain_order="left").with_columns(
-        flow_trading=pl.when(pl.col("date") >= first).then(pl.col("flow_trading").fill_null(0.0))
-    )
+    if index is None:
+        joined = frame.join(flows, on=["date", "asset"], how="left", maintain_order="left")
+        value = pl.col("flow_trading").fill_null(0.0)
+    else:
+        at = index.cells(frame)
+        if not at.ok.all():  # pragma: no cover - the panel's cells are the grid's
+            return _join_split(frame, notes, history, flows)
+        cells = index.cells(flows)
+        # flows' keys are unique (one row per touched stock-day); a cell without a row is 0
+        got = index.scatter(cells, flows["flow_trading"].to_numpy())
+        has = index.scatter(cells, np.ones(flows.height), fill=0.0)
+        value = pl.Series(
+            np.where(index.gather(has, at) == 1.0, index.gather(got, at), 0.0), dtype=pl.Float64
+        )
+        joined = frame
+    frame = joined.with_columns(flow_trading=pl.when(pl.col("date") >= first).then(value))
     n_kind = history.group_by("kind").len().sort("kind")
     notes = pl.concat(
         [
@@ -747,7 +769,7 @@ def factor_study(
         notes = _code_notes(panel.notes, matches)
         # the factors that do not read the split's flows run while the split finishes
         factored = _factor_stage(
-            market, panel.frame, notes, params, timer, inputs, split=panel.split
+            market, panel.frame, notes, params, timer, inputs, split=panel.split, grid=grid
         )
         del panel  # the panel is not needed past the factors: its GB are free for the rest
         result = replace(_scored_stages(market, factored, params, timer, grid), data=data)
@@ -918,6 +940,7 @@ def _factor_stage(
     inputs: _Inputs,
     *,
     split: Future | None = None,
+    grid: AssetGrid | None = None,
 ) -> _Factored:
     """The factors on the signal dates. `split`: the participant split still running (its
     (history, flows)); the factors that do not read ``flow_trading`` are computed first, then
@@ -944,6 +967,7 @@ def _factor_stage(
             f"({frame['date'].n_unique()} sessions from {lo} to {hi})."
         )
     keys = ("date", "asset", "close", "float_shares")
+    index = grid.index if grid is not None else None
     if split is None:
         with_factors = _signal_factors(frame, factor_list, signals, keys)
     else:
@@ -951,7 +975,7 @@ def _factor_stage(
         early = [f for f, x in zip(factor_list, late, strict=True) if not x]
         first = _signal_factors(frame, early, signals, keys)
         timer.lap("factors")
-        frame, notes = _join_split(frame, notes, *split.result())
+        frame, notes = _join_split(frame, notes, *split.result(), index)
         timer.lap("participant split")
         second = _signal_factors(
             frame, [f for f, x in zip(factor_list, late, strict=True) if x], signals, ()
