@@ -57,6 +57,18 @@ class _Shown:
         return self._display().html()
 
 
+#: Columns of :class:`SectorFlow`'s table: the latest day's, then the window's.
+_TODAY = (
+    "sector", "etf", "market", "currency", "date", "change", "amount", "volume_ratio",
+    "score_heuristic", "stars_heuristic", "direction_heuristic", "premium",
+)  # fmt: skip
+_WINDOW = (
+    "change_window",
+    "flow_heuristic_window",
+    "flow_exact_window",
+    "flow_window",
+    "flow_kind",
+)
 #: The score, direction and flow columns every sector summary shows.
 _SHOWN = ("score_heuristic", "direction_heuristic", "flow_window", "flow_kind")
 
@@ -315,21 +327,7 @@ def sector_money_flow(
         .alias("flow_exact_window"),
     )
     table = (
-        latest.select(
-            "sector",
-            "etf",
-            "market",
-            "currency",
-            "date",
-            "change",
-            "amount",
-            "volume_ratio",
-            "score_heuristic",
-            "stars_heuristic",
-            "direction_heuristic",
-            "premium",
-            "close",
-        )
+        latest.select(*_TODAY, "close")
         .join(first_close, on="etf", how="left")
         .join(sums, on="etf", how="left")
         .with_columns(
@@ -340,25 +338,7 @@ def sector_money_flow(
             .otherwise(pl.lit("heuristic"))
             .alias("flow_kind"),
         )
-        .select(
-            "sector",
-            "etf",
-            "market",
-            "currency",
-            "date",
-            "change",
-            "amount",
-            "volume_ratio",
-            "score_heuristic",
-            "stars_heuristic",
-            "direction_heuristic",
-            "premium",
-            "change_window",
-            "flow_heuristic_window",
-            "flow_exact_window",
-            "flow_window",
-            "flow_kind",
-        )
+        .select(*_TODAY, *_WINDOW)
         .sort("score_heuristic", "sector", descending=[True, False], nulls_last=True)
     )
     daily = (

@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import polars as pl
 
+from factorlab._cache import read_result, write_result
 from factorlab._display import Summary, join_names, sizes, wrap
 from factorlab._kernels.rank import group_tail_flags_nb
 from factorlab._version import __version__
@@ -47,8 +48,8 @@ from factorlab.frames import (
     check_unique_keys,
     match_codes,
 )
-from factorlab.grid import AssetGrid
-from factorlab.market import MANIFEST, Market, MarketWriter
+from factorlab.grid import AssetGrid, GridIndex
+from factorlab.market import MANIFEST, Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
 from factorlab.northbound.hygiene import research_panel
 from factorlab.northbound.participants import classify_participants, participant_flows
@@ -213,35 +214,25 @@ class StudyResult:
         """Write every part to `path` as a market directory of result tables (manifest with
         size and sha256 per file; written beside `path` and renamed into place, so a partial
         result is never visible)."""
-        meta = {
-            "kind": STUDY_KIND,
-            "seconds": self.seconds,
-            "correlation_pools": list(self.correlation),
-        }
-        with MarketWriter(path, meta=meta, validate="none") as writer:
-            for name in _RESULT_TABLES:
-                writer.add(name, getattr(self, name))
-            for i, frame in enumerate(self.correlation.values()):
-                writer.add(f"correlation_{i:03d}", frame)
+        frames = {name: getattr(self, name) for name in _RESULT_TABLES}
+        for i, frame in enumerate(self.correlation.values()):
+            frames[f"correlation_{i:03d}"] = frame
+        meta = {"seconds": self.seconds, "correlation_pools": list(self.correlation)}
+        write_result(path, STUDY_KIND, frames, meta)
 
     @classmethod
     def load(cls, path: Path, params: StudyParams) -> StudyResult:
         """Read a result written by :meth:`save`, re-hashing every file against its manifest
         (:class:`MarketError` naming the file if one changed)."""
-        stored = Market.load(path, validate="none", verify_hashes=True)
-        pools = stored.meta.get("correlation_pools")
-        if stored.meta.get("kind") != STUDY_KIND or not isinstance(pools, list):
-            raise MarketError(f"`{path}` is not a factorlab study result (no `{STUDY_KIND}` meta).")
-        try:
-            frames = {name: stored[name].collect() for name in _RESULT_TABLES}
-            corr = {pool: stored[f"correlation_{i:03d}"].collect() for i, pool in enumerate(pools)}
-        except pl.exceptions.PolarsError as exc:
-            raise MarketError(f"study result `{path}` cannot be read ({exc}).") from exc
+        stored, meta = read_result(path, STUDY_KIND, what="study")
+        pools = meta.get("correlation_pools")
+        if not isinstance(pools, list) or any(n not in stored for n in _RESULT_TABLES):
+            raise MarketError(f"`{path}` is not a factorlab study result (incomplete manifest).")
         return cls(
-            **frames,
-            correlation=corr,
+            **{name: stored[name] for name in _RESULT_TABLES},
+            correlation={pool: stored[f"correlation_{i:03d}"] for i, pool in enumerate(pools)},
             params=params,
-            seconds=dict(stored.meta.get("seconds", {})),
+            seconds=dict(meta.get("seconds", {})),
         )
 
 
@@ -358,7 +349,8 @@ def _panel_with_flows(
     panel = _panel(market, params, timer)
     frame, notes = panel.frame, panel.notes
     if panel.split is not None:
-        frame, notes = _join_split(frame, notes, *panel.split.result())
+        index = panel.grid.index if panel.grid is not None else None
+        frame, notes = _join_split(frame, notes, *panel.split.result(), index)
         timer.lap("participant split")
     return frame, notes, panel.grid
 
@@ -418,16 +410,37 @@ def _panel(market: Market, params: StudyParams, timer: _Timer) -> _Panel:
 
 
 def _join_split(
-    frame: pl.DataFrame, notes: pl.DataFrame, history: pl.DataFrame, flows: pl.DataFrame
+    frame: pl.DataFrame,
+    notes: pl.DataFrame,
+    history: pl.DataFrame,
+    flows: pl.DataFrame,
+    index: GridIndex | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The panel with the trading-type flows (``flow_trading``) and the notes with the
-    participant counts per kind."""
+    participant counts per kind.
+
+    With `index` (a grid holding the panel's cells, e.g. the study's price grid's), the flows
+    are placed on it and read back at the panel's cells: the values of the left join on
+    (date, asset), without hashing millions of string keys."""
     # no participant change on a stock-day = no trading-type flow; before the first
     # classification the split is unknown (null)
     first = history["effective_from"].min()
-    frame = frame.join(flows, on=["date", "asset"], how="left", maintain_order="left").with_columns(
-        flow_trading=pl.when(pl.col("date") >= first).then(pl.col("flow_trading").fill_null(0.0))
-    )
+    if index is None:
+        joined = frame.join(flows, on=["date", "asset"], how="left", maintain_order="left")
+        value = pl.col("flow_trading").fill_null(0.0)
+    else:
+        at = index.cells(frame)
+        if not at.ok.all():  # pragma: no cover - the panel's cells are the grid's
+            return _join_split(frame, notes, history, flows)
+        cells = index.cells(flows)
+        # flows' keys are unique (one row per touched stock-day); a cell without a row is 0
+        got = index.scatter(cells, flows["flow_trading"].to_numpy())
+        has = index.scatter(cells, np.ones(flows.height), fill=0.0)
+        value = pl.Series(
+            np.where(index.gather(has, at) == 1.0, index.gather(got, at), 0.0), dtype=pl.Float64
+        )
+        joined = frame
+    frame = joined.with_columns(flow_trading=pl.when(pl.col("date") >= first).then(value))
     n_kind = history.group_by("kind").len().sort("kind")
     notes = pl.concat(
         [
@@ -756,7 +769,7 @@ def factor_study(
         notes = _code_notes(panel.notes, matches)
         # the factors that do not read the split's flows run while the split finishes
         factored = _factor_stage(
-            market, panel.frame, notes, params, timer, inputs, split=panel.split
+            market, panel.frame, notes, params, timer, inputs, split=panel.split, grid=grid
         )
         del panel  # the panel is not needed past the factors: its GB are free for the rest
         result = replace(_scored_stages(market, factored, params, timer, grid), data=data)
@@ -927,6 +940,7 @@ def _factor_stage(
     inputs: _Inputs,
     *,
     split: Future | None = None,
+    grid: AssetGrid | None = None,
 ) -> _Factored:
     """The factors on the signal dates. `split`: the participant split still running (its
     (history, flows)); the factors that do not read ``flow_trading`` are computed first, then
@@ -953,6 +967,7 @@ def _factor_stage(
             f"({frame['date'].n_unique()} sessions from {lo} to {hi})."
         )
     keys = ("date", "asset", "close", "float_shares")
+    index = grid.index if grid is not None else None
     if split is None:
         with_factors = _signal_factors(frame, factor_list, signals, keys)
     else:
@@ -960,7 +975,7 @@ def _factor_stage(
         early = [f for f, x in zip(factor_list, late, strict=True) if not x]
         first = _signal_factors(frame, early, signals, keys)
         timer.lap("factors")
-        frame, notes = _join_split(frame, notes, *split.result())
+        frame, notes = _join_split(frame, notes, *split.result(), index)
         timer.lap("participant split")
         second = _signal_factors(
             frame, [f for f, x in zip(factor_list, late, strict=True) if x], signals, ()

@@ -18,8 +18,8 @@ from factorlab.northbound.study import (
     StudyParams,
     UserFactor,
     _factor_stage,
+    _join_split,
     _panel,
-    _panel_with_flows,
     _Timer,
 )
 from factorlab.ops import Factor, compute_factors
@@ -44,11 +44,15 @@ def test_factors_around_the_split_wait_equal_one_query_on_the_joined_panel(small
         timer,
         {mine.name: mine},
         split=panel.split,
+        grid=panel.grid,  # the flows placed on the price grid's cells instead of a join
     )
     assert [s.split(":")[0] for s in seen] == ["hygiene", "factors", "participant split", "factors"]
     assert set(timer.seconds) == {"hygiene", "factors", "participant split"}
 
-    frame, notes, _ = _panel_with_flows(small_market, params, _Timer(lambda _: None))
+    again = _panel(small_market, params, _Timer(lambda _: None))
+    assert again.grid is not None
+    # the reference: the plain left join of the flows on (date, asset)
+    frame, notes = _join_split(again.frame, again.notes, *again.split.result())
     registry = northbound_factors(window=params.window, date_col=None)
     every = [registry.get(n) for n in NORTHBOUND_FACTORS] + [mine]
     signals = rebalance_dates(frame["date"].min(), frame["date"].max(), "weekly")

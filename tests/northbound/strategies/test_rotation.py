@@ -176,6 +176,7 @@ def test_industry_lists():
 def test_industry_returns_equal_pandas(strat_market, inputs):
     ref = _pd_industry_returns(strat_market, ROTATION_INDUSTRIES)
     got = industry_returns(strat_market, inputs=inputs)
+    assert industry_returns(strat_market).equals(got)  # from prices and assets alone
     wide = got.filter(pl.col("industry") != "equal_weight").to_pandas().pivot(
         index="date", columns="industry", values="return"
     ).reindex(index=ref.index, columns=ref.columns)  # fmt: skip

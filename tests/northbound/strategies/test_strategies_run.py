@@ -22,6 +22,7 @@ from factorlab.northbound.strategies import (
     portraits,
     run_strategies,
 )
+from factorlab.northbound.strategies.quota import quota_band, quota_band_index
 from factorlab.northbound.strategies.rotation import (
     layered_groups,
     rotation_grid,
@@ -34,6 +35,7 @@ from factorlab.report.strategies_figures import strategy_figure_plan
 
 #: The figures the issue names, per part (seed numbering in the captions).
 NAMED_FIGURES = {
+    "quota_band": {"band", "nav", "nav_index"},  # mf with its band and the position; NAV vs CSI 300
     # 图19-22, 图23-24, 图29-36
     "threshold": {"surfaces_long_only", "surfaces_long_short", "nav_all_flows", "nav_by_type"},
     "rotation": {"layered_groups", "seed_books", "grid"},  # 图38-39, 图47/55, 图46/53
@@ -88,6 +90,21 @@ def test_the_rotation_parts_equal_the_rotation_functions(strat_market, result):
         assert_frame_equal(got.drop("flow"), lg.stats)
     held = result.table("etf_rotation", "etfs")
     assert held.height == 24  # the seed's 24 industry ETFs
+
+
+def test_the_quota_part_equals_the_quota_functions(strat_market, result):
+    stock = quota_band(strat_market)
+    index = quota_band_index(strat_market)
+    stats = result.table("quota_band", "stats")
+    assert_frame_equal(stats.filter(pl.col("version") == "stocks").drop("version"), stock.stats)
+    assert_frame_equal(stats.filter(pl.col("version") == "index").drop("version"), index.stats)
+    assert_frame_equal(result.table("quota_band", "signal"), stock.signal)
+    assert_frame_equal(result.table("quota_band", "trades"), stock.book.trades)
+    daily = result.table("quota_band", "daily").filter(pl.col("version") == "stocks")
+    assert_frame_equal(
+        daily.drop("version"),
+        stock.book.daily.select("date", "nav_net", "net", "benchmark", "exposure"),
+    )
 
 
 def test_the_threshold_part_equals_the_timing_functions(strat_market, result):
@@ -180,6 +197,26 @@ def test_the_key_depends_on_the_market_the_parts_and_the_options():
     assert StrategiesParams(options=(("portraits", None),)).key("a" * 64) is None
 
 
+def test_the_key_is_on_resolved_parameters_and_the_code(strat_market, monkeypatch):
+    import factorlab.northbound.strategies.run as run_module
+
+    def params(options):
+        seen = []
+        chosen, opts = run_module._resolve(["portraits"], options)
+        text = [
+            (p, run_module._option_text(run_module._resolved(p, opts.get(p, {})))) for p in chosen
+        ]
+        seen.append(StrategiesParams(parts=chosen, options=tuple(text)))
+        return seen[0]
+
+    h = strat_market.content_hash
+    default = params(None).key(h)
+    assert params({"portraits": {"cap": "total"}}).key(h) == default  # the default, spelled out
+    assert params({"portraits": {"cap": "float"}}).key(h) != default
+    monkeypatch.setattr(run_module, "code_fingerprint", lambda: "other code")
+    assert params(None).key(h) != default
+
+
 def test_a_damaged_cache_entry_is_recomputed_with_a_warning(strat_market, tmp_path):
     first = run_strategies(strat_market, parts=["portraits"], cache=tmp_path)
     (entry,) = [p for p in tmp_path.iterdir() if p.is_dir()]
@@ -216,7 +253,7 @@ def test_progress_names_each_part_and_stage(strat_market):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"parts": ["nope"]}, r"`parts` must name parts of \['threshold', 'portraits'"),
+        ({"parts": ["nope"]}, r"`parts` must name parts of \['quota_band', 'threshold'"),
         ({"parts": []}, "`parts` must name"),
         ({"parts": "portraits"}, "sequence of part names"),
         ({"options": {"rotation": {"top": 5}}, "parts": ["portraits"]}, "do not run"),
@@ -240,13 +277,16 @@ def test_a_missing_table_is_named_with_its_part_before_any_work(strat_market):
 
     with pytest.raises(
         MarketError,
-        match=r"etf_rotation needs `etfs`.*parts=\['threshold', 'portraits', 'rotation'",
+        match=r"etf_rotation needs `etfs`.*parts=\['quota_band', 'threshold', 'portraits'",
     ):
         run_strategies(without("etfs"), cache=False)
     with pytest.raises(
-        MarketError, match=r"portraits needs `participant_holdings`.*none of the parts can run"
+        MarketError, match=r"portraits needs `participant_holdings`.*parts=\['quota_band'\]"
     ):
         run_strategies(without("participant_holdings"), cache=False)
+    bare = Market({"prices": strat_market.prices}, validate="none")
+    with pytest.raises(MarketError, match="none of the parts can run on it"):
+        run_strategies(bare, cache=False)
 
 
 @pytest.mark.slow
@@ -286,6 +326,7 @@ def test_the_command_prints_the_tables_and_writes_the_report(
         for name in names:
             assert f'id="fig-{part}_{name}"' in page
     for caption in (
+        "Seed 000's quota-band timing",
         "Tables 4-5 (表4-5)",
         "Tables 6-7 (表6-7)",
         "Table 9 (表9)",
