@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import polars as pl
 
+from factorlab._cache import read_result, write_result
 from factorlab._display import Summary, join_names, sizes, wrap
 from factorlab._kernels.rank import group_tail_flags_nb
 from factorlab._version import __version__
@@ -48,7 +49,7 @@ from factorlab.frames import (
     match_codes,
 )
 from factorlab.grid import AssetGrid, GridIndex
-from factorlab.market import MANIFEST, Market, MarketWriter
+from factorlab.market import MANIFEST, Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
 from factorlab.northbound.hygiene import research_panel
 from factorlab.northbound.participants import classify_participants, participant_flows
@@ -213,35 +214,25 @@ class StudyResult:
         """Write every part to `path` as a market directory of result tables (manifest with
         size and sha256 per file; written beside `path` and renamed into place, so a partial
         result is never visible)."""
-        meta = {
-            "kind": STUDY_KIND,
-            "seconds": self.seconds,
-            "correlation_pools": list(self.correlation),
-        }
-        with MarketWriter(path, meta=meta, validate="none") as writer:
-            for name in _RESULT_TABLES:
-                writer.add(name, getattr(self, name))
-            for i, frame in enumerate(self.correlation.values()):
-                writer.add(f"correlation_{i:03d}", frame)
+        frames = {name: getattr(self, name) for name in _RESULT_TABLES}
+        for i, frame in enumerate(self.correlation.values()):
+            frames[f"correlation_{i:03d}"] = frame
+        meta = {"seconds": self.seconds, "correlation_pools": list(self.correlation)}
+        write_result(path, STUDY_KIND, frames, meta)
 
     @classmethod
     def load(cls, path: Path, params: StudyParams) -> StudyResult:
         """Read a result written by :meth:`save`, re-hashing every file against its manifest
         (:class:`MarketError` naming the file if one changed)."""
-        stored = Market.load(path, validate="none", verify_hashes=True)
-        pools = stored.meta.get("correlation_pools")
-        if stored.meta.get("kind") != STUDY_KIND or not isinstance(pools, list):
-            raise MarketError(f"`{path}` is not a factorlab study result (no `{STUDY_KIND}` meta).")
-        try:
-            frames = {name: stored[name].collect() for name in _RESULT_TABLES}
-            corr = {pool: stored[f"correlation_{i:03d}"].collect() for i, pool in enumerate(pools)}
-        except pl.exceptions.PolarsError as exc:
-            raise MarketError(f"study result `{path}` cannot be read ({exc}).") from exc
+        stored, meta = read_result(path, STUDY_KIND, what="study")
+        pools = meta.get("correlation_pools")
+        if not isinstance(pools, list) or any(n not in stored for n in _RESULT_TABLES):
+            raise MarketError(f"`{path}` is not a factorlab study result (incomplete manifest).")
         return cls(
-            **frames,
-            correlation=corr,
+            **{name: stored[name] for name in _RESULT_TABLES},
+            correlation={pool: stored[f"correlation_{i:03d}"] for i, pool in enumerate(pools)},
             params=params,
-            seconds=dict(stored.meta.get("seconds", {})),
+            seconds=dict(meta.get("seconds", {})),
         )
 
 

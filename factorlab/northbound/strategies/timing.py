@@ -232,6 +232,121 @@ def _samples(in_sample: tuple[dt.date, dt.date]) -> dict[str, tuple[dt.date, dt.
     }
 
 
+@dataclass(frozen=True)
+class _Books:
+    """Daily series of B books on one calendar (T rows) as (T, B) arrays: net and gross returns
+    (0 before a book's first fill), exposure; the benchmark's return (T,); each book's first
+    row of evaluation (``start``); its signals as flat arrays (book, fill row, next fill row,
+    position)."""
+
+    dates: np.ndarray
+    net: np.ndarray
+    gross: np.ndarray
+    exposure: np.ndarray
+    bench: np.ndarray
+    start: np.ndarray
+    sig_book: np.ndarray
+    sig_start: np.ndarray
+    sig_stop: np.ndarray
+    sig_pos: np.ndarray
+
+
+def _book_daily(res: BacktestResult, n_t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(net, gross, exposure) on every grid row (0 before the first fill) and the first fill
+    row, from the book's own NAV and cost series: the numbers of ``res.daily`` without building
+    its frame (a grid of thousands of books reads them directly)."""
+    run = res.run
+    nav, cost, exposure = run.out[0], run.out[2], run.out[4]
+    first = int(run.trade_rows[0]) if len(run.trade_rows) else n_t
+    net = np.zeros(n_t)
+    gross = np.zeros(n_t)
+    expo = np.zeros(n_t)
+    if first < n_t:
+        v = nav[first:]
+        prev = np.concatenate([[run.capital], v[:-1]])
+        net[first:] = v / prev - 1.0
+        gross[first:] = (v + cost[first:]) / prev - 1.0
+        expo[first:] = np.nan_to_num(exposure[first:])
+    return net, gross, expo, first
+
+
+def _table(
+    b: _Books, in_sample: tuple[dt.date, dt.date], annualization: float = TRADING_DAYS
+) -> pl.DataFrame:
+    """The statistics of every book per sample and costs, all books at once in numpy: one
+    frame, ``book_id`` (0 .. B-1) then costs x sample rows per book. A book counts from its
+    ``start`` row (its returns before it are 0); each sample is a contiguous slice of rows."""
+    n_t, n_b = b.net.shape
+    log_bench = np.concatenate([[0.0], np.cumsum(np.log1p(np.nan_to_num(b.bench)))])
+    invested = np.abs(b.exposure) > 1e-12
+    cum_inv = np.vstack([np.zeros((1, n_b)), np.cumsum(invested, axis=0)])
+    out: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for costs, r in (("gross", b.gross), ("net", b.net)):
+        logc = np.vstack([np.zeros((1, n_b)), np.cumsum(np.log1p(r), axis=0)])
+        c1 = np.vstack([np.zeros((1, n_b)), np.cumsum(r, axis=0)])
+        c2 = np.vstack([np.zeros((1, n_b)), np.cumsum(r * r, axis=0)])
+        sig_ret = np.expm1(logc[b.sig_stop, b.sig_book] - logc[b.sig_start, b.sig_book])
+        fill_d = b.dates[np.minimum(b.sig_start, n_t - 1)]
+        for sample, (lo, hi) in _samples(in_sample).items():
+            a = int(np.searchsorted(b.dates, np.datetime64(lo)))
+            z = int(np.searchsorted(b.dates, np.datetime64(hi), side="right"))
+            first = np.clip(b.start, a, max(z, a))  # each book's first row in the sample
+            n = np.maximum(z - first, 0)
+            cols = np.arange(n_b)
+            total = np.expm1(logc[z, cols] - logc[first, cols]) if z > a else np.full(n_b, 0.0)
+            b_total = np.expm1(log_bench[z] - log_bench[first]) if z > a else np.zeros(n_b)
+            s1 = c1[z, cols] - c1[first, cols] if z > a else np.zeros(n_b)
+            s2 = c2[z, cols] - c2[first, cols] if z > a else np.zeros(n_b)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ar = (1.0 + total) ** (annualization / n) - 1.0
+                br = (1.0 + b_total) ** (annualization / n) - 1.0
+                mean = s1 / n
+                sd = np.sqrt(np.maximum(s2 - n * mean**2, 0.0) / (n - 1))
+                sharpe = np.where(sd > 0, mean / sd * np.sqrt(annualization), np.nan)
+                expo = (cum_inv[z] - cum_inv[first, cols]) / n if z > a else np.zeros(n_b)
+            if z > a:  # max drawdown inside the slice: the running peak starts at 1
+                lg = logc[a + 1 : z + 1] - logc[a][None, :]
+                peak = np.maximum(np.maximum.accumulate(lg, axis=0), 0.0)
+                mdd = np.expm1((lg - peak).min(axis=0))
+            else:
+                mdd = np.full(n_b, np.nan)
+            few = n < 2
+            sel = (b.sig_pos != 0) & (b.sig_start < n_t)
+            sel &= (fill_d >= np.datetime64(lo)) & (fill_d <= np.datetime64(hi))
+            bk, rr = b.sig_book[sel], sig_ret[sel]
+            cnt = np.bincount(bk, minlength=n_b)
+            wins = np.bincount(bk, weights=(rr > 0).astype(float), minlength=n_b)
+            losses = np.bincount(bk, weights=(rr < 0).astype(float), minlength=n_b)
+            gain = np.bincount(bk, weights=np.where(rr > 0, rr, 0.0), minlength=n_b)
+            loss = np.bincount(bk, weights=np.where(rr < 0, -rr, 0.0), minlength=n_b)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                win_rate = np.where(cnt > 0, wins / cnt, np.nan)
+                both = (wins > 0) & (losses > 0)
+                pl_ratio = np.where(both, (gain / wins) / (loss / losses), np.nan)
+            out[(sample, costs)] = {
+                "days": n,
+                "annual_return": np.where(few, np.nan, ar),
+                "benchmark_annual": np.where(few, np.nan, br),
+                "annual_excess": np.where(few, np.nan, ar - br),
+                "sharpe": np.where(few, np.nan, sharpe),
+                "max_drawdown": np.where(few, np.nan, mdd),
+                "exposure": np.where(few, np.nan, expo),
+                "signals": cnt,
+                "win_rate": win_rate,
+                "profit_loss": pl_ratio,
+            }
+    keys = [(sample, costs) for costs in ("gross", "net") for sample in ("full", "in", "out")]
+    cols = {c: np.stack([out[k][c] for k in keys], axis=1).ravel() for c in _STAT_COLUMNS}
+    return pl.DataFrame(
+        {
+            "book_id": np.repeat(np.arange(n_b), len(keys)),
+            "sample": [s for s, _ in keys] * n_b,
+            "costs": [c for _, c in keys] * n_b,
+            **cols,
+        }
+    ).with_columns(pl.col("days", "signals").cast(pl.Int64))
+
+
 def timing_statistics(
     daily: pl.DataFrame,
     fills: Sequence[dt.date] | pl.Series,
@@ -240,74 +355,87 @@ def timing_statistics(
     in_sample: tuple[dt.date, dt.date] = IN_SAMPLE,
     annualization: float = TRADING_DAYS,
 ) -> pl.DataFrame:
-    """The seed's 表4-表7 statistics of one timing book, per sample (full, in, out) and costs
-    (gross, net): days, annual return, the index's annual return, annual excess (the
+    """The seed's 表4-表7 statistics of one timing book, per costs (gross, net) and sample
+    (full, in, out): days, annual return, the benchmark's annual return, annual excess (the
     difference), Sharpe (risk-free 0), max drawdown, exposure (share of days invested), and per
     signal (a position taken, from its fill to the next fill; flat signals are not counted):
     count, win rate, profit/loss ratio (mean gain / mean |loss|).
 
-    `daily`: a backtest's ``daily`` (date, gross, net, benchmark, exposure); `fills`: the fill
-    dates of the signals, in order; `positions`: the position each took (1, 0 or -1). A signal
-    belongs to the sample its fill date is in.
+    `daily`: a backtest's ``daily`` (date, gross, net, benchmark, exposure), from the first
+    fill; `fills`: the fill dates of the signals, in order; `positions`: the position each
+    took (1, 0 or -1). A signal belongs to the sample its fill date is in.
     """
     dates = daily["date"].to_numpy().astype("datetime64[D]")
     fill_d = np.asarray(pl.Series(fills, dtype=pl.Date).to_numpy(), dtype="datetime64[D]")
-    pos = np.asarray(positions, dtype=float)
-    start = np.searchsorted(dates, fill_d)
-    stop = np.r_[start[1:], len(dates)]
-    bench = daily["benchmark"].fill_null(0.0).to_numpy()
-    invested = np.abs(daily["exposure"].to_numpy()) > 1e-12
-    rows = []
-    for costs, col in (("gross", "gross"), ("net", "net")):
-        r = daily[col].to_numpy()
-        logc = np.concatenate([[0.0], np.cumsum(np.log1p(r))])
-        sig_ret = np.expm1(logc[stop] - logc[start])
-        for sample, (lo, hi) in _samples(in_sample).items():
-            mask = (dates >= np.datetime64(lo)) & (dates <= np.datetime64(hi))
-            rows.append(
-                {
-                    "sample": sample,
-                    "costs": costs,
-                    **_stats(r[mask], bench[mask], invested[mask], annualization),
-                    **_signal_stats(sig_ret, pos, fill_d, lo, hi),
-                }
-            )
-    return pl.DataFrame(rows, schema_overrides={"days": pl.Int64, "signals": pl.Int64})
+    start = np.searchsorted(dates, fill_d).astype(np.int64)
+    b = _Books(
+        dates=dates,
+        net=daily["net"].to_numpy()[:, None],
+        gross=daily["gross"].to_numpy()[:, None],
+        exposure=daily["exposure"].fill_null(0.0).to_numpy()[:, None],
+        bench=daily["benchmark"].fill_null(0.0).to_numpy(),
+        start=np.array([0]),
+        sig_book=np.zeros(len(start), np.int64),
+        sig_start=start,
+        sig_stop=np.r_[start[1:], len(dates)].astype(np.int64),
+        sig_pos=np.asarray(positions, dtype=float),
+    )
+    return _table(b, in_sample, annualization).drop("book_id")
 
 
-def _stats(r: np.ndarray, bench: np.ndarray, invested: np.ndarray, ann: float) -> dict:
-    n = len(r)
-    if n < 2:
-        return {c: (0 if c == "days" else np.nan) for c in _STAT_COLUMNS[:7]} | {"days": n}
-    nav = np.cumprod(1.0 + r)
-    total = nav[-1] - 1.0
-    b_total = np.prod(1.0 + bench) - 1.0
-    ar = (1.0 + total) ** (ann / n) - 1.0
-    br = (1.0 + b_total) ** (ann / n) - 1.0
-    sd = r.std(ddof=1)
-    peak = np.maximum.accumulate(np.concatenate([[1.0], nav]))
-    return {
-        "days": n,
-        "annual_return": float(ar),
-        "benchmark_annual": float(br),
-        "annual_excess": float(ar - br),
-        "sharpe": float(r.mean() / sd * np.sqrt(ann)) if sd > 0 else np.nan,
-        "max_drawdown": float(np.min(np.concatenate([[1.0], nav]) / peak - 1.0)),
-        "exposure": float(invested.mean()),
-    }
-
-
-def _signal_stats(
-    ret: np.ndarray, pos: np.ndarray, fill: np.ndarray, lo: dt.date, hi: dt.date
-) -> dict:
-    sel = (pos != 0) & (fill >= np.datetime64(lo)) & (fill <= np.datetime64(hi))
-    x = ret[sel]
-    wins, losses = x[x > 0], x[x < 0]
-    return {
-        "signals": int(x.size),
-        "win_rate": float(wins.size / x.size) if x.size else np.nan,
-        "profit_loss": float(wins.mean() / -losses.mean()) if wins.size and losses.size else np.nan,
-    }
+def _book_stats(
+    grid: AssetGrid,
+    books: Sequence[BacktestResult],
+    positions: Sequence[np.ndarray],
+    benchmarks: Sequence[str],
+    in_sample: tuple[dt.date, dt.date],
+) -> pl.DataFrame:
+    """:func:`timing_statistics` of many books on one grid, from their NAV series directly
+    (``book_id`` = the book's position in `books`): each book is evaluated from its first
+    fill; its benchmark is the index it times."""
+    n_t = len(grid.dates)
+    n_b = len(books)
+    net = np.zeros((n_t, n_b))
+    gross = np.zeros((n_t, n_b))
+    expo = np.zeros((n_t, n_b))
+    start = np.full(n_b, n_t, np.int64)
+    sb, ss, se, sp = [], [], [], []
+    for k, res in enumerate(books):
+        net[:, k], gross[:, k], expo[:, k], start[k] = _book_daily(res, n_t)
+        rows = res.run.trade_rows.astype(np.int64)
+        sb.append(np.full(len(rows), k, np.int64))
+        ss.append(rows)
+        se.append(np.r_[rows[1:], n_t].astype(np.int64))
+        sp.append(np.asarray(positions[k], dtype=float)[: len(rows)])
+    # the benchmark return of each book's index (a day without a close carries the last one)
+    names = list(dict.fromkeys(benchmarks))
+    cols = grid.index.asset_cols(pl.Series(names))
+    filled = ffill_rows(grid.close[:, cols])
+    ret = np.zeros_like(filled)
+    ret[1:] = filled[1:] / filled[:-1] - 1.0
+    ret = np.nan_to_num(ret)
+    frames = []
+    for j, name in enumerate(names):
+        ks = np.array([k for k in range(n_b) if benchmarks[k] == name], np.int64)
+        remap = np.full(n_b, -1, np.int64)
+        remap[ks] = np.arange(len(ks))
+        sig_book = np.concatenate(sb) if sb else np.zeros(0, np.int64)
+        keep = np.isin(sig_book, ks)
+        b = _Books(
+            dates=grid.dates.astype("datetime64[D]"),
+            net=net[:, ks],
+            gross=gross[:, ks],
+            exposure=expo[:, ks],
+            bench=ret[:, j],
+            start=start[ks],
+            sig_book=remap[sig_book[keep]],
+            sig_start=np.concatenate(ss)[keep],
+            sig_stop=np.concatenate(se)[keep],
+            sig_pos=np.concatenate(sp)[keep],
+        )
+        t = _table(b, in_sample)
+        frames.append(t.with_columns(book_id=pl.Series(ks).gather(t["book_id"])))
+    return pl.concat(frames).sort("book_id", maintain_order=True)
 
 
 # -- targets -----------------------------------------------------------------------------------
@@ -552,8 +680,7 @@ def threshold_timing(
             "position": pos,
         }
     )
-    fills = res.rebalances["trade_date"]
-    stats = timing_statistics(res.daily, fills, p[: len(fills)], in_sample=in_sample)
+    stats = _book_stats(inp.grid, [res], [p], [name], in_sample).drop("book_id")
     params = {
         "index": name, "flow": flow, "n": int(n), "m": float(m), "window": window,
         "history": history, "book": book, "costs": _costs_text(costs),
@@ -624,7 +751,6 @@ def threshold_grid(
             "weight": np.concatenate(t_weight),
         }
     )
-    frames = []
     by_index = {}
     for name in inp.indices:
         sel = [k for k, key in enumerate(keys) if key[0] == name]
@@ -633,21 +759,21 @@ def threshold_grid(
     for name, sel in by_index.items():
         sub = targets.filter(pl.col("point").is_in(sel))
         results.update(_books(inp.grid, sub, costs, name))
-    for k, key in enumerate(keys):
-        res = results.get(k) or _empty_book(inp.grid, costs, key[0])
-        fills = res.rebalances["trade_date"]
-        st = timing_statistics(res.daily, fills, t_pos[k][: len(fills)], in_sample=in_sample)
-        frames.append(
-            st.with_columns(
-                index=pl.lit(key[0]),
-                flow=pl.lit(key[1]),
-                book=pl.lit(key[2]),
-                n=pl.lit(key[3], pl.Int64),
-                m=pl.lit(key[4], pl.Float64),
-            )
-        )
-    table = pl.concat(frames).select("index", "flow", "book", "n", "m", "sample", "costs",
-                                     *_STAT_COLUMNS)  # fmt: skip
+    run = [results.get(k) or _empty_book(inp.grid, costs, key[0]) for k, key in enumerate(keys)]
+    stats = _book_stats(inp.grid, run, t_pos, [key[0] for key in keys], in_sample)
+    key_frame = pl.DataFrame(
+        {
+            "book_id": np.arange(len(keys)),
+            "index": [k[0] for k in keys],
+            "flow": [k[1] for k in keys],
+            "book": [k[2] for k in keys],
+            "n": pl.Series([k[3] for k in keys], dtype=pl.Int64),
+            "m": pl.Series([k[4] for k in keys], dtype=pl.Float64),
+        }
+    )
+    table = stats.join(key_frame, on="book_id", maintain_order="left").select(
+        "index", "flow", "book", "n", "m", "sample", "costs", *_STAT_COLUMNS
+    )
     params = {
         "indices": inp.indices, "flows": flows, "ns": ns, "ms": tuple(ms_arr.tolist()),
         "books": books, "window": window, "history": history, "costs": _costs_text(costs),

@@ -151,6 +151,16 @@ def test_all_flows_rule_equals_numpy_and_stats_use_the_book(strat_tiny):
     )
     assert full["signals"] == sig.height
     assert full["win_rate"] == pytest.approx((sig["return"] > 0).mean(), rel=1e-12)
+    # return, Sharpe and drawdown: from the book's daily net returns (from its first fill)
+    net = r.book.daily["net"].to_numpy()
+    nav = np.cumprod(1.0 + net)
+    assert full["days"] == len(net)
+    assert full["annual_return"] == pytest.approx(nav[-1] ** (252 / len(net)) - 1, rel=1e-9)
+    assert full["sharpe"] == pytest.approx(net.mean() / net.std(ddof=1) * np.sqrt(252), rel=1e-9)
+    peak = np.maximum.accumulate(np.r_[1.0, nav])
+    assert full["max_drawdown"] == pytest.approx((np.r_[1.0, nav] / peak - 1).min(), rel=1e-9)
+    bench = np.prod(1.0 + r.book.daily["benchmark"].fill_null(0.0).to_numpy())
+    assert full["benchmark_annual"] == pytest.approx(bench ** (252 / len(net)) - 1, rel=1e-9)
     # costs: 0.15% a side on every fill; net below gross
     gross = r.stats.filter((pl.col("sample") == "full") & (pl.col("costs") == "gross"))
     assert gross["annual_return"][0] > full["annual_return"]
