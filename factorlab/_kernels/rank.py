@@ -207,17 +207,11 @@ def group_tail_flags_nb(x, order, offsets, top, is_top, is_bottom):  # pragma: n
                 m += 1
         if m == 0:
             continue
-        srt = np.argsort(vals[:m])
-        k = np.ceil(np.float64(m) * top)
-        p = 0
-        while p < m:  # one run of equal values: sorted positions p .. q-1
-            q = p + 1
-            while q < m and vals[srt[q]] == vals[srt[p]]:
-                q += 1
-            bottom = p + 1 <= k  # 1 + names strictly below
-            top_ = m - q + 1 <= k  # 1 + names strictly above
-            for j in range(p, q):
-                r = rows[srt[j]]
-                is_bottom[r] = bottom
-                is_top[r] = top_
-            p = q
+        # rank("min") <= k  <=>  fewer than k names strictly below  <=>  v <= the k-th
+        # smallest; likewise for the top with the k-th largest (ties, -0.0 == 0.0, included)
+        srt = np.sort(vals[:m])
+        k = min(int(np.ceil(np.float64(m) * top)), m)  # 1 .. m
+        low, high = srt[k - 1], srt[m - k]
+        for i in range(m):
+            is_bottom[rows[i]] = vals[i] <= low
+            is_top[rows[i]] = vals[i] >= high
