@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import polars as pl
 
+from factorlab._cache import read_result, write_result
 from factorlab._display import Summary, join_names, sizes, wrap
 from factorlab._kernels.rank import group_tail_flags_nb
 from factorlab._version import __version__
@@ -48,7 +49,7 @@ from factorlab.frames import (
     match_codes,
 )
 from factorlab.grid import AssetGrid, GridIndex
-from factorlab.market import MANIFEST, Market, MarketWriter
+from factorlab.market import MANIFEST, Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
 from factorlab.northbound.hygiene import research_panel
 from factorlab.northbound.participants import classify_participants, participant_flows
@@ -213,35 +214,25 @@ class StudyResult:
         """Write every part to `path` as a market directory of result tables (manifest with
         size and sha256 per file; written beside `path` and renamed into place, so a partial
         result is never visible)."""
-        meta = {
-            "kind": STUDY_KIND,
-            "seconds": self.seconds,
-            "correlation_pools": list(self.correlation),
-        }
-        with MarketWriter(path, meta=meta, validate="none") as writer:
-            for name in _RESULT_TABLES:
-                writer.add(name, getattr(self, name))
-            for i, frame in enumerate(self.correlation.values()):
-                writer.add(f"correlation_{i:03d}", frame)
+        frames = {name: getattr(self, name) for name in _RESULT_TABLES}
+        for i, frame in enumerate(self.correlation.values()):
+            frames[f"correlation_{i:03d}"] = frame
+        meta = {"seconds": self.seconds, "correlation_pools": list(self.correlation)}
+        write_result(path, STUDY_KIND, frames, meta)
 
     @classmethod
     def load(cls, path: Path, params: StudyParams) -> StudyResult:
         """Read a result written by :meth:`save`, re-hashing every file against its manifest
         (:class:`MarketError` naming the file if one changed)."""
-        stored = Market.load(path, validate="none", verify_hashes=True)
-        pools = stored.meta.get("correlation_pools")
-        if stored.meta.get("kind") != STUDY_KIND or not isinstance(pools, list):
-            raise MarketError(f"`{path}` is not a factorlab study result (no `{STUDY_KIND}` meta).")
-        try:
-            frames = {name: stored[name].collect() for name in _RESULT_TABLES}
-            corr = {pool: stored[f"correlation_{i:03d}"].collect() for i, pool in enumerate(pools)}
-        except pl.exceptions.PolarsError as exc:
-            raise MarketError(f"study result `{path}` cannot be read ({exc}).") from exc
+        stored, meta = read_result(path, STUDY_KIND, what="study")
+        pools = meta.get("correlation_pools")
+        if not isinstance(pools, list) or any(n not in stored for n in _RESULT_TABLES):
+            raise MarketError(f"`{path}` is not a factorlab study result (incomplete manifest).")
         return cls(
-            **frames,
-            correlation=corr,
+            **{name: stored[name] for name in _RESULT_TABLES},
+            correlation={pool: stored[f"correlation_{i:03d}"] for i, pool in enumerate(pools)},
             params=params,
-            seconds=dict(stored.meta.get("seconds", {})),
+            seconds=dict(meta.get("seconds", {})),
         )
 
 
@@ -1045,42 +1036,18 @@ def _scored_stages(
         timer.lap("preprocess")
         grid = pending.result() if pending is not None else grid
     timer.lap("price grid")
-    ic = _rank_ic(scored, names, grid, params)
+    # the rank IC (two threads of its own) runs beside the portfolios' books: both only read
+    # the scores and the grid. "portfolios" is the books (and, after the IC, the tables of
+    # each leg), "rank IC" the wait for the IC after the books
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-ic") as ex:
+        ic_job = ex.submit(_rank_ic, scored, names, grid, params)
+        targets, books = _books(scored, names, pools, grid, params)
+        timer.lap("portfolios")
+        ic = ic_job.result()
     # the IC statistics are the evaluator's (mean, IR = mean / std, t = IR x sqrt(n))
     ic_stats = ic_summary(ic.with_columns(horizon=pl.lit(1, pl.Int32)))
     timer.lap("rank IC")
-
-    targets = _leg_targets(scored, names, params)
     bench_w = params.benchmark_weighting or params.weighting
-    # every leg's targets in one frame, one backtest_many call: the frame is checked and
-    # located on the grid once (result for result the same as one backtest() per leg)
-    leg_frames = []
-    for pool in params.pools:
-        pool_dates = pools.filter(pl.col("pool") == pool)["date"].unique().sort()
-        for name in names:
-            legs = targets.get((pool, name))
-            if legs is None:
-                continue
-            # rebalance on every pool date from the factor's first value on: a later date
-            # without a value is an empty leg (a zero-weight row), held in cash and counted
-            schedule = pool_dates.filter(pool_dates >= legs["date"].min())
-            for side in ("top", "bottom"):
-                tg = _with_empty_dates(legs.filter(pl.col("side") == side), schedule, grid)
-                leg_frames.append(
-                    tg.with_columns(pool=pl.lit(pool), factor=pl.lit(name), side=pl.lit(side))
-                )
-    books = (
-        backtest_many(
-            grid,
-            pl.concat(leg_frames),
-            by=["pool", "factor", "side"],
-            entry=params.entry,
-            capital=params.capital,
-            costs=params.costs,
-        )
-        if leg_frames
-        else {}
-    )
     missing = _missing_inputs(market, cross, names)
     daily_frames, rows = [], []
     for pool in params.pools:
@@ -1121,6 +1088,48 @@ def _scored_stages(
         params=params,
         seconds=timer.seconds,
     )
+
+
+def _books(
+    scored: pl.DataFrame,
+    names: list[str],
+    pools: pl.DataFrame,
+    grid: AssetGrid,
+    params: StudyParams,
+) -> tuple[dict[tuple[str, str], pl.DataFrame], dict]:
+    """The legs' targets ((pool, factor) -> frame, see :func:`_leg_targets`) and their books
+    ((pool, factor, side) -> :class:`~factorlab.backtest.BacktestResult`)."""
+    targets = _leg_targets(scored, names, params)
+    # every leg's targets in one frame, one backtest_many call: the frame is checked and
+    # located on the grid once (result for result the same as one backtest() per leg)
+    leg_frames = []
+    for pool in params.pools:
+        pool_dates = pools.filter(pl.col("pool") == pool)["date"].unique().sort()
+        for name in names:
+            legs = targets.get((pool, name))
+            if legs is None:
+                continue
+            # rebalance on every pool date from the factor's first value on: a later date
+            # without a value is an empty leg (a zero-weight row), held in cash and counted
+            schedule = pool_dates.filter(pool_dates >= legs["date"].min())
+            for side in ("top", "bottom"):
+                tg = _with_empty_dates(legs.filter(pl.col("side") == side), schedule, grid)
+                leg_frames.append(
+                    tg.with_columns(pool=pl.lit(pool), factor=pl.lit(name), side=pl.lit(side))
+                )
+    books = (
+        backtest_many(
+            grid,
+            pl.concat(leg_frames),
+            by=["pool", "factor", "side"],
+            entry=params.entry,
+            capital=params.capital,
+            costs=params.costs,
+        )
+        if leg_frames
+        else {}
+    )
+    return targets, books
 
 
 def _scores(

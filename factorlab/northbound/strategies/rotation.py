@@ -239,32 +239,7 @@ def rotation_inputs(
             "synthetic market has them; real per-participant data is not public)."
         )
     steps: list[dict] = []
-    assets = market.assets.select("asset", "industry").collect()
-    known = set(assets["industry"].to_list())
-    absent = [i for i in inds if i not in known]
-    if len(inds) - len(absent) < max(2, (len(inds) + 1) // 2):
-        raise MarketError(
-            f"{len(absent)} of the {len(inds)} industries of `industries` have no stocks in "
-            f"table `assets` (column `industry`), e.g. {absent[:6]}; the table's industries are "
-            f"e.g. {sorted(known)[:6]}. Pass `industries=` with the market's names."
-        )
-    # a small market may lack an industry: left out of the ranking, and reported
-    inds = tuple(i for i in inds if i in known)
-    steps.append(
-        {
-            "step": "industries without stocks in `assets` (not ranked)",
-            "rows": len(absent),
-            "detail": join_names(absent, 8) if absent else "none",
-        }
-    )
-    left_out = assets.filter(~pl.col("industry").is_in(list(inds)))
-    steps.append(
-        {
-            "step": "stocks of industries not ranked",
-            "rows": left_out.height,
-            "detail": join_names(sorted(set(left_out["industry"].to_list())), 8),
-        }
-    )
+    assets, inds = _industry_members(market, inds, steps)
     dates, returns, cap = _industry_grids(market, assets, inds)
     change = disclosure_end(market)
     if use_participants or needs_split:
@@ -311,6 +286,40 @@ def rotation_inputs(
         split=split,
         panel=panel,
     )
+
+
+def _industry_members(
+    market: Market, inds: tuple[str, ...], steps: list[dict]
+) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """(asset, industry) of the market and the industries of `inds` it has; what is left out
+    is appended to `steps`."""
+    assets = market.assets.select("asset", "industry").collect()
+    known = set(assets["industry"].to_list())
+    absent = [i for i in inds if i not in known]
+    if len(inds) - len(absent) < max(2, (len(inds) + 1) // 2):
+        raise MarketError(
+            f"{len(absent)} of the {len(inds)} industries of `industries` have no stocks in "
+            f"table `assets` (column `industry`), e.g. {absent[:6]}; the table's industries are "
+            f"e.g. {sorted(known)[:6]}. Pass `industries=` with the market's names."
+        )
+    # a small market may lack an industry: left out of the ranking, and reported
+    inds = tuple(i for i in inds if i in known)
+    steps.append(
+        {
+            "step": "industries without stocks in `assets` (not ranked)",
+            "rows": len(absent),
+            "detail": join_names(absent, 8) if absent else "none",
+        }
+    )
+    left_out = assets.filter(~pl.col("industry").is_in(list(inds)))
+    steps.append(
+        {
+            "step": "stocks of industries not ranked",
+            "rows": left_out.height,
+            "detail": join_names(sorted(set(left_out["industry"].to_list())), 8),
+        }
+    )
+    return assets, inds
 
 
 def _flows(daily: np.ndarray, dates: np.ndarray, first: Any, last: Any, source: str) -> _Flows:
@@ -587,18 +596,19 @@ def industry_returns(
     Members are point in time (first price row .. the session before the published delisting);
     weights are the float cap at the previous close. See :class:`RotationInputs`.
     """
-    inp = (
-        inputs
-        if inputs is not None
-        else rotation_inputs(market, flows=["all"], industries=industries, source="published")
-    )
-    ret = inp.returns
+    if inputs is not None:
+        dates, inds, ret = inputs.date_series, inputs.industries, inputs.returns
+    else:
+        market.require("prices", "assets", purpose="industry returns")
+        assets, inds = _industry_members(market, _check_industries(industries), [])
+        days, ret, _ = _industry_grids(market, assets, inds)
+        dates = pl.Series("date", days.astype("datetime64[D]"), dtype=pl.Date)
     eq = _row_mean(ret)[:, None]
-    names = (*inp.industries, "equal_weight")
+    names = (*inds, "equal_weight")
     allr = np.concatenate([ret, eq], axis=1)
-    lev = _levels_frame(inp.date_series, names, allr).rename({"close": "level"})
+    lev = _levels_frame(dates, names, allr).rename({"close": "level"})
     return (
-        _long(inp.date_series, names, allr)
+        _long(dates, names, allr)
         .rename({"value": "return"})
         .join(lev, on=["date", "industry"], how="left")
         .sort("date", "industry")

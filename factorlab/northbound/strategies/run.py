@@ -24,10 +24,11 @@ from typing import Any
 
 import polars as pl
 
+from factorlab._cache import code_fingerprint, read_result, write_result
 from factorlab._display import Summary, join_names, sizes
 from factorlab._version import __version__
 from factorlab.errors import MarketError, ParameterError
-from factorlab.market import MANIFEST, Market, MarketWriter
+from factorlab.market import MANIFEST, Market
 from factorlab.northbound.participants import ParticipantSplit, classify_participants
 from factorlab.northbound.strategies.portraits import PORTRAIT_TABLES, portraits
 from factorlab.northbound.strategies.quota import quota_band, quota_band_index
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 STRATEGIES_CACHE_FORMAT = 1
 STRATEGIES_KIND = "factorlab-strategies"
 _SEP = "__"  # between a part's name and a frame's name in the cached table names
+#: The flow kinds the rotation part draws layered groups for (one run each).
+LAYERED_FLOWS = ("all", "trading", "allocation")
 
 
 class _Shared:
@@ -173,7 +176,7 @@ def _run_rotation(
 ) -> tuple[Frames, Frames]:
     inputs = shared.inputs_for(options.get("inputs", {}))
     layered_kw = dict(options.get("layered", {}))
-    flows = layered_kw.pop("flows", ("all", "trading", "allocation"))
+    flows = layered_kw.pop("flows", LAYERED_FLOWS)
     stats, daily, groups = [], [], []
     for flow in flows:
         lg = layered_groups(market, flow=flow, inputs=inputs, **layered_kw)
@@ -399,8 +402,11 @@ def _jsonable(value: Any) -> Any:
 @dataclass(frozen=True)
 class StrategiesParams:
     """What defines one :func:`run_strategies` call (and its cache key): the parts, and each
-    part's keyword options as canonical JSON (``None``: an option without stable text, e.g. a
-    frame, so the call is not cached)."""
+    part's resolved keyword arguments (every function's defaults with the options applied) as
+    canonical JSON (``None``: an argument without stable text, e.g. a frame, so the call is
+    not cached). The key adds the market's content hash, the factorlab version, the cache
+    format and the fingerprint of factorlab's code (:func:`factorlab._cache.code_fingerprint`),
+    so neither other data, other parameters nor other code is ever served a stale result."""
 
     parts: tuple[str, ...] = STRATEGY_PARTS
     options: tuple[tuple[str, str | None], ...] = ()
@@ -415,6 +421,7 @@ class StrategiesParams:
                 "market": market_hash,
                 "version": __version__,
                 "cache_format": STRATEGIES_CACHE_FORMAT,
+                "code": code_fingerprint(),
                 "parts": list(self.parts),
                 "options": [list(o) for o in self.options],
             },
@@ -475,36 +482,35 @@ class StrategiesResult:
             "tables": {p: list(f) for p, f in self.tables.items()},
             "series": {p: list(f) for p, f in self.series.items()},
         }
-        meta = {"kind": STRATEGIES_KIND, "seconds": self.seconds, "layout": layout}
-        with MarketWriter(path, meta=meta, validate="none") as writer:
-            for group in (self.tables, self.series):
-                for part, frames in group.items():
-                    for name, frame in frames.items():
-                        writer.add(f"{part}{_SEP}{name}", frame)
+        frames = {
+            f"{part}{_SEP}{name}": frame
+            for group in (self.tables, self.series)
+            for part, named in group.items()
+            for name, frame in named.items()
+        }
+        write_result(path, STRATEGIES_KIND, frames, {"seconds": self.seconds, "layout": layout})
 
     @classmethod
     def load(cls, path: Path, params: StrategiesParams) -> StrategiesResult:
         """Read a result written by :meth:`save`, re-hashing every file against its manifest
         (:class:`MarketError` naming the file if one changed)."""
-        stored = Market.load(path, validate="none", verify_hashes=True)
-        layout = stored.meta.get("layout")
-        if stored.meta.get("kind") != STRATEGIES_KIND or not isinstance(layout, dict):
-            raise MarketError(f"`{path}` is not a factorlab strategies result.")
-        try:
-            groups = {
-                g: {
-                    part: {n: stored[f"{part}{_SEP}{n}"].collect() for n in names}
-                    for part, names in layout.get(g, {}).items()
-                }
-                for g in ("tables", "series")
-            }
-        except (pl.exceptions.PolarsError, MarketError) as exc:
-            raise MarketError(f"strategies result `{path}` cannot be read ({exc}).") from exc
+        stored, meta = read_result(path, STRATEGIES_KIND, what="strategies")
+        layout = meta.get("layout")
+        if not isinstance(layout, dict):
+            raise MarketError(f"`{path}` is not a factorlab strategies result (no layout).")
+        groups: dict[str, dict[str, Frames]] = {}
+        for g in ("tables", "series"):
+            groups[g] = {}
+            for part, names in layout.get(g, {}).items():
+                missing = [n for n in names if f"{part}{_SEP}{n}" not in stored]
+                if missing:
+                    raise MarketError(f"strategies result `{path}` lacks {part} {missing}.")
+                groups[g][part] = {n: stored[f"{part}{_SEP}{n}"] for n in names}
         return cls(
             tables=groups["tables"],
             series=groups["series"],
             params=params,
-            seconds=dict(stored.meta.get("seconds", {})),
+            seconds=dict(meta.get("seconds", {})),
         )
 
 
@@ -573,6 +579,26 @@ def _keywords(function: Callable[..., Any] | None) -> set[str]:
         for n, p in inspect.signature(function).parameters.items()
         if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "progress"
     }
+
+
+def _resolved(part: str, given: Options) -> dict[str, dict[str, Any]]:
+    """Every keyword the part's functions run with: their defaults, then the options."""
+    spec = _PARTS[part]
+    out: dict[str, dict[str, Any]] = {}
+    for group, function in spec.functions.items():
+        values: dict[str, Any] = {}
+        for fn in (spec.extra.get(group), function):
+            if fn is None:
+                continue
+            for name, p in inspect.signature(fn).parameters.items():
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not p.empty:
+                    values[name] = p.default
+        values.pop("progress", None)
+        if group == "layered":
+            values["flows"] = LAYERED_FLOWS
+        values.update(given.get(group, {}))
+        out[group] = values
+    return out
 
 
 def _option_text(kwargs: Mapping[str, Any]) -> str | None:
@@ -659,7 +685,8 @@ def run_strategies(
             f"market has every table), {way_out}."
         )
     params = StrategiesParams(
-        parts=chosen, options=tuple((p, _option_text(opts[p])) for p in chosen if p in opts)
+        parts=chosen,
+        options=tuple((p, _option_text(_resolved(p, opts.get(p, {})))) for p in chosen),
     )
     data = data_description(market)
     cache_path = _cache_path(market, params, cache)

@@ -41,9 +41,10 @@ def inputs(strat_market: Market):
 # -- independent pandas computations -------------------------------------------------------------
 
 
-def _pd_industry_returns(market: Market, industries) -> pd.DataFrame:
-    """Cap-weighted industry returns, written from the tables: members from the first price
-    row to the day before the published delisting, weight = float cap at the previous close."""
+def _pd_members(market: Market, industries):
+    """(adjusted close, float cap, both carried forward; member mask; industry of each stock)
+    from the tables: members from the first price row to the day before the published
+    delisting."""
     px = market.prices.select("date", "asset", "close", "adj_factor", "float_shares").collect()
     px = px.to_pandas()
     px["adj"] = px["close"] * px["adj_factor"]
@@ -61,7 +62,20 @@ def _pd_industry_returns(market: Market, industries) -> pd.DataFrame:
     )  # fmt: skip
     ind = assets["industry"].reindex(adj.columns)
     member = listed & before & ind.isin(industries).to_numpy()[None, :]
-    c, k = adj.ffill(), cap.ffill()
+    return adj.ffill(), cap.ffill(), member, ind
+
+
+def _pd_industry_caps(market: Market, industries) -> pd.DataFrame:
+    """The members' float cap at each close, per industry."""
+    _, k, member, ind = _pd_members(market, industries)
+    kk = k.where(member & k.notna(), 0.0)
+    return pd.DataFrame({g: kk[ind.index[ind == g]].sum(axis=1) for g in industries})
+
+
+def _pd_industry_returns(market: Market, industries) -> pd.DataFrame:
+    """Cap-weighted industry returns: a member's adjusted close-to-close return weighted by
+    its float cap at the previous close (members on both days)."""
+    c, k, member, ind = _pd_members(market, industries)
     r = c / c.shift(1) - 1.0
     both = member & member.shift(1, fill_value=False)
     kp = k.shift(1)
@@ -176,6 +190,7 @@ def test_industry_lists():
 def test_industry_returns_equal_pandas(strat_market, inputs):
     ref = _pd_industry_returns(strat_market, ROTATION_INDUSTRIES)
     got = industry_returns(strat_market, inputs=inputs)
+    assert industry_returns(strat_market).equals(got)  # from prices and assets alone
     wide = got.filter(pl.col("industry") != "equal_weight").to_pandas().pivot(
         index="date", columns="industry", values="return"
     ).reindex(index=ref.index, columns=ref.columns)  # fmt: skip
@@ -206,8 +221,7 @@ def test_factor_equals_pandas(strat_market, inputs, flow, lookback, skip):
 def test_factor_scales(strat_market, inputs):
     raw = industry_flow_factor(strat_market, flow="all", scale="none", inputs=inputs)
     fc = industry_flow_factor(strat_market, flow="all", scale="float_cap", inputs=inputs)
-    cap = pd.DataFrame(inputs.float_cap, index=inputs.date_series.to_pandas(),
-                       columns=list(inputs.industries)).shift(21)  # fmt: skip
+    cap = _pd_industry_caps(strat_market, ROTATION_INDUSTRIES).shift(21)
     j = raw.join(fc, on=["date", "industry"], suffix="_fc").to_pandas()
     den = cap.stack().rename("den").reset_index()
     den.columns = ["date", "industry", "den"]

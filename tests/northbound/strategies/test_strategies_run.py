@@ -197,6 +197,26 @@ def test_the_key_depends_on_the_market_the_parts_and_the_options():
     assert StrategiesParams(options=(("portraits", None),)).key("a" * 64) is None
 
 
+def test_the_key_is_on_resolved_parameters_and_the_code(strat_market, monkeypatch):
+    import factorlab.northbound.strategies.run as run_module
+
+    def params(options):
+        seen = []
+        chosen, opts = run_module._resolve(["portraits"], options)
+        text = [
+            (p, run_module._option_text(run_module._resolved(p, opts.get(p, {})))) for p in chosen
+        ]
+        seen.append(StrategiesParams(parts=chosen, options=tuple(text)))
+        return seen[0]
+
+    h = strat_market.content_hash
+    default = params(None).key(h)
+    assert params({"portraits": {"cap": "total"}}).key(h) == default  # the default, spelled out
+    assert params({"portraits": {"cap": "float"}}).key(h) != default
+    monkeypatch.setattr(run_module, "code_fingerprint", lambda: "other code")
+    assert params(None).key(h) != default
+
+
 def test_a_damaged_cache_entry_is_recomputed_with_a_warning(strat_market, tmp_path):
     first = run_strategies(strat_market, parts=["portraits"], cache=tmp_path)
     (entry,) = [p for p in tmp_path.iterdir() if p.is_dir()]
