@@ -21,6 +21,7 @@ from factorlab.northbound.estimation import (
     disclosure_statistics,
     estimate_holdings,
     flow_metrics,
+    naive_flows,
     project_weights,
     validation_table,
 )
@@ -196,6 +197,8 @@ def test_every_snapshot_reanchors_the_chain(market, estimate):
     pub = dict(nb.group_by("date").agg(pl.col("published").max()).iter_rows())
     pub[dt.date(2023, 9, 28)] = pub[dt.date(2023, 9, 29)]  # the HK-only session's A-share day
     assert all(p >= pub[a] for a, p in tot.select("anchor", "published").iter_rows())
+    naive = naive_flows(market).totals
+    assert naive.select("date", "anchor").equals(tot.select("date", "anchor"))
 
 
 def test_no_look_ahead(market, estimate):
