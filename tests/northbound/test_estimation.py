@@ -68,8 +68,7 @@ def test_change_on_a_quarters_last_session_publishes_no_duplicate_snapshot():
     from factorlab.datasets import preset_params
     from factorlab.datasets.synthetic import _publication_dates
 
-    p = preset_params("small", start="2023-06-01", end="2024-06-30",
-                      disclosure_change="2023-12-29")
+    p = preset_params("small", start="2023-06-01", end="2024-06-30", disclosure_change="2023-12-29")
     days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
     asof, _, pub = _publication_dates(p, days)
     assert len(np.unique(asof)) == len(asof)
@@ -250,8 +249,9 @@ def test_daily_factors_run_past_the_change_on_estimates(market, estimate):
     names = ["nb_hold_ratio", "nb_cum_inflow_ratio20", "nb_short_inflow"]
     f = panel.frame.sort("asset", "date").with_columns(northbound_factors().exprs(names))
     # every estimated row is marked: join the estimate's flag on (date, asset)
-    f = f.join(estimate.holdings.select("date", "asset", "estimated"), on=["date", "asset"],
-               how="left").with_columns(pl.col("estimated").fill_null(False))
+    f = f.join(
+        estimate.holdings.select("date", "asset", "estimated"), on=["date", "asset"], how="left"
+    ).with_columns(pl.col("estimated").fill_null(False))
     after = f.filter(pl.col("date") > dt.date(2023, 2, 15))
     assert after["estimated"].mean() > 0.5
     assert not f.filter(pl.col("date") <= CHANGE)["estimated"].any()
