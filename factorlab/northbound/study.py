@@ -1036,42 +1036,18 @@ def _scored_stages(
         timer.lap("preprocess")
         grid = pending.result() if pending is not None else grid
     timer.lap("price grid")
-    ic = _rank_ic(scored, names, grid, params)
+    # the rank IC (two threads of its own) runs beside the portfolios' books: both only read
+    # the scores and the grid. "portfolios" is the books (and, after the IC, the tables of
+    # each leg), "rank IC" the wait for the IC after the books
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-ic") as ex:
+        ic_job = ex.submit(_rank_ic, scored, names, grid, params)
+        targets, books = _books(scored, names, pools, grid, params)
+        timer.lap("portfolios")
+        ic = ic_job.result()
     # the IC statistics are the evaluator's (mean, IR = mean / std, t = IR x sqrt(n))
     ic_stats = ic_summary(ic.with_columns(horizon=pl.lit(1, pl.Int32)))
     timer.lap("rank IC")
-
-    targets = _leg_targets(scored, names, params)
     bench_w = params.benchmark_weighting or params.weighting
-    # every leg's targets in one frame, one backtest_many call: the frame is checked and
-    # located on the grid once (result for result the same as one backtest() per leg)
-    leg_frames = []
-    for pool in params.pools:
-        pool_dates = pools.filter(pl.col("pool") == pool)["date"].unique().sort()
-        for name in names:
-            legs = targets.get((pool, name))
-            if legs is None:
-                continue
-            # rebalance on every pool date from the factor's first value on: a later date
-            # without a value is an empty leg (a zero-weight row), held in cash and counted
-            schedule = pool_dates.filter(pool_dates >= legs["date"].min())
-            for side in ("top", "bottom"):
-                tg = _with_empty_dates(legs.filter(pl.col("side") == side), schedule, grid)
-                leg_frames.append(
-                    tg.with_columns(pool=pl.lit(pool), factor=pl.lit(name), side=pl.lit(side))
-                )
-    books = (
-        backtest_many(
-            grid,
-            pl.concat(leg_frames),
-            by=["pool", "factor", "side"],
-            entry=params.entry,
-            capital=params.capital,
-            costs=params.costs,
-        )
-        if leg_frames
-        else {}
-    )
     missing = _missing_inputs(market, cross, names)
     daily_frames, rows = [], []
     for pool in params.pools:
@@ -1112,6 +1088,48 @@ def _scored_stages(
         params=params,
         seconds=timer.seconds,
     )
+
+
+def _books(
+    scored: pl.DataFrame,
+    names: list[str],
+    pools: pl.DataFrame,
+    grid: AssetGrid,
+    params: StudyParams,
+) -> tuple[dict[tuple[str, str], pl.DataFrame], dict]:
+    """The legs' targets ((pool, factor) -> frame, see :func:`_leg_targets`) and their books
+    ((pool, factor, side) -> :class:`~factorlab.backtest.BacktestResult`)."""
+    targets = _leg_targets(scored, names, params)
+    # every leg's targets in one frame, one backtest_many call: the frame is checked and
+    # located on the grid once (result for result the same as one backtest() per leg)
+    leg_frames = []
+    for pool in params.pools:
+        pool_dates = pools.filter(pl.col("pool") == pool)["date"].unique().sort()
+        for name in names:
+            legs = targets.get((pool, name))
+            if legs is None:
+                continue
+            # rebalance on every pool date from the factor's first value on: a later date
+            # without a value is an empty leg (a zero-weight row), held in cash and counted
+            schedule = pool_dates.filter(pool_dates >= legs["date"].min())
+            for side in ("top", "bottom"):
+                tg = _with_empty_dates(legs.filter(pl.col("side") == side), schedule, grid)
+                leg_frames.append(
+                    tg.with_columns(pool=pl.lit(pool), factor=pl.lit(name), side=pl.lit(side))
+                )
+    books = (
+        backtest_many(
+            grid,
+            pl.concat(leg_frames),
+            by=["pool", "factor", "side"],
+            entry=params.entry,
+            capital=params.capital,
+            costs=params.costs,
+        )
+        if leg_frames
+        else {}
+    )
+    return targets, books
 
 
 def _scores(

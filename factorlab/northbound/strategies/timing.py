@@ -27,7 +27,7 @@ from factorlab.errors import DisclosureError, MarketError, ParameterError
 from factorlab.grid import AssetGrid, ffill_rows
 from factorlab.market import Market
 from factorlab.northbound.participants import ParticipantSplit
-from factorlab.northbound.strategies.flows import FLOW_KINDS, FlowKind, market_flows
+from factorlab.northbound.strategies.flows import FLOW_KINDS, FlowKind, MarketFlows, market_flows
 from factorlab.northbound.study import data_description
 
 __all__ = [
@@ -144,6 +144,7 @@ def _inputs(
     end: dt.date | None,
     split: ParticipantSplit | None,
     tracking_bps: float,
+    flows: MarketFlows | None = None,
 ) -> _Inputs:
     if isinstance(indices, str):
         indices = (indices,)
@@ -170,9 +171,13 @@ def _inputs(
             "daily link turnover and participant holdings stop there. Pass end <= "
             f"{DISCLOSURE_END} (post-2024 estimated flows are not supported by the timing)."
         )
-    mf = market_flows(market, kinds=tuple(dict.fromkeys(kinds)), split=split)
+    mf = (
+        flows
+        if flows is not None
+        else market_flows(market, kinds=tuple(dict.fromkeys(kinds)), split=split)
+    )
     sessions = pl.DataFrame({"date": ix["date"].unique().sort()})
-    dates, flows = {}, {}
+    dates, series = {}, {}
     for k in kinds:  # each kind on its own days (that are sessions of the index)
         f = (
             mf.series(k)
@@ -180,7 +185,7 @@ def _inputs(
             .join(sessions, on="date", how="semi")
         )
         dates[k] = f["date"].to_numpy().astype("datetime64[D]")
-        flows[k] = f["flow"].cast(pl.Float64).fill_null(0.0).to_numpy()
+        series[k] = f["flow"].cast(pl.Float64).fill_null(0.0).to_numpy()
     wide = ix.pivot(on="index", index="date", values="close").sort("date")
     rows = []
     for name in names:
@@ -194,7 +199,7 @@ def _inputs(
     grid = AssetGrid.from_indices(pl.concat(rows).drop_nulls("close"), tracking_bps=tracking_bps)
     return _Inputs(
         dates=dates,
-        flows=flows,
+        flows=series,
         sources={k: mf.source[k] for k in kinds},
         grid=grid,
         indices=names,
@@ -608,6 +613,7 @@ def threshold_timing(
     end: dt.date | None = None,
     tracking_bps: float = 0.0,
     split: ParticipantSplit | None = None,
+    flow_data: MarketFlows | None = None,
 ) -> TimingResult:
     """Seed 004's threshold timing on one index with one flow.
 
@@ -638,6 +644,10 @@ def threshold_timing(
         Last flow day used; default and latest: the last daily disclosure (2024-08-16).
     tracking_bps
         Yearly cost of holding the index proxy (bps), 0 by default.
+    split, flow_data
+        A participant split, or the market's flows
+        (:func:`~factorlab.northbound.strategies.flows.market_flows`), computed once and
+        reused (the flows of every kind the call needs).
 
     Raises
     ------
@@ -649,7 +659,7 @@ def threshold_timing(
     ParameterError
         `n` < 1 or `n` + `window` beyond the data, `window` <= 1, `m` < 0, an unknown book.
     """
-    inp = _inputs(market, (index,), (flow,), end, split, tracking_bps)
+    inp = _inputs(market, (index,), (flow,), end, split, tracking_bps, flow_data)
     _check(n, m, window, len(inp.dates[flow]), history, book)
     name = inp.indices[0]
     f = inp.flows[flow]
@@ -705,6 +715,7 @@ def threshold_grid(
     end: dt.date | None = None,
     tracking_bps: float = 0.0,
     split: ParticipantSplit | None = None,
+    flow_data: MarketFlows | None = None,
 ) -> TimingGrid:
     """:func:`threshold_timing` for every N x M x flow x index x book: one pass over the flows
     per (flow, N) for all M at once, every book of the grid in one
@@ -712,7 +723,8 @@ def threshold_grid(
     and costs (gross / net), the seed's 表4-表7 layout; :meth:`TimingGrid.surface` gives the
     heatmaps, :meth:`TimingGrid.best` the in-sample choice judged out of sample.
 
-    Parameters and raises: as :func:`threshold_timing` (`ns`, `ms` each point's n and m).
+    Parameters and raises: as :func:`threshold_timing` (`ns`, `ms` each point's n and m;
+    `flow_data` holding every kind of `flows`).
     """
     ns = tuple(int(x) for x in ns)
     ms_arr = np.array([float(x) for x in ms])
@@ -720,7 +732,7 @@ def threshold_grid(
     books = tuple(books)
     if not ns or not len(ms_arr) or not flows or not books:
         raise ParameterError("`ns`, `ms`, `flows` and `books` must each hold at least one value.")
-    inp = _inputs(market, indices, flows, end, split, tracking_bps)
+    inp = _inputs(market, indices, flows, end, split, tracking_bps, flow_data)
     for flow in flows:
         for n in ns:
             for m in ms_arr:
