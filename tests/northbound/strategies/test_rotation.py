@@ -11,7 +11,13 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from factorlab.errors import DisclosureError, MarketError, ParameterError
+from factorlab.errors import (
+    DisclosureError,
+    DuplicateKeyError,
+    MarketError,
+    MissingColumnError,
+    ParameterError,
+)
 from factorlab.etf import industry_etfs
 from factorlab.market import Market
 from factorlab.northbound import classify_participants, participant_flows, research_panel
@@ -475,3 +481,30 @@ def test_bad_input(strat_tiny, strat_market, inputs):
     res = industry_rotation(no_part, flow="all", top=3, industries=inds)
     assert res.params["flow_source"].startswith("published")
     assert res.daily.height > 500
+
+
+def test_external_factor(strat_market, inputs):
+    # the flow factor handed in from outside gives the same book as the flow rotation
+    fac = industry_flow_factor(strat_market, flow="trading", lookback=21, inputs=inputs)
+    own = industry_rotation(strat_market, **TRADING_ROTATION, inputs=inputs)
+    ext = industry_rotation(strat_market, top=5, rebalance=2, factor=fac, inputs=inputs)
+    assert ext.targets.equals(own.targets) and ext.daily.equals(own.daily)
+    assert ext.params["flow"] == "external" and ext.params["lookback"] is None
+    # the ETF sector-flow factor of factorlab.etf (issue 14), on ETFs, without inputs
+    from factorlab.etf import sector_flow_factor
+
+    etf_fac = sector_flow_factor(strat_market, by="industry")
+    res = industry_rotation(strat_market, top=5, rebalance=2, factor=etf_fac, asset="etf")
+    assert res.params["flow_source"] == "external factor" and res.daily.height > 500
+    lg = layered_groups(strat_market, factor=etf_fac, inputs=inputs)
+    assert lg.params["flow"] == "external" and lg.stats.height == 3
+    with pytest.raises(ParameterError, match="not sessions of `prices`"):
+        industry_rotation(strat_market, factor=fac.with_columns(date=pl.date(2020, 1, 4)).head(1),
+                          inputs=inputs)  # fmt: skip
+    with pytest.raises(DuplicateKeyError):
+        industry_rotation(strat_market, factor=pl.concat([fac, fac.head(2)]), inputs=inputs)
+    with pytest.raises(MissingColumnError, match="value"):
+        industry_rotation(strat_market, factor=fac.drop("value"), inputs=inputs)
+    with pytest.raises(ParameterError, match="no row for the ranked industries"):
+        industry_rotation(strat_market, factor=fac.with_columns(industry=pl.col("industry") + "_x"),
+                          inputs=inputs)  # fmt: skip
