@@ -21,6 +21,7 @@ from factorlab.northbound.estimation import (
     disclosure_statistics,
     estimate_holdings,
     flow_metrics,
+    naive_flows,
     project_weights,
     validation_table,
 )
@@ -67,8 +68,7 @@ def test_change_on_a_quarters_last_session_publishes_no_duplicate_snapshot():
     from factorlab.datasets import preset_params
     from factorlab.datasets.synthetic import _publication_dates
 
-    p = preset_params("small", start="2023-06-01", end="2024-06-30",
-                      disclosure_change="2023-12-29")
+    p = preset_params("small", start="2023-06-01", end="2024-06-30", disclosure_change="2023-12-29")
     days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
     asof, _, pub = _publication_dates(p, days)
     assert len(np.unique(asof)) == len(asof)
@@ -196,6 +196,8 @@ def test_every_snapshot_reanchors_the_chain(market, estimate):
     pub = dict(nb.group_by("date").agg(pl.col("published").max()).iter_rows())
     pub[dt.date(2023, 9, 28)] = pub[dt.date(2023, 9, 29)]  # the HK-only session's A-share day
     assert all(p >= pub[a] for a, p in tot.select("anchor", "published").iter_rows())
+    naive = naive_flows(market).totals
+    assert naive.select("date", "anchor").equals(tot.select("date", "anchor"))
 
 
 def test_no_look_ahead(market, estimate):
@@ -238,6 +240,26 @@ def test_estimates_extend_the_research_panel(market, estimate):
     assert (j["shares"] == j["shares_right"]).all()
     with pytest.raises(DisclosureError, match="2023-01-01"):
         research_panel(market, end="2023-06-30")
+
+
+def test_daily_factors_run_past_the_change_on_estimates(market, estimate):
+    from factorlab.northbound import northbound_factors
+
+    panel = research_panel(market, end="2023-12-29", estimated_holdings=estimate.holdings)
+    names = ["nb_hold_ratio", "nb_cum_inflow_ratio20", "nb_short_inflow"]
+    f = panel.frame.sort("asset", "date").with_columns(northbound_factors().exprs(names))
+    # every estimated row is marked: join the estimate's flag on (date, asset)
+    f = f.join(
+        estimate.holdings.select("date", "asset", "estimated"), on=["date", "asset"], how="left"
+    ).with_columns(pl.col("estimated").fill_null(False))
+    after = f.filter(pl.col("date") > dt.date(2023, 2, 15))
+    assert after["estimated"].mean() > 0.5
+    assert not f.filter(pl.col("date") <= CHANGE)["estimated"].any()
+    for n in names:
+        assert after[n].drop_nulls().len() > 0.5 * after.height, n
+    # the factor on an estimated row is computed from the estimated shares
+    row = after.filter(pl.col("estimated") & (pl.col("shares") > 0)).row(0, named=True)
+    assert row["nb_hold_ratio"] == pytest.approx(row["shares"] / row["float_shares"])
 
 
 def test_project_weights_matches_scipy():

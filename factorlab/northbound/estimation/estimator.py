@@ -485,6 +485,7 @@ def naive_flows(
     )
     anchors = sorted(inp.anchors, key=lambda a: a[1])
     state_row, state = anchors[0][0], anchors[0][2]
+    anchor_row = state_row
     used = 1
     prev_q = None
     prev_row = state_row
@@ -496,6 +497,7 @@ def naive_flows(
         while used < len(anchors) and anchors[used][1] <= pub:
             if anchors[used][0] < i:
                 state_row, state = anchors[used][0], anchors[used][2]
+                anchor_row = state_row
             used += 1
         carry = state * (inp.ex[i] / inp.ex[state_row])
         q = inp.quantity[i]
@@ -533,7 +535,7 @@ def naive_flows(
                 "net_inflow": float(flow.sum()) if prev_q is not None else None,
                 "n_disclosed": int(disc.sum()),
                 "disclosed_weight": float(value_j[disc].sum() / value) if value > 0 else 0.0,
-                "anchor": dates[state_row],
+                "anchor": dates[anchor_row],
                 "estimated": True,
             }
         )

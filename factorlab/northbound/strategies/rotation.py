@@ -9,7 +9,7 @@ grid on the one backtester (:func:`factorlab.backtest.backtest_many`). Choices: 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, get_args
@@ -18,9 +18,11 @@ import numpy as np
 import polars as pl
 
 from factorlab._display import Summary, join_names
+from factorlab._exprs import check_int
 from factorlab.backtest import NO_COSTS, BacktestResult, Costs, backtest_many
-from factorlab.calendar import rebalance_dates
+from factorlab.calendar import TRADING_DAYS, rebalance_dates, to_date
 from factorlab.errors import DisclosureError, MarketError, ParameterError
+from factorlab.etf.reference import ROTATION_EXCLUDED
 from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
 from factorlab.grid import AssetGrid, GridIndex, ffill_rows
 from factorlab.market import Market
@@ -31,6 +33,7 @@ from factorlab.northbound.participants import (
     participant_flows,
 )
 from factorlab.northbound.study import data_description
+from factorlab.report.tables import data_line
 
 __all__ = [
     "ALLOCATION_ROTATION",
@@ -63,8 +66,6 @@ CITIC_LEVEL1 = (
     "纺织服装", "医药", "食品饮料", "农林牧渔", "银行", "非银行金融", "房地产", "交通运输",
     "电子", "通信", "计算机", "传媒", "综合", "综合金融",
 )  # fmt: skip
-#: Left out by seed 004 §3.1: little northbound money and little trading in them.
-ROTATION_EXCLUDED = ("商贸零售", "纺织服装", "综合", "综合金融")
 #: The 26 industries the rotation ranks (CITIC level-1 minus :data:`ROTATION_EXCLUDED`).
 ROTATION_INDUSTRIES = tuple(i for i in CITIC_LEVEL1 if i not in ROTATION_EXCLUDED)
 #: Lookbacks of the grid, in A-share sessions: 1 week, 2 weeks, 1, 2 and 3 months.
@@ -457,12 +458,6 @@ def _levels_frame(dates: pl.Series, industries: Sequence[str], ret: np.ndarray) 
 # -- the factor ----------------------------------------------------------------------------------
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(f"`{name}` must be an integer >= {low}; got {value!r}.")
-    return int(value)
-
-
 def _factor_grid(
     inputs: RotationInputs, flow: str, lookback: int, skip: int, scale: str
 ) -> np.ndarray:
@@ -498,8 +493,8 @@ def _factor_grid(
 
 def _check_factor_params(flow: Any, lookback: Any, skip: Any, scale: Any) -> tuple[int, int]:
     _kinds_needed([flow])
-    lb = _check_int("lookback", lookback, 1)
-    sk = _check_int("skip", skip, 0)
+    lb = check_int("lookback", lookback, minimum=1)
+    sk = check_int("skip", skip, minimum=0)
     if scale not in get_args(Scale):
         raise ParameterError(f"`scale` must be one of {list(get_args(Scale))}; got {scale!r}.")
     return lb, sk
@@ -657,9 +652,11 @@ def _universe(
                 "pass `index=` one of them, or index=None for no broad-index excess."
             )
         lvl = dates.to_frame().join(ix, on="date", how="left").sort("date")
-        close = ffill_rows(lvl["close"].fill_null(np.nan).to_numpy()[:, None])[:, 0]
-        r = np.full(close.shape, np.nan)
-        r[1:] = close[1:] / close[:-1] - 1.0
+        raw = lvl["close"].fill_null(np.nan).to_numpy()
+        prev = ffill_rows(raw[:, None])[:, 0]
+        # a day without an index close has no broad return (NaN), never a zero one
+        r = np.full(raw.shape, np.nan)
+        r[1:] = raw[1:] / prev[:-1] - 1.0
         broad_arr = r
         broad = pl.DataFrame({"date": dates, "broad": r}).with_columns(
             pl.col("broad").fill_nan(None)
@@ -801,7 +798,7 @@ def _window(inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str]) 
     lo, hi = first, last
     last_day = d[last].astype("datetime64[D]").astype(dt.date)
     if end is not None:
-        end_d = _date(end, "end")
+        end_d = to_date(end, "end")
         if end_d > last_day:
             change = disclosure_end(inputs.market)
             if end_d > change:
@@ -817,24 +814,13 @@ def _window(inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str]) 
             )
         hi = int(np.searchsorted(d, np.datetime64(end_d, "D"), side="right")) - 1
     if start is not None:
-        lo = max(lo, int(np.searchsorted(d, np.datetime64(_date(start, "start"), "D"))))
+        lo = max(lo, int(np.searchsorted(d, np.datetime64(to_date(start, "start"), "D"))))
     if hi < lo:
         raise ParameterError(
             f"the signal window is empty: flows run {d[first].astype('datetime64[D]')} .. "
             f"{last_day}, `start` = {start}, `end` = {end}."
         )
     return lo, hi
-
-
-def _date(value: Any, name: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ParameterError(f"`{name}` must be a date or an ISO string; got {value!r}.") from exc
 
 
 def _stats(
@@ -852,10 +838,13 @@ def _stats(
         "excess_max_drawdown": max_drawdown(excess),
     }
     if broad is not None:
-        eb = np.nan_to_num(net - broad)
-        out["excess_broad_annual"] = annual_return(eb)
-        out["excess_broad_sharpe"] = sharpe_ratio(eb)
-    out["turnover"] = float(turnover.sum()) / max(len(net) / 252.0, 1e-12)
+        # days without a broad-index return are left out (and counted), not zero excess
+        eb = net - broad
+        ok = np.isfinite(eb)
+        out["excess_broad_annual"] = annual_return(eb[ok])
+        out["excess_broad_sharpe"] = sharpe_ratio(eb[ok])
+        out["broad_days_missing"] = float((~ok).sum())
+    out["turnover"] = float(turnover.sum()) / max(len(net) / TRADING_DAYS, 1e-12)
     out["cost"] = float(cost.sum())
     return out
 
@@ -908,13 +897,13 @@ def _run_books(
 def _check_book_params(
     top: Any, rebalance: Any, asset: Any, n_inds: int, name: str = "top"
 ) -> tuple[int, int]:
-    t = _check_int(name, top, 1)
+    t = check_int(name, top, minimum=1)
     if t > n_inds:
         raise ParameterError(
             f"`{name}` = {t} is larger than the {n_inds} industries ranked; choose {name} <= "
             f"{n_inds}."
         )
-    w = _check_int("rebalance", rebalance, 1)
+    w = check_int("rebalance", rebalance, minimum=1)
     if asset not in get_args(RotationAsset):
         raise ParameterError(
             f"`asset` must be 'stocks' (the industry indices from member stocks) or 'etf' (one "
@@ -992,7 +981,7 @@ class RotationResult:
             f"RotationResult: {p['flow']} flows, TOP-{p['top']} every {p['rebalance']} week(s) "
             f"on {p['asset']}",
             (
-                f"data: {_data_line(self.data)}",
+                data_line(self),
                 f"factor: {p['lookback']}-session flows skipping {p['skip']}, scale "
                 f"{p['scale']}; {self.targets['date'].n_unique()} signals; {span}",
                 f"costs: {p['costs']}",
@@ -1006,10 +995,6 @@ class RotationResult:
 
     def _repr_html_(self) -> str:
         return self._display().html()
-
-
-def _data_line(data: Mapping[str, str]) -> str:
-    return ", ".join(f"{k} {v[:16] if k == 'content_hash' else v}" for k, v in data.items())
 
 
 def _costs_label(costs: Costs | None) -> str:
@@ -1162,7 +1147,7 @@ class LayeredGroups:
         return Summary(
             f"LayeredGroups: {p['groups']} groups of industries by {p['flow']} flows",
             (
-                f"data: {_data_line(self.data)}",
+                data_line(self),
                 f"factor: {p['lookback']}-session flows skipping {p['skip']}, scale "
                 f"{p['scale']}; every {p['rebalance']} week(s); costs {p['costs']}",
             ),
@@ -1204,7 +1189,7 @@ def layered_groups(
 
     Parameters: as :func:`industry_rotation`; `groups` >= 2 and at most the industries.
     """
-    n_g = _check_int("groups", groups, 2)
+    n_g = check_int("groups", groups, minimum=2)
     inp, uni, value, rows, (n_g, w, lb, sk) = _signals(
         market, inputs, flow, n_g, "groups", rebalance, lookback, skip, scale, asset,
         industries, start, end, etf_map, index,
@@ -1278,7 +1263,7 @@ class RotationGrid:
         return Summary(
             f"RotationGrid: {self.table.height} books",
             (
-                f"data: {_data_line(self.data)}",
+                data_line(self),
                 f"flows {list(p['flows'])}; TOP {list(p['tops'])}; rebalance (weeks) "
                 f"{list(p['rebalances'])}; lookbacks {list(p['lookbacks'])}; skips "
                 f"{list(p['skips'])}; asset {p['asset']}",
@@ -1327,9 +1312,9 @@ def rotation_grid(
     kinds = _kinds_needed(flows)
     inds = _check_industries(industries)
     tops_ = [_check_book_params(t, 1, asset, len(inds))[0] for t in tops]
-    rebs = [_check_int("rebalance", w, 1) for w in rebalances]
-    lbs = [_check_int("lookback", lb, 1) for lb in lookbacks]
-    sks = [_check_int("skip", s, 0) for s in skips]
+    rebs = [check_int("rebalance", w, minimum=1) for w in rebalances]
+    lbs = [check_int("lookback", lb, minimum=1) for lb in lookbacks]
+    sks = [check_int("skip", s, minimum=0) for s in skips]
     if not (tops_ and rebs and lbs and sks and with_costs):
         raise ParameterError("`tops`, `rebalances`, `lookbacks`, `skips`, `with_costs` must be "
                              "non-empty.")  # fmt: skip
