@@ -15,7 +15,6 @@ import inspect
 import json
 import logging
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -24,11 +23,11 @@ from typing import Any
 
 import polars as pl
 
-from factorlab._cache import code_fingerprint, read_result, write_result
+from factorlab._cache import cached, code_fingerprint, read_result, store, write_result
 from factorlab._display import Summary, join_names, sizes
 from factorlab._version import __version__
 from factorlab.errors import MarketError, ParameterError
-from factorlab.market import MANIFEST, Market
+from factorlab.market import Market
 from factorlab.northbound.participants import ParticipantSplit, classify_participants
 from factorlab.northbound.strategies.portraits import PORTRAIT_TABLES, portraits
 from factorlab.northbound.strategies.quota import quota_band, quota_band_index
@@ -690,17 +689,10 @@ def run_strategies(
     )
     data = data_description(market)
     cache_path = _cache_path(market, params, cache)
-    if cache_path is not None and (cache_path / MANIFEST).is_file():
-        try:
-            result = StrategiesResult.load(cache_path, params)
-        except MarketError as exc:
-            warnings.warn(
-                f"ignoring the damaged cached strategies result `{cache_path}`: {exc}",
-                stacklevel=2,
-            )
-        else:
-            progress(f"cached strategies: {cache_path}")
-            return replace(result, data=data)
+    hit = cached(lambda path: StrategiesResult.load(path, params), cache_path, "strategies result")
+    if hit is not None:
+        progress(f"cached strategies: {cache_path}")
+        return replace(hit, data=data)
     shared = _Shared(market, progress)
     tables: dict[str, Frames] = {}
     series: dict[str, Frames] = {}
@@ -715,13 +707,5 @@ def run_strategies(
     result = StrategiesResult(
         tables=tables, series=series, params=params, seconds=seconds, data=data
     )
-    if cache_path is not None:
-        try:
-            result.save(cache_path)
-        except (OSError, MarketError) as exc:
-            warnings.warn(
-                f"the strategies result could not be cached at `{cache_path}` ({exc}); it is "
-                "returned uncached. Set FACTORLAB_CACHE (or pass cache=) to a writable directory.",
-                stacklevel=2,
-            )
+    store(result.save, cache_path, "strategies")
     return result

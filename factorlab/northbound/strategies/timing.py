@@ -284,12 +284,13 @@ def _table(
     n_t, n_b = b.net.shape
     log_bench = np.concatenate([[0.0], np.cumsum(np.log1p(np.nan_to_num(b.bench)))])
     invested = np.abs(b.exposure) > 1e-12
-    cum_inv = np.vstack([np.zeros((1, n_b)), np.cumsum(invested, axis=0)])
     out: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    logc = np.empty((n_t + 1, n_b), order="F")
+    logc[0] = 0.0
     for costs, r in (("gross", b.gross), ("net", b.net)):
-        logc = np.vstack([np.zeros((1, n_b)), np.cumsum(np.log1p(r), axis=0)])
-        c1 = np.vstack([np.zeros((1, n_b)), np.cumsum(r, axis=0)])
-        c2 = np.vstack([np.zeros((1, n_b)), np.cumsum(r * r, axis=0)])
+        # a book's returns are 0 before its start: plain sums over a slice are its sums
+        log_r = np.log1p(r)
+        np.cumsum(log_r, axis=0, out=logc[1:])
         sig_ret = np.expm1(logc[b.sig_stop, b.sig_book] - logc[b.sig_start, b.sig_book])
         fill_d = b.dates[np.minimum(b.sig_start, n_t - 1)]
         for sample, (lo, hi) in _samples(in_sample).items():
@@ -297,18 +298,18 @@ def _table(
             z = int(np.searchsorted(b.dates, np.datetime64(hi), side="right"))
             first = np.clip(b.start, a, max(z, a))  # each book's first row in the sample
             n = np.maximum(z - first, 0)
-            cols = np.arange(n_b)
-            total = np.expm1(logc[z, cols] - logc[first, cols]) if z > a else np.full(n_b, 0.0)
+            total = np.expm1(logc[z] - logc[a]) if z > a else np.zeros(n_b)
             b_total = np.expm1(log_bench[z] - log_bench[first]) if z > a else np.zeros(n_b)
-            s1 = c1[z, cols] - c1[first, cols] if z > a else np.zeros(n_b)
-            s2 = c2[z, cols] - c2[first, cols] if z > a else np.zeros(n_b)
+            rs = r[a:z]
+            s1 = rs.sum(axis=0)
+            s2 = np.einsum("ij,ij->j", rs, rs)
             with np.errstate(invalid="ignore", divide="ignore"):
                 ar = (1.0 + total) ** (annualization / n) - 1.0
                 br = (1.0 + b_total) ** (annualization / n) - 1.0
                 mean = s1 / n
                 sd = np.sqrt(np.maximum(s2 - n * mean**2, 0.0) / (n - 1))
                 sharpe = np.where(sd > 0, mean / sd * np.sqrt(annualization), np.nan)
-                expo = (cum_inv[z] - cum_inv[first, cols]) / n if z > a else np.zeros(n_b)
+                expo = invested[a:z].sum(axis=0) / n
             if z > a:  # max drawdown inside the slice: the running peak starts at 1
                 lg = logc[a + 1 : z + 1] - logc[a][None, :]
                 peak = np.maximum(np.maximum.accumulate(lg, axis=0), 0.0)
@@ -399,47 +400,43 @@ def _book_stats(
     (``book_id`` = the book's position in `books`): each book is evaluated from its first
     fill; its benchmark is the index it times."""
     n_t = len(grid.dates)
-    n_b = len(books)
-    net = np.zeros((n_t, n_b))
-    gross = np.zeros((n_t, n_b))
-    expo = np.zeros((n_t, n_b))
-    start = np.full(n_b, n_t, np.int64)
-    sb, ss, se, sp = [], [], [], []
-    for k, res in enumerate(books):
-        net[:, k], gross[:, k], expo[:, k], start[k] = _book_daily(res, n_t)
-        rows = res.run.trade_rows.astype(np.int64)
-        sb.append(np.full(len(rows), k, np.int64))
-        ss.append(rows)
-        se.append(np.r_[rows[1:], n_t].astype(np.int64))
-        sp.append(np.asarray(positions[k], dtype=float)[: len(rows)])
-    # the benchmark return of each book's index (a day without a close carries the last one)
     names = list(dict.fromkeys(benchmarks))
     cols = grid.index.asset_cols(pl.Series(names))
-    filled = ffill_rows(grid.close[:, cols])
+    filled = ffill_rows(grid.close[:, cols])  # a day without a close carries the last one
     ret = np.zeros_like(filled)
     ret[1:] = filled[1:] / filled[:-1] - 1.0
     ret = np.nan_to_num(ret)
+    dates = grid.dates.astype("datetime64[D]")
     frames = []
     for j, name in enumerate(names):
-        ks = np.array([k for k in range(n_b) if benchmarks[k] == name], np.int64)
-        remap = np.full(n_b, -1, np.int64)
-        remap[ks] = np.arange(len(ks))
-        sig_book = np.concatenate(sb) if sb else np.zeros(0, np.int64)
-        keep = np.isin(sig_book, ks)
+        ks = [k for k in range(len(books)) if benchmarks[k] == name]
+        # column-major: each book's series is written and scanned contiguously
+        net = np.zeros((n_t, len(ks)), order="F")
+        gross = np.zeros((n_t, len(ks)), order="F")
+        expo = np.zeros((n_t, len(ks)), order="F")
+        start = np.full(len(ks), n_t, np.int64)
+        sb, ss, se, sp = [], [], [], []
+        for c, k in enumerate(ks):
+            net[:, c], gross[:, c], expo[:, c], start[c] = _book_daily(books[k], n_t)
+            rows = books[k].run.trade_rows.astype(np.int64)
+            sb.append(np.full(len(rows), c, np.int64))
+            ss.append(rows)
+            se.append(np.r_[rows[1:], n_t].astype(np.int64))
+            sp.append(np.asarray(positions[k], dtype=float)[: len(rows)])
         b = _Books(
-            dates=grid.dates.astype("datetime64[D]"),
-            net=net[:, ks],
-            gross=gross[:, ks],
-            exposure=expo[:, ks],
+            dates=dates,
+            net=net,
+            gross=gross,
+            exposure=expo,
             bench=ret[:, j],
-            start=start[ks],
-            sig_book=remap[sig_book[keep]],
-            sig_start=np.concatenate(ss)[keep],
-            sig_stop=np.concatenate(se)[keep],
-            sig_pos=np.concatenate(sp)[keep],
+            start=start,
+            sig_book=np.concatenate(sb),
+            sig_start=np.concatenate(ss),
+            sig_stop=np.concatenate(se),
+            sig_pos=np.concatenate(sp),
         )
         t = _table(b, in_sample)
-        frames.append(t.with_columns(book_id=pl.Series(ks).gather(t["book_id"])))
+        frames.append(t.with_columns(book_id=pl.Series(ks, dtype=pl.Int64).gather(t["book_id"])))
     return pl.concat(frames).sort("book_id", maintain_order=True)
 
 
