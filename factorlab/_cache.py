@@ -6,16 +6,19 @@ fingerprint of factorlab's code that their cache keys include.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 from factorlab.errors import MarketError
-from factorlab.market import Market, MarketWriter
+from factorlab.market import MANIFEST, Market, MarketWriter
 
-__all__ = ["code_fingerprint", "read_result", "write_result"]
+__all__ = ["cached", "code_fingerprint", "read_result", "store", "write_result"]
+
+R = TypeVar("R")
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -45,6 +48,33 @@ def read_result(
     except (pl.exceptions.PolarsError, MarketError) as exc:
         raise MarketError(f"{what} result `{path}` cannot be read ({exc}).") from exc
     return frames, dict(stored.meta)
+
+
+def cached(load: Callable[[Path], R], path: Path | None, what: str) -> R | None:
+    """The result `load` reads from the cache entry `path`; None when there is none (or no
+    cache), or when it cannot be trusted (a warning names the entry and why: it is recomputed)."""
+    if path is None or not (path / MANIFEST).is_file():
+        return None
+    try:
+        return load(path)
+    except MarketError as exc:
+        warnings.warn(f"ignoring the damaged cached {what} `{path}`: {exc}", stacklevel=3)
+        return None
+
+
+def store(save: Callable[[Path], None], path: Path | None, what: str) -> None:
+    """Write a result to the cache entry `path` with `save`; an unwritable cache is a warning
+    (the result is returned uncached), never an error."""
+    if path is None:
+        return
+    try:
+        save(path)
+    except (OSError, MarketError) as exc:
+        warnings.warn(
+            f"the {what} result could not be cached at `{path}` ({exc}); it is returned "
+            "uncached. Set FACTORLAB_CACHE (or pass cache=) to a writable directory.",
+            stacklevel=3,
+        )
 
 
 def code_fingerprint() -> str:

@@ -15,7 +15,6 @@ import json
 import logging
 import threading
 import time
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import polars as pl
 
-from factorlab._cache import read_result, write_result
+from factorlab._cache import cached, read_result, store, write_result
 from factorlab._display import Summary, join_names, sizes, wrap
 from factorlab._kernels.rank import group_tail_flags_nb
 from factorlab._version import __version__
@@ -49,7 +48,7 @@ from factorlab.frames import (
     match_codes,
 )
 from factorlab.grid import AssetGrid, GridIndex
-from factorlab.market import MANIFEST, Market
+from factorlab.market import Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
 from factorlab.northbound.hygiene import research_panel
 from factorlab.northbound.participants import classify_participants, participant_flows
@@ -754,14 +753,10 @@ def factor_study(
     say = progress or (lambda msg: log.info(msg))
     data = data_description(market)
     cache_path = _cache_path(market, params, cache)
-    if cache_path is not None and (cache_path / MANIFEST).is_file():
-        try:
-            result = StudyResult.load(cache_path, params)
-        except MarketError as exc:
-            warnings.warn(f"ignoring the damaged cached study `{cache_path}`: {exc}", stacklevel=2)
-        else:
-            say(f"cached study: {cache_path}")
-            return replace(result, data=data)
+    hit = cached(lambda path: StudyResult.load(path, params), cache_path, "study")
+    if hit is not None:
+        say(f"cached study: {cache_path}")
+        return replace(hit, data=data)
     timer = _Timer(say)
     with _small_pages():
         panel = _panel(market, params, timer)
@@ -773,15 +768,7 @@ def factor_study(
         )
         del panel  # the panel is not needed past the factors: its GB are free for the rest
         result = replace(_scored_stages(market, factored, params, timer, grid), data=data)
-    if cache_path is not None:
-        try:
-            result.save(cache_path)
-        except (OSError, MarketError) as exc:
-            warnings.warn(
-                f"the study result could not be cached at `{cache_path}` ({exc}); it is "
-                "returned uncached. Set FACTORLAB_CACHE (or pass cache=) to a writable directory.",
-                stacklevel=2,
-            )
+    store(result.save, cache_path, "study")
     return result
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "REPORT_MARKER",
     "check_report_folder",
     "costs_text",
+    "figure_html",
     "finish_report_folder",
     "handbook_recommended",
     "write_report",
@@ -126,6 +127,23 @@ def _draw_figures(result: StudyResult, fig_dir: Path, dpi: int) -> tuple[list[_D
         (fig_dir / f"{name}.png").write_bytes(png)
         drawn.append(_Drawn(name, caption, png))
     return drawn, None
+
+
+def figure_html(
+    name: str, caption: str, png: bytes | None, *, error: str | None = None, file: str | None = None
+) -> str:
+    """One figure of an HTML report: ``<figure id="fig-NAME">`` with the PNG inlined as base64
+    and its caption (and the `file` it was also written to); a note saying why when there is
+    no PNG (`error`)."""
+    e = html.escape
+    if png is None:
+        return f'<p class="note">Figure {e(name)} could not be drawn ({e(error or "")}).</p>'
+    b64 = base64.b64encode(png).decode("ascii")
+    where = f" <code>{e(file)}</code>" if file else ""
+    return (
+        f'<figure id="fig-{e(name)}"><img alt="{e(name)}" src="data:image/png;base64,{b64}">'
+        f"<figcaption>{e(caption)}{where}</figcaption></figure>"
+    )
 
 
 def _pct(rate: float) -> str:
@@ -269,17 +287,7 @@ def _html(
     parts.append("<h2>Figures</h2>")
     if note:
         parts.append(f'<p class="note">{e(note)}</p>')
-    for d in drawn:
-        if d.png is None:
-            parts.append(
-                f'<p class="note">Figure {e(d.name)} could not be drawn ({e(d.error or "")}).</p>'
-            )
-            continue
-        b64 = base64.b64encode(d.png).decode("ascii")
-        parts.append(
-            f'<figure id="fig-{e(d.name)}"><img alt="{e(d.name)}" '
-            f'src="data:image/png;base64,{b64}"><figcaption>{e(d.caption)}</figcaption></figure>'
-        )
+    parts += [figure_html(d.name, d.caption, d.png, error=d.error) for d in drawn]
 
     parts.append("<h2>Parameters</h2>")
     parts.append(html_table(_params_frame(result.params)))

@@ -5,7 +5,6 @@ self-contained ``report.html`` with every figure of :mod:`factorlab.report.strat
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import html
 import logging
@@ -18,7 +17,12 @@ import polars as pl
 
 from factorlab._version import __version__
 from factorlab.report.figures import figure_png, require_matplotlib
-from factorlab.report.html import REPORT_CSS, check_report_folder, finish_report_folder
+from factorlab.report.html import (
+    REPORT_CSS,
+    check_report_folder,
+    figure_html,
+    finish_report_folder,
+)
 from factorlab.report.strategies_figures import industry_label, strategy_figure_plan
 from factorlab.report.tables import (
     data_sentence,
@@ -43,13 +47,14 @@ PART_TITLES = {
     "portraits": "Participant portraits (seed 004 §1.2-1.3, §2.1)",
     "rotation": "Industry rotation (seed 004 §3.1-3.4)",
     "etf_rotation": "ETF rotation (seed 004 §3.5)",
-    "real_data": "Real data (CSI 300, public northbound flows)",
+    "real_data": "Real data (seed 004 §2.2 and seed 000 on CSI 300, public northbound flows)",
 }
 NO_MATPLOTLIB = (
     "matplotlib is not installed, so this report has no figures; install the plot extra "
     "(pip install 'factorlab[plot]') and write the report again to get them."
 )
 YI = 1e8
+Frames = dict[str, pl.DataFrame]
 
 
 def _pct(v: float | None) -> str:
@@ -79,9 +84,9 @@ class Headline:
     terminal: bool = True
 
 
-def _portrait_tables(result: StrategiesResult) -> list[Headline]:
-    t, s = result.tables["portraits"], result.series["portraits"]
-    out = []
+def _portrait_types(t: Frames) -> list[Headline]:
+    """Table 1 (表1): the split's participants by kind."""
+    out: list[Headline] = []
     types = t["types"]
     if types.height:
         last = types.filter(pl.col("effective_from") == types["effective_from"].max())
@@ -105,6 +110,12 @@ def _portrait_tables(result: StrategiesResult) -> list[Headline]:
                 ),
             )
         )
+    return out
+
+
+def _portrait_monthly(t: Frames) -> list[Headline]:
+    """Table 2 (表2): turnover by kind and month."""
+    out: list[Headline] = []
     monthly = t["monthly"]
     if monthly.height:
         wide = (
@@ -145,6 +156,12 @@ def _portrait_tables(result: StrategiesResult) -> list[Headline]:
                 rows=12,
             )
         )
+    return out
+
+
+def _portrait_flows(s: Frames) -> list[Headline]:
+    """图3's cumulative net flow by kind."""
+    out: list[Headline] = []
     flows = s["flows"]
     if flows.height:
         end = flows["date"].max()
@@ -167,6 +184,12 @@ def _portrait_tables(result: StrategiesResult) -> list[Headline]:
                 pl.DataFrame(rows),
             )
         )
+    return out
+
+
+def _portrait_industry(t: Frames) -> list[Headline]:
+    """Table 3 (表3): industry weights by kind against market-cap weights."""
+    out: list[Headline] = []
     table = t["industry_table"]
     if table.height:
         day = t["industry"]["date"].max()
@@ -197,6 +220,12 @@ def _portrait_tables(result: StrategiesResult) -> list[Headline]:
                 rows=10,
             )
         )
+    return out
+
+
+def _portrait_coverage(t: Frames) -> list[Headline]:
+    """Index coverage (图14-18) on the last month-end."""
+    out: list[Headline] = []
     cov = t["coverage"]
     if cov.height:
         last = cov.filter(pl.col("date") == cov["date"].max())
@@ -218,6 +247,17 @@ def _portrait_tables(result: StrategiesResult) -> list[Headline]:
             )
         )
     return out
+
+
+def _portrait_tables(result: StrategiesResult) -> list[Headline]:
+    t, s = result.tables["portraits"], result.series["portraits"]
+    return [
+        *_portrait_types(t),
+        *_portrait_monthly(t),
+        *_portrait_flows(s),
+        *_portrait_industry(t),
+        *_portrait_coverage(t),
+    ]
 
 
 def _stat_cells(frame: pl.DataFrame) -> dict[str, list[str]]:
@@ -443,12 +483,76 @@ def _threshold_tables(result: StrategiesResult) -> list[Headline]:
     return out
 
 
+def _real_tables(result: StrategiesResult) -> list[Headline]:
+    t = result.tables["real_data"]
+    claims = t["claims"].sort("index", "sample", "costs")
+    books = t["books"].filter(pl.col("sample").is_in(["in", "out"])).sort("book", "sample", "costs")
+    quota = t["quota_stats"].filter(pl.col("sample").is_in(["in", "out"]))
+    note = t["notes"].filter(pl.col("step") == "not public")["detail"].to_list()
+    out = [
+        Headline(
+            "real_data",
+            "What real data cannot show",
+            pl.DataFrame({"Note": note or ["n/a"]}),
+        )
+    ]
+    if claims.height:
+        out.append(
+            Headline(
+                "real_data",
+                "Real data against the seed's claims: all-flow long-only timing at the in-sample "
+                "best (N, M), in sample (2017-2022) and out of sample",
+                pl.DataFrame(
+                    {
+                        "Index": claims["index"],
+                        "Sample": claims["sample"],
+                        "Costs": claims["costs"],
+                        "N": claims["n"].cast(pl.String),
+                        "M": [f"{m:g}" for m in claims["m"]],
+                        "Ann. %": [_pct(v) for v in claims["annual_return"]],
+                        "Sharpe": [_num(v) for v in claims["sharpe"]],
+                        "Seed ann. % (in)": [_pct(v) for v in claims["seed_annual_in_sample"]],
+                        "Seed Sharpe (in)": [_num(v) for v in claims["seed_sharpe_in_sample"]],
+                    }
+                ),
+            )
+        )
+    out.append(
+        Headline(
+            "real_data",
+            "Real data: threshold timing on CSI 300, all northbound flows (表4-5 layout)",
+            pl.DataFrame(
+                {
+                    "Book": books["book"],
+                    "N": books["n"].cast(pl.String),
+                    "M": [f"{m:g}" for m in books["m"]],
+                    "Sample": books["sample"],
+                    "Costs": books["costs"],
+                    **_timing_cells(books),
+                }
+            ),
+        )
+    )
+    out.append(
+        Headline(
+            "real_data",
+            "Real data: seed 000's quota band, index version on CSI 300 (mf: quota used where "
+            "the source's figure means it, else net buy, detected per day)",
+            pl.DataFrame(
+                {"Sample": quota["sample"], "Costs": quota["costs"], **_timing_cells(quota)}
+            ),
+        )
+    )
+    return out
+
+
 _TABLES: dict[str, Callable[[StrategiesResult], list[Headline]]] = {
     "quota_band": _quota_tables,
     "threshold": _threshold_tables,
     "portraits": _portrait_tables,
     "rotation": _rotation_tables,
     "etf_rotation": _etf_tables,
+    "real_data": _real_tables,
 }
 
 
@@ -521,14 +625,7 @@ def _notes_frame(result: StrategiesResult) -> pl.DataFrame:
 
 
 def _figure_html(d: _Drawn) -> str:
-    e = html.escape
-    if d.png is None:
-        return f'<p class="note">Figure {e(d.name)} could not be drawn ({e(d.error or "")}).</p>'
-    b64 = base64.b64encode(d.png).decode("ascii")
-    return (
-        f'<figure id="fig-{e(d.name)}"><img alt="{e(d.name)}" src="data:image/png;base64,{b64}">'
-        f"<figcaption>{e(d.caption)} <code>figures/{e(d.name)}.png</code></figcaption></figure>"
-    )
+    return figure_html(d.name, d.caption, d.png, error=d.error, file=f"figures/{d.name}.png")
 
 
 def _html(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str | None) -> str:

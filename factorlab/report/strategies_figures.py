@@ -6,8 +6,9 @@ returning a matplotlib ``Figure`` on the Agg canvas (matplotlib imported lazily,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from factorlab.northbound.strategies.run import StrategiesResult
 
 __all__ = [
+    "FIGURES",
     "INDUSTRY_LABELS",
     "books_figure",
     "cap_distribution_figure",
@@ -366,67 +368,6 @@ def cap_distribution_figure(caps: pl.DataFrame) -> Figure:
 FigurePlan = list[tuple[str, str, str, Callable[[], "Figure"]]]
 
 
-def _portrait_plan(result: StrategiesResult) -> FigurePlan:
-    t, s = result.tables["portraits"], result.series["portraits"]
-    index = _param(t.get("params"), "flow_index", "csi800")
-    return [
-        (
-            "portraits",
-            "cumulative_flows",
-            f"Cumulative net flow of trading and allocation money against {index} (seed 004 "
-            "图3-6).",
-            lambda: cumulative_flows_figure(s["flows"], index=index),
-        ),
-        (
-            "portraits",
-            "monthly_turnover",
-            "Median daily turnover of trading and allocation money by month, and their ratio "
-            "(表2).",
-            lambda: monthly_turnover_figure(t["monthly"]),
-        ),
-        (
-            "portraits",
-            "industry_weights",
-            "Industry weights by kind against market-cap weights on the last month-end, and the "
-            "over/underweight (图7-8, 表3).",
-            lambda: industry_weights_figure(t["industry_table"]),
-        ),
-        (
-            "portraits",
-            "industry_allocation",
-            "Industry weights of trading and allocation money over time (图9-10).",
-            lambda: industry_allocation_figure(t["industry"]),
-        ),
-        (
-            "portraits",
-            "industry_flows",
-            "Net flow by industry of trading and allocation money, last eight periods (图11-12).",
-            lambda: industry_flows_figure(t["industry_flows"]),
-        ),
-        (
-            "portraits",
-            "cap_distribution",
-            "Market-cap distribution of northbound holdings, the market and the index members "
-            "(图13).",
-            lambda: cap_distribution_figure(t["caps"]),
-        ),
-        (
-            "portraits",
-            "index_coverage",
-            "Northbound coverage of the indices: members held, value / index cap, value, share "
-            "of all northbound value (图14-18).",
-            lambda: coverage_figure(t["coverage"]),
-        ),
-    ]
-
-
-def _param(params: pl.DataFrame | None, name: str, default: str) -> str:
-    if params is None or params.height == 0:
-        return default
-    hit = params.filter(pl.col("parameter") == name)
-    return hit["value"][0] if hit.height else default
-
-
 GROUP_COLORS = ("#2f855a", "#718096", "#c53030", "#6b46c1", "#dd6b20")
 
 
@@ -527,47 +468,6 @@ def rotation_grid_figure(
     if image is not None:
         fig.colorbar(image, ax=list(axes), shrink=0.8)
     return fig
-
-
-def _rotation_plan(result: StrategiesResult) -> FigurePlan:
-    t, s = result.tables["rotation"], result.series["rotation"]
-    return [
-        (
-            "rotation",
-            "layered_groups",
-            "Layered groups of industries by net inflow: NAV and excess NAV against the "
-            "equal-weight industries, per flow kind (seed 004 图38-39).",
-            lambda: layered_groups_figure(s["layered_daily"]),
-        ),
-        (
-            "rotation",
-            "seed_books",
-            "The seed's rotations on industry indices: trading-type biweekly TOP-5 on 1-month "
-            "flows and allocation-type 6-weekly TOP-5 skipping the latest month; solid with "
-            "costs, dotted without (图47, 图55).",
-            lambda: books_figure(s["books_daily"]),
-        ),
-        (
-            "rotation",
-            "grid",
-            "Excess Sharpe (with costs) of TOP-5 books over lookback x rebalance period, per "
-            "flow kind (图46, 图53).",
-            lambda: rotation_grid_figure(t["grid"]),
-        ),
-    ]
-
-
-def _etf_plan(result: StrategiesResult) -> FigurePlan:
-    s = result.series["etf_rotation"]
-    return [
-        (
-            "etf_rotation",
-            "seed_books",
-            "The seed's two rotations on one ETF per industry: NAV and excess NAV against the "
-            "equal-weight ETFs; solid with costs, dotted without (图57-58).",
-            lambda: books_figure(s["books_daily"], what="industry ETFs"),
-        )
-    ]
 
 
 def sharpe_surfaces_figure(
@@ -701,10 +601,15 @@ def quota_band_figure(signal: pl.DataFrame) -> Figure:
     return fig
 
 
-def nav_vs_index_figure(daily: pl.DataFrame, *, index: str = "csi300") -> Figure:
-    """A book's NAV (net of costs, growth of 1) against its benchmark index."""
+def nav_vs_index_figure(
+    daily: pl.DataFrame, *, index: str = "csi300", version: str | None = None
+) -> Figure:
+    """A book's NAV (net of costs, growth of 1) against its benchmark index (the rows of
+    `version` when `daily` holds several)."""
     fig = _figure(11.0, 4.0)
     ax = fig.subplots()
+    if version is not None and "version" in daily.columns:
+        daily = daily.filter(pl.col("version") == version)
     if daily.height == 0:
         _no_data(ax)
         return fig
@@ -720,76 +625,84 @@ def nav_vs_index_figure(daily: pl.DataFrame, *, index: str = "csi300") -> Figure
     return fig
 
 
-def _quota_plan(result: StrategiesResult) -> FigurePlan:
-    s = result.series["quota_band"]
-    return [
-        (
-            "quota_band",
-            "band",
-            "Seed 000: the daily quota usage mf, its 150-day band (mean +- 2 std) and the "
-            "position (shaded while the book holds stocks).",
-            lambda: quota_band_figure(s["signal"]),
-        ),
-        (
-            "quota_band",
-            "nav",
-            "Seed 000: NAV of the quota-band book (top 15 by holding ratio, net of costs) "
-            "against CSI 300.",
-            lambda: nav_vs_index_figure(
-                s["daily"].filter(pl.col("version") == "stocks"), index="csi300"
-            ),
-        ),
-        (
-            "quota_band",
-            "nav_index",
-            "The index version of the rule (long CSI 300 / flat on the same band) against CSI 300.",
-            lambda: nav_vs_index_figure(
-                s["daily"].filter(pl.col("version") == "index"), index="csi300"
-            ),
-        ),
-    ]
-
-
-def _threshold_plan(result: StrategiesResult) -> FigurePlan:
-    t, s = result.tables["threshold"], result.series["threshold"]
-    return [
-        (
-            "threshold",
-            "surfaces_long_only",
-            "Threshold timing: in-sample Sharpe (net of costs) over N x M for the long-only "
-            "book, per index and flow kind (seed 004 图19-22).",
-            lambda: sharpe_surfaces_figure(t["grid"], book="long_only"),
-        ),
-        (
-            "threshold",
-            "surfaces_long_short",
-            "The same for the long-short book (图19-22).",
-            lambda: sharpe_surfaces_figure(t["grid"], book="long_short"),
-        ),
-        (
-            "threshold",
-            "nav_all_flows",
-            "NAV of all-flow threshold timing at the in-sample best (N, M) against the index "
-            "(图23-24).",
-            lambda: timing_nav_figure(s["books_daily"], flows=("all",)),
-        ),
-        (
-            "threshold",
-            "nav_by_type",
-            "NAV of threshold timing by capital type (trading, allocation, all) at each one's "
-            "in-sample best (N, M) (图29-36).",
-            lambda: timing_nav_figure(s["books_daily"], flows=("trading", "allocation", "all")),
-        ),
-    ]
-
-
-_PLANS: dict[str, Callable[[StrategiesResult], FigurePlan]] = {
-    "quota_band": _quota_plan,
-    "threshold": _threshold_plan,
-    "portraits": _portrait_plan,
-    "rotation": _rotation_plan,
-    "etf_rotation": _etf_plan,
-}
+#: Every figure of the report, per part in report order: (name, the frame it draws (a table or
+#: daily series of the part), the figure function and its keywords, caption).
+FIGURES: dict[str, tuple[tuple[str, str, Callable[..., Figure], dict[str, Any], str], ...]] = {
+    "quota_band": (
+        ("band", "signal", quota_band_figure, {},
+         "Seed 000: the daily quota usage mf, its 150-day band (mean +- 2 std) and the position "
+         "(shaded while the book holds stocks)."),
+        ("nav", "daily", nav_vs_index_figure, {"version": "stocks"},
+         "Seed 000: NAV of the quota-band book (top 15 by holding ratio, net of costs) against "
+         "CSI 300."),
+        ("nav_index", "daily", nav_vs_index_figure, {"version": "index"},
+         "The index version of the rule (long CSI 300 / flat on the same band) against CSI 300."),
+    ),
+    "threshold": (
+        ("surfaces_long_only", "grid", sharpe_surfaces_figure, {"book": "long_only"},
+         "Threshold timing: in-sample Sharpe (net of costs) over N x M for the long-only book, "
+         "per index and flow kind (seed 004 图19-22)."),
+        ("surfaces_long_short", "grid", sharpe_surfaces_figure, {"book": "long_short"},
+         "The same for the long-short book (图19-22)."),
+        ("nav_all_flows", "books_daily", timing_nav_figure, {"flows": ("all",)},
+         "NAV of all-flow threshold timing at the in-sample best (N, M) against the index "
+         "(图23-24)."),
+        ("nav_by_type", "books_daily", timing_nav_figure,
+         {"flows": ("trading", "allocation", "all")},
+         "NAV of threshold timing by capital type (trading, allocation, all) at each one's "
+         "in-sample best (N, M) (图29-36)."),
+    ),
+    "portraits": (
+        ("cumulative_flows", "flows", cumulative_flows_figure, {},
+         "Cumulative net flow of trading and allocation money against the flow index (CSI 800 "
+         "by default; seed 004 图3-6)."),
+        ("monthly_turnover", "monthly", monthly_turnover_figure, {},
+         "Median daily turnover of trading and allocation money by month, and their ratio "
+         "(表2)."),
+        ("industry_weights", "industry_table", industry_weights_figure, {},
+         "Industry weights by kind against market-cap weights on the last month-end, and the "
+         "over/underweight (图7-8, 表3)."),
+        ("industry_allocation", "industry", industry_allocation_figure, {},
+         "Industry weights of trading and allocation money over time (图9-10)."),
+        ("industry_flows", "industry_flows", industry_flows_figure, {},
+         "Net flow by industry of trading and allocation money, last eight periods (图11-12)."),
+        ("cap_distribution", "caps", cap_distribution_figure, {},
+         "Market-cap distribution of northbound holdings, the market and the index members "
+         "(图13)."),
+        ("index_coverage", "coverage", coverage_figure, {},
+         "Northbound coverage of the indices: members held, value / index cap, value, share of "
+         "all northbound value (图14-18)."),
+    ),
+    "rotation": (
+        ("layered_groups", "layered_daily", layered_groups_figure, {},
+         "Layered groups of industries by net inflow: NAV and excess NAV against the "
+         "equal-weight industries, per flow kind (seed 004 图38-39)."),
+        ("seed_books", "books_daily", books_figure, {},
+         "The seed's rotations on industry indices: trading-type biweekly TOP-5 on 1-month "
+         "flows and allocation-type 6-weekly TOP-5 skipping the latest month; solid with costs, "
+         "dotted without (图47, 图55)."),
+        ("grid", "grid", rotation_grid_figure, {},
+         "Excess Sharpe (with costs) of TOP-5 books over lookback x rebalance period, per flow "
+         "kind (图46, 图53)."),
+    ),
+    "real_data": (
+        ("surfaces", "grid", sharpe_surfaces_figure, {"book": "long_only"},
+         "Real data: in-sample Sharpe (net of costs) of long-only CSI 300 timing on all "
+         "northbound flows over N x M (图19-22's layout)."),
+        ("nav", "books_daily", timing_nav_figure, {"flows": ("all",)},
+         "Real data: NAV of CSI 300 timing on all flows at the in-sample best (N, M) against "
+         "CSI 300."),
+        ("quota_band", "quota_signal", quota_band_figure, {},
+         "Real data: seed 000's mf, its band and the position of the index version."),
+        ("quota_nav", "quota_daily", nav_vs_index_figure, {},
+         "Real data: NAV of the quota band's index version against CSI 300."),
+    ),
+    "etf_rotation": (
+        ("seed_books", "books_daily", books_figure, {"what": "industry ETFs"},
+         "The seed's two rotations on one ETF per industry: NAV and excess NAV against the "
+         "equal-weight ETFs; solid with costs, dotted without (图57-58)."),
+    ),
+}  # fmt: skip
 
 
 def strategy_figure_plan(
@@ -799,7 +712,7 @@ def strategy_figure_plan(
     order; ``draw()`` returns the Figure."""
     out: FigurePlan = []
     for part in parts or result.parts:
-        plan = _PLANS.get(part)
-        if plan is not None:
-            out += plan(result)
+        frames = {**result.tables.get(part, {}), **result.series.get(part, {})}
+        for name, key, draw, kwargs, caption in FIGURES.get(part, ()):
+            out.append((part, name, caption, functools.partial(draw, frames[key], **kwargs)))
     return out

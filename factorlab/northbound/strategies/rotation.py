@@ -9,8 +9,8 @@ grid on the one backtester (:func:`factorlab.backtest.backtest_many`). Choices: 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal, get_args
 
@@ -18,10 +18,13 @@ import numpy as np
 import polars as pl
 
 from factorlab._display import Summary, join_names
+from factorlab._exprs import check_int
 from factorlab.backtest import NO_COSTS, BacktestResult, Costs, backtest_many
-from factorlab.calendar import rebalance_dates
+from factorlab.calendar import TRADING_DAYS, rebalance_dates, to_date
 from factorlab.errors import DisclosureError, MarketError, ParameterError
+from factorlab.etf.reference import ROTATION_EXCLUDED
 from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
+from factorlab.frames import as_lazy, check_columns, check_numeric, check_unique_keys
 from factorlab.grid import AssetGrid, GridIndex, ffill_rows
 from factorlab.market import Market
 from factorlab.northbound.hygiene import NorthboundPanel, disclosure_end, research_panel
@@ -31,6 +34,7 @@ from factorlab.northbound.participants import (
     participant_flows,
 )
 from factorlab.northbound.study import data_description
+from factorlab.report.tables import data_line
 
 __all__ = [
     "ALLOCATION_ROTATION",
@@ -63,8 +67,6 @@ CITIC_LEVEL1 = (
     "纺织服装", "医药", "食品饮料", "农林牧渔", "银行", "非银行金融", "房地产", "交通运输",
     "电子", "通信", "计算机", "传媒", "综合", "综合金融",
 )  # fmt: skip
-#: Left out by seed 004 §3.1: little northbound money and little trading in them.
-ROTATION_EXCLUDED = ("商贸零售", "纺织服装", "综合", "综合金融")
 #: The 26 industries the rotation ranks (CITIC level-1 minus :data:`ROTATION_EXCLUDED`).
 ROTATION_INDUSTRIES = tuple(i for i in CITIC_LEVEL1 if i not in ROTATION_EXCLUDED)
 #: Lookbacks of the grid, in A-share sessions: 1 week, 2 weeks, 1, 2 and 3 months.
@@ -110,6 +112,7 @@ class _Flows:
     first: int
     last: int
     source: str
+    estimated_from: int | None = None  # first row whose flows are estimated (None: none)
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ def rotation_inputs(
     source: FlowSource = "auto",
     split: ParticipantSplit | None = None,
     panel: NorthboundPanel | None = None,
+    estimated_holdings: Any = None,
 ) -> RotationInputs:
     """Prepare a market for the rotation: industry returns, caps, holdings and flows.
 
@@ -211,6 +215,13 @@ def rotation_inputs(
         :func:`~factorlab.northbound.classify_participants`' defaults).
     panel
         A :func:`~factorlab.northbound.research_panel` of the market to reuse.
+    estimated_holdings
+        Holdings after the disclosure change (a
+        :class:`~factorlab.northbound.estimation.HoldingsEstimate`, or a frame date, asset,
+        shares [, published]): all-flow flows then run past the last daily disclosure, from the
+        research panel extended by them, each estimated day's flow counted from the day it is
+        published (``published``; without it, its own date). Trading / allocation flows stay
+        within the daily disclosure (the estimate has no participants).
 
     Raises
     ------
@@ -220,16 +231,28 @@ def rotation_inputs(
     ParameterError
         An unknown flow kind or source.
     """
-    kinds = _kinds_needed(flows)
+    kinds = _kinds_needed(flows) if len(tuple(flows)) else ()
     inds = _check_industries(industries)
     if source not in get_args(FlowSource):
         raise ParameterError(
             f"`source` must be one of {list(get_args(FlowSource))}; got {source!r}."
         )
-    market.require("prices", "assets", "northbound", purpose="the industry rotation")
+    market.require(
+        "prices", "assets", *(["northbound"] if kinds else []), purpose="the industry rotation"
+    )
     has_participants = market.has("participant_holdings")
-    use_participants = source == "participants" or (source == "auto" and has_participants)
-    needs_split = [k for k in kinds if k != "all"] or (["all"] if use_participants else [])
+    est, published = _estimates(estimated_holdings)
+    if est is not None and source == "participants" and "all" in kinds:
+        raise ParameterError(
+            "`estimated_holdings` extend the published holdings, not the participants': use "
+            "source='auto' or 'published' for all flows."
+        )
+    use_participants = est is None and (
+        source == "participants" or (source == "auto" and has_participants)
+    )
+    needs_split = [k for k in kinds if k != "all"] or (
+        ["all"] if use_participants and kinds else []
+    )
     if needs_split and not has_participants:
         raise MarketError(
             f"flow {needs_split[0]!r} needs per-participant holdings (table "
@@ -242,7 +265,7 @@ def rotation_inputs(
     assets, inds = _industry_members(market, inds, steps)
     dates, returns, cap = _industry_grids(market, assets, inds)
     change = disclosure_end(market)
-    if use_participants or needs_split:
+    if needs_split:
         split = split if split is not None else classify_participants(market)
     out: dict[str, _Flows] = {}
     from_participants = [k for k in kinds if k != "all" or use_participants]
@@ -261,6 +284,8 @@ def rotation_inputs(
                 daily, dates, first_date, min(days.max(), change),
                 "participant holdings (sum over CCASS participants of dS x VWAP)",
             )  # fmt: skip
+    if est is not None and panel is None:
+        panel = research_panel(market, end=est["date"].max(), estimated_holdings=est)
     if "all" in kinds and not use_participants:
         panel = panel if panel is not None else research_panel(market)
         frame = panel.frame.filter(pl.col("flow").is_not_null()).select(
@@ -268,10 +293,29 @@ def rotation_inputs(
         )
         if frame.height == 0:
             raise MarketError("table `northbound` yields no daily flows to rank industries on.")
+        first_day = frame["date"].min()
+        last_day, est_from, src = min(frame["date"].max(), change), None, ""
+        if est is not None:
+            # an estimated day's flow counts from the day it is published
+            frame = (
+                frame.join(published, on="date", how="left")
+                .with_columns(
+                    date=pl.when(pl.col("date") > change)
+                    .then(pl.col("published").fill_null(pl.col("date")))
+                    .otherwise(pl.col("date"))
+                )
+                .drop("published")
+            )
+            last_day = frame["date"].max()
+            est_from = int(np.searchsorted(dates, np.datetime64(change, "D"), side="right"))
+            src = f"; estimated holdings after {change}"
         daily = _dense_by_industry(frame, assets, inds, dates, fill_missing=0.0)[0]
-        out["all"] = _flows(
-            daily, dates, frame["date"].min(), min(frame["date"].max(), change),
-            "published holdings (research panel dS x VWAP)",
+        out["all"] = replace(
+            _flows(
+                daily, dates, first_day, last_day,
+                f"published holdings (research panel dS x VWAP){src}",
+            ),
+            estimated_from=est_from,
         )  # fmt: skip
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
     return RotationInputs(
@@ -320,6 +364,27 @@ def _industry_members(
         }
     )
     return assets, inds
+
+
+def _estimates(estimated: Any) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """(date, asset, shares) rows and (date, published) of estimated holdings, or Nones."""
+    if estimated is None:
+        return None, None
+    frame = getattr(estimated, "holdings", estimated)
+    lf = as_lazy(frame, name="estimated_holdings")
+    schema = lf.collect_schema()
+    check_columns(schema, ["date", "asset", "shares"], table="estimated_holdings")
+    pub = pl.col("published") if "published" in schema else pl.col("date")
+    rows = lf.select(
+        pl.col("date").cast(pl.Date),
+        pl.col("asset").cast(pl.String),
+        "shares",
+        published=pub.cast(pl.Date),
+    ).collect()
+    if rows.height == 0:
+        raise ParameterError("`estimated_holdings` has no rows.")
+    published = rows.group_by("date").agg(pl.col("published").max())
+    return rows.drop("published"), published
 
 
 def _flows(daily: np.ndarray, dates: np.ndarray, first: Any, last: Any, source: str) -> _Flows:
@@ -457,12 +522,6 @@ def _levels_frame(dates: pl.Series, industries: Sequence[str], ret: np.ndarray) 
 # -- the factor ----------------------------------------------------------------------------------
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(f"`{name}` must be an integer >= {low}; got {value!r}.")
-    return int(value)
-
-
 def _factor_grid(
     inputs: RotationInputs, flow: str, lookback: int, skip: int, scale: str
 ) -> np.ndarray:
@@ -498,8 +557,8 @@ def _factor_grid(
 
 def _check_factor_params(flow: Any, lookback: Any, skip: Any, scale: Any) -> tuple[int, int]:
     _kinds_needed([flow])
-    lb = _check_int("lookback", lookback, 1)
-    sk = _check_int("skip", skip, 0)
+    lb = check_int("lookback", lookback, minimum=1)
+    sk = check_int("skip", skip, minimum=0)
     if scale not in get_args(Scale):
         raise ParameterError(f"`scale` must be one of {list(get_args(Scale))}; got {scale!r}.")
     return lb, sk
@@ -657,9 +716,11 @@ def _universe(
                 "pass `index=` one of them, or index=None for no broad-index excess."
             )
         lvl = dates.to_frame().join(ix, on="date", how="left").sort("date")
-        close = ffill_rows(lvl["close"].fill_null(np.nan).to_numpy()[:, None])[:, 0]
-        r = np.full(close.shape, np.nan)
-        r[1:] = close[1:] / close[:-1] - 1.0
+        raw = lvl["close"].fill_null(np.nan).to_numpy()
+        prev = ffill_rows(raw[:, None])[:, 0]
+        # a day without an index close has no broad return (NaN), never a zero one
+        r = np.full(raw.shape, np.nan)
+        r[1:] = raw[1:] / prev[:-1] - 1.0
         broad_arr = r
         broad = pl.DataFrame({"date": dates, "broad": r}).with_columns(
             pl.col("broad").fill_nan(None)
@@ -792,19 +853,25 @@ def _top_targets(
     )
 
 
-def _window(inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str]) -> tuple[int, int]:
+def _window(
+    inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str],
+    span: tuple[int, int] | None = None,
+) -> tuple[int, int]:  # fmt: skip
     """Grid rows [lo, hi] of the signal window: `start` / `end` (default: the prepared flows'
-    span, intersected over `flows`)."""
+    span, intersected over `flows`, or the rows `span` of an external factor)."""
     d = inputs.dates
-    first = max(inputs.flows[f].first for f in flows)
-    last = min(inputs.flows[f].last for f in flows)
+    if span is not None:
+        first, last = span
+    else:
+        first = max(inputs.flows[f].first for f in flows)
+        last = min(inputs.flows[f].last for f in flows)
     lo, hi = first, last
     last_day = d[last].astype("datetime64[D]").astype(dt.date)
     if end is not None:
-        end_d = _date(end, "end")
+        end_d = to_date(end, "end")
         if end_d > last_day:
             change = disclosure_end(inputs.market)
-            if end_d > change:
+            if end_d > change and span is None:
                 raise DisclosureError(
                     f"`end` = {end_d} is after the last daily northbound disclosure "
                     f"({change}); the flows of this market end on {last_day}. The "
@@ -812,29 +879,19 @@ def _window(inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str]) 
                     "estimated holdings are not supported by the rotation)."
                 )
             raise ParameterError(
-                f"`end` = {end_d} is after the last day of {list(flows)} flows ({last_day}); "
+                f"`end` = {end_d} is after the last day of "
+                f"{'the factor' if span is not None else f'{list(flows)} flows'} ({last_day}); "
                 f"pass end <= {last_day}."
             )
         hi = int(np.searchsorted(d, np.datetime64(end_d, "D"), side="right")) - 1
     if start is not None:
-        lo = max(lo, int(np.searchsorted(d, np.datetime64(_date(start, "start"), "D"))))
+        lo = max(lo, int(np.searchsorted(d, np.datetime64(to_date(start, "start"), "D"))))
     if hi < lo:
         raise ParameterError(
             f"the signal window is empty: flows run {d[first].astype('datetime64[D]')} .. "
             f"{last_day}, `start` = {start}, `end` = {end}."
         )
     return lo, hi
-
-
-def _date(value: Any, name: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ParameterError(f"`{name}` must be a date or an ISO string; got {value!r}.") from exc
 
 
 def _stats(
@@ -852,10 +909,13 @@ def _stats(
         "excess_max_drawdown": max_drawdown(excess),
     }
     if broad is not None:
-        eb = np.nan_to_num(net - broad)
-        out["excess_broad_annual"] = annual_return(eb)
-        out["excess_broad_sharpe"] = sharpe_ratio(eb)
-    out["turnover"] = float(turnover.sum()) / max(len(net) / 252.0, 1e-12)
+        # days without a broad-index return are left out (and counted), not zero excess
+        eb = net - broad
+        ok = np.isfinite(eb)
+        out["excess_broad_annual"] = annual_return(eb[ok])
+        out["excess_broad_sharpe"] = sharpe_ratio(eb[ok])
+        out["broad_days_missing"] = float((~ok).sum())
+    out["turnover"] = float(turnover.sum()) / max(len(net) / TRADING_DAYS, 1e-12)
     out["cost"] = float(cost.sum())
     return out
 
@@ -908,13 +968,13 @@ def _run_books(
 def _check_book_params(
     top: Any, rebalance: Any, asset: Any, n_inds: int, name: str = "top"
 ) -> tuple[int, int]:
-    t = _check_int(name, top, 1)
+    t = check_int(name, top, minimum=1)
     if t > n_inds:
         raise ParameterError(
             f"`{name}` = {t} is larger than the {n_inds} industries ranked; choose {name} <= "
             f"{n_inds}."
         )
-    w = _check_int("rebalance", rebalance, 1)
+    w = check_int("rebalance", rebalance, minimum=1)
     if asset not in get_args(RotationAsset):
         raise ParameterError(
             f"`asset` must be 'stocks' (the industry indices from member stocks) or 'etf' (one "
@@ -923,22 +983,81 @@ def _check_book_params(
     return t, w
 
 
+def _external_factor(inputs: RotationInputs, factor: Any) -> tuple[np.ndarray, tuple[int, int]]:
+    """(T, G) grid of an external (date, industry, value) factor on the inputs' sessions, and
+    its first and last rows. Industries the rotation does not rank are left out; a date that is
+    not a session, a duplicate key or a non-finite value is an error."""
+    lf = as_lazy(factor, name="factor")
+    schema = lf.collect_schema()
+    check_columns(schema, ["date", "industry", "value"], table="factor")
+    check_numeric(schema, ["value"], table="factor")
+    frame = lf.select(
+        pl.col("date").cast(pl.Date), pl.col("industry").cast(pl.String), pl.col("value")
+    ).collect()
+    check_unique_keys(frame, ["date", "industry"], table="factor")
+    frame = frame.filter(pl.col("industry").is_in(list(inputs.industries)))
+    if frame.height == 0:
+        raise ParameterError(
+            "`factor` has no row for the ranked industries (e.g. "
+            f"{list(inputs.industries[:4])}); its `industry` column must use the market's names."
+        )
+    bad = frame.filter(~pl.col("value").is_finite() | pl.col("value").is_null())
+    if bad.height:
+        raise ParameterError(
+            f"`factor` has {bad.height} null or non-finite values, e.g. "
+            f"{bad.head(3).rows()}; drop those rows (a missing value is no row)."
+        )
+    day = frame["date"].to_numpy().astype("datetime64[D]")
+    row = np.searchsorted(inputs.dates, day)
+    ok = (row < len(inputs.dates)) & (inputs.dates[np.minimum(row, len(inputs.dates) - 1)] == day)
+    if not ok.all():
+        off = frame.filter(pl.Series(~ok))
+        raise ParameterError(
+            f"`factor` has {off.height} rows on dates that are not sessions of `prices`, e.g. "
+            f"{off.head(3).rows()}; date each value on the session it is known at the close."
+        )
+    col = (
+        frame["industry"]
+        .replace_strict(
+            {name: g for g, name in enumerate(inputs.industries)}, return_dtype=pl.Int64
+        )
+        .to_numpy()
+    )
+    grid = np.full((len(inputs.dates), len(inputs.industries)), np.nan)
+    grid[row, col] = frame["value"].to_numpy()
+    return grid, (int(row.min()), int(row.max()))
+
+
 def _signals(
     market: Market, inputs: RotationInputs | None, flow: str, n: Any, n_name: str,
     rebalance: Any, lookback: Any, skip: Any, scale: Any, asset: Any, industries: Any,
-    start: Any, end: Any, etf_map: Any, index: str | None,
-) -> tuple[RotationInputs, _Universe, np.ndarray, np.ndarray, tuple[int, ...]]:  # fmt: skip
+    start: Any, end: Any, etf_map: Any, index: str | None, factor: Any,
+) -> tuple[
+    RotationInputs, _Universe, np.ndarray, np.ndarray, tuple[int, ...], np.ndarray
+]:  # fmt: skip
     """The checked parameters, the inputs, the universe, the factor grid and the anchor rows
     of one book (or one set of groups): what :func:`industry_rotation` and
-    :func:`layered_groups` share."""
+    :func:`layered_groups` share. With an external `factor` the flows are not read."""
     lb, sk = _check_factor_params(flow, lookback, skip, scale)
     _check_book_params(n, rebalance, asset, len(_check_industries(industries)), n_name)
-    inp = _inputs_for(market, inputs, [flow], industries)
+    if factor is None:
+        inp = _inputs_for(market, inputs, [flow], industries)
+    elif inputs is None:
+        inp = rotation_inputs(market, flows=(), industries=industries)
+    else:
+        inp = inputs
     t, w = _check_book_params(n, rebalance, asset, len(inp.industries), n_name)
-    lo, hi = _window(inp, start, end, [flow])
+    if factor is None:
+        value, span = _factor_grid(inp, flow, lb, sk, scale), None
+    else:
+        value, span = _external_factor(inp, factor)
+    lo, hi = _window(inp, start, end, [flow], span)
     uni = _universe(inp, asset, etf_map, index, hi)
-    value = _factor_grid(inp, flow, lb, sk, scale)
-    return inp, uni, value, _anchor_rows(inp, w, lo, hi), (t, w, lb, sk)
+    est_from = inp.flows[flow].estimated_from if factor is None else None
+    estimated = np.zeros(len(inp.dates), bool)
+    if est_from is not None:
+        estimated[:] = np.arange(len(inp.dates)) - sk >= est_from  # the window holds estimates
+    return inp, uni, value, _anchor_rows(inp, w, lo, hi), (t, w, lb, sk), estimated
 
 
 def _targets_frame(
@@ -992,7 +1111,7 @@ class RotationResult:
             f"RotationResult: {p['flow']} flows, TOP-{p['top']} every {p['rebalance']} week(s) "
             f"on {p['asset']}",
             (
-                f"data: {_data_line(self.data)}",
+                data_line(self),
                 f"factor: {p['lookback']}-session flows skipping {p['skip']}, scale "
                 f"{p['scale']}; {self.targets['date'].n_unique()} signals; {span}",
                 f"costs: {p['costs']}",
@@ -1006,10 +1125,6 @@ class RotationResult:
 
     def _repr_html_(self) -> str:
         return self._display().html()
-
-
-def _data_line(data: Mapping[str, str]) -> str:
-    return ", ".join(f"{k} {v[:16] if k == 'content_hash' else v}" for k, v in data.items())
 
 
 def _costs_label(costs: Costs | None) -> str:
@@ -1041,6 +1156,7 @@ def industry_rotation(
     industries: Sequence[str] = ROTATION_INDUSTRIES,
     etf_map: pl.DataFrame | None = None,
     inputs: RotationInputs | None = None,
+    factor: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> RotationResult:
     """A TOP-N industry rotation on the net-inflow factor (seed 004 §3.2-3.5).
 
@@ -1075,30 +1191,40 @@ def industry_rotation(
         (industry, etf) frame for ``asset="etf"``.
     inputs
         Prepared :class:`RotationInputs` to reuse.
+    factor
+        An external (date, industry, value) factor to rank on instead of the northbound flows
+        (e.g. an ETF sector-flow factor of :mod:`factorlab.etf`): a value dated d must be known
+        at d's close; `flow`, `lookback`, `skip`, `scale` are then not used (``params`` says
+        ``flow="external"``).
 
     Raises
     ------
     ParameterError
         ``top`` larger than the industries, ``rebalance < 1`` and the errors of
-        :func:`industry_flow_factor`.
+        :func:`industry_flow_factor`; an external `factor` without the columns, with duplicate
+        (date, industry) keys, non-finite values, or dates that are not sessions.
     MarketError
         A market without participant holdings for trading / allocation flows, without `etfs`
         for ``asset="etf"``, without the `index`.
     DisclosureError
         `end` after the last daily disclosure (2024-08-16).
     """
-    inp, uni, value, rows, (t, w, lb, sk) = _signals(
+    inp, uni, value, rows, (t, w, lb, sk), estimated = _signals(
         market, inputs, flow, top, "top", rebalance, lookback, skip, scale, asset,
-        industries, start, end, etf_map, index,
+        industries, start, end, etf_map, index, factor,
     )  # fmt: skip
     r, g, k = _top_targets(_ranked(value, uni.eligible, rows), t)
-    targets = _targets_frame(inp, uni, value, r, g, k, 0)
+    targets = _targets_frame(inp, uni, value, r, g, k, 0).with_columns(
+        estimated=pl.Series(estimated[r], dtype=pl.Boolean)
+    )
     books = _run_books(uni, targets, costs=costs, capital=capital, lots=lots)
     params = {
         "flow": flow, "top": t, "rebalance": w, "lookback": lb, "skip": sk, "scale": scale,
         "asset": asset, "costs": _costs_label(costs), "index": index,
-        "flow_source": inp.flows[flow].source,
+        "flow_source": inp.flows[flow].source if factor is None else "external factor",
     }  # fmt: skip
+    if factor is not None:
+        params.update(flow="external", lookback=None, skip=None, scale=None)
     book = books.get(0)
     if book is None:
         raise ParameterError(
@@ -1162,7 +1288,7 @@ class LayeredGroups:
         return Summary(
             f"LayeredGroups: {p['groups']} groups of industries by {p['flow']} flows",
             (
-                f"data: {_data_line(self.data)}",
+                data_line(self),
                 f"factor: {p['lookback']}-session flows skipping {p['skip']}, scale "
                 f"{p['scale']}; every {p['rebalance']} week(s); costs {p['costs']}",
             ),
@@ -1195,6 +1321,7 @@ def layered_groups(
     industries: Sequence[str] = ROTATION_INDUSTRIES,
     etf_map: pl.DataFrame | None = None,
     inputs: RotationInputs | None = None,
+    factor: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> LayeredGroups:
     """Layered groups (seed 004 §3.2, 图38-39, 表9): on each rebalance date the ranked industries
     are cut into `groups` groups of (nearly) equal size by the factor, highest first (the n
@@ -1204,10 +1331,10 @@ def layered_groups(
 
     Parameters: as :func:`industry_rotation`; `groups` >= 2 and at most the industries.
     """
-    n_g = _check_int("groups", groups, 2)
-    inp, uni, value, rows, (n_g, w, lb, sk) = _signals(
+    n_g = check_int("groups", groups, minimum=2)
+    inp, uni, value, rows, (n_g, w, lb, sk), estimated = _signals(
         market, inputs, flow, n_g, "groups", rebalance, lookback, skip, scale, asset,
-        industries, start, end, etf_map, index,
+        industries, start, end, etf_map, index, factor,
     )  # fmt: skip
     rr_, order, count = _ranked(value, uni.eligible, rows)
     parts = []
@@ -1224,7 +1351,9 @@ def layered_groups(
     gg = np.concatenate([p[1] for p in parts])
     grp = np.concatenate([p[2] for p in parts])
     frame = _targets_frame(inp, uni, value, rr, gg, grp, 0).with_columns(
-        book=pl.Series(grp, dtype=pl.Int64), group=pl.Series(grp, dtype=pl.Int64)
+        book=pl.Series(grp, dtype=pl.Int64),
+        group=pl.Series(grp, dtype=pl.Int64),
+        estimated=pl.Series(estimated[rr], dtype=pl.Boolean),
     )
     books = _run_books(uni, frame, costs=costs, capital=capital, lots=None)
     dailies, stats = [], []
@@ -1237,9 +1366,11 @@ def layered_groups(
         "flow": flow, "groups": n_g, "rebalance": w, "lookback": lb, "skip": sk, "scale": scale,
         "asset": asset, "costs": _costs_label(costs), "index": index,
     }  # fmt: skip
+    if factor is not None:
+        params.update(flow="external", lookback=None, skip=None, scale=None)
     return LayeredGroups(
         params=params,
-        groups=frame.select("date", "industry", "value", "group"),
+        groups=frame.select("date", "industry", "value", "group", "estimated"),
         daily=daily.sort("group", "date"),
         stats=pl.DataFrame(stats),
         data=data_description(inp.market),
@@ -1278,7 +1409,7 @@ class RotationGrid:
         return Summary(
             f"RotationGrid: {self.table.height} books",
             (
-                f"data: {_data_line(self.data)}",
+                data_line(self),
                 f"flows {list(p['flows'])}; TOP {list(p['tops'])}; rebalance (weeks) "
                 f"{list(p['rebalances'])}; lookbacks {list(p['lookbacks'])}; skips "
                 f"{list(p['skips'])}; asset {p['asset']}",
@@ -1327,9 +1458,9 @@ def rotation_grid(
     kinds = _kinds_needed(flows)
     inds = _check_industries(industries)
     tops_ = [_check_book_params(t, 1, asset, len(inds))[0] for t in tops]
-    rebs = [_check_int("rebalance", w, 1) for w in rebalances]
-    lbs = [_check_int("lookback", lb, 1) for lb in lookbacks]
-    sks = [_check_int("skip", s, 0) for s in skips]
+    rebs = [check_int("rebalance", w, minimum=1) for w in rebalances]
+    lbs = [check_int("lookback", lb, minimum=1) for lb in lookbacks]
+    sks = [check_int("skip", s, minimum=0) for s in skips]
     if not (tops_ and rebs and lbs and sks and with_costs):
         raise ParameterError("`tops`, `rebalances`, `lookbacks`, `skips`, `with_costs` must be "
                              "non-empty.")  # fmt: skip

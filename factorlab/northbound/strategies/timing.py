@@ -27,7 +27,7 @@ from factorlab.errors import DisclosureError, MarketError, ParameterError
 from factorlab.grid import AssetGrid, ffill_rows
 from factorlab.market import Market
 from factorlab.northbound.participants import ParticipantSplit
-from factorlab.northbound.strategies.flows import FLOW_KINDS, FlowKind, market_flows
+from factorlab.northbound.strategies.flows import FLOW_KINDS, FlowKind, MarketFlows, market_flows
 from factorlab.northbound.study import data_description
 
 __all__ = [
@@ -144,6 +144,7 @@ def _inputs(
     end: dt.date | None,
     split: ParticipantSplit | None,
     tracking_bps: float,
+    flows: MarketFlows | None = None,
 ) -> _Inputs:
     if isinstance(indices, str):
         indices = (indices,)
@@ -170,9 +171,13 @@ def _inputs(
             "daily link turnover and participant holdings stop there. Pass end <= "
             f"{DISCLOSURE_END} (post-2024 estimated flows are not supported by the timing)."
         )
-    mf = market_flows(market, kinds=tuple(dict.fromkeys(kinds)), split=split)
+    mf = (
+        flows
+        if flows is not None
+        else market_flows(market, kinds=tuple(dict.fromkeys(kinds)), split=split)
+    )
     sessions = pl.DataFrame({"date": ix["date"].unique().sort()})
-    dates, flows = {}, {}
+    dates, series = {}, {}
     for k in kinds:  # each kind on its own days (that are sessions of the index)
         f = (
             mf.series(k)
@@ -180,7 +185,7 @@ def _inputs(
             .join(sessions, on="date", how="semi")
         )
         dates[k] = f["date"].to_numpy().astype("datetime64[D]")
-        flows[k] = f["flow"].cast(pl.Float64).fill_null(0.0).to_numpy()
+        series[k] = f["flow"].cast(pl.Float64).fill_null(0.0).to_numpy()
     wide = ix.pivot(on="index", index="date", values="close").sort("date")
     rows = []
     for name in names:
@@ -194,7 +199,7 @@ def _inputs(
     grid = AssetGrid.from_indices(pl.concat(rows).drop_nulls("close"), tracking_bps=tracking_bps)
     return _Inputs(
         dates=dates,
-        flows=flows,
+        flows=series,
         sources={k: mf.source[k] for k in kinds},
         grid=grid,
         indices=names,
@@ -279,12 +284,13 @@ def _table(
     n_t, n_b = b.net.shape
     log_bench = np.concatenate([[0.0], np.cumsum(np.log1p(np.nan_to_num(b.bench)))])
     invested = np.abs(b.exposure) > 1e-12
-    cum_inv = np.vstack([np.zeros((1, n_b)), np.cumsum(invested, axis=0)])
     out: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    logc = np.empty((n_t + 1, n_b), order="F")
+    logc[0] = 0.0
     for costs, r in (("gross", b.gross), ("net", b.net)):
-        logc = np.vstack([np.zeros((1, n_b)), np.cumsum(np.log1p(r), axis=0)])
-        c1 = np.vstack([np.zeros((1, n_b)), np.cumsum(r, axis=0)])
-        c2 = np.vstack([np.zeros((1, n_b)), np.cumsum(r * r, axis=0)])
+        # a book's returns are 0 before its start: plain sums over a slice are its sums
+        log_r = np.log1p(r)
+        np.cumsum(log_r, axis=0, out=logc[1:])
         sig_ret = np.expm1(logc[b.sig_stop, b.sig_book] - logc[b.sig_start, b.sig_book])
         fill_d = b.dates[np.minimum(b.sig_start, n_t - 1)]
         for sample, (lo, hi) in _samples(in_sample).items():
@@ -292,18 +298,18 @@ def _table(
             z = int(np.searchsorted(b.dates, np.datetime64(hi), side="right"))
             first = np.clip(b.start, a, max(z, a))  # each book's first row in the sample
             n = np.maximum(z - first, 0)
-            cols = np.arange(n_b)
-            total = np.expm1(logc[z, cols] - logc[first, cols]) if z > a else np.full(n_b, 0.0)
+            total = np.expm1(logc[z] - logc[a]) if z > a else np.zeros(n_b)
             b_total = np.expm1(log_bench[z] - log_bench[first]) if z > a else np.zeros(n_b)
-            s1 = c1[z, cols] - c1[first, cols] if z > a else np.zeros(n_b)
-            s2 = c2[z, cols] - c2[first, cols] if z > a else np.zeros(n_b)
+            rs = r[a:z]
+            s1 = rs.sum(axis=0)
+            s2 = np.einsum("ij,ij->j", rs, rs)
             with np.errstate(invalid="ignore", divide="ignore"):
                 ar = (1.0 + total) ** (annualization / n) - 1.0
                 br = (1.0 + b_total) ** (annualization / n) - 1.0
                 mean = s1 / n
                 sd = np.sqrt(np.maximum(s2 - n * mean**2, 0.0) / (n - 1))
                 sharpe = np.where(sd > 0, mean / sd * np.sqrt(annualization), np.nan)
-                expo = (cum_inv[z] - cum_inv[first, cols]) / n if z > a else np.zeros(n_b)
+                expo = invested[a:z].sum(axis=0) / n
             if z > a:  # max drawdown inside the slice: the running peak starts at 1
                 lg = logc[a + 1 : z + 1] - logc[a][None, :]
                 peak = np.maximum(np.maximum.accumulate(lg, axis=0), 0.0)
@@ -394,47 +400,43 @@ def _book_stats(
     (``book_id`` = the book's position in `books`): each book is evaluated from its first
     fill; its benchmark is the index it times."""
     n_t = len(grid.dates)
-    n_b = len(books)
-    net = np.zeros((n_t, n_b))
-    gross = np.zeros((n_t, n_b))
-    expo = np.zeros((n_t, n_b))
-    start = np.full(n_b, n_t, np.int64)
-    sb, ss, se, sp = [], [], [], []
-    for k, res in enumerate(books):
-        net[:, k], gross[:, k], expo[:, k], start[k] = _book_daily(res, n_t)
-        rows = res.run.trade_rows.astype(np.int64)
-        sb.append(np.full(len(rows), k, np.int64))
-        ss.append(rows)
-        se.append(np.r_[rows[1:], n_t].astype(np.int64))
-        sp.append(np.asarray(positions[k], dtype=float)[: len(rows)])
-    # the benchmark return of each book's index (a day without a close carries the last one)
     names = list(dict.fromkeys(benchmarks))
     cols = grid.index.asset_cols(pl.Series(names))
-    filled = ffill_rows(grid.close[:, cols])
+    filled = ffill_rows(grid.close[:, cols])  # a day without a close carries the last one
     ret = np.zeros_like(filled)
     ret[1:] = filled[1:] / filled[:-1] - 1.0
     ret = np.nan_to_num(ret)
+    dates = grid.dates.astype("datetime64[D]")
     frames = []
     for j, name in enumerate(names):
-        ks = np.array([k for k in range(n_b) if benchmarks[k] == name], np.int64)
-        remap = np.full(n_b, -1, np.int64)
-        remap[ks] = np.arange(len(ks))
-        sig_book = np.concatenate(sb) if sb else np.zeros(0, np.int64)
-        keep = np.isin(sig_book, ks)
+        ks = [k for k in range(len(books)) if benchmarks[k] == name]
+        # column-major: each book's series is written and scanned contiguously
+        net = np.zeros((n_t, len(ks)), order="F")
+        gross = np.zeros((n_t, len(ks)), order="F")
+        expo = np.zeros((n_t, len(ks)), order="F")
+        start = np.full(len(ks), n_t, np.int64)
+        sb, ss, se, sp = [], [], [], []
+        for c, k in enumerate(ks):
+            net[:, c], gross[:, c], expo[:, c], start[c] = _book_daily(books[k], n_t)
+            rows = books[k].run.trade_rows.astype(np.int64)
+            sb.append(np.full(len(rows), c, np.int64))
+            ss.append(rows)
+            se.append(np.r_[rows[1:], n_t].astype(np.int64))
+            sp.append(np.asarray(positions[k], dtype=float)[: len(rows)])
         b = _Books(
-            dates=grid.dates.astype("datetime64[D]"),
-            net=net[:, ks],
-            gross=gross[:, ks],
-            exposure=expo[:, ks],
+            dates=dates,
+            net=net,
+            gross=gross,
+            exposure=expo,
             bench=ret[:, j],
-            start=start[ks],
-            sig_book=remap[sig_book[keep]],
-            sig_start=np.concatenate(ss)[keep],
-            sig_stop=np.concatenate(se)[keep],
-            sig_pos=np.concatenate(sp)[keep],
+            start=start,
+            sig_book=np.concatenate(sb),
+            sig_start=np.concatenate(ss),
+            sig_stop=np.concatenate(se),
+            sig_pos=np.concatenate(sp),
         )
         t = _table(b, in_sample)
-        frames.append(t.with_columns(book_id=pl.Series(ks).gather(t["book_id"])))
+        frames.append(t.with_columns(book_id=pl.Series(ks, dtype=pl.Int64).gather(t["book_id"])))
     return pl.concat(frames).sort("book_id", maintain_order=True)
 
 
@@ -608,6 +610,7 @@ def threshold_timing(
     end: dt.date | None = None,
     tracking_bps: float = 0.0,
     split: ParticipantSplit | None = None,
+    flow_data: MarketFlows | None = None,
 ) -> TimingResult:
     """Seed 004's threshold timing on one index with one flow.
 
@@ -638,6 +641,10 @@ def threshold_timing(
         Last flow day used; default and latest: the last daily disclosure (2024-08-16).
     tracking_bps
         Yearly cost of holding the index proxy (bps), 0 by default.
+    split, flow_data
+        A participant split, or the market's flows
+        (:func:`~factorlab.northbound.strategies.flows.market_flows`), computed once and
+        reused (the flows of every kind the call needs).
 
     Raises
     ------
@@ -649,7 +656,7 @@ def threshold_timing(
     ParameterError
         `n` < 1 or `n` + `window` beyond the data, `window` <= 1, `m` < 0, an unknown book.
     """
-    inp = _inputs(market, (index,), (flow,), end, split, tracking_bps)
+    inp = _inputs(market, (index,), (flow,), end, split, tracking_bps, flow_data)
     _check(n, m, window, len(inp.dates[flow]), history, book)
     name = inp.indices[0]
     f = inp.flows[flow]
@@ -705,6 +712,7 @@ def threshold_grid(
     end: dt.date | None = None,
     tracking_bps: float = 0.0,
     split: ParticipantSplit | None = None,
+    flow_data: MarketFlows | None = None,
 ) -> TimingGrid:
     """:func:`threshold_timing` for every N x M x flow x index x book: one pass over the flows
     per (flow, N) for all M at once, every book of the grid in one
@@ -712,7 +720,8 @@ def threshold_grid(
     and costs (gross / net), the seed's 表4-表7 layout; :meth:`TimingGrid.surface` gives the
     heatmaps, :meth:`TimingGrid.best` the in-sample choice judged out of sample.
 
-    Parameters and raises: as :func:`threshold_timing` (`ns`, `ms` each point's n and m).
+    Parameters and raises: as :func:`threshold_timing` (`ns`, `ms` each point's n and m;
+    `flow_data` holding every kind of `flows`).
     """
     ns = tuple(int(x) for x in ns)
     ms_arr = np.array([float(x) for x in ms])
@@ -720,7 +729,7 @@ def threshold_grid(
     books = tuple(books)
     if not ns or not len(ms_arr) or not flows or not books:
         raise ParameterError("`ns`, `ms`, `flows` and `books` must each hold at least one value.")
-    inp = _inputs(market, indices, flows, end, split, tracking_bps)
+    inp = _inputs(market, indices, flows, end, split, tracking_bps, flow_data)
     for flow in flows:
         for n in ns:
             for m in ms_arr:

@@ -179,6 +179,7 @@ def test_band_equals_pandas_rolling(strat_tiny):
     assert first_sz.date() == dt.date(2016, 12, 5)
 
 
+@pytest.mark.slow  # ~5 s on a quiet machine: the reference loops over every session
 def test_trades_equal_the_seed_code(strat_tiny, result):
     want, want_nav = _jq_reference(strat_tiny)
     got = result.book.trades.select("date", "asset", "side", shares=pl.col("shares").round(6)).sort(
