@@ -23,6 +23,7 @@ from factorlab.report.figures import figure_plan, figure_png, require_matplotlib
 from factorlab.report.tables import (
     USER_MARK,
     data_sentence,
+    estimated_line,
     handbook_table,
     html_table,
     key_findings,
@@ -252,6 +253,8 @@ def _html(
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
     ]
     parts.append(f'<p class="sub">{e(data_sentence(result))}.</p>')
+    if estimated := estimated_line(result):
+        parts.append(f'<p class="note">{e(estimated)}</p>')
     parts.append(f'<p class="sub">Parameters: {e(_param_line(result.params))}.</p>')
     if note:
         parts.append(f'<p class="note">{e(note)}</p>')
@@ -309,6 +312,8 @@ def _markdown(
 ) -> str:
     lines = [f"# {title}", "", f"{_span(result)}; factorlab {__version__}.", ""]
     lines += [f"{data_sentence(result)}.", ""]
+    if estimated := estimated_line(result):
+        lines += [f"**{estimated}**", ""]
     lines += [f"Parameters: {_param_line(result.params)}.", ""]
     lines += ["## Key findings", ""]
     lines += [f"- {f}" for f in findings] or ["- no finding: empty table"]
