@@ -60,6 +60,9 @@ from factorlab.northbound.strategies.rotation import (
     seed_rotations,
 )
 from factorlab.northbound.strategies.run import (
+    ALL_PARTS,
+    NOT_PUBLIC,
+    SEED_TIMING_CLAIMS,
     STRATEGY_PARTS,
     StrategiesParams,
     StrategiesResult,
@@ -81,12 +84,14 @@ from factorlab.northbound.strategies.timing import (
 
 __all__ = [
     "ALLOCATION_ROTATION",
+    "ALL_PARTS",
     "CITIC_LEVEL1",
     "DEFAULT_MS",
     "DEFAULT_NS",
     "FLOW_KINDS",
     "IN_SAMPLE",
     "LOOKBACKS",
+    "NOT_PUBLIC",
     "PORTRAIT_INDICES",
     "PORTRAIT_KINDS",
     "PORTRAIT_TABLES",
@@ -96,6 +101,7 @@ __all__ = [
     "ROTATION_EXCLUDED",
     "ROTATION_INDUSTRIES",
     "SEED_ROTATIONS",
+    "SEED_TIMING_CLAIMS",
     "STRATEGY_PARTS",
     "TIMING_BOOKS",
     "TIMING_COSTS",

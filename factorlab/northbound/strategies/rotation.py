@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal, get_args
 
@@ -112,6 +112,7 @@ class _Flows:
     first: int
     last: int
     source: str
+    estimated_from: int | None = None  # first row whose flows are estimated (None: none)
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,7 @@ def rotation_inputs(
     source: FlowSource = "auto",
     split: ParticipantSplit | None = None,
     panel: NorthboundPanel | None = None,
+    estimated_holdings: Any = None,
 ) -> RotationInputs:
     """Prepare a market for the rotation: industry returns, caps, holdings and flows.
 
@@ -213,6 +215,13 @@ def rotation_inputs(
         :func:`~factorlab.northbound.classify_participants`' defaults).
     panel
         A :func:`~factorlab.northbound.research_panel` of the market to reuse.
+    estimated_holdings
+        Holdings after the disclosure change (a
+        :class:`~factorlab.northbound.estimation.HoldingsEstimate`, or a frame date, asset,
+        shares [, published]): all-flow flows then run past the last daily disclosure, from the
+        research panel extended by them, each estimated day's flow counted from the day it is
+        published (``published``; without it, its own date). Trading / allocation flows stay
+        within the daily disclosure (the estimate has no participants).
 
     Raises
     ------
@@ -232,7 +241,15 @@ def rotation_inputs(
         "prices", "assets", *(["northbound"] if kinds else []), purpose="the industry rotation"
     )
     has_participants = market.has("participant_holdings")
-    use_participants = source == "participants" or (source == "auto" and has_participants)
+    est, published = _estimates(estimated_holdings)
+    if est is not None and source == "participants" and "all" in kinds:
+        raise ParameterError(
+            "`estimated_holdings` extend the published holdings, not the participants': use "
+            "source='auto' or 'published' for all flows."
+        )
+    use_participants = est is None and (
+        source == "participants" or (source == "auto" and has_participants)
+    )
     needs_split = [k for k in kinds if k != "all"] or (
         ["all"] if use_participants and kinds else []
     )
@@ -267,6 +284,8 @@ def rotation_inputs(
                 daily, dates, first_date, min(days.max(), change),
                 "participant holdings (sum over CCASS participants of dS x VWAP)",
             )  # fmt: skip
+    if est is not None and panel is None:
+        panel = research_panel(market, end=est["date"].max(), estimated_holdings=est)
     if "all" in kinds and not use_participants:
         panel = panel if panel is not None else research_panel(market)
         frame = panel.frame.filter(pl.col("flow").is_not_null()).select(
@@ -274,10 +293,29 @@ def rotation_inputs(
         )
         if frame.height == 0:
             raise MarketError("table `northbound` yields no daily flows to rank industries on.")
+        first_day = frame["date"].min()
+        last_day, est_from, src = min(frame["date"].max(), change), None, ""
+        if est is not None:
+            # an estimated day's flow counts from the day it is published
+            frame = (
+                frame.join(published, on="date", how="left")
+                .with_columns(
+                    date=pl.when(pl.col("date") > change)
+                    .then(pl.col("published").fill_null(pl.col("date")))
+                    .otherwise(pl.col("date"))
+                )
+                .drop("published")
+            )
+            last_day = frame["date"].max()
+            est_from = int(np.searchsorted(dates, np.datetime64(change, "D"), side="right"))
+            src = f"; estimated holdings after {change}"
         daily = _dense_by_industry(frame, assets, inds, dates, fill_missing=0.0)[0]
-        out["all"] = _flows(
-            daily, dates, frame["date"].min(), min(frame["date"].max(), change),
-            "published holdings (research panel dS x VWAP)",
+        out["all"] = replace(
+            _flows(
+                daily, dates, first_day, last_day,
+                f"published holdings (research panel dS x VWAP){src}",
+            ),
+            estimated_from=est_from,
         )  # fmt: skip
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
     return RotationInputs(
@@ -326,6 +364,27 @@ def _industry_members(
         }
     )
     return assets, inds
+
+
+def _estimates(estimated: Any) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """(date, asset, shares) rows and (date, published) of estimated holdings, or Nones."""
+    if estimated is None:
+        return None, None
+    frame = getattr(estimated, "holdings", estimated)
+    lf = as_lazy(frame, name="estimated_holdings")
+    schema = lf.collect_schema()
+    check_columns(schema, ["date", "asset", "shares"], table="estimated_holdings")
+    pub = pl.col("published") if "published" in schema else pl.col("date")
+    rows = lf.select(
+        pl.col("date").cast(pl.Date),
+        pl.col("asset").cast(pl.String),
+        "shares",
+        published=pub.cast(pl.Date),
+    ).collect()
+    if rows.height == 0:
+        raise ParameterError("`estimated_holdings` has no rows.")
+    published = rows.group_by("date").agg(pl.col("published").max())
+    return rows.drop("published"), published
 
 
 def _flows(daily: np.ndarray, dates: np.ndarray, first: Any, last: Any, source: str) -> _Flows:
@@ -973,7 +1032,9 @@ def _signals(
     market: Market, inputs: RotationInputs | None, flow: str, n: Any, n_name: str,
     rebalance: Any, lookback: Any, skip: Any, scale: Any, asset: Any, industries: Any,
     start: Any, end: Any, etf_map: Any, index: str | None, factor: Any,
-) -> tuple[RotationInputs, _Universe, np.ndarray, np.ndarray, tuple[int, ...]]:  # fmt: skip
+) -> tuple[
+    RotationInputs, _Universe, np.ndarray, np.ndarray, tuple[int, ...], np.ndarray
+]:  # fmt: skip
     """The checked parameters, the inputs, the universe, the factor grid and the anchor rows
     of one book (or one set of groups): what :func:`industry_rotation` and
     :func:`layered_groups` share. With an external `factor` the flows are not read."""
@@ -992,7 +1053,11 @@ def _signals(
         value, span = _external_factor(inp, factor)
     lo, hi = _window(inp, start, end, [flow], span)
     uni = _universe(inp, asset, etf_map, index, hi)
-    return inp, uni, value, _anchor_rows(inp, w, lo, hi), (t, w, lb, sk)
+    est_from = inp.flows[flow].estimated_from if factor is None else None
+    estimated = np.zeros(len(inp.dates), bool)
+    if est_from is not None:
+        estimated[:] = np.arange(len(inp.dates)) - sk >= est_from  # the window holds estimates
+    return inp, uni, value, _anchor_rows(inp, w, lo, hi), (t, w, lb, sk), estimated
 
 
 def _targets_frame(
@@ -1144,12 +1209,14 @@ def industry_rotation(
     DisclosureError
         `end` after the last daily disclosure (2024-08-16).
     """
-    inp, uni, value, rows, (t, w, lb, sk) = _signals(
+    inp, uni, value, rows, (t, w, lb, sk), estimated = _signals(
         market, inputs, flow, top, "top", rebalance, lookback, skip, scale, asset,
         industries, start, end, etf_map, index, factor,
     )  # fmt: skip
     r, g, k = _top_targets(_ranked(value, uni.eligible, rows), t)
-    targets = _targets_frame(inp, uni, value, r, g, k, 0)
+    targets = _targets_frame(inp, uni, value, r, g, k, 0).with_columns(
+        estimated=pl.Series(estimated[r], dtype=pl.Boolean)
+    )
     books = _run_books(uni, targets, costs=costs, capital=capital, lots=lots)
     params = {
         "flow": flow, "top": t, "rebalance": w, "lookback": lb, "skip": sk, "scale": scale,
@@ -1265,7 +1332,7 @@ def layered_groups(
     Parameters: as :func:`industry_rotation`; `groups` >= 2 and at most the industries.
     """
     n_g = check_int("groups", groups, minimum=2)
-    inp, uni, value, rows, (n_g, w, lb, sk) = _signals(
+    inp, uni, value, rows, (n_g, w, lb, sk), estimated = _signals(
         market, inputs, flow, n_g, "groups", rebalance, lookback, skip, scale, asset,
         industries, start, end, etf_map, index, factor,
     )  # fmt: skip
@@ -1284,7 +1351,9 @@ def layered_groups(
     gg = np.concatenate([p[1] for p in parts])
     grp = np.concatenate([p[2] for p in parts])
     frame = _targets_frame(inp, uni, value, rr, gg, grp, 0).with_columns(
-        book=pl.Series(grp, dtype=pl.Int64), group=pl.Series(grp, dtype=pl.Int64)
+        book=pl.Series(grp, dtype=pl.Int64),
+        group=pl.Series(grp, dtype=pl.Int64),
+        estimated=pl.Series(estimated[rr], dtype=pl.Boolean),
     )
     books = _run_books(uni, frame, costs=costs, capital=capital, lots=None)
     dailies, stats = [], []
@@ -1301,7 +1370,7 @@ def layered_groups(
         params.update(flow="external", lookback=None, skip=None, scale=None)
     return LayeredGroups(
         params=params,
-        groups=frame.select("date", "industry", "value", "group"),
+        groups=frame.select("date", "industry", "value", "group", "estimated"),
         daily=daily.sort("group", "date"),
         stats=pl.DataFrame(stats),
         data=data_description(inp.market),

@@ -508,3 +508,32 @@ def test_external_factor(strat_market, inputs):
     with pytest.raises(ParameterError, match="no row for the ranked industries"):
         industry_rotation(strat_market, factor=fac.with_columns(industry=pl.col("industry") + "_x"),
                           inputs=inputs)  # fmt: skip
+
+
+def test_estimated_holdings_extend_all_flows(strat_market, inputs):
+    """Past the disclosure change all flows come from estimated holdings (here the synthetic
+    truth, published the next session), marked as estimated; trading flows stay before."""
+    change = dt.date(2024, 8, 16)
+    truth = strat_market.northbound_truth.filter(pl.col("date") > change).collect()
+    days = truth["date"].unique().sort()
+    nxt = pl.DataFrame({"date": days, "published": days.shift(-1)}).drop_nulls()
+    est = truth.join(nxt, on="date")
+    inp = rotation_inputs(strat_market, flows=["all", "trading"], estimated_holdings=est)
+    assert inp.flows["trading"].last == inputs.flows["trading"].last
+    res = industry_rotation(strat_market, flow="all", top=5, rebalance=1, lookback=5, inputs=inp)
+    after = res.targets.filter(pl.col("date") > change)
+    assert after.height > 0 and after["estimated"].all()
+    before = res.targets.filter(pl.col("date") <= change)
+    assert not before["estimated"].any()
+    # an estimated day's flow enters on the day it is published: the factor on the first
+    # session after the change holds no estimated flow yet (its own day is published later)
+    fac = industry_flow_factor(strat_market, flow="all", lookback=5, inputs=inp)
+    ref = industry_flow_factor(strat_market, flow="all", lookback=5, inputs=inputs)
+    assert fac["date"].max() > change
+    same = fac.filter(pl.col("date") <= change).join(ref, on=["date", "industry"])
+    assert same.height > 0
+    assert inp.flows["all"].source.endswith(f"estimated holdings after {change}")
+    # the window before the change is what the daily disclosure gives
+    assert res.book is not None and res.daily["date"].max() > change
+    with pytest.raises(ParameterError, match="not the participants'"):
+        rotation_inputs(strat_market, flows=["all"], source="participants", estimated_holdings=est)
