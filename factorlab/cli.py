@@ -268,14 +268,18 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     _check_report_dir(args)  # refuse a foreign --out before any work
-    if args.market:
+    parts = args.parts
+    if args.real:
+        from factorlab.datasets import real_sample
+
+        market = real_sample()
+        parts = parts or ["real_data"]
+    elif args.market:
         market = Market.load(args.market)
     else:
         market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
     print("running the northbound strategies ...", file=sys.stderr)
-    result = run_strategies(
-        market, parts=args.parts, cache=not args.no_cache, progress=_progress(start)
-    )
+    result = run_strategies(market, parts=parts, cache=not args.no_cache, progress=_progress(start))
     print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
     for part in result.parts:
         print(f"\n== {PART_TITLES.get(part, part)}")
@@ -287,7 +291,10 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
                 else f" (first {shown.height}; all in the report)"
             )
             print("\n" + textwrap.fill(t.caption + more, width=120))
-            print(text_table(shown, wrap_headers=True))
+            if shown.columns == ["Note"]:  # a statement, not a table
+                print("\n".join(textwrap.fill(n, width=120) for n in shown["Note"]))
+            else:
+                print(text_table(shown, wrap_headers=True))
     path = write_strategies_report(
         result, Path(args.out), force=args.force, progress=_progress(start)
     )
@@ -765,8 +772,17 @@ def build_parser() -> argparse.ArgumentParser:
     strat_source.add_argument(
         "--preset", choices=sorted(PRESETS), default="default", help="synthetic market preset"
     )
+    strat_source.add_argument(
+        "--real",
+        action="store_true",
+        help="the real public sample (../shared/realdata; default --parts real_data)",
+    )
     strategies.add_argument(
-        "--parts", nargs="+", default=None, help="which strategies (default: all of them)"
+        "--parts",
+        nargs="+",
+        default=None,
+        help="which strategies: quota_band threshold portraits rotation etf_rotation (the "
+        "default: all of them), or real_data (the real sample: CSI 300 timing on all flows)",
     )
     strategies.add_argument(
         "--no-cache", action="store_true", help="recompute instead of using the cached result"

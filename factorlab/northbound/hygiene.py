@@ -122,7 +122,9 @@ def research_panel(
     start, end
         Panel window (default: the first published day .. the last daily day).
     estimated_holdings
-        Holdings after the disclosure change, to extend the panel past 2024-08-16.
+        Holdings after the disclosure change, to extend the panel past 2024-08-16 (e.g.
+        ``estimate_holdings(market).holdings``); the panel then has a boolean ``estimated``
+        column, True on every row after the market's disclosure change.
     price_grid
         Also build the stock :class:`~factorlab.grid.AssetGrid` of the window's ``prices``
         (``grid``; with the ``assets`` table's delisting dates when the market has it): equal
@@ -179,6 +181,8 @@ def research_panel(
     )
     del published, ex
     frame = _panel_frame(index, prices, lo)  # consumes the grids
+    if estimated_holdings is not None:  # every estimated date marked (seed 002's estimator)
+        frame = frame.with_columns(estimated=pl.col("date") > change)
     grid = None
     if raw is not None:
         assets = market.assets if market.has("assets") else None

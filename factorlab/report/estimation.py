@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +16,8 @@ import polars as pl
 from factorlab._version import __version__
 from factorlab.report.estimation_figures import estimation_figure_plan
 from factorlab.report.figures import figure_png, require_matplotlib
-from factorlab.report.html import REPORT_CSS, REPORT_MARKER, check_report_folder
-from factorlab.report.tables import data_line, html_table
+from factorlab.report.html import REPORT_CSS, check_report_folder, finish_report_folder
+from factorlab.report.tables import data_sentence, html_table
 
 if TYPE_CHECKING:
     from factorlab.northbound.estimation.run import EstimationResult
@@ -136,7 +135,7 @@ def write_estimation_report(
     as-of day). `out_dir` must be new, empty or a factorlab report folder unless `force`.
     Without matplotlib the report has no figures and says so. Returns the report's path."""
     out = Path(out_dir)
-    check_report_folder(out, force)
+    previous = check_report_folder(out, force)
     out.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda msg: log.info(msg))
     e = html.escape
@@ -146,7 +145,7 @@ def write_estimation_report(
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(TITLE)}</title><style>{REPORT_CSS}</style></head><body>",
         f"<h1>{e(TITLE)}</h1>",
-        f'<p class="sub">{e(data_line(result).capitalize())}.</p>',
+        f'<p class="sub">{e(data_sentence(result))}.</p>',
         f'<p class="sub">ESTIMATED holdings and flows: {t.height} days, {t["date"].min()} .. '
         f"{t['date'].max()} (daily disclosure ended {e(result.data.get('disclosure_change', ''))}"
         f"); total value fitted by step 1 ({e(result.estimate.total_value)}). factorlab "
@@ -190,6 +189,10 @@ def write_estimation_report(
         )
     )
     notes = result.estimate.notes
+    infeasible = int((~result.estimate.totals["feasible"]).sum())
+    if infeasible:
+        parts.append(f'<p class="note">{infeasible} estimated day(s) had step-2 bounds that '
+                     "could not all hold (see notes).</p>")
     if notes.height:
         parts.append("<h2>Rows left out and why</h2>" + html_table(notes))
     parts.append("<h2>Run time per stage (s)</h2>")
@@ -206,8 +209,5 @@ def write_estimation_report(
     parts.append("</body></html>")
     path = out / "report.html"
     path.write_text("\n".join(parts), encoding="utf-8")
-    (out / REPORT_MARKER).write_text(
-        json.dumps({"format": "factorlab-report", "files": sorted(files)}, indent=1),
-        encoding="utf-8",
-    )
+    finish_report_folder(out, previous, files)
     return path

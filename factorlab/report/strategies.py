@@ -47,7 +47,7 @@ PART_TITLES = {
     "portraits": "Participant portraits (seed 004 §1.2-1.3, §2.1)",
     "rotation": "Industry rotation (seed 004 §3.1-3.4)",
     "etf_rotation": "ETF rotation (seed 004 §3.5)",
-    "real_data": "Real data (CSI 300, public northbound flows)",
+    "real_data": "Real data (seed 004 §2.2 and seed 000 on CSI 300, public northbound flows)",
 }
 NO_MATPLOTLIB = (
     "matplotlib is not installed, so this report has no figures; install the plot extra "
@@ -483,12 +483,76 @@ def _threshold_tables(result: StrategiesResult) -> list[Headline]:
     return out
 
 
+def _real_tables(result: StrategiesResult) -> list[Headline]:
+    t = result.tables["real_data"]
+    claims = t["claims"].sort("index", "sample", "costs")
+    books = t["books"].filter(pl.col("sample").is_in(["in", "out"])).sort("book", "sample", "costs")
+    quota = t["quota_stats"].filter(pl.col("sample").is_in(["in", "out"]))
+    note = t["notes"].filter(pl.col("step") == "not public")["detail"].to_list()
+    out = [
+        Headline(
+            "real_data",
+            "What real data cannot show",
+            pl.DataFrame({"Note": note or ["n/a"]}),
+        )
+    ]
+    if claims.height:
+        out.append(
+            Headline(
+                "real_data",
+                "Real data against the seed's claims: all-flow long-only timing at the in-sample "
+                "best (N, M), in sample (2017-2022) and out of sample",
+                pl.DataFrame(
+                    {
+                        "Index": claims["index"],
+                        "Sample": claims["sample"],
+                        "Costs": claims["costs"],
+                        "N": claims["n"].cast(pl.String),
+                        "M": [f"{m:g}" for m in claims["m"]],
+                        "Ann. %": [_pct(v) for v in claims["annual_return"]],
+                        "Sharpe": [_num(v) for v in claims["sharpe"]],
+                        "Seed ann. % (in)": [_pct(v) for v in claims["seed_annual_in_sample"]],
+                        "Seed Sharpe (in)": [_num(v) for v in claims["seed_sharpe_in_sample"]],
+                    }
+                ),
+            )
+        )
+    out.append(
+        Headline(
+            "real_data",
+            "Real data: threshold timing on CSI 300, all northbound flows (表4-5 layout)",
+            pl.DataFrame(
+                {
+                    "Book": books["book"],
+                    "N": books["n"].cast(pl.String),
+                    "M": [f"{m:g}" for m in books["m"]],
+                    "Sample": books["sample"],
+                    "Costs": books["costs"],
+                    **_timing_cells(books),
+                }
+            ),
+        )
+    )
+    out.append(
+        Headline(
+            "real_data",
+            "Real data: seed 000's quota band, index version on CSI 300 (mf: quota used where "
+            "the source's figure means it, else net buy, detected per day)",
+            pl.DataFrame(
+                {"Sample": quota["sample"], "Costs": quota["costs"], **_timing_cells(quota)}
+            ),
+        )
+    )
+    return out
+
+
 _TABLES: dict[str, Callable[[StrategiesResult], list[Headline]]] = {
     "quota_band": _quota_tables,
     "threshold": _threshold_tables,
     "portraits": _portrait_tables,
     "rotation": _rotation_tables,
     "etf_rotation": _etf_tables,
+    "real_data": _real_tables,
 }
 
 

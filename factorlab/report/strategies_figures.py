@@ -685,6 +685,18 @@ FIGURES: dict[str, tuple[tuple[str, str, Callable[..., Figure], dict[str, Any], 
          "Excess Sharpe (with costs) of TOP-5 books over lookback x rebalance period, per flow "
          "kind (图46, 图53)."),
     ),
+    "real_data": (
+        ("surfaces", "grid", sharpe_surfaces_figure, {"book": "long_only"},
+         "Real data: in-sample Sharpe (net of costs) of long-only CSI 300 timing on all "
+         "northbound flows over N x M (图19-22's layout)."),
+        ("nav", "books_daily", timing_nav_figure, {"flows": ("all",)},
+         "Real data: NAV of CSI 300 timing on all flows at the in-sample best (N, M) against "
+         "CSI 300."),
+        ("quota_band", "quota_signal", quota_band_figure, {},
+         "Real data: seed 000's mf, its band and the position of the index version."),
+        ("quota_nav", "quota_daily", nav_vs_index_figure, {},
+         "Real data: NAV of the quota band's index version against CSI 300."),
+    ),
     "etf_rotation": (
         ("seed_books", "books_daily", books_figure, {"what": "industry ETFs"},
          "The seed's two rotations on one ETF per industry: NAV and excess NAV against the "

@@ -212,10 +212,11 @@ def test_no_look_ahead(market, estimate):
     )
     tables["northbound"] = tables["northbound"].filter(pl.col("published") <= pub)
     px = tables["prices"]
+    scale = {"open": 1.7, "high": 1.7, "low": 1.7, "close": 1.7, "amount": 2.3, "volume": 0.6}
     tables["prices"] = px.with_columns(
         [
-            pl.when(pl.col("date") > d).then(pl.col(c) * 1.7).otherwise(pl.col(c)).alias(c)
-            for c in ("open", "high", "low", "close")
+            pl.when(pl.col("date") > d).then(pl.col(c) * k).otherwise(pl.col(c)).alias(c)
+            for c, k in scale.items()
         ]
     )
     moved = Market(tables, meta=market.meta, validate="none")
@@ -248,12 +249,9 @@ def test_daily_factors_run_past_the_change_on_estimates(market, estimate):
     panel = research_panel(market, end="2023-12-29", estimated_holdings=estimate.holdings)
     names = ["nb_hold_ratio", "nb_cum_inflow_ratio20", "nb_short_inflow"]
     f = panel.frame.sort("asset", "date").with_columns(northbound_factors().exprs(names))
-    # every estimated row is marked: join the estimate's flag on (date, asset)
-    f = f.join(
-        estimate.holdings.select("date", "asset", "estimated"), on=["date", "asset"], how="left"
-    ).with_columns(pl.col("estimated").fill_null(False))
+    # every row after the change is marked estimated
     after = f.filter(pl.col("date") > dt.date(2023, 2, 15))
-    assert after["estimated"].mean() > 0.5
+    assert after["estimated"].all()
     assert not f.filter(pl.col("date") <= CHANGE)["estimated"].any()
     for n in names:
         assert after[n].drop_nulls().len() > 0.5 * after.height, n
@@ -344,3 +342,45 @@ def test_bad_parameters():
         EstimateParams(band=0)
     with pytest.raises(ParameterError, match="`total_value`"):
         estimate_holdings(None, total_value="oracle", progress=False)  # type: ignore[arg-type]
+
+
+# ---- statistical claims on three seeds ---------------------------------------------------------
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_calibration_seed_figures_and_ablations_on_three_seeds(seed, market, tmp_path):
+    m = (
+        market
+        if seed == 11
+        else synthetic_market(
+            n_assets=200,
+            start="2021-07-01",
+            end="2023-12-31",
+            seed=seed,
+            disclosure_change=CHANGE,
+            cache=tmp_path / "m",
+            progress=False,
+        )
+    )
+    # point 1: the seed's disclosure figures (71% / 98% before, 54% / 10-15% after), as bands
+    st = (
+        disclosure_statistics(m)
+        .group_by("after_change")
+        .agg(pl.col("printed_share", "printed_weight").mean())
+    )
+    before = st.filter(~pl.col("after_change")).row(0, named=True)
+    after = st.filter(pl.col("after_change")).row(0, named=True)
+    assert 0.65 <= before["printed_share"] <= 0.85
+    assert before["printed_weight"] >= 0.95
+    assert 0.45 <= after["printed_share"] <= 0.65
+    assert 0.04 <= after["printed_weight"] <= 0.25
+    t = {r["metric"]: r for r in validation_table(m).iter_rows(named=True)}
+    # the seed's reported figures: beaten (measured minima over seeds 11-13 in comments)
+    assert t["r2_22d"]["estimator"] > 0.3447  # 0.59
+    assert t["hit_daily"]["estimator"] > 0.55  # 0.80
+    assert t["hit_22d"]["estimator"] > 0.68  # 0.72
+    assert t["hit_22d_excl_low"]["estimator"] > 0.75  # 0.94
+    # the seed's ablations: the known total recovers the flows, buy-and-hold sees none
+    assert t["r2_daily"]["known_total"] > 0.9  # seed: 92%
+    assert abs(t["r2_level_daily"]["buy_and_hold"]) < 0.05
+    # the naive baseline: beaten on the yuan level of the flows (margin >= 0.13 on seeds 11-14);
+    # the scale-free R² and hit rates tie or trail it on this market (docs/estimation.md §4)
+    assert t["r2_level_daily"]["estimator"] > t["r2_level_daily"]["naive"] + 0.1

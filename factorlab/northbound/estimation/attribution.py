@@ -16,7 +16,7 @@ from factorlab.northbound.estimation.estimator import HoldingsEstimate
 __all__ = ["FlowAttribution", "flow_attribution"]
 
 #: The style buckets, in display order.
-STYLES = ("large value", "large growth", "small value", "small growth")
+STYLES = ("large value", "large growth", "small value", "small growth", "unclassified")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class FlowAttribution:
     style
         date, style, net_inflow, cum_inflow: each day's stocks split at the median total cap
         (large / small) and the median point-in-time book-to-price (value = high B/P) of the
-        stocks held that day.
+        stocks held that day; "unclassified" holds the flows of stocks without a price or a
+        book-to-price yet (so the styles add up to the market total).
     industry
         industry, net_inflow, n_stocks; sorted by net inflow.
     top
@@ -133,7 +134,7 @@ def flow_attribution(
     st = (
         h.select("date", "asset", "flow")
         .join(styles, on=["date", "asset"], how="left")
-        .drop_nulls("style")
+        .with_columns(pl.col("style").fill_null("unclassified"))
         .group_by("date", "style")
         .agg(net_inflow=pl.col("flow").sum())
     )

@@ -108,8 +108,10 @@ class HoldingsEstimate:
         published (the day the estimate could first be known), estimated (always True).
     totals
         One row per estimated day: date, published, value (V, yuan), value_drift (yesterday's
-        shares at today's prices), net_inflow (yuan), n_disclosed, disclosed_weight, anchor
-        (the as-of day of the holdings the day's chain starts from), estimated.
+        shares at today's prices), net_inflow (yuan), n_disclosed, disclosed_weight, feasible
+        (step 2's bounds all held; else the weights were scaled to the day's total, counted in
+        ``notes``), anchor (the as-of day of the holdings the day's chain starts from),
+        estimated.
     params, total_value
         What produced it (``total_value``: "fit", or an ablation "truth" / "buy_and_hold").
     source
@@ -212,6 +214,7 @@ class _Day:
     flow: np.ndarray
     disclosed: np.ndarray
     weight: np.ndarray
+    feasible: bool
 
 
 def _step(
@@ -271,7 +274,10 @@ def _step(
     w = np.zeros_like(v)
     w[disc] = h[disc] / value if value > 0 else 0.0
     w[fixed] = v[fixed] / value if value > 0 else 0.0
-    w[free] = project_weights(w_ref[free], max(rest, 0.0), lower[free], upper[free])
+    lo_f, up_f, ref_f = lower[free], upper[free], w_ref[free]
+    reach = float(np.where(ref_f > 0, up_f, lo_f).sum())
+    feasible = bool(rest >= -1e-12 and lo_f.sum() <= rest + 1e-12 and rest <= reach + 1e-12)
+    w[free] = project_weights(ref_f, max(rest, 0.0), lo_f, up_f)
     shares = carry.copy()
     shares[disc] = implied[disc]
     shares[free] = w[free] * value / price[free]
@@ -284,7 +290,7 @@ def _step(
     scale = float((shares[free] * price[free]).sum()) / base if base > 0 else 1.0
     trade[new] = carry[new] * (scale - 1.0)
     flow = np.where(trading, trade * vw, 0.0)
-    return _Day(shares, value, v_drift, flow, disc, w)
+    return _Day(shares, value, v_drift, flow, disc, w, feasible)
 
 
 @reports_progress("holdings estimate")
@@ -434,6 +440,7 @@ def _run(
                 "net_inflow": float(day.flow.sum()),
                 "n_disclosed": int(day.disclosed.sum()),
                 "disclosed_weight": float(day.weight[day.disclosed].sum()),
+                "feasible": day.feasible,
                 "anchor": dates[a_row],
                 "estimated": True,
             }
@@ -455,7 +462,18 @@ def _run(
             }
         )
     )
-    return HoldingsEstimate(holdings, pl.DataFrame(totals), p, mode, source, _notes(inp.notes))
+    totals_df = pl.DataFrame(totals)
+    notes = list(inp.notes)
+    bad = totals_df.filter(~pl.col("feasible")) if totals_df.height else totals_df
+    if bad.height:
+        notes.append(
+            {
+                "step": "step 2: bounds could not all hold (weights scaled to the day's total)",
+                "rows": bad.height,
+                "detail": ", ".join(str(d) for d in bad["date"].head(3).to_list()),
+            }
+        )
+    return HoldingsEstimate(holdings, totals_df, p, mode, source, _notes(tuple(notes)))
 
 
 def naive_flows(
@@ -535,6 +553,7 @@ def naive_flows(
                 "net_inflow": float(flow.sum()) if prev_q is not None else None,
                 "n_disclosed": int(disc.sum()),
                 "disclosed_weight": float(value_j[disc].sum() / value) if value > 0 else 0.0,
+                "feasible": True,
                 "anchor": dates[anchor_row],
                 "estimated": True,
             }

@@ -293,7 +293,7 @@ def _disclosures(
     qty = index.scatter(cells, in_window["quantity"].cast(pl.Float64).fill_null(np.nan).to_numpy())
     suff = index.scatter(cells, in_window["suff"].cast(pl.Float64).to_numpy(), fill=0.0) > 0
     qty[suff] = np.nan
-    rows_pub = in_window.group_by("asof").agg(pl.col("date").first()).sort("asof")
+    rows_pub = in_window.group_by("asof").agg(pl.col("date").min()).sort("asof")
     est_rows = index.date_rows(rows_pub["asof"])
     keep = (est_rows >= 0) & (rows_pub["asof"].to_numpy().astype("datetime64[D]") >= lo)
     est_rows = est_rows[keep]

@@ -115,7 +115,9 @@ def run_estimation(
     lap("disclosure statistics")
     validation = truth = None
     if market.has("flows_truth") and market.has("northbound_truth"):
-        validation = validation_table(market, estimate=est, params=params, ablations=ablations)
+        validation = validation_table(
+            market, estimate=est, naive=naive, params=params, ablations=ablations
+        )
         values = (
             true_weights(market, est.totals["date"]).group_by("date").agg(value=pl.col("v").sum())
         )

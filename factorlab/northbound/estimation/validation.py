@@ -185,13 +185,20 @@ def validation_table(
     market: Market,
     *,
     estimate: HoldingsEstimate | None = None,
+    naive: HoldingsEstimate | None = None,
     params: EstimateParams | None = None,
     ablations: bool = True,
 ) -> pl.DataFrame:
     """Seed figure | this estimator | naive baseline (| the two ablations) on `market`'s truth.
 
-    Needs the synthetic ground truth (``flows_truth``, ``northbound_truth``). Lower is better
-    for ``value_tracking_error`` and ``weight_error``, higher for the rest.
+    Needs the synthetic ground truth (``flows_truth``, ``northbound_truth``). The baseline and
+    the ablations run over the estimate's own window (its first .. last estimated day). Lower
+    is better for ``value_tracking_error`` and ``weight_error``, higher for the rest.
+
+    Parameters
+    ----------
+    estimate, naive
+        Reuse computed results (default: computed here with `params`).
 
     Returns
     -------
@@ -201,18 +208,21 @@ def validation_table(
     market.require("flows_truth", "northbound_truth", purpose="validating the estimate")
     truth = market.flows_truth.select("date", "net_buy").collect()
     est = estimate or estimate_holdings(market, params=params, progress=False)
-    cols = {"estimator": _all_metrics(est, market, truth)}
-    cols["naive"] = _all_metrics(naive_flows(market), market, truth)
+    p = params or est.params
+    window = {"start": est.totals["date"].min(), "end": est.totals["date"].max()}
+    base = _all_metrics(est, market, truth)
+    out = base.select(
+        "metric", seed=pl.col("metric").replace_strict(SEED_FIGURES, return_dtype=pl.Float64)
+    ).with_columns(estimator=base["value"])
+    others = {"naive": naive or naive_flows(market, allowance=p.allowance, **window)}
     if ablations:
         for name, mode in (("known_total", "truth"), ("buy_and_hold", "buy_and_hold")):
-            e = estimate_holdings(market, params=params, total_value=mode, progress=False)
-            cols[name] = _all_metrics(e, market, truth)
-    base = cols["estimator"]
-    out = base.select("metric").with_columns(
-        seed=pl.col("metric").replace_strict(SEED_FIGURES, return_dtype=pl.Float64)
-    )
-    for name, frame in cols.items():
-        out = out.with_columns(pl.Series(name, frame["value"]))
+            others[name] = estimate_holdings(
+                market, params=p, total_value=mode, progress=False, **window
+            )
+    for name, e in others.items():
+        m = _all_metrics(e, market, truth).select("metric", pl.col("value").alias(name))
+        out = out.join(m, on="metric", how="left", maintain_order="left")
     return out.with_columns(base["days"], base["definition"])
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal, get_args
 
@@ -24,6 +24,7 @@ from factorlab.calendar import TRADING_DAYS, rebalance_dates, to_date
 from factorlab.errors import DisclosureError, MarketError, ParameterError
 from factorlab.etf.reference import ROTATION_EXCLUDED
 from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
+from factorlab.frames import as_lazy, check_columns, check_numeric, check_unique_keys
 from factorlab.grid import AssetGrid, GridIndex, ffill_rows
 from factorlab.market import Market
 from factorlab.northbound.hygiene import NorthboundPanel, disclosure_end, research_panel
@@ -111,6 +112,7 @@ class _Flows:
     first: int
     last: int
     source: str
+    estimated_from: int | None = None  # first row whose flows are estimated (None: none)
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ def rotation_inputs(
     source: FlowSource = "auto",
     split: ParticipantSplit | None = None,
     panel: NorthboundPanel | None = None,
+    estimated_holdings: Any = None,
 ) -> RotationInputs:
     """Prepare a market for the rotation: industry returns, caps, holdings and flows.
 
@@ -212,6 +215,13 @@ def rotation_inputs(
         :func:`~factorlab.northbound.classify_participants`' defaults).
     panel
         A :func:`~factorlab.northbound.research_panel` of the market to reuse.
+    estimated_holdings
+        Holdings after the disclosure change (a
+        :class:`~factorlab.northbound.estimation.HoldingsEstimate`, or a frame date, asset,
+        shares [, published]): all-flow flows then run past the last daily disclosure, from the
+        research panel extended by them, each estimated day's flow counted from the day it is
+        published (``published``; without it, its own date). Trading / allocation flows stay
+        within the daily disclosure (the estimate has no participants).
 
     Raises
     ------
@@ -221,16 +231,28 @@ def rotation_inputs(
     ParameterError
         An unknown flow kind or source.
     """
-    kinds = _kinds_needed(flows)
+    kinds = _kinds_needed(flows) if len(tuple(flows)) else ()
     inds = _check_industries(industries)
     if source not in get_args(FlowSource):
         raise ParameterError(
             f"`source` must be one of {list(get_args(FlowSource))}; got {source!r}."
         )
-    market.require("prices", "assets", "northbound", purpose="the industry rotation")
+    market.require(
+        "prices", "assets", *(["northbound"] if kinds else []), purpose="the industry rotation"
+    )
     has_participants = market.has("participant_holdings")
-    use_participants = source == "participants" or (source == "auto" and has_participants)
-    needs_split = [k for k in kinds if k != "all"] or (["all"] if use_participants else [])
+    est, published = _estimates(estimated_holdings)
+    if est is not None and source == "participants" and "all" in kinds:
+        raise ParameterError(
+            "`estimated_holdings` extend the published holdings, not the participants': use "
+            "source='auto' or 'published' for all flows."
+        )
+    use_participants = est is None and (
+        source == "participants" or (source == "auto" and has_participants)
+    )
+    needs_split = [k for k in kinds if k != "all"] or (
+        ["all"] if use_participants and kinds else []
+    )
     if needs_split and not has_participants:
         raise MarketError(
             f"flow {needs_split[0]!r} needs per-participant holdings (table "
@@ -243,7 +265,7 @@ def rotation_inputs(
     assets, inds = _industry_members(market, inds, steps)
     dates, returns, cap = _industry_grids(market, assets, inds)
     change = disclosure_end(market)
-    if use_participants or needs_split:
+    if needs_split:
         split = split if split is not None else classify_participants(market)
     out: dict[str, _Flows] = {}
     from_participants = [k for k in kinds if k != "all" or use_participants]
@@ -262,6 +284,8 @@ def rotation_inputs(
                 daily, dates, first_date, min(days.max(), change),
                 "participant holdings (sum over CCASS participants of dS x VWAP)",
             )  # fmt: skip
+    if est is not None and panel is None:
+        panel = research_panel(market, end=est["date"].max(), estimated_holdings=est)
     if "all" in kinds and not use_participants:
         panel = panel if panel is not None else research_panel(market)
         frame = panel.frame.filter(pl.col("flow").is_not_null()).select(
@@ -269,10 +293,29 @@ def rotation_inputs(
         )
         if frame.height == 0:
             raise MarketError("table `northbound` yields no daily flows to rank industries on.")
+        first_day = frame["date"].min()
+        last_day, est_from, src = min(frame["date"].max(), change), None, ""
+        if est is not None:
+            # an estimated day's flow counts from the day it is published
+            frame = (
+                frame.join(published, on="date", how="left")
+                .with_columns(
+                    date=pl.when(pl.col("date") > change)
+                    .then(pl.col("published").fill_null(pl.col("date")))
+                    .otherwise(pl.col("date"))
+                )
+                .drop("published")
+            )
+            last_day = frame["date"].max()
+            est_from = int(np.searchsorted(dates, np.datetime64(change, "D"), side="right"))
+            src = f"; estimated holdings after {change}"
         daily = _dense_by_industry(frame, assets, inds, dates, fill_missing=0.0)[0]
-        out["all"] = _flows(
-            daily, dates, frame["date"].min(), min(frame["date"].max(), change),
-            "published holdings (research panel dS x VWAP)",
+        out["all"] = replace(
+            _flows(
+                daily, dates, first_day, last_day,
+                f"published holdings (research panel dS x VWAP){src}",
+            ),
+            estimated_from=est_from,
         )  # fmt: skip
     report = pl.DataFrame(steps, schema={"step": pl.String, "rows": pl.Int64, "detail": pl.String})
     return RotationInputs(
@@ -321,6 +364,27 @@ def _industry_members(
         }
     )
     return assets, inds
+
+
+def _estimates(estimated: Any) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """(date, asset, shares) rows and (date, published) of estimated holdings, or Nones."""
+    if estimated is None:
+        return None, None
+    frame = getattr(estimated, "holdings", estimated)
+    lf = as_lazy(frame, name="estimated_holdings")
+    schema = lf.collect_schema()
+    check_columns(schema, ["date", "asset", "shares"], table="estimated_holdings")
+    pub = pl.col("published") if "published" in schema else pl.col("date")
+    rows = lf.select(
+        pl.col("date").cast(pl.Date),
+        pl.col("asset").cast(pl.String),
+        "shares",
+        published=pub.cast(pl.Date),
+    ).collect()
+    if rows.height == 0:
+        raise ParameterError("`estimated_holdings` has no rows.")
+    published = rows.group_by("date").agg(pl.col("published").max())
+    return rows.drop("published"), published
 
 
 def _flows(daily: np.ndarray, dates: np.ndarray, first: Any, last: Any, source: str) -> _Flows:
@@ -789,19 +853,25 @@ def _top_targets(
     )
 
 
-def _window(inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str]) -> tuple[int, int]:
+def _window(
+    inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str],
+    span: tuple[int, int] | None = None,
+) -> tuple[int, int]:  # fmt: skip
     """Grid rows [lo, hi] of the signal window: `start` / `end` (default: the prepared flows'
-    span, intersected over `flows`)."""
+    span, intersected over `flows`, or the rows `span` of an external factor)."""
     d = inputs.dates
-    first = max(inputs.flows[f].first for f in flows)
-    last = min(inputs.flows[f].last for f in flows)
+    if span is not None:
+        first, last = span
+    else:
+        first = max(inputs.flows[f].first for f in flows)
+        last = min(inputs.flows[f].last for f in flows)
     lo, hi = first, last
     last_day = d[last].astype("datetime64[D]").astype(dt.date)
     if end is not None:
         end_d = to_date(end, "end")
         if end_d > last_day:
             change = disclosure_end(inputs.market)
-            if end_d > change:
+            if end_d > change and span is None:
                 raise DisclosureError(
                     f"`end` = {end_d} is after the last daily northbound disclosure "
                     f"({change}); the flows of this market end on {last_day}. The "
@@ -809,7 +879,8 @@ def _window(inputs: RotationInputs, start: Any, end: Any, flows: Sequence[str]) 
                     "estimated holdings are not supported by the rotation)."
                 )
             raise ParameterError(
-                f"`end` = {end_d} is after the last day of {list(flows)} flows ({last_day}); "
+                f"`end` = {end_d} is after the last day of "
+                f"{'the factor' if span is not None else f'{list(flows)} flows'} ({last_day}); "
                 f"pass end <= {last_day}."
             )
         hi = int(np.searchsorted(d, np.datetime64(end_d, "D"), side="right")) - 1
@@ -912,22 +983,81 @@ def _check_book_params(
     return t, w
 
 
+def _external_factor(inputs: RotationInputs, factor: Any) -> tuple[np.ndarray, tuple[int, int]]:
+    """(T, G) grid of an external (date, industry, value) factor on the inputs' sessions, and
+    its first and last rows. Industries the rotation does not rank are left out; a date that is
+    not a session, a duplicate key or a non-finite value is an error."""
+    lf = as_lazy(factor, name="factor")
+    schema = lf.collect_schema()
+    check_columns(schema, ["date", "industry", "value"], table="factor")
+    check_numeric(schema, ["value"], table="factor")
+    frame = lf.select(
+        pl.col("date").cast(pl.Date), pl.col("industry").cast(pl.String), pl.col("value")
+    ).collect()
+    check_unique_keys(frame, ["date", "industry"], table="factor")
+    frame = frame.filter(pl.col("industry").is_in(list(inputs.industries)))
+    if frame.height == 0:
+        raise ParameterError(
+            "`factor` has no row for the ranked industries (e.g. "
+            f"{list(inputs.industries[:4])}); its `industry` column must use the market's names."
+        )
+    bad = frame.filter(~pl.col("value").is_finite() | pl.col("value").is_null())
+    if bad.height:
+        raise ParameterError(
+            f"`factor` has {bad.height} null or non-finite values, e.g. "
+            f"{bad.head(3).rows()}; drop those rows (a missing value is no row)."
+        )
+    day = frame["date"].to_numpy().astype("datetime64[D]")
+    row = np.searchsorted(inputs.dates, day)
+    ok = (row < len(inputs.dates)) & (inputs.dates[np.minimum(row, len(inputs.dates) - 1)] == day)
+    if not ok.all():
+        off = frame.filter(pl.Series(~ok))
+        raise ParameterError(
+            f"`factor` has {off.height} rows on dates that are not sessions of `prices`, e.g. "
+            f"{off.head(3).rows()}; date each value on the session it is known at the close."
+        )
+    col = (
+        frame["industry"]
+        .replace_strict(
+            {name: g for g, name in enumerate(inputs.industries)}, return_dtype=pl.Int64
+        )
+        .to_numpy()
+    )
+    grid = np.full((len(inputs.dates), len(inputs.industries)), np.nan)
+    grid[row, col] = frame["value"].to_numpy()
+    return grid, (int(row.min()), int(row.max()))
+
+
 def _signals(
     market: Market, inputs: RotationInputs | None, flow: str, n: Any, n_name: str,
     rebalance: Any, lookback: Any, skip: Any, scale: Any, asset: Any, industries: Any,
-    start: Any, end: Any, etf_map: Any, index: str | None,
-) -> tuple[RotationInputs, _Universe, np.ndarray, np.ndarray, tuple[int, ...]]:  # fmt: skip
+    start: Any, end: Any, etf_map: Any, index: str | None, factor: Any,
+) -> tuple[
+    RotationInputs, _Universe, np.ndarray, np.ndarray, tuple[int, ...], np.ndarray
+]:  # fmt: skip
     """The checked parameters, the inputs, the universe, the factor grid and the anchor rows
     of one book (or one set of groups): what :func:`industry_rotation` and
-    :func:`layered_groups` share."""
+    :func:`layered_groups` share. With an external `factor` the flows are not read."""
     lb, sk = _check_factor_params(flow, lookback, skip, scale)
     _check_book_params(n, rebalance, asset, len(_check_industries(industries)), n_name)
-    inp = _inputs_for(market, inputs, [flow], industries)
+    if factor is None:
+        inp = _inputs_for(market, inputs, [flow], industries)
+    elif inputs is None:
+        inp = rotation_inputs(market, flows=(), industries=industries)
+    else:
+        inp = inputs
     t, w = _check_book_params(n, rebalance, asset, len(inp.industries), n_name)
-    lo, hi = _window(inp, start, end, [flow])
+    if factor is None:
+        value, span = _factor_grid(inp, flow, lb, sk, scale), None
+    else:
+        value, span = _external_factor(inp, factor)
+    lo, hi = _window(inp, start, end, [flow], span)
     uni = _universe(inp, asset, etf_map, index, hi)
-    value = _factor_grid(inp, flow, lb, sk, scale)
-    return inp, uni, value, _anchor_rows(inp, w, lo, hi), (t, w, lb, sk)
+    est_from = inp.flows[flow].estimated_from if factor is None else None
+    estimated = np.zeros(len(inp.dates), bool)
+    if est_from is not None:
+        estimated[:] = np.arange(len(inp.dates)) - sk >= est_from  # the window holds estimates
+    return inp, uni, value, _anchor_rows(inp, w, lo, hi), (t, w, lb, sk), estimated
 
 
 def _targets_frame(
@@ -1026,6 +1156,7 @@ def industry_rotation(
     industries: Sequence[str] = ROTATION_INDUSTRIES,
     etf_map: pl.DataFrame | None = None,
     inputs: RotationInputs | None = None,
+    factor: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> RotationResult:
     """A TOP-N industry rotation on the net-inflow factor (seed 004 §3.2-3.5).
 
@@ -1060,30 +1191,40 @@ def industry_rotation(
         (industry, etf) frame for ``asset="etf"``.
     inputs
         Prepared :class:`RotationInputs` to reuse.
+    factor
+        An external (date, industry, value) factor to rank on instead of the northbound flows
+        (e.g. an ETF sector-flow factor of :mod:`factorlab.etf`): a value dated d must be known
+        at d's close; `flow`, `lookback`, `skip`, `scale` are then not used (``params`` says
+        ``flow="external"``).
 
     Raises
     ------
     ParameterError
         ``top`` larger than the industries, ``rebalance < 1`` and the errors of
-        :func:`industry_flow_factor`.
+        :func:`industry_flow_factor`; an external `factor` without the columns, with duplicate
+        (date, industry) keys, non-finite values, or dates that are not sessions.
     MarketError
         A market without participant holdings for trading / allocation flows, without `etfs`
         for ``asset="etf"``, without the `index`.
     DisclosureError
         `end` after the last daily disclosure (2024-08-16).
     """
-    inp, uni, value, rows, (t, w, lb, sk) = _signals(
+    inp, uni, value, rows, (t, w, lb, sk), estimated = _signals(
         market, inputs, flow, top, "top", rebalance, lookback, skip, scale, asset,
-        industries, start, end, etf_map, index,
+        industries, start, end, etf_map, index, factor,
     )  # fmt: skip
     r, g, k = _top_targets(_ranked(value, uni.eligible, rows), t)
-    targets = _targets_frame(inp, uni, value, r, g, k, 0)
+    targets = _targets_frame(inp, uni, value, r, g, k, 0).with_columns(
+        estimated=pl.Series(estimated[r], dtype=pl.Boolean)
+    )
     books = _run_books(uni, targets, costs=costs, capital=capital, lots=lots)
     params = {
         "flow": flow, "top": t, "rebalance": w, "lookback": lb, "skip": sk, "scale": scale,
         "asset": asset, "costs": _costs_label(costs), "index": index,
-        "flow_source": inp.flows[flow].source,
+        "flow_source": inp.flows[flow].source if factor is None else "external factor",
     }  # fmt: skip
+    if factor is not None:
+        params.update(flow="external", lookback=None, skip=None, scale=None)
     book = books.get(0)
     if book is None:
         raise ParameterError(
@@ -1180,6 +1321,7 @@ def layered_groups(
     industries: Sequence[str] = ROTATION_INDUSTRIES,
     etf_map: pl.DataFrame | None = None,
     inputs: RotationInputs | None = None,
+    factor: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> LayeredGroups:
     """Layered groups (seed 004 §3.2, 图38-39, 表9): on each rebalance date the ranked industries
     are cut into `groups` groups of (nearly) equal size by the factor, highest first (the n
@@ -1190,9 +1332,9 @@ def layered_groups(
     Parameters: as :func:`industry_rotation`; `groups` >= 2 and at most the industries.
     """
     n_g = check_int("groups", groups, minimum=2)
-    inp, uni, value, rows, (n_g, w, lb, sk) = _signals(
+    inp, uni, value, rows, (n_g, w, lb, sk), estimated = _signals(
         market, inputs, flow, n_g, "groups", rebalance, lookback, skip, scale, asset,
-        industries, start, end, etf_map, index,
+        industries, start, end, etf_map, index, factor,
     )  # fmt: skip
     rr_, order, count = _ranked(value, uni.eligible, rows)
     parts = []
@@ -1209,7 +1351,9 @@ def layered_groups(
     gg = np.concatenate([p[1] for p in parts])
     grp = np.concatenate([p[2] for p in parts])
     frame = _targets_frame(inp, uni, value, rr, gg, grp, 0).with_columns(
-        book=pl.Series(grp, dtype=pl.Int64), group=pl.Series(grp, dtype=pl.Int64)
+        book=pl.Series(grp, dtype=pl.Int64),
+        group=pl.Series(grp, dtype=pl.Int64),
+        estimated=pl.Series(estimated[rr], dtype=pl.Boolean),
     )
     books = _run_books(uni, frame, costs=costs, capital=capital, lots=None)
     dailies, stats = [], []
@@ -1222,9 +1366,11 @@ def layered_groups(
         "flow": flow, "groups": n_g, "rebalance": w, "lookback": lb, "skip": sk, "scale": scale,
         "asset": asset, "costs": _costs_label(costs), "index": index,
     }  # fmt: skip
+    if factor is not None:
+        params.update(flow="external", lookback=None, skip=None, scale=None)
     return LayeredGroups(
         params=params,
-        groups=frame.select("date", "industry", "value", "group"),
+        groups=frame.select("date", "industry", "value", "group", "estimated"),
         daily=daily.sort("group", "date"),
         stats=pl.DataFrame(stats),
         data=data_description(inp.market),

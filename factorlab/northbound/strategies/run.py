@@ -46,6 +46,9 @@ from factorlab.progress import reports_progress
 from factorlab.typing import Progress, ProgressOption
 
 __all__ = [
+    "ALL_PARTS",
+    "NOT_PUBLIC",
+    "SEED_TIMING_CLAIMS",
     "STRATEGY_PARTS",
     "StrategiesParams",
     "StrategiesResult",
@@ -267,13 +270,11 @@ def _run_quota(
 _TIMING_SHARED = ("window", "history", "costs", "in_sample", "end", "tracking_bps")
 
 
-def _run_threshold(
-    market: Market, shared: _Shared, options: Options, say: Progress
+def _timing(
+    market: Market, kw: dict[str, Any], split: ParticipantSplit | None, say: Progress
 ) -> tuple[Frames, Frames]:
-    kw = dict(options.get("threshold", {}))
-    split = kw.pop("split", None)
-    if split is None and market.has("participant_holdings"):
-        split = shared.split
+    """The threshold grid with `kw`, then one book at each index x flow x book's in-sample best
+    (N, M) with the grid's shared keywords."""
     grid = threshold_grid(market, split=split, **kw)
     say(f"threshold grid: {grid.table.height // 6} points (图19-22)")
     best = grid.best()
@@ -306,6 +307,66 @@ def _run_threshold(
         "books_daily": pl.concat(daily).select(*keys, pl.exclude(*keys)),
         "signals": pl.concat(signals).select(*keys, pl.exclude(*keys)),
     }
+    return tables, series
+
+
+def _run_threshold(
+    market: Market, shared: _Shared, options: Options, say: Progress
+) -> tuple[Frames, Frames]:
+    kw = dict(options.get("threshold", {}))
+    split = kw.pop("split", None)
+    if split is None and market.has("participant_holdings"):
+        split = shared.split
+    return _timing(market, kw, split, say)
+
+
+#: Seed 004 §2.2's in-sample claims for the all-flow long-only timing (2017-2022).
+SEED_TIMING_CLAIMS = {"csi300": (0.2035, 1.50), "csi800": (0.1861, 1.39)}
+#: What real data cannot show, said in the report instead of proxying it.
+NOT_PUBLIC = (
+    "Real per-participant (CCASS) holdings and per-stock daily holdings are not public in "
+    "../shared/realdata: trading-type and allocation-type flows, the portraits, the industry "
+    "rotation and the stock version of the quota band cannot run on real data and are not "
+    "proxied; the real-data part times CSI 300 on all northbound flows only."
+)
+
+
+def _run_real(
+    market: Market, shared: _Shared, options: Options, say: Progress
+) -> tuple[Frames, Frames]:
+    kw = {"indices": ("csi300",), "flows": ("all",), **options.get("threshold", {})}
+    tables, series = _timing(market, kw, None, say)
+    q = quota_band_index(market, **options.get("quota_index", {}))
+    say("quota band on the index")
+    books = tables["books"].filter((pl.col("book") == "long_only") & (pl.col("sample") != "full"))
+    claims = []
+    for index, (annual, sharpe) in SEED_TIMING_CLAIMS.items():
+        for row in books.filter(pl.col("index") == index).iter_rows(named=True):
+            claims.append(
+                {
+                    "index": index,
+                    "sample": row["sample"],
+                    "costs": row["costs"],
+                    "n": row["n"],
+                    "m": row["m"],
+                    "annual_return": row["annual_return"],
+                    "sharpe": row["sharpe"],
+                    "seed_annual_in_sample": annual,
+                    "seed_sharpe_in_sample": sharpe,
+                }
+            )
+    tables.update(
+        quota_stats=q.stats,
+        claims=pl.DataFrame(claims),
+        notes=pl.DataFrame(
+            {
+                "step": ["not public", "quota-band mf"],
+                "rows": [0, q.signal.height],
+                "detail": [NOT_PUBLIC, q.definition],
+            }
+        ),
+    )
+    series.update(quota_signal=q.signal, quota_daily=_book_daily(q.book))
     return tables, series
 
 
@@ -351,10 +412,19 @@ _PARTS: dict[str, _Part] = {
             _run_etf_rotation,
             extra={"books": industry_rotation},
         ),
+        _Part(
+            "real_data",
+            {"threshold": threshold_grid, "quota_index": quota_band_index},
+            ("indices", "northbound_flows"),
+            _run_real,
+        ),
     )
 }
-#: The parts :func:`run_strategies` runs by default, in report order.
-STRATEGY_PARTS: tuple[str, ...] = tuple(_PARTS)
+#: Every part, in report order.
+ALL_PARTS: tuple[str, ...] = tuple(_PARTS)
+#: The parts :func:`run_strategies` runs by default (every part a synthetic market can run;
+#: ``real_data`` is for the real sample: ``parts=["real_data"]``).
+STRATEGY_PARTS: tuple[str, ...] = tuple(p for p in ALL_PARTS if p != "real_data")
 #: Keywords a part sets itself (options may not).
 _FIXED = {
     "inputs": {"split"},
@@ -521,9 +591,7 @@ def _resolve(
         raise ParameterError(f"`parts` must be a sequence of part names; got the string {parts!r}.")
     unknown = [p for p in chosen if p not in _PARTS]
     if unknown or not chosen:
-        raise ParameterError(
-            f"`parts` must name parts of {list(STRATEGY_PARTS)}; got {list(chosen)}."
-        )
+        raise ParameterError(f"`parts` must name parts of {list(ALL_PARTS)}; got {list(chosen)}.")
     opts = {str(k): dict(v) for k, v in (options or {}).items()}
     stray = sorted(set(opts) - set(chosen))
     if stray:
@@ -672,7 +740,7 @@ def run_strategies(
     missing = {p: t for p, t in missing.items() if t}
     if missing:
         listed = "; ".join(f"{p} needs {', '.join(ts)}" for p, ts in missing.items())
-        runnable = [p for p in STRATEGY_PARTS if not _missing_tables(market, p)]
+        runnable = [p for p in ALL_PARTS if not _missing_tables(market, p)]
         way_out = (
             f"or leave those parts out with `parts=` (this market can run parts={runnable})"
             if runnable

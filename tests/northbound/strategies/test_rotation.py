@@ -11,7 +11,13 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from factorlab.errors import DisclosureError, MarketError, ParameterError
+from factorlab.errors import (
+    DisclosureError,
+    DuplicateKeyError,
+    MarketError,
+    MissingColumnError,
+    ParameterError,
+)
 from factorlab.etf import industry_etfs
 from factorlab.market import Market
 from factorlab.northbound import classify_participants, participant_flows, research_panel
@@ -475,3 +481,59 @@ def test_bad_input(strat_tiny, strat_market, inputs):
     res = industry_rotation(no_part, flow="all", top=3, industries=inds)
     assert res.params["flow_source"].startswith("published")
     assert res.daily.height > 500
+
+
+def test_external_factor(strat_market, inputs):
+    # the flow factor handed in from outside gives the same book as the flow rotation
+    fac = industry_flow_factor(strat_market, flow="trading", lookback=21, inputs=inputs)
+    own = industry_rotation(strat_market, **TRADING_ROTATION, inputs=inputs)
+    ext = industry_rotation(strat_market, top=5, rebalance=2, factor=fac, inputs=inputs)
+    assert ext.targets.equals(own.targets) and ext.daily.equals(own.daily)
+    assert ext.params["flow"] == "external" and ext.params["lookback"] is None
+    # the ETF sector-flow factor of factorlab.etf (issue 14), on ETFs, without inputs
+    from factorlab.etf import sector_flow_factor
+
+    etf_fac = sector_flow_factor(strat_market, by="industry")
+    res = industry_rotation(strat_market, top=5, rebalance=2, factor=etf_fac, asset="etf")
+    assert res.params["flow_source"] == "external factor" and res.daily.height > 500
+    lg = layered_groups(strat_market, factor=etf_fac, inputs=inputs)
+    assert lg.params["flow"] == "external" and lg.stats.height == 3
+    with pytest.raises(ParameterError, match="not sessions of `prices`"):
+        industry_rotation(strat_market, factor=fac.with_columns(date=pl.date(2020, 1, 4)).head(1),
+                          inputs=inputs)  # fmt: skip
+    with pytest.raises(DuplicateKeyError):
+        industry_rotation(strat_market, factor=pl.concat([fac, fac.head(2)]), inputs=inputs)
+    with pytest.raises(MissingColumnError, match="value"):
+        industry_rotation(strat_market, factor=fac.drop("value"), inputs=inputs)
+    with pytest.raises(ParameterError, match="no row for the ranked industries"):
+        industry_rotation(strat_market, factor=fac.with_columns(industry=pl.col("industry") + "_x"),
+                          inputs=inputs)  # fmt: skip
+
+
+def test_estimated_holdings_extend_all_flows(strat_market, inputs):
+    """Past the disclosure change all flows come from estimated holdings (here the synthetic
+    truth, published the next session), marked as estimated; trading flows stay before."""
+    change = dt.date(2024, 8, 16)
+    truth = strat_market.northbound_truth.filter(pl.col("date") > change).collect()
+    days = truth["date"].unique().sort()
+    nxt = pl.DataFrame({"date": days, "published": days.shift(-1)}).drop_nulls()
+    est = truth.join(nxt, on="date")
+    inp = rotation_inputs(strat_market, flows=["all", "trading"], estimated_holdings=est)
+    assert inp.flows["trading"].last == inputs.flows["trading"].last
+    res = industry_rotation(strat_market, flow="all", top=5, rebalance=1, lookback=5, inputs=inp)
+    after = res.targets.filter(pl.col("date") > change)
+    assert after.height > 0 and after["estimated"].all()
+    before = res.targets.filter(pl.col("date") <= change)
+    assert not before["estimated"].any()
+    # an estimated day's flow enters on the day it is published: the factor on the first
+    # session after the change holds no estimated flow yet (its own day is published later)
+    fac = industry_flow_factor(strat_market, flow="all", lookback=5, inputs=inp)
+    ref = industry_flow_factor(strat_market, flow="all", lookback=5, inputs=inputs)
+    assert fac["date"].max() > change
+    same = fac.filter(pl.col("date") <= change).join(ref, on=["date", "industry"])
+    assert same.height > 0
+    assert inp.flows["all"].source.endswith(f"estimated holdings after {change}")
+    # the window before the change is what the daily disclosure gives
+    assert res.book is not None and res.daily["date"].max() > change
+    with pytest.raises(ParameterError, match="not the participants'"):
+        rotation_inputs(strat_market, flows=["all"], source="participants", estimated_holdings=est)

@@ -366,3 +366,23 @@ def test_tables_are_polars_frames(result):
     for part in result.parts:
         for frame in (*result.tables[part].values(), *result.series[part].values()):
             assert isinstance(frame, pl.DataFrame)
+
+
+@pytest.mark.slow
+def test_the_real_data_part_times_csi300_on_all_flows_and_says_what_is_not_public(tmp_path, capsys):
+    from factorlab.datasets.real import default_path
+    from factorlab.northbound.strategies import NOT_PUBLIC, SEED_TIMING_CLAIMS
+
+    if not default_path().is_dir():
+        pytest.skip("../shared/realdata is absent")
+    code = main(["strategies", "--real", "--out", str(tmp_path / "real")])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "Real data against the seed's claims" in printed.out
+    assert "20.35" in printed.out and "1.50" in printed.out  # the seed's CSI 300 claim
+    assert NOT_PUBLIC[:60] in printed.out
+    page = (tmp_path / "real" / "report.html").read_text(encoding="utf-8")
+    for name in ("surfaces", "nav", "quota_band", "quota_nav"):
+        assert f'id="fig-real_data_{name}"' in page
+    assert html.escape(NOT_PUBLIC) in page
+    assert SEED_TIMING_CLAIMS["csi300"] == (0.2035, 1.50)
