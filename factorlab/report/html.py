@@ -42,6 +42,7 @@ __all__ = [
     "figure_html",
     "finish_report_folder",
     "handbook_recommended",
+    "page_head",
     "write_report",
 ]
 
@@ -128,6 +129,18 @@ def _draw_figures(result: StudyResult, fig_dir: Path, dpi: int) -> tuple[list[_D
         (fig_dir / f"{name}.png").write_bytes(png)
         drawn.append(_Drawn(name, caption, png))
     return drawn, None
+
+
+def page_head(title: str) -> list[str]:
+    """The first lines of an HTML report page: doctype, head with `title` and
+    :data:`REPORT_CSS`, the body's heading."""
+    e = html.escape
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+    ]
 
 
 def figure_html(
@@ -245,10 +258,7 @@ def _html(
 ) -> str:
     e = html.escape
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
+        *page_head(title),
         f'<p class="sub">{e(_span(result))}. factorlab {e(__version__)}, written '
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
     ]
