@@ -15,8 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from factorlab.errors import DtypeError
-from factorlab.frames import as_lazy, check_columns, check_numeric, check_unique_keys
+from factorlab.frames import as_lazy, check_columns, check_numeric, check_unique_keys, date_expr
 
 __all__ = ["StudyEstimates", "estimated_note", "study_estimates"]
 
@@ -63,20 +62,9 @@ def study_estimates(estimated: Any) -> StudyEstimates:
     schema = lf.collect_schema()
     check_columns(schema, ["date", "asset", "shares"], table=_TABLE)
     check_numeric(schema, ["shares"], table=_TABLE)
-    date_type = schema["date"]
-    if date_type == pl.Date:
-        date = pl.col("date")
-    elif isinstance(date_type, pl.Datetime):
-        date = pl.col("date").dt.date()
-    else:
-        raise DtypeError(
-            f"column `date` of table `{_TABLE}` must be a Date; got {date_type}. Parse it, e.g. "
-            "pl.col('date').str.to_date().",
-            table=_TABLE,
-            column="date",
-        )
+    date = date_expr(schema, table=_TABLE)
     values = (
-        lf.select(date.alias("date"), pl.col("asset").cast(pl.String), pl.col("shares"))
+        lf.select(date, pl.col("asset").cast(pl.String), pl.col("shares"))
         .with_columns(pl.col("shares").cast(pl.Float64))
         .collect()
         .sort("date", "asset")

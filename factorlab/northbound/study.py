@@ -31,7 +31,7 @@ from factorlab._kernels.rank import group_tail_flags_nb
 from factorlab._version import __version__
 from factorlab.backtest import Costs, backtest_many, pool_benchmark
 from factorlab.calendar import rebalance_dates, to_date
-from factorlab.errors import DtypeError, MarketError, MissingColumnError, ParameterError
+from factorlab.errors import MarketError, MissingColumnError, ParameterError
 from factorlab.evaluate import (
     clean_factor,
     ic_summary,
@@ -45,6 +45,7 @@ from factorlab.frames import (
     check_columns,
     check_numeric,
     check_unique_keys,
+    date_expr,
     match_codes,
 )
 from factorlab.grid import AssetGrid, GridIndex
@@ -620,18 +621,7 @@ def _user_factor(
     table = f"user factor `{name}`"
     check_columns(schema, [column], table=table)
     check_numeric(schema, [column], table=table)
-    date_type = schema["date"]
-    if date_type == pl.Date:
-        date = pl.col("date")
-    elif isinstance(date_type, pl.Datetime):
-        date = pl.col("date").dt.date()
-    else:
-        raise DtypeError(
-            f"column `date` of table `{table}` must be a Date; got {date_type}. Parse it, e.g. "
-            "pl.col('date').str.to_date().",
-            table=table,
-            column="date",
-        )
+    date = date_expr(schema, table=table)
     values = (
         lf.select(
             date.alias("date"),

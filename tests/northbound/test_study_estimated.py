@@ -114,6 +114,16 @@ def test_a_frame_or_a_pandas_frame_gives_the_estimates_result(market, estimate, 
     assert r.data["estimated_holdings"] == "supplied estimated_holdings table"
     p = factor_study(market, estimated_holdings=frame.to_pandas(), cache=False, **KW)
     assert p.daily.equals(with_estimates.daily)
+    timed = frame.with_columns(pl.col("date").cast(pl.Datetime("us")))
+    t = factor_study(market, estimated_holdings=timed, cache=False, **KW)
+    assert t.daily.equals(with_estimates.daily)
+
+
+def test_estimates_outside_the_window_mark_nothing(market, estimate, without):
+    r = factor_study(market, estimated_holdings=estimate, end=LAST_DAILY, cache=False, **KW)
+    assert r.estimated_from is None and not r.daily["estimated"].any()
+    assert r.daily.drop("estimated").equals(without.daily)
+    assert "are estimated" not in repr(r)
 
 
 def test_the_cache_distinguishes_runs_with_different_estimates(market, estimate, tmp_path):
