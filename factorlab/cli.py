@@ -114,22 +114,51 @@ def _cmd_study(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     # everything the user typed is checked before a market is generated or read
     user = _read_factors_file(Path(args.factors_file)) if args.factors_file else {}
+    estimated = _read_estimated_file(args)
     _check_report_dir(args)
     if args.market:
         market = Market.load(args.market)
     else:
         market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
-    return _run_study(market, args, start, user=user)
+    if getattr(args, "estimate", False):  # seed 002's estimator on the market, then the study
+        from factorlab.northbound.estimation import estimate_holdings
+
+        print("estimating holdings after the disclosure change ...", file=sys.stderr)
+        estimated = estimate_holdings(market, progress=_progress(start))
+    return _run_study(market, args, start, user=user, estimated=estimated)
+
+
+def _read_estimated_file(args: argparse.Namespace) -> pl.DataFrame | None:
+    """`--estimated-holdings FILE`: a parquet or CSV file of date, asset, shares (checked by
+    the study)."""
+    path = getattr(args, "estimated_holdings", None)
+    if not path:
+        return None
+    return _read_table_file(Path(path), "--estimated-holdings")
 
 
 def _read_factors_file(path: Path) -> dict[str, tuple[pl.DataFrame, str]]:
     """A parquet or CSV file with `date`, `asset` and one or more factor columns: one user
     factor per factor column."""
+    from factorlab.errors import ParameterError
+
+    frame = _read_table_file(path, "--factors-file")
+    columns = [c for c in frame.columns if c not in ("date", "asset")]
+    if not columns:
+        raise ParameterError(
+            f"`--factors-file` `{path}` has no factor column besides `date` and `asset`; "
+            f"columns are {frame.columns}."
+        )
+    return {c: (frame, c) for c in columns}
+
+
+def _read_table_file(path: Path, option: str) -> pl.DataFrame:
+    """A parquet or CSV file with `date` (parsed when text) and `asset` columns."""
     from factorlab.errors import DtypeError, ParameterError
     from factorlab.frames import check_columns
 
     if not path.is_file():
-        raise ParameterError(f"`--factors-file` `{path}` does not exist.")
+        raise ParameterError(f"`{option}` `{path}` does not exist.")
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
@@ -138,14 +167,14 @@ def _read_factors_file(path: Path) -> dict[str, tuple[pl.DataFrame, str]]:
             frame = pl.read_csv(path, schema_overrides={"asset": pl.String})
         else:
             raise ParameterError(
-                f"`--factors-file` `{path}`: expected a .parquet or .csv file; got `{suffix}`."
+                f"`{option}` `{path}`: expected a .parquet or .csv file; got `{suffix}`."
             )
     except pl.exceptions.PolarsError as exc:
         raise ParameterError(
-            f"`--factors-file` `{path}` cannot be read ({type(exc).__name__}: "
+            f"`{option}` `{path}` cannot be read ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0]})."
         ) from exc
-    table = f"--factors-file {path.name}"
+    table = f"{option} {path.name}"
     check_columns(frame.schema, ["date", "asset"], table=table)
     if frame.schema["date"] == pl.String:
         parsed = frame["date"].str.to_date("%Y-%m-%d", strict=False)
@@ -158,13 +187,7 @@ def _read_factors_file(path: Path) -> dict[str, tuple[pl.DataFrame, str]]:
                 column="date",
             )
         frame = frame.with_columns(date=parsed)
-    columns = [c for c in frame.columns if c not in ("date", "asset")]
-    if not columns:
-        raise ParameterError(
-            f"`--factors-file` `{path}` has no factor column besides `date` and `asset`; "
-            f"columns are {frame.columns}."
-        )
-    return {c: (frame, c) for c in columns}
+    return frame
 
 
 def _check_report_dir(args: argparse.Namespace) -> None:
@@ -180,6 +203,7 @@ def _run_study(
     start: float,
     *,
     user: dict | None = None,
+    estimated: object = None,
 ) -> int:
     from factorlab.backtest import NO_COSTS
     from factorlab.northbound.factors import NORTHBOUND_FACTORS
@@ -187,7 +211,7 @@ def _run_study(
     from factorlab.report import format_table, key_findings, write_report
     from factorlab.report.figures import require_matplotlib
     from factorlab.report.html import handbook_recommended
-    from factorlab.report.tables import USER_MARK, data_line
+    from factorlab.report.tables import USER_MARK, data_line, estimated_line
 
     user = user or {}
     named = getattr(args, "factors", None)
@@ -222,6 +246,7 @@ def _run_study(
         start=getattr(args, "start", None),
         end=getattr(args, "end", None),
         cache=not getattr(args, "no_cache", False),
+        estimated_holdings=estimated,
         progress=_progress(start),
     )
     pct = f"{100 * top:g}%"
@@ -231,6 +256,8 @@ def _run_study(
     )
     print("\n" + textwrap.fill(heading, width=120))
     print(textwrap.fill(data_line(result), width=120, subsequent_indent="  ") + "\n")
+    if estimated_line(result):
+        print(textwrap.fill(estimated_line(result), width=120) + "\n")
     print(format_table(result, wide=getattr(args, "wide", False)))
     if result.params.user_factors:
         print(f"{USER_MARK} user factor")
@@ -751,6 +778,20 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--end", default=None, help="last date, YYYY-MM-DD (default: all data)")
     study.add_argument(
         "--no-cache", action="store_true", help="recompute instead of using the study cache"
+    )
+    holdings = study.add_mutually_exclusive_group()
+    holdings.add_argument(
+        "--estimated-holdings",
+        default=None,
+        metavar="FILE",
+        help="parquet or CSV of date, asset, shares: holdings after the disclosure change "
+        "(2024-08-16), so the study runs past it; those dates are marked estimated",
+    )
+    holdings.add_argument(
+        "--estimate",
+        action="store_true",
+        help="estimate the holdings after the disclosure change first (seed 002's two-step "
+        "estimator on the market's snapshots and short-sellable table)",
     )
     study.add_argument(
         "--wide",

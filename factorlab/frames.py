@@ -32,6 +32,7 @@ __all__ = [
     "check_numeric",
     "check_positive",
     "check_unique_keys",
+    "date_expr",
     "example_rows",
     "match_codes",
 ]
@@ -117,6 +118,22 @@ def check_numeric(schema: pl.Schema, columns: Sequence[str], *, table: str) -> N
                 table=table,
                 column=c,
             )
+
+
+def date_expr(schema: pl.Schema, *, table: str, column: str = "date") -> pl.Expr:
+    """`column` as a Date expression (a Datetime's date), aliased `column`; raise
+    :class:`DtypeError` for any other dtype (a string date is not parsed silently)."""
+    dtype = schema[column]
+    if dtype == pl.Date:
+        return pl.col(column)
+    if isinstance(dtype, pl.Datetime):
+        return pl.col(column).dt.date().alias(column)
+    raise DtypeError(
+        f"column `{column}` of table `{table}` must be a Date; got {dtype}. Parse it, e.g. "
+        f"pl.col({column!r}).str.to_date().",
+        table=table,
+        column=column,
+    )
 
 
 def example_rows(frame: pl.DataFrame, n: int = MAX_EXAMPLES) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ from factorlab._kernels.rank import group_tail_flags_nb
 from factorlab._version import __version__
 from factorlab.backtest import Costs, backtest_many, pool_benchmark
 from factorlab.calendar import rebalance_dates, to_date
-from factorlab.errors import DtypeError, MarketError, MissingColumnError, ParameterError
+from factorlab.errors import MarketError, MissingColumnError, ParameterError
 from factorlab.evaluate import (
     clean_factor,
     ic_summary,
@@ -45,12 +45,14 @@ from factorlab.frames import (
     check_columns,
     check_numeric,
     check_unique_keys,
+    date_expr,
     match_codes,
 )
 from factorlab.grid import AssetGrid, GridIndex
 from factorlab.market import Market
+from factorlab.northbound.estimated import StudyEstimates, estimated_note, study_estimates
 from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
-from factorlab.northbound.hygiene import research_panel
+from factorlab.northbound.hygiene import disclosure_end, research_panel
 from factorlab.northbound.participants import classify_participants, participant_flows
 from factorlab.ops import Factor, compute_factors
 from factorlab.preprocess import preprocess
@@ -74,6 +76,9 @@ STUDY_POOLS = ("csi300", "csi500", "liq1500")
 STUDY_CACHE_FORMAT = 4
 STUDY_KIND = "factorlab-study"
 _RESULT_TABLES = ("table", "daily", "ic", "coverage", "notes", "scores")
+#: The dated result tables that mark, with an ``estimated`` column, the dates whose holdings
+#: are estimated (a study with ``estimated_holdings``).
+_MARKED = ("daily", "ic", "coverage")
 _HEADLINE = (
     "factor",
     "pool",
@@ -89,7 +94,7 @@ _RESERVED = frozenset(
     {
         *("pool", "date", "asset", "industry", "cap", "log_float_cap", "close", "float_shares"),
         *("shares", "vwap", "amount", "volume", "ret", "hold_value", "hold_ratio", "d_shares"),
-        *("flow", "usable_from", "flow_trading"),
+        *("flow", "usable_from", "flow_trading", "estimated"),
     }
 )
 
@@ -136,6 +141,8 @@ class StudyParams:
     annualization: float = 252.0
     min_ic_names: int = MIN_IC_NAMES
     user_factors: tuple[UserFactor, ...] = ()
+    #: sha256 of the estimated holdings' (date, asset, shares) values; None: no estimates.
+    estimated_holdings: str | None = None
 
     @property
     def handbook_factors(self) -> tuple[str, ...]:
@@ -178,6 +185,9 @@ class StudyResult:
     seconds: dict[str, float]
     #: What data the study ran on (source, preset, seed, content hash, path), for the report.
     data: dict[str, str] = field(default_factory=dict)
+    #: The disclosure change: holdings after it are estimated (``daily.estimated`` marks those
+    #: dates); None when no date of the study is estimated.
+    estimated_from: dt.date | None = None
 
     def _display(self) -> Summary:
         p, data = self.params, getattr(self, "data", None) or {}
@@ -195,6 +205,9 @@ class StudyResult:
         )
         frames = sizes({n: getattr(self, n) for n in ("table", "daily", "ic")})
         lines.append(f"dates: {span}{frames}; {sum(self.seconds.values()):.1f} s")
+        note = estimated_note(getattr(self, "estimated_from", None), data)
+        if note:
+            lines.append(note)
         cols = [c for c in _HEADLINE if c in self.table.columns]
         return Summary(
             f"StudyResult: {len(p.factors)} factor(s) x {len(p.pools)} pool(s)",
@@ -365,7 +378,12 @@ class _Panel:
     split: Future | None
 
 
-def _panel(market: Market, params: StudyParams, timer: _Timer) -> _Panel:
+def _panel(
+    market: Market,
+    params: StudyParams,
+    timer: _Timer,
+    estimated: pl.DataFrame | None = None,
+) -> _Panel:
     """The research panel (with a null ``flow_trading`` when there is no split to join), its
     notes, the study's price grid when the hygiene's prices cover exactly the panel's dates
     (else None), and the participant split, left running on its thread."""
@@ -382,7 +400,13 @@ def _panel(market: Market, params: StudyParams, timer: _Timer) -> _Panel:
     try:
         pending = pool.submit(_split_flows, market) if want_split else None
         # the hygiene's read of the prices also gives the study's price grid (one grid)
-        panel = research_panel(market, start=params.start, end=params.end, price_grid=True)
+        panel = research_panel(
+            market,
+            start=params.start,
+            end=params.end,
+            estimated_holdings=estimated,
+            price_grid=True,
+        )
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -597,18 +621,7 @@ def _user_factor(
     table = f"user factor `{name}`"
     check_columns(schema, [column], table=table)
     check_numeric(schema, [column], table=table)
-    date_type = schema["date"]
-    if date_type == pl.Date:
-        date = pl.col("date")
-    elif isinstance(date_type, pl.Datetime):
-        date = pl.col("date").dt.date()
-    else:
-        raise DtypeError(
-            f"column `date` of table `{table}` must be a Date; got {date_type}. Parse it, e.g. "
-            "pl.col('date').str.to_date().",
-            table=table,
-            column="date",
-        )
+    date = date_expr(schema, table=table)
     values = (
         lf.select(
             date.alias("date"),
@@ -674,6 +687,7 @@ def factor_study(
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
     cache: bool | Path = True,
+    estimated_holdings: Any = None,
     progress: ProgressOption = "auto",
 ) -> StudyResult:
     """Run the handbook's northbound factor test protocol.
@@ -723,6 +737,14 @@ def factor_study(
     cache
         True: results are cached under ``cache_dir()/studies`` by the market's content hash and
         these parameters, so a rerun is instant; a path: cache there; False: no cache.
+    estimated_holdings
+        Holdings after the disclosure change (2024-08-16; a synthetic market's
+        ``disclosure_change``): a :class:`~factorlab.northbound.estimation.HoldingsEstimate`
+        (``estimate_holdings(market)``) or its (date, asset, shares) frame. The panel then runs
+        to the estimates' last day (or `end`); an ``estimated`` column of ``daily``, ``ic`` and
+        ``coverage`` marks the dates after the change, ``estimated_from`` is the change and
+        every table and report says so. A digest of the values is in the cache key. Without
+        it, an `end` after the change raises :class:`~factorlab.errors.DisclosureError`.
     progress
         ``"auto"`` (default): a bar (or a line per stage on stderr) in a terminal or a
         notebook, nothing in scripts and tests; ``True``: always; ``None`` / ``False``:
@@ -732,6 +754,7 @@ def factor_study(
     start_d = None if start is None else to_date(start, "start")
     end_d = None if end is None else to_date(end, "end")
     names, users, inputs, matches = _resolve_factors(factors, market)
+    est = None if estimated_holdings is None else study_estimates(estimated_holdings)
     params = StudyParams(
         factors=names,
         user_factors=users,
@@ -748,18 +771,21 @@ def factor_study(
         min_ic_names=int(min_ic_names),
         start=start_d,
         end=end_d,
+        estimated_holdings=None if est is None else est.digest,
     )
     _check(market, params)
     say = progress or (lambda msg: log.info(msg))
     data = data_description(market)
+    if est is not None:
+        data |= {"estimated_holdings": est.source, "estimated_hash": est.digest[:16]}
     cache_path = _cache_path(market, params, cache)
     hit = cached(lambda path: StudyResult.load(path, params), cache_path, "study")
     if hit is not None:
         say(f"cached study: {cache_path}")
-        return replace(hit, data=data)
+        return _with_estimated(replace(hit, data=data), market, est)
     timer = _Timer(say)
     with _small_pages():
-        panel = _panel(market, params, timer)
+        panel = _panel(market, params, timer, None if est is None else est.frame)
         grid = panel.grid
         notes = _code_notes(panel.notes, matches)
         # the factors that do not read the split's flows run while the split finishes
@@ -768,8 +794,22 @@ def factor_study(
         )
         del panel  # the panel is not needed past the factors: its GB are free for the rest
         result = replace(_scored_stages(market, factored, params, timer, grid), data=data)
+    if est is not None:  # every date whose holdings are estimated is marked
+        after = pl.col("date") > disclosure_end(market)
+        result = replace(
+            result,
+            **{n: getattr(result, n).with_columns(estimated=after) for n in _MARKED},
+        )
     store(result.save, cache_path, "study")
-    return result
+    return _with_estimated(result, market, est)
+
+
+def _with_estimated(result: StudyResult, market: Market, est: StudyEstimates | None) -> StudyResult:
+    """`result` with ``estimated_from`` set when any of its dates is estimated."""
+    daily = result.daily
+    if est is None or "estimated" not in daily.columns or not daily["estimated"].any():
+        return result
+    return replace(result, estimated_from=disclosure_end(market))
 
 
 @reports_progress("factor sweep")

@@ -23,6 +23,7 @@ from factorlab.report.figures import figure_plan, figure_png, require_matplotlib
 from factorlab.report.tables import (
     USER_MARK,
     data_sentence,
+    estimated_line,
     handbook_table,
     html_table,
     key_findings,
@@ -41,6 +42,7 @@ __all__ = [
     "figure_html",
     "finish_report_folder",
     "handbook_recommended",
+    "page_head",
     "write_report",
 ]
 
@@ -127,6 +129,18 @@ def _draw_figures(result: StudyResult, fig_dir: Path, dpi: int) -> tuple[list[_D
         (fig_dir / f"{name}.png").write_bytes(png)
         drawn.append(_Drawn(name, caption, png))
     return drawn, None
+
+
+def page_head(title: str) -> list[str]:
+    """The first lines of an HTML report page: doctype, head with `title` and
+    :data:`REPORT_CSS`, the body's heading."""
+    e = html.escape
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+    ]
 
 
 def figure_html(
@@ -244,14 +258,13 @@ def _html(
 ) -> str:
     e = html.escape
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
+        *page_head(title),
         f'<p class="sub">{e(_span(result))}. factorlab {e(__version__)}, written '
         f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
     ]
     parts.append(f'<p class="sub">{e(data_sentence(result))}.</p>')
+    if estimated := estimated_line(result):
+        parts.append(f'<p class="note">{e(estimated)}</p>')
     parts.append(f'<p class="sub">Parameters: {e(_param_line(result.params))}.</p>')
     if note:
         parts.append(f'<p class="note">{e(note)}</p>')
@@ -309,6 +322,8 @@ def _markdown(
 ) -> str:
     lines = [f"# {title}", "", f"{_span(result)}; factorlab {__version__}.", ""]
     lines += [f"{data_sentence(result)}.", ""]
+    if estimated := estimated_line(result):
+        lines += [f"**{estimated}**", ""]
     lines += [f"Parameters: {_param_line(result.params)}.", ""]
     lines += ["## Key findings", ""]
     lines += [f"- {f}" for f in findings] or ["- no finding: empty table"]

@@ -18,10 +18,10 @@ import polars as pl
 from factorlab._version import __version__
 from factorlab.report.figures import figure_png, require_matplotlib
 from factorlab.report.html import (
-    REPORT_CSS,
     check_report_folder,
     figure_html,
     finish_report_folder,
+    page_head,
 )
 from factorlab.report.strategies_figures import industry_label, strategy_figure_plan
 from factorlab.report.tables import (
@@ -631,10 +631,7 @@ def _figure_html(d: _Drawn) -> str:
 def _html(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str | None) -> str:
     e = html.escape
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
+        *page_head(title),
         f'<p class="sub">{e(data_sentence(result))}.</p>',
         f'<p class="sub">Parts: {e(", ".join(result.parts))}. factorlab {e(__version__)}, '
         f"written {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",

@@ -160,6 +160,16 @@ def data_line(result: StudyResult) -> str:
     return "data: " + ", ".join(parts)
 
 
+def estimated_line(result: StudyResult) -> str | None:
+    """The note of a study run with estimated holdings past the disclosure change
+    (``result.estimated_from``): "Holdings after D are estimated (seed 002 two-step
+    estimator)."; else None."""
+    from factorlab.northbound.estimated import estimated_note
+
+    note = estimated_note(getattr(result, "estimated_from", None), getattr(result, "data", {}))
+    return None if note is None else note[:1].upper() + note[1:] + "."
+
+
 def data_sentence(result: StudyResult) -> str:
     """:func:`data_line` as a sentence start ("Data: ..."); the rest keeps its case (paths)."""
     line = data_line(result)
