@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import polars as pl
 
@@ -64,3 +65,15 @@ def targets(rows) -> pl.DataFrame:
     return pl.DataFrame(
         rows, schema={"date": pl.Date, "asset": pl.String, "weight": pl.Float64}, orient="row"
     )
+
+
+#: The prices of ``synthetic_market(n_assets=60, start="2019-01-01", end="2019-12-31")`` as the
+#: generator made them when the retired research reference (``simulate_portfolio``, the research
+#: ``MarketGrid``) was run on them: frozen here, so that the pinned reference values stay an
+#: oracle when the generator changes (regenerate never; they are the reference's inputs).
+RETIRED_REFERENCE_PRICES = Path(__file__).parent / "data" / "retired_reference_prices.parquet"
+
+
+def retired_reference_prices() -> pl.DataFrame:
+    """The frozen prices the retired reference implementations were pinned on."""
+    return pl.read_parquet(RETIRED_REFERENCE_PRICES)

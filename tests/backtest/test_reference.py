@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from _books import days, prices_frame, targets
+from _books import days, prices_frame, retired_reference_prices, targets
 
-import factorlab as fl
 from factorlab.backtest import backtest, quantile_targets
 from factorlab.grid import AssetGrid
 
@@ -74,14 +73,10 @@ def test_tiny_book_equals_an_independent_pandas_computation(entry):
     assert ratio == pytest.approx(0.25, rel=1e-12)
 
 
-@pytest.fixture(scope="module")
-def market():
-    return fl.synthetic_market(n_assets=60, start="2019-01-01", end="2019-12-31", cache=True)
-
-
 #: (entry, side): days, compounded gross return, sum of squared daily gross returns, summed
-#: turnover, blocked buys, blocked sells of ``simulate_portfolio`` (zero costs) on the fixture
-#: market, computed with it before it was removed (factorlab 2025, commit 85f9322).
+#: turnover, blocked buys, blocked sells of ``simulate_portfolio`` (zero costs) on the frozen
+#: prices of tests/data (``_books.retired_reference_prices``), computed with it before it was
+#: removed (factorlab 2025, commit 85f9322).
 REFERENCE = {
     ("close", "top"): (244, 0.49682785380044314, 0.03862936234807668, 37.22644256648017, 0, 1),
     ("close", "bottom"): (244, 0.33418103651027997, 0.035898535577916044, 39.83759757205825, 0, 1),
@@ -108,8 +103,8 @@ REFERENCE = {
 
 @pytest.mark.parametrize("entry", ["close", "next_open", "next_vwap"])
 @pytest.mark.parametrize("side", ["top", "bottom"])
-def test_equals_the_retired_research_reference(market, entry, side):
-    px = market.prices.collect()
+def test_equals_the_retired_research_reference(entry, side):
+    px = retired_reference_prices()
     grid = AssetGrid.from_prices(px)
     sessions = grid.index.date_series()
     weekly = sessions.gather(np.arange(0, sessions.len(), 5))

@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 import pytest
-from _books import days, long_frame, prices_frame
+from _books import days, long_frame, prices_frame, retired_reference_prices
 
 import factorlab as fl
 from factorlab.errors import MissingColumnError, ParameterError, ValueRangeError
@@ -125,7 +125,8 @@ def test_combine_puts_every_kind_on_one_calendar_and_close_only_kinds_refuse_nex
 
 
 #: (finite cells, sum, sum of squares) of each grid of the retired research MarketGrid
-#: (factorlab.evaluate.portfolio, removed) on this market; the AssetGrid equalled it exactly.
+#: (factorlab.evaluate.portfolio, removed) on the frozen prices of tests/data; the AssetGrid
+#: equalled it exactly.
 RESEARCH_GRID = {
     "close": (13806, 224013.8185137874, 5139716.305129519),
     "open": (13806, 223827.2716432422, 5129298.7889801655),
@@ -136,8 +137,8 @@ RESEARCH_GRID = {
 }
 
 
-def test_stock_grid_equals_the_research_market_grid(market):
-    ours = AssetGrid.from_prices(market.prices.collect())
+def test_stock_grid_equals_the_research_market_grid():
+    ours = AssetGrid.from_prices(retired_reference_prices())
     for name, (n, total, squares) in RESEARCH_GRID.items():
         g = getattr(ours, name)
         f = np.isfinite(g)
