@@ -32,6 +32,7 @@ __all__ = [
     "MAX_LINE",
     "TEXT_ROWS",
     "Summary",
+    "data_line",
     "format_value",
     "frame_html",
     "frame_text",
@@ -248,3 +249,22 @@ class Summary:
             parts.append(frame_html(self.table, rows=self.html_rows))
         parts.append("</div>")
         return "".join(parts)
+
+
+def data_line(result: Any) -> str:
+    """What data a result ran on, in one line: source, synthetic preset and seed, content hash
+    and path (what the market's metadata put in the result's ``data`` mapping). Every report
+    and result repr of the study, the strategies, the estimation and the calibration uses it."""
+    data = dict(getattr(result, "data", {}) or {})
+    if not data:
+        return "data: not recorded"
+    parts = [data.pop("source", "user market")]
+    for key, label in (("preset", "preset"), ("seed", "seed"), ("n_assets", "assets")):
+        if key in data:
+            parts.append(f"{label} {data.pop(key)}")
+    if "content_hash" in data:
+        parts.append(f"content hash {data.pop('content_hash')[:16]}")
+    if "path" in data:
+        parts.append(f"at {data.pop('path')}")
+    parts += [f"{k} {v}" for k, v in data.items()]
+    return "data: " + ", ".join(parts)

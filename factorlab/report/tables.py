@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
+from factorlab._display import data_line
+
 if TYPE_CHECKING:  # the report sits below the northbound module: type hints only
     from factorlab.northbound.study import StudyResult
 
@@ -140,24 +142,6 @@ def user_factors(result: StudyResult | pl.DataFrame) -> dict[str, str]:
     the study's order; empty for a bare table or a study of handbook factors only."""
     params = getattr(result, "params", None)
     return {u.name: u.definition for u in getattr(params, "user_factors", ())}
-
-
-def data_line(result: StudyResult) -> str:
-    """What data the study ran on, in one line: source, synthetic preset and seed, content
-    hash and path (what the market's metadata has)."""
-    data = dict(getattr(result, "data", {}) or {})
-    if not data:
-        return "data: not recorded"
-    parts = [data.pop("source", "user market")]
-    for key, label in (("preset", "preset"), ("seed", "seed"), ("n_assets", "assets")):
-        if key in data:
-            parts.append(f"{label} {data.pop(key)}")
-    if "content_hash" in data:
-        parts.append(f"content hash {data.pop('content_hash')[:16]}")
-    if "path" in data:
-        parts.append(f"at {data.pop('path')}")
-    parts += [f"{k} {v}" for k, v in data.items()]
-    return "data: " + ", ".join(parts)
 
 
 def estimated_line(result: StudyResult) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import polars as pl
 
-from factorlab._display import Summary, join_names
+from factorlab._display import Summary, data_line, join_names
 from factorlab._exprs import check_int
 from factorlab.backtest import NO_COSTS, BacktestResult, Costs, backtest_many
 from factorlab.calendar import TRADING_DAYS, rebalance_dates, to_date
@@ -34,7 +34,6 @@ from factorlab.northbound.participants import (
     participant_flows,
 )
 from factorlab.northbound.study import data_description
-from factorlab.report.tables import data_line
 
 __all__ = [
     "ALLOCATION_ROTATION",
