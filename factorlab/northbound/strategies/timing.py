@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._display import Summary
+from factorlab._kernels.timing import slice_moments_nb
 from factorlab.backtest import NO_COSTS, BacktestResult, Costs, backtest_many
 from factorlab.calendar import DISCLOSURE_END, TRADING_DAYS
 from factorlab.errors import DisclosureError, MarketError, ParameterError
@@ -299,10 +300,6 @@ def _table(
     out: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     logc = np.empty((n_t + 1, n_b), order="F")
     logc[0] = 0.0
-    c1 = np.empty((n_t + 1, n_b), order="F")  # cumulative sums of r and r^2: a slice's sums
-    c2 = np.empty((n_t + 1, n_b), order="F")
-    c1[0] = c2[0] = 0.0
-    peak = np.empty((n_t + 1, n_b), order="F")
     spans = {
         sample: (
             int(np.searchsorted(b.dates, np.datetime64(lo))),
@@ -314,8 +311,6 @@ def _table(
     for costs, r in (("gross", b.gross), ("net", b.net)):
         # a book's returns are 0 before its start: plain sums over a slice are its sums
         np.cumsum(np.log1p(r), axis=0, out=logc[1:])
-        np.cumsum(r, axis=0, out=c1[1:])
-        np.cumsum(r * r, axis=0, out=c2[1:])
         sig_ret = np.expm1(logc[b.sig_stop, b.sig_book] - logc[b.sig_start, b.sig_book])
         fill_d = b.dates[np.minimum(b.sig_start, n_t - 1)]
         for sample, (lo, hi) in _samples(in_sample).items():
@@ -324,8 +319,7 @@ def _table(
             n = np.maximum(z - first, 0)
             total = np.expm1(logc[z] - logc[a]) if z > a else np.zeros(n_b)
             b_total = np.expm1(log_bench[z] - log_bench[first]) if z > a else np.zeros(n_b)
-            s1 = c1[z] - c1[a] if z > a else np.zeros(n_b)
-            s2 = c2[z] - c2[a] if z > a else np.zeros(n_b)
+            s1, s2, dd = slice_moments_nb(r, logc, a, z)  # one pass per book
             with np.errstate(invalid="ignore", divide="ignore"):
                 ar = (1.0 + total) ** (annualization / n) - 1.0
                 br = (1.0 + b_total) ** (annualization / n) - 1.0
@@ -333,12 +327,8 @@ def _table(
                 sd = np.sqrt(np.maximum(s2 - n * mean**2, 0.0) / (n - 1))
                 sharpe = np.where(sd > 0, mean / sd * np.sqrt(annualization), np.nan)
                 expo = days_in[sample] / n
-            if z > a:  # max drawdown inside the slice: the running peak starts at 1 (row a)
-                pk = np.maximum.accumulate(logc[a : z + 1], axis=0, out=peak[a : z + 1])
-                dd = np.subtract(logc[a + 1 : z + 1], pk[1:], out=pk[1:])
-                mdd = np.expm1(dd.min(axis=0))
-            else:
-                mdd = np.full(n_b, np.nan)
+            # max drawdown inside the slice: the running peak starts at 1 (row a)
+            mdd = np.expm1(dd) if z > a else np.full(n_b, np.nan)
             few = n < 2
             sel = (b.sig_pos != 0) & (b.sig_start < n_t)
             sel &= (fill_d >= np.datetime64(lo)) & (fill_d <= np.datetime64(hi))
