@@ -282,7 +282,7 @@ def _books_daily(
         gross -= 1.0
         net = np.divide(nav, prev, out=nav)
         net -= 1.0
-    expo = np.nan_to_num(exposure, copy=False)
+    expo = exposure  # NaN (no position) counts as not invested, as 0 does
     for i in np.flatnonzero(first > 0).tolist():  # 0 before the first fill
         net[i, : first[i]] = gross[i, : first[i]] = expo[i, : first[i]] = 0.0
     return net.T, gross.T, expo.T, first
@@ -359,8 +359,8 @@ def _table(
     return pl.DataFrame(
         {
             "book_id": np.repeat(np.arange(n_b), len(keys)),
-            "sample": [s for s, _ in keys] * n_b,
-            "costs": [c for _, c in keys] * n_b,
+            "sample": pl.Series([s for s, _ in keys]).gather(np.tile(np.arange(len(keys)), n_b)),
+            "costs": pl.Series([c for _, c in keys]).gather(np.tile(np.arange(len(keys)), n_b)),
             **cols,
         }
     ).with_columns(pl.col("days", "signals").cast(pl.Int64))
