@@ -560,6 +560,7 @@ class _Setup:
     stamp: np.ndarray
     carry: np.ndarray
     benchmark: pl.DataFrame | None
+    days: np.ndarray  # the grid's dates as int32 day numbers (a book's Date series is cast)
 
 
 def _setup(
@@ -602,6 +603,7 @@ def _setup(
         stamp=costs.stamp_schedule(grid.dates),
         carry=carry,
         benchmark=None if benchmark is None else _benchmark_frame(grid, benchmark),
+        days=grid.dates.astype("datetime64[D]").astype(np.int32),
     )
 
 
@@ -639,7 +641,7 @@ def _run(
     run = _Run(
         grid,
         st.capital,
-        pl.Series("signal_date", grid.dates[sig_rows], dtype=pl.Date),
+        pl.Series("signal_date", st.days[sig_rows]).cast(pl.Date),
         fill_rows,
         np.diff(indptr),
         out,
@@ -654,9 +656,10 @@ def _capacity(indptr: np.ndarray, n_a: int) -> tuple[int, int, int]:
     trades (and holds) at most the names targeted at or before it, at most `n_a`; each name
     is settled at most once."""
     nt = np.diff(indptr)
-    before = np.minimum(np.concatenate([[0], np.cumsum(nt)[:-1]]), n_a)
-    bound = int(np.minimum(before + nt, n_a).sum()) + min(int(nt.sum()), n_a) + 1
-    return min(2 * int(nt.sum()) + n_a + 1024, bound), min(int(nt.sum()) + n_a + 1024, bound), bound
+    total = int(indptr[-1] - indptr[0])
+    before = np.minimum(indptr[:-1] - indptr[0], n_a)  # names targeted before rebalance k
+    bound = int(np.minimum(before + nt, n_a).sum()) + min(total, n_a) + 1
+    return min(2 * total + n_a + 1024, bound), min(total + n_a + 1024, bound), bound
 
 
 def _book(

@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._display import Summary
+from factorlab._kernels.timing import slice_moments_nb
 from factorlab.backtest import NO_COSTS, BacktestResult, Costs, backtest_many
 from factorlab.calendar import DISCLOSURE_END, TRADING_DAYS
 from factorlab.errors import DisclosureError, MarketError, ParameterError
@@ -256,23 +257,35 @@ class _Books:
     sig_pos: np.ndarray
 
 
-def _book_daily(res: BacktestResult, n_t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(net, gross, exposure) on every grid row (0 before the first fill) and the first fill
-    row, from the book's own NAV and cost series: the numbers of ``res.daily`` without building
-    its frame (a grid of thousands of books reads them directly)."""
-    run = res.run
-    nav, cost, exposure = run.out[0], run.out[2], run.out[4]
-    first = int(run.trade_rows[0]) if len(run.trade_rows) else n_t
-    net = np.zeros(n_t)
-    gross = np.zeros(n_t)
-    expo = np.zeros(n_t)
-    if first < n_t:
-        v = nav[first:]
-        prev = np.concatenate([[run.capital], v[:-1]])
-        net[first:] = v / prev - 1.0
-        gross[first:] = (v + cost[first:]) / prev - 1.0
-        expo[first:] = np.nan_to_num(exposure[first:])
-    return net, gross, expo, first
+def _books_daily(
+    books: Sequence[BacktestResult], n_t: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(net, gross, exposure) as (T, B) column-major arrays on every grid row (0 before a
+    book's first fill) and each book's first fill row, from the books' own NAV and cost
+    series, stacked: the numbers of ``res.daily`` without building its frame (a grid of
+    thousands of books reads them at once)."""
+    nav = np.stack([b.run.out[0] for b in books])  # (B, T): each book's row contiguous
+    cost = np.stack([b.run.out[2] for b in books])
+    exposure = np.stack([b.run.out[4] for b in books])
+    capital = np.array([b.run.capital for b in books], dtype=float)
+    first = np.array(
+        [int(b.run.trade_rows[0]) if len(b.run.trade_rows) else n_t for b in books], np.int64
+    )
+    prev = np.empty_like(nav)
+    prev[:, 1:] = nav[:, :-1]
+    prev[:, 0] = capital
+    has = np.flatnonzero(first < n_t)
+    prev[has, first[has]] = capital[has]  # the day before the first fill
+    with np.errstate(invalid="ignore", divide="ignore"):  # in place: the stacks are copies
+        gross = np.add(nav, cost, out=cost)
+        gross /= prev
+        gross -= 1.0
+        net = np.divide(nav, prev, out=nav)
+        net -= 1.0
+    expo = np.nan_to_num(exposure, copy=False)
+    for i in np.flatnonzero(first > 0).tolist():  # 0 before the first fill
+        net[i, : first[i]] = gross[i, : first[i]] = expo[i, : first[i]] = 0.0
+    return net.T, gross.T, expo.T, first
 
 
 def _table(
@@ -287,35 +300,35 @@ def _table(
     out: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     logc = np.empty((n_t + 1, n_b), order="F")
     logc[0] = 0.0
+    spans = {
+        sample: (
+            int(np.searchsorted(b.dates, np.datetime64(lo))),
+            int(np.searchsorted(b.dates, np.datetime64(hi), side="right")),
+        )
+        for sample, (lo, hi) in _samples(in_sample).items()
+    }
+    days_in = {k: invested[a:z].sum(axis=0) for k, (a, z) in spans.items()}
     for costs, r in (("gross", b.gross), ("net", b.net)):
         # a book's returns are 0 before its start: plain sums over a slice are its sums
-        log_r = np.log1p(r)
-        np.cumsum(log_r, axis=0, out=logc[1:])
+        np.cumsum(np.log1p(r), axis=0, out=logc[1:])
         sig_ret = np.expm1(logc[b.sig_stop, b.sig_book] - logc[b.sig_start, b.sig_book])
         fill_d = b.dates[np.minimum(b.sig_start, n_t - 1)]
         for sample, (lo, hi) in _samples(in_sample).items():
-            a = int(np.searchsorted(b.dates, np.datetime64(lo)))
-            z = int(np.searchsorted(b.dates, np.datetime64(hi), side="right"))
+            a, z = spans[sample]
             first = np.clip(b.start, a, max(z, a))  # each book's first row in the sample
             n = np.maximum(z - first, 0)
             total = np.expm1(logc[z] - logc[a]) if z > a else np.zeros(n_b)
             b_total = np.expm1(log_bench[z] - log_bench[first]) if z > a else np.zeros(n_b)
-            rs = r[a:z]
-            s1 = rs.sum(axis=0)
-            s2 = np.einsum("ij,ij->j", rs, rs)
+            s1, s2, dd = slice_moments_nb(r, logc, a, z)  # one pass per book
             with np.errstate(invalid="ignore", divide="ignore"):
                 ar = (1.0 + total) ** (annualization / n) - 1.0
                 br = (1.0 + b_total) ** (annualization / n) - 1.0
                 mean = s1 / n
                 sd = np.sqrt(np.maximum(s2 - n * mean**2, 0.0) / (n - 1))
                 sharpe = np.where(sd > 0, mean / sd * np.sqrt(annualization), np.nan)
-                expo = invested[a:z].sum(axis=0) / n
-            if z > a:  # max drawdown inside the slice: the running peak starts at 1
-                lg = logc[a + 1 : z + 1] - logc[a][None, :]
-                peak = np.maximum(np.maximum.accumulate(lg, axis=0), 0.0)
-                mdd = np.expm1((lg - peak).min(axis=0))
-            else:
-                mdd = np.full(n_b, np.nan)
+                expo = days_in[sample] / n
+            # max drawdown inside the slice: the running peak starts at 1 (row a)
+            mdd = np.expm1(dd) if z > a else np.full(n_b, np.nan)
             few = n < 2
             sel = (b.sig_pos != 0) & (b.sig_start < n_t)
             sel &= (fill_d >= np.datetime64(lo)) & (fill_d <= np.datetime64(hi))
@@ -411,17 +424,13 @@ def _book_stats(
     for j, name in enumerate(names):
         ks = [k for k in range(len(books)) if benchmarks[k] == name]
         # column-major: each book's series is written and scanned contiguously
-        net = np.zeros((n_t, len(ks)), order="F")
-        gross = np.zeros((n_t, len(ks)), order="F")
-        expo = np.zeros((n_t, len(ks)), order="F")
-        start = np.full(len(ks), n_t, np.int64)
+        net, gross, expo, start = _books_daily([books[k] for k in ks], n_t)
         sb, ss, se, sp = [], [], [], []
         for c, k in enumerate(ks):
-            net[:, c], gross[:, c], expo[:, c], start[c] = _book_daily(books[k], n_t)
             rows = books[k].run.trade_rows.astype(np.int64)
             sb.append(np.full(len(rows), c, np.int64))
             ss.append(rows)
-            se.append(np.r_[rows[1:], n_t].astype(np.int64))
+            se.append(np.append(rows[1:], n_t))
             sp.append(np.asarray(positions[k], dtype=float)[: len(rows)])
         b = _Books(
             dates=dates,
@@ -445,18 +454,20 @@ def _book_stats(
 
 def _changes(pos: np.ndarray) -> np.ndarray:
     """Rows where the position differs from the day before (the first nonzero included)."""
-    prev = np.r_[0.0, pos[:-1]]
-    return np.flatnonzero(pos != prev)
+    changed = np.empty(len(pos), bool)
+    changed[:1] = pos[:1] != 0.0
+    np.not_equal(pos[1:], pos[:-1], out=changed[1:])
+    return np.flatnonzero(changed)
 
 
 def _targets_of(
     dates: np.ndarray, pos: np.ndarray, index: str
-) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(signal dates, asset names, weights, positions) of one book: the index for +1, its
     inverse for -1, a 0 weight (cash) for 0."""
     rows = _changes(pos)
     p = pos[rows]
-    assets = [index + _INVERSE if v < 0 else index for v in p]
+    assets = np.where(p < 0, index + _INVERSE, index)
     return dates[rows], assets, np.where(p != 0, 1.0, 0.0), p
 
 
@@ -749,14 +760,14 @@ def threshold_grid(
                         keys.append((name, flow, b, n, float(m)))
                         t_point.append(np.full(len(d), k))
                         t_date.append(d)
-                        t_asset.extend(a)
+                        t_asset.append(a)
                         t_weight.append(w)
                         t_pos.append(p)
     targets = pl.DataFrame(
         {
             "point": np.concatenate(t_point),
             "date": pl.Series(np.concatenate(t_date), dtype=pl.Date),
-            "asset": pl.Series(t_asset, dtype=pl.String).cast(inp.grid.index.enum),
+            "asset": pl.Series(np.concatenate(t_asset)).cast(inp.grid.index.enum),
             "weight": np.concatenate(t_weight),
         }
     )
