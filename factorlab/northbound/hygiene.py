@@ -340,7 +340,10 @@ def _share_basis(
     steps.append(_unmatched_step(codes))
     published = index.scatter(index.cells(kept), kept["shares"].cast(pl.Float64).to_numpy())
     jumped = (pending != 1.0) & ~np.isnan(published)
-    published = np.where(jumped, np.round(published / pending), published)
+    # in place on the jumped cells only (the same values as a where over the whole grid)
+    at = np.flatnonzero(jumped)
+    flat = published.reshape(-1)
+    flat[at] = np.round(flat[at] / pending.reshape(-1)[at])
     steps.append(
         {
             "step": "record-date jumps put on the ex-date basis",
@@ -397,11 +400,17 @@ def _carry_holdings(
     n_carry = int((traded & ~has_rows[:, None]).sum())
     # base = S / cumulative ex-date bonus factor: carried over days without published rows, and
     # differenced on one basis (a bonus issue, even inside a suspension, is never buying)
-    base = np.where(has_rows[:, None], np.nan_to_num(published, nan=0.0), np.nan) / ex
+    # in place (published is read for the last time): the same values, fewer (T, N) temporaries
+    base = np.nan_to_num(published, nan=0.0, copy=False)
+    base[~has_rows] = np.nan
+    base /= ex
     base = ffill_rows(base)
-    shares = np.round(base * ex)
-    prev_base = np.vstack([np.full((1, base.shape[1]), np.nan), base[:-1]])
-    d_shares = (base - prev_base) * ex
+    shares = np.multiply(base, ex)
+    np.round(shares, out=shares)
+    d_shares = np.empty_like(base)
+    d_shares[0] = np.nan
+    np.subtract(base[1:], base[:-1], out=d_shares[1:])
+    d_shares *= ex
     steps.append(
         {
             "step": "absent stock on a published day -> 0 shares",
@@ -426,7 +435,8 @@ def _panel_frame(index: GridIndex, grids: dict[str, np.ndarray], lo: dt.date) ->
     once gathered (the panel's columns and the grids are never all held at once)."""
     close = grids["close"]
     with np.errstate(invalid="ignore"):
-        grids["ret"] = _ratio(grids["adj_close"], prev_valid_rows(grids.pop("adj_close"))) - 1.0
+        grids["ret"] = _ratio(grids["adj_close"], prev_valid_rows(grids.pop("adj_close")))
+        grids["ret"] -= 1.0
     jj, tt = np.nonzero(~np.isnan(close).T)  # rows come out sorted by (asset, date)
     del close
     nxt = sessions("ashare", lo, None)
@@ -474,9 +484,10 @@ def _panel_frame(index: GridIndex, grids: dict[str, np.ndarray], lo: dt.date) ->
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num / den, NaN (null in the panel) where the denominator is zero or not finite (e.g.
     ``float_shares = 0``): a ratio is never inf."""
-    ok = np.isfinite(den) & (den != 0)
+    ok = np.isfinite(den)
+    ok &= den != 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, num / np.where(ok, den, 1.0), np.nan)
+        return np.divide(num, den, out=np.full(np.broadcast(num, den).shape, np.nan), where=ok)
 
 
 def _unmatched_step(codes: CodeMatch) -> dict:
