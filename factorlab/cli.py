@@ -37,6 +37,17 @@ def _progress(start: float):
     return say
 
 
+def _market(args: argparse.Namespace, start: float, **params):
+    """The market a command runs on: ``--market DIR`` or the ``--preset`` synthetic market (with
+    extra generator `params`), generated with progress lines."""
+    from factorlab.datasets import PRESETS, synthetic_market
+    from factorlab.market import Market
+
+    if args.market:
+        return Market.load(args.market)
+    return synthetic_market(**PRESETS[args.preset], **params, progress=_progress(start))
+
+
 def _strength_args(parser: argparse.ArgumentParser) -> None:
     from dataclasses import fields
 
@@ -108,18 +119,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from factorlab.datasets import PRESETS, synthetic_market
-    from factorlab.market import Market
 
     start = time.perf_counter()
     # everything the user typed is checked before a market is generated or read
     user = _read_factors_file(Path(args.factors_file)) if args.factors_file else {}
     estimated = _read_estimated_file(args)
     _check_report_dir(args)
-    if args.market:
-        market = Market.load(args.market)
-    else:
-        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+    market = _market(args, start)
     if getattr(args, "estimate", False):  # seed 002's estimator on the market, then the study
         from factorlab.northbound.estimation import estimate_holdings
 
@@ -287,8 +293,6 @@ def _run_study(
 
 
 def _cmd_strategies(args: argparse.Namespace) -> int:
-    from factorlab.datasets import PRESETS, synthetic_market
-    from factorlab.market import Market
     from factorlab.northbound.strategies import run_strategies
     from factorlab.report.strategies import PART_TITLES, headline_tables, write_strategies_report
     from factorlab.report.tables import data_line, text_table
@@ -301,10 +305,8 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
 
         market = real_sample()
         parts = parts or ["real_data"]
-    elif args.market:
-        market = Market.load(args.market)
     else:
-        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+        market = _market(args, start)
     print("running the northbound strategies ...", file=sys.stderr)
     result = run_strategies(market, parts=parts, cache=not args.no_cache, progress=_progress(start))
     print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
@@ -331,19 +333,14 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from factorlab.datasets import PRESETS, synthetic_market
-    from factorlab.market import Market
     from factorlab.northbound.estimation import run_estimation
     from factorlab.report.estimation import estimation_tables, write_estimation_report
     from factorlab.report.tables import data_line, text_table
 
     start = time.perf_counter()
     _check_report_dir(args)  # refuse a foreign --out before any work
-    if args.market:
-        market = Market.load(args.market)
-    else:
-        extra = {"disclosure_change": args.disclosure_change} if args.disclosure_change else {}
-        market = synthetic_market(**PRESETS[args.preset], **extra, progress=_progress(start))
+    extra = {"disclosure_change": args.disclosure_change} if args.disclosure_change else {}
+    market = _market(args, start, **extra)
     print("estimating northbound holdings after the disclosure change ...", file=sys.stderr)
     result = run_estimation(
         market, start=args.start, end=args.end, attribution_start=args.attribution_start,
@@ -518,14 +515,8 @@ def _cmd_etf_flows(args: argparse.Namespace) -> int:
         from factorlab.datasets import real_sample
 
         market = real_sample()
-    elif args.market:
-        from factorlab.market import Market
-
-        market = Market.load(args.market)
     else:
-        from factorlab.datasets import PRESETS, synthetic_market
-
-        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+        market = _market(args, start)
     result = sector_money_flow(market, args.sectors, days=args.days, as_of=args.as_of)
     table = format_flow_table(result.table)
     print(f"板块资金流向分析 / sector money flows from ETFs (last {args.days} sessions)")
@@ -556,16 +547,12 @@ def _cmd_etf_flows(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from factorlab.calibration import calibrate
-    from factorlab.datasets import PRESETS, real_sample, synthetic_market
+    from factorlab.datasets import real_sample
     from factorlab.datasets.real import default_path
-    from factorlab.market import Market
     from factorlab.report.calibration import calibration_text
 
     start = time.perf_counter()
-    if args.market:
-        market = Market.load(args.market)
-    else:
-        market = synthetic_market(**PRESETS[args.preset], progress=_progress(start))
+    market = _market(args, start)
     reference = None
     if not args.no_reference:
         if default_path().is_dir():
