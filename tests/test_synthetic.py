@@ -356,6 +356,7 @@ def _weekly_rank_ic(m: Market) -> np.ndarray:
         .drop_nulls(["f", "fwd"])
         .group_by("date")
         .agg(ic=pl.corr(pl.col("f").rank(), pl.col("fwd").rank()))
+        .sort("date")  # group_by's row order is arbitrary: the decay test splits by date
         .collect()
     )
     return frame["ic"].drop_nulls().to_numpy()
