@@ -13,6 +13,7 @@ import pytest
 from factorlab import pools
 from factorlab.calendar import sessions
 from factorlab.datasets.real import FILES, default_path
+from factorlab.datasets.synthetic import liquidity_pool_size
 from factorlab.errors import ParameterError, SchemaError
 
 D = dt.date
@@ -190,7 +191,10 @@ def test_liquidity_rule_on_a_hand_made_frame():
 def test_liquidity_equals_the_synthetic_generator(small_market):
     """The synthetic generator's liq1500 is built by pools.liquidity_members; the frame API on
     its prices and assets tables gives the same pool, row for row."""
-    built = pools.liquidity(small_market.prices, assets=small_market.assets)
+    n_assets = small_market.assets.select(pl.len()).collect().item()
+    built = pools.liquidity(
+        small_market.prices, assets=small_market.assets, size=liquidity_pool_size(n_assets)
+    )
     synthetic = (small_market.pools.filter(pl.col("pool") == "liq1500").collect()
                  .sort("date", "asset"))
     assert synthetic.height > 100_000

@@ -44,6 +44,7 @@ __all__ = [
     "SynthParams",
     "generate",
     "iter_tables",
+    "liquidity_pool_size",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,22 @@ SECTOR_ETF_CODES: dict[str, str] = dict(
 BROAD_ETF_CODES = {"csi300": "510300.SH", "csi500": "510500.SH", "csi800": "515800.SH"}
 INDEX_BASE = {"csi300": 3500.0, "csi500": 6000.0, "csi800": 4000.0, "csi_all": 4500.0}
 
+#: Listed A-shares (Shanghai and Shenzhen, no Beijing) by date, roughly the real counts; the
+#: synthetic universe follows its shape (``n_assets`` stocks are listed at the end).
+LISTED_COUNT = (
+    (dt.date(2014, 11, 17), 2580.0),
+    (dt.date(2016, 1, 1), 2830.0),
+    (dt.date(2017, 1, 1), 3050.0),
+    (dt.date(2018, 1, 1), 3480.0),
+    (dt.date(2019, 1, 1), 3580.0),
+    (dt.date(2020, 1, 1), 3760.0),
+    (dt.date(2021, 1, 1), 4150.0),
+    (dt.date(2022, 1, 1), 4600.0),
+    (dt.date(2023, 1, 1), 5080.0),
+    (dt.date(2024, 1, 1), 5340.0),
+    (dt.date(2024, 12, 31), 5390.0),
+    (dt.date(2026, 12, 31), 5500.0),
+)
 #: Allocation ratio level (of total shares of eligible stocks) by calendar date, interpolated.
 _ALLOCATION_LEVEL = (
     (dt.date(2014, 11, 17), 0.0007),
@@ -154,6 +171,16 @@ class Strengths:
     - ``industry``: industry flows lead industry returns.
     - ``allocation``: allocation tilts pay off slowly (over ~6 weeks).
     - ``decay_after_2021``: multiplier applied to every effect from 2021-01-01 on.
+    - ``quality``: the premium of the quality style that allocation money prefers (the static
+      factors' rank IC); the style's volatility stays at 0.
+
+    The stock-level flow components (each multiplies the size of one independent part of the
+    trading or allocation money's stock flows; 0 removes it):
+
+    - ``index_flow``: passive money tracking CSI 300 (index inclusion / exclusion flows at the
+      reviews).
+    - ``chasing``: trading money chasing the stock's past 20-day return.
+    - ``flow_noise``: uninformed stock-specific trading flows (weeks of memory).
     """
 
     selection: float = 1.0
@@ -161,6 +188,10 @@ class Strengths:
     industry: float = 1.0
     allocation: float = 1.0
     decay_after_2021: float = 0.4
+    quality: float = 1.0
+    index_flow: float = 1.0
+    chasing: float = 1.0
+    flow_noise: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -266,11 +297,17 @@ class _Universe:
         self.star, self.chinext = star, chinext
 
     def _draw_listing(self, days: np.ndarray, rng: np.random.Generator) -> None:
-        """Listing (three quarters before the window, the rest inside it) and a few delistings."""
+        """Listing dates following the real count of listed A-shares (``LISTED_COUNT``): the
+        stocks listed at the window's start list 400-9,000 days before it, the others at the
+        dates the real count grows (2017 and 2020-2022 are the big IPO years); a few delist."""
         n, n_t = len(self.industry), len(days)
-        pre = rng.random(n) < 0.75
+        c0, c1 = _interp_by_date(days[[0, -1]], LISTED_COUNT)
+        pre = rng.random(n) < c0 / c1
         pre_offset = rng.integers(400, 9000, size=n)
-        list_idx = np.where(pre, 0, rng.integers(1, max(2, n_t - 120), size=n))
+        # in-window listings: invert the count curve at a uniform draw between c0 and c1
+        curve = _interp_by_date(days, LISTED_COUNT)
+        at = np.searchsorted(curve, rng.uniform(c0, c1, size=n))
+        list_idx = np.where(pre, 0, np.clip(at, 1, max(1, n_t - 120)))
         list_date = np.where(pre, days[0] - pre_offset.astype("timedelta64[D]"), days[list_idx])
         self.list_idx = list_idx
         self.list_date = list_date
@@ -310,6 +347,7 @@ class _Universe:
         order = np.argsort(self.codes)  # assets sorted by code from here on
         for attr in ("industry", "list_idx", "list_date", "delist_idx", "sh", "codes"):
             setattr(self, attr, getattr(self, attr)[order])
+        self.sme = sme[order]
         return star[order], chinext[order]
 
     def _draw_sizes(self, rng: np.random.Generator) -> np.ndarray:
@@ -396,6 +434,7 @@ _RNG_STREAMS = (
     "style",
     "world",
     "theme",
+    "components",
 )
 
 
@@ -443,6 +482,15 @@ class _Latent:
     a_time: np.ndarray
     a_ind: np.ndarray
     a_alloc: np.ndarray
+    # the stock-level flow components and the styles (see :func:`_components`)
+    sel_hold: np.ndarray | None = None  # leaky integral of g: the trading holdings it moves
+    flow_noise: np.ndarray | None = None  # uninformed stock-specific trading tilt, (n_t, n)
+    quality: np.ndarray | None = None  # quality loading per stock (allocation money's taste)
+    growth: np.ndarray | None = None  # growth loading per stock
+    f_quality: np.ndarray | None = None  # daily return of the quality style, (n_t,)
+    f_growth: np.ndarray | None = None  # daily return of the growth style, (n_t,)
+    interest: np.ndarray | None = None  # active northbound money follows the stock, (n,)
+    jumps: np.ndarray | None = None  # news jumps of the returns (limit moves), (n_t, n)
 
 
 #: Memory (daily AR(1) coefficient) of the market-timing latent: a few days.
@@ -479,20 +527,48 @@ def _within_industry(x: np.ndarray, industry: np.ndarray, weight: np.ndarray) ->
     return x
 
 
-def _latent(days: np.ndarray, u: _Universe, s: Strengths, rl: np.random.Generator) -> _Latent:
+def _relative_to_industry(x: np.ndarray, industry: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """`x` (n_t, n) > 0 over its `weight`-weighted mean within each industry, per day, in place:
+    stock tilts that move no industry's (nor the market's) weighted total. `weight` is per
+    stock (n,) or per stock and day (n_t, n), NaN read as 0."""
+    n_ind = int(industry.max()) + 1
+    member = np.zeros((len(industry), n_ind))
+    member[np.arange(len(industry)), industry] = 1.0
+    w = np.nan_to_num(weight)
+    if w.ndim == 1:
+        mean = (x @ (member * w[:, None])) / np.maximum(w @ member, 1e-300)
+    else:
+        mean = ((x * w) @ member) / np.maximum(w @ member, 1e-300)
+    x /= np.where(mean > 0, mean, 1.0)[:, industry]
+    return x
+
+
+def _latent(
+    days: np.ndarray,
+    u: _Universe,
+    s: Strengths,
+    rl: np.random.Generator,
+    rc: np.random.Generator,
+) -> _Latent:
     """The latent drivers. Stock-level views (``g``, ``h``) are relative within the industry
     (less their mean weighted by the stock's rough size): stock picks buy some names and sell
     others, so the money's industry and market flows come from its industry and market views."""
     n_t, n, n_ind = len(days), len(u.industry), len(u.industries)
     size = u.total_base * u.price0 * np.exp(0.3 * u.zsize)
-    g = _within_industry(ar1_nb(rl.standard_normal((n_t, n)), 0.9), u.industry, size)
-    h = _within_industry(ar1_nb(rl.standard_normal((n_t, n)), 0.985), u.industry, size)
+    g = _within_industry(
+        ar1_nb(rl.standard_normal((n_t, n)), SELECTION_MEMORY), u.industry, size
+    )
+    h = _within_industry(ar1_nb(rl.standard_normal((n_t, n)), PREFERENCE_MEMORY), u.industry, size)
     timing = ar1_nb(rl.standard_normal(n_t), TIMING_MEMORY)
     q_ind = ar1_nb(rl.standard_normal((n_t, n_ind)), INDUSTRY_MEMORY)
+    # industry views are relative to the market (they cancel in trading money's aggregate flows,
+    # which the timing view sets)
+    q_ind -= q_ind.mean(axis=1, keepdims=True)
+    q_ind /= q_ind.std()
     info = ar1_nb(rl.standard_normal((n_t, n_ind)), ALLOCATION_INFO_MEMORY)
     burst = ar1_nb(rl.standard_normal((n_t, n_ind)), ALLOCATION_BURST_MEMORY)
     market_burst = ar1_nb(rl.standard_normal(n_t), ALLOCATION_BURST_MEMORY)
-    return _Latent(
+    lat = _Latent(
         g=g,
         h=h,
         timing=timing,
@@ -503,19 +579,92 @@ def _latent(days: np.ndarray, u: _Universe, s: Strengths, rl: np.random.Generato
         alloc_burst=burst,
         alloc_pressure=_allocation_pressure(burst),
         alloc_market_burst=market_burst,
-        a_sel=_effect_path(days, 0.045 * s.selection, s.decay_after_2021)[:, None],
+        a_sel=_effect_path(days, SELECTION_DRIFT * s.selection, s.decay_after_2021)[:, None],
         a_time=_effect_path(days, s.timing, s.decay_after_2021),
         a_ind=_effect_path(days, s.industry, s.decay_after_2021)[:, None],
         a_alloc=_effect_path(days, s.allocation, s.decay_after_2021)[:, None],
     )
+    _components(lat, days, u, s, rc)
+    return lat
+
+
+#: Memory of the stock information g (its flow rate: months) and of the slow preference h.
+SELECTION_MEMORY = 0.985
+PREFERENCE_MEMORY = 0.993
+#: Allocation holdings' tilt to the slow preference h, exp(PREFERENCE_TILT x h), and their
+#: response to the yuan's deviation from its trend, (fx / trend)^-FX_TILT.
+PREFERENCE_TILT = 0.4
+FX_TILT = 12.0
+#: Trading money unwinds what g made it buy by this much a day (the stock-level leaky integral).
+SELECTION_UNWIND = 0.99
+#: Stock drift per unit of g, in units of the stock's vol, at strength 1; the payoff of selling
+#: (g < 0) weighs ``SELECTION_SELL_WEIGHT`` times that of buying (informed exits pay most).
+SELECTION_DRIFT = 0.12
+SELECTION_SELL_WEIGHT = 2.0
+#: The quality style: daily volatility and premium (at strength 1) of its return per unit of
+#: loading; allocation money prefers quality (``QUALITY_TASTE`` in its preference).
+QUALITY_VOL = 0.005
+QUALITY_PREMIUM = 0.0002
+QUALITY_TASTE = 1.0
+#: The growth style: daily volatility of its return per unit of loading (no premium, no flows).
+GROWTH_VOL = 0.004
+#: Memory of the uninformed stock-specific trading tilt (weeks).
+FLOW_NOISE_MEMORY = 0.97
+#: Active northbound money follows a stock with probability sigmoid(INTEREST_BIAS + INTEREST_SIZE
+#: x size z + INTEREST_QUALITY x quality); the others are held only by index trackers (CSI 300).
+INTEREST_BIAS = 0.5
+INTEREST_SIZE = 0.8
+INTEREST_QUALITY = 0.5
+#: News jumps: daily probability and size range of up / down jumps (limit hits).
+JUMP_UP = (0.006, 0.06, 0.16)
+JUMP_DOWN = (0.0015, 0.05, 0.12)
+
+
+def _components(
+    lat: _Latent, days: np.ndarray, u: _Universe, s: Strengths, rc: np.random.Generator
+) -> None:
+    """The stock-level flow components and the styles, drawn from their own stream `rc`."""
+    n_t, n = len(days), len(u.industry)
+    lat.sel_hold = _leaky_integral(lat.g, SELECTION_UNWIND)
+    lat.flow_noise = ar1_nb(rc.standard_normal((n_t, n)), FLOW_NOISE_MEMORY)
+    # style loadings relative within the industry (size-weighted), like g and h: a style
+    # premium is no industry effect
+    size = u.total_base * u.price0 * np.exp(0.3 * u.zsize)
+    loadings = _within_industry(rc.standard_normal((2, n)), u.industry, size)
+    lat.quality, lat.growth = loadings / loadings.std(axis=1, keepdims=True)
+    a_q = _effect_path(days, s.quality, s.decay_after_2021)
+    lat.f_quality = QUALITY_PREMIUM * a_q + QUALITY_VOL * _student_t(rc, n_t)
+    lat.f_growth = GROWTH_VOL * _student_t(rc, n_t)
+    z = INTEREST_BIAS + INTEREST_SIZE * u.zsize + INTEREST_QUALITY * lat.quality
+    lat.interest = rc.random(n) < 1.0 / (1.0 + np.exp(-z))
+    up = rc.random((n_t, n)) < JUMP_UP[0]
+    jumps = np.where(up, rc.uniform(JUMP_UP[1], JUMP_UP[2], (n_t, n)), 0.0)
+    down = rc.random((n_t, n)) < JUMP_DOWN[0]
+    jumps -= np.where(down, rc.uniform(JUMP_DOWN[1], JUMP_DOWN[2], (n_t, n)), 0.0)
+    # zero mean: the jumps add tails, not drift
+    jumps -= JUMP_UP[0] * (JUMP_UP[1] + JUMP_UP[2]) / 2 - JUMP_DOWN[0] * (
+        JUMP_DOWN[1] + JUMP_DOWN[2]
+    ) / 2
+    lat.jumps = jumps
+
+
+def _selection_payoff(lat: _Latent) -> np.ndarray:
+    """The planted selection payoff per unit of vol: g of the day before, sells weighing
+    ``SELECTION_SELL_WEIGHT`` x buys, less its cross-sectional mean (no market drift), in the
+    stocks active money follows."""
+    g = lat.g[:-1]
+    w = np.where(g < 0.0, SELECTION_SELL_WEIGHT * g, g)
+    w -= w.mean(axis=1, keepdims=True)
+    w *= lat.interest  # trading money knows the stocks it follows
+    return w
 
 
 #: Allocation holdings' industry tilt, exp(INFO_TILT * info + BURST_TILT * burst), and their
 #: market-wide uninformed flows (passive and liquidity flows, no price effect),
 #: exp(MARKET_BURST_TILT * market burst).
-INFO_TILT = 0.4
-BURST_TILT = 0.35
-MARKET_BURST_TILT = 0.5
+INFO_TILT = 0.3
+BURST_TILT = 0.3
+MARKET_BURST_TILT = 0.1
 
 
 def _allocation_pressure(burst: np.ndarray) -> np.ndarray:
@@ -538,9 +687,9 @@ TIMING_DRIFT = 0.004
 INDUSTRY_DRIFT = 0.0015
 #: Industry drift per unit of allocation money's view, and the pressure's price impact.
 ALLOCATION_INFO_DRIFT = 0.001
-ALLOCATION_PRESSURE_IMPACT = 0.02
+ALLOCATION_PRESSURE_IMPACT = 0.025
 #: Stock drift per unit of the slow allocation preference h, in units of the stock's vol.
-ALLOCATION_STOCK_DRIFT = 0.012
+ALLOCATION_STOCK_DRIFT = 0.02
 
 
 def _timing_effect(lat: _Latent) -> np.ndarray:
@@ -585,6 +734,10 @@ def _assets(days: np.ndarray, u: _Universe, codes: pl.Series) -> pl.DataFrame:
     )
 
 
+#: Idiosyncratic daily vol of a stock of mean size (smaller stocks more).
+IDIO_VOL = 0.02
+
+
 def _returns(u: _Universe, lat: _Latent, rr: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Daily returns: market + industry + size + idiosyncratic, fat tails, planted effects;
     ``(returns, idiosyncratic sigma per stock)``."""
@@ -598,13 +751,17 @@ def _returns(u: _Universe, lat: _Latent, rr: np.random.Generator) -> tuple[np.nd
     ind_ret += _allocation_industry_effect(lat)
     size_ret = 0.004 * rr.standard_normal(n_t)
     beta = rr.normal(1.0, 0.25, n)
-    sigma = 0.017 * np.exp(-0.15 * u.zsize)
+    sigma = IDIO_VOL * np.exp(-0.15 * u.zsize)
     ret = _student_t(rr, (n_t, n))
     ret *= sigma
     ret += mkt[:, None] * beta[None, :]
     ret += ind_ret[:, u.industry]
     ret += size_ret[:, None] * (-0.5 * u.zsize)[None, :]
-    ret[1:] += (lat.a_sel[1:] * sigma) * lat.g[:-1]
+    ret += lat.f_quality[:, None] * lat.quality[None, :]
+    ret += lat.f_growth[:, None] * lat.growth[None, :]
+    ret += lat.jumps
+    lat.jumps = None
+    ret[1:] += (lat.a_sel[1:] * sigma) * _selection_payoff(lat)
     ret[1:] += (ALLOCATION_STOCK_DRIFT * lat.a_alloc[1:] * sigma) * lat.h[:-1]
     return ret, sigma
 
@@ -711,62 +868,119 @@ def _link_open(days: np.ndarray, u: _Universe) -> np.ndarray:
     )
 
 
-#: Trading holdings' response to 5-day returns (chasing), its industry and market views.
+#: Trading holdings' response to the stock's past 20-day return (chasing, at strength 1), to the
+#: uninformed stock tilt (flow noise, at strength 1), to g's leaky integral (selection), and
+#: its industry and market views.
 CHASE = 0.05
-INDUSTRY_TILT = 0.4
+CHASE_WINDOW = 20
+NOISE_TILT = 0.08
+SELECTION_TILT = 1.5
+INDUSTRY_TILT = 1.0
 TIMING_TILT = 0.5
+#: The trading part's level, relative to the allocation level (the trading type's share of the
+#: holding value, seed 004 表3: 14-25%).
+TRADING_LEVEL = 0.08
+#: Trading money's industry baskets: the ratio of every followed stock of an industry that its
+#: views (industry and timing) move, relative to the allocation level.
+TRADING_BASKET = 0.25
+#: The baskets' tilt to size: exp(BASKET_SIZE_TILT x size z).
+BASKET_SIZE_TILT = 0.5
+#: Allocation money's tilt to size: exp(ALLOCATION_SIZE_TILT x size z).
+ALLOCATION_SIZE_TILT = 0.6
+#: Caps of the targets (ratios of total shares): no stock is wanted above 10% + 4%.
+MAX_TARGET_ALLOCATION = 0.10
+MAX_TARGET_TRADING = 0.04
+#: Daily noise of the trading part, relative to its target.
+TRADING_NOISE = 0.004
+#: Passive money tracking CSI 300 holds this ratio of each member's shares (relative to the
+#: allocation level, at strength 1): index inclusion buys it, exclusion sells it.
+PASSIVE_LEVEL = 0.3
 
 
 def _holding_ratios(
     days: np.ndarray,
     u: _Universe,
     lat: _Latent,
+    s: Strengths,
     fx: np.ndarray,
     realized: np.ndarray,
     sigma: np.ndarray,
     can_trade: np.ndarray,
     eligible: np.ndarray,
+    passive: np.ndarray,
+    mcap: np.ndarray,
+    float_frac: np.ndarray,
     init: np.ndarray,
     rh: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Northbound holding ratios ``(allocation, trading)`` of each stock's total shares.
 
-    Allocation money follows size, industry tilt, the allocation level and the yuan; trading
-    money follows the information latent, 5-day return chasing, industry flows and timing.
-    Consumes ``lat.h`` and ``lat.g`` (set to None once used) to keep peak memory low.
+    Allocation money follows size, industry tilt, quality, the slow preference h, its industry
+    views, the allocation level and the yuan in the stocks it follows (``lat.interest``), plus
+    index trackers in the CSI 300 members (`passive`). Trading money (in the followed stocks)
+    follows the leaky integral of the information latent, the past 20-day return (chasing) and
+    its own uninformed stock tilts (flow noise) in a stock part, and its industry and market
+    views in industry baskets (the same share of every followed stock's float, `float_frac`
+    = float / total shares). The stock parts are rescaled within each industry by market cap
+    `mcap`, so stock picks move no industry total. Consumes ``lat.h``, ``lat.g`` and the
+    components (set to None once used) to keep peak memory low.
     """
     n_t, n = lat.h.shape
     fx_trend = _interp_by_date(days, _FX_ANCHORS)
     level = _interp_by_date(days, _ALLOCATION_LEVEL)
-    pref = np.exp(rh.normal(0.0, 0.5, n))
+    pref = np.exp(rh.normal(0.0, 0.5, n) * 0.6 + 0.5 * QUALITY_TASTE * lat.quality)
     tilt = np.array([ALLOCATION_TILT.get(name, 1.0) for name in u.industries])[u.industry]
-    w_alloc = np.exp(0.45 * u.zsize) * tilt * pref
+    w_alloc = np.exp(ALLOCATION_SIZE_TILT * u.zsize) * tilt * pref * lat.interest
     w_alloc /= np.average(w_alloc, weights=np.exp(u.zsize))
-    fx_mult = np.exp(-6.0 * np.log(fx / fx_trend))
-    target_a = np.exp(0.3 * lat.h)
+    fx_mult = np.exp(-FX_TILT * np.log(fx / fx_trend))
+    common = (level * fx_mult)[:, None]
+    common = common * np.exp(
+        MARKET_BURST_TILT * lat.alloc_market_burst - 0.5 * MARKET_BURST_TILT**2
+    )[:, None]
+    # the stock part: the slow preference h on size, industry tilt and taste
+    target_a = np.exp(PREFERENCE_TILT * lat.h)
     lat.h = None  # no longer needed: free it
-    # the views' tilts are mean-one multipliers (unit-variance latents: exp(k x - k^2 / 2))
+    _relative_to_industry(target_a, u.industry, mcap * w_alloc)
+    target_a *= w_alloc[None, :]
+    # index trackers hold the same share of every member's float (float-cap weights)
+    target_a += (PASSIVE_LEVEL * s.index_flow) * (passive * float_frac)
+    # allocation money's slow industry view and its uninformed bursts tilt its holdings (mean-one
+    # multipliers of unit-variance latents: exp(k x - k^2 / 2))
     tilt_a = INFO_TILT * lat.alloc_info + BURST_TILT * lat.alloc_burst
     tilt_a -= 0.5 * (INFO_TILT**2 + BURST_TILT**2)
     target_a *= np.exp(tilt_a)[:, u.industry]
-    target_a *= np.exp(MARKET_BURST_TILT * lat.alloc_market_burst - 0.5 * MARKET_BURST_TILT**2)[
-        :, None
-    ]
-    target_a *= (level * fx_mult)[:, None] * w_alloc[None, :]
-    chase = _trailing_sum(np.nan_to_num(realized), 5)
-    chase /= sigma[None, :] * np.sqrt(5.0)
+    target_a *= common
+    del common
+    np.minimum(target_a, MAX_TARGET_ALLOCATION, out=target_a)
+    # chasing the stock's own return, relative to its industry: stock flows, no industry momentum
+    chase = _within_industry(np.nan_to_num(realized), u.industry, np.ones(n))
+    chase = _trailing_sum(chase, CHASE_WINDOW)
+    chase /= sigma[None, :] * np.sqrt(CHASE_WINDOW)
     np.clip(chase, -3, 3, out=chase)
-    target_t = 0.5 * lat.g
-    lat.g = None
-    target_t += CHASE * chase
+    target_t = chase
+    target_t *= CHASE * s.chasing
     del chase
-    target_t += INDUSTRY_TILT * lat.q_flow[:, u.industry]
-    target_t += TIMING_TILT * lat.timing_flow[:, None]
-    target_t -= 0.5 * (INDUSTRY_TILT**2 + TIMING_TILT**2)  # mean-one view multipliers
+    target_t += SELECTION_TILT * np.clip(lat.sel_hold, -2.5, 2.5)
+    lat.g = lat.sel_hold = None
+    target_t += (NOISE_TILT * s.flow_noise) * lat.flow_noise
+    lat.flow_noise = None
     np.exp(target_t, out=target_t)
-    target_t *= 0.35 * level[:, None] * (np.exp(0.3 * u.zsize) * np.exp(rh.normal(0, 0.4, n)))
+    w_trade = np.exp(0.3 * u.zsize) * np.exp(rh.normal(0, 0.4, n)) * lat.interest
+    _relative_to_industry(target_t, u.industry, mcap * w_trade)
+    target_t *= TRADING_LEVEL * w_trade[None, :]
+    # the industry and market part: baskets (the same ratio of every followed stock of an
+    # industry) sized by trading money's industry and market views
+    views = INDUSTRY_TILT * lat.q_flow + TIMING_TILT * lat.timing_flow[:, None]
+    views -= 0.5 * (INDUSTRY_TILT**2 + TIMING_TILT**2)  # mean-one view multipliers
+    basket = TRADING_BASKET * np.exp(views)
+    # a share of each followed stock's float, larger in the large caps (where trading money
+    # trades its views: the small stocks' flows are mostly their own)
+    w_basket = np.exp(BASKET_SIZE_TILT * u.zsize - 0.5 * BASKET_SIZE_TILT**2) * lat.interest
+    target_t += basket[:, u.industry] * (float_frac * w_basket[None, :])
+    target_t *= level[:, None]
+    np.minimum(target_t, MAX_TARGET_TRADING, out=target_t)
     noise_a = 0.0015 * rh.standard_normal((n_t, n))
-    noise_t = 0.01 * rh.standard_normal((n_t, n))
+    noise_t = TRADING_NOISE * rh.standard_normal((n_t, n))
     return holdings_nb(
         target_a,
         target_t,
@@ -774,7 +988,7 @@ def _holding_ratios(
         noise_t,
         can_trade,
         eligible,
-        0.02,
+        ALLOCATION_SPEED,
         0.3,
         init,
         FOREIGN_HALT_AT,
@@ -820,7 +1034,7 @@ def iter_tables(
     codes = pl.Series("asset", u.codes, dtype=pl.String)
     date_s = pl.Series("date", days, dtype=pl.Date)
     yield "assets", _assets(days, u, codes)
-    lat = _latent(days, u, p.strengths, rngs["latent"])
+    lat = _latent(days, u, p.strengths, rngs["latent"], rngs["components"])
 
     say("returns and prices")
     ret, sigma = _returns(u, lat, rngs["returns"])
@@ -837,15 +1051,17 @@ def iter_tables(
 
     say("pools and indices")
     mcap = np.where(u.trading, close * total_shares, np.nan)
-    pools, member, eligible = _pools(days, u, mcap, bars.amount)
+    pools, member, eligible = _pools(days, u, mcap, bars.amount, rngs["components"])
     yield "pools", pools
     del pools
     yield "prices", _prices(date_s, codes, u, bars, close, adj, float_shares, total_shares)
     vwap = bars.vwap
     del bars, adj
     fcap = np.where(u.trading, close * float_shares, np.nan)
+    float_frac = float_shares / total_shares
     del float_shares
     indices = _indices(days, member, fcap, realized)
+    passive = member["csi300"]
     del member
     yield "indices", indices
 
@@ -860,8 +1076,13 @@ def iter_tables(
     init = (u.list_idx == 0) & link_open[0]
     del link_open
     ra, rt = _holding_ratios(
-        days, u, lat, fx, realized, sigma, can_trade, eligible, init, rngs["holdings"]
+        days, u, lat, p.strengths, fx, realized, sigma, can_trade, eligible, passive, mcap,
+        float_frac, init, rngs["holdings"],
     )
+    del passive, float_frac
+    # a delisted stock's holdings are gone (the shares are cancelled, CCASS drops the stock)
+    ra[~u.listed] = 0.0
+    rt[~u.listed] = 0.0
     ratio = ra + rt
     del rt
     tot_pub = np.nan_to_num(total_shares * pub_basis)
@@ -903,9 +1124,11 @@ def iter_tables(
             _world_etfs(p, rngs["world"]),
         ]
     )
+    mean_price = np.nansum(close, axis=0) / np.maximum(np.isfinite(close).sum(axis=0), 1)
     del realized, fcap, flow, close, shares_true
     yield from _participants(
-        p, rngs["participants"], codes, pub_rows, shares_pub, shares_alloc_pub, mcap, say
+        p, rngs["participants"], codes, pub_rows, shares_pub, shares_alloc_pub, mcap, mean_price,
+        say,
     )
     yield "book_to_price", _book_to_price(days, codes, u, mcap, rngs["style"])
 
@@ -988,17 +1211,79 @@ def _review_indices(days: np.ndarray, months: tuple[int, ...]) -> list[int]:
     return sorted(out)
 
 
+#: Stock Connect eligibility (the rules since the Shenzhen link, 2016-12-05): Shanghai: SSE 180
+#: and SSE 380 members and A+H stocks; Shenzhen: SZSE Component and SZSE SME / ChiNext
+#: Innovation members with a total market cap of at least RMB 6 bn, and A+H stocks. STAR stocks
+#: join through SSE 180 / 380 from 2021-02-01. The index sizes are counted in a universe of
+#: ``REFERENCE_UNIVERSE`` stocks (listed by the end) and scale with ``n_assets``; so does the
+#: liquidity pool's size (:func:`liquidity_pool_size`).
+SSE180, SSE380, SZSE_COMPONENT, SZSE_INNOVATION = 180, 380, 500, 500
+SZ_MIN_CAP = 6e9
+REFERENCE_UNIVERSE = 5000
+#: A market smaller than 35% of REFERENCE_UNIVERSE keeps the index sizes of one of that size
+#: (so the 400-stock test market has enough eligible stocks for its planted-effect tests).
+MIN_ELIGIBILITY_SCALE = 0.35
+STAR_ELIGIBLE = dt.date(2021, 2, 1)
+#: Share of the stocks (at median size; more among the big) with an H share too.
+A_PLUS_H_SHARE = 0.02
+#: SSE 380 picks among the Shanghai stocks ranked after the SSE 180 by cap, by a noisy
+#: quality screen: this many candidates per member.
+SSE380_CANDIDATES = 1.6
+
+
+def liquidity_pool_size(n_assets: int) -> int:
+    """Members of the synthetic market's ``liq1500`` pool: 1,500 (``LIQUIDITY_SIZE``) in a
+    market of ``REFERENCE_UNIVERSE`` (5,000) stocks or more, the same share of a smaller market
+    (``small``: 120 of 400). The pool keeps its name so code written for the real pool runs on
+    every preset; docs/synthetic.md says so."""
+    return max(1, min(LIQUIDITY_SIZE, round(LIQUIDITY_SIZE * n_assets / REFERENCE_UNIVERSE)))
+
+
+def _eligible_at(
+    u: _Universe,
+    ok: np.ndarray,
+    avg_cap: np.ndarray,
+    quality: np.ndarray,
+    a_plus_h: np.ndarray,
+    scale: float,
+    star_ok: bool,
+) -> np.ndarray:
+    """Connect eligibility at one review (see ``SSE180``): `ok` stocks listed long enough,
+    ranked by their average total cap `avg_cap`."""
+    out = np.zeros(len(ok), dtype=bool)
+    cap = np.where(ok, avg_cap, -np.inf)
+    sh = ok & u.sh & (star_ok | ~u.star)
+    sh_order = np.flatnonzero(sh)[np.argsort(-cap[sh], kind="stable")]
+    n180, n380 = round(SSE180 * scale), round(SSE380 * scale)
+    out[sh_order[:n180]] = True
+    cand = sh_order[n180 : n180 + round(SSE380_CANDIDATES * n380)]
+    rank = np.arange(len(cand)) / max(len(cand), 1)
+    out[cand[np.argsort(rank - 0.5 * quality[cand], kind="stable")[:n380]]] = True
+    sz = ok & ~u.sh
+    big = avg_cap >= SZ_MIN_CAP
+    for members in (sz, sz & (u.sme | u.chinext)):
+        order = np.flatnonzero(members)[np.argsort(-cap[members], kind="stable")]
+        top = order[: round(SZSE_COMPONENT * scale)]
+        out[top[big[top]]] = True
+    out |= ok & a_plus_h
+    return out
+
+
 def _pools(
-    days: np.ndarray, u: _Universe, mcap: np.ndarray, amount: np.ndarray
-) -> tuple[pl.DataFrame, np.ndarray]:
+    days: np.ndarray,
+    u: _Universe,
+    mcap: np.ndarray,
+    amount: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[pl.DataFrame, dict[str, np.ndarray], np.ndarray]:
     """Point-in-time csi300 / csi500 / csi800 / liq1500 membership, and Connect eligibility.
 
     csi300/500: semi-annual reviews (June, December; effective after the second Friday) ranking
     by average total cap over the last 120 sessions, excluding ST and stocks listed < 63 sessions.
     liq1500: :func:`factorlab.pools.liquidity_members` (monthly, the top 1,500 by 60-session
     average amount, excluding ST and stocks listed < 252 sessions; a name leaves the day it
-    turns ST). Eligibility: top 55% by average
-    total cap at the same reviews, not ST.
+    turns ST). Eligibility (:func:`_eligible_at`): the Connect rules at the same reviews, not
+    ST.
     """
     n_t, n = mcap.shape
     t_idx = np.arange(n_t)
@@ -1022,18 +1307,25 @@ def _pools(
         mid = order[min(300, n_ok) : min(800, n_ok)]
         member["csi300"][r:end, top] = True
         member["csi500"][r:end, mid] = True
+    scale = max(n / REFERENCE_UNIVERSE, MIN_ELIGIBILITY_SCALE)
+    quality = rng.normal(0.0, 1.0, n)  # the SSE 380 screens (growth, dividends), fixed
+    a_plus_h = rng.random(n) < A_PLUS_H_SHARE * np.clip(1.0 + u.zsize, 0.0, None)
+    star_ok_from = int(np.searchsorted(days, np.datetime64(STAR_ELIGIBLE)))
     for k, r in enumerate(elig_reviews):
         end = elig_reviews[k + 1] if k + 1 < len(elig_reviews) else n_t
         t_rank = max(r - 1, 0)
         avg = rolling_mean_at(cap_cum, cap_cnt, t_rank, 120)
         ok = u.listed[r] & ~np.isnan(avg) & ((t_rank - u.list_idx >= 63) | (u.list_idx == 0))
-        cut = np.nanquantile(np.where(ok, avg, np.nan), 0.45)
-        eligible[r:end, ok & (avg >= cut)] = True
+        eligible[r:end] = _eligible_at(u, ok, avg, quality, a_plus_h, scale, r >= star_ok_from)
     # the one liquidity rule (factorlab.pools): monthly, top 1,500 by 60-session mean amount
+    # the ST flag as the prices show it (carried over suspensions), as factorlab.pools.liquidity
+    # reads it from a prices table
+    st_seen = ffill_rows(np.where(u.trading, u.is_st, np.nan))
+    st_seen = np.nan_to_num(st_seen) > 0.5
     member["liq1500"] = liquidity_members(
-        amt, listed=u.listed, is_st=u.is_st, list_idx=u.list_idx,
+        amt, listed=u.listed, is_st=st_seen, list_idx=u.list_idx,
         reviews=review_sessions(pl.Series(days, dtype=pl.Date), "monthly"),
-        size=LIQUIDITY_SIZE, window=LIQUIDITY_WINDOW, min_listed=LIQUIDITY_MIN_LISTED,
+        size=liquidity_pool_size(n), window=LIQUIDITY_WINDOW, min_listed=LIQUIDITY_MIN_LISTED,
     )
     listed = u.listed
     eligible &= listed & ~u.is_st
@@ -1178,14 +1470,30 @@ def _published_northbound(
     return frame, (asof, row, pub)
 
 
+#: Participants' popularity (how many stocks they hold) falls with their rank as rank^-decay.
+POPULARITY_DECAY = 0.5
+#: How much the trading holders' shares of a stock churn among them (log-weight sd).
+TRADER_CHURN = 0.8
+#: Share of the participants that are minor (seed 004 §1.1's 低影响力机构): a few stocks
+#: (1 .. ``MINOR_MAX_STOCKS``) each, ``MINOR_VALUE`` yuan a stock, inside the allocation part.
+MINOR_SHARE = 0.25
+MINOR_MAX_STOCKS = 5
+MINOR_VALUE = (10_000.0, 90_000.0)
+
+
 def _participant_ids(rng: np.random.Generator, n_p: int) -> tuple[np.ndarray, np.ndarray]:
-    """CCASS-style ids (B = broker, C = custodian) and true kinds: 40% trading money."""
-    trading = np.zeros(n_p, dtype=bool)
-    trading[rng.choice(n_p, size=round(0.4 * n_p), replace=False)] = True
-    broker = np.where(trading, rng.random(n_p) < 0.8, rng.random(n_p) < 0.2)
+    """CCASS-style ids (B = broker, C = custodian) and true kinds: ``MINOR_SHARE`` minor, then
+    40% of the others trading money, the rest allocation money. Kinds: 0 allocation,
+    1 trading, 2 minor."""
+    kind = np.zeros(n_p, dtype=np.int64)
+    minor = rng.choice(n_p, size=round(MINOR_SHARE * n_p), replace=False)
+    kind[minor] = 2
+    rest = np.flatnonzero(kind == 0)
+    kind[rng.choice(rest, size=round(0.4 * len(rest)), replace=False)] = 1
+    broker = np.where(kind == 1, rng.random(n_p) < 0.8, rng.random(n_p) < 0.2)
     nums = rng.choice(np.arange(1, 2000), size=n_p, replace=False)
     ids = np.array([f"{'B' if b else 'C'}{k:05d}" for b, k in zip(broker, nums, strict=True)])
-    return ids, trading
+    return ids, kind
 
 
 def _participants(
@@ -1196,18 +1504,21 @@ def _participants(
     shares_pub: np.ndarray,
     shares_alloc_pub: np.ndarray,
     mcap: np.ndarray,
+    mean_price: np.ndarray,
     say: Progress,
 ) -> Iterator[tuple[str, pl.DataFrame]]:
     """Per-participant published holdings that sum exactly to the published per-stock shares.
 
     Each held stock gets a few allocation holders (fixed weights of the allocation part) and a
     few trading holders (weights that churn day to day, on top of the trading part's own flows).
+    Minor participants (``MINOR_SHARE``) hold about ``MINOR_VALUE`` yuan (at the stock's mean
+    price) in 1 .. ``MINOR_MAX_STOCKS`` stocks, carved out of the allocation part.
     """
     n_p = p.n_participants
-    ids, trading = _participant_ids(rng, n_p)
+    ids, kinds = _participant_ids(rng, n_p)
     order = np.argsort(ids)
-    ids, trading = ids[order], trading[order]
-    kind = np.where(trading, "trading", "allocation")
+    ids, kinds = ids[order], kinds[order]
+    kind = np.array(["allocation", "trading", "minor"])[kinds]
     names = np.array(
         [f"Synthetic {'Securities' if i[0] == 'B' else 'Custodian'} {i[1:]}" for i in ids]
     )
@@ -1216,16 +1527,17 @@ def _participants(
     held = np.flatnonzero((shares_pub[row] > 0).any(axis=0)) if len(row) else np.array([], int)
     if len(held) == 0:
         return
-    size = np.log(np.nanmean(np.where(np.isnan(mcap[:, held]), np.nan, mcap[:, held]), axis=0))
+    mean_cap = np.nanmean(np.where(np.isnan(mcap[:, held]), np.nan, mcap[:, held]), axis=0)
+    size = np.log(mean_cap)
     size = np.nan_to_num((size - np.nanmean(size)) / (np.nanstd(size) + 1e-12))
     pair_stock, pair_part, pair_w, group_start_of_pair = [], [], [], []
     groups = []  # (stock column, is_trading) per group, in pair order
-    popularity = 1.0 / (1.0 + rng.permutation(n_p)) ** 0.8
+    popularity = 1.0 / (1.0 + rng.permutation(n_p)) ** POPULARITY_DECAY
     mean_alloc = 0.6 * p.holders_per_stock - 1.0
     mean_trade = 0.4 * p.holders_per_stock - 1.0
     pair_rows = []
     for is_trading, mean in ((False, mean_alloc), (True, mean_trade)):
-        cand = np.flatnonzero(trading == is_trading)
+        cand = np.flatnonzero(kinds == int(is_trading))
         k = 1 + rng.poisson(np.maximum(mean, 0.1) * np.exp(0.5 * size) / np.exp(0.125))
         k = np.minimum(k, len(cand))
         keys = np.log(popularity[cand])[None, :] + rng.gumbel(size=(len(held), len(cand)))
@@ -1234,9 +1546,30 @@ def _participants(
             chosen = np.sort(cand[top[i_h, : k[i_h]]])
             w = rng.gamma(2.0, 1.0, len(chosen)) * popularity[chosen]
             pair_rows.append((col, is_trading, chosen, w / w.sum()))
+    # minor participants: a few stocks each, a small fixed number of shares carved out of the
+    # allocation part (first in the group, so the split's remainder goes to a regular holder)
+    minor_of: dict[int, list[tuple[int, float]]] = {}
+    price = mean_price[held]
+    for who in np.flatnonzero(kinds == 2):
+        picks = rng.choice(len(held), size=int(rng.integers(1, MINOR_MAX_STOCKS + 1)))
+        for i_h in np.unique(picks):
+            value = rng.uniform(*MINOR_VALUE)
+            minor_of.setdefault(int(held[i_h]), []).append((int(who), value))
+    pair_minor = []
+    for i, (col, is_trading, chosen, w) in enumerate(pair_rows):
+        extra = [] if is_trading else minor_of.get(int(col), [])
+        pair_minor.append(np.r_[np.zeros(len(extra)), np.zeros(len(chosen))])
+        if extra:
+            ref_price = price[np.searchsorted(held, col)]
+            pair_minor[-1][: len(extra)] = [v / max(ref_price, 0.01) for _, v in extra]
+            chosen = np.r_[[e for e, _ in extra], chosen].astype(np.int64)
+            w = np.r_[np.zeros(len(extra)), w]
+        pair_rows[i] = (col, is_trading, chosen, w, pair_minor[-1])
     pair_rows.sort(key=lambda r: (r[0], r[1]))
     n_so_far = 0
-    for col, is_trading, chosen, w in pair_rows:
+    minor_shares = []
+    for col, is_trading, chosen, w, m in pair_rows:
+        minor_shares.append(m)
         group_start_of_pair.append(n_so_far)
         n_so_far += len(chosen)
         groups.append((col, is_trading))
@@ -1246,6 +1579,8 @@ def _participants(
     pair_stock = np.concatenate(pair_stock)
     pair_part = np.concatenate(pair_part)
     pair_w = np.concatenate(pair_w)
+    minor_shares = np.concatenate(minor_shares)
+    is_minor = minor_shares > 0
     starts = np.array([*group_start_of_pair, len(pair_part)], dtype=np.int64)
     g_col = np.array([c for c, _ in groups])
     g_trading = np.array([t for _, t in groups])
@@ -1262,9 +1597,18 @@ def _participants(
         alloc_tot = shares_alloc_pub[row[sel]][:, g_col]
         total = np.where(g_trading[None, :], shares_pub[row[sel]][:, g_col] - alloc_tot, alloc_tot)
         w = np.broadcast_to(pair_w, (n_d, n_pairs)).copy()
-        w[:, pair_trading] *= np.exp(0.3 * churn[sel])
+        w[:, pair_trading] *= np.exp(TRADER_CHURN * churn[sel])
         sums = np.add.reduceat(w, starts[:-1], axis=1)
         w /= np.repeat(sums, np.diff(starts), axis=1)
+        if is_minor.any():  # the minor holders' fixed shares, at most 2% of the part each
+            tot_pair = np.repeat(total, np.diff(starts), axis=1)
+            wm = np.where(
+                is_minor[None, :], np.minimum(minor_shares / np.maximum(tot_pair, 1.0), 0.02), 0.0
+            )
+            del tot_pair
+            gm = np.add.reduceat(wm, starts[:-1], axis=1)
+            w *= np.repeat(1.0 - gm, np.diff(starts), axis=1)
+            w += wm
         flat_starts = (starts[None, :-1] + n_pairs * np.arange(n_d)[:, None]).ravel()
         flat_starts = np.append(flat_starts, n_d * n_pairs)
         shares = split_shares_nb(total.ravel().astype(np.int64), w.ravel(), flat_starts)
