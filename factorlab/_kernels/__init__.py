@@ -15,6 +15,7 @@ from factorlab._kernels.participants import (
 )
 from factorlab._kernels.quantile import qcut_rows_nb, rank_buckets_nb
 from factorlab._kernels.rank import average_ranks_nb, row_average_ranks_nb, row_order_nb
+from factorlab._kernels.rolling import run_rolling_sum_nb, run_shift_nb
 from factorlab._kernels.returns import (
     factor_returns_nb,
     fill_prices_nb,
@@ -42,5 +43,7 @@ __all__ = [
     "row_average_ranks_nb",
     "row_order_nb",
     "row_pearson_nb",
+    "run_rolling_sum_nb",
+    "run_shift_nb",
     "scatter_cells_nb",
 ]

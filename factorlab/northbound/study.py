@@ -995,17 +995,27 @@ def _factor_stage(
         )
     keys = ("date", "asset", "close", "float_shares")
     index = grid.index if grid is not None else None
+    # the handbook factors' windows read the asset column as an enum: their numba passes find
+    # each asset's rows from its integer codes (fl.ops: ts_mean / ts_sum / ts_shift with
+    # date_col=None); user expressions see the panel as it is
+    runs = _asset_enum(frame, index)
+    handbook = frozenset(params.handbook_factors)
     if split is None:
-        with_factors = _signal_factors(frame, factor_list, signals, keys)
+        with_factors = _signal_factors(frame, factor_list, signals, keys, runs, handbook)
     else:
         late = [_reads_flows(f) for f in factor_list]
         early = [f for f, x in zip(factor_list, late, strict=True) if not x]
-        first = _signal_factors(frame, early, signals, keys)
+        first = _signal_factors(frame, early, signals, keys, runs, handbook)
         timer.lap("factors")
         frame, notes = _join_split(frame, notes, *split.result(), index)
         timer.lap("participant split")
         second = _signal_factors(
-            frame, [f for f, x in zip(factor_list, late, strict=True) if x], signals, ()
+            frame,
+            [f for f, x in zip(factor_list, late, strict=True) if x],
+            signals,
+            (),
+            runs,
+            handbook,
         )
         del frame
         # both from the same panel rows in the same order: side by side, in the factors' order
@@ -1020,11 +1030,23 @@ def _reads_flows(factor: Factor) -> bool:
     return "flow_trading" in (*(factor.requires or ()), *factor.expr.meta.root_names())
 
 
+def _asset_enum(frame: pl.DataFrame, index: GridIndex | None) -> pl.Series:
+    """The panel's asset column as an enum of the sorted asset names (the grid's, when given)."""
+    names = index.assets if index is not None else frame["asset"].unique().sort()
+    return frame["asset"].cast(pl.Enum(names))
+
+
 def _signal_factors(
-    frame: pl.DataFrame, factors: Sequence[Factor], signals: pl.Series, keys: Sequence[str]
+    frame: pl.DataFrame,
+    factors: Sequence[Factor],
+    signals: pl.Series,
+    keys: Sequence[str],
+    runs: pl.Series | None = None,
+    handbook: frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
     """The `keys` columns and `factors` of `frame` on the signal dates (in the panel's row
-    order).
+    order). `runs`: the asset column as an enum, which the factors named in `handbook` read
+    instead of the string column (the same groups: the same values).
 
     One query per group of factors with the same first input column (e.g. the four on
     ``hold_ratio``), each cut to the signal dates at once: a factor's column over the whole
@@ -1036,9 +1058,11 @@ def _signal_factors(
     groups: dict[str, list[Factor]] = {}
     for f in factors:
         groups.setdefault((f.requires or ("",))[0], []).append(f)
+    coded = frame if runs is None else frame.with_columns(runs)
     for group in groups.values():
         names = [f.name for f in group]
-        parts.append(compute_factors(frame, group).filter(on_signals).select(names).collect())
+        source = coded if all(f.name in handbook for f in group) else frame
+        parts.append(compute_factors(source, group).filter(on_signals).select(names).collect())
     if not parts:
         return pl.DataFrame()
     return pl.concat(parts, how="horizontal").select(*keys, *[f.name for f in factors])
