@@ -309,6 +309,7 @@ def tearsheet(
         date_col=date_col,
         asset_col=asset_col,
         keep_clean=True,
+        progress=False,  # the tear sheet reports this stage itself
     )
     asked = pl.col("horizon").is_in(list(horizons))
     ev = replace(
