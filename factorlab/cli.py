@@ -673,7 +673,7 @@ def market_sanity(market) -> pl.DataFrame:
             )
             .collect()
         )
-        out = out.join(flows, on="year", how="left")
+        out = out.join(flows, on="year", how="left", maintain_order="left")
     return out
 
 

@@ -376,6 +376,7 @@ def classify_participants(
                 avg_value=pl.col("value").mean(),
                 avg_stocks=pl.col("stocks").mean(),
             )
+            .sort("participant")  # the ordinal rank breaks ties by row: make the row order fixed
             .with_columns(
                 minor=(pl.col("avg_value") < min_value) & (pl.col("avg_stocks") < min_stocks)
             )

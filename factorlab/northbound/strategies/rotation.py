@@ -908,7 +908,7 @@ def _daily(book: BacktestResult, uni: _Universe) -> pl.DataFrame:
         "date", "nav_net", "net", "gross", "cost", "turnover", "benchmark", "excess"
     )
     if uni.broad is not None:
-        d = d.join(uni.broad, on="date", how="left").with_columns(
+        d = d.join(uni.broad, on="date", how="left", maintain_order="left").with_columns(
             excess_broad=pl.col("net") - pl.col("broad")
         )
     return d.with_columns(excess_nav=(1.0 + pl.col("excess")).cum_prod())
