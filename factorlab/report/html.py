@@ -273,7 +273,7 @@ def _html(
     parts.append("</ul>")
     if recommended:
         parts.append(
-            f"<p>Handbook-recommended factors (1-7 and 10): {e(', '.join(recommended))}.</p>"
+            f"<p>Handbook-recommended factors (1-5, 7 and 10): {e(', '.join(recommended))}.</p>"
         )
 
     parts.append("<h2>Handbook table</h2>")
@@ -328,7 +328,7 @@ def _markdown(
     lines += ["## Key findings", ""]
     lines += [f"- {f}" for f in findings] or ["- no finding: empty table"]
     if recommended:
-        lines += ["", f"Handbook-recommended factors (1-7 and 10): {', '.join(recommended)}."]
+        lines += ["", f"Handbook-recommended factors (1-5, 7 and 10): {', '.join(recommended)}."]
     lines += ["", "## Handbook table", ""]
     lines += [markdown_table(handbook_table(result)), ""]
     lines += ["; ".join(f"{k}: {v.rstrip('.')}" for k, v in _GLOSSARY) + ".", ""]
@@ -409,7 +409,8 @@ def write_report(
     title
         Heading of both documents (default "Northbound factor study").
     recommended
-        Factors whose results the findings single out (default: the handbook's 1-7 and 10).
+        Factors whose results the findings single out (default: the handbook's seven: 1-5, 7
+        and 10).
     dpi
         Resolution of the PNG figures.
     force
