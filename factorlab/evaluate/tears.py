@@ -309,6 +309,7 @@ def tearsheet(
         date_col=date_col,
         asset_col=asset_col,
         keep_clean=True,
+        progress=False,  # the tear sheet reports this stage itself
     )
     asked = pl.col("horizon").is_in(list(horizons))
     ev = replace(
@@ -486,7 +487,7 @@ def _cumulative(by_date: pl.DataFrame, n_quantiles: int, date_col: str) -> pl.Da
         leg = one.filter(pl.col("quantile") == q).select(
             date_col, pl.col("mean_return").alias(str(q))
         )
-        wide = wide.join(leg, on=date_col, how="left")
+        wide = wide.join(leg, on=date_col, how="left", maintain_order="left")
     wide = wide.with_columns(pl.exclude(date_col).fill_null(0.0))
     book = wide.select(date_col, (pl.col(str(n_quantiles)) - pl.col("1")).alias("book"))
     parts = [
