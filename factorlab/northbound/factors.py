@@ -103,6 +103,7 @@ def northbound_factors(
             f"({window})."
         )
     w, ws = window, short_window
+
     def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
         # a zero denominator (e.g. float_shares = 0) gives null, never inf
         return pl.when(den != 0).then(num / den)

@@ -38,7 +38,12 @@ from factorlab.evaluate import (
     information_coefficient,
     schedule_forward_returns,
 )
-from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
+from factorlab.evaluate.metrics import (
+    aggregate_returns,
+    annual_return,
+    max_drawdown,
+    sharpe_ratio,
+)
 from factorlab.frames import (
     CodeMatch,
     as_lazy,
@@ -77,6 +82,8 @@ __all__ = [
     "UserFactor",
     "factor_study",
     "factor_sweep",
+    "period_table",
+    "yearly_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -247,6 +254,16 @@ class StudyResult:
 
     def _repr_html_(self) -> str:
         return self._display().html()
+
+    def periods(self, split: dt.date | str = DECAY_DATE) -> pl.DataFrame:
+        """The headline metrics before and from `split` (default 2021-01-01, the handbook's
+        decay): see :func:`period_table`."""
+        return period_table(self, split=split)
+
+    def years(self) -> pl.DataFrame:
+        """Compounded excess, long-short and benchmark return and mean rank IC per calendar
+        year: see :func:`yearly_table`."""
+        return yearly_table(self)
 
     def save(self, path: Path) -> None:
         """Write every part to `path` as a market directory of result tables (manifest with
@@ -1540,6 +1557,134 @@ def _row(
     out["empty_rebalances"] = int((rebal["names"] == 0).sum())
     out["reason"] = reason
     return out
+
+
+def _series_groups(result: StudyResult) -> Iterator[tuple[str, str, pl.DataFrame, pl.DataFrame]]:
+    """(factor, pool, daily rows sorted by date, weekly IC rows) per row of the table."""
+    daily, ic = result.daily, result.ic
+    for factor, pool in result.table.select("factor", "pool").iter_rows():
+        d = daily.filter((pl.col("factor") == factor) & (pl.col("pool") == pool)).sort("date")
+        i = (
+            ic.filter(
+                (pl.col("factor") == factor)
+                & (pl.col("pool") == pool)
+                & pl.col("ic").is_not_null()
+                & pl.col("ic").is_finite()
+            )
+            if ic.height
+            else pl.DataFrame(schema={"date": pl.Date, "ic": pl.Float64})
+        )
+        yield factor, pool, d, i
+
+
+def period_table(result: StudyResult, *, split: dt.date | str = DECAY_DATE) -> pl.DataFrame:
+    """The headline metrics of every factor x pool before `split` and from it (the handbook's
+    main finding: the factors decay after 2021-01-01, "2021年后有效性减弱").
+
+    Columns: factor, pool, period (``"before 2021-01-01"``, ``"from 2021-01-01"``), first,
+    last (the period's first and last daily return), days, long_excess_ann,
+    long_excess_sharpe, long_short_ann, long_short_sharpe (gross, as in the table:
+    :func:`~factorlab.evaluate.metrics.annual_return` and
+    :func:`~factorlab.evaluate.metrics.sharpe_ratio` of the period's daily returns),
+    rank_ic_mean_pct (mean weekly rank IC of the signal dates in the period, %) and ic_dates.
+
+    Nulls and NaN: a period without daily returns (a factor that could not be held, a window
+    that ends before `split`) has 0 days and NaN metrics; without IC dates the IC is null.
+    """
+    cut = to_date(split, "split")
+    ann = result.params.annualization
+    rows = []
+    for factor, pool, d, i in _series_groups(result):
+        for label, before in ((f"before {cut}", True), (f"from {cut}", False)):
+            keep = (pl.col("date") < cut) if before else (pl.col("date") >= cut)
+            part, ics = d.filter(keep), i.filter(keep)
+            row: dict[str, Any] = {
+                "factor": factor,
+                "pool": pool,
+                "period": label,
+                "first": part["date"].min() if part.height else None,
+                "last": part["date"].max() if part.height else None,
+                "days": part.height,
+            }
+            for col, key in (("excess", "long_excess"), ("long_short", "long_short")):
+                r = part[col].to_numpy() if part.height else np.array([])
+                row[f"{key}_ann"] = annual_return(r, annualization=ann) if r.size else np.nan
+                row[f"{key}_sharpe"] = sharpe_ratio(r, annualization=ann)
+            row["rank_ic_mean_pct"] = 100 * ics["ic"].mean() if ics.height else None
+            row["ic_dates"] = ics.height
+            rows.append(row)
+    return (
+        pl.DataFrame(rows, schema=_PERIOD_SCHEMA, orient="row") if rows else _empty(_PERIOD_SCHEMA)
+    )
+
+
+def yearly_table(result: StudyResult) -> pl.DataFrame:
+    """Per factor x pool x calendar year: the compounded long excess, long-short and benchmark
+    returns of the year's daily returns (gross;
+    :func:`~factorlab.evaluate.metrics.aggregate_returns`, ``"yearly"``), the days, and the
+    mean weekly rank IC of the year's signal dates (%).
+
+    Columns: factor, pool, year, days, long_excess, long_short, bench, rank_ic_mean_pct.
+    Nulls and NaN: null returns count as 0 (as in empyrical); a year without IC dates has a
+    null IC.
+    """
+    rows = []
+    for factor, pool, d, i in _series_groups(result):
+        if d.height == 0:
+            continue
+        per = {
+            col: dict(aggregate_returns(d.select("date", col), "yearly", value_col=col).iter_rows())
+            for col in ("excess", "long_short", "bench")
+        }
+        days = dict(d.group_by(pl.col("date").dt.year().alias("year")).len().iter_rows())
+        ic_year = dict(
+            i.group_by(pl.col("date").dt.year().alias("year")).agg(pl.col("ic").mean()).iter_rows()
+        )
+        for year in sorted(days):
+            ic = ic_year.get(year)
+            rows.append(
+                (
+                    factor,
+                    pool,
+                    year,
+                    days[year],
+                    per["excess"][year],
+                    per["long_short"][year],
+                    per["bench"][year],
+                    None if ic is None else 100 * ic,
+                )
+            )
+    return pl.DataFrame(rows, schema=_YEAR_SCHEMA, orient="row") if rows else _empty(_YEAR_SCHEMA)
+
+
+_PERIOD_SCHEMA = {
+    "factor": pl.String,
+    "pool": pl.String,
+    "period": pl.String,
+    "first": pl.Date,
+    "last": pl.Date,
+    "days": pl.Int64,
+    "long_excess_ann": pl.Float64,
+    "long_excess_sharpe": pl.Float64,
+    "long_short_ann": pl.Float64,
+    "long_short_sharpe": pl.Float64,
+    "rank_ic_mean_pct": pl.Float64,
+    "ic_dates": pl.Int64,
+}
+_YEAR_SCHEMA = {
+    "factor": pl.String,
+    "pool": pl.String,
+    "year": pl.Int32,
+    "days": pl.Int64,
+    "long_excess": pl.Float64,
+    "long_short": pl.Float64,
+    "bench": pl.Float64,
+    "rank_ic_mean_pct": pl.Float64,
+}
+
+
+def _empty(schema: Mapping[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(schema))
 
 
 def _correlation(daily: pl.DataFrame, names: list[str]) -> pl.DataFrame:

@@ -67,6 +67,8 @@ TABLE_COLUMNS: tuple[Column, ...] = (
     Column("long_short_ann_net", "L/S ann. % net", "fraction_pct", net=True),
     Column("long_short_sharpe_net", "L/S Sharpe net", "ratio", net=True),
     Column("long_short_mdd_net", "L/S max DD % net", "drawdown_pct", net=True),
+    Column("long_ann", "Long ann. %", "fraction_pct"),
+    Column("long_sharpe", "Long Sharpe", "ratio"),
     Column("coverage_pct", "Coverage %", "pct"),
     Column("rank_ic_mean_pct", "Rank IC %", "pct"),
     Column("rank_ic_ir", "IC IR", "ratio"),

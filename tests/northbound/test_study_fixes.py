@@ -189,3 +189,107 @@ def test_the_seat_split_variants_run_in_the_study(market150):
     assert 0.2 < np.corrcoef(a[ok], b[ok])[0, 1] < 0.999
     with pytest.raises(ParameterError, match="seat-split variants"):
         factor_study(market150, factors=["nb_allocation_inflow"], cache=False)
+
+
+# ---- 5. before / after the break, per year ----------------------------------------------------
+
+
+def test_the_period_table_against_empyrical_and_pandas(study):
+    empyrical = pytest.importorskip("empyrical")
+    pd = pytest.importorskip("pandas")
+    t = study.periods(split="2018-01-01")
+    assert t.height == 2 * study.table.height
+    assert t["period"].unique().sort().to_list() == ["before 2018-01-01", "from 2018-01-01"]
+    for row in t.iter_rows(named=True):
+        d = study.daily.filter(
+            (pl.col("factor") == row["factor"]) & (pl.col("pool") == row["pool"])
+        ).to_pandas()
+        d = d[(d["date"] < pd.Timestamp(2018, 1, 1)) == row["period"].startswith("before")]
+        assert row["days"] == len(d) > 100
+        for col, key in (("excess", "long_excess"), ("long_short", "long_short")):
+            assert row[f"{key}_ann"] == pytest.approx(
+                empyrical.annual_return(d[col].to_numpy(), annualization=252), rel=1e-10
+            )
+            assert row[f"{key}_sharpe"] == pytest.approx(
+                empyrical.sharpe_ratio(d[col].to_numpy(), annualization=252), rel=1e-10
+            )
+        ic = study.ic.filter(
+            (pl.col("factor") == row["factor"]) & (pl.col("pool") == row["pool"])
+        ).to_pandas()
+        ic = ic[(ic["date"] < pd.Timestamp(2018, 1, 1)) == row["period"].startswith("before")]
+        ic = ic["ic"].dropna()
+        assert row["ic_dates"] == len(ic)
+        assert row["rank_ic_mean_pct"] == pytest.approx(100 * ic.mean(), rel=1e-10)
+    # the default break is the handbook's 2021-01-01: this 2017-2018 study is all before it
+    default = study.periods()
+    assert set(default["period"]) == {"before 2021-01-01", "from 2021-01-01"}
+    assert (default.filter(pl.col("period") == "from 2021-01-01")["days"] == 0).all()
+
+
+def test_the_yearly_table_compounds_each_calendar_year(study):
+    y = study.years()
+    assert y["year"].unique().sort().to_list() == [2017, 2018]
+    d = study.daily.to_pandas()
+    d["year"] = [x.year for x in d["date"]]
+    for row in y.iter_rows(named=True):
+        g = d[
+            (d["factor"] == row["factor"]) & (d["pool"] == row["pool"]) & (d["year"] == row["year"])
+        ]
+        assert row["days"] == len(g)
+        for col, key in (
+            ("excess", "long_excess"),
+            ("long_short", "long_short"),
+            ("bench", "bench"),
+        ):
+            assert row[key] == pytest.approx((1 + g[col].fillna(0)).prod() - 1, rel=1e-10)
+    assert y["rank_ic_mean_pct"].is_not_null().all()
+
+
+# ---- 9. the report: the handbook's figures beside this run's, the periods, the years ----------
+
+
+def test_the_report_shows_the_handbook_beside_this_run_and_the_2021_split(study, tmp_path):
+    from factorlab.calibration import handbook_figures
+    from factorlab.report import write_report
+    from factorlab.report.handbook import beside_handbook_frame, yearly_frame
+
+    beside = beside_handbook_frame(study)
+    # every published figure of #1 and #2 in CSI 300 and liq1500 (9 metrics minus the IC)
+    assert beside.height == 2 * 2 * 8
+    row = beside.filter(
+        (pl.col("Factor") == "#1 nb_hold_value")
+        & (pl.col("Pool") == "csi300")
+        & (pl.col("Metric") == "Coverage %")
+    ).row(0, named=True)
+    assert row["Handbook"] == "99.33" and row["Source"] == "seed 001 p.8"
+    assert row["This run"] == f"{_row(study, 'nb_hold_value', 'csi300')['coverage_pct']:.2f}"
+    dd = beside.filter(
+        (pl.col("Factor") == "#2 nb_hold_ratio")
+        & (pl.col("Pool") == "liq1500")
+        & (pl.col("Metric") == "Excess max DD %")
+    )
+    want = handbook_figures().filter(
+        (pl.col("factor") == "nb_hold_ratio")
+        & (pl.col("pool") == "liq1500")
+        & (pl.col("metric") == "long_excess_mdd")
+    )["value"]
+    assert dd["Handbook"].item() == f"{-100 * want.item():.2f}" == "12.65"
+    years = yearly_frame(study)
+    assert years.columns == ["Factor", "Pool", "2017 %", "2018 %"]
+    got = study.years().filter(
+        (pl.col("factor") == "nb_hold_value")
+        & (pl.col("pool") == "csi300")
+        & (pl.col("year") == 2018)
+    )["long_excess"]
+    assert (
+        years.filter((pl.col("Factor") == "nb_hold_value") & (pl.col("Pool") == "csi300"))[
+            "2018 %"
+        ].item()
+        == f"{100 * got.item():.2f}"
+    )
+    path = write_report(study, tmp_path / "r")
+    page = path.read_text(encoding="utf-8")
+    md = (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
+    for text in ("Beside the handbook", "Before and after 2021", "Excess return per year"):
+        assert text in page and f"## {text}" in md
+    assert "#1 nb_hold_value" in page and "before 2021-01-01" in md
