@@ -122,6 +122,12 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     # everything the user typed is checked before a market is generated or read
+    if getattr(args, "sample", None):  # a named window; --start / --end replace its bounds
+        from factorlab.northbound.study import SAMPLES
+
+        lo, hi = SAMPLES[args.sample]
+        args.start = args.start or lo.isoformat()
+        args.end = args.end or hi.isoformat()
     user = _read_factors_file(Path(args.factors_file)) if args.factors_file else {}
     estimated = _read_estimated_file(args)
     _check_report_dir(args)
@@ -277,6 +283,7 @@ def _run_study(
         costs=NO_COSTS if getattr(args, "no_costs", False) else None,
         start=getattr(args, "start", None),
         end=getattr(args, "end", None),
+        **({"risk_free": args.risk_free} if getattr(args, "risk_free", None) is not None else {}),
         cache=not getattr(args, "no_cache", False),
         estimated_holdings=estimated,
         progress=_progress(start),
@@ -708,7 +715,7 @@ def _report_args(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from factorlab.datasets import PRESETS
-    from factorlab.northbound.study import STUDY_POOLS
+    from factorlab.northbound.study import RISK_FREE, SAMPLES, STUDY_POOLS
 
     parser = argparse.ArgumentParser(
         prog="factorlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -796,6 +803,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     study.add_argument("--start", default=None, help="first date, YYYY-MM-DD (default: all data)")
     study.add_argument("--end", default=None, help="last date, YYYY-MM-DD (default: all data)")
+    study.add_argument(
+        "--sample",
+        choices=sorted(SAMPLES),
+        default=None,
+        help="a named window: handbook = 2017-01-01 .. 2023-01-31, the handbook's back-test "
+        "window (--start / --end replace its bounds)",
+    )
+    study.add_argument(
+        "--risk-free",
+        type=float,
+        default=RISK_FREE,
+        metavar="RATE",
+        help="annual risk-free rate of the long leg's own Sharpe (the PBoC one-year deposit "
+        "rate; excess and long-short Sharpes use none)",
+    )
     study.add_argument(
         "--no-cache", action="store_true", help="recompute instead of using the study cache"
     )
