@@ -122,9 +122,9 @@ def test_disclosure_statistics_before_and_after(market):
 
 
 # ---- point 4: the estimator ------------------------------------------------------------------
-def _full_disclosure(market: Market) -> pl.DataFrame:
+def _full_disclosure(market: Market, start: str = "2022-12-01") -> pl.DataFrame:
     """Every stock printed every day, quantity = the exact previous-session holding."""
-    days = sessions("northbound", "2022-12-01", "2023-12-31")
+    days = sessions("northbound", start, "2023-12-31")
     prev = pl.DataFrame({"date": days[1:], "asof": days[:-1]})
     assets = market.assets.select("asset").collect()
     t = market.northbound_truth.collect().rename({"date": "asof"})
@@ -151,6 +151,34 @@ def test_exact_recovery_when_everything_is_disclosed_and_the_total_known(market)
     f = est.totals.join(truth, on="date")
     err = (f["net_inflow"] - f["net_buy"]).abs().max()
     assert err < 1e-3 * f["net_buy"].abs().max()
+
+
+def test_step1_calibration_is_the_identity_when_everything_is_printed(market):
+    """Every stock printed at its exact holding, a quadratic loss and a wide band: the fitted
+    move is the true move on the calibration days, so the line is ~1 x fitted."""
+    full = _full_disclosure(market, start="2022-01-01")
+    p = EstimateParams(allowance=1.0, print_below=1e15, min_quantity=0, huber=1e6, band=0.5,
+                       calibrate_days=120)  # fmt: skip
+    est = estimate_holdings(market, short_sellable=full, params=p, progress=False)
+    assert est.calibration is not None and len(est.calibration) == 1
+    assert est.calibration[0] == pytest.approx(1.0, abs=0.01)
+    note = est.notes.filter(pl.col("step").str.contains("calibrated"))
+    assert note["rows"].item() >= 100 and "x move" in note["detail"].item()
+
+
+def test_step1_calibration_shrinks_and_uses_only_the_daily_period(market, estimate):
+    # on the synthetic market's print rule: a slope within (0.5, 1.5), from ~250 daily days
+    assert estimate.calibration is not None
+    assert 0.5 < estimate.calibration[0] < 1.5
+    note = estimate.notes.filter(pl.col("step").str.contains("calibrated"))
+    assert 240 <= note["rows"].item() <= 250 and note["detail"].item().endswith(f"{CHANGE})")
+    # off: the seed's unscaled step 1, flagged in the notes
+    raw = estimate_holdings(market, params=EstimateParams(calibrate_days=0), progress=False)
+    assert raw.calibration is None
+    assert "off (calibrate_days=0)" in raw.notes["detail"].to_list()
+    assert not raw.totals["value"].equals(estimate.totals["value"])
+    # ablations are not calibrated
+    assert estimate_holdings(market, total_value="buy_and_hold", progress=False).calibration is None
 
 
 def test_ablations_behave_as_the_seed_says(market, estimate):
@@ -340,6 +368,10 @@ def test_window_without_disclosures(market):
 def test_bad_parameters():
     with pytest.raises(ParameterError, match="`band`"):
         EstimateParams(band=0)
+    with pytest.raises(ParameterError, match="`calibrate_on`"):
+        EstimateParams(calibrate_on=("move", "volume"))
+    with pytest.raises(ParameterError, match="`calibrate_days`"):
+        EstimateParams(calibrate_days=-1)
     with pytest.raises(ParameterError, match="`total_value`"):
         estimate_holdings(None, total_value="oracle", progress=False)  # type: ignore[arg-type]
 
