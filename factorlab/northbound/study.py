@@ -699,27 +699,11 @@ def _user_factor(
 
 
 def data_description(market: Market) -> dict[str, str]:
-    """What a study ran on, for its report: source, synthetic preset and seed, content hash,
-    path (the entries the market's metadata has)."""
-    meta = market.meta
-    out: dict[str, str] = {"source": str(meta.get("source") or "user market")}
-    params = meta.get("params")
-    if isinstance(params, Mapping):
-        from factorlab.datasets import PRESETS
+    """What a study ran on, for its report: :meth:`Market.describe` with the synthetic
+    presets named (source, preset, seed, assets, dates, content hash, path)."""
+    from factorlab.datasets import PRESETS
 
-        for preset, values in PRESETS.items():
-            if all(str(params.get(k)) == str(v) for k, v in values.items()):
-                out["preset"] = preset
-                break
-        for key in ("seed", "n_assets"):
-            if key in params:
-                out[key] = str(params[key])
-    if market.content_hash:
-        out["content_hash"] = str(market.content_hash)
-    path = market.path or meta.get("path")
-    if path:
-        out["path"] = str(path)
-    return out
+    return market.describe(presets=PRESETS)
 
 
 @reports_progress("factor study")

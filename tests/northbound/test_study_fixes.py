@@ -293,3 +293,31 @@ def test_the_report_shows_the_handbook_beside_this_run_and_the_2021_split(study,
     for text in ("Beside the handbook", "Before and after 2021", "Excess return per year"):
         assert text in page and f"## {text}" in md
     assert "#1 nb_hold_value" in page and "before 2021-01-01" in md
+
+
+def test_market_describe_is_the_one_description_of_the_data(market150):
+    from factorlab._display import data_line
+    from factorlab.evaluate.tears import _describe_source
+
+    d = market150.describe()
+    assert d["source"] == "factorlab synthetic market"
+    assert (d["n_assets"], d["dates"]) == ("150", "2017-01-01 .. 2018-12-31")
+    assert d["content_hash"] == market150.content_hash and "seed" in d and "path" in d
+    # a preset is named when the parameters equal one
+    named = market150.describe(presets={"tiny": {"n_assets": 150, "start": "2017-01-01"}})
+    assert named["preset"] == "tiny"
+    assert "preset" not in market150.describe(presets={"big": {"n_assets": 5000}})
+    # a market without generation parameters: the dates of its prices
+    bars = pl.DataFrame(
+        {"date": [dt.date(2020, 1, 3), dt.date(2020, 1, 2)], "asset": ["A", "A"], "close": [1, 2]}
+    )
+    own = Market({"prices": bars}, meta={"source": "my vendor"}, validate="none")
+    assert own.describe() == {"source": "my vendor", "dates": "2020-01-02 .. 2020-01-03"}
+    # the study, the terminal line and the tear sheet all say the same
+    study = factor_study(market150, factors=STATIC[:1], pools=POOLS[:1], cache=False)
+    assert study.data == d
+    line = data_line(study)
+    assert "assets 150" in line and "dates 2017-01-01 .. 2018-12-31" in line
+    assert f"content hash {market150.content_hash[:16]}" in line
+    rows = dict(_describe_source(market150))
+    assert rows["dates"] == d["dates"] and rows["content hash"] == d["content_hash"]
