@@ -122,25 +122,57 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     # everything the user typed is checked before a market is generated or read
+    if getattr(args, "sample", None):  # a named window; --start / --end replace its bounds
+        from factorlab.northbound.study import SAMPLES
+
+        lo, hi = SAMPLES[args.sample]
+        args.start = args.start or lo.isoformat()
+        args.end = args.end or hi.isoformat()
     user = _read_factors_file(Path(args.factors_file)) if args.factors_file else {}
     estimated = _read_estimated_file(args)
     _check_report_dir(args)
     market = _market(args, start)
-    if getattr(args, "estimate", False):  # seed 002's estimator on the market, then the study
-        from factorlab.northbound.estimation import estimate_holdings
-
-        print("estimating holdings after the disclosure change ...", file=sys.stderr)
-        estimated = estimate_holdings(market, progress=_progress(start))
+    estimated = _estimated(args, market, start, estimated)
     return _run_study(market, args, start, user=user, estimated=estimated)
 
 
 def _read_estimated_file(args: argparse.Namespace) -> pl.DataFrame | None:
     """`--estimated-holdings FILE`: a parquet or CSV file of date, asset, shares (checked by
-    the study)."""
+    the study / the strategies)."""
     path = getattr(args, "estimated_holdings", None)
     if not path:
         return None
     return _read_table_file(Path(path), "--estimated-holdings")
+
+
+def _estimated(args: argparse.Namespace, market, start: float, read: object) -> object:
+    """`--estimate`: seed 002's estimator on the market (the study or the strategies then run
+    past the disclosure change on its holdings); else what `--estimated-holdings` read."""
+    if not getattr(args, "estimate", False):
+        return read
+    from factorlab.northbound.estimation import estimate_holdings
+
+    print("estimating holdings after the disclosure change ...", file=sys.stderr)
+    return estimate_holdings(market, progress=_progress(start))
+
+
+def _estimate_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--estimated-holdings FILE` | `--estimate` for a command that runs past the disclosure
+    change on estimated holdings."""
+    holdings = parser.add_mutually_exclusive_group()
+    holdings.add_argument(
+        "--estimated-holdings",
+        default=None,
+        metavar="FILE",
+        help="parquet or CSV of date, asset, shares: holdings after the disclosure change "
+        f"(2024-08-16), so {what} past it; those dates are marked estimated",
+    )
+    holdings.add_argument(
+        "--estimate",
+        action="store_true",
+        help="estimate the holdings after the disclosure change first (seed 002's two-step "
+        "estimator on the market's snapshots and short-sellable table)",
+    )
 
 
 def _read_factors_file(path: Path) -> dict[str, tuple[pl.DataFrame, str]]:
@@ -251,6 +283,7 @@ def _run_study(
         costs=NO_COSTS if getattr(args, "no_costs", False) else None,
         start=getattr(args, "start", None),
         end=getattr(args, "end", None),
+        **({"risk_free": args.risk_free} if getattr(args, "risk_free", None) is not None else {}),
         cache=not getattr(args, "no_cache", False),
         estimated_holdings=estimated,
         progress=_progress(start),
@@ -295,9 +328,10 @@ def _run_study(
 def _cmd_strategies(args: argparse.Namespace) -> int:
     from factorlab.northbound.strategies import run_strategies
     from factorlab.report.strategies import PART_TITLES, headline_tables, write_strategies_report
-    from factorlab.report.tables import data_line, text_table
+    from factorlab.report.tables import data_line, estimated_line, text_table
 
     start = time.perf_counter()
+    estimated = _read_estimated_file(args)
     _check_report_dir(args)  # refuse a foreign --out before any work
     parts = args.parts
     if args.real:
@@ -307,9 +341,15 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
         parts = parts or ["real_data"]
     else:
         market = _market(args, start)
+    estimated = _estimated(args, market, start, estimated)
     print("running the northbound strategies ...", file=sys.stderr)
-    result = run_strategies(market, parts=parts, cache=not args.no_cache, progress=_progress(start))
+    result = run_strategies(
+        market, parts=parts, cache=not args.no_cache, progress=_progress(start),
+        estimated_holdings=estimated,
+    )  # fmt: skip
     print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
+    if estimated_line(result):
+        print(textwrap.fill(estimated_line(result), width=120))
     for part in result.parts:
         print(f"\n== {PART_TITLES.get(part, part)}")
         for t in (t for t in headline_tables(result) if t.part == part and t.terminal):
@@ -640,7 +680,7 @@ def market_sanity(market) -> pl.DataFrame:
             )
             .collect()
         )
-        out = out.join(flows, on="year", how="left")
+        out = out.join(flows, on="year", how="left", maintain_order="left")
     return out
 
 
@@ -675,7 +715,7 @@ def _report_args(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from factorlab.datasets import PRESETS
-    from factorlab.northbound.study import STUDY_POOLS
+    from factorlab.northbound.study import RISK_FREE, SAMPLES, STUDY_POOLS
 
     parser = argparse.ArgumentParser(
         prog="factorlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -764,22 +804,24 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--start", default=None, help="first date, YYYY-MM-DD (default: all data)")
     study.add_argument("--end", default=None, help="last date, YYYY-MM-DD (default: all data)")
     study.add_argument(
+        "--sample",
+        choices=sorted(SAMPLES),
+        default=None,
+        help="a named window: handbook = 2017-01-01 .. 2023-01-31, the handbook's back-test "
+        "window (--start / --end replace its bounds)",
+    )
+    study.add_argument(
+        "--risk-free",
+        type=float,
+        default=RISK_FREE,
+        metavar="RATE",
+        help="annual risk-free rate of the long leg's own Sharpe (the PBoC one-year deposit "
+        "rate; excess and long-short Sharpes use none)",
+    )
+    study.add_argument(
         "--no-cache", action="store_true", help="recompute instead of using the study cache"
     )
-    holdings = study.add_mutually_exclusive_group()
-    holdings.add_argument(
-        "--estimated-holdings",
-        default=None,
-        metavar="FILE",
-        help="parquet or CSV of date, asset, shares: holdings after the disclosure change "
-        "(2024-08-16), so the study runs past it; those dates are marked estimated",
-    )
-    holdings.add_argument(
-        "--estimate",
-        action="store_true",
-        help="estimate the holdings after the disclosure change first (seed 002's two-step "
-        "estimator on the market's snapshots and short-sellable table)",
-    )
+    _estimate_args(study, "the study runs")
     study.add_argument(
         "--wide",
         action="store_true",
@@ -815,6 +857,7 @@ def build_parser() -> argparse.ArgumentParser:
     strategies.add_argument(
         "--no-cache", action="store_true", help="recompute instead of using the cached result"
     )
+    _estimate_args(strategies, "the all-money timing and rotation run")
     _report_args(strategies)
     strategies.set_defaults(func=_cmd_strategies)
     estimate = sub.add_parser(

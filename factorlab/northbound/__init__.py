@@ -5,6 +5,7 @@ from __future__ import annotations
 from factorlab.northbound.factors import (
     HANDBOOK_RECOMMENDED,
     NORTHBOUND_FACTORS,
+    SPLIT_VARIANTS,
     northbound_factors,
 )
 from factorlab.northbound.hygiene import (
@@ -22,6 +23,7 @@ from factorlab.northbound.participants import (
     participant_flows,
 )
 from factorlab.northbound.study import (
+    SAMPLES,
     STUDY_POOLS,
     StudyParams,
     StudyResult,
@@ -33,6 +35,8 @@ __all__ = [
     "DISCLOSURE_END",
     "HANDBOOK_RECOMMENDED",
     "NORTHBOUND_FACTORS",
+    "SAMPLES",
+    "SPLIT_VARIANTS",
     "STUDY_POOLS",
     "DisclosureError",
     "NorthboundPanel",

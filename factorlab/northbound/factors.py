@@ -15,7 +15,13 @@ import polars as pl
 from factorlab.errors import ParameterError
 from factorlab.ops import Factor, FactorRegistry, ts_mean, ts_shift, ts_std, ts_sum, ts_topk_mean
 
-__all__ = ["HANDBOOK_RECOMMENDED", "NORTHBOUND_FACTORS", "northbound_factors"]
+__all__ = [
+    "HANDBOOK_RECOMMENDED",
+    "NORTHBOUND_FACTORS",
+    "SPLIT_FACTORS",
+    "SPLIT_VARIANTS",
+    "northbound_factors",
+]
 
 #: Factor names in handbook order (1..14).
 NORTHBOUND_FACTORS = (
@@ -34,8 +40,19 @@ NORTHBOUND_FACTORS = (
     "nb_big_rise_inflow",
     "nb_trading_cum_inflow20",
 )
-#: The handbook recommends factors 1-7 and 10.
-HANDBOOK_RECOMMENDED = (*NORTHBOUND_FACTORS[:7], NORTHBOUND_FACTORS[9])
+#: Seat-split factors beside #14 (not in the default 14; ask for them by name): #14 scaled by
+#: the float cap, and the allocation-type 20-day net inflow, raw (yuan) and scaled.
+SPLIT_VARIANTS = (
+    "nb_trading_cum_inflow_ratio20",
+    "nb_allocation_cum_inflow20",
+    "nb_allocation_cum_inflow_ratio20",
+)
+#: Every factor that reads the participant split's flows (``flow_trading`` /
+#: ``flow_allocation``).
+SPLIT_FACTORS = (NORTHBOUND_FACTORS[13], *SPLIT_VARIANTS)
+#: The handbook's seven recommended factors (速读 and the conclusions): #1-#5, #7 and #10; #6
+#: (持股占比偏离度) is among those it calls unstable.
+HANDBOOK_RECOMMENDED = tuple(NORTHBOUND_FACTORS[i - 1] for i in (1, 2, 3, 4, 5, 7, 10))
 
 
 def northbound_factors(
@@ -86,6 +103,7 @@ def northbound_factors(
             f"({window})."
         )
     w, ws = window, short_window
+
     def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
         # a zero denominator (e.g. float_shares = 0) gives null, never inf
         return pl.when(den != 0).then(num / den)
@@ -93,26 +111,36 @@ def northbound_factors(
     cap = pl.col("float_shares") * pl.col("close")
     q = ratio(pl.col("flow"), cap)
     mean_s = ts_mean("shares", window=w, date_col=date_col)
+    # coverage (handbook 覆盖度): a stock without northbound holdings has no static factor (not
+    # 0), and no dynamic one when it was not held on any day of the window
+    held = pl.col("shares") > 0
+    held_w = mean_s > 0
+
+    def static(expr: pl.Expr) -> pl.Expr:
+        return pl.when(held).then(expr)
+
+    def dynamic(expr: pl.Expr) -> pl.Expr:
+        return pl.when(held_w).then(expr)
 
     defs = [
-        (1, "hold value H = S * P", pl.col("hold_value").cast(pl.Float64)),
-        (2, "hold ratio R = S / F", pl.col("hold_ratio").cast(pl.Float64)),
-        (3, f"mean over {w} days of H", ts_mean("hold_value", window=w, date_col=date_col)),
-        (4, f"mean over {w} days of R", ts_mean("hold_ratio", window=w, date_col=date_col)),
+        (1, "hold value H = S * P", static(pl.col("hold_value").cast(pl.Float64))),
+        (2, "hold ratio R = S / F", static(pl.col("hold_ratio").cast(pl.Float64))),
+        (3, f"mean over {w} days of H", static(ts_mean("hold_value", window=w, date_col=date_col))),
+        (4, f"mean over {w} days of R", static(ts_mean("hold_ratio", window=w, date_col=date_col))),
         (
             5,
             f"sum over {w} days of Flow / (F * P) today",
-            ratio(ts_sum("flow", window=w, date_col=date_col), cap),
+            dynamic(ratio(ts_sum("flow", window=w, date_col=date_col), cap)),
         ),
         (
             6,
             f"R minus its {w}-day mean",
-            pl.col("hold_ratio") - ts_mean("hold_ratio", window=w, date_col=date_col),
+            dynamic(pl.col("hold_ratio") - ts_mean("hold_ratio", window=w, date_col=date_col)),
         ),
         (
             7,
             f"R_t - R_(t-{w})",
-            pl.col("hold_ratio") - ts_shift("hold_ratio", periods=w, date_col=date_col),
+            dynamic(pl.col("hold_ratio") - ts_shift("hold_ratio", periods=w, date_col=date_col)),
         ),
         (
             8,
@@ -124,13 +152,19 @@ def northbound_factors(
             f"mean / std over {w} days of q = Flow / (F * P)",
             ratio(ts_mean(q, window=w, date_col=date_col), ts_std(q, window=w, date_col=date_col)),
         ),
-        (10, f"sum over {w} days of Flow (yuan)", ts_sum("flow", window=w, date_col=date_col)),
+        (
+            10,
+            f"sum over {w} days of Flow (yuan)",
+            dynamic(ts_sum("flow", window=w, date_col=date_col)),
+        ),
         (
             11,
             f"sum over {w} days of Flow / sum over {w} days of amount",
-            ratio(
-                ts_sum("flow", window=w, date_col=date_col),
-                ts_sum("amount", window=w, date_col=date_col),
+            dynamic(
+                ratio(
+                    ts_sum("flow", window=w, date_col=date_col),
+                    ts_sum("amount", window=w, date_col=date_col),
+                )
             ),
         ),
         (
@@ -145,12 +179,34 @@ def northbound_factors(
         ),
         (
             14,
+            f"sum over {w} days of trading-type Flow (yuan)",
+            dynamic(ts_sum("flow_trading", window=w, date_col=date_col)),
+        ),
+    ]
+    # beside #14: its float-cap-scaled variant, and the allocation-type counterparts that the
+    # handbook's §1.4 (席位拆解: 分别构建相应因子) and §2.4 imply
+    extras = [
+        (
+            "14, scaled by the float cap",
             f"sum over {w} days of trading-type Flow / (F * P) today",
-            ratio(ts_sum("flow_trading", window=w, date_col=date_col), cap),
+            dynamic(ratio(ts_sum("flow_trading", window=w, date_col=date_col), cap)),
+        ),
+        (
+            "14's allocation-type counterpart (§1.4)",
+            f"sum over {w} days of allocation-type Flow (yuan)",
+            dynamic(ts_sum("flow_allocation", window=w, date_col=date_col)),
+        ),
+        (
+            "14's allocation-type counterpart (§1.4), scaled by the float cap",
+            f"sum over {w} days of allocation-type Flow / (F * P) today",
+            dynamic(ratio(ts_sum("flow_allocation", window=w, date_col=date_col), cap)),
         ),
     ]
     registry = FactorRegistry()
-    for (number, description, expr), name in zip(defs, NORTHBOUND_FACTORS, strict=True):
+    entries = [(str(n), d, e) for n, d, e in defs] + extras
+    for (number, description, expr), name in zip(
+        entries, (*NORTHBOUND_FACTORS, *SPLIT_VARIANTS), strict=True
+    ):
         if suffix:
             name = f"{name}_w{w}"
         registry.register(

@@ -17,12 +17,12 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import first_rows_nb, participant_changes_nb, participant_walk_nb
-from factorlab.calendar import DISCLOSURE_END, sessions
+from factorlab.calendar import sessions
 from factorlab.errors import MAX_EXAMPLES, MarketError, NullKeyError, ParameterError
 from factorlab.frames import check_unique_keys, match_codes
 from factorlab.grid import GridIndex, vwap
 from factorlab.market import Market
-from factorlab.northbound.hygiene import bonus_events, bonus_grids
+from factorlab.northbound.hygiene import bonus_events, bonus_grids, disclosure_end
 
 __all__ = [
     "ParticipantChanges",
@@ -197,15 +197,17 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     """dS per (participant, stock, publication day) on one share basis, entries and exits
     included, with the stock's close and VWAP.
 
-    Publication days are the A-share sessions with rows up to `end` (default 2024-08-16): HK
-    calendar repeat rows and post-2024 snapshots are dropped. Shares published between a record
+    Publication days are the A-share sessions with rows up to `end` (default: the market's last
+    daily disclosure, :func:`~factorlab.northbound.hygiene.disclosure_end`: its generation
+    parameter ``disclosure_change`` on a synthetic market, else HKEX's 2024-08-16): HK calendar
+    repeat rows and the later quarterly snapshots are dropped. Shares published between a record
     date and its ex-date are put on the ex-date basis, and differences are taken on the basis of
     the cumulative bonus factor, so a bonus issue is never trading. A holding that disappears is
     an exit (dS = -S on the next publication day). Integer ids and dense lookups keep this fast
     on tens of millions of rows.
     """
     market.require("participant_holdings", "prices", purpose="the participant split")
-    end = end or DISCLOSURE_END
+    end = end or disclosure_end(market)
     ph = market.participant_holdings.filter(pl.col("date") <= end)
     # one scan, the codes as categoricals (never held as strings: tens of millions of rows),
     # then numbered by the sorted unique values (the grid's order) with numpy
@@ -374,6 +376,7 @@ def classify_participants(
                 avg_value=pl.col("value").mean(),
                 avg_stocks=pl.col("stocks").mean(),
             )
+            .sort("participant")  # the ordinal rank breaks ties by row: make the row order fixed
             .with_columns(
                 minor=(pl.col("avg_value") < min_value) & (pl.col("avg_stocks") < min_stocks)
             )

@@ -122,9 +122,9 @@ def test_disclosure_statistics_before_and_after(market):
 
 
 # ---- point 4: the estimator ------------------------------------------------------------------
-def _full_disclosure(market: Market) -> pl.DataFrame:
+def _full_disclosure(market: Market, start: str = "2022-12-01") -> pl.DataFrame:
     """Every stock printed every day, quantity = the exact previous-session holding."""
-    days = sessions("northbound", "2022-12-01", "2023-12-31")
+    days = sessions("northbound", start, "2023-12-31")
     prev = pl.DataFrame({"date": days[1:], "asof": days[:-1]})
     assets = market.assets.select("asset").collect()
     t = market.northbound_truth.collect().rename({"date": "asof"})
@@ -151,6 +151,39 @@ def test_exact_recovery_when_everything_is_disclosed_and_the_total_known(market)
     f = est.totals.join(truth, on="date")
     err = (f["net_inflow"] - f["net_buy"]).abs().max()
     assert err < 1e-3 * f["net_buy"].abs().max()
+
+
+def test_calibration_at_zero_is_the_naive_baseline(market, monkeypatch):
+    """A calibrated move of 0 leaves every unprinted stock buy-and-hold: the day's flows are
+    then exactly the printed stocks' (the naive baseline); the estimator nests it."""
+    from factorlab.northbound.estimation import estimator
+
+    zero = ((0.0,), {"step": "step 1 calibration", "rows": 0, "detail": "b = 0"})
+    monkeypatch.setattr(estimator, "_calibration", lambda *a: zero)
+    est = estimate_holdings(market, progress=False)
+    assert est.calibration == (0.0,)
+    nv = naive_flows(market).totals.select("date", naive="net_inflow")
+    j = est.totals.select("date", "net_inflow").join(nv, on="date").drop_nulls()
+    assert j.height > 200
+    scale = j["naive"].abs().max()
+    # equal up to the few stocks a 'sufficient' lower bound moves (measured: <= 0.4% of scale)
+    assert ((j["net_inflow"] - j["naive"]).abs() <= 0.01 * scale).all()
+    assert np.corrcoef(j["net_inflow"], j["naive"])[0, 1] > 0.9999
+
+
+def test_step1_calibration_shrinks_and_uses_only_the_daily_period(market, estimate):
+    # on the synthetic market's print rule: a slope within (0.5, 1.5), from ~250 daily days
+    assert estimate.calibration is not None
+    assert 0.5 < estimate.calibration[0] < 1.5
+    note = estimate.notes.filter(pl.col("step").str.contains("calibrated"))
+    assert 240 <= note["rows"].item() <= 250 and note["detail"].item().endswith(f"{CHANGE})")
+    # off: the seed's unscaled step 1, flagged in the notes
+    raw = estimate_holdings(market, params=EstimateParams(calibrate_days=0), progress=False)
+    assert raw.calibration is None
+    assert "off (calibrate_days=0)" in raw.notes["detail"].to_list()
+    assert not raw.totals["value"].equals(estimate.totals["value"])
+    # ablations are not calibrated
+    assert estimate_holdings(market, total_value="buy_and_hold", progress=False).calibration is None
 
 
 def test_ablations_behave_as_the_seed_says(market, estimate):
@@ -340,6 +373,10 @@ def test_window_without_disclosures(market):
 def test_bad_parameters():
     with pytest.raises(ParameterError, match="`band`"):
         EstimateParams(band=0)
+    with pytest.raises(ParameterError, match="`calibrate_on`"):
+        EstimateParams(calibrate_on=("move", "volume"))
+    with pytest.raises(ParameterError, match="`calibrate_days`"):
+        EstimateParams(calibrate_days=-1)
     with pytest.raises(ParameterError, match="`total_value`"):
         estimate_holdings(None, total_value="oracle", progress=False)  # type: ignore[arg-type]
 

@@ -272,7 +272,7 @@ def _flows(market: Market, split: ParticipantSplit, index: str) -> pl.DataFrame:
     )
     kinds = ("trading", "allocation", "unclassified", "total")
     return f.with_columns(**{f"cum_{k}": pl.col(f"flow_{k}").cum_sum() for k in kinds}).join(
-        level, on="date", how="left"
+        level, on="date", how="left", maintain_order="left"
     )
 
 
