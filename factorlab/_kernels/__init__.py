@@ -15,13 +15,13 @@ from factorlab._kernels.participants import (
 )
 from factorlab._kernels.quantile import qcut_rows_nb, rank_buckets_nb
 from factorlab._kernels.rank import average_ranks_nb, row_average_ranks_nb, row_order_nb
-from factorlab._kernels.rolling import run_rolling_sum_nb, run_shift_nb
 from factorlab._kernels.returns import (
     factor_returns_nb,
     fill_prices_nb,
     forward_returns_nb,
     quantile_mean_returns_nb,
 )
+from factorlab._kernels.rolling import run_rolling_sum_nb, run_shift_nb
 from factorlab._kernels.turnover import quantile_turnover_nb
 
 __all__ = [
