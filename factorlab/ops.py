@@ -406,9 +406,7 @@ def _segmented_topk_mean_nb(x, by, offsets, window, k):  # pragma: no cover - co
     return out
 
 
-def _asset_order(
-    asset: pl.Series, date: pl.Series | None
-) -> tuple[np.ndarray | None, np.ndarray]:
+def _asset_order(asset: pl.Series, date: pl.Series | None) -> tuple[np.ndarray | None, np.ndarray]:
     """Row permutation grouping rows by asset (date-sorted within each), and segment offsets;
     the permutation is None when the rows already come in asset runs (the identity)."""
     if date is None and asset.null_count() == 0:
@@ -494,9 +492,7 @@ def _runs_batch(
     return apply
 
 
-def _over_runs(
-    x: IntoExpr, asset_col: str, kernel: Callable[..., int], *args: object
-) -> pl.Expr:
+def _over_runs(x: IntoExpr, asset_col: str, kernel: Callable[..., int], *args: object) -> pl.Expr:
     """`kernel` over the asset runs of `x` (see :func:`_runs_batch`): one call on the whole
     column instead of an ``over`` group-by and scatter."""
     inputs = [float_expr(x), pl.col(check_name("asset_col", asset_col))]

@@ -118,7 +118,10 @@ def test_compute_factors_with_the_kernel_path_and_a_lazy_filter() -> None:
     x = pl.col("x").cast(pl.Float64).fill_nan(None)
     want = df.with_columns(
         m=x.rolling_mean(5, min_samples=5).over("asset"),
-        s=(pl.col("x") * 2).cast(pl.Float64).fill_nan(None).rolling_sum(3, min_samples=3)
+        s=(pl.col("x") * 2)
+        .cast(pl.Float64)
+        .fill_nan(None)
+        .rolling_sum(3, min_samples=3)
         .over("asset"),
         d=pl.col("x") - x.shift(2).over("asset"),
     ).filter(pl.col("date") % 5 == 0)
