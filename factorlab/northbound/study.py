@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -63,7 +63,12 @@ from factorlab.northbound.factors import (
     northbound_factors,
 )
 from factorlab.northbound.hygiene import disclosure_end, research_panel
-from factorlab.northbound.participants import classify_participants, participant_flows
+from factorlab.northbound.participants import (
+    PriceGrids,
+    classify_participants,
+    participant_changes,
+    participant_flows,
+)
 from factorlab.ops import Factor, compute_factors
 from factorlab.preprocess import preprocess
 from factorlab.progress import reports_progress
@@ -354,11 +359,14 @@ def _check(market: Market, params: StudyParams) -> None:
         )
 
 
-def _split_flows(market: Market) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _split_flows(
+    market: Market, price_grids: Callable[[], PriceGrids | None] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The participant split's classification history and its per-asset flows by kind
     (date, asset, flow_trading, flow_allocation); the split's row columns are freed on
-    return."""
-    split = classify_participants(market)
+    return. `price_grids`: see :func:`~factorlab.northbound.participant_changes`."""
+    changes = participant_changes(market, price_grids=price_grids)
+    split = classify_participants(market, changes=changes)
     flows = participant_flows(market, split, by="asset").select("date", "asset", *_SPLIT_COLUMNS)
     return split.history, flows
 
@@ -449,8 +457,17 @@ def _panel(
     # a thread now, while the hygiene waits in Polars and numpy
     threading.Thread(target=_import_scipy_stats, name="factorlab-scipy", daemon=True).start()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-split")
+    # the hygiene's raw close and VWAP grids, copied for the split as soon as they are built:
+    # the split places them on its own index instead of reading and scattering the prices
+    # again (None, e.g. after a hygiene error: the split reads them itself)
+    prices: Future = Future()
+
+    def hand_over(index: GridIndex, close: np.ndarray, vwap: np.ndarray) -> None:
+        if not prices.done():
+            prices.set_result((index, close.copy(), vwap.copy()))
+
     try:
-        pending = pool.submit(_split_flows, market) if want_split else None
+        pending = pool.submit(_split_flows, market, prices.result) if want_split else None
         # the hygiene's read of the prices also gives the study's price grid (one grid)
         panel = research_panel(
             market,
@@ -458,10 +475,15 @@ def _panel(
             end=params.end,
             estimated_holdings=estimated,
             price_grid=True,
+            on_price_grids=hand_over if want_split else None,
         )
     except BaseException:
+        if not prices.done():
+            prices.set_result(None)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    if not prices.done():
+        prices.set_result(None)
     pool.shutdown(wait=False)  # the split finishes on its thread; its future holds the result
     timer.lap("hygiene")
     frame, grid = panel.frame, panel.grid
