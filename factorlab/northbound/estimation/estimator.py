@@ -74,16 +74,17 @@ class EstimateParams:
         (real time: only past snapshots). Off by default: it removes the bias but makes the
         22-day sums noisier on the synthetic market.
     calibrate_days, calibrate_on
-        Step 1's move is m = b . f, f the day's features `calibrate_on` (of
+        Calibrated step 1: the printed stocks enter the day's total at their prints and the
+        unprinted ones move by m_u = b . f, f the day's features `calibrate_on` (of
         :data:`CALIBRATION_FEATURES`: the fitted move m̃, the carried holdings' return that
         day, and 20 sessions earlier), b fitted by least squares on the last `calibrate_days`
         days of daily disclosure before the change: on those days the true holdings are
         published, so the fit replays step 1 with the post-change print rule applied to that
-        day's quantities and regresses the true move on the features (b < 1 on m̃ is the
-        shrinkage a noisy m̃ calls for; the returns carry what trend-following money does in
-        the stocks nobody prints). 0 days: off (m = m̃, the seed's method). Fewer than 20
-        usable days, or no daily quantities before the change, leave it off (said in
-        ``notes``).
+        day's quantities and regresses the unprinted stocks' true move on the features (b < 1
+        on m̃ is the shrinkage a noisy m̃ calls for; b = 0 leaves the unprinted stocks
+        buy-and-hold, i.e. the naive baseline's flows). 0 days: off (the seed's step 1: the
+        whole total moves by m̃). Fewer than 20 usable days, or no daily quantities before the
+        change, leave it off (said in ``notes``).
     """
 
     allowance: float = 0.01
@@ -277,9 +278,11 @@ def _calibration(
     On the last ``p.calibrate_days`` northbound sessions of daily disclosure (all published
     before any estimate) step 1 is replayed from the true previous holdings with the
     post-change print rule (quantities at or above ``print_below`` read as 'sufficient'), and
-    the true move ``V_t / V_drift - 1`` is regressed on the features by least squares with an
-    intercept. The intercept (the unseen stocks' average move over that year) is not carried
-    forward: it is a level, which the quarterly re-anchoring fixes. None: not calibrated."""
+    the true move of the stocks that rule leaves unprinted (their value at today's shares /
+    at yesterday's, both at today's prices, - 1) is regressed on the features by least
+    squares with an intercept. The intercept (the unseen stocks' average move over that
+    year) is not carried forward: it is a level, which the quarterly re-anchoring fixes.
+    None: not calibrated."""
     off = None
     if p.calibrate_days == 0:
         return off, {"step": "step 1 calibration", "rows": 0, "detail": "off (calibrate_days=0)"}
@@ -329,9 +332,13 @@ def _calibration(
         if v_drift <= 0:
             continue
         prev_disc = np.isfinite(inp.quantity[i - 1])  # printed yesterday under the new rule
+        free = ~disc & priced & np.isfinite(inp.vwap[i])
+        v_free = float(v[free].sum())
+        if v_free <= 0:
+            continue
         m = _move(p, v, h, q, price, priced, disc, prev_disc, inp.sufficient[i])
         fitted.append(_features(inp, i - 1, i, v, m, p))
-        true.append(float((truth[i] * px).sum()) / v_drift - 1.0)
+        true.append(float((truth[i][free] * px[free]).sum()) / v_free - 1.0)
     if len(fitted) < 20:
         return off, _no_calibration(f"{len(fitted)} usable days (fewer than 20)")
     x, y = np.array(fitted), np.array(true)
@@ -421,9 +428,12 @@ def _step(
         value = v_base
     else:
         m = _move(p, v, h, q, price, priced, disc, prev_disc, inp.sufficient[i])
-        if calibration is not None:
-            m = float(np.dot(calibration, _features(inp, prev_row, i, v, m, p)))
-        value = v_base * (1.0 + m + drift)
+        if calibration is None:  # the seed's step 1: the whole total moves by the fit
+            value = v_base * (1.0 + m + drift)
+        else:  # the printed stocks at their prints, the others by the calibrated move
+            m_u = float(np.dot(calibration, _features(inp, prev_row, i, v, m, p)))
+            v_free = float(v[~disc & ~fixed].sum())
+            value = float(h.sum() + v[fixed].sum()) + v_free * (1.0 + m_u + drift)
     free = ~disc & ~fixed & priced
     suff_low = np.where(inp.sufficient[i] & free, p.print_below / p.allowance * price, 0.0)
     floor_value = float(h.sum() + v[fixed].sum() + np.nan_to_num(suff_low).sum())
