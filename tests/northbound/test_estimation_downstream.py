@@ -11,7 +11,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from factorlab.datasets import synthetic_market
 from factorlab.errors import DisclosureError, ParameterError
 from factorlab.market import Market
 from factorlab.northbound import research_panel
@@ -34,18 +33,10 @@ TIMING = {"n": 4, "m": 1.0, "window": 60}
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory) -> Market:
-    """200 stocks, daily disclosure until 2023-01-01, then a year of quarterly snapshots (the
-    market of test_estimation.py)."""
-    return synthetic_market(
-        n_assets=200,
-        start="2021-07-01",
-        end="2023-12-31",
-        seed=11,
-        disclosure_change=CHANGE,
-        cache=tmp_path_factory.mktemp("down") / "m",
-        progress=False,
-    )
+def market(est_market: Market) -> Market:
+    """200 stocks, daily disclosure until 2023-01-01, then a year of quarterly snapshots
+    (tests/northbound/conftest.py)."""
+    return est_market
 
 
 @pytest.fixture(scope="module")
