@@ -2,7 +2,8 @@
 
 Each is a named expression over the research panel of :func:`factorlab.northbound.research_panel`
 (columns ``hold_value`` H, ``hold_ratio`` R, ``shares`` S, ``d_shares`` dS, ``flow`` = dS * VWAP,
-``float_shares`` F, ``close`` P, ``amount`` A, ``volume``, ``ret``) plus, for factor 14,
+``float_shares`` F, ``close`` P, ``amount`` A, ``volume``, ``ret``, ``share_basis`` the
+cumulative bonus factor) plus, for factor 14,
 ``flow_trading`` (trading-type participants' Flow, from
 :func:`factorlab.northbound.participant_flows`). Windows count the stock's own traded rows; a
 rolling statistic needs a full window, else null.
@@ -85,7 +86,20 @@ def northbound_factors(
     7 R_t - R_{t-W}; 8 mean_w(dS) / mean_W(S); 9 mean_W(q) / std_W(q); 10 sum_W(Flow);
     11 sum_W(Flow) / sum_W(A); 12 mean of dS on the `top_k` highest-volume days of the last W /
     mean_W(S); 13 the same on the highest-return days; 14 sum_W(Flow of trading-type
-    participants) / (F_t * P_t).
+    participants), yuan (the handbook's text: no denominator). Beside them
+    (:data:`SPLIT_VARIANTS`): ``nb_trading_cum_inflow_ratio20`` = #14 / (F_t * P_t);
+    ``nb_allocation_cum_inflow20`` and ``nb_allocation_cum_inflow_ratio20``, the same on
+    allocation-type participants' Flow.
+
+    Share basis: #8, #12 and #13 average share counts over a window; S, dS and the volume are
+    divided by ``share_basis`` (the product of 1 + bonus over the ex-dates so far), so a window
+    across a bonus ex-date compares counts of one basis and a bonus issue creates no volume
+    jump for #12's ranking. The other factors read H, R, Flow and amount, which are
+    basis-invariant.
+
+    Coverage: a stock without northbound holdings on day t (S_t = 0) has null static factors
+    (#1-#4), and a stock not held on any day of the last W has null dynamic ones (#5-#14), so a
+    pool member HKEX does not list is not "covered" with a value 0.
 
     Nulls and NaN: a ratio with a zero denominator (no holdings over the window, a constant q) is
     null, not inf.
@@ -111,6 +125,11 @@ def northbound_factors(
     cap = pl.col("float_shares") * pl.col("close")
     q = ratio(pl.col("flow"), cap)
     mean_s = ts_mean("shares", window=w, date_col=date_col)
+    # share counts of one basis across a bonus ex-date (10送4: 100 shares before are 140 after):
+    # counts divided by the cumulative bonus factor, for the windows of #8, #12 and #13
+    basis = pl.col("share_basis")
+    s_one, ds_one, vol_one = (pl.col(c) / basis for c in ("shares", "d_shares", "volume"))
+    mean_s_one = ts_mean(s_one, window=w, date_col=date_col)
     # coverage (handbook 覆盖度): a stock without northbound holdings has no static factor (not
     # 0), and no dynamic one when it was not held on any day of the window
     held = pl.col("shares") > 0
@@ -144,8 +163,8 @@ def northbound_factors(
         ),
         (
             8,
-            f"mean over {ws} days of dS / mean over {w} days of S",
-            ratio(ts_mean("d_shares", window=ws, date_col=date_col), mean_s),
+            f"mean over {ws} days of dS / mean over {w} days of S (one share basis)",
+            ratio(ts_mean(ds_one, window=ws, date_col=date_col), mean_s_one),
         ),
         (
             9,
@@ -169,13 +188,15 @@ def northbound_factors(
         ),
         (
             12,
-            f"mean dS on the {top_k} highest-volume days of the last {w} / mean_{w}(S)",
-            ratio(ts_topk_mean("d_shares", "volume", window=w, k=top_k, date_col=date_col), mean_s),
+            f"mean dS on the {top_k} highest-volume days of the last {w} / mean_{w}(S) (one share "
+            "basis; volume bonus-adjusted)",
+            ratio(ts_topk_mean(ds_one, vol_one, window=w, k=top_k, date_col=date_col), mean_s_one),
         ),
         (
             13,
-            f"mean dS on the {top_k} highest-return days of the last {w} / mean_{w}(S)",
-            ratio(ts_topk_mean("d_shares", "ret", window=w, k=top_k, date_col=date_col), mean_s),
+            f"mean dS on the {top_k} highest-return days of the last {w} / mean_{w}(S) (one "
+            "share basis)",
+            ratio(ts_topk_mean(ds_one, "ret", window=w, k=top_k, date_col=date_col), mean_s_one),
         ),
         (
             14,

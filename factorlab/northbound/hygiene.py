@@ -40,8 +40,11 @@ class NorthboundPanel:
     (:func:`factorlab.grid.vwap`: amount / volume clipped to the day's [low, high], the close on
     a day without volume), float_shares (F),
     amount (A), volume, ret (adjusted close-to-close return since the stock's previous traded
-    row), hold_value (H = S*P), hold_ratio (R = S/F), d_shares (dS on one basis), flow
-    (dS*VWAP, yuan), usable_from (the first session the row's information may be traded on).
+    row), hold_value (H = S*P), hold_ratio (R = S/F), d_shares (dS on one basis), share_basis
+    (the cumulative bonus factor, the product of 1 + bonus over the ex-dates up to the row:
+    S / share_basis, d_shares / share_basis and volume / share_basis are counts of one basis
+    across ex-dates), flow (dS*VWAP, yuan), usable_from (the first session the row's
+    information may be traded on).
     Rows are sorted by (asset, date). ``report`` has one row per step: step, rows, detail.
     ``grid``: with ``research_panel(..., price_grid=True)``, the stock
     :class:`~factorlab.grid.AssetGrid` of the window's ``prices`` (the one read of the prices
@@ -188,6 +191,7 @@ def research_panel(
     prices["shares"], prices["d_shares"] = _carry_holdings(
         published, ex, ~np.isnan(prices["close"]), steps
     )
+    prices["share_basis"] = ex  # the cumulative bonus factor: S / share_basis is one basis
     del published, ex
     frame = _panel_frame(index, prices, lo)  # consumes the grids
     if estimated_holdings is not None:  # every estimated date marked (seed 002's estimator)
@@ -344,20 +348,23 @@ def _share_basis(
     """Step 3: (published shares on the ex-date basis, the cumulative ex-date bonus factor),
     both on `index`; estimated rows overwrite their cells."""
     bonus = bonus_events(market)
-    ex, pending = bonus_grids(bonus, index)
+    ex, _ = bonus_grids(bonus, index)
     codes = match_codes(kept["asset"], index.assets, table="northbound", against="prices")
     steps.append(_unmatched_step(codes))
     published = index.scatter(index.cells(kept), kept["shares"].cast(pl.Float64).to_numpy())
-    jumped = (pending != 1.0) & ~np.isnan(published)
-    # in place on the jumped cells only (the same values as a where over the whole grid)
-    at = np.flatnonzero(jumped)
-    flat = published.reshape(-1)
-    flat[at] = np.round(flat[at] / pending.reshape(-1)[at])
+    # HKSCC usually credits the bonus shares on the record date (港交所通常提前一天): the
+    # correction is applied to an event only where the published series jumps by the bonus
+    # there (and not on the ex-date), so data that was not pre-credited is left as published
+    fixed, checks = _pre_credited(bonus, index, published)
     steps.append(
         {
             "step": "record-date jumps put on the ex-date basis",
-            "rows": int(jumped.sum()),
-            "detail": f"{bonus.height} bonus events in corporate_actions",
+            "rows": fixed,
+            "detail": f"{bonus.height} bonus events in corporate_actions: "
+            f"{checks['matched']} checked, the published jump matches 1 + bonus on the record "
+            f"date (corrected); {checks['unmatched']} not matched, no such jump there (left as "
+            f"published: not pre-credited); {checks['unchecked']} without holdings around the "
+            "dates or outside the window (nothing to correct)",
         }
     )
     if not bonus.is_empty():
@@ -373,6 +380,80 @@ def _share_basis(
         ok = cells.ok
         published[cells.rows[ok], cells.cols[ok]] = est["shares"].to_numpy()[ok]
     return published, ex
+
+
+def _pre_credited(
+    bonus: pl.DataFrame, index: GridIndex, published: np.ndarray
+) -> tuple[int, dict[str, int]]:
+    """Step 3's check, in place on `published`: for each bonus event whose published shares
+    jump by 1 + bonus on the record date rather than on the ex-date, the shares published on
+    [record date, ex-date) are divided by 1 + bonus (rounded). Returns (cells corrected,
+    counts of ``matched`` / ``unmatched`` / ``unchecked`` events).
+
+    The decision per event, with j_rec = log(S_rec / S_before) and j_ex = log(S_ex /
+    S_before_ex) on the published counts (a stock absent on a published day holds 0; "before"
+    is the last publication day before the date, S_rec the first on or after the record date
+    and before the ex-date, S_ex the first on or after the ex-date: a day without published
+    rows, an HK holiday, is skipped): pre-credited when j_rec - j_ex > 0 (a
+    pre-credit moves log(1 + bonus) onto the record date, no pre-credit onto the ex-date;
+    flows move both alike); with only one jump defined, when it is on its side of
+    log(1 + bonus) / 2. Unchecked (not corrected): no holdings on the days either jump needs,
+    or no session of the window between the record date and the ex-date.
+    """
+    counts = {"matched": 0, "unmatched": 0, "unchecked": 0}
+    if bonus.is_empty():
+        return 0, counts
+    n_rows = index.shape[0]
+    aid = index.asset_cols(bonus["asset"])
+    known = bonus.filter(pl.Series(aid >= 0))
+    counts["unchecked"] += bonus.height - known.height
+    ex_i = index.first_row_on_or_after(known["ex_date"])
+    rec_i = index.first_row_on_or_after(known["record_date"])
+    mult = 1.0 + known["bonus_ratio"].to_numpy()
+    has_rows = ~np.isnan(published).all(axis=1)
+
+    def shares(row: int, col: int, step: int, stop: int) -> float | None:
+        """The published count of the first publication day from `row` on (`step` 1) or
+        back (`step` -1), before `stop` / from 0; None if there is none."""
+        while 0 <= row < stop and not has_rows[row]:  # no publication that day (HK holiday)
+            row += step
+        if row < 0 or row >= stop:
+            return None
+        v = published[row, col]
+        return 0.0 if np.isnan(v) else float(v)
+
+    def jump(before: float | None, after: float | None) -> float | None:
+        ok = before is not None and after is not None and before > 0 and after > 0
+        return float(np.log(after / before)) if ok else None
+
+    fixed = 0
+    for a, e, r, m in zip(aid[aid >= 0], ex_i, rec_i, mult, strict=True):
+        if r >= min(e, n_rows):  # no session between the record date and the ex-date
+            counts["unchecked"] += 1
+            continue
+        # the last publication before each date, the first on or after it (before the ex-date
+        # for the record date's: a publication of the pending days)
+        j_rec = jump(shares(r - 1, a, -1, n_rows), shares(r, a, 1, min(e, n_rows)))
+        j_ex = jump(shares(e - 1, a, -1, n_rows), shares(e, a, 1, n_rows))
+        half = np.log(m) / 2
+        if j_rec is not None and j_ex is not None:
+            credited = j_rec - j_ex > 0
+        elif j_rec is not None:
+            credited = j_rec > half
+        elif j_ex is not None:
+            credited = j_ex < half
+        else:
+            counts["unchecked"] += 1
+            continue
+        if not credited:
+            counts["unmatched"] += 1
+            continue
+        counts["matched"] += 1
+        cells = published[r:e, a]
+        on = ~np.isnan(cells)
+        cells[on] = np.round(cells[on] / m)
+        fixed += int(on.sum())
+    return fixed, counts
 
 
 def _price_grids(index: GridIndex, px: pl.DataFrame, stock: bool = False) -> dict[str, np.ndarray]:
@@ -475,6 +556,7 @@ def _panel_frame(index: GridIndex, grids: dict[str, np.ndarray], lo: dt.date) ->
         "hold_value": s_v * p_v,
         "hold_ratio": _ratio(s_v, f_v),
         "d_shares": ds,
+        "share_basis": take("share_basis"),
         "flow": ds * vw,
         "usable_from": usable.gather(tt),
     }

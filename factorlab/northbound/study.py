@@ -129,7 +129,7 @@ _RESERVED = frozenset(
     {
         *("pool", "date", "asset", "industry", "cap", "log_float_cap", "close", "float_shares"),
         *("shares", "vwap", "amount", "volume", "ret", "hold_value", "hold_ratio", "d_shares"),
-        *("flow", "usable_from", "flow_trading", "flow_allocation", "estimated"),
+        *("flow", "usable_from", "flow_trading", "flow_allocation", "estimated", "share_basis"),
     }
 )
 

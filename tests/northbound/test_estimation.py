@@ -11,7 +11,6 @@ import pytest
 from scipy.optimize import minimize
 
 from factorlab.calendar import sessions
-from factorlab.datasets import synthetic_market
 from factorlab.errors import AssetCodeError, DisclosureError, ParameterError, ValueRangeError
 from factorlab.market import Market
 from factorlab.northbound import research_panel
@@ -26,21 +25,14 @@ from factorlab.northbound.estimation import (
     validation_table,
 )
 
-CHANGE = dt.date(2023, 1, 1)
+CHANGE = dt.date(2023, 1, 1)  # tests/northbound/conftest.py's EST_CHANGE
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory) -> Market:
-    """200 stocks, daily disclosure until 2023-01-01, then a year of quarterly snapshots."""
-    return synthetic_market(
-        n_assets=200,
-        start="2021-07-01",
-        end="2023-12-31",
-        seed=11,
-        disclosure_change=CHANGE,
-        cache=tmp_path_factory.mktemp("est") / "m",
-        progress=False,
-    )
+def market(est_market: Market) -> Market:
+    """200 stocks, daily disclosure until 2023-01-01, then a year of quarterly snapshots
+    (tests/northbound/conftest.py)."""
+    return est_market
 
 
 @pytest.fixture(scope="module")
@@ -383,20 +375,8 @@ def test_bad_parameters():
 
 # ---- statistical claims on three seeds ---------------------------------------------------------
 @pytest.mark.parametrize("seed", [11, 12, 13])
-def test_calibration_seed_figures_and_ablations_on_three_seeds(seed, market, tmp_path):
-    m = (
-        market
-        if seed == 11
-        else synthetic_market(
-            n_assets=200,
-            start="2021-07-01",
-            end="2023-12-31",
-            seed=seed,
-            disclosure_change=CHANGE,
-            cache=tmp_path / "m",
-            progress=False,
-        )
-    )
+def test_calibration_seed_figures_and_ablations_on_three_seeds(seed, est_market_of):
+    m = est_market_of(seed)
     # point 1: the seed's disclosure figures (71% / 98% before, 54% / 10-15% after), as bands
     st = (
         disclosure_statistics(m)

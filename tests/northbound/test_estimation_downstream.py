@@ -11,7 +11,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from factorlab.datasets import synthetic_market
 from factorlab.errors import DisclosureError, ParameterError
 from factorlab.market import Market
 from factorlab.northbound import research_panel
@@ -34,18 +33,10 @@ TIMING = {"n": 4, "m": 1.0, "window": 60}
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory) -> Market:
-    """200 stocks, daily disclosure until 2023-01-01, then a year of quarterly snapshots (the
-    market of test_estimation.py)."""
-    return synthetic_market(
-        n_assets=200,
-        start="2021-07-01",
-        end="2023-12-31",
-        seed=11,
-        disclosure_change=CHANGE,
-        cache=tmp_path_factory.mktemp("down") / "m",
-        progress=False,
-    )
+def market(est_market: Market) -> Market:
+    """200 stocks, daily disclosure until 2023-01-01, then a year of quarterly snapshots
+    (tests/northbound/conftest.py)."""
+    return est_market
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +231,23 @@ def test_participant_changes_stop_at_the_markets_change(market):
     ph_days = market.participant_holdings.select("date").unique().collect()["date"]
     assert (ph_days > CHANGE).any()
     assert pc.days.equals(participant_changes(market, end=CHANGE).days)
+
+
+def test_cli_strategies_with_estimates(market, tmp_path, capsys):
+    from factorlab.cli import main
+
+    args = ["strategies", "--market", str(market.path), "--parts", "threshold", "--no-cache"]
+    assert main([*args, "--out", str(tmp_path / "b"), "--estimate"]) == 0
+    out = capsys.readouterr().out
+    assert "Holdings after 2023-01-01 are estimated (seed 002 two-step estimator)." in out
+    assert "Holdings after 2023-01-01" in (tmp_path / "b" / "report.html").read_text()
+
+
+def test_timing_grid_point_that_never_crosses(market):
+    """A band too wide to cross: that book holds cash, no signal (it used to break the grid's
+    statistics; the default grid on a short market has such points)."""
+    g = threshold_grid(market, ns=(4,), ms=(1.0, 50.0), window=60, flows=("all",))
+    never = g.table.filter(pl.col("m") == 50.0)
+    assert never.height == 24 and (never["signals"] == 0).all()  # 2 indices x 2 books x 6
+    assert (never.filter(pl.col("days") > 1)["exposure"] == 0).all()
+    assert (g.table.filter(pl.col("m") == 1.0)["signals"] > 0).any()

@@ -48,6 +48,7 @@ def panel() -> pl.DataFrame:
             "hold_value": [s * p for s, p in zip(S, P, strict=True)],
             "hold_ratio": [s / f for s, f in zip(S, F, strict=True)],
             "d_shares": DS,
+            "share_basis": [1.0] * 5,
             "flow": flow,
             "flow_trading": [None if x is None else x * v for x, v in zip(FT, VWAP, strict=True)],
             "flow_allocation": [
@@ -203,6 +204,7 @@ def test_default_windows_match_pandas_rolling():
         flow=pl.col("d_shares").fill_nan(None) * pl.col("vwap"),
         flow_trading=pl.lit(0.0),
         flow_allocation=pl.lit(0.0),
+        share_basis=pl.lit(1.0),
     )
     out = compute_factors(frame, northbound_factors()).collect()
     p = frame.to_pandas()

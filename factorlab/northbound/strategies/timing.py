@@ -438,7 +438,10 @@ def _book_stats(
             sb.append(np.full(len(rows), c, np.int64))
             ss.append(rows)
             se.append(np.append(rows[1:], n_t))
-            sp.append(np.asarray(positions[k], dtype=float)[: len(rows)])
+            pos = np.zeros(len(rows))  # a book that never crossed holds one cash row
+            given = np.asarray(positions[k], dtype=float)[: len(rows)]
+            pos[: len(given)] = given
+            sp.append(pos)
         b = _Books(
             dates=dates,
             net=net,
@@ -851,7 +854,7 @@ def _books(
 
 def _empty_book(grid: AssetGrid, costs: Costs | None, index: str) -> BacktestResult:
     """A book that never trades (no crossing): all cash."""
-    first = pl.Series([grid.dates[0]], dtype=pl.Date)
+    first = pl.Series(grid.dates[:1]).cast(pl.Date)  # a list of one datetime64 is not a Date
     t = pl.DataFrame({"point": [0], "date": first, "asset": [index], "weight": [0.0]})
     return _books(grid, t, costs, index)[0]
 
