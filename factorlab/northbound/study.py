@@ -1448,21 +1448,22 @@ def _leg_targets(
     # gid runs 1..G: the first position of each id 1..G+1 in sorted order = the G+1 offsets
     offsets = np.searchsorted(gid[order], np.arange(1, (gid.max() if gid.size else 0) + 2))
     offsets = offsets.astype(np.int64)
-    flags = []
-    for n in names:
-        x = scored[n].cast(pl.Float64).to_numpy()
-        top, bottom = _top_bottom_flags(x, order, offsets, params.top)
-        flags += [pl.Series(f"{n}\x00top", top), pl.Series(f"{n}\x00bottom", bottom)]
-    picked = scored.select("pool", "date", "asset", w.alias("weight")).with_columns(flags)
+    flags = {
+        n: _top_bottom_flags(scored[n].cast(pl.Float64).to_numpy(), order, offsets, params.top)
+        for n in names
+    }
+    base = scored.select("date", "asset", w.alias("weight"))
+    pool_col = scored["pool"]
     out = {}
-    for (pool,), sub in picked.partition_by("pool", as_dict=True).items():
+    # each leg's rows gathered by row number (in the frame's order, top then bottom), pool by
+    # pool in order of first appearance: the rows of a filter per pool, factor and side
+    for pool in pool_col.unique(maintain_order=True).to_list():
+        in_pool = (pool_col == pool).to_numpy()
         for n in names:
             legs = pl.concat(
                 [
-                    sub.filter(pl.col(f"{n}\x00{side}"))
-                    .select("date", "asset", "weight")
-                    .with_columns(side=pl.lit(side))
-                    for side in ("top", "bottom")
+                    base[np.flatnonzero(flag & in_pool)].with_columns(side=pl.lit(side))
+                    for side, flag in zip(("top", "bottom"), flags[n], strict=True)
                 ]
             )
             if legs.height:
