@@ -402,18 +402,25 @@ def _cmd_list(args: argparse.Namespace) -> int:
         from factorlab.northbound.factors import (
             HANDBOOK_RECOMMENDED,
             NORTHBOUND_FACTORS,
+            SPLIT_VARIANTS,
             northbound_factors,
         )
 
         registry = northbound_factors()
+        numbers = [f"{i}" for i in range(1, len(NORTHBOUND_FACTORS) + 1)]
         rows = [
             (
-                f"{i}",
+                number,
                 name,
                 "yes" if name in HANDBOOK_RECOMMENDED else "",
                 registry.get(name).description,
             )
-            for i, name in enumerate(NORTHBOUND_FACTORS, 1)
+            # the seat-split variants beside #14 run only when named (14a, 14b, ...)
+            for number, name in zip(
+                [*numbers, *(f"14{chr(97 + k)}" for k in range(len(SPLIT_VARIANTS)))],
+                [*NORTHBOUND_FACTORS, *SPLIT_VARIANTS],
+                strict=True,
+            )
         ]
         frame = pl.DataFrame(
             rows, schema=["#", "factor", "recommended", "definition"], orient="row"
@@ -422,7 +429,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
         print(text_table(frame))
         print(
-            "\nYour own factors: factorlab study --factors-file FILE (date, asset and factor "
+            "\n14a-14c run only when named: factorlab study --factors NAME [NAME ...]\n"
+            "Your own factors: factorlab study --factors-file FILE (date, asset and factor "
             "columns), or factor_study(factors=[...]) in Python."
         )
         return 0

@@ -7,32 +7,22 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from factorlab.report.tables import format_value
+from factorlab.report.tables import TABLE_COLUMNS, format_value
 
 if TYPE_CHECKING:
     from factorlab.northbound.study import StudyResult
 
 __all__ = ["beside_handbook_frame", "period_frame", "yearly_frame"]
 
+#: Header and number format of each study column: the handbook table's (one home).
+_METRICS = {c.name: (c.header, c.kind) for c in TABLE_COLUMNS}
 _PERIOD_COLUMNS = (
-    ("long_excess_ann", "Excess ann. %", "fraction_pct"),
-    ("long_excess_sharpe", "Excess Sharpe", "ratio"),
-    ("long_short_ann", "L/S ann. %", "fraction_pct"),
-    ("long_short_sharpe", "L/S Sharpe", "ratio"),
-    ("rank_ic_mean_pct", "Rank IC %", "pct"),
+    "long_excess_ann",
+    "long_excess_sharpe",
+    "long_short_ann",
+    "long_short_sharpe",
+    "rank_ic_mean_pct",
 )
-#: How each metric of the handbook's tables is written (study column -> header, number kind).
-_METRICS = {
-    "long_excess_ann": ("Excess ann. %", "fraction_pct"),
-    "long_excess_sharpe": ("Excess Sharpe", "ratio"),
-    "long_excess_mdd": ("Excess max DD %", "drawdown_pct"),
-    "long_short_ann": ("L/S ann. %", "fraction_pct"),
-    "long_short_sharpe": ("L/S Sharpe", "ratio"),
-    "long_short_mdd": ("L/S max DD %", "drawdown_pct"),
-    "coverage_pct": ("Coverage %", "pct"),
-    "rank_ic_mean_pct": ("Rank IC %", "pct"),
-    "turnover_pct": ("Turnover %", "pct"),
-}
 
 
 def period_frame(result: StudyResult) -> pl.DataFrame:
@@ -46,8 +36,9 @@ def period_frame(result: StudyResult) -> pl.DataFrame:
         "Period": t["period"].to_list(),
         "Days": [str(v) for v in t["days"]],
     }
-    for name, header, kind in _PERIOD_COLUMNS:
-        out[header] = [format_value(v, kind) for v in t[name].to_list()]  # type: ignore[arg-type]
+    for name in _PERIOD_COLUMNS:
+        header, kind = _METRICS[name]
+        out[header] = [format_value(v, kind) for v in t[name].to_list()]
     return pl.DataFrame(out, schema={k: pl.String for k in out})
 
 
@@ -81,11 +72,11 @@ def beside_handbook_frame(result: StudyResult) -> pl.DataFrame:
             "Pool": b["pool"].to_list(),
             "Metric": [_METRICS[m][0] for m in b["metric"]],
             "Handbook": [
-                format_value(v, _METRICS[m][1])  # type: ignore[arg-type]
+                format_value(v, _METRICS[m][1])
                 for v, m in zip(b["handbook"], b["metric"], strict=True)
             ],
             "This run": [
-                format_value(v, _METRICS[m][1])  # type: ignore[arg-type]
+                format_value(v, _METRICS[m][1])
                 for v, m in zip(b["measured"], b["metric"], strict=True)
             ],
             "Source": [f"seed 001 {p}" for p in b["page"]],
