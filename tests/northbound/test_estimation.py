@@ -21,6 +21,7 @@ from factorlab.northbound.estimation import (
     estimate_holdings,
     flow_metrics,
     naive_flows,
+    printed_comovement,
     project_weights,
     validation_table,
 )
@@ -205,6 +206,19 @@ def test_estimator_beats_the_naive_baseline_on_the_flow_level(market, estimate):
     # the direction metrics: at least as good as the seed's figures
     assert row["hit_daily"]["estimator"] > 0.55
     assert row["hit_22d"]["estimator"] > 0.6
+
+
+def test_printed_comovement_bounds_what_the_printed_stocks_can_say(market):
+    """The truth's printed-stock flows (printed_comovement) against the naive baseline, which
+    reads the same stocks through rounded quantities: the same R²; the in-sample ceiling is
+    at least that."""
+    c = {r["metric"]: r for r in printed_comovement(market).iter_rows(named=True)}
+    naive = validation_table(market, ablations=False).filter(pl.col("metric") == "r2_daily")
+    assert c["r2_printed"]["daily"] == pytest.approx(naive["naive"].item(), abs=0.05)
+    for col in ("daily", "sum_22d"):
+        assert c["r2_printed"][col] - 1e-12 <= c["r2_ceiling"][col] <= 1.0
+        assert -1.0 <= c["corr_moves"][col] <= 1.0
+    assert 0.05 < c["printed_value_share"]["daily"] < 0.3  # the seed: 10-15%
 
 
 def test_every_snapshot_reanchors_the_chain(market, estimate):
