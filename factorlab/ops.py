@@ -45,7 +45,7 @@ import numpy as np
 import polars as pl
 from numba import njit
 
-from factorlab._exprs import check_int, check_name, float_expr
+from factorlab._exprs import cast_float, check_int, check_name, float_expr
 from factorlab._kernels.rolling import run_rolling_sum_nb, run_shift_nb
 from factorlab.cs import cs_demean, cs_quantile, cs_rank, cs_zscore
 from factorlab.errors import DtypeError, MissingColumnError, ParameterError
@@ -495,7 +495,8 @@ def _runs_batch(
 def _over_runs(x: IntoExpr, asset_col: str, kernel: Callable[..., int], *args: object) -> pl.Expr:
     """`kernel` over the asset runs of `x` (see :func:`_runs_batch`): one call on the whole
     column instead of an ``over`` group-by and scatter."""
-    inputs = [float_expr(x), pl.col(check_name("asset_col", asset_col))]
+    # NaN is missing to the kernels as null is: no fill_nan pass over the column
+    inputs = [cast_float(x), pl.col(check_name("asset_col", asset_col))]
     return pl.map_batches(inputs, _runs_batch(kernel, *args), return_dtype=pl.Float64)
 
 
@@ -559,7 +560,7 @@ def ts_topk_mean(
     if k > window:
         raise ParameterError(f"`k` must be between 1 and `window` ({window}); got {k}.")
     asset_col = check_name("asset_col", asset_col)
-    inputs = [float_expr(x), float_expr(by), pl.col(asset_col)]
+    inputs = [cast_float(x), cast_float(by), pl.col(asset_col)]  # NaN = missing, as null
     if date_col is not None:
         inputs.append(pl.col(check_name("date_col", date_col)))
     # One call on the whole column (the function groups by asset itself): per-group calls
