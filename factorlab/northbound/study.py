@@ -512,13 +512,15 @@ def _join_split(
     history: pl.DataFrame,
     flows: pl.DataFrame,
     index: GridIndex | None = None,
+    assets: pl.Series | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The panel with the trading-type flows (``flow_trading``) and the notes with the
     participant counts per kind.
 
     With `index` (a grid holding the panel's cells, e.g. the study's price grid's), the flows
     are placed on it and read back at the panel's cells: the values of the left join on
-    (date, asset), without hashing millions of string keys."""
+    (date, asset), without hashing millions of string keys. `assets`: the panel's asset
+    column as the index's enum, when the caller has it (its codes are the grid's columns)."""
     # no participant change on a stock-day = no trading-type flow; before the first
     # classification the split is unknown (null)
     first = history["effective_from"].min()
@@ -526,7 +528,7 @@ def _join_split(
         joined = frame.join(flows, on=["date", "asset"], how="left", maintain_order="left")
         values = {c: pl.col(c).fill_null(0.0) for c in _SPLIT_COLUMNS}
     else:
-        at = index.cells(frame)
+        at = index.cells(frame if assets is None else frame.select("date", assets))
         if not at.ok.all():  # pragma: no cover - the panel's cells are the grid's
             return _join_split(frame, notes, history, flows)
         cells = index.cells(flows)
@@ -1102,7 +1104,7 @@ def _factor_stage(
         early = [f for f, x in zip(factor_list, late, strict=True) if not x]
         first = _signal_factors(frame, early, signals, keys, runs, handbook)
         timer.lap("factors")
-        frame, notes = _join_split(frame, notes, *split.result(), index)
+        frame, notes = _join_split(frame, notes, *split.result(), index, runs)
         timer.lap("participant split")
         second = _signal_factors(
             frame,
@@ -1129,8 +1131,8 @@ def _reads_flows(factor: Factor) -> bool:
 
 def _asset_enum(frame: pl.DataFrame, index: GridIndex | None) -> pl.Series:
     """The panel's asset column as an enum of the sorted asset names (the grid's, when given)."""
-    names = index.assets if index is not None else frame["asset"].unique().sort()
-    return frame["asset"].cast(pl.Enum(names))
+    dtype = index.enum if index is not None else pl.Enum(frame["asset"].unique().sort())
+    return frame["asset"].cast(dtype)
 
 
 def _signal_factors(
