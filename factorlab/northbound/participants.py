@@ -140,8 +140,10 @@ def _price_grids(
     got = given() if given is not None else None
     if got is not None:
         src, close, vwap_grid = got
+        del got
         if len(src.dates) and src.dates[0] <= index.dates[0] and index.dates[-1] <= src.dates[-1]:
             return index.reindex(close, src), index.reindex(vwap_grid, src)
+        del src, close, vwap_grid  # not usable: freed before the prices are read
     lo, hi = index.dates[0].astype(dt.date), index.dates[-1].astype(dt.date)
     px = (
         # only the holdings' assets: rows off the index would be ignored by the scatter

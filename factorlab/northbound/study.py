@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -459,15 +460,18 @@ def _panel(
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-split")
     # the hygiene's raw close and VWAP grids, copied for the split as soon as they are built:
     # the split places them on its own index instead of reading and scattering the prices
-    # again (None, e.g. after a hygiene error: the split reads them itself)
-    prices: Future = Future()
+    # again (None, e.g. after a hygiene error: the split reads them itself). A queue, so the
+    # copies are referenced by the split alone once taken, and freed as soon as it is done
+    prices: queue.SimpleQueue = queue.SimpleQueue()
+    sent: list[bool] = []
 
-    def hand_over(index: GridIndex, close: np.ndarray, vwap: np.ndarray) -> None:
-        if not prices.done():
-            prices.set_result((index, close.copy(), vwap.copy()))
+    def hand_over(index: GridIndex | None, close: np.ndarray, vwap: np.ndarray) -> None:
+        if not sent:
+            sent.append(True)
+            prices.put(None if index is None else (index, close.copy(), vwap.copy()))
 
     try:
-        pending = pool.submit(_split_flows, market, prices.result) if want_split else None
+        pending = pool.submit(_split_flows, market, prices.get) if want_split else None
         # the hygiene's read of the prices also gives the study's price grid (one grid)
         panel = research_panel(
             market,
@@ -478,12 +482,10 @@ def _panel(
             on_price_grids=hand_over if want_split else None,
         )
     except BaseException:
-        if not prices.done():
-            prices.set_result(None)
+        hand_over(None, np.empty(0), np.empty(0))
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    if not prices.done():
-        prices.set_result(None)
+    hand_over(None, np.empty(0), np.empty(0))  # a no-op once handed over
     pool.shutdown(wait=False)  # the split finishes on its thread; its future holds the result
     timer.lap("hygiene")
     frame, grid = panel.frame, panel.grid

@@ -75,3 +75,27 @@ def test_grids_not_spanning_the_holdings_days_are_not_used(small_market: Market,
     # None (e.g. the hygiene failed): the prices are read
     none = participant_changes(small_market, price_grids=lambda: None)
     _bits(none.rows.vwap, own.rows.vwap)
+
+
+def test_a_hygiene_error_does_not_leave_the_split_waiting(small_market: Market) -> None:
+    """The split waits for the hygiene's grids; when the hygiene fails first, it is told to read
+    the prices itself, and the study raises the hygiene's error (no hang)."""
+    import threading
+
+    from factorlab.errors import FactorLabError
+    from factorlab.northbound.study import factor_study
+
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            factor_study(small_market, start="2099-01-01", cache=False, progress=None)
+        except BaseException as exc:  # handed to the test thread
+            caught.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=300)
+    assert not worker.is_alive(), "the study hung"
+    assert len(caught) == 1 and isinstance(caught[0], FactorLabError)
+    assert "start" in str(caught[0])
