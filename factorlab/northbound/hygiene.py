@@ -7,6 +7,7 @@ Flow, A) come out on the A-share calendar, on one share basis, with the publicat
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +95,7 @@ def research_panel(
     end: dt.date | str | None = None,
     estimated_holdings: pl.DataFrame | pl.LazyFrame | None = None,
     price_grid: bool = False,
+    on_price_grids: Callable[[GridIndex, np.ndarray, np.ndarray], None] | None = None,
 ) -> NorthboundPanel:
     """Turn the published northbound tables into the daily research panel.
 
@@ -133,6 +135,11 @@ def research_panel(
         (``grid``; with the ``assets`` table's delisting dates when the market has it): equal
         to ``AssetGrid.from_prices`` of those rows, from the same read and scatter of the
         prices as the panel (the prices are then checked as ``from_prices`` checks them).
+    on_price_grids
+        Called once, on the calling thread, with the window's grid index and its raw close and
+        VWAP grids (every ``prices`` date of the window, NaN where a stock has no row) as soon
+        as they are built: e.g. for the participant split (the study hands them over instead
+        of reading the prices twice). The arrays change after the call: copy what you keep.
 
     Raises
     ------
@@ -166,6 +173,8 @@ def research_panel(
     del nb, in_window, kept, est  # free each input once read (the study's peak memory)
     prices = _price_grids(index, px, price_grid)
     del px
+    if on_price_grids is not None:
+        on_price_grids(index, prices["close"], prices["vwap"])
     # the stock grid's raw inputs (the panel's gathers only read them; finished in place below)
     raw = (
         {
