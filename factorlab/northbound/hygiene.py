@@ -7,6 +7,7 @@ Flow, A) come out on the A-share calendar, on one share basis, with the publicat
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +105,7 @@ def research_panel(
     estimated_holdings: pl.DataFrame | pl.LazyFrame | None = None,
     price_grid: bool = False,
     pre_credit_tolerance: float = PRE_CREDIT_TOLERANCE,
+    on_price_grids: Callable[[GridIndex, np.ndarray, np.ndarray], None] | None = None,
 ) -> NorthboundPanel:
     """Turn the published northbound tables into the daily research panel.
 
@@ -149,6 +151,11 @@ def research_panel(
     pre_credit_tolerance
         Step 3's match tolerance, a share of log(1 + bonus) (default
         :data:`PRE_CREDIT_TOLERANCE` = 0.5; see :func:`bonus_checks`).
+    on_price_grids
+        Called once, on the calling thread, with the window's grid index and its raw close and
+        VWAP grids (every ``prices`` date of the window, NaN where a stock has no row) as soon
+        as they are built: e.g. for the participant split (the study hands them over instead
+        of reading the prices twice). The arrays change after the call: copy what you keep.
 
     Raises
     ------
@@ -182,6 +189,8 @@ def research_panel(
     del nb, in_window, kept, est  # free each input once read (the study's peak memory)
     prices = _price_grids(index, px, price_grid)
     del px
+    if on_price_grids is not None:
+        on_price_grids(index, prices["close"], prices["vwap"])
     # the stock grid's raw inputs (the panel's gathers only read them; finished in place below)
     raw = (
         {

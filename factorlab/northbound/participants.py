@@ -9,9 +9,10 @@ with a buffer, using only data published before the re-classification date.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeAlias
 
 import numpy as np
 import polars as pl
@@ -32,6 +33,7 @@ from factorlab.northbound.hygiene import (
 __all__ = [
     "ParticipantChanges",
     "ParticipantSplit",
+    "PriceGrids",
     "classify_participants",
     "participant_changes",
     "participant_daily",
@@ -128,9 +130,23 @@ class ParticipantSplit:
     changes: ParticipantChanges
 
 
-def _price_grids(market: Market, index: GridIndex) -> tuple[np.ndarray, np.ndarray]:
+#: Raw close and VWAP grids already built on another index, e.g. by the hygiene, (index,
+#: close, vwap), or a function returning them (or None: none available).
+PriceGrids: TypeAlias = tuple[GridIndex, np.ndarray, np.ndarray]
+
+
+def _price_grids(
+    market: Market, index: GridIndex, given: Callable[[], PriceGrids | None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Raw close and VWAP (:func:`factorlab.grid.vwap`) on `index`; NaN where the stock did not
-    trade."""
+    trade. `given`: grids of the same prices built on another index (every date of ``prices``
+    between its first and last date, e.g. the research panel's); when its dates span
+    `index`'s, they are placed on `index` (the same values as reading the prices again)."""
+    got = given() if given is not None else None
+    if got is not None:
+        src, close, vwap_grid = got
+        if len(src.dates) and src.dates[0] <= index.dates[0] and index.dates[-1] <= src.dates[-1]:
+            return index.reindex(close, src), index.reindex(vwap_grid, src)
     lo, hi = index.dates[0].astype(dt.date), index.dates[-1].astype(dt.date)
     px = (
         # only the holdings' assets: rows off the index would be ignored by the scatter
@@ -198,7 +214,12 @@ def _unpriced_report(
     )
 
 
-def participant_changes(market: Market, *, end: dt.date | None = None) -> ParticipantChanges:
+def participant_changes(
+    market: Market,
+    *,
+    end: dt.date | None = None,
+    price_grids: Callable[[], PriceGrids | None] | None = None,
+) -> ParticipantChanges:
     """dS per (participant, stock, publication day) on one share basis, entries and exits
     included, with the stock's close and VWAP.
 
@@ -212,6 +233,10 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     the cumulative bonus factor, so a bonus issue is never trading. A holding that disappears is
     an exit (dS = -S on the next publication day). Integer ids and dense lookups keep this fast
     on tens of millions of rows.
+
+    `price_grids`: a function returning raw close and VWAP grids already built on another index
+    (:data:`PriceGrids`, e.g. the research panel's: the study hands them over from the hygiene),
+    or None; used when their dates span the holdings' days, else ``prices`` is read.
     """
     market.require("participant_holdings", "prices", purpose="the participant split")
     end = end or disclosure_end(market)
@@ -250,7 +275,7 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     # check, hygiene.bonus_checks): data HKEX did not pre-credit is left as published
     ex, _ = bonus_grids(bonus_events(market), index)
     _, pending = bonus_grids(pre_credited_events(market), index)
-    close, vwap_grid = _price_grids(market, index)
+    close, vwap_grid = _price_grids(market, index, price_grids)
     rows = _Rows(
         date_num=date_num,
         aid=aid,

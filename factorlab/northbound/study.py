@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -63,7 +63,12 @@ from factorlab.northbound.factors import (
     northbound_factors,
 )
 from factorlab.northbound.hygiene import disclosure_end, research_panel
-from factorlab.northbound.participants import classify_participants, participant_flows
+from factorlab.northbound.participants import (
+    PriceGrids,
+    classify_participants,
+    participant_changes,
+    participant_flows,
+)
 from factorlab.ops import Factor, compute_factors
 from factorlab.preprocess import preprocess
 from factorlab.progress import reports_progress
@@ -364,11 +369,14 @@ def _check(market: Market, params: StudyParams) -> None:
         raise ParameterError(f"`held` must be 'window' or 'any'; got {params.held!r}.")
 
 
-def _split_flows(market: Market) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _split_flows(
+    market: Market, price_grids: Callable[[], PriceGrids | None] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The participant split's classification history and its per-asset flows by kind
     (date, asset, flow_trading, flow_allocation); the split's row columns are freed on
-    return."""
-    split = classify_participants(market)
+    return. `price_grids`: see :func:`~factorlab.northbound.participant_changes`."""
+    changes = participant_changes(market, price_grids=price_grids)
+    split = classify_participants(market, changes=changes)
     flows = participant_flows(market, split, by="asset").select("date", "asset", *_SPLIT_COLUMNS)
     return split.history, flows
 
@@ -459,8 +467,17 @@ def _panel(
     # a thread now, while the hygiene waits in Polars and numpy
     threading.Thread(target=_import_scipy_stats, name="factorlab-scipy", daemon=True).start()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-split")
+    # the hygiene's raw close and VWAP grids, copied for the split as soon as they are built:
+    # the split places them on its own index instead of reading and scattering the prices
+    # again (None, e.g. after a hygiene error: the split reads them itself)
+    prices: Future = Future()
+
+    def hand_over(index: GridIndex, close: np.ndarray, vwap: np.ndarray) -> None:
+        if not prices.done():
+            prices.set_result((index, close.copy(), vwap.copy()))
+
     try:
-        pending = pool.submit(_split_flows, market) if want_split else None
+        pending = pool.submit(_split_flows, market, prices.result) if want_split else None
         # the hygiene's read of the prices also gives the study's price grid (one grid)
         panel = research_panel(
             market,
@@ -468,10 +485,15 @@ def _panel(
             end=params.end,
             estimated_holdings=estimated,
             price_grid=True,
+            on_price_grids=hand_over if want_split else None,
         )
     except BaseException:
+        if not prices.done():
+            prices.set_result(None)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    if not prices.done():
+        prices.set_result(None)
     pool.shutdown(wait=False)  # the split finishes on its thread; its future holds the result
     timer.lap("hygiene")
     frame, grid = panel.frame, panel.grid
@@ -1094,17 +1116,27 @@ def _factor_stage(
         )
     keys = ("date", "asset", "close", "float_shares")
     index = grid.index if grid is not None else None
+    # the handbook factors' windows read the asset column as an enum: their numba passes find
+    # each asset's rows from its integer codes (fl.ops: ts_mean / ts_sum / ts_shift with
+    # date_col=None); user expressions see the panel as it is
+    runs = _asset_enum(frame, index)
+    handbook = frozenset(params.handbook_factors)
     if split is None:
-        with_factors = _signal_factors(frame, factor_list, signals, keys)
+        with_factors = _signal_factors(frame, factor_list, signals, keys, runs, handbook)
     else:
         late = [_reads_flows(f) for f in factor_list]
         early = [f for f, x in zip(factor_list, late, strict=True) if not x]
-        first = _signal_factors(frame, early, signals, keys)
+        first = _signal_factors(frame, early, signals, keys, runs, handbook)
         timer.lap("factors")
         frame, notes = _join_split(frame, notes, *split.result(), index)
         timer.lap("participant split")
         second = _signal_factors(
-            frame, [f for f, x in zip(factor_list, late, strict=True) if x], signals, ()
+            frame,
+            [f for f, x in zip(factor_list, late, strict=True) if x],
+            signals,
+            (),
+            runs,
+            handbook,
         )
         del frame
         # both from the same panel rows in the same order: side by side, in the factors' order
@@ -1121,11 +1153,23 @@ def _reads_flows(factor: Factor) -> bool:
     return bool(read & set(_SPLIT_COLUMNS))
 
 
+def _asset_enum(frame: pl.DataFrame, index: GridIndex | None) -> pl.Series:
+    """The panel's asset column as an enum of the sorted asset names (the grid's, when given)."""
+    names = index.assets if index is not None else frame["asset"].unique().sort()
+    return frame["asset"].cast(pl.Enum(names))
+
+
 def _signal_factors(
-    frame: pl.DataFrame, factors: Sequence[Factor], signals: pl.Series, keys: Sequence[str]
+    frame: pl.DataFrame,
+    factors: Sequence[Factor],
+    signals: pl.Series,
+    keys: Sequence[str],
+    runs: pl.Series | None = None,
+    handbook: frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
     """The `keys` columns and `factors` of `frame` on the signal dates (in the panel's row
-    order).
+    order). `runs`: the asset column as an enum, which the factors named in `handbook` read
+    instead of the string column (the same groups: the same values).
 
     One query per group of factors with the same first input column (e.g. the four on
     ``hold_ratio``), each cut to the signal dates at once: a factor's column over the whole
@@ -1137,9 +1181,11 @@ def _signal_factors(
     groups: dict[str, list[Factor]] = {}
     for f in factors:
         groups.setdefault((f.requires or ("",))[0], []).append(f)
+    coded = frame if runs is None else frame.with_columns(runs)
     for group in groups.values():
         names = [f.name for f in group]
-        parts.append(compute_factors(frame, group).filter(on_signals).select(names).collect())
+        source = coded if all(f.name in handbook for f in group) else frame
+        parts.append(compute_factors(source, group).filter(on_signals).select(names).collect())
     if not parts:
         return pl.DataFrame()
     return pl.concat(parts, how="horizontal").select(*keys, *[f.name for f in factors])
@@ -1428,21 +1474,22 @@ def _leg_targets(
     # gid runs 1..G: the first position of each id 1..G+1 in sorted order = the G+1 offsets
     offsets = np.searchsorted(gid[order], np.arange(1, (gid.max() if gid.size else 0) + 2))
     offsets = offsets.astype(np.int64)
-    flags = []
-    for n in names:
-        x = scored[n].cast(pl.Float64).to_numpy()
-        top, bottom = _top_bottom_flags(x, order, offsets, params.top)
-        flags += [pl.Series(f"{n}\x00top", top), pl.Series(f"{n}\x00bottom", bottom)]
-    picked = scored.select("pool", "date", "asset", w.alias("weight")).with_columns(flags)
+    flags = {
+        n: _top_bottom_flags(scored[n].cast(pl.Float64).to_numpy(), order, offsets, params.top)
+        for n in names
+    }
+    base = scored.select("date", "asset", w.alias("weight"))
+    pool_col = scored["pool"]
     out = {}
-    for (pool,), sub in picked.partition_by("pool", as_dict=True).items():
+    # each leg's rows gathered by row number (in the frame's order, top then bottom), pool by
+    # pool in order of first appearance: the rows of a filter per pool, factor and side
+    for pool in pool_col.unique(maintain_order=True).to_list():
+        in_pool = (pool_col == pool).to_numpy()
         for n in names:
             legs = pl.concat(
                 [
-                    sub.filter(pl.col(f"{n}\x00{side}"))
-                    .select("date", "asset", "weight")
-                    .with_columns(side=pl.lit(side))
-                    for side in ("top", "bottom")
+                    base[np.flatnonzero(flag & in_pool)].with_columns(side=pl.lit(side))
+                    for side, flag in zip(("top", "bottom"), flags[n], strict=True)
                 ]
             )
             if legs.height:
