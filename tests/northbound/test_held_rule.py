@@ -97,7 +97,7 @@ def test_the_values_by_hand():
     assert anyh["nb_hold_ratio_chg20"].to_list() == pytest.approx(
         [None] * 3 + [r[t] - r[t - 3] for t in range(3, 9)] + [None]
     )
-    dev = [r[t] - r[t - 2 : t + 1].mean() for t in range(N)]
+    dev = [np.nan] * 2 + [r[t] - r[t - 2 : t + 1].mean() for t in range(2, N)]
     assert window["nb_hold_ratio_dev20"].to_list() == pytest.approx(
         [None] * 4 + dev[4:6] + [None] * 4
     )
