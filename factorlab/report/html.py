@@ -115,7 +115,7 @@ def handbook_recommended() -> tuple[str, ...]:
 
 
 def _recommended_line(recommended: Sequence[str]) -> str:
-    """The line naming `recommended` with their handbook numbers ("(1-5, 7 and 10)")."""
+    """The line naming `recommended` with their handbook numbers (:func:`handbook_numbers`)."""
     from factorlab.northbound.factors import handbook_numbers
 
     return (
