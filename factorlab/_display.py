@@ -256,7 +256,12 @@ def data_line(result: Any) -> str:
     content hash, dates and path (the result's ``data`` mapping: ``Market.describe()``). Every
     report and result repr of the study, the strategies, the estimation and the calibration
     uses it."""
-    data = dict(getattr(result, "data", {}) or {})
+    return data_text(getattr(result, "data", {}) or {})
+
+
+def data_text(described: Mapping[str, str]) -> str:
+    """:func:`data_line` of a :meth:`Market.describe` mapping (the Market repr's first line)."""
+    data = dict(described)
     if not data:
         return "data: not recorded"
     parts = [data.pop("source", "user market")]

@@ -221,14 +221,20 @@ def coverage(
     pools: Sequence[str] = STUDY_POOLS,
     max_staleness_days: int = 7,
 ) -> pl.DataFrame:
-    """Coverage of the static factors: the share of pool members with northbound holdings.
+    """Holdings coverage: the share of pool members with northbound holdings.
 
     On each weekly signal date d of [start, end] (the study's schedule, last session of the
     week), the holdings are the latest published ``northbound`` snapshot dated <= d (at most
     `max_staleness_days` calendar days old, else d has no data); a member is covered when it
     has a row with shares > 0 there. The share of members covered is averaged over the dates
-    with data. Measured independently of the study, whose ``coverage_pct`` has the same
-    definition (a member without holdings has no static factor value; dates with data only).
+    with data.
+
+    This is not the study's ``coverage_pct``, which is *factor* coverage: the share of members
+    with a factor value on d. The two differ by the members suspended on d that hold shares:
+    covered here (HKEX lists their holdings), not covered in the study (a suspended stock has
+    no row in the research panel, so no value, and cannot be traded). Per date, holdings
+    coverage = the study's static-factor coverage + the share of members suspended with
+    holdings; the calibration note gives the study's figure beside.
     """
     lo, hi = _window(start, end)
     _check(market, {"pools": _POOL_COLS, "northbound": ("date", "asset", "shares")}, "coverage()")
@@ -279,8 +285,8 @@ def coverage(
     for band_key, pool in groups:
         value = by_pool.get(pool)
         note = (
-            f"{n_dates.get(pool, 0)} weekly dates with data; a member without a holding row "
-            "is not covered"
+            f"{n_dates.get(pool, 0)} weekly dates with data; holdings coverage: a member "
+            "without a holding row is not covered, a suspended member with one is"
             if value is not None
             else f"pool `{pool}` has no member on a date with northbound data"
         )
@@ -922,7 +928,8 @@ def calibrate(
 
 def _with_study_coverage(rows: pl.DataFrame, study: StudyResult) -> pl.DataFrame:
     """The coverage rows with the study's own figure (its ``coverage_pct``, mean over the
-    static factors) added to the note: the same definition, measured twice."""
+    static factors) added to the note: factor coverage, lower than the holdings coverage of
+    :func:`coverage` by the members suspended on a signal date with holdings."""
     theirs = (
         study.table.filter(pl.col("factor").is_in(list(STATIC)))
         .group_by("pool")
@@ -934,7 +941,8 @@ def _with_study_coverage(rows: pl.DataFrame, study: StudyResult) -> pl.DataFrame
             note=pl.when(pl.col("study").is_not_null())
             .then(
                 pl.format(
-                    "{} (the study's coverage column: {}%)",
+                    "{} (the study's coverage column: {}%, factor coverage: a member suspended "
+                    "on a signal date has no value there)",
                     pl.col("note"),
                     pl.col("study").round(2),
                 )

@@ -122,12 +122,6 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     # everything the user typed is checked before a market is generated or read
-    if getattr(args, "sample", None):  # a named window; --start / --end replace its bounds
-        from factorlab.northbound.study import SAMPLES
-
-        lo, hi = SAMPLES[args.sample]
-        args.start = args.start or lo.isoformat()
-        args.end = args.end or hi.isoformat()
     user = _read_factors_file(Path(args.factors_file)) if args.factors_file else {}
     estimated = _read_estimated_file(args)
     _check_report_dir(args)
@@ -283,7 +277,10 @@ def _run_study(
         costs=NO_COSTS if getattr(args, "no_costs", False) else None,
         start=getattr(args, "start", None),
         end=getattr(args, "end", None),
+        sample=getattr(args, "sample", None),  # a named window; --start / --end replace bounds
         **({"risk_free": args.risk_free} if getattr(args, "risk_free", None) is not None else {}),
+        excess_risk_free=getattr(args, "excess_risk_free", False),
+        held=getattr(args, "held", "window"),
         cache=not getattr(args, "no_cache", False),
         estimated_holdings=estimated,
         progress=_progress(start),
@@ -723,7 +720,13 @@ def _report_args(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from factorlab.datasets import PRESETS
-    from factorlab.northbound.study import RISK_FREE, SAMPLES, STUDY_POOLS
+    from factorlab.northbound.study import (
+        HANDBOOK_END,
+        HANDBOOK_START,
+        RISK_FREE,
+        SAMPLES,
+        STUDY_POOLS,
+    )
 
     parser = argparse.ArgumentParser(
         prog="factorlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -815,8 +818,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample",
         choices=sorted(SAMPLES),
         default=None,
-        help="a named window: handbook = 2017-01-01 .. 2023-01-31, the handbook's back-test "
-        "window (--start / --end replace its bounds)",
+        help=f"a named window: handbook = {HANDBOOK_START} .. {HANDBOOK_END}, the handbook's "
+        "back-test window (--start / --end replace its bounds)",
     )
     study.add_argument(
         "--risk-free",
@@ -824,7 +827,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=RISK_FREE,
         metavar="RATE",
         help="annual risk-free rate of the long leg's own Sharpe (the PBoC one-year deposit "
-        "rate; excess and long-short Sharpes use none)",
+        "rate; excess and long-short Sharpes use none unless --excess-risk-free)",
+    )
+    study.add_argument(
+        "--excess-risk-free",
+        action="store_true",
+        help="subtract --risk-free in the long excess and long-short Sharpes too (the "
+        "handbook's tables' convention)",
+    )
+    study.add_argument(
+        "--held",
+        choices=("window", "any"),
+        default="window",
+        help="a dynamic factor has a value when the stock was held on every row it reads "
+        "(window: the handbook's coverage) or on one of them (any)",
     )
     study.add_argument(
         "--no-cache", action="store_true", help="recompute instead of using the study cache"
@@ -947,8 +963,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="synthetic market preset, when no --market is given",
     )
-    cal.add_argument("--start", default="2017-01-01", help="first date (the handbook's window)")
-    cal.add_argument("--end", default="2023-01-31", help="last date (the handbook's window)")
+    cal.add_argument(
+        "--start", default=HANDBOOK_START.isoformat(), help="first date (the handbook's window)"
+    )
+    cal.add_argument(
+        "--end", default=HANDBOOK_END.isoformat(), help="last date (the handbook's window)"
+    )
     cal.add_argument(
         "--no-reference", action="store_true", help="do not measure the real sample (Real column)"
     )

@@ -18,13 +18,14 @@ import re
 import secrets
 import shutil
 import socket
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
-from factorlab._display import Summary, wrap
+from factorlab._display import Summary, data_text, wrap
 from factorlab._version import __version__
 from factorlab.errors import MarketError, MissingTableError, ParameterError
 from factorlab.frames import as_lazy, check_unique_keys
@@ -327,10 +328,8 @@ class Market:
         lines = []
         described = self.describe()
         described.pop("path", None)  # in the title
-        facts = [f"{k} {described.pop(k)}" for k in ("n_assets", "dates", "seed") if k in described]
-        lines.append(f"source: {described.pop('source')}" + "; ".join(["", *facts]))
-        if "content_hash" in described:
-            lines.append(f"content hash: {described['content_hash'][:16]}")
+        # the line every result and report prints, wrapped
+        lines += wrap("data:", data_text(described).removeprefix("data: ").split(", "))
         rows: dict = {}
         if self.path is not None and (Path(self.path) / MANIFEST).is_file():
             try:
@@ -360,8 +359,9 @@ class Market:
         Parameters
         ----------
         presets
-            Named generation parameters (``factorlab.datasets.PRESETS``): a synthetic market
-            whose parameters equal one of them is named after it (``preset``).
+            Named generation parameters: a synthetic market whose parameters equal one of them
+            is named after it (``preset``). Default: ``factorlab.datasets.PRESETS`` (so the
+            repr, every report and every result name the preset alike); ``{}``: none.
 
         Returns
         -------
@@ -388,7 +388,7 @@ class Market:
             except ValueError:
                 params = None
         if isinstance(params, Mapping):
-            for name, values in (presets or {}).items():
+            for name, values in (_known_presets() if presets is None else presets).items():
                 if all(str(params.get(k)) == str(v) for k, v in values.items()):
                     out["preset"] = name
                     break
@@ -928,3 +928,10 @@ def iter_market_files(path: str | os.PathLike) -> Iterator[Path]:
     for entry in read_manifest(root, check_version=False)["tables"].values():
         for f in entry["files"]:
             yield root / f
+
+
+def _known_presets() -> Mapping[str, Mapping[str, Any]]:
+    """``factorlab.datasets.PRESETS``, read from the loaded modules: the package's
+    ``__init__`` imports ``factorlab.datasets``, which sits above this module (importing it
+    here would be a cycle); empty when it is not loaded."""
+    return getattr(sys.modules.get("factorlab.datasets"), "PRESETS", None) or {}

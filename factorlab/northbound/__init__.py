@@ -12,7 +12,9 @@ from factorlab.northbound.hygiene import (
     DISCLOSURE_END,
     DisclosureError,
     NorthboundPanel,
+    bonus_checks,
     link_flows,
+    pre_credited_events,
     research_panel,
 )
 from factorlab.northbound.participants import (
@@ -43,6 +45,7 @@ __all__ = [
     "ParticipantSplit",
     "StudyParams",
     "StudyResult",
+    "bonus_checks",
     "classify_participants",
     "factor_study",
     "factor_sweep",
@@ -51,5 +54,6 @@ __all__ = [
     "participant_changes",
     "participant_daily",
     "participant_flows",
+    "pre_credited_events",
     "research_panel",
 ]

@@ -23,7 +23,12 @@ from factorlab.errors import MAX_EXAMPLES, MarketError, NullKeyError, ParameterE
 from factorlab.frames import check_unique_keys, match_codes
 from factorlab.grid import GridIndex, vwap
 from factorlab.market import Market
-from factorlab.northbound.hygiene import bonus_events, bonus_grids, disclosure_end
+from factorlab.northbound.hygiene import (
+    bonus_events,
+    bonus_grids,
+    disclosure_end,
+    pre_credited_events,
+)
 
 __all__ = [
     "ParticipantChanges",
@@ -224,7 +229,9 @@ def participant_changes(
     daily disclosure, :func:`~factorlab.northbound.hygiene.disclosure_end`: its generation
     parameter ``disclosure_change`` on a synthetic market, else HKEX's 2024-08-16): HK calendar
     repeat rows and the later quarterly snapshots are dropped. Shares published between a record
-    date and its ex-date are put on the ex-date basis, and differences are taken on the basis of
+    date and its ex-date are put on the ex-date basis where the stock's published holdings were
+    pre-credited (:func:`~factorlab.northbound.hygiene.pre_credited_events`, the research
+    panel's check), and differences are taken on the basis of
     the cumulative bonus factor, so a bonus issue is never trading. A holding that disappears is
     an exit (dS = -S on the next publication day). Integer ids and dense lookups keep this fast
     on tens of millions of rows.
@@ -266,7 +273,10 @@ def participant_changes(
     report = _unpriced_report(market, assets, rows_per_asset, days_s)
     index = GridIndex(days, assets)
     lo, lut = index.day_lut  # type: ignore[misc]  # sessions: never too sparse for a table
-    ex, pending = bonus_grids(bonus_events(market), index)
+    # the record-date correction only for the events the research panel corrects (the same
+    # check, hygiene.bonus_checks): data HKEX did not pre-credit is left as published
+    ex, _ = bonus_grids(bonus_events(market), index)
+    _, pending = bonus_grids(pre_credited_events(market), index)
     close, vwap_grid = _price_grids(market, index, price_grids)
     rows = _Rows(
         date_num=date_num,

@@ -73,7 +73,7 @@ from factorlab.northbound.participants import (
 from factorlab.ops import Factor, compute_factors
 from factorlab.preprocess import preprocess
 from factorlab.progress import reports_progress
-from factorlab.typing import Progress, ProgressOption
+from factorlab.typing import HeldRule, Progress, ProgressOption, SampleName
 
 __all__ = [
     "DECAY_DATE",
@@ -176,6 +176,8 @@ class StudyParams:
     steps: tuple[str, ...] = ("winsorize_mad", "zscore", "neutralize")
     annualization: float = 252.0
     risk_free: float = RISK_FREE
+    excess_risk_free: bool = False
+    held: HeldRule = "window"
     min_ic_names: int = MIN_IC_NAMES
     user_factors: tuple[UserFactor, ...] = ()
     #: sha256 of the estimated holdings' (date, asset, shares) values; None: no estimates.
@@ -208,9 +210,11 @@ class StudyResult:
     """``table``: one row per factor x pool (the handbook table). ``correlation``: per pool, the
     correlation of daily long-short returns across factors. ``daily``: date, factor, pool and the
     series long / bench / excess / long_short (gross) and *_net. ``ic``: weekly rank IC per
-    date. ``coverage``: share of the pool with a factor value per date (a member without
-    northbound holdings has none) and ``data``, whether some stock of the market has a value
-    that date; the table's ``coverage_pct`` is the mean over the dates with data. ``notes``:
+    date. ``coverage``: share of the pool with a factor value per date (factor coverage: a
+    member without northbound holdings has none, nor has a member suspended that date, which
+    has no panel row; :func:`factorlab.calibration.coverage` counts the latter covered:
+    holdings coverage) and ``data``, whether some stock of the market has a value that date;
+    the table's ``coverage_pct`` is the mean over the dates with data. ``notes``:
     what the data hygiene and the participant split did."""
 
     table: pl.DataFrame
@@ -262,7 +266,7 @@ class StudyResult:
         return self._display().html()
 
     def periods(self, split: dt.date | str = DECAY_DATE) -> pl.DataFrame:
-        """The headline metrics before and from `split` (default 2021-01-01, the handbook's
+        """The headline metrics before and from `split` (default :data:`DECAY_DATE`, the handbook's
         decay): see :func:`period_table`."""
         return period_table(self, split=split)
 
@@ -358,6 +362,12 @@ def _check(market: Market, params: StudyParams) -> None:
             "`risk_free` is an annual rate as a fraction (0.015 for 1.5%), in (-1, 1); got "
             f"{params.risk_free}."
         )
+    if not isinstance(params.excess_risk_free, bool):
+        raise ParameterError(
+            f"`excess_risk_free` must be True or False; got {params.excess_risk_free!r}."
+        )
+    if params.held not in ("window", "any"):
+        raise ParameterError(f"`held` must be 'window' or 'any'; got {params.held!r}.")
 
 
 def _split_flows(
@@ -750,8 +760,10 @@ def factor_study(
     min_ic_names: int = MIN_IC_NAMES,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
-    sample: Literal["handbook"] | None = None,
+    sample: SampleName | None = None,
     risk_free: float = RISK_FREE,
+    excess_risk_free: bool = False,
+    held: HeldRule = "window",
     cache: bool | Path = True,
     estimated_holdings: Any = None,
     progress: ProgressOption = "auto",
@@ -804,14 +816,24 @@ def factor_study(
         The window (default: the first published day .. the last daily day). Given with
         `sample`, each replaces that bound of the sample.
     sample
-        A named window (:data:`SAMPLES`): ``"handbook"`` = 2017-01-01 .. 2023-01-31, the
+        A named window (:data:`SAMPLES`): ``"handbook"`` = :data:`HANDBOOK_START` ..
+        :data:`HANDBOOK_END`, the
         handbook's 回测区间 (seed 001 §1.5).
     risk_free
         Annual risk-free rate of the long leg's own Sharpe (``long_sharpe``; default
         :data:`RISK_FREE` = 1.5%, the PBoC one-year deposit benchmark rate over the handbook's
         window), compounded to a daily rate, (1 + rf) ** (1 / 252) - 1, and passed to
         :func:`factorlab.evaluate.metrics.sharpe_ratio`. The long excess and long-short
-        Sharpes are of self-financing returns and use none.
+        Sharpes are of self-financing returns and use none unless `excess_risk_free`.
+    excess_risk_free
+        Subtract `risk_free` in the long excess and long-short Sharpes too (and in
+        :func:`period_table`'s), as the handbook's tables evidently do (positive excess returns
+        with negative Sharpes: 2.23% / -0.15). Default False: those returns are
+        self-financing, their Sharpe is mean / std.
+    held
+        When a dynamic handbook factor has a value (:func:`northbound_factors`): ``"window"``
+        (default; held on every row the factor reads, the handbook's coverage) or ``"any"``
+        (held on one of them, a sell-out keeps its outflow).
     cache
         True: results are cached under ``cache_dir()/studies`` by the market's content hash and
         these parameters, so a rerun is instant; a path: cache there; False: no cache.
@@ -849,6 +871,8 @@ def factor_study(
         start=start_d,
         end=end_d,
         risk_free=float(risk_free),
+        excess_risk_free=excess_risk_free,
+        held=held,
         estimated_holdings=None if est is None else est.digest,
     )
     _check(market, params)
@@ -938,6 +962,8 @@ def factor_sweep(
         "steps",
         "annualization",
         "risk_free",
+        "excess_risk_free",
+        "held",
         "min_ic_names",
     }
     unknown = sorted(set(kwargs) - allowed)
@@ -1076,7 +1102,7 @@ def _factor_stage(
     # so every rolling window can skip its own sort
     if not frame["asset"].is_sorted():
         frame = frame.sort("asset", "date")
-    registry = northbound_factors(window=params.window, date_col=None)
+    registry = northbound_factors(window=params.window, date_col=None, held=params.held)
     # the registry's names carry the handbook's "20"; the window parameter sets the real length
     factor_list = [registry.get(n) for n in params.handbook_factors]
     expr_factors = [v for v in inputs.values() if isinstance(v, Factor)]
@@ -1557,11 +1583,11 @@ def _row(
     ann = params.annualization
     out: dict = {"factor": name, "pool": pool}
     # the long leg's own Sharpe is over the risk-free rate (compounded to a day); excess and
-    # long-short returns are self-financing: none
-    rf_day = (1.0 + params.risk_free) ** (1.0 / ann) - 1.0
+    # long-short returns are self-financing: none unless params.excess_risk_free
+    rf_day, rf_excess = _daily_risk_free(params)
     for col, label, rf in (
-        ("excess", "long_excess", 0.0),
-        ("long_short", "long_short", 0.0),
+        ("excess", "long_excess", rf_excess),
+        ("long_short", "long_short", rf_excess),
         ("long", "long", rf_day),
     ):
         for suffix in ("", "_net"):
@@ -1612,15 +1638,23 @@ def _series_groups(result: StudyResult) -> Iterator[tuple[str, str, pl.DataFrame
         yield factor, pool, d, i
 
 
+def _daily_risk_free(params: StudyParams) -> tuple[float, float]:
+    """(the long leg's daily risk-free rate, that of the long excess and long-short Sharpes:
+    the same with ``excess_risk_free``, else 0): `risk_free` compounded to a day."""
+    rf_day = (1.0 + params.risk_free) ** (1.0 / params.annualization) - 1.0
+    return rf_day, rf_day if params.excess_risk_free else 0.0
+
+
 def period_table(result: StudyResult, *, split: dt.date | str = DECAY_DATE) -> pl.DataFrame:
     """The headline metrics of every factor x pool before `split` and from it (the handbook's
-    main finding: the factors decay after 2021-01-01, "2021年后有效性减弱").
+    main finding: the factors decay after :data:`DECAY_DATE`, "2021年后有效性减弱").
 
-    Columns: factor, pool, period (``"before 2021-01-01"``, ``"from 2021-01-01"``), first,
-    last (the period's first and last daily return), days, long_excess_ann,
+    Columns: factor, pool, period (``"before {split}"``, ``"from {split}"``), first, last (the
+    dates of the period's first and last daily return), days, long_excess_ann,
     long_excess_sharpe, long_short_ann, long_short_sharpe (gross, as in the table:
     :func:`~factorlab.evaluate.metrics.annual_return` and
-    :func:`~factorlab.evaluate.metrics.sharpe_ratio` of the period's daily returns),
+    :func:`~factorlab.evaluate.metrics.sharpe_ratio` of the period's daily returns, over the
+    risk-free rate when the study's ``excess_risk_free``),
     rank_ic_mean_pct (mean weekly rank IC of the signal dates in the period, %) and ic_dates.
 
     Nulls and NaN: a period without daily returns (a factor that could not be held, a window
@@ -1628,6 +1662,7 @@ def period_table(result: StudyResult, *, split: dt.date | str = DECAY_DATE) -> p
     """
     cut = to_date(split, "split")
     ann = result.params.annualization
+    _, rf = _daily_risk_free(result.params)
     rows = []
     for factor, pool, d, i in _series_groups(result):
         for label, before in ((f"before {cut}", True), (f"from {cut}", False)):
@@ -1644,7 +1679,7 @@ def period_table(result: StudyResult, *, split: dt.date | str = DECAY_DATE) -> p
             for col, key in (("excess", "long_excess"), ("long_short", "long_short")):
                 r = part[col].to_numpy() if part.height else np.array([])
                 row[f"{key}_ann"] = annual_return(r, annualization=ann) if r.size else np.nan
-                row[f"{key}_sharpe"] = sharpe_ratio(r, annualization=ann)
+                row[f"{key}_sharpe"] = sharpe_ratio(r, risk_free=rf, annualization=ann)
             row["rank_ic_mean_pct"] = 100 * ics["ic"].mean() if ics.height else None
             row["ic_dates"] = ics.height
             rows.append(row)

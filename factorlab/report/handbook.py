@@ -26,7 +26,7 @@ _PERIOD_COLUMNS = (
 
 
 def period_frame(result: StudyResult) -> pl.DataFrame:
-    """:meth:`StudyResult.periods` (before / from 2021-01-01) as strings with display headers:
+    """:meth:`StudyResult.periods` (before / from ``DECAY_DATE``) as strings with display headers:
     Factor, Pool, Period, Days and the gross excess and long-short return and Sharpe and the
     mean rank IC of each period."""
     t = result.periods()

@@ -114,6 +114,33 @@ def handbook_recommended() -> tuple[str, ...]:
     return HANDBOOK_RECOMMENDED
 
 
+def _recommended_line(recommended: Sequence[str]) -> str:
+    """The line naming `recommended` with their handbook numbers (:func:`handbook_numbers`)."""
+    from factorlab.northbound.factors import handbook_numbers
+
+    return (
+        f"Handbook-recommended factors ({handbook_numbers(recommended)}): {', '.join(recommended)}."
+    )
+
+
+def _sharpe_caveat(result: StudyResult) -> str:
+    """Which risk-free convention each Sharpe of the "Beside the handbook" page uses."""
+    p = result.params
+    mine = (
+        f"over risk_free = {100 * p.risk_free:g}% (excess_risk_free=True)"
+        if p.excess_risk_free
+        else "with no risk-free rate (mean / std of a self-financing return; "
+        "excess_risk_free=False)"
+    )
+    return (
+        "Sharpe conventions: the Handbook column's Sharpes evidently subtract a risk-free rate "
+        "even from excess and long-short returns (positive returns with negative Sharpes, e.g. "
+        "2.23% / -0.15 and 3.03% / -0.20; the rate is not stated); This run's long excess and "
+        f"long-short Sharpes are {mine}, its long-leg Sharpe over risk_free = "
+        f"{100 * p.risk_free:g}%."
+    )
+
+
 def _draw_figures(result: StudyResult, fig_dir: Path, dpi: int) -> tuple[list[_Drawn], str | None]:
     """Render every planned figure to ``fig_dir``; ``(figures, note)`` where the note says why
     there are no figures (matplotlib missing)."""
@@ -246,6 +273,8 @@ def _span(result: StudyResult) -> str:
 def _handbook_pages(result: StudyResult) -> list[tuple[str, str, pl.DataFrame]]:
     """(heading, sentence, table) of the report's handbook pages: this run beside the
     handbook's published figures, before / after 2021, the excess return per year."""
+    from factorlab.northbound.study import DECAY_DATE, HANDBOOK_END, HANDBOOK_START
+
     pages = []
     beside = beside_handbook_frame(result)
     if beside.height:
@@ -253,18 +282,19 @@ def _handbook_pages(result: StudyResult) -> list[tuple[str, str, pl.DataFrame]]:
             (
                 "Beside the handbook",
                 "Each figure the handbook publishes (seed 001: the tables of p.8 and p.11, the "
-                "rank ICs of §2.2's text; back-test 2017-01-01 to 2023-01-31, gross) next to "
-                "this run's for the same factor, pool and metric.",
+                f"rank ICs of §2.2's text; back-test {HANDBOOK_START} to {HANDBOOK_END}, gross) "
+                "next to this run's for the same factor, pool and metric. "
+                + _sharpe_caveat(result),
                 beside,
             )
         )
     if result.daily.height:
         pages.append(
             (
-                "Before and after 2021",
+                f"Before and after {DECAY_DATE.year}",
                 "The handbook's main finding is the decay after 2021 (2021年后有效性减弱): gross "
                 "long excess and long-short return and Sharpe, and the mean weekly rank IC, "
-                "before 2021-01-01 and from it.",
+                f"before {DECAY_DATE} and from it.",
                 period_frame(result),
             )
         )
@@ -314,9 +344,7 @@ def _html(
     parts += [f"<li>{e(f)}</li>" for f in findings] or ["<li>no finding: empty table</li>"]
     parts.append("</ul>")
     if recommended:
-        parts.append(
-            f"<p>Handbook-recommended factors (1-5, 7 and 10): {e(', '.join(recommended))}.</p>"
-        )
+        parts.append(f"<p>{e(_recommended_line(recommended))}</p>")
 
     parts.append("<h2>Handbook table</h2>")
     table = handbook_table(result)
@@ -373,7 +401,7 @@ def _markdown(
     lines += ["## Key findings", ""]
     lines += [f"- {f}" for f in findings] or ["- no finding: empty table"]
     if recommended:
-        lines += ["", f"Handbook-recommended factors (1-5, 7 and 10): {', '.join(recommended)}."]
+        lines += ["", _recommended_line(recommended)]
     lines += ["", "## Handbook table", ""]
     lines += [markdown_table(handbook_table(result)), ""]
     lines += ["; ".join(f"{k}: {v.rstrip('.')}" for k, v in _GLOSSARY) + ".", ""]
@@ -456,8 +484,8 @@ def write_report(
     title
         Heading of both documents (default "Northbound factor study").
     recommended
-        Factors whose results the findings single out (default: the handbook's seven: 1-5, 7
-        and 10).
+        Factors whose results the findings single out (default: the handbook's seven,
+        :data:`~factorlab.northbound.factors.HANDBOOK_RECOMMENDED`).
     dpi
         Resolution of the PNG figures.
     force

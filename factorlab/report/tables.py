@@ -425,7 +425,8 @@ def key_findings(
     """The study's headline facts, one sentence each, pool by pool.
 
     Per pool: the ``top_n`` factors by long-excess Sharpe (gross, with the net Sharpe); how the
-    ``recommended`` factors (the handbook's seven: 1-5, 7 and 10) fared against the others;
+    ``recommended`` factors (e.g. the handbook's seven,
+    :data:`~factorlab.northbound.factors.HANDBOOK_RECOMMENDED`) fared against the others;
     what costs took from the long excess; factors that could not be tested (coverage below
     ``min_coverage_pct`` or no rebalance); and clusters of factors whose daily long-short returns
     correlate at ``|rho| >= cluster_threshold``.

@@ -10,9 +10,12 @@ import polars as pl
 import pytest
 
 from factorlab.calendar import sessions
+from factorlab.errors import ParameterError
 from factorlab.market import Market
 from factorlab.northbound import research_panel
 from factorlab.northbound.factors import northbound_factors
+from factorlab.northbound.hygiene import bonus_checks, pre_credited_events
+from factorlab.northbound.participants import participant_changes
 from factorlab.ops import compute_factors
 
 BONUS = 0.4  # 10送4
@@ -157,11 +160,170 @@ def test_on_the_synthetic_market_the_check_finds_the_pre_credit_and_its_absence(
         unmatched = int(text.split("(corrected); ")[1].split(" not matched")[0])
         return matched, unmatched
 
+    checks = bonus_checks(small_market).with_columns(lo=pl.col("bonus_ratio").log1p())
+
+    def wrong_rows(panel, market) -> pl.DataFrame:
+        """Rows more than a share off the truth, with the check of the event they fall in."""
+        j = panel.frame.join(truth, on=["date", "asset"], how="left", suffix="_true")
+        bad = j.filter((pl.col("shares") - pl.col("shares_true").fill_null(0)).abs() > 1.0)
+        return bad.join(bonus_checks(market), on="asset").filter(
+            pl.col("date").is_between(pl.col("record_date"), pl.col("ex_date"), closed="left")
+        ), bad
+
     pre = research_panel(small_market)
-    assert worst(pre) <= 1.0
     m, u = counts(pre)
-    assert m > 150 and u < 0.1 * m  # the unmatched hold a few shares: no visible jump
-    old = research_panel(_old_basis(small_market))
-    assert worst(old) <= 1.0  # the unconditional correction was off by the bonus here
+    assert m > 150 and u < 0.1 * m  # the unmatched: tiny holdings or a record-date trade
+    assert checks["pre_credited"].sum() == m and (~checks["pre_credited"]).sum() == u
+    # the only rows off the truth are the record-date rows of events the check, reading data
+    # up to the record date only, could not recognise: a record-date trade moved the jump
+    # outside 1 + bonus +- 50% (the price of no look-ahead: the ex-date jump would have told)
+    in_event, bad = wrong_rows(pre, small_market)
+    assert in_event.height == bad.height <= 10
+    assert not in_event["pre_credited"].any()
+    missed = checks.filter(~pl.col("pre_credited"))
+    outside = (missed["record_jump"] - missed["lo"]).abs() >= 0.5 * missed["lo"]
+    assert outside.fill_null(True).all()
+    old_market = _old_basis(small_market)
+    old = research_panel(old_market)
+    in_event, bad = wrong_rows(old, old_market)
+    # the unconditional correction was off by the bonus on every event here; now only where a
+    # record-date trade happens to look like the bonus
+    assert in_event.height == bad.height <= 10
+    assert in_event["pre_credited"].all()
     m2, u2 = counts(old)
     assert u2 > 150 and m2 < 0.05 * u2
+
+
+# --------------------------------------------------------------------------------------------
+# the check reads data published by the record date only (review of issue 12's fixes)
+# --------------------------------------------------------------------------------------------
+
+
+def _with_northbound(market: Market, nb: pl.DataFrame, **tables: pl.DataFrame) -> Market:
+    return Market(
+        {**{n: market[n] for n in market.names}, "northbound": nb, **tables}, validate="none"
+    )
+
+
+def _row(panel, day: dt.date) -> tuple:
+    r = panel.frame.filter((pl.col("asset") == "A") & (pl.col("date") == day)).row(0, named=True)
+    return r["shares"], r["d_shares"], r["flow"]
+
+
+def test_a_large_buy_on_the_ex_date_does_not_change_the_record_date_row():
+    # the reviewer's case: +60% of holdings bought on the ex-date (published that evening);
+    # the old rule (j_rec - j_ex > 0) then left the record date uncorrected: shares 1596
+    m = _market(pre_credited=True)
+    nb = m.northbound.collect()
+    on_a = (pl.col("asset") == "A") & (pl.col("date") >= EX)
+    big = nb.with_columns(
+        shares=pl.when(on_a)
+        .then((pl.col("shares") * 1.6).round().cast(pl.Int64))
+        .otherwise(pl.col("shares"))
+    )
+    full = research_panel(_with_northbound(m, big))
+    known = research_panel(_with_northbound(m, big.filter(pl.col("date") <= REC)))
+    assert _row(full, REC) == _row(known, REC) == pytest.approx((1140.0, 10.0, 100.0))
+    assert _step(full)["rows"] == 1
+
+
+@pytest.mark.parametrize("pre_credited", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nothing_up_to_the_record_date_depends_on_later_publications(pre_credited, seed):
+    m = _market(pre_credited=pre_credited)
+    nb = m.northbound.collect()
+    rng = np.random.default_rng(seed)
+    later = pl.col("date") > REC
+    scale = pl.Series(rng.uniform(0.0, 3.0, nb.height))  # 0: a sale of everything
+    moved = nb.with_columns(
+        shares=pl.when(later).then((pl.col("shares") * scale).round()).otherwise("shares")
+    ).with_columns(pl.col("shares").cast(pl.Int64))
+    names = ("nb_hold_value", "nb_hold_ratio_mean20", "nb_short_inflow", "nb_cum_inflow_ratio20")
+    reg = northbound_factors(window=5, short_window=2, top_k=2)
+
+    def upto_rec(northbound: pl.DataFrame) -> pl.DataFrame:
+        panel = research_panel(_with_northbound(m, northbound)).frame
+        cols = ["date", "asset", "shares", "d_shares", "flow", "share_basis"]
+        out = compute_factors(panel.sort("asset", "date"), [reg.get(n) for n in names])
+        return (
+            out.collect().filter(pl.col("date") <= REC).select(*cols, *names).sort("asset", "date")
+        )
+
+    base = upto_rec(nb)
+    assert base.equals(upto_rec(moved))
+    assert base.equals(upto_rec(nb.filter(~later)))
+
+
+def test_the_check_reports_the_rule_and_the_jumps():
+    checks = bonus_checks(_market(pre_credited=True))
+    row = checks.row(0, named=True)
+    # by hand: the record date publishes round(1,140 x 1.4) = 1,596 after 1,130; the ex-date
+    # 1.4 x 1,140 + 20 = 1,616 after 1,596
+    assert row["record_jump"] == pytest.approx(np.log(1596 / 1130), rel=1e-12)
+    assert row["ex_jump"] == pytest.approx(np.log(1616 / 1596), rel=1e-12)
+    assert row["pre_credited"] is True and row["ex_consistent"] is True
+    row = bonus_checks(_market(pre_credited=False)).row(0, named=True)
+    assert row["record_jump"] == pytest.approx(np.log(1140 / 1130), rel=1e-12)
+    assert row["pre_credited"] is False and row["ex_consistent"] is True
+    detail = _step(research_panel(_market(pre_credited=True)))["detail"]
+    assert "the published jump matches 1 + bonus on the record date" in detail
+    assert "< 0.5 x log(1 + bonus)" in detail and "published up to the record date" in detail
+    assert "never used to decide" in detail
+
+
+def test_the_tolerance_is_a_parameter():
+    # a record-date jump of x1.15 for a 10-for-4 bonus: log 1.15 = 0.140 against log 1.4 =
+    # 0.336, outside +-50% (0.168 .. 0.505), inside +-70% (0.101 .. 0.572)
+    m = _market(pre_credited=False)
+    nb = m.northbound.collect()
+    nb = nb.with_columns(
+        shares=pl.when((pl.col("asset") == "A") & (pl.col("date") == REC))
+        .then(round(1130 * 1.15))
+        .otherwise("shares")
+    )
+    m = _with_northbound(m, nb)
+    assert bonus_checks(m)["pre_credited"].to_list() == [False]
+    assert bonus_checks(m, tolerance=0.7)["pre_credited"].to_list() == [True]
+    assert _step(research_panel(m, pre_credit_tolerance=0.7))["rows"] == 1
+    assert pre_credited_events(m, tolerance=0.7)["asset"].to_list() == ["A"]
+    assert pre_credited_events(m).is_empty()
+    with pytest.raises(ParameterError, match="tolerance"):
+        bonus_checks(m, tolerance=0.0)
+
+
+def test_no_holdings_before_the_record_date_is_unchecked():
+    m = _market(pre_credited=True)
+    nb = m.northbound.collect().filter(~((pl.col("asset") == "A") & (pl.col("date") < REC)))
+    row = bonus_checks(_with_northbound(m, nb)).row(0, named=True)
+    assert row["record_jump"] is None and row["pre_credited"] is None
+    assert pre_credited_events(_with_northbound(m, nb)).is_empty()
+
+
+@pytest.mark.parametrize("pre_credited", [True, False])
+def test_the_participant_split_uses_the_same_check(pre_credited):
+    # two participants hold A (60% / 40% of the truth); HKEX pre-credited both or neither
+    m = _market(pre_credited=pre_credited)
+    true_total = np.array(TRUE_OLD + TRUE_NEW)
+    rows = []
+    for pid, share in (("P1", 0.6), ("P2", 0.4)):
+        held = np.round(true_total * share)
+        if pre_credited:
+            held[14] = round(held[14] * (1 + BONUS))
+        rows += [(d, "A", pid, int(h)) for d, h in zip(DAYS, held, strict=True)]
+    ph = pl.DataFrame(rows, schema=["date", "asset", "participant", "shares"], orient="row")
+    total = ph.group_by("date", "asset").agg(pl.col("shares").sum())
+    nb = pl.concat([total, m.northbound.collect().filter(pl.col("asset") == "B")])
+    m = _with_northbound(m, nb, participant_holdings=ph)
+    ch = participant_changes(m)
+    p1 = ch.participants.to_list().index("P1")
+    frame = ch.frame.filter((pl.col("pid") == p1) & (pl.col("aid") == 0)).sort("day")
+    assert frame["day"].to_list() == list(range(len(DAYS)))
+    held = np.round(true_total * 0.6)
+    want = np.diff(np.r_[held[:15], held[15:] / (1 + BONUS)])  # one (old) basis
+    got = frame["d_shares"].to_numpy()[1:] / np.r_[np.ones(14), np.full(15, 1 + BONUS)]
+    # the record-date and ex-date changes are the day's trades, not a bonus (or a fake sale)
+    assert got[13] == pytest.approx(want[13], abs=1.0) and got[14] == pytest.approx(
+        want[14], abs=1.0
+    )
+    assert got == pytest.approx(want, abs=1.0)
+    assert pre_credited_events(m).height == int(pre_credited)

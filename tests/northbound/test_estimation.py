@@ -210,11 +210,12 @@ def test_estimator_beats_the_naive_baseline_on_the_flow_level(market, estimate):
 
 def test_printed_comovement_bounds_what_the_printed_stocks_can_say(market):
     """The truth's printed-stock flows (printed_comovement) against the naive baseline, which
-    reads the same stocks through rounded quantities: the same R²; the in-sample ceiling is
-    at least that."""
+    reads the same stocks through rounded, partly shorted quantities: at most their R² (up to
+    noise), and close to it (measured 0.837 against 0.815); the in-sample ceiling is at least
+    that."""
     c = {r["metric"]: r for r in printed_comovement(market).iter_rows(named=True)}
     naive = validation_table(market, ablations=False).filter(pl.col("metric") == "r2_daily")
-    assert c["r2_printed"]["daily"] == pytest.approx(naive["naive"].item(), abs=0.05)
+    assert c["r2_printed"]["daily"] - 0.25 < naive["naive"].item() < c["r2_printed"]["daily"] + 0.02
     for col in ("daily", "sum_22d"):
         assert c["r2_printed"][col] - 1e-12 <= c["r2_ceiling"][col] <= 1.0
         assert -1.0 <= c["corr_moves"][col] <= 1.0

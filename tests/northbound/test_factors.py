@@ -135,7 +135,7 @@ def test_hand_computed_values(panel):
     )
 
 
-def test_a_stock_without_holdings_has_no_static_factor_and_no_dynamic_one_unheld_all_window(
+def test_a_stock_without_holdings_has_no_static_factor_and_no_dynamic_one_unheld_on_its_span(
     panel,
 ):
     # day 4 and 5: sold out (S = 0); the window W = 3 on day 5 still holds day 3's 130 shares
@@ -152,9 +152,13 @@ def test_a_stock_without_holdings_has_no_static_factor_and_no_dynamic_one_unheld
     for name in NORTHBOUND_FACTORS[:4]:  # static: null where S_t = 0, not 0
         assert f[name][3:] == [None, None], name
         assert f[name][2] is not None, name
-    # dynamic: day 5's window (days 3..5) held shares on day 3, so it has a value
-    assert f["nb_trade_amount20"][4] == pytest.approx((20 * 11.5) - 130 * 11.5 + 0.0)
-    assert f["nb_hold_ratio_chg20"][4] == pytest.approx(0.0 - 0.11)
+    # dynamic, held="window" (default): day 5 reads S on days 2..5 (W + 1 rows), not all
+    # held: null; held="any": day 3 held 130 shares, so it has a value (the sell-out's flow)
+    assert f["nb_trade_amount20"][4] is None and f["nb_hold_ratio_chg20"][4] is None
+    reg = northbound_factors(window=3, short_window=2, top_k=2, held="any")
+    g = compute_factors(sold, reg).sort("date").collect()
+    assert g["nb_trade_amount20"][4] == pytest.approx((20 * 11.5) - 130 * 11.5 + 0.0)
+    assert g["nb_hold_ratio_chg20"][4] == pytest.approx(0.0 - 0.11)
     # never held over the window: every factor is null
     never = panel.with_columns(
         shares=pl.lit(0.0),

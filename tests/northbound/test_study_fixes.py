@@ -94,25 +94,79 @@ def test_coverage_is_the_share_of_members_with_holdings_on_dates_with_data(trade
             assert _row(study, factor, pool)["coverage_pct"] == pytest.approx(want, rel=1e-12)
 
 
-def test_the_study_and_calibration_coverage_agree(traded, study):
-    theirs = coverage(traded, start="2017-01-01", end="2018-12-31", pools=list(POOLS))
-    for pool in POOLS:
-        measured = theirs.filter(pl.col("group") == pool)["measured"].item()
-        assert _row(study, "nb_hold_value", pool)["coverage_pct"] == pytest.approx(
-            measured, rel=1e-12
+def test_holdings_coverage_is_factor_coverage_plus_the_suspended_holders(market150):
+    # two definitions, said apart: calibration.coverage counts a member with holdings in the
+    # latest snapshot (a suspended one too), the study a member with a factor value (a
+    # suspended one has no panel row); on the untouched market (no `traded` fixture) the gap
+    # is exactly the share of members suspended on the date with holdings
+    res = factor_study(market150, factors=STATIC[:1], pools=POOLS, cache=False, costs=NO_COSTS)
+    theirs = coverage(market150, start=HANDBOOK_START, end="2018-12-31", pools=list(POOLS))
+    cov = res.coverage.filter(pl.col("data"))
+    nb = market150.northbound.filter(pl.col("shares") > 0).select("date", "asset").collect()
+    published = market150.northbound.select(pl.col("date").unique().sort()).collect()
+    last = (
+        pl.DataFrame({"date": cov["date"].unique().sort()})
+        .join_asof(published.rename({"date": "snap"}), left_on="date", right_on="snap")
+        .drop_nulls()
+    )
+    traded = market150.prices.filter(pl.col("close").is_not_null()).select("date", "asset")
+    suspended_held = (
+        market150.pools.filter(pl.col("pool").is_in(list(POOLS)))
+        .collect()
+        .join(last, on="date")
+        .join(traded.collect().with_columns(trades=pl.lit(True)), on=["date", "asset"], how="left")
+        .join(
+            nb.rename({"date": "snap"}).with_columns(held=pl.lit(True)),
+            on=["snap", "asset"],
+            how="left",
         )
-        assert "counts it as covered" not in theirs.filter(pl.col("group") == pool)["note"].item()
+        .group_by("pool", "date")
+        .agg(gap=(pl.col("held").fill_null(False) & pl.col("trades").is_null()).mean())
+    )
+    per_date = cov.join(suspended_held, on=["pool", "date"])
+    assert per_date.height == cov.height
+    for pool in POOLS:
+        d = per_date.filter(pl.col("pool") == pool)
+        measured = theirs.filter(pl.col("group") == pool)["measured"].item()
+        gap = 100 * d["gap"].mean()
+        assert gap > 0.05  # suspended holders exist: the definitions do differ here
+        assert measured == pytest.approx(100 * d["coverage"].mean() + gap, rel=1e-12)
+        assert _row(res, STATIC[0], pool)["coverage_pct"] == pytest.approx(
+            measured - gap, rel=1e-12
+        )
+        note = theirs.filter(pl.col("group") == pool)["note"].item()
+        assert "holdings coverage" in note and "same definition" not in note
 
 
-def test_a_member_without_holdings_is_not_in_a_leg(study):
-    # the non-held members have no score: they are in neither leg (before, as value 0 they
-    # made up the bottom leg in a pool with few holders)
-    scores = study.scores.filter(pl.col("pool") == "liq1500")
-    assert scores["nb_hold_value"].null_count() > 0
+def test_a_member_without_holdings_is_not_in_a_leg(traded, study):
+    from factorlab.northbound.study import _leg_targets
+
+    # no asset without holdings on the signal date is in the top or the bottom leg (before,
+    # as value 0 they made up the bottom leg in a pool with few holders)
+    legs = _leg_targets(study.scores, list(STATIC), study.params)
+    nb = traded.northbound.select("date", "asset", "shares").collect()
+    published = nb.select(pl.col("date").unique().sort())
+    for (pool, factor), frame in legs.items():
+        snap = (
+            frame.select("date")
+            .unique()
+            .sort("date")
+            .join_asof(published.rename({"date": "snap"}), left_on="date", right_on="snap")
+        )
+        held = (
+            frame.join(snap, on="date")
+            .join(nb.rename({"date": "snap"}), on=["snap", "asset"], how="left")
+            .with_columns(pl.col("shares").fill_null(0))
+        )
+        assert held.height == frame.height > 0
+        for side in ("top", "bottom"):
+            leg = held.filter(pl.col("side") == side)
+            assert leg.height > 0 and (leg["shares"] > 0).all(), (pool, factor, side)
+    # and there were members without holdings to leave out: liq1500 is far from covered
     cov = study.coverage.filter(
         (pl.col("factor") == "nb_hold_value") & (pl.col("pool") == "liq1500") & pl.col("data")
     )
-    assert (cov["coverage"] < 1).all() and (cov["coverage"] > 0).all()
+    assert (cov["coverage"] < 0.9).all() and (cov["coverage"] > 0).all()
 
 
 # ---- 3. risk-free rate ------------------------------------------------------------------------
@@ -135,6 +189,63 @@ def test_risk_free_enters_the_long_legs_sharpe_only(traded, study):
     assert b["long_sharpe"] < a["long_sharpe"]
     with pytest.raises(ParameterError, match="`risk_free`"):
         factor_study(traded, factors=STATIC[:1], pools=POOLS[:1], cache=False, risk_free=1.5)
+
+
+def test_excess_risk_free_puts_the_rate_in_the_excess_and_long_short_sharpes(traded, study):
+    empyrical = pytest.importorskip("empyrical")
+    rf = RISK_FREE
+    res = factor_study(
+        traded,
+        factors=STATIC[:1],
+        pools=POOLS[:1],
+        cache=False,
+        costs=NO_COSTS,
+        excess_risk_free=True,
+    )
+    a, b = _row(study, STATIC[0], POOLS[0]), _row(res, STATIC[0], POOLS[0])
+    d = res.daily.filter(pl.col("pool") == POOLS[0])
+    rf_day = (1 + rf) ** (1 / 252) - 1
+    for col, key in (("excess", "long_excess"), ("long_short", "long_short")):
+        r = d[col].to_numpy()
+        assert b[f"{key}_sharpe"] == pytest.approx(
+            empyrical.sharpe_ratio(r, risk_free=rf_day, annualization=252), rel=1e-10
+        )
+        assert a[f"{key}_sharpe"] == pytest.approx(
+            empyrical.sharpe_ratio(r, annualization=252), rel=1e-10
+        )
+        assert b[f"{key}_sharpe"] < a[f"{key}_sharpe"]
+        assert b[f"{key}_ann"] == a[f"{key}_ann"]
+    assert b["long_sharpe"] == a["long_sharpe"]  # the long leg's: over risk_free either way
+    # the period table uses the same convention
+    p = res.periods(split="2018-01-01").filter(pl.col("pool") == POOLS[0]).row(0, named=True)
+    part = d.filter(pl.col("date") < dt.date(2018, 1, 1))["excess"].to_numpy()
+    assert p["long_excess_sharpe"] == pytest.approx(
+        empyrical.sharpe_ratio(part, risk_free=rf_day, annualization=252), rel=1e-10
+    )
+    with pytest.raises(ParameterError, match="excess_risk_free"):
+        factor_study(
+            traded, factors=STATIC[:1], pools=POOLS[:1], cache=False, excess_risk_free="yes"
+        )
+    from factorlab.report.html import _sharpe_caveat
+
+    assert "excess_risk_free=True" in _sharpe_caveat(res)
+    assert "no risk-free rate" in _sharpe_caveat(study) and "-0.15" in _sharpe_caveat(study)
+
+
+def test_held_is_a_study_parameter(market150):
+    # the dynamic factors' rule: "any" keeps sell-outs, so its coverage is at least "window"'s
+    # (the handbook's, below the static coverage)
+    names = ["nb_hold_value", "nb_trade_amount20"]
+    kw = {"factors": names, "pools": POOLS[:1], "cache": False, "costs": NO_COSTS}
+    win = factor_study(market150, **kw)
+    anyh = factor_study(market150, held="any", **kw)
+    assert (win.params.held, anyh.params.held) == ("window", "any")
+    static, dyn = (_row(win, n, POOLS[0])["coverage_pct"] for n in names)
+    dyn_any = _row(anyh, names[1], POOLS[0])["coverage_pct"]
+    assert _row(anyh, names[0], POOLS[0])["coverage_pct"] == static
+    assert dyn < static <= dyn_any
+    with pytest.raises(ParameterError, match="`held`"):
+        factor_study(market150, held="some", **kw)
 
 
 # ---- 4. the handbook's window -----------------------------------------------------------------
@@ -165,7 +276,33 @@ def test_the_cli_takes_sample_and_risk_free():
 
     args = build_parser().parse_args(["study", "--sample", "handbook", "--risk-free", "0.02"])
     assert args.sample == "handbook" and args.risk_free == 0.02
-    assert build_parser().parse_args(["study"]).risk_free == RISK_FREE
+    assert args.start is None and args.end is None  # the study resolves the window (one home)
+    default = build_parser().parse_args(["study"])
+    assert default.risk_free == RISK_FREE and not default.excess_risk_free
+    assert default.held == "window"
+    args = build_parser().parse_args(["study", "--excess-risk-free", "--held", "any"])
+    assert args.excess_risk_free and args.held == "any"
+    cal = build_parser().parse_args(["data", "calibrate"])
+    assert (cal.start, cal.end) == (HANDBOOK_START.isoformat(), HANDBOOK_END.isoformat())
+
+
+def test_the_cli_study_passes_sample_through(monkeypatch, capsys):
+    # `factorlab study --sample handbook` hands sample= to factor_study (no second copy of
+    # the window in the CLI)
+    import factorlab.cli as cli
+
+    seen = {}
+
+    def fake_study(market, **kw):
+        seen.update(kw)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("factorlab.northbound.study.factor_study", fake_study)
+    monkeypatch.setattr(cli, "_market", lambda args, start: None)
+    args = cli.build_parser().parse_args(["study", "--sample", "handbook", "--start", "2018-01-01"])
+    with pytest.raises(SystemExit):
+        args.func(args)
+    assert seen["sample"] == "handbook" and seen["start"] == "2018-01-01" and seen["end"] is None
 
 
 # ---- 6. the seat-split factors ----------------------------------------------------------------
@@ -321,3 +458,36 @@ def test_market_describe_is_the_one_description_of_the_data(market150):
     assert f"content hash {market150.content_hash[:16]}" in line
     rows = dict(_describe_source(market150))
     assert rows["dates"] == d["dates"] and rows["content hash"] == d["content_hash"]
+
+
+def test_the_market_repr_names_the_preset_as_every_report_does(small_market):
+    from factorlab._display import data_line, data_text
+
+    # before, Market._display called describe() without presets: no "preset small" in it
+    text = repr(small_market)
+    described = small_market.describe()
+    assert described["preset"] == "small"
+    line = data_text({k: v for k, v in described.items() if k != "path"})
+    shown = " ".join(" ".join(text.splitlines()[1:4]).split())
+    assert shown.startswith(line) and "preset small" in line
+
+    class Result:  # what a study records as its `data`
+        data = described
+
+    assert data_line(Result()).startswith(line)
+
+
+def test_the_recommended_numbers_are_derived_from_the_list():
+    from factorlab.northbound.factors import (
+        HANDBOOK_RECOMMENDED,
+        NORTHBOUND_FACTORS,
+        handbook_numbers,
+    )
+    from factorlab.report.html import _recommended_line
+
+    assert handbook_numbers(HANDBOOK_RECOMMENDED) == "1-5, 7 and 10"
+    assert handbook_numbers(NORTHBOUND_FACTORS[:2]) == "1 and 2"
+    assert handbook_numbers([NORTHBOUND_FACTORS[i] for i in (0, 5, 6, 7, 13)]) == "1, 6-8 and 14"
+    assert handbook_numbers(["my_factor", NORTHBOUND_FACTORS[8]]) == "9"
+    line = _recommended_line(NORTHBOUND_FACTORS[:3])
+    assert line.startswith("Handbook-recommended factors (1-3): nb_hold_value, ")

@@ -81,8 +81,9 @@ class EstimateParams:
         days of daily disclosure before the change: on those days the true holdings are
         published, so the fit replays step 1 with the post-change print rule applied to that
         day's quantities and regresses the unprinted stocks' true move on the features (b < 1
-        on m̃ is the shrinkage a noisy m̃ calls for; b = 0 leaves the unprinted stocks
-        buy-and-hold, i.e. the naive baseline's flows). 0 days: off (the seed's step 1: the
+        on m̃ is the shrinkage a noisy m̃ calls for, and b is clipped to [0, 1]: shrinkage
+        only; b = 0 leaves the unprinted stocks buy-and-hold, i.e. the naive baseline's
+        flows). 0 days: off (the seed's step 1: the
         whole total moves by m̃). Fewer than 20 usable days, or no daily quantities before the
         change, leave it off (said in ``notes``).
     """
@@ -344,6 +345,9 @@ def _calibration(
     x, y = np.array(fitted), np.array(true)
     xc, yc = x - x.mean(axis=0), y - y.mean()
     coef = np.linalg.lstsq(xc, yc, rcond=None)[0]
+    if "move" in p.calibrate_on:  # shrinkage only: b > 1 would amplify the fit's noise
+        k = p.calibrate_on.index("move")
+        coef[k] = min(max(coef[k], 0.0), 1.0)
     r2 = 1.0 - float(((yc - xc @ coef) ** 2).sum()) / float((yc**2).sum()) if yc.any() else 0.0
     terms = " + ".join(f"{b:.3g} x {n}" for b, n in zip(coef, p.calibrate_on, strict=True))
     return tuple(float(b) for b in coef), {
