@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from factorlab._kernels.grid import column_cells_nb, column_gather_nb, ffill_rows_nb
+from factorlab._kernels.grid import ffill_rows_nb
 
-__all__ = ["ColumnCells", "ffill_rows", "prev_valid_rows"]
+__all__ = ["ffill_rows", "prev_valid_rows"]
 
 
 def ffill_rows(x: np.ndarray) -> np.ndarray:
@@ -30,32 +30,3 @@ def prev_valid_rows(x: np.ndarray) -> np.ndarray:
     out = np.full_like(x, np.nan)
     out[1:] = ffill_rows(x)[:-1]
     return out
-
-
-class ColumnCells:
-    """The True cells of a (T, N) boolean mask in column-major order (``np.nonzero(mask.T)``'s
-    order: column by column, rows ascending), and gathers of (T, N) float64 grids at them.
-
-    Built and gathered in row-major passes over the grids (numba): the same values as
-    ``rows, cols = np.nonzero(mask.T)[::-1]`` and ``grid[rows, cols]``, without a strided
-    read per element (one cache line, and one page, per element on a date-major grid of
-    thousands of assets).
-    """
-
-    def __init__(self, mask: np.ndarray) -> None:
-        self.mask = np.ascontiguousarray(mask, dtype=np.bool_)
-        counts = self.mask.sum(axis=0)
-        self.starts = np.zeros(counts.shape[0], dtype=np.int64)
-        np.cumsum(counts[:-1], out=self.starts[1:])
-        self.size = int(counts.sum())
-        self.rows = np.empty(self.size, dtype=np.int64)
-        self.cols = np.empty(self.size, dtype=np.int64)
-        column_cells_nb(self.mask, self.starts, self.rows, self.cols)
-
-    def gather(self, grid: np.ndarray) -> np.ndarray:
-        """`grid` (T, N) at the cells, in their order."""
-        if grid.dtype != np.float64 or grid.shape != self.mask.shape:
-            return grid[self.rows, self.cols]
-        out = np.empty(self.size)
-        column_gather_nb(np.ascontiguousarray(grid), self.mask, self.starts, out)
-        return out

@@ -6,13 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = [
-    "column_cells_nb",
-    "column_gather_nb",
-    "ffill_rows_nb",
-    "gather_cells_nb",
-    "scatter_cells_nb",
-]
+__all__ = ["ffill_rows_nb", "gather_cells_nb", "scatter_cells_nb"]
 
 
 @njit(cache=True, nogil=True)
@@ -55,34 +49,3 @@ def ffill_rows_nb(x, out, lag):  # pragma: no cover - compiled
                 if not np.isnan(v):
                     last[j] = v
                 out[t, j] = last[j]
-
-
-@njit(cache=True, nogil=True)
-def column_cells_nb(mask, starts, rows, cols):  # pragma: no cover - compiled
-    """The True cells of the (T, N) `mask` in column-major order (column by column, rows
-    ascending within each: ``np.nonzero(mask.T)``'s order): ``rows`` / ``cols`` at positions
-    ``starts[j]`` .. of column j (``starts``: the exclusive cumulative counts per column).
-    Reads `mask` row by row (contiguous) and writes one stream per column."""
-    n_t, n_a = mask.shape
-    pos = starts.copy()
-    for t in range(n_t):
-        for j in range(n_a):
-            if mask[t, j]:
-                p = pos[j]
-                rows[p] = t
-                cols[p] = j
-                pos[j] = p + 1
-
-
-@njit(cache=True, nogil=True)
-def column_gather_nb(grid, mask, starts, out):  # pragma: no cover - compiled
-    """``out`` = `grid` at the True cells of `mask`, in :func:`column_cells_nb`'s order (what
-    ``grid[rows, cols]`` gives for its cells), reading `grid` row by row."""
-    n_t, n_a = mask.shape
-    pos = starts.copy()
-    for t in range(n_t):
-        for j in range(n_a):
-            if mask[t, j]:
-                p = pos[j]
-                out[p] = grid[t, j]
-                pos[j] = p + 1

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from factorlab._arrays import ColumnCells
 from factorlab._display import Summary
 from factorlab.calendar import DISCLOSURE_END, sessions, to_date
 from factorlab.errors import DisclosureError, MarketError, MissingColumnError, ParameterError
@@ -620,9 +619,7 @@ def _panel_frame(index: GridIndex, grids: dict[str, np.ndarray], lo: dt.date) ->
     with np.errstate(invalid="ignore"):
         grids["ret"] = _ratio(grids["adj_close"], prev_valid_rows(grids.pop("adj_close")))
         grids["ret"] -= 1.0
-    # the traded cells, column by column: rows come out sorted by (asset, date)
-    at = ColumnCells(~np.isnan(close))
-    tt, jj = at.rows, at.cols
+    jj, tt = np.nonzero(~np.isnan(close).T)  # rows come out sorted by (asset, date)
     del close
     nxt = sessions("ashare", lo, None)
     pos = np.searchsorted(nxt.to_numpy().astype("datetime64[D]"), index.dates, side="right")
@@ -630,9 +627,10 @@ def _panel_frame(index: GridIndex, grids: dict[str, np.ndarray], lo: dt.date) ->
     usable = nxt.gather(np.minimum(pos, len(nxt) - 1)).scatter(
         np.flatnonzero(pos >= len(nxt)), None
     )
+    flat = tt * index.shape[1] + jj
 
-    def take(name: str) -> np.ndarray:  # one row-major pass (cheaper than grid[tt, jj])
-        return at.gather(grids.pop(name))
+    def take(name: str) -> np.ndarray:  # one flat gather (cheaper than grid[tt, jj])
+        return grids.pop(name).ravel().take(flat)
 
     s_v, p_v, f_v, vw, ds = (
         take(c) for c in ("shares", "close", "float_shares", "vwap", "d_shares")
