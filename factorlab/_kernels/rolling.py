@@ -30,6 +30,13 @@ def run_rolling_sum_nb(x, offsets, window, mean, out, valid):  # pragma: no cove
     is the sum over the number of present rows. The same operations in the same order, so
     the same float64 results."""
     mark = valid.shape[0] == x.shape[0]
+    if window == 1:  # each window is one row, summed from a fresh state: 0 + (v - 0)
+        for t in range(x.shape[0]):
+            v = x[t]
+            out[t] = 0.0 + (v - 0.0)
+            if mark:
+                valid[t] = not np.isnan(v)
+        return 0
     n_nan = 0
     for i in range(offsets.shape[0] - 1):
         a = offsets[i]
@@ -46,15 +53,6 @@ def run_rolling_sum_nb(x, offsets, window, mean, out, valid):  # pragma: no cove
             lo = t - window + 1
             if lo < a:
                 lo = a
-            if window == 1:  # the window leaves its previous range whole: a fresh state
-                s = 0.0
-                err_add = 0.0
-                err_sub = 0.0
-                n_null = 0
-                n_inf = 0
-                n_pos = 0
-                n_neg = 0
-                start = t
             while start < lo:  # the leaving rows
                 v = x[start]
                 if np.isnan(v):
