@@ -360,7 +360,7 @@ def _share_basis(
     kept: pl.DataFrame,
     est: pl.DataFrame | None,
     steps: list[dict],
-    tolerance: float = 0.5,
+    tolerance: float = PRE_CREDIT_TOLERANCE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step 3: (published shares on the ex-date basis, the cumulative ex-date bonus factor),
     both on `index`; estimated rows overwrite their cells."""
