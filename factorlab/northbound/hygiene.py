@@ -360,7 +360,7 @@ def _share_basis(
     kept: pl.DataFrame,
     est: pl.DataFrame | None,
     steps: list[dict],
-    tolerance: float = 0.5,
+    tolerance: float = PRE_CREDIT_TOLERANCE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step 3: (published shares on the ex-date basis, the cumulative ex-date bonus factor),
     both on `index`; estimated rows overwrite their cells."""
@@ -439,10 +439,11 @@ def _publications(market: Market, assets: pl.Series) -> tuple[pl.Series, pl.Data
             schema={"date": pl.Date, "asset": pl.String, "shares": pl.Float64}
         )
     days = days.filter(days.is_in(sessions("ashare", days.min(), days.max()).implode()))
-    own = rows.filter(
-        pl.col("asset").cast(pl.String).is_in(assets.implode())
-        & pl.col("date").is_in(days.implode())
-    ).collect()
+    own = (
+        rows.with_columns(pl.col("asset").cast(pl.String))
+        .filter(pl.col("asset").is_in(assets.implode()) & pl.col("date").is_in(days.implode()))
+        .collect()
+    )
     return days, own
 
 
@@ -487,9 +488,10 @@ def bonus_checks(market: Market, *, tolerance: float = PRE_CREDIT_TOLERANCE) -> 
     n = bonus.height
     j_rec, j_ex = np.full(n, np.nan), np.full(n, np.nan)
     if n and (market.has("northbound") or market.has("participant_holdings")):
-        days, own = _publications(market, bonus["asset"].unique())
+        assets = bonus["asset"].cast(pl.String).unique().sort()  # the grid's sorted columns
+        days, own = _publications(market, assets)
         if days.len():
-            index = GridIndex(days.to_numpy().astype("datetime64[D]"), bonus["asset"].unique())
+            index = GridIndex(days.to_numpy().astype("datetime64[D]"), assets)
             held = index.scatter(index.cells(own), own["shares"].to_numpy(), fill=0.0)
             aid = index.asset_cols(bonus["asset"])
             rec_i = index.first_row_on_or_after(bonus["record_date"])

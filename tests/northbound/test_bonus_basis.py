@@ -327,3 +327,41 @@ def test_the_participant_split_uses_the_same_check(pre_credited):
     )
     assert got == pytest.approx(want, abs=1.0)
     assert pre_credited_events(m).height == int(pre_credited)
+
+
+def test_without_a_northbound_table_the_participant_totals_are_checked():
+    # a market with CCASS participant rows only: the check reads their per-stock totals
+    m = _market(pre_credited=True)
+    nb = m.northbound.collect()
+    ph = pl.concat(
+        [
+            nb.with_columns(participant=pl.lit("P1"), shares=(pl.col("shares") // 2)),
+            nb.with_columns(
+                participant=pl.lit("P2"), shares=pl.col("shares") - pl.col("shares") // 2
+            ),
+        ]
+    ).select("date", "asset", "participant", "shares")
+    tables = {n: m[n] for n in m.names if n != "northbound"}
+    only = Market({**tables, "participant_holdings": ph}, validate="none")
+    got = bonus_checks(only)
+    assert got.equals(bonus_checks(m))
+    assert got["pre_credited"].to_list() == [True]
+
+
+def test_each_event_is_checked_on_its_own_stock_whatever_the_row_order():
+    # B (constant 500 shares: no jump) listed before A (pre-credited): one decision each
+    m = _market(pre_credited=True)
+    ca = pl.DataFrame(
+        {
+            "asset": ["B", "A"],
+            "record_date": [REC, REC],
+            "ex_date": [EX, EX],
+            "bonus_ratio": [BONUS, BONUS],
+        }
+    )
+    both = Market({**{n: m[n] for n in m.names}, "corporate_actions": ca}, validate="none")
+    checks = bonus_checks(both)
+    assert checks["asset"].to_list() == ["B", "A"]
+    assert checks["pre_credited"].to_list() == [False, True]
+    assert checks["record_jump"][0] == 0.0
+    assert pre_credited_events(both)["asset"].to_list() == ["A"]

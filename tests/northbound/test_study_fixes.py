@@ -430,6 +430,8 @@ def test_the_report_shows_the_handbook_beside_this_run_and_the_2021_split(study,
     for text in ("Beside the handbook", "Before and after 2021", "Excess return per year"):
         assert text in page and f"## {text}" in md
     assert "#1 nb_hold_value" in page and "before 2021-01-01" in md
+    # the page says which Sharpe convention each column uses
+    assert "Sharpe conventions: the Handbook column" in md and "excess_risk_free=False" in md
 
 
 def test_market_describe_is_the_one_description_of_the_data(market150):

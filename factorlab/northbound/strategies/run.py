@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from factorlab._cache import cached, code_fingerprint, read_result, store, write_result
-from factorlab._display import Summary, join_names, sizes
+from factorlab._display import Summary, data_line, join_names, sizes
 from factorlab._version import __version__
 from factorlab.errors import MarketError, ParameterError
 from factorlab.market import Market
@@ -551,9 +551,8 @@ class StrategiesResult:
         return tuple(p for p in self.params.parts if p in self.tables or p in self.series)
 
     def _display(self) -> Summary:
-        shown = [f"{k} {v[:16] if k == 'content_hash' else v}" for k, v in self.data.items()]
         lines = [
-            "data: " + (", ".join(shown) or "not recorded"),
+            data_line(self),  # the one rendering of what the data was
             f"parts: {join_names(self.parts)}; {sum(self.seconds.values()):.1f} s",
         ]
         note = estimated_note(self.estimated_from, self.data)
