@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,17 +27,18 @@ sys.path.insert(0, str(HERE))
 
 CHILD = textwrap.dedent(
     """
-    import json, resource, sys, time
+    import json, os, resource, sys, time
     from factorlab.datasets import PRESETS, synthetic_market
     from factorlab.market import Market
     from factorlab.northbound.study import factor_study
     kind, source, cache = sys.argv[1:4]
     market = Market.load(source) if kind == "market" else synthetic_market(**PRESETS[source])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), os.times()
     result = factor_study(market, cache=__import__("pathlib").Path(cache))
-    secs = time.perf_counter() - t0
+    secs, c1 = time.perf_counter() - t0, os.times()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": round(secs, 2), "peak_mib": round(peak),
+                      "user": round(c1.user - c0.user, 1), "sys": round(c1.system - c0.system, 1),
                       "stages": result.seconds, "rows": result.table.height}))
     """
 )
@@ -73,9 +75,11 @@ def main() -> int:
     else:
         synthetic_market(**PRESETS[args.preset])  # generate / cache the market, untimed
         kind, source, what, flag = "preset", args.preset, args.preset, f"--preset {args.preset}"
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         cold = _run(kind, source, Path(tmp))
         warm = _run(kind, source, Path(tmp))
+    load = f"{load[0]:.2f} -> {os.getloadavg()[0]:.2f}"
     stages = " | ".join(f"{k} {v:.1f} s" for k, v in cold["stages"].items())
     text = (
         f"### {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC - northbound factor study "
@@ -90,6 +94,14 @@ def main() -> int:
         f"Stages (cold): {stages}.\n"
     )
     print(text)
+    # the cold run's stages as a table, with its CPU time and the machine's load (1-minute
+    # average before and after): the figures to compare runs by on a shared machine
+    print("| cold stage | seconds |\n|---|---|")
+    for k, v in cold["stages"].items():
+        print(f"| {k} | {v:.2f} |")
+    print(f"| total (study wall) | {cold['seconds']:.2f} |")
+    print(f"\nCPU: user {cold['user']} s + sys {cold['sys']} s; peak {cold['peak_mib']} MiB; "
+          f"load {load}\n")
     if not args.no_record:
         with (HERE / "RESULTS.md").open("a") as f:
             f.write("\n" + text)

@@ -252,10 +252,16 @@ class Summary:
 
 
 def data_line(result: Any) -> str:
-    """What data a result ran on, in one line: source, synthetic preset and seed, content hash
-    and path (what the market's metadata put in the result's ``data`` mapping). Every report
-    and result repr of the study, the strategies, the estimation and the calibration uses it."""
-    data = dict(getattr(result, "data", {}) or {})
+    """What data a result ran on, in one line: source, synthetic preset and seed, assets,
+    content hash, dates and path (the result's ``data`` mapping: ``Market.describe()``). Every
+    report and result repr of the study, the strategies, the estimation and the calibration
+    uses it."""
+    return data_text(getattr(result, "data", {}) or {})
+
+
+def data_text(described: Mapping[str, str]) -> str:
+    """:func:`data_line` of a :meth:`Market.describe` mapping (the Market repr's first line)."""
+    data = dict(described)
     if not data:
         return "data: not recorded"
     parts = [data.pop("source", "user market")]
@@ -264,6 +270,8 @@ def data_line(result: Any) -> str:
             parts.append(f"{label} {data.pop(key)}")
     if "content_hash" in data:
         parts.append(f"content hash {data.pop('content_hash')[:16]}")
+    if "dates" in data:
+        parts.append(f"dates {data.pop('dates')}")
     if "path" in data:
         parts.append(f"at {data.pop('path')}")
     parts += [f"{k} {v}" for k, v in data.items()]

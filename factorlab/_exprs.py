@@ -16,6 +16,7 @@ from factorlab.errors import ParameterError
 from factorlab.typing import IntoExpr
 
 __all__ = [
+    "cast_float",
     "check_ddof",
     "check_int",
     "check_name",
@@ -40,7 +41,13 @@ def _expr(x: IntoExpr) -> pl.Expr:
 
 def float_expr(x: IntoExpr) -> pl.Expr:
     """`x` as a Float64 expression with NaN turned into null (the kernel boundary rule)."""
-    return _expr(x).cast(pl.Float64).fill_nan(None)
+    return cast_float(x).fill_nan(None)
+
+
+def cast_float(x: IntoExpr) -> pl.Expr:
+    """`x` as a Float64 expression, NaN kept: the input of a numba kernel that reads NaN and
+    null alike (``to_numpy`` makes a null NaN), without the column pass of ``fill_nan``."""
+    return _expr(x).cast(pl.Float64)
 
 
 def finite_expr(x: IntoExpr) -> pl.Expr:

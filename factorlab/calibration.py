@@ -27,7 +27,15 @@ from factorlab.grid import AssetGrid
 from factorlab.market import Market
 from factorlab.northbound.factors import NORTHBOUND_FACTORS
 from factorlab.northbound.participants import ParticipantSplit, classify_participants
-from factorlab.northbound.study import STUDY_POOLS, StudyResult, data_description, factor_study
+from factorlab.northbound.study import (
+    DECAY_DATE,
+    HANDBOOK_END,
+    HANDBOOK_START,
+    STUDY_POOLS,
+    StudyResult,
+    data_description,
+    factor_study,
+)
 from factorlab.progress import reports_progress
 from factorlab.typing import ProgressOption
 
@@ -53,11 +61,8 @@ __all__ = [
     "universe",
 ]
 
-#: The handbook's back-test window (seed 001 §1.5: 2017-01-01 .. 2023-01-31).
-HANDBOOK_START = dt.date(2017, 1, 1)
-HANDBOOK_END = dt.date(2023, 1, 31)
-#: The handbook's break: "有效性于2021年后显著减弱" (seed 001 §2.2).
-DECAY_DATE = dt.date(2021, 1, 1)
+# HANDBOOK_START / HANDBOOK_END (seed 001 §1.5's window) and DECAY_DATE (the 2021 break) are
+# the study's (factorlab.northbound.study), re-exported here.
 
 STATIC = NORTHBOUND_FACTORS[:4]  # #1-#4
 DYNAMIC = NORTHBOUND_FACTORS[4:11]  # #5-#11
@@ -216,14 +221,20 @@ def coverage(
     pools: Sequence[str] = STUDY_POOLS,
     max_staleness_days: int = 7,
 ) -> pl.DataFrame:
-    """Coverage of the static factors: the share of pool members with northbound holdings.
+    """Holdings coverage: the share of pool members with northbound holdings.
 
     On each weekly signal date d of [start, end] (the study's schedule, last session of the
     week), the holdings are the latest published ``northbound`` snapshot dated <= d (at most
     `max_staleness_days` calendar days old, else d has no data); a member is covered when it
     has a row with shares > 0 there. The share of members covered is averaged over the dates
-    with data. Independent of the study's ``coverage`` column, which counts a member without
-    holdings as covered (value 0) and averages over every signal date.
+    with data.
+
+    This is not the study's ``coverage_pct``, which is *factor* coverage: the share of members
+    with a factor value on d. The two differ by the members suspended on d that hold shares:
+    covered here (HKEX lists their holdings), not covered in the study (a suspended stock has
+    no row in the research panel, so no value, and cannot be traded). Per date, holdings
+    coverage = the study's static-factor coverage + the share of members suspended with
+    holdings; the calibration note gives the study's figure beside.
     """
     lo, hi = _window(start, end)
     _check(market, {"pools": _POOL_COLS, "northbound": ("date", "asset", "shares")}, "coverage()")
@@ -274,8 +285,8 @@ def coverage(
     for band_key, pool in groups:
         value = by_pool.get(pool)
         note = (
-            f"{n_dates.get(pool, 0)} weekly dates with data; a member without a holding row "
-            "is not covered"
+            f"{n_dates.get(pool, 0)} weekly dates with data; holdings coverage: a member "
+            "without a holding row is not covered, a suspended member with one is"
             if value is not None
             else f"pool `{pool}` has no member on a date with northbound data"
         )
@@ -917,7 +928,8 @@ def calibrate(
 
 def _with_study_coverage(rows: pl.DataFrame, study: StudyResult) -> pl.DataFrame:
     """The coverage rows with the study's own figure (its ``coverage_pct``, mean over the
-    static factors) added to the note, to show how the two definitions differ."""
+    static factors) added to the note: factor coverage, lower than the holdings coverage of
+    :func:`coverage` by the members suspended on a signal date with holdings."""
     theirs = (
         study.table.filter(pl.col("factor").is_in(list(STATIC)))
         .group_by("pool")
@@ -929,8 +941,8 @@ def _with_study_coverage(rows: pl.DataFrame, study: StudyResult) -> pl.DataFrame
             note=pl.when(pl.col("study").is_not_null())
             .then(
                 pl.format(
-                    "{} (the study's coverage column, which counts it as covered and "
-                    "averages over every signal date: {}%)",
+                    "{} (the study's coverage column: {}%, factor coverage: a member suspended "
+                    "on a signal date has no value there)",
                     pl.col("note"),
                     pl.col("study").round(2),
                 )

@@ -126,21 +126,47 @@ def _cmd_study(args: argparse.Namespace) -> int:
     estimated = _read_estimated_file(args)
     _check_report_dir(args)
     market = _market(args, start)
-    if getattr(args, "estimate", False):  # seed 002's estimator on the market, then the study
-        from factorlab.northbound.estimation import estimate_holdings
-
-        print("estimating holdings after the disclosure change ...", file=sys.stderr)
-        estimated = estimate_holdings(market, progress=_progress(start))
+    estimated = _estimated(args, market, start, estimated)
     return _run_study(market, args, start, user=user, estimated=estimated)
 
 
 def _read_estimated_file(args: argparse.Namespace) -> pl.DataFrame | None:
     """`--estimated-holdings FILE`: a parquet or CSV file of date, asset, shares (checked by
-    the study)."""
+    the study / the strategies)."""
     path = getattr(args, "estimated_holdings", None)
     if not path:
         return None
     return _read_table_file(Path(path), "--estimated-holdings")
+
+
+def _estimated(args: argparse.Namespace, market, start: float, read: object) -> object:
+    """`--estimate`: seed 002's estimator on the market (the study or the strategies then run
+    past the disclosure change on its holdings); else what `--estimated-holdings` read."""
+    if not getattr(args, "estimate", False):
+        return read
+    from factorlab.northbound.estimation import estimate_holdings
+
+    print("estimating holdings after the disclosure change ...", file=sys.stderr)
+    return estimate_holdings(market, progress=_progress(start))
+
+
+def _estimate_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--estimated-holdings FILE` | `--estimate` for a command that runs past the disclosure
+    change on estimated holdings."""
+    holdings = parser.add_mutually_exclusive_group()
+    holdings.add_argument(
+        "--estimated-holdings",
+        default=None,
+        metavar="FILE",
+        help="parquet or CSV of date, asset, shares: holdings after the disclosure change "
+        f"(2024-08-16), so {what} past it; those dates are marked estimated",
+    )
+    holdings.add_argument(
+        "--estimate",
+        action="store_true",
+        help="estimate the holdings after the disclosure change first (seed 002's two-step "
+        "estimator on the market's snapshots and short-sellable table)",
+    )
 
 
 def _read_factors_file(path: Path) -> dict[str, tuple[pl.DataFrame, str]]:
@@ -251,6 +277,10 @@ def _run_study(
         costs=NO_COSTS if getattr(args, "no_costs", False) else None,
         start=getattr(args, "start", None),
         end=getattr(args, "end", None),
+        sample=getattr(args, "sample", None),  # a named window; --start / --end replace bounds
+        **({"risk_free": args.risk_free} if getattr(args, "risk_free", None) is not None else {}),
+        excess_risk_free=getattr(args, "excess_risk_free", False),
+        held=getattr(args, "held", "window"),
         cache=not getattr(args, "no_cache", False),
         estimated_holdings=estimated,
         progress=_progress(start),
@@ -295,9 +325,10 @@ def _run_study(
 def _cmd_strategies(args: argparse.Namespace) -> int:
     from factorlab.northbound.strategies import run_strategies
     from factorlab.report.strategies import PART_TITLES, headline_tables, write_strategies_report
-    from factorlab.report.tables import data_line, text_table
+    from factorlab.report.tables import data_line, estimated_line, text_table
 
     start = time.perf_counter()
+    estimated = _read_estimated_file(args)
     _check_report_dir(args)  # refuse a foreign --out before any work
     parts = args.parts
     if args.real:
@@ -307,9 +338,15 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
         parts = parts or ["real_data"]
     else:
         market = _market(args, start)
+    estimated = _estimated(args, market, start, estimated)
     print("running the northbound strategies ...", file=sys.stderr)
-    result = run_strategies(market, parts=parts, cache=not args.no_cache, progress=_progress(start))
+    result = run_strategies(
+        market, parts=parts, cache=not args.no_cache, progress=_progress(start),
+        estimated_holdings=estimated,
+    )  # fmt: skip
     print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
+    if estimated_line(result):
+        print(textwrap.fill(estimated_line(result), width=120))
     for part in result.parts:
         print(f"\n== {PART_TITLES.get(part, part)}")
         for t in (t for t in headline_tables(result) if t.part == part and t.terminal):
@@ -362,18 +399,25 @@ def _cmd_list(args: argparse.Namespace) -> int:
         from factorlab.northbound.factors import (
             HANDBOOK_RECOMMENDED,
             NORTHBOUND_FACTORS,
+            SPLIT_VARIANTS,
             northbound_factors,
         )
 
         registry = northbound_factors()
+        numbers = [f"{i}" for i in range(1, len(NORTHBOUND_FACTORS) + 1)]
         rows = [
             (
-                f"{i}",
+                number,
                 name,
                 "yes" if name in HANDBOOK_RECOMMENDED else "",
                 registry.get(name).description,
             )
-            for i, name in enumerate(NORTHBOUND_FACTORS, 1)
+            # the seat-split variants beside #14 run only when named (14a, 14b, ...)
+            for number, name in zip(
+                [*numbers, *(f"14{chr(97 + k)}" for k in range(len(SPLIT_VARIANTS)))],
+                [*NORTHBOUND_FACTORS, *SPLIT_VARIANTS],
+                strict=True,
+            )
         ]
         frame = pl.DataFrame(
             rows, schema=["#", "factor", "recommended", "definition"], orient="row"
@@ -382,7 +426,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
         print(text_table(frame))
         print(
-            "\nYour own factors: factorlab study --factors-file FILE (date, asset and factor "
+            "\n14a-14c run only when named: factorlab study --factors NAME [NAME ...]\n"
+            "Your own factors: factorlab study --factors-file FILE (date, asset and factor "
             "columns), or factor_study(factors=[...]) in Python."
         )
         return 0
@@ -640,7 +685,7 @@ def market_sanity(market) -> pl.DataFrame:
             )
             .collect()
         )
-        out = out.join(flows, on="year", how="left")
+        out = out.join(flows, on="year", how="left", maintain_order="left")
     return out
 
 
@@ -675,7 +720,13 @@ def _report_args(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from factorlab.datasets import PRESETS
-    from factorlab.northbound.study import STUDY_POOLS
+    from factorlab.northbound.study import (
+        HANDBOOK_END,
+        HANDBOOK_START,
+        RISK_FREE,
+        SAMPLES,
+        STUDY_POOLS,
+    )
 
     parser = argparse.ArgumentParser(
         prog="factorlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -764,22 +815,37 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--start", default=None, help="first date, YYYY-MM-DD (default: all data)")
     study.add_argument("--end", default=None, help="last date, YYYY-MM-DD (default: all data)")
     study.add_argument(
+        "--sample",
+        choices=sorted(SAMPLES),
+        default=None,
+        help=f"a named window: handbook = {HANDBOOK_START} .. {HANDBOOK_END}, the handbook's "
+        "back-test window (--start / --end replace its bounds)",
+    )
+    study.add_argument(
+        "--risk-free",
+        type=float,
+        default=RISK_FREE,
+        metavar="RATE",
+        help="annual risk-free rate of the long leg's own Sharpe (the PBoC one-year deposit "
+        "rate; excess and long-short Sharpes use none unless --excess-risk-free)",
+    )
+    study.add_argument(
+        "--excess-risk-free",
+        action="store_true",
+        help="subtract --risk-free in the long excess and long-short Sharpes too (the "
+        "handbook's tables' convention)",
+    )
+    study.add_argument(
+        "--held",
+        choices=("window", "any"),
+        default="window",
+        help="a dynamic factor has a value when the stock was held on every row it reads "
+        "(window: the handbook's coverage) or on one of them (any)",
+    )
+    study.add_argument(
         "--no-cache", action="store_true", help="recompute instead of using the study cache"
     )
-    holdings = study.add_mutually_exclusive_group()
-    holdings.add_argument(
-        "--estimated-holdings",
-        default=None,
-        metavar="FILE",
-        help="parquet or CSV of date, asset, shares: holdings after the disclosure change "
-        "(2024-08-16), so the study runs past it; those dates are marked estimated",
-    )
-    holdings.add_argument(
-        "--estimate",
-        action="store_true",
-        help="estimate the holdings after the disclosure change first (seed 002's two-step "
-        "estimator on the market's snapshots and short-sellable table)",
-    )
+    _estimate_args(study, "the study runs")
     study.add_argument(
         "--wide",
         action="store_true",
@@ -815,6 +881,7 @@ def build_parser() -> argparse.ArgumentParser:
     strategies.add_argument(
         "--no-cache", action="store_true", help="recompute instead of using the cached result"
     )
+    _estimate_args(strategies, "the all-money timing and rotation run")
     _report_args(strategies)
     strategies.set_defaults(func=_cmd_strategies)
     estimate = sub.add_parser(
@@ -896,8 +963,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="synthetic market preset, when no --market is given",
     )
-    cal.add_argument("--start", default="2017-01-01", help="first date (the handbook's window)")
-    cal.add_argument("--end", default="2023-01-31", help="last date (the handbook's window)")
+    cal.add_argument(
+        "--start", default=HANDBOOK_START.isoformat(), help="first date (the handbook's window)"
+    )
+    cal.add_argument(
+        "--end", default=HANDBOOK_END.isoformat(), help="last date (the handbook's window)"
+    )
     cal.add_argument(
         "--no-reference", action="store_true", help="do not measure the real sample (Real column)"
     )

@@ -18,13 +18,14 @@ import re
 import secrets
 import shutil
 import socket
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
-from factorlab._display import Summary, wrap
+from factorlab._display import Summary, data_text, wrap
 from factorlab._version import __version__
 from factorlab.errors import MarketError, MissingTableError, ParameterError
 from factorlab.frames import as_lazy, check_unique_keys
@@ -324,14 +325,11 @@ class Market:
 
     def _display(self, table: pl.DataFrame | None = None) -> Summary:
         where = f" at {self.path}" if self.path else " (in memory)"
-        meta, lines = self.meta, []
-        params = meta.get("params") if isinstance(meta.get("params"), Mapping) else {}
-        facts = [f"{k} {params[k]}" for k in ("n_assets", "seed") if k in params]
-        if "start" in params and "end" in params:
-            facts.insert(1, f"{params['start']} .. {params['end']}")
-        lines.append(f"source: {meta.get('source') or 'user tables'}" + "; ".join(["", *facts]))
-        if self.content_hash:
-            lines.append(f"content hash: {self.content_hash[:16]}")
+        lines = []
+        described = self.describe()
+        described.pop("path", None)  # in the title
+        # the line every result and report prints, wrapped
+        lines += wrap("data:", data_text(described).removeprefix("data: ").split(", "))
         rows: dict = {}
         if self.path is not None and (Path(self.path) / MANIFEST).is_file():
             try:
@@ -353,6 +351,75 @@ class Market:
 
     def _repr_html_(self) -> str:
         return self._display(self.summary()).html()
+
+    def describe(self, *, presets: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, str]:
+        """What this market is, for every report, table and result repr that says what data
+        it ran on (the study, the strategies, the estimation, the calibration, the tear sheet).
+
+        Parameters
+        ----------
+        presets
+            Named generation parameters: a synthetic market whose parameters equal one of them
+            is named after it (``preset``). Default: ``factorlab.datasets.PRESETS`` (so the
+            repr, every report and every result name the preset alike); ``{}``: none.
+
+        Returns
+        -------
+        dict
+            The keys known, in this order: ``source`` (the metadata's, else "user market"),
+            ``preset``, ``seed`` and ``n_assets`` (a synthetic market's parameters),
+            ``dates`` ("first .. last": the generation window of a synthetic market, else the
+            first and last date of ``prices``, or of the first table with a date column),
+            ``content_hash`` (of the saved files), ``path``.
+
+        Examples
+        --------
+        >>> m = Market({"prices": pl.DataFrame({"date": [dt.date(2020, 1, 2)], "asset": ["A"],
+        ...             "close": [1.0]})}, meta={"source": "my bars"}, validate="none")
+        >>> m.describe()
+        {'source': 'my bars', 'dates': '2020-01-02 .. 2020-01-02'}
+        """
+        meta = self.meta
+        out: dict[str, str] = {"source": str(meta.get("source") or "user market")}
+        params = meta.get("params")
+        if isinstance(params, str):
+            try:
+                params = json.loads(params)
+            except ValueError:
+                params = None
+        if isinstance(params, Mapping):
+            for name, values in (_known_presets() if presets is None else presets).items():
+                if all(str(params.get(k)) == str(v) for k, v in values.items()):
+                    out["preset"] = name
+                    break
+            for key in ("seed", "n_assets"):
+                if key in params:
+                    out[key] = str(params[key])
+            if params.get("start") is not None and params.get("end") is not None:
+                out["dates"] = f"{params['start']} .. {params['end']}"
+        if "dates" not in out and (span := self._date_span()) is not None:
+            out["dates"] = f"{span[0]} .. {span[1]}"
+        if self.content_hash:
+            out["content_hash"] = str(self.content_hash)
+        path = self.path or meta.get("path")
+        if path:
+            out["path"] = str(path)
+        return out
+
+    def _date_span(self) -> tuple[dt.date, dt.date] | None:
+        """The first and last date of ``prices`` (else of the first table with a ``date``
+        column); None when no table has dates."""
+        for name in ("prices", *self.names):
+            if name not in self.names:
+                continue
+            frame = self.table(name)
+            if "date" not in frame.collect_schema().names():
+                continue
+            span = frame.select(lo=pl.col("date").min(), hi=pl.col("date").max()).collect()
+            lo, hi = span.row(0)
+            if lo is not None:
+                return lo, hi
+        return None
 
     @property
     def content_hash(self) -> str | None:
@@ -861,3 +928,10 @@ def iter_market_files(path: str | os.PathLike) -> Iterator[Path]:
     for entry in read_manifest(root, check_version=False)["tables"].values():
         for f in entry["files"]:
             yield root / f
+
+
+def _known_presets() -> Mapping[str, Mapping[str, Any]]:
+    """``factorlab.datasets.PRESETS``, read from the loaded modules: the package's
+    ``__init__`` imports ``factorlab.datasets``, which sits above this module (importing it
+    here would be a cycle); empty when it is not loaded."""
+    return getattr(sys.modules.get("factorlab.datasets"), "PRESETS", None) or {}

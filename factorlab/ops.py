@@ -12,7 +12,10 @@ Conventions shared by every operator
   come in any order (``(asset, date)``, ``(date, asset)`` or shuffled): Polars sorts each
   asset's rows by ``date_col`` before the window runs and maps results back to the original row
   positions. ``(asset, date)`` keys must be unique. Pass ``date_col=None`` to skip that sort when
-  rows are already date-sorted within each asset (then row order *is* time order). Windows count
+  rows are already date-sorted within each asset (then row order *is* time order); then
+  :func:`ts_mean`, :func:`ts_sum` and :func:`ts_shift` run as one numba pass over the assets'
+  row runs (``factorlab._kernels.rolling``: Polars' window arithmetic, the same float64 values
+  bit for bit, without the ``over`` group-by; cheapest on rows sorted by asset). Windows count
   the asset's own rows, not calendar or market days: to count market trading days through a
   suspension, first reindex to the full date x asset grid (missing days become null rows).
 - **Window argument**: the window (``window``, or ``periods`` for shifts and changes) is the
@@ -42,7 +45,8 @@ import numpy as np
 import polars as pl
 from numba import njit
 
-from factorlab._exprs import check_int, check_name, float_expr
+from factorlab._exprs import cast_float, check_int, check_name, float_expr
+from factorlab._kernels.rolling import run_rolling_sum_nb, run_shift_nb
 from factorlab.cs import cs_demean, cs_quantile, cs_rank, cs_zscore
 from factorlab.errors import DtypeError, MissingColumnError, ParameterError
 from factorlab.frames import as_lazy, check_unique_keys
@@ -120,6 +124,8 @@ def ts_mean(
     └───────┴──────┴─────┴──────┘
     """
     window = check_int("window", window, minimum=1)
+    if asset_col is not None and date_col is None:
+        return _over_runs(x, asset_col, run_rolling_sum_nb, window, True)
     expr = float_expr(x).rolling_mean(window, min_samples=window)
     return _over_asset(expr, asset_col, date_col)
 
@@ -132,6 +138,8 @@ def ts_sum(
     Nulls and NaN: NaN becomes null; a window with any null gives null (full window required).
     """
     window = check_int("window", window, minimum=1)
+    if asset_col is not None and date_col is None:
+        return _over_runs(x, asset_col, run_rolling_sum_nb, window, False)
     expr = float_expr(x).rolling_sum(window, min_samples=window)
     return _over_asset(expr, asset_col, date_col)
 
@@ -189,6 +197,8 @@ def ts_shift(
     Nulls and NaN: NaN becomes null; the first `periods` rows of each asset are null.
     """
     periods = check_int("periods", periods, minimum=0)
+    if asset_col is not None and date_col is None:
+        return _over_runs(x, asset_col, run_shift_nb, periods)
     return _over_asset(float_expr(x).shift(periods), asset_col, date_col)
 
 
@@ -396,15 +406,15 @@ def _segmented_topk_mean_nb(x, by, offsets, window, k):  # pragma: no cover - co
     return out
 
 
-def _asset_order(asset: pl.Series, date: pl.Series | None) -> tuple[np.ndarray, np.ndarray]:
-    """Row permutation grouping rows by asset (date-sorted within each), and segment offsets."""
-    if date is None and asset.null_count() == 0 and asset.is_sorted():
+def _asset_order(asset: pl.Series, date: pl.Series | None) -> tuple[np.ndarray | None, np.ndarray]:
+    """Row permutation grouping rows by asset (date-sorted within each), and segment offsets;
+    the permutation is None when the rows already come in asset runs (the identity)."""
+    if date is None and asset.null_count() == 0:
         # rows already in asset runs (each in time order, as `date_col=None` promises): the
-        # identity permutation and the run boundaries, without a group-by
-        lengths = asset.rle().struct.field("len").to_numpy().astype(np.int64)
-        offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return np.arange(asset.len(), dtype=np.int64), offsets
+        # run boundaries, without a group-by
+        offsets = _run_offsets(asset)
+        if offsets is not None:
+            return None, offsets
     keys = pl.DataFrame({"a": asset}).with_row_index("i")
     if date is None or date.is_sorted():
         # Within each group, group_by keeps row order: already time order.
@@ -418,17 +428,87 @@ def _asset_order(asset: pl.Series, date: pl.Series | None) -> tuple[np.ndarray, 
     return perm, offsets
 
 
+def _run_offsets(asset: pl.Series) -> np.ndarray | None:
+    """The offsets of `asset`'s runs when each asset's rows are contiguous, else None.
+
+    A categorical (or enum) column is read as its integer codes (a few ms on millions of rows;
+    the study hands its windows the asset column as an enum for this); another column needs
+    to be sorted (one comparison pass, and one more to find the runs)."""
+    if isinstance(asset.dtype, pl.Categorical | pl.Enum):
+        codes = asset.to_physical().to_numpy()
+        starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+        # contiguous runs: codes in order (rows sorted by an enum of sorted names), or else as
+        # many runs as distinct codes
+        ordered = bool((codes[starts] > codes[starts - 1]).all())
+        if not ordered and starts.size + 1 != np.count_nonzero(np.bincount(codes)):
+            return None
+        ends = [codes.size] if codes.size else []
+        return np.concatenate([[0], starts, ends]).astype(np.int64)
+    if not asset.is_sorted():
+        return None
+    lengths = asset.rle().struct.field("len").to_numpy().astype(np.int64)
+    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
+
+
+def _in_runs(values: pl.Series, perm: np.ndarray | None) -> np.ndarray:
+    """`values` as a contiguous float64 array (null -> NaN) in the order of `perm`."""
+    x = np.ascontiguousarray(values.to_numpy(), dtype=np.float64)
+    return x if perm is None else x[perm]
+
+
+def _from_runs(out: np.ndarray, perm: np.ndarray | None) -> np.ndarray:
+    """The inverse of :func:`_in_runs`' permutation: `out` back in the rows' order."""
+    if perm is None:
+        return out
+    back = np.empty_like(out)
+    back[perm] = out
+    return back
+
+
+def _runs_batch(
+    kernel: Callable[..., int], *args: object
+) -> Callable[[list[pl.Series]], pl.Series]:
+    """A ``map_batches`` function: ``kernel(x, offsets, *args, out, valid)`` on the input's
+    asset runs (the rows grouped by asset, each run in row order, as ``over(asset)`` groups
+    them). The kernel returns how many results are NaN although valid (a window summing
+    +inf and -inf); only then is it run again to mark them (``valid``), else every NaN of
+    `out` is null."""
+
+    def apply(series: list[pl.Series]) -> pl.Series:
+        xs, asset = series
+        perm, offsets = _asset_order(asset, None)
+        x = _in_runs(xs, perm)
+        out = np.empty(x.shape[0])
+        no_mask = np.empty(0, dtype=np.bool_)
+        if kernel(x, offsets, *args, out, no_mask) == 0:
+            return pl.Series(xs.name, _from_runs(out, perm), dtype=pl.Float64, nan_to_null=True)
+        valid = np.empty(x.shape[0], dtype=np.bool_)
+        kernel(x, offsets, *args, out, valid)
+        res = pl.Series(xs.name, _from_runs(out, perm), dtype=pl.Float64)
+        return res.scatter(np.flatnonzero(~_from_runs(valid, perm)), None)
+
+    return apply
+
+
+def _over_runs(x: IntoExpr, asset_col: str, kernel: Callable[..., int], *args: object) -> pl.Expr:
+    """`kernel` over the asset runs of `x` (see :func:`_runs_batch`): one call on the whole
+    column instead of an ``over`` group-by and scatter."""
+    # NaN is missing to the kernels as null is: no fill_nan pass over the column
+    inputs = [cast_float(x), pl.col(check_name("asset_col", asset_col))]
+    return pl.map_batches(inputs, _runs_batch(kernel, *args), return_dtype=pl.Float64)
+
+
 def _topk_mean_batch(
     window: int, k: int, with_date: bool
 ) -> Callable[[list[pl.Series]], pl.Series]:
     def apply(series: list[pl.Series]) -> pl.Series:
         xs, bs, asset = series[0], series[1], series[2]
         perm, offsets = _asset_order(asset, series[3] if with_date else None)
-        x = np.ascontiguousarray(xs.to_numpy(), dtype=np.float64)[perm]
-        b = np.ascontiguousarray(bs.to_numpy(), dtype=np.float64)[perm]
-        out = np.empty(x.shape[0])
-        out[perm] = _segmented_topk_mean_nb(x, b, offsets, window, k)
-        return pl.Series(xs.name, out, dtype=pl.Float64).fill_nan(None)
+        x, b = _in_runs(xs, perm), _in_runs(bs, perm)
+        out = _from_runs(_segmented_topk_mean_nb(x, b, offsets, window, k), perm)
+        return pl.Series(xs.name, out, dtype=pl.Float64, nan_to_null=True)
 
     return apply
 
@@ -480,7 +560,7 @@ def ts_topk_mean(
     if k > window:
         raise ParameterError(f"`k` must be between 1 and `window` ({window}); got {k}.")
     asset_col = check_name("asset_col", asset_col)
-    inputs = [float_expr(x), float_expr(by), pl.col(asset_col)]
+    inputs = [cast_float(x), cast_float(by), pl.col(asset_col)]  # NaN = missing, as null
     if date_col is not None:
         inputs.append(pl.col(check_name("date_col", date_col)))
     # One call on the whole column (the function groups by asset itself): per-group calls

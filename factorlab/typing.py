@@ -16,11 +16,13 @@ __all__ = [
     "DateGrid",
     "DropRule",
     "Entry",
+    "HeldRule",
     "IntoExpr",
     "PriceFill",
     "Progress",
     "ProgressOption",
     "QuantileMode",
+    "SampleName",
 ]
 
 CalendarName = Literal["ashare", "hkex", "northbound", "nyse"]
@@ -64,3 +66,12 @@ DateGrid = Literal["calendar", "observed"]
 calendar between the first and last date with data (lags in trading rows); ``"observed"``: only
 the dates with data (alphalens, when the factor's dates are not a contiguous run of the price
 calendar, e.g. a weekly factor on daily prices)."""
+
+HeldRule = Literal["window", "any"]
+"""When a dynamic northbound factor has a value (:func:`factorlab.northbound.northbound_factors`):
+``"window"``, the stock held on every row the factor reads (the handbook's coverage);
+``"any"``, held on at least one of them (a sell-out keeps its outflow)."""
+
+SampleName = Literal["handbook"]
+"""A named sample window of :func:`factorlab.northbound.factor_study` (``"handbook"``: the
+Everbright handbook's back-test window, ``HANDBOOK_START`` .. ``HANDBOOK_END``)."""

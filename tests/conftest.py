@@ -32,6 +32,14 @@ def _profile() -> str:
 settings.load_profile(_profile())
 
 
+def pytest_ignore_collect(collection_path, config) -> bool | None:
+    """Never collect a ``conftest.py`` as a doctest module: pytest already loads it as a plugin,
+    and importing it a second time under the bare name ``conftest`` fails ("import file
+    mismatch") as soon as two folders with their own conftest run in one call (e.g.
+    ``pytest tests/northbound tests/evaluate``)."""
+    return True if collection_path.name == "conftest.py" else None
+
+
 @pytest.fixture(scope="session")
 def small_market(tmp_path_factory: pytest.TempPathFactory) -> Market:
     """The ``PRESETS["small"]`` synthetic market, generated once per test session in a

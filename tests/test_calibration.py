@@ -144,7 +144,10 @@ def test_the_study_coverage_is_shown_beside_ours():
     table = _table("coverage_pct", {F[0]: 96.0, F[1]: 98.5, F[4]: 50.0})
     out = cal._with_study_coverage(rows, _study(table=table))
     row = _row(out, "csi300")
-    assert row["note"].endswith("every signal date: 97.25%)")  # the statics only
+    # the statics only; two definitions, named
+    assert (
+        "(the study's coverage column: 97.25%, factor coverage: a member suspended" in row["note"]
+    )
     assert row["measured"] == _row(rows, "csi300")["measured"]
 
 

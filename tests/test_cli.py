@@ -183,7 +183,13 @@ def test_list_factors_and_pools(small_market, capsys):
     assert main(["list", "factors"]) == 0
     text = capsys.readouterr().out
     assert "nb_hold_value" in text and "nb_trading_cum_inflow20" in text
-    assert len([ln for ln in text.splitlines() if " nb_" in f" {ln}"]) == 14
+    rows = [
+        ln.split()[:2]
+        for ln in text.splitlines()
+        if ln.split()[1:2] and ln.split()[1].startswith("nb_")
+    ]
+    assert [r[0] for r in rows] == [*map(str, range(1, 15)), "14a", "14b", "14c"]
+    assert rows[14][1] == "nb_trading_cum_inflow_ratio20"
     assert main(["list", "pools", "--market", str(small_market.path)]) == 0
     text = capsys.readouterr().out
     for pool in ("csi300", "csi500", "liq1500"):

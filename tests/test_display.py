@@ -122,7 +122,7 @@ def test_market_repr_and_html(small_market):
     text = check_short(small_market)
     prices = small_market.prices.select(pl.len()).collect().item()
     assert f"prices {prices:,}" in text
-    assert "seed 20240816" in text and "n_assets 400" in text
+    assert "seed 20240816" in text and "assets 400" in text and "preset small" in text
     assert small_market.content_hash[:16] in text
     html_text = check_html(small_market, f"{prices:,}")
     summary = small_market.summary()

@@ -176,3 +176,26 @@ def test_tear_sheet_stages_numbers_then_figures(small_market, tmp_path, capfd):
     ]
     assert drawn[-1] == f"html: {path}" and path.is_file()
     assert capfd.readouterr() == ("", "")
+
+
+def test_evaluate_reports_the_panel_then_each_pool_and_factor(small_market):
+    import polars as pl
+
+    from factorlab.evaluate import evaluate
+
+    px = small_market.prices.select("date", "asset", "open", "close").collect()
+    frame = px.select(
+        "date", "asset", mom=pl.col("close").pct_change(20).over("asset", order_by="date"),
+        rev=-pl.col("close").pct_change(5).over("asset", order_by="date"),
+    ).filter(pl.col("date") >= pl.date(2024, 1, 1))
+    pools = small_market.pools.filter(pl.col("pool").is_in(["csi300", "liq1500"]))
+    seen: list[str] = []
+    evaluate(frame, ["mom", "rev"], prices=px, pools=pools, horizons=(5,), progress=seen.append)
+    n_dates, n_assets = px["date"].n_unique(), px["asset"].n_unique()
+    assert seen == [
+        f"prices: {n_dates} sessions x {n_assets} assets",
+        "csi300 / mom (1 of 4)",
+        "csi300 / rev (2 of 4)",
+        "liq1500 / mom (3 of 4)",
+        "liq1500 / rev (4 of 4)",
+    ]

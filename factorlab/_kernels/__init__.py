@@ -21,6 +21,7 @@ from factorlab._kernels.returns import (
     forward_returns_nb,
     quantile_mean_returns_nb,
 )
+from factorlab._kernels.rolling import run_rolling_sum_nb, run_shift_nb
 from factorlab._kernels.turnover import quantile_turnover_nb
 
 __all__ = [
@@ -42,5 +43,7 @@ __all__ = [
     "row_average_ranks_nb",
     "row_order_nb",
     "row_pearson_nb",
+    "run_rolling_sum_nb",
+    "run_shift_nb",
     "scatter_cells_nb",
 ]

@@ -209,9 +209,10 @@ def group_tail_flags_nb(x, order, offsets, top, is_top, is_bottom):  # pragma: n
             continue
         # rank("min") <= k  <=>  fewer than k names strictly below  <=>  v <= the k-th
         # smallest; likewise for the top with the k-th largest (ties, -0.0 == 0.0, included)
-        srt = np.sort(vals[:m])
+        # the two order statistics by selection (O(m) each), not a sort of the group
         k = min(int(np.ceil(np.float64(m) * top)), m)  # 1 .. m
-        low, high = srt[k - 1], srt[m - k]
+        low = np.partition(vals[:m], k - 1)[k - 1]
+        high = np.partition(vals[:m], m - k)[m - k]
         for i in range(m):
             is_bottom[rows[i]] = vals[i] <= low
             is_top[rows[i]] = vals[i] >= high

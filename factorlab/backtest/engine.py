@@ -155,9 +155,9 @@ class BacktestResult:
             }
         )
         if self.benchmark is not None:
-            daily = daily.join(self.benchmark, on="date", how="left").with_columns(
-                excess=pl.col("net") - pl.col("benchmark")
-            )
+            daily = daily.join(
+                self.benchmark, on="date", how="left", maintain_order="left"
+            ).with_columns(excess=pl.col("net") - pl.col("benchmark"))
         return daily
 
     @cached_property

@@ -35,7 +35,8 @@ from factorlab.frames import (
     check_unique_keys,
     match_codes,
 )
-from factorlab.typing import Entry, QuantileMode
+from factorlab.progress import reports_progress
+from factorlab.typing import Entry, ProgressOption, QuantileMode
 
 __all__ = ["Evaluation", "evaluate"]
 
@@ -107,6 +108,7 @@ class Evaluation:
         return self._display().html()
 
 
+@reports_progress("evaluate")
 def evaluate(
     frame: Any,
     factors: Sequence[str],
@@ -122,6 +124,7 @@ def evaluate(
     date_col: str = "date",
     asset_col: str = "asset",
     keep_clean: bool = False,
+    progress: ProgressOption = "auto",
 ) -> Evaluation:
     """Score many factor columns on many pools in one call.
 
@@ -147,6 +150,10 @@ def evaluate(
     keep_clean
         Keep each (pool, factor)'s :class:`CleanFactor` in ``Evaluation.cleans`` (for per-date
         series, e.g. the tear sheet); off by default, since each holds dense grids.
+    progress
+        ``"auto"``, ``True``, ``None`` / ``False`` or a callable (:mod:`factorlab.progress`):
+        ``prices: N sessions x M assets`` once the panel and forward returns are built, then
+        ``POOL / FACTOR (k of n)`` as each is scored.
 
     Returns
     -------
@@ -218,7 +225,9 @@ def evaluate(
     )
     _check_dates_overlap(factor_frame, panel, date_col)
     fwd = forward_returns(panel, horizons, entry=entry, price_col=price_col)
+    progress("prices: {} sessions x {} assets".format(*panel.shape))
     members = _pool_members(pools, factor_frame, price_data, date_col, asset_col)
+    n_jobs, k = len(members) * len(factors), 0
     factor_dates = factor_frame.get_column(date_col).unique().sort()
 
     summaries, ics, qrets, drops = [], [], [], []
@@ -236,6 +245,8 @@ def evaluate(
             not_in_factor = on_dates.height - sub.height
             per_date = on_dates.group_by(date_col).agg(pl.len().alias("n_members"))
         for name in factors:
+            k += 1
+            progress(f"{pool} / {name} ({k} of {n_jobs})")
             tag = {"factor": name, "pool": pool}
             f = sub.select(date_col, asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
             clean = _score(f, panel, fwd, name, pool, quantiles, mode, date_col, asset_col)

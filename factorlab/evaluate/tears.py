@@ -5,7 +5,6 @@ adds the per-date series an alphalens user opens first (no figures here: see
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,7 @@ from factorlab.evaluate.returns import mean_return_by_quantile, quantile_spread,
 from factorlab.evaluate.sweep import Evaluation, evaluate
 from factorlab.evaluate.turnover import factor_rank_autocorrelation, quantile_turnover
 from factorlab.frames import as_lazy
+from factorlab.market import Market
 from factorlab.progress import reports_progress
 from factorlab.typing import Entry, ProgressOption, QuantileMode
 
@@ -176,26 +176,12 @@ def _describe_source(source: Any) -> list[tuple[str, str]]:
         return [("source", source)]
     if isinstance(source, Mapping):
         return [(str(k), str(v)) for k, v in source.items()]
-    meta = getattr(source, "meta", None)  # a Market
-    if isinstance(meta, Mapping):
-        rows = [("source", str(meta.get("source", "factorlab market")))]
-        params = meta.get("params")
-        if isinstance(params, str):
-            try:
-                params = json.loads(params)
-            except ValueError:
-                pass
-        if isinstance(params, Mapping):
-            for key in ("preset", "seed", "n_assets", "start", "end"):
-                if key in params:
-                    rows.append((key, str(params[key])))
-        elif params is not None:
-            rows.append(("params", str(params)))
-        if "path" in meta:
-            rows.append(("path", str(meta["path"])))
-        content_hash = getattr(source, "content_hash", None) or meta.get("content_hash")
-        rows.append(("content hash", str(content_hash) if content_hash else "not recorded"))
-        return rows
+    if isinstance(source, Market):  # the one description of a market (Market.describe)
+        from factorlab.datasets import PRESETS
+
+        described = source.describe(presets=PRESETS)
+        described.setdefault("content_hash", "not recorded")
+        return [(k.replace("_", " "), v) for k, v in described.items()]
     return [("source", str(source))]
 
 
@@ -309,6 +295,7 @@ def tearsheet(
         date_col=date_col,
         asset_col=asset_col,
         keep_clean=True,
+        progress=False,  # the tear sheet reports this stage itself
     )
     asked = pl.col("horizon").is_in(list(horizons))
     ev = replace(
@@ -486,7 +473,7 @@ def _cumulative(by_date: pl.DataFrame, n_quantiles: int, date_col: str) -> pl.Da
         leg = one.filter(pl.col("quantile") == q).select(
             date_col, pl.col("mean_return").alias(str(q))
         )
-        wide = wide.join(leg, on=date_col, how="left")
+        wide = wide.join(leg, on=date_col, how="left", maintain_order="left")
     wide = wide.with_columns(pl.exclude(date_col).fill_null(0.0))
     book = wide.select(date_col, (pl.col(str(n_quantiles)) - pl.col("1")).alias("book"))
     parts = [

@@ -198,6 +198,8 @@ class GridIndex:
             return np.where(ok, pos, -1).astype(np.int64)
         if assets.dtype.is_integer():
             return np.full(assets.len(), -1, np.int64)
+        if assets.dtype == self.enum:  # already the grid's codes (no string is read)
+            return assets.to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
         if assets.dtype != pl.String:
             assets = assets.cast(pl.String)
         codes = assets.cast(self.enum, strict=False).to_physical()

@@ -5,13 +5,16 @@ from __future__ import annotations
 from factorlab.northbound.factors import (
     HANDBOOK_RECOMMENDED,
     NORTHBOUND_FACTORS,
+    SPLIT_VARIANTS,
     northbound_factors,
 )
 from factorlab.northbound.hygiene import (
     DISCLOSURE_END,
     DisclosureError,
     NorthboundPanel,
+    bonus_checks,
     link_flows,
+    pre_credited_events,
     research_panel,
 )
 from factorlab.northbound.participants import (
@@ -22,6 +25,7 @@ from factorlab.northbound.participants import (
     participant_flows,
 )
 from factorlab.northbound.study import (
+    SAMPLES,
     STUDY_POOLS,
     StudyParams,
     StudyResult,
@@ -33,12 +37,15 @@ __all__ = [
     "DISCLOSURE_END",
     "HANDBOOK_RECOMMENDED",
     "NORTHBOUND_FACTORS",
+    "SAMPLES",
+    "SPLIT_VARIANTS",
     "STUDY_POOLS",
     "DisclosureError",
     "NorthboundPanel",
     "ParticipantSplit",
     "StudyParams",
     "StudyResult",
+    "bonus_checks",
     "classify_participants",
     "factor_study",
     "factor_sweep",
@@ -47,5 +54,6 @@ __all__ = [
     "participant_changes",
     "participant_daily",
     "participant_flows",
+    "pre_credited_events",
     "research_panel",
 ]

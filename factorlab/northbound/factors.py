@@ -2,20 +2,31 @@
 
 Each is a named expression over the research panel of :func:`factorlab.northbound.research_panel`
 (columns ``hold_value`` H, ``hold_ratio`` R, ``shares`` S, ``d_shares`` dS, ``flow`` = dS * VWAP,
-``float_shares`` F, ``close`` P, ``amount`` A, ``volume``, ``ret``) plus, for factor 14,
-``flow_trading`` (trading-type participants' Flow, from
+``float_shares`` F, ``close`` P, ``amount`` A, ``volume``, ``ret``, ``share_basis`` the
+cumulative bonus factor) plus, for factor 14 and the :data:`SPLIT_VARIANTS`, ``flow_trading``
+and ``flow_allocation`` (the Flow of trading-type and of allocation-type participants, from
 :func:`factorlab.northbound.participant_flows`). Windows count the stock's own traded rows; a
 rolling statistic needs a full window, else null.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from factorlab.errors import ParameterError
 from factorlab.ops import Factor, FactorRegistry, ts_mean, ts_shift, ts_std, ts_sum, ts_topk_mean
+from factorlab.typing import HeldRule
 
-__all__ = ["HANDBOOK_RECOMMENDED", "NORTHBOUND_FACTORS", "northbound_factors"]
+__all__ = [
+    "HANDBOOK_RECOMMENDED",
+    "NORTHBOUND_FACTORS",
+    "SPLIT_FACTORS",
+    "SPLIT_VARIANTS",
+    "handbook_numbers",
+    "northbound_factors",
+]
 
 #: Factor names in handbook order (1..14).
 NORTHBOUND_FACTORS = (
@@ -34,8 +45,33 @@ NORTHBOUND_FACTORS = (
     "nb_big_rise_inflow",
     "nb_trading_cum_inflow20",
 )
-#: The handbook recommends factors 1-7 and 10.
-HANDBOOK_RECOMMENDED = (*NORTHBOUND_FACTORS[:7], NORTHBOUND_FACTORS[9])
+#: Seat-split factors beside #14 (not in the default 14; ask for them by name): #14 scaled by
+#: the float cap, and the allocation-type 20-day net inflow, raw (yuan) and scaled.
+SPLIT_VARIANTS = (
+    "nb_trading_cum_inflow_ratio20",
+    "nb_allocation_cum_inflow20",
+    "nb_allocation_cum_inflow_ratio20",
+)
+#: Every factor that reads the participant split's flows (``flow_trading`` /
+#: ``flow_allocation``).
+SPLIT_FACTORS = (NORTHBOUND_FACTORS[13], *SPLIT_VARIANTS)
+#: The handbook's seven recommended factors, #1-#5, #7 and #10: the list its 速读 and
+#: conclusions give (the list is the basis, not a stability rule: it calls #5 unstable too).
+HANDBOOK_RECOMMENDED = tuple(NORTHBOUND_FACTORS[i - 1] for i in (1, 2, 3, 4, 5, 7, 10))
+
+
+def handbook_numbers(names: Sequence[str]) -> str:
+    """The handbook numbers of `names` as text, runs collapsed: ``"1-5, 7 and 10"`` for
+    :data:`HANDBOOK_RECOMMENDED` (names that are not handbook factors are left out)."""
+    nums = sorted(NORTHBOUND_FACTORS.index(n) + 1 for n in set(names) if n in NORTHBOUND_FACTORS)
+    runs: list[list[int]] = []
+    for n in nums:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts = [p for r in runs for p in ([f"{r[0]}-{r[-1]}"] if len(r) > 2 else map(str, r))]
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 def northbound_factors(
@@ -45,6 +81,7 @@ def northbound_factors(
     *,
     suffix: bool = False,
     date_col: str | None = "date",
+    held: HeldRule = "window",
 ) -> FactorRegistry:
     """The 14 handbook factors as a :class:`~factorlab.ops.FactorRegistry`.
 
@@ -59,6 +96,11 @@ def northbound_factors(
     date_col
         Passed to the ``ts_*`` operators; ``None`` when the frame is already sorted by
         (asset, date), which skips a sort per window (the study does this).
+    held
+        When a dynamic factor (#5-#14 and the :data:`SPLIT_VARIANTS`) has a value:
+        ``"window"`` (default) only when the stock was held (S > 0) on every row the factor
+        reads, ``"any"`` when it was held on at least one of them (a sell-out keeps its
+        outflow). See Coverage below.
 
     Notes
     -----
@@ -68,7 +110,31 @@ def northbound_factors(
     7 R_t - R_{t-W}; 8 mean_w(dS) / mean_W(S); 9 mean_W(q) / std_W(q); 10 sum_W(Flow);
     11 sum_W(Flow) / sum_W(A); 12 mean of dS on the `top_k` highest-volume days of the last W /
     mean_W(S); 13 the same on the highest-return days; 14 sum_W(Flow of trading-type
-    participants) / (F_t * P_t).
+    participants), yuan (the handbook's text: no denominator). Beside them
+    (:data:`SPLIT_VARIANTS`): ``nb_trading_cum_inflow_ratio20`` = #14 / (F_t * P_t);
+    ``nb_allocation_cum_inflow20`` and ``nb_allocation_cum_inflow_ratio20``, the same on
+    allocation-type participants' Flow.
+
+    Share basis: #8, #12 and #13 average share counts over a window; S, dS and the volume are
+    divided by ``share_basis`` (the product of 1 + bonus over the ex-dates so far), so a window
+    across a bonus ex-date compares counts of one basis and a bonus issue creates no volume
+    jump for #12's ranking. The other factors read H, R, Flow and amount, which are
+    basis-invariant.
+
+    Coverage (handbook 覆盖度): a stock without northbound holdings on day t (S_t = 0) has null
+    static factors (#1-#4), so a pool member HKEX does not list is not "covered" with a value
+    0. A dynamic factor reads the holdings on a span of rows ending at t: t-W..t (W+1 rows: a
+    difference needs the row before the window) for #5, #7, #9-#14 and the split variants,
+    t-W+1..t for #6, and t-max(W-1, w)..t for #8. With ``held="window"`` it is null unless the
+    stock is held on every row of its span. That is the seed's reading: HKEX lists a stock only
+    while it is held, and a rolling statistic needs its full window of rows, so a stock enters
+    a dynamic factor W (or W+1) held days after it enters the data and leaves it on its first
+    day without holdings. It matches the handbook's coverage figures, where every dynamic
+    factor covers fewer stocks than the static ones (#5: 54.11% against 55.91% in the CSI 500,
+    64.90% against 75.75% in liq1500; #10: 98.67% against 99.33% in the CSI 300), which a rule
+    keeping sold-out stocks could not give. ``held="any"`` keeps a stock while it was held on
+    some row of the span (its sell-out and the W days after it are kept, with their outflow),
+    so the dynamic coverage is at least the static one.
 
     Nulls and NaN: a ratio with a zero denominator (no holdings over the window, a constant q) is
     null, not inf.
@@ -80,77 +146,143 @@ def northbound_factors(
     ):
         if not isinstance(value, int) or value < low:
             raise ParameterError(f"`{name}` must be an integer >= {low}; got {value!r}.")
+    if held not in ("window", "any"):
+        raise ParameterError(f"`held` must be 'window' or 'any'; got {held!r}.")
     if short_window > window or top_k > window:
         raise ParameterError(
             f"`short_window` ({short_window}) and `top_k` ({top_k}) must not exceed `window` "
             f"({window})."
         )
     w, ws = window, short_window
+
     def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
         # a zero denominator (e.g. float_shares = 0) gives null, never inf
         return pl.when(den != 0).then(num / den)
 
     cap = pl.col("float_shares") * pl.col("close")
     q = ratio(pl.col("flow"), cap)
-    mean_s = ts_mean("shares", window=w, date_col=date_col)
+    # share counts of one basis across a bonus ex-date (10送4: 100 shares before are 140 after):
+    # counts divided by the cumulative bonus factor, for the windows of #8, #12 and #13
+    basis = pl.col("share_basis")
+    s_one, ds_one, vol_one = (pl.col(c) / basis for c in ("shares", "d_shares", "volume"))
+    mean_s_one = ts_mean(s_one, window=w, date_col=date_col)
+    # coverage (handbook 覆盖度): a stock without northbound holdings has no static factor (not
+    # 0); a dynamic one needs holdings on every row (held="window") or some row ("any") of the
+    # span of rows it reads, t-(rows-1)..t
+    held_t = pl.col("shares") > 0
+    held_days = {}
+
+    def static(expr: pl.Expr) -> pl.Expr:
+        return pl.when(held_t).then(expr)
+
+    def dynamic(expr: pl.Expr, rows: int = w + 1) -> pl.Expr:
+        if rows not in held_days:  # one rolling count per span length
+            held_days[rows] = ts_sum(held_t.cast(pl.Float64), window=rows, date_col=date_col)
+        return pl.when(held_days[rows] >= (rows if held == "window" else 1)).then(expr)
 
     defs = [
-        (1, "hold value H = S * P", pl.col("hold_value").cast(pl.Float64)),
-        (2, "hold ratio R = S / F", pl.col("hold_ratio").cast(pl.Float64)),
-        (3, f"mean over {w} days of H", ts_mean("hold_value", window=w, date_col=date_col)),
-        (4, f"mean over {w} days of R", ts_mean("hold_ratio", window=w, date_col=date_col)),
+        (1, "hold value H = S * P", static(pl.col("hold_value").cast(pl.Float64))),
+        (2, "hold ratio R = S / F", static(pl.col("hold_ratio").cast(pl.Float64))),
+        (3, f"mean over {w} days of H", static(ts_mean("hold_value", window=w, date_col=date_col))),
+        (4, f"mean over {w} days of R", static(ts_mean("hold_ratio", window=w, date_col=date_col))),
         (
             5,
             f"sum over {w} days of Flow / (F * P) today",
-            ratio(ts_sum("flow", window=w, date_col=date_col), cap),
+            dynamic(ratio(ts_sum("flow", window=w, date_col=date_col), cap)),
         ),
         (
             6,
             f"R minus its {w}-day mean",
-            pl.col("hold_ratio") - ts_mean("hold_ratio", window=w, date_col=date_col),
+            dynamic(pl.col("hold_ratio") - ts_mean("hold_ratio", window=w, date_col=date_col), w),
         ),
         (
             7,
             f"R_t - R_(t-{w})",
-            pl.col("hold_ratio") - ts_shift("hold_ratio", periods=w, date_col=date_col),
+            dynamic(pl.col("hold_ratio") - ts_shift("hold_ratio", periods=w, date_col=date_col)),
         ),
         (
             8,
-            f"mean over {ws} days of dS / mean over {w} days of S",
-            ratio(ts_mean("d_shares", window=ws, date_col=date_col), mean_s),
+            f"mean over {ws} days of dS / mean over {w} days of S (one share basis)",
+            dynamic(
+                ratio(ts_mean(ds_one, window=ws, date_col=date_col), mean_s_one), max(w, ws + 1)
+            ),
         ),
         (
             9,
             f"mean / std over {w} days of q = Flow / (F * P)",
-            ratio(ts_mean(q, window=w, date_col=date_col), ts_std(q, window=w, date_col=date_col)),
+            dynamic(
+                ratio(
+                    ts_mean(q, window=w, date_col=date_col), ts_std(q, window=w, date_col=date_col)
+                )
+            ),
         ),
-        (10, f"sum over {w} days of Flow (yuan)", ts_sum("flow", window=w, date_col=date_col)),
+        (
+            10,
+            f"sum over {w} days of Flow (yuan)",
+            dynamic(ts_sum("flow", window=w, date_col=date_col)),
+        ),
         (
             11,
             f"sum over {w} days of Flow / sum over {w} days of amount",
-            ratio(
-                ts_sum("flow", window=w, date_col=date_col),
-                ts_sum("amount", window=w, date_col=date_col),
+            dynamic(
+                ratio(
+                    ts_sum("flow", window=w, date_col=date_col),
+                    ts_sum("amount", window=w, date_col=date_col),
+                )
             ),
         ),
         (
             12,
-            f"mean dS on the {top_k} highest-volume days of the last {w} / mean_{w}(S)",
-            ratio(ts_topk_mean("d_shares", "volume", window=w, k=top_k, date_col=date_col), mean_s),
+            f"mean dS on the {top_k} highest-volume days of the last {w} / mean_{w}(S) (one share "
+            "basis; volume bonus-adjusted)",
+            dynamic(
+                ratio(
+                    ts_topk_mean(ds_one, vol_one, window=w, k=top_k, date_col=date_col),
+                    mean_s_one,
+                )
+            ),
         ),
         (
             13,
-            f"mean dS on the {top_k} highest-return days of the last {w} / mean_{w}(S)",
-            ratio(ts_topk_mean("d_shares", "ret", window=w, k=top_k, date_col=date_col), mean_s),
+            f"mean dS on the {top_k} highest-return days of the last {w} / mean_{w}(S) (one "
+            "share basis)",
+            dynamic(
+                ratio(
+                    ts_topk_mean(ds_one, "ret", window=w, k=top_k, date_col=date_col),
+                    mean_s_one,
+                )
+            ),
         ),
         (
             14,
+            f"sum over {w} days of trading-type Flow (yuan)",
+            dynamic(ts_sum("flow_trading", window=w, date_col=date_col)),
+        ),
+    ]
+    # beside #14: its float-cap-scaled variant, and the allocation-type counterparts that the
+    # handbook's §1.4 (席位拆解: 分别构建相应因子) and §2.4 imply
+    extras = [
+        (
+            "14, scaled by the float cap",
             f"sum over {w} days of trading-type Flow / (F * P) today",
-            ratio(ts_sum("flow_trading", window=w, date_col=date_col), cap),
+            dynamic(ratio(ts_sum("flow_trading", window=w, date_col=date_col), cap)),
+        ),
+        (
+            "14's allocation-type counterpart (§1.4)",
+            f"sum over {w} days of allocation-type Flow (yuan)",
+            dynamic(ts_sum("flow_allocation", window=w, date_col=date_col)),
+        ),
+        (
+            "14's allocation-type counterpart (§1.4), scaled by the float cap",
+            f"sum over {w} days of allocation-type Flow / (F * P) today",
+            dynamic(ratio(ts_sum("flow_allocation", window=w, date_col=date_col), cap)),
         ),
     ]
     registry = FactorRegistry()
-    for (number, description, expr), name in zip(defs, NORTHBOUND_FACTORS, strict=True):
+    entries = [(str(n), d, e) for n, d, e in defs] + extras
+    for (number, description, expr), name in zip(
+        entries, (*NORTHBOUND_FACTORS, *SPLIT_VARIANTS), strict=True
+    ):
         if suffix:
             name = f"{name}_w{w}"
         registry.register(

@@ -7,6 +7,7 @@ Flow, A) come out on the A-share calendar, on one share basis, with the publicat
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,14 +22,23 @@ from factorlab.market import Market
 
 __all__ = [
     "DISCLOSURE_END",
+    "PRE_CREDIT_TOLERANCE",
     "DisclosureError",
     "NorthboundPanel",
+    "bonus_checks",
     "bonus_events",
     "bonus_grids",
     "disclosure_end",
     "link_flows",
+    "pre_credited_events",
     "research_panel",
 ]
+
+#: Default tolerance of the record-date check (:func:`bonus_checks`): an event is pre-credited
+#: when the published jump on its record date is within 0.5 x log(1 + bonus) of log(1 + bonus),
+#: i.e. nearer 1 + bonus than no jump or twice the bonus.
+PRE_CREDIT_TOLERANCE = 0.5
+_BONUS_COLUMNS = ("asset", "record_date", "ex_date", "bonus_ratio")
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,11 @@ class NorthboundPanel:
     (:func:`factorlab.grid.vwap`: amount / volume clipped to the day's [low, high], the close on
     a day without volume), float_shares (F),
     amount (A), volume, ret (adjusted close-to-close return since the stock's previous traded
-    row), hold_value (H = S*P), hold_ratio (R = S/F), d_shares (dS on one basis), flow
-    (dS*VWAP, yuan), usable_from (the first session the row's information may be traded on).
+    row), hold_value (H = S*P), hold_ratio (R = S/F), d_shares (dS on one basis), share_basis
+    (the cumulative bonus factor, the product of 1 + bonus over the ex-dates up to the row:
+    S / share_basis, d_shares / share_basis and volume / share_basis are counts of one basis
+    across ex-dates), flow (dS*VWAP, yuan), usable_from (the first session the row's
+    information may be traded on).
     Rows are sorted by (asset, date). ``report`` has one row per step: step, rows, detail.
     ``grid``: with ``research_panel(..., price_grid=True)``, the stock
     :class:`~factorlab.grid.AssetGrid` of the window's ``prices`` (the one read of the prices
@@ -91,6 +104,8 @@ def research_panel(
     end: dt.date | str | None = None,
     estimated_holdings: pl.DataFrame | pl.LazyFrame | None = None,
     price_grid: bool = False,
+    pre_credit_tolerance: float = PRE_CREDIT_TOLERANCE,
+    on_price_grids: Callable[[GridIndex, np.ndarray, np.ndarray], None] | None = None,
 ) -> NorthboundPanel:
     """Turn the published northbound tables into the daily research panel.
 
@@ -102,9 +117,12 @@ def research_panel(
        daily data and are dropped. Asking for an `end` after that raises
        :class:`DisclosureError` unless `estimated_holdings` (date, asset, shares on the ex-date
        basis, e.g. from the estimation module) is given; its rows then extend the panel.
-    3. **Share basis**: HKSCC credits bonus shares on the record date, prices adjust on the
-       ex-date. Published shares between the record date and the ex-date are divided by
-       (1 + bonus_ratio), so S is on the same basis as prices and float shares; dS converts the
+    3. **Share basis**: HKSCC usually credits bonus shares on the record date, prices adjust on
+       the ex-date. Where the published jump on the record date matches 1 + bonus
+       (:func:`bonus_checks`: holdings published up to the record date only, so no row depends
+       on later data) the shares published between the record date and the ex-date are divided
+       by (1 + bonus_ratio), so S is on the same basis as prices and float shares; events
+       without that jump are left as published. dS converts the
        previous day's holdings to today's basis on an ex-date (S_t - S_{t-1} * (1 + bonus)), so a
        bonus issue is never buying.
     4. **Missing days**: on an A-share session with no published rows at all (an HK holiday, no
@@ -130,6 +148,14 @@ def research_panel(
         (``grid``; with the ``assets`` table's delisting dates when the market has it): equal
         to ``AssetGrid.from_prices`` of those rows, from the same read and scatter of the
         prices as the panel (the prices are then checked as ``from_prices`` checks them).
+    pre_credit_tolerance
+        Step 3's match tolerance, a share of log(1 + bonus) (default
+        :data:`PRE_CREDIT_TOLERANCE` = 0.5; see :func:`bonus_checks`).
+    on_price_grids
+        Called once, on the calling thread, with the window's grid index and its raw close and
+        VWAP grids (every ``prices`` date of the window, NaN where a stock has no row) as soon
+        as they are built: e.g. for the participant split (the study hands them over instead
+        of reading the prices twice). The arrays change after the call: copy what you keep.
 
     Raises
     ------
@@ -159,10 +185,12 @@ def research_panel(
     kept, est = _drop_snapshots(kept, estimated_holdings, lo, hi, steps, change)
     px = _window_prices(market, nb, in_window, lo, hi, price_grid)
     index = GridIndex.from_frame(px)
-    published, ex = _share_basis(market, index, kept, est, steps)
+    published, ex = _share_basis(market, index, kept, est, steps, pre_credit_tolerance)
     del nb, in_window, kept, est  # free each input once read (the study's peak memory)
     prices = _price_grids(index, px, price_grid)
     del px
+    if on_price_grids is not None:
+        on_price_grids(index, prices["close"], prices["vwap"])
     # the stock grid's raw inputs (the panel's gathers only read them; finished in place below)
     raw = (
         {
@@ -179,6 +207,7 @@ def research_panel(
     prices["shares"], prices["d_shares"] = _carry_holdings(
         published, ex, ~np.isnan(prices["close"]), steps
     )
+    prices["share_basis"] = ex  # the cumulative bonus factor: S / share_basis is one basis
     del published, ex
     frame = _panel_frame(index, prices, lo)  # consumes the grids
     if estimated_holdings is not None:  # every estimated date marked (seed 002's estimator)
@@ -331,24 +360,27 @@ def _share_basis(
     kept: pl.DataFrame,
     est: pl.DataFrame | None,
     steps: list[dict],
+    tolerance: float = PRE_CREDIT_TOLERANCE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step 3: (published shares on the ex-date basis, the cumulative ex-date bonus factor),
     both on `index`; estimated rows overwrite their cells."""
-    bonus = bonus_events(market)
-    ex, pending = bonus_grids(bonus, index)
+    checks = bonus_checks(market, tolerance=tolerance)
+    bonus = checks.select(_BONUS_COLUMNS)
+    ex, _ = bonus_grids(bonus, index)
     codes = match_codes(kept["asset"], index.assets, table="northbound", against="prices")
     steps.append(_unmatched_step(codes))
     published = index.scatter(index.cells(kept), kept["shares"].cast(pl.Float64).to_numpy())
-    jumped = (pending != 1.0) & ~np.isnan(published)
-    # in place on the jumped cells only (the same values as a where over the whole grid)
-    at = np.flatnonzero(jumped)
-    flat = published.reshape(-1)
-    flat[at] = np.round(flat[at] / pending.reshape(-1)[at])
+    # HKSCC usually credits the bonus shares on the record date (港交所通常提前一天): the
+    # correction is applied to an event only where the published jump on the record date
+    # matches the bonus (data up to the record date only), so data that was not pre-credited
+    # is left as published
+    credited = checks["pre_credited"].fill_null(False).to_numpy()
+    fixed = _pre_credit(bonus, index, published, credited)
     steps.append(
         {
             "step": "record-date jumps put on the ex-date basis",
-            "rows": int(jumped.sum()),
-            "detail": f"{bonus.height} bonus events in corporate_actions",
+            "rows": fixed,
+            "detail": _check_detail(checks, tolerance),
         }
     )
     if not bonus.is_empty():
@@ -364,6 +396,158 @@ def _share_basis(
         ok = cells.ok
         published[cells.rows[ok], cells.cols[ok]] = est["shares"].to_numpy()[ok]
     return published, ex
+
+
+def _pre_credit(
+    bonus: pl.DataFrame, index: GridIndex, published: np.ndarray, credited: np.ndarray
+) -> int:
+    """Step 3's correction, in place on `published`: for each `credited` event (a boolean per
+    `bonus` row, from :func:`bonus_checks`), the shares published on [record date, ex-date)
+    are divided by 1 + bonus (rounded). Returns the number of cells corrected."""
+    if bonus.is_empty() or not credited.any():
+        return 0
+    events = bonus.filter(pl.Series(credited))
+    aid = index.asset_cols(events["asset"])
+    on_grid = aid >= 0
+    ex_i = index.first_row_on_or_after(events["ex_date"])[on_grid]
+    rec_i = index.first_row_on_or_after(events["record_date"])[on_grid]
+    mult = 1.0 + events["bonus_ratio"].to_numpy()[on_grid]
+    fixed = 0
+    for a, e, r, m in zip(aid[on_grid], ex_i, rec_i, mult, strict=True):
+        cells = published[r:e, a]
+        on = ~np.isnan(cells)
+        cells[on] = np.round(cells[on] / m)
+        fixed += int(on.sum())
+    return fixed
+
+
+def _publications(market: Market, assets: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
+    """(every publication day: an A-share session up to the disclosure change with rows of any
+    stock, sorted; the (date, asset, shares) rows of `assets` on those days); from
+    ``northbound``, else the per-stock totals of ``participant_holdings``."""
+    change = disclosure_end(market)
+    if market.has("northbound"):
+        rows = market.northbound.select("date", "asset", pl.col("shares").cast(pl.Float64))
+    else:
+        rows = market.participant_holdings.group_by("date", "asset").agg(
+            pl.col("shares").cast(pl.Float64).sum()
+        )
+    rows = rows.filter(pl.col("date") <= change)
+    days = rows.select(pl.col("date").unique().sort()).collect().to_series()
+    if days.is_empty():
+        return days, pl.DataFrame(
+            schema={"date": pl.Date, "asset": pl.String, "shares": pl.Float64}
+        )
+    days = days.filter(days.is_in(sessions("ashare", days.min(), days.max()).implode()))
+    own = (
+        rows.with_columns(pl.col("asset").cast(pl.String))
+        .filter(pl.col("asset").is_in(assets.implode()) & pl.col("date").is_in(days.implode()))
+        .collect()
+    )
+    return days, own
+
+
+def bonus_checks(market: Market, *, tolerance: float = PRE_CREDIT_TOLERANCE) -> pl.DataFrame:
+    """Every bonus issue of ``corporate_actions`` with the record-date check of step 3 of
+    :func:`research_panel`: did HKEX's published holdings count the bonus shares from the
+    record date (港交所通常提前一天: pre-credited), or only from the ex-date?
+
+    The decision reads data published by the record date only (no look-ahead): with
+    S_before the holdings of the last publication day before the record date and S_rec those
+    of the first publication day on or after it (and before the ex-date; a stock absent on a
+    publication day holds 0), j_rec = log(S_rec / S_before) and L = log(1 + bonus_ratio),
+    the event is **pre-credited** when |j_rec - L| < `tolerance` * L: the published jump
+    matches 1 + bonus. It is **not pre-credited** when j_rec is defined and does not match
+    (the shares are left as published), and **unchecked** (null, left as published) when
+    S_before or S_rec is 0 or missing or no publication day lies between the two dates. The
+    ex-date jump j_ex = log(S_ex / S_before_ex) (first publication on or after the ex-date
+    over the last before it) is reported only, as a consistency check: after a pre-credit it
+    is near 0, without one near L (``ex_consistent``: |j_ex| resp. |j_ex - L| <
+    `tolerance` * L); it never changes a decision.
+
+    Parameters
+    ----------
+    market
+        Needs ``corporate_actions`` (else the result is empty) and ``northbound`` (or, without
+        it, ``participant_holdings``, whose per-stock totals are then read).
+    tolerance
+        Half-width of the match, as a share of log(1 + bonus) (default
+        :data:`PRE_CREDIT_TOLERANCE` = 0.5: the jump is nearer L than 0 or 2L). Must be in
+        (0, 1].
+
+    Returns
+    -------
+    polars.DataFrame
+        asset, record_date, ex_date, bonus_ratio, record_jump (j_rec), ex_jump (j_ex),
+        pre_credited (Boolean; null = unchecked), ex_consistent (Boolean; null when j_ex or
+        the decision is undefined); one row per event, in ``corporate_actions`` order.
+    """
+    if not (isinstance(tolerance, (int, float)) and 0 < tolerance <= 1):
+        raise ParameterError(f"`tolerance` must be a number in (0, 1]; got {tolerance!r}.")
+    bonus = bonus_events(market)
+    n = bonus.height
+    j_rec, j_ex = np.full(n, np.nan), np.full(n, np.nan)
+    if n and (market.has("northbound") or market.has("participant_holdings")):
+        assets = bonus["asset"].cast(pl.String).unique().sort()  # the grid's sorted columns
+        days, own = _publications(market, assets)
+        if days.len():
+            index = GridIndex(days.to_numpy().astype("datetime64[D]"), assets)
+            held = index.scatter(index.cells(own), own["shares"].to_numpy(), fill=0.0)
+            aid = index.asset_cols(bonus["asset"])
+            rec_i = index.first_row_on_or_after(bonus["record_date"])
+            ex_i = index.first_row_on_or_after(bonus["ex_date"])
+            n_rows = index.shape[0]
+
+            def jump(row: int, col: int) -> float:
+                if row <= 0 or row >= n_rows:
+                    return np.nan
+                before, after = held[row - 1, col], held[row, col]
+                return float(np.log(after / before)) if before > 0 and after > 0 else np.nan
+
+            for i, (a, r, e) in enumerate(zip(aid, rec_i, ex_i, strict=True)):
+                if a < 0:
+                    continue
+                if r < e:  # a publication day between the record date and the ex-date
+                    j_rec[i] = jump(int(r), int(a))
+                j_ex[i] = jump(int(e), int(a))
+    big = np.log1p(bonus["bonus_ratio"].to_numpy()) if n else np.zeros(0)
+    tol = tolerance * big
+    with np.errstate(invalid="ignore"):
+        credited = np.abs(j_rec - big) < tol
+        consistent = np.where(credited, np.abs(j_ex) < tol, np.abs(j_ex - big) < tol)
+    decided, seen = ~np.isnan(j_rec), ~np.isnan(j_ex) & ~np.isnan(j_rec)
+    return bonus.with_columns(
+        record_jump=pl.Series(j_rec, dtype=pl.Float64, nan_to_null=True),
+        ex_jump=pl.Series(j_ex, dtype=pl.Float64, nan_to_null=True),
+        pre_credited=pl.Series(credited).set(pl.Series(~decided), None),
+        ex_consistent=pl.Series(consistent).set(pl.Series(~seen), None),
+    )
+
+
+def pre_credited_events(market: Market, *, tolerance: float = PRE_CREDIT_TOLERANCE) -> pl.DataFrame:
+    """The bonus issues whose published holdings were pre-credited on the record date (the
+    rows of :func:`bonus_checks` with ``pre_credited`` true; columns of
+    :func:`bonus_events`): the events the research panel and the participant split correct."""
+    checks = bonus_checks(market, tolerance=tolerance)
+    return checks.filter(pl.col("pre_credited").fill_null(False)).select(_BONUS_COLUMNS)
+
+
+def _check_detail(checks: pl.DataFrame, tolerance: float) -> str:
+    """Step 3's report line: the rule applied and the count of each outcome."""
+    decided = checks["pre_credited"]
+    matched, unmatched = int(decided.sum() or 0), int((~decided).sum() or 0)
+    agree = int(checks["ex_consistent"].sum() or 0)
+    seen = checks["ex_consistent"].count()
+    return (
+        f"{checks.height} bonus events in corporate_actions: {matched} checked, the published "
+        f"jump matches 1 + bonus on the record date (|log jump - log(1 + bonus)| < {tolerance:g}"
+        " x log(1 + bonus), holdings published up to the record date only) (corrected); "
+        f"{unmatched} not matched, no such jump there (left as published: not pre-credited); "
+        f"{checks.height - matched - unmatched} unchecked, no holdings on the record date or "
+        "the publication day before it, or no publication day before the ex-date (left as "
+        f"published). Consistency, never used to decide: the ex-date jump agrees with the "
+        f"decision for {agree} of the {seen} decided events with holdings around the ex-date"
+    )
 
 
 def _price_grids(index: GridIndex, px: pl.DataFrame, stock: bool = False) -> dict[str, np.ndarray]:
@@ -466,6 +650,7 @@ def _panel_frame(index: GridIndex, grids: dict[str, np.ndarray], lo: dt.date) ->
         "hold_value": s_v * p_v,
         "hold_ratio": _ratio(s_v, f_v),
         "d_shares": ds,
+        "share_basis": take("share_basis"),
         "flow": ds * vw,
         "usable_from": usable.gather(tt),
     }
@@ -524,12 +709,7 @@ def _max_date(frame: pl.DataFrame | pl.LazyFrame) -> dt.date:
 def bonus_events(market: Market) -> pl.DataFrame:
     """The bonus issues of ``corporate_actions`` (asset, record_date, ex_date, bonus_ratio > 0);
     empty when the market has no such table."""
-    schema = {
-        "asset": pl.String,
-        "record_date": pl.Date,
-        "ex_date": pl.Date,
-        "bonus_ratio": pl.Float64,
-    }
+    schema = dict(zip(_BONUS_COLUMNS, (pl.String, pl.Date, pl.Date, pl.Float64), strict=True))
     if not market.has("corporate_actions"):
         return pl.DataFrame(schema=schema)
     return market.corporate_actions.filter(pl.col("bonus_ratio") > 0).select(list(schema)).collect()

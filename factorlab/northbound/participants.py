@@ -9,24 +9,31 @@ with a buffer, using only data published before the re-classification date.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeAlias
 
 import numpy as np
 import polars as pl
 
 from factorlab._kernels import first_rows_nb, participant_changes_nb, participant_walk_nb
-from factorlab.calendar import DISCLOSURE_END, sessions
+from factorlab.calendar import sessions
 from factorlab.errors import MAX_EXAMPLES, MarketError, NullKeyError, ParameterError
 from factorlab.frames import check_unique_keys, match_codes
 from factorlab.grid import GridIndex, vwap
 from factorlab.market import Market
-from factorlab.northbound.hygiene import bonus_events, bonus_grids
+from factorlab.northbound.hygiene import (
+    bonus_events,
+    bonus_grids,
+    disclosure_end,
+    pre_credited_events,
+)
 
 __all__ = [
     "ParticipantChanges",
     "ParticipantSplit",
+    "PriceGrids",
     "classify_participants",
     "participant_changes",
     "participant_daily",
@@ -123,9 +130,25 @@ class ParticipantSplit:
     changes: ParticipantChanges
 
 
-def _price_grids(market: Market, index: GridIndex) -> tuple[np.ndarray, np.ndarray]:
+#: Raw close and VWAP grids already built on another index, e.g. by the hygiene, (index,
+#: close, vwap), or a function returning them (or None: none available).
+PriceGrids: TypeAlias = tuple[GridIndex, np.ndarray, np.ndarray]
+
+
+def _price_grids(
+    market: Market, index: GridIndex, given: Callable[[], PriceGrids | None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Raw close and VWAP (:func:`factorlab.grid.vwap`) on `index`; NaN where the stock did not
-    trade."""
+    trade. `given`: grids of the same prices built on another index (every date of ``prices``
+    between its first and last date, e.g. the research panel's); when its dates span
+    `index`'s, they are placed on `index` (the same values as reading the prices again)."""
+    got = given() if given is not None else None
+    if got is not None:
+        src, close, vwap_grid = got
+        del got
+        if len(src.dates) and src.dates[0] <= index.dates[0] and index.dates[-1] <= src.dates[-1]:
+            return index.reindex(close, src), index.reindex(vwap_grid, src)
+        del src, close, vwap_grid  # not usable: freed before the prices are read
     lo, hi = index.dates[0].astype(dt.date), index.dates[-1].astype(dt.date)
     px = (
         # only the holdings' assets: rows off the index would be ignored by the scatter
@@ -193,19 +216,32 @@ def _unpriced_report(
     )
 
 
-def participant_changes(market: Market, *, end: dt.date | None = None) -> ParticipantChanges:
+def participant_changes(
+    market: Market,
+    *,
+    end: dt.date | None = None,
+    price_grids: Callable[[], PriceGrids | None] | None = None,
+) -> ParticipantChanges:
     """dS per (participant, stock, publication day) on one share basis, entries and exits
     included, with the stock's close and VWAP.
 
-    Publication days are the A-share sessions with rows up to `end` (default 2024-08-16): HK
-    calendar repeat rows and post-2024 snapshots are dropped. Shares published between a record
-    date and its ex-date are put on the ex-date basis, and differences are taken on the basis of
+    Publication days are the A-share sessions with rows up to `end` (default: the market's last
+    daily disclosure, :func:`~factorlab.northbound.hygiene.disclosure_end`: its generation
+    parameter ``disclosure_change`` on a synthetic market, else HKEX's 2024-08-16): HK calendar
+    repeat rows and the later quarterly snapshots are dropped. Shares published between a record
+    date and its ex-date are put on the ex-date basis where the stock's published holdings were
+    pre-credited (:func:`~factorlab.northbound.hygiene.pre_credited_events`, the research
+    panel's check), and differences are taken on the basis of
     the cumulative bonus factor, so a bonus issue is never trading. A holding that disappears is
     an exit (dS = -S on the next publication day). Integer ids and dense lookups keep this fast
     on tens of millions of rows.
+
+    `price_grids`: a function returning raw close and VWAP grids already built on another index
+    (:data:`PriceGrids`, e.g. the research panel's: the study hands them over from the hygiene),
+    or None; used when their dates span the holdings' days, else ``prices`` is read.
     """
     market.require("participant_holdings", "prices", purpose="the participant split")
-    end = end or DISCLOSURE_END
+    end = end or disclosure_end(market)
     ph = market.participant_holdings.filter(pl.col("date") <= end)
     # one scan, the codes as categoricals (never held as strings: tens of millions of rows),
     # then numbered by the sorted unique values (the grid's order) with numpy
@@ -237,8 +273,11 @@ def participant_changes(market: Market, *, end: dt.date | None = None) -> Partic
     report = _unpriced_report(market, assets, rows_per_asset, days_s)
     index = GridIndex(days, assets)
     lo, lut = index.day_lut  # type: ignore[misc]  # sessions: never too sparse for a table
-    ex, pending = bonus_grids(bonus_events(market), index)
-    close, vwap_grid = _price_grids(market, index)
+    # the record-date correction only for the events the research panel corrects (the same
+    # check, hygiene.bonus_checks): data HKEX did not pre-credit is left as published
+    ex, _ = bonus_grids(bonus_events(market), index)
+    _, pending = bonus_grids(pre_credited_events(market), index)
+    close, vwap_grid = _price_grids(market, index, price_grids)
     rows = _Rows(
         date_num=date_num,
         aid=aid,
@@ -374,6 +413,7 @@ def classify_participants(
                 avg_value=pl.col("value").mean(),
                 avg_stocks=pl.col("stocks").mean(),
             )
+            .sort("participant")  # the ordinal rank breaks ties by row: make the row order fixed
             .with_columns(
                 minor=(pl.col("avg_value") < min_value) & (pl.col("avg_stocks") < min_stocks)
             )

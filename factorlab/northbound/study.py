@@ -13,9 +13,10 @@ import hashlib
 import importlib
 import json
 import logging
+import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -38,7 +39,12 @@ from factorlab.evaluate import (
     information_coefficient,
     schedule_forward_returns,
 )
-from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
+from factorlab.evaluate.metrics import (
+    aggregate_returns,
+    annual_return,
+    max_drawdown,
+    sharpe_ratio,
+)
 from factorlab.frames import (
     CodeMatch,
     as_lazy,
@@ -51,15 +57,30 @@ from factorlab.frames import (
 from factorlab.grid import AssetGrid, GridIndex
 from factorlab.market import Market
 from factorlab.northbound.estimated import StudyEstimates, estimated_note, study_estimates
-from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
+from factorlab.northbound.factors import (
+    NORTHBOUND_FACTORS,
+    SPLIT_FACTORS,
+    SPLIT_VARIANTS,
+    northbound_factors,
+)
 from factorlab.northbound.hygiene import disclosure_end, research_panel
-from factorlab.northbound.participants import classify_participants, participant_flows
+from factorlab.northbound.participants import (
+    PriceGrids,
+    classify_participants,
+    participant_changes,
+    participant_flows,
+)
 from factorlab.ops import Factor, compute_factors
 from factorlab.preprocess import preprocess
 from factorlab.progress import reports_progress
-from factorlab.typing import Progress, ProgressOption
+from factorlab.typing import HeldRule, Progress, ProgressOption, SampleName
 
 __all__ = [
+    "DECAY_DATE",
+    "HANDBOOK_END",
+    "HANDBOOK_START",
+    "RISK_FREE",
+    "SAMPLES",
     "STUDY_POOLS",
     "FactorSpec",
     "StudyParams",
@@ -67,13 +88,15 @@ __all__ = [
     "UserFactor",
     "factor_study",
     "factor_sweep",
+    "period_table",
+    "yearly_table",
 ]
 
 log = logging.getLogger(__name__)
 
 STUDY_POOLS = ("csi300", "csi500", "liq1500")
 #: Bump when the cached result's layout changes (invalidates study caches).
-STUDY_CACHE_FORMAT = 4
+STUDY_CACHE_FORMAT = 5
 STUDY_KIND = "factorlab-study"
 _RESULT_TABLES = ("table", "daily", "ic", "coverage", "notes", "scores")
 #: The dated result tables that mark, with an ``estimated`` column, the dates whose holdings
@@ -87,6 +110,19 @@ _HEADLINE = (
     "long_short_sharpe",
     "rank_ic_mean_pct",
 )
+#: The handbook's back-test window (seed 001 §1.5: 回测区间 2017年1月1日至2023年1月31日).
+HANDBOOK_START = dt.date(2017, 1, 1)
+HANDBOOK_END = dt.date(2023, 1, 31)
+#: Named sample windows of `factor_study(sample=...)`: (start, end).
+SAMPLES: dict[str, tuple[dt.date, dt.date]] = {"handbook": (HANDBOOK_START, HANDBOOK_END)}
+#: The handbook's break: "有效性于2021年后显著减弱" (seed 001 §2.2, the conclusions).
+DECAY_DATE = dt.date(2021, 1, 1)
+#: The default annual risk-free rate of the long leg's own Sharpe: the PBoC one-year deposit
+#: benchmark rate, 1.50% from 2015-10-24 on (unchanged over the handbook's window). Excess and
+#: long-short returns are self-financing: their Sharpe uses no risk-free rate.
+RISK_FREE = 0.015
+#: The participant split's per-asset flows joined to the research panel.
+_SPLIT_COLUMNS = ("flow_trading", "flow_allocation")
 #: A date's rank IC needs at least this many names with both a score and a forward return.
 MIN_IC_NAMES = 10
 #: Columns of the research panel and the study's cross-section: no user factor is named so.
@@ -94,7 +130,7 @@ _RESERVED = frozenset(
     {
         *("pool", "date", "asset", "industry", "cap", "log_float_cap", "close", "float_shares"),
         *("shares", "vwap", "amount", "volume", "ret", "hold_value", "hold_ratio", "d_shares"),
-        *("flow", "usable_from", "flow_trading", "estimated"),
+        *("flow", "usable_from", "flow_trading", "flow_allocation", "estimated", "share_basis"),
     }
 )
 
@@ -139,6 +175,9 @@ class StudyParams:
     end: dt.date | None = None
     steps: tuple[str, ...] = ("winsorize_mad", "zscore", "neutralize")
     annualization: float = 252.0
+    risk_free: float = RISK_FREE
+    excess_risk_free: bool = False
+    held: HeldRule = "window"
     min_ic_names: int = MIN_IC_NAMES
     user_factors: tuple[UserFactor, ...] = ()
     #: sha256 of the estimated holdings' (date, asset, shares) values; None: no estimates.
@@ -171,8 +210,12 @@ class StudyResult:
     """``table``: one row per factor x pool (the handbook table). ``correlation``: per pool, the
     correlation of daily long-short returns across factors. ``daily``: date, factor, pool and the
     series long / bench / excess / long_short (gross) and *_net. ``ic``: weekly rank IC per
-    date. ``coverage``: share of the pool with a factor value per date. ``notes``: what the data
-    hygiene and the participant split did."""
+    date. ``coverage``: share of the pool with a factor value per date (factor coverage: a
+    member without northbound holdings has none, nor has a member suspended that date, which
+    has no panel row; :func:`factorlab.calibration.coverage` counts the latter covered:
+    holdings coverage) and ``data``, whether some stock of the market has a value that date;
+    the table's ``coverage_pct`` is the mean over the dates with data. ``notes``:
+    what the data hygiene and the participant split did."""
 
     table: pl.DataFrame
     correlation: dict[str, pl.DataFrame]
@@ -222,6 +265,16 @@ class StudyResult:
     def _repr_html_(self) -> str:
         return self._display().html()
 
+    def periods(self, split: dt.date | str = DECAY_DATE) -> pl.DataFrame:
+        """The headline metrics before and from `split` (default :data:`DECAY_DATE`, the handbook's
+        decay): see :func:`period_table`."""
+        return period_table(self, split=split)
+
+    def years(self) -> pl.DataFrame:
+        """Compounded excess, long-short and benchmark return and mean rank IC per calendar
+        year: see :func:`yearly_table`."""
+        return yearly_table(self)
+
     def save(self, path: Path) -> None:
         """Write every part to `path` as a market directory of result tables (manifest with
         size and sha256 per file; written beside `path` and renamed into place, so a partial
@@ -265,10 +318,11 @@ class _Timer:
 
 def _check(market: Market, params: StudyParams) -> None:
     market.require("northbound", "prices", "pools", "assets", purpose="the northbound study")
-    unknown = sorted(set(params.handbook_factors) - set(NORTHBOUND_FACTORS))
+    unknown = sorted(set(params.handbook_factors) - {*NORTHBOUND_FACTORS, *SPLIT_VARIANTS})
     if unknown:
         raise ParameterError(
-            f"unknown factor(s) {unknown}; the study knows {list(NORTHBOUND_FACTORS)}. Pass "
+            f"unknown factor(s) {unknown}; the study knows {list(NORTHBOUND_FACTORS)} and "
+            f"the seat-split variants {list(SPLIT_VARIANTS)}. Pass "
             "your own factor as a named expression (pl.Expr with .alias, fl.ops.Factor), a "
             "(frame, column) pair or {name: frame}."
         )
@@ -303,13 +357,28 @@ def _check(market: Market, params: StudyParams) -> None:
         raise ParameterError(f"`capital` must be > 0 yuan; got {params.capital}.")
     if params.every < 1:
         raise ParameterError(f"`every` must be >= 1; got {params.every}.")
+    if not (np.isfinite(params.risk_free) and -1.0 < params.risk_free < 1.0):
+        raise ParameterError(
+            "`risk_free` is an annual rate as a fraction (0.015 for 1.5%), in (-1, 1); got "
+            f"{params.risk_free}."
+        )
+    if not isinstance(params.excess_risk_free, bool):
+        raise ParameterError(
+            f"`excess_risk_free` must be True or False; got {params.excess_risk_free!r}."
+        )
+    if params.held not in ("window", "any"):
+        raise ParameterError(f"`held` must be 'window' or 'any'; got {params.held!r}.")
 
 
-def _split_flows(market: Market) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The participant split's classification history and its per-asset trading-type flows
-    (date, asset, flow_trading); the split's row columns are freed on return."""
-    split = classify_participants(market)
-    flows = participant_flows(market, split, by="asset").select("date", "asset", "flow_trading")
+def _split_flows(
+    market: Market, price_grids: Callable[[], PriceGrids | None] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The participant split's classification history and its per-asset flows by kind
+    (date, asset, flow_trading, flow_allocation); the split's row columns are freed on
+    return. `price_grids`: see :func:`~factorlab.northbound.participant_changes`."""
+    changes = participant_changes(market, price_grids=price_grids)
+    split = classify_participants(market, changes=changes)
+    flows = participant_flows(market, split, by="asset").select("date", "asset", *_SPLIT_COLUMNS)
     return split.history, flows
 
 
@@ -388,7 +457,9 @@ def _panel(
     notes, the study's price grid when the hygiene's prices cover exactly the panel's dates
     (else None), and the participant split, left running on its thread."""
     # without participant holdings factor 14 has no value: its row says why (_missing_inputs)
-    want_split = "nb_trading_cum_inflow20" in params.factors and market.has("participant_holdings")
+    want_split = bool(set(SPLIT_FACTORS) & set(params.factors)) and market.has(
+        "participant_holdings"
+    )
     # the participant split reads only the market, not the panel: it runs on a second thread
     # while the hygiene runs and then the factors that do not need its flows (Polars collects
     # and nogil numba kernels, which release the GIL); its errors surface when its flows are
@@ -397,8 +468,20 @@ def _panel(
     # a thread now, while the hygiene waits in Polars and numpy
     threading.Thread(target=_import_scipy_stats, name="factorlab-scipy", daemon=True).start()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-split")
+    # the hygiene's raw close and VWAP grids, copied for the split as soon as they are built:
+    # the split places them on its own index instead of reading and scattering the prices
+    # again (None, e.g. after a hygiene error: the split reads them itself). A queue, so the
+    # copies are referenced by the split alone once taken, and freed as soon as it is done
+    prices: queue.SimpleQueue = queue.SimpleQueue()
+    sent: list[bool] = []
+
+    def hand_over(index: GridIndex | None, close: np.ndarray, vwap: np.ndarray) -> None:
+        if not sent:
+            sent.append(True)
+            prices.put(None if index is None else (index, close.copy(), vwap.copy()))
+
     try:
-        pending = pool.submit(_split_flows, market) if want_split else None
+        pending = pool.submit(_split_flows, market, prices.get) if want_split else None
         # the hygiene's read of the prices also gives the study's price grid (one grid)
         panel = research_panel(
             market,
@@ -406,10 +489,13 @@ def _panel(
             end=params.end,
             estimated_holdings=estimated,
             price_grid=True,
+            on_price_grids=hand_over if want_split else None,
         )
     except BaseException:
+        hand_over(None, np.empty(0), np.empty(0))
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    hand_over(None, np.empty(0), np.empty(0))  # a no-op once handed over
     pool.shutdown(wait=False)  # the split finishes on its thread; its future holds the result
     timer.lap("hygiene")
     frame, grid = panel.frame, panel.grid
@@ -424,7 +510,7 @@ def _panel(
     ):
         grid = None
     if pending is None:
-        frame = frame.with_columns(flow_trading=pl.lit(None, dtype=pl.Float64))
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in _SPLIT_COLUMNS)
     if len(frame) == 0:
         if pending is not None:
             pending.result()  # the split's own error first, as before
@@ -438,32 +524,36 @@ def _join_split(
     history: pl.DataFrame,
     flows: pl.DataFrame,
     index: GridIndex | None = None,
+    assets: pl.Series | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The panel with the trading-type flows (``flow_trading``) and the notes with the
     participant counts per kind.
 
     With `index` (a grid holding the panel's cells, e.g. the study's price grid's), the flows
     are placed on it and read back at the panel's cells: the values of the left join on
-    (date, asset), without hashing millions of string keys."""
+    (date, asset), without hashing millions of string keys. `assets`: the panel's asset
+    column as the index's enum, when the caller has it (its codes are the grid's columns)."""
     # no participant change on a stock-day = no trading-type flow; before the first
     # classification the split is unknown (null)
     first = history["effective_from"].min()
     if index is None:
         joined = frame.join(flows, on=["date", "asset"], how="left", maintain_order="left")
-        value = pl.col("flow_trading").fill_null(0.0)
+        values = {c: pl.col(c).fill_null(0.0) for c in _SPLIT_COLUMNS}
     else:
-        at = index.cells(frame)
+        at = index.cells(frame if assets is None else frame.select("date", assets))
         if not at.ok.all():  # pragma: no cover - the panel's cells are the grid's
             return _join_split(frame, notes, history, flows)
         cells = index.cells(flows)
         # flows' keys are unique (one row per touched stock-day); a cell without a row is 0
-        got = index.scatter(cells, flows["flow_trading"].to_numpy())
-        has = index.scatter(cells, np.ones(flows.height), fill=0.0)
-        value = pl.Series(
-            np.where(index.gather(has, at) == 1.0, index.gather(got, at), 0.0), dtype=pl.Float64
-        )
+        has = index.gather(index.scatter(cells, np.ones(flows.height), fill=0.0), at) == 1.0
+        values = {}
+        for c in _SPLIT_COLUMNS:
+            got = index.gather(index.scatter(cells, flows[c].to_numpy()), at)
+            values[c] = pl.Series(np.where(has, got, 0.0), dtype=pl.Float64)
         joined = frame
-    frame = joined.with_columns(flow_trading=pl.when(pl.col("date") >= first).then(value))
+    frame = joined.with_columns(
+        pl.when(pl.col("date") >= first).then(v).alias(c) for c, v in values.items()
+    )
     n_kind = history.group_by("kind").len().sort("kind")
     notes = pl.concat(
         [
@@ -555,7 +645,7 @@ def _resolve_factors(
     if dupes:
         raise ParameterError(f"factor names must be unique; `{dupes[0]}` appears more than once.")
     for u in users:
-        if u.name in NORTHBOUND_FACTORS:
+        if u.name in NORTHBOUND_FACTORS or u.name in SPLIT_VARIANTS:
             raise ParameterError(
                 f"user factor `{u.name}` has the name of a handbook factor; rename it (e.g. "
                 f"`my_{u.name}`)."
@@ -645,27 +735,11 @@ def _user_factor(
 
 
 def data_description(market: Market) -> dict[str, str]:
-    """What a study ran on, for its report: source, synthetic preset and seed, content hash,
-    path (the entries the market's metadata has)."""
-    meta = market.meta
-    out: dict[str, str] = {"source": str(meta.get("source") or "user market")}
-    params = meta.get("params")
-    if isinstance(params, Mapping):
-        from factorlab.datasets import PRESETS
+    """What a study ran on, for its report: :meth:`Market.describe` with the synthetic
+    presets named (source, preset, seed, assets, dates, content hash, path)."""
+    from factorlab.datasets import PRESETS
 
-        for preset, values in PRESETS.items():
-            if all(str(params.get(k)) == str(v) for k, v in values.items()):
-                out["preset"] = preset
-                break
-        for key in ("seed", "n_assets"):
-            if key in params:
-                out[key] = str(params[key])
-    if market.content_hash:
-        out["content_hash"] = str(market.content_hash)
-    path = market.path or meta.get("path")
-    if path:
-        out["path"] = str(path)
-    return out
+    return market.describe(presets=PRESETS)
 
 
 @reports_progress("factor study")
@@ -686,6 +760,10 @@ def factor_study(
     min_ic_names: int = MIN_IC_NAMES,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
+    sample: SampleName | None = None,
+    risk_free: float = RISK_FREE,
+    excess_risk_free: bool = False,
+    held: HeldRule = "window",
     cache: bool | Path = True,
     estimated_holdings: Any = None,
     progress: ProgressOption = "auto",
@@ -734,6 +812,28 @@ def factor_study(
     min_ic_names
         A signal date's rank IC needs at least this many names with both a score and a
         holding-period return (10); fewer give a null IC.
+    start, end
+        The window (default: the first published day .. the last daily day). Given with
+        `sample`, each replaces that bound of the sample.
+    sample
+        A named window (:data:`SAMPLES`): ``"handbook"`` = :data:`HANDBOOK_START` ..
+        :data:`HANDBOOK_END`, the
+        handbook's 回测区间 (seed 001 §1.5).
+    risk_free
+        Annual risk-free rate of the long leg's own Sharpe (``long_sharpe``; default
+        :data:`RISK_FREE` = 1.5%, the PBoC one-year deposit benchmark rate over the handbook's
+        window), compounded to a daily rate, (1 + rf) ** (1 / 252) - 1, and passed to
+        :func:`factorlab.evaluate.metrics.sharpe_ratio`. The long excess and long-short
+        Sharpes are of self-financing returns and use none unless `excess_risk_free`.
+    excess_risk_free
+        Subtract `risk_free` in the long excess and long-short Sharpes too (and in
+        :func:`period_table`'s), as the handbook's tables evidently do (positive excess returns
+        with negative Sharpes: 2.23% / -0.15). Default False: those returns are
+        self-financing, their Sharpe is mean / std.
+    held
+        When a dynamic handbook factor has a value (:func:`northbound_factors`): ``"window"``
+        (default; held on every row the factor reads, the handbook's coverage) or ``"any"``
+        (held on one of them, a sell-out keeps its outflow).
     cache
         True: results are cached under ``cache_dir()/studies`` by the market's content hash and
         these parameters, so a rerun is instant; a path: cache there; False: no cache.
@@ -751,8 +851,7 @@ def factor_study(
         silent; a callable: called with a line per finished stage (``hygiene: 1.2s``, ...,
         ``tables: 0.0s``, or ``cached study: PATH``). See :mod:`factorlab.progress`.
     """
-    start_d = None if start is None else to_date(start, "start")
-    end_d = None if end is None else to_date(end, "end")
+    start_d, end_d = _sample_window(sample, start, end)
     names, users, inputs, matches = _resolve_factors(factors, market)
     est = None if estimated_holdings is None else study_estimates(estimated_holdings)
     params = StudyParams(
@@ -771,6 +870,9 @@ def factor_study(
         min_ic_names=int(min_ic_names),
         start=start_d,
         end=end_d,
+        risk_free=float(risk_free),
+        excess_risk_free=excess_risk_free,
+        held=held,
         estimated_holdings=None if est is None else est.digest,
     )
     _check(market, params)
@@ -802,6 +904,25 @@ def factor_study(
         )
     store(result.save, cache_path, "study")
     return _with_estimated(result, market, est)
+
+
+def _sample_window(
+    sample: str | None, start: dt.date | str | None, end: dt.date | str | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """(start, end) of a study: `sample`'s window (:data:`SAMPLES`) with `start` / `end`, when
+    given, replacing its bounds."""
+    lo = hi = None
+    if sample is not None:
+        if sample not in SAMPLES:
+            raise ParameterError(
+                f"`sample` must be one of {sorted(SAMPLES)} (or None: all data); got {sample!r}."
+            )
+        lo, hi = SAMPLES[sample]
+    lo = lo if start is None else to_date(start, "start")
+    hi = hi if end is None else to_date(end, "end")
+    if lo is not None and hi is not None and lo > hi:
+        raise ParameterError(f"`start` ({lo}) must not be after `end` ({hi}).")
+    return lo, hi
 
 
 def _with_estimated(result: StudyResult, market: Market, est: StudyEstimates | None) -> StudyResult:
@@ -840,6 +961,9 @@ def factor_sweep(
         "end",
         "steps",
         "annualization",
+        "risk_free",
+        "excess_risk_free",
+        "held",
         "min_ic_names",
     }
     unknown = sorted(set(kwargs) - allowed)
@@ -916,11 +1040,12 @@ def _missing_inputs(market: Market, cross: pl.DataFrame, names: list[str]) -> di
     factor 14 without ``participant_holdings``; every factor without ``prices.float_shares``
     (no size to neutralize with, and the ratios' denominator)."""
     out = {}
-    if "nb_trading_cum_inflow20" in names and not market.has("participant_holdings"):
-        out["nb_trading_cum_inflow20"] = (
-            "needs table `participant_holdings` (the trading/allocation split), which this "
-            "market lacks"
-        )
+    if not market.has("participant_holdings"):
+        for name in set(SPLIT_FACTORS) & set(names):
+            out[name] = (
+                "needs table `participant_holdings` (the trading/allocation split), which this "
+                "market lacks"
+            )
     if cross.height and cross["float_shares"].is_null().all():
         for name in names:
             out.setdefault(
@@ -977,12 +1102,12 @@ def _factor_stage(
     # so every rolling window can skip its own sort
     if not frame["asset"].is_sorted():
         frame = frame.sort("asset", "date")
-    registry = northbound_factors(window=params.window, date_col=None)
+    registry = northbound_factors(window=params.window, date_col=None, held=params.held)
     # the registry's names carry the handbook's "20"; the window parameter sets the real length
     factor_list = [registry.get(n) for n in params.handbook_factors]
     expr_factors = [v for v in inputs.values() if isinstance(v, Factor)]
-    # the split's flow_trading is joined below, after the factors that do not read it
-    coming = ("flow_trading",) if split is not None else ()
+    # the split's flows are joined below, after the factors that do not read them
+    coming = _SPLIT_COLUMNS if split is not None else ()
     frame = _with_price_columns(market, frame, expr_factors, coming)
     factor_list += expr_factors
     lo, hi = frame["date"].min(), frame["date"].max()
@@ -995,17 +1120,27 @@ def _factor_stage(
         )
     keys = ("date", "asset", "close", "float_shares")
     index = grid.index if grid is not None else None
+    # the handbook factors' windows read the asset column as an enum: their numba passes find
+    # each asset's rows from its integer codes (fl.ops: ts_mean / ts_sum / ts_shift with
+    # date_col=None); user expressions see the panel as it is
+    runs = _asset_enum(frame, index)
+    handbook = frozenset(params.handbook_factors)
     if split is None:
-        with_factors = _signal_factors(frame, factor_list, signals, keys)
+        with_factors = _signal_factors(frame, factor_list, signals, keys, runs, handbook)
     else:
         late = [_reads_flows(f) for f in factor_list]
         early = [f for f, x in zip(factor_list, late, strict=True) if not x]
-        first = _signal_factors(frame, early, signals, keys)
+        first = _signal_factors(frame, early, signals, keys, runs, handbook)
         timer.lap("factors")
-        frame, notes = _join_split(frame, notes, *split.result(), index)
+        frame, notes = _join_split(frame, notes, *split.result(), index, runs)
         timer.lap("participant split")
         second = _signal_factors(
-            frame, [f for f, x in zip(factor_list, late, strict=True) if x], signals, ()
+            frame,
+            [f for f, x in zip(factor_list, late, strict=True) if x],
+            signals,
+            (),
+            runs,
+            handbook,
         )
         del frame
         # both from the same panel rows in the same order: side by side, in the factors' order
@@ -1016,15 +1151,29 @@ def _factor_stage(
 
 
 def _reads_flows(factor: Factor) -> bool:
-    """Does `factor` read the participant split's ``flow_trading``?"""
-    return "flow_trading" in (*(factor.requires or ()), *factor.expr.meta.root_names())
+    """Does `factor` read the participant split's flows (``flow_trading``,
+    ``flow_allocation``)?"""
+    read = {*(factor.requires or ()), *factor.expr.meta.root_names()}
+    return bool(read & set(_SPLIT_COLUMNS))
+
+
+def _asset_enum(frame: pl.DataFrame, index: GridIndex | None) -> pl.Series:
+    """The panel's asset column as an enum of the sorted asset names (the grid's, when given)."""
+    dtype = index.enum if index is not None else pl.Enum(frame["asset"].unique().sort())
+    return frame["asset"].cast(dtype)
 
 
 def _signal_factors(
-    frame: pl.DataFrame, factors: Sequence[Factor], signals: pl.Series, keys: Sequence[str]
+    frame: pl.DataFrame,
+    factors: Sequence[Factor],
+    signals: pl.Series,
+    keys: Sequence[str],
+    runs: pl.Series | None = None,
+    handbook: frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
     """The `keys` columns and `factors` of `frame` on the signal dates (in the panel's row
-    order).
+    order). `runs`: the asset column as an enum, which the factors named in `handbook` read
+    instead of the string column (the same groups: the same values).
 
     One query per group of factors with the same first input column (e.g. the four on
     ``hold_ratio``), each cut to the signal dates at once: a factor's column over the whole
@@ -1036,9 +1185,11 @@ def _signal_factors(
     groups: dict[str, list[Factor]] = {}
     for f in factors:
         groups.setdefault((f.requires or ("",))[0], []).append(f)
+    coded = frame if runs is None else frame.with_columns(runs)
     for group in groups.values():
         names = [f.name for f in group]
-        parts.append(compute_factors(frame, group).filter(on_signals).select(names).collect())
+        source = coded if all(f.name in handbook for f in group) else frame
+        parts.append(compute_factors(source, group).filter(on_signals).select(names).collect())
     if not parts:
         return pl.DataFrame()
     return pl.concat(parts, how="horizontal").select(*keys, *[f.name for f in factors])
@@ -1180,10 +1331,19 @@ def _scores(
             log_float_cap=(pl.col("close") * pl.col("float_shares")).log(),
         )
     )
+    # a date has data for a factor when some stock of the market has a value that day (not
+    # before the first publication, the first full window or the first classification)
+    dated = (
+        with_factors.group_by("date")
+        .agg([pl.col(n).is_not_null().any().alias(n) for n in names])
+        .unpivot(index="date", variable_name="factor", value_name="data")
+    )
     coverage = (
         cross.group_by("pool", "date")
         .agg([pl.col(n).is_not_null().mean().alias(n) for n in names])
         .unpivot(index=["pool", "date"], variable_name="factor", value_name="coverage")
+        .join(dated, on=["date", "factor"], how="left")
+        .with_columns(pl.col("data").fill_null(False))
         .sort("factor", "pool", "date")
     )
     # rows without size or industry cannot be neutralized: they keep a null score
@@ -1318,21 +1478,22 @@ def _leg_targets(
     # gid runs 1..G: the first position of each id 1..G+1 in sorted order = the G+1 offsets
     offsets = np.searchsorted(gid[order], np.arange(1, (gid.max() if gid.size else 0) + 2))
     offsets = offsets.astype(np.int64)
-    flags = []
-    for n in names:
-        x = scored[n].cast(pl.Float64).to_numpy()
-        top, bottom = _top_bottom_flags(x, order, offsets, params.top)
-        flags += [pl.Series(f"{n}\x00top", top), pl.Series(f"{n}\x00bottom", bottom)]
-    picked = scored.select("pool", "date", "asset", w.alias("weight")).with_columns(flags)
+    flags = {
+        n: _top_bottom_flags(scored[n].cast(pl.Float64).to_numpy(), order, offsets, params.top)
+        for n in names
+    }
+    base = scored.select("date", "asset", w.alias("weight"))
+    pool_col = scored["pool"]
     out = {}
-    for (pool,), sub in picked.partition_by("pool", as_dict=True).items():
+    # each leg's rows gathered by row number (in the frame's order, top then bottom), pool by
+    # pool in order of first appearance: the rows of a filter per pool, factor and side
+    for pool in pool_col.unique(maintain_order=True).to_list():
+        in_pool = (pool_col == pool).to_numpy()
         for n in names:
             legs = pl.concat(
                 [
-                    sub.filter(pl.col(f"{n}\x00{side}"))
-                    .select("date", "asset", "weight")
-                    .with_columns(side=pl.lit(side))
-                    for side in ("top", "bottom")
+                    base[np.flatnonzero(flag & in_pool)].with_columns(side=pl.lit(side))
+                    for side, flag in zip(("top", "bottom"), flags[n], strict=True)
                 ]
             )
             if legs.height:
@@ -1421,7 +1582,14 @@ def _row(
     periods, and `reason` says why."""
     ann = params.annualization
     out: dict = {"factor": name, "pool": pool}
-    for col, label in (("excess", "long_excess"), ("long_short", "long_short")):
+    # the long leg's own Sharpe is over the risk-free rate (compounded to a day); excess and
+    # long-short returns are self-financing: none unless params.excess_risk_free
+    rf_day, rf_excess = _daily_risk_free(params)
+    for col, label, rf in (
+        ("excess", "long_excess", rf_excess),
+        ("long_short", "long_short", rf_excess),
+        ("long", "long", rf_day),
+    ):
         for suffix in ("", "_net"):
             keys = (f"{label}_ann{suffix}", f"{label}_sharpe{suffix}", f"{label}_mdd{suffix}")
             if d is None or d.height == 0:
@@ -1429,9 +1597,13 @@ def _row(
                 continue
             r = d[col + suffix].to_numpy()
             out[keys[0]] = annual_return(r, annualization=ann)
-            out[keys[1]] = sharpe_ratio(r, annualization=ann)
+            out[keys[1]] = sharpe_ratio(r, risk_free=rf, annualization=ann)
             out[keys[2]] = max_drawdown(r)
-    cov = coverage.filter((pl.col("factor") == name) & (pl.col("pool") == pool))["coverage"]
+    # the handbook's 覆盖度: the share of the pool with a value, averaged over the dates with
+    # data (not the dates before the first publication, the first full window or, for the
+    # seat-split factors, the first classification)
+    mine = (pl.col("factor") == name) & (pl.col("pool") == pool) & pl.col("data")
+    cov = coverage.filter(mine)["coverage"]
     out["coverage_pct"] = 100 * cov.mean() if cov.len() else 0.0
     stats = ic_stats.filter((pl.col("factor") == name) & (pl.col("pool") == pool))
     mean, ir, t = stats.select("mean", "ir", "t_stat").row(0) if stats.height else (None,) * 3
@@ -1446,6 +1618,143 @@ def _row(
     out["empty_rebalances"] = int((rebal["names"] == 0).sum())
     out["reason"] = reason
     return out
+
+
+def _series_groups(result: StudyResult) -> Iterator[tuple[str, str, pl.DataFrame, pl.DataFrame]]:
+    """(factor, pool, daily rows sorted by date, weekly IC rows) per row of the table."""
+    daily, ic = result.daily, result.ic
+    for factor, pool in result.table.select("factor", "pool").iter_rows():
+        d = daily.filter((pl.col("factor") == factor) & (pl.col("pool") == pool)).sort("date")
+        i = (
+            ic.filter(
+                (pl.col("factor") == factor)
+                & (pl.col("pool") == pool)
+                & pl.col("ic").is_not_null()
+                & pl.col("ic").is_finite()
+            )
+            if ic.height
+            else pl.DataFrame(schema={"date": pl.Date, "ic": pl.Float64})
+        )
+        yield factor, pool, d, i
+
+
+def _daily_risk_free(params: StudyParams) -> tuple[float, float]:
+    """(the long leg's daily risk-free rate, that of the long excess and long-short Sharpes:
+    the same with ``excess_risk_free``, else 0): `risk_free` compounded to a day."""
+    rf_day = (1.0 + params.risk_free) ** (1.0 / params.annualization) - 1.0
+    return rf_day, rf_day if params.excess_risk_free else 0.0
+
+
+def period_table(result: StudyResult, *, split: dt.date | str = DECAY_DATE) -> pl.DataFrame:
+    """The headline metrics of every factor x pool before `split` and from it (the handbook's
+    main finding: the factors decay after :data:`DECAY_DATE`, "2021年后有效性减弱").
+
+    Columns: factor, pool, period (``"before {split}"``, ``"from {split}"``), first, last (the
+    dates of the period's first and last daily return), days, long_excess_ann,
+    long_excess_sharpe, long_short_ann, long_short_sharpe (gross, as in the table:
+    :func:`~factorlab.evaluate.metrics.annual_return` and
+    :func:`~factorlab.evaluate.metrics.sharpe_ratio` of the period's daily returns, over the
+    risk-free rate when the study's ``excess_risk_free``),
+    rank_ic_mean_pct (mean weekly rank IC of the signal dates in the period, %) and ic_dates.
+
+    Nulls and NaN: a period without daily returns (a factor that could not be held, a window
+    that ends before `split`) has 0 days and NaN metrics; without IC dates the IC is null.
+    """
+    cut = to_date(split, "split")
+    ann = result.params.annualization
+    _, rf = _daily_risk_free(result.params)
+    rows = []
+    for factor, pool, d, i in _series_groups(result):
+        for label, before in ((f"before {cut}", True), (f"from {cut}", False)):
+            keep = (pl.col("date") < cut) if before else (pl.col("date") >= cut)
+            part, ics = d.filter(keep), i.filter(keep)
+            row: dict[str, Any] = {
+                "factor": factor,
+                "pool": pool,
+                "period": label,
+                "first": part["date"].min() if part.height else None,
+                "last": part["date"].max() if part.height else None,
+                "days": part.height,
+            }
+            for col, key in (("excess", "long_excess"), ("long_short", "long_short")):
+                r = part[col].to_numpy() if part.height else np.array([])
+                row[f"{key}_ann"] = annual_return(r, annualization=ann) if r.size else np.nan
+                row[f"{key}_sharpe"] = sharpe_ratio(r, risk_free=rf, annualization=ann)
+            row["rank_ic_mean_pct"] = 100 * ics["ic"].mean() if ics.height else None
+            row["ic_dates"] = ics.height
+            rows.append(row)
+    return (
+        pl.DataFrame(rows, schema=_PERIOD_SCHEMA, orient="row") if rows else _empty(_PERIOD_SCHEMA)
+    )
+
+
+def yearly_table(result: StudyResult) -> pl.DataFrame:
+    """Per factor x pool x calendar year: the compounded long excess, long-short and benchmark
+    returns of the year's daily returns (gross;
+    :func:`~factorlab.evaluate.metrics.aggregate_returns`, ``"yearly"``), the days, and the
+    mean weekly rank IC of the year's signal dates (%).
+
+    Columns: factor, pool, year, days, long_excess, long_short, bench, rank_ic_mean_pct.
+    Nulls and NaN: null returns count as 0 (as in empyrical); a year without IC dates has a
+    null IC.
+    """
+    rows = []
+    for factor, pool, d, i in _series_groups(result):
+        if d.height == 0:
+            continue
+        per = {
+            col: dict(aggregate_returns(d.select("date", col), "yearly", value_col=col).iter_rows())
+            for col in ("excess", "long_short", "bench")
+        }
+        days = dict(d.group_by(pl.col("date").dt.year().alias("year")).len().iter_rows())
+        ic_year = dict(
+            i.group_by(pl.col("date").dt.year().alias("year")).agg(pl.col("ic").mean()).iter_rows()
+        )
+        for year in sorted(days):
+            ic = ic_year.get(year)
+            rows.append(
+                (
+                    factor,
+                    pool,
+                    year,
+                    days[year],
+                    per["excess"][year],
+                    per["long_short"][year],
+                    per["bench"][year],
+                    None if ic is None else 100 * ic,
+                )
+            )
+    return pl.DataFrame(rows, schema=_YEAR_SCHEMA, orient="row") if rows else _empty(_YEAR_SCHEMA)
+
+
+_PERIOD_SCHEMA = {
+    "factor": pl.String,
+    "pool": pl.String,
+    "period": pl.String,
+    "first": pl.Date,
+    "last": pl.Date,
+    "days": pl.Int64,
+    "long_excess_ann": pl.Float64,
+    "long_excess_sharpe": pl.Float64,
+    "long_short_ann": pl.Float64,
+    "long_short_sharpe": pl.Float64,
+    "rank_ic_mean_pct": pl.Float64,
+    "ic_dates": pl.Int64,
+}
+_YEAR_SCHEMA = {
+    "factor": pl.String,
+    "pool": pl.String,
+    "year": pl.Int32,
+    "days": pl.Int64,
+    "long_excess": pl.Float64,
+    "long_short": pl.Float64,
+    "bench": pl.Float64,
+    "rank_ic_mean_pct": pl.Float64,
+}
+
+
+def _empty(schema: Mapping[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(schema))
 
 
 def _correlation(daily: pl.DataFrame, names: list[str]) -> pl.DataFrame:

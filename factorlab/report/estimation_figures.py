@@ -91,7 +91,7 @@ def value_figure(result: EstimationResult) -> Any:
         ls=":",
         label="naive",
     )
-    for anchor in t["anchor"].unique().to_list()[1:]:
+    for anchor in t["anchor"].unique().sort().to_list()[1:]:
         a.axvline(np.datetime64(anchor), color="grey", lw=0.6, ls="--")
     a.set_title("northbound holding value (yi yuan); dashed: snapshot as-of days", fontsize=9)
     a.legend(fontsize=7)

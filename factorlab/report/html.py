@@ -20,6 +20,7 @@ import polars as pl
 from factorlab._version import __version__
 from factorlab.errors import ParameterError
 from factorlab.report.figures import figure_plan, figure_png, require_matplotlib
+from factorlab.report.handbook import beside_handbook_frame, period_frame, yearly_frame
 from factorlab.report.tables import (
     USER_MARK,
     data_sentence,
@@ -84,7 +85,12 @@ _GLOSSARY = (
     ("ann. %", "geometric annual return in percent."),
     ("max DD %", "size of the maximum drawdown in percent."),
     ("net", "after trading costs (commission, minimum per order, stamp duty, slippage)."),
-    ("Coverage %", "mean share of the pool with a factor value on the signal dates."),
+    (
+        "Coverage %",
+        "mean share of the pool with a factor value (held by northbound money) on the signal "
+        "dates with data.",
+    ),
+    ("Long Sharpe", "the long leg's own Sharpe, over the risk-free rate (risk_free)."),
     ("Rank IC %", "mean weekly rank IC (Spearman) of the factor with the next holding period."),
     ("IC IR / IC t", "mean / std of the weekly rank IC, and that times sqrt(periods)."),
     ("Turnover %", "mean one-way turnover of the long leg per rebalance."),
@@ -106,6 +112,33 @@ def handbook_recommended() -> tuple[str, ...]:
     from factorlab.northbound.factors import HANDBOOK_RECOMMENDED
 
     return HANDBOOK_RECOMMENDED
+
+
+def _recommended_line(recommended: Sequence[str]) -> str:
+    """The line naming `recommended` with their handbook numbers (:func:`handbook_numbers`)."""
+    from factorlab.northbound.factors import handbook_numbers
+
+    return (
+        f"Handbook-recommended factors ({handbook_numbers(recommended)}): {', '.join(recommended)}."
+    )
+
+
+def _sharpe_caveat(result: StudyResult) -> str:
+    """Which risk-free convention each Sharpe of the "Beside the handbook" page uses."""
+    p = result.params
+    mine = (
+        f"over risk_free = {100 * p.risk_free:g}% (excess_risk_free=True)"
+        if p.excess_risk_free
+        else "with no risk-free rate (mean / std of a self-financing return; "
+        "excess_risk_free=False)"
+    )
+    return (
+        "Sharpe conventions: the Handbook column's Sharpes evidently subtract a risk-free rate "
+        "even from excess and long-short returns (positive returns with negative Sharpes, e.g. "
+        "2.23% / -0.15 and 3.03% / -0.20; the rate is not stated); This run's long excess and "
+        f"long-short Sharpes are {mine}, its long-leg Sharpe over risk_free = "
+        f"{100 * p.risk_free:g}%."
+    )
 
 
 def _draw_figures(result: StudyResult, fig_dir: Path, dpi: int) -> tuple[list[_Drawn], str | None]:
@@ -237,6 +270,45 @@ def _span(result: StudyResult) -> str:
     return f"{lo} to {hi}, {n_f} factors x {n_p} pools"
 
 
+def _handbook_pages(result: StudyResult) -> list[tuple[str, str, pl.DataFrame]]:
+    """(heading, sentence, table) of the report's handbook pages: this run beside the
+    handbook's published figures, before / after 2021, the excess return per year."""
+    from factorlab.northbound.study import DECAY_DATE, HANDBOOK_END, HANDBOOK_START
+
+    pages = []
+    beside = beside_handbook_frame(result)
+    if beside.height:
+        pages.append(
+            (
+                "Beside the handbook",
+                "Each figure the handbook publishes (seed 001: the tables of p.8 and p.11, the "
+                f"rank ICs of §2.2's text; back-test {HANDBOOK_START} to {HANDBOOK_END}, gross) "
+                "next to this run's for the same factor, pool and metric. "
+                + _sharpe_caveat(result),
+                beside,
+            )
+        )
+    if result.daily.height:
+        pages.append(
+            (
+                f"Before and after {DECAY_DATE.year}",
+                "The handbook's main finding is the decay after 2021 (2021年后有效性减弱): gross "
+                "long excess and long-short return and Sharpe, and the mean weekly rank IC, "
+                f"before {DECAY_DATE} and from it.",
+                period_frame(result),
+            )
+        )
+        pages.append(
+            (
+                "Excess return per year",
+                "Compounded gross long excess return (long leg minus the pool) per calendar "
+                "year, %.",
+                yearly_frame(result),
+            )
+        )
+    return pages
+
+
 def _strings(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.all().cast(pl.String))
 
@@ -272,9 +344,7 @@ def _html(
     parts += [f"<li>{e(f)}</li>" for f in findings] or ["<li>no finding: empty table</li>"]
     parts.append("</ul>")
     if recommended:
-        parts.append(
-            f"<p>Handbook-recommended factors (1-7 and 10): {e(', '.join(recommended))}.</p>"
-        )
+        parts.append(f"<p>{e(_recommended_line(recommended))}</p>")
 
     parts.append("<h2>Handbook table</h2>")
     table = handbook_table(result)
@@ -285,6 +355,9 @@ def _html(
     parts.append('<dl class="glossary">')
     parts += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in _GLOSSARY]
     parts.append("</dl>")
+    for heading, text, frame in _handbook_pages(result):
+        parts.append(f"<h2>{e(heading)}</h2><p>{e(text)}</p>")
+        parts.append(f"<div class='scroll'>{html_table(frame)}</div>")
     users = _user_rows(result)
     if users:
         parts.append(
@@ -328,10 +401,12 @@ def _markdown(
     lines += ["## Key findings", ""]
     lines += [f"- {f}" for f in findings] or ["- no finding: empty table"]
     if recommended:
-        lines += ["", f"Handbook-recommended factors (1-7 and 10): {', '.join(recommended)}."]
+        lines += ["", _recommended_line(recommended)]
     lines += ["", "## Handbook table", ""]
     lines += [markdown_table(handbook_table(result)), ""]
     lines += ["; ".join(f"{k}: {v.rstrip('.')}" for k, v in _GLOSSARY) + ".", ""]
+    for heading, text, frame in _handbook_pages(result):
+        lines += [f"## {heading}", "", text, "", markdown_table(frame), ""]
     users = _user_rows(result)
     if users:
         lines += ["## User factors", "", f"Marked {USER_MARK} in the table.", ""]
@@ -409,7 +484,8 @@ def write_report(
     title
         Heading of both documents (default "Northbound factor study").
     recommended
-        Factors whose results the findings single out (default: the handbook's 1-7 and 10).
+        Factors whose results the findings single out (default: the handbook's seven,
+        :data:`~factorlab.northbound.factors.HANDBOOK_RECOMMENDED`).
     dpi
         Resolution of the PNG figures.
     force

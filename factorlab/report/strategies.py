@@ -26,6 +26,7 @@ from factorlab.report.html import (
 from factorlab.report.strategies_figures import industry_label, strategy_figure_plan
 from factorlab.report.tables import (
     data_sentence,
+    estimated_line,
     format_value,
     html_table,
     markdown_table,
@@ -636,6 +637,8 @@ def _html(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str |
         f'<p class="sub">Parts: {e(", ".join(result.parts))}. factorlab {e(__version__)}, '
         f"written {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
     ]
+    if estimated_line(result):
+        parts.append(f'<p class="note">{e(estimated_line(result) or "")}</p>')
     if note:
         parts.append(f'<p class="note">{e(note)}</p>')
     tables = headline_tables(result)
@@ -656,6 +659,8 @@ def _html(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str |
 
 def _markdown(result: StrategiesResult, title: str, drawn: list[_Drawn], note: str | None) -> str:
     lines = [f"# {title}", "", f"{data_sentence(result)}; factorlab {__version__}.", ""]
+    if estimated_line(result):
+        lines += [f"**{estimated_line(result)}**", ""]
     if note:
         lines += [note, ""]
     tables = headline_tables(result)

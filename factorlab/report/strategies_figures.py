@@ -295,8 +295,10 @@ def industry_flows_figure(industry_flows: pl.DataFrame, *, periods: int = 8) -> 
         wide = sub.filter(pl.col("kind") == kind).pivot(
             on="period", index="industry", values="flow"
         )
-        wide = pl.DataFrame({"industry": industries}).join(wide, on="industry", how="left")
-        cols = [c for c in wide.columns if c != "industry"]
+        wide = pl.DataFrame({"industry": industries}).join(
+            wide, on="industry", how="left", maintain_order="left"
+        )
+        cols = sorted(c for c in wide.columns if c != "industry")  # periods in time order
         grid = np.column_stack([_values(wide, c) for c in cols]) / YI if cols else np.zeros((0, 0))
         image = ax.imshow(grid, aspect="auto", cmap="RdBu", vmin=-vmax, vmax=vmax)
         ax.set_xticks(range(len(cols)), [c[:7] for c in cols], fontsize=7, rotation=45)

@@ -67,6 +67,8 @@ TABLE_COLUMNS: tuple[Column, ...] = (
     Column("long_short_ann_net", "L/S ann. % net", "fraction_pct", net=True),
     Column("long_short_sharpe_net", "L/S Sharpe net", "ratio", net=True),
     Column("long_short_mdd_net", "L/S max DD % net", "drawdown_pct", net=True),
+    Column("long_ann", "Long ann. %", "fraction_pct"),
+    Column("long_sharpe", "Long Sharpe", "ratio"),
     Column("coverage_pct", "Coverage %", "pct"),
     Column("rank_ic_mean_pct", "Rank IC %", "pct"),
     Column("rank_ic_ir", "IC IR", "ratio"),
@@ -423,8 +425,9 @@ def key_findings(
     """The study's headline facts, one sentence each, pool by pool.
 
     Per pool: the ``top_n`` factors by long-excess Sharpe (gross, with the net Sharpe); how the
-    ``recommended`` factors (the handbook's 1-7 and 10) fared against the others; what costs took
-    from the long excess; factors that could not be tested (coverage below
+    ``recommended`` factors (e.g. the handbook's seven,
+    :data:`~factorlab.northbound.factors.HANDBOOK_RECOMMENDED`) fared against the others;
+    what costs took from the long excess; factors that could not be tested (coverage below
     ``min_coverage_pct`` or no rebalance); and clusters of factors whose daily long-short returns
     correlate at ``|rho| >= cluster_threshold``.
 

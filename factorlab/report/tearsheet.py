@@ -183,7 +183,12 @@ def _section_html(s: TearSheetSection, index: int, drawn: dict[str, _Drawn]) -> 
 def _turnover_table(s: TearSheetSection) -> pl.DataFrame | None:
     if s.turnover is None or s.autocorrelation is None:
         return None
-    tv = s.turnover.group_by("lag", "quantile").agg(mean_turnover=pl.col("turnover").mean())
+    # sorted: group_by's row order is arbitrary, and the pivot's columns follow it
+    tv = (
+        s.turnover.group_by("lag", "quantile")
+        .agg(mean_turnover=pl.col("turnover").mean())
+        .sort("lag", "quantile")
+    )
     ac = s.autocorrelation.group_by("lag").agg(
         mean_autocorrelation=pl.col("autocorrelation").mean()
     )

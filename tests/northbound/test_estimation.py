@@ -11,7 +11,6 @@ import pytest
 from scipy.optimize import minimize
 
 from factorlab.calendar import sessions
-from factorlab.datasets import synthetic_market
 from factorlab.errors import AssetCodeError, DisclosureError, ParameterError, ValueRangeError
 from factorlab.market import Market
 from factorlab.northbound import research_panel
@@ -22,25 +21,19 @@ from factorlab.northbound.estimation import (
     estimate_holdings,
     flow_metrics,
     naive_flows,
+    printed_comovement,
     project_weights,
     validation_table,
 )
 
-CHANGE = dt.date(2023, 1, 1)
+CHANGE = dt.date(2023, 1, 1)  # tests/northbound/conftest.py's EST_CHANGE
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory) -> Market:
-    """200 stocks, daily disclosure until 2023-01-01, then a year of quarterly snapshots."""
-    return synthetic_market(
-        n_assets=200,
-        start="2021-07-01",
-        end="2023-12-31",
-        seed=11,
-        disclosure_change=CHANGE,
-        cache=tmp_path_factory.mktemp("est") / "m",
-        progress=False,
-    )
+def market(est_market: Market) -> Market:
+    """200 stocks, daily disclosure until 2023-01-01, then a year of quarterly snapshots
+    (tests/northbound/conftest.py)."""
+    return est_market
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +118,9 @@ def test_disclosure_statistics_before_and_after(market):
 
 
 # ---- point 4: the estimator ------------------------------------------------------------------
-def _full_disclosure(market: Market) -> pl.DataFrame:
+def _full_disclosure(market: Market, start: str = "2022-12-01") -> pl.DataFrame:
     """Every stock printed every day, quantity = the exact previous-session holding."""
-    days = sessions("northbound", "2022-12-01", "2023-12-31")
+    days = sessions("northbound", start, "2023-12-31")
     prev = pl.DataFrame({"date": days[1:], "asof": days[:-1]})
     assets = market.assets.select("asset").collect()
     t = market.northbound_truth.collect().rename({"date": "asof"})
@@ -154,6 +147,39 @@ def test_exact_recovery_when_everything_is_disclosed_and_the_total_known(market)
     f = est.totals.join(truth, on="date")
     err = (f["net_inflow"] - f["net_buy"]).abs().max()
     assert err < 1e-3 * f["net_buy"].abs().max()
+
+
+def test_calibration_at_zero_is_the_naive_baseline(market, monkeypatch):
+    """A calibrated move of 0 leaves every unprinted stock buy-and-hold: the day's flows are
+    then exactly the printed stocks' (the naive baseline); the estimator nests it."""
+    from factorlab.northbound.estimation import estimator
+
+    zero = ((0.0,), {"step": "step 1 calibration", "rows": 0, "detail": "b = 0"})
+    monkeypatch.setattr(estimator, "_calibration", lambda *a: zero)
+    est = estimate_holdings(market, progress=False)
+    assert est.calibration == (0.0,)
+    nv = naive_flows(market).totals.select("date", naive="net_inflow")
+    j = est.totals.select("date", "net_inflow").join(nv, on="date").drop_nulls()
+    assert j.height > 200
+    scale = j["naive"].abs().max()
+    # equal up to the few stocks a 'sufficient' lower bound moves (measured: <= 0.4% of scale)
+    assert ((j["net_inflow"] - j["naive"]).abs() <= 0.01 * scale).all()
+    assert np.corrcoef(j["net_inflow"], j["naive"])[0, 1] > 0.9999
+
+
+def test_step1_calibration_shrinks_and_uses_only_the_daily_period(market, estimate):
+    # on the synthetic market's print rule: a slope within (0.5, 1.5), from ~250 daily days
+    assert estimate.calibration is not None
+    assert 0.5 < estimate.calibration[0] < 1.5
+    note = estimate.notes.filter(pl.col("step").str.contains("calibrated"))
+    assert 240 <= note["rows"].item() <= 250 and note["detail"].item().endswith(f"{CHANGE})")
+    # off: the seed's unscaled step 1, flagged in the notes
+    raw = estimate_holdings(market, params=EstimateParams(calibrate_days=0), progress=False)
+    assert raw.calibration is None
+    assert "off (calibrate_days=0)" in raw.notes["detail"].to_list()
+    assert not raw.totals["value"].equals(estimate.totals["value"])
+    # ablations are not calibrated
+    assert estimate_holdings(market, total_value="buy_and_hold", progress=False).calibration is None
 
 
 def test_ablations_behave_as_the_seed_says(market, estimate):
@@ -184,6 +210,20 @@ def test_estimator_beats_the_naive_baseline_on_the_flow_level(market, estimate):
     # the direction metrics: at least as good as the seed's figures
     assert row["hit_daily"]["estimator"] > 0.55
     assert row["hit_22d"]["estimator"] > 0.6
+
+
+def test_printed_comovement_bounds_what_the_printed_stocks_can_say(market):
+    """The truth's printed-stock flows (printed_comovement) against the naive baseline, which
+    reads the same stocks through rounded, partly shorted quantities: at most their R² (up to
+    noise), and close to it (measured 0.837 against 0.815); the in-sample ceiling is at least
+    that."""
+    c = {r["metric"]: r for r in printed_comovement(market).iter_rows(named=True)}
+    naive = validation_table(market, ablations=False).filter(pl.col("metric") == "r2_daily")
+    assert c["r2_printed"]["daily"] - 0.25 < naive["naive"].item() < c["r2_printed"]["daily"] + 0.02
+    for col in ("daily", "sum_22d"):
+        assert c["r2_printed"][col] - 1e-12 <= c["r2_ceiling"][col] <= 1.0
+        assert -1.0 <= c["corr_moves"][col] <= 1.0
+    assert 0.05 < c["printed_value_share"]["daily"] < 0.3  # the seed: 10-15%
 
 
 def test_every_snapshot_reanchors_the_chain(market, estimate):
@@ -344,26 +384,18 @@ def test_window_without_disclosures(market):
 def test_bad_parameters():
     with pytest.raises(ParameterError, match="`band`"):
         EstimateParams(band=0)
+    with pytest.raises(ParameterError, match="`calibrate_on`"):
+        EstimateParams(calibrate_on=("move", "volume"))
+    with pytest.raises(ParameterError, match="`calibrate_days`"):
+        EstimateParams(calibrate_days=-1)
     with pytest.raises(ParameterError, match="`total_value`"):
         estimate_holdings(None, total_value="oracle", progress=False)  # type: ignore[arg-type]
 
 
 # ---- statistical claims on three seeds ---------------------------------------------------------
 @pytest.mark.parametrize("seed", [11, 12, 13])
-def test_calibration_seed_figures_and_ablations_on_three_seeds(seed, market, tmp_path):
-    m = (
-        market
-        if seed == 11
-        else synthetic_market(
-            n_assets=200,
-            start="2021-07-01",
-            end="2023-12-31",
-            seed=seed,
-            disclosure_change=CHANGE,
-            cache=tmp_path / "m",
-            progress=False,
-        )
-    )
+def test_calibration_seed_figures_and_ablations_on_three_seeds(seed, est_market_of):
+    m = est_market_of(seed)
     # point 1: the seed's disclosure figures (71% / 98% before, 54% / 10-15% after), as bands
     st = (
         disclosure_statistics(m)

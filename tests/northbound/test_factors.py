@@ -9,7 +9,12 @@ import polars as pl
 import pytest
 
 from factorlab.errors import ParameterError
-from factorlab.northbound.factors import NORTHBOUND_FACTORS, northbound_factors
+from factorlab.northbound.factors import (
+    HANDBOOK_RECOMMENDED,
+    NORTHBOUND_FACTORS,
+    SPLIT_VARIANTS,
+    northbound_factors,
+)
 from factorlab.ops import compute_factors
 
 # one stock, 5 days, W = 3, w = 2, top_k = 2
@@ -22,6 +27,7 @@ A = [500.0, 600.0, 700.0, 400.0, 900.0]
 VOL = [50.0, 60.0, 60.0, 35.0, 70.0]
 RET = [None, 0.10, 0.0909, -0.0833, 0.1818]
 FT = [None, 5.0, 10.0, -5.0, 30.0]
+FA = [None, 2.0, -4.0, 1.0, 3.0]
 
 
 @pytest.fixture
@@ -42,8 +48,12 @@ def panel() -> pl.DataFrame:
             "hold_value": [s * p for s, p in zip(S, P, strict=True)],
             "hold_ratio": [s / f for s, f in zip(S, F, strict=True)],
             "d_shares": DS,
+            "share_basis": [1.0] * 5,
             "flow": flow,
             "flow_trading": [None if x is None else x * v for x, v in zip(FT, VWAP, strict=True)],
+            "flow_allocation": [
+                None if x is None else x * v for x, v in zip(FA, VWAP, strict=True)
+            ],
         }
     ).reverse()
 
@@ -56,9 +66,25 @@ def _compute(panel: pl.DataFrame) -> dict[str, list]:
 
 def test_registry_has_the_14_factors_in_handbook_order():
     reg = northbound_factors()
-    assert reg.names() == NORTHBOUND_FACTORS
-    for i, name in enumerate(reg.names(), start=1):
+    assert reg.names() == (*NORTHBOUND_FACTORS, *SPLIT_VARIANTS)
+    for i, name in enumerate(NORTHBOUND_FACTORS, start=1):
         assert reg.get(name).reference.endswith(f"#{i}")
+    for name in SPLIT_VARIANTS:  # #14's variants and counterparts
+        assert "#14" in reg.get(name).reference
+
+
+def test_the_recommended_seven_are_the_handbooks():
+    # seed 001 速读 and conclusions: 1-4 static, 5 (累计净流入占比), 7 (持股占比变动), 10 (成交金额)
+    assert HANDBOOK_RECOMMENDED == (
+        "nb_hold_value",
+        "nb_hold_ratio",
+        "nb_hold_value_mean20",
+        "nb_hold_ratio_mean20",
+        "nb_cum_inflow_ratio20",
+        "nb_hold_ratio_chg20",
+        "nb_trade_amount20",
+    )
+    assert "nb_hold_ratio_dev20" not in HANDBOOK_RECOMMENDED  # #6: the handbook calls it unstable
 
 
 def test_hand_computed_values(panel):
@@ -97,7 +123,55 @@ def test_hand_computed_values(panel):
     # 13: top-2 return days among days 3..5: day 5 (0.18) and day 3 (0.09): dS 40 and 20
     assert f["nb_big_rise_inflow"][4] == close(((40 + 20) / 2) / ((130 + 120 + 160) / 3))
     ft = [None, 5 * 10.5, 10 * 11.5, -5 * 11.5, 30 * 12.5]
-    assert f["nb_trading_cum_inflow20"][4] == close((ft[2] + ft[3] + ft[4]) / (1000 * 13.0))
+    # 14 as the seed writes it: the raw 20-day sum of trading-type Flow, yuan
+    assert f["nb_trading_cum_inflow20"][:3] == [None, None, None]
+    assert f["nb_trading_cum_inflow20"][4] == close(ft[2] + ft[3] + ft[4])
+    assert f["nb_trading_cum_inflow_ratio20"][4] == close((ft[2] + ft[3] + ft[4]) / (1000 * 13.0))
+    fa = [None, 2 * 10.5, -4 * 11.5, 1 * 11.5, 3 * 12.5]
+    assert f["nb_allocation_cum_inflow20"][3] == close(fa[1] + fa[2] + fa[3])
+    assert f["nb_allocation_cum_inflow20"][4] == close(fa[2] + fa[3] + fa[4])
+    assert f["nb_allocation_cum_inflow_ratio20"][4] == close(
+        (fa[2] + fa[3] + fa[4]) / (1000 * 13.0)
+    )
+
+
+def test_a_stock_without_holdings_has_no_static_factor_and_no_dynamic_one_unheld_on_its_span(
+    panel,
+):
+    # day 4 and 5: sold out (S = 0); the window W = 3 on day 5 still holds day 3's 130 shares
+    s = [100.0, 110.0, 130.0, 0.0, 0.0]
+    ds = [None, 10.0, 20.0, -130.0, 0.0]
+    sold = panel.sort("date").with_columns(
+        shares=pl.Series(s),
+        d_shares=pl.Series(ds),
+        hold_value=pl.Series(s) * pl.col("close"),
+        hold_ratio=pl.Series(s) / pl.col("float_shares"),
+        flow=pl.Series(ds) * pl.col("vwap"),
+    )
+    f = _compute(sold)
+    for name in NORTHBOUND_FACTORS[:4]:  # static: null where S_t = 0, not 0
+        assert f[name][3:] == [None, None], name
+        assert f[name][2] is not None, name
+    # dynamic, held="window" (default): day 5 reads S on days 2..5 (W + 1 rows), not all
+    # held: null; held="any": day 3 held 130 shares, so it has a value (the sell-out's flow)
+    assert f["nb_trade_amount20"][4] is None and f["nb_hold_ratio_chg20"][4] is None
+    reg = northbound_factors(window=3, short_window=2, top_k=2, held="any")
+    g = compute_factors(sold, reg).sort("date").collect()
+    assert g["nb_trade_amount20"][4] == pytest.approx((20 * 11.5) - 130 * 11.5 + 0.0)
+    assert g["nb_hold_ratio_chg20"][4] == pytest.approx(0.0 - 0.11)
+    # never held over the window: every factor is null
+    never = panel.with_columns(
+        shares=pl.lit(0.0),
+        d_shares=pl.lit(0.0),
+        hold_value=pl.lit(0.0),
+        hold_ratio=pl.lit(0.0),
+        flow=pl.lit(0.0),
+        flow_trading=pl.lit(0.0),
+        flow_allocation=pl.lit(0.0),
+    )
+    g = _compute(never)
+    for name, values in g.items():
+        assert values == [None] * 5, name
 
 
 def test_zero_denominators_give_null_not_inf(panel):
@@ -133,6 +207,8 @@ def test_default_windows_match_pandas_rolling():
         hold_ratio=pl.col("shares") / pl.col("float_shares"),
         flow=pl.col("d_shares").fill_nan(None) * pl.col("vwap"),
         flow_trading=pl.lit(0.0),
+        flow_allocation=pl.lit(0.0),
+        share_basis=pl.lit(1.0),
     )
     out = compute_factors(frame, northbound_factors()).collect()
     p = frame.to_pandas()

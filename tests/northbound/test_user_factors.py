@@ -93,10 +93,12 @@ def test_a_user_column_equal_to_a_builtin_gives_the_builtin_row(small_market, va
 
 
 def test_an_expression_and_a_registry_entry_equal_the_builtin(small_market, builtin):
-    registry = FactorRegistry([Factor("reg_hr", pl.col("hold_ratio"), "hold ratio again")])
+    # the handbook's R has no value where S = 0 (coverage: not held is not covered)
+    hr = pl.when(pl.col("shares") > 0).then(pl.col("hold_ratio"))
+    registry = FactorRegistry([Factor("reg_hr", hr, "hold ratio again")])
     res = factor_study(
         small_market,
-        factors=[pl.col("hold_ratio").alias("expr_hr"), *registry, "nb_hold_ratio"],
+        factors=[hr.alias("expr_hr"), *registry, "nb_hold_ratio"],
         cache=False,
         **KW,
     )

@@ -19,6 +19,7 @@ from factorlab.northbound.estimation.validation import (
     disclosure_statistics,
     flow_metrics,
     holding_metrics,
+    printed_comovement,
     validation_table,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "flow_metrics",
     "holding_metrics",
     "naive_flows",
+    "printed_comovement",
     "project_weights",
     "run_estimation",
     "validation_table",

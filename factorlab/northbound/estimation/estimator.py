@@ -16,9 +16,11 @@ import polars as pl
 from scipy.optimize import minimize_scalar
 
 from factorlab._display import Summary
-from factorlab.errors import ParameterError
+from factorlab.calendar import sessions
+from factorlab.errors import DisclosureError, ParameterError
 from factorlab.market import Market
 from factorlab.northbound.estimation.inputs import EstimationInputs, estimation_inputs
+from factorlab.northbound.hygiene import bonus_events, bonus_grids, disclosure_end
 from factorlab.progress import reports_progress
 from factorlab.typing import ProgressOption
 
@@ -31,6 +33,9 @@ __all__ = [
     "project_weights",
 ]
 
+#: Step 1's calibration features (EstimateParams.calibrate_on): the fitted move, the carried
+#: holdings' return that day, and 20 sessions earlier.
+CALIBRATION_FEATURES = ("move", "return", "return_20")
 #: How step 1 sets the day's total holding value.
 TotalValue = Literal["fit", "truth", "buy_and_hold"]
 
@@ -68,6 +73,19 @@ class EstimateParams:
         At each re-anchor, add the previous chains' measured per-day drift to step 1
         (real time: only past snapshots). Off by default: it removes the bias but makes the
         22-day sums noisier on the synthetic market.
+    calibrate_days, calibrate_on
+        Calibrated step 1: the printed stocks enter the day's total at their prints and the
+        unprinted ones move by m_u = b . f, f the day's features `calibrate_on` (of
+        :data:`CALIBRATION_FEATURES`: the fitted move m̃, the carried holdings' return that
+        day, and 20 sessions earlier), b fitted by least squares on the last `calibrate_days`
+        days of daily disclosure before the change: on those days the true holdings are
+        published, so the fit replays step 1 with the post-change print rule applied to that
+        day's quantities and regresses the unprinted stocks' true move on the features (b < 1
+        on m̃ is the shrinkage a noisy m̃ calls for, and b is clipped to [0, 1]: shrinkage
+        only; b = 0 leaves the unprinted stocks buy-and-hold, i.e. the naive baseline's
+        flows). 0 days: off (the seed's step 1: the
+        whole total moves by m̃). Fewer than 20 usable days, or no daily quantities before the
+        change, leave it off (said in ``notes``).
     """
 
     allowance: float = 0.01
@@ -79,6 +97,8 @@ class EstimateParams:
     min_quantity: float = 20.0
     value_power: float = 1.0
     drift_correction: bool = False
+    calibrate_days: int = 250
+    calibrate_on: tuple[str, ...] = ("move",)
 
     def __post_init__(self) -> None:
         for name in ("allowance", "band", "huber", "max_weight"):
@@ -94,6 +114,17 @@ class EstimateParams:
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
                 raise ParameterError(f"`{name}` must be a finite number >= 0; got {v}.")
+        c = self.calibrate_days
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0:
+            raise ParameterError(f"`calibrate_days` must be an integer >= 0; got {c!r}.")
+        on = tuple(self.calibrate_on)
+        bad = [f for f in on if f not in CALIBRATION_FEATURES]
+        if bad or not on or len(set(on)) != len(on):
+            raise ParameterError(
+                f"`calibrate_on` must name distinct features among {list(CALIBRATION_FEATURES)}; "
+                f"got {list(on)}."
+            )
+        object.__setattr__(self, "calibrate_on", on)
 
 
 @dataclass(frozen=True)
@@ -117,7 +148,10 @@ class HoldingsEstimate:
     source
         The data it ran on.
     notes
-        Input rows left out, by reason: step, rows, detail.
+        Input rows left out, by reason: step, rows, detail (and the step-1 calibration).
+    calibration
+        Step 1's calibration coefficients, one per ``params.calibrate_on`` feature (None: not
+        calibrated; see :class:`EstimateParams`).
     """
 
     holdings: pl.DataFrame
@@ -126,6 +160,7 @@ class HoldingsEstimate:
     total_value: str
     source: str
     notes: pl.DataFrame = field(default_factory=lambda: _notes(()))
+    calibration: tuple[float, ...] | None = None
 
     def _display(self) -> Summary:
         t = self.totals
@@ -206,6 +241,150 @@ def project_weights(
     return w * (total / w.sum())
 
 
+def _move(
+    p: EstimateParams,
+    v: np.ndarray,
+    h: np.ndarray,
+    q: np.ndarray,
+    price: np.ndarray,
+    priced: np.ndarray,
+    disc: np.ndarray,
+    prev_disc: np.ndarray,
+    sufficient: np.ndarray,
+) -> float:
+    """Step 1's fitted move m̃ of one day from the carried values `v`, the printed stocks'
+    implied values `h` and quantities `q`: the stocks printed on both days, and those printed
+    yesterday and 'sufficient' today, which crossed the threshold upward (their ratio is at
+    least the threshold's: kept at that bound, so buying does not drop out of the fit)."""
+    both = disc & prev_disc & (v > 0) & (q >= p.min_quantity)
+    crossed = sufficient & prev_disc & (v > 0) & priced
+    x = np.concatenate(
+        [
+            h[both] / v[both] - 1.0,
+            p.print_below / p.allowance * price[crossed] / v[crossed] - 1.0,
+        ]
+    )
+    c = np.concatenate([v[both], v[crossed]]) ** p.value_power
+    return _fit_total(x, c, p)
+
+
+def _calibration(
+    market: Market,
+    p: EstimateParams,
+    short_sellable: pl.DataFrame | pl.LazyFrame | None,
+    snapshots: pl.DataFrame | pl.LazyFrame | None,
+) -> tuple[tuple[float, ...] | None, dict]:
+    """Step 1's calibration coefficients (one per ``p.calibrate_on`` feature) and their note.
+
+    On the last ``p.calibrate_days`` northbound sessions of daily disclosure (all published
+    before any estimate) step 1 is replayed from the true previous holdings with the
+    post-change print rule (quantities at or above ``print_below`` read as 'sufficient'), and
+    the true move of the stocks that rule leaves unprinted (their value at today's shares /
+    at yesterday's, both at today's prices, - 1) is regressed on the features by least
+    squares with an intercept. The intercept (the unseen stocks' average move over that
+    year) is not carried forward: it is a level, which the quarterly re-anchoring fixes.
+    None: not calibrated."""
+    off = None
+    if p.calibrate_days == 0:
+        return off, {"step": "step 1 calibration", "rows": 0, "detail": "off (calibrate_days=0)"}
+    change = disclosure_end(market)
+    days = sessions("northbound", None, change)
+    if days.len() < 21:
+        return off, _no_calibration("fewer than 21 northbound sessions before the change")
+    start = days[max(1, days.len() - p.calibrate_days)]
+    ss = (market.short_sellable if short_sellable is None else short_sellable).lazy()
+    if "sufficient" not in ss.collect_schema().names():
+        ss = ss.with_columns(sufficient=pl.lit(False))
+    over = pl.col("quantity") >= p.print_below
+    masked = ss.filter(pl.col("date") <= days[-1] + dt.timedelta(days=15)).with_columns(
+        sufficient=pl.col("sufficient").fill_null(False) | over.fill_null(False),
+        quantity=pl.when(over).then(None).otherwise(pl.col("quantity")),
+    )
+    try:
+        inp = estimation_inputs(
+            market, start=start, end=change, short_sellable=masked, snapshots=snapshots
+        )
+    except DisclosureError as exc:
+        return off, _no_calibration(f"no daily disclosure to calibrate on ({exc.args[0][:80]})")
+    nb = (market.northbound if snapshots is None else snapshots).lazy()
+    lo = inp.index.dates[0].item()
+    daily = nb.filter(pl.col("date").is_between(lo, change)).select("date", "asset", "shares")
+    daily = daily.collect().filter(pl.col("date").is_in(inp.index.date_series().implode()))
+    daily = daily.filter(pl.col("asset").is_in(inp.index.assets.implode()))
+    _, pending = bonus_grids(bonus_events(market), inp.index)
+    cells = inp.index.cells(daily)
+    truth = inp.index.scatter(cells, daily["shares"].cast(pl.Float64).to_numpy(), fill=0.0)
+    truth /= pending
+    on = np.zeros(inp.index.shape[0], dtype=bool)
+    on[inp.index.date_rows(daily["date"].unique())] = True
+    fitted, true = [], []
+    for i in inp.est_rows.tolist():
+        if i < 1 or not (on[i] and on[i - 1]):
+            continue
+        carry = truth[i - 1] * (inp.ex[i] / inp.ex[i - 1])
+        price = inp.close[i]
+        priced = np.isfinite(price) & (price > 0)
+        px = np.where(priced, price, 0.0)
+        v = np.where(priced, carry * px, 0.0)
+        q = inp.quantity[i]
+        disc = np.isfinite(q) & priced
+        h = np.where(disc, np.where(q > 0, (q + 0.5) / p.allowance, 0.0) * px, 0.0)
+        v_drift = float(v.sum())
+        if v_drift <= 0:
+            continue
+        prev_disc = np.isfinite(inp.quantity[i - 1])  # printed yesterday under the new rule
+        free = ~disc & priced & np.isfinite(inp.vwap[i])
+        v_free = float(v[free].sum())
+        if v_free <= 0:
+            continue
+        m = _move(p, v, h, q, price, priced, disc, prev_disc, inp.sufficient[i])
+        fitted.append(_features(inp, i - 1, i, v, m, p))
+        true.append(float((truth[i][free] * px[free]).sum()) / v_free - 1.0)
+    if len(fitted) < 20:
+        return off, _no_calibration(f"{len(fitted)} usable days (fewer than 20)")
+    x, y = np.array(fitted), np.array(true)
+    xc, yc = x - x.mean(axis=0), y - y.mean()
+    coef = np.linalg.lstsq(xc, yc, rcond=None)[0]
+    if "move" in p.calibrate_on:  # shrinkage only: b > 1 would amplify the fit's noise
+        k = p.calibrate_on.index("move")
+        coef[k] = min(max(coef[k], 0.0), 1.0)
+    r2 = 1.0 - float(((yc - xc @ coef) ** 2).sum()) / float((yc**2).sum()) if yc.any() else 0.0
+    terms = " + ".join(f"{b:.3g} x {n}" for b, n in zip(coef, p.calibrate_on, strict=True))
+    return tuple(float(b) for b in coef), {
+        "step": "step 1 calibrated on the last days of daily disclosure",
+        "rows": len(x),
+        "detail": f"move = {terms} (R² {r2:.2f}; {inp.index.dates[0]} .. {change})",
+    }
+
+
+def _features(
+    inp: EstimationInputs, prev_row: int, i: int, v: np.ndarray, m: float, p: EstimateParams
+) -> np.ndarray:
+    """Step 1's calibration features of day `i` (``p.calibrate_on``): the fitted move m̃, the
+    carried holdings' return from `prev_row` to `i`, and their return on the session 20 rows
+    earlier (what trend-chasing money reacts to), both at today's carried values `v`."""
+    out = []
+    total = float(v.sum())
+    for name in p.calibrate_on:
+        if name == "move":
+            out.append(m)
+            continue
+        lag = 0 if name == "return" else 20
+        a, b = prev_row - lag, i - lag
+        if a < 0 or total <= 0:
+            out.append(0.0)
+            continue
+        adj_b, adj_a = inp.close[b] * inp.ex[b], inp.close[a] * inp.ex[a]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where((adj_a > 0) & np.isfinite(adj_b), adj_b / adj_a - 1.0, 0.0)
+        out.append(float(np.nan_to_num(r) @ v) / total)
+    return np.array(out)
+
+
+def _no_calibration(why: str) -> dict:
+    return {"step": "step 1 calibration", "rows": 0, "detail": f"off: {why}"}
+
+
 @dataclass
 class _Day:
     shares: np.ndarray
@@ -227,9 +406,11 @@ def _step(
     v_true: np.ndarray | None,
     prev_disc: np.ndarray,
     drift: float = 0.0,
+    calibration: tuple[float, ...] | None = None,
 ) -> _Day:
     """Advance the holdings from row `prev_row` to row `i` (one estimated day); `prev_disc`
-    marks the stocks whose shares came from a print on `prev_row`."""
+    marks the stocks whose shares came from a print on `prev_row`; step 1's move is
+    ``calibration`` . the day's features (:func:`_calibration`), or the fitted move itself."""
     carry = prev_shares * (inp.ex[i] / inp.ex[prev_row])
     price = inp.close[i]
     priced = np.isfinite(price) & (price > 0)
@@ -250,19 +431,13 @@ def _step(
     elif mode == "buy_and_hold" or v_base <= 0:
         value = v_base
     else:
-        # stocks printed on both days; a stock printed yesterday and 'sufficient' today
-        # crossed the threshold upward: its ratio is at least the threshold's (kept at that
-        # bound, so buying does not drop out of the fit)
-        both = disc & prev_disc & (v > 0) & (q >= p.min_quantity)
-        crossed = inp.sufficient[i] & prev_disc & (v > 0) & priced
-        x = np.concatenate(
-            [
-                h[both] / v[both] - 1.0,
-                p.print_below / p.allowance * price[crossed] / v[crossed] - 1.0,
-            ]
-        )
-        c = np.concatenate([v[both], v[crossed]]) ** p.value_power
-        value = v_base * (1.0 + _fit_total(x, c, p) + drift)
+        m = _move(p, v, h, q, price, priced, disc, prev_disc, inp.sufficient[i])
+        if calibration is None:  # the seed's step 1: the whole total moves by the fit
+            value = v_base * (1.0 + m + drift)
+        else:  # the printed stocks at their prints, the others by the calibrated move
+            m_u = float(np.dot(calibration, _features(inp, prev_row, i, v, m, p)))
+            v_free = float(v[~disc & ~fixed].sum())
+            value = float(h.sum() + v[fixed].sum()) + v_free * (1.0 + m_u + drift)
     free = ~disc & ~fixed & priced
     suff_low = np.where(inp.sufficient[i] & free, p.print_below / p.allowance * price, 0.0)
     floor_value = float(h.sum() + v[fixed].sum() + np.nan_to_num(suff_low).sum())
@@ -353,7 +528,10 @@ def estimate_holdings(
     )
     v_true = _true_values(market, inp) if total_value == "truth" else None
     say(f"{len(inp.est_rows)} days x {inp.index.shape[1]} stocks, {len(inp.anchors)} anchors")
-    return _run(inp, p, total_value, v_true, _source(market))
+    line, note = None, None
+    if total_value == "fit":
+        line, note = _calibration(market, p, short_sellable, snapshots)
+    return _run(inp, p, total_value, v_true, _source(market), line, note)
 
 
 def _source(market: Market) -> str:
@@ -377,6 +555,8 @@ def _run(
     mode: str,
     v_true: np.ndarray | None,
     source: str,
+    line: tuple[float, ...] | None = None,
+    line_note: dict | None = None,
 ) -> HoldingsEstimate:
     anchors = sorted(inp.anchors, key=lambda a: a[1])
     a_row, _, a_shares = anchors[0]
@@ -409,13 +589,15 @@ def _run(
                 chain_value = {}
                 # replay the chain from the new anchor up to (not including) day i
                 for r in est_rows[(est_rows > row_a) & (est_rows < i)]:
-                    day = _step(inp, state_row, state, int(r), p, mode, v_true, state_disc, drift)
+                    day = _step(
+                        inp, state_row, state, int(r), p, mode, v_true, state_disc, drift, line
+                    )
                     state_row, state, state_disc = int(r), day.shares, day.disclosed
                     chain_value[int(r)] = day.value
         if i <= state_row:
             k += 1
             continue
-        day = _step(inp, state_row, state, i, p, mode, v_true, state_disc, drift)
+        day = _step(inp, state_row, state, i, p, mode, v_true, state_disc, drift, line)
         state_row, state, state_disc = i, day.shares, day.disclosed
         chain_value[i] = day.value
         held = np.flatnonzero((day.shares > 0) | (day.flow != 0))
@@ -463,7 +645,7 @@ def _run(
         )
     )
     totals_df = pl.DataFrame(totals)
-    notes = list(inp.notes)
+    notes = list(inp.notes) + ([line_note] if line_note else [])
     bad = totals_df.filter(~pl.col("feasible")) if totals_df.height else totals_df
     if bad.height:
         notes.append(
@@ -473,7 +655,7 @@ def _run(
                 "detail": ", ".join(str(d) for d in bad["date"].head(3).to_list()),
             }
         )
-    return HoldingsEstimate(holdings, totals_df, p, mode, source, _notes(tuple(notes)))
+    return HoldingsEstimate(holdings, totals_df, p, mode, source, _notes(tuple(notes)), line)
 
 
 def naive_flows(

@@ -15,13 +15,14 @@ from factorlab.northbound.estimation.estimator import (
     estimate_holdings,
     naive_flows,
 )
-from factorlab.northbound.estimation.inputs import disclosure_end
+from factorlab.northbound.estimation.inputs import disclosure_end, estimation_inputs
 
 __all__ = [
     "SEED_FIGURES",
     "disclosure_statistics",
     "flow_metrics",
     "holding_metrics",
+    "printed_comovement",
     "true_weights",
     "validation_table",
 ]
@@ -307,3 +308,76 @@ def disclosure_statistics(
         .sort("date")
     )
     return out
+
+
+def printed_comovement(market: Market) -> pl.DataFrame:
+    """How much the printed stocks' true flows say about the others' (ground truth, after the
+    change): the bound on what any estimate built on the printed stocks can reach.
+
+    Per estimated day, from ``northbound_truth``: the printed stocks P (a quantity printed on
+    that day's and the previous day's disclosure) and the others U, their true flows F_P, F_U
+    (dS x VWAP, dS on one share basis) and relative moves m_P = F_P / V_P, m_U = F_U / V_U
+    (V: yesterday's shares at today's close). Rows, each daily and for 22-day sums:
+
+    - ``corr_moves``: correlation of m_P and m_U (1: the printed stocks move like the rest);
+    - ``r2_printed``: R² of F_P against the total F_P + F_U (what the naive baseline reads);
+    - ``r2_ceiling``: R² of the in-sample least-squares fit of the total on F_P and
+      m_P x V_U (any linear mix of the printed flows and their extrapolation; in-sample, so
+      optimistic). When it barely exceeds ``r2_printed``, no estimator reading the printed
+      stocks can beat the naive baseline on the scale-free metrics;
+    - ``printed_value_share``: mean V_P / (V_P + V_U) (in both columns).
+
+    Returns
+    -------
+    polars.DataFrame
+        metric, daily, sum_22d, days.
+    """
+    market.require("northbound_truth", purpose="the printed stocks' co-movement")
+    inp = estimation_inputs(market)
+    t = market.northbound_truth.filter(
+        pl.col("date").is_between(inp.index.dates[0].item(), inp.index.dates[-1].item())
+    ).collect()
+    t = t.filter(pl.col("asset").is_in(inp.index.assets.implode()))
+    s = inp.index.scatter(inp.index.cells(t), t["shares"].cast(pl.Float64).to_numpy(), fill=0.0)
+    rows = [int(i) for i in inp.est_rows if i >= 1]
+    fp, fu, vp, vu = (np.zeros(len(rows)) for _ in range(4))
+    for k, i in enumerate(rows):
+        carry = s[i - 1] * (inp.ex[i] / inp.ex[i - 1])
+        px = np.nan_to_num(inp.close[i])
+        f = (s[i] - carry) * np.nan_to_num(inp.vwap[i], nan=0.0)
+        v = carry * px
+        printed = np.isfinite(inp.quantity[i]) & np.isfinite(inp.quantity[i - 1])
+        fp[k], fu[k] = f[printed].sum(), f[~printed].sum()
+        vp[k], vu[k] = v[printed].sum(), v[~printed].sum()
+    ok = (vp > 0) & (vu > 0)
+    fp, fu, vp, vu = fp[ok], fu[ok], vp[ok], vu[ok]
+    total, mp, mu = fp + fu, fp / vp, fu / vu
+    extra = mp * vu  # the printed stocks' move carried over to the others
+    share = float((vp / (vp + vu)).mean()) if len(vp) else float("nan")
+    out: dict[str, list[float]] = {"daily": [], "sum_22d": []}
+    for col, g in (("daily", lambda a: a), ("sum_22d", lambda a: _rolling(a, 22))):
+        if len(total) < 22 + 3:
+            out[col] = [float("nan")] * 3 + [share]
+            continue
+        out[col] = [
+            float(np.corrcoef(g(mp), g(mu))[0, 1]),
+            _r2(g(fp), g(total)),
+            _ceiling(g(total), g(fp), g(extra)),
+            share,
+        ]
+    return pl.DataFrame(
+        {
+            "metric": ["corr_moves", "r2_printed", "r2_ceiling", "printed_value_share"],
+            **out,
+            "days": [len(total)] * 4,
+        }
+    )
+
+
+def _ceiling(y: np.ndarray, *xs: np.ndarray) -> float:
+    """R² of the in-sample least-squares fit of `y` on `xs` with an intercept."""
+    if np.std(y) == 0:
+        return float("nan")
+    x = np.column_stack([np.ones(len(y)), *xs])
+    r = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+    return float(1.0 - r.var() / y.var())

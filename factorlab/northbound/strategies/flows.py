@@ -10,12 +10,15 @@ which definition it holds.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+import datetime as dt
+from typing import Any, Literal, get_args
 
 import polars as pl
 
 from factorlab.errors import MarketError, ParameterError
 from factorlab.market import Market
+from factorlab.northbound.estimated import estimated_flows, study_estimates
+from factorlab.northbound.hygiene import disclosure_end
 from factorlab.northbound.participants import (
     ParticipantSplit,
     classify_participants,
@@ -34,12 +37,20 @@ class MarketFlows:
 
     ``frames``: kind -> (date, flow) from the kind's first defined day, on the days the kind is
     published (link trading days for all money; participant publication days for the types);
-    ``source``: kind -> a sentence naming the table and the definition.
+    ``source``: kind -> a sentence naming the table and the definition; ``estimated_from``:
+    the disclosure change when the flows were built with estimated holdings (all-money rows
+    after it are estimated; the types stop at it), else None.
     """
 
-    def __init__(self, frames: dict[str, pl.DataFrame], source: dict[str, str]):
+    def __init__(
+        self,
+        frames: dict[str, pl.DataFrame],
+        source: dict[str, str],
+        estimated_from: dt.date | None = None,
+    ):
         self.frames = frames
         self.source = source
+        self.estimated_from = estimated_from
 
     def series(self, kind: str) -> pl.DataFrame:
         """date, flow of one kind (a clear error if the market cannot give it)."""
@@ -59,6 +70,7 @@ def market_flows(
     *,
     kinds: tuple[str, ...] = FLOW_KINDS,
     split: ParticipantSplit | None = None,
+    estimated_holdings: Any = None,
 ) -> MarketFlows:
     """All / trading-type / allocation-type daily net flows of the whole market.
 
@@ -69,6 +81,14 @@ def market_flows(
       (:func:`~factorlab.northbound.participants.participant_flows`, ``by="market"``) with the
       May/November split (:func:`~factorlab.northbound.participants.classify_participants`,
       or `split`); defined from the first classification; published the next morning.
+
+    With `estimated_holdings` (a :class:`~factorlab.northbound.estimation.HoldingsEstimate` or
+    a (date, asset, shares [, published, flow]) frame, or their checked
+    :class:`~factorlab.northbound.estimated.StudyEstimates`), all money runs past the market's
+    disclosure change: the link figures up to the change, then the sum over stocks of the
+    estimated flows, each estimated date on the day it is published
+    (:func:`~factorlab.northbound.estimated.estimated_flows`); ``estimated_from`` is the change.
+    The types stay within the daily disclosure (an estimate has no participants).
 
     Raises
     ------
@@ -108,6 +128,23 @@ def market_flows(
                 "(factorlab.adapters: joinquant.stk_ml_quota, tushare.moneyflow_hsgt)."
             )
         frames["all"] = total
+    change = None if estimated_holdings is None else disclosure_end(market)
+    if estimated_holdings is not None and "all" in kinds:
+        est = study_estimates(estimated_holdings)
+        after = (
+            estimated_flows(market, est)
+            .filter(pl.col("estimated"))
+            .group_by("date")
+            .agg(pl.col("flow").sum())
+        )
+        frames["all"] = pl.concat(
+            [frames["all"].filter(pl.col("date") <= change), after.filter(pl.col("date") > change)],
+            how="vertical_relaxed",
+        ).sort("date")
+        source["all"] += (
+            f"; after {change} the sum over stocks of the estimated holdings' flows (dated on "
+            "their publication day)"
+        )
     typed = [k for k in kinds if k != "all"]
     if typed and {"participant_holdings", "participants"} <= set(market.names):
         split = split if split is not None else classify_participants(market)
@@ -120,7 +157,7 @@ def market_flows(
                 "November turnover split), tables `participant_holdings`, `participants`"
             )
             frames[k] = f.select("date", flow=f"flow_{k}")
-    return MarketFlows(frames, source)
+    return MarketFlows(frames, source, change)
 
 
 def quota_usage(market: Market) -> tuple[pl.DataFrame, str]:

@@ -14,7 +14,7 @@ from typing import Literal
 
 import polars as pl
 
-from factorlab._display import Summary, join_names, sizes
+from factorlab._display import Summary, data_line, join_names, sizes
 from factorlab.errors import MarketError, ParameterError
 from factorlab.market import Market
 from factorlab.northbound.hygiene import bonus_events
@@ -142,13 +142,12 @@ class Portraits:
         return wide.select(present).sort(sort_by, descending=True, nulls_last=True)
 
     def _display(self) -> Summary:
-        shown = [f"{k} {v[:16] if k == 'content_hash' else v}" for k, v in self.data.items()]
         p = self.params
         span = (
             f"{self.flows['date'].min()} .. {self.flows['date'].max()}" if self.flows.height else ""
         )
         lines = (
-            "data: " + (", ".join(shown) or "not recorded"),
+            data_line(self),  # the one rendering of what the data was
             f"flows against {p.flow_index}; coverage of {join_names(p.indices)}; {p.cap} cap; "
             f"{p.flow_period}ly industry flows",
             f"dates: {span}; "
@@ -272,7 +271,7 @@ def _flows(market: Market, split: ParticipantSplit, index: str) -> pl.DataFrame:
     )
     kinds = ("trading", "allocation", "unclassified", "total")
     return f.with_columns(**{f"cum_{k}": pl.col(f"flow_{k}").cum_sum() for k in kinds}).join(
-        level, on="date", how="left"
+        level, on="date", how="left", maintain_order="left"
     )
 
 

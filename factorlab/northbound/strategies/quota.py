@@ -279,7 +279,7 @@ def quota_band(
     signal = (
         sig.select("date", "trade_date", "quota_date", "mf", "mid", "upper", "lower", "signal")
         .with_columns(action=action)
-        .join(reb, on="date", how="left")
+        .join(reb, on="date", how="left", maintain_order="left")
         .with_columns(position=(pl.col("held").forward_fill().fill_null(0) > 0).cast(pl.Int8))
         .drop("held")
     )

@@ -27,6 +27,7 @@ from factorlab.evaluate.metrics import annual_return, max_drawdown, sharpe_ratio
 from factorlab.frames import as_lazy, check_columns, check_numeric, check_unique_keys
 from factorlab.grid import AssetGrid, GridIndex, ffill_rows
 from factorlab.market import Market
+from factorlab.northbound.estimated import estimated_flows, study_estimates
 from factorlab.northbound.hygiene import NorthboundPanel, disclosure_end, research_panel
 from factorlab.northbound.participants import (
     ParticipantSplit,
@@ -240,7 +241,7 @@ def rotation_inputs(
         "prices", "assets", *(["northbound"] if kinds else []), purpose="the industry rotation"
     )
     has_participants = market.has("participant_holdings")
-    est, published = _estimates(estimated_holdings)
+    est = None if estimated_holdings is None else study_estimates(estimated_holdings)
     if est is not None and source == "participants" and "all" in kinds:
         raise ParameterError(
             "`estimated_holdings` extend the published holdings, not the participants': use "
@@ -284,27 +285,19 @@ def rotation_inputs(
                 "participant holdings (sum over CCASS participants of dS x VWAP)",
             )  # fmt: skip
     if est is not None and panel is None:
-        panel = research_panel(market, end=est["date"].max(), estimated_holdings=est)
+        panel = research_panel(market, end=est.frame["date"].max(), estimated_holdings=est.frame)
     if "all" in kinds and not use_participants:
         panel = panel if panel is not None else research_panel(market)
-        frame = panel.frame.filter(pl.col("flow").is_not_null()).select(
-            "date", "asset", value=pl.col("flow")
-        )
+        if est is None:
+            frame = panel.frame.filter(pl.col("flow").is_not_null())
+        else:  # an estimated day's flow counts from the day it is published
+            frame = estimated_flows(market, est, panel=panel)
+        frame = frame.select("date", "asset", value=pl.col("flow"))
         if frame.height == 0:
             raise MarketError("table `northbound` yields no daily flows to rank industries on.")
         first_day = frame["date"].min()
         last_day, est_from, src = min(frame["date"].max(), change), None, ""
         if est is not None:
-            # an estimated day's flow counts from the day it is published
-            frame = (
-                frame.join(published, on="date", how="left")
-                .with_columns(
-                    date=pl.when(pl.col("date") > change)
-                    .then(pl.col("published").fill_null(pl.col("date")))
-                    .otherwise(pl.col("date"))
-                )
-                .drop("published")
-            )
             last_day = frame["date"].max()
             est_from = int(np.searchsorted(dates, np.datetime64(change, "D"), side="right"))
             src = f"; estimated holdings after {change}"
@@ -363,27 +356,6 @@ def _industry_members(
         }
     )
     return assets, inds
-
-
-def _estimates(estimated: Any) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """(date, asset, shares) rows and (date, published) of estimated holdings, or Nones."""
-    if estimated is None:
-        return None, None
-    frame = getattr(estimated, "holdings", estimated)
-    lf = as_lazy(frame, name="estimated_holdings")
-    schema = lf.collect_schema()
-    check_columns(schema, ["date", "asset", "shares"], table="estimated_holdings")
-    pub = pl.col("published") if "published" in schema else pl.col("date")
-    rows = lf.select(
-        pl.col("date").cast(pl.Date),
-        pl.col("asset").cast(pl.String),
-        "shares",
-        published=pub.cast(pl.Date),
-    ).collect()
-    if rows.height == 0:
-        raise ParameterError("`estimated_holdings` has no rows.")
-    published = rows.group_by("date").agg(pl.col("published").max())
-    return rows.drop("published"), published
 
 
 def _flows(daily: np.ndarray, dates: np.ndarray, first: Any, last: Any, source: str) -> _Flows:
@@ -874,8 +846,8 @@ def _window(
                 raise DisclosureError(
                     f"`end` = {end_d} is after the last daily northbound disclosure "
                     f"({change}); the flows of this market end on {last_day}. The "
-                    f"rotation needs daily holdings: pass end <= {last_day} (post-2024 "
-                    "estimated holdings are not supported by the rotation)."
+                    f"rotation needs daily holdings: pass end <= {last_day}, or inputs "
+                    "built with rotation_inputs(estimated_holdings=) (seed 002's estimates)."
                 )
             raise ParameterError(
                 f"`end` = {end_d} is after the last day of "
@@ -936,7 +908,7 @@ def _daily(book: BacktestResult, uni: _Universe) -> pl.DataFrame:
         "date", "nav_net", "net", "gross", "cost", "turnover", "benchmark", "excess"
     )
     if uni.broad is not None:
-        d = d.join(uni.broad, on="date", how="left").with_columns(
+        d = d.join(uni.broad, on="date", how="left", maintain_order="left").with_columns(
             excess_broad=pl.col("net") - pl.col("broad")
         )
     return d.with_columns(excess_nav=(1.0 + pl.col("excess")).cum_prod())

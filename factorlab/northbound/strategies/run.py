@@ -24,11 +24,14 @@ from typing import Any
 import polars as pl
 
 from factorlab._cache import cached, code_fingerprint, read_result, store, write_result
-from factorlab._display import Summary, join_names, sizes
+from factorlab._display import Summary, data_line, join_names, sizes
 from factorlab._version import __version__
 from factorlab.errors import MarketError, ParameterError
 from factorlab.market import Market
+from factorlab.northbound.estimated import StudyEstimates, estimated_note, study_estimates
+from factorlab.northbound.hygiene import disclosure_end
 from factorlab.northbound.participants import ParticipantSplit, classify_participants
+from factorlab.northbound.strategies.flows import FLOW_KINDS, market_flows
 from factorlab.northbound.strategies.portraits import PORTRAIT_TABLES, portraits
 from factorlab.northbound.strategies.quota import quota_band, quota_band_index
 from factorlab.northbound.strategies.rotation import (
@@ -69,9 +72,10 @@ class _Shared:
     """What several parts read, computed once per call: the participant split and the
     rotation's inputs (industry returns, caps, holdings and flows)."""
 
-    def __init__(self, market: Market, say: Progress) -> None:
+    def __init__(self, market: Market, say: Progress, est: StudyEstimates | None = None) -> None:
         self.market = market
         self.say = say
+        self.est = est  # estimated holdings past the disclosure change (all-money flows)
         self.seconds: dict[str, float] = {}
 
     def _timed(self, stage: str, make: Callable[[], Any]) -> Any:
@@ -88,14 +92,18 @@ class _Shared:
     @cached_property
     def rotation_inputs(self) -> RotationInputs:
         split = self.split if self.market.has("participant_holdings") else None
-        return self._timed("rotation inputs", lambda: rotation_inputs(self.market, split=split))
+        return self._timed(
+            "rotation inputs",
+            lambda: rotation_inputs(self.market, split=split, estimated_holdings=self.est),
+        )
 
     def inputs_for(self, options: Mapping[str, Any]) -> RotationInputs:
         """The shared rotation inputs, or the part's own when it sets `inputs` options."""
         if not options:
             return self.rotation_inputs
         split = self.split if self.market.has("participant_holdings") else None
-        return rotation_inputs(self.market, **{"split": split, **options})
+        kw = {"split": split, "estimated_holdings": self.est, **options}
+        return rotation_inputs(self.market, **kw)
 
 
 Frames = dict[str, pl.DataFrame]
@@ -271,15 +279,24 @@ _TIMING_SHARED = ("window", "history", "costs", "in_sample", "end", "tracking_bp
 
 
 def _timing(
-    market: Market, kw: dict[str, Any], split: ParticipantSplit | None, say: Progress
+    market: Market,
+    kw: dict[str, Any],
+    split: ParticipantSplit | None,
+    say: Progress,
+    est: StudyEstimates | None = None,
 ) -> tuple[Frames, Frames]:
     """The threshold grid with `kw`, then one book at each index x flow x book's in-sample best
-    (N, M) with the grid's shared keywords."""
+    (N, M) with the grid's shared keywords (and the estimated holdings, when given)."""
+    flow_data = None
+    if est is not None:  # the flows past the disclosure change, read once for the grid and books
+        kinds = tuple(dict.fromkeys(kw.get("flows", FLOW_KINDS)))
+        flow_data = market_flows(market, kinds=kinds, split=split, estimated_holdings=est)
+        kw = {**kw, "flow_data": flow_data}
     grid = threshold_grid(market, split=split, **kw)
     say(f"threshold grid: {grid.table.height // 6} points (图19-22)")
     best = grid.best()
     picks = best.filter(pl.col("sample") == "in").select("index", "flow", "book", "n", "m")
-    common = {k: kw[k] for k in _TIMING_SHARED if k in kw}
+    common = {k: kw[k] for k in (*_TIMING_SHARED, "flow_data") if k in kw}
     stats, daily, signals = [], [], []
     for index, flow, book, n, m in picks.iter_rows():
         r = threshold_timing(
@@ -317,7 +334,7 @@ def _run_threshold(
     split = kw.pop("split", None)
     if split is None and market.has("participant_holdings"):
         split = shared.split
-    return _timing(market, kw, split, say)
+    return _timing(market, kw, split, say, shared.est)
 
 
 #: Seed 004 §2.2's in-sample claims for the all-flow long-only timing (2017-2022).
@@ -335,7 +352,7 @@ def _run_real(
     market: Market, shared: _Shared, options: Options, say: Progress
 ) -> tuple[Frames, Frames]:
     kw = {"indices": ("csi300",), "flows": ("all",), **options.get("threshold", {})}
-    tables, series = _timing(market, kw, None, say)
+    tables, series = _timing(market, kw, None, say, shared.est)
     q = quota_band_index(market, **options.get("quota_index", {}))
     say("quota band on the index")
     books = tables["books"].filter((pl.col("book") == "long_only") & (pl.col("sample") != "full"))
@@ -479,6 +496,8 @@ class StrategiesParams:
 
     parts: tuple[str, ...] = STRATEGY_PARTS
     options: tuple[tuple[str, str | None], ...] = ()
+    #: sha256 of the estimated holdings' values (``estimated_holdings=``); None: no estimates.
+    estimated_holdings: str | None = None
 
     def key(self, market_hash: str) -> str | None:
         """The cache key on the market whose (verified) content hash is `market_hash`; None
@@ -493,6 +512,7 @@ class StrategiesParams:
                 "code": code_fingerprint(),
                 "parts": list(self.parts),
                 "options": [list(o) for o in self.options],
+                "estimated_holdings": self.estimated_holdings,
             },
             sort_keys=True,
         )
@@ -505,7 +525,9 @@ class StrategiesResult:
 
     ``tables``: part -> {name -> tidy frame} (statistics, portraits, grids); ``series``: part ->
     {name -> daily frame} (flows, signals, NAVs). ``seconds``: run time per part. ``data``: what
-    the call ran on (source, preset, seed, content hash, path).
+    the call ran on (source, preset, seed, content hash, path). ``estimated_from``: with
+    ``estimated_holdings``, the disclosure change: every frame with a ``date`` column then has
+    a boolean ``estimated`` column (True after it), else None.
     """
 
     tables: dict[str, dict[str, pl.DataFrame]]
@@ -513,6 +535,7 @@ class StrategiesResult:
     params: StrategiesParams
     seconds: dict[str, float]
     data: dict[str, str] = field(default_factory=dict)
+    estimated_from: dt.date | None = None
 
     def table(self, part: str, name: str) -> pl.DataFrame:
         """One table (or daily series) of one part; a ParameterError names what there is."""
@@ -528,11 +551,13 @@ class StrategiesResult:
         return tuple(p for p in self.params.parts if p in self.tables or p in self.series)
 
     def _display(self) -> Summary:
-        shown = [f"{k} {v[:16] if k == 'content_hash' else v}" for k, v in self.data.items()]
         lines = [
-            "data: " + (", ".join(shown) or "not recorded"),
+            data_line(self),  # the one rendering of what the data was
             f"parts: {join_names(self.parts)}; {sum(self.seconds.values()):.1f} s",
         ]
+        note = estimated_note(self.estimated_from, self.data)
+        if note:
+            lines.append(note)
         for part in self.parts:
             frames = {**self.tables.get(part, {}), **self.series.get(part, {})}
             lines.append(f"{part}: {sizes(frames)}")
@@ -618,6 +643,11 @@ def _resolve(
             allowed -= _FIXED.get(group, set()) if not spec.flat else set()
             if group == "layered":
                 allowed = (allowed - {"flow"}) | {"flows"}
+            if "estimated_holdings" in kwargs:
+                raise ParameterError(
+                    f"pass estimated holdings as run_strategies(estimated_holdings=...), not in "
+                    f"`options['{part}']`: every part that can use them then reads the same ones."
+                )
             bad = sorted(set(kwargs) - allowed)
             if bad:
                 raise ParameterError(
@@ -694,6 +724,20 @@ def _cache_path(market: Market, params: StrategiesParams, cache: bool | str | Pa
     return root / key
 
 
+def _marked(group: dict[str, Frames], change: dt.date) -> dict[str, Frames]:
+    """`group` with an ``estimated`` column (``date`` after `change`) on every frame that has
+    a ``date`` column and none yet (a part's own flag, e.g. the rotation's, is kept)."""
+    return {
+        part: {
+            name: f.with_columns(estimated=pl.col("date") > change)
+            if "date" in f.columns and "estimated" not in f.columns
+            else f
+            for name, f in frames.items()
+        }
+        for part, frames in group.items()
+    }
+
+
 @reports_progress("northbound strategies")
 def run_strategies(
     market: Market,
@@ -702,6 +746,7 @@ def run_strategies(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     cache: bool | str | Path = True,
     progress: ProgressOption = "auto",
+    estimated_holdings: Any = None,
 ) -> StrategiesResult:
     """Run the northbound strategies of seeds 000 and 004 on `market` with their defaults.
 
@@ -726,6 +771,17 @@ def run_strategies(
         the factorlab version and the parameters, so a rerun reads them back; a path: cache
         there; False: no cache. A market without a content hash (built in memory) or an option
         without a stable text (a frame, a function) is not cached.
+    estimated_holdings
+        Holdings after the market's disclosure change (seed 002: a
+        :class:`~factorlab.northbound.estimation.HoldingsEstimate` from ``estimate_holdings``,
+        or a (date, asset, shares [, published, flow]) frame). The parts on all-money flows
+        then run past the change: ``threshold`` and ``real_data`` (the link figures up to the
+        change, then the estimated flows), ``rotation`` and ``etf_rotation`` (all-flow
+        rankings). Each estimated day enters on the day it is published. Trading / allocation
+        flows, the portraits and the quota band stay within the daily disclosure (estimates
+        have no participants; the quota band's mf is quota usage). Every frame with a ``date``
+        column gets an ``estimated`` column (``date`` after the change), ``estimated_from`` is
+        the change, and the digest of the estimates is part of the cache key.
     progress
         See :mod:`factorlab.progress`: a line per finished stage of each part, ``PART: 1.2s``
         when a part is done, or ``cached strategies: PATH``.
@@ -751,17 +807,22 @@ def run_strategies(
             f"{', '.join(market.names) or 'none'}). Load a market with them (the synthetic "
             f"market has every table), {way_out}."
         )
+    est = None if estimated_holdings is None else study_estimates(estimated_holdings)
     params = StrategiesParams(
         parts=chosen,
         options=tuple((p, _option_text(_resolved(p, opts.get(p, {})))) for p in chosen),
+        estimated_holdings=None if est is None else est.digest_all,
     )
     data = data_description(market)
+    if est is not None:
+        data |= {"estimated_holdings": est.source, "estimated_hash": str(est.digest_all)[:16]}
+    change = None if est is None else disclosure_end(market)
     cache_path = _cache_path(market, params, cache)
     hit = cached(lambda path: StrategiesResult.load(path, params), cache_path, "strategies result")
     if hit is not None:
         progress(f"cached strategies: {cache_path}")
-        return replace(hit, data=data)
-    shared = _Shared(market, progress)
+        return replace(hit, data=data, estimated_from=change)
+    shared = _Shared(market, progress, est)
     tables: dict[str, Frames] = {}
     series: dict[str, Frames] = {}
     seconds: dict[str, float] = {}
@@ -772,8 +833,11 @@ def run_strategies(
         seconds[part] = round(time.perf_counter() - t0 - shared_now, 3)
         progress(f"{part}: {seconds[part]:.1f}s")
     seconds = {**shared.seconds, **seconds}
+    if change is not None:  # every estimated date marked, in every dated frame
+        tables, series = _marked(tables, change), _marked(series, change)
     result = StrategiesResult(
-        tables=tables, series=series, params=params, seconds=seconds, data=data
-    )
+        tables=tables, series=series, params=params, seconds=seconds, data=data,
+        estimated_from=change,
+    )  # fmt: skip
     store(result.save, cache_path, "strategies")
     return result

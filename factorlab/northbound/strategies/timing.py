@@ -23,10 +23,11 @@ import polars as pl
 from factorlab._display import Summary
 from factorlab._kernels.timing import slice_moments_nb
 from factorlab.backtest import NO_COSTS, BacktestResult, Costs, backtest_many
-from factorlab.calendar import DISCLOSURE_END, TRADING_DAYS
+from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import DisclosureError, MarketError, ParameterError
 from factorlab.grid import AssetGrid, ffill_rows
 from factorlab.market import Market
+from factorlab.northbound.hygiene import disclosure_end
 from factorlab.northbound.participants import ParticipantSplit
 from factorlab.northbound.strategies.flows import FLOW_KINDS, FlowKind, MarketFlows, market_flows
 from factorlab.northbound.study import data_description
@@ -132,6 +133,8 @@ class _Inputs:
     grid: AssetGrid
     indices: tuple[str, ...]
     data: dict[str, str]
+    #: the disclosure change when all-money flows after it are estimated, else None
+    estimated_from: dt.date | None = None
 
 
 def _normalize_index(name: str) -> str:
@@ -146,6 +149,7 @@ def _inputs(
     split: ParticipantSplit | None,
     tracking_bps: float,
     flows: MarketFlows | None = None,
+    estimated: Any = None,
 ) -> _Inputs:
     if isinstance(indices, str):
         indices = (indices,)
@@ -165,26 +169,28 @@ def _inputs(
             f"threshold timing needs index(es) {missing} in table `indices`, which holds "
             f"{avail}; pass indices= among them (or add the index's daily closes)."
         )
-    last_allowed = DISCLOSURE_END if end is None else end
-    if end is not None and end > DISCLOSURE_END:
-        raise DisclosureError(
-            f"`end` = {end} is after the last daily northbound disclosure ({DISCLOSURE_END}): "
-            "daily link turnover and participant holdings stop there. Pass end <= "
-            f"{DISCLOSURE_END} (post-2024 estimated flows are not supported by the timing)."
-        )
     mf = (
         flows
         if flows is not None
-        else market_flows(market, kinds=tuple(dict.fromkeys(kinds)), split=split)
+        else market_flows(
+            market, kinds=tuple(dict.fromkeys(kinds)), split=split, estimated_holdings=estimated
+        )
     )
+    change = disclosure_end(market)
+    est_from = mf.estimated_from if "all" in kinds else None
+    if end is not None and end > change and est_from is None:
+        raise DisclosureError(
+            f"`end` = {end} is after the last daily northbound disclosure ({change}): "
+            "daily link turnover and participant holdings stop there. Pass end <= "
+            f"{change}, or estimated_holdings= (seed 002's estimate_holdings(market)) for "
+            "all-money flows past it."
+        )
+    last_allowed = (change if est_from is None else dt.date.max) if end is None else end
     sessions = pl.DataFrame({"date": ix["date"].unique().sort()})
     dates, series = {}, {}
     for k in kinds:  # each kind on its own days (that are sessions of the index)
-        f = (
-            mf.series(k)
-            .filter(pl.col("date") <= last_allowed)
-            .join(sessions, on="date", how="semi")
-        )
+        last = last_allowed if k == "all" else min(last_allowed, change)
+        f = mf.series(k).filter(pl.col("date") <= last).join(sessions, on="date", how="semi")
         dates[k] = f["date"].to_numpy().astype("datetime64[D]")
         series[k] = f["flow"].cast(pl.Float64).fill_null(0.0).to_numpy()
     wide = ix.pivot(on="index", index="date", values="close").sort("date")
@@ -205,6 +211,7 @@ def _inputs(
         grid=grid,
         indices=names,
         data=data_description(market),
+        estimated_from=mf.estimated_from,  # every kind's rows after it marked (types: none)
     )
 
 
@@ -431,7 +438,10 @@ def _book_stats(
             sb.append(np.full(len(rows), c, np.int64))
             ss.append(rows)
             se.append(np.append(rows[1:], n_t))
-            sp.append(np.asarray(positions[k], dtype=float)[: len(rows)])
+            pos = np.zeros(len(rows))  # a book that never crossed holds one cash row
+            given = np.asarray(positions[k], dtype=float)[: len(rows)]
+            pos[: len(given)] = given
+            sp.append(pos)
         b = _Books(
             dates=dates,
             net=net,
@@ -474,6 +484,12 @@ def _targets_of(
 # -- results -----------------------------------------------------------------------------------
 
 
+def _estimated_lines(estimated_from: dt.date | None) -> tuple[str, ...]:
+    if estimated_from is None:
+        return ()
+    return (f"all-money flows after {estimated_from} are estimated (seed 002 estimated holdings)",)
+
+
 @dataclass(frozen=True)
 class TimingResult:
     """One threshold-timing book.
@@ -483,7 +499,9 @@ class TimingResult:
     position the day's flows call for, filled at the next close); ``book``: the backtest
     (:class:`~factorlab.backtest.BacktestResult`; daily, trades, signals, ...); ``stats``: the
     seed's statistics per sample and costs (:func:`timing_statistics`); ``params``;
-    ``source``: what the flows are; ``data``: what it ran on.
+    ``source``: what the flows are; ``data``: what it ran on; ``estimated_from``: the
+    disclosure change when the flows after it are estimated (``estimated_holdings=``; the
+    signal's ``estimated`` column marks those days), else None.
     """
 
     signal: pl.DataFrame
@@ -492,6 +510,7 @@ class TimingResult:
     params: dict[str, Any]
     source: str
     data: dict[str, str] = field(default_factory=dict)
+    estimated_from: dt.date | None = None
 
     def _display(self) -> Summary:
         p = self.params
@@ -502,6 +521,7 @@ class TimingResult:
                 f"data: {', '.join(f'{k} {v}' for k, v in self.data.items())}",
                 f"flows: {self.source}",
                 f"history: {p['history']} window of {p['window']} sums; costs {p['costs']}",
+                *_estimated_lines(self.estimated_from),
             ),
             self.stats.filter(pl.col("sample") != "full").select(
                 "sample",
@@ -527,12 +547,14 @@ class TimingResult:
 class TimingGrid:
     """Every N x M x flow x index x book of :func:`threshold_grid`: ``table`` (index, flow,
     book, n, m, sample, costs and the statistics of :func:`timing_statistics`), ``params``,
-    ``sources`` (flow kind -> what it is), ``data``."""
+    ``sources`` (flow kind -> what it is), ``data``, ``estimated_from`` (as
+    :class:`TimingResult`'s: the out-of-sample rows then include estimated days)."""
 
     table: pl.DataFrame
     params: dict[str, Any]
     sources: dict[str, str]
     data: dict[str, str] = field(default_factory=dict)
+    estimated_from: dt.date | None = None
 
     def surface(
         self,
@@ -589,6 +611,7 @@ class TimingGrid:
             (
                 f"data: {', '.join(f'{k} {v}' for k, v in self.data.items())}",
                 f"history: {p['history']} window of {p['window']} sums; costs {p['costs']}",
+                *_estimated_lines(self.estimated_from),
             ),
             best.filter(pl.col("sample") == "in").select(
                 "index", "flow", "book", "n", "m", "annual_return", "sharpe", "win_rate"
@@ -622,6 +645,7 @@ def threshold_timing(
     tracking_bps: float = 0.0,
     split: ParticipantSplit | None = None,
     flow_data: MarketFlows | None = None,
+    estimated_holdings: Any = None,
 ) -> TimingResult:
     """Seed 004's threshold timing on one index with one flow.
 
@@ -649,13 +673,22 @@ def threshold_timing(
     in_sample
         The in-sample span (default 2017-01-01 .. 2022-12-31); out of sample is after it.
     end
-        Last flow day used; default and latest: the last daily disclosure (2024-08-16).
+        Last flow day used; default and latest: the market's last daily disclosure
+        (:func:`~factorlab.northbound.hygiene.disclosure_end`, 2024-08-16 on real data), or
+        with `estimated_holdings` the last estimated flow day.
     tracking_bps
         Yearly cost of holding the index proxy (bps), 0 by default.
     split, flow_data
         A participant split, or the market's flows
         (:func:`~factorlab.northbound.strategies.flows.market_flows`), computed once and
         reused (the flows of every kind the call needs).
+    estimated_holdings
+        Holdings after the disclosure change (a
+        :class:`~factorlab.northbound.estimation.HoldingsEstimate` or a (date, asset, shares
+        [, published, flow]) frame): all-money flows then run past it
+        (:func:`~factorlab.northbound.strategies.flows.market_flows`), each estimated day on
+        the day it is published; the signal's ``estimated`` column marks them. Trading and
+        allocation flows stay within the daily disclosure.
 
     Raises
     ------
@@ -663,11 +696,13 @@ def threshold_timing(
         No ``indices`` table or not the index; no flows of the kind (``quotas`` /
         ``northbound_flows`` for all money, participant holdings for the types).
     DisclosureError
-        `end` after the 2024 disclosure change.
+        `end` after the disclosure change without `estimated_holdings`.
     ParameterError
         `n` < 1 or `n` + `window` beyond the data, `window` <= 1, `m` < 0, an unknown book.
     """
-    inp = _inputs(market, (index,), (flow,), end, split, tracking_bps, flow_data)
+    inp = _inputs(
+        market, (index,), (flow,), end, split, tracking_bps, flow_data, estimated_holdings
+    )
     _check(n, m, window, len(inp.dates[flow]), history, book)
     name = inp.indices[0]
     f = inp.flows[flow]
@@ -698,6 +733,8 @@ def threshold_timing(
             "position": pos,
         }
     )
+    if inp.estimated_from is not None:
+        signal = signal.with_columns(estimated=pl.col("date") > inp.estimated_from)
     stats = _book_stats(inp.grid, [res], [p], [name], in_sample).drop("book_id")
     params = {
         "index": name, "flow": flow, "n": int(n), "m": float(m), "window": window,
@@ -705,7 +742,7 @@ def threshold_timing(
         "in_sample": in_sample, "end": str(inp.dates[flow][-1]) if len(inp.dates[flow]) else None,
         "tracking_bps": tracking_bps,
     }  # fmt: skip
-    return TimingResult(signal, res, stats, params, inp.sources[flow], inp.data)
+    return TimingResult(signal, res, stats, params, inp.sources[flow], inp.data, inp.estimated_from)
 
 
 def threshold_grid(
@@ -724,6 +761,7 @@ def threshold_grid(
     tracking_bps: float = 0.0,
     split: ParticipantSplit | None = None,
     flow_data: MarketFlows | None = None,
+    estimated_holdings: Any = None,
 ) -> TimingGrid:
     """:func:`threshold_timing` for every N x M x flow x index x book: one pass over the flows
     per (flow, N) for all M at once, every book of the grid in one
@@ -740,7 +778,7 @@ def threshold_grid(
     books = tuple(books)
     if not ns or not len(ms_arr) or not flows or not books:
         raise ParameterError("`ns`, `ms`, `flows` and `books` must each hold at least one value.")
-    inp = _inputs(market, indices, flows, end, split, tracking_bps, flow_data)
+    inp = _inputs(market, indices, flows, end, split, tracking_bps, flow_data, estimated_holdings)
     for flow in flows:
         for n in ns:
             for m in ms_arr:
@@ -799,7 +837,7 @@ def threshold_grid(
         "books": books, "window": window, "history": history, "costs": _costs_text(costs),
         "in_sample": in_sample, "tracking_bps": tracking_bps,
     }  # fmt: skip
-    return TimingGrid(table, params, inp.sources, inp.data)
+    return TimingGrid(table, params, inp.sources, inp.data, inp.estimated_from)
 
 
 def _books(
@@ -816,7 +854,7 @@ def _books(
 
 def _empty_book(grid: AssetGrid, costs: Costs | None, index: str) -> BacktestResult:
     """A book that never trades (no crossing): all cash."""
-    first = pl.Series([grid.dates[0]], dtype=pl.Date)
+    first = pl.Series(grid.dates[:1]).cast(pl.Date)  # a list of one datetime64 is not a Date
     t = pl.DataFrame({"point": [0], "date": first, "asset": [index], "weight": [0.0]})
     return _books(grid, t, costs, index)[0]
 

@@ -1,0 +1,47 @@
+"""Shared markets of the estimation tests (seed 002: tests/northbound/test_estimation*.py),
+generated once per session and cached in its temporary directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from factorlab.datasets import synthetic_market
+from factorlab.market import Market
+
+#: The estimation tests' disclosure change: two years of daily ground truth, then a year of
+#: quarterly snapshots.
+EST_CHANGE = dt.date(2023, 1, 1)
+
+
+def estimation_market(seed: int, cache) -> Market:
+    """200 stocks, 2021-07-01 .. 2023-12-31, daily disclosure until 2023-01-01."""
+    return synthetic_market(
+        n_assets=200,
+        start="2021-07-01",
+        end="2023-12-31",
+        seed=seed,
+        disclosure_change=EST_CHANGE,
+        cache=cache,
+        progress=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def est_market(est_market_of) -> Market:
+    """:func:`estimation_market` with seed 11."""
+    return est_market_of(11)
+
+
+@pytest.fixture(scope="session")
+def est_market_of(tmp_path_factory: pytest.TempPathFactory):
+    """``est_market_of(seed)``: :func:`estimation_market` of another seed (one per session)."""
+    made: dict[int, Market] = {}
+
+    def make(seed: int) -> Market:
+        if seed not in made:
+            made[seed] = estimation_market(seed, tmp_path_factory.mktemp("est") / f"m{seed}")
+        return made[seed]
+
+    return make
