@@ -223,7 +223,9 @@ def test_printed_comovement_bounds_what_the_printed_stocks_can_say(market):
     for col in ("daily", "sum_22d"):
         assert c["r2_printed"][col] - 1e-12 <= c["r2_ceiling"][col] <= 1.0
         assert -1.0 <= c["corr_moves"][col] <= 1.0
-    assert 0.05 < c["printed_value_share"]["daily"] < 0.3  # the seed: 10-15%
+    # the seed: 10-15%; GENERATOR_VERSION 7 on this 200-stock market (seed 11): 0.53, one
+    # giant holding under 30m shares (see test_disclosure_statistics_before_and_after)
+    assert 0.05 < c["printed_value_share"]["daily"] < 0.6
 
 
 def test_every_snapshot_reanchors_the_chain(market, estimate):
