@@ -204,9 +204,10 @@ def test_ablations_behave_as_the_seed_says(market, estimate):
 def test_estimator_beats_the_naive_baseline_on_the_flow_level(market, estimate):
     table = validation_table(market, estimate=estimate, ablations=False)
     row = {r["metric"]: r for r in table.iter_rows(named=True)}
-    # the yuan level of daily flows: the margin is 0.13-0.52 on seeds 11-14. Holding value and
-    # weight errors beat the naive on seeds 11-13 but not 14 (small markets), so not asserted
+    # the yuan level of daily flows (margin 0.19 on this market, GENERATOR_VERSION 7), and the
+    # holding value (0.173 against 0.250)
     assert row["r2_level_daily"]["estimator"] > row["r2_level_daily"]["naive"] + 0.1
+    assert row["value_tracking_error"]["estimator"] < row["value_tracking_error"]["naive"] - 0.04
     # the direction metrics: at least as good as the seed's figures
     assert row["hit_daily"]["estimator"] > 0.55
     assert row["hit_22d"]["estimator"] > 0.6
@@ -423,7 +424,12 @@ def test_calibration_seed_figures_and_ablations_on_three_seeds(seed, est_market_
     # the seed's ablations: the known total recovers the flows, buy-and-hold sees none
     assert t["r2_daily"]["known_total"] > 0.9  # seed: 92%
     assert abs(t["r2_level_daily"]["buy_and_hold"]) < 0.05
-    # the naive baseline: beaten on the yuan level of the flows (margin >= 0.13 on seeds 11-14
-    # before GENERATOR_VERSION 7, 0.067 on seed 13 after); the scale-free R² and hit rates tie or
-    # trail it on this market (docs/estimation.md §4)
-    assert t["r2_level_daily"]["estimator"] > t["r2_level_daily"]["naive"] + 0.05
+    # the naive baseline: beaten on the yuan level of the flows (calibrated estimator,
+    # GENERATOR_VERSION 7: margin 0.19 / 0.32 / 0.20 on seeds 11 / 12 / 13)
+    assert t["r2_level_daily"]["estimator"] > t["r2_level_daily"]["naive"] + 0.1
+    # the scale-free R² and hit rates tie it (-0.05 .. +0.06 here): both read the same printed
+    # stocks, and what those say about the rest is bounded by the truth's in-sample ceiling
+    # (printed_comovement; docs/estimation.md §4): the estimator cannot clear it
+    c = {r["metric"]: r for r in printed_comovement(m).iter_rows(named=True)}
+    assert t["r2_daily"]["estimator"] < c["r2_ceiling"]["daily"] + 0.02
+    assert abs(t["r2_daily"]["estimator"] - t["r2_daily"]["naive"]) < 0.1
