@@ -32,6 +32,7 @@ def market150(tmp_path_factory) -> Market:
         n_assets=150,
         start="2017-01-01",
         end="2018-12-31",
+        index_flow=0.0,  # no index trackers: in 150 stocks they would hold every member
         cache=tmp_path_factory.mktemp("fix") / "m150",
     )
 
@@ -162,11 +163,12 @@ def test_a_member_without_holdings_is_not_in_a_leg(traded, study):
         for side in ("top", "bottom"):
             leg = held.filter(pl.col("side") == side)
             assert leg.height > 0 and (leg["shares"] > 0).all(), (pool, factor, side)
-    # and there were members without holdings to leave out: liq1500 is far from covered
+    # and there were members without holdings to leave out: liq1500 is not fully covered
+    # (GENERATOR_VERSION 7: 89-93% of its 45 members on every date)
     cov = study.coverage.filter(
         (pl.col("factor") == "nb_hold_value") & (pl.col("pool") == "liq1500") & pl.col("data")
     )
-    assert (cov["coverage"] < 0.9).all() and (cov["coverage"] > 0).all()
+    assert (cov["coverage"] < 0.97).all() and (cov["coverage"] > 0).all()
 
 
 # ---- 3. risk-free rate ------------------------------------------------------------------------
