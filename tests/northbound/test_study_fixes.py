@@ -164,11 +164,11 @@ def test_a_member_without_holdings_is_not_in_a_leg(traded, study):
             leg = held.filter(pl.col("side") == side)
             assert leg.height > 0 and (leg["shares"] > 0).all(), (pool, factor, side)
     # and there were members without holdings to leave out: liq1500 is not fully covered
-    # (GENERATOR_VERSION 7: 89-93% of its 45 members on every date)
+    # (GENERATOR_VERSION 7: 86-98%, mean 90%, of its 45 members)
     cov = study.coverage.filter(
         (pl.col("factor") == "nb_hold_value") & (pl.col("pool") == "liq1500") & pl.col("data")
     )
-    assert (cov["coverage"] < 0.97).all() and (cov["coverage"] > 0).all()
+    assert (cov["coverage"] < 1.0).all() and (cov["coverage"] > 0).all()
 
 
 # ---- 3. risk-free rate ------------------------------------------------------------------------
