@@ -423,11 +423,12 @@ def _import_scipy_stats() -> None:
 
 
 def _panel_with_flows(
-    market: Market, params: StudyParams, timer: _Timer
+    market: Market, params: StudyParams, timer: _Timer, estimated: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame, AssetGrid | None]:
     """(the research panel with the trading-type flows, the notes, the study's price grid
-    when the hygiene's prices cover exactly the panel's dates, else None)."""
-    panel = _panel(market, params, timer)
+    when the hygiene's prices cover exactly the panel's dates, else None); `estimated`: the
+    checked estimated holdings past the disclosure change, as :func:`_panel` takes them."""
+    panel = _panel(market, params, timer, estimated)
     frame, notes = panel.frame, panel.notes
     if panel.split is not None:
         index = panel.grid.index if panel.grid is not None else None
@@ -943,13 +944,18 @@ def factor_sweep(
     factors: FactorSpec = NORTHBOUND_FACTORS,
     pools: Sequence[str] = STUDY_POOLS,
     costs: Costs | None = None,
+    estimated_holdings: Any = None,
     progress: ProgressOption = "auto",
     **kwargs,
 ) -> pl.DataFrame:
     """The study over a parameter grid (window x top fraction x rebalance every k weeks) in one
     call; the data hygiene and the participant split run once. Returns the stacked tables with
     ``window``, ``top`` and ``every`` columns. `factors` takes handbook names and user factors
-    as :func:`factor_study` does; ``window`` sets the handbook factors' W only."""
+    as :func:`factor_study` does; ``window`` sets the handbook factors' W only.
+
+    `estimated_holdings` (as :func:`factor_study` takes them) extends every run past the
+    disclosure change; the table then has an ``estimated_from`` column (the change: holdings
+    after it are estimated), null when no date of the sweep is past it."""
     say = progress or (lambda msg: log.info(msg))
     allowed = {
         "entry",
@@ -975,14 +981,22 @@ def factor_sweep(
         if kwargs.get(key) is not None:
             kwargs[key] = to_date(kwargs[key], key)
     names, users, inputs, matches = _resolve_factors(factors, market)
+    est = None if estimated_holdings is None else study_estimates(estimated_holdings)
     base = StudyParams(
-        factors=names, user_factors=users, pools=tuple(pools), costs=costs or Costs(), **kwargs
+        factors=names,
+        user_factors=users,
+        pools=tuple(pools),
+        costs=costs or Costs(),
+        estimated_holdings=None if est is None else est.digest,
+        **kwargs,
     )
     _check(market, base)
     timer = _Timer(say)
     tables = []
     with _small_pages():
-        frame, notes, grid = _panel_with_flows(market, base, timer)
+        frame, notes, grid = _panel_with_flows(
+            market, base, timer, None if est is None else est.frame
+        )
         if grid is None:  # one grid for every run of the sweep
             grid = _study_grid(market, frame["date"].min(), frame["date"].max())
         notes = _code_notes(notes, matches)
@@ -996,7 +1010,12 @@ def factor_sweep(
                         res.table.with_columns(window=pl.lit(w), top=pl.lit(q), every=pl.lit(k))
                     )
                     say(f"sweep: window={w} top={q} every={k} done")
-    return pl.concat(tables)
+    out = pl.concat(tables)
+    if est is None:
+        return out
+    change = disclosure_end(market)
+    past = frame["date"].max() > change
+    return out.with_columns(estimated_from=pl.lit(change if past else None, dtype=pl.Date))
 
 
 def _code_notes(notes: pl.DataFrame, matches: Sequence[CodeMatch]) -> pl.DataFrame:

@@ -177,3 +177,22 @@ def test_cli_study_with_estimates_marks_the_table_and_the_reports(
     out2 = capsys.readouterr().out
     assert NOTE[:1].upper() + NOTE[1:] in out2
     assert out2.split("Factor", 1)[1] == table
+
+
+def test_the_sweep_takes_estimates_as_the_study_does(market, estimate, with_estimates):
+    from factorlab.northbound.study import factor_sweep
+
+    kw = {k: v for k, v in KW.items() if k != "progress"}
+    swept = factor_sweep(
+        market, windows=(20,), tops=(0.2,), every=(1,), estimated_holdings=estimate,
+        progress=False, **kw,
+    )  # fmt: skip
+    assert swept["estimated_from"].unique().to_list() == [CHANGE]
+    got = swept.drop("window", "top", "every", "estimated_from")
+    want = with_estimates.table.select(got.columns)
+    assert got.sort("factor", "pool").equals(want.sort("factor", "pool"))
+    # without estimates, as the study: an end past the change is refused, none stops at it
+    grid = {"windows": (20,), "tops": (0.2,), "every": (1,), "progress": False}
+    with pytest.raises(DisclosureError, match="estimated_holdings="):
+        factor_sweep(market, end="2023-06-30", **grid, **kw)
+    assert "estimated_from" not in factor_sweep(market, **grid, **kw).columns
