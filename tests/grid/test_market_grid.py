@@ -177,16 +177,20 @@ def test_perturbing_prices_after_d_changes_nothing_at_or_before_d(market):
         ),
     ]
     rows = int(base.index.date_rows(pl.Series([d]))[0]) + 1
+    # a stock listed after d has no row on or before d: it is absent when the future is dropped
+    listed = ~np.isnan(base.close[:rows]).all(axis=0)
+    assert listed.sum() > 0.8 * len(listed)
     for other in variants:
         g = AssetGrid.from_prices(other)
         cols = g.index.asset_cols(base.assets)
-        assert (cols >= 0).all()
+        assert (cols[listed] >= 0).all()
+        cols, keep = cols[listed], np.flatnonzero(listed)
         for name in ("close", "open", "vwap", "limit_up", "limit_down"):
             np.testing.assert_array_equal(
-                getattr(g, name)[:rows, cols], getattr(base, name)[:rows], err_msg=name
+                getattr(g, name)[:rows, cols], getattr(base, name)[:rows, keep], err_msg=name
             )
         for a, b in zip(g.tradable("next_open"), base.tradable("next_open"), strict=True):
-            np.testing.assert_array_equal(a[:rows, cols], b[:rows])
+            np.testing.assert_array_equal(a[:rows, cols], b[:rows, keep])
 
 
 def test_bad_tables_name_the_table_and_column():
