@@ -647,6 +647,23 @@ def _reason(h: int, d: DropReport, used: int, n_dates: int) -> str | None:
     return None
 
 
+def _mean_by_lag(frame: pl.DataFrame, value: str, alias: str) -> pl.DataFrame:
+    """``(horizon, alias)``: the mean of `value` per lag (nulls skipped), added up by numpy in
+    row order. The same bits on every run, whatever the threads: a Polars ``group_by().mean()``
+    may add a group up in another order from one run to the next (seen at 1e-17)."""
+    lags = frame.get_column("lag").to_numpy()
+    x = frame.get_column(value)
+    values, present = x.to_numpy(), x.is_not_null().to_numpy()
+    keys = np.unique(lags)
+    means = []
+    for lag in keys:
+        v = values[(lags == lag) & present]
+        means.append(float(v.sum() / v.size) if v.size else None)
+    return pl.DataFrame(
+        {"horizon": pl.Series(keys, dtype=pl.Int32), alias: pl.Series(means, dtype=pl.Float64)}
+    )
+
+
 def _summary(
     clean: CleanFactor,
     ic: pl.DataFrame,
@@ -670,19 +687,9 @@ def _summary(
     base = pl.DataFrame({"horizon": pl.Series(clean.horizons, dtype=pl.Int32)})
     top = qr.filter(pl.col("quantile") == quantiles).select("horizon", top_mean="mean_return")
     bottom = qr.filter(pl.col("quantile") == 1).select("horizon", bottom_mean="mean_return")
-    turn = (
-        quantile_turnover(clean)
-        .filter(pl.col("quantile") == quantiles)
-        .group_by("lag")
-        .agg(turnover_top=pl.col("turnover").mean())
-        .select(pl.col("lag").cast(pl.Int32).alias("horizon"), "turnover_top")
-    )
-    auto = (
-        factor_rank_autocorrelation(clean)
-        .group_by("lag")
-        .agg(rank_autocorr=pl.col("autocorrelation").mean())
-        .select(pl.col("lag").cast(pl.Int32).alias("horizon"), "rank_autocorr")
-    )
+    top_turnover = quantile_turnover(clean).filter(pl.col("quantile") == quantiles)
+    turn = _mean_by_lag(top_turnover, "turnover", "turnover_top")
+    auto = _mean_by_lag(factor_rank_autocorrelation(clean), "autocorrelation", "rank_autocorr")
     rows_clean = pl.Series([used[h] for h in clean.horizons], dtype=pl.Int64)
     out = (
         base.join(s, on="horizon", how="left")
