@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_sweep.py [--market small] [--factors 40] [--pools csi300,csi500,csi800]
-        [--runs serial,threads2,ray2] [--batch-size 50] [--horizons 1,5,10]
+        [--runs serial,threads2,ray2] [--batch-size 20] [--horizons 1,5,10]
 
 The market is a synthetic preset (``small``, ``default``, ``large``; generated once into the
 cache). The factors are lazy expressions on its prices (factor i: the ``2 + i % 40``-session
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--factors", type=int, default=40)
     parser.add_argument("--pools", default="csi300,csi500,csi800")
     parser.add_argument("--horizons", default="1,5,10")
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--runs", default="serial,threads2,ray2")
     parser.add_argument("--run", help=argparse.SUPPRESS)  # one configuration, in a child
     args = parser.parse_args(argv)

@@ -42,7 +42,7 @@ from factorlab.typing import Engine, Entry, ProgressOption, QuantileMode
 __all__ = ["DEFAULT_BATCH", "Evaluation", "evaluate"]
 
 #: Factors collected and scored per batch by :func:`evaluate` (``batch_size=None``).
-DEFAULT_BATCH = 50
+DEFAULT_BATCH = 20
 
 _ENTRY_COLUMN = {"close": None, "next_open": "open", "next_vwap": "vwap"}
 _FRAMES = ("summary", "ic", "quantile_returns", "drops")
@@ -277,22 +277,27 @@ def evaluate(
 
     parts: dict[tuple[str, str], _Part] = {}
     with executor(engine, workers=workers) as ex:
-        common = ex.share((panel, fwd, opts))
+        # shared once; each unit gets its own pool x factor rows (on Ray: put once each, so a
+        # task reads one column from the object store, not the batch)
+        common = ex.share((panel, fwd, opts, {p: info[1:] for p, info in pool_info.items()}))
         for b, names in enumerate(batches):
             if b:
                 factor_frame = _factor_batch(lf, names, price_data, date_col, asset_col)
-            subs = {
-                pool: factor_frame
-                if on_dates is None
-                else factor_frame.join(on_dates, on=[date_col, asset_col], how="semi")
-                for pool, (on_dates, _, _) in pool_info.items()
-            }
-            shared = ex.share({p: (subs[p], *pool_info[p][1:]) for p in pool_info})
-            units = [(pool, name) for pool in pool_info for name in names]
-            out = ex.map(_score_unit, units, shared=(common, shared), on_done=done)
+            units, rows = [], []
+            for pool, (on_dates, _, _) in pool_info.items():
+                sub = (
+                    factor_frame
+                    if on_dates is None
+                    else factor_frame.join(on_dates, on=[date_col, asset_col], how="semi")
+                )
+                for name in names:
+                    units.append((pool, name))
+                    rows.append((ex.share(sub.select(date_col, asset_col, name)),))
+                del sub
+            out = ex.map(_score_unit, units, shared=(common,), args=rows, on_done=done)
             parts.update(zip(units, out, strict=True))
             base += len(units)
-            del factor_frame, subs, shared
+            del factor_frame, rows
     # the serial order: pool by pool, each pool's factors in the order asked
     order = [parts[(pool, name)] for pool in pool_info for name in factors]
     lead = ["factor", "pool"]
@@ -328,17 +333,18 @@ class _Part:
 
 
 def _score_unit(
-    common: tuple[DensePanel, Any, _Options],
-    pools: Mapping[str, tuple[pl.DataFrame, int, pl.DataFrame]],
+    common: tuple[DensePanel, Any, _Options, Mapping[str, tuple[int, pl.DataFrame]]],
+    rows: pl.DataFrame,
     unit: tuple[str, str],
 ) -> _Part:
-    """Score one factor x pool: a unit of :func:`evaluate`'s sweep (a thread or a Ray task;
-    it reads the shared panel, forward returns and the pool's factor rows, writes nothing)."""
-    panel, fwd, o = common
+    """Score one factor x pool: a unit of :func:`evaluate`'s sweep (a thread or a Ray task; it
+    reads the shared panel and forward returns and its own (date, asset, factor) rows of the
+    pool, and writes nothing)."""
+    panel, fwd, o, pools = common
     pool, name = unit
-    sub, not_in_factor, per_date = pools[pool]
+    not_in_factor, per_date = pools[pool]
     tag = {"factor": name, "pool": pool}
-    f = sub.select(o.date_col, o.asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
+    f = rows.select(o.date_col, o.asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
     clean = _score(f, panel, fwd, name, pool, o.quantiles, o.mode, o.date_col, o.asset_col)
     d = clean.drops if isinstance(clean, CleanFactor) else clean
     d = replace(d, n_input=d.n_input + not_in_factor, not_in_factor=not_in_factor)
