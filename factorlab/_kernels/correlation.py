@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from factorlab._kernels.jit import njit
 from factorlab._kernels.rank import row_average_ranks_nb
 
 __all__ = ["ic_rows_nb", "rank_autocorrelation_nb", "row_pearson_nb"]

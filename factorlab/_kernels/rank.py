@@ -8,7 +8,8 @@ subset of the row in one linear walk, so a subset never needs a new sort.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from factorlab._kernels.jit import njit
 
 __all__ = [
     "average_ranks_nb",
