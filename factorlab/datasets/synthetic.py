@@ -1589,6 +1589,9 @@ def _participants(
     # churning weights of trading holders across publication days
     churn = ar1_nb(rng.standard_normal((len(row), int(pair_trading.sum()))), 0.9)
     part_s = pl.Series("participant", ids)
+    # the output order (date, asset, participant) within a day: the pairs by stock column, then
+    # participant index (codes and ids are sorted, and a stock's holders are distinct)
+    out_order = np.lexsort((pair_part, pair_stock))
     years = asof.astype("datetime64[Y]").astype(int) + 1970
     for year in np.unique(years):
         sel = np.flatnonzero(years == year)
@@ -1612,8 +1615,11 @@ def _participants(
         flat_starts = (starts[None, :-1] + n_pairs * np.arange(n_d)[:, None]).ravel()
         flat_starts = np.append(flat_starts, n_d * n_pairs)
         shares = split_shares_nb(total.ravel().astype(np.int64), w.ravel(), flat_starts)
-        nz = np.flatnonzero(shares > 0)
-        d_idx, p_idx = np.divmod(nz, n_pairs)
+        del w, total
+        shares = shares.reshape(n_d, n_pairs)[:, out_order]
+        keep = shares > 0
+        d_idx = np.repeat(np.arange(n_d), keep.sum(axis=1))
+        p_idx = np.broadcast_to(out_order, keep.shape)[keep]
         yield (
             "participant_holdings",
             pl.DataFrame(
@@ -1621,9 +1627,9 @@ def _participants(
                     "date": pl.Series(asof[sel], dtype=pl.Date).gather(d_idx),
                     "asset": codes.gather(pair_stock[p_idx]),
                     "participant": part_s.gather(pair_part[p_idx]),
-                    "shares": shares[nz],
+                    "shares": shares[keep],
                 }
-            ).sort("date", "asset", "participant"),
+            ),
         )
 
 
