@@ -9,7 +9,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["ar1_nb", "holdings_nb", "prices_nb", "split_shares_nb"]
+__all__ = [
+    "ar1_nb",
+    "cumprod_rows",
+    "cumsum_rows",
+    "holdings_nb",
+    "nan_cumsum_count_rows",
+    "nan_to_num",
+    "prices_nb",
+    "split_shares_nb",
+]
 
 
 @njit(cache=True, nogil=True)
@@ -186,3 +195,78 @@ def split_shares_nb(total: np.ndarray, weights: np.ndarray, starts: np.ndarray) 
             acc += v
         out[e - 1] = tot - acc
     return out
+
+
+@njit(cache=True, nogil=True)
+def _nan_to_num_flat(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    big = np.finfo(np.float64).max
+    for i in range(x.shape[0]):
+        v = x[i]
+        if np.isnan(v):
+            v = 0.0
+        elif v == np.inf:
+            v = big
+        elif v == -np.inf:
+            v = -big
+        out[i] = v
+    return out
+
+
+def nan_to_num(x: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(x)`` (a new array: NaN 0, +/-inf the largest finite float) in one pass."""
+    x = np.asarray(x)
+    if x.dtype != np.float64 or not x.flags.c_contiguous:
+        return np.nan_to_num(x)
+    return _nan_to_num_flat(x.reshape(-1)).reshape(x.shape)
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_rows(x: np.ndarray, product: bool) -> np.ndarray:
+    n_t, n = x.shape
+    out = np.empty((n_t, n))
+    for j in range(n):
+        out[0, j] = x[0, j]
+    for t in range(1, n_t):
+        for j in range(n):
+            out[t, j] = out[t - 1, j] * x[t, j] if product else out[t - 1, j] + x[t, j]
+    return out
+
+
+def cumsum_rows(x: np.ndarray) -> np.ndarray:
+    """``np.cumsum(x, axis=0)`` of a (T, N) float64 grid (the same sequential sums, one pass)."""
+    if x.dtype != np.float64 or x.ndim != 2 or not x.flags.c_contiguous or x.shape[0] == 0:
+        return np.cumsum(x, axis=0)
+    return _accumulate_rows(x, False)
+
+
+def cumprod_rows(x: np.ndarray) -> np.ndarray:
+    """``np.cumprod(x, axis=0)`` of a (T, N) float64 grid (the same sequential products)."""
+    if x.dtype != np.float64 or x.ndim != 2 or not x.flags.c_contiguous or x.shape[0] == 0:
+        return np.cumprod(x, axis=0)
+    return _accumulate_rows(x, True)
+
+
+@njit(cache=True, nogil=True)
+def nan_cumsum_count_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(np.cumsum(np.nan_to_num(x), axis=0), np.cumsum(~np.isnan(x), axis=0))`` of a (T, N)
+    float64 grid, in one pass."""
+    n_t, n = x.shape
+    s = np.empty((n_t, n))
+    c = np.empty((n_t, n), dtype=np.int64)
+    big = np.finfo(np.float64).max
+    for t in range(n_t):
+        for j in range(n):
+            v = x[t, j]
+            ok = not np.isnan(v)
+            if v == np.inf:
+                v = big
+            elif v == -np.inf:
+                v = -big
+            if t == 0:
+                s[t, j] = v if ok else 0.0
+                c[t, j] = 1 if ok else 0
+            else:
+                s[t, j] = s[t - 1, j] + (v if ok else 0.0)
+                c[t, j] = c[t - 1, j] + (1 if ok else 0)
+    return s, c
