@@ -24,6 +24,11 @@ from factorlab.calendar import (
 )
 from factorlab.datasets._synth_kernels import (
     ar1_nb,
+    bar_high_nb,
+    bar_low_nb,
+    bar_open_nb,
+    bar_volume_nb,
+    bar_vwap_nb,
     cumprod_rows,
     cumsum_rows,
     holdings_nb,
@@ -808,34 +813,19 @@ def _bars(
     float_shares: np.ndarray,
     rv: np.random.Generator,
 ) -> _Bars:
-    """Volume, amount and OHLC around the close, within the day's price limits."""
+    """Volume, amount and OHLC around the close, within the day's price limits.
+
+    The arithmetic runs in fused one-pass kernels (``bar_*_nb``, equal bit for bit to the numpy
+    expressions in their docstrings); the noise is drawn in between, in the same order."""
     n_t, n = close.shape
     turn = np.exp(0.45 * ar1_nb(rv.standard_normal((n_t, n)), 0.9))
-    turn *= (0.012 * np.exp(-0.35 * u.zsize) * np.exp(rv.normal(0, 0.3, n)))[None, :]
-    turn *= 1.0 + 12.0 * nan_to_num(np.abs(realized))
-    np.minimum(turn, 0.5, out=turn)
-    volume = np.maximum(np.round(turn * float_shares, -2), 100.0)
+    col = 0.012 * np.exp(-0.35 * u.zsize) * np.exp(rv.normal(0, 0.3, n))
+    volume = bar_volume_nb(turn, col, realized, float_shares)
     del turn
-    gap = 0.35 * nan_to_num(realized) + 0.004 * rv.standard_normal((n_t, n))
-    upper = ref * (1.0 + u.limit)
-    lower = ref * (1.0 - u.limit)
-    open_ = np.clip(np.round(ref * (1.0 + gap), 2), lower, upper)
-    del gap
-    hi_body = np.maximum(open_, close)
-    high = np.round(hi_body * (1 + np.abs(rv.normal(0, 0.006, (n_t, n)))), 2)
-    np.minimum(high, np.round(upper, 2), out=high)
-    np.maximum(high, hi_body, out=high)
-    del hi_body, upper
-    lo_body = np.minimum(open_, close)
-    low = np.round(lo_body * (1 - np.abs(rv.normal(0, 0.006, (n_t, n)))), 2)
-    np.maximum(low, np.round(lower, 2), out=low)
-    np.minimum(low, lo_body, out=low)
-    np.maximum(low, 0.01, out=low)
-    del lo_body, lower
-    vwap = (open_ + high + low + close) / 4.0
-    vwap *= 1 + 0.002 * rv.standard_normal((n_t, n))
-    np.clip(vwap, low, high, out=vwap)
-    amount = np.round(volume * vwap, 0)
+    open_ = bar_open_nb(rv.standard_normal((n_t, n)), realized, ref, u.limit)
+    high = bar_high_nb(rv.normal(0, 0.006, (n_t, n)), open_, close, ref, u.limit)
+    low = bar_low_nb(rv.normal(0, 0.006, (n_t, n)), open_, close, ref, u.limit)
+    vwap, amount = bar_vwap_nb(rv.standard_normal((n_t, n)), open_, high, low, close, volume)
     return _Bars(open_, high, low, volume, vwap, amount)
 
 
