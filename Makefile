@@ -18,7 +18,7 @@ $(DEMO_STAMP): pyproject.toml $(VENV)/bin/python
 	touch $(DEMO_STAMP)
 
 $(STAMP): pyproject.toml $(VENV)/bin/python
-	$(BIN)/python -m pip install -q -e ".[test,compare,lint,plot,docs,progress]"
+	$(BIN)/python -m pip install -q -e ".[test,compare,lint,plot,docs,progress,distributed]"
 	touch $(STAMP) $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)

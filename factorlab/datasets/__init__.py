@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from factorlab.calendar import to_date
 from factorlab.datasets.real import real_sample
 from factorlab.datasets.synthetic import (
+    CALIBRATED,
     DISCLOSURE_END,
     DISCLOSURE_START,
+    PLANTED,
     Strengths,
     SynthParams,
     iter_tables,
@@ -40,8 +42,10 @@ if TYPE_CHECKING:
     import polars as pl
 
 __all__ = [
+    "CALIBRATED",
     "DISCLOSURE_END",
     "DISCLOSURE_START",
+    "PLANTED",
     "PRESETS",
     "Strengths",
     "SynthParams",
@@ -59,11 +63,23 @@ GENERATOR_VERSION = 7
 PresetName = Literal["default", "large", "small"]
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # the demo market: 5,000 stocks listed by the end (3,620 on average over 2017-01..2023-01)
-    "default": {"n_assets": 5000, "start": dt.date(2016, 1, 1), "end": dt.date(2024, 12, 31)},
-    # the benchmark market: 5,000 stocks from the Stock Connect launch
-    "large": {"n_assets": 5000, "start": dt.date(2014, 11, 17), "end": dt.date(2024, 12, 31)},
-    # a quick market for tests and examples
+    # the demo market: 5,000 stocks listed by the end (3,620 on average over 2017-01..2023-01),
+    # at the calibrated strengths (docs/calibration.md)
+    "default": {
+        "n_assets": 5000,
+        "start": dt.date(2016, 1, 1),
+        "end": dt.date(2024, 12, 31),
+        **CALIBRATED,
+    },
+    # the benchmark market: 5,000 stocks from the Stock Connect launch, calibrated like default
+    "large": {
+        "n_assets": 5000,
+        "start": dt.date(2014, 11, 17),
+        "end": dt.date(2024, 12, 31),
+        **CALIBRATED,
+    },
+    # a quick market for tests and examples, at the planted-effect tests' strengths (PLANTED,
+    # the Strengths defaults): its effects are strong enough to recover on 400 stocks
     "small": {"n_assets": 400, "start": dt.date(2016, 6, 1), "end": dt.date(2024, 12, 31)},
 }
 

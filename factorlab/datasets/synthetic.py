@@ -51,9 +51,11 @@ from factorlab.pools import (
 from factorlab.typing import Progress
 
 __all__ = [
+    "CALIBRATED",
     "CITIC_INDUSTRIES",
     "DISCLOSURE_END",
     "DISCLOSURE_START",
+    "PLANTED",
     "Strengths",
     "SynthParams",
     "generate",
@@ -213,6 +215,28 @@ class Strengths:
                 raise ParameterError(
                     f"strength `{name}` must be a finite number >= 0; got {value}."
                 )
+
+    @classmethod
+    def planted(cls, **overrides: float) -> Strengths:
+        """The planted-effect tests' strengths (the dataclass defaults): strong enough that a
+        400-stock market recovers every planted effect with margin. The presets ``default`` and
+        ``large`` use the weaker, realistic :meth:`calibrated` strengths instead; a test that
+        recovers a planted effect asks for these explicitly (``PLANTED``), so the presets'
+        strengths can move without thinning the tests."""
+        return cls(**overrides)
+
+    @classmethod
+    def calibrated(cls, **overrides: float) -> Strengths:
+        """The strengths of the ``default`` and ``large`` presets: the planted effects at the
+        size the handbook measures on the real market (docs/calibration.md)."""
+        return cls(**{**CALIBRATED, **overrides})
+
+
+#: The planted-effect tests' strengths as keyword arguments of ``synthetic_market``.
+PLANTED: dict[str, float] = asdict(Strengths.planted())
+#: The presets' calibrated strengths, where they differ from :data:`PLANTED`
+#: (docs/calibration.md says why each value).
+CALIBRATED: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
