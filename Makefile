@@ -21,7 +21,7 @@ $(DEMO_STAMP): pyproject.toml $(VENV)/bin/python
 	touch $(DEMO_STAMP)
 
 $(STAMP): pyproject.toml $(VENV)/bin/python
-	$(BIN)/python -m pip install -q -e ".[test,compare,lint,plot,docs,progress]"
+	$(BIN)/python -m pip install -q -e ".[test,compare,lint,plot,docs,progress,distributed]"
 	$(BIN)/python -m factorlab warmup
 	touch $(STAMP) $(DEMO_STAMP)
 

@@ -46,7 +46,7 @@ def _market(args: argparse.Namespace, start: float, **params):
 
     if args.market:
         return Market.load(args.market)
-    return synthetic_market(**PRESETS[args.preset], **params, progress=_progress(start))
+    return synthetic_market(**{**PRESETS[args.preset], **params}, progress=_progress(start))
 
 
 def _strength_args(parser: argparse.ArgumentParser) -> None:
