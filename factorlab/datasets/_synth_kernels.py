@@ -7,9 +7,24 @@ no Python loop ever runs per stock-day.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-__all__ = ["ar1_nb", "holdings_nb", "prices_nb", "split_shares_nb"]
+from factorlab._kernels.jit import njit
+
+__all__ = [
+    "ar1_nb",
+    "bar_high_nb",
+    "bar_low_nb",
+    "bar_open_nb",
+    "bar_volume_nb",
+    "bar_vwap_nb",
+    "cumprod_rows",
+    "cumsum_rows",
+    "holdings_nb",
+    "nan_cumsum_count_rows",
+    "nan_to_num",
+    "prices_nb",
+    "split_shares_nb",
+]
 
 
 @njit(cache=True, nogil=True)
@@ -186,3 +201,203 @@ def split_shares_nb(total: np.ndarray, weights: np.ndarray, starts: np.ndarray) 
             acc += v
         out[e - 1] = tot - acc
     return out
+
+
+@njit(cache=True, nogil=True)
+def _nan_to_num_flat(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    big = np.finfo(np.float64).max
+    for i in range(x.shape[0]):
+        v = x[i]
+        if np.isnan(v):
+            v = 0.0
+        elif v == np.inf:
+            v = big
+        elif v == -np.inf:
+            v = -big
+        out[i] = v
+    return out
+
+
+def nan_to_num(x: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(x)`` (a new array: NaN 0, +/-inf the largest finite float) in one pass."""
+    x = np.asarray(x)
+    if x.dtype != np.float64 or not x.flags.c_contiguous:
+        return np.nan_to_num(x)
+    return _nan_to_num_flat(x.reshape(-1)).reshape(x.shape)
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_rows(x: np.ndarray, product: bool) -> np.ndarray:
+    n_t, n = x.shape
+    out = np.empty((n_t, n))
+    for j in range(n):
+        out[0, j] = x[0, j]
+    for t in range(1, n_t):
+        for j in range(n):
+            out[t, j] = out[t - 1, j] * x[t, j] if product else out[t - 1, j] + x[t, j]
+    return out
+
+
+def cumsum_rows(x: np.ndarray) -> np.ndarray:
+    """``np.cumsum(x, axis=0)`` of a (T, N) float64 grid (the same sequential sums, one pass)."""
+    if x.dtype != np.float64 or x.ndim != 2 or not x.flags.c_contiguous or x.shape[0] == 0:
+        return np.cumsum(x, axis=0)
+    return _accumulate_rows(x, False)
+
+
+def cumprod_rows(x: np.ndarray) -> np.ndarray:
+    """``np.cumprod(x, axis=0)`` of a (T, N) float64 grid (the same sequential products)."""
+    if x.dtype != np.float64 or x.ndim != 2 or not x.flags.c_contiguous or x.shape[0] == 0:
+        return np.cumprod(x, axis=0)
+    return _accumulate_rows(x, True)
+
+
+@njit(cache=True, nogil=True)
+def nan_cumsum_count_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(np.cumsum(np.nan_to_num(x), axis=0), np.cumsum(~np.isnan(x), axis=0))`` of a (T, N)
+    float64 grid, in one pass."""
+    n_t, n = x.shape
+    s = np.empty((n_t, n))
+    c = np.empty((n_t, n), dtype=np.int64)
+    big = np.finfo(np.float64).max
+    for t in range(n_t):
+        for j in range(n):
+            v = x[t, j]
+            ok = not np.isnan(v)
+            if v == np.inf:
+                v = big
+            elif v == -np.inf:
+                v = -big
+            if t == 0:
+                s[t, j] = v if ok else 0.0
+                c[t, j] = 1 if ok else 0
+            else:
+                s[t, j] = s[t - 1, j] + (v if ok else 0.0)
+                c[t, j] = c[t - 1, j] + (1 if ok else 0)
+    return s, c
+
+
+# ---- the daily bars: numpy's elementwise expressions fused, bit for bit ------------------------
+# np.maximum / np.minimum of floats: (a >= b or isnan(a)) ? a : b (NaN propagates);
+# np.clip(x, lo, hi): NaN x stays, then max(x, lo) by x > lo, then min(., hi) by < hi;
+# np.round(x, d): rint(x * 10^d) / 10^d for d >= 0, rint(x / 10^-d) * 10^-d for d < 0.
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _maximum(a: float, b: float) -> float:
+    return a if (a >= b or np.isnan(a)) else b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _minimum(a: float, b: float) -> float:
+    return a if (a <= b or np.isnan(a)) else b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _clip(x: float, lo: float, hi: float) -> float:
+    if np.isnan(x):
+        return x
+    y = x if x > lo else lo
+    if np.isnan(y):
+        return y
+    return y if y < hi else hi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _nan0(x: float) -> float:
+    if np.isnan(x):
+        return 0.0
+    if x == np.inf:
+        return np.finfo(np.float64).max
+    if x == -np.inf:
+        return -np.finfo(np.float64).max
+    return x
+
+
+@njit(cache=True, nogil=True)
+def bar_volume_nb(
+    turn: np.ndarray, col: np.ndarray, realized: np.ndarray, float_shares: np.ndarray
+) -> np.ndarray:
+    """In place on `turn`: ``max(round(min(turn * col * (1 + 12 |realized|), 0.5) x float
+    shares, -2), 100)`` (NaN realized read as 0); returns `turn`, now the volume."""
+    n_t, n = turn.shape
+    for t in range(n_t):
+        for j in range(n):
+            v = turn[t, j] * col[j]
+            v *= 1.0 + 12.0 * _nan0(abs(realized[t, j]))
+            v = _minimum(v, 0.5)
+            turn[t, j] = _maximum(np.rint(v * float_shares[t, j] / 100.0) * 100.0, 100.0)
+    return turn
+
+
+@njit(cache=True, nogil=True)
+def bar_open_nb(
+    z: np.ndarray, realized: np.ndarray, ref: np.ndarray, limit: np.ndarray
+) -> np.ndarray:
+    """In place on the noise `z`: ``clip(round(ref (1 + 0.35 realized + 0.004 z), 2), ref (1 -
+    limit), ref (1 + limit))``; returns `z`, now the open."""
+    n_t, n = z.shape
+    for t in range(n_t):
+        for j in range(n):
+            gap = 0.35 * _nan0(realized[t, j]) + 0.004 * z[t, j]
+            r = ref[t, j]
+            o = np.rint(r * (1.0 + gap) * 100.0) / 100.0
+            z[t, j] = _clip(o, r * (1.0 - limit[t, j]), r * (1.0 + limit[t, j]))
+    return z
+
+
+@njit(cache=True, nogil=True)
+def bar_high_nb(
+    z: np.ndarray, open_: np.ndarray, close: np.ndarray, ref: np.ndarray, limit: np.ndarray
+) -> np.ndarray:
+    """In place on the noise `z` (already scaled): ``max(min(round(body (1 + |z|), 2),
+    round(ref (1 + limit), 2)), body)``, body = max(open, close); returns `z`, now the high."""
+    n_t, n = z.shape
+    for t in range(n_t):
+        for j in range(n):
+            body = _maximum(open_[t, j], close[t, j])
+            h = np.rint(body * (1.0 + abs(z[t, j])) * 100.0) / 100.0
+            h = _minimum(h, np.rint(ref[t, j] * (1.0 + limit[t, j]) * 100.0) / 100.0)
+            z[t, j] = _maximum(h, body)
+    return z
+
+
+@njit(cache=True, nogil=True)
+def bar_low_nb(
+    z: np.ndarray, open_: np.ndarray, close: np.ndarray, ref: np.ndarray, limit: np.ndarray
+) -> np.ndarray:
+    """In place on the noise `z` (already scaled): ``max(min(max(round(body (1 - |z|), 2),
+    round(ref (1 - limit), 2)), body), 0.01)``, body = min(open, close); returns the low."""
+    n_t, n = z.shape
+    for t in range(n_t):
+        for j in range(n):
+            body = _minimum(open_[t, j], close[t, j])
+            lo = np.rint(body * (1.0 - abs(z[t, j])) * 100.0) / 100.0
+            lo = _maximum(lo, np.rint(ref[t, j] * (1.0 - limit[t, j]) * 100.0) / 100.0)
+            lo = _minimum(lo, body)
+            z[t, j] = _maximum(lo, 0.01)
+    return z
+
+
+@njit(cache=True, nogil=True)
+def bar_vwap_nb(
+    z: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """In place on the noise `z`: ``clip((open + high + low + close) / 4 (1 + 0.002 z), low,
+    high)``; returns ``(vwap, round(volume x vwap))``."""
+    n_t, n = z.shape
+    amount = np.empty((n_t, n))
+    for t in range(n_t):
+        for j in range(n):
+            v = (open_[t, j] + high[t, j] + low[t, j] + close[t, j]) / 4.0
+            v *= 1.0 + 0.002 * z[t, j]
+            v = _clip(v, low[t, j], high[t, j])
+            z[t, j] = v
+            amount[t, j] = np.rint(volume[t, j] * v)
+    return z, amount
