@@ -131,6 +131,14 @@ def one_run(args: argparse.Namespace) -> dict:
         "warmup_seconds": round(warm, 2),
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "units": len(names) * pools["pool"].n_unique(),
+        "results_mib": round(
+            sum(
+                getattr(ev, f).estimated_size()
+                for f in ("summary", "ic", "quantile_returns", "drops")
+            )
+            / 2**20,
+            1,
+        ),
         "summary_digest": digest,
         "market": f"synthetic `{args.market}`, content hash {market.content_hash[:12]}",
         "shape": f"{market.prices.select('date').collect().n_unique()} sessions x "
@@ -170,12 +178,13 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.pools} = {rows[0]['units']} units, horizons {args.horizons}, batch "
           f"{args.batch_size}")  # fmt: skip
     print(f"{'run':<10}{'seconds':>9}{'speed-up':>10}{'s / unit':>10}{'peak MiB':>10}"
-          f"{'workers MiB':>13}  digest")  # fmt: skip
+          f"{'ray MiB':>9}{'results MiB':>13}  digest")  # fmt: skip
     for r in rows:
         print(
             f"{r['run']:<10}{r['seconds']:>9.2f}{base / r['seconds']:>9.2f}x"
             f"{r['seconds'] / r['units']:>10.3f}{r['peak_rss_mib']:>10.0f}"
-            f"{r.get('ray_workers_peak_rss_mib', 0):>13.0f}  {r['summary_digest']}"
+            f"{r.get('ray_workers_peak_rss_mib', 0):>9.0f}{r['results_mib']:>13.1f}"
+            f"  {r['summary_digest']}"
         )
     same = len({r["summary_digest"] for r in rows}) == 1
     print("summaries identical:", same)

@@ -179,11 +179,11 @@ class Executor:
                         refs[nxt] = remote.remote(fn, *calls[nxt])
                         index[refs[nxt]] = nxt
             return ray.get(refs)
-        except ray.exceptions.RayTaskError as exc:
-            for ref in index:
+        except BaseException as exc:
+            for ref in index:  # the tasks still in flight
                 ray.cancel(ref)
-            cause = getattr(exc, "cause", None)
-            if isinstance(cause, Exception):
+            cause = getattr(exc, "cause", None)  # a RayTaskError wraps the task's own error
+            if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(cause, Exception):
                 raise cause from None
             raise
 
