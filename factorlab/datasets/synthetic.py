@@ -24,11 +24,8 @@ from factorlab.calendar import (
 )
 from factorlab.datasets._synth_kernels import (
     ar1_nb,
-    bar_high_nb,
-    bar_low_nb,
-    bar_open_nb,
+    bar_ohlc_nb,
     bar_volume_nb,
-    bar_vwap_nb,
     cumprod_rows,
     cumsum_rows,
     holdings_nb,
@@ -839,17 +836,20 @@ def _bars(
 ) -> _Bars:
     """Volume, amount and OHLC around the close, within the day's price limits.
 
-    The arithmetic runs in fused one-pass kernels (``bar_*_nb``, equal bit for bit to the numpy
-    expressions in their docstrings); the noise is drawn in between, in the same order."""
+    The arithmetic runs in two fused one-pass kernels (``bar_volume_nb``, ``bar_ohlc_nb``: the
+    numpy expressions of their docstrings, bit for bit), the noise drawn in its fixed order."""
     n_t, n = close.shape
     turn = np.exp(0.45 * ar1_nb(rv.standard_normal((n_t, n)), 0.9))
     col = 0.012 * np.exp(-0.35 * u.zsize) * np.exp(rv.normal(0, 0.3, n))
     volume = bar_volume_nb(turn, col, realized, float_shares)
     del turn
-    open_ = bar_open_nb(rv.standard_normal((n_t, n)), realized, ref, u.limit)
-    high = bar_high_nb(rv.normal(0, 0.006, (n_t, n)), open_, close, ref, u.limit)
-    low = bar_low_nb(rv.normal(0, 0.006, (n_t, n)), open_, close, ref, u.limit)
-    vwap, amount = bar_vwap_nb(rv.standard_normal((n_t, n)), open_, high, low, close, volume)
+    z_open = rv.standard_normal((n_t, n))
+    z_high = rv.normal(0, 0.006, (n_t, n))
+    z_low = rv.normal(0, 0.006, (n_t, n))
+    z_vwap = rv.standard_normal((n_t, n))
+    open_, high, low, vwap, amount = bar_ohlc_nb(
+        z_open, z_high, z_low, z_vwap, realized, ref, u.limit, close, volume
+    )
     return _Bars(open_, high, low, volume, vwap, amount)
 
 
