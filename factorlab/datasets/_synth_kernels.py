@@ -13,9 +13,12 @@ __all__ = [
     "ar1_nb",
     "bar_ohlc_nb",
     "bar_volume_nb",
+    "by_industry_nb",
     "cumprod_rows",
     "cumsum_rows",
+    "float_fraction_nb",
     "holdings_nb",
+    "lag_nan_to_num_nb",
     "nan_cumsum_count_rows",
     "nan_to_num",
     "prices_nb",
@@ -378,3 +381,48 @@ def bar_ohlc_nb(
             z_vwap[t, j] = v
             amount[t, j] = np.rint(volume[t, j] * v)
     return z_open, z_high, z_low, z_vwap, amount
+
+
+@njit(cache=True, nogil=True)
+def by_industry_nb(x: np.ndarray, mean: np.ndarray, industry: np.ndarray, divide: bool) -> None:
+    """In place: ``x -= mean[:, industry]``, or with `divide` ``x /= where(mean > 0, mean,
+    1)[:, industry]`` (no (T, N) temporary)."""
+    n_t, n = x.shape
+    for t in range(n_t):
+        for j in range(n):
+            m = mean[t, industry[j]]
+            if divide:
+                x[t, j] /= m if m > 0.0 else 1.0
+            else:
+                x[t, j] -= m
+
+
+@njit(cache=True, nogil=True)
+def lag_nan_to_num_nb(x: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(np.vstack([a row of NaN, x[:-1]]))``: the previous row, 0 for NaN."""
+    n_t, n = x.shape
+    out = np.empty((n_t, n))
+    for j in range(n):
+        out[0, j] = 0.0
+    for t in range(1, n_t):
+        for j in range(n):
+            out[t, j] = _nan0(x[t - 1, j])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def float_fraction_nb(
+    days: np.ndarray, list_date: np.ndarray, frac0: np.ndarray, step: float, cap: float
+) -> np.ndarray:
+    """``min(cap, frac0 + step x max(max((day - list_date) // 365, 0) - years at the first day,
+    0))`` per (day, stock), dates as int64 days; years at the first day clipped at 0."""
+    n_t, n = days.shape[0], list_date.shape[0]
+    out = np.empty((n_t, n))
+    at_start = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        at_start[j] = max((days[0] - list_date[j]) // 365, 0)
+    for t in range(n_t):
+        for j in range(n):
+            unlocks = max((days[t] - list_date[j]) // 365, 0) - at_start[j]
+            out[t, j] = _minimum(cap, frac0[j] + step * float(max(unlocks, 0)))
+    return out
