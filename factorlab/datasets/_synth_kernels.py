@@ -21,6 +21,7 @@ __all__ = [
     "lag_nan_to_num_nb",
     "nan_cumsum_count_rows",
     "nan_to_num",
+    "price_limits_nb",
     "prices_nb",
     "split_shares_nb",
 ]
@@ -425,4 +426,19 @@ def float_fraction_nb(
         for j in range(n):
             unlocks = max((days[t] - list_date[j]) // 365, 0) - at_start[j]
             out[t, j] = _minimum(cap, frac0[j] + step * float(max(unlocks, 0)))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def price_limits_nb(
+    reform: np.ndarray, is_st: np.ndarray, star: np.ndarray, chinext: np.ndarray
+) -> np.ndarray:
+    """Daily price limit: 0.20 on STAR, and on ChiNext from its reform (`reform` per day), else
+    0.10; 0.05 for an ST stock whose limit would be below 0.20."""
+    n_t, n = is_st.shape
+    out = np.empty((n_t, n))
+    for t in range(n_t):
+        for j in range(n):
+            lim = 0.20 if star[j] or (reform[t] and chinext[j]) else 0.10
+            out[t, j] = 0.05 if is_st[t, j] and lim < 0.2 else lim
     return out

@@ -34,6 +34,7 @@ from factorlab.datasets._synth_kernels import (
     lag_nan_to_num_nb,
     nan_cumsum_count_rows,
     nan_to_num,
+    price_limits_nb,
     prices_nb,
     split_shares_nb,
 )
@@ -449,11 +450,7 @@ def _price_limits(
     days: np.ndarray, is_st: np.ndarray, star: np.ndarray, chinext: np.ndarray
 ) -> np.ndarray:
     """Price limit per day: 10% main boards, 5% ST, 20% STAR and ChiNext after its reform."""
-    reform = days >= np.datetime64(CHINEXT_REFORM)
-    lim = np.full(is_st.shape, 0.10)
-    lim[:, star] = 0.20
-    lim[np.ix_(reform, chinext)] = 0.20
-    return np.where(is_st & (lim < 0.2), 0.05, lim)
+    return price_limits_nb(days >= np.datetime64(CHINEXT_REFORM), is_st, star, chinext)
 
 
 #: One independent generator per part of the market, spawned from the seed in this order.
