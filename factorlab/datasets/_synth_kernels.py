@@ -7,7 +7,8 @@ no Python loop ever runs per stock-day.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from factorlab._kernels.jit import njit
 
 __all__ = [
     "ar1_nb",
