@@ -22,6 +22,7 @@ __all__ = [
     "lag_nan_to_num_nb",
     "nan_cumsum_count_rows",
     "nan_to_num",
+    "northbound_shares_nb",
     "price_limits_nb",
     "prices_nb",
     "split_shares_nb",
@@ -443,3 +444,39 @@ def price_limits_nb(
             lim = 0.20 if star[j] or (reform[t] and chinext[j]) else 0.10
             out[t, j] = 0.05 if is_st[t, j] and lim < 0.2 else lim
     return out
+
+
+@njit(cache=True, nogil=True)
+def northbound_shares_nb(
+    ra: np.ndarray,
+    rt: np.ndarray,
+    listed: np.ndarray,
+    total: np.ndarray,
+    pub_basis: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The northbound share counts from the holding ratios, in one pass.
+
+    `ra` (allocation) and `rt` (trading) are set to 0 where the stock is not `listed`, in place;
+    returns ``(ratio, shares_true, shares_pub, shares_alloc_pub)`` with ratio = ra + rt,
+    shares_true = round(ratio x total), and on the published basis tot_pub =
+    nan_to_num(total x pub_basis): shares_pub = round(ratio x tot_pub), shares_alloc_pub =
+    min(round(ra x tot_pub), shares_pub) (integers)."""
+    n_t, n = ra.shape
+    ratio = np.empty((n_t, n))
+    s_true = np.empty((n_t, n), dtype=np.int64)
+    s_pub = np.empty((n_t, n), dtype=np.int64)
+    s_alloc = np.empty((n_t, n), dtype=np.int64)
+    for t in range(n_t):
+        for j in range(n):
+            if not listed[t, j]:
+                ra[t, j] = 0.0
+                rt[t, j] = 0.0
+            a = ra[t, j]
+            r = a + rt[t, j]
+            ratio[t, j] = r
+            tp = _nan0(total[t, j] * pub_basis[t, j])
+            s_true[t, j] = np.int64(np.rint(r * total[t, j]))
+            pub = np.int64(np.rint(r * tp))
+            s_pub[t, j] = pub
+            s_alloc[t, j] = min(np.int64(np.rint(a * tp)), pub)
+    return ratio, s_true, s_pub, s_alloc

@@ -34,6 +34,7 @@ from factorlab.datasets._synth_kernels import (
     lag_nan_to_num_nb,
     nan_cumsum_count_rows,
     nan_to_num,
+    northbound_shares_nb,
     price_limits_nb,
     prices_nb,
     split_shares_nb,
@@ -1102,17 +1103,12 @@ def iter_tables(
         float_frac, init, rngs["holdings"],
     )
     del passive, float_frac
-    # a delisted stock's holdings are gone (the shares are cancelled, CCASS drops the stock)
-    ra[~u.listed] = 0.0
-    rt[~u.listed] = 0.0
-    ratio = ra + rt
-    del rt
-    tot_pub = nan_to_num(total_shares * pub_basis)
-    del pub_basis
-    shares_true = np.round(ratio * total_shares).astype(np.int64)
-    shares_pub = np.round(ratio * tot_pub).astype(np.int64)
-    shares_alloc_pub = np.minimum(np.round(ra * tot_pub).astype(np.int64), shares_pub)
-    del tot_pub
+    # a delisted stock's holdings are gone (the shares are cancelled, CCASS drops the stock);
+    # shares true and on the published (record-date) basis
+    ratio, shares_true, shares_pub, shares_alloc_pub = northbound_shares_nb(
+        ra, rt, u.listed, total_shares, pub_basis
+    )
+    del rt, pub_basis
     held = shares_true > 0
     tt, jj = np.nonzero(held)
     truth = {"date": date_s.gather(tt), "asset": codes.gather(jj), "shares": shares_true[held]}
