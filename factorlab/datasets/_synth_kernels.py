@@ -20,7 +20,6 @@ __all__ = [
     "float_fraction_nb",
     "holdings_nb",
     "lag_nan_to_num_nb",
-    "nan_cumsum_count_rows",
     "nan_to_num",
     "northbound_shares_nb",
     "price_limits_nb",
@@ -253,31 +252,6 @@ def cumprod_rows(x: np.ndarray) -> np.ndarray:
     if x.dtype != np.float64 or x.ndim != 2 or not x.flags.c_contiguous or x.shape[0] == 0:
         return np.cumprod(x, axis=0)
     return _accumulate_rows(x, True)
-
-
-@njit(cache=True, nogil=True)
-def nan_cumsum_count_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(np.cumsum(np.nan_to_num(x), axis=0), np.cumsum(~np.isnan(x), axis=0))`` of a (T, N)
-    float64 grid, in one pass."""
-    n_t, n = x.shape
-    s = np.empty((n_t, n))
-    c = np.empty((n_t, n), dtype=np.int64)
-    big = np.finfo(np.float64).max
-    for t in range(n_t):
-        for j in range(n):
-            v = x[t, j]
-            ok = not np.isnan(v)
-            if v == np.inf:
-                v = big
-            elif v == -np.inf:
-                v = -big
-            if t == 0:
-                s[t, j] = v if ok else 0.0
-                c[t, j] = 1 if ok else 0
-            else:
-                s[t, j] = s[t - 1, j] + (v if ok else 0.0)
-                c[t, j] = c[t - 1, j] + (1 if ok else 0)
-    return s, c
 
 
 # ---- the daily bars: numpy's elementwise expressions fused, bit for bit ------------------------

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._arrays import ffill_rows
+from factorlab._kernels.grid import nan_cumsum_count_rows_nb
 from factorlab.calendar import (
     DISCLOSURE_END,
     SH_CONNECT_LAUNCH,
@@ -32,7 +33,6 @@ from factorlab.datasets._synth_kernels import (
     float_fraction_nb,
     holdings_nb,
     lag_nan_to_num_nb,
-    nan_cumsum_count_rows,
     nan_to_num,
     northbound_shares_nb,
     price_limits_nb,
@@ -1306,7 +1306,7 @@ def _pools(
     """
     n_t, n = mcap.shape
     t_idx = np.arange(n_t)
-    cap_cum, cap_cnt = nan_cumsum_count_rows(mcap)
+    cap_cum, cap_cnt = nan_cumsum_count_rows_nb(mcap)
     amt = np.where(u.trading, amount, np.nan)
     member = {name: np.zeros((n_t, n), dtype=bool) for name in ("csi300", "csi500", "liq1500")}
     eligible = np.zeros((n_t, n), dtype=bool)
