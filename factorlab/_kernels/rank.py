@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from factorlab._kernels.jit import njit
+from factorlab._kernels.parallel import split_rows
 
 __all__ = [
     "average_ranks_nb",
@@ -198,7 +199,8 @@ def row_order_nb(bits, valid):
 def row_order(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Per-row ascending sort order of the valid cells (invalid cells last), int32 (T, N)."""
     bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
-    return row_order_nb(bits, np.ascontiguousarray(valid, dtype=np.bool_))
+    valid = np.ascontiguousarray(valid, dtype=np.bool_)
+    return split_rows(row_order_nb, (bits, valid), (0, 1), *bits.shape)
 
 
 @njit(cache=True, nogil=True)
