@@ -68,11 +68,14 @@ def check_engine(engine: Any) -> Engine:
 
 
 class Executor:
-    """Runs ``fn(*shared, task)`` for each task, on threads or on Ray; made by :func:`executor`.
+    """Runs ``fn(*shared, *args[i], task)`` for each task, on threads or on Ray; made by
+    :func:`executor`.
 
-    ``share(obj)`` makes `obj` an input every task receives (locally: `obj` itself; on Ray: an
-    object-store reference, put once, however many tasks or :meth:`map` calls read it).
-    ``map(fn, tasks, shared=..., on_done=...)`` returns the results in the order of `tasks`;
+    ``share(obj)`` makes `obj` an input tasks receive (locally: `obj` itself; on Ray: an
+    object-store reference, put once, however many tasks or :meth:`map` calls read it): pass it
+    in `shared` (every task) or in a task's own `args` (e.g. the one column that task scores).
+    ``map(fn, tasks, shared=..., args=..., on_done=...)`` returns the results in the order of
+    `tasks`;
     ``on_done(k, task)`` is called in the caller's thread as each one finishes (the k-th).
     The first failure stops the map and is raised as itself (a FactorLabError stays one).
     """
@@ -96,22 +99,27 @@ class Executor:
         tasks: Sequence[Any],
         *,
         shared: Sequence[Any] = (),
+        args: Sequence[Sequence[Any]] | None = None,
         on_done: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
         tasks = list(tasks)
         if not tasks:
             return []
+        own = [()] * len(tasks) if args is None else [tuple(a) for a in args]
+        if len(own) != len(tasks):
+            raise ParameterError(f"`args` has {len(own)} entries for {len(tasks)} tasks.")
+        calls = [(*shared, *a, t) for a, t in zip(own, tasks, strict=True)]
         if self.engine == "ray":
-            return self._map_ray(fn, tasks, tuple(shared), on_done)
-        return self._map_local(fn, tasks, tuple(shared), on_done)
+            return self._map_ray(fn, tasks, calls, on_done)
+        return self._map_local(fn, tasks, calls, on_done)
 
     # -- local: threads ------------------------------------------------------------------------
-    def _map_local(self, fn, tasks, shared, on_done) -> list[Any]:
+    def _map_local(self, fn, tasks, calls, on_done) -> list[Any]:
         n = self.workers or default_workers()
         results: list[Any] = [None] * len(tasks)
         if n == 1 or len(tasks) == 1:
             for i, task in enumerate(tasks):
-                results[i] = fn(*shared, task)
+                results[i] = fn(*calls[i])
                 if on_done is not None:
                     on_done(i + 1, task)
             return results
@@ -123,7 +131,7 @@ class Executor:
         done = 0
         try:
             for i in todo:
-                pending[self._pool.submit(fn, *shared, tasks[i])] = i
+                pending[self._pool.submit(fn, *calls[i])] = i
                 if len(pending) >= n:
                     break
             while pending:
@@ -136,7 +144,7 @@ class Executor:
                         on_done(done, tasks[i])
                     nxt = next(todo, None)
                     if nxt is not None:
-                        pending[self._pool.submit(fn, *shared, tasks[nxt])] = nxt
+                        pending[self._pool.submit(fn, *calls[nxt])] = nxt
         except BaseException:
             for fut in pending:
                 fut.cancel()
@@ -144,7 +152,7 @@ class Executor:
         return results
 
     # -- Ray -----------------------------------------------------------------------------------
-    def _map_ray(self, fn, tasks, shared, on_done) -> list[Any]:
+    def _map_ray(self, fn, tasks, calls, on_done) -> list[Any]:
         ray = self._ray
         remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(_call)
         limit = self.workers or len(tasks)
@@ -153,7 +161,7 @@ class Executor:
         todo = iter(range(len(tasks)))
         done = 0
         for i in todo:
-            refs[i] = remote.remote(fn, *shared, tasks[i])
+            refs[i] = remote.remote(fn, *calls[i])
             index[refs[i]] = i
             if len(index) >= limit:
                 break
@@ -168,7 +176,7 @@ class Executor:
                         on_done(done, tasks[i])
                     nxt = next(todo, None)
                     if nxt is not None:
-                        refs[nxt] = remote.remote(fn, *shared, tasks[nxt])
+                        refs[nxt] = remote.remote(fn, *calls[nxt])
                         index[refs[nxt]] = nxt
             return ray.get(refs)
         except ray.exceptions.RayTaskError as exc:

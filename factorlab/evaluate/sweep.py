@@ -42,7 +42,7 @@ from factorlab.typing import Engine, Entry, ProgressOption, QuantileMode
 __all__ = ["DEFAULT_BATCH", "Evaluation", "evaluate"]
 
 #: Factors collected and scored per batch by :func:`evaluate` (``batch_size=None``).
-DEFAULT_BATCH = 50
+DEFAULT_BATCH = 20
 
 _ENTRY_COLUMN = {"close": None, "next_open": "open", "next_vwap": "vwap"}
 _FRAMES = ("summary", "ic", "quantile_returns", "drops")
@@ -277,22 +277,27 @@ def evaluate(
 
     parts: dict[tuple[str, str], _Part] = {}
     with executor(engine, workers=workers) as ex:
-        common = ex.share((panel, fwd, opts))
+        # shared once; each unit gets its own pool x factor rows (on Ray: put once each, so a
+        # task reads one column from the object store, not the batch)
+        common = ex.share((panel, fwd, opts, {p: info[1:] for p, info in pool_info.items()}))
         for b, names in enumerate(batches):
             if b:
                 factor_frame = _factor_batch(lf, names, price_data, date_col, asset_col)
-            subs = {
-                pool: factor_frame
-                if on_dates is None
-                else factor_frame.join(on_dates, on=[date_col, asset_col], how="semi")
-                for pool, (on_dates, _, _) in pool_info.items()
-            }
-            shared = ex.share({p: (subs[p], *pool_info[p][1:]) for p in pool_info})
-            units = [(pool, name) for pool in pool_info for name in names]
-            out = ex.map(_score_unit, units, shared=(common, shared), on_done=done)
+            units, rows = [], []
+            for pool, (on_dates, _, _) in pool_info.items():
+                sub = (
+                    factor_frame
+                    if on_dates is None
+                    else factor_frame.join(on_dates, on=[date_col, asset_col], how="semi")
+                )
+                for name in names:
+                    units.append((pool, name))
+                    rows.append((ex.share(sub.select(date_col, asset_col, name)),))
+                del sub
+            out = ex.map(_score_unit, units, shared=(common,), args=rows, on_done=done)
             parts.update(zip(units, out, strict=True))
             base += len(units)
-            del factor_frame, subs, shared
+            del factor_frame, rows
     # the serial order: pool by pool, each pool's factors in the order asked
     order = [parts[(pool, name)] for pool in pool_info for name in factors]
     lead = ["factor", "pool"]
@@ -328,17 +333,18 @@ class _Part:
 
 
 def _score_unit(
-    common: tuple[DensePanel, Any, _Options],
-    pools: Mapping[str, tuple[pl.DataFrame, int, pl.DataFrame]],
+    common: tuple[DensePanel, Any, _Options, Mapping[str, tuple[int, pl.DataFrame]]],
+    rows: pl.DataFrame,
     unit: tuple[str, str],
 ) -> _Part:
-    """Score one factor x pool: a unit of :func:`evaluate`'s sweep (a thread or a Ray task;
-    it reads the shared panel, forward returns and the pool's factor rows, writes nothing)."""
-    panel, fwd, o = common
+    """Score one factor x pool: a unit of :func:`evaluate`'s sweep (a thread or a Ray task; it
+    reads the shared panel and forward returns and its own (date, asset, factor) rows of the
+    pool, and writes nothing)."""
+    panel, fwd, o, pools = common
     pool, name = unit
-    sub, not_in_factor, per_date = pools[pool]
+    not_in_factor, per_date = pools[pool]
     tag = {"factor": name, "pool": pool}
-    f = sub.select(o.date_col, o.asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
+    f = rows.select(o.date_col, o.asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
     clean = _score(f, panel, fwd, name, pool, o.quantiles, o.mode, o.date_col, o.asset_col)
     d = clean.drops if isinstance(clean, CleanFactor) else clean
     d = replace(d, n_input=d.n_input + not_in_factor, not_in_factor=not_in_factor)
@@ -647,6 +653,23 @@ def _reason(h: int, d: DropReport, used: int, n_dates: int) -> str | None:
     return None
 
 
+def _mean_by_lag(frame: pl.DataFrame, value: str, alias: str) -> pl.DataFrame:
+    """``(horizon, alias)``: the mean of `value` per lag (nulls skipped), added up by numpy in
+    row order. The same bits on every run, whatever the threads: a Polars ``group_by().mean()``
+    may add a group up in another order from one run to the next (seen at 1e-17)."""
+    lags = frame.get_column("lag").to_numpy()
+    x = frame.get_column(value)
+    values, present = x.to_numpy(), x.is_not_null().to_numpy()
+    keys = np.unique(lags)
+    means = []
+    for lag in keys:
+        v = values[(lags == lag) & present]
+        means.append(float(v.sum() / v.size) if v.size else None)
+    return pl.DataFrame(
+        {"horizon": pl.Series(keys, dtype=pl.Int32), alias: pl.Series(means, dtype=pl.Float64)}
+    )
+
+
 def _summary(
     clean: CleanFactor,
     ic: pl.DataFrame,
@@ -670,19 +693,9 @@ def _summary(
     base = pl.DataFrame({"horizon": pl.Series(clean.horizons, dtype=pl.Int32)})
     top = qr.filter(pl.col("quantile") == quantiles).select("horizon", top_mean="mean_return")
     bottom = qr.filter(pl.col("quantile") == 1).select("horizon", bottom_mean="mean_return")
-    turn = (
-        quantile_turnover(clean)
-        .filter(pl.col("quantile") == quantiles)
-        .group_by("lag")
-        .agg(turnover_top=pl.col("turnover").mean())
-        .select(pl.col("lag").cast(pl.Int32).alias("horizon"), "turnover_top")
-    )
-    auto = (
-        factor_rank_autocorrelation(clean)
-        .group_by("lag")
-        .agg(rank_autocorr=pl.col("autocorrelation").mean())
-        .select(pl.col("lag").cast(pl.Int32).alias("horizon"), "rank_autocorr")
-    )
+    top_turnover = quantile_turnover(clean).filter(pl.col("quantile") == quantiles)
+    turn = _mean_by_lag(top_turnover, "turnover", "turnover_top")
+    auto = _mean_by_lag(factor_rank_autocorrelation(clean), "autocorrelation", "rank_autocorr")
     rows_clean = pl.Series([used[h] for h in clean.horizons], dtype=pl.Int64)
     out = (
         base.join(s, on="horizon", how="left")
