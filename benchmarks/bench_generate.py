@@ -3,6 +3,7 @@
     python benchmarks/bench_generate.py                       # default preset, warm numba cache
     python benchmarks/bench_generate.py --preset large --numba-cold
     python benchmarks/bench_generate.py --preset small --repeat 3
+    PYTHONPATH=/path/to/old/checkout python benchmarks/bench_generate.py --serial  # a baseline
 
 Each run is a fresh process generating into an empty directory (no market cache), the way
 ``synthetic_market()`` does on a first call: ``iter_tables`` streams the tables into a
@@ -27,7 +28,7 @@ CHILD = textwrap.dedent(
     """
     import json, os, resource, sys, time
     t_imp = time.perf_counter()
-    from factorlab.datasets import GENERATOR_VERSION, _write_behind, preset_params
+    from factorlab.datasets import GENERATOR_VERSION, preset_params
     from factorlab.datasets.synthetic import iter_tables
     from factorlab.market import MarketWriter
     imported = time.perf_counter() - t_imp
@@ -65,6 +66,7 @@ CHILD = textwrap.dedent(
             for name, frame in timed(iter_tables(p)):
                 Timed(writer).add(name, frame)
         else:
+            from factorlab.datasets import _write_behind
             _write_behind(Timed(writer), timed(iter_tables(p)))
         t_close = time.perf_counter()
     close = time.perf_counter() - t_close
