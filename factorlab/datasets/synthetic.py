@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._arrays import ffill_rows
+from factorlab._kernels.grid import nan_cumsum_count_rows_nb
 from factorlab.calendar import (
     DISCLOSURE_END,
     SH_CONNECT_LAUNCH,
@@ -24,16 +25,17 @@ from factorlab.calendar import (
 )
 from factorlab.datasets._synth_kernels import (
     ar1_nb,
-    bar_high_nb,
-    bar_low_nb,
-    bar_open_nb,
+    bar_ohlc_nb,
     bar_volume_nb,
-    bar_vwap_nb,
+    by_industry_nb,
     cumprod_rows,
     cumsum_rows,
+    float_fraction_nb,
     holdings_nb,
-    nan_cumsum_count_rows,
+    lag_nan_to_num_nb,
     nan_to_num,
+    northbound_shares_nb,
+    price_limits_nb,
     prices_nb,
     split_shares_nb,
 )
@@ -410,10 +412,10 @@ class _Universe:
         n = len(self.industry)
         float_frac0 = rng.uniform(0.35, 0.95, size=n)
         self.total_base = np.round(np.exp(logcap) / self.price0 / float_frac0, -2)
-        years_listed = (days[:, None] - self.list_date[None, :]).astype(np.int64) // 365
-        years_at_start = np.clip((days[0] - self.list_date).astype(np.int64) // 365, 0, None)
-        unlocks = np.clip(years_listed, 0, None) - years_at_start[None, :]
-        self.float_frac = np.minimum(0.98, float_frac0[None, :] + 0.12 * np.clip(unlocks, 0, None))
+        # + 12% a year listed since the window's start, at most 98%
+        self.float_frac = float_fraction_nb(
+            days.astype(np.int64), self.list_date.astype(np.int64), float_frac0, 0.12, 0.98
+        )
 
     def _draw_trading(self, days: np.ndarray, rng: np.random.Generator) -> None:
         """ST intervals on a small share; listed days; suspensions (short spells, some long)."""
@@ -449,11 +451,7 @@ def _price_limits(
     days: np.ndarray, is_st: np.ndarray, star: np.ndarray, chinext: np.ndarray
 ) -> np.ndarray:
     """Price limit per day: 10% main boards, 5% ST, 20% STAR and ChiNext after its reform."""
-    reform = days >= np.datetime64(CHINEXT_REFORM)
-    lim = np.full(is_st.shape, 0.10)
-    lim[:, star] = 0.20
-    lim[np.ix_(reform, chinext)] = 0.20
-    return np.where(is_st & (lim < 0.2), 0.05, lim)
+    return price_limits_nb(days >= np.datetime64(CHINEXT_REFORM), is_st, star, chinext)
 
 
 #: One independent generator per part of the market, spawned from the seed in this order.
@@ -559,9 +557,7 @@ def _within_industry(x: np.ndarray, industry: np.ndarray, weight: np.ndarray) ->
     member = np.zeros((len(industry), n_ind))
     member[np.arange(len(industry)), industry] = weight
     mean = (x @ member) / np.maximum(member.sum(axis=0), 1e-300)
-    for k in range(n_ind):  # in place, one industry at a time (peak memory)
-        cols = np.flatnonzero(industry == k)
-        x[:, cols] -= mean[:, k : k + 1]
+    by_industry_nb(x, mean, industry, False)  # in place (peak memory)
     return x
 
 
@@ -577,7 +573,7 @@ def _relative_to_industry(x: np.ndarray, industry: np.ndarray, weight: np.ndarra
         mean = (x @ (member * w[:, None])) / np.maximum(w @ member, 1e-300)
     else:
         mean = ((x * w) @ member) / np.maximum(w @ member, 1e-300)
-    x /= np.where(mean > 0, mean, 1.0)[:, industry]
+    by_industry_nb(x, mean, industry, True)
     return x
 
 
@@ -839,17 +835,20 @@ def _bars(
 ) -> _Bars:
     """Volume, amount and OHLC around the close, within the day's price limits.
 
-    The arithmetic runs in fused one-pass kernels (``bar_*_nb``, equal bit for bit to the numpy
-    expressions in their docstrings); the noise is drawn in between, in the same order."""
+    The arithmetic runs in two fused one-pass kernels (``bar_volume_nb``, ``bar_ohlc_nb``: the
+    numpy expressions of their docstrings, bit for bit), the noise drawn in its fixed order."""
     n_t, n = close.shape
     turn = np.exp(0.45 * ar1_nb(rv.standard_normal((n_t, n)), 0.9))
     col = 0.012 * np.exp(-0.35 * u.zsize) * np.exp(rv.normal(0, 0.3, n))
     volume = bar_volume_nb(turn, col, realized, float_shares)
     del turn
-    open_ = bar_open_nb(rv.standard_normal((n_t, n)), realized, ref, u.limit)
-    high = bar_high_nb(rv.normal(0, 0.006, (n_t, n)), open_, close, ref, u.limit)
-    low = bar_low_nb(rv.normal(0, 0.006, (n_t, n)), open_, close, ref, u.limit)
-    vwap, amount = bar_vwap_nb(rv.standard_normal((n_t, n)), open_, high, low, close, volume)
+    z_open = rv.standard_normal((n_t, n))
+    z_high = rv.normal(0, 0.006, (n_t, n))
+    z_low = rv.normal(0, 0.006, (n_t, n))
+    z_vwap = rv.standard_normal((n_t, n))
+    open_, high, low, vwap, amount = bar_ohlc_nb(
+        z_open, z_high, z_low, z_vwap, realized, ref, u.limit, close, volume
+    )
     return _Bars(open_, high, low, volume, vwap, amount)
 
 
@@ -1104,17 +1103,12 @@ def iter_tables(
         float_frac, init, rngs["holdings"],
     )
     del passive, float_frac
-    # a delisted stock's holdings are gone (the shares are cancelled, CCASS drops the stock)
-    ra[~u.listed] = 0.0
-    rt[~u.listed] = 0.0
-    ratio = ra + rt
-    del rt
-    tot_pub = nan_to_num(total_shares * pub_basis)
-    del pub_basis
-    shares_true = np.round(ratio * total_shares).astype(np.int64)
-    shares_pub = np.round(ratio * tot_pub).astype(np.int64)
-    shares_alloc_pub = np.minimum(np.round(ra * tot_pub).astype(np.int64), shares_pub)
-    del tot_pub
+    # a delisted stock's holdings are gone (the shares are cancelled, CCASS drops the stock);
+    # shares true and on the published (record-date) basis
+    ratio, shares_true, shares_pub, shares_alloc_pub = northbound_shares_nb(
+        ra, rt, u.listed, total_shares, pub_basis
+    )
+    del rt, pub_basis
     held = shares_true > 0
     tt, jj = np.nonzero(held)
     truth = {"date": date_s.gather(tt), "asset": codes.gather(jj), "shares": shares_true[held]}
@@ -1312,7 +1306,7 @@ def _pools(
     """
     n_t, n = mcap.shape
     t_idx = np.arange(n_t)
-    cap_cum, cap_cnt = nan_cumsum_count_rows(mcap)
+    cap_cum, cap_cnt = nan_cumsum_count_rows_nb(mcap)
     amt = np.where(u.trading, amount, np.nan)
     member = {name: np.zeros((n_t, n), dtype=bool) for name in ("csi300", "csi500", "liq1500")}
     eligible = np.zeros((n_t, n), dtype=bool)
@@ -1376,9 +1370,9 @@ def _indices(
     days: np.ndarray, member: dict[str, np.ndarray], fcap: np.ndarray, realized: np.ndarray
 ) -> pl.DataFrame:
     """Index levels from float-cap weights (previous close) of the members, chain-linked."""
-    n_t, n = fcap.shape
+    n_t = fcap.shape[0]
     r = nan_to_num(realized)
-    w_all = nan_to_num(np.vstack([np.full((1, n), np.nan), fcap[:-1]]))
+    w_all = lag_nan_to_num_nb(fcap)
     frames = []
     for name in ("csi300", "csi500", "csi800", "csi_all"):
         w = w_all if name == "csi_all" else np.where(member[name], w_all, 0.0)
@@ -1837,7 +1831,7 @@ def _etfs(
     lift the premium (close / NAV - 1, plus noise of 0.15%) and the volume."""
     n_t = len(days)
     r = nan_to_num(realized)
-    w = nan_to_num(np.vstack([np.full((1, fcap.shape[1]), np.nan), fcap[:-1]]))
+    w = lag_nan_to_num_nb(fcap)
     ind_names = np.array(u.industries)[u.industry]
     frames = []
     specs = [
