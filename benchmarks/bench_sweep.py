@@ -8,7 +8,8 @@ Usage::
 The market is a synthetic preset (``small``, ``default``, ``large``; generated once into the
 cache). The factors are lazy expressions on its prices (factor i: the ``2 + i % 40``-session
 return plus a 1% hashed noise of seed i), so ``evaluate`` collects them ``--batch-size`` at a
-time. Each run is its own process, on the same inputs: ``serial`` (``workers=1``), ``threadsN``
+time. Each run is its own process, on the same inputs: ``serial`` (``workers=1`` and
+``FACTORLAB_THREADS=1``: one core, the kernels' own row-splitting threads off), ``threadsN``
 (``workers=N``), ``rayN`` (``engine="ray"`` on a local Ray with N CPUs). A process first warms
 up (numba kernels loaded, Ray started and its workers' imports done, on one factor), then times
 the sweep; it reports the seconds, its own peak RSS (for Ray, the driver's: the workers' RSS is
@@ -168,7 +169,9 @@ def main(argv: list[str] | None = None) -> None:
     for run in args.runs.split(","):
         cmd = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:])]
         cmd += ["--run", run]
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        # serial: one core (the kernels' own threads off too, factorlab/_kernels/parallel.py)
+        one = {"FACTORLAB_THREADS": "1"} if run == "serial" else {}
+        done = subprocess.run(cmd, env={**env, **one}, capture_output=True, text=True)
         if done.returncode:
             sys.stderr.write(done.stderr)
             raise SystemExit(f"run {run} failed")

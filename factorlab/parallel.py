@@ -194,7 +194,10 @@ class Executor:
 
 
 def _call(fn: Callable[..., Any], *args: Any) -> Any:
-    """The Ray task: ``fn(*args)`` (the object-store references among `args` arrive resolved)."""
+    """The Ray task: ``fn(*args)`` (the object-store references among `args` arrive resolved).
+    A task holds one CPU, so its kernels run on one thread (``FACTORLAB_THREADS``, unless the
+    cluster's environment sets it)."""
+    os.environ.setdefault("FACTORLAB_THREADS", "1")
     return fn(*args)
 
 

@@ -173,6 +173,7 @@ def test_executor_raises_the_first_failure_as_itself():
         ex.map(fail, range(4))
 
 
+@pytest.mark.slow
 def test_factor_sweep_on_threads_equals_the_serial_run(small_market):
     kw = {
         "windows": (10, 20),
