@@ -8,7 +8,9 @@ subset of the row in one linear walk, so a subset never needs a new sort.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from factorlab._kernels.jit import njit
+from factorlab._kernels.parallel import split_rows
 
 __all__ = [
     "average_ranks_nb",
@@ -48,19 +50,34 @@ def row_average_ranks_nb(values, order, use, out, buf):
     return k
 
 
-@njit(cache=True, nogil=True)
 def average_ranks_nb(values, order, mask):
-    """Per-row average ranks of the cells in ``mask`` (NaN elsewhere).
+    """Per-row average ranks of the cells in ``mask`` (NaN elsewhere), float64 (T, N).
 
     Equals alphalens' ``factor_data.groupby(level="date")["factor"].rank()`` pivoted to
-    date x asset, the ranks used by ``factor_rank_autocorrelation``.
+    date x asset, the ranks used by ``factor_rank_autocorrelation``. Blocks of rows run on the
+    threads (:func:`factorlab._kernels.parallel.split_rows`).
     """
     n_rows, n_cols = values.shape
-    out = np.full((n_rows, n_cols), np.nan)
-    buf = np.empty(n_cols, np.int64)
-    for t in range(n_rows):
-        row_average_ranks_nb(values[t], order[t], mask[t], out[t], buf)
+    out = np.empty((n_rows, n_cols))
+    split_rows(
+        _average_ranks_rows_nb,
+        (values, order, mask, out),
+        (0, 1, 2, 3),
+        n_rows,
+        n_cols,
+        lambda: (np.empty(n_cols, np.int64),),
+    )
     return out
+
+
+@njit(cache=True, nogil=True)
+def _average_ranks_rows_nb(values, order, mask, out, buf):
+    """:func:`average_ranks_nb` into ``out``; ``buf`` is int64 scratch of a row's length."""
+    n_rows, n_cols = values.shape
+    for t in range(n_rows):
+        for j in range(n_cols):
+            out[t, j] = np.nan
+        row_average_ranks_nb(values[t], order[t], mask[t], out[t], buf)
 
 
 @njit(cache=True, nogil=True)
@@ -84,7 +101,9 @@ def _radix_pass_nb(src_k, src_i, dst_k, dst_i, n, counts, shift):
 def _radix_sort_nb(keys, idx, tmp_k, tmp_i, n, hist, first_byte):
     """LSD radix sort of ``keys[:n]`` (uint64) carrying ``idx``, on bytes ``first_byte..7``;
     passes where every key has the same byte are skipped. Result left in ``keys`` / ``idx``."""
-    hist[:, :] = 0
+    for d in range(8):
+        for v in range(256):
+            hist[d, v] = 0
     for i in range(n):
         b = keys[i]
         for d in range(first_byte, 8):
@@ -104,8 +123,9 @@ def _radix_sort_nb(keys, idx, tmp_k, tmp_i, n, hist, first_byte):
         src_i, dst_i = dst_i, src_i
         swapped = not swapped
     if swapped:
-        keys[:n] = tmp_k[:n]
-        idx[:n] = tmp_i[:n]
+        for i in range(n):
+            keys[i] = tmp_k[i]
+            idx[i] = tmp_i[i]
 
 
 @njit(cache=True, nogil=True)
@@ -130,8 +150,12 @@ def _insertion_fixup_nb(keys, idx, n, budget):
 
 
 @njit(cache=True, nogil=True)
-def row_order_nb(values, valid):
-    """Per-row ascending sort order of the valid cells, invalid cells last (int32 grid).
+def row_order_nb(bits, valid, out, keys, keys0, idx, tmp_k, tmp_i, hist):
+    """Per-row ascending sort order of the valid cells, invalid cells last, into ``out`` (int32).
+
+    ``bits`` is the float64 value grid viewed as uint64 (``values.view(np.uint64)``); the
+    others are scratch: uint64 ``keys``, ``keys0``, ``tmp_k`` and int32 ``idx``, ``tmp_i`` of a
+    row's length, int64 ``hist`` (8, 256). :func:`row_order` allocates them.
 
     An exact argsort (ties in any order) by radix sort on order-preserving uint64 keys of the
     float64 values (sign flipped for positives, all bits for negatives). It first sorts on the
@@ -140,50 +164,58 @@ def row_order_nb(values, valid):
     moves (values crowded in a narrow range) the row is re-sorted on all 64 bits. About twice as
     fast as ``np.argsort`` on a row of a few thousand values.
     """
-    n_rows, n_cols = values.shape
-    out = np.empty((n_rows, n_cols), np.int32)
-    keys = np.empty(n_cols, np.uint64)
-    keys0 = np.empty(n_cols, np.uint64)
-    idx = np.empty(n_cols, np.int32)
-    tmp_k = np.empty(n_cols, np.uint64)
-    tmp_i = np.empty(n_cols, np.int32)
-    hist = np.empty((8, 256), np.int64)
+    n_rows, n_cols = bits.shape
     sign = np.uint64(1) << np.uint64(63)
     for t in range(n_rows):
-        bits = values[t].view(np.uint64)
         ok = valid[t]
-        n = 0
+        n = np.int64(0)  # not the literal 0: one specialization of the helpers below
         for j in range(n_cols):
             if ok[j]:
-                b = bits[j]
+                b = bits[t, j]
                 keys[n] = ~b if b & sign else b | sign
                 idx[n] = j
                 n += 1
-        keys0[:n] = keys[:n]
-        _radix_sort_nb(keys, idx, tmp_k, tmp_i, n, hist, 4)
-        if not _insertion_fixup_nb(keys, idx, n, 8 * n + 64):
-            keys[:n] = keys0[:n]
+        for i in range(n):
+            keys0[i] = keys[i]
+        # sort on the upper 4 key bytes and finish by insertion; if that needs too many moves,
+        # restore the keys and sort on all 8 (``first`` is a variable, not a literal, so the
+        # radix sort is compiled once)
+        first = 4
+        while True:
+            _radix_sort_nb(keys, idx, tmp_k, tmp_i, n, hist, first)
+            if first == 0 or _insertion_fixup_nb(keys, idx, n, 8 * n + 64):
+                break
             k = 0
             for j in range(n_cols):
                 if ok[j]:
+                    keys[k] = keys0[k]
                     idx[k] = j
                     k += 1
-            _radix_sort_nb(keys, idx, tmp_k, tmp_i, n, hist, 0)
+            first = 0
         row = out[t]
-        row[:n] = idx[:n]
+        for i in range(n):
+            row[i] = idx[i]
         k = n
         for j in range(n_cols):
             if not ok[j]:
                 row[k] = j
                 k += 1
-    return out
 
 
 def row_order(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Per-row ascending sort order of the valid cells (invalid cells last), int32 (T, N)."""
-    return row_order_nb(
-        np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(valid, dtype=np.bool_)
-    )
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    valid = np.ascontiguousarray(valid, dtype=np.bool_)
+    n_rows, n_cols = bits.shape
+    out = np.empty((n_rows, n_cols), np.int32)
+
+    def scratch():
+        u64 = np.empty((3, n_cols), np.uint64)
+        i32 = np.empty((2, n_cols), np.int32)
+        return u64[0], u64[1], i32[0], u64[2], i32[1], np.empty((8, 256), np.int64)
+
+    split_rows(row_order_nb, (bits, valid, out), (0, 1, 2), n_rows, n_cols, scratch)
+    return out
 
 
 @njit(cache=True, nogil=True)
