@@ -61,7 +61,9 @@ from factorlab.northbound.factors import (
     NORTHBOUND_FACTORS,
     SPLIT_FACTORS,
     SPLIT_VARIANTS,
+    WINDOW_PREFIX,
     northbound_factors,
+    northbound_windows,
 )
 from factorlab.northbound.hygiene import disclosure_end, research_panel
 from factorlab.northbound.participants import (
@@ -1121,7 +1123,12 @@ def _factor_stage(
     # so every rolling window can skip its own sort
     if not frame["asset"].is_sorted():
         frame = frame.sort("asset", "date")
-    registry = northbound_factors(window=params.window, date_col=None, held=params.held)
+    spec = {"window": params.window, "date_col": None, "held": params.held}
+    # the factors read the windows they share from columns (each window computed once: Polars
+    # does not share a numba window between expressions); the self-contained registry tells
+    # what each factor reads (its group, whether it needs the split's flows)
+    registry = northbound_factors(**spec, windows=True)
+    plain = {f.name: f for f in northbound_factors(**spec)}
     # the registry's names carry the handbook's "20"; the window parameter sets the real length
     factor_list = [registry.get(n) for n in params.handbook_factors]
     expr_factors = [v for v in inputs.values() if isinstance(v, Factor)]
@@ -1143,23 +1150,23 @@ def _factor_stage(
     # each asset's rows from its integer codes (fl.ops: ts_mean / ts_sum / ts_shift with
     # date_col=None); user expressions see the panel as it is
     runs = _asset_enum(frame, index)
-    handbook = frozenset(params.handbook_factors)
+    windows = northbound_windows(**spec)
+    # the held-span masks, which factors of every group read, once for the whole panel
+    spans = [c for c in windows if c.startswith(WINDOW_PREFIX + "held_span")]
+    frame = frame.hstack(frame.with_columns(runs).select(windows[c] for c in spans))
+    windows = {c: e for c, e in windows.items() if c not in spans}
+    job = _FactorJob(plain, frozenset(params.handbook_factors), runs, windows)
     if split is None:
-        with_factors = _signal_factors(frame, factor_list, signals, keys, runs, handbook)
+        with_factors = _signal_factors(frame, factor_list, signals, keys, job)
     else:
-        late = [_reads_flows(f) for f in factor_list]
+        late = [_reads_flows(plain.get(f.name, f)) for f in factor_list]
         early = [f for f, x in zip(factor_list, late, strict=True) if not x]
-        first = _signal_factors(frame, early, signals, keys, runs, handbook)
+        first = _signal_factors(frame, early, signals, keys, job)
         timer.lap("factors")
         frame, notes = _join_split(frame, notes, *split.result(), index, runs)
         timer.lap("participant split")
         second = _signal_factors(
-            frame,
-            [f for f, x in zip(factor_list, late, strict=True) if x],
-            signals,
-            (),
-            runs,
-            handbook,
+            frame, [f for f, x in zip(factor_list, late, strict=True) if x], signals, (), job
         )
         del frame
         # both from the same panel rows in the same order: side by side, in the factors' order
@@ -1182,32 +1189,51 @@ def _asset_enum(frame: pl.DataFrame, index: GridIndex | None) -> pl.Series:
     return frame["asset"].cast(dtype)
 
 
+@dataclass(frozen=True)
+class _FactorJob:
+    """How :func:`_signal_factors` computes the factors. `plain`: the self-contained handbook
+    factors by name (what each reads: its group); `handbook`: the names of the handbook
+    factors, which read `runs` (the asset column as an enum) instead of the string column (the
+    same groups: the same values) and the shared window columns of `windows` (column ->
+    expression, computed once per group that reads them)."""
+
+    plain: Mapping[str, Factor]
+    handbook: frozenset[str]
+    runs: pl.Series | None = None
+    windows: Mapping[str, pl.Expr] = field(default_factory=dict)
+
+
 def _signal_factors(
     frame: pl.DataFrame,
     factors: Sequence[Factor],
     signals: pl.Series,
     keys: Sequence[str],
-    runs: pl.Series | None = None,
-    handbook: frozenset[str] = frozenset(),
+    job: _FactorJob | None = None,
 ) -> pl.DataFrame:
     """The `keys` columns and `factors` of `frame` on the signal dates (in the panel's row
-    order). `runs`: the asset column as an enum, which the factors named in `handbook` read
-    instead of the string column (the same groups: the same values).
+    order); `job`: see :class:`_FactorJob`.
 
-    One query per group of factors with the same first input column (e.g. the four on
-    ``hold_ratio``), each cut to the signal dates at once: a factor's column over the whole
-    panel is held only while its group runs (a few hundred MB each on the large preset, not
-    all of them at once), and subexpressions are still shared within a group. The values are
-    those of one query: every factor is its own expression."""
+    One query per group of factors with the same first input column (e.g. the four handbook
+    factors on ``hold_ratio``; user factors apart), each cut to the signal dates at once: a
+    factor's column over the whole panel is held only while its group runs (a few hundred MB
+    each on the large preset, not all of them at once), and the windows the group's factors
+    share are computed once in it. The values are those of one query: every factor is its own
+    expression."""
+    job = job or _FactorJob({}, frozenset())
     on_signals = pl.col("date").is_in(signals.implode())
     parts = [frame.lazy().filter(on_signals).select(*keys).collect()] if keys else []
-    groups: dict[str, list[Factor]] = {}
+    groups: dict[tuple[bool, str], list[Factor]] = {}
     for f in factors:
-        groups.setdefault((f.requires or ("",))[0], []).append(f)
-    coded = frame if runs is None else frame.with_columns(runs)
-    for group in groups.values():
+        first = (job.plain.get(f.name, f).requires or ("",))[0]
+        groups.setdefault((f.name in job.handbook, first), []).append(f)
+    coded = frame if job.runs is None else frame.with_columns(job.runs)
+    for (handbook, _), group in groups.items():
         names = [f.name for f in group]
-        source = coded if all(f.name in handbook for f in group) else frame
+        if handbook:
+            read = {c for f in group for c in (f.requires or ())}
+            source = coded.lazy().with_columns(e for c, e in job.windows.items() if c in read)
+        else:
+            source = frame.lazy()
         parts.append(compute_factors(source, group).filter(on_signals).select(names).collect())
     if not parts:
         return pl.DataFrame()
