@@ -65,7 +65,12 @@ from factorlab.northbound.factors import (
     northbound_factors,
     northbound_windows,
 )
-from factorlab.northbound.hygiene import disclosure_end, research_panel
+from factorlab.northbound.hygiene import (
+    PRE_CREDIT_TOLERANCE,
+    bonus_checks,
+    disclosure_end,
+    research_panel,
+)
 from factorlab.northbound.participants import (
     PriceGrids,
     classify_participants,
@@ -180,6 +185,7 @@ class StudyParams:
     risk_free: float = RISK_FREE
     excess_risk_free: bool = False
     held: HeldRule = "window"
+    pre_credit_tolerance: float = PRE_CREDIT_TOLERANCE
     min_ic_names: int = MIN_IC_NAMES
     user_factors: tuple[UserFactor, ...] = ()
     #: sha256 of the estimated holdings' (date, asset, shares) values; None: no estimates.
@@ -303,6 +309,23 @@ class StudyResult:
         )
 
 
+class _Once:
+    """A function's value, computed by the first thread that asks (the others wait for it);
+    an error is raised to every caller that asks (each tries again)."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+        self._lock = threading.Lock()
+        self._value: Any = None
+        self._done = False
+
+    def __call__(self) -> Any:
+        with self._lock:
+            if not self._done:
+                self._value, self._done = self._fn(), True
+            return self._value
+
+
 class _Timer:
     def __init__(self, say: Progress) -> None:
         self.say = say
@@ -373,12 +396,18 @@ def _check(market: Market, params: StudyParams) -> None:
 
 
 def _split_flows(
-    market: Market, price_grids: Callable[[], PriceGrids | None] | None = None
+    market: Market,
+    price_grids: Callable[[], PriceGrids | None] | None = None,
+    checks: Callable[[], pl.DataFrame] | None = None,
+    tolerance: float = PRE_CREDIT_TOLERANCE,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The participant split's classification history and its per-asset flows by kind
     (date, asset, flow_trading, flow_allocation); the split's row columns are freed on
-    return. `price_grids`: see :func:`~factorlab.northbound.participant_changes`."""
-    changes = participant_changes(market, price_grids=price_grids)
+    return. `price_grids`, `checks` (the record-date checks with `tolerance`): see
+    :func:`~factorlab.northbound.participant_changes`."""
+    changes = participant_changes(
+        market, price_grids=price_grids, pre_credit_tolerance=tolerance, checks=checks
+    )
     split = classify_participants(market, changes=changes)
     flows = participant_flows(market, split, by="asset").select("date", "asset", *_SPLIT_COLUMNS)
     return split.history, flows
@@ -483,8 +512,14 @@ def _panel(
             sent.append(True)
             prices.put(None if index is None else (index, close.copy(), vwap.copy()))
 
+    # the record-date checks of the bonus issues, which the panel and the split both read:
+    # computed once, by whichever asks first
+    tolerance = params.pre_credit_tolerance
+    checks = _Once(lambda: bonus_checks(market, tolerance=tolerance))
     try:
-        pending = pool.submit(_split_flows, market, prices.get) if want_split else None
+        pending = (
+            pool.submit(_split_flows, market, prices.get, checks, tolerance) if want_split else None
+        )
         # the hygiene's read of the prices also gives the study's price grid (one grid)
         panel = research_panel(
             market,
@@ -492,7 +527,9 @@ def _panel(
             end=params.end,
             estimated_holdings=estimated,
             price_grid=True,
+            pre_credit_tolerance=tolerance,
             on_price_grids=hand_over if want_split else None,
+            checks=checks,
         )
     except BaseException:
         hand_over(None, np.empty(0), np.empty(0))
@@ -767,6 +804,7 @@ def factor_study(
     risk_free: float = RISK_FREE,
     excess_risk_free: bool = False,
     held: HeldRule = "window",
+    pre_credit_tolerance: float = PRE_CREDIT_TOLERANCE,
     cache: bool | Path = True,
     estimated_holdings: Any = None,
     progress: ProgressOption = "auto",
@@ -837,6 +875,9 @@ def factor_study(
         When a dynamic handbook factor has a value (:func:`northbound_factors`): ``"window"``
         (default; held on every row the factor reads, the handbook's coverage) or ``"any"``
         (held on one of them, a sell-out keeps its outflow).
+    pre_credit_tolerance
+        The record-date check's tolerance (:func:`~factorlab.northbound.bonus_checks`), for
+        the research panel and the participant split alike (default 0.5).
     cache
         True: results are cached under ``cache_dir()/studies`` by the market's content hash and
         these parameters, so a rerun is instant; a path: cache there; False: no cache.
@@ -876,6 +917,7 @@ def factor_study(
         risk_free=float(risk_free),
         excess_risk_free=excess_risk_free,
         held=held,
+        pre_credit_tolerance=float(pre_credit_tolerance),
         estimated_holdings=None if est is None else est.digest,
     )
     _check(market, params)
