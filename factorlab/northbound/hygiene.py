@@ -42,7 +42,7 @@ PRE_CREDIT_TOLERANCE = 0.5
 _BONUS_COLUMNS = ("asset", "record_date", "ex_date", "bonus_ratio")
 #: The record-date checks of a market (:func:`bonus_checks`), or a function returning them (e.g.
 #: computed once for the research panel and the participant split, by whichever asks first).
-BonusChecks: TypeAlias = "pl.DataFrame | Callable[[], pl.DataFrame]"
+BonusChecks: TypeAlias = pl.DataFrame | Callable[[], pl.DataFrame]
 
 
 @dataclass(frozen=True)
