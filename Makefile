@@ -12,13 +12,17 @@ $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# the demo needs only the core and matplotlib; the tests add their oracles and tools
+# the demo needs only the core and matplotlib; the tests add their oracles and tools; both then
+# compile the evaluation kernels into numba's cache (`factorlab warmup`), so a first analysis
+# does not pay the ~3 s compile
 $(DEMO_STAMP): pyproject.toml $(VENV)/bin/python
 	$(BIN)/python -m pip install -q -e ".[plot]"
+	$(BIN)/python -m factorlab warmup
 	touch $(DEMO_STAMP)
 
 $(STAMP): pyproject.toml $(VENV)/bin/python
-	$(BIN)/python -m pip install -q -e ".[test,compare,lint,plot,docs,progress]"
+	$(BIN)/python -m pip install -q -e ".[test,compare,lint,plot,docs,progress,distributed]"
+	$(BIN)/python -m factorlab warmup
 	touch $(STAMP) $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)

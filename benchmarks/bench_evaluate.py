@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_evaluate.py SIZE [--peer] [--repeat N] [--cache-dir DIR] [--compile]
 
-SIZE is S, M, L or XL (benchmarks/panels.py; the same data as ../shared/peer-bench). Stages, as
+SIZE is S, M, L, XL or X10 (benchmarks/panels.py; the same data as ../shared/peer-bench). Stages, as
 in the peer harness (bench_alphalens.py); factorlab starts from the long Polars frame, alphalens
 from its pandas inputs built untimed (as the peer harness does):
 
@@ -363,7 +363,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("size", choices=["S", "M", "L", "XL"])
+    from panels import SIZES
+
+    parser.add_argument("size", choices=list(SIZES))
     parser.add_argument("--peer", action="store_true", help="also run alphalens-reloaded")
     parser.add_argument("--repeat", type=int, default=2, help="warm factorlab runs (default 2)")
     parser.add_argument(

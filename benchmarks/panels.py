@@ -21,6 +21,7 @@ SIZES: dict[str, tuple[int, int]] = {
     "M": (1000, 1250),
     "L": (3000, 2500),
     "XL": (5000, 2500),
+    "X10": (10000, 2500),
 }
 DEFAULT_SEED = 20240601
 N_INDUSTRIES = 28

@@ -11,6 +11,7 @@ factorlab tearsheet --factors F --prices P --out DIR  # a tear sheet for any fac
 factorlab strategies [--market DIR] [--out DIR]  # seeds 000/004 strategies + HTML report
 factorlab estimate [--market DIR] [--out DIR]    # seed 002 holdings estimation + report
 factorlab etf-flows [--market DIR|real] [--days 5] [--sectors ...]  # sector money flows from ETFs
+factorlab warmup                                 # compile the evaluation kernels (install step)
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _market(args: argparse.Namespace, start: float, **params):
 
     if args.market:
         return Market.load(args.market)
-    return synthetic_market(**PRESETS[args.preset], **params, progress=_progress(start))
+    return synthetic_market(**{**PRESETS[args.preset], **params}, progress=_progress(start))
 
 
 def _strength_args(parser: argparse.ArgumentParser) -> None:
@@ -621,6 +622,22 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_warmup(args: argparse.Namespace) -> int:
+    from factorlab.evaluate.warmup import warmup
+
+    print(warmup())
+    return 0
+
+
+def _warmup_parser(sub) -> None:
+    cmd = sub.add_parser(
+        "warmup",
+        help="compile the single-factor evaluation kernels into numba's on-disk cache (run once "
+        "by the install step, so a first analysis does not pay the compile)",
+    )
+    cmd.set_defaults(func=_cmd_warmup)
+
+
 def _etf_flows_parser(sub) -> None:
     from factorlab.datasets import PRESETS
 
@@ -932,6 +949,7 @@ def build_parser() -> argparse.ArgumentParser:
     tears.add_argument("--out", required=True, help="output folder")
     tears.set_defaults(func=_cmd_tearsheet)
     _etf_flows_parser(sub)
+    _warmup_parser(sub)
     data = sub.add_parser("data", help="market data directories")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     synth = data_sub.add_parser("synth", help="write a synthetic market directory")

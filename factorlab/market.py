@@ -368,6 +368,8 @@ class Market:
         dict
             The keys known, in this order: ``source`` (the metadata's, else "user market"),
             ``preset``, ``seed`` and ``n_assets`` (a synthetic market's parameters),
+            ``liq1500`` (only for a synthetic market smaller than the reference universe,
+            whose liquidity pool keeps its name but holds fewer stocks: what it holds),
             ``dates`` ("first .. last": the generation window of a synthetic market, else the
             first and last date of ``prices``, or of the first table with a date column),
             ``content_hash`` (of the saved files), ``path``.
@@ -395,6 +397,8 @@ class Market:
             for key in ("seed", "n_assets"):
                 if key in params:
                     out[key] = str(params[key])
+            if (pool := _scaled_liquidity_pool(params.get("n_assets"))) is not None:
+                out["liq1500"] = pool
             if params.get("start") is not None and params.get("end") is not None:
                 out["dates"] = f"{params['start']} .. {params['end']}"
         if "dates" not in out and (span := self._date_span()) is not None:
@@ -928,6 +932,23 @@ def iter_market_files(path: str | os.PathLike) -> Iterator[Path]:
     for entry in read_manifest(root, check_version=False)["tables"].values():
         for f in entry["files"]:
             yield root / f
+
+
+def _scaled_liquidity_pool(n_assets: Any) -> str | None:
+    """What a synthetic market's ``liq1500`` pool holds when the generator scaled it down with
+    the universe (``liquidity_pool_size``: 120 of 400 on ``small``); None for a full-size pool
+    or when the generator is not loaded."""
+    synthetic = sys.modules.get("factorlab.datasets.synthetic")
+    try:
+        n = int(n_assets)
+    except (TypeError, ValueError):
+        return None
+    if synthetic is None or (size := synthetic.liquidity_pool_size(n)) >= synthetic.LIQUIDITY_SIZE:
+        return None
+    return (
+        f"the {size:,} most liquid of {n:,} stocks (scaled: {synthetic.LIQUIDITY_SIZE:,} of "
+        f"{synthetic.REFERENCE_UNIVERSE:,})"
+    )
 
 
 def _known_presets() -> Mapping[str, Mapping[str, Any]]:

@@ -43,9 +43,9 @@ from typing import TypeVar
 
 import numpy as np
 import polars as pl
-from numba import njit
 
 from factorlab._exprs import cast_float, check_int, check_name, float_expr
+from factorlab._kernels.jit import njit
 from factorlab._kernels.rolling import run_rolling_sum_nb, run_shift_nb
 from factorlab.cs import cs_demean, cs_quantile, cs_rank, cs_zscore
 from factorlab.errors import DtypeError, MissingColumnError, ParameterError

@@ -15,6 +15,7 @@ __all__ = [
     "CorrelationMethod",
     "DateGrid",
     "DropRule",
+    "Engine",
     "Entry",
     "HeldRule",
     "IntoExpr",
@@ -57,6 +58,11 @@ price; ``"ffill"`` -> pandas ``ffill`` over the whole grid (alphalens, also afte
 DropRule = Literal["any_horizon", "per_horizon"]
 """``"any_horizon"`` (alphalens): a row missing any horizon's return is dropped for all horizons;
 ``"per_horizon"``: a row is used for every horizon whose return it has."""
+
+Engine = Literal["local", "ray"]
+"""Where a sweep's factor x pool x parameter units run (:mod:`factorlab.parallel`):
+``"local"``, threads in this process (every core by default); ``"ray"``, tasks on a Ray cluster
+(the ``distributed`` extra; the shared inputs placed once in its object store)."""
 
 CorrelationMethod = Literal["spearman", "pearson"]
 """Rank IC (Spearman, average ranks for ties) or Pearson IC."""

@@ -13,7 +13,7 @@ import os
 import pytest
 from hypothesis import settings
 
-from factorlab.datasets import PRESETS, synthetic_market
+from factorlab.datasets import PLANTED, PRESETS, synthetic_market
 from factorlab.market import Market
 
 settings.register_profile(
@@ -42,6 +42,8 @@ def pytest_ignore_collect(collection_path, config) -> bool | None:
 
 @pytest.fixture(scope="session")
 def small_market(tmp_path_factory: pytest.TempPathFactory) -> Market:
-    """The ``PRESETS["small"]`` synthetic market, generated once per test session in a
-    temporary cache directory (about 4 s)."""
-    return synthetic_market(**PRESETS["small"], cache=tmp_path_factory.mktemp("small") / "small")
+    """The ``PRESETS["small"]`` synthetic market at the planted-effect tests' strengths
+    (``PLANTED``), generated once per test session in a temporary cache directory (about 4 s)."""
+    return synthetic_market(
+        **PRESETS["small"], **PLANTED, cache=tmp_path_factory.mktemp("small") / "small"
+    )

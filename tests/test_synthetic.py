@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from factorlab.calendar import sessions
-from factorlab.datasets import DISCLOSURE_END, PRESETS, preset_params, synthetic_market
+from factorlab.datasets import DISCLOSURE_END, PLANTED, PRESETS, preset_params, synthetic_market
 from factorlab.datasets.synthetic import generate
 from factorlab.errors import ParameterError
 from factorlab.market import Market
@@ -36,17 +36,16 @@ ARCHITECTURE_TABLES = {
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory) -> Market:
-    return synthetic_market(**PRESETS["small"], cache=tmp_path_factory.mktemp("m") / "small")
+    return synthetic_market(
+        **PRESETS["small"], **PLANTED, cache=tmp_path_factory.mktemp("m") / "small"
+    )
 
 
 @pytest.fixture(scope="module")
 def market_off(tmp_path_factory) -> Market:
     return synthetic_market(
         **PRESETS["small"],
-        selection=0,
-        timing=0,
-        industry=0,
-        allocation=0,
+        **{**PLANTED, "selection": 0, "timing": 0, "industry": 0, "allocation": 0},
         cache=tmp_path_factory.mktemp("m") / "off",
     )
 

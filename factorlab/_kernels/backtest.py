@@ -8,7 +8,8 @@ retired research simulator day by day (its values are pinned in tests/backtest/t
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from factorlab._kernels.jit import njit
 
 __all__ = ["backtest_nb", "round_trips_nb", "targets_csr_nb", "trade_costs_nb"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from factorlab._kernels.jit import njit
 from factorlab._kernels.rank import row_average_ranks_nb
 
 __all__ = ["ic_rows_nb", "rank_autocorrelation_nb", "row_pearson_nb"]
@@ -57,13 +57,14 @@ def ic_rows_nb(factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs):
     date; ic is NaN when ``n < min_obs``.
     """
     n_rows, n_cols = factor.shape
-    ic = np.full(n_rows, np.nan)
+    ic = np.empty(n_rows)
     counts = np.zeros(n_rows, np.int64)
     use = np.empty(n_cols, np.bool_)
     rf = np.empty(n_cols)
     rr = np.empty(n_cols)
     buf = np.empty(n_cols, np.int64)
     for t in range(n_rows):
+        ic[t] = np.nan
         n = 0
         n_mask = 0
         for j in range(n_cols):
@@ -98,8 +99,10 @@ def rank_autocorrelation_nb(ranks, lag):
     than 2 common assets, or zero variance.
     """
     n_rows, n_cols = ranks.shape
-    out = np.full(n_rows, np.nan)
+    out = np.empty(n_rows)
     use = np.empty(n_cols, np.bool_)
+    for t in range(min(lag, n_rows)):
+        out[t] = np.nan
     for t in range(lag, n_rows):
         for j in range(n_cols):
             use[j] = ranks[t, j] == ranks[t, j] and ranks[t - lag, j] == ranks[t - lag, j]

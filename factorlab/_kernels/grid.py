@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from factorlab._kernels.jit import njit
 
 __all__ = ["ffill_rows_nb", "gather_cells_nb", "repeated_cell_nb", "scatter_cells_nb"]
 

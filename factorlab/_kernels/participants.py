@@ -5,7 +5,8 @@ flows, with no per-row output arrays."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from factorlab._kernels.jit import njit
 
 __all__ = ["first_rows_nb", "participant_changes_nb", "participant_walk_nb"]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from factorlab._kernels.jit import njit
 
 __all__ = ["qcut_rows_nb", "rank_buckets_nb"]
 
@@ -31,12 +32,14 @@ def qcut_rows_nb(values, order, mask, probs):
     n_rows, n_cols = values.shape
     n_edges = probs.shape[0]
     out = np.zeros((n_rows, n_cols), np.int8)
-    ranks = np.full((n_rows, n_cols), np.nan)
+    ranks = np.empty((n_rows, n_cols))
     dropped = np.zeros(n_rows, np.bool_)
     sorted_vals = np.empty(n_cols)
     cells = np.empty(n_cols, np.int64)
     edges = np.empty(n_edges)
     for t in range(n_rows):
+        for j in range(n_cols):
+            ranks[t, j] = np.nan
         n = 0
         for i in range(n_cols):
             j = order[t, i]

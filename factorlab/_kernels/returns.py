@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from factorlab._kernels.jit import njit
 
 __all__ = [
     "factor_returns_nb",
@@ -23,9 +24,10 @@ def fill_prices_nb(prices, carry_past_last):
     """
     n_rows, n_cols = prices.shape
     out = prices.copy()
-    stop = np.full(n_cols, n_rows)
+    stop = np.empty(n_cols, np.int64)
+    for j in range(n_cols):
+        stop[j] = n_rows if carry_past_last else -1
     if not carry_past_last:
-        stop[:] = -1
         for t in range(n_rows):
             for j in range(n_cols):
                 if prices[t, j] == prices[t, j]:
@@ -52,7 +54,9 @@ def forward_returns_nb(prices, horizon, offset):
         start = t + offset
         for j in range(n_cols):
             out[t, j] = prices[start + horizon, j] / prices[start, j] - 1.0
-    out[n_valid:] = np.nan
+    for t in range(n_valid, n_rows):
+        for j in range(n_cols):
+            out[t, j] = np.nan
     return out
 
 
@@ -69,13 +73,16 @@ def quantile_mean_returns_nb(returns, quantile, mask, n_quantiles, demean):
     the date's mean; the std does not depend on demeaning), then squared deviations.
     """
     n_rows, n_cols = returns.shape
-    mean = np.full((n_rows, n_quantiles), np.nan)
-    std = np.full((n_rows, n_quantiles), np.nan)
+    mean = np.empty((n_rows, n_quantiles))
+    std = np.empty((n_rows, n_quantiles))
     count = np.zeros((n_rows, n_quantiles), np.int64)
     sums = np.zeros(n_quantiles)
     raw = np.zeros(n_quantiles)
     for t in range(n_rows):
-        sums[:] = 0.0
+        for q in range(n_quantiles):
+            mean[t, q] = np.nan
+            std[t, q] = np.nan
+            sums[q] = 0.0
         total = 0.0
         n = 0
         for j in range(n_cols):
@@ -93,7 +100,7 @@ def quantile_mean_returns_nb(returns, quantile, mask, n_quantiles, demean):
             if count[t, q] > 0:
                 raw[q] = sums[q] / count[t, q]
                 mean[t, q] = raw[q] - centre
-        sums[:] = 0.0
+            sums[q] = 0.0
         for j in range(n_cols):
             r = returns[t, j]
             if mask[t, j] and np.isfinite(r):
@@ -118,9 +125,11 @@ def factor_returns_nb(factor, returns, mask, demean):
     after the means.
     """
     n_rows, n_cols = factor.shape
-    fret = np.full(n_rows, np.nan)
-    uret = np.full(n_rows, np.nan)
+    fret = np.empty(n_rows)
+    uret = np.empty(n_rows)
     for t in range(n_rows):
+        fret[t] = np.nan
+        uret[t] = np.nan
         n = 0
         f_sum = 0.0
         r_sum = 0.0

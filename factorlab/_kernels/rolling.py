@@ -11,7 +11,8 @@ bit, so ``ts_std`` stays a Polars window.)
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from factorlab._kernels.jit import njit
 
 __all__ = ["run_rolling_sum_nb", "run_shift_nb"]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from factorlab._kernels.jit import njit
 
 __all__ = ["quantile_turnover_nb"]
 
@@ -27,9 +28,10 @@ def quantile_turnover_nb(quantile, n_quantiles, lag):
                 size[t, q - 1] += 1
                 if t >= lag and quantile[t - lag, j] != q:
                     new[t, q - 1] += 1
-    out = np.full((n_rows, n_quantiles), np.nan)
-    for t in range(lag, n_rows):
+    out = np.empty((n_rows, n_quantiles))
+    for t in range(n_rows):
         for q in range(n_quantiles):
-            if size[t, q] > 0 and size[t - lag, q] > 0:
+            out[t, q] = np.nan
+            if t >= lag and size[t, q] > 0 and size[t - lag, q] > 0:
                 out[t, q] = new[t, q] / size[t, q]
     return out

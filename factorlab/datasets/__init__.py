@@ -16,16 +16,19 @@ import shutil
 import tempfile
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from factorlab.calendar import to_date
 from factorlab.datasets.real import real_sample
 from factorlab.datasets.synthetic import (
+    CALIBRATED,
     DISCLOSURE_END,
     DISCLOSURE_START,
+    PLANTED,
     Strengths,
     SynthParams,
     iter_tables,
@@ -35,9 +38,14 @@ from factorlab.market import MANIFEST, Market, MarketWriter, read_manifest
 from factorlab.progress import reports_progress
 from factorlab.typing import ProgressOption
 
+if TYPE_CHECKING:
+    import polars as pl
+
 __all__ = [
+    "CALIBRATED",
     "DISCLOSURE_END",
     "DISCLOSURE_START",
+    "PLANTED",
     "PRESETS",
     "Strengths",
     "SynthParams",
@@ -55,11 +63,23 @@ GENERATOR_VERSION = 7
 PresetName = Literal["default", "large", "small"]
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # the demo market: 5,000 stocks listed by the end (3,620 on average over 2017-01..2023-01)
-    "default": {"n_assets": 5000, "start": dt.date(2016, 1, 1), "end": dt.date(2024, 12, 31)},
-    # the benchmark market: 5,000 stocks from the Stock Connect launch
-    "large": {"n_assets": 5000, "start": dt.date(2014, 11, 17), "end": dt.date(2024, 12, 31)},
-    # a quick market for tests and examples
+    # the demo market: 5,000 stocks listed by the end (3,620 on average over 2017-01..2023-01),
+    # at the calibrated strengths (docs/calibration.md)
+    "default": {
+        "n_assets": 5000,
+        "start": dt.date(2016, 1, 1),
+        "end": dt.date(2024, 12, 31),
+        **CALIBRATED,
+    },
+    # the benchmark market: 5,000 stocks from the Stock Connect launch, calibrated like default
+    "large": {
+        "n_assets": 5000,
+        "start": dt.date(2014, 11, 17),
+        "end": dt.date(2024, 12, 31),
+        **CALIBRATED,
+    },
+    # a quick market for tests and examples, at the planted-effect tests' strengths (PLANTED,
+    # the Strengths defaults): its effects are strong enough to recover on 400 stocks
     "small": {"n_assets": 400, "start": dt.date(2016, 6, 1), "end": dt.date(2024, 12, 31)},
 }
 
@@ -268,8 +288,30 @@ def _generate(target: Path, p: SynthParams, progress: Callable[[str], None] | No
         "params": p.to_json(),
     }
     with MarketWriter(target, meta=meta, validate="schema") as writer:
-        writer.add_all(iter_tables(p, progress))
+        _write_behind(writer, iter_tables(p, progress))
     market = Market.load(writer.path)
     if progress is not None:
         progress(f"written: {len(market.names)} tables")
     return market
+
+
+def _write_behind(writer: MarketWriter, tables: Iterator[tuple[str, pl.DataFrame]]) -> None:
+    """``writer.add_all(tables)``, each table written on a second thread while the next one is
+    generated (the writer's Polars, parquet and hashing work releases the GIL, and so do the
+    generator's numpy and numba kernels). One table is in flight at a time: tables are added in
+    their generated order and peak memory grows by at most one table. An error on either side
+    is raised here, after the other side has stopped."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-writer") as pool:
+        pending: Future | None = None
+        try:
+            for name, frame in tables:
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(writer.add, name, frame)
+                del frame
+        except BaseException:
+            if pending is not None:
+                wait([pending])  # the writer stops before the error goes on
+            raise
+        if pending is not None:
+            pending.result()

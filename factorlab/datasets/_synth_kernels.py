@@ -7,9 +7,25 @@ no Python loop ever runs per stock-day.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-__all__ = ["ar1_nb", "holdings_nb", "prices_nb", "split_shares_nb"]
+from factorlab._kernels.jit import njit
+
+__all__ = [
+    "ar1_nb",
+    "bar_ohlc_nb",
+    "bar_volume_nb",
+    "by_industry_nb",
+    "cumprod_rows",
+    "cumsum_rows",
+    "float_fraction_nb",
+    "holdings_nb",
+    "lag_nan_to_num_nb",
+    "nan_cumsum_count_rows",
+    "nan_to_num",
+    "price_limits_nb",
+    "prices_nb",
+    "split_shares_nb",
+]
 
 
 @njit(cache=True, nogil=True)
@@ -185,4 +201,245 @@ def split_shares_nb(total: np.ndarray, weights: np.ndarray, starts: np.ndarray) 
             out[k] = v
             acc += v
         out[e - 1] = tot - acc
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _nan_to_num_flat(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    big = np.finfo(np.float64).max
+    for i in range(x.shape[0]):
+        v = x[i]
+        if np.isnan(v):
+            v = 0.0
+        elif v == np.inf:
+            v = big
+        elif v == -np.inf:
+            v = -big
+        out[i] = v
+    return out
+
+
+def nan_to_num(x: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(x)`` (a new array: NaN 0, +/-inf the largest finite float) in one pass."""
+    x = np.asarray(x)
+    if x.dtype != np.float64 or not x.flags.c_contiguous:
+        return np.nan_to_num(x)
+    return _nan_to_num_flat(x.reshape(-1)).reshape(x.shape)
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_rows(x: np.ndarray, product: bool) -> np.ndarray:
+    n_t, n = x.shape
+    out = np.empty((n_t, n))
+    for j in range(n):
+        out[0, j] = x[0, j]
+    for t in range(1, n_t):
+        for j in range(n):
+            out[t, j] = out[t - 1, j] * x[t, j] if product else out[t - 1, j] + x[t, j]
+    return out
+
+
+def cumsum_rows(x: np.ndarray) -> np.ndarray:
+    """``np.cumsum(x, axis=0)`` of a (T, N) float64 grid (the same sequential sums, one pass)."""
+    if x.dtype != np.float64 or x.ndim != 2 or not x.flags.c_contiguous or x.shape[0] == 0:
+        return np.cumsum(x, axis=0)
+    return _accumulate_rows(x, False)
+
+
+def cumprod_rows(x: np.ndarray) -> np.ndarray:
+    """``np.cumprod(x, axis=0)`` of a (T, N) float64 grid (the same sequential products)."""
+    if x.dtype != np.float64 or x.ndim != 2 or not x.flags.c_contiguous or x.shape[0] == 0:
+        return np.cumprod(x, axis=0)
+    return _accumulate_rows(x, True)
+
+
+@njit(cache=True, nogil=True)
+def nan_cumsum_count_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(np.cumsum(np.nan_to_num(x), axis=0), np.cumsum(~np.isnan(x), axis=0))`` of a (T, N)
+    float64 grid, in one pass."""
+    n_t, n = x.shape
+    s = np.empty((n_t, n))
+    c = np.empty((n_t, n), dtype=np.int64)
+    big = np.finfo(np.float64).max
+    for t in range(n_t):
+        for j in range(n):
+            v = x[t, j]
+            ok = not np.isnan(v)
+            if v == np.inf:
+                v = big
+            elif v == -np.inf:
+                v = -big
+            if t == 0:
+                s[t, j] = v if ok else 0.0
+                c[t, j] = 1 if ok else 0
+            else:
+                s[t, j] = s[t - 1, j] + (v if ok else 0.0)
+                c[t, j] = c[t - 1, j] + (1 if ok else 0)
+    return s, c
+
+
+# ---- the daily bars: numpy's elementwise expressions fused, bit for bit ------------------------
+# np.maximum / np.minimum of floats: (a >= b or isnan(a)) ? a : b (NaN propagates);
+# np.clip(x, lo, hi): NaN x stays, then max(x, lo) by x > lo, then min(., hi) by < hi;
+# np.round(x, d): rint(x * 10^d) / 10^d for d >= 0, rint(x / 10^-d) * 10^-d for d < 0.
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _maximum(a: float, b: float) -> float:
+    return a if (a >= b or np.isnan(a)) else b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _minimum(a: float, b: float) -> float:
+    return a if (a <= b or np.isnan(a)) else b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _clip(x: float, lo: float, hi: float) -> float:
+    if np.isnan(x):
+        return x
+    y = x if x > lo else lo
+    if np.isnan(y):
+        return y
+    return y if y < hi else hi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _nan0(x: float) -> float:
+    if np.isnan(x):
+        return 0.0
+    if x == np.inf:
+        return np.finfo(np.float64).max
+    if x == -np.inf:
+        return -np.finfo(np.float64).max
+    return x
+
+
+@njit(cache=True, nogil=True)
+def bar_volume_nb(
+    turn: np.ndarray, col: np.ndarray, realized: np.ndarray, float_shares: np.ndarray
+) -> np.ndarray:
+    """In place on `turn`: ``max(round(min(turn * col * (1 + 12 |realized|), 0.5) x float
+    shares, -2), 100)`` (NaN realized read as 0); returns `turn`, now the volume."""
+    n_t, n = turn.shape
+    for t in range(n_t):
+        for j in range(n):
+            v = turn[t, j] * col[j]
+            v *= 1.0 + 12.0 * _nan0(abs(realized[t, j]))
+            v = _minimum(v, 0.5)
+            turn[t, j] = _maximum(np.rint(v * float_shares[t, j] / 100.0) * 100.0, 100.0)
+    return turn
+
+
+@njit(cache=True, nogil=True)
+def bar_ohlc_nb(
+    z_open: np.ndarray,
+    z_high: np.ndarray,
+    z_low: np.ndarray,
+    z_vwap: np.ndarray,
+    realized: np.ndarray,
+    ref: np.ndarray,
+    limit: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Open, high, low, VWAP (in place on their noise arrays) and amount, in one pass::
+
+        upper, lower = ref (1 + limit), ref (1 - limit)
+        open = clip(round(ref (1 + 0.35 realized + 0.004 z_open), 2), lower, upper)
+        high = max(min(round(max(open, close) (1 + |z_high|), 2), round(upper, 2)),
+                   max(open, close))
+        low = max(min(max(round(min(open, close) (1 - |z_low|), 2), round(lower, 2)),
+                      min(open, close)), 0.01)
+        vwap = clip((open + high + low + close) / 4 (1 + 0.002 z_vwap), low, high)
+        amount = round(volume vwap)
+
+    (NaN realized read as 0; `z_high` and `z_low` already scaled.)
+    """
+    n_t, n = z_open.shape
+    amount = np.empty((n_t, n))
+    for t in range(n_t):
+        for j in range(n):
+            r = ref[t, j]
+            c = close[t, j]
+            upper = r * (1.0 + limit[t, j])
+            lower = r * (1.0 - limit[t, j])
+            gap = 0.35 * _nan0(realized[t, j]) + 0.004 * z_open[t, j]
+            o = _clip(np.rint(r * (1.0 + gap) * 100.0) / 100.0, lower, upper)
+            body = _maximum(o, c)
+            h = np.rint(body * (1.0 + abs(z_high[t, j])) * 100.0) / 100.0
+            h = _maximum(_minimum(h, np.rint(upper * 100.0) / 100.0), body)
+            body = _minimum(o, c)
+            lo = np.rint(body * (1.0 - abs(z_low[t, j])) * 100.0) / 100.0
+            lo = _minimum(_maximum(lo, np.rint(lower * 100.0) / 100.0), body)
+            lo = _maximum(lo, 0.01)
+            v = (o + h + lo + c) / 4.0
+            v *= 1.0 + 0.002 * z_vwap[t, j]
+            v = _clip(v, lo, h)
+            z_open[t, j] = o
+            z_high[t, j] = h
+            z_low[t, j] = lo
+            z_vwap[t, j] = v
+            amount[t, j] = np.rint(volume[t, j] * v)
+    return z_open, z_high, z_low, z_vwap, amount
+
+
+@njit(cache=True, nogil=True)
+def by_industry_nb(x: np.ndarray, mean: np.ndarray, industry: np.ndarray, divide: bool) -> None:
+    """In place: ``x -= mean[:, industry]``, or with `divide` ``x /= where(mean > 0, mean,
+    1)[:, industry]`` (no (T, N) temporary)."""
+    n_t, n = x.shape
+    for t in range(n_t):
+        for j in range(n):
+            m = mean[t, industry[j]]
+            if divide:
+                x[t, j] /= m if m > 0.0 else 1.0
+            else:
+                x[t, j] -= m
+
+
+@njit(cache=True, nogil=True)
+def lag_nan_to_num_nb(x: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(np.vstack([a row of NaN, x[:-1]]))``: the previous row, 0 for NaN."""
+    n_t, n = x.shape
+    out = np.empty((n_t, n))
+    for j in range(n):
+        out[0, j] = 0.0
+    for t in range(1, n_t):
+        for j in range(n):
+            out[t, j] = _nan0(x[t - 1, j])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def float_fraction_nb(
+    days: np.ndarray, list_date: np.ndarray, frac0: np.ndarray, step: float, cap: float
+) -> np.ndarray:
+    """``min(cap, frac0 + step x max(max((day - list_date) // 365, 0) - years at the first day,
+    0))`` per (day, stock), dates as int64 days; years at the first day clipped at 0."""
+    n_t, n = days.shape[0], list_date.shape[0]
+    out = np.empty((n_t, n))
+    at_start = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        at_start[j] = max((days[0] - list_date[j]) // 365, 0)
+    for t in range(n_t):
+        for j in range(n):
+            unlocks = max((days[t] - list_date[j]) // 365, 0) - at_start[j]
+            out[t, j] = _minimum(cap, frac0[j] + step * float(max(unlocks, 0)))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def price_limits_nb(
+    reform: np.ndarray, is_st: np.ndarray, star: np.ndarray, chinext: np.ndarray
+) -> np.ndarray:
+    """Daily price limit: 0.20 on STAR, and on ChiNext from its reform (`reform` per day), else
+    0.10; 0.05 for an ST stock whose limit would be below 0.20."""
+    n_t, n = is_st.shape
+    out = np.empty((n_t, n))
+    for t in range(n_t):
+        for j in range(n):
+            lim = 0.20 if star[j] or (reform[t] and chinext[j]) else 0.10
+            out[t, j] = 0.05 if is_st[t, j] and lim < 0.2 else lim
     return out

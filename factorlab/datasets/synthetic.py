@@ -22,7 +22,22 @@ from factorlab.calendar import (
     sessions,
     to_date,
 )
-from factorlab.datasets._synth_kernels import ar1_nb, holdings_nb, prices_nb, split_shares_nb
+from factorlab.datasets._synth_kernels import (
+    ar1_nb,
+    bar_ohlc_nb,
+    bar_volume_nb,
+    by_industry_nb,
+    cumprod_rows,
+    cumsum_rows,
+    float_fraction_nb,
+    holdings_nb,
+    lag_nan_to_num_nb,
+    nan_cumsum_count_rows,
+    nan_to_num,
+    price_limits_nb,
+    prices_nb,
+    split_shares_nb,
+)
 from factorlab.errors import ParameterError
 from factorlab.etf.reference import ROTATION_EXCLUDED, industry_etfs, sector_etfs
 from factorlab.grid import CHINEXT_REFORM
@@ -37,9 +52,11 @@ from factorlab.pools import (
 from factorlab.typing import Progress
 
 __all__ = [
+    "CALIBRATED",
     "CITIC_INDUSTRIES",
     "DISCLOSURE_END",
     "DISCLOSURE_START",
+    "PLANTED",
     "Strengths",
     "SynthParams",
     "generate",
@@ -199,6 +216,28 @@ class Strengths:
                 raise ParameterError(
                     f"strength `{name}` must be a finite number >= 0; got {value}."
                 )
+
+    @classmethod
+    def planted(cls, **overrides: float) -> Strengths:
+        """The planted-effect tests' strengths (the dataclass defaults): strong enough that a
+        400-stock market recovers every planted effect with margin. The presets ``default`` and
+        ``large`` use the weaker, realistic :meth:`calibrated` strengths instead; a test that
+        recovers a planted effect asks for these explicitly (``PLANTED``), so the presets'
+        strengths can move without thinning the tests."""
+        return cls(**overrides)
+
+    @classmethod
+    def calibrated(cls, **overrides: float) -> Strengths:
+        """The strengths of the ``default`` and ``large`` presets: the planted effects at the
+        size the handbook measures on the real market (docs/calibration.md)."""
+        return cls(**{**CALIBRATED, **overrides})
+
+
+#: The planted-effect tests' strengths as keyword arguments of ``synthetic_market``.
+PLANTED: dict[str, float] = asdict(Strengths.planted())
+#: The presets' calibrated strengths, where they differ from :data:`PLANTED`
+#: (docs/calibration.md says why each value).
+CALIBRATED: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -372,10 +411,10 @@ class _Universe:
         n = len(self.industry)
         float_frac0 = rng.uniform(0.35, 0.95, size=n)
         self.total_base = np.round(np.exp(logcap) / self.price0 / float_frac0, -2)
-        years_listed = (days[:, None] - self.list_date[None, :]).astype(np.int64) // 365
-        years_at_start = np.clip((days[0] - self.list_date).astype(np.int64) // 365, 0, None)
-        unlocks = np.clip(years_listed, 0, None) - years_at_start[None, :]
-        self.float_frac = np.minimum(0.98, float_frac0[None, :] + 0.12 * np.clip(unlocks, 0, None))
+        # + 12% a year listed since the window's start, at most 98%
+        self.float_frac = float_fraction_nb(
+            days.astype(np.int64), self.list_date.astype(np.int64), float_frac0, 0.12, 0.98
+        )
 
     def _draw_trading(self, days: np.ndarray, rng: np.random.Generator) -> None:
         """ST intervals on a small share; listed days; suspensions (short spells, some long)."""
@@ -411,11 +450,7 @@ def _price_limits(
     days: np.ndarray, is_st: np.ndarray, star: np.ndarray, chinext: np.ndarray
 ) -> np.ndarray:
     """Price limit per day: 10% main boards, 5% ST, 20% STAR and ChiNext after its reform."""
-    reform = days >= np.datetime64(CHINEXT_REFORM)
-    lim = np.full(is_st.shape, 0.10)
-    lim[:, star] = 0.20
-    lim[np.ix_(reform, chinext)] = 0.20
-    return np.where(is_st & (lim < 0.2), 0.05, lim)
+    return price_limits_nb(days >= np.datetime64(CHINEXT_REFORM), is_st, star, chinext)
 
 
 #: One independent generator per part of the market, spawned from the seed in this order.
@@ -521,9 +556,7 @@ def _within_industry(x: np.ndarray, industry: np.ndarray, weight: np.ndarray) ->
     member = np.zeros((len(industry), n_ind))
     member[np.arange(len(industry)), industry] = weight
     mean = (x @ member) / np.maximum(member.sum(axis=0), 1e-300)
-    for k in range(n_ind):  # in place, one industry at a time (peak memory)
-        cols = np.flatnonzero(industry == k)
-        x[:, cols] -= mean[:, k : k + 1]
+    by_industry_nb(x, mean, industry, False)  # in place (peak memory)
     return x
 
 
@@ -539,7 +572,7 @@ def _relative_to_industry(x: np.ndarray, industry: np.ndarray, weight: np.ndarra
         mean = (x @ (member * w[:, None])) / np.maximum(w @ member, 1e-300)
     else:
         mean = ((x * w) @ member) / np.maximum(w @ member, 1e-300)
-    x /= np.where(mean > 0, mean, 1.0)[:, industry]
+    by_industry_nb(x, mean, industry, True)
     return x
 
 
@@ -769,14 +802,14 @@ def _returns(u: _Universe, lat: _Latent, rr: np.random.Generator) -> tuple[np.nd
 def _share_counts(u: _Universe, bonus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(total_shares, float_shares, published basis / true basis)``; consumes `bonus`
     (shifted in place) and the universe's float fractions."""
-    cum_bonus = np.cumprod(1.0 + bonus, axis=0)
+    cum_bonus = cumprod_rows(1.0 + bonus)
     total_shares = u.total_base[None, :] * cum_bonus
     float_shares = np.round(u.float_frac * total_shares, -2)
     del u.float_frac
     # the published (record-date) share basis: the bonus counts one session earlier
     bonus[:-1] = bonus[1:]
     bonus[-1] = 0.0
-    pub_basis = np.cumprod(1.0 + bonus, axis=0)
+    pub_basis = cumprod_rows(1.0 + bonus)
     pub_basis /= cum_bonus
     return total_shares, float_shares, pub_basis
 
@@ -799,34 +832,22 @@ def _bars(
     float_shares: np.ndarray,
     rv: np.random.Generator,
 ) -> _Bars:
-    """Volume, amount and OHLC around the close, within the day's price limits."""
+    """Volume, amount and OHLC around the close, within the day's price limits.
+
+    The arithmetic runs in two fused one-pass kernels (``bar_volume_nb``, ``bar_ohlc_nb``: the
+    numpy expressions of their docstrings, bit for bit), the noise drawn in its fixed order."""
     n_t, n = close.shape
     turn = np.exp(0.45 * ar1_nb(rv.standard_normal((n_t, n)), 0.9))
-    turn *= (0.012 * np.exp(-0.35 * u.zsize) * np.exp(rv.normal(0, 0.3, n)))[None, :]
-    turn *= 1.0 + 12.0 * np.nan_to_num(np.abs(realized))
-    np.minimum(turn, 0.5, out=turn)
-    volume = np.maximum(np.round(turn * float_shares, -2), 100.0)
+    col = 0.012 * np.exp(-0.35 * u.zsize) * np.exp(rv.normal(0, 0.3, n))
+    volume = bar_volume_nb(turn, col, realized, float_shares)
     del turn
-    gap = 0.35 * np.nan_to_num(realized) + 0.004 * rv.standard_normal((n_t, n))
-    upper = ref * (1.0 + u.limit)
-    lower = ref * (1.0 - u.limit)
-    open_ = np.clip(np.round(ref * (1.0 + gap), 2), lower, upper)
-    del gap
-    hi_body = np.maximum(open_, close)
-    high = np.round(hi_body * (1 + np.abs(rv.normal(0, 0.006, (n_t, n)))), 2)
-    np.minimum(high, np.round(upper, 2), out=high)
-    np.maximum(high, hi_body, out=high)
-    del hi_body, upper
-    lo_body = np.minimum(open_, close)
-    low = np.round(lo_body * (1 - np.abs(rv.normal(0, 0.006, (n_t, n)))), 2)
-    np.maximum(low, np.round(lower, 2), out=low)
-    np.minimum(low, lo_body, out=low)
-    np.maximum(low, 0.01, out=low)
-    del lo_body, lower
-    vwap = (open_ + high + low + close) / 4.0
-    vwap *= 1 + 0.002 * rv.standard_normal((n_t, n))
-    np.clip(vwap, low, high, out=vwap)
-    amount = np.round(volume * vwap, 0)
+    z_open = rv.standard_normal((n_t, n))
+    z_high = rv.normal(0, 0.006, (n_t, n))
+    z_low = rv.normal(0, 0.006, (n_t, n))
+    z_vwap = rv.standard_normal((n_t, n))
+    open_, high, low, vwap, amount = bar_ohlc_nb(
+        z_open, z_high, z_low, z_vwap, realized, ref, u.limit, close, volume
+    )
     return _Bars(open_, high, low, volume, vwap, amount)
 
 
@@ -840,21 +861,22 @@ def _prices(
     float_shares: np.ndarray,
     total_shares: np.ndarray,
 ) -> pl.DataFrame:
-    tt, jj = np.nonzero(u.trading)
+    at = u.trading  # boolean-mask gathers: the row-major order of np.nonzero(at)
+    tt, jj = np.nonzero(at)
     return pl.DataFrame(
         {
             "date": date_s.gather(tt),
             "asset": codes.gather(jj),
-            "open": bars.open[tt, jj],
-            "high": bars.high[tt, jj],
-            "low": bars.low[tt, jj],
-            "close": close[tt, jj],
-            "volume": bars.volume[tt, jj],
-            "amount": bars.amount[tt, jj],
-            "adj_factor": adj[tt, jj],
-            "float_shares": float_shares[tt, jj],
-            "total_shares": total_shares[tt, jj],
-            "is_st": u.is_st[tt, jj],
+            "open": bars.open[at],
+            "high": bars.high[at],
+            "low": bars.low[at],
+            "close": close[at],
+            "volume": bars.volume[at],
+            "amount": bars.amount[at],
+            "adj_factor": adj[at],
+            "float_shares": float_shares[at],
+            "total_shares": total_shares[at],
+            "is_st": u.is_st[at],
         }
     )
 
@@ -953,7 +975,7 @@ def _holding_ratios(
     del common
     np.minimum(target_a, MAX_TARGET_ALLOCATION, out=target_a)
     # chasing the stock's own return, relative to its industry: stock flows, no industry momentum
-    chase = _within_industry(np.nan_to_num(realized), u.industry, np.ones(n))
+    chase = _within_industry(nan_to_num(realized), u.industry, np.ones(n))
     chase = _trailing_sum(chase, CHASE_WINDOW)
     chase /= sigma[None, :] * np.sqrt(CHASE_WINDOW)
     np.clip(chase, -3, 3, out=chase)
@@ -1006,7 +1028,7 @@ def _trade_flows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Trade-based net buy per stock-day (RMB): ratio change x shares x VWAP (bonus-neutral);
     ``(all northbound, allocation money)``."""
-    vwap_shares = np.nan_to_num(vwap)
+    vwap_shares = nan_to_num(vwap)
     vwap_shares *= total_shares
     flow = np.diff(ratio, axis=0, prepend=ratio[:1])
     flow *= vwap_shares
@@ -1085,15 +1107,16 @@ def iter_tables(
     rt[~u.listed] = 0.0
     ratio = ra + rt
     del rt
-    tot_pub = np.nan_to_num(total_shares * pub_basis)
+    tot_pub = nan_to_num(total_shares * pub_basis)
     del pub_basis
     shares_true = np.round(ratio * total_shares).astype(np.int64)
     shares_pub = np.round(ratio * tot_pub).astype(np.int64)
     shares_alloc_pub = np.minimum(np.round(ra * tot_pub).astype(np.int64), shares_pub)
     del tot_pub
-    tt, jj = np.nonzero(shares_true > 0)
-    truth = {"date": date_s.gather(tt), "asset": codes.gather(jj), "shares": shares_true[tt, jj]}
-    del tt, jj
+    held = shares_true > 0
+    tt, jj = np.nonzero(held)
+    truth = {"date": date_s.gather(tt), "asset": codes.gather(jj), "shares": shares_true[held]}
+    del tt, jj, held
     yield "northbound_truth", pl.DataFrame(truth)
     del truth
     flow, flow_alloc = _trade_flows(ratio, ra, vwap, total_shares, can_trade)
@@ -1174,7 +1197,7 @@ def _draw_corporate_actions(
 
 
 def _trailing_sum(x: np.ndarray, window: int) -> np.ndarray:
-    c = np.cumsum(x, axis=0)
+    c = cumsum_rows(x)
     out = c.copy()
     out[window:] -= c[:-window]
     return out
@@ -1287,8 +1310,7 @@ def _pools(
     """
     n_t, n = mcap.shape
     t_idx = np.arange(n_t)
-    cap_cum = np.cumsum(np.nan_to_num(mcap), axis=0)
-    cap_cnt = np.cumsum(~np.isnan(mcap), axis=0)
+    cap_cum, cap_cnt = nan_cumsum_count_rows(mcap)
     amt = np.where(u.trading, amount, np.nan)
     member = {name: np.zeros((n_t, n), dtype=bool) for name in ("csi300", "csi500", "liq1500")}
     eligible = np.zeros((n_t, n), dtype=bool)
@@ -1321,7 +1343,7 @@ def _pools(
     # the ST flag as the prices show it (carried over suspensions), as factorlab.pools.liquidity
     # reads it from a prices table
     st_seen = ffill_rows(np.where(u.trading, u.is_st, np.nan))
-    st_seen = np.nan_to_num(st_seen) > 0.5
+    st_seen = nan_to_num(st_seen) > 0.5
     member["liq1500"] = liquidity_members(
         amt, listed=u.listed, is_st=st_seen, list_idx=u.list_idx,
         reviews=review_sessions(pl.Series(days, dtype=pl.Date), "monthly"),
@@ -1352,9 +1374,9 @@ def _indices(
     days: np.ndarray, member: dict[str, np.ndarray], fcap: np.ndarray, realized: np.ndarray
 ) -> pl.DataFrame:
     """Index levels from float-cap weights (previous close) of the members, chain-linked."""
-    n_t, n = fcap.shape
-    r = np.nan_to_num(realized)
-    w_all = np.nan_to_num(np.vstack([np.full((1, n), np.nan), fcap[:-1]]))
+    n_t = fcap.shape[0]
+    r = nan_to_num(realized)
+    w_all = lag_nan_to_num_nb(fcap)
     frames = []
     for name in ("csi300", "csi500", "csi800", "csi_all"):
         w = w_all if name == "csi_all" else np.where(member[name], w_all, 0.0)
@@ -1589,6 +1611,9 @@ def _participants(
     # churning weights of trading holders across publication days
     churn = ar1_nb(rng.standard_normal((len(row), int(pair_trading.sum()))), 0.9)
     part_s = pl.Series("participant", ids)
+    # the output order (date, asset, participant) within a day: the pairs by stock column, then
+    # participant index (codes and ids are sorted, and a stock's holders are distinct)
+    out_order = np.lexsort((pair_part, pair_stock))
     years = asof.astype("datetime64[Y]").astype(int) + 1970
     for year in np.unique(years):
         sel = np.flatnonzero(years == year)
@@ -1612,8 +1637,11 @@ def _participants(
         flat_starts = (starts[None, :-1] + n_pairs * np.arange(n_d)[:, None]).ravel()
         flat_starts = np.append(flat_starts, n_d * n_pairs)
         shares = split_shares_nb(total.ravel().astype(np.int64), w.ravel(), flat_starts)
-        nz = np.flatnonzero(shares > 0)
-        d_idx, p_idx = np.divmod(nz, n_pairs)
+        del w, total
+        shares = shares.reshape(n_d, n_pairs)[:, out_order]
+        keep = shares > 0
+        d_idx = np.repeat(np.arange(n_d), keep.sum(axis=1))
+        p_idx = np.broadcast_to(out_order, keep.shape)[keep]
         yield (
             "participant_holdings",
             pl.DataFrame(
@@ -1621,9 +1649,9 @@ def _participants(
                     "date": pl.Series(asof[sel], dtype=pl.Date).gather(d_idx),
                     "asset": codes.gather(pair_stock[p_idx]),
                     "participant": part_s.gather(pair_part[p_idx]),
-                    "shares": shares[nz],
+                    "shares": shares[keep],
                 }
-            ).sort("date", "asset", "participant"),
+            ),
         )
 
 
@@ -1638,7 +1666,7 @@ def _quotas(
 ) -> pl.DataFrame:
     """Per link: buy/sell turnover (trade-based net buy = buy - sell = the stocks' flows) and the
     quota balance = quota - buy orders + sell trades, where buy orders include unfilled ones."""
-    value = shares_true * np.nan_to_num(ffill_rows(close))
+    value = shares_true * nan_to_num(ffill_rows(close))
     frames = []
     for link, mask, launch in (("SH", u.sh, SH_CONNECT_LAUNCH), ("SZ", ~u.sh, SZ_CONNECT_LAUNCH)):
         rows = np.flatnonzero(is_nb & (days >= np.datetime64(launch)))
@@ -1732,7 +1760,7 @@ def _book_to_price(
     n_t, n = mcap.shape
     cheap = np.isin(np.array(u.industries)[u.industry], ("银行", "钢铁", "煤炭", "房地产"))
     log_bp0 = rng.normal(np.log(0.5), 0.6, n) + 0.8 * cheap
-    growth = np.cumsum(0.08 / 244 + 0.0004 * ar1_nb(rng.standard_normal((n_t, n)), 0.995), axis=0)
+    growth = cumsum_rows(0.08 / 244 + 0.0004 * ar1_nb(rng.standard_normal((n_t, n)), 0.995))
     cols = np.arange(n)
     first_idx = np.argmax(np.isfinite(mcap), axis=0)
     growth -= growth[first_idx, cols][None, :]
@@ -1806,8 +1834,8 @@ def _etfs(
     contrarian response to the day's NAV return (``ETF_RETURN_RESPONSE``) and noise. Creations
     lift the premium (close / NAV - 1, plus noise of 0.15%) and the volume."""
     n_t = len(days)
-    r = np.nan_to_num(realized)
-    w = np.nan_to_num(np.vstack([np.full((1, fcap.shape[1]), np.nan), fcap[:-1]]))
+    r = nan_to_num(realized)
+    w = lag_nan_to_num_nb(fcap)
     ind_names = np.array(u.industries)[u.industry]
     frames = []
     specs = [

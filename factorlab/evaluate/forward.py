@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import fill_prices_nb, forward_returns_nb
+from factorlab._kernels.parallel import map_threads
 from factorlab._kernels.rank import row_order
 from factorlab.errors import (
     MAX_EXAMPLES,
@@ -174,7 +175,8 @@ def forward_returns(
         prices = fill_prices_nb(prices, fill == "ffill")
     offset = _ENTRY_OFFSET[entry]
     if cumulative:
-        grids = {h: forward_returns_nb(prices, h, offset) for h in horizons}
+        per_h = map_threads(lambda h: forward_returns_nb(prices, h, offset), horizons, prices.size)
+        grids = dict(zip(horizons, per_h, strict=True))
     else:
         one = forward_returns_nb(prices, 1, offset)
         grids = {h: _rows_ahead(one, h - 1) for h in horizons}

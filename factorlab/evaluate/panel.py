@@ -398,6 +398,8 @@ def _unique_days(days: np.ndarray) -> np.ndarray:
     """Sorted unique day numbers (a counting pass when the span is small, as dates are)."""
     if days.size == 0:
         return days
+    if (days[1:] >= days[:-1]).all():  # sorted by date (the usual long frame): the run starts
+        return np.concatenate([days[:1], days[1:][days[1:] != days[:-1]]])
     lo, hi = int(days.min()), int(days.max())
     if hi - lo > 10 * days.size + 1_000_000:
         return np.unique(days)

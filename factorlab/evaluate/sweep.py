@@ -35,10 +35,14 @@ from factorlab.frames import (
     check_unique_keys,
     match_codes,
 )
+from factorlab.parallel import check_engine, executor, resolve_workers
 from factorlab.progress import reports_progress
-from factorlab.typing import Entry, ProgressOption, QuantileMode
+from factorlab.typing import Engine, Entry, ProgressOption, QuantileMode
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["DEFAULT_BATCH", "Evaluation", "evaluate"]
+
+#: Factors collected and scored per batch by :func:`evaluate` (``batch_size=None``).
+DEFAULT_BATCH = 20
 
 _ENTRY_COLUMN = {"close": None, "next_open": "open", "next_vwap": "vwap"}
 _FRAMES = ("summary", "ic", "quantile_returns", "drops")
@@ -124,6 +128,9 @@ def evaluate(
     date_col: str = "date",
     asset_col: str = "asset",
     keep_clean: bool = False,
+    workers: int | None = None,
+    batch_size: int | None = None,
+    engine: Engine = "local",
     progress: ProgressOption = "auto",
 ) -> Evaluation:
     """Score many factor columns on many pools in one call.
@@ -150,10 +157,26 @@ def evaluate(
     keep_clean
         Keep each (pool, factor)'s :class:`CleanFactor` in ``Evaluation.cleans`` (for per-date
         series, e.g. the tear sheet); off by default, since each holds dense grids.
+    workers
+        How many factor x pool units run at once: threads with ``engine="local"`` (default
+        ``None``: every core of this process, :func:`factorlab.parallel.default_workers`;
+        ``1``: one after another in the calling thread), Ray tasks in flight with
+        ``engine="ray"`` (``None``: as many as the cluster schedules). The result is the same
+        frame for frame whatever the number (the units are independent; their rows are put
+        back in the serial order).
+    batch_size
+        Factors collected from `frame` at a time (default ``None``: :data:`DEFAULT_BATCH`). With
+        a lazy `frame` (``pl.scan_parquet``, or factor expressions) only one batch of factor
+        columns is ever in memory; the peak is then the price panel + one batch + `workers`
+        units' grids (``docs/scale.md`` gives the bytes per factor).
+    engine
+        ``"local"`` (threads in this process) or ``"ray"`` (tasks on a Ray cluster, the
+        ``distributed`` extra: the panel and forward returns are put once in the object store,
+        each batch's factor rows once; see :mod:`factorlab.parallel` and ``docs/scale.md``).
     progress
         ``"auto"``, ``True``, ``None`` / ``False`` or a callable (:mod:`factorlab.progress`):
         ``prices: N sessions x M assets`` once the panel and forward returns are built, then
-        ``POOL / FACTOR (k of n)`` as each is scored.
+        ``POOL / FACTOR (k of n)`` as each is scored (k counts in the order they finish).
 
     Returns
     -------
@@ -193,6 +216,9 @@ def evaluate(
         No factor date is a date of the price table.
     """
     factors = _check_factor_names(factors)
+    batch_size = _check_batch_size(batch_size)
+    workers = resolve_workers(workers)
+    engine = check_engine(engine)
     lf = as_lazy(frame, name="frame")
     schema = lf.collect_schema()
     check_columns(schema, [date_col, asset_col, *factors], table="factor")
@@ -215,10 +241,10 @@ def evaluate(
     used_col = entry_col or price_col
     check_positive(price_frame, [used_col], table="prices", show=(date_col, asset_col))
     price_data = price_frame.select(date_col, asset_col, *price_cols).collect()
-    factor_frame = lf.select(date_col, asset_col, *factors).collect()
-    factor_frame = _as_date(factor_frame, date_col, "factor")
     price_data = _as_date(price_data, date_col, "prices")
-    factor_frame = _same_codes(factor_frame, price_data, asset_col, "factor")
+    batches = [factors[i : i + batch_size] for i in range(0, len(factors), batch_size)]
+    # the keys (and the first batch's columns): every batch has the same rows
+    factor_frame = _factor_batch(lf, batches[0], price_data, date_col, asset_col)
 
     panel = DensePanel.from_frame(
         price_data, columns=tuple(price_cols), date_col=date_col, asset_col=asset_col
@@ -227,52 +253,132 @@ def evaluate(
     fwd = forward_returns(panel, horizons, entry=entry, price_col=price_col)
     progress("prices: {} sessions x {} assets".format(*panel.shape))
     members = _pool_members(pools, factor_frame, price_data, date_col, asset_col)
-    n_jobs, k = len(members) * len(factors), 0
     factor_dates = factor_frame.get_column(date_col).unique().sort()
-
-    summaries, ics, qrets, drops = [], [], [], []
-    cleans: dict[tuple[str, str], CleanFactor] = {}
+    pool_info = {}
     for pool, keys in members.items():
         if keys is None:
-            sub, not_in_factor = factor_frame, 0
-            per_date = _priced_per_date(panel, price_col, factor_dates)
-        else:
-            # members on the factor's dates; both key sets are unique (pools checked here, the
-            # factor rows by DensePanel.to_grid, which raises on a duplicate), so the members
-            # without a factor row are the difference of the counts
-            on_dates = keys.filter(pl.col(date_col).is_in(factor_dates.implode()))
-            sub = factor_frame.join(on_dates, on=[date_col, asset_col], how="semi")
-            not_in_factor = on_dates.height - sub.height
-            per_date = on_dates.group_by(date_col).agg(pl.len().alias("n_members"))
-        for name in factors:
-            k += 1
-            progress(f"{pool} / {name} ({k} of {n_jobs})")
-            tag = {"factor": name, "pool": pool}
-            f = sub.select(date_col, asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
-            clean = _score(f, panel, fwd, name, pool, quantiles, mode, date_col, asset_col)
-            d = clean.drops if isinstance(clean, CleanFactor) else clean
-            d = replace(d, n_input=d.n_input + not_in_factor, not_in_factor=not_in_factor)
-            used = _used_by_horizon(clean, horizons)
-            drops.append(_drops_frame(d, used, tag))
-            if not isinstance(clean, CleanFactor):
-                summaries.append(_empty_summary(d, horizons, tag))
-                continue
-            if keep_clean:
-                cleans[(pool, name)] = clean
-            ic = information_coefficient(clean, method=method)
-            ics.append(ic.with_columns(**{k: pl.lit(v) for k, v in tag.items()}))
-            qr = mean_return_by_quantile(clean)
-            qrets.append(qr.with_columns(**{k: pl.lit(v) for k, v in tag.items()}))
-            cov = _coverage(clean, per_date, date_col)
-            summaries.append(_summary(clean, ic, qr, quantiles, tag, d, used, cov))
+            pool_info[pool] = (None, 0, _priced_per_date(panel, price_col, factor_dates))
+            continue
+        # members on the factor's dates; both key sets are unique (pools checked here, the
+        # factor rows by DensePanel.to_grid, which raises on a duplicate), so the members
+        # without a factor row are the difference of the counts
+        on_dates = keys.filter(pl.col(date_col).is_in(factor_dates.implode()))
+        n_rows = factor_frame.join(on_dates, on=[date_col, asset_col], how="semi").height
+        # sorted: the coverage's float sum runs in date order, the same bits on every run
+        per_date = on_dates.group_by(date_col).agg(pl.len().alias("n_members")).sort(date_col)
+        pool_info[pool] = (on_dates, on_dates.height - n_rows, per_date)
+    opts = _Options(horizons, quantiles, mode, method, date_col, asset_col, keep_clean)
+    n_units = len(members) * len(factors)
+
+    base = 0  # units of the batches before this one
+
+    def done(k: int, unit: tuple[str, str]) -> None:
+        progress(f"{unit[0]} / {unit[1]} ({base + k} of {n_units})")
+
+    parts: dict[tuple[str, str], _Part] = {}
+    with executor(engine, workers=workers) as ex:
+        # shared once; each unit gets its own pool x factor rows (on Ray: put once each, so a
+        # task reads one column from the object store, not the batch)
+        common = ex.share((panel, fwd, opts, {p: info[1:] for p, info in pool_info.items()}))
+        for b, names in enumerate(batches):
+            if b:
+                factor_frame = _factor_batch(lf, names, price_data, date_col, asset_col)
+            units, rows = [], []
+            for pool, (on_dates, _, _) in pool_info.items():
+                sub = (
+                    factor_frame
+                    if on_dates is None
+                    else factor_frame.join(on_dates, on=[date_col, asset_col], how="semi")
+                )
+                for name in names:
+                    units.append((pool, name))
+                    rows.append((ex.share(sub.select(date_col, asset_col, name)),))
+                del sub
+            out = ex.map(_score_unit, units, shared=(common,), args=rows, on_done=done)
+            parts.update(zip(units, out, strict=True))
+            base += len(units)
+            del factor_frame, rows
+    # the serial order: pool by pool, each pool's factors in the order asked
+    order = [parts[(pool, name)] for pool in pool_info for name in factors]
     lead = ["factor", "pool"]
     return Evaluation(
-        summary=pl.concat(summaries, how="diagonal_relaxed"),
-        ic=_concat(ics, lead),
-        quantile_returns=_concat(qrets, lead),
-        drops=pl.concat(drops),
-        cleans=cleans,
+        summary=pl.concat([p.summary for p in order], how="diagonal_relaxed"),
+        ic=_concat([p.ic for p in order if p.ic is not None], lead),
+        quantile_returns=_concat([p.qr for p in order if p.qr is not None], lead),
+        drops=pl.concat([p.drops for p in order]),
+        cleans={k: p.clean for k, p in parts.items() if p.clean is not None} if keep_clean else {},
     )
+
+
+@dataclass(frozen=True)
+class _Options:
+    horizons: tuple[int, ...]
+    quantiles: int
+    mode: QuantileMode
+    method: str
+    date_col: str
+    asset_col: str
+    keep_clean: bool
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One factor x pool's frames (``ic`` / ``qr`` None when it could not be scored)."""
+
+    summary: pl.DataFrame
+    drops: pl.DataFrame
+    ic: pl.DataFrame | None = None
+    qr: pl.DataFrame | None = None
+    clean: CleanFactor | None = None
+
+
+def _score_unit(
+    common: tuple[DensePanel, Any, _Options, Mapping[str, tuple[int, pl.DataFrame]]],
+    rows: pl.DataFrame,
+    unit: tuple[str, str],
+) -> _Part:
+    """Score one factor x pool: a unit of :func:`evaluate`'s sweep (a thread or a Ray task; it
+    reads the shared panel and forward returns and its own (date, asset, factor) rows of the
+    pool, and writes nothing)."""
+    panel, fwd, o, pools = common
+    pool, name = unit
+    not_in_factor, per_date = pools[pool]
+    tag = {"factor": name, "pool": pool}
+    f = rows.select(o.date_col, o.asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
+    clean = _score(f, panel, fwd, name, pool, o.quantiles, o.mode, o.date_col, o.asset_col)
+    d = clean.drops if isinstance(clean, CleanFactor) else clean
+    d = replace(d, n_input=d.n_input + not_in_factor, not_in_factor=not_in_factor)
+    used = _used_by_horizon(clean, o.horizons)
+    drops = _drops_frame(d, used, tag)
+    if not isinstance(clean, CleanFactor):
+        return _Part(_empty_summary(d, o.horizons, tag), drops)
+    ic = information_coefficient(clean, method=o.method)
+    qr = mean_return_by_quantile(clean)
+    cov = _coverage(clean, per_date, o.date_col)
+    return _Part(
+        summary=_summary(clean, ic, qr, o.quantiles, tag, d, used, cov),
+        drops=drops,
+        ic=ic.with_columns(**{k: pl.lit(v) for k, v in tag.items()}),
+        qr=qr.with_columns(**{k: pl.lit(v) for k, v in tag.items()}),
+        clean=clean if o.keep_clean else None,
+    )
+
+
+def _factor_batch(
+    lf: pl.LazyFrame, names: list[str], prices: pl.DataFrame, date_col: str, asset_col: str
+) -> pl.DataFrame:
+    """The keys and one batch of factor columns, collected (dates as dates, the prices' codes)."""
+    batch = lf.select(date_col, asset_col, *names).collect()
+    batch = _as_date(batch, date_col, "factor")
+    return _same_codes(batch, prices, asset_col, "factor")
+
+
+def _check_batch_size(batch_size: int | None) -> int:
+    if batch_size is None:
+        return DEFAULT_BATCH
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ParameterError(f"`batch_size` must be an integer >= 1 (factors); got {batch_size!r}.")
+    return batch_size
 
 
 def _concat(parts: list[pl.DataFrame], lead: list[str]) -> pl.DataFrame:
@@ -547,6 +653,23 @@ def _reason(h: int, d: DropReport, used: int, n_dates: int) -> str | None:
     return None
 
 
+def _mean_by_lag(frame: pl.DataFrame, value: str, alias: str) -> pl.DataFrame:
+    """``(horizon, alias)``: the mean of `value` per lag (nulls skipped), added up by numpy in
+    row order. The same bits on every run, whatever the threads: a Polars ``group_by().mean()``
+    may add a group up in another order from one run to the next (seen at 1e-17)."""
+    lags = frame.get_column("lag").to_numpy()
+    x = frame.get_column(value)
+    values, present = x.to_numpy(), x.is_not_null().to_numpy()
+    keys = np.unique(lags)
+    means = []
+    for lag in keys:
+        v = values[(lags == lag) & present]
+        means.append(float(v.sum() / v.size) if v.size else None)
+    return pl.DataFrame(
+        {"horizon": pl.Series(keys, dtype=pl.Int32), alias: pl.Series(means, dtype=pl.Float64)}
+    )
+
+
 def _summary(
     clean: CleanFactor,
     ic: pl.DataFrame,
@@ -570,19 +693,9 @@ def _summary(
     base = pl.DataFrame({"horizon": pl.Series(clean.horizons, dtype=pl.Int32)})
     top = qr.filter(pl.col("quantile") == quantiles).select("horizon", top_mean="mean_return")
     bottom = qr.filter(pl.col("quantile") == 1).select("horizon", bottom_mean="mean_return")
-    turn = (
-        quantile_turnover(clean)
-        .filter(pl.col("quantile") == quantiles)
-        .group_by("lag")
-        .agg(turnover_top=pl.col("turnover").mean())
-        .select(pl.col("lag").cast(pl.Int32).alias("horizon"), "turnover_top")
-    )
-    auto = (
-        factor_rank_autocorrelation(clean)
-        .group_by("lag")
-        .agg(rank_autocorr=pl.col("autocorrelation").mean())
-        .select(pl.col("lag").cast(pl.Int32).alias("horizon"), "rank_autocorr")
-    )
+    top_turnover = quantile_turnover(clean).filter(pl.col("quantile") == quantiles)
+    turn = _mean_by_lag(top_turnover, "turnover", "turnover_top")
+    auto = _mean_by_lag(factor_rank_autocorrelation(clean), "autocorrelation", "rank_autocorr")
     rows_clean = pl.Series([used[h] for h in clean.horizons], dtype=pl.Int64)
     out = (
         base.join(s, on="horizon", how="left")

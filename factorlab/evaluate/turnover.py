@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import quantile_turnover_nb, rank_autocorrelation_nb
+from factorlab._kernels.parallel import map_threads
 from factorlab.evaluate.forward import validate_horizons
 from factorlab.evaluate.quantiles import CleanFactor
 from factorlab.typing import DateGrid
@@ -41,7 +42,12 @@ def quantile_turnover(
     parts = []
     full = {}
     if grid == "calendar":
-        full = {lag: quantile_turnover_nb(clean.quantile, clean.n_quantiles, lag) for lag in lags}
+        per_lag = map_threads(
+            lambda lag: quantile_turnover_nb(clean.quantile, clean.n_quantiles, lag),
+            lags,
+            clean.quantile.size,
+        )
+        full = dict(zip(lags, per_lag, strict=True))
     for q in range(1, clean.n_quantiles + 1):
         rows = clean.output_rows(grid, mask=clean.quantile == q)
         if rows.size == 0:
@@ -98,13 +104,14 @@ def factor_rank_autocorrelation(
         ranks = np.ascontiguousarray(clean.ranks()[rows])
     date_col = clean.panel.date_col
     parts = []
-    for lag in lags:
+    per_lag = map_threads(lambda lag: rank_autocorrelation_nb(ranks, lag), lags, ranks.size)
+    for lag, autocorrelation in zip(lags, per_lag, strict=True):
         parts.append(
             pl.DataFrame(
                 {
                     date_col: clean.panel.dates.gather(rows),
                     "lag": pl.Series(np.full(rows.size, lag), dtype=pl.Int32),
-                    "autocorrelation": rank_autocorrelation_nb(ranks, lag),
+                    "autocorrelation": autocorrelation,
                 }
             )
         )

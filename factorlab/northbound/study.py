@@ -78,9 +78,10 @@ from factorlab.northbound.participants import (
     participant_flows,
 )
 from factorlab.ops import Factor, compute_factors
+from factorlab.parallel import check_engine, executor, resolve_workers
 from factorlab.preprocess import preprocess
 from factorlab.progress import reports_progress
-from factorlab.typing import HeldRule, Progress, ProgressOption, SampleName
+from factorlab.typing import Engine, HeldRule, Progress, ProgressOption, SampleName
 
 __all__ = [
     "DECAY_DATE",
@@ -989,6 +990,8 @@ def factor_sweep(
     pools: Sequence[str] = STUDY_POOLS,
     costs: Costs | None = None,
     estimated_holdings: Any = None,
+    workers: int | None = None,
+    engine: Engine = "local",
     progress: ProgressOption = "auto",
     **kwargs,
 ) -> pl.DataFrame:
@@ -999,7 +1002,14 @@ def factor_sweep(
 
     `estimated_holdings` (as :func:`factor_study` takes them) extends every run past the
     disclosure change; the table then has an ``estimated_from`` column (the change: holdings
-    after it are estimated), null when no date of the sweep is past it."""
+    after it are estimated), null when no date of the sweep is past it.
+
+    The grid points run side by side: `workers` threads (default ``None``: every core;
+    ``1``: one after another) with ``engine="local"``, or Ray tasks with ``engine="ray"`` (the
+    market, the research panel and the price grid put once in the object store; see
+    :mod:`factorlab.parallel` and ``docs/scale.md``). The table is the same, row for row, in
+    the grid's order (window, then top, then every), whatever the engine and the workers;
+    ``sweep: window=W top=Q every=K done`` is reported as each point finishes."""
     say = progress or (lambda msg: log.info(msg))
     allowed = {
         "entry",
@@ -1035,31 +1045,52 @@ def factor_sweep(
         **kwargs,
     )
     _check(market, base)
+    workers, engine = resolve_workers(workers), check_engine(engine)
     timer = _Timer(say)
-    tables = []
-    with _small_pages():
+    points = []
+    for w in windows:
+        for q in tops:
+            for k in every:
+                p = replace(base, window=int(w), top=float(q), every=int(k))
+                _check(market, p)
+                points.append((p, w, q, k))
+
+    def done(_: int, point: tuple) -> None:
+        say("sweep: window={} top={} every={} done".format(*point[1:]))
+
+    with _small_pages(), executor(engine, workers=workers) as ex:
         frame, notes, grid = _panel_with_flows(
             market, base, timer, None if est is None else est.frame
         )
         if grid is None:  # one grid for every run of the sweep
             grid = _study_grid(market, frame["date"].min(), frame["date"].max())
         notes = _code_notes(notes, matches)
-        for w in windows:
-            for q in tops:
-                for k in every:
-                    p = replace(base, window=int(w), top=float(q), every=int(k))
-                    _check(market, p)
-                    res = _run(market, frame, notes, p, timer, grid, inputs=inputs)
-                    tables.append(
-                        res.table.with_columns(window=pl.lit(w), top=pl.lit(q), every=pl.lit(k))
-                    )
-                    say(f"sweep: window={w} top={q} every={k} done")
+        # the hygiene ran once; each grid point is a unit (a thread, or a Ray task reading the
+        # market, the research panel and the grid from the object store)
+        shared = ex.share((market, frame, notes, grid, inputs))
+        tables = ex.map(_sweep_point, points, shared=(shared,), on_done=done)
     out = pl.concat(tables)
     if est is None:
         return out
     change = disclosure_end(market)
     past = frame["date"].max() > change
     return out.with_columns(estimated_from=pl.lit(change if past else None, dtype=pl.Date))
+
+
+def _sweep_point(
+    shared: tuple[Market, pl.DataFrame, pl.DataFrame, AssetGrid, _Inputs],
+    point: tuple[StudyParams, Any, Any, Any],
+) -> pl.DataFrame:
+    """One grid point of :func:`factor_sweep`: the study's table on the shared research panel
+    (its stage times logged at DEBUG: points run side by side)."""
+    market, frame, notes, grid, inputs = shared
+    p, w, q, k = point
+    res = _run(market, frame, notes, p, _Timer(_debug), grid, inputs=inputs)
+    return res.table.with_columns(window=pl.lit(w), top=pl.lit(q), every=pl.lit(k))
+
+
+def _debug(message: str) -> None:
+    log.debug("sweep point: %s", message)
 
 
 def _code_notes(notes: pl.DataFrame, matches: Sequence[CodeMatch]) -> pl.DataFrame:

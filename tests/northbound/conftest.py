@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from factorlab.datasets import synthetic_market
+from factorlab.datasets import PLANTED, synthetic_market
 from factorlab.market import Market
 
 #: The estimation tests' disclosure change: two years of daily ground truth, then a year of
@@ -18,6 +18,7 @@ EST_CHANGE = dt.date(2023, 1, 1)
 def estimation_market(seed: int, cache) -> Market:
     """200 stocks, 2021-07-01 .. 2023-12-31, daily disclosure until 2023-01-01."""
     return synthetic_market(
+        **PLANTED,
         n_assets=200,
         start="2021-07-01",
         end="2023-12-31",

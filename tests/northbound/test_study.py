@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from factorlab.backtest import Costs, backtest, pool_benchmark, quantile_targets
-from factorlab.datasets import PRESETS, synthetic_market
+from factorlab.datasets import PLANTED, PRESETS, synthetic_market
 from factorlab.errors import MarketError, ParameterError
 from factorlab.evaluate.metrics import annual_return
 from factorlab.grid import AssetGrid
@@ -29,7 +29,9 @@ FLOW_FACTORS = (
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory) -> Market:
-    return synthetic_market(**PRESETS["small"], cache=tmp_path_factory.mktemp("s") / "small")
+    return synthetic_market(
+        **PRESETS["small"], **PLANTED, cache=tmp_path_factory.mktemp("s") / "small"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +45,7 @@ def result(market, tmp_path_factory):
 def result_off(tmp_path_factory):
     m = synthetic_market(
         **PRESETS["small"],
-        selection=0,
-        timing=0,
-        industry=0,
-        allocation=0,
+        **{**PLANTED, "selection": 0, "timing": 0, "industry": 0, "allocation": 0},
         cache=tmp_path_factory.mktemp("s") / "off",
     )
     return factor_study(m, pools=("csi300", "liq1500"), factors=FLOW_FACTORS, cache=False)

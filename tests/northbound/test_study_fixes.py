@@ -10,11 +10,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from factorlab._display import data_text
 from factorlab.backtest import NO_COSTS
 from factorlab.calibration import coverage
 from factorlab.datasets import synthetic_market
 from factorlab.errors import ParameterError
-from factorlab.market import Market
+from factorlab.market import Market, _scaled_liquidity_pool
 from factorlab.northbound.study import (
     HANDBOOK_END,
     HANDBOOK_START,
@@ -479,6 +480,27 @@ def test_the_market_repr_names_the_preset_as_every_report_does(small_market):
         data = described
 
     assert data_line(Result()).startswith(line)
+
+
+def test_a_scaled_liquidity_pool_is_labelled_with_what_it_holds(small_market, market150):
+    # small keeps the name liq1500 for a pool of the 120 most liquid of its 400 stocks: the
+    # description every report prints says so, with the size the pools table really has
+    sizes = (
+        small_market.table("pools")
+        .filter(pl.col("pool") == "liq1500")
+        .group_by("date")
+        .len()
+        .collect()["len"]
+    )
+    assert sizes.max() == 120
+    label = small_market.describe()["liq1500"]
+    assert label == "the 120 most liquid of 400 stocks (scaled: 1,500 of 5,000)"
+    assert "assets 400, liq1500 = the 120 most liquid of 400 stocks (scaled: 1,500 of 5,000), " in (
+        data_text(small_market.describe())
+    )
+    assert market150.describe()["liq1500"].startswith("the 45 most liquid of 150 stocks")
+    # a full-size pool and a market without generation parameters carry no label
+    assert _scaled_liquidity_pool(5000) is None and _scaled_liquidity_pool(None) is None
 
 
 def test_the_recommended_numbers_are_derived_from_the_list():

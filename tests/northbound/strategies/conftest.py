@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pytest
 
-from factorlab.datasets import PRESETS, synthetic_market
+from factorlab.datasets import PLANTED, PRESETS, synthetic_market
 from factorlab.market import Market
 
 #: Every planted effect off (see factorlab.datasets.Strengths).
@@ -30,7 +30,7 @@ EFFECTS_OFF = {"selection": 0.0, "timing": 0.0, "industry": 0.0, "allocation": 0
 
 @pytest.fixture(scope="session")
 def strat_market(small_market: Market) -> Market:
-    """``PRESETS["small"]`` with default strengths (the session's ``small_market``)."""
+    """``PRESETS["small"]`` at the planted strengths (the session's ``small_market``)."""
     return small_market
 
 
@@ -38,14 +38,17 @@ def strat_market(small_market: Market) -> Market:
 def strat_market_off(tmp_path_factory: pytest.TempPathFactory) -> Market:
     """``PRESETS["small"]`` with every planted effect at strength 0."""
     return synthetic_market(
-        **PRESETS["small"], **EFFECTS_OFF, cache=tmp_path_factory.mktemp("strat") / "off"
+        **PRESETS["small"],
+        **{**PLANTED, **EFFECTS_OFF},
+        cache=tmp_path_factory.mktemp("strat") / "off",
     )
 
 
 @pytest.fixture(scope="session")
 def strat_tiny(tmp_path_factory: pytest.TempPathFactory) -> Market:
-    """120 stocks, 2016-06-01 .. 2023-12-31, default strengths."""
+    """120 stocks, 2016-06-01 .. 2023-12-31, the planted-effect strengths."""
     return synthetic_market(
+        **PLANTED,
         n_assets=120,
         start="2016-06-01",
         end="2023-12-31",

@@ -1,0 +1,91 @@
+"""``import factorlab`` stays light: numba (and scipy, which numba imports), matplotlib, pandas
+and pyarrow load only when used; the kernels are lazy (``factorlab._kernels.jit``) and still
+behave as numba dispatchers: called from Python, called from another kernel, pickled, cached.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+
+HEAVY = ("numba", "scipy", "matplotlib", "pandas", "pyarrow", "factorlab.report")
+
+
+def _modules_after(code: str) -> set[str]:
+    """Top-level heavy modules present in ``sys.modules`` after running `code` in a fresh
+    interpreter (this test's own process has them all loaded)."""
+    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
+    return set(out.stdout.split())
+
+
+def test_import_factorlab_loads_no_heavy_module() -> None:
+    assert _modules_after("import factorlab") == set()
+
+
+def test_the_public_submodules_load_no_heavy_module() -> None:
+    code = "import factorlab as fl\nfl.evaluate, fl.ops, fl.datasets, fl.preprocess, fl.pools"
+    assert _modules_after(code) == set()
+
+
+def test_the_probe_sees_a_heavy_import() -> None:
+    """The check above can fail: a first kernel call imports numba (and with it scipy)."""
+    code = (
+        "import numpy as np\n"
+        "from factorlab._kernels import forward_returns_nb\n"
+        "forward_returns_nb(np.ones((3, 2)), 1, 0)"
+    )
+    assert {"numba", "scipy"} <= _modules_after(code)
+
+
+def test_a_lazy_kernel_computes_and_calls_kernels_inside() -> None:
+    from factorlab._kernels import ic_rows_nb
+    from factorlab._kernels.jit import LazyKernel
+    from factorlab._kernels.rank import row_order
+
+    assert isinstance(ic_rows_nb, LazyKernel)
+    rng = np.random.default_rng(3)
+    factor = rng.normal(size=(4, 30))
+    returns = rng.normal(size=(4, 30))
+    mask = np.ones((4, 30), bool)
+    # ic_rows_nb calls row_average_ranks_nb and row_pearson_nb, two other lazy kernels
+    ic, n = ic_rows_nb(
+        factor,
+        row_order(factor, mask),
+        np.empty((0, 0)),
+        mask,
+        returns,
+        row_order(returns, mask),
+        True,
+        2,
+    )
+    ranks = lambda x: np.argsort(np.argsort(x, axis=1), axis=1).astype(float)  # noqa: E731
+    expected = [np.corrcoef(a, b)[0, 1] for a, b in zip(ranks(factor), ranks(returns), strict=True)]
+    np.testing.assert_allclose(ic, expected, rtol=0, atol=1e-12)
+    assert n.tolist() == [30] * 4
+    assert ic_rows_nb.signatures  # a dispatcher attribute, forwarded
+
+
+def test_a_lazy_kernel_pickles_by_reference() -> None:
+    from factorlab._kernels import quantile_turnover_nb
+
+    assert pickle.loads(pickle.dumps(quantile_turnover_nb)) is quantile_turnover_nb
+
+
+def test_warmup_runs_the_evaluation_and_the_cli_command(capsys) -> None:
+    from factorlab.cli import main
+    from factorlab.evaluate.warmup import Warmup, warmup, warmup_panel
+
+    frame = warmup_panel()
+    assert frame.height == 40 * 60 and frame["factor"].null_count() > 0
+    result = warmup()
+    assert isinstance(result, Warmup) and result.seconds > 0
+    assert main(["warmup"]) == 0
+    assert "kernels ready" in capsys.readouterr().out

@@ -1,0 +1,166 @@
+"""The synthetic generator's output is pinned: a small configuration's tables have a fixed digest.
+
+A speed refactor of the generator must leave every table identical; a change of its semantics
+must bump ``GENERATOR_VERSION`` (which invalidates every cached market) and re-pin the digest
+here in the same commit. The digest is computed from the frames' values (not the parquet bytes),
+so it does not move with the parquet writer or the Polars version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import polars as pl
+import pytest
+
+from factorlab.datasets import GENERATOR_VERSION, preset_params
+from factorlab.datasets.synthetic import generate
+
+#: A small market that still covers every stage: both links, the daily disclosure and the
+#: quarterly snapshots after it, the ETFs and the participant split (about 2 s).
+PINNED_CONFIG = {"n_assets": 150, "start": "2016-06-01", "end": "2024-12-31", "seed": 11}
+
+#: GENERATOR_VERSION -> the digest of every table of PINNED_CONFIG (see `table_digests`).
+PINNED = {
+    7: "36f4cf271a56f57463e356d28123a031154c852f17fdda87566ee21e9b0951e9",
+}
+
+
+def column_digest(s: pl.Series) -> str:
+    """sha256 of a column's name, dtype, null mask and values (strings NUL-joined; dates,
+    datetimes and booleans as integers; floats by their bits)."""
+    h = hashlib.sha256(f"{s.name}|{s.dtype}|".encode())
+    h.update(s.is_null().to_numpy().tobytes())
+    if s.dtype == pl.String:
+        h.update("\x00".join(s.fill_null("").to_list()).encode())
+    else:
+        if s.dtype == pl.Date:
+            s = s.cast(pl.Int32)
+        elif s.dtype == pl.Datetime or s.dtype == pl.Boolean:
+            s = s.cast(pl.Int64)
+        h.update(np.ascontiguousarray(s.fill_null(0).to_numpy()).tobytes())
+    return h.hexdigest()
+
+
+def table_digests(tables: dict[str, pl.DataFrame]) -> dict[str, str]:
+    """One digest per table (rows in their generated order) and ``"all"`` over them."""
+    out = {
+        name: hashlib.sha256(
+            "".join(column_digest(frame[c]) for c in frame.columns).encode()
+        ).hexdigest()
+        for name, frame in sorted(tables.items())
+    }
+    out["all"] = hashlib.sha256("".join(f"{k}:{v}" for k, v in out.items()).encode()).hexdigest()
+    return out
+
+
+def test_column_digest_sees_values_nulls_and_order():
+    a = pl.Series("x", [1.0, None, 3.0])
+    assert column_digest(a) == column_digest(pl.Series("x", [1.0, None, 3.0]))
+    assert column_digest(a) != column_digest(pl.Series("x", [1.0, 0.0, 3.0]))  # null vs 0
+    assert column_digest(a) != column_digest(pl.Series("x", [3.0, None, 1.0]))  # order
+    assert column_digest(a) != column_digest(pl.Series("y", [1.0, None, 3.0]))  # name
+    assert column_digest(a) != column_digest(pl.Series("x", [1.0, None, 3.0 + 2**-50]))
+    s = pl.Series("s", ["ab", "c"])
+    assert column_digest(s) != column_digest(pl.Series("s", ["a", "bc"]))
+
+
+@pytest.fixture(scope="module")
+def pinned_tables() -> dict[str, pl.DataFrame]:
+    return generate(preset_params("small", **PINNED_CONFIG))
+
+
+def test_generator_output_is_pinned(pinned_tables):
+    digests = table_digests(pinned_tables)
+    assert GENERATOR_VERSION in PINNED, (
+        f"GENERATOR_VERSION {GENERATOR_VERSION} has no pinned digest: add "
+        f"{GENERATOR_VERSION}: {digests['all']!r} to PINNED (after checking the change is meant)."
+    )
+    assert digests["all"] == PINNED[GENERATOR_VERSION], (
+        "the synthetic generator's output changed for the same parameters "
+        f"(digests now: {digests}). A speed refactor must not change it; a meant change of the "
+        "generator bumps GENERATOR_VERSION in factorlab/datasets/__init__.py and pins the new "
+        "digest here."
+    )
+
+
+def test_generation_is_repeatable_in_process(pinned_tables):
+    again = generate(preset_params("small", **PINNED_CONFIG))
+    assert table_digests(again) == table_digests(pinned_tables)
+
+
+# ---- the writer thread (datasets._write_behind) ----------------------------------------------
+class _Recorder:
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.added: list[str] = []
+        self.fail_on = fail_on
+
+    def add(self, name: str, frame: pl.DataFrame) -> None:
+        if name == self.fail_on:
+            raise OSError(f"disk full writing {name}")
+        self.added.append(name)
+
+
+def _tables(n: int, fail_at: int | None = None):
+    for i in range(n):
+        if i == fail_at:
+            raise ValueError("generation failed")
+        yield f"t{i}", pl.DataFrame({"x": [i]})
+
+
+def test_write_behind_adds_every_table_in_order():
+    from factorlab.datasets import _write_behind
+
+    rec = _Recorder()
+    _write_behind(rec, _tables(5))
+    assert rec.added == ["t0", "t1", "t2", "t3", "t4"]
+    _write_behind(rec, _tables(0))  # nothing to write
+    assert len(rec.added) == 5
+
+
+def test_write_behind_raises_either_sides_error():
+    from factorlab.datasets import _write_behind
+
+    rec = _Recorder()
+    with pytest.raises(ValueError, match="generation failed"):
+        _write_behind(rec, _tables(5, fail_at=3))
+    assert rec.added == ["t0", "t1", "t2"]  # the table in flight was finished first
+    with pytest.raises(OSError, match="disk full writing t2"):
+        _write_behind(_Recorder(fail_on="t2"), _tables(5))
+    with pytest.raises(OSError, match="disk full writing t4"):  # the last table's write
+        _write_behind(_Recorder(fail_on="t4"), _tables(5))
+
+
+# ---- the generator's one-pass kernels equal the numpy calls they replace, bit for bit ----------
+_SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e308, -1e-310, 2.5, -3.0])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_pass_kernels_equal_numpy_bitwise(seed):
+    from factorlab.datasets._synth_kernels import (
+        cumprod_rows,
+        cumsum_rows,
+        nan_cumsum_count_rows,
+        nan_to_num,
+    )
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((37, 11)) * 10.0 ** rng.integers(-3, 300, (37, 11))
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x.flat[rng.choice(x.size, len(_SPECIALS), replace=False)] = _SPECIALS
+
+    def same(a, b):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert a.tobytes() == b.tobytes()
+
+    same(nan_to_num(x), np.nan_to_num(x))
+    same(nan_to_num(x[:, 0]), np.nan_to_num(x[:, 0]))
+    same(nan_to_num(x[:, ::2]), np.nan_to_num(x[:, ::2]))  # not contiguous: numpy's own
+    y = np.nan_to_num(x) / 1e290
+    same(cumsum_rows(y), np.cumsum(y, axis=0))
+    same(cumprod_rows(1.0 + np.abs(y) / 7.0), np.cumprod(1.0 + np.abs(y) / 7.0, axis=0))
+    s, c = nan_cumsum_count_rows(x)
+    with np.errstate(over="ignore"):  # sums of +/-1.8e308 overflow to +/-inf on both sides
+        same(s, np.cumsum(np.nan_to_num(x), axis=0))
+    same(c, np.cumsum(~np.isnan(x), axis=0))
