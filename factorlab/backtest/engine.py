@@ -6,7 +6,7 @@ Conventions are written down in ``docs/backtest.md``.
 
 from __future__ import annotations
 
-import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +23,7 @@ from factorlab._kernels.backtest import (
     targets_csr_nb,
     trade_costs_nb,
 )
+from factorlab._kernels.parallel import n_threads
 from factorlab.backtest.costs import NO_COSTS, Costs
 from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import AssetCodeError, CalendarError, ParameterError, ValueRangeError
@@ -818,9 +819,11 @@ def backtest_many(
         columns, a scalar for one column name), in sorted order.
     threads
         Books simulated at once (the book loop is a nogil numba kernel: threads share the
-        grid, nothing is copied); default None: one per core (``os.cpu_count()``), 1: one
-        after another. The results are the same either way; an error is that of the first
-        failing group in sorted order, as one after another.
+        grid, nothing is copied); default None: one per core (``FACTORLAB_THREADS`` or the
+        CPUs available, see :mod:`factorlab._kernels.parallel`) when called from the main
+        thread, else one (a caller already on threads, e.g. a sweep: no nested
+        oversubscription); 1: one after another. The results are the same either way; an
+        error is that of the first failing group in sorted order, as one after another.
 
     Other parameters, returns and raises: as :func:`backtest`.
     """
@@ -851,7 +854,10 @@ def backtest_many(
         idx = members[bounds[g] : bounds[g + 1]]  # the group's rows in frame order
         return _run(st, rows[idx], cols[idx], weights[idx], frame, keys)
 
-    n = min(threads or os.cpu_count() or 1, len(labels))
+    if threads is None:
+        on_main = threading.current_thread() is threading.main_thread()
+        threads = n_threads() if on_main else 1
+    n = min(threads, len(labels))
     if n <= 1:
         return {label: one(g) for g, label in enumerate(labels)}
     # results (and the first error) come back in group order
