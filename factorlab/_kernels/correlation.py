@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from factorlab._kernels.jit import njit
+from factorlab._kernels.parallel import split_rows
 from factorlab._kernels.rank import row_average_ranks_nb
 
 __all__ = ["ic_rows_nb", "rank_autocorrelation_nb", "row_pearson_nb"]
@@ -44,7 +45,6 @@ def row_pearson_nb(x, y, use):
     return min(1.0, max(-1.0, r))
 
 
-@njit(cache=True, nogil=True)
 def ic_rows_nb(factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs):
     """Per-date IC between the factor and one horizon's forward returns.
 
@@ -54,15 +54,50 @@ def ic_rows_nb(factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs):
     Pearson on the raw values. ``f_order`` / ``r_order`` sort each row ascending (invalid cells
     last); ``f_ranks`` are the factor's average ranks over ``mask``, reused on rows where every
     mask cell has a return (pass a (0, 0) array to always recompute). Returns ``(ic, n)`` per
-    date; ic is NaN when ``n < min_obs``.
+    date; ic is NaN when ``n < min_obs``. Blocks of rows run on the threads
+    (:func:`factorlab._kernels.parallel.split_rows`).
     """
     n_rows, n_cols = factor.shape
     ic = np.empty(n_rows)
-    counts = np.zeros(n_rows, np.int64)
-    use = np.empty(n_cols, np.bool_)
-    rf = np.empty(n_cols)
-    rr = np.empty(n_cols)
-    buf = np.empty(n_cols, np.int64)
+    counts = np.empty(n_rows, np.int64)
+    full = f_ranks.shape[0] == n_rows
+    split_rows(
+        _ic_rows_nb,
+        (factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs, full, ic, counts),
+        (0, 1, 2, 3, 4, 5, 9, 10) if full else (0, 1, 3, 4, 5, 9, 10),
+        n_rows,
+        n_cols,
+        lambda: (
+            np.empty(n_cols, np.bool_),
+            np.empty(n_cols),
+            np.empty(n_cols),
+            np.empty(n_cols, np.int64),
+        ),
+    )
+    return ic, counts
+
+
+@njit(cache=True, nogil=True)
+def _ic_rows_nb(
+    factor,
+    f_order,
+    f_ranks,
+    mask,
+    returns,
+    r_order,
+    rank,
+    min_obs,
+    full,
+    ic,
+    counts,
+    use,
+    rf,
+    rr,
+    buf,
+):
+    """:func:`ic_rows_nb` into ``ic`` / ``counts``; ``full``: ``f_ranks`` holds the rows' ranks;
+    the last four are scratch of a row's length (bool, float64, float64, int64)."""
+    n_rows, n_cols = factor.shape
     for t in range(n_rows):
         ic[t] = np.nan
         n = 0
@@ -77,7 +112,7 @@ def ic_rows_nb(factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs):
         if n < max(min_obs, 2):
             continue
         if rank:
-            if n == n_mask and f_ranks.shape[0] == n_rows:
+            if n == n_mask and full:
                 fr = f_ranks[t]
             else:
                 row_average_ranks_nb(factor[t], f_order[t], use, rf, buf)
@@ -86,10 +121,8 @@ def ic_rows_nb(factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs):
             ic[t] = row_pearson_nb(fr, rr, use)
         else:
             ic[t] = row_pearson_nb(factor[t], returns[t], use)
-    return ic, counts
 
 
-@njit(cache=True, nogil=True)
 def rank_autocorrelation_nb(ranks, lag):
     """Correlation of each date's factor ranks with those ``lag`` rows earlier.
 
@@ -98,13 +131,18 @@ def rank_autocorrelation_nb(ranks, lag):
     on both dates, ranks not recomputed on the overlap. NaN for the first ``lag`` rows, with fewer
     than 2 common assets, or zero variance.
     """
+    out = np.empty(ranks.shape[0])
+    _rank_autocorrelation_nb(ranks, lag, out, np.empty(ranks.shape[1], np.bool_))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _rank_autocorrelation_nb(ranks, lag, out, use):
+    """:func:`rank_autocorrelation_nb` into ``out``; ``use`` is bool scratch of a row."""
     n_rows, n_cols = ranks.shape
-    out = np.empty(n_rows)
-    use = np.empty(n_cols, np.bool_)
     for t in range(min(lag, n_rows)):
         out[t] = np.nan
     for t in range(lag, n_rows):
         for j in range(n_cols):
             use[j] = ranks[t, j] == ranks[t, j] and ranks[t - lag, j] == ranks[t - lag, j]
         out[t] = row_pearson_nb(ranks[t], ranks[t - lag], use)
-    return out

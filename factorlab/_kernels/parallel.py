@@ -1,8 +1,8 @@
 """Run row-independent kernels on every core: the kernels are ``nogil``, so threads share the
 grids with no copy and no pickling.
 
-:func:`split_rows` cuts a per-date kernel's grids into one block of rows per thread and stacks
-the blocks' results; :func:`map_threads` runs independent calls (one per horizon or lag) on the
+:func:`split_rows` cuts a per-date kernel's grids (inputs and the outputs it writes) into one
+block of rows per thread; :func:`map_threads` runs independent calls (one per horizon or lag) on the
 threads. Both run serially when there is one thread, the grid is small (the threads' start-up
 would cost more than they save), or the caller is not the main thread (a sweep already running
 its units on threads: no nested oversubscription). The thread count is ``FACTORLAB_THREADS``
@@ -66,24 +66,33 @@ def map_threads(func: Callable, items: Sequence, cells: int) -> list:
     return list(_pool(n_threads()).map(func, items))
 
 
-def split_rows(kernel: Callable, args: Sequence, rows: Sequence[int], n_rows: int, n_cols: int):
-    """``kernel(*args)`` computed block by block of rows on the threads, results stacked.
+def split_rows(
+    kernel: Callable,
+    args: Sequence,
+    rows: Sequence[int],
+    n_rows: int,
+    n_cols: int,
+    scratch: Callable[[], tuple] | None = None,
+) -> None:
+    """``kernel(*args, *scratch())`` block by block of rows on the threads.
 
-    ``rows`` are the positions of the arguments indexed by row (sliced ``[lo:hi]`` per block);
-    the others are passed whole. The kernel must compute each row from that row alone and
-    return an array, or a tuple of arrays, with one leading entry per row.
+    ``rows`` are the positions of the arguments indexed by row, inputs and the outputs the
+    kernel writes (each block gets the views ``[lo:hi]``, so the blocks fill the caller's
+    arrays in place: nothing to stack, no allocation on the threads); the others are passed
+    whole. ``scratch()`` makes one block's work buffers. The kernel must compute each row from
+    that row alone.
     """
+    extra = scratch if scratch is not None else tuple
     workers = min(_workers(n_rows * n_cols), n_rows)
     if workers <= 1:
-        return kernel(*args)
+        kernel(*args, *extra())
+        return
     edges = np.linspace(0, n_rows, workers + 1).astype(np.int64)
     blocks = list(itertools.pairwise(int(e) for e in edges))
 
     def run(block):
         lo, hi = block
-        return kernel(*(a[lo:hi] if i in rows else a for i, a in enumerate(args)))
+        kernel(*(a[lo:hi] if i in rows else a for i, a in enumerate(args)), *extra())
 
-    parts = list(_pool(n_threads()).map(run, blocks))
-    if isinstance(parts[0], tuple):
-        return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
-    return np.concatenate(parts)
+    for _ in _pool(n_threads()).map(run, blocks):
+        pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from factorlab._kernels.jit import njit
+from factorlab._kernels.parallel import split_rows
 
 __all__ = ["qcut_rows_nb", "rank_buckets_nb"]
 
@@ -18,7 +19,6 @@ def _lerp(a, b, t):
     return a + diff * t
 
 
-@njit(cache=True, nogil=True)
 def qcut_rows_nb(values, order, mask, probs):
     """``pd.qcut(x, q, labels=False) + 1`` per row over the cells in ``mask``.
 
@@ -27,18 +27,35 @@ def qcut_rows_nb(values, order, mask, probs):
     are right-closed with the lowest edge included. A row whose edges are not unique is what
     alphalens drops ("Bin edges must be unique"): all its cells get 0 and ``dropped[t]`` is True.
     Also returns the average ranks of the kept cells (NaN elsewhere), read off the same sorted
-    walk: ``(quantile int8 grid, 0 = none; dropped bool per row; ranks float64 grid)``.
+    walk: ``(quantile int8 grid, 0 = none; dropped bool per row; ranks float64 grid)``. Blocks
+    of rows run on the threads (:func:`factorlab._kernels.parallel.split_rows`).
     """
     n_rows, n_cols = values.shape
-    n_edges = probs.shape[0]
-    out = np.zeros((n_rows, n_cols), np.int8)
+    probs = np.ascontiguousarray(probs, dtype=np.float64)
+    out = np.empty((n_rows, n_cols), np.int8)
     ranks = np.empty((n_rows, n_cols))
-    dropped = np.zeros(n_rows, np.bool_)
-    sorted_vals = np.empty(n_cols)
-    cells = np.empty(n_cols, np.int64)
-    edges = np.empty(n_edges)
+    dropped = np.empty(n_rows, np.bool_)
+    split_rows(
+        _qcut_rows_nb,
+        (values, order, mask, probs, out, dropped, ranks),
+        (0, 1, 2, 4, 5, 6),
+        n_rows,
+        n_cols,
+        lambda: (np.empty(n_cols), np.empty(n_cols, np.int64), np.empty(probs.shape[0])),
+    )
+    return out, dropped, ranks
+
+
+@njit(cache=True, nogil=True)
+def _qcut_rows_nb(values, order, mask, probs, out, dropped, ranks, sorted_vals, cells, edges):
+    """:func:`qcut_rows_nb` into ``out`` / ``dropped`` / ``ranks``; the last three are scratch
+    (float64 and int64 of a row's length, float64 of the edges' length)."""
+    n_rows, n_cols = values.shape
+    n_edges = probs.shape[0]
     for t in range(n_rows):
+        dropped[t] = False
         for j in range(n_cols):
+            out[t, j] = 0
             ranks[t, j] = np.nan
         n = 0
         for i in range(n_cols):
@@ -78,7 +95,6 @@ def qcut_rows_nb(values, order, mask, probs):
             for m in range(i, e):
                 ranks[t, cells[m]] = r
             i = e
-    return out, dropped, ranks
 
 
 @njit(cache=True, nogil=True)

@@ -50,21 +50,34 @@ def row_average_ranks_nb(values, order, use, out, buf):
     return k
 
 
-@njit(cache=True, nogil=True)
 def average_ranks_nb(values, order, mask):
-    """Per-row average ranks of the cells in ``mask`` (NaN elsewhere).
+    """Per-row average ranks of the cells in ``mask`` (NaN elsewhere), float64 (T, N).
 
     Equals alphalens' ``factor_data.groupby(level="date")["factor"].rank()`` pivoted to
-    date x asset, the ranks used by ``factor_rank_autocorrelation``.
+    date x asset, the ranks used by ``factor_rank_autocorrelation``. Blocks of rows run on the
+    threads (:func:`factorlab._kernels.parallel.split_rows`).
     """
     n_rows, n_cols = values.shape
     out = np.empty((n_rows, n_cols))
-    buf = np.empty(n_cols, np.int64)
+    split_rows(
+        _average_ranks_rows_nb,
+        (values, order, mask, out),
+        (0, 1, 2, 3),
+        n_rows,
+        n_cols,
+        lambda: (np.empty(n_cols, np.int64),),
+    )
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _average_ranks_rows_nb(values, order, mask, out, buf):
+    """:func:`average_ranks_nb` into ``out``; ``buf`` is int64 scratch of a row's length."""
+    n_rows, n_cols = values.shape
     for t in range(n_rows):
         for j in range(n_cols):
             out[t, j] = np.nan
         row_average_ranks_nb(values[t], order[t], mask[t], out[t], buf)
-    return out
 
 
 @njit(cache=True, nogil=True)
@@ -137,11 +150,12 @@ def _insertion_fixup_nb(keys, idx, n, budget):
 
 
 @njit(cache=True, nogil=True)
-def row_order_nb(bits, valid):
-    """Per-row ascending sort order of the valid cells, invalid cells last (int32 grid).
+def row_order_nb(bits, valid, out, keys, keys0, idx, tmp_k, tmp_i, hist):
+    """Per-row ascending sort order of the valid cells, invalid cells last, into ``out`` (int32).
 
-    ``bits`` is the float64 value grid viewed as uint64 (``values.view(np.uint64)``, as
-    :func:`row_order` passes it).
+    ``bits`` is the float64 value grid viewed as uint64 (``values.view(np.uint64)``); the
+    others are scratch: uint64 ``keys``, ``keys0``, ``tmp_k`` and int32 ``idx``, ``tmp_i`` of a
+    row's length, int64 ``hist`` (8, 256). :func:`row_order` allocates them.
 
     An exact argsort (ties in any order) by radix sort on order-preserving uint64 keys of the
     float64 values (sign flipped for positives, all bits for negatives). It first sorts on the
@@ -151,13 +165,6 @@ def row_order_nb(bits, valid):
     fast as ``np.argsort`` on a row of a few thousand values.
     """
     n_rows, n_cols = bits.shape
-    out = np.empty((n_rows, n_cols), np.int32)
-    keys = np.empty(n_cols, np.uint64)
-    keys0 = np.empty(n_cols, np.uint64)
-    idx = np.empty(n_cols, np.int32)
-    tmp_k = np.empty(n_cols, np.uint64)
-    tmp_i = np.empty(n_cols, np.int32)
-    hist = np.empty((8, 256), np.int64)
     sign = np.uint64(1) << np.uint64(63)
     for t in range(n_rows):
         ok = valid[t]
@@ -193,14 +200,22 @@ def row_order_nb(bits, valid):
             if not ok[j]:
                 row[k] = j
                 k += 1
-    return out
 
 
 def row_order(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Per-row ascending sort order of the valid cells (invalid cells last), int32 (T, N)."""
     bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
     valid = np.ascontiguousarray(valid, dtype=np.bool_)
-    return split_rows(row_order_nb, (bits, valid), (0, 1), *bits.shape)
+    n_rows, n_cols = bits.shape
+    out = np.empty((n_rows, n_cols), np.int32)
+
+    def scratch():
+        u64 = np.empty((3, n_cols), np.uint64)
+        i32 = np.empty((2, n_cols), np.int32)
+        return u64[0], u64[1], i32[0], u64[2], i32[1], np.empty((8, 256), np.int64)
+
+    split_rows(row_order_nb, (bits, valid, out), (0, 1, 2), n_rows, n_cols, scratch)
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from factorlab._kernels.jit import njit
+from factorlab._kernels.parallel import split_rows
 
 __all__ = [
     "factor_returns_nb",
@@ -39,7 +40,6 @@ def fill_prices_nb(prices, carry_past_last):
     return out
 
 
-@njit(cache=True, nogil=True)
 def forward_returns_nb(prices, horizon, offset):
     """``prices[t + offset + horizon] / prices[t + offset] - 1`` (NaN off the grid or if missing).
 
@@ -47,8 +47,15 @@ def forward_returns_nb(prices, horizon, offset):
     wide date x asset frame (pandas computes ``x / x.shift(p) - 1``); ``offset=1`` starts at the
     next row (next open / next VWAP entry).
     """
+    out = np.empty(prices.shape)
+    _forward_returns_nb(prices, horizon, offset, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _forward_returns_nb(prices, horizon, offset, out):
+    """:func:`forward_returns_nb` into ``out``."""
     n_rows, n_cols = prices.shape
-    out = np.empty((n_rows, n_cols))
     n_valid = max(0, n_rows - offset - horizon)
     for t in range(n_valid):
         start = t + offset
@@ -57,10 +64,8 @@ def forward_returns_nb(prices, horizon, offset):
     for t in range(n_valid, n_rows):
         for j in range(n_cols):
             out[t, j] = np.nan
-    return out
 
 
-@njit(cache=True, nogil=True)
 def quantile_mean_returns_nb(returns, quantile, mask, n_quantiles, demean):
     """Mean, sample std and count of returns per (date, quantile), optionally demeaned per date.
 
@@ -70,18 +75,36 @@ def quantile_mean_returns_nb(returns, quantile, mask, n_quantiles, demean):
     (``demean_forward_returns``). A cell is used if ``mask`` and its return is finite.
     Returns ``(mean, std, count)``, each (n_dates, n_quantiles); NaN mean where count is 0 and
     NaN std where count < 2. Two passes per date: sums (the demeaned mean is the raw mean minus
-    the date's mean; the std does not depend on demeaning), then squared deviations.
+    the date's mean; the std does not depend on demeaning), then squared deviations. Blocks of
+    rows run on the threads (:func:`factorlab._kernels.parallel.split_rows`).
     """
     n_rows, n_cols = returns.shape
     mean = np.empty((n_rows, n_quantiles))
     std = np.empty((n_rows, n_quantiles))
-    count = np.zeros((n_rows, n_quantiles), np.int64)
-    sums = np.zeros(n_quantiles)
-    raw = np.zeros(n_quantiles)
+    count = np.empty((n_rows, n_quantiles), np.int64)
+    split_rows(
+        _quantile_mean_returns_nb,
+        (returns, quantile, mask, n_quantiles, demean, mean, std, count),
+        (0, 1, 2, 5, 6, 7),
+        n_rows,
+        n_cols,
+        lambda: (np.zeros(n_quantiles), np.zeros(n_quantiles)),
+    )
+    return mean, std, count
+
+
+@njit(cache=True, nogil=True)
+def _quantile_mean_returns_nb(
+    returns, quantile, mask, n_quantiles, demean, mean, std, count, sums, raw
+):
+    """:func:`quantile_mean_returns_nb` into ``mean`` / ``std`` / ``count``; ``sums`` and
+    ``raw`` are float64 scratch of ``n_quantiles``."""
+    n_rows, n_cols = returns.shape
     for t in range(n_rows):
         for q in range(n_quantiles):
             mean[t, q] = np.nan
             std[t, q] = np.nan
+            count[t, q] = 0
             sums[q] = 0.0
         total = 0.0
         n = 0
@@ -110,10 +133,8 @@ def quantile_mean_returns_nb(returns, quantile, mask, n_quantiles, demean):
         for q in range(n_quantiles):
             if count[t, q] > 1:
                 std[t, q] = np.sqrt(sums[q] / (count[t, q] - 1))
-    return mean, std, count
 
 
-@njit(cache=True, nogil=True)
 def factor_returns_nb(factor, returns, mask, demean):
     """Factor-weighted portfolio return per date and the universe's mean return.
 
@@ -122,11 +143,26 @@ def factor_returns_nb(factor, returns, mask, demean):
     the equal-weight universe return ``factor_alpha_beta`` regresses on. A cell is used if
     ``mask`` and its return is finite. Returns ``(factor_return, universe_return)`` per date,
     NaN on dates without used cells. Computed as ``sum((f - c) r) / sum|f - c|`` in one pass
-    after the means.
+    after the means. Blocks of rows run on the threads
+    (:func:`factorlab._kernels.parallel.split_rows`).
     """
     n_rows, n_cols = factor.shape
     fret = np.empty(n_rows)
     uret = np.empty(n_rows)
+    split_rows(
+        _factor_returns_nb,
+        (factor, returns, mask, demean, fret, uret),
+        (0, 1, 2, 4, 5),
+        n_rows,
+        n_cols,
+    )
+    return fret, uret
+
+
+@njit(cache=True, nogil=True)
+def _factor_returns_nb(factor, returns, mask, demean, fret, uret):
+    """:func:`factor_returns_nb` into ``fret`` / ``uret``."""
+    n_rows, n_cols = factor.shape
     for t in range(n_rows):
         fret[t] = np.nan
         uret[t] = np.nan
@@ -152,4 +188,3 @@ def factor_returns_nb(factor, returns, mask, demean):
                 denom += abs(w)
                 acc += w * r
         fret[t] = acc / denom if denom != 0.0 else 0.0
-    return fret, uret

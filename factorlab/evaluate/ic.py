@@ -13,7 +13,6 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import ic_rows_nb
-from factorlab._kernels.parallel import split_rows
 from factorlab._kernels.rank import row_order
 from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import ParameterError
@@ -63,9 +62,7 @@ def _ic_grid(
     if r_order is None:
         r_order = clean.order  # unused by the Pearson branch
     f_ranks = clean.ranks() if rank and mask is clean.mask else _NO_RANKS
-    args = (clean.values, clean.order, f_ranks, mask, returns, r_order, rank, min_obs)
-    rows = (0, 1, 2, 3, 4, 5) if f_ranks.shape[0] else (0, 1, 3, 4, 5)
-    return split_rows(ic_rows_nb, args, rows, *clean.values.shape)
+    return ic_rows_nb(clean.values, clean.order, f_ranks, mask, returns, r_order, rank, min_obs)
 
 
 def information_coefficient(

@@ -15,7 +15,6 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import average_ranks_nb, qcut_rows_nb, rank_buckets_nb
-from factorlab._kernels.parallel import split_rows
 from factorlab._kernels.rank import row_order
 from factorlab.errors import (
     MaxLossExceededError,
@@ -157,15 +156,7 @@ class CleanFactor:
 
     def ranks(self) -> np.ndarray:
         """Average ranks of the factor per date over the ``mask`` cells (NaN elsewhere)."""
-        return self.cached(
-            "ranks",
-            lambda: split_rows(
-                average_ranks_nb,
-                (self.values, self.order, self.mask),
-                (0, 1, 2),
-                *self.values.shape,
-            ),
-        )
+        return self.cached("ranks", lambda: average_ranks_nb(self.values, self.order, self.mask))
 
     def output_rows(
         self, grid: DateGrid = "calendar", mask: np.ndarray | None = None
@@ -499,12 +490,7 @@ def _assign_quantiles(
     order = row_order(values, base)
     dropped = np.zeros(panel.shape[0], bool)
     if mode == "qcut":
-        quantile, dropped, ranks = split_rows(
-            qcut_rows_nb,
-            (values, order, base, qcut_probabilities(quantiles)),
-            (0, 1, 2),
-            *values.shape,
-        )
+        quantile, dropped, ranks = qcut_rows_nb(values, order, base, qcut_probabilities(quantiles))
         if max_loss == 0 and dropped.any():
             day = panel.dates[int(np.flatnonzero(dropped)[0])]
             raise MaxLossExceededError(
@@ -513,7 +499,7 @@ def _assign_quantiles(
                 "mode='rank', fewer quantiles, or max_loss > 0 to drop those dates."
             )
         return order, quantile, base & ~dropped[:, None], dropped, ranks
-    ranks = split_rows(average_ranks_nb, (values, order, base), (0, 1, 2), *values.shape)
+    ranks = average_ranks_nb(values, order, base)
     quantile = rank_buckets_nb(ranks, base.sum(axis=1), quantiles)
     return order, quantile, base, dropped, ranks
 

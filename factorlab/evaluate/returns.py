@@ -12,7 +12,6 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import factor_returns_nb, quantile_mean_returns_nb
-from factorlab._kernels.parallel import split_rows
 from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import ParameterError
 from factorlab.evaluate.quantiles import CleanFactor
@@ -51,11 +50,8 @@ def mean_return_by_quantile(
     date_col = clean.panel.date_col
     parts = []
     for h in clean.horizons:
-        mean, std, count = split_rows(
-            quantile_mean_returns_nb,
-            (clean.forward.grids[h], clean.quantile, clean.mask, clean.n_quantiles, demeaned),
-            (0, 1, 2),
-            *clean.quantile.shape,
+        mean, std, count = quantile_mean_returns_nb(
+            clean.forward.grids[h], clean.quantile, clean.mask, clean.n_quantiles, demeaned
         )
         rows, qs = np.nonzero(count > 0)
         n = count[rows, qs]
@@ -127,12 +123,7 @@ def _weighted(clean: CleanFactor, demeaned: bool) -> dict[int, tuple[np.ndarray,
     return clean.cached(
         ("factor_returns", demeaned),
         lambda: {
-            h: split_rows(
-                factor_returns_nb,
-                (clean.values, clean.forward.grids[h], clean.mask, demeaned),
-                (0, 1, 2),
-                *clean.values.shape,
-            )
+            h: factor_returns_nb(clean.values, clean.forward.grids[h], clean.mask, demeaned)
             for h in clean.horizons
         },
     )

@@ -56,21 +56,20 @@ def test_threads_give_the_serial_numbers(monkeypatch: pytest.MonkeyPatch, seed: 
         assert_frame_equal(threaded[name], table, check_exact=True)
 
 
-def test_split_rows_blocks_and_stacks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_split_rows_fills_the_outputs_block_by_block(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "MIN_CELLS", 0)
     monkeypatch.setenv("FACTORLAB_THREADS", "4")
     seen = []
 
-    def kernel(a, b, scale):
-        seen.append(a.shape[0])
-        return a.sum(axis=1) * scale, b[:, :1] + 0
+    def kernel(a, scale, out, buf):
+        seen.append((a.shape[0], out.shape[0], buf.shape))
+        out[:] = a.sum(axis=1) * scale
 
     a = np.arange(30.0).reshape(10, 3)
-    b = np.arange(20).reshape(10, 2)
-    sums, first = parallel.split_rows(kernel, (a, b, 2.0), (0, 1), 10, 3)
-    np.testing.assert_array_equal(sums, a.sum(axis=1) * 2.0)
-    np.testing.assert_array_equal(first, b[:, :1])
-    assert sorted(seen) == [2, 2, 3, 3]  # 4 blocks of rows
+    out = np.full(10, np.nan)
+    parallel.split_rows(kernel, (a, 2.0, out), (0, 2), 10, 3, lambda: (np.empty(3),))
+    np.testing.assert_array_equal(out, a.sum(axis=1) * 2.0)
+    assert sorted(seen) == [(2, 2, (3,)), (2, 2, (3,)), (3, 3, (3,)), (3, 3, (3,))]
 
 
 def test_small_grids_and_worker_threads_stay_serial(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +80,6 @@ def test_small_grids_and_worker_threads_stay_serial(monkeypatch: pytest.MonkeyPa
 
     def kernel(a):
         calls.append(threading.current_thread().name)
-        return a
 
     parallel.split_rows(kernel, (np.ones((10, 3)),), (0,), 10, 3)  # below MIN_CELLS
     monkeypatch.setattr(parallel, "MIN_CELLS", 0)
