@@ -32,8 +32,8 @@ CHILD = textwrap.dedent(
     from factorlab.datasets.synthetic import iter_tables
     from factorlab.market import MarketWriter
     imported = time.perf_counter() - t_imp
-    preset, target, mode = sys.argv[1:4]
-    p = preset_params(preset)
+    preset, target, mode, n_assets = sys.argv[1:5]
+    p = preset_params(preset, **({"n_assets": int(n_assets)} if int(n_assets) else {}))
     meta = {"source": "factorlab synthetic market", "generator": GENERATOR_VERSION,
             "params": p.to_json()}
     stages, order = {}, []
@@ -83,7 +83,9 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run_once(preset: str, *, numba_cold: bool, serial: bool = False) -> dict:
+def run_once(
+    preset: str, *, numba_cold: bool, serial: bool = False, n_assets: int = 0
+) -> dict:
     """One fresh child process generating `preset` into an empty directory."""
     env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="bench-generate-") as tmp:
@@ -93,7 +95,7 @@ def run_once(preset: str, *, numba_cold: bool, serial: bool = False) -> dict:
         before = _load()
         res = subprocess.run(
             [sys.executable, "-c", CHILD, preset, os.path.join(tmp, "market"),
-             "serial" if serial else "overlap"],
+             "serial" if serial else "overlap", str(n_assets)],
             capture_output=True, text=True, env=env, check=False,
         )
         if res.returncode != 0:
@@ -121,6 +123,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="default")
+    ap.add_argument("--n-assets", type=int, default=0, help="override the preset's n_assets")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--numba-cold", action="store_true",
                     help="an empty numba cache in the child: kernels compile inside the run")
@@ -131,11 +134,13 @@ def main() -> int:
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     runs = []
     for i in range(args.repeat):
-        out = run_once(args.preset, numba_cold=args.numba_cold, serial=args.serial)
+        out = run_once(args.preset, numba_cold=args.numba_cold, serial=args.serial,
+                       n_assets=args.n_assets)
         runs.append(out)
         cache = "numba cold" if args.numba_cold else "numba warm"
         how = "serial writes" if args.serial else "writes overlapped"
-        print_run(out, f"{args.preset}, run {i + 1}/{args.repeat}, {cache}, {how}")
+        size = f" ({args.n_assets} stocks)" if args.n_assets else ""
+        print_run(out, f"{args.preset}{size}, run {i + 1}/{args.repeat}, {cache}, {how}")
     if args.repeat > 1:
         walls = sorted(r["seconds"] for r in runs)
         print(f"\nmedian wall {walls[len(walls) // 2]:.2f} s over {len(walls)} runs")

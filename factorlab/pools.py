@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from factorlab._kernels.grid import nan_cumsum_count_rows_nb
 from factorlab.codes import is_beijing_code, normalize_asset_codes
 from factorlab.errors import MAX_EXAMPLES, ParameterError, SchemaError
 from factorlab.frames import as_lazy
@@ -532,8 +533,11 @@ def liquidity_members(
         raise ParameterError(f"`size` and `window` must be at least 1 and `min_listed` at least 0;"
                              f" got size={size}, window={window}, min_listed={min_listed}.")
     n_t, n = amount.shape
-    cum = np.cumsum(np.nan_to_num(amount), axis=0)
-    cnt = np.cumsum(~np.isnan(amount), axis=0)
+    if amount.dtype == np.float64:  # one pass, the same sums
+        cum, cnt = nan_cumsum_count_rows_nb(amount)
+    else:
+        cum = np.cumsum(np.nan_to_num(amount), axis=0)
+        cnt = np.cumsum(~np.isnan(amount), axis=0)
     member = np.zeros((n_t, n), dtype=bool)
     reviews = [int(r) for r in reviews]
     for k, r in enumerate(reviews):

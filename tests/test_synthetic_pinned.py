@@ -138,12 +138,8 @@ _SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e308, -1e-310, 2.5, -
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_one_pass_kernels_equal_numpy_bitwise(seed):
-    from factorlab.datasets._synth_kernels import (
-        cumprod_rows,
-        cumsum_rows,
-        nan_cumsum_count_rows,
-        nan_to_num,
-    )
+    from factorlab._kernels.grid import nan_cumsum_count_rows_nb
+    from factorlab.datasets._synth_kernels import cumprod_rows, cumsum_rows, nan_to_num
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((37, 11)) * 10.0 ** rng.integers(-3, 300, (37, 11))
@@ -160,7 +156,7 @@ def test_one_pass_kernels_equal_numpy_bitwise(seed):
     y = np.nan_to_num(x) / 1e290
     same(cumsum_rows(y), np.cumsum(y, axis=0))
     same(cumprod_rows(1.0 + np.abs(y) / 7.0), np.cumprod(1.0 + np.abs(y) / 7.0, axis=0))
-    s, c = nan_cumsum_count_rows(x)
+    s, c = nan_cumsum_count_rows_nb(x)
     with np.errstate(over="ignore"):  # sums of +/-1.8e308 overflow to +/-inf on both sides
         same(s, np.cumsum(np.nan_to_num(x), axis=0))
     same(c, np.cumsum(~np.isnan(x), axis=0))

@@ -7,7 +7,7 @@ import numpy as np
 
 from factorlab._kernels.jit import njit
 
-__all__ = ["ffill_rows_nb", "gather_cells_nb", "scatter_cells_nb"]
+__all__ = ["ffill_rows_nb", "gather_cells_nb", "nan_cumsum_count_rows_nb", "scatter_cells_nb"]
 
 
 @njit(cache=True, nogil=True)
@@ -50,3 +50,28 @@ def ffill_rows_nb(x, out, lag):  # pragma: no cover - compiled
                 if not np.isnan(v):
                     last[j] = v
                 out[t, j] = last[j]
+
+
+@njit(cache=True, nogil=True)
+def nan_cumsum_count_rows_nb(x):  # pragma: no cover - compiled
+    """``(np.cumsum(np.nan_to_num(x), axis=0), np.cumsum(~np.isnan(x), axis=0))`` of a (T, N)
+    float64 grid, in one pass."""
+    n_t, n = x.shape
+    s = np.empty((n_t, n))
+    c = np.empty((n_t, n), dtype=np.int64)
+    big = np.finfo(np.float64).max
+    for t in range(n_t):
+        for j in range(n):
+            v = x[t, j]
+            ok = not np.isnan(v)
+            if v == np.inf:
+                v = big
+            elif v == -np.inf:
+                v = -big
+            if t == 0:
+                s[t, j] = v if ok else 0.0
+                c[t, j] = 1 if ok else 0
+            else:
+                s[t, j] = s[t - 1, j] + (v if ok else 0.0)
+                c[t, j] = c[t - 1, j] + (1 if ok else 0)
+    return s, c

@@ -20,8 +20,8 @@ __all__ = [
     "float_fraction_nb",
     "holdings_nb",
     "lag_nan_to_num_nb",
-    "nan_cumsum_count_rows",
     "nan_to_num",
+    "northbound_shares_nb",
     "price_limits_nb",
     "prices_nb",
     "split_shares_nb",
@@ -254,31 +254,6 @@ def cumprod_rows(x: np.ndarray) -> np.ndarray:
     return _accumulate_rows(x, True)
 
 
-@njit(cache=True, nogil=True)
-def nan_cumsum_count_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(np.cumsum(np.nan_to_num(x), axis=0), np.cumsum(~np.isnan(x), axis=0))`` of a (T, N)
-    float64 grid, in one pass."""
-    n_t, n = x.shape
-    s = np.empty((n_t, n))
-    c = np.empty((n_t, n), dtype=np.int64)
-    big = np.finfo(np.float64).max
-    for t in range(n_t):
-        for j in range(n):
-            v = x[t, j]
-            ok = not np.isnan(v)
-            if v == np.inf:
-                v = big
-            elif v == -np.inf:
-                v = -big
-            if t == 0:
-                s[t, j] = v if ok else 0.0
-                c[t, j] = 1 if ok else 0
-            else:
-                s[t, j] = s[t - 1, j] + (v if ok else 0.0)
-                c[t, j] = c[t - 1, j] + (1 if ok else 0)
-    return s, c
-
-
 # ---- the daily bars: numpy's elementwise expressions fused, bit for bit ------------------------
 # np.maximum / np.minimum of floats: (a >= b or isnan(a)) ? a : b (NaN propagates);
 # np.clip(x, lo, hi): NaN x stays, then max(x, lo) by x > lo, then min(., hi) by < hi;
@@ -443,3 +418,39 @@ def price_limits_nb(
             lim = 0.20 if star[j] or (reform[t] and chinext[j]) else 0.10
             out[t, j] = 0.05 if is_st[t, j] and lim < 0.2 else lim
     return out
+
+
+@njit(cache=True, nogil=True)
+def northbound_shares_nb(
+    ra: np.ndarray,
+    rt: np.ndarray,
+    listed: np.ndarray,
+    total: np.ndarray,
+    pub_basis: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The northbound share counts from the holding ratios, in one pass.
+
+    `ra` (allocation) and `rt` (trading) are set to 0 where the stock is not `listed`, in place;
+    returns ``(ratio, shares_true, shares_pub, shares_alloc_pub)`` with ratio = ra + rt,
+    shares_true = round(ratio x total), and on the published basis tot_pub =
+    nan_to_num(total x pub_basis): shares_pub = round(ratio x tot_pub), shares_alloc_pub =
+    min(round(ra x tot_pub), shares_pub) (integers)."""
+    n_t, n = ra.shape
+    ratio = np.empty((n_t, n))
+    s_true = np.empty((n_t, n), dtype=np.int64)
+    s_pub = np.empty((n_t, n), dtype=np.int64)
+    s_alloc = np.empty((n_t, n), dtype=np.int64)
+    for t in range(n_t):
+        for j in range(n):
+            if not listed[t, j]:
+                ra[t, j] = 0.0
+                rt[t, j] = 0.0
+            a = ra[t, j]
+            r = a + rt[t, j]
+            ratio[t, j] = r
+            tp = _nan0(total[t, j] * pub_basis[t, j])
+            s_true[t, j] = np.int64(np.rint(r * total[t, j]))
+            pub = np.int64(np.rint(r * tp))
+            s_pub[t, j] = pub
+            s_alloc[t, j] = min(np.int64(np.rint(a * tp)), pub)
+    return ratio, s_true, s_pub, s_alloc

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._arrays import ffill_rows
+from factorlab._kernels.grid import nan_cumsum_count_rows_nb
 from factorlab.calendar import (
     DISCLOSURE_END,
     SH_CONNECT_LAUNCH,
@@ -32,8 +33,8 @@ from factorlab.datasets._synth_kernels import (
     float_fraction_nb,
     holdings_nb,
     lag_nan_to_num_nb,
-    nan_cumsum_count_rows,
     nan_to_num,
+    northbound_shares_nb,
     price_limits_nb,
     prices_nb,
     split_shares_nb,
@@ -1102,17 +1103,12 @@ def iter_tables(
         float_frac, init, rngs["holdings"],
     )
     del passive, float_frac
-    # a delisted stock's holdings are gone (the shares are cancelled, CCASS drops the stock)
-    ra[~u.listed] = 0.0
-    rt[~u.listed] = 0.0
-    ratio = ra + rt
-    del rt
-    tot_pub = nan_to_num(total_shares * pub_basis)
-    del pub_basis
-    shares_true = np.round(ratio * total_shares).astype(np.int64)
-    shares_pub = np.round(ratio * tot_pub).astype(np.int64)
-    shares_alloc_pub = np.minimum(np.round(ra * tot_pub).astype(np.int64), shares_pub)
-    del tot_pub
+    # a delisted stock's holdings are gone (the shares are cancelled, CCASS drops the stock);
+    # shares true and on the published (record-date) basis
+    ratio, shares_true, shares_pub, shares_alloc_pub = northbound_shares_nb(
+        ra, rt, u.listed, total_shares, pub_basis
+    )
+    del rt, pub_basis
     held = shares_true > 0
     tt, jj = np.nonzero(held)
     truth = {"date": date_s.gather(tt), "asset": codes.gather(jj), "shares": shares_true[held]}
@@ -1310,7 +1306,7 @@ def _pools(
     """
     n_t, n = mcap.shape
     t_idx = np.arange(n_t)
-    cap_cum, cap_cnt = nan_cumsum_count_rows(mcap)
+    cap_cum, cap_cnt = nan_cumsum_count_rows_nb(mcap)
     amt = np.where(u.trading, amount, np.nan)
     member = {name: np.zeros((n_t, n), dtype=bool) for name in ("csi300", "csi500", "liq1500")}
     eligible = np.zeros((n_t, n), dtype=bool)
