@@ -202,28 +202,17 @@ def _long(frame, labels: dict[str, int], value: str):
     return pl.DataFrame(out)
 
 
-def peer_child(size: str, cache_dir: str, out_dir: str) -> None:
-    """Runs in the subprocess: alphalens stages a-e, then writes its tables as parquet."""
+def alphalens_stages(factor, prices, industry, timer: Timer) -> dict:
+    """alphalens-reloaded's stages a-e on its inputs, timed into `timer`; returns its tables."""
     import contextlib
     import io
     import warnings
 
-    timer = Timer()
-    with timer.stage("import"):
-        import numpy as np
-        import pandas as pd
-        import polars as pl
-        from alphalens import performance as perf
-        from alphalens import utils as autils
-        from panels import load_panel
-    with timer.stage("prep"):
-        frame = load_panel(size, cache_dir)
-        factor, prices, industry = alphalens_inputs(frame)
-        del frame
-        gc.collect()
-    rss_before = current_rss_mib()
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), warnings.catch_warnings():
+    import pandas as pd
+    from alphalens import performance as perf
+    from alphalens import utils as autils
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with timer.stage("a_clean"):
             clean = autils.get_clean_factor_and_forward_returns(
@@ -252,6 +241,51 @@ def peer_child(size: str, cache_dir: str, out_dir: str) -> None:
             autocorr = pd.concat(
                 [perf.factor_rank_autocorrelation(clean, p) for p in PERIODS], axis=1
             )
+    return {
+        "clean": clean,
+        "ic": ic,
+        "qret": qret,
+        "qret_se": qret_se,
+        "fret": fret,
+        "alpha_beta": alpha_beta,
+        "turnover": turnover,
+        "autocorr": autocorr,
+    }
+
+
+def run_in_process(size: str, cache_dir: str, env: dict, *extra: str) -> dict:
+    """This script on `size` in a fresh process (``extra``: its flags); its JSON report."""
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), size, "--cache-dir", cache_dir, *extra],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def peer_child(size: str, cache_dir: str, out_dir: str) -> None:
+    """Runs in the subprocess: alphalens stages a-e, then writes its tables as parquet."""
+    timer = Timer()
+    with timer.stage("import"):
+        import alphalens.performance  # noqa: F401  (imported here, not in stage a)
+        import numpy as np
+        import pandas as pd
+        import polars as pl
+        from alphalens import utils as autils
+        from panels import load_panel
+    with timer.stage("prep"):
+        frame = load_panel(size, cache_dir)
+        factor, prices, industry = alphalens_inputs(frame)
+        del frame
+        gc.collect()
+    rss_before = current_rss_mib()
+    tables = alphalens_stages(factor, prices, industry, timer)
+    clean, ic, qret, qret_se = (tables[k] for k in ("clean", "ic", "qret", "qret_se"))
+    fret, alpha_beta, turnover, autocorr = (
+        tables[k] for k in ("fret", "alpha_beta", "turnover", "autocorr")
+    )
     peak = peak_rss_mib()
     labels = dict(zip(autils.get_forward_returns_columns(clean.columns), PERIODS, strict=True))
     _long(ic, labels, "ic").write_parquet(os.path.join(out_dir, "ic.parquet"))

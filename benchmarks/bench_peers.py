@@ -46,7 +46,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_evaluate import PERIODS, QUANTILES, STAGES, Timer  # noqa: E402
+from bench_evaluate import PERIODS, QUANTILES, STAGES, Timer, run_in_process  # noqa: E402
 
 PEERS = {
     # name: (package the interpreter must import, env variable, flag, stages in its total)
@@ -78,44 +78,17 @@ def child_factorlab(panel: str) -> None:
 
 
 def child_alphalens(panel: str) -> None:
-    import contextlib
-    import io
-    import warnings
-
     timer = Timer()
     with timer.stage("import"):
-        import pandas as pd
+        import alphalens.performance  # noqa: F401  (the import is part of the process' cost)
+        import pandas  # noqa: F401
         import polars as pl
-        from alphalens import performance as perf
-        from alphalens import utils as autils
-        from bench_evaluate import alphalens_inputs
+        from bench_evaluate import alphalens_inputs, alphalens_stages
     with timer.stage("prep"):
         factor, prices, industry = alphalens_inputs(pl.read_parquet(panel))
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with timer.stage("a_clean"):
-            clean = autils.get_clean_factor_and_forward_returns(
-                factor,
-                prices,
-                groupby=industry,
-                quantiles=QUANTILES,
-                periods=PERIODS,
-                filter_zscore=None,
-                max_loss=1.0,
-            )
-        with timer.stage("b_ic"):
-            ic = perf.factor_information_coefficient(clean)
-        with timer.stage("c_qret"):
-            perf.mean_return_by_quantile(clean, by_date=True)
-        with timer.stage("d_fret"):
-            fret = perf.factor_returns(clean)
-            perf.factor_alpha_beta(clean, returns=fret)
-        with timer.stage("e_turn"):
-            qf = clean["factor_quantile"]
-            for p in PERIODS:
-                pd.concat([perf.quantile_turnover(qf, q, p) for q in sorted(qf.unique())], axis=1)
-                perf.factor_rank_autocorrelation(clean, p)
-    _emit("alphalens", timer, {"n_clean": len(clean), "mean_ic_5": float(ic["5D"].mean())})
+    tables = alphalens_stages(factor, prices, industry, timer)
+    n_clean, ic5 = len(tables["clean"]), float(tables["ic"]["5D"].mean())
+    _emit("alphalens", timer, {"n_clean": n_clean, "mean_ic_5": ic5})
 
 
 def child_alphainspect(panel: str) -> None:
@@ -264,27 +237,10 @@ def compare(size: str, peer: str, peer_py: str, panel: str, runs: int, env: dict
 
 def in_process_stages(size: str, env: dict, cache_dir: str) -> dict:
     """bench_evaluate.py in fresh processes: cold + 3 warm (cached kernels), then compile-cold."""
-    out = {}
-    for label, extra in (
-        ("cached", ["--repeat", "3"]),
-        ("empty_cache", ["--repeat", "1", "--compile"]),
-    ):
-        proc = subprocess.run(
-            [
-                sys.executable,
-                os.path.join(HERE, "bench_evaluate.py"),
-                size,
-                "--cache-dir",
-                cache_dir,
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        )
-        out[label] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out
+    return {
+        "cached": run_in_process(size, cache_dir, env, "--repeat", "3"),
+        "empty_cache": run_in_process(size, cache_dir, env, "--repeat", "1", "--compile"),
+    }
 
 
 def print_tables(rows: list[dict], stages: dict[str, dict]) -> None:

@@ -26,28 +26,14 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from bench_evaluate import run_in_process  # noqa: E402
 from panels import SIZES  # noqa: E402
 
 
 def run_size(size: str, runs: int, cache_dir: str, env: dict) -> dict:
     reports = []
     for _ in range(runs):
-        proc = subprocess.run(
-            [
-                sys.executable,
-                os.path.join(HERE, "bench_evaluate.py"),
-                size,
-                "--repeat",
-                "3",
-                "--cache-dir",
-                cache_dir,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        )
-        reports.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        reports.append(run_in_process(size, cache_dir, env, "--repeat", "3"))
     n_assets, n_dates = SIZES[size]
     cells = n_assets * n_dates
 
@@ -98,20 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(HERE), env.get("PYTHONPATH", "")])
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"uptime: {uptime}; threads: {env.get('FACTORLAB_THREADS', 'all CPUs')}")
-    subprocess.run(  # warm the numba cache and write the smallest panel
-        [
-            sys.executable,
-            os.path.join(HERE, "bench_evaluate.py"),
-            "S",
-            "--repeat",
-            "0",
-            "--cache-dir",
-            args.cache_dir,
-        ],
-        capture_output=True,
-        check=True,
-        env=env,
-    )
+    run_in_process("S", args.cache_dir, env, "--repeat", "0")  # numba cache, smallest panel
     rows = []
     for size in args.sizes:
         rows.append(run_size(size, args.runs, args.cache_dir, env))

@@ -14,18 +14,36 @@ import pytest
 from factorlab.calibration import calibrate
 from factorlab.datasets import synthetic_market
 
-# the default market (5,000 stocks, ~25 s quiet) and its study on the handbook window
+# the default market (5,000 stocks, ~35 s quiet) and its study on the handbook window
 pytestmark = pytest.mark.slow
 
-#: (fact, group) rows of `calibrate(default)` that are in band (GENERATOR_VERSION 7).
+#: (fact, group) rows of `calibrate(default)` that are in band (GENERATOR_VERSION 8, the
+#: calibrated strengths: 34 of 46; docs/calibration.md gives the other 12 and why).
 IN_BAND = (
     ("coverage", "csi300"),
+    ("coverage", "liq1500"),
+    ("weekly turnover, top 20%", "static csi300"),
+    ("weekly turnover, top 20%", "static liq1500"),
     ("tracking error, top 20%", "csi300"),
     ("tracking error, top 20%", "csi500"),
+    ("tracking error, top 20%", "liq1500"),
+    ("long-excess Sharpe, gross", "best csi300"),
+    ("long-excess Sharpe, gross", "median csi300"),
+    ("long-excess Sharpe, gross", "best liq1500"),
+    ("long-excess Sharpe, gross", "median liq1500"),
+    ("special-period L/S from the short leg", "nb_high_volume_inflow csi300"),
+    ("special-period L/S from the short leg", "nb_high_volume_inflow csi500"),
+    ("special-period L/S from the short leg", "nb_high_volume_inflow liq1500"),
+    ("special-period L/S from the short leg", "nb_big_rise_inflow csi300"),
+    ("special-period L/S from the short leg", "nb_big_rise_inflow csi500"),
+    ("special-period L/S from the short leg", "nb_big_rise_inflow liq1500"),
     ("weekly rank IC", "dynamic csi300"),
-    ("weekly rank IC", "dynamic liq1500"),
+    ("weekly rank IC", "decay csi300"),
+    ("weekly rank IC", "dynamic csi500"),
     ("weekly rank IC", "decay csi500"),
+    ("weekly rank IC", "dynamic liq1500"),
     ("weekly rank IC", "decay liq1500"),
+    ("trading-type money", "value share"),
     ("trading-type money", "turnover ratio"),
     ("minor participants", "count share"),
     ("minor participants", "excluded"),

@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 from factorlab.backtest import Costs, backtest, quantile_targets
-from factorlab.datasets import synthetic_market
+from factorlab.datasets import PLANTED, synthetic_market
 from factorlab.evaluate import DensePanel, clean_factor, evaluate, forward_returns
 from factorlab.grid import AssetGrid
 from factorlab.market import Market
@@ -44,6 +44,7 @@ def market(tmp_path_factory) -> Market:
     a month after): whether they count as suspended or delisted at d must not depend on whether
     they trade again (reliability.md D3)."""
     m = synthetic_market(
+        **PLANTED,
         n_assets=120,
         start="2017-01-01",
         end="2018-06-30",

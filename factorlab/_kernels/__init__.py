@@ -7,7 +7,12 @@ nogil=True)``, never ``fastmath``, and its docstring names the reference result 
 from __future__ import annotations
 
 from factorlab._kernels.correlation import ic_rows_nb, rank_autocorrelation_nb, row_pearson_nb
-from factorlab._kernels.grid import ffill_rows_nb, gather_cells_nb, scatter_cells_nb
+from factorlab._kernels.grid import (
+    ffill_rows_nb,
+    gather_cells_nb,
+    repeated_cell_nb,
+    scatter_cells_nb,
+)
 from factorlab._kernels.participants import (
     first_rows_nb,
     participant_changes_nb,
@@ -40,6 +45,7 @@ __all__ = [
     "quantile_turnover_nb",
     "rank_autocorrelation_nb",
     "rank_buckets_nb",
+    "repeated_cell_nb",
     "row_average_ranks_nb",
     "row_order_nb",
     "row_pearson_nb",

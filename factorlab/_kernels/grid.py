@@ -7,7 +7,13 @@ import numpy as np
 
 from factorlab._kernels.jit import njit
 
-__all__ = ["ffill_rows_nb", "gather_cells_nb", "nan_cumsum_count_rows_nb", "scatter_cells_nb"]
+__all__ = [
+    "ffill_rows_nb",
+    "gather_cells_nb",
+    "nan_cumsum_count_rows_nb",
+    "repeated_cell_nb",
+    "scatter_cells_nb",
+]
 
 
 @njit(cache=True, nogil=True)
@@ -29,6 +35,20 @@ def gather_cells_nb(grid, rows, cols, out):  # pragma: no cover - compiled
         c = cols[i]
         if r >= 0 and c >= 0:
             out[i] = grid[r, c]
+
+
+@njit(cache=True, nogil=True)
+def repeated_cell_nb(rows, cols, seen):  # pragma: no cover - compiled
+    """Does a cell on the grid (rows and cols >= 0) hold two rows? `seen`: a (T, N) boolean
+    grid of False, marked as the rows are read (no flat-index or count temporaries)."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        c = cols[i]
+        if r >= 0 and c >= 0:
+            if seen[r, c]:
+                return True
+            seen[r, c] = True
+    return False
 
 
 @njit(cache=True, nogil=True)

@@ -13,6 +13,7 @@ computed by the same code on the same data.
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["MIN_CELLS", "map_threads", "n_threads", "split_rows"]
+__all__ = ["MIN_CELLS", "empty", "map_threads", "n_threads", "split_rows"]
 
 #: below this many grid cells per call the work stays on the calling thread
 MIN_CELLS = 400_000
@@ -50,6 +51,24 @@ def _pool(size: int) -> ThreadPoolExecutor:
             _POOL = ThreadPoolExecutor(size, thread_name_prefix="factorlab-kernel")
             _POOL_SIZE = size
         return _POOL
+
+
+def empty(shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
+    """An uninitialized array for a kernel's output grid, in plain anonymous memory pages.
+
+    numpy asks the kernel for transparent huge pages on large arrays (``madvise``); where the
+    kernel compacts memory synchronously on such a fault (``defrag=madvise``, the common
+    default) and memory is fragmented (a long-running box with a full page cache), the first
+    write to a fresh grid stalls for up to several times the kernel's own run. An anonymous
+    ``mmap`` is not advised: its pages fault in as ordinary pages, on whichever thread writes
+    them first, and go back to the system when the array is freed. Small arrays use
+    ``np.empty``.
+    """
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    if size < 1 << 22:
+        return np.empty(shape, dtype)
+    return np.frombuffer(mmap.mmap(-1, size), dtype).reshape(shape)
 
 
 def _workers(cells: int) -> int:

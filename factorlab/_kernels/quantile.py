@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from factorlab._kernels.jit import njit
-from factorlab._kernels.parallel import split_rows
+from factorlab._kernels.parallel import empty, split_rows
 
 __all__ = ["qcut_rows_nb", "rank_buckets_nb"]
 
@@ -32,8 +32,8 @@ def qcut_rows_nb(values, order, mask, probs):
     """
     n_rows, n_cols = values.shape
     probs = np.ascontiguousarray(probs, dtype=np.float64)
-    out = np.empty((n_rows, n_cols), np.int8)
-    ranks = np.empty((n_rows, n_cols))
+    out = empty((n_rows, n_cols), np.int8)
+    ranks = empty((n_rows, n_cols))
     dropped = np.empty(n_rows, np.bool_)
     split_rows(
         _qcut_rows_nb,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from factorlab._kernels.jit import njit
-from factorlab._kernels.parallel import split_rows
+from factorlab._kernels.parallel import empty, split_rows
 
 __all__ = [
     "average_ranks_nb",
@@ -58,7 +58,7 @@ def average_ranks_nb(values, order, mask):
     threads (:func:`factorlab._kernels.parallel.split_rows`).
     """
     n_rows, n_cols = values.shape
-    out = np.empty((n_rows, n_cols))
+    out = empty((n_rows, n_cols))
     split_rows(
         _average_ranks_rows_nb,
         (values, order, mask, out),
@@ -99,15 +99,23 @@ def _radix_pass_nb(src_k, src_i, dst_k, dst_i, n, counts, shift):
 
 @njit(cache=True, nogil=True)
 def _radix_sort_nb(keys, idx, tmp_k, tmp_i, n, hist, first_byte):
-    """LSD radix sort of ``keys[:n]`` (uint64) carrying ``idx``, on bytes ``first_byte..7``;
+    """LSD radix sort of ``keys[:n]`` (uint64) carrying ``idx``, on bytes ``first_byte..7``
+    (``first_byte`` 4 or 0);
     passes where every key has the same byte are skipped. Result left in ``keys`` / ``idx``."""
     for d in range(8):
         for v in range(256):
             hist[d, v] = 0
-    for i in range(n):
-        b = keys[i]
-        for d in range(first_byte, 8):
-            hist[d, (b >> np.uint64(8 * d)) & np.uint64(255)] += 1
+    # constant trip counts, so the byte loop is unrolled (``first_byte`` is 4 or 0)
+    if first_byte == 4:
+        for i in range(n):
+            b = keys[i]
+            for d in range(4, 8):
+                hist[d, (b >> np.uint64(8 * d)) & np.uint64(255)] += 1
+    else:
+        for i in range(n):
+            b = keys[i]
+            for d in range(8):
+                hist[d, (b >> np.uint64(8 * d)) & np.uint64(255)] += 1
     src_k, src_i, dst_k, dst_i = keys, idx, tmp_k, tmp_i
     swapped = False
     for d in range(first_byte, 8):
@@ -207,7 +215,7 @@ def row_order(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
     valid = np.ascontiguousarray(valid, dtype=np.bool_)
     n_rows, n_cols = bits.shape
-    out = np.empty((n_rows, n_cols), np.int32)
+    out = empty((n_rows, n_cols), np.int32)
 
     def scratch():
         u64 = np.empty((3, n_cols), np.uint64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from factorlab._kernels.jit import njit
-from factorlab._kernels.parallel import split_rows
+from factorlab._kernels.parallel import empty, split_rows
 
 __all__ = [
     "factor_returns_nb",
@@ -47,7 +47,7 @@ def forward_returns_nb(prices, horizon, offset):
     wide date x asset frame (pandas computes ``x / x.shift(p) - 1``); ``offset=1`` starts at the
     next row (next open / next VWAP entry).
     """
-    out = np.empty(prices.shape)
+    out = empty(prices.shape)
     _forward_returns_nb(prices, horizon, offset, out)
     return out
 

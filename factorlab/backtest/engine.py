@@ -6,7 +6,9 @@ Conventions are written down in ``docs/backtest.md``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -21,6 +23,7 @@ from factorlab._kernels.backtest import (
     targets_csr_nb,
     trade_costs_nb,
 )
+from factorlab._kernels.parallel import n_threads
 from factorlab.backtest.costs import NO_COSTS, Costs
 from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import AssetCodeError, CalendarError, ParameterError, ValueRangeError
@@ -795,6 +798,7 @@ def backtest_many(
     benchmark: str | pl.DataFrame | None = None,
     cash_buffer: float = 0.0,
     weight_col: str = "weight",
+    threads: int | None = None,
 ) -> dict[Any, BacktestResult]:
     """One book per group of `targets` (columns `by`), all with the same options.
 
@@ -813,10 +817,21 @@ def backtest_many(
     by
         Column(s) naming the book; keys of the result are their values (a tuple for a list of
         columns, a scalar for one column name), in sorted order.
+    threads
+        Books simulated at once (the book loop is a nogil numba kernel: threads share the
+        grid, nothing is copied); default None: one per core (``FACTORLAB_THREADS`` or the
+        CPUs available, see :mod:`factorlab._kernels.parallel`) when called from the main
+        thread, else one (a caller already on threads, e.g. a sweep: no nested
+        oversubscription); 1: one after another. The results are the same either way; an
+        error is that of the first failing group in sorted order, as one after another.
 
     Other parameters, returns and raises: as :func:`backtest`.
     """
     keys = [by] if isinstance(by, str) else list(by)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+        raise ParameterError(f"`threads` must be a positive integer or None; got {threads!r}.")
+    if threads is not None and threads < 1:
+        raise ParameterError(f"`threads` must be a positive integer or None; got {threads!r}.")
     if not keys:
         raise ParameterError("`by` must name at least one column of `targets`.")
     clash = [c for c in keys if c in ("date", "asset", weight_col)]
@@ -834,11 +849,20 @@ def backtest_many(
     sizes = groups["__row"].list.len().to_numpy().astype(np.int64)
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     labels = groups.select(keys).rows() if len(keys) > 1 else groups[keys[0]].to_list()
-    out = {}
-    for g, label in enumerate(labels):
+
+    def one(g: int) -> BacktestResult:
         idx = members[bounds[g] : bounds[g + 1]]  # the group's rows in frame order
-        out[label] = _run(st, rows[idx], cols[idx], weights[idx], frame, keys)
-    return out
+        return _run(st, rows[idx], cols[idx], weights[idx], frame, keys)
+
+    if threads is None:
+        on_main = threading.current_thread() is threading.main_thread()
+        threads = n_threads() if on_main else 1
+    n = min(threads, len(labels))
+    if n <= 1:
+        return {label: one(g) for g, label in enumerate(labels)}
+    # results (and the first error) come back in group order
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="factorlab-books") as ex:
+        return dict(zip(labels, ex.map(one, range(len(labels))), strict=True))
 
 
 def _benchmark_frame(grid: AssetGrid, benchmark: Any) -> pl.DataFrame:

@@ -58,7 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the generator's output changes for the same parameters (invalidates caches).
-GENERATOR_VERSION = 7
+GENERATOR_VERSION = 8
 
 PresetName = Literal["default", "large", "small"]
 

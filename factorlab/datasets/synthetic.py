@@ -182,7 +182,12 @@ _FX_ANCHORS = (
 
 @dataclass(frozen=True)
 class Strengths:
-    """Strengths of the planted effects; 0 turns an effect off, 1 is the default size.
+    """Strengths of the planted effects; 0 turns an effect off.
+
+    The dataclass defaults are the planted-effect tests' strengths (:meth:`planted`, strong
+    enough to recover every effect on a 400-stock market, the ``small`` preset's); the
+    ``default`` and ``large`` presets use the realistic :meth:`calibrated` ones (the handbook's
+    Sharpe ratios, ICs and turnover, docs/calibration.md).
 
     - ``selection``: trading-type flows lead next-week stock returns (weekly rank IC of a few %).
     - ``timing``: trading-type aggregate flows lead index returns; allocation flows do not.
@@ -190,7 +195,7 @@ class Strengths:
     - ``allocation``: allocation tilts pay off slowly (over ~6 weeks).
     - ``decay_after_2021``: multiplier applied to every effect from 2021-01-01 on.
     - ``quality``: the premium of the quality style that allocation money prefers (the static
-      factors' rank IC); the style's volatility stays at 0.
+      factors' rank IC); at 0 the style keeps its volatility.
 
     The stock-level flow components (each multiplies the size of one independent part of the
     trading or allocation money's stock flows; 0 removes it):
@@ -199,6 +204,24 @@ class Strengths:
       reviews).
     - ``chasing``: trading money chasing the stock's past 20-day return.
     - ``flow_noise``: uninformed stock-specific trading flows (weeks of memory).
+
+    The sizes and risks the calibration moves (docs/calibration.md; each multiplies one
+    constant of the generator, 1 the planted size):
+
+    - ``selection_vol``: the day-to-day volatility of the selection payoff: the payoff of day t
+      is multiplied by ``1 + SELECTION_PAYOFF_VOL x selection_vol x e_t`` (e_t a market-wide
+      unit shock, mean 0), so the flow factors' IC varies from week to week as a real one does,
+      at the same mean (0 in the planted strengths: a steady payoff).
+    - ``sell_weight``: how much more informed sells pay than buys (``SELECTION_SELL_WEIGHT``).
+    - ``selection_flow``: how far the information moves trading holdings (``SELECTION_TILT``).
+    - ``trading_money``: the size of trading money (``TRADING_LEVEL`` and ``TRADING_BASKET``):
+      its share of the northbound holding value.
+    - ``quality_vol`` and ``quality_taste``: the quality style's volatility (``QUALITY_VOL``)
+      and allocation money's preference for it (``QUALITY_TASTE``).
+    - ``fx_flow``: allocation money's response to the yuan (``FX_TILT``).
+    - ``market_flow``: the market-wide flows (``MARKET_BURST_TILT``, ``TIMING_TILT``).
+    - ``daily_noise``: the day-to-day noise of both kinds of holdings (``ALLOCATION_NOISE``,
+      ``TRADING_NOISE``).
     """
 
     selection: float = 1.0
@@ -210,6 +233,15 @@ class Strengths:
     index_flow: float = 1.0
     chasing: float = 1.0
     flow_noise: float = 1.0
+    selection_vol: float = 0.0
+    sell_weight: float = 1.0
+    selection_flow: float = 1.0
+    trading_money: float = 1.0
+    quality_vol: float = 1.0
+    quality_taste: float = 1.0
+    fx_flow: float = 1.0
+    market_flow: float = 1.0
+    daily_noise: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -238,7 +270,25 @@ class Strengths:
 PLANTED: dict[str, float] = asdict(Strengths.planted())
 #: The presets' calibrated strengths, where they differ from :data:`PLANTED`
 #: (docs/calibration.md says why each value).
-CALIBRATED: dict[str, float] = {}
+CALIBRATED: dict[str, float] = {
+    # the payoffs, at the size of the handbook's Sharpe ratios and ICs
+    "selection": 0.27,
+    "industry": 0.1,
+    "allocation": 0.5,
+    "quality": 2.5,
+    # the risks around them: the selection payoff and the quality style vary from day to day
+    "selection_vol": 1.0,
+    "quality_vol": 2.0,
+    # informed sells pay 5x buys (the special-period factors' short leg, seed 001 §2.3)
+    "sell_weight": 2.5,
+    # the flows: less trading money (seed 004 表3), slower and steadier holdings
+    "trading_money": 0.5,
+    "selection_flow": 0.4,
+    "quality_taste": 3.0,
+    "fx_flow": 0.33,
+    "market_flow": 0.5,
+    "daily_noise": 0.3,
+}
 
 
 @dataclass(frozen=True)
@@ -471,6 +521,7 @@ _RNG_STREAMS = (
     "world",
     "theme",
     "components",
+    "payoff",
 )
 
 
@@ -635,6 +686,9 @@ SELECTION_UNWIND = 0.99
 #: (g < 0) weighs ``SELECTION_SELL_WEIGHT`` times that of buying (informed exits pay most).
 SELECTION_DRIFT = 0.12
 SELECTION_SELL_WEIGHT = 2.0
+#: The selection payoff's day-to-day volatility at ``Strengths.selection_vol`` 1: the payoff is
+#: multiplied by 1 + SELECTION_PAYOFF_VOL x e_t (e_t standard normal, one per day).
+SELECTION_PAYOFF_VOL = 10.0
 #: The quality style: daily volatility and premium (at strength 1) of its return per unit of
 #: loading; allocation money prefers quality (``QUALITY_TASTE`` in its preference).
 QUALITY_VOL = 0.005
@@ -667,7 +721,7 @@ def _components(
     loadings = _within_industry(rc.standard_normal((2, n)), u.industry, size)
     lat.quality, lat.growth = loadings / loadings.std(axis=1, keepdims=True)
     a_q = _effect_path(days, s.quality, s.decay_after_2021)
-    lat.f_quality = QUALITY_PREMIUM * a_q + QUALITY_VOL * _student_t(rc, n_t)
+    lat.f_quality = QUALITY_PREMIUM * a_q + (QUALITY_VOL * s.quality_vol) * _student_t(rc, n_t)
     lat.f_growth = GROWTH_VOL * _student_t(rc, n_t)
     z = INTEREST_BIAS + INTEREST_SIZE * u.zsize + INTEREST_QUALITY * lat.quality
     lat.interest = rc.random(n) < 1.0 / (1.0 + np.exp(-z))
@@ -682,12 +736,12 @@ def _components(
     lat.jumps = jumps
 
 
-def _selection_payoff(lat: _Latent) -> np.ndarray:
+def _selection_payoff(lat: _Latent, sell_weight: float = 1.0) -> np.ndarray:
     """The planted selection payoff per unit of vol: g of the day before, sells weighing
-    ``SELECTION_SELL_WEIGHT`` x buys, less its cross-sectional mean (no market drift), in the
-    stocks active money follows."""
+    ``SELECTION_SELL_WEIGHT`` x `sell_weight` x buys, less its cross-sectional mean (no market
+    drift), in the stocks active money follows."""
     g = lat.g[:-1]
-    w = np.where(g < 0.0, SELECTION_SELL_WEIGHT * g, g)
+    w = np.where(g < 0.0, (SELECTION_SELL_WEIGHT * sell_weight) * g, g)
     w -= w.mean(axis=1, keepdims=True)
     w *= lat.interest  # trading money knows the stocks it follows
     return w
@@ -772,9 +826,17 @@ def _assets(days: np.ndarray, u: _Universe, codes: pl.Series) -> pl.DataFrame:
 IDIO_VOL = 0.02
 
 
-def _returns(u: _Universe, lat: _Latent, rr: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _returns(
+    u: _Universe,
+    lat: _Latent,
+    rr: np.random.Generator,
+    s: Strengths | None = None,
+    rp: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Daily returns: market + industry + size + idiosyncratic, fat tails, planted effects;
-    ``(returns, idiosyncratic sigma per stock)``."""
+    ``(returns, idiosyncratic sigma per stock)``. `rp` draws the selection payoff's daily shocks
+    (only when ``s.selection_vol`` > 0)."""
+    s = s if s is not None else Strengths()
     n_t, n = lat.g.shape
     n_ind = lat.q_ind.shape[1]
     vol_state = np.exp(0.35 * ar1_nb(rr.standard_normal(n_t), 0.985))
@@ -795,7 +857,11 @@ def _returns(u: _Universe, lat: _Latent, rr: np.random.Generator) -> tuple[np.nd
     ret += lat.f_growth[:, None] * lat.growth[None, :]
     ret += lat.jumps
     lat.jumps = None
-    ret[1:] += (lat.a_sel[1:] * sigma) * _selection_payoff(lat)
+    payoff = _selection_payoff(lat, s.sell_weight)
+    if s.selection_vol > 0:  # the payoff's day-to-day volatility: mean one, market-wide
+        shock = (rp if rp is not None else np.random.default_rng(0)).standard_normal(n_t - 1)
+        payoff *= (1.0 + (SELECTION_PAYOFF_VOL * s.selection_vol) * shock)[:, None]
+    ret[1:] += (lat.a_sel[1:] * sigma) * payoff
     ret[1:] += (ALLOCATION_STOCK_DRIFT * lat.a_alloc[1:] * sigma) * lat.h[:-1]
     return ret, sigma
 
@@ -913,8 +979,9 @@ ALLOCATION_SIZE_TILT = 0.6
 #: Caps of the targets (ratios of total shares): no stock is wanted above 10% + 4%.
 MAX_TARGET_ALLOCATION = 0.10
 MAX_TARGET_TRADING = 0.04
-#: Daily noise of the trading part, relative to its target.
+#: Daily noise of the trading and the allocation part, relative to its target.
 TRADING_NOISE = 0.004
+ALLOCATION_NOISE = 0.0015
 #: Passive money tracking CSI 300 holds this ratio of each member's shares (relative to the
 #: allocation level, at strength 1): index inclusion buys it, exclusion sells it.
 PASSIVE_LEVEL = 0.3
@@ -951,15 +1018,15 @@ def _holding_ratios(
     n_t, n = lat.h.shape
     fx_trend = _interp_by_date(days, _FX_ANCHORS)
     level = _interp_by_date(days, _ALLOCATION_LEVEL)
-    pref = np.exp(rh.normal(0.0, 0.5, n) * 0.6 + 0.5 * QUALITY_TASTE * lat.quality)
+    taste = QUALITY_TASTE * s.quality_taste
+    pref = np.exp(rh.normal(0.0, 0.5, n) * 0.6 + 0.5 * taste * lat.quality)
     tilt = np.array([ALLOCATION_TILT.get(name, 1.0) for name in u.industries])[u.industry]
     w_alloc = np.exp(ALLOCATION_SIZE_TILT * u.zsize) * tilt * pref * lat.interest
     w_alloc /= np.average(w_alloc, weights=np.exp(u.zsize))
-    fx_mult = np.exp(-FX_TILT * np.log(fx / fx_trend))
+    fx_mult = np.exp(-(FX_TILT * s.fx_flow) * np.log(fx / fx_trend))
     common = (level * fx_mult)[:, None]
-    common = common * np.exp(
-        MARKET_BURST_TILT * lat.alloc_market_burst - 0.5 * MARKET_BURST_TILT**2
-    )[:, None]
+    burst_tilt = MARKET_BURST_TILT * s.market_flow
+    common = common * np.exp(burst_tilt * lat.alloc_market_burst - 0.5 * burst_tilt**2)[:, None]
     # the stock part: the slow preference h on size, industry tilt and taste
     target_a = np.exp(PREFERENCE_TILT * lat.h)
     lat.h = None  # no longer needed: free it
@@ -983,27 +1050,28 @@ def _holding_ratios(
     target_t = chase
     target_t *= CHASE * s.chasing
     del chase
-    target_t += SELECTION_TILT * np.clip(lat.sel_hold, -2.5, 2.5)
+    target_t += (SELECTION_TILT * s.selection_flow) * np.clip(lat.sel_hold, -2.5, 2.5)
     lat.g = lat.sel_hold = None
     target_t += (NOISE_TILT * s.flow_noise) * lat.flow_noise
     lat.flow_noise = None
     np.exp(target_t, out=target_t)
     w_trade = np.exp(0.3 * u.zsize) * np.exp(rh.normal(0, 0.4, n)) * lat.interest
     _relative_to_industry(target_t, u.industry, mcap * w_trade)
-    target_t *= TRADING_LEVEL * w_trade[None, :]
+    target_t *= (TRADING_LEVEL * s.trading_money) * w_trade[None, :]
     # the industry and market part: baskets (the same ratio of every followed stock of an
     # industry) sized by trading money's industry and market views
-    views = INDUSTRY_TILT * lat.q_flow + TIMING_TILT * lat.timing_flow[:, None]
-    views -= 0.5 * (INDUSTRY_TILT**2 + TIMING_TILT**2)  # mean-one view multipliers
-    basket = TRADING_BASKET * np.exp(views)
+    timing_tilt = TIMING_TILT * s.market_flow
+    views = INDUSTRY_TILT * lat.q_flow + timing_tilt * lat.timing_flow[:, None]
+    views -= 0.5 * (INDUSTRY_TILT**2 + timing_tilt**2)  # mean-one view multipliers
+    basket = (TRADING_BASKET * s.trading_money) * np.exp(views)
     # a share of each followed stock's float, larger in the large caps (where trading money
     # trades its views: the small stocks' flows are mostly their own)
     w_basket = np.exp(BASKET_SIZE_TILT * u.zsize - 0.5 * BASKET_SIZE_TILT**2) * lat.interest
     target_t += basket[:, u.industry] * (float_frac * w_basket[None, :])
     target_t *= level[:, None]
     np.minimum(target_t, MAX_TARGET_TRADING, out=target_t)
-    noise_a = 0.0015 * rh.standard_normal((n_t, n))
-    noise_t = TRADING_NOISE * rh.standard_normal((n_t, n))
+    noise_a = (ALLOCATION_NOISE * s.daily_noise) * rh.standard_normal((n_t, n))
+    noise_t = (TRADING_NOISE * s.daily_noise) * rh.standard_normal((n_t, n))
     return holdings_nb(
         target_a,
         target_t,
@@ -1060,7 +1128,7 @@ def iter_tables(
     lat = _latent(days, u, p.strengths, rngs["latent"], rngs["components"])
 
     say("returns and prices")
-    ret, sigma = _returns(u, lat, rngs["returns"])
+    ret, sigma = _returns(u, lat, rngs["returns"], p.strengths, rngs["payoff"])
     dyield, bonus, ca_rows = _draw_corporate_actions(days, u, rngs["ca"])
     close, ref, adj, cash = prices_nb(ret, u.trading, u.limit, u.price0, dyield, bonus)
     del ret, dyield

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from factorlab._kernels import gather_cells_nb, scatter_cells_nb
+from factorlab._kernels import gather_cells_nb, repeated_cell_nb, scatter_cells_nb
 from factorlab.frames import as_lazy, check_columns, check_unique_keys
 
 __all__ = ["Cells", "GridIndex", "day_numbers"]
@@ -237,8 +237,8 @@ class GridIndex:
         self, frame: pl.DataFrame, cells: Cells, *, table: str, keys: Sequence[str]
     ) -> None:
         """Raise :class:`~factorlab.errors.DuplicateKeyError` if two rows land on one cell."""
-        flat = self.flat(cells)
-        if flat.size and np.bincount(flat).max() > 1:
+        seen = np.zeros(self.shape, dtype=np.bool_)
+        if repeated_cell_nb(cells.rows, cells.cols, seen):
             check_unique_keys(frame, list(keys), table=table)
 
     def reindex(self, grid: np.ndarray, source: GridIndex, *, fill: float = np.nan) -> np.ndarray:

@@ -7,6 +7,7 @@ from factorlab.northbound.factors import (
     NORTHBOUND_FACTORS,
     SPLIT_VARIANTS,
     northbound_factors,
+    northbound_windows,
 )
 from factorlab.northbound.hygiene import (
     DISCLOSURE_END,
@@ -51,6 +52,7 @@ __all__ = [
     "factor_sweep",
     "link_flows",
     "northbound_factors",
+    "northbound_windows",
     "participant_changes",
     "participant_daily",
     "participant_flows",

@@ -24,8 +24,10 @@ __all__ = [
     "NORTHBOUND_FACTORS",
     "SPLIT_FACTORS",
     "SPLIT_VARIANTS",
+    "WINDOW_PREFIX",
     "handbook_numbers",
     "northbound_factors",
+    "northbound_windows",
 ]
 
 #: Factor names in handbook order (1..14).
@@ -58,6 +60,8 @@ SPLIT_FACTORS = (NORTHBOUND_FACTORS[13], *SPLIT_VARIANTS)
 #: The handbook's seven recommended factors, #1-#5, #7 and #10: the list its 速读 and
 #: conclusions give (the list is the basis, not a stability rule: it calls #5 unstable too).
 HANDBOOK_RECOMMENDED = tuple(NORTHBOUND_FACTORS[i - 1] for i in (1, 2, 3, 4, 5, 7, 10))
+#: Prefix of the shared window columns of :func:`northbound_windows`.
+WINDOW_PREFIX = "_nbw_"
 
 
 def handbook_numbers(names: Sequence[str]) -> str:
@@ -82,6 +86,7 @@ def northbound_factors(
     suffix: bool = False,
     date_col: str | None = "date",
     held: HeldRule = "window",
+    windows: bool = False,
 ) -> FactorRegistry:
     """The 14 handbook factors as a :class:`~factorlab.ops.FactorRegistry`.
 
@@ -101,6 +106,14 @@ def northbound_factors(
         ``"window"`` (default) only when the stock was held (S > 0) on every row the factor
         reads, ``"any"`` when it was held on at least one of them (a sell-out keeps its
         outflow). See Coverage below.
+    windows
+        Read the windows that several factors (or one factor twice) share (the held-span masks,
+        mean_W(R), sum_W(Flow), sum_W(A), mean_W(S) on one share basis and the split flows'
+        sums) from the columns
+        :func:`northbound_windows` adds (same parameters), instead of computing them inside
+        every factor that reads them: the same values, each window computed once. Polars does
+        not share a numba window between expressions, so the study does this (default False:
+        every factor is self-contained).
 
     Notes
     -----
@@ -139,20 +152,7 @@ def northbound_factors(
     Nulls and NaN: a ratio with a zero denominator (no holdings over the window, a constant q) is
     null, not inf.
     """
-    for name, value, low in (
-        ("window", window, 2),
-        ("short_window", short_window, 1),
-        ("top_k", top_k, 1),
-    ):
-        if not isinstance(value, int) or value < low:
-            raise ParameterError(f"`{name}` must be an integer >= {low}; got {value!r}.")
-    if held not in ("window", "any"):
-        raise ParameterError(f"`held` must be 'window' or 'any'; got {held!r}.")
-    if short_window > window or top_k > window:
-        raise ParameterError(
-            f"`short_window` ({short_window}) and `top_k` ({top_k}) must not exceed `window` "
-            f"({window})."
-        )
+    _check_windows(window, short_window, top_k, held)
     w, ws = window, short_window
 
     def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -161,39 +161,36 @@ def northbound_factors(
 
     cap = pl.col("float_shares") * pl.col("close")
     q = ratio(pl.col("flow"), cap)
-    # share counts of one basis across a bonus ex-date (10送4: 100 shares before are 140 after):
-    # counts divided by the cumulative bonus factor, for the windows of #8, #12 and #13
-    basis = pl.col("share_basis")
-    s_one, ds_one, vol_one = (pl.col(c) / basis for c in ("shares", "d_shares", "volume"))
-    mean_s_one = ts_mean(s_one, window=w, date_col=date_col)
-    # coverage (handbook 覆盖度): a stock without northbound holdings has no static factor (not
-    # 0); a dynamic one needs holdings on every row (held="window") or some row ("any") of the
-    # span of rows it reads, t-(rows-1)..t
-    held_t = pl.col("shares") > 0
-    held_days = {}
+    ds_one, vol_one = (pl.col(c) / pl.col("share_basis") for c in ("d_shares", "volume"))
+    # the windows several factors read (the held spans, mean_W(R), sum_W(Flow), mean_W(S) on
+    # one basis, the split flows' sums): inline, or read from northbound_windows' columns
+    shared = _shared_windows(w, ws, date_col, held)
+
+    def win(key: str) -> pl.Expr:
+        return pl.col(WINDOW_PREFIX + key) if windows else shared[key]
+
+    mean_s_one = win("mean_shares_one_basis")
 
     def static(expr: pl.Expr) -> pl.Expr:
-        return pl.when(held_t).then(expr)
+        return pl.when(pl.col("shares") > 0).then(expr)
 
     def dynamic(expr: pl.Expr, rows: int = w + 1) -> pl.Expr:
-        if rows not in held_days:  # one rolling count per span length
-            held_days[rows] = ts_sum(held_t.cast(pl.Float64), window=rows, date_col=date_col)
-        return pl.when(held_days[rows] >= (rows if held == "window" else 1)).then(expr)
+        return pl.when(win(f"held_span{rows}")).then(expr)
 
     defs = [
         (1, "hold value H = S * P", static(pl.col("hold_value").cast(pl.Float64))),
         (2, "hold ratio R = S / F", static(pl.col("hold_ratio").cast(pl.Float64))),
         (3, f"mean over {w} days of H", static(ts_mean("hold_value", window=w, date_col=date_col))),
-        (4, f"mean over {w} days of R", static(ts_mean("hold_ratio", window=w, date_col=date_col))),
+        (4, f"mean over {w} days of R", static(win("mean_hold_ratio"))),
         (
             5,
             f"sum over {w} days of Flow / (F * P) today",
-            dynamic(ratio(ts_sum("flow", window=w, date_col=date_col), cap)),
+            dynamic(ratio(win("sum_flow"), cap)),
         ),
         (
             6,
             f"R minus its {w}-day mean",
-            dynamic(pl.col("hold_ratio") - ts_mean("hold_ratio", window=w, date_col=date_col), w),
+            dynamic(pl.col("hold_ratio") - win("mean_hold_ratio"), w),
         ),
         (
             7,
@@ -219,15 +216,15 @@ def northbound_factors(
         (
             10,
             f"sum over {w} days of Flow (yuan)",
-            dynamic(ts_sum("flow", window=w, date_col=date_col)),
+            dynamic(win("sum_flow")),
         ),
         (
             11,
             f"sum over {w} days of Flow / sum over {w} days of amount",
             dynamic(
                 ratio(
-                    ts_sum("flow", window=w, date_col=date_col),
-                    ts_sum("amount", window=w, date_col=date_col),
+                    win("sum_flow"),
+                    win("sum_amount"),
                 )
             ),
         ),
@@ -256,7 +253,7 @@ def northbound_factors(
         (
             14,
             f"sum over {w} days of trading-type Flow (yuan)",
-            dynamic(ts_sum("flow_trading", window=w, date_col=date_col)),
+            dynamic(win("sum_flow_trading")),
         ),
     ]
     # beside #14: its float-cap-scaled variant, and the allocation-type counterparts that the
@@ -265,17 +262,17 @@ def northbound_factors(
         (
             "14, scaled by the float cap",
             f"sum over {w} days of trading-type Flow / (F * P) today",
-            dynamic(ratio(ts_sum("flow_trading", window=w, date_col=date_col), cap)),
+            dynamic(ratio(win("sum_flow_trading"), cap)),
         ),
         (
             "14's allocation-type counterpart (§1.4)",
             f"sum over {w} days of allocation-type Flow (yuan)",
-            dynamic(ts_sum("flow_allocation", window=w, date_col=date_col)),
+            dynamic(win("sum_flow_allocation")),
         ),
         (
             "14's allocation-type counterpart (§1.4), scaled by the float cap",
             f"sum over {w} days of allocation-type Flow / (F * P) today",
-            dynamic(ratio(ts_sum("flow_allocation", window=w, date_col=date_col), cap)),
+            dynamic(ratio(win("sum_flow_allocation"), cap)),
         ),
     ]
     registry = FactorRegistry()
@@ -294,3 +291,77 @@ def northbound_factors(
             )
         )
     return registry
+
+
+def _check_windows(window: int, short_window: int, top_k: int, held: HeldRule) -> None:
+    """:class:`ParameterError` unless the windows and the held rule are valid."""
+    for name, value, low in (
+        ("window", window, 2),
+        ("short_window", short_window, 1),
+        ("top_k", top_k, 1),
+    ):
+        if not isinstance(value, int) or value < low:
+            raise ParameterError(f"`{name}` must be an integer >= {low}; got {value!r}.")
+    if held not in ("window", "any"):
+        raise ParameterError(f"`held` must be 'window' or 'any'; got {held!r}.")
+    if short_window > window or top_k > window:
+        raise ParameterError(
+            f"`short_window` ({short_window}) and `top_k` ({top_k}) must not exceed `window` "
+            f"({window})."
+        )
+
+
+def northbound_windows(
+    window: int = 20,
+    short_window: int = 5,
+    *,
+    date_col: str | None = "date",
+    held: HeldRule = "window",
+) -> dict[str, pl.Expr]:
+    """The windows several handbook factors share, as named expressions over the research
+    panel: what ``northbound_factors(..., windows=True)`` reads (with the same `window`,
+    `short_window`, `date_col` and `held`).
+
+    Returns
+    -------
+    dict of str to polars.Expr
+        Column name (:data:`WINDOW_PREFIX` + key) -> expression (aliased to that name). Keys:
+        ``held_span{n}`` for each span length n the dynamic factors read (Boolean: the stock's
+        held rule over the last n rows, see :func:`northbound_factors`' Coverage; null where
+        ``shares`` is null), ``mean_hold_ratio`` (mean_W(R)), ``sum_flow`` (sum_W(Flow)),
+        ``sum_amount`` (sum_W(A)), ``mean_shares_one_basis`` (mean_W(S / share_basis)),
+        ``sum_flow_trading`` and ``sum_flow_allocation``.
+
+    Examples
+    --------
+    >>> sorted(northbound_windows())[:2]
+    ['_nbw_held_span20', '_nbw_held_span21']
+    """
+    _check_windows(window, short_window, 1, held)
+    return {
+        WINDOW_PREFIX + key: expr.alias(WINDOW_PREFIX + key)
+        for key, expr in _shared_windows(window, short_window, date_col, held).items()
+    }
+
+
+def _shared_windows(w: int, ws: int, date_col: str | None, held: HeldRule) -> dict[str, pl.Expr]:
+    """key -> the expression of each shared window (see :func:`northbound_windows`)."""
+    held_t = (pl.col("shares") > 0).cast(pl.Float64)
+    least = {"window": None, "any": 1}[held]
+    out = {
+        # coverage (handbook 覆盖度): a dynamic factor needs holdings on every row
+        # (held="window") or some row ("any") of the span of rows it reads, t-(rows-1)..t
+        f"held_span{rows}": ts_sum(held_t, window=rows, date_col=date_col)
+        >= (rows if least is None else least)
+        for rows in sorted({w + 1, w, max(w, ws + 1)})
+    }
+    # share counts of one basis across a bonus ex-date (10送4: 100 shares before are 140 after)
+    s_one = pl.col("shares") / pl.col("share_basis")
+    out["mean_hold_ratio"] = ts_mean("hold_ratio", window=w, date_col=date_col)
+    out["sum_flow"] = ts_sum("flow", window=w, date_col=date_col)
+    # a denominator (read twice by ratio's zero check)
+    out["sum_amount"] = ts_sum("amount", window=w, date_col=date_col)
+    out["mean_shares_one_basis"] = ts_mean(s_one, window=w, date_col=date_col)
+    out["sum_flow_trading"] = ts_sum("flow_trading", window=w, date_col=date_col)
+    out["sum_flow_allocation"] = ts_sum("flow_allocation", window=w, date_col=date_col)
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import polars as pl
@@ -39,6 +40,9 @@ __all__ = [
 #: i.e. nearer 1 + bonus than no jump or twice the bonus.
 PRE_CREDIT_TOLERANCE = 0.5
 _BONUS_COLUMNS = ("asset", "record_date", "ex_date", "bonus_ratio")
+#: The record-date checks of a market (:func:`bonus_checks`), or a function returning them (e.g.
+#: computed once for the research panel and the participant split, by whichever asks first).
+BonusChecks: TypeAlias = pl.DataFrame | Callable[[], pl.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ def research_panel(
     price_grid: bool = False,
     pre_credit_tolerance: float = PRE_CREDIT_TOLERANCE,
     on_price_grids: Callable[[GridIndex, np.ndarray, np.ndarray], None] | None = None,
+    checks: BonusChecks | None = None,
 ) -> NorthboundPanel:
     """Turn the published northbound tables into the daily research panel.
 
@@ -156,6 +161,10 @@ def research_panel(
         VWAP grids (every ``prices`` date of the window, NaN where a stock has no row) as soon
         as they are built: e.g. for the participant split (the study hands them over instead
         of reading the prices twice). The arrays change after the call: copy what you keep.
+    checks
+        Step 3's :func:`bonus_checks` of this market with `pre_credit_tolerance`, already
+        computed (a frame, or a function returning it: e.g. shared with the participant split,
+        which reads the same checks), instead of computing them here.
 
     Raises
     ------
@@ -185,7 +194,7 @@ def research_panel(
     kept, est = _drop_snapshots(kept, estimated_holdings, lo, hi, steps, change)
     px = _window_prices(market, nb, in_window, lo, hi, price_grid)
     index = GridIndex.from_frame(px)
-    published, ex = _share_basis(market, index, kept, est, steps, pre_credit_tolerance)
+    published, ex = _share_basis(market, index, kept, est, steps, pre_credit_tolerance, checks)
     del nb, in_window, kept, est  # free each input once read (the study's peak memory)
     prices = _price_grids(index, px, price_grid)
     del px
@@ -361,10 +370,12 @@ def _share_basis(
     est: pl.DataFrame | None,
     steps: list[dict],
     tolerance: float = PRE_CREDIT_TOLERANCE,
+    given: BonusChecks | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step 3: (published shares on the ex-date basis, the cumulative ex-date bonus factor),
-    both on `index`; estimated rows overwrite their cells."""
-    checks = bonus_checks(market, tolerance=tolerance)
+    both on `index`; estimated rows overwrite their cells. `given`: the checks, when the
+    caller has them (see :func:`research_panel`)."""
+    checks = resolve_checks(market, tolerance, given)
     bonus = checks.select(_BONUS_COLUMNS)
     ex, _ = bonus_grids(bonus, index)
     codes = match_codes(kept["asset"], index.assets, table="northbound", against="prices")
@@ -524,12 +535,31 @@ def bonus_checks(market: Market, *, tolerance: float = PRE_CREDIT_TOLERANCE) -> 
     )
 
 
-def pre_credited_events(market: Market, *, tolerance: float = PRE_CREDIT_TOLERANCE) -> pl.DataFrame:
+def pre_credited_events(
+    market: Market, *, tolerance: float = PRE_CREDIT_TOLERANCE, checks: BonusChecks | None = None
+) -> pl.DataFrame:
     """The bonus issues whose published holdings were pre-credited on the record date (the
     rows of :func:`bonus_checks` with ``pre_credited`` true; columns of
-    :func:`bonus_events`): the events the research panel and the participant split correct."""
-    checks = bonus_checks(market, tolerance=tolerance)
-    return checks.filter(pl.col("pre_credited").fill_null(False)).select(_BONUS_COLUMNS)
+    :func:`bonus_events`): the events the research panel and the participant split correct.
+    `checks`: the :func:`bonus_checks` of `market` with `tolerance`, when already computed
+    (a frame or a function returning it)."""
+    return checked_events(resolve_checks(market, tolerance, checks), credited=True)
+
+
+def checked_events(checks: pl.DataFrame, *, credited: bool = False) -> pl.DataFrame:
+    """The events of a :func:`bonus_checks` frame (columns of :func:`bonus_events`): all of
+    them, or with `credited` only the pre-credited ones."""
+    if credited:
+        checks = checks.filter(pl.col("pre_credited").fill_null(False))
+    return checks.select(_BONUS_COLUMNS)
+
+
+def resolve_checks(market: Market, tolerance: float, given: BonusChecks | None) -> pl.DataFrame:
+    """`given` (a :func:`bonus_checks` frame, or a function returning one), else the checks of
+    `market` with `tolerance`."""
+    if given is None:
+        return bonus_checks(market, tolerance=tolerance)
+    return given() if callable(given) else given
 
 
 def _check_detail(checks: pl.DataFrame, tolerance: float) -> str:

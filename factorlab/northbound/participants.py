@@ -24,10 +24,12 @@ from factorlab.frames import check_unique_keys, match_codes
 from factorlab.grid import GridIndex, vwap
 from factorlab.market import Market
 from factorlab.northbound.hygiene import (
-    bonus_events,
+    PRE_CREDIT_TOLERANCE,
+    BonusChecks,
     bonus_grids,
+    checked_events,
     disclosure_end,
-    pre_credited_events,
+    resolve_checks,
 )
 
 __all__ = [
@@ -221,6 +223,8 @@ def participant_changes(
     *,
     end: dt.date | None = None,
     price_grids: Callable[[], PriceGrids | None] | None = None,
+    pre_credit_tolerance: float = PRE_CREDIT_TOLERANCE,
+    checks: BonusChecks | None = None,
 ) -> ParticipantChanges:
     """dS per (participant, stock, publication day) on one share basis, entries and exits
     included, with the stock's close and VWAP.
@@ -239,6 +243,11 @@ def participant_changes(
     `price_grids`: a function returning raw close and VWAP grids already built on another index
     (:data:`PriceGrids`, e.g. the research panel's: the study hands them over from the hygiene),
     or None; used when their dates span the holdings' days, else ``prices`` is read.
+
+    `pre_credit_tolerance`: the record-date check's tolerance, as the research panel's
+    (:func:`~factorlab.northbound.hygiene.bonus_checks`); `checks`: those checks already
+    computed (a frame, or a function returning it: the study computes them once for the panel
+    and the split).
     """
     market.require("participant_holdings", "prices", purpose="the participant split")
     end = end or disclosure_end(market)
@@ -275,8 +284,9 @@ def participant_changes(
     lo, lut = index.day_lut  # type: ignore[misc]  # sessions: never too sparse for a table
     # the record-date correction only for the events the research panel corrects (the same
     # check, hygiene.bonus_checks): data HKEX did not pre-credit is left as published
-    ex, _ = bonus_grids(bonus_events(market), index)
-    _, pending = bonus_grids(pre_credited_events(market), index)
+    checked = resolve_checks(market, pre_credit_tolerance, checks)
+    ex, _ = bonus_grids(checked_events(checked), index)
+    _, pending = bonus_grids(checked_events(checked, credited=True), index)
     close, vwap_grid = _price_grids(market, index, price_grids)
     rows = _Rows(
         date_num=date_num,

@@ -61,9 +61,16 @@ from factorlab.northbound.factors import (
     NORTHBOUND_FACTORS,
     SPLIT_FACTORS,
     SPLIT_VARIANTS,
+    WINDOW_PREFIX,
     northbound_factors,
+    northbound_windows,
 )
-from factorlab.northbound.hygiene import disclosure_end, research_panel
+from factorlab.northbound.hygiene import (
+    PRE_CREDIT_TOLERANCE,
+    bonus_checks,
+    disclosure_end,
+    research_panel,
+)
 from factorlab.northbound.participants import (
     PriceGrids,
     classify_participants,
@@ -179,6 +186,7 @@ class StudyParams:
     risk_free: float = RISK_FREE
     excess_risk_free: bool = False
     held: HeldRule = "window"
+    pre_credit_tolerance: float = PRE_CREDIT_TOLERANCE
     min_ic_names: int = MIN_IC_NAMES
     user_factors: tuple[UserFactor, ...] = ()
     #: sha256 of the estimated holdings' (date, asset, shares) values; None: no estimates.
@@ -302,6 +310,23 @@ class StudyResult:
         )
 
 
+class _Once:
+    """A function's value, computed by the first thread that asks (the others wait for it);
+    an error is raised to every caller that asks (each tries again)."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+        self._lock = threading.Lock()
+        self._value: Any = None
+        self._done = False
+
+    def __call__(self) -> Any:
+        with self._lock:
+            if not self._done:
+                self._value, self._done = self._fn(), True
+            return self._value
+
+
 class _Timer:
     def __init__(self, say: Progress) -> None:
         self.say = say
@@ -372,12 +397,18 @@ def _check(market: Market, params: StudyParams) -> None:
 
 
 def _split_flows(
-    market: Market, price_grids: Callable[[], PriceGrids | None] | None = None
+    market: Market,
+    price_grids: Callable[[], PriceGrids | None] | None = None,
+    checks: Callable[[], pl.DataFrame] | None = None,
+    tolerance: float = PRE_CREDIT_TOLERANCE,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The participant split's classification history and its per-asset flows by kind
     (date, asset, flow_trading, flow_allocation); the split's row columns are freed on
-    return. `price_grids`: see :func:`~factorlab.northbound.participant_changes`."""
-    changes = participant_changes(market, price_grids=price_grids)
+    return. `price_grids`, `checks` (the record-date checks with `tolerance`): see
+    :func:`~factorlab.northbound.participant_changes`."""
+    changes = participant_changes(
+        market, price_grids=price_grids, pre_credit_tolerance=tolerance, checks=checks
+    )
     split = classify_participants(market, changes=changes)
     flows = participant_flows(market, split, by="asset").select("date", "asset", *_SPLIT_COLUMNS)
     return split.history, flows
@@ -482,8 +513,14 @@ def _panel(
             sent.append(True)
             prices.put(None if index is None else (index, close.copy(), vwap.copy()))
 
+    # the record-date checks of the bonus issues, which the panel and the split both read:
+    # computed once, by whichever asks first
+    tolerance = params.pre_credit_tolerance
+    checks = _Once(lambda: bonus_checks(market, tolerance=tolerance))
     try:
-        pending = pool.submit(_split_flows, market, prices.get) if want_split else None
+        pending = (
+            pool.submit(_split_flows, market, prices.get, checks, tolerance) if want_split else None
+        )
         # the hygiene's read of the prices also gives the study's price grid (one grid)
         panel = research_panel(
             market,
@@ -491,7 +528,9 @@ def _panel(
             end=params.end,
             estimated_holdings=estimated,
             price_grid=True,
+            pre_credit_tolerance=tolerance,
             on_price_grids=hand_over if want_split else None,
+            checks=checks,
         )
     except BaseException:
         hand_over(None, np.empty(0), np.empty(0))
@@ -766,6 +805,7 @@ def factor_study(
     risk_free: float = RISK_FREE,
     excess_risk_free: bool = False,
     held: HeldRule = "window",
+    pre_credit_tolerance: float = PRE_CREDIT_TOLERANCE,
     cache: bool | Path = True,
     estimated_holdings: Any = None,
     progress: ProgressOption = "auto",
@@ -836,6 +876,9 @@ def factor_study(
         When a dynamic handbook factor has a value (:func:`northbound_factors`): ``"window"``
         (default; held on every row the factor reads, the handbook's coverage) or ``"any"``
         (held on one of them, a sell-out keeps its outflow).
+    pre_credit_tolerance
+        The record-date check's tolerance (:func:`~factorlab.northbound.bonus_checks`), for
+        the research panel and the participant split alike (default 0.5).
     cache
         True: results are cached under ``cache_dir()/studies`` by the market's content hash and
         these parameters, so a rerun is instant; a path: cache there; False: no cache.
@@ -875,6 +918,7 @@ def factor_study(
         risk_free=float(risk_free),
         excess_risk_free=excess_risk_free,
         held=held,
+        pre_credit_tolerance=float(pre_credit_tolerance),
         estimated_holdings=None if est is None else est.digest,
     )
     _check(market, params)
@@ -1152,7 +1196,12 @@ def _factor_stage(
     # so every rolling window can skip its own sort
     if not frame["asset"].is_sorted():
         frame = frame.sort("asset", "date")
-    registry = northbound_factors(window=params.window, date_col=None, held=params.held)
+    spec = {"window": params.window, "date_col": None, "held": params.held}
+    # the factors read the windows they share from columns (each window computed once: Polars
+    # does not share a numba window between expressions); the self-contained registry tells
+    # what each factor reads (its group, whether it needs the split's flows)
+    registry = northbound_factors(**spec, windows=True)
+    plain = {f.name: f for f in northbound_factors(**spec)}
     # the registry's names carry the handbook's "20"; the window parameter sets the real length
     factor_list = [registry.get(n) for n in params.handbook_factors]
     expr_factors = [v for v in inputs.values() if isinstance(v, Factor)]
@@ -1174,23 +1223,23 @@ def _factor_stage(
     # each asset's rows from its integer codes (fl.ops: ts_mean / ts_sum / ts_shift with
     # date_col=None); user expressions see the panel as it is
     runs = _asset_enum(frame, index)
-    handbook = frozenset(params.handbook_factors)
+    windows = northbound_windows(**spec)
+    # the held-span masks, which factors of every group read, once for the whole panel
+    spans = [c for c in windows if c.startswith(WINDOW_PREFIX + "held_span")]
+    frame = frame.hstack(frame.with_columns(runs).select(windows[c] for c in spans))
+    windows = {c: e for c, e in windows.items() if c not in spans}
+    job = _FactorJob(plain, frozenset(params.handbook_factors), runs, windows)
     if split is None:
-        with_factors = _signal_factors(frame, factor_list, signals, keys, runs, handbook)
+        with_factors = _signal_factors(frame, factor_list, signals, keys, job)
     else:
-        late = [_reads_flows(f) for f in factor_list]
+        late = [_reads_flows(plain.get(f.name, f)) for f in factor_list]
         early = [f for f, x in zip(factor_list, late, strict=True) if not x]
-        first = _signal_factors(frame, early, signals, keys, runs, handbook)
+        first = _signal_factors(frame, early, signals, keys, job)
         timer.lap("factors")
         frame, notes = _join_split(frame, notes, *split.result(), index, runs)
         timer.lap("participant split")
         second = _signal_factors(
-            frame,
-            [f for f, x in zip(factor_list, late, strict=True) if x],
-            signals,
-            (),
-            runs,
-            handbook,
+            frame, [f for f, x in zip(factor_list, late, strict=True) if x], signals, (), job
         )
         del frame
         # both from the same panel rows in the same order: side by side, in the factors' order
@@ -1213,32 +1262,51 @@ def _asset_enum(frame: pl.DataFrame, index: GridIndex | None) -> pl.Series:
     return frame["asset"].cast(dtype)
 
 
+@dataclass(frozen=True)
+class _FactorJob:
+    """How :func:`_signal_factors` computes the factors. `plain`: the self-contained handbook
+    factors by name (what each reads: its group); `handbook`: the names of the handbook
+    factors, which read `runs` (the asset column as an enum) instead of the string column (the
+    same groups: the same values) and the shared window columns of `windows` (column ->
+    expression, computed once per group that reads them)."""
+
+    plain: Mapping[str, Factor]
+    handbook: frozenset[str]
+    runs: pl.Series | None = None
+    windows: Mapping[str, pl.Expr] = field(default_factory=dict)
+
+
 def _signal_factors(
     frame: pl.DataFrame,
     factors: Sequence[Factor],
     signals: pl.Series,
     keys: Sequence[str],
-    runs: pl.Series | None = None,
-    handbook: frozenset[str] = frozenset(),
+    job: _FactorJob | None = None,
 ) -> pl.DataFrame:
     """The `keys` columns and `factors` of `frame` on the signal dates (in the panel's row
-    order). `runs`: the asset column as an enum, which the factors named in `handbook` read
-    instead of the string column (the same groups: the same values).
+    order); `job`: see :class:`_FactorJob`.
 
-    One query per group of factors with the same first input column (e.g. the four on
-    ``hold_ratio``), each cut to the signal dates at once: a factor's column over the whole
-    panel is held only while its group runs (a few hundred MB each on the large preset, not
-    all of them at once), and subexpressions are still shared within a group. The values are
-    those of one query: every factor is its own expression."""
+    One query per group of factors with the same first input column (e.g. the four handbook
+    factors on ``hold_ratio``; user factors apart), each cut to the signal dates at once: a
+    factor's column over the whole panel is held only while its group runs (a few hundred MB
+    each on the large preset, not all of them at once), and the windows the group's factors
+    share are computed once in it. The values are those of one query: every factor is its own
+    expression."""
+    job = job or _FactorJob({}, frozenset())
     on_signals = pl.col("date").is_in(signals.implode())
     parts = [frame.lazy().filter(on_signals).select(*keys).collect()] if keys else []
-    groups: dict[str, list[Factor]] = {}
+    groups: dict[tuple[bool, str], list[Factor]] = {}
     for f in factors:
-        groups.setdefault((f.requires or ("",))[0], []).append(f)
-    coded = frame if runs is None else frame.with_columns(runs)
-    for group in groups.values():
+        first = (job.plain.get(f.name, f).requires or ("",))[0]
+        groups.setdefault((f.name in job.handbook, first), []).append(f)
+    coded = frame if job.runs is None else frame.with_columns(job.runs)
+    for (handbook, _), group in groups.items():
         names = [f.name for f in group]
-        source = coded if all(f.name in handbook for f in group) else frame
+        if handbook:
+            read = {c for f in group for c in (f.requires or ())}
+            source = coded.lazy().with_columns(e for c, e in job.windows.items() if c in read)
+        else:
+            source = frame.lazy()
         parts.append(compute_factors(source, group).filter(on_signals).select(names).collect())
     if not parts:
         return pl.DataFrame()

@@ -203,7 +203,9 @@ def test_pool_benchmark_cap_weighted_is_the_pool_cap_return_and_legs_stay_equal(
 
 
 def test_perturbing_prices_after_d_changes_nothing_at_or_before_d():
-    market = fl.synthetic_market(n_assets=60, start="2019-01-01", end="2019-12-31", cache=True)
+    market = fl.synthetic_market(
+        **fl.datasets.PLANTED, n_assets=60, start="2019-01-01", end="2019-12-31", cache=True
+    )
     px = market.prices.collect()
     d = dt.date(2019, 7, 31)
     grid = AssetGrid.from_prices(px)

@@ -89,3 +89,15 @@ def test_small_grids_and_worker_threads_stay_serial(monkeypatch: pytest.MonkeyPa
     worker.start()
     worker.join()
     assert len(calls) == 2 and not any(n.startswith("factorlab-kernel") for n in calls)
+
+
+def test_empty_gives_writable_grids_of_the_shape_and_dtype() -> None:
+    import mmap
+
+    big = parallel.empty((1100, 1000), np.int32)  # 4.4 MB: anonymous pages
+    small = parallel.empty((3, 4), np.int8)
+    assert big.shape == (1100, 1000) and big.dtype == np.int32 and big.flags.c_contiguous
+    assert isinstance(big.base.base.obj, mmap.mmap) and big.flags.writeable
+    big[:] = 7
+    assert int(big.sum()) == 7 * 1100 * 1000
+    assert small.shape == (3, 4) and small.dtype == np.int8 and small.flags.writeable

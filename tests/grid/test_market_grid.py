@@ -19,7 +19,9 @@ D = days(4, "2020-08-20")  # 08-20, 08-21, 08-24 (ChiNext reform), 08-25
 
 @pytest.fixture(scope="module")
 def market():
-    return fl.synthetic_market(n_assets=60, start="2019-01-01", end="2019-12-31", cache=True)
+    return fl.synthetic_market(
+        **fl.datasets.PLANTED, n_assets=60, start="2019-01-01", end="2019-12-31", cache=True
+    )
 
 
 def _col(grid: AssetGrid, asset: str) -> int:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from factorlab.cli import main
-from factorlab.datasets import synthetic_market
+from factorlab.datasets import PLANTED, synthetic_market
 from factorlab.market import Market
 from factorlab.northbound.estimation import (
     estimate_holdings,
@@ -22,6 +22,7 @@ from factorlab.report.estimation import write_estimation_report
 @pytest.fixture(scope="module")
 def market(tmp_path_factory) -> Market:
     return synthetic_market(
+        **PLANTED,
         n_assets=120,
         start="2022-01-01",
         end="2023-09-30",

@@ -145,7 +145,7 @@ def test_rerun_is_served_from_the_cache(market, result, tmp_path_factory):
 
 def test_no_look_ahead_perturbing_data_after_d(tmp_path):
     kw = {"n_assets": 150, "start": "2018-06-01", "end": "2020-06-30", "seed": 11}
-    m = synthetic_market(**kw, cache=tmp_path / "m")
+    m = synthetic_market(**PLANTED, **kw, cache=tmp_path / "m")
     d = dt.date(2019, 9, 30)
     factors = (
         "nb_trade_amount20",
@@ -230,6 +230,7 @@ def market_400(tmp_path_factory) -> Market:
     # reliability.md D2: a market whose csi500 pool holds no northbound shares (the generator's
     # version 7 holds some CSI 500 members in a 400-stock market, so they are taken out here)
     market = synthetic_market(
+        **PLANTED,
         n_assets=400, start="2017-01-01", end="2018-12-31", cache=tmp_path_factory.mktemp("m400")
     )
     csi500 = market.pools.filter(pl.col("pool") == "csi500").select("asset").unique()

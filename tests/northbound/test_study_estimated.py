@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from factorlab.cli import main
-from factorlab.datasets import synthetic_market
+from factorlab.datasets import PLANTED, synthetic_market
 from factorlab.errors import DisclosureError, DtypeError, DuplicateKeyError, MissingColumnError
 from factorlab.market import Market
 from factorlab.northbound.estimation import estimate_holdings
@@ -27,6 +27,7 @@ NOTE = "holdings after 2023-01-01 are estimated (seed 002 two-step estimator)"
 def market(tmp_path_factory) -> Market:
     """80 stocks, daily disclosure until 2023-01-01, then two quarterly snapshots."""
     return synthetic_market(
+        **PLANTED,
         n_assets=80,
         start="2022-04-01",
         end="2023-06-30",

@@ -13,7 +13,7 @@ import pytest
 from factorlab._display import data_text
 from factorlab.backtest import NO_COSTS
 from factorlab.calibration import coverage
-from factorlab.datasets import synthetic_market
+from factorlab.datasets import PLANTED, synthetic_market
 from factorlab.errors import ParameterError
 from factorlab.market import Market, _scaled_liquidity_pool
 from factorlab.northbound.study import (
@@ -30,10 +30,11 @@ STATIC = ("nb_hold_value", "nb_hold_ratio")
 @pytest.fixture(scope="module")
 def market150(tmp_path_factory) -> Market:
     return synthetic_market(
+        # no index trackers: in 150 stocks they would hold every member
+        **{**PLANTED, "index_flow": 0.0},
         n_assets=150,
         start="2017-01-01",
         end="2018-12-31",
-        index_flow=0.0,  # no index trackers: in 150 stocks they would hold every member
         cache=tmp_path_factory.mktemp("fix") / "m150",
     )
 

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from factorlab.backtest import NO_COSTS
-from factorlab.datasets import synthetic_market
+from factorlab.datasets import PLANTED, synthetic_market
 from factorlab.errors import CalendarError, ParameterError
 from factorlab.evaluate import schedule_forward_returns
 from factorlab.northbound.study import factor_study
@@ -554,6 +554,7 @@ DAILY_SUMS = {
 @pytest.fixture(scope="module")
 def market150(tmp_path_factory):
     market = synthetic_market(
+        **PLANTED,
         n_assets=150,
         start="2017-01-01",
         end="2018-12-31",
