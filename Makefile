@@ -14,7 +14,7 @@ $(VENV)/bin/python:
 
 # the demo needs only the core and matplotlib; the tests add their oracles and tools; both then
 # compile the evaluation kernels into numba's cache (`factorlab warmup`), so a first analysis
-# does not pay the ~3 s compile
+# does not pay the ~4 s compile
 $(DEMO_STAMP): pyproject.toml $(VENV)/bin/python
 	$(BIN)/python -m pip install -q -e ".[plot]"
 	$(BIN)/python -m factorlab warmup
