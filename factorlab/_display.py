@@ -268,12 +268,12 @@ def data_text(described: Mapping[str, str]) -> str:
     for key, label in (("preset", "preset"), ("seed", "seed"), ("n_assets", "assets")):
         if key in data:
             parts.append(f"{label} {data.pop(key)}")
-    if "liq1500" in data:
-        parts.append(f"liq1500 = {data.pop('liq1500')}")
     if "content_hash" in data:
         parts.append(f"content hash {data.pop('content_hash')[:16]}")
     if "dates" in data:
         parts.append(f"dates {data.pop('dates')}")
+    if "liq1500" in data:
+        parts.append(f"liq1500 = {data.pop('liq1500')}")
     if "path" in data:
         parts.append(f"at {data.pop('path')}")
     parts += [f"{k} {v}" for k, v in data.items()]

@@ -945,10 +945,7 @@ def _scaled_liquidity_pool(n_assets: Any) -> str | None:
         return None
     if synthetic is None or (size := synthetic.liquidity_pool_size(n)) >= synthetic.LIQUIDITY_SIZE:
         return None
-    return (
-        f"the {size:,} most liquid of {n:,} stocks (scaled: {synthetic.LIQUIDITY_SIZE:,} of "
-        f"{synthetic.REFERENCE_UNIVERSE:,})"
-    )
+    return f"top {size:,} of {n:,} (scaled)"
 
 
 def _known_presets() -> Mapping[str, Mapping[str, Any]]:

@@ -495,11 +495,10 @@ def test_a_scaled_liquidity_pool_is_labelled_with_what_it_holds(small_market, ma
     )
     assert sizes.max() == 120
     label = small_market.describe()["liq1500"]
-    assert label == "the 120 most liquid of 400 stocks (scaled: 1,500 of 5,000)"
-    assert "assets 400, liq1500 = the 120 most liquid of 400 stocks (scaled: 1,500 of 5,000), " in (
-        data_text(small_market.describe())
-    )
-    assert market150.describe()["liq1500"].startswith("the 45 most liquid of 150 stocks")
+    assert label == "top 120 of 400 (scaled)"
+    line = data_text(small_market.describe())
+    assert ", dates 2016-06-01 .. 2024-12-31, liq1500 = top 120 of 400 (scaled), at " in line
+    assert market150.describe()["liq1500"] == "top 45 of 150 (scaled)"
     # a full-size pool and a market without generation parameters carry no label
     assert _scaled_liquidity_pool(5000) is None and _scaled_liquidity_pool(None) is None
 
