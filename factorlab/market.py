@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -934,22 +935,27 @@ def iter_market_files(path: str | os.PathLike) -> Iterator[Path]:
             yield root / f
 
 
+def _datasets(name: str = "factorlab.datasets") -> Any:
+    """The generator's module `name`, imported on first use: it sits above this module (a
+    module-level import would be a cycle), and only a market that carries the generator's
+    parameters asks for it, to name its preset and its scaled pool."""
+    return sys.modules.get(name) or importlib.import_module(name)
+
+
 def _scaled_liquidity_pool(n_assets: Any) -> str | None:
     """What a synthetic market's ``liq1500`` pool holds when the generator scaled it down with
     the universe (``liquidity_pool_size``: 120 of 400 on ``small``); None for a full-size pool
-    or when the generator is not loaded."""
-    synthetic = sys.modules.get("factorlab.datasets.synthetic")
+    or a size that is not a number."""
     try:
         n = int(n_assets)
     except (TypeError, ValueError):
         return None
-    if synthetic is None or (size := synthetic.liquidity_pool_size(n)) >= synthetic.LIQUIDITY_SIZE:
+    synthetic = _datasets("factorlab.datasets.synthetic")
+    if (size := synthetic.liquidity_pool_size(n)) >= synthetic.LIQUIDITY_SIZE:
         return None
     return f"top {size:,} of {n:,} (scaled)"
 
 
 def _known_presets() -> Mapping[str, Mapping[str, Any]]:
-    """``factorlab.datasets.PRESETS``, read from the loaded modules: the package's
-    ``__init__`` imports ``factorlab.datasets``, which sits above this module (importing it
-    here would be a cycle); empty when it is not loaded."""
-    return getattr(sys.modules.get("factorlab.datasets"), "PRESETS", None) or {}
+    """``factorlab.datasets.PRESETS`` (the generator's named parameter sets)."""
+    return getattr(_datasets(), "PRESETS", None) or {}

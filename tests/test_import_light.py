@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 HEAVY = ("numba", "scipy", "matplotlib", "pandas", "pyarrow", "factorlab.report")
 
@@ -90,3 +91,30 @@ def test_warmup_runs_the_evaluation_and_the_cli_command(capsys) -> None:
     assert isinstance(result, Warmup) and result.seconds > 0
     assert main(["warmup"]) == 0
     assert "kernels ready" in capsys.readouterr().out
+
+
+def test_the_package_face_is_lazy_and_every_public_name_resolves() -> None:
+    """``import factorlab`` loads only its face (PEP 562): no submodule, not even Polars; each
+    name of ``__all__`` then resolves to the object its module defines."""
+    probe = (
+        "import sys, factorlab as fl\n"
+        "print(sorted(m for m in sys.modules if m.startswith('factorlab.') or m == 'polars'))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split() == ["['factorlab._version']"]
+    import importlib
+
+    import factorlab as fl
+
+    for name in fl.__all__:
+        value = getattr(fl, name)
+        if name == "__version__":
+            continue
+        module = importlib.import_module(fl._LAZY[name])
+        assert value is (module if fl._LAZY[name] == f"factorlab.{name}" else getattr(module, name))
+    assert set(fl.__all__) == {*fl._LAZY, "__version__"} and set(fl.__all__) <= set(dir(fl))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        fl.nope  # noqa: B018
