@@ -19,8 +19,10 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -712,11 +714,38 @@ def remove_stale_staging(target: Path) -> list[Path]:
     return removed
 
 
-def _inode(path: Path) -> int | None:
+@contextmanager
+def _writers_lock(parent: Path) -> Iterator[None]:
+    """Held while a writer checks `target` and swaps its market in: an exclusive ``flock`` on
+    the parent directory itself (no lock file is left behind), so concurrent factorlab writers
+    of one path (threads or processes) look at and replace it one at a time; the tables are
+    still written in parallel. Where there is no ``flock`` (Windows) or the parent does not
+    exist yet, nothing is locked and the commit's retries handle a concurrent swap."""
     try:
-        return os.lstat(path).st_ino
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        fd = os.open(parent, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _inode(path: Path) -> tuple[int, int, int] | None:
+    """The identity of what `path` names now: device, inode and change time (a rename sets
+    the change time, so a new directory that reuses a deleted one's inode still differs)."""
+    try:
+        st = os.lstat(path)
     except FileNotFoundError:
         return None
+    return (st.st_dev, st.st_ino, st.st_ctime_ns)
 
 
 class _Staging:
@@ -785,9 +814,11 @@ class _Staging:
 def _check_replaceable(path: Path) -> None:
     """Refuse (MarketError naming `path`) unless `path` is absent, an empty directory, or a
     factorlab market directory holding nothing but its manifest and the files it lists."""
-    if not os.path.lexists(path):
+    try:
+        mode = os.lstat(path).st_mode  # one look: absent, a directory, or something else
+    except FileNotFoundError:
         return
-    if path.is_symlink() or not path.is_dir():
+    if not stat.S_ISDIR(mode):
         raise MarketError(
             f"`{path}` exists and is not a directory; refusing to replace it. Choose a new or "
             "empty directory."
@@ -849,7 +880,8 @@ class MarketWriter:
 
     def __enter__(self) -> MarketWriter:
         self.path = Path(os.path.abspath(self.path))
-        _check_replaceable(self.path)
+        with _writers_lock(self.path.parent):
+            _check_replaceable(self.path)
         self._stage = _Staging(self.path)
         self._tmp = self._stage.new
         return self
@@ -921,7 +953,8 @@ class MarketWriter:
             (self._tmp / MANIFEST).write_text(
                 json.dumps(manifest, indent=2, default=str), encoding="utf-8"
             )
-            self._stage.commit(_check_replaceable)
+            with _writers_lock(self.path.parent):
+                self._stage.commit(_check_replaceable)
         except BaseException:
             self._stage.discard()
             raise
