@@ -220,6 +220,14 @@ class Strengths:
       and allocation money's preference for it (``QUALITY_TASTE``).
     - ``fx_flow``: allocation money's response to the yuan (``FX_TILT``).
     - ``market_flow``: the market-wide flows (``MARKET_BURST_TILT``, ``TIMING_TILT``).
+    - ``market_concentration``: how far the market-wide flows (the yuan, allocation money's
+      market bursts, trading money's timing baskets) go through the large holdings: stock j's
+      loading on them is ``beta_j = exp(c x size z_j)`` (c = ``MARKET_CONCENTRATION`` x
+      ``market_concentration``), normalized to a holding-weighted mean of 1 and capped at
+      ``MAX_MARKET_LOADING``, so the total moves about as much as at 0 while the small holdings
+      (the stocks still printed after the disclosure change) trade mostly on their own (seed
+      002: the naive baseline's R² ≈ 0). At 0 (planted and calibrated) every holding moves by
+      the same ratio; docs/estimation.md §4 says why it is not yet calibrated.
     - ``daily_noise``: the day-to-day noise of both kinds of holdings (``ALLOCATION_NOISE``,
       ``TRADING_NOISE``).
     """
@@ -242,6 +250,7 @@ class Strengths:
     fx_flow: float = 1.0
     market_flow: float = 1.0
     daily_noise: float = 1.0
+    market_concentration: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -982,9 +991,26 @@ MAX_TARGET_TRADING = 0.04
 #: Daily noise of the trading and the allocation part, relative to its target.
 TRADING_NOISE = 0.004
 ALLOCATION_NOISE = 0.0015
+#: The market-wide flows' loading on size at ``market_concentration`` 1: exp(c x size z), and
+#: its cap (relative to the holding-weighted mean of 1).
+MARKET_CONCENTRATION = 1.0
+MAX_MARKET_LOADING = 4.0
 #: Passive money tracking CSI 300 holds this ratio of each member's shares (relative to the
 #: allocation level, at strength 1): index inclusion buys it, exclusion sells it.
 PASSIVE_LEVEL = 0.3
+
+
+def _market_loading(u: _Universe, s: Strengths, w_alloc: np.ndarray) -> np.ndarray | None:
+    """Each stock's loading on the market-wide flows (``Strengths.market_concentration``):
+    ``exp(c x size z)``, normalized to a mean of 1 weighted by the allocation holdings' size
+    proxy ``w_alloc x exp(size z)``, capped at ``MAX_MARKET_LOADING``; None at strength 0 (every
+    loading 1, the planted generator's arithmetic kept bit for bit)."""
+    c = MARKET_CONCENTRATION * s.market_concentration
+    if c == 0:
+        return None
+    beta = np.exp(c * u.zsize)
+    beta /= np.average(beta, weights=w_alloc * np.exp(u.zsize))
+    return np.minimum(beta, MAX_MARKET_LOADING)
 
 
 def _holding_ratios(
@@ -1023,10 +1049,17 @@ def _holding_ratios(
     tilt = np.array([ALLOCATION_TILT.get(name, 1.0) for name in u.industries])[u.industry]
     w_alloc = np.exp(ALLOCATION_SIZE_TILT * u.zsize) * tilt * pref * lat.interest
     w_alloc /= np.average(w_alloc, weights=np.exp(u.zsize))
-    fx_mult = np.exp(-(FX_TILT * s.fx_flow) * np.log(fx / fx_trend))
-    common = (level * fx_mult)[:, None]
     burst_tilt = MARKET_BURST_TILT * s.market_flow
-    common = common * np.exp(burst_tilt * lat.alloc_market_burst - 0.5 * burst_tilt**2)[:, None]
+    fx_log = -(FX_TILT * s.fx_flow) * np.log(fx / fx_trend)
+    beta = _market_loading(u, s, w_alloc)
+    if beta is None:  # every holding moves by the same ratio
+        fx_mult = np.exp(fx_log)
+        common = (level * fx_mult)[:, None]
+        common = common * np.exp(burst_tilt * lat.alloc_market_burst - 0.5 * burst_tilt**2)[:, None]
+    else:  # stock j moves by beta_j times the market-wide log move (mean-one multipliers)
+        move = fx_log + burst_tilt * lat.alloc_market_burst
+        common = np.exp(move[:, None] * beta[None, :] - 0.5 * (burst_tilt * beta[None, :]) ** 2)
+        common *= level[:, None]
     # the stock part: the slow preference h on size, industry tilt and taste
     target_a = np.exp(PREFERENCE_TILT * lat.h)
     lat.h = None  # no longer needed: free it
@@ -1061,13 +1094,24 @@ def _holding_ratios(
     # the industry and market part: baskets (the same ratio of every followed stock of an
     # industry) sized by trading money's industry and market views
     timing_tilt = TIMING_TILT * s.market_flow
-    views = INDUSTRY_TILT * lat.q_flow + timing_tilt * lat.timing_flow[:, None]
-    views -= 0.5 * (INDUSTRY_TILT**2 + timing_tilt**2)  # mean-one view multipliers
+    if beta is None:
+        views = INDUSTRY_TILT * lat.q_flow + timing_tilt * lat.timing_flow[:, None]
+        views -= 0.5 * (INDUSTRY_TILT**2 + timing_tilt**2)  # mean-one view multipliers
+    else:  # the market view goes through the stocks' loadings, below
+        views = INDUSTRY_TILT * lat.q_flow - 0.5 * INDUSTRY_TILT**2
     basket = (TRADING_BASKET * s.trading_money) * np.exp(views)
     # a share of each followed stock's float, larger in the large caps (where trading money
     # trades its views: the small stocks' flows are mostly their own)
     w_basket = np.exp(BASKET_SIZE_TILT * u.zsize - 0.5 * BASKET_SIZE_TILT**2) * lat.interest
-    target_t += basket[:, u.industry] * (float_frac * w_basket[None, :])
+    if beta is None:
+        target_t += basket[:, u.industry] * (float_frac * w_basket[None, :])
+    else:
+        timing = timing_tilt * beta[None, :]
+        timing = np.exp(lat.timing_flow[:, None] * timing - 0.5 * timing**2)
+        timing *= basket[:, u.industry]
+        timing *= float_frac * w_basket[None, :]
+        target_t += timing
+        del timing
     target_t *= level[:, None]
     np.minimum(target_t, MAX_TARGET_TRADING, out=target_t)
     noise_a = (ALLOCATION_NOISE * s.daily_noise) * rh.standard_normal((n_t, n))
