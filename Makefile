@@ -13,8 +13,8 @@ $(VENV)/bin/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # the demo needs only the core and matplotlib; the tests add their oracles and tools; both then
-# compile the evaluation kernels into numba's cache (`factorlab warmup`), so a first analysis
-# does not pay the ~4 s compile
+# compile the evaluation, generator and study kernels into numba's cache (`factorlab warmup`,
+# ~20 s once), so a first analysis or the demo does not pay the compile
 $(DEMO_STAMP): pyproject.toml $(VENV)/bin/python
 	$(BIN)/python -m pip install -q -e ".[plot]"
 	$(BIN)/python -m factorlab warmup

@@ -11,7 +11,7 @@ factorlab tearsheet --factors F --prices P --out DIR  # a tear sheet for any fac
 factorlab strategies [--market DIR] [--out DIR]  # seeds 000/004 strategies + HTML report
 factorlab estimate [--market DIR] [--out DIR]    # seed 002 holdings estimation + report
 factorlab etf-flows [--market DIR|real] [--days 5] [--sectors ...]  # sector money flows from ETFs
-factorlab warmup                                 # compile the evaluation kernels (install step)
+factorlab warmup                                 # compile the kernels (install step)
 """
 
 from __future__ import annotations
@@ -626,14 +626,25 @@ def _cmd_warmup(args: argparse.Namespace) -> int:
     from factorlab.evaluate.warmup import warmup
 
     print(warmup())
+    if not args.evaluate_only:
+        from factorlab.northbound.warmup import warmup_study
+
+        print(f"generator and northbound study: {warmup_study()}")
     return 0
 
 
 def _warmup_parser(sub) -> None:
     cmd = sub.add_parser(
         "warmup",
-        help="compile the single-factor evaluation kernels into numba's on-disk cache (run once "
-        "by the install step, so a first analysis does not pay the compile)",
+        help="compile the evaluation, generator and northbound-study kernels into numba's "
+        "on-disk cache (run once by the install step, so a first analysis or `factorlab demo` "
+        "does not pay the compile)",
+    )
+    cmd.add_argument(
+        "--evaluate-only",
+        action="store_true",
+        help="only the single-factor evaluation kernels (a few seconds instead of ~20 s on an "
+        "empty cache)",
     )
     cmd.set_defaults(func=_cmd_warmup)
 

@@ -89,8 +89,25 @@ def test_warmup_runs_the_evaluation_and_the_cli_command(capsys) -> None:
     assert frame.height == 40 * 60 and frame["factor"].null_count() > 0
     result = warmup()
     assert isinstance(result, Warmup) and result.seconds > 0
+    assert main(["warmup", "--evaluate-only"]) == 0
+    out = capsys.readouterr().out
+    assert "kernels ready" in out and "northbound study" not in out
+
+
+def test_the_study_warmup_leaves_nothing_behind(tmp_path, monkeypatch, capsys) -> None:
+    import tempfile
+
+    from factorlab.cli import main
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FACTORLAB_CACHE", str(cache))
     assert main(["warmup"]) == 0
-    assert "kernels ready" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "kernels ready" in out and "generator and northbound study: Warmup(" in out
+    # the tiny market lived in its own temporary directory, now removed; no cache written
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_the_package_face_is_lazy_and_every_public_name_resolves() -> None:
