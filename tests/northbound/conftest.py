@@ -15,10 +15,11 @@ from factorlab.market import Market
 EST_CHANGE = dt.date(2023, 1, 1)
 
 
-def estimation_market(seed: int, cache) -> Market:
-    """200 stocks, 2021-07-01 .. 2023-12-31, daily disclosure until 2023-01-01."""
+def estimation_market(seed: int, cache, **strengths: float) -> Market:
+    """200 stocks, 2021-07-01 .. 2023-12-31, daily disclosure until 2023-01-01; the planted
+    strengths, with `strengths` overriding some of them."""
     return synthetic_market(
-        **PLANTED,
+        **{**PLANTED, **strengths},
         n_assets=200,
         start="2021-07-01",
         end="2023-12-31",
@@ -46,3 +47,10 @@ def est_market_of(tmp_path_factory: pytest.TempPathFactory):
         return made[seed]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def make_est_market():
+    """:func:`estimation_market` itself, for tests that vary a strength (``make_est_market(seed,
+    cache, market_concentration=1.0)``)."""
+    return estimation_market
