@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from factorlab._kernels.parallel import n_threads
 from factorlab.errors import FactorLabError, ParameterError
 from factorlab.typing import Engine
 
@@ -37,12 +38,10 @@ T = TypeVar("T")
 
 
 def default_workers() -> int:
-    """The cores this process may use (its CPU affinity; ``os.cpu_count()`` where there is
-    none): the default number of threads of a local sweep."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except (AttributeError, OSError):  # pragma: no cover - no affinity (macOS, Windows)
-        return max(os.cpu_count() or 1, 1)
+    """The default number of threads of a local sweep: the threads this process may use
+    (``FACTORLAB_THREADS``, else its CPU affinity; one count for the whole package, see
+    :func:`factorlab._kernels.parallel.n_threads`)."""
+    return n_threads()
 
 
 def resolve_workers(workers: int | None, *, name: str = "workers") -> int | None:
