@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from factorlab._kernels.parallel import n_threads
@@ -179,8 +179,9 @@ class Executor:
                         index[refs[nxt]] = nxt
             return ray.get(refs)
         except BaseException as exc:
-            for ref in index:  # the tasks still in flight
-                ray.cancel(ref)
+            for ref in index:  # the tasks still in flight; the original error goes on
+                with suppress(Exception):
+                    ray.cancel(ref)
             cause = getattr(exc, "cause", None)  # a RayTaskError wraps the task's own error
             if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(cause, Exception):
                 raise cause from None
