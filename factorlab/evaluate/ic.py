@@ -163,33 +163,14 @@ def ic_summary(ic: pl.DataFrame, *, value_col: str = "ic") -> pl.DataFrame:
     Null ICs are ignored. A key with no IC on any date (a constant factor, a horizon past the
     data) still has its row: ``n_dates`` 0 and null statistics.
     """
-    from scipy import stats  # imported here: scipy.stats costs ~0.7 s at import time
-
     keys = [c for c in SUMMARY_KEYS if c in ic.columns] + ["horizon"]
     rows = []
     for key, part in ic.group_by(keys, maintain_order=True):
         x = part.get_column(value_col).drop_nulls().drop_nans().to_numpy()
-        h = int(key[-1])
-        n = x.size
-        mean = float(x.mean()) if n else np.nan
-        std = float(x.std(ddof=1)) if n > 1 else np.nan
-        ir = mean / std if n > 1 and std > 0 else np.nan
-        t_stat = ir * np.sqrt(n) if n > 1 else np.nan
-        p_value = float(2 * stats.t.sf(abs(t_stat), n - 1)) if np.isfinite(t_stat) else np.nan
         rows.append(
             {
                 **dict(zip(keys[:-1], key[:-1], strict=True)),
-                "horizon": h,
-                "mean": mean,
-                "std": std,
-                "ir": ir,
-                "ir_annualized": ir * np.sqrt(TRADING_DAYS / h),
-                "t_stat": t_stat,
-                "p_value": p_value,
-                "skew": float(stats.skew(x)) if n > 2 else np.nan,
-                "kurtosis": float(stats.kurtosis(x)) if n > 3 else np.nan,
-                "positive": float((x > 0).mean()) if n else np.nan,
-                "n_dates": n,
+                **ic_stats(x, int(key[-1])),
             }
         )
     schema = {k: ic.schema[k] for k in keys[:-1]} | {
@@ -207,6 +188,35 @@ def ic_summary(ic: pl.DataFrame, *, value_col: str = "ic") -> pl.DataFrame:
     }
     frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
     return frame.sort(keys, maintain_order=True).with_columns(pl.selectors.float().fill_nan(None))
+
+
+def ic_stats(x: np.ndarray, horizon: int, *, moments: bool = True) -> dict[str, float | int]:
+    """:func:`ic_summary`'s statistics of one key's ICs ``x`` (no null or NaN), NaN where
+    undefined; ``moments=False`` leaves out ``skew`` and ``kurtosis`` (the sweep's summary does
+    not report them)."""
+    from scipy import stats  # imported here: scipy.stats costs ~0.7 s at import time
+
+    n = x.size
+    mean = float(x.mean()) if n else np.nan
+    std = float(x.std(ddof=1)) if n > 1 else np.nan
+    ir = mean / std if n > 1 and std > 0 else np.nan
+    t_stat = ir * np.sqrt(n) if n > 1 else np.nan
+    p_value = float(2 * stats.t.sf(abs(t_stat), n - 1)) if np.isfinite(t_stat) else np.nan
+    out: dict[str, float | int] = {
+        "horizon": horizon,
+        "mean": mean,
+        "std": std,
+        "ir": ir,
+        "ir_annualized": ir * np.sqrt(TRADING_DAYS / horizon),
+        "t_stat": t_stat,
+        "p_value": p_value,
+    }
+    if moments:
+        out["skew"] = float(stats.skew(x)) if n > 2 else np.nan
+        out["kurtosis"] = float(stats.kurtosis(x)) if n > 3 else np.nan
+    out["positive"] = float((x > 0).mean()) if n else np.nan
+    out["n_dates"] = n
+    return out
 
 
 def rolling_ic(
