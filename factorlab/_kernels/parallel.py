@@ -33,13 +33,32 @@ _LOCK = threading.Lock()
 
 
 def n_threads() -> int:
-    """Threads for one kernel call: ``FACTORLAB_THREADS`` or the CPUs available."""
-    env = os.environ.get("FACTORLAB_THREADS")
+    """The threads this process may use: ``FACTORLAB_THREADS`` (an integer >= 1) or the CPUs of
+    its affinity (``os.cpu_count()`` where there is none). The one home of this count: the
+    kernels' row-splitting, ``backtest_many``'s books and a local sweep's units all read it.
+
+    Raises
+    ------
+    ParameterError
+        ``FACTORLAB_THREADS`` is set but is not an integer >= 1.
+    """
+    env = os.environ.get("FACTORLAB_THREADS", "").strip()
     if env:
-        return max(1, int(env))
+        try:
+            value = int(env)
+        except ValueError:
+            value = 0
+        if value < 1:
+            from factorlab.errors import ParameterError
+
+            raise ParameterError(
+                f"environment variable FACTORLAB_THREADS must be an integer >= 1 (the threads "
+                f"factorlab may use); got {env!r}. Unset it to use every CPU."
+            )
+        return value
     try:
         return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover  (not Linux)
+    except (AttributeError, OSError):  # pragma: no cover  (not Linux)
         return max(1, os.cpu_count() or 1)
 
 

@@ -13,7 +13,6 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import ic_rows_nb
-from factorlab._kernels.rank import row_order
 from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import ParameterError
 from factorlab.evaluate.forward import validate_horizons
@@ -59,8 +58,9 @@ def _ic_grid(
     mask: np.ndarray,
     min_obs: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    if r_order is None:
+    if r_order is None and not rank:
         r_order = clean.order  # unused by the Pearson branch
+    # rank with r_order None: each row's used returns are sorted inside the IC kernel
     f_ranks = clean.ranks() if rank and mask is clean.mask else _NO_RANKS
     return ic_rows_nb(clean.values, clean.order, f_ranks, mask, returns, r_order, rank, min_obs)
 
@@ -123,8 +123,7 @@ def information_coefficient(
     parts = []
     for h in clean.horizons:
         r = clean.forward.grids[h]
-        order = clean.forward.order(h) if rank else None
-        ic, n = _ic_grid(clean, r, order, rank, clean.mask, min_obs)
+        ic, n = _ic_grid(clean, r, None, rank, clean.mask, min_obs)
         parts.append(_date_frame(clean, rows, h, ic=ic, n=n))
     return pl.concat(parts).sort("horizon", clean.panel.date_col, maintain_order=True)
 
@@ -276,8 +275,7 @@ def ic_decay(
         shifted = np.full_like(base, np.nan)
         if lag < base.shape[0]:
             shifted[: base.shape[0] - lag] = base[lag:]
-        order = row_order(shifted, np.isfinite(shifted)) if rank else None
-        ic, _ = _ic_grid(clean, shifted, order, rank, clean.mask, min_obs)
+        ic, _ = _ic_grid(clean, shifted, None, rank, clean.mask, min_obs)
         ic = ic[np.isfinite(ic)]
         rows.append(
             {
