@@ -61,7 +61,10 @@ CHILD = textwrap.dedent(
             self.writer.add(name, frame)
             add(name, "write", time.perf_counter() - t)
     t0, c0 = time.perf_counter(), os.times()
-    with MarketWriter(target, meta=meta, validate="schema") as writer:
+    from factorlab._kernels.heap import reuse_freed
+    from factorlab._kernels.parallel import small_pages
+    # the memory switches of factorlab.datasets._generate (what `data synth` and the cache run)
+    with small_pages(), reuse_freed(), MarketWriter(target, meta=meta, validate="schema") as writer:
         if mode == "serial":
             for name, frame in timed(iter_tables(p)):
                 Timed(writer).add(name, frame)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
+from factorlab._kernels.parallel import n_threads
 from factorlab.errors import FactorLabError, ParameterError
 from factorlab.typing import Engine
 
@@ -37,12 +38,10 @@ T = TypeVar("T")
 
 
 def default_workers() -> int:
-    """The cores this process may use (its CPU affinity; ``os.cpu_count()`` where there is
-    none): the default number of threads of a local sweep."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except (AttributeError, OSError):  # pragma: no cover - no affinity (macOS, Windows)
-        return max(os.cpu_count() or 1, 1)
+    """The default number of threads of a local sweep: the threads this process may use
+    (``FACTORLAB_THREADS``, else its CPU affinity; one count for the whole package, see
+    :func:`factorlab._kernels.parallel.n_threads`)."""
+    return n_threads()
 
 
 def resolve_workers(workers: int | None, *, name: str = "workers") -> int | None:
@@ -180,8 +179,9 @@ class Executor:
                         index[refs[nxt]] = nxt
             return ray.get(refs)
         except BaseException as exc:
-            for ref in index:  # the tasks still in flight
-                ray.cancel(ref)
+            for ref in index:  # the tasks still in flight; the original error goes on
+                with suppress(Exception):
+                    ray.cancel(ref)
             cause = getattr(exc, "cause", None)  # a RayTaskError wraps the task's own error
             if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(cause, Exception):
                 raise cause from None

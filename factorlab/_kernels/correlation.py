@@ -6,7 +6,7 @@ import numpy as np
 
 from factorlab._kernels.jit import njit
 from factorlab._kernels.parallel import split_rows
-from factorlab._kernels.rank import row_average_ranks_nb
+from factorlab._kernels.rank import row_average_ranks_nb, sort_row_nb
 
 __all__ = ["ic_rows_nb", "rank_autocorrelation_nb", "row_pearson_nb"]
 
@@ -52,19 +52,42 @@ def ic_rows_nb(factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs):
     ``mask`` and have a finite return (ranks recomputed on that subset); equals alphalens'
     ``factor_information_coefficient`` (``scipy.stats.spearmanr`` per date). ``rank=False``:
     Pearson on the raw values. ``f_order`` / ``r_order`` sort each row ascending (invalid cells
-    last); ``f_ranks`` are the factor's average ranks over ``mask``, reused on rows where every
-    mask cell has a return (pass a (0, 0) array to always recompute). Returns ``(ic, n)`` per
-    date; ic is NaN when ``n < min_obs``. Blocks of rows run on the threads
+    last); ``r_order=None`` sorts each row's used returns inside the kernel, on the row's thread
+    (one pass, no order grid: the ranks are the same, as they depend on the used values alone);
+    ``f_ranks`` are the factor's average ranks over ``mask``, reused on rows where every mask
+    cell has a return (pass a (0, 0) array to always recompute). Returns ``(ic, n)`` per date;
+    ic is NaN when ``n < min_obs``. Blocks of rows run on the threads
     (:func:`factorlab._kernels.parallel.split_rows`).
     """
     n_rows, n_cols = factor.shape
     ic = np.empty(n_rows)
     counts = np.empty(n_rows, np.int64)
     full = f_ranks.shape[0] == n_rows
+    if r_order is None:
+        r_order = _NO_ORDER
+        bits = np.ascontiguousarray(returns, dtype=np.float64).view(np.uint64)
+    else:
+        bits = _NO_BITS
+    sort = bits.shape[0] == n_rows
+    rows = [0, 1, 3, 4] + ([2] if full else []) + ([6] if sort else [5]) + [11, 12]
     split_rows(
         _ic_rows_nb,
-        (factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs, full, ic, counts),
-        (0, 1, 2, 3, 4, 5, 9, 10) if full else (0, 1, 3, 4, 5, 9, 10),
+        (
+            factor,
+            f_order,
+            f_ranks,
+            mask,
+            returns,
+            r_order,
+            bits,
+            rank,
+            min_obs,
+            full,
+            sort,
+            ic,
+            counts,
+        ),
+        tuple(sorted(rows)),
         n_rows,
         n_cols,
         lambda: (
@@ -72,9 +95,21 @@ def ic_rows_nb(factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs):
             np.empty(n_cols),
             np.empty(n_cols),
             np.empty(n_cols, np.int64),
+            *_sort_scratch(n_cols if sort else 0),
         ),
     )
     return ic, counts
+
+
+_NO_ORDER = np.zeros((0, 0), np.int32)
+_NO_BITS = np.zeros((0, 0), np.uint64)
+
+
+def _sort_scratch(n: int) -> tuple:
+    """:func:`~factorlab._kernels.rank.sort_row_nb`'s scratch and output row for `n` cells."""
+    u64 = np.empty((3, n), np.uint64)
+    i32 = np.empty((3, n), np.int32)
+    return u64[0], u64[1], i32[0], u64[2], i32[1], np.empty((8, 256), np.int64), i32[2]
 
 
 @njit(cache=True, nogil=True)
@@ -85,18 +120,29 @@ def _ic_rows_nb(
     mask,
     returns,
     r_order,
+    bits,
     rank,
     min_obs,
     full,
+    sort,
     ic,
     counts,
     use,
     rf,
     rr,
     buf,
+    keys,
+    keys0,
+    idx,
+    tmp_k,
+    tmp_i,
+    hist,
+    ro,
 ):
     """:func:`ic_rows_nb` into ``ic`` / ``counts``; ``full``: ``f_ranks`` holds the rows' ranks;
-    the last four are scratch of a row's length (bool, float64, float64, int64)."""
+    ``sort``: sort the used returns of each row (``bits``, their uint64 view) into ``ro``
+    instead of reading ``r_order``; the rest are scratch of a row's length (bool, float64,
+    float64, int64, then :func:`~factorlab._kernels.rank.sort_row_nb`'s)."""
     n_rows, n_cols = factor.shape
     for t in range(n_rows):
         ic[t] = np.nan
@@ -117,7 +163,11 @@ def _ic_rows_nb(
             else:
                 row_average_ranks_nb(factor[t], f_order[t], use, rf, buf)
                 fr = rf
-            row_average_ranks_nb(returns[t], r_order[t], use, rr, buf)
+            if sort:
+                sort_row_nb(bits[t], use, ro, keys, keys0, idx, tmp_k, tmp_i, hist)
+                row_average_ranks_nb(returns[t], ro, use, rr, buf)
+            else:
+                row_average_ranks_nb(returns[t], r_order[t], use, rr, buf)
             ic[t] = row_pearson_nb(fr, rr, use)
         else:
             ic[t] = row_pearson_nb(factor[t], returns[t], use)

@@ -11,9 +11,26 @@ __all__ = [
     "ffill_rows_nb",
     "gather_cells_nb",
     "nan_cumsum_count_rows_nb",
+    "nonfinite_to_nan_nb",
     "repeated_cell_nb",
     "scatter_cells_nb",
 ]
+
+
+@njit(cache=True, nogil=True)
+def nonfinite_to_nan_nb(values):  # pragma: no cover - compiled
+    """Set the non-finite cells of the float64 array ``values`` (1-d) to NaN in place, in one
+    pass; returns ``(non-finite cells, infinite cells)``."""
+    n_bad = 0
+    n_inf = 0
+    for i in range(values.shape[0]):
+        v = values[i]
+        if not np.isfinite(v):
+            n_bad += 1
+            if np.isinf(v):  # a NaN is left as it is
+                n_inf += 1
+                values[i] = np.nan
+    return n_bad, n_inf
 
 
 @njit(cache=True, nogil=True)

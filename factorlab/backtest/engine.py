@@ -36,6 +36,7 @@ from factorlab.frames import (
     match_codes,
 )
 from factorlab.grid.market import ETF, INDEX, KINDS, STOCK, AssetGrid
+from factorlab.parallel import resolve_workers
 from factorlab.typing import Entry
 
 __all__ = ["BacktestResult", "Book", "Rebalance", "backtest", "backtest_many"]
@@ -828,10 +829,7 @@ def backtest_many(
     Other parameters, returns and raises: as :func:`backtest`.
     """
     keys = [by] if isinstance(by, str) else list(by)
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
-        raise ParameterError(f"`threads` must be a positive integer or None; got {threads!r}.")
-    if threads is not None and threads < 1:
-        raise ParameterError(f"`threads` must be a positive integer or None; got {threads!r}.")
+    threads = resolve_workers(threads, name="threads")
     if not keys:
         raise ParameterError("`by` must name at least one column of `targets`.")
     clash = [c for c in keys if c in ("date", "asset", weight_col)]

@@ -22,6 +22,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from factorlab._kernels.heap import reuse_freed
+from factorlab._kernels.parallel import small_pages
 from factorlab.calendar import to_date
 from factorlab.datasets.real import real_sample
 from factorlab.datasets.synthetic import (
@@ -287,7 +289,7 @@ def _generate(target: Path, p: SynthParams, progress: Callable[[str], None] | No
         "generator": GENERATOR_VERSION,
         "params": p.to_json(),
     }
-    with MarketWriter(target, meta=meta, validate="schema") as writer:
+    with small_pages(), reuse_freed(), MarketWriter(target, meta=meta, validate="schema") as writer:
         _write_behind(writer, iter_tables(p, progress))
     market = Market.load(writer.path)
     if progress is not None:

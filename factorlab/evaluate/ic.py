@@ -13,7 +13,6 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import ic_rows_nb
-from factorlab._kernels.rank import row_order
 from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import ParameterError
 from factorlab.evaluate.forward import validate_horizons
@@ -59,8 +58,9 @@ def _ic_grid(
     mask: np.ndarray,
     min_obs: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    if r_order is None:
+    if r_order is None and not rank:
         r_order = clean.order  # unused by the Pearson branch
+    # rank with r_order None: each row's used returns are sorted inside the IC kernel
     f_ranks = clean.ranks() if rank and mask is clean.mask else _NO_RANKS
     return ic_rows_nb(clean.values, clean.order, f_ranks, mask, returns, r_order, rank, min_obs)
 
@@ -123,8 +123,7 @@ def information_coefficient(
     parts = []
     for h in clean.horizons:
         r = clean.forward.grids[h]
-        order = clean.forward.order(h) if rank else None
-        ic, n = _ic_grid(clean, r, order, rank, clean.mask, min_obs)
+        ic, n = _ic_grid(clean, r, None, rank, clean.mask, min_obs)
         parts.append(_date_frame(clean, rows, h, ic=ic, n=n))
     return pl.concat(parts).sort("horizon", clean.panel.date_col, maintain_order=True)
 
@@ -163,33 +162,14 @@ def ic_summary(ic: pl.DataFrame, *, value_col: str = "ic") -> pl.DataFrame:
     Null ICs are ignored. A key with no IC on any date (a constant factor, a horizon past the
     data) still has its row: ``n_dates`` 0 and null statistics.
     """
-    from scipy import stats  # imported here: scipy.stats costs ~0.7 s at import time
-
     keys = [c for c in SUMMARY_KEYS if c in ic.columns] + ["horizon"]
     rows = []
     for key, part in ic.group_by(keys, maintain_order=True):
         x = part.get_column(value_col).drop_nulls().drop_nans().to_numpy()
-        h = int(key[-1])
-        n = x.size
-        mean = float(x.mean()) if n else np.nan
-        std = float(x.std(ddof=1)) if n > 1 else np.nan
-        ir = mean / std if n > 1 and std > 0 else np.nan
-        t_stat = ir * np.sqrt(n) if n > 1 else np.nan
-        p_value = float(2 * stats.t.sf(abs(t_stat), n - 1)) if np.isfinite(t_stat) else np.nan
         rows.append(
             {
                 **dict(zip(keys[:-1], key[:-1], strict=True)),
-                "horizon": h,
-                "mean": mean,
-                "std": std,
-                "ir": ir,
-                "ir_annualized": ir * np.sqrt(TRADING_DAYS / h),
-                "t_stat": t_stat,
-                "p_value": p_value,
-                "skew": float(stats.skew(x)) if n > 2 else np.nan,
-                "kurtosis": float(stats.kurtosis(x)) if n > 3 else np.nan,
-                "positive": float((x > 0).mean()) if n else np.nan,
-                "n_dates": n,
+                **ic_stats(x, int(key[-1])),
             }
         )
     schema = {k: ic.schema[k] for k in keys[:-1]} | {
@@ -207,6 +187,35 @@ def ic_summary(ic: pl.DataFrame, *, value_col: str = "ic") -> pl.DataFrame:
     }
     frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
     return frame.sort(keys, maintain_order=True).with_columns(pl.selectors.float().fill_nan(None))
+
+
+def ic_stats(x: np.ndarray, horizon: int, *, moments: bool = True) -> dict[str, float | int]:
+    """:func:`ic_summary`'s statistics of one key's ICs ``x`` (no null or NaN), NaN where
+    undefined; ``moments=False`` leaves out ``skew`` and ``kurtosis`` (the sweep's summary does
+    not report them)."""
+    from scipy import stats  # imported here: scipy.stats costs ~0.7 s at import time
+
+    n = x.size
+    mean = float(x.mean()) if n else np.nan
+    std = float(x.std(ddof=1)) if n > 1 else np.nan
+    ir = mean / std if n > 1 and std > 0 else np.nan
+    t_stat = ir * np.sqrt(n) if n > 1 else np.nan
+    p_value = float(2 * stats.t.sf(abs(t_stat), n - 1)) if np.isfinite(t_stat) else np.nan
+    out: dict[str, float | int] = {
+        "horizon": horizon,
+        "mean": mean,
+        "std": std,
+        "ir": ir,
+        "ir_annualized": ir * np.sqrt(TRADING_DAYS / horizon),
+        "t_stat": t_stat,
+        "p_value": p_value,
+    }
+    if moments:
+        out["skew"] = float(stats.skew(x)) if n > 2 else np.nan
+        out["kurtosis"] = float(stats.kurtosis(x)) if n > 3 else np.nan
+    out["positive"] = float((x > 0).mean()) if n else np.nan
+    out["n_dates"] = n
+    return out
 
 
 def rolling_ic(
@@ -266,8 +275,7 @@ def ic_decay(
         shifted = np.full_like(base, np.nan)
         if lag < base.shape[0]:
             shifted[: base.shape[0] - lag] = base[lag:]
-        order = row_order(shifted, np.isfinite(shifted)) if rank else None
-        ic, _ = _ic_grid(clean, shifted, order, rank, clean.mask, min_obs)
+        ic, _ = _ic_grid(clean, shifted, None, rank, clean.mask, min_obs)
         ic = ic[np.isfinite(ic)]
         rows.append(
             {

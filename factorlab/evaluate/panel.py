@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from factorlab._kernels.grid import nonfinite_to_nan_nb
 from factorlab.errors import DtypeError, MissingColumnError
 from factorlab.frames import as_frame, check_unique_keys
 from factorlab.grid.index import GridIndex
@@ -323,11 +324,10 @@ class DensePanel:
         if dense:
             for name in columns:
                 col = _as_float(data.get_column(name))
-                finite = np.isfinite(col)
-                n_null[name] = int(n_rows - finite.sum())
-                n_inf[name] = int(np.isinf(col).sum()) if n_null[name] else 0
+                bad, inf = nonfinite_to_nan_nb(col)  # one pass: count and set NaN
+                n_null[name] = int(bad)
+                n_inf[name] = int(inf)
                 n_off[name] = 0
-                col[~finite] = np.nan
                 values[name] = col.reshape(n_dates, n_assets)
             return GridColumns(values, n_rows, n_null, n_off, n_inf=n_inf)
         rows = self.index.date_rows(days)

@@ -22,11 +22,11 @@ import polars as pl
 from factorlab._display import Summary, join_names, sizes
 from factorlab.errors import MAX_EXAMPLES, CalendarError, MissingColumnError, ParameterError
 from factorlab.evaluate.forward import forward_returns, validate_horizons
-from factorlab.evaluate.ic import ic_summary, information_coefficient
+from factorlab.evaluate.ic import ic_stats, information_coefficient
 from factorlab.evaluate.panel import DensePanel, _date_days
 from factorlab.evaluate.quantiles import CleanFactor, DropReport, clean_factor, validate_quantiles
 from factorlab.evaluate.returns import mean_return_by_quantile
-from factorlab.evaluate.turnover import factor_rank_autocorrelation, quantile_turnover
+from factorlab.evaluate.turnover import rank_autocorrelations, turnover_grids
 from factorlab.frames import (
     as_lazy,
     check_columns,
@@ -612,6 +612,10 @@ _SUMMARY_FLOATS = (
 )
 
 
+#: ``ic_stats`` keys of the summary's first six float columns
+_IC_STATS = ("mean", "std", "ir", "t_stat", "p_value", "positive")
+
+
 def _empty_summary(d: DropReport, horizons: tuple[int, ...], tag: dict) -> pl.DataFrame:
     reason = (
         f"`{tag['factor']}` has no finite value in pool `{tag['pool']}` "
@@ -653,21 +657,16 @@ def _reason(h: int, d: DropReport, used: int, n_dates: int) -> str | None:
     return None
 
 
-def _mean_by_lag(frame: pl.DataFrame, value: str, alias: str) -> pl.DataFrame:
-    """``(horizon, alias)``: the mean of `value` per lag (nulls skipped), added up by numpy in
-    row order. The same bits on every run, whatever the threads: a Polars ``group_by().mean()``
-    may add a group up in another order from one run to the next (seen at 1e-17)."""
-    lags = frame.get_column("lag").to_numpy()
-    x = frame.get_column(value)
-    values, present = x.to_numpy(), x.is_not_null().to_numpy()
-    keys = np.unique(lags)
-    means = []
-    for lag in keys:
-        v = values[(lags == lag) & present]
-        means.append(float(v.sum() / v.size) if v.size else None)
-    return pl.DataFrame(
-        {"horizon": pl.Series(keys, dtype=pl.Int32), alias: pl.Series(means, dtype=pl.Float64)}
-    )
+def _finite_mean(values: np.ndarray) -> float | None:
+    """The mean of the non-NaN `values` (nulls are NaN here), added up by numpy in row order:
+    the same bits on every run, whatever the threads (a Polars ``group_by().mean()`` may add a
+    group up in another order from one run to the next: seen at 1e-17); None if there is none."""
+    v = values[~np.isnan(values)]
+    return float(v.sum() / v.size) if v.size else None
+
+
+def _value(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
 
 
 def _summary(
@@ -680,43 +679,56 @@ def _summary(
     used: dict[int, int],
     cov: float,
 ) -> pl.DataFrame:
-    s = ic_summary(ic).select(
-        "horizon",
-        ic_mean="mean",
-        ic_std="std",
-        ic_ir="ir",
-        ic_t="t_stat",
-        ic_p="p_value",
-        ic_positive="positive",
-        n_dates="n_dates",
-    )
-    base = pl.DataFrame({"horizon": pl.Series(clean.horizons, dtype=pl.Int32)})
-    top = qr.filter(pl.col("quantile") == quantiles).select("horizon", top_mean="mean_return")
-    bottom = qr.filter(pl.col("quantile") == 1).select("horizon", bottom_mean="mean_return")
-    top_turnover = quantile_turnover(clean).filter(pl.col("quantile") == quantiles)
-    turn = _mean_by_lag(top_turnover, "turnover", "turnover_top")
-    auto = _mean_by_lag(factor_rank_autocorrelation(clean), "autocorrelation", "rank_autocorr")
-    rows_clean = pl.Series([used[h] for h in clean.horizons], dtype=pl.Int64)
-    out = (
-        base.join(s, on="horizon", how="left")
-        .with_columns(pl.col("n_dates").fill_null(0))
-        .join(top, on="horizon", how="left")
-        .join(bottom, on="horizon", how="left")
-        .with_columns(spread_mean=pl.col("top_mean") - pl.col("bottom_mean"))
-        .join(turn, on="horizon", how="left")
-        .join(auto, on="horizon", how="left")
-        .with_columns(
-            coverage=pl.lit(cov, pl.Float64).fill_nan(None),
-            rows_input=pl.lit(d.n_input, pl.Int64),
-            rows_clean=rows_clean,
-            loss=((1 - rows_clean.cast(pl.Float64) / d.n_input) if d.n_input else rows_clean * 0.0),
-        )
-    )
-    reasons = [
-        _reason(h, d, used[h], n)
-        for h, n in zip(out["horizon"].to_list(), out["n_dates"].to_list(), strict=True)
-    ]
-    out = out.with_columns(reason=pl.Series(reasons, dtype=pl.String))
-    return out.select(
-        pl.lit(tag["factor"]).alias("factor"), pl.lit(tag["pool"]).alias("pool"), pl.all()
+    """One factor x pool's summary rows, one per horizon, built from numpy arrays into one frame
+    at the end (a unit on a thread spends its time in nogil kernels, not in small Polars frames
+    that hold the GIL)."""
+    horizons = clean.horizons
+    ic_h = ic.get_column("horizon").to_numpy()
+    ic_v = ic.get_column("ic").to_numpy()
+    qr_q = qr.get_column("quantile").to_numpy()
+    qr_h = qr.get_column("horizon").to_numpy()
+    qr_v = qr.get_column("mean_return").to_list()  # a few values; null stays None
+    top_rows = clean.output_rows("calendar", mask=clean.quantile == quantiles)
+    turnover = turnover_grids(clean, horizons) if top_rows.size else {}
+    _, autocorr = rank_autocorrelations(clean, horizons, "calendar")
+    cols: dict[str, list] = {c: [] for c in _SUMMARY_FLOATS[:6]}
+    cols |= {"n_dates": []} | {c: [] for c in _SUMMARY_FLOATS[6:11]}
+    reasons = []
+
+    def quantile_mean(q: int, h: int) -> float | None:
+        hit = np.flatnonzero((qr_q == q) & (qr_h == h))
+        return qr_v[hit[0]] if hit.size else None
+
+    for h, auto in zip(horizons, autocorr, strict=True):
+        x = ic_v[ic_h == h]
+        stats = ic_stats(x[~np.isnan(x)], h, moments=False)
+        for c, key in zip(_SUMMARY_FLOATS[:6], _IC_STATS, strict=True):
+            cols[c].append(_value(stats[key]))
+        cols["n_dates"].append(stats["n_dates"])
+        top, bottom = quantile_mean(quantiles, h), quantile_mean(1, h)
+        cols["top_mean"].append(top)
+        cols["bottom_mean"].append(bottom)
+        cols["spread_mean"].append(None if top is None or bottom is None else top - bottom)
+        turn = turnover[h][top_rows, quantiles - 1] if top_rows.size else None
+        cols["turnover_top"].append(None if turn is None else _finite_mean(turn))
+        cols["rank_autocorr"].append(_finite_mean(auto))
+        reasons.append(_reason(h, d, used[h], stats["n_dates"]))
+    n = len(horizons)
+    rows_clean = pl.Series([used[h] for h in horizons], dtype=pl.Int64)
+    # Series arithmetic, as before (Polars divides by a scalar through its reciprocal)
+    loss = (1 - rows_clean.cast(pl.Float64) / d.n_input) if d.n_input else rows_clean * 0.0
+    return pl.DataFrame(
+        {
+            "factor": [tag["factor"]] * n,
+            "pool": [tag["pool"]] * n,
+            "horizon": pl.Series(horizons, dtype=pl.Int32),
+            **{c: pl.Series(cols[c], dtype=pl.Float64) for c in _SUMMARY_FLOATS[:6]},
+            "n_dates": pl.Series(cols["n_dates"], dtype=pl.Int64),
+            **{c: pl.Series(cols[c], dtype=pl.Float64) for c in _SUMMARY_FLOATS[6:11]},
+            "coverage": pl.Series([_value(cov)] * n, dtype=pl.Float64),
+            "rows_input": pl.Series([d.n_input] * n, dtype=pl.Int64),
+            "rows_clean": rows_clean,
+            "loss": loss.cast(pl.Float64),
+            "reason": pl.Series(reasons, dtype=pl.String),
+        }
     )

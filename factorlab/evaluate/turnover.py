@@ -42,12 +42,7 @@ def quantile_turnover(
     parts = []
     full = {}
     if grid == "calendar":
-        per_lag = map_threads(
-            lambda lag: quantile_turnover_nb(clean.quantile, clean.n_quantiles, lag),
-            lags,
-            clean.quantile.size,
-        )
-        full = dict(zip(lags, per_lag, strict=True))
+        full = turnover_grids(clean, lags)
     for q in range(1, clean.n_quantiles + 1):
         rows = clean.output_rows(grid, mask=clean.quantile == q)
         if rows.size == 0:
@@ -97,14 +92,9 @@ def factor_rank_autocorrelation(
         than 2 common assets.
     """
     lags = clean.horizons if lags is None else validate_horizons(lags, "lags")
-    rows = clean.output_rows(grid)
-    if grid == "calendar" and rows.size:
-        ranks = clean.ranks()[rows[0] : rows[-1] + 1]  # a view: no copy
-    else:
-        ranks = np.ascontiguousarray(clean.ranks()[rows])
+    rows, per_lag = rank_autocorrelations(clean, lags, grid)
     date_col = clean.panel.date_col
     parts = []
-    per_lag = map_threads(lambda lag: rank_autocorrelation_nb(ranks, lag), lags, ranks.size)
     for lag, autocorrelation in zip(lags, per_lag, strict=True):
         parts.append(
             pl.DataFrame(
@@ -116,6 +106,28 @@ def factor_rank_autocorrelation(
             )
         )
     return pl.concat(parts).with_columns(pl.col("autocorrelation").fill_nan(None))
+
+
+def turnover_grids(clean: CleanFactor, lags: Sequence[int]) -> dict[int, np.ndarray]:
+    """Lag -> (n_dates, n_quantiles) turnover on the panel's calendar (NaN: undefined)."""
+    per_lag = map_threads(
+        lambda lag: quantile_turnover_nb(clean.quantile, clean.n_quantiles, lag),
+        lags,
+        clean.quantile.size,
+    )
+    return dict(zip(lags, per_lag, strict=True))
+
+
+def rank_autocorrelations(
+    clean: CleanFactor, lags: Sequence[int], grid: DateGrid
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The output rows and, per lag, the rank autocorrelation on them (NaN: undefined)."""
+    rows = clean.output_rows(grid)
+    if grid == "calendar" and rows.size:
+        ranks = clean.ranks()[rows[0] : rows[-1] + 1]  # a view: no copy
+    else:
+        ranks = np.ascontiguousarray(clean.ranks()[rows])
+    return rows, map_threads(lambda lag: rank_autocorrelation_nb(ranks, lag), lags, ranks.size)
 
 
 def coverage(clean: CleanFactor, *, price_col: str | None = None) -> pl.DataFrame:

@@ -34,6 +34,12 @@ class Warmup:
     def __repr__(self) -> str:
         return f"Warmup(kernels ready in {self.seconds:.2f} s; numba cache: {self.cache})"
 
+    @classmethod
+    def since(cls, start: float) -> Warmup:
+        """A warmup that began at ``time.perf_counter() == start`` and ends now."""
+        cache = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ next to factorlab/_kernels"
+        return cls(round(time.perf_counter() - start, 3), cache)
+
 
 def warmup_panel(n_assets: int = 40, n_dates: int = 60, seed: int = 0) -> pl.DataFrame:
     """A tiny dense (date, asset) panel: close, factor (some nulls) and industry.
@@ -98,5 +104,4 @@ def warmup() -> Warmup:
     factor_alpha_beta(clean)
     quantile_turnover(clean)
     factor_rank_autocorrelation(clean)
-    cache = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ next to factorlab/_kernels"
-    return Warmup(round(time.perf_counter() - start, 3), cache)
+    return Warmup.since(start)

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -28,6 +27,7 @@ import polars as pl
 
 from factorlab._cache import cached, read_result, store, write_result
 from factorlab._display import Summary, join_names, sizes, wrap
+from factorlab._kernels.parallel import small_pages
 from factorlab._kernels.rank import group_tail_flags_nb
 from factorlab._version import __version__
 from factorlab.backtest import Costs, backtest_many, pool_benchmark
@@ -422,29 +422,6 @@ def _study_grid(market: Market, lo: dt.date, hi: dt.date) -> AssetGrid:
     return AssetGrid.from_prices(
         market.prices.filter(pl.col("date").is_between(lo, hi)), assets=market.assets
     )
-
-
-@contextmanager
-def _small_pages() -> Iterator[None]:
-    """numpy's transparent-huge-page advice off for the study's run, restored after.
-
-    numpy asks the kernel for huge pages on every array of 4 MB or more. Where the kernel's THP
-    ``defrag`` setting is ``madvise`` (a common default), each first touch of such an array may
-    compact memory synchronously: the study allocates GBs of fresh grids, and on the large
-    preset this cost 4-6 s of system time (the hygiene alone: 8-10 s -> 5.3 s wall, with the
-    same user time). The grids are streamed once or twice, so huge pages buy nothing here.
-    A no-op where numpy has no such switch.
-    """
-    core = getattr(np, "_core", None) or getattr(np, "core", None)
-    switch = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
-    if switch is None:  # pragma: no cover - numpy without the switch
-        yield
-        return
-    before = switch(False)
-    try:
-        yield
-    finally:
-        switch(before)
 
 
 def _import_scipy_stats() -> None:
@@ -932,7 +909,7 @@ def factor_study(
         say(f"cached study: {cache_path}")
         return _with_estimated(replace(hit, data=data), market, est)
     timer = _Timer(say)
-    with _small_pages():
+    with small_pages():
         panel = _panel(market, params, timer, None if est is None else est.frame)
         grid = panel.grid
         notes = _code_notes(panel.notes, matches)
@@ -1058,7 +1035,7 @@ def factor_sweep(
     def done(_: int, point: tuple) -> None:
         say("sweep: window={} top={} every={} done".format(*point[1:]))
 
-    with _small_pages(), executor(engine, workers=workers) as ex:
+    with small_pages(), executor(engine, workers=workers) as ex:
         frame, notes, grid = _panel_with_flows(
             market, base, timer, None if est is None else est.frame
         )

@@ -38,5 +38,4 @@ def warmup_study() -> Warmup:
     with tempfile.TemporaryDirectory(prefix="factorlab-warmup-") as tmp:
         market = synthetic_market(**WARMUP_MARKET, cache=os.path.join(tmp, "market"))
         factor_study(market, cache=False)
-    cache = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ next to factorlab/_kernels"
-    return Warmup(round(time.perf_counter() - start, 3), cache)
+    return Warmup.since(start)

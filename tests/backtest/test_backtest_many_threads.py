@@ -59,7 +59,9 @@ def test_the_error_is_the_first_failing_group(grid):
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_bad_threads(grid, bad):
-    with pytest.raises(ParameterError, match="`threads` must be a positive integer or None"):
+    with pytest.raises(
+        ParameterError, match=r"`threads` must be None \(all cores\) or an integer >= 1"
+    ):
         backtest_many(grid, _books(grid, 2), by="point", threads=bad, **OPTIONS)
 
 

@@ -4,6 +4,8 @@ threads (the size threshold lowered so a small panel is split too)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import polars as pl
 import pytest
@@ -101,3 +103,21 @@ def test_empty_gives_writable_grids_of_the_shape_and_dtype() -> None:
     big[:] = 7
     assert int(big.sum()) == 7 * 1100 * 1000
     assert small.shape == (3, 4) and small.dtype == np.int8 and small.flags.writeable
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-3", "1.5"])
+def test_a_bad_thread_count_is_a_parameter_error(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+    from factorlab.errors import ParameterError
+
+    monkeypatch.setenv("FACTORLAB_THREADS", bad)
+    with pytest.raises(ParameterError, match=f"FACTORLAB_THREADS must be an integer >= 1.*{bad!r}"):
+        parallel.n_threads()
+
+
+def test_one_thread_count_for_kernels_and_sweeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    from factorlab.parallel import default_workers
+
+    monkeypatch.setenv("FACTORLAB_THREADS", "3")
+    assert parallel.n_threads() == default_workers() == 3
+    monkeypatch.delenv("FACTORLAB_THREADS")
+    assert default_workers() == parallel.n_threads() == len(os.sched_getaffinity(0))

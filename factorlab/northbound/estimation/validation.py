@@ -325,6 +325,10 @@ def printed_comovement(market: Market) -> pl.DataFrame:
       m_P x V_U (any linear mix of the printed flows and their extrapolation; in-sample, so
       optimistic). When it barely exceeds ``r2_printed``, no estimator reading the printed
       stocks can beat the naive baseline on the scale-free metrics;
+    - ``crossing_variance_share``: var(F_X) / var(total), F_X the true flow of the stocks
+      printed on exactly one of the two days (they crossed the print threshold);
+    - ``r2_printed_crossing``: R² of F_P + F_X against the total (what reading the crossers'
+      flows exactly would add to the naive's stocks; docs/estimation.md §4);
     - ``printed_value_share``: mean V_P / (V_P + V_U) (in both columns).
 
     Returns
@@ -340,36 +344,46 @@ def printed_comovement(market: Market) -> pl.DataFrame:
     t = t.filter(pl.col("asset").is_in(inp.index.assets.implode()))
     s = inp.index.scatter(inp.index.cells(t), t["shares"].cast(pl.Float64).to_numpy(), fill=0.0)
     rows = [int(i) for i in inp.est_rows if i >= 1]
-    fp, fu, vp, vu = (np.zeros(len(rows)) for _ in range(4))
+    fp, fu, vp, vu, fx = (np.zeros(len(rows)) for _ in range(5))
     for k, i in enumerate(rows):
         carry = s[i - 1] * (inp.ex[i] / inp.ex[i - 1])
         px = np.nan_to_num(inp.close[i])
         f = (s[i] - carry) * np.nan_to_num(inp.vwap[i], nan=0.0)
         v = carry * px
-        printed = np.isfinite(inp.quantity[i]) & np.isfinite(inp.quantity[i - 1])
-        fp[k], fu[k] = f[printed].sum(), f[~printed].sum()
+        now, before = np.isfinite(inp.quantity[i]), np.isfinite(inp.quantity[i - 1])
+        printed = now & before
+        fp[k], fu[k], fx[k] = f[printed].sum(), f[~printed].sum(), f[now != before].sum()
         vp[k], vu[k] = v[printed].sum(), v[~printed].sum()
     ok = (vp > 0) & (vu > 0)
-    fp, fu, vp, vu = fp[ok], fu[ok], vp[ok], vu[ok]
+    fp, fu, vp, vu, fx = fp[ok], fu[ok], vp[ok], vu[ok], fx[ok]
     total, mp, mu = fp + fu, fp / vp, fu / vu
     extra = mp * vu  # the printed stocks' move carried over to the others
     share = float((vp / (vp + vu)).mean()) if len(vp) else float("nan")
     out: dict[str, list[float]] = {"daily": [], "sum_22d": []}
     for col, g in (("daily", lambda a: a), ("sum_22d", lambda a: _rolling(a, 22))):
         if len(total) < 22 + 3:
-            out[col] = [float("nan")] * 3 + [share]
+            out[col] = [float("nan")] * 5 + [share]
             continue
         out[col] = [
             float(np.corrcoef(g(mp), g(mu))[0, 1]),
             _r2(g(fp), g(total)),
             _ceiling(g(total), g(fp), g(extra)),
+            float(g(fx).var() / g(total).var()),
+            _r2(g(fp + fx), g(total)),
             share,
         ]
     return pl.DataFrame(
         {
-            "metric": ["corr_moves", "r2_printed", "r2_ceiling", "printed_value_share"],
+            "metric": [
+                "corr_moves",
+                "r2_printed",
+                "r2_ceiling",
+                "crossing_variance_share",
+                "r2_printed_crossing",
+                "printed_value_share",
+            ],
             **out,
-            "days": [len(total)] * 4,
+            "days": [len(total)] * 6,
         }
     )
 
