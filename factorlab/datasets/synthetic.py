@@ -180,6 +180,10 @@ _FX_ANCHORS = (
 )
 
 
+#: The largest ``Strengths.allocation_speed``: 10 x ``ALLOCATION_SPEED`` (2%) = 20% a day.
+MAX_ALLOCATION_SPEED = 10.0
+
+
 @dataclass(frozen=True)
 class Strengths:
     """Strengths of the planted effects; 0 turns an effect off.
@@ -230,6 +234,18 @@ class Strengths:
       the same ratio; docs/estimation.md §4 says why it is not yet calibrated.
     - ``daily_noise``: the day-to-day noise of both kinds of holdings (``ALLOCATION_NOISE``,
       ``TRADING_NOISE``).
+    - ``interest_size`` and ``liquidity``: which stocks active northbound money follows. The
+      chance is sigmoid(``INTEREST_BIAS`` + ``INTEREST_SIZE`` x `interest_size` x size z +
+      ``INTEREST_QUALITY`` x quality + ``INTEREST_LIQUIDITY`` x `liquidity` x lambda), with
+      lambda a per-stock liquidity draw (standard normal, its own stream) that also scales
+      the stock's turnover by exp(``LIQUIDITY_TURNOVER`` x `liquidity` x lambda): foreign money
+      follows the liquid names more than the mid caps as such (seed 001 p.8/p.11: coverage
+      99 / 56 / 76% in CSI 300 / CSI 500 / liq1500). At `liquidity` 0 (planted) lambda plays
+      no part.
+    - ``turnover_size``: the slope of a stock's turnover on its size (``TURNOVER_SIZE``: small
+      caps turn over more).
+    - ``allocation_speed``: how fast allocation holdings move to their target
+      (``ALLOCATION_SPEED`` of the way a day at 1), in (0, ``MAX_ALLOCATION_SPEED``].
     """
 
     selection: float = 1.0
@@ -251,6 +267,10 @@ class Strengths:
     market_flow: float = 1.0
     daily_noise: float = 1.0
     market_concentration: float = 0.0
+    interest_size: float = 1.0
+    liquidity: float = 0.0
+    turnover_size: float = 1.0
+    allocation_speed: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -258,6 +278,12 @@ class Strengths:
                 raise ParameterError(
                     f"strength `{name}` must be a finite number >= 0; got {value}."
                 )
+        if not 0.0 < self.allocation_speed <= MAX_ALLOCATION_SPEED:
+            raise ParameterError(
+                f"strength `allocation_speed` must be in (0, {MAX_ALLOCATION_SPEED:g}]: a"
+                " multiple of ALLOCATION_SPEED, the share of the way to target allocation"
+                f" holdings move a day (0 would never move); got {self.allocation_speed}."
+            )
 
     @classmethod
     def planted(cls, **overrides: float) -> Strengths:
@@ -531,6 +557,7 @@ _RNG_STREAMS = (
     "theme",
     "components",
     "payoff",
+    "liquidity",
 )
 
 
@@ -586,6 +613,7 @@ class _Latent:
     f_quality: np.ndarray | None = None  # daily return of the quality style, (n_t,)
     f_growth: np.ndarray | None = None  # daily return of the growth style, (n_t,)
     interest: np.ndarray | None = None  # active northbound money follows the stock, (n,)
+    liquidity: np.ndarray | None = None  # the stock's liquidity draw lambda, (n,)
     jumps: np.ndarray | None = None  # news jumps of the returns (limit moves), (n_t, n)
 
 
@@ -643,6 +671,7 @@ def _latent(
     s: Strengths,
     rl: np.random.Generator,
     rc: np.random.Generator,
+    rq: np.random.Generator | None = None,
 ) -> _Latent:
     """The latent drivers. Stock-level views (``g``, ``h``) are relative within the industry
     (less their mean weighted by the stock's rough size): stock picks buy some names and sell
@@ -671,13 +700,15 @@ def _latent(
         q_flow=_leaky_integral(q_ind, TRADING_UNWIND),
         alloc_info=info,
         alloc_burst=burst,
-        alloc_pressure=_allocation_pressure(burst),
+        alloc_pressure=_allocation_pressure(burst, ALLOCATION_SPEED * s.allocation_speed),
         alloc_market_burst=market_burst,
         a_sel=_effect_path(days, SELECTION_DRIFT * s.selection, s.decay_after_2021)[:, None],
         a_time=_effect_path(days, s.timing, s.decay_after_2021),
         a_ind=_effect_path(days, s.industry, s.decay_after_2021)[:, None],
         a_alloc=_effect_path(days, s.allocation, s.decay_after_2021)[:, None],
     )
+    if rq is not None and s.liquidity > 0:
+        lat.liquidity = rq.standard_normal(n)
     _components(lat, days, u, s, rc)
     return lat
 
@@ -712,6 +743,12 @@ FLOW_NOISE_MEMORY = 0.97
 INTEREST_BIAS = 0.5
 INTEREST_SIZE = 0.8
 INTEREST_QUALITY = 0.5
+#: The liquidity draw's weight in the interest and in the log turnover, at ``liquidity`` 1.
+INTEREST_LIQUIDITY = 2.0
+LIQUIDITY_TURNOVER = 0.5
+#: The turnover's slope on size: a stock's daily turnover scales as exp(-TURNOVER_SIZE x size z)
+#: (x ``Strengths.turnover_size``): small caps turn over more.
+TURNOVER_SIZE = 0.35
 #: News jumps: daily probability and size range of up / down jumps (limit hits).
 JUMP_UP = (0.006, 0.06, 0.16)
 JUMP_DOWN = (0.0015, 0.05, 0.12)
@@ -732,7 +769,9 @@ def _components(
     a_q = _effect_path(days, s.quality, s.decay_after_2021)
     lat.f_quality = QUALITY_PREMIUM * a_q + (QUALITY_VOL * s.quality_vol) * _student_t(rc, n_t)
     lat.f_growth = GROWTH_VOL * _student_t(rc, n_t)
-    z = INTEREST_BIAS + INTEREST_SIZE * u.zsize + INTEREST_QUALITY * lat.quality
+    z = INTEREST_BIAS + (INTEREST_SIZE * s.interest_size) * u.zsize + INTEREST_QUALITY * lat.quality
+    if s.liquidity > 0:
+        z = z + (INTEREST_LIQUIDITY * s.liquidity) * lat.liquidity
     lat.interest = rc.random(n) < 1.0 / (1.0 + np.exp(-z))
     up = rc.random((n_t, n)) < JUMP_UP[0]
     jumps = np.where(up, rc.uniform(JUMP_UP[1], JUMP_UP[2], (n_t, n)), 0.0)
@@ -764,7 +803,7 @@ BURST_TILT = 0.3
 MARKET_BURST_TILT = 0.1
 
 
-def _allocation_pressure(burst: np.ndarray) -> np.ndarray:
+def _allocation_pressure(burst: np.ndarray, speed: float = ALLOCATION_SPEED) -> np.ndarray:
     """The transient price pressure of allocation money's uninformed industry flows (unit sd).
 
     Allocation holdings move ``ALLOCATION_SPEED`` of the way to their target a day, so the
@@ -772,8 +811,8 @@ def _allocation_pressure(burst: np.ndarray) -> np.ndarray:
     accumulates these flows and decays by ``PRESSURE_DECAY`` a day. (The informed part of the
     flows moves prices through the slow drift of :func:`_allocation_industry_effect` instead.)
     """
-    k = 1.0 - ALLOCATION_SPEED
-    flow = burst - ar1_nb(burst * ALLOCATION_SPEED / np.sqrt(1.0 - k * k), k)
+    k = 1.0 - speed
+    flow = burst - ar1_nb(burst * speed / np.sqrt(1.0 - k * k), k)
     pressure = ar1_nb(flow / np.sqrt(1.0 - PRESSURE_DECAY**2), PRESSURE_DECAY)
     return pressure / pressure.std()
 
@@ -907,14 +946,19 @@ def _bars(
     realized: np.ndarray,
     float_shares: np.ndarray,
     rv: np.random.Generator,
+    liquidity: np.ndarray | None = None,
+    s_turnover: float = 1.0,
 ) -> _Bars:
-    """Volume, amount and OHLC around the close, within the day's price limits.
+    """Volume, amount and OHLC around the close, within the day's price limits; `liquidity`
+    (n,) multiplies each stock's turnover (``Strengths.liquidity``).
 
     The arithmetic runs in two fused one-pass kernels (``bar_volume_nb``, ``bar_ohlc_nb``: the
     numpy expressions of their docstrings, bit for bit), the noise drawn in its fixed order."""
     n_t, n = close.shape
     turn = np.exp(0.45 * ar1_nb(rv.standard_normal((n_t, n)), 0.9))
-    col = 0.012 * np.exp(-0.35 * u.zsize) * np.exp(rv.normal(0, 0.3, n))
+    col = 0.012 * np.exp((-TURNOVER_SIZE * s_turnover) * u.zsize) * np.exp(rv.normal(0, 0.3, n))
+    if liquidity is not None:
+        col = col * liquidity
     volume = bar_volume_nb(turn, col, realized, float_shares)
     del turn
     z_open = rv.standard_normal((n_t, n))
@@ -1123,7 +1167,7 @@ def _holding_ratios(
         noise_t,
         can_trade,
         eligible,
-        ALLOCATION_SPEED,
+        ALLOCATION_SPEED * s.allocation_speed,
         0.3,
         init,
         FOREIGN_HALT_AT,
@@ -1169,7 +1213,7 @@ def iter_tables(
     codes = pl.Series("asset", u.codes, dtype=pl.String)
     date_s = pl.Series("date", days, dtype=pl.Date)
     yield "assets", _assets(days, u, codes)
-    lat = _latent(days, u, p.strengths, rngs["latent"], rngs["components"])
+    lat = _latent(days, u, p.strengths, rngs["latent"], rngs["components"], rngs["liquidity"])
 
     say("returns and prices")
     ret, sigma = _returns(u, lat, rngs["returns"], p.strengths, rngs["payoff"])
@@ -1181,7 +1225,12 @@ def iter_tables(
     realized = np.where(u.trading, close / ref - 1.0, np.nan)
     total_shares, float_shares, pub_basis = _share_counts(u, bonus)
     del bonus
-    bars = _bars(u, close, ref, realized, float_shares, rngs["volume"])
+    liq = None
+    if p.strengths.liquidity > 0:
+        liq = np.exp((LIQUIDITY_TURNOVER * p.strengths.liquidity) * lat.liquidity)
+    bars = _bars(
+        u, close, ref, realized, float_shares, rngs["volume"], liq, p.strengths.turnover_size
+    )
     del ref
 
     say("pools and indices")
