@@ -9,11 +9,13 @@ from factorlab._kernels.jit import njit
 
 __all__ = [
     "ffill_rows_nb",
+    "finite_without_nb",
     "gather_cells_nb",
     "nan_cumsum_count_rows_nb",
     "nonfinite_to_nan_nb",
     "repeated_cell_nb",
     "scatter_cells_nb",
+    "usable_cells_nb",
 ]
 
 
@@ -31,6 +33,45 @@ def nonfinite_to_nan_nb(values):  # pragma: no cover - compiled
                 n_inf += 1
                 values[i] = np.nan
     return n_bad, n_inf
+
+
+@njit(cache=True, nogil=True)
+def usable_cells_nb(values, groups, returns_ok, need_returns):  # pragma: no cover - compiled
+    """One pass over a clean factor's (T, N) grids: the usable cells and what drops them.
+
+    A cell is usable where ``values`` is finite, ``groups`` is finite (not checked when
+    ``groups`` is (0, 0)) and, with ``need_returns``, ``returns_ok`` holds. Returns ``(usable,
+    group_null, returns_null)``: ``group_null`` counts the finite cells without a group (only
+    those with ``returns_ok`` when ``need_returns``), ``returns_null`` the finite cells without
+    ``returns_ok``."""
+    n_rows, n_cols = values.shape
+    has_groups = groups.shape[0] == n_rows
+    usable = np.empty((n_rows, n_cols), np.bool_)
+    group_null = 0
+    returns_null = 0
+    for t in range(n_rows):
+        for j in range(n_cols):
+            ok = np.isfinite(values[t, j])
+            if ok:
+                r_ok = returns_ok[t, j]
+                returns_null += not r_ok
+                if has_groups and not np.isfinite(groups[t, j]):
+                    group_null += r_ok or not need_returns
+                    ok = False
+                if need_returns and not r_ok:
+                    ok = False
+            usable[t, j] = ok
+    return usable, group_null, returns_null
+
+
+@njit(cache=True, nogil=True)
+def finite_without_nb(values, other):  # pragma: no cover - compiled
+    """The number of cells where ``values`` is finite and ``other`` is not (same shape)."""
+    n = 0
+    for t in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            n += np.isfinite(values[t, j]) and not np.isfinite(other[t, j])
+    return n
 
 
 @njit(cache=True, nogil=True)

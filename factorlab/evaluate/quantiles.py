@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import average_ranks_nb, qcut_rows_nb, rank_buckets_nb
+from factorlab._kernels.grid import finite_without_nb, usable_cells_nb
 from factorlab._kernels.rank import row_order
 from factorlab.errors import (
     MaxLossExceededError,
@@ -446,6 +447,9 @@ class _UsableCells(NamedTuple):
     missing_by_horizon: dict[int, int]
 
 
+_NO_GROUPS = np.zeros((0, 0))
+
+
 def _usable_cells(
     grid: GridColumns,
     values: np.ndarray,
@@ -456,25 +460,16 @@ def _usable_cells(
 ) -> _UsableCells:
     """The cells with a finite factor (and a group, and under ``any_horizon`` every return),
     with the counts of what each condition drops."""
-    finite = np.isfinite(values)
-    usable = finite
-    returns_ok = forward.all_finite()
-    group_null = 0
-    groups = None
-    if group_col is not None:
-        groups = grid.values[group_col]
-        has_group = np.isfinite(groups)
-        if rule == "any_horizon":
-            group_null = int((finite & returns_ok & ~has_group).sum())
-        else:
-            group_null = int((finite & ~has_group).sum())
-        usable = usable & has_group
-    by_horizon = {h: int((finite & ~np.isfinite(forward.grids[h])).sum()) for h in forward.horizons}
-    if rule == "any_horizon":
-        return _UsableCells(
-            usable & returns_ok, groups, group_null, int((finite & ~returns_ok).sum()), by_horizon
-        )
-    return _UsableCells(usable, groups, group_null, 0, by_horizon)
+    # one pass per grid, no temporaries (numba)
+    groups = grid.values[group_col] if group_col is not None else None
+    need_returns = rule == "any_horizon"
+    usable, group_null, returns_null = usable_cells_nb(
+        values, _NO_GROUPS if groups is None else groups, forward.all_finite(), need_returns
+    )
+    by_horizon = {h: int(finite_without_nb(values, forward.grids[h])) for h in forward.horizons}
+    return _UsableCells(
+        usable, groups, int(group_null), int(returns_null) if need_returns else 0, by_horizon
+    )
 
 
 def _assign_quantiles(
