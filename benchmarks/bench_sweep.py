@@ -8,8 +8,8 @@ Usage::
 The market is a synthetic preset (``small``, ``default``, ``large``; generated once into the
 cache). The factors are lazy expressions on its prices (factor i: the ``2 + i % 40``-session
 return plus a 1% hashed noise of seed i), so ``evaluate`` collects them ``--batch-size`` at a
-time. Each run is its own process, on the same inputs: ``serial`` (``workers=1`` and
-``FACTORLAB_THREADS=1``: one core, the kernels' own row-splitting threads off), ``threadsN``
+time. Each run is its own process, on the same inputs: ``serial`` (``workers=1`` on one core:
+the process pinned to one CPU, ``FACTORLAB_THREADS=1`` and ``POLARS_MAX_THREADS=1``), ``threadsN``
 (``workers=N``), ``rayN`` (``engine="ray"`` on a local Ray with N CPUs). A process first warms
 up (numba kernels loaded, Ray started and its workers' imports done, on one factor), then times
 the sweep; it reports the seconds, its own peak RSS (for Ray, the driver's: the workers' RSS is
@@ -151,6 +151,11 @@ def one_run(args: argparse.Namespace) -> dict:
     return out
 
 
+def pin_to_one_cpu() -> None:
+    """The child's CPU affinity: the lowest CPU this process may use."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--market", default="small", choices=["small", "default", "large"])
@@ -169,9 +174,16 @@ def main(argv: list[str] | None = None) -> None:
     for run in args.runs.split(","):
         cmd = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:])]
         cmd += ["--run", run]
-        # serial: one core (the kernels' own threads off too, factorlab/_kernels/parallel.py)
-        one = {"FACTORLAB_THREADS": "1"} if run == "serial" else {}
-        done = subprocess.run(cmd, env={**env, **one}, capture_output=True, text=True)
+        # serial: one core: pinned to one CPU, the kernels' own threads off
+        # (factorlab/_kernels/parallel.py) and Polars' pool one thread, so the speed-up of the
+        # other runs is that of all cores over one (unpinned, Polars alone used ~1.3 cores)
+        one, pin = {}, None
+        if run == "serial":
+            one = {"FACTORLAB_THREADS": "1", "POLARS_MAX_THREADS": "1"}
+            pin = pin_to_one_cpu
+        done = subprocess.run(
+            cmd, env={**env, **one}, capture_output=True, text=True, preexec_fn=pin
+        )
         if done.returncode:
             sys.stderr.write(done.stderr)
             raise SystemExit(f"run {run} failed")

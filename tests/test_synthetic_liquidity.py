@@ -69,7 +69,6 @@ def test_turnover_size_sets_the_turnover_slope_on_size(tmp_path):
     assert abs(flat) < 0.1
 
 
-
 def _residual_var(df: pl.DataFrame) -> float:
     z, y = df["z"].to_numpy(), df["log_turn"].to_numpy()
     return float(np.var(y - np.polyval(np.polyfit(z, y, 1), z)))
