@@ -2,38 +2,56 @@
 
 from __future__ import annotations
 
-import resource
+import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from factorlab._kernels.heap import reuse_freed
-from factorlab._kernels.parallel import small_pages
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt")
 
 SHAPE = (1_000, 8_192)  # 64 MiB: above glibc's largest dynamic mmap threshold (32 MiB)
 
 
-def _faults(rounds: int) -> int:
-    """Minor page faults of `rounds` fresh grids, each filled and freed."""
+#: measured in a fresh interpreter: the allocator's state in the test process depends on the
+#: tests before (free heap chunks left resident by a generation serve a 64 MiB grid with no fault)
+_PROBE = """
+import json, resource
+import numpy as np
+from factorlab._kernels.heap import reuse_freed
+from factorlab._kernels.parallel import small_pages
+
+def faults(rounds):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for i in range(rounds):
-        a = np.empty(SHAPE)
+        a = np.empty(GRID)
         a.fill(float(i))
         assert a[-1, -1] == float(i)
         del a
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
+with small_pages():
+    plain = faults(6)
+    with reuse_freed() as applies:
+        reused = faults(6)
+    after = faults(6)
+print(json.dumps([applies, plain, reused, after]))
+""".replace("GRID", repr(SHAPE))
+
 
 def test_reuse_freed_skips_the_faults_of_fresh_grids():
     pages = SHAPE[0] * SHAPE[1] * 8 // 4096  # 16,384 small pages per grid
-    with small_pages():
-        plain = _faults(6)
-        with reuse_freed() as applies:
-            reused = _faults(6)
-        after = _faults(6)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    applies, plain, reused, after = json.loads(done.stdout.strip().splitlines()[-1])
     assert applies
     assert plain >= 5 * pages  # every fresh grid faults its pages in
     assert reused <= 2 * pages  # the first grid faults, the next ones reuse its pages
