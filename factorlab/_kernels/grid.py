@@ -8,6 +8,7 @@ import numpy as np
 from factorlab._kernels.jit import njit
 
 __all__ = [
+    "copy_finite_nb",
     "ffill_rows_nb",
     "finite_without_nb",
     "gather_cells_nb",
@@ -16,6 +17,7 @@ __all__ = [
     "repeated_cell_nb",
     "scatter_cells_nb",
     "usable_cells_nb",
+    "views_repeated_nb",
 ]
 
 
@@ -33,6 +35,50 @@ def nonfinite_to_nan_nb(values):  # pragma: no cover - compiled
                 n_inf += 1
                 values[i] = np.nan
     return n_bad, n_inf
+
+
+@njit(cache=True, nogil=True)
+def copy_finite_nb(src, valid, bit0, out, start):  # pragma: no cover - compiled
+    """``out[start:start + len(src)] = src`` (1-d float64) with every null, NaN and infinite
+    value as NaN, in one pass; returns ``(non-finite values, infinite values)``, nulls counted
+    as non-finite: the copy and the counts of :func:`nonfinite_to_nan_nb` without a second pass.
+
+    ``valid`` is the Arrow validity bitmap (uint8, bit ``bit0 + i`` set = ``src[i]`` not null;
+    an empty array: no nulls); a null's value is never read. A NaN is copied as it is."""
+    n_bad = 0
+    n_inf = 0
+    masked = valid.shape[0] > 0
+    for i in range(src.shape[0]):
+        if masked:
+            b = bit0 + i
+            if not (valid[b >> 3] >> (b & 7)) & 1:
+                n_bad += 1
+                out[start + i] = np.nan
+                continue
+        v = src[i]
+        if not np.isfinite(v):
+            n_bad += 1
+            if np.isinf(v):
+                n_inf += 1
+                v = np.nan
+        out[start + i] = v
+    return n_bad, n_inf
+
+
+@njit(cache=True, nogil=True)
+def views_repeated_nb(views, head, start):  # pragma: no cover - compiled
+    """Does every row ``i`` of ``views`` equal ``head[(start + i) % len(head)]``? Both are
+    (rows, 2) uint64: the 16-byte Arrow string views of a string column (length, then the
+    bytes of a string of at most 12 bytes inline). Stops at the first difference."""
+    n = head.shape[0]
+    k = start % n
+    for i in range(views.shape[0]):
+        if views[i, 0] != head[k, 0] or views[i, 1] != head[k, 1]:
+            return False
+        k += 1
+        if k == n:
+            k = 0
+    return True
 
 
 @njit(cache=True, nogil=True)
