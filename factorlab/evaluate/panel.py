@@ -15,11 +15,11 @@ import polars as pl
 
 from factorlab._kernels.grid import copy_finite_nb, views_repeated_nb
 from factorlab._kernels.parallel import empty
-from factorlab.errors import DtypeError, MissingColumnError
+from factorlab.errors import DtypeError, DuplicateKeyError, MissingColumnError, ParameterError
 from factorlab.frames import as_frame, check_unique_keys
 from factorlab.grid.index import GridIndex
 
-__all__ = ["DensePanel", "GridColumns"]
+__all__ = ["DensePanel", "GridColumns", "RowPlacement"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +50,34 @@ class GridColumns:
     n_off_grid: dict[str, int]
     labels: dict[str, pl.Series] = field(default_factory=dict)
     n_inf: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class RowPlacement:
+    """Where the rows of a long key frame land on a panel's grid (:meth:`DensePanel.place_rows`).
+
+    Computed once for frames that share their (date, asset) rows, e.g. every factor of one pool
+    in a sweep, and passed to :meth:`DensePanel.to_grid` (``placement=``): the dates and assets
+    are then not looked up again for each factor.
+
+    Attributes
+    ----------
+    n_rows:
+        Rows of the key frame.
+    dense:
+        The rows are exactly the grid's cells in (date, asset) order.
+    on_grid, cell:
+        Otherwise: which rows have their date and asset on the grid, and those rows' flat cells.
+    error:
+        A duplicate (date, asset) key found while placing, raised when a column is placed (where
+        :meth:`DensePanel.to_grid` raises it without a placement).
+    """
+
+    n_rows: int
+    dense: bool
+    on_grid: np.ndarray | None = None
+    cell: np.ndarray | None = None
+    error: DuplicateKeyError | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,38 +256,75 @@ class DensePanel:
         date_col: str | None = None,
         asset_col: str | None = None,
         table: str = "factor",
+        placement: RowPlacement | None = None,
     ) -> GridColumns:
         """Place columns of another long frame on this panel's grid, in one pass.
 
         Rows whose date or asset is not on the panel are counted in ``n_off_grid`` and left
         out. ``columns`` must be numeric; ``labels`` may be of any dtype (e.g. an industry): each
         is encoded as the float64 index of its value in its sorted unique non-null values
-        (NaN = null), the values returned in ``GridColumns.labels``.
+        (NaN = null), the values returned in ``GridColumns.labels``. ``placement``: the
+        frame's rows placed once by :meth:`place_rows` (the keys are then not read again).
 
         Raises
         ------
         MissingColumnError, DtypeError, DuplicateKeyError
+        ParameterError
+            ``placement`` is for a frame with another number of rows.
         """
         date_col = self.date_col if date_col is None else date_col
         asset_col = self.asset_col if asset_col is None else asset_col
         data = _select(frame, [date_col, asset_col, *columns, *labels], table, numeric=columns)
+        if placement is not None:
+            if placement.n_rows != data.height:
+                raise ParameterError(
+                    f"`placement` was computed for {placement.n_rows} rows; table `{table}` has "
+                    f"{data.height}: place the rows of this frame with `place_rows`."
+                )
+            return self._grid_columns(data, None, None, columns, labels, table, placement=placement)
         days = _date_days(data.get_column(date_col), table, date_col)
         assets = _asset_series(data.get_column(asset_col), table, asset_col)
         return self._grid_columns(data, days, assets, columns, labels, table)
 
+    def place_rows(
+        self,
+        frame: pl.DataFrame,
+        *,
+        date_col: str | None = None,
+        asset_col: str | None = None,
+        table: str = "factor",
+    ) -> RowPlacement:
+        """The :class:`RowPlacement` of the rows of the eager `frame` (its key columns), to pass
+        to :meth:`to_grid` for every frame with the same rows in the same order.
+
+        Raises
+        ------
+        MissingColumnError, DtypeError
+            A key column is absent or of the wrong dtype (a duplicate key is kept in
+            ``RowPlacement.error`` and raised by :meth:`to_grid`).
+        """
+        date_col = self.date_col if date_col is None else date_col
+        asset_col = self.asset_col if asset_col is None else asset_col
+        data = _select(frame, [date_col, asset_col], table, numeric=())
+        days = _date_days(data.get_column(date_col), table, date_col)
+        assets = _asset_series(data.get_column(asset_col), table, asset_col)
+        return self._placement(data, days, assets, table)
+
     def _grid_columns(
         self,
         data: pl.DataFrame,
-        days: np.ndarray,
-        assets: pl.Series,
+        days: np.ndarray | None,
+        assets: pl.Series | None,
         columns: Sequence[str],
         labels: Sequence[str],
         table: str,
         *,
         dense: bool | None = None,
+        placement: RowPlacement | None = None,
     ) -> GridColumns:
-        if dense is None:
-            dense = _is_dense_layout(days, assets, self.dates.to_physical().to_numpy(), self.assets)
+        if placement is None:
+            placement = self._placement(data, days, assets, table, dense=dense)
+        dense = placement.dense
         uniques: dict[str, pl.Series] = {}
         codes = []
         rows: dict[str, np.ndarray] = {}  # labels fixed per asset on a dense grid: one row
@@ -274,7 +339,7 @@ class DensePanel:
         if codes:
             data = data.with_columns(codes)
         placed = [c for c in (*columns, *labels) if c not in rows]
-        grids = self._place(data, days, assets, placed, table, dense=dense)
+        grids = self._place(data, placed, placement)
         if rows:
             grids = self._with_label_rows(grids, rows, [*columns, *labels])
         grids.labels.update(uniques)
@@ -327,26 +392,48 @@ class DensePanel:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _place(
+    def _placement(
         self,
         data: pl.DataFrame,
         days: np.ndarray,
         assets: pl.Series,
-        columns: Sequence[str],
         table: str,
         *,
         dense: bool | None = None,
+    ) -> RowPlacement:
+        """Where the rows of ``data`` (keys first) land; ``dense`` skips the layout check."""
+        n_rows = data.height
+        if dense is None:
+            dense = _is_dense_layout(days, assets, self.dates.to_physical().to_numpy(), self.assets)
+        if dense:
+            return RowPlacement(n_rows, True)
+        rows = self.index.date_rows(days)
+        cols = self.index.asset_cols(assets)
+        on_grid = (rows >= 0) & (cols >= 0)
+        cell = rows[on_grid] * self.shape[1] + cols[on_grid]
+        keys = data.select(data.columns[:2])
+        try:
+            if cell.size:
+                self._check_unique(cell, keys.filter(pl.Series(on_grid)), table)
+            if cell.size < n_rows:  # rows off the grid (usually few): duplicates there too
+                check_unique_keys(keys.filter(~pl.Series(on_grid)), keys.columns, table=table)
+        except DuplicateKeyError as exc:
+            return RowPlacement(n_rows, False, on_grid, cell, exc)
+        return RowPlacement(n_rows, False, on_grid, cell)
+
+    def _place(
+        self, data: pl.DataFrame, columns: Sequence[str], placement: RowPlacement
     ) -> GridColumns:
-        """Scatter ``columns`` of ``data`` onto the grid; ``dense`` skips the layout check."""
+        """Scatter ``columns`` of ``data`` onto the grid at the rows' `placement`."""
+        if placement.error is not None:
+            raise placement.error
         n_dates, n_assets = self.shape
         n_rows = data.height
         values: dict[str, np.ndarray] = {}
         n_null: dict[str, int] = {}
         n_off: dict[str, int] = {}
         n_inf: dict[str, int] = {}
-        if dense is None:
-            dense = _is_dense_layout(days, assets, self.dates.to_physical().to_numpy(), self.assets)
-        if dense:
+        if placement.dense:
             for name in columns:
                 grid, bad, inf = _float_grid(data.get_column(name), (n_dates, n_assets))
                 n_null[name] = bad
@@ -354,14 +441,7 @@ class DensePanel:
                 n_off[name] = 0
                 values[name] = grid
             return GridColumns(values, n_rows, n_null, n_off, n_inf=n_inf)
-        rows = self.index.date_rows(days)
-        cols = self.index.asset_cols(assets)
-        on_grid = (rows >= 0) & (cols >= 0)
-        cell = rows[on_grid] * n_assets + cols[on_grid]
-        if cell.size:
-            self._check_unique(cell, data.filter(pl.Series(on_grid)), table)
-        if cell.size < n_rows:  # rows off the grid (usually few): duplicates there too
-            check_unique_keys(data.filter(~pl.Series(on_grid)), data.columns[:2], table=table)
+        on_grid, cell = placement.on_grid, placement.cell
         for name in columns:
             col = _as_float(data.get_column(name))
             finite = np.isfinite(col)

@@ -120,3 +120,53 @@ def test_string_views_prove_only_what_they_can() -> None:
     assert not _views_repeated(nulls, nulls.head(3))
     assert _is_repeated(nulls, nulls.head(3))
     assert not _views_repeated(pl.Series("a", [1, 2] * 3), pl.Series("a", [1, 2]))
+
+
+def _sparse_factor(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every other row of `frame` plus one row off the price grid (an unknown asset)."""
+    rows = frame.select("date", "asset", "factor").gather_every(2)
+    off = pl.DataFrame(
+        {"date": [dt.date(2024, 1, 2)], "asset": ["ZZZ"], "factor": [1.5]},
+        schema=rows.schema,
+    )
+    return pl.concat([rows, off])
+
+
+def test_rows_placed_once_give_the_grid_of_to_grid() -> None:
+    frame = _frame(SHORT, ["x"] * N_ASSETS)
+    panel = DensePanel.from_frame(frame, columns=["close"])
+    factor = _sparse_factor(frame)
+    placement = panel.place_rows(factor.select("date", "asset"))
+    assert not placement.dense and placement.error is None
+    placed = panel.to_grid(factor, ["factor"], placement=placement)
+    plain = panel.to_grid(factor, ["factor"])
+    np.testing.assert_array_equal(placed.values["factor"], plain.values["factor"])
+    assert (placed.n_null, placed.n_inf, placed.n_off_grid, placed.n_rows) == (
+        plain.n_null,
+        plain.n_inf,
+        plain.n_off_grid,
+        plain.n_rows,
+    )
+    assert placed.n_off_grid["factor"] == 1
+    dense = panel.place_rows(frame)
+    assert dense.dense
+    np.testing.assert_array_equal(
+        panel.to_grid(frame, ["factor"], placement=dense).values["factor"],
+        _expected(frame, "factor"),
+    )
+
+
+def test_a_placement_of_other_rows_or_with_a_duplicate_key_raises() -> None:
+    from factorlab.errors import DuplicateKeyError, ParameterError
+
+    frame = _frame(SHORT, ["x"] * N_ASSETS)
+    panel = DensePanel.from_frame(frame, columns=["close"])
+    factor = _sparse_factor(frame)
+    placement = panel.place_rows(factor)
+    with pytest.raises(ParameterError, match="place_rows"):
+        panel.to_grid(factor.head(3), ["factor"], placement=placement)
+    twice = pl.concat([factor, factor.head(1)])
+    kept = panel.place_rows(twice)  # the duplicate is raised where the column is placed
+    assert isinstance(kept.error, DuplicateKeyError)
+    with pytest.raises(DuplicateKeyError, match="duplicate"):
+        panel.to_grid(twice, ["factor"], placement=kept)
