@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import fill_prices_nb, forward_returns_nb
+from factorlab._kernels.grid import all_finite_nb
 from factorlab._kernels.rank import row_order
 from factorlab._kernels.returns import forward_returns_many_nb
 from factorlab.errors import (
@@ -67,10 +68,7 @@ class ForwardReturns:
     def all_finite(self) -> np.ndarray:
         """Cells whose return is finite for every horizon (alphalens' clean-row rule)."""
         if "all_finite" not in self._cache:
-            ok = np.ones(self.panel.shape, bool)
-            for h in self.horizons:
-                ok &= np.isfinite(self.grids[h])
-            self._cache["all_finite"] = ok
+            self._cache["all_finite"] = all_finite_nb([self.grids[h] for h in self.horizons])
         return self._cache["all_finite"]
 
     def to_frame(self) -> pl.DataFrame:

@@ -472,7 +472,8 @@ def _usable_cells(
     usable, group_null, returns_null = usable_cells_nb(
         values, _NO_GROUPS if groups is None else groups, forward.all_finite(), need_returns
     )
-    by_horizon = {h: int(finite_without_nb(values, forward.grids[h])) for h in forward.horizons}
+    missing = finite_without_nb(values, [forward.grids[h] for h in forward.horizons])
+    by_horizon = dict(zip(forward.horizons, missing, strict=True))
     return _UsableCells(
         usable, groups, int(group_null), int(returns_null) if need_returns else 0, by_horizon
     )
