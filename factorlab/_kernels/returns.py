@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from factorlab._kernels.jit import njit
-from factorlab._kernels.parallel import empty, split_rows
+from factorlab._kernels.parallel import empty, map_row_blocks, split_rows
 
 __all__ = [
     "factor_returns_nb",
     "fill_prices_nb",
+    "forward_returns_many_nb",
     "forward_returns_nb",
     "quantile_mean_returns_nb",
 ]
@@ -47,21 +48,31 @@ def forward_returns_nb(prices, horizon, offset):
     wide date x asset frame (pandas computes ``x / x.shift(p) - 1``); ``offset=1`` starts at the
     next row (next open / next VWAP entry).
     """
-    out = empty(prices.shape)
-    _forward_returns_nb(prices, horizon, offset, out)
-    return out
+    return forward_returns_many_nb(prices, (horizon,), offset)[0]
+
+
+def forward_returns_many_nb(prices, horizons, offset):
+    """:func:`forward_returns_nb` for each of ``horizons``: a list of grids, every horizon cut
+    into blocks of rows on the threads (:func:`factorlab._kernels.parallel.map_row_blocks`)."""
+    outs = [empty(prices.shape) for _ in horizons]
+
+    def run(k, lo, hi):
+        _forward_returns_nb(prices, horizons[k], offset, outs[k], lo, hi)
+
+    map_row_blocks(run, range(len(horizons)), prices.shape[0], prices.size)
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def _forward_returns_nb(prices, horizon, offset, out):
-    """:func:`forward_returns_nb` into ``out``."""
+def _forward_returns_nb(prices, horizon, offset, out, lo, hi):
+    """Rows ``lo:hi`` of :func:`forward_returns_nb` into ``out``."""
     n_rows, n_cols = prices.shape
     n_valid = max(0, n_rows - offset - horizon)
-    for t in range(n_valid):
+    for t in range(lo, min(hi, n_valid)):
         start = t + offset
         for j in range(n_cols):
             out[t, j] = prices[start + horizon, j] / prices[start, j] - 1.0
-    for t in range(n_valid, n_rows):
+    for t in range(max(lo, n_valid), hi):
         for j in range(n_cols):
             out[t, j] = np.nan
 

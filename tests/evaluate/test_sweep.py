@@ -144,3 +144,32 @@ def test_default_entry_is_next_open_and_needs_the_open_price(frame):
     with_open = frame.with_columns(open=pl.col("close"))
     res = evaluate(with_open, ["factor"], horizons=(1,))
     assert res.summary.height == 1
+
+
+def test_pool_rows_found_once_and_again_when_a_batch_comes_in_another_order(
+    frame, pools, monkeypatch
+):
+    """The pools' rows and their grid placement are found on the first batch and reused;
+    a batch whose rows come in another order has them found again: the same frames."""
+    from polars.testing import assert_frame_equal
+
+    from factorlab.evaluate import sweep
+
+    names = ["factor", "factor2", "noise"]
+    kw = {"pools": pools, "horizons": (1, 5), "entry": "close", "workers": 1, "progress": None}
+    one_batch = evaluate(frame, names, batch_size=3, **kw)
+    per_factor = evaluate(frame, names, batch_size=1, **kw)
+    batch = sweep._factor_batch
+    calls = []
+
+    def reversed_after_the_first(lf, *args):
+        calls.append(1)
+        out = batch(lf, *args)
+        return out if len(calls) == 1 else out.reverse()
+
+    monkeypatch.setattr(sweep, "_factor_batch", reversed_after_the_first)
+    shuffled = evaluate(frame, names, batch_size=1, **kw)
+    assert len(calls) == 3
+    for got in (per_factor, shuffled):
+        for table in ("summary", "ic", "quantile_returns", "drops"):
+            assert_frame_equal(getattr(got, table), getattr(one_batch, table), check_exact=True)
