@@ -9,10 +9,10 @@ and each day's burst is read back as D_t - 0.98 D_{t-1}."""
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 import pytest
 
+from factorlab.calendar import sessions
 from factorlab.datasets import CALIBRATED, PLANTED, PRESETS, synthetic_market
 from factorlab.datasets.synthetic import ALLOCATION_SPEED, BLOCK_RATE, BLOCK_SIZE, Strengths
 
@@ -28,9 +28,7 @@ def _market(tmp_path, name, **kw):
 def _bursts(base, blocks) -> pl.DataFrame:
     """Per stock-day on which the stock traded northbound: the burst read back (in shares and
     in yuan) and the day's median holding value of the market without bursts."""
-    nb_days = pl.Series(
-        "date", __import__("factorlab").calendar.sessions("northbound").to_list(), dtype=pl.Date
-    )
+    nb_days = sessions("northbound")
     px = base.prices.select("date", "asset", "close", "volume", "total_shares").collect()
     a = base.northbound_truth.collect()
     b = blocks.northbound_truth.collect()
@@ -42,7 +40,8 @@ def _bursts(base, blocks) -> pl.DataFrame:
         .with_columns(d=(pl.col("s1") - pl.col("s0")) / pl.col("total_shares"))
         .with_columns(prev=pl.col("d").shift(1).over("asset"))
         .with_columns(
-            burst=(pl.col("d") - (1.0 - ALLOCATION_SPEED) * pl.col("prev")) * pl.col("total_shares"),
+            burst=(pl.col("d") - (1.0 - ALLOCATION_SPEED) * pl.col("prev"))
+            * pl.col("total_shares"),
             v0=pl.col("s0") * pl.col("close"),
         )
     )

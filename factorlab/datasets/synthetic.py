@@ -246,16 +246,17 @@ class Strengths:
       caps turn over more).
     - ``allocation_speed``: how fast allocation holdings move to their target
       (``ALLOCATION_SPEED`` of the way a day at 1), in (0, ``MAX_ALLOCATION_SPEED``].
-    - ``block_trades``: heavy-tailed single-stock bursts of trading money (block trades,
-      single-stock news): on a share ``BLOCK_RATE`` of stock-days its holding jumps by a
-      Student-t (``BLOCK_DF`` degrees of freedom) draw times ``BLOCK_SIZE`` x `block_trades`
-      x the day's median holding value, in yuan (about the same size in every stock), capped
-      at ``MAX_BLOCK`` of the stock's holding, then unwinds at trading money's speed. Relative
-      to a small holding a burst is large: the sum of the small holdings' yuan flows (the
-      stocks still printed after the disclosure change, what seed 002's naive baseline reads)
-      is drowned by their bursts, while their typical relative move still carries the
-      market-wide part (seed 002: the naive's R² ≈ 0; docs/estimation.md §4). At 0 (planted)
-      there are no bursts.
+    - ``block_trades``: heavy-tailed single-stock bursts of allocation money (block trades,
+      an index inclusion, a single-stock view): on a share ``BLOCK_RATE`` of stock-days its
+      holding jumps by a Student-t (``BLOCK_DF`` degrees of freedom) draw times
+      ``BLOCK_SIZE`` x `block_trades` x the day's median holding value, in yuan (about the
+      same size in every stock), capped at ``MAX_BLOCK`` of the stock's holding, and then
+      unwinds at allocation money's speed (``ALLOCATION_SPEED``: the burst is a holding, kept
+      for weeks, not a round trip). Relative to a small holding a burst is large: the sum of
+      the small holdings' yuan flows (the stocks still printed after the disclosure change,
+      what seed 002's naive baseline reads) fills with bursts, while their typical relative
+      move still carries the market-wide part (docs/estimation.md §4). At 0 (planted and
+      calibrated) there are no bursts; docs/estimation.md §4 says why it is not calibrated.
     """
 
     selection: float = 1.0
@@ -1107,8 +1108,8 @@ def _block_trades(
     s: Strengths,
     rh: np.random.Generator,
 ) -> np.ndarray | None:
-    """Trading money's single-stock bursts (``Strengths.block_trades``) in the units of its
-    daily noise (a multiple of the trading target): on a share ``BLOCK_RATE`` of stock-days the
+    """Allocation money's single-stock bursts (``Strengths.block_trades``) in the units of its
+    daily noise (a multiple of the allocation target): on a share ``BLOCK_RATE`` of stock-days the
     holding jumps by ``BLOCK_SIZE x strength x t x median / holding value`` of the target
     holding (t Student-t; a burst of about the same yuan in every stock, capped at
     ``MAX_BLOCK`` of the holding), holding values from the targets at that day's market cap.

@@ -25,9 +25,9 @@ from factorlab.progress import reports_progress
 from factorlab.typing import ProgressOption
 
 __all__ = [
+    "LOSSES",
     "EstimateParams",
     "HoldingsEstimate",
-    "LOSSES",
     "Step1Loss",
     "TotalValue",
     "estimate_holdings",
