@@ -57,7 +57,8 @@ def test_step1_losses_by_hand():
 def test_estimator_beats_the_naive_on_every_metric_with_bursts(seed):
     """`default` (calibrated strengths, change 2023-01-01) with block_trades = 5: the estimator
     ahead of the naive on all eight metrics (docs/estimation.md §4, measured margins in
-    comments as seed 20240816 / seed 2; seeds 1 and 3 in the doc). The thin ones are said so:
+    comments as seed 20240816 / seed 2; seeds 1 and 3, where it does not hold on every metric,
+    in the doc). The thin ones are said so:
     the weights never separate the two by more than 0.005 at any burst size."""
     m = synthetic_market(
         preset="default",
