@@ -196,9 +196,15 @@ class Executor:
 def _call(fn: Callable[..., Any], *args: Any) -> Any:
     """The Ray task: ``fn(*args)`` (the object-store references among `args` arrive resolved).
     A task holds one CPU, so its kernels run on one thread (``FACTORLAB_THREADS``, unless the
-    cluster's environment sets it)."""
-    os.environ.setdefault("FACTORLAB_THREADS", "1")
-    return fn(*args)
+    cluster's environment sets it) for the task's duration: a worker process that runs other
+    code after it gets its environment back."""
+    if "FACTORLAB_THREADS" in os.environ:
+        return fn(*args)
+    os.environ["FACTORLAB_THREADS"] = "1"
+    try:
+        return fn(*args)
+    finally:
+        os.environ.pop("FACTORLAB_THREADS", None)
 
 
 def _import_ray() -> Any:

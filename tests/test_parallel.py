@@ -5,6 +5,7 @@ does not import Ray."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -185,3 +186,16 @@ def test_factor_sweep_on_threads_equals_the_serial_run(small_market):
     serial = factor_sweep(small_market, workers=1, **kw)
     assert serial.select("window", "every").rows()[::2] == [(10, 1), (10, 2), (20, 1), (20, 2)]
     assert_frame_equal(factor_sweep(small_market, workers=2, **kw), serial, check_exact=True)
+
+
+def test_a_ray_task_runs_on_one_thread_and_gives_the_environment_back(monkeypatch):
+    from factorlab._kernels.parallel import n_threads
+    from factorlab.parallel import _call
+
+    monkeypatch.delenv("FACTORLAB_THREADS", raising=False)
+    assert _call(n_threads) == 1
+    assert "FACTORLAB_THREADS" not in os.environ
+    # a cluster that sets the count keeps it, during and after the task
+    monkeypatch.setenv("FACTORLAB_THREADS", "3")
+    assert _call(n_threads) == 3
+    assert os.environ["FACTORLAB_THREADS"] == "3"

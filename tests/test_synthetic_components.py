@@ -168,3 +168,14 @@ def test_presets_default_and_large_are_calibrated_small_is_planted():
     # an override on a preset replaces the calibrated value
     assert preset_params("default", selection=0.0).strengths.selection == 0.0
     assert preset_params("default", selection=0.0).strengths.quality == CALIBRATED["quality"]
+
+
+@pytest.mark.parametrize("make", [Strengths.planted, Strengths.calibrated])
+def test_a_strength_that_does_not_exist_is_a_parameter_error(make):
+    from factorlab.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"unknown strength\(s\) \['selectoin'\].*'selection'"):
+        make(selectoin=0.5)
+    with pytest.raises(ParameterError, match="`selection` must be a finite number >= 0"):
+        make(selection=-1.0)
+    assert make(selection=0.5).selection == 0.5

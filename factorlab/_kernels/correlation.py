@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from factorlab._kernels.jit import njit
-from factorlab._kernels.parallel import split_rows
+from factorlab._kernels.parallel import map_row_blocks, split_rows
 from factorlab._kernels.rank import row_average_ranks_nb, sort_row_nb
 
-__all__ = ["ic_rows_nb", "rank_autocorrelation_nb", "row_pearson_nb"]
+__all__ = ["ic_rows_nb", "rank_autocorrelation_nb", "rank_autocorrelations_nb", "row_pearson_nb"]
 
 
 @njit(cache=True, nogil=True)
@@ -181,18 +181,31 @@ def rank_autocorrelation_nb(ranks, lag):
     on both dates, ranks not recomputed on the overlap. NaN for the first ``lag`` rows, with fewer
     than 2 common assets, or zero variance.
     """
-    out = np.empty(ranks.shape[0])
-    _rank_autocorrelation_nb(ranks, lag, out, np.empty(ranks.shape[1], np.bool_))
-    return out
+    return rank_autocorrelations_nb(ranks, (lag,))[0]
+
+
+def rank_autocorrelations_nb(ranks, lags):
+    """:func:`rank_autocorrelation_nb` for each of ``lags``: a list of (n_dates,) arrays, every
+    lag cut into blocks of rows on the threads
+    (:func:`factorlab._kernels.parallel.map_row_blocks`)."""
+    outs = [np.empty(ranks.shape[0]) for _ in lags]
+
+    def run(k, lo, hi):
+        use = np.empty(ranks.shape[1], np.bool_)
+        _rank_autocorrelation_nb(ranks, lags[k], outs[k], use, lo, hi)
+
+    map_row_blocks(run, range(len(lags)), ranks.shape[0], ranks.size)
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def _rank_autocorrelation_nb(ranks, lag, out, use):
-    """:func:`rank_autocorrelation_nb` into ``out``; ``use`` is bool scratch of a row."""
-    n_rows, n_cols = ranks.shape
-    for t in range(min(lag, n_rows)):
+def _rank_autocorrelation_nb(ranks, lag, out, use, lo, hi):
+    """Rows ``lo:hi`` of :func:`rank_autocorrelation_nb` into ``out``; ``use`` is bool scratch
+    of a row."""
+    n_cols = ranks.shape[1]
+    for t in range(lo, min(lag, hi)):
         out[t] = np.nan
-    for t in range(lag, n_rows):
+    for t in range(max(lag, lo), hi):
         for j in range(n_cols):
             use[j] = ranks[t, j] == ranks[t, j] and ranks[t - lag, j] == ranks[t - lag, j]
         out[t] = row_pearson_nb(ranks[t], ranks[t - lag], use)

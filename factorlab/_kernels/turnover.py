@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from factorlab._kernels.jit import njit
+from factorlab._kernels.parallel import map_row_blocks
 
-__all__ = ["quantile_turnover_nb"]
+__all__ = ["quantile_turnover_nb", "quantile_turnovers_nb"]
 
 
 def quantile_turnover_nb(quantile, n_quantiles, lag):
@@ -17,27 +18,39 @@ def quantile_turnover_nb(quantile, n_quantiles, lag):
     its date grid: NaN when ``S_t`` or ``S_{t-lag}`` is empty, and for the first ``lag`` rows.
     Returns (n_dates, n_quantiles) float64.
     """
+    return quantile_turnovers_nb(quantile, n_quantiles, (lag,))[0]
+
+
+def quantile_turnovers_nb(quantile, n_quantiles, lags):
+    """:func:`quantile_turnover_nb` for each of ``lags``: a list of grids, every lag cut into
+    blocks of rows on the threads (:func:`factorlab._kernels.parallel.map_row_blocks`)."""
     n_rows = quantile.shape[0]
-    size = np.zeros((n_rows, n_quantiles), np.int64)
-    new = np.zeros((n_rows, n_quantiles), np.int64)
-    out = np.empty((n_rows, n_quantiles))
-    _quantile_turnover_nb(quantile, n_quantiles, lag, size, new, out)
-    return out
+    outs = [np.empty((n_rows, n_quantiles)) for _ in lags]
+
+    def run(k, lo, hi):
+        _quantile_turnover_nb(quantile, n_quantiles, lags[k], outs[k], lo, hi)
+
+    map_row_blocks(run, range(len(lags)), n_rows, quantile.size)
+    return outs
 
 
 @njit(cache=True, nogil=True)
-def _quantile_turnover_nb(quantile, n_quantiles, lag, size, new, out):
-    """:func:`quantile_turnover_nb` into ``out``; ``size`` / ``new`` are zeroed int64 counts."""
-    n_rows, n_cols = quantile.shape
-    for t in range(n_rows):
+def _quantile_turnover_nb(quantile, n_quantiles, lag, out, lo, hi):
+    """Rows ``lo:hi`` of :func:`quantile_turnover_nb` into ``out``: the counts of rows
+    ``lo - lag`` to ``hi`` in the block's own scratch."""
+    n_cols = quantile.shape[1]
+    first = max(0, lo - lag)
+    size = np.zeros((hi - first, n_quantiles), np.int64)
+    new = np.zeros((hi - first, n_quantiles), np.int64)
+    for t in range(first, hi):
         for j in range(n_cols):
             q = quantile[t, j]
             if q > 0:
-                size[t, q - 1] += 1
-                if t >= lag and quantile[t - lag, j] != q:
-                    new[t, q - 1] += 1
-    for t in range(n_rows):
+                size[t - first, q - 1] += 1
+                if t >= lo and t >= lag and quantile[t - lag, j] != q:
+                    new[t - first, q - 1] += 1
+    for t in range(lo, hi):
         for q in range(n_quantiles):
             out[t, q] = np.nan
-            if t >= lag and size[t, q] > 0 and size[t - lag, q] > 0:
-                out[t, q] = new[t, q] / size[t, q]
+            if t >= lag and size[t - first, q] > 0 and size[t - lag - first, q] > 0:
+                out[t, q] = new[t - first, q] / size[t - first, q]

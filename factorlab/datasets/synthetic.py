@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import polars as pl
@@ -291,14 +291,37 @@ class Strengths:
         400-stock market recovers every planted effect with margin. The presets ``default`` and
         ``large`` use the weaker, realistic :meth:`calibrated` strengths instead; a test that
         recovers a planted effect asks for these explicitly (``PLANTED``), so the presets'
-        strengths can move without thinning the tests."""
-        return cls(**overrides)
+        strengths can move without thinning the tests.
+
+        Raises
+        ------
+        ParameterError
+            An override names no strength, or its value is out of range.
+        """
+        return cls(**_known_strengths(overrides))
 
     @classmethod
     def calibrated(cls, **overrides: float) -> Strengths:
         """The strengths of the ``default`` and ``large`` presets: the planted effects at the
-        size the handbook measures on the real market (docs/calibration.md)."""
-        return cls(**{**CALIBRATED, **overrides})
+        size the handbook measures on the real market (docs/calibration.md).
+
+        Raises
+        ------
+        ParameterError
+            An override names no strength, or its value is out of range.
+        """
+        return cls(**{**CALIBRATED, **_known_strengths(overrides)})
+
+
+def _known_strengths(overrides: dict[str, float]) -> dict[str, float]:
+    """`overrides`, checked to name strengths only (a clear error, not a TypeError)."""
+    names = {f.name for f in fields(Strengths)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ParameterError(
+            f"unknown strength(s) {unknown}; the strengths are {sorted(names)}."
+        )
+    return overrides
 
 
 #: The planted-effect tests' strengths as keyword arguments of ``synthetic_market``.

@@ -14,8 +14,9 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels import fill_prices_nb, forward_returns_nb
-from factorlab._kernels.parallel import map_threads
+from factorlab._kernels.grid import all_finite_nb
 from factorlab._kernels.rank import row_order
+from factorlab._kernels.returns import forward_returns_many_nb, price_faults_nb
 from factorlab.errors import (
     MAX_EXAMPLES,
     CalendarError,
@@ -67,10 +68,7 @@ class ForwardReturns:
     def all_finite(self) -> np.ndarray:
         """Cells whose return is finite for every horizon (alphalens' clean-row rule)."""
         if "all_finite" not in self._cache:
-            ok = np.ones(self.panel.shape, bool)
-            for h in self.horizons:
-                ok &= np.isfinite(self.grids[h])
-            self._cache["all_finite"] = ok
+            self._cache["all_finite"] = all_finite_nb([self.grids[h] for h in self.horizons])
         return self._cache["all_finite"]
 
     def to_frame(self) -> pl.DataFrame:
@@ -170,12 +168,14 @@ def forward_returns(
             column=column,
         )
     prices = np.ascontiguousarray(panel.fields[column])
-    check_positive_grid(panel, prices, column)
-    if fill != "none" and np.isnan(prices).any():
+    n_bad, n_nan = price_faults_nb(prices)
+    if n_bad:
+        check_positive_grid(panel, prices, column)
+    if fill != "none" and n_nan:
         prices = fill_prices_nb(prices, fill == "ffill")
     offset = _ENTRY_OFFSET[entry]
     if cumulative:
-        per_h = map_threads(lambda h: forward_returns_nb(prices, h, offset), horizons, prices.size)
+        per_h = forward_returns_many_nb(prices, horizons, offset)
         grids = dict(zip(horizons, per_h, strict=True))
     else:
         one = forward_returns_nb(prices, 1, offset)

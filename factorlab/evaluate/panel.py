@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from factorlab._kernels.grid import nonfinite_to_nan_nb
-from factorlab.errors import DtypeError, MissingColumnError
+from factorlab._kernels.grid import copy_finite_nb, views_repeated_nb
+from factorlab._kernels.parallel import empty
+from factorlab.errors import DtypeError, DuplicateKeyError, MissingColumnError, ParameterError
 from factorlab.frames import as_frame, check_unique_keys
 from factorlab.grid.index import GridIndex
 
-__all__ = ["DensePanel", "GridColumns"]
+__all__ = ["DensePanel", "GridColumns", "RowPlacement"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,6 +50,34 @@ class GridColumns:
     n_off_grid: dict[str, int]
     labels: dict[str, pl.Series] = field(default_factory=dict)
     n_inf: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class RowPlacement:
+    """Where the rows of a long key frame land on a panel's grid (:meth:`DensePanel.place_rows`).
+
+    Computed once for frames that share their (date, asset) rows, e.g. every factor of one pool
+    in a sweep, and passed to :meth:`DensePanel.to_grid` (``placement=``): the dates and assets
+    are then not looked up again for each factor.
+
+    Attributes
+    ----------
+    n_rows:
+        Rows of the key frame.
+    dense:
+        The rows are exactly the grid's cells in (date, asset) order.
+    on_grid, cell:
+        Otherwise: which rows have their date and asset on the grid, and those rows' flat cells.
+    error:
+        A duplicate (date, asset) key found while placing, raised when a column is placed (where
+        :meth:`DensePanel.to_grid` raises it without a placement).
+    """
+
+    n_rows: int
+    dense: bool
+    on_grid: np.ndarray | None = None
+    cell: np.ndarray | None = None
+    error: DuplicateKeyError | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,50 +256,111 @@ class DensePanel:
         date_col: str | None = None,
         asset_col: str | None = None,
         table: str = "factor",
+        placement: RowPlacement | None = None,
     ) -> GridColumns:
         """Place columns of another long frame on this panel's grid, in one pass.
 
         Rows whose date or asset is not on the panel are counted in ``n_off_grid`` and left
         out. ``columns`` must be numeric; ``labels`` may be of any dtype (e.g. an industry): each
         is encoded as the float64 index of its value in its sorted unique non-null values
-        (NaN = null), the values returned in ``GridColumns.labels``.
+        (NaN = null), the values returned in ``GridColumns.labels``. ``placement``: the
+        frame's rows placed once by :meth:`place_rows` (the keys are then not read again).
 
         Raises
         ------
         MissingColumnError, DtypeError, DuplicateKeyError
+        ParameterError
+            ``placement`` is for a frame with another number of rows.
         """
         date_col = self.date_col if date_col is None else date_col
         asset_col = self.asset_col if asset_col is None else asset_col
         data = _select(frame, [date_col, asset_col, *columns, *labels], table, numeric=columns)
+        if placement is not None:
+            if placement.n_rows != data.height:
+                raise ParameterError(
+                    f"`placement` was computed for {placement.n_rows} rows; table `{table}` has "
+                    f"{data.height}: place the rows of this frame with `place_rows`."
+                )
+            return self._grid_columns(data, None, None, columns, labels, table, placement=placement)
         days = _date_days(data.get_column(date_col), table, date_col)
         assets = _asset_series(data.get_column(asset_col), table, asset_col)
         return self._grid_columns(data, days, assets, columns, labels, table)
 
+    def place_rows(
+        self,
+        frame: pl.DataFrame,
+        *,
+        date_col: str | None = None,
+        asset_col: str | None = None,
+        table: str = "factor",
+    ) -> RowPlacement:
+        """The :class:`RowPlacement` of the rows of the eager `frame` (its key columns), to pass
+        to :meth:`to_grid` for every frame with the same rows in the same order.
+
+        Raises
+        ------
+        MissingColumnError, DtypeError
+            A key column is absent or of the wrong dtype (a duplicate key is kept in
+            ``RowPlacement.error`` and raised by :meth:`to_grid`).
+        """
+        date_col = self.date_col if date_col is None else date_col
+        asset_col = self.asset_col if asset_col is None else asset_col
+        data = _select(frame, [date_col, asset_col], table, numeric=())
+        days = _date_days(data.get_column(date_col), table, date_col)
+        assets = _asset_series(data.get_column(asset_col), table, asset_col)
+        return self._placement(data, days, assets, table)
+
     def _grid_columns(
         self,
         data: pl.DataFrame,
-        days: np.ndarray,
-        assets: pl.Series,
+        days: np.ndarray | None,
+        assets: pl.Series | None,
         columns: Sequence[str],
         labels: Sequence[str],
         table: str,
         *,
         dense: bool | None = None,
+        placement: RowPlacement | None = None,
     ) -> GridColumns:
-        if dense is None:
-            dense = _is_dense_layout(days, assets, self.dates.to_physical().to_numpy(), self.assets)
+        if placement is None:
+            placement = self._placement(data, days, assets, table, dense=dense)
+        dense = placement.dense
         uniques: dict[str, pl.Series] = {}
         codes = []
+        rows: dict[str, np.ndarray] = {}  # labels fixed per asset on a dense grid: one row
         for name in labels:
             values = data.get_column(name)
             per_asset = self.shape[1] if dense else 0
             uniques[name], code = _encode_labels(values, repeated_every=per_asset)
-            codes.append(code)
+            if isinstance(code, np.ndarray):
+                rows[name] = code
+            else:
+                codes.append(code)
         if codes:
             data = data.with_columns(codes)
-        grids = self._place(data, days, assets, [*columns, *labels], table, dense=dense)
+        placed = [c for c in (*columns, *labels) if c not in rows]
+        grids = self._place(data, placed, placement)
+        if rows:
+            grids = self._with_label_rows(grids, rows, [*columns, *labels])
         grids.labels.update(uniques)
         return grids
+
+    def _with_label_rows(
+        self, grids: GridColumns, rows: Mapping[str, np.ndarray], order: Sequence[str]
+    ) -> GridColumns:
+        """`grids` plus each label's code row repeated on every date (the dense grid of a label
+        fixed per asset: the same codes and counts as placing the tiled column, in one write)."""
+        n_dates = self.shape[0]
+        for name, row in rows.items():
+            grid = empty(self.shape)
+            grid[:] = row
+            grids.values[name] = grid
+            grids.n_null[name] = int(np.isnan(row).sum()) * n_dates
+            grids.n_inf[name] = 0
+            grids.n_off_grid[name] = 0
+        keyed = (grids.values, grids.n_null, grids.n_off_grid, grids.n_inf)
+        values, n_null, n_off, n_inf = ({k: d[k] for k in order} for d in keyed)
+        return GridColumns(values, grids.n_rows, n_null, n_off, grids.labels, n_inf)
 
     def to_frame(
         self, grids: Mapping[str, np.ndarray], *, drop_missing: bool = True
@@ -302,42 +392,56 @@ class DensePanel:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _place(
+    def _placement(
         self,
         data: pl.DataFrame,
         days: np.ndarray,
         assets: pl.Series,
-        columns: Sequence[str],
         table: str,
         *,
         dense: bool | None = None,
+    ) -> RowPlacement:
+        """Where the rows of ``data`` (keys first) land; ``dense`` skips the layout check."""
+        n_rows = data.height
+        if dense is None:
+            dense = _is_dense_layout(days, assets, self.dates.to_physical().to_numpy(), self.assets)
+        if dense:
+            return RowPlacement(n_rows, True)
+        rows = self.index.date_rows(days)
+        cols = self.index.asset_cols(assets)
+        on_grid = (rows >= 0) & (cols >= 0)
+        cell = rows[on_grid] * self.shape[1] + cols[on_grid]
+        keys = data.select(data.columns[:2])
+        try:
+            if cell.size:
+                self._check_unique(cell, keys.filter(pl.Series(on_grid)), table)
+            if cell.size < n_rows:  # rows off the grid (usually few): duplicates there too
+                check_unique_keys(keys.filter(~pl.Series(on_grid)), keys.columns, table=table)
+        except DuplicateKeyError as exc:
+            return RowPlacement(n_rows, False, on_grid, cell, exc)
+        return RowPlacement(n_rows, False, on_grid, cell)
+
+    def _place(
+        self, data: pl.DataFrame, columns: Sequence[str], placement: RowPlacement
     ) -> GridColumns:
-        """Scatter ``columns`` of ``data`` onto the grid; ``dense`` skips the layout check."""
+        """Scatter ``columns`` of ``data`` onto the grid at the rows' `placement`."""
+        if placement.error is not None:
+            raise placement.error
         n_dates, n_assets = self.shape
         n_rows = data.height
         values: dict[str, np.ndarray] = {}
         n_null: dict[str, int] = {}
         n_off: dict[str, int] = {}
         n_inf: dict[str, int] = {}
-        if dense is None:
-            dense = _is_dense_layout(days, assets, self.dates.to_physical().to_numpy(), self.assets)
-        if dense:
+        if placement.dense:
             for name in columns:
-                col = _as_float(data.get_column(name))
-                bad, inf = nonfinite_to_nan_nb(col)  # one pass: count and set NaN
-                n_null[name] = int(bad)
-                n_inf[name] = int(inf)
+                grid, bad, inf = _float_grid(data.get_column(name), (n_dates, n_assets))
+                n_null[name] = bad
+                n_inf[name] = inf
                 n_off[name] = 0
-                values[name] = col.reshape(n_dates, n_assets)
+                values[name] = grid
             return GridColumns(values, n_rows, n_null, n_off, n_inf=n_inf)
-        rows = self.index.date_rows(days)
-        cols = self.index.asset_cols(assets)
-        on_grid = (rows >= 0) & (cols >= 0)
-        cell = rows[on_grid] * n_assets + cols[on_grid]
-        if cell.size:
-            self._check_unique(cell, data.filter(pl.Series(on_grid)), table)
-        if cell.size < n_rows:  # rows off the grid (usually few): duplicates there too
-            check_unique_keys(data.filter(~pl.Series(on_grid)), data.columns[:2], table=table)
+        on_grid, cell = placement.on_grid, placement.cell
         for name in columns:
             col = _as_float(data.get_column(name))
             finite = np.isfinite(col)
@@ -460,19 +564,21 @@ def _asset_series(assets: pl.Series, table: str, column: str) -> pl.Series:
     )
 
 
-def _encode_labels(values: pl.Series, repeated_every: int = 0) -> tuple[pl.Series, pl.Series]:
+def _encode_labels(
+    values: pl.Series, repeated_every: int = 0
+) -> tuple[pl.Series, pl.Series | np.ndarray]:
     """Sorted unique non-null labels and each value's index into them (Float64, null = null).
 
     ``repeated_every=n``: if the column is its first ``n`` values repeated (a label fixed per
-    asset on a dense grid), only those are encoded and the codes tiled; checked blockwise.
+    asset on a dense grid), only those are encoded: the codes are then the ``(n,)`` float64
+    codes of one repetition (NaN = null), to repeat on every date; checked blockwise.
     """
     n = repeated_every
     if n and values.len() % n == 0 and values.len() > n:
         head = values.head(n)
         if _is_repeated(values, head):
             labels, code = _encode_labels(head)
-            tiled = np.tile(code.to_numpy(), values.len() // n)
-            return labels, pl.Series(values.name, tiled, dtype=pl.Float64).fill_nan(None)
+            return labels, code.to_numpy().astype(np.float64, copy=True)
     labels = values.drop_nulls().unique().sort()
     if values.dtype == pl.String:
         code = values.cast(pl.Enum(labels)).to_physical()
@@ -488,7 +594,10 @@ def _encode_labels(values: pl.Series, repeated_every: int = 0) -> tuple[pl.Serie
 
 
 def _is_repeated(values: pl.Series, head: pl.Series) -> bool:
-    """True if ``values`` is ``head`` repeated (nulls equal), compared block by block."""
+    """True if ``values`` is ``head`` repeated (nulls equal), compared block by block (a string
+    column of short strings first on its Arrow views: :func:`_views_repeated`)."""
+    if _views_repeated(values, head):
+        return True
     reps = max(1, _BLOCK_ROWS // head.len())
     block = pl.concat([head] * min(reps, values.len() // head.len()))
     step = block.len()
@@ -497,6 +606,89 @@ def _is_repeated(values: pl.Series, head: pl.Series) -> bool:
         if not part.equals(block.head(part.len()), check_names=False):
             return False
     return True
+
+
+#: an Arrow string view holds a string of at most this many bytes whole (inline)
+_INLINE_BYTES = 12
+
+
+def _string_views(values: pl.Series) -> list[np.ndarray] | None:
+    """Each chunk's Arrow string views as (rows, 2) uint64 (no copy), or None where they are
+    not available (another dtype or Arrow layout) or do not decide equality (a null)."""
+    if values.dtype != pl.String or values.null_count():
+        return None
+    out = []
+    for chunk in values.get_chunks():
+        arr = chunk.to_arrow(compat_level=pl.CompatLevel.newest())
+        buffers = arr.buffers()
+        if str(arr.type) != "string_view" or len(buffers) < 2 or buffers[1] is None:
+            return None
+        words = np.frombuffer(buffers[1], dtype=np.uint64)
+        out.append(words[2 * arr.offset : 2 * (arr.offset + len(arr))].reshape(-1, 2))
+    return out
+
+
+def _views_repeated(values: pl.Series, head: pl.Series) -> bool:
+    """True if the string column ``values`` is proven to be ``head`` repeated by comparing
+    16-byte Arrow views: a string of at most 12 bytes lives whole in its view (length, bytes,
+    zero padding), so equal views are equal strings. False means "not proven" (longer
+    strings, nulls, another dtype, or a view that differs): the caller compares the values."""
+    head_views = _string_views(head)
+    if head_views is None or head.len() == 0:
+        return False
+    head_views = np.concatenate(head_views) if len(head_views) > 1 else head_views[0]
+    if (head_views[:, 0] & np.uint64(0xFFFFFFFF)).max() > _INLINE_BYTES:
+        return False
+    chunks = _string_views(values)
+    if chunks is None:
+        return False
+    head_views = np.ascontiguousarray(head_views)
+    start = 0
+    for views in chunks:
+        if not views_repeated_nb(views, head_views, start):
+            return False
+        start += views.shape[0]
+    return True
+
+
+def _float_grid(values: pl.Series, shape: tuple[int, int]) -> tuple[np.ndarray, int, int]:
+    """A numeric column as a fresh float64 grid of `shape` (row-major), NaN for null, NaN and
+    infinite values, with its counts of non-finite (nulls included) and infinite values: each
+    chunk's Arrow buffers read in place and written once (no concatenated copy, no NaN-filled
+    copy of a chunk with nulls, no second pass)."""
+    if values.dtype != pl.Float64:
+        values = values.cast(pl.Float64)
+    out = empty(shape)
+    flat = out.reshape(-1)
+    start = n_bad = n_inf = 0
+    for chunk in values.get_chunks():
+        src, valid, bit0 = _float_buffers(chunk)
+        bad, inf = copy_finite_nb(src, valid, bit0, flat, start)
+        n_bad += int(bad)
+        n_inf += int(inf)
+        start += src.shape[0]
+    return out, n_bad, n_inf
+
+
+_NO_BITS = np.zeros(0, np.uint8)
+_NO_BITS.flags.writeable = False
+
+
+def _float_buffers(chunk: pl.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """One Float64 chunk as (values, validity bitmap or empty, first bit), read-only views of
+    its Arrow buffers (a null's slot holds any value); a copy with NaN for null where the
+    buffers are not plain (the same arguments, one compiled specialization)."""
+    arr = chunk.to_arrow()
+    buffers = arr.buffers()
+    if str(arr.type) == "double" and len(buffers) == 2 and buffers[1] is not None:
+        n, offset = len(arr), arr.offset
+        src = np.frombuffer(buffers[1], dtype=np.float64)[offset : offset + n]
+        if buffers[0] is None or not chunk.null_count():
+            return src, _NO_BITS, 0
+        return src, np.frombuffer(buffers[0], dtype=np.uint8), offset
+    src = chunk.to_numpy().view()  # pragma: no cover - another Arrow layout
+    src.flags.writeable = False
+    return src, _NO_BITS, 0
 
 
 def _as_float(values: pl.Series) -> np.ndarray:

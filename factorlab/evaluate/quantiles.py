@@ -24,7 +24,7 @@ from factorlab.errors import (
     SchemaError,
 )
 from factorlab.evaluate.forward import ForwardReturns
-from factorlab.evaluate.panel import DensePanel, GridColumns
+from factorlab.evaluate.panel import DensePanel, GridColumns, RowPlacement
 from factorlab.typing import DateGrid, DropRule, QuantileMode
 
 __all__ = [
@@ -276,6 +276,7 @@ def clean_factor(
     mode: QuantileMode = "rank",
     rule: DropRule = "per_horizon",
     max_loss: float | None = None,
+    placement: RowPlacement | None = None,
 ) -> CleanFactor:
     """Place a factor on the panel, drop unusable rows, and assign quantiles per date.
 
@@ -305,6 +306,10 @@ def clean_factor(
         ``"per_horizon"`` (default): a row is kept if its factor is usable and is used for each
         horizon whose return it has; quantiles do not depend on future returns.
         ``"any_horizon"``: alphalens' rule, a row missing any horizon is dropped for all.
+    placement:
+        With a factor frame: its rows placed once by
+        :meth:`~factorlab.evaluate.DensePanel.place_rows` (for many factors sharing those rows,
+        as a sweep's factors of one pool), passed to ``DensePanel.to_grid``.
     max_loss:
         ``None`` (default): no limit. Else a share in [0, 1]: raise
         :class:`MaxLossExceededError` if more rows were dropped; ``0`` also raises on the first
@@ -365,6 +370,7 @@ def clean_factor(
             date_col=date_col,
             asset_col=asset_col,
             table="factor",
+            placement=placement,
         )
     values = _finite_values(grid, factor_col)
     cells = _usable_cells(grid, values, forward, group_col=group_col, rule=rule)
@@ -466,7 +472,8 @@ def _usable_cells(
     usable, group_null, returns_null = usable_cells_nb(
         values, _NO_GROUPS if groups is None else groups, forward.all_finite(), need_returns
     )
-    by_horizon = {h: int(finite_without_nb(values, forward.grids[h])) for h in forward.horizons}
+    missing = finite_without_nb(values, [forward.grids[h] for h in forward.horizons])
+    by_horizon = dict(zip(forward.horizons, missing, strict=True))
     return _UsableCells(
         usable, groups, int(group_null), int(returns_null) if need_returns else 0, by_horizon
     )

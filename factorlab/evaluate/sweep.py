@@ -23,7 +23,7 @@ from factorlab._display import Summary, join_names, sizes
 from factorlab.errors import MAX_EXAMPLES, CalendarError, MissingColumnError, ParameterError
 from factorlab.evaluate.forward import forward_returns, validate_horizons
 from factorlab.evaluate.ic import ic_stats, information_coefficient
-from factorlab.evaluate.panel import DensePanel, _date_days
+from factorlab.evaluate.panel import DensePanel, RowPlacement, _date_days
 from factorlab.evaluate.quantiles import CleanFactor, DropReport, clean_factor, validate_quantiles
 from factorlab.evaluate.returns import mean_return_by_quantile
 from factorlab.evaluate.turnover import rank_autocorrelations, turnover_grids
@@ -255,6 +255,7 @@ def evaluate(
     members = _pool_members(pools, factor_frame, price_data, date_col, asset_col)
     factor_dates = factor_frame.get_column(date_col).unique().sort()
     pool_info = {}
+    layouts: dict[str, _PoolRows] = {}
     for pool, keys in members.items():
         if keys is None:
             pool_info[pool] = (None, 0, _priced_per_date(panel, price_col, factor_dates))
@@ -263,7 +264,8 @@ def evaluate(
         # factor rows by DensePanel.to_grid, which raises on a duplicate), so the members
         # without a factor row are the difference of the counts
         on_dates = keys.filter(pl.col(date_col).is_in(factor_dates.implode()))
-        n_rows = factor_frame.join(on_dates, on=[date_col, asset_col], how="semi").height
+        layouts[pool] = _pool_rows(factor_frame, on_dates, panel, date_col, asset_col)
+        n_rows = layouts[pool].n_rows
         # sorted: the coverage's float sum runs in date order, the same bits on every run
         per_date = on_dates.group_by(date_col).agg(pl.len().alias("n_members")).sort(date_col)
         pool_info[pool] = (on_dates, on_dates.height - n_rows, per_date)
@@ -276,6 +278,7 @@ def evaluate(
         progress(f"{unit[0]} / {unit[1]} ({base + k} of {n_units})")
 
     parts: dict[tuple[str, str], _Part] = {}
+    keys = factor_frame.select(date_col, asset_col)
     with executor(engine, workers=workers) as ex:
         # shared once; each unit gets its own pool x factor rows (on Ray: put once each, so a
         # task reads one column from the object store, not the batch)
@@ -283,16 +286,18 @@ def evaluate(
         for b, names in enumerate(batches):
             if b:
                 factor_frame = _factor_batch(lf, names, price_data, date_col, asset_col)
+                if not factor_frame.select(date_col, asset_col).equals(keys):
+                    layouts = {}  # another row order: the pools' rows are found again
             units, rows = [], []
             for pool, (on_dates, _, _) in pool_info.items():
-                sub = (
-                    factor_frame
-                    if on_dates is None
-                    else factor_frame.join(on_dates, on=[date_col, asset_col], how="semi")
-                )
+                if pool not in layouts:
+                    layouts[pool] = _pool_rows(factor_frame, on_dates, panel, date_col, asset_col)
+                layout = layouts[pool]
+                sub = factor_frame if layout.rows is None else factor_frame[layout.rows]
+                placement = ex.share(layout.placement)
                 for name in names:
                     units.append((pool, name))
-                    rows.append((ex.share(sub.select(date_col, asset_col, name)),))
+                    rows.append((ex.share(sub.select(date_col, asset_col, name)), placement))
                 del sub
             out = ex.map(_score_unit, units, shared=(common,), args=rows, on_done=done)
             parts.update(zip(units, out, strict=True))
@@ -321,6 +326,37 @@ class _Options:
     keep_clean: bool
 
 
+@dataclass(frozen=True, eq=False)
+class _PoolRows:
+    """One pool's rows of the factor frame (positions, None = all) and where they land on the
+    panel: found once, as every batch of factors has the same rows."""
+
+    rows: np.ndarray | None
+    placement: RowPlacement
+
+    @property
+    def n_rows(self) -> int:
+        return self.placement.n_rows
+
+
+def _pool_rows(
+    factor_frame: pl.DataFrame,
+    on_dates: pl.DataFrame | None,
+    panel: DensePanel,
+    date_col: str,
+    asset_col: str,
+) -> _PoolRows:
+    keys = factor_frame.select(date_col, asset_col)
+    rows = None
+    if on_dates is not None:
+        # the members' rows, in the frame's order (a semi join keeps the left rows' order)
+        found = keys.with_row_index("_row").join(on_dates, on=[date_col, asset_col], how="semi")
+        rows = np.sort(found.get_column("_row").to_numpy())
+        keys = keys[rows]
+    placement = panel.place_rows(keys, date_col=date_col, asset_col=asset_col, table="factor")
+    return _PoolRows(rows, placement)
+
+
 @dataclass(frozen=True)
 class _Part:
     """One factor x pool's frames (``ic`` / ``qr`` None when it could not be scored)."""
@@ -335,17 +371,20 @@ class _Part:
 def _score_unit(
     common: tuple[DensePanel, Any, _Options, Mapping[str, tuple[int, pl.DataFrame]]],
     rows: pl.DataFrame,
+    placement: RowPlacement,
     unit: tuple[str, str],
 ) -> _Part:
     """Score one factor x pool: a unit of :func:`evaluate`'s sweep (a thread or a Ray task; it
     reads the shared panel and forward returns and its own (date, asset, factor) rows of the
-    pool, and writes nothing)."""
+    pool, placed on the grid once for the pool, and writes nothing)."""
     panel, fwd, o, pools = common
     pool, name = unit
     not_in_factor, per_date = pools[pool]
     tag = {"factor": name, "pool": pool}
     f = rows.select(o.date_col, o.asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
-    clean = _score(f, panel, fwd, name, pool, o.quantiles, o.mode, o.date_col, o.asset_col)
+    clean = _score(
+        f, panel, fwd, name, pool, o.quantiles, o.mode, o.date_col, o.asset_col, placement
+    )
     d = clean.drops if isinstance(clean, CleanFactor) else clean
     d = replace(d, n_input=d.n_input + not_in_factor, not_in_factor=not_in_factor)
     used = _used_by_horizon(clean, o.horizons)
@@ -452,6 +491,7 @@ def _score(
     mode: QuantileMode,
     date_col: str,
     asset_col: str,
+    placement: RowPlacement | None = None,
 ) -> CleanFactor | DropReport:
     """The clean factor, or (no finite value at all) the DropReport of an unscorable factor."""
     x = pl.col("factor")
@@ -470,7 +510,7 @@ def _score(
             n_clean=0,
             non_finite=counts["inf"],
         )
-    _check_names_per_date(f, quantiles, name, pool, date_col)
+    _check_names_per_date(f, quantiles, name, pool, date_col, panel, placement)
     return clean_factor(
         panel,
         f,
@@ -480,13 +520,31 @@ def _score(
         asset_col=asset_col,
         quantiles=quantiles,
         mode=mode,
+        placement=placement,
     )
 
 
 def _check_names_per_date(
-    f: pl.DataFrame, quantiles: int, name: str, pool: str, date_col: str
+    f: pl.DataFrame,
+    quantiles: int,
+    name: str,
+    pool: str,
+    date_col: str,
+    panel: DensePanel | None = None,
+    placement: RowPlacement | None = None,
 ) -> None:
-    """Quantile portfolios need at least `quantiles` names with a value on every scored date."""
+    """Quantile portfolios need at least `quantiles` names with a value on every scored date.
+
+    With the rows' `placement` on `panel` and every row on the grid, the names are counted per
+    grid row with numpy (the same counts as a ``group_by`` on the date, which a sweep's unit
+    would otherwise run once per factor)."""
+    per_row = _names_per_row(f, panel, placement)
+    if per_row is not None:
+        short = np.flatnonzero((per_row > 0) & (per_row < quantiles))
+        if short.size:
+            row = int(short[0])
+            _too_few_names(pool, name, quantiles, short.size, panel.dates[row], per_row[row])
+        return
     counts = (
         f.filter(pl.col("factor").is_finite())
         .group_by(date_col)
@@ -496,11 +554,31 @@ def _check_names_per_date(
     )
     if counts.height:
         first = counts.row(0, named=True)
-        raise ParameterError(
-            f"pool `{pool}` has fewer names with a `{name}` value than `quantiles` ({quantiles}) "
-            f"on {counts.height} date(s), e.g. {first[date_col]} with {first['len']}; use fewer "
-            "quantiles, a larger pool, or drop those dates from the factor frame."
-        )
+        _too_few_names(pool, name, quantiles, counts.height, first[date_col], first["len"])
+
+
+def _names_per_row(
+    f: pl.DataFrame, panel: DensePanel | None, placement: RowPlacement | None
+) -> np.ndarray | None:
+    """Rows of `f` with a finite factor per grid row, or None unless every row is on the grid
+    (a row off it still counts for its date: the frame's own dates decide then)."""
+    if panel is None or placement is None or placement.error is not None:
+        return None
+    finite = np.isfinite(f.get_column("factor").to_numpy())
+    n_dates, n_assets = panel.shape
+    if placement.dense:
+        return finite.reshape(n_dates, n_assets).sum(axis=1)
+    if not placement.on_grid.all():
+        return None
+    return np.bincount(placement.cell[finite] // n_assets, minlength=n_dates)
+
+
+def _too_few_names(pool: str, name: str, quantiles: int, n_dates: int, day, n: int) -> None:
+    raise ParameterError(
+        f"pool `{pool}` has fewer names with a `{name}` value than `quantiles` ({quantiles}) "
+        f"on {n_dates} date(s), e.g. {day} with {int(n)}; use fewer quantiles, a larger pool, "
+        "or drop those dates from the factor frame."
+    )
 
 
 def _pool_members(

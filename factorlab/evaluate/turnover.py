@@ -11,8 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from factorlab._kernels import quantile_turnover_nb, rank_autocorrelation_nb
-from factorlab._kernels.parallel import map_threads
+from factorlab._kernels import quantile_turnover_nb
+from factorlab._kernels.correlation import rank_autocorrelations_nb
+from factorlab._kernels.turnover import quantile_turnovers_nb
 from factorlab.evaluate.forward import validate_horizons
 from factorlab.evaluate.quantiles import CleanFactor
 from factorlab.typing import DateGrid
@@ -110,11 +111,7 @@ def factor_rank_autocorrelation(
 
 def turnover_grids(clean: CleanFactor, lags: Sequence[int]) -> dict[int, np.ndarray]:
     """Lag -> (n_dates, n_quantiles) turnover on the panel's calendar (NaN: undefined)."""
-    per_lag = map_threads(
-        lambda lag: quantile_turnover_nb(clean.quantile, clean.n_quantiles, lag),
-        lags,
-        clean.quantile.size,
-    )
+    per_lag = quantile_turnovers_nb(clean.quantile, clean.n_quantiles, tuple(lags))
     return dict(zip(lags, per_lag, strict=True))
 
 
@@ -127,7 +124,7 @@ def rank_autocorrelations(
         ranks = clean.ranks()[rows[0] : rows[-1] + 1]  # a view: no copy
     else:
         ranks = np.ascontiguousarray(clean.ranks()[rows])
-    return rows, map_threads(lambda lag: rank_autocorrelation_nb(ranks, lag), lags, ranks.size)
+    return rows, rank_autocorrelations_nb(ranks, tuple(lags))
 
 
 def coverage(clean: CleanFactor, *, price_col: str | None = None) -> pl.DataFrame:

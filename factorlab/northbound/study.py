@@ -27,7 +27,7 @@ import polars as pl
 
 from factorlab._cache import cached, read_result, store, write_result
 from factorlab._display import Summary, join_names, sizes, wrap
-from factorlab._kernels.parallel import small_pages
+from factorlab._kernels.parallel import n_threads, small_pages
 from factorlab._kernels.rank import group_tail_flags_nb
 from factorlab._version import __version__
 from factorlab.backtest import Costs, backtest_many, pool_benchmark
@@ -1557,8 +1557,8 @@ def _rank_ic(
                 continue
             jobs.append((pool, factor, n))
     # the (pool, factor) ICs are independent and spend their time in Polars and nogil
-    # kernels: two threads keep both cores busy; results come back in job order
-    with ThreadPoolExecutor(max_workers=2) as ex:
+    # kernels: one thread per core keeps them busy; results come back in job order
+    with ThreadPoolExecutor(max_workers=n_threads()) as ex:
         parts = list(ex.map(lambda job: one(*job), jobs))
     schema = {"pool": pl.String, "date": pl.Date, "factor": pl.String, "ic": pl.Float64}
     if not parts:
