@@ -10,10 +10,12 @@ next to it. See docs/calibration.md for each fact's definition, band and source.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -43,6 +45,7 @@ __all__ = [
     "FACT_SCHEMA",
     "HANDBOOK_END",
     "HANDBOOK_START",
+    "TURNOVER_BASIS",
     "Band",
     "Calibration",
     "beside_handbook",
@@ -89,6 +92,12 @@ _SPLIT = "seed 004 §1 (Everbright trading vs allocation money)"
 _POOL_COLS = ("date", "asset", "pool")
 _MONEY_UNITS = {"value_share": "%", "turnover_ratio": "x"}
 _REAL = "factorlab real sample (../shared/realdata), measured by this function"
+
+TurnoverBasis = Literal["names", "value"]
+#: How :func:`leg_turnover` reads the handbook's 周度换手率 by default: by count of names
+#: (docs/calibration.md, "Choices where the sources are vague").
+TURNOVER_BASIS: TurnoverBasis = "names"
+_TURNOVER_COLUMNS = {"names": "name_turnover_pct", "value": "turnover_pct"}
 
 
 @dataclass(frozen=True)
@@ -478,15 +487,27 @@ def _median(values: Sequence[float]) -> float | None:
     return float(np.median(values)) if len(values) else None
 
 
-def leg_turnover(study: StudyResult) -> pl.DataFrame:
-    """Weekly turnover of the top-20% leg (the study's ``turnover_pct``: the backtester's
-    (buys + sells) / 2 / NAV per rebalance, the first one left out): the median over the static
-    factors (#1-#4) and over the dynamic ones (#5-#11), per pool."""
+def leg_turnover(study: StudyResult, *, basis: TurnoverBasis = TURNOVER_BASIS) -> pl.DataFrame:
+    """Weekly turnover of the top-20% leg: the median over the static factors (#1-#4) and over
+    the dynamic ones (#5-#11), per pool.
+
+    `basis` (seed 001 does not define its 周度换手率; docs/calibration.md): ``"names"``
+    (default) reads the study's ``name_turnover_pct``, the share of the leg's names new since
+    the rebalance before (alphalens' ``quantile_turnover``); ``"value"`` reads ``turnover_pct``,
+    the backtester's (buys + sells) / 2 / NAV, which adds the trades that bring the drifted
+    weights back to equal. Both leave out the first rebalance.
+    """
+    if basis not in _TURNOVER_COLUMNS:
+        raise ParameterError(f"`basis` must be one of {sorted(_TURNOVER_COLUMNS)}; got {basis!r}.")
+    column = _TURNOVER_COLUMNS[basis]
     items = []
     for pool in study.params.pools:
         for key, factors in (("static", STATIC), ("dynamic", DYNAMIC)):
-            v = _table_values(study, "turnover_pct", factors, pool)
-            items.append((key, f"{key} {pool}", _median(v), f"median; {_range(v)}"))
+            if column not in study.table.columns:
+                items.append((key, f"{key} {pool}", None, f"the study table has no `{column}`"))
+                continue
+            v = _table_values(study, column, factors, pool)
+            items.append((key, f"{key} {pool}", _median(v), f"median of `{column}`; {_range(v)}"))
     return _rows(
         "weekly turnover, top 20%",
         "turnover",
@@ -831,6 +852,7 @@ def calibrate(
     end: dt.date | str | None = HANDBOOK_END,
     reference: Market | None = None,
     cache: bool = True,
+    turnover_basis: TurnoverBasis = TURNOVER_BASIS,
     progress: ProgressOption = None,
 ) -> Calibration:
     """Measure every stylized fact of issue 12 on `market` over [start, end].
@@ -840,6 +862,8 @@ def calibrate(
     :func:`~factorlab.datasets.real_sample`) is measured with the same market functions and
     shown in the ``reference`` column. A fact the market cannot give (no participant data, no
     indices) is a row with ``measured`` null, ``in_band`` null and the reason in ``note``.
+    `turnover_basis`: how the leg turnover is counted, by names (default) or by traded value
+    (see :func:`leg_turnover`).
     """
     t0 = time.perf_counter()
     lo, hi = _window(start, end)
@@ -853,7 +877,7 @@ def calibrate(
     parts += [
         fn(study)
         for fn in (
-            leg_turnover,
+            functools.partial(leg_turnover, basis=turnover_basis),
             tracking_error,
             excess_sharpe,
             factor_correlation,

@@ -615,6 +615,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         end=args.end,
         reference=reference,
         cache=not args.no_cache,
+        turnover_basis=args.turnover_basis,
         progress=_progress(start),
     )
     print(calibration_text(cal))
@@ -1002,6 +1003,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-reference", action="store_true", help="do not measure the real sample (Real column)"
     )
     cal.add_argument("--no-cache", action="store_true", help="recompute the study")
+    cal.add_argument(
+        "--turnover-basis",
+        choices=("names", "value"),
+        default="names",
+        help="leg turnover by count of names or by traded value (docs/calibration.md)",
+    )
     cal.set_defaults(func=_cmd_calibrate)
     return parser
 

@@ -68,10 +68,14 @@ def test_band_contains_is_inclusive_and_null_for_missing_values():
 
 
 def test_every_fact_row_schema_is_the_documented_one():
-    rows = cal.leg_turnover(_study(table=_table("turnover_pct", {})))
+    rows = cal.leg_turnover(_study(table=_table("name_turnover_pct", {})))
     assert dict(rows.schema) == cal.FACT_SCHEMA
     assert rows["measured"].is_null().all() and rows["in_band"].is_null().all()
-    assert (rows["note"] == "median; no value").all()
+    assert (rows["note"] == "median of `name_turnover_pct`; no value").all()
+    # a study table without the basis's column: null rows that say so
+    rows = cal.leg_turnover(_study(table=_table("turnover_pct", {})))
+    assert rows["measured"].is_null().all()
+    assert (rows["note"] == "the study table has no `name_turnover_pct`").all()
 
 
 # ---- coverage ----------------------------------------------------------------------------------
@@ -384,11 +388,12 @@ def _table(column: str, values: dict[str, float], pool: str = "csi300") -> pl.Da
 
 def test_leg_turnover_is_the_median_per_group():
     values = {F[0]: 3.0, F[1]: 5.0, F[2]: 9.0, F[3]: 1.0, F[4]: 30.0, F[5]: 10.0, F[13]: 99.0}
-    out = cal.leg_turnover(_study(table=_table("turnover_pct", values)))
-    assert _row(out, "static csi300")["measured"] == pytest.approx(4.0)  # median(1, 3, 5, 9)
-    assert _row(out, "static csi300")["in_band"] is True
-    assert _row(out, "dynamic csi300")["measured"] == pytest.approx(20.0)  # #14 is not dynamic
-    assert _row(out, "dynamic csi300")["in_band"] is True
+    for basis, column in (("value", "turnover_pct"), ("names", "name_turnover_pct")):
+        out = cal.leg_turnover(_study(table=_table(column, values)), basis=basis)
+        assert _row(out, "static csi300")["measured"] == pytest.approx(4.0)  # median(1, 3, 5, 9)
+        assert _row(out, "static csi300")["in_band"] is True
+        assert _row(out, "dynamic csi300")["measured"] == pytest.approx(20.0)  # #14: not dynamic
+        assert _row(out, "dynamic csi300")["in_band"] is True
 
 
 def _daily(

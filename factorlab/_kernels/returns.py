@@ -12,33 +12,76 @@ __all__ = [
     "fill_prices_nb",
     "forward_returns_many_nb",
     "forward_returns_nb",
+    "price_faults_nb",
     "quantile_mean_returns_nb",
 ]
 
 
-@njit(cache=True, nogil=True)
 def fill_prices_nb(prices, carry_past_last):
     """Forward-fill missing (NaN) prices down each column.
 
     ``carry_past_last=True`` is pandas' ``DataFrame.ffill()`` (alphalens fills this way, so a
     delisted asset keeps its last price forever); ``False`` fills only gaps followed by a later
-    price (suspensions), leaving the tail after an asset's last price missing.
+    price (suspensions), leaving the tail after an asset's last price missing. Blocks of columns
+    run on the threads (:func:`factorlab._kernels.parallel.map_row_blocks` over the columns).
     """
     n_rows, n_cols = prices.shape
-    out = prices.copy()
-    stop = np.empty(n_cols, np.int64)
-    for j in range(n_cols):
-        stop[j] = n_rows if carry_past_last else -1
+    out = empty((n_rows, n_cols))
+
+    def run(_, lo, hi):
+        _fill_prices_cols_nb(prices, carry_past_last, out, lo, hi)
+
+    map_row_blocks(run, (0,), n_cols, prices.size)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _fill_prices_cols_nb(prices, carry_past_last, out, lo, hi):
+    """Columns ``lo:hi`` of :func:`fill_prices_nb` into ``out``."""
+    n_rows = prices.shape[0]
+    stop = np.empty(hi - lo, np.int64)
+    for j in range(lo, hi):
+        stop[j - lo] = n_rows if carry_past_last else -1
     if not carry_past_last:
         for t in range(n_rows):
-            for j in range(n_cols):
+            for j in range(lo, hi):
                 if prices[t, j] == prices[t, j]:
-                    stop[j] = t
+                    stop[j - lo] = t
+    if n_rows == 0:
+        return
+    for j in range(lo, hi):
+        out[0, j] = prices[0, j]
     for t in range(1, n_rows):
-        for j in range(n_cols):
-            if out[t, j] != out[t, j] and t < stop[j]:
-                out[t, j] = out[t - 1, j]
-    return out
+        for j in range(lo, hi):
+            v = prices[t, j]
+            if v != v and t < stop[j - lo]:
+                v = out[t - 1, j]
+            out[t, j] = v
+
+
+def price_faults_nb(prices):
+    """``(cells <= 0, cells that are NaN)`` of a price grid, in row blocks on the threads: the
+    one pass behind :func:`~factorlab.evaluate.forward.check_positive_grid` and the fill."""
+    counts = {}
+
+    def run(_, lo, hi):
+        counts[lo] = _price_faults_rows_nb(prices, lo, hi)
+
+    map_row_blocks(run, (0,), prices.shape[0], prices.size)
+    return sum(int(c[0]) for c in counts.values()), sum(int(c[1]) for c in counts.values())
+
+
+@njit(cache=True, nogil=True)
+def _price_faults_rows_nb(prices, lo, hi):
+    """Rows ``lo:hi`` of :func:`price_faults_nb`."""
+    n_bad = 0
+    n_nan = 0
+    for t in range(lo, hi):
+        for j in range(prices.shape[1]):
+            v = prices[t, j]
+            n_bad += v <= 0.0
+            n_nan += v != v
+    return n_bad, n_nan
 
 
 def forward_returns_nb(prices, horizon, offset):

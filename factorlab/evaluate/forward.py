@@ -16,7 +16,7 @@ import polars as pl
 from factorlab._kernels import fill_prices_nb, forward_returns_nb
 from factorlab._kernels.grid import all_finite_nb
 from factorlab._kernels.rank import row_order
-from factorlab._kernels.returns import forward_returns_many_nb
+from factorlab._kernels.returns import forward_returns_many_nb, price_faults_nb
 from factorlab.errors import (
     MAX_EXAMPLES,
     CalendarError,
@@ -168,8 +168,10 @@ def forward_returns(
             column=column,
         )
     prices = np.ascontiguousarray(panel.fields[column])
-    check_positive_grid(panel, prices, column)
-    if fill != "none" and np.isnan(prices).any():
+    n_bad, n_nan = price_faults_nb(prices)
+    if n_bad:
+        check_positive_grid(panel, prices, column)
+    if fill != "none" and n_nan:
         prices = fill_prices_nb(prices, fill == "ffill")
     offset = _ENTRY_OFFSET[entry]
     if cumulative:

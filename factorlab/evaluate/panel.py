@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels.grid import copy_finite_nb, views_repeated_nb
-from factorlab._kernels.parallel import empty
+from factorlab._kernels.parallel import empty, map_row_blocks, map_threads, n_threads
 from factorlab.errors import DtypeError, DuplicateKeyError, MissingColumnError, ParameterError
 from factorlab.frames import as_frame, check_unique_keys
 from factorlab.grid.index import GridIndex
@@ -353,7 +353,11 @@ class DensePanel:
         n_dates = self.shape[0]
         for name, row in rows.items():
             grid = empty(self.shape)
-            grid[:] = row
+
+            def fill(_, lo, hi, grid=grid, row=row):
+                grid[lo:hi] = row
+
+            map_row_blocks(fill, (0,), n_dates, grid.size)
             grids.values[name] = grid
             grids.n_null[name] = int(np.isnan(row).sum()) * n_dates
             grids.n_inf[name] = 0
@@ -643,12 +647,20 @@ def _views_repeated(values: pl.Series, head: pl.Series) -> bool:
     if chunks is None:
         return False
     head_views = np.ascontiguousarray(head_views)
-    start = 0
-    for views in chunks:
-        if not views_repeated_nb(views, head_views, start):
-            return False
-        start += views.shape[0]
-    return True
+    starts = np.cumsum([0] + [v.shape[0] for v in chunks[:-1]])
+
+    def same(group: list[int]) -> bool:
+        return all(views_repeated_nb(chunks[i], head_views, int(starts[i])) for i in group)
+
+    return all(_map_chunks(same, len(chunks), values.len()))
+
+
+def _map_chunks(func, n_chunks: int, n_values: int) -> list:
+    """``func(group)`` for contiguous groups of chunk numbers, one group per thread (the
+    chunks of a long column are independent), on the threads when the column is long."""
+    groups = [g.tolist() for g in np.array_split(np.arange(n_chunks), min(n_threads(), n_chunks))]
+    groups = [g for g in groups if g]
+    return map_threads(func, groups, n_values // max(len(groups), 1))
 
 
 def _float_grid(values: pl.Series, shape: tuple[int, int]) -> tuple[np.ndarray, int, int]:
@@ -660,14 +672,20 @@ def _float_grid(values: pl.Series, shape: tuple[int, int]) -> tuple[np.ndarray, 
         values = values.cast(pl.Float64)
     out = empty(shape)
     flat = out.reshape(-1)
-    start = n_bad = n_inf = 0
-    for chunk in values.get_chunks():
-        src, valid, bit0 = _float_buffers(chunk)
-        bad, inf = copy_finite_nb(src, valid, bit0, flat, start)
-        n_bad += int(bad)
-        n_inf += int(inf)
-        start += src.shape[0]
-    return out, n_bad, n_inf
+    chunks = values.get_chunks()
+    starts = np.cumsum([0] + [c.len() for c in chunks[:-1]])
+
+    def copy(group: list[int]) -> tuple[int, int]:
+        n_bad = n_inf = 0
+        for i in group:
+            src, valid, bit0 = _float_buffers(chunks[i])
+            bad, inf = copy_finite_nb(src, valid, bit0, flat, int(starts[i]))
+            n_bad += int(bad)
+            n_inf += int(inf)
+        return n_bad, n_inf
+
+    counts = _map_chunks(copy, len(chunks), values.len()) if chunks else []
+    return out, sum(c[0] for c in counts), sum(c[1] for c in counts)
 
 
 _NO_BITS = np.zeros(0, np.uint8)

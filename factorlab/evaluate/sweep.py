@@ -510,7 +510,7 @@ def _score(
             n_clean=0,
             non_finite=counts["inf"],
         )
-    _check_names_per_date(f, quantiles, name, pool, date_col)
+    _check_names_per_date(f, quantiles, name, pool, date_col, panel, placement)
     return clean_factor(
         panel,
         f,
@@ -525,9 +525,26 @@ def _score(
 
 
 def _check_names_per_date(
-    f: pl.DataFrame, quantiles: int, name: str, pool: str, date_col: str
+    f: pl.DataFrame,
+    quantiles: int,
+    name: str,
+    pool: str,
+    date_col: str,
+    panel: DensePanel | None = None,
+    placement: RowPlacement | None = None,
 ) -> None:
-    """Quantile portfolios need at least `quantiles` names with a value on every scored date."""
+    """Quantile portfolios need at least `quantiles` names with a value on every scored date.
+
+    With the rows' `placement` on `panel` and every row on the grid, the names are counted per
+    grid row with numpy (the same counts as a ``group_by`` on the date, which a sweep's unit
+    would otherwise run once per factor)."""
+    per_row = _names_per_row(f, panel, placement)
+    if per_row is not None:
+        short = np.flatnonzero((per_row > 0) & (per_row < quantiles))
+        if short.size:
+            row = int(short[0])
+            _too_few_names(pool, name, quantiles, short.size, panel.dates[row], per_row[row])
+        return
     counts = (
         f.filter(pl.col("factor").is_finite())
         .group_by(date_col)
@@ -537,11 +554,31 @@ def _check_names_per_date(
     )
     if counts.height:
         first = counts.row(0, named=True)
-        raise ParameterError(
-            f"pool `{pool}` has fewer names with a `{name}` value than `quantiles` ({quantiles}) "
-            f"on {counts.height} date(s), e.g. {first[date_col]} with {first['len']}; use fewer "
-            "quantiles, a larger pool, or drop those dates from the factor frame."
-        )
+        _too_few_names(pool, name, quantiles, counts.height, first[date_col], first["len"])
+
+
+def _names_per_row(
+    f: pl.DataFrame, panel: DensePanel | None, placement: RowPlacement | None
+) -> np.ndarray | None:
+    """Rows of `f` with a finite factor per grid row, or None unless every row is on the grid
+    (a row off it still counts for its date: the frame's own dates decide then)."""
+    if panel is None or placement is None or placement.error is not None:
+        return None
+    finite = np.isfinite(f.get_column("factor").to_numpy())
+    n_dates, n_assets = panel.shape
+    if placement.dense:
+        return finite.reshape(n_dates, n_assets).sum(axis=1)
+    if not placement.on_grid.all():
+        return None
+    return np.bincount(placement.cell[finite] // n_assets, minlength=n_dates)
+
+
+def _too_few_names(pool: str, name: str, quantiles: int, n_dates: int, day, n: int) -> None:
+    raise ParameterError(
+        f"pool `{pool}` has fewer names with a `{name}` value than `quantiles` ({quantiles}) "
+        f"on {n_dates} date(s), e.g. {day} with {int(n)}; use fewer quantiles, a larger pool, "
+        "or drop those dates from the factor frame."
+    )
 
 
 def _pool_members(

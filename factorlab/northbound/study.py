@@ -104,7 +104,7 @@ log = logging.getLogger(__name__)
 
 STUDY_POOLS = ("csi300", "csi500", "liq1500")
 #: Bump when the cached result's layout changes (invalidates study caches).
-STUDY_CACHE_FORMAT = 5
+STUDY_CACHE_FORMAT = 6
 STUDY_KIND = "factorlab-study"
 _RESULT_TABLES = ("table", "daily", "ic", "coverage", "notes", "scores")
 #: The dated result tables that mark, with an ``estimated`` column, the dates whose holdings
@@ -1342,10 +1342,18 @@ def _scored_stages(
             res = {side: books[(pool, name, side)] for side in ("top", "bottom")}
             d = _series(res["top"].daily, res["bottom"].daily, bench, name, pool)
             daily_frames.append(d)
-            rows.append(_row(d, res["top"].rebalances, ic_stats, coverage, name, pool, params))
+            row = _row(d, res["top"].rebalances, ic_stats, coverage, name, pool, params)
+            row["name_turnover_pct"] = _name_turnover_pct(
+                legs.filter(pl.col("side") == "top"), pool_dates
+            )
+            rows.append(row)
     timer.lap("portfolios")
     daily = pl.concat(daily_frames)
-    table = pl.DataFrame(rows, schema_overrides={"reason": pl.String}, infer_schema_length=None)
+    table = pl.DataFrame(
+        rows,
+        schema_overrides={"reason": pl.String, "name_turnover_pct": pl.Float64},
+        infer_schema_length=None,
+    )
     correlation = {
         pool: _correlation(daily.filter(pl.col("pool") == pool), names) for pool in params.pools
     }
@@ -1708,11 +1716,32 @@ def _row(
     if rebal is None:
         rebal = pl.DataFrame(schema={"turnover": pl.Float64, "names": pl.Int64})
     out["turnover_pct"] = 100 * rebal["turnover"][1:].mean() if len(rebal) > 1 else None
+    out["name_turnover_pct"] = None  # set by the caller from the leg's names
     out["periods"] = len(rebal)
     # rebalances whose leg had no name (held in cash): e.g. a date where the factor has no value
     out["empty_rebalances"] = int((rebal["names"] == 0).sum())
     out["reason"] = reason
     return out
+
+
+def _name_turnover_pct(top: pl.DataFrame, pool_dates: pl.Series) -> float | None:
+    """The top leg's turnover by count, in %: on each rebalance after the first, the share of
+    the leg's names that were not in it at the rebalance before (alphalens'
+    ``quantile_turnover``), averaged over the rebalances. The rebalances are the pool's dates
+    from the leg's first one on (a date without names is an empty leg: it has no share of its
+    own, and the next leg's names are all new). None without two rebalances."""
+    if top.height == 0:
+        return None
+    schedule = pool_dates.filter(pool_dates >= top["date"].min()).sort()
+    names = dict(top.group_by("date").agg("asset").iter_rows())
+    prev: set[str] = set()
+    shares = []
+    for k, day in enumerate(schedule.to_list()):
+        now = set(names.get(day, ()))
+        if k > 0 and now:
+            shares.append(len(now - prev) / len(now))
+        prev = now
+    return 100 * float(np.mean(shares)) if shares else None
 
 
 def _series_groups(result: StudyResult) -> Iterator[tuple[str, str, pl.DataFrame, pl.DataFrame]]:

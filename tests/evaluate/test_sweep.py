@@ -173,3 +173,29 @@ def test_pool_rows_found_once_and_again_when_a_batch_comes_in_another_order(
     for got in (per_factor, shuffled):
         for table in ("summary", "ic", "quantile_returns", "drops"):
             assert_frame_equal(getattr(got, table), getattr(one_batch, table), check_exact=True)
+
+
+@pytest.mark.parametrize("n_assets", [3, 6, 40])
+def test_names_per_date_counted_on_the_placement_as_by_date(frame, n_assets):
+    """The per-date name check on the rows' grid placement raises what the ``group_by`` on the
+    frame's dates raises (same dates, counts and message), and nothing where it passes."""
+    from factorlab.evaluate.sweep import _check_names_per_date
+
+    panel = DensePanel.from_frame(frame, columns=["close"])
+    assets = frame["asset"].unique().sort().head(n_assets).implode()
+    f = frame.filter(pl.col("asset").is_in(assets)).select("date", "asset", "factor")
+    # a few more missing values, so the count differs between dates
+    f = f.with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0).then(None).otherwise("factor").alias("factor")
+    )
+    placement = panel.place_rows(f)
+    assert not placement.dense and placement.on_grid.all()
+    messages = []
+    for kw in ({}, {"panel": panel, "placement": placement}):
+        try:
+            _check_names_per_date(f, 5, "factor", "p", "date", **kw)
+            messages.append(None)
+        except ParameterError as exc:
+            messages.append(str(exc))
+    assert messages[0] == messages[1]
+    assert (messages[0] is None) == (n_assets == 40)
