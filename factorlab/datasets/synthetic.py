@@ -246,6 +246,17 @@ class Strengths:
       caps turn over more).
     - ``allocation_speed``: how fast allocation holdings move to their target
       (``ALLOCATION_SPEED`` of the way a day at 1), in (0, ``MAX_ALLOCATION_SPEED``].
+    - ``block_trades``: heavy-tailed single-stock bursts of allocation money (block trades,
+      an index inclusion, a single-stock view): on a share ``BLOCK_RATE`` of stock-days its
+      holding jumps by a Student-t (``BLOCK_DF`` degrees of freedom) draw times
+      ``BLOCK_SIZE`` x `block_trades` x the day's median holding value, in yuan (about the
+      same size in every stock), capped at ``MAX_BLOCK`` of the stock's holding, and then
+      unwinds at allocation money's speed (``ALLOCATION_SPEED``: the burst is a holding, kept
+      for weeks, not a round trip). Relative to a small holding a burst is large: the sum of
+      the small holdings' yuan flows (the stocks still printed after the disclosure change,
+      what seed 002's naive baseline reads) fills with bursts, while their typical relative
+      move still carries the market-wide part (docs/estimation.md §4). At 0 (planted and
+      calibrated) there are no bursts; docs/estimation.md §4 says why it is not calibrated.
     """
 
     selection: float = 1.0
@@ -271,6 +282,7 @@ class Strengths:
     liquidity: float = 0.0
     turnover_size: float = 1.0
     allocation_speed: float = 1.0
+    block_trades: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -1080,6 +1092,45 @@ def _market_loading(u: _Universe, s: Strengths, w_alloc: np.ndarray) -> np.ndarr
     return np.minimum(beta, MAX_MARKET_LOADING)
 
 
+#: ``Strengths.block_trades``: the share of stock-days with a burst, its Student-t degrees of
+#: freedom, its size in yuan as a multiple of the day's median holding value (at strength 1)
+#: and its cap (a share of the stock's holding, either way).
+BLOCK_RATE = 0.03
+BLOCK_DF = 3.0
+BLOCK_SIZE = 1.0
+MAX_BLOCK = 10.0
+
+
+def _block_trades(
+    target_a: np.ndarray,
+    target_t: np.ndarray,
+    mcap: np.ndarray,
+    s: Strengths,
+    rh: np.random.Generator,
+) -> np.ndarray | None:
+    """Allocation money's single-stock bursts (``Strengths.block_trades``) in the units of its
+    daily noise (a multiple of the allocation target): on a share ``BLOCK_RATE`` of stock-days the
+    holding jumps by ``BLOCK_SIZE x strength x t x median / holding value`` of the target
+    holding (t Student-t; a burst of about the same yuan in every stock, capped at
+    ``MAX_BLOCK`` of the holding), holding values from the targets at that day's market cap.
+    None at strength 0 (nothing drawn: the market unchanged bit for bit)."""
+    if s.block_trades == 0:
+        return None
+    n_t, n = target_t.shape
+    hold = target_a + target_t
+    value = hold * np.nan_to_num(mcap)
+    ok = (target_a > 0) & (value > 0)
+    med = np.array([np.median(r[k]) if k.any() else 0.0 for r, k in zip(value, ok, strict=True)])
+    hit = (rh.random((n_t, n)) < BLOCK_RATE) & ok
+    tt, jj = np.nonzero(hit)
+    size = (BLOCK_SIZE * s.block_trades) * rh.standard_t(BLOCK_DF, tt.size)
+    size *= med[tt] / value[tt, jj]
+    np.clip(size, -MAX_BLOCK, MAX_BLOCK, out=size)
+    out = np.zeros((n_t, n))
+    out[tt, jj] = size * hold[tt, jj] / target_a[tt, jj]
+    return out
+
+
 def _holding_ratios(
     days: np.ndarray,
     u: _Universe,
@@ -1183,6 +1234,10 @@ def _holding_ratios(
     np.minimum(target_t, MAX_TARGET_TRADING, out=target_t)
     noise_a = (ALLOCATION_NOISE * s.daily_noise) * rh.standard_normal((n_t, n))
     noise_t = (TRADING_NOISE * s.daily_noise) * rh.standard_normal((n_t, n))
+    blocks = _block_trades(target_a, target_t, mcap, s, rh)
+    if blocks is not None:
+        noise_a += blocks
+        del blocks
     return holdings_nb(
         target_a,
         target_t,

@@ -25,8 +25,10 @@ from factorlab.progress import reports_progress
 from factorlab.typing import ProgressOption
 
 __all__ = [
+    "LOSSES",
     "EstimateParams",
     "HoldingsEstimate",
+    "Step1Loss",
     "TotalValue",
     "estimate_holdings",
     "naive_flows",
@@ -38,6 +40,10 @@ __all__ = [
 CALIBRATION_FEATURES = ("move", "return", "return_20")
 #: How step 1 sets the day's total holding value.
 TotalValue = Literal["fit", "truth", "buy_and_hold"]
+#: Step 1's loss on the ratio deviations (EstimateParams.loss): scipy.optimize.least_squares'
+#: robust losses rho(z), z = (r / f)^2 with f = ``EstimateParams.huber``.
+Step1Loss = Literal["linear", "huber", "soft_l1", "cauchy"]
+LOSSES = ("linear", "huber", "soft_l1", "cauchy")
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,15 @@ class EstimateParams:
         Bound on the day's total value: within ``exp(+-band)`` of the price-drifted previous
         total (the seed's "bounds on the total").
     huber
-        Scale of the Huber loss on the ratio deviations in step 1 (robust to shorted rows).
+        Scale f of step 1's robust loss on the ratio deviations (the name is historical: it
+        is the scale of every `loss`, scipy.optimize.least_squares' ``f_scale``).
+    loss
+        Step 1's loss on the ratio deviations r_j = x_j - m, one of :data:`LOSSES`, as
+        scipy.optimize.least_squares defines them (z = (r / f)^2; cost 0.5 f^2 rho(z)):
+        ``"linear"`` (rho = z: least squares, the value-weighted mean of the x_j),
+        ``"huber"`` (the default; rho = z for z <= 1, 2 sqrt(z) - 1 above), ``"soft_l1"``
+        (2 (sqrt(1 + z) - 1)) and ``"cauchy"`` (ln(1 + z), redescending: a stock whose
+        relative move is far from the others' has almost no say). docs/estimation.md §2.
     penalty
         Weight of the penalty on the total's deviation from the drifted previous total.
     min_quantity
@@ -93,6 +107,7 @@ class EstimateParams:
     max_weight: float = 0.01
     band: float = 0.03
     huber: float = 0.1
+    loss: Step1Loss = "huber"
     penalty: float = 0.0
     min_quantity: float = 20.0
     value_power: float = 1.0
@@ -114,6 +129,8 @@ class EstimateParams:
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
                 raise ParameterError(f"`{name}` must be a finite number >= 0; got {v}.")
+        if self.loss not in LOSSES:
+            raise ParameterError(f"`loss` must be one of {list(LOSSES)}; got {self.loss!r}.")
         c = self.calibrate_days
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0:
             raise ParameterError(f"`calibrate_days` must be an integer >= 0; got {c!r}.")
@@ -188,8 +205,9 @@ def _notes(rows: tuple[dict, ...]) -> pl.DataFrame:
 
 
 def _fit_total(x: np.ndarray, c: np.ndarray, p: EstimateParams) -> float:
-    """Step 1: m = V / V_drift - 1 minimizing sum c_j Huber(x_j - m) / sum c + penalty m^2,
-    |m| <= band, where x_j is stock j's ratio deviation (implied / carried holdings - 1)."""
+    """Step 1: m = V / V_drift - 1 minimizing sum c_j f^2 rho(((x_j - m) / f)^2) / (2 sum c)
+    + penalty m^2, |m| <= band, where x_j is stock j's ratio deviation (implied / carried
+    holdings - 1), rho the loss ``p.loss`` and f = ``p.huber``."""
     if x.size == 0 or not c.sum() > 0:
         return 0.0
     d = p.huber
@@ -197,10 +215,25 @@ def _fit_total(x: np.ndarray, c: np.ndarray, p: EstimateParams) -> float:
 
     def loss(m: float) -> float:
         r = np.abs(x - m)
-        h = np.where(r <= d, 0.5 * r * r, d * (r - 0.5 * d))
+        if p.loss == "huber":
+            h = np.where(r <= d, 0.5 * r * r, d * (r - 0.5 * d))
+        else:
+            z = (r / d) ** 2
+            if p.loss == "linear":
+                rho = z
+            elif p.loss == "soft_l1":
+                rho = 2.0 * (np.sqrt(1.0 + z) - 1.0)
+            else:  # cauchy
+                rho = np.log1p(z)
+            h = 0.5 * d * d * rho
         return float(h @ c) + p.penalty * m * m
 
-    res = minimize_scalar(loss, bounds=(-p.band, p.band), method="bounded", options={"xatol": 1e-7})
+    lo, hi = -p.band, p.band
+    if p.loss == "cauchy":  # not convex: search a grid, then refine around its best point
+        grid = np.linspace(lo, hi, 121)
+        k = int(np.argmin([loss(g) for g in grid]))
+        lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
+    res = minimize_scalar(loss, bounds=(lo, hi), method="bounded", options={"xatol": 1e-7})
     return float(res.x)
 
 
