@@ -65,6 +65,11 @@ class ForwardReturns:
             self._cache[key] = row_order(r, np.isfinite(r))
         return self._cache[key]
 
+    def cached_order(self, horizon: int) -> np.ndarray | None:
+        """:meth:`order` if it was computed already (e.g. once for a sweep's many factors),
+        else None (the rank IC then sorts each row's used returns itself)."""
+        return self._cache.get(("order", horizon))
+
     def all_finite(self) -> np.ndarray:
         """Cells whose return is finite for every horizon (alphalens' clean-row rule)."""
         if "all_finite" not in self._cache:

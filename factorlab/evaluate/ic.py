@@ -123,7 +123,10 @@ def information_coefficient(
     parts = []
     for h in clean.horizons:
         r = clean.forward.grids[h]
-        ic, n = _ic_grid(clean, r, None, rank, clean.mask, min_obs)
+        # a return order computed once for many factors (evaluate) is walked, not re-sorted:
+        # the same ranks, as they depend on the used values alone
+        r_order = clean.forward.cached_order(h) if rank else None
+        ic, n = _ic_grid(clean, r, r_order, rank, clean.mask, min_obs)
         parts.append(_date_frame(clean, rows, h, ic=ic, n=n))
     return pl.concat(parts).sort("horizon", clean.panel.date_col, maintain_order=True)
 

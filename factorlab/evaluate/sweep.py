@@ -251,6 +251,9 @@ def evaluate(
     )
     _check_dates_overlap(factor_frame, panel, date_col)
     fwd = forward_returns(panel, horizons, entry=entry, price_col=price_col)
+    if method == "spearman":  # each horizon's return order sorted once, read by every unit
+        for h in horizons:
+            fwd.order(h)
     progress("prices: {} sessions x {} assets".format(*panel.shape))
     members = _pool_members(pools, factor_frame, price_data, date_col, asset_col)
     factor_dates = factor_frame.get_column(date_col).unique().sort()

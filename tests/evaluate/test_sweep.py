@@ -199,3 +199,33 @@ def test_names_per_date_counted_on_the_placement_as_by_date(frame, n_assets):
             messages.append(str(exc))
     assert messages[0] == messages[1]
     assert (messages[0] is None) == (n_assets == 40)
+
+
+def test_rank_ic_walks_a_cached_return_order_to_the_same_bits(frame):
+    """evaluate sorts each horizon's returns once; the rank IC that walks that order equals,
+    bit for bit, the one that sorts each row's used returns (ties, missing returns, min_obs)."""
+    from polars.testing import assert_frame_equal
+
+    ties = frame.select(
+        "date",
+        "asset",
+        pl.when(pl.int_range(pl.len()) % 11 == 0)
+        .then(None)
+        .otherwise((pl.col("factor") * 3).round(0))
+        .alias("factor"),
+    )
+    panel = DensePanel.from_frame(
+        frame.with_columns(
+            pl.when(pl.int_range(pl.len()) % 13 == 0).then(None).otherwise("close").alias("close")
+        ),
+        columns=("close",),
+    )
+    plain, cached = forward_returns(panel, (1, 5)), forward_returns(panel, (1, 5))
+    for h in (1, 5):
+        cached.order(h)
+        assert plain.cached_order(h) is None and cached.cached_order(h) is not None
+    for min_obs in (2, 60):
+        a = information_coefficient(clean_factor(panel, ties, plain), min_obs=min_obs)
+        b = information_coefficient(clean_factor(panel, ties, cached), min_obs=min_obs)
+        assert a["ic"].null_count() < a.height
+        assert_frame_equal(a, b, check_exact=True)
