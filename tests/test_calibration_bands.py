@@ -17,9 +17,9 @@ from factorlab.datasets import synthetic_market
 # the default market (5,000 stocks, ~35 s quiet) and its study on the handbook window
 pytestmark = pytest.mark.slow
 
-#: (fact, group) rows of `calibrate(default)` that are in band (GENERATOR_VERSION 8, the
-#: calibrated strengths, the leg turnover by count of names: 35 of 46; docs/calibration.md
-#: gives the other 11 and why).
+#: (fact, group) rows of `calibrate(default)` that are in band (GENERATOR_VERSION 9, the
+#: calibrated strengths, the leg turnover by count of names: 37 of 46; docs/calibration.md
+#: gives the other 9 and why).
 IN_BAND = (
     ("coverage", "csi300"),
     ("coverage", "liq1500"),
@@ -31,8 +31,10 @@ IN_BAND = (
     ("tracking error, top 20%", "liq1500"),
     ("long-excess Sharpe, gross", "best csi300"),
     ("long-excess Sharpe, gross", "median csi300"),
+    ("long-excess Sharpe, gross", "best csi500"),
     ("long-excess Sharpe, gross", "best liq1500"),
     ("long-excess Sharpe, gross", "median liq1500"),
+    ("L/S correlation < 0.3, non-static", "csi300"),
     ("special-period L/S from the short leg", "nb_high_volume_inflow csi300"),
     ("special-period L/S from the short leg", "nb_high_volume_inflow csi500"),
     ("special-period L/S from the short leg", "nb_high_volume_inflow liq1500"),

@@ -27,6 +27,9 @@ PINNED = {
     # 8 changed the `default` and `large` presets' strengths (CALIBRATED); at the planted
     # strengths (this preset, `small`) the output is the same
     8: "36f4cf271a56f57463e356d28123a031154c852f17fdda87566ee21e9b0951e9",
+    # 9 added allocation_bursts, trading_baskets and basket_size (calibrated 1/3, 2.2, 0; 1 at
+    # the planted strengths): again only `default` and `large` changed
+    9: "36f4cf271a56f57463e356d28123a031154c852f17fdda87566ee21e9b0951e9",
 }
 
 

@@ -257,6 +257,16 @@ class Strengths:
       what seed 002's naive baseline reads) fills with bursts, while their typical relative
       move still carries the market-wide part (docs/estimation.md §4). At 0 (planted and
       calibrated) there are no bursts; docs/estimation.md §4 says why it is not calibrated.
+    - ``allocation_bursts``: the size of allocation money's uninformed industry bursts
+      (``BURST_TILT``; their price pressure is unchanged). Seed 004 §1.3.2: allocation money's
+      industry allocation is a long, stable trend; its bursts are the churn of the dynamic
+      factors' allocation part (docs/calibration.md).
+    - ``trading_baskets`` and ``basket_size``: the size of trading money's industry baskets
+      (``TRADING_BASKET``, on top of ``trading_money``) and their tilt to size
+      (``BASKET_SIZE_TILT``). At `basket_size` 0 a view moves every followed stock of its
+      industry by the same share of its float, which the study's industry neutralization
+      removes; at 1 (planted) the large caps move more, an industry x size interaction whose
+      sign turns with the view (the dynamic factors' weekly churn, docs/calibration.md).
     """
 
     selection: float = 1.0
@@ -283,6 +293,9 @@ class Strengths:
     turnover_size: float = 1.0
     allocation_speed: float = 1.0
     block_trades: float = 0.0
+    allocation_bursts: float = 1.0
+    trading_baskets: float = 1.0
+    basket_size: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -358,6 +371,13 @@ CALIBRATED: dict[str, float] = {
     "fx_flow": 0.33,
     "market_flow": 0.5,
     "daily_noise": 0.3,
+    # steadier flows (docs/calibration.md, dynamic turnover): allocation money's industry
+    # bursts at a third (seed 004: its industry allocation is a stable trend), trading money's
+    # industry baskets the same share of every followed stock's float, and 2.2x larger (its
+    # share of the value, seed 004 表3)
+    "allocation_bursts": 1 / 3,
+    "trading_baskets": 2.2,
+    "basket_size": 0.0,
 }
 
 
@@ -1187,8 +1207,9 @@ def _holding_ratios(
     target_a += (PASSIVE_LEVEL * s.index_flow) * (passive * float_frac)
     # allocation money's slow industry view and its uninformed bursts tilt its holdings (mean-one
     # multipliers of unit-variance latents: exp(k x - k^2 / 2))
-    tilt_a = INFO_TILT * lat.alloc_info + BURST_TILT * lat.alloc_burst
-    tilt_a -= 0.5 * (INFO_TILT**2 + BURST_TILT**2)
+    burst_a = BURST_TILT * s.allocation_bursts
+    tilt_a = INFO_TILT * lat.alloc_info + burst_a * lat.alloc_burst
+    tilt_a -= 0.5 * (INFO_TILT**2 + burst_a**2)
     target_a *= np.exp(tilt_a)[:, u.industry]
     target_a *= common
     del common
@@ -1217,10 +1238,11 @@ def _holding_ratios(
         views -= 0.5 * (INDUSTRY_TILT**2 + timing_tilt**2)  # mean-one view multipliers
     else:  # the market view goes through the stocks' loadings, below
         views = INDUSTRY_TILT * lat.q_flow - 0.5 * INDUSTRY_TILT**2
-    basket = (TRADING_BASKET * s.trading_money) * np.exp(views)
+    basket = (TRADING_BASKET * s.trading_money * s.trading_baskets) * np.exp(views)
     # a share of each followed stock's float, larger in the large caps (where trading money
-    # trades its views: the small stocks' flows are mostly their own)
-    w_basket = np.exp(BASKET_SIZE_TILT * u.zsize - 0.5 * BASKET_SIZE_TILT**2) * lat.interest
+    # trades its views: the small stocks' flows are mostly their own) at basket_size > 0
+    tilt_b = BASKET_SIZE_TILT * s.basket_size
+    w_basket = np.exp(tilt_b * u.zsize - 0.5 * tilt_b**2) * lat.interest
     if beta is None:
         target_t += basket[:, u.industry] * (float_frac * w_basket[None, :])
     else:
