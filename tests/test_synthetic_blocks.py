@@ -61,7 +61,10 @@ def _bursts(base, blocks) -> pl.DataFrame:
 def test_block_trades_default_to_zero_planted():
     assert Strengths.planted().block_trades == 0.0
     assert PLANTED["block_trades"] == 0.0
-    assert "block_trades" in CALIBRATED or Strengths.calibrated().block_trades == 0.0
+    # not calibrated: at 10 five in-band calibration facts leave their band
+    # (docs/estimation.md §4, "Single-stock bursts")
+    assert "block_trades" not in CALIBRATED
+    assert Strengths.calibrated().block_trades == 0.0
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -69,9 +72,9 @@ def test_block_trades_recovered_and_vanish_at_zero(tmp_path, seed):
     """At strength s the bursts come back at the planted rate (``BLOCK_RATE``, 3% of the
     stock-days) with a yuan size of ``BLOCK_SIZE`` x s x |t_3| x the day's median holding
     value; at 0 the market is the planted one and only the holdings and flows move at s."""
-    base = _market(tmp_path, f"b{seed}", seed=seed)
-    zero = _market(tmp_path, f"z{seed}", seed=seed, block_trades=0.0)
-    assert zero.content_hash == base.content_hash
+    # at 0 nothing is drawn: the planted market bit for bit (tests/test_synthetic_pinned.py
+    # pins GENERATOR_VERSION 8's digest with the lever in place, at 0)
+    base = _market(tmp_path, f"b{seed}", seed=seed, block_trades=0.0)
     s = 0.5
     blocks = _market(tmp_path, f"k{seed}", seed=seed, block_trades=s)
     assert blocks.prices.collect().equals(base.prices.collect())
@@ -79,15 +82,17 @@ def test_block_trades_recovered_and_vanish_at_zero(tmp_path, seed):
     hit = r.filter(pl.col("burst").abs() > 5.0)  # rounding to whole shares: under 2 shares
     rate = hit.height / r.height
     # bursts land on the stocks allocation money follows (a CSI 300 member may be held by the
-    # index trackers alone), and a sell is cut at allocation money's holding
-    assert 0.7 * BLOCK_RATE < rate < 1.1 * BLOCK_RATE, rate
+    # index trackers alone), and a sell is cut at allocation money's holding: seeds 1 / 2 / 3
+    # measure 0.0284 / 0.0274 / 0.0290
+    assert 0.8 * BLOCK_RATE < rate < 1.05 * BLOCK_RATE, rate
     # the buys are not cut (below MAX_BLOCK): their median yuan size over the median holding
-    # value recovers
-    # BLOCK_SIZE x s x median |t_3| (the buys are half of the draws: the median of the
-    # positive half of a symmetric law is its median |.|)
+    # value recovers BLOCK_SIZE x s x median |t_3| (the buys are half of the draws: the median
+    # of the positive half of a symmetric law is its median |.|) up to the reference: the
+    # generator's median is of the followed stocks' target holdings, which no table holds;
+    # the truth's median holding stands in (seeds 1 / 2 / 3: 0.83 / 0.81 / 0.70 of it)
     buys = hit.filter(pl.col("yuan") > 0)
     size = float((buys["yuan"] / buys["med"]).median())
     want = BLOCK_SIZE * s * _MEDIAN_ABS_T3
-    assert 0.7 * want < size < 1.3 * want, (size, want)
+    assert 0.6 * want < size < 1.1 * want, (size, want)
     flows = [m.flows_truth.select("net_buy").collect()["net_buy"] for m in (base, blocks)]
     assert not flows[0].equals(flows[1])
