@@ -306,14 +306,14 @@ def clean_factor(
         ``"per_horizon"`` (default): a row is kept if its factor is usable and is used for each
         horizon whose return it has; quantiles do not depend on future returns.
         ``"any_horizon"``: alphalens' rule, a row missing any horizon is dropped for all.
-    placement:
-        With a factor frame: its rows placed once by
-        :meth:`~factorlab.evaluate.DensePanel.place_rows` (for many factors sharing those rows,
-        as a sweep's factors of one pool), passed to ``DensePanel.to_grid``.
     max_loss:
         ``None`` (default): no limit. Else a share in [0, 1]: raise
         :class:`MaxLossExceededError` if more rows were dropped; ``0`` also raises on the first
         date with duplicate quantile edges instead of dropping it (as alphalens does).
+    placement:
+        With a factor frame: its rows placed once by
+        :meth:`~factorlab.evaluate.DensePanel.place_rows` (for many factors sharing those rows,
+        as a sweep's factors of one pool), passed to ``DensePanel.to_grid``.
 
     Nulls and NaN
     -------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.optimize import brentq
+from scipy.optimize import brentq, least_squares
 
 from factorlab.datasets import synthetic_market
 from factorlab.errors import ParameterError
@@ -85,3 +85,18 @@ def test_estimator_beats_the_naive_on_every_metric_with_bursts(seed):
         assert gain > need, (k, est, naive)
     # the naive moved toward the seed's ≈ 0 (0.504 / 0.513 without bursts)
     assert t["r2_daily"]["naive"] < 0.47
+
+
+@pytest.mark.parametrize("loss", ["linear", "huber", "soft_l1", "cauchy"])
+def test_step1_losses_match_scipy_least_squares(loss):
+    """Equal weights: step 1's fit is scipy.optimize.least_squares' location with the same
+    `loss` and f_scale (inliers at 0.2% +- 0.5%, 5% bursts of +-50..300%)."""
+    rng = np.random.default_rng(7)
+    x = 0.002 + 0.005 * rng.standard_normal(200)
+    burst = rng.random(200) < 0.05
+    x[burst] += rng.choice([-1.0, 1.0], burst.sum()) * rng.uniform(0.5, 3.0, burst.sum())
+    x[burst] = np.maximum(x[burst], -1.0)  # a sell takes at most the holding
+    f = 0.1
+    ref = least_squares(lambda m: x - m[0], [0.002], loss=loss, f_scale=f, bounds=(-0.03, 0.03))
+    got = _fit_total(x, np.ones(x.size), EstimateParams(loss=loss, huber=f))
+    assert got == pytest.approx(ref.x[0], abs=1e-5)
