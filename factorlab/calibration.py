@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import polars as pl
@@ -97,7 +97,9 @@ TurnoverBasis = Literal["names", "value"]
 #: How :func:`leg_turnover` reads the handbook's 周度换手率 by default: by count of names
 #: (docs/calibration.md, "Choices where the sources are vague").
 TURNOVER_BASIS: TurnoverBasis = "names"
-_TURNOVER_COLUMNS = {"names": "name_turnover_pct", "value": "turnover_pct"}
+_TURNOVER_COLUMNS = dict(
+    zip(get_args(TurnoverBasis), ("name_turnover_pct", "turnover_pct"), strict=True)
+)
 
 
 @dataclass(frozen=True)
@@ -487,6 +489,12 @@ def _median(values: Sequence[float]) -> float | None:
     return float(np.median(values)) if len(values) else None
 
 
+def _check_basis(basis: object, name: str) -> None:
+    """:class:`ParameterError` unless `basis` is a :data:`TurnoverBasis`."""
+    if not isinstance(basis, str) or basis not in _TURNOVER_COLUMNS:
+        raise ParameterError(f"`{name}` must be one of {sorted(_TURNOVER_COLUMNS)}; got {basis!r}.")
+
+
 def leg_turnover(study: StudyResult, *, basis: TurnoverBasis = TURNOVER_BASIS) -> pl.DataFrame:
     """Weekly turnover of the top-20% leg: the median over the static factors (#1-#4) and over
     the dynamic ones (#5-#11), per pool.
@@ -497,8 +505,7 @@ def leg_turnover(study: StudyResult, *, basis: TurnoverBasis = TURNOVER_BASIS) -
     the backtester's (buys + sells) / 2 / NAV, which adds the trades that bring the drifted
     weights back to equal. Both leave out the first rebalance.
     """
-    if basis not in _TURNOVER_COLUMNS:
-        raise ParameterError(f"`basis` must be one of {sorted(_TURNOVER_COLUMNS)}; got {basis!r}.")
+    _check_basis(basis, "basis")
     column = _TURNOVER_COLUMNS[basis]
     items = []
     for pool in study.params.pools:
@@ -866,6 +873,7 @@ def calibrate(
     (see :func:`leg_turnover`).
     """
     t0 = time.perf_counter()
+    _check_basis(turnover_basis, "turnover_basis")
     lo, hi = _window(start, end)
     say: Callable[[str], None] = progress  # type: ignore[assignment]
     market.require("prices", "pools", "northbound", "assets", purpose="calibrate()")

@@ -73,7 +73,7 @@ def test_block_trades_recovered_and_vanish_at_zero(tmp_path, seed):
     stock-days) with a yuan size of ``BLOCK_SIZE`` x s x |t_3| x the day's median holding
     value; at 0 the market is the planted one and only the holdings and flows move at s."""
     # at 0 nothing is drawn: the planted market bit for bit (tests/test_synthetic_pinned.py
-    # pins GENERATOR_VERSION 8's digest with the lever in place, at 0)
+    # pins the planted market's digest with the lever in place, at 0)
     base = _market(tmp_path, f"b{seed}", seed=seed, block_trades=0.0)
     s = 0.5
     blocks = _market(tmp_path, f"k{seed}", seed=seed, block_trades=s)

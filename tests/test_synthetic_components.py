@@ -178,4 +178,6 @@ def test_a_strength_that_does_not_exist_is_a_parameter_error(make):
         make(selectoin=0.5)
     with pytest.raises(ParameterError, match="`selection` must be a finite number >= 0"):
         make(selection=-1.0)
+    with pytest.raises(ParameterError, match="`selection` must be a finite number >= 0; got 5"):
+        make(selection="5")
     assert make(selection=0.5).selection == 0.5

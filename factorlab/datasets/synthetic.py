@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import numbers
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 
@@ -299,7 +300,7 @@ class Strengths:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if not np.isfinite(value) or value < 0:
+            if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
                 raise ParameterError(
                     f"strength `{name}` must be a finite number >= 0; got {value}."
                 )

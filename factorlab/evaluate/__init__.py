@@ -43,7 +43,7 @@ from factorlab.evaluate.metrics import (
     sharpe_ratio,
     win_rate,
 )
-from factorlab.evaluate.panel import DensePanel, GridColumns
+from factorlab.evaluate.panel import DensePanel, GridColumns, RowPlacement
 from factorlab.evaluate.quantiles import (
     CleanFactor,
     DropReport,
@@ -71,6 +71,7 @@ __all__ = [
     "ForwardReturns",
     "GridColumns",
     "MaxLossExceededError",
+    "RowPlacement",
     "TearSheet",
     "TearSheetSection",
     "alphalens_average_cumulative_return_by_quantile",

@@ -281,7 +281,8 @@ def evaluate(
         progress(f"{unit[0]} / {unit[1]} ({base + k} of {n_units})")
 
     parts: dict[tuple[str, str], _Part] = {}
-    keys = factor_frame.select(date_col, asset_col)
+    keys = factor_frame.select(date_col, asset_col)  # the rows `layouts` were found for
+    shared_placements: dict[str, Any] = {}
     with executor(engine, workers=workers) as ex:
         # shared once; each unit gets its own pool x factor rows (on Ray: put once each, so a
         # task reads one column from the object store, not the batch)
@@ -289,15 +290,19 @@ def evaluate(
         for b, names in enumerate(batches):
             if b:
                 factor_frame = _factor_batch(lf, names, price_data, date_col, asset_col)
-                if not factor_frame.select(date_col, asset_col).equals(keys):
-                    layouts = {}  # another row order: the pools' rows are found again
+                batch_keys = factor_frame.select(date_col, asset_col)
+                if not batch_keys.equals(keys):
+                    # another row order: the pools' rows are found again, for these keys
+                    layouts, shared_placements, keys = {}, {}, batch_keys
             units, rows = [], []
             for pool, (on_dates, _, _) in pool_info.items():
                 if pool not in layouts:
                     layouts[pool] = _pool_rows(factor_frame, on_dates, panel, date_col, asset_col)
                 layout = layouts[pool]
                 sub = factor_frame if layout.rows is None else factor_frame[layout.rows]
-                placement = ex.share(layout.placement)
+                if pool not in shared_placements:  # on Ray: put once per layout
+                    shared_placements[pool] = ex.share(layout.placement)
+                placement = shared_placements[pool]
                 for name in names:
                     units.append((pool, name))
                     rows.append((ex.share(sub.select(date_col, asset_col, name)), placement))

@@ -165,6 +165,20 @@ def test_a_placement_of_other_rows_or_with_a_duplicate_key_raises() -> None:
     placement = panel.place_rows(factor)
     with pytest.raises(ParameterError, match="place_rows"):
         panel.to_grid(factor.head(3), ["factor"], placement=placement)
+    # the same rows in another order, or other rows of the same count: every value would land
+    # in another row's cell
+    with pytest.raises(ParameterError, match="another order"):
+        panel.to_grid(factor.reverse(), ["factor"], placement=placement)
+    shifted = factor.with_columns(pl.col("date").shift(1).fill_null(pl.col("date").first()))
+    with pytest.raises(ParameterError, match="other keys"):
+        panel.to_grid(shifted, ["factor"], placement=placement)
+    with pytest.raises(ParameterError, match=r"result of `DensePanel\.place_rows`"):
+        panel.to_grid(factor, ["factor"], placement="rows")
+    assert_equal = np.testing.assert_array_equal
+    assert_equal(
+        panel.to_grid(factor, ["factor"], placement=placement).values["factor"],
+        panel.to_grid(factor, ["factor"]).values["factor"],
+    )
     twice = pl.concat([factor, factor.head(1)])
     kept = panel.place_rows(twice)  # the duplicate is raised where the column is placed
     assert isinstance(kept.error, DuplicateKeyError)

@@ -170,7 +170,19 @@ def test_pool_rows_found_once_and_again_when_a_batch_comes_in_another_order(
     monkeypatch.setattr(sweep, "_factor_batch", reversed_after_the_first)
     shuffled = evaluate(frame, names, batch_size=1, **kw)
     assert len(calls) == 3
-    for got in (per_factor, shuffled):
+
+    # orders K0, K1, K0: the third batch is back in the first order, and must not be scored
+    # on the second batch's layouts (the review's case: the same row count, other cells)
+    def reversed_second_only(lf, *args):
+        calls.append(1)
+        out = batch(lf, *args)
+        return out.reverse() if len(calls) == 2 else out
+
+    calls.clear()
+    monkeypatch.setattr(sweep, "_factor_batch", reversed_second_only)
+    back_and_forth = evaluate(frame, names, batch_size=1, **kw)
+    assert len(calls) == 3
+    for got in (per_factor, shuffled, back_and_forth):
         for table in ("summary", "ic", "quantile_returns", "drops"):
             assert_frame_equal(getattr(got, table), getattr(one_batch, table), check_exact=True)
 

@@ -59,12 +59,20 @@ def test_estimator_beats_the_naive_on_every_metric_with_bursts(seed):
     ahead of the naive on all eight metrics (docs/estimation.md §4, measured margins in
     comments as seed 20240816 / seed 2; seeds 1 and 3, where it does not hold on every metric,
     in the doc). The thin ones are said so:
-    the weights never separate the two by more than 0.005 at any burst size."""
+    the weights never separate the two by more than 0.005 at any burst size.
+
+    The market is GENERATOR_VERSION 8's calibrated `default` (the flow levers of version 9 at
+    their planted 1, which leaves the output as it was), so the margins stay those measured when
+    the preset's calibration moves: version 9's steadier flows lift the naive's daily R² to
+    0.74 and the estimator only ties it there (docs/estimation.md §4)."""
     m = synthetic_market(
         preset="default",
         seed=seed,
         disclosure_change="2023-01-01",
         block_trades=5.0,
+        allocation_bursts=1.0,
+        trading_baskets=1.0,
+        basket_size=1.0,
         progress=False,
     )
     t = {r["metric"]: r for r in validation_table(m, ablations=False).iter_rows(named=True)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import polars as pl
@@ -43,7 +43,7 @@ TotalValue = Literal["fit", "truth", "buy_and_hold"]
 #: Step 1's loss on the ratio deviations (EstimateParams.loss): scipy.optimize.least_squares'
 #: robust losses rho(z), z = (r / f)^2 with f = ``EstimateParams.huber``.
 Step1Loss = Literal["linear", "huber", "soft_l1", "cauchy"]
-LOSSES = ("linear", "huber", "soft_l1", "cauchy")
+LOSSES: tuple[str, ...] = get_args(Step1Loss)
 
 
 @dataclass(frozen=True)
