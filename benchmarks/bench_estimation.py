@@ -90,7 +90,10 @@ def main() -> None:
         from factorlab.datasets import synthetic_market
 
         m = synthetic_market(
-            n_assets=args.n_assets, start="2023-01-01", end="2024-12-31", seed=20240816,
+            n_assets=args.n_assets,
+            start="2023-01-01",
+            end="2024-12-31",
+            seed=20240816,
             disclosure_change="2023-12-29",
         )
         path = str(m.path)

@@ -86,9 +86,7 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run_once(
-    preset: str, *, numba_cold: bool, serial: bool = False, n_assets: int = 0
-) -> dict:
+def run_once(preset: str, *, numba_cold: bool, serial: bool = False, n_assets: int = 0) -> dict:
     """One fresh child process generating `preset` into an empty directory."""
     env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="bench-generate-") as tmp:
@@ -97,9 +95,19 @@ def run_once(
         env["FACTORLAB_CACHE"] = os.path.join(tmp, "cache")
         before = _load()
         res = subprocess.run(
-            [sys.executable, "-c", CHILD, preset, os.path.join(tmp, "market"),
-             "serial" if serial else "overlap", str(n_assets)],
-            capture_output=True, text=True, env=env, check=False,
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                preset,
+                os.path.join(tmp, "market"),
+                "serial" if serial else "overlap",
+                str(n_assets),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         if res.returncode != 0:
             raise SystemExit(f"the child failed:\n{res.stderr}")
@@ -109,9 +117,11 @@ def run_once(
 
 
 def print_run(out: dict, label: str) -> None:
-    print(f"\n## {label}: {out['seconds']:.2f} s wall (+ {out['import']:.2f} s import), "
-          f"user {out['user']:.1f} s, sys {out['sys']:.1f} s, peak RSS {out['peak_mib']:,.0f} MiB, "
-          f"load {out['load']}")
+    print(
+        f"\n## {label}: {out['seconds']:.2f} s wall (+ {out['import']:.2f} s import), "
+        f"user {out['user']:.1f} s, sys {out['sys']:.1f} s, peak RSS {out['peak_mib']:,.0f} MiB, "
+        f"load {out['load']}"
+    )
     print(f"| {'table':<22} | make s | write s | rows |")
     print(f"|{'-' * 24}|--------|---------|------|")
     make = write = 0.0
@@ -123,22 +133,30 @@ def print_run(out: dict, label: str) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--preset", default="default")
     ap.add_argument("--n-assets", type=int, default=0, help="override the preset's n_assets")
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--numba-cold", action="store_true",
-                    help="an empty numba cache in the child: kernels compile inside the run")
-    ap.add_argument("--serial", action="store_true",
-                    help="write each table before generating the next (no writer thread)")
+    ap.add_argument(
+        "--numba-cold",
+        action="store_true",
+        help="an empty numba cache in the child: kernels compile inside the run",
+    )
+    ap.add_argument(
+        "--serial",
+        action="store_true",
+        help="write each table before generating the next (no writer thread)",
+    )
     ap.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     args = ap.parse_args()
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     runs = []
     for i in range(args.repeat):
-        out = run_once(args.preset, numba_cold=args.numba_cold, serial=args.serial,
-                       n_assets=args.n_assets)
+        out = run_once(
+            args.preset, numba_cold=args.numba_cold, serial=args.serial, n_assets=args.n_assets
+        )
         runs.append(out)
         cache = "numba cold" if args.numba_cold else "numba warm"
         how = "serial writes" if args.serial else "writes overlapped"

@@ -45,19 +45,28 @@ CHILD = textwrap.dedent(
 
 
 def _run(kind: str, source: str, cache: Path) -> dict:
-    res = subprocess.run([sys.executable, "-c", CHILD, kind, source, str(cache)],
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", CHILD, kind, source, str(cache)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
     from run import _machine  # the generation runner's machine line
 
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--preset", default="large")
-    ap.add_argument("--market", metavar="DIR", default=None,
-                    help="a saved market directory (Market.load) instead of a preset")
+    ap.add_argument(
+        "--market",
+        metavar="DIR",
+        default=None,
+        help="a saved market directory (Market.load) instead of a preset",
+    )
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
     import polars as pl
@@ -100,8 +109,10 @@ def main() -> int:
     for k, v in cold["stages"].items():
         print(f"| {k} | {v:.2f} |")
     print(f"| total (study wall) | {cold['seconds']:.2f} |")
-    print(f"\nCPU: user {cold['user']} s + sys {cold['sys']} s; peak {cold['peak_mib']} MiB; "
-          f"load {load}\n")
+    print(
+        f"\nCPU: user {cold['user']} s + sys {cold['sys']} s; peak {cold['peak_mib']} MiB; "
+        f"load {load}\n"
+    )
     if not args.no_record:
         with (HERE / "RESULTS.md").open("a") as f:
             f.write("\n" + text)

@@ -381,15 +381,19 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     market = _market(args, start, **extra)
     print("estimating northbound holdings after the disclosure change ...", file=sys.stderr)
     result = run_estimation(
-        market, start=args.start, end=args.end, attribution_start=args.attribution_start,
+        market,
+        start=args.start,
+        end=args.end,
+        attribution_start=args.attribution_start,
         progress=_progress(start),
     )
     print("\n" + textwrap.fill(data_line(result), width=120, subsequent_indent="  "))
     for caption, frame in estimation_tables(result):
         print("\n" + textwrap.fill(caption, width=120))
         print(text_table(frame.drop("Definition", strict=False).head(20), wrap_headers=True))
-    path = write_estimation_report(result, Path(args.out), force=args.force,
-                                   progress=_progress(start))
+    path = write_estimation_report(
+        result, Path(args.out), force=args.force, progress=_progress(start)
+    )
     print(f"\nreport: {path}")
     print(f"done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     return 0
@@ -659,16 +663,30 @@ def _etf_flows_parser(sub) -> None:
         "outstanding are known, else the heuristic) and a cumulative-flow figure",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    cmd.add_argument("--market", default=None,
-                     help="market directory, or 'real' for the real sample (bars only: heuristic)")
-    cmd.add_argument("--preset", choices=sorted(PRESETS), default="default",
-                     help="synthetic market preset, when no --market is given")
+    cmd.add_argument(
+        "--market",
+        default=None,
+        help="market directory, or 'real' for the real sample (bars only: heuristic)",
+    )
+    cmd.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="synthetic market preset, when no --market is given",
+    )
     cmd.add_argument("--days", type=int, default=5, help="window of the flow sums (sessions)")
-    cmd.add_argument("--sectors", nargs="+", default=None,
-                     help="sector names or ETF codes (SH.512480, 3033.HK, QQQ); default: all")
+    cmd.add_argument(
+        "--sectors",
+        nargs="+",
+        default=None,
+        help="sector names or ETF codes (SH.512480, 3033.HK, QQQ); default: all",
+    )
     cmd.add_argument("--as-of", default=None, help="last date used (default: each ETF's latest)")
-    cmd.add_argument("--out", default="factorlab-etf-flows",
-                     help="folder for the table (csv), the daily flows and the figure")
+    cmd.add_argument(
+        "--out",
+        default="factorlab-etf-flows",
+        help="folder for the table (csv), the daily flows and the figure",
+    )
     cmd.set_defaults(func=_cmd_etf_flows)
 
 
@@ -928,13 +946,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", choices=sorted(PRESETS), default="default", help="synthetic market preset"
     )
     estimate.add_argument(
-        "--disclosure-change", default=None,
+        "--disclosure-change",
+        default=None,
         help="synthetic market only: last day of daily disclosure (default the real 2024-08-16)",
     )
     estimate.add_argument("--start", default=None, help="first day to estimate")
     estimate.add_argument("--end", default=None, help="last day to estimate")
-    estimate.add_argument("--attribution-start", default=None,
-                          help="first day of the attribution window")
+    estimate.add_argument(
+        "--attribution-start", default=None, help="first day of the attribution window"
+    )
     _report_args(estimate)
     estimate.set_defaults(func=_cmd_estimate)
     lister = sub.add_parser(
@@ -952,12 +972,17 @@ def build_parser() -> argparse.ArgumentParser:
     tears.add_argument("--prices", required=True, help="parquet/CSV: date, asset, close, open")
     tears.add_argument("--pools", default=None, help="parquet/CSV: date, asset, pool (optional)")
     tears.add_argument("--factor-cols", nargs="+", default=None, help="default: every numeric")
-    tears.add_argument("--source", choices=_PRICE_SOURCES, default="canonical",
-                       help="shape of the prices file: canonical, or a tushare daily / qlib frame")
+    tears.add_argument(
+        "--source",
+        choices=_PRICE_SOURCES,
+        default="canonical",
+        help="shape of the prices file: canonical, or a tushare daily / qlib frame",
+    )
     tears.add_argument("--horizons", nargs="+", type=int, default=[1, 5, 10])
     tears.add_argument("--quantiles", type=int, default=5)
-    tears.add_argument("--entry", default="next_open",
-                       choices=["close", "next_close", "next_open", "next_vwap"])
+    tears.add_argument(
+        "--entry", default="next_open", choices=["close", "next_close", "next_open", "next_vwap"]
+    )
     tears.add_argument("--out", required=True, help="output folder")
     tears.set_defaults(func=_cmd_tearsheet)
     _etf_flows_parser(sub)

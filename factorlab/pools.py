@@ -88,8 +88,10 @@ class PoolBuild:
 
     def __repr__(self) -> str:
         names = sorted(self.pools.get_column("pool").unique().to_list())
-        return (f"PoolBuild({self.pools.height:,} rows, pools {names}, "
-                f"{self.n_dropped} input row(s) dropped; source: {self.source or 'n/a'})")
+        return (
+            f"PoolBuild({self.pools.height:,} rows, pools {names}, "
+            f"{self.n_dropped} input row(s) dropped; source: {self.source or 'n/a'})"
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -108,7 +110,9 @@ def _require(df: pl.DataFrame, columns: Mapping[str, str], table: str) -> None:
         raise SchemaError(
             f"table `{table}` lacks column(s) {want}; it has {', '.join(df.columns) or '(none)'}."
             " Pass the column names as keywords (e.g. code='ts_code').",
-            table=table, column=missing[0])
+            table=table,
+            column=missing[0],
+        )
 
 
 def _dates(df: pl.DataFrame, column: str, table: str) -> pl.Series:
@@ -125,7 +129,9 @@ def _dates(df: pl.DataFrame, column: str, table: str) -> pl.Series:
             f"table `{table}` column `{column}` must hold dates ('20200102', '2020-01-02' or "
             f"date values); got {bad.len()} unparseable value(s), e.g. "
             f"{', '.join(repr(v) for v in bad.head(MAX_EXAMPLES).to_list())}.",
-            table=table, column=column)
+            table=table,
+            column=column,
+        )
     return parsed
 
 
@@ -144,12 +150,13 @@ def _codes(df: pl.DataFrame, column: str, source: str) -> tuple[pl.DataFrame, li
     if bool(bad.any()):
         bj = raw.filter(bad).to_frame("c").select(is_beijing_code("c")).to_series()
         rows = df.filter(bad).with_columns(bj.alias("_bj"))
-        for is_bj, why in ((True, "Beijing Stock Exchange code (outside the A-share model)"),
-                           (False, "not a Shanghai / Shenzhen A-share code")):
+        for is_bj, why in (
+            (True, "Beijing Stock Exchange code (outside the A-share model)"),
+            (False, "not a Shanghai / Shenzhen A-share code"),
+        ):
             part = rows.filter(pl.col("_bj") == is_bj).drop("_bj")
             if part.height:
-                report.append({"reason": why, "rows": part.height,
-                               "examples": _examples(part)})
+                report.append({"reason": why, "rows": part.height, "examples": _examples(part)})
     out = df.with_columns(codes.alias("asset")).filter(pl.col("asset").is_not_null())
     return out, report
 
@@ -158,14 +165,22 @@ def _examples(df: pl.DataFrame) -> str:
     def show(v: object) -> str:
         return v.isoformat() if isinstance(v, dt.date) else str(v)
 
-    return "; ".join("(" + ", ".join(f"{k}={show(v)}" for k, v in row.items()) + ")"
-                     for row in df.head(MAX_EXAMPLES).iter_rows(named=True))
+    return "; ".join(
+        "(" + ", ".join(f"{k}={show(v)}" for k, v in row.items()) + ")"
+        for row in df.head(MAX_EXAMPLES).iter_rows(named=True)
+    )
 
 
 def _report(entries: list[dict], source: str, n_input: int) -> pl.DataFrame:
     for e in entries:
-        logger.warning("%s: dropped %d of %d row(s): %s%s", source, e["rows"], n_input,
-                       e["reason"], f", e.g. {e['examples']}" if e["examples"] else "")
+        logger.warning(
+            "%s: dropped %d of %d row(s): %s%s",
+            source,
+            e["rows"],
+            n_input,
+            e["reason"],
+            f", e.g. {e['examples']}" if e["examples"] else "",
+        )
     return pl.DataFrame(entries, schema=_DROPPED_SCHEMA)
 
 
@@ -226,28 +241,40 @@ def from_intervals(
     """
     source = f"membership intervals ({pool})"
     df = _frame(intervals, "intervals")
-    _require(df, {code: "asset code", start: "first day (inclusive)",
-                  end: "last day (inclusive)"}, "intervals")
+    _require(
+        df,
+        {code: "asset code", start: "first day (inclusive)", end: "last day (inclusive)"},
+        "intervals",
+    )
     n_input = df.height
     df, report = _codes(df, code, source)
-    iv = df.select("asset", _dates(df, start, "intervals").alias("s"),
-                   _dates(df, end, "intervals").alias("e"))
+    iv = df.select(
+        "asset", _dates(df, start, "intervals").alias("s"), _dates(df, end, "intervals").alias("e")
+    )
     bad = iv.filter(pl.col("e") < pl.col("s"))
     if bad.height:
-        raise SchemaError(f"table `intervals`: {bad.height} interval(s) end before they start, "
-                          f"e.g. {_examples(bad)}.", table="intervals", column=end)
+        raise SchemaError(
+            f"table `intervals`: {bad.height} interval(s) end before they start, "
+            f"e.g. {_examples(bad)}.",
+            table="intervals",
+            column=end,
+        )
     open_end = iv.get_column("e").is_null()
     if bool(open_end.any()):  # an open interval: a current member
         iv = iv.with_columns(pl.col("e").fill_null(dt.date.max))
     day_s = _days(days)
     first = day_s.search_sorted(iv.get_column("s"), side="left")
     last = day_s.search_sorted(iv.get_column("e"), side="right")
-    spans = (iv.select("asset").with_columns(first.alias("i0"), last.alias("i1"))
-             .filter(pl.col("i1") > pl.col("i0")))
+    spans = (
+        iv.select("asset")
+        .with_columns(first.alias("i0"), last.alias("i1"))
+        .filter(pl.col("i1") > pl.col("i0"))
+    )
     merged = _merge_spans(spans).sort("asset", "i0")
     idx = merged.select("asset", pl.int_ranges("i0", "i1").alias("i")).explode("i")
-    out = idx.select(day_s.gather(idx.get_column("i")).alias("date"), "asset",
-                     pl.lit(pool).alias("pool"))
+    out = idx.select(
+        day_s.gather(idx.get_column("i")).alias("date"), "asset", pl.lit(pool).alias("pool")
+    )
     return PoolBuild(out, _report(report, source, n_input), source)
 
 
@@ -256,9 +283,12 @@ def _merge_spans(spans: pl.DataFrame) -> pl.DataFrame:
     them yields every (asset, day) once without a costly unique()."""
     s = spans.sort("asset", "i0").with_columns(pl.col("i1").cum_max().over("asset").alias("_r"))
     new = (pl.col("i0") > pl.col("_r").shift(1).over("asset")).fill_null(True)
-    return (s.with_columns(new.cum_sum().over("asset").alias("_g"))
-            .group_by("asset", "_g").agg(pl.col("i0").min(), pl.col("i1").max())
-            .select("asset", "i0", "i1"))
+    return (
+        s.with_columns(new.cum_sum().over("asset").alias("_g"))
+        .group_by("asset", "_g")
+        .agg(pl.col("i0").min(), pl.col("i1").max())
+        .select("asset", "i0", "i1")
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -315,33 +345,55 @@ def from_snapshots(
     df = _frame(snapshots, "snapshots")
     has_pool = pool_col is not None and pool_col in df.columns
     if not has_pool and pool is None:
-        raise ParameterError("`pool` is required when the snapshots have no pool column "
-                             f"(`{pool_col}`); pass pool='csi300'.")
+        raise ParameterError(
+            "`pool` is required when the snapshots have no pool column "
+            f"(`{pool_col}`); pass pool='csi300'."
+        )
     _require(df, {date: "snapshot date", code: "member code"}, "snapshots")
     source = f"constituent snapshots ({pool or 'by pool column'})"
     n_input = df.height
     df, report = _codes(df, code, source)
-    snap = df.select(_dates(df, date, "snapshots").alias("snap"), "asset",
-                     (pl.col(pool_col).cast(pl.String) if has_pool else pl.lit(pool))
-                     .alias("pool")).unique()
+    snap = df.select(
+        _dates(df, date, "snapshots").alias("snap"),
+        "asset",
+        (pl.col(pool_col).cast(pl.String) if has_pool else pl.lit(pool)).alias("pool"),
+    ).unique()
     day_s = _days(days)
     n_days = day_s.len()
-    dates = (snap.select("pool", "snap").unique().sort("pool", "snap")
-             .with_columns(pl.Series("i0", day_s.search_sorted(
-                 snap.select("pool", "snap").unique().sort("pool", "snap")["snap"], side="left"))))
+    dates = (
+        snap.select("pool", "snap")
+        .unique()
+        .sort("pool", "snap")
+        .with_columns(
+            pl.Series(
+                "i0",
+                day_s.search_sorted(
+                    snap.select("pool", "snap").unique().sort("pool", "snap")["snap"], side="left"
+                ),
+            )
+        )
+    )
     # a later snapshot that maps to the same session supersedes an earlier one
     dates = dates.filter(pl.col("i0") < n_days).unique(["pool", "i0"], keep="last")
     dates = dates.sort("pool", "i0").with_columns(
-        pl.col("i0").shift(-1).over("pool").fill_null(n_days).alias("i1"))
+        pl.col("i0").shift(-1).over("pool").fill_null(n_days).alias("i1")
+    )
     if stale_after is not None:
         if stale_after < 1:
             raise ParameterError(f"`stale_after` must be at least 1 session; got {stale_after}.")
         last = pl.col("i1") == n_days
         dates = dates.with_columns(
-            pl.when(last).then(pl.min_horizontal(pl.col("i0") + stale_after, n_days))
-            .otherwise(pl.col("i1")).alias("i1"))
-    spans = dates.join(snap, on=["pool", "snap"]).select(
-        "pool", "asset", pl.int_ranges("i0", "i1").alias("i")).explode("i").drop_nulls("i")
+            pl.when(last)
+            .then(pl.min_horizontal(pl.col("i0") + stale_after, n_days))
+            .otherwise(pl.col("i1"))
+            .alias("i1")
+        )
+    spans = (
+        dates.join(snap, on=["pool", "snap"])
+        .select("pool", "asset", pl.int_ranges("i0", "i1").alias("i"))
+        .explode("i")
+        .drop_nulls("i")
+    )
     out = spans.select(day_s.gather(spans.get_column("i")).alias("date"), "asset", "pool")
     return PoolBuild(out.sort("pool", "date", "asset"), _report(report, source, n_input), source)
 
@@ -371,8 +423,11 @@ def from_index_weight(
     if {"index_code", "con_code", "trade_date"} <= set(df.columns):
         date, code, index = "trade_date", "con_code", "index_code"
     else:
-        _require(df, {"date": "snapshot date", "index": "index name", "asset": "member code"},
-                 "index_weights")
+        _require(
+            df,
+            {"date": "snapshot date", "index": "index name", "asset": "member code"},
+            "index_weights",
+        )
         date, code, index = "date", "asset", "index"
     if names is None:
         from factorlab.adapters.tushare import INDEX_NAMES
@@ -381,8 +436,7 @@ def from_index_weight(
     df = df.with_columns(pl.col(index).cast(pl.String).replace(dict(names)).alias("_pool"))
     if "weight" in df.columns:  # a zero weight is not a member
         df = df.filter(pl.col("weight").cast(pl.Float64, strict=False).fill_null(1.0) > 0)
-    return from_snapshots(df, days, date=date, code=code, pool_col="_pool",
-                          stale_after=stale_after)
+    return from_snapshots(df, days, date=date, code=code, pool_col="_pool", stale_after=stale_after)
 
 
 #: akshare constituent frames: (date column, code column) by function.
@@ -417,15 +471,18 @@ def from_akshare_constituents(
     for date, code in _AKSHARE_COLUMNS:
         if {date, code} <= set(df.columns):
             df = df.with_columns(pl.col(code).cast(pl.String).str.zfill(6))
-            return from_snapshots(df, days, pool=pool, date=date, code=code, pool_col=None,
-                                  stale_after=stale_after)
+            return from_snapshots(
+                df, days, pool=pool, date=date, code=code, pool_col=None, stale_after=stale_after
+            )
     if "纳入日期" in df.columns:
         raise SchemaError(
             "table `akshare constituents` looks like ak.index_stock_cons (品种代码, 纳入日期): it "
             "lists today's members only, so pools from it are not point in time (survivorship "
             "bias). Use ak.index_stock_cons_csindex snapshots, tushare index_weight, or "
-            "membership intervals (from_intervals).", table="akshare constituents",
-            column="纳入日期")
+            "membership intervals (from_intervals).",
+            table="akshare constituents",
+            column="纳入日期",
+        )
     _require(df, {"日期": "snapshot date", "成分券代码": "member code"}, "akshare constituents")
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -444,8 +501,12 @@ def union(builds: Sequence[PoolBuild | pl.DataFrame], name: str) -> PoolBuild:
     """
     frames = [b.pools if isinstance(b, PoolBuild) else b for b in builds]
     dropped = [b.dropped for b in builds if isinstance(b, PoolBuild) and b.dropped.height]
-    out = (pl.concat([f.select("date", "asset") for f in frames]).unique()
-           .sort("date", "asset").with_columns(pl.lit(name).alias("pool")))
+    out = (
+        pl.concat([f.select("date", "asset") for f in frames])
+        .unique()
+        .sort("date", "asset")
+        .with_columns(pl.lit(name).alias("pool"))
+    )
     report = pl.concat(dropped) if dropped else pl.DataFrame(schema=_DROPPED_SCHEMA)
     return PoolBuild(out, report, f"union of {len(frames)} pool(s)")
 
@@ -466,11 +527,15 @@ def review_sessions(days: Any, schedule: Schedule = "monthly") -> np.ndarray:
     d = _days(days)
     if schedule == "daily":
         return np.arange(d.len())
-    period = {"weekly": d.dt.truncate("1w"), "monthly": d.dt.truncate("1mo"),
-              "quarterly": d.dt.truncate("1q")}.get(schedule)
+    period = {
+        "weekly": d.dt.truncate("1w"),
+        "monthly": d.dt.truncate("1mo"),
+        "quarterly": d.dt.truncate("1q"),
+    }.get(schedule)
     if period is None:
-        raise ParameterError("`schedule` must be 'daily', 'weekly', 'monthly' or 'quarterly'; "
-                             f"got {schedule!r}.")
+        raise ParameterError(
+            f"`schedule` must be 'daily', 'weekly', 'monthly' or 'quarterly'; got {schedule!r}."
+        )
     p = period.to_numpy()
     return np.asarray([0, *np.flatnonzero(p[1:] != p[:-1]) + 1], dtype=np.int64)
 
@@ -530,8 +595,10 @@ def liquidity_members(
            [0, 1, 1]])
     """
     if size < 1 or window < 1 or min_listed < 0:
-        raise ParameterError(f"`size` and `window` must be at least 1 and `min_listed` at least 0;"
-                             f" got size={size}, window={window}, min_listed={min_listed}.")
+        raise ParameterError(
+            f"`size` and `window` must be at least 1 and `min_listed` at least 0;"
+            f" got size={size}, window={window}, min_listed={min_listed}."
+        )
     n_t, n = amount.shape
     if amount.dtype == np.float64:  # one pass, the same sums
         cum, cnt = nan_cumsum_count_rows_nb(amount)
@@ -603,16 +670,19 @@ def liquidity(
         if c not in schema:
             raise SchemaError(f"table `prices` lacks column `{c}`.", table="prices", column=c)
     st = pl.col("is_st").fill_null(False) if "is_st" in schema else pl.lit(False)
-    df = lf.select(pl.col("date").cast(pl.Date), pl.col("asset").cast(pl.String),
-                   amt_expr.cast(pl.Float64).fill_nan(None).alias("_amt"),
-                   st.alias("_st")).collect()
+    df = lf.select(
+        pl.col("date").cast(pl.Date),
+        pl.col("asset").cast(pl.String),
+        amt_expr.cast(pl.Float64).fill_nan(None).alias("_amt"),
+        st.alias("_st"),
+    ).collect()
     if df.height == 0:
         raise SchemaError("table `prices` has no rows.", table="prices")
     day_s = _days(days) if days is not None else _days(df.get_column("date"))
     codes = df.get_column("asset").unique().sort()
     n_t, n = day_s.len(), codes.len()
     ti = day_s.search_sorted(df.get_column("date"), side="left").to_numpy()
-    on = (ti < n_t)
+    on = ti < n_t
     on[on] &= day_s.to_numpy()[ti[on]] == df.get_column("date").to_numpy()[on]
     df, ti = df.filter(pl.Series(on)), ti[on]
     ji = codes.search_sorted(df.get_column("asset")).to_numpy()
@@ -620,36 +690,67 @@ def liquidity(
     amt[ti, ji] = df.get_column("_amt").fill_null(np.nan).to_numpy()
     st_grid = np.zeros((n_t, n), dtype=np.int8)  # 0 unknown, 1 not ST, 2 ST
     st_grid[ti, ji] = np.where(df.get_column("_st").to_numpy(), 2, 1)
-    is_st = pl.DataFrame(st_grid).select(  # carry the last known flag over days without rows
-        pl.all().replace(0, None).forward_fill().fill_null(1)).to_numpy() == 2
+    is_st = (
+        pl.DataFrame(st_grid)
+        .select(  # carry the last known flag over days without rows
+            pl.all().replace(0, None).forward_fill().fill_null(1)
+        )
+        .to_numpy()
+        == 2
+    )
     t_idx = np.arange(n_t)[:, None]
     if assets is not None:
         a = _frame(assets, "assets")
         _require(a, {"asset": "code", "list_date": "listing date"}, "assets")
         a = codes.to_frame("asset").join(
-            a.select(pl.col("asset").cast(pl.String), pl.col("list_date").cast(pl.Date),
-                     (pl.col("delist_date").cast(pl.Date) if "delist_date" in a.columns
-                      else pl.lit(None, pl.Date)).alias("delist_date")),
-            on="asset", how="left")
+            a.select(
+                pl.col("asset").cast(pl.String),
+                pl.col("list_date").cast(pl.Date),
+                (
+                    pl.col("delist_date").cast(pl.Date)
+                    if "delist_date" in a.columns
+                    else pl.lit(None, pl.Date)
+                ).alias("delist_date"),
+            ),
+            on="asset",
+            how="left",
+        )
         first_row = df.group_by("asset").agg(pl.col("date").min().alias("f"))
         a = a.join(first_row, on="asset", how="left").with_columns(
-            pl.coalesce("list_date", "f").alias("list_date"))
+            pl.coalesce("list_date", "f").alias("list_date")
+        )
         list_idx = day_s.search_sorted(a.get_column("list_date"), side="left").to_numpy()
         delist = a.get_column("delist_date")
-        end_idx = np.where(delist.is_null().to_numpy(), n_t,
-                           day_s.search_sorted(delist.fill_null(dt.date.max),
-                                               side="left").to_numpy())
+        end_idx = np.where(
+            delist.is_null().to_numpy(),
+            n_t,
+            day_s.search_sorted(delist.fill_null(dt.date.max), side="left").to_numpy(),
+        )
     else:
         seen = ~np.isnan(amt) | (st_grid > 0)
         list_idx = np.argmax(seen, axis=0)
         end_idx = n_t - np.argmax(seen[::-1], axis=0)
     listed = (t_idx >= list_idx[None, :]) & (t_idx < end_idx[None, :])
-    member = liquidity_members(amt, listed=listed, is_st=is_st, list_idx=list_idx,
-                               reviews=review_sessions(day_s, schedule), size=size,
-                               window=window, min_listed=min_listed)
+    member = liquidity_members(
+        amt,
+        listed=listed,
+        is_st=is_st,
+        list_idx=list_idx,
+        reviews=review_sessions(day_s, schedule),
+        size=size,
+        window=window,
+        min_listed=min_listed,
+    )
     tt, jj = np.nonzero(member)
-    out = pl.DataFrame({"date": day_s.gather(tt), "asset": codes.gather(jj),
-                        "pool": pl.repeat(pool, len(tt), eager=True)})
-    source = (f"liquidity pool from prices: top {size} by mean amount over {window} sessions, "
-              f"listed >= {min_listed} sessions, not ST, {schedule} reviews")
+    out = pl.DataFrame(
+        {
+            "date": day_s.gather(tt),
+            "asset": codes.gather(jj),
+            "pool": pl.repeat(pool, len(tt), eager=True),
+        }
+    )
+    source = (
+        f"liquidity pool from prices: top {size} by mean amount over {window} sessions, "
+        f"listed >= {min_listed} sessions, not ST, {schedule} reviews"
+    )
     return PoolBuild(out.sort("date", "asset"), pl.DataFrame(schema=_DROPPED_SCHEMA), source)

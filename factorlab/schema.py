@@ -91,8 +91,14 @@ TABLES: dict[str, TableSpec] = {
     for spec in [
         TableSpec(
             "assets",
-            {"asset": _S, "name": _S, "exchange": _S, "industry": _S,
-             "list_date": _D, "delist_date": _D},
+            {
+                "asset": _S,
+                "name": _S,
+                "exchange": _S,
+                "industry": _S,
+                "list_date": _D,
+                "delist_date": _D,
+            },
             key=("asset",),
             nullable=("delist_date",),
             description="One row per stock: exchange (SH/SZ), CITIC level-1 industry, listing "
@@ -100,9 +106,20 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "prices",
-            {"date": _D, "asset": _S, "open": _F, "high": _F, "low": _F, "close": _F,
-             "volume": _F, "amount": _F, "adj_factor": _F, "float_shares": _F,
-             "total_shares": _F, "is_st": _B},
+            {
+                "date": _D,
+                "asset": _S,
+                "open": _F,
+                "high": _F,
+                "low": _F,
+                "close": _F,
+                "volume": _F,
+                "amount": _F,
+                "adj_factor": _F,
+                "float_shares": _F,
+                "total_shares": _F,
+                "is_st": _B,
+            },
             key=("date", "asset"),
             # null = the source does not report it (e.g. a price-only source has no amount or
             # share counts); never filled with a proxy. See factorlab.datasets.real.require_data.
@@ -146,8 +163,13 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "flows_truth",
-            {"date": _D, "net_buy": _F, "net_buy_trading": _F, "net_buy_allocation": _F,
-             "northbound_day": _B},
+            {
+                "date": _D,
+                "net_buy": _F,
+                "net_buy_trading": _F,
+                "net_buy_allocation": _F,
+                "northbound_day": _B,
+            },
             key=("date",),
             calendar="ashare",
             description="Ground truth (synthetic only): market-wide trade-based northbound net buy "
@@ -172,8 +194,14 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "quotas",
-            {"date": _D, "link": _S, "quota_daily": _F, "quota_balance": _F,
-             "buy_amount": _F, "sell_amount": _F},
+            {
+                "date": _D,
+                "link": _S,
+                "quota_daily": _F,
+                "quota_balance": _F,
+                "buy_amount": _F,
+                "sell_amount": _F,
+            },
             key=("date", "link"),
             nonnegative=("quota_daily", "buy_amount", "sell_amount"),
             calendar="northbound",
@@ -183,8 +211,7 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "corporate_actions",
-            {"asset": _S, "ex_date": _D, "record_date": _D, "bonus_ratio": _F,
-             "cash_dividend": _F},
+            {"asset": _S, "ex_date": _D, "record_date": _D, "bonus_ratio": _F, "cash_dividend": _F},
             key=("asset", "ex_date"),
             nonnegative=("bonus_ratio", "cash_dividend"),
             calendar="ashare",
@@ -219,8 +246,16 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "etfs",
-            {"date": _D, "etf": _S, "sector": _S, "close": _F, "nav": _F, "volume": _F,
-             "amount": _F, "shares_outstanding": _F},
+            {
+                "date": _D,
+                "etf": _S,
+                "sector": _S,
+                "close": _F,
+                "nav": _F,
+                "volume": _F,
+                "amount": _F,
+                "shares_outstanding": _F,
+            },
             key=("date", "etf"),
             prices=("close", "nav"),
             nonnegative=("volume", "amount", "shares_outstanding"),
@@ -252,8 +287,15 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "northbound_flows",
-            {"date": _D, "link": _S, "flow_definition": _S, "quota_inflow": _F, "net_buy": _F,
-             "buy_amount": _F, "sell_amount": _F},
+            {
+                "date": _D,
+                "link": _S,
+                "flow_definition": _S,
+                "quota_inflow": _F,
+                "net_buy": _F,
+                "buy_amount": _F,
+                "sell_amount": _F,
+            },
             key=("date", "link"),
             nullable=("quota_inflow", "net_buy", "buy_amount", "sell_amount"),
             nonnegative=("buy_amount", "sell_amount"),
@@ -285,8 +327,16 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec(
             "etf_prices",
-            {"date": _D, "etf": _S, "open": _F, "high": _F, "low": _F, "close": _F,
-             "volume": _F, "amount": _F},
+            {
+                "date": _D,
+                "etf": _S,
+                "open": _F,
+                "high": _F,
+                "low": _F,
+                "close": _F,
+                "volume": _F,
+                "amount": _F,
+            },
             key=("date", "etf"),
             prices=("open", "high", "low", "close"),
             ordered=(("low", "high"),),

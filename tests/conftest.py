@@ -16,9 +16,7 @@ from hypothesis import settings
 from factorlab.datasets import PLANTED, PRESETS, synthetic_market
 from factorlab.market import Market
 
-settings.register_profile(
-    "ci", derandomize=True, database=None, deadline=None, print_blob=True
-)
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 
 

@@ -18,8 +18,10 @@ FENCE = re.compile(r"^```python([^\n]*)\n(.*?)^```", re.S | re.M)
 
 def blocks() -> list[tuple[str, str, int]]:
     text = DOC.read_text(encoding="utf-8")
-    return [(m.group(1).strip(), m.group(2), text[: m.start()].count("\n") + 1)
-            for m in FENCE.finditer(text)]
+    return [
+        (m.group(1).strip(), m.group(2), text[: m.start()].count("\n") + 1)
+        for m in FENCE.finditer(text)
+    ]
 
 
 def test_the_doc_has_runnable_blocks():

@@ -40,9 +40,8 @@ def test_topk_mean_on_sorted_runs_equals_the_grouped_path() -> None:
     fast = df.with_columns(t=ts_topk_mean("x", "v", window=5, k=2, date_col=None))["t"]
     # the same rows shuffled, located by date: the general (group-by) path
     shuffled = df.with_row_index("i").sample(fraction=1.0, shuffle=True, seed=3)
-    slow = (
-        shuffled.with_columns(t=ts_topk_mean("x", "v", window=5, k=2, date_col="date"))
-        .sort("i")["t"]
-    )
+    slow = shuffled.with_columns(t=ts_topk_mean("x", "v", window=5, k=2, date_col="date")).sort(
+        "i"
+    )["t"]
     assert fast.null_count() == 7 * 4  # the first window-1 rows of each asset
     np.testing.assert_array_equal(fast.to_numpy(), slow.to_numpy())

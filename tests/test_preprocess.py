@@ -507,8 +507,14 @@ def test_transforms_keep_the_input_name():
 @pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
 @pytest.mark.parametrize(
     "steps",
-    [["zscore"], ["winsorize_mad"], ["winsorize_quantile"], ["winsorize_sigma"],
-     ["winsorize_mad", "zscore"], [functools.partial(cs_zscore, by="date")]],
+    [
+        ["zscore"],
+        ["winsorize_mad"],
+        ["winsorize_quantile"],
+        ["winsorize_sigma"],
+        ["winsorize_mad", "zscore"],
+        [functools.partial(cs_zscore, by="date")],
+    ],
 )
 def test_a_non_finite_value_is_missing_and_never_poisons_its_date(bad, steps):
     rng = np.random.default_rng(7)
@@ -527,9 +533,9 @@ def test_a_non_finite_value_is_missing_and_never_poisons_its_date(bad, steps):
 
 def test_neutralize_treats_an_infinite_size_as_missing():
     df = frame().with_columns(
-        log_float_cap=pl.when(pl.int_range(pl.len()) == 0).then(float("inf")).otherwise(
-            "log_float_cap"
-        )
+        log_float_cap=pl.when(pl.int_range(pl.len()) == 0)
+        .then(float("inf"))
+        .otherwise("log_float_cap")
     )
     out = preprocess(df, ["f1"], steps=["neutralize"]).collect()
     assert out["f1"][0] is None

@@ -185,7 +185,9 @@ def test_evaluate_reports_the_panel_then_each_pool_and_factor(small_market):
 
     px = small_market.prices.select("date", "asset", "open", "close").collect()
     frame = px.select(
-        "date", "asset", mom=pl.col("close").pct_change(20).over("asset", order_by="date"),
+        "date",
+        "asset",
+        mom=pl.col("close").pct_change(20).over("asset", order_by="date"),
         rev=-pl.col("close").pct_change(5).over("asset", order_by="date"),
     ).filter(pl.col("date") >= pl.date(2024, 1, 1))
     pools = small_market.pools.filter(pl.col("pool").is_in(["csi300", "liq1500"]))
@@ -197,5 +199,8 @@ def test_evaluate_reports_the_panel_then_each_pool_and_factor(small_market):
     units = [m.rsplit(" (", 1) for m in seen[1:]]
     assert [k for _, k in units] == ["1 of 4)", "2 of 4)", "3 of 4)", "4 of 4)"]
     assert sorted(u for u, _ in units) == [
-        "csi300 / mom", "csi300 / rev", "liq1500 / mom", "liq1500 / rev"
+        "csi300 / mom",
+        "csi300 / rev",
+        "liq1500 / mom",
+        "liq1500 / rev",
     ]

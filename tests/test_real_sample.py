@@ -22,21 +22,34 @@ ROOT = default_path()
 @pytest.fixture(scope="module")
 def market():
     if not ROOT.is_dir():
-        pytest.skip(f"../shared/realdata not found: {ROOT} (set $FACTORLAB_REALDATA to run the "
-                    "real-sample tests)")
+        pytest.skip(
+            f"../shared/realdata not found: {ROOT} (set $FACTORLAB_REALDATA to run the "
+            "real-sample tests)"
+        )
     return real_sample(ROOT)  # validate="full": every value and calendar checked
 
 
 def test_tables_present_and_valid(market):
-    assert set(market.names) == {"assets", "etf_prices", "indices", "northbound_flows", "pools",
-                                 "prices", "suspensions"}
+    assert set(market.names) == {
+        "assets",
+        "etf_prices",
+        "indices",
+        "northbound_flows",
+        "pools",
+        "prices",
+        "suspensions",
+    }
     validate("prices", market.prices.head(1000))  # spot check after the full validation
 
 
 def test_pools_point_in_time_exact_counts(market):
-    counts = (market.pools.group_by("pool", "date").len()
-              .group_by("pool").agg(pl.col("len").min().alias("lo"), pl.col("len").max()
-                                    .alias("hi")).collect())
+    counts = (
+        market.pools.group_by("pool", "date")
+        .len()
+        .group_by("pool")
+        .agg(pl.col("len").min().alias("lo"), pl.col("len").max().alias("hi"))
+        .collect()
+    )
     got = {r["pool"]: (r["lo"], r["hi"]) for r in counts.iter_rows(named=True)}
     liq = got.pop("liq1500")
     assert got == {"csi300": (300, 300), "csi500": (500, 500), "csi800": (800, 800)}
@@ -58,8 +71,11 @@ def test_liq1500_is_the_public_rule_on_the_amount_proxy(market):
 
     prices = market.prices.filter(pl.col("date") < dt.date(2017, 3, 1)).collect()
     built = pools.liquidity(prices, assets=market.assets, amount=amount_proxy())
-    ours = (market.pools.filter(pl.col("pool") == "liq1500", pl.col("date") < dt.date(2017, 3, 1))
-            .collect().sort("date", "asset"))
+    ours = (
+        market.pools.filter(pl.col("pool") == "liq1500", pl.col("date") < dt.date(2017, 3, 1))
+        .collect()
+        .sort("date", "asset")
+    )
     assert built.pools.equals(ours)
     # members only from stocks with prices, never ST (the sample has no ST flag: none are)
     assert ours.join(prices, on=["date", "asset"], how="anti").height < 0.05 * ours.height
@@ -142,18 +158,28 @@ def _factors(market) -> pl.DataFrame:
         market.prices.filter(pl.col("date").is_between(dt.date(2016, 6, 1), STUDY_END))
         .sort("asset", "date")
         .select(
-            "date", "asset",
+            "date",
+            "asset",
             (-(adj / adj.shift(20) - 1)).over("asset").alias("reversal_20"),
             (adj.shift(5) / adj.shift(60) - 1).over("asset").alias("momentum_60_5"),
             ret.rolling_std(20).over("asset").alias("volatility_20"),
-            ((pl.col("volume") - pl.col("volume").rolling_mean(20))
-             / pl.col("volume").rolling_std(20)).over("asset").alias("volume_z_20"),
+            (
+                (pl.col("volume") - pl.col("volume").rolling_mean(20))
+                / pl.col("volume").rolling_std(20)
+            )
+            .over("asset")
+            .alias("volume_z_20"),
         )
         .collect()
     )
-    weekly = (frame.select("date").unique().filter(pl.col("date") >= STUDY_START)
-              .group_by(pl.col("date").dt.truncate("1w").alias("week")).agg(pl.col("date").max())
-              .get_column("date"))
+    weekly = (
+        frame.select("date")
+        .unique()
+        .filter(pl.col("date") >= STUDY_START)
+        .group_by(pl.col("date").dt.truncate("1w").alias("week"))
+        .agg(pl.col("date").max())
+        .get_column("date")
+    )
     return frame.filter(pl.col("date").is_in(weekly.implode()))
 
 
@@ -161,9 +187,11 @@ def _factors(market) -> pl.DataFrame:
 def study(market):
     pytest.importorskip("alphalens")
     factors = _factors(market)
-    prices = (market.prices.filter(pl.col("date").is_between(STUDY_START, dt.date(2024, 2, 29)))
-              .select("date", "asset", (pl.col("close") * pl.col("adj_factor")).alias("close"))
-              .collect())
+    prices = (
+        market.prices.filter(pl.col("date").is_between(STUDY_START, dt.date(2024, 2, 29)))
+        .select("date", "asset", (pl.col("close") * pl.col("adj_factor")).alias("close"))
+        .collect()
+    )
     return factors, prices
 
 
@@ -190,11 +218,12 @@ def test_real_prices_equal_alphalens(market, study, pool, name):
     # every pool member on every weekly date: suspended days, warm-up windows and members the
     # price source lacks enter with a null factor and show up in the drop accounting
     weeks = factors.get_column("date").unique().implode()
-    factor = (members.filter(pl.col("date").is_in(weeks))
-              .join(factors, on=["date", "asset"], how="left")
-              .select("date", "asset", pl.col(name).alias("factor")))
-    ours = alphalens_tearsheet_numbers(factor, prices, periods=PERIODS, quantiles=5,
-                                       max_loss=1.0)
+    factor = (
+        members.filter(pl.col("date").is_in(weeks))
+        .join(factors, on=["date", "asset"], how="left")
+        .select("date", "asset", pl.col(name).alias("factor"))
+    )
+    ours = alphalens_tearsheet_numbers(factor, prices, periods=PERIODS, quantiles=5, max_loss=1.0)
     drops = ours.drops
     assert drops.n_input == factor.height and 0 < drops.n_clean < drops.n_input
     assert drops.factor_null > 0
@@ -205,8 +234,15 @@ def test_real_prices_equal_alphalens(market, study, pool, name):
             return fn(*args, **kwargs)
 
     f, p, _ = to_alphalens(factor, prices)
-    clean = quiet(autils.get_clean_factor_and_forward_returns, f, p, quantiles=5,
-                  periods=PERIODS, filter_zscore=None, max_loss=1.0)
+    clean = quiet(
+        autils.get_clean_factor_and_forward_returns,
+        f,
+        p,
+        quantiles=5,
+        periods=PERIODS,
+        filter_zscore=None,
+        max_loss=1.0,
+    )
     assert len(clean) == drops.n_clean
     labels = dict(zip(autils.get_forward_returns_columns(clean.columns), PERIODS, strict=True))
 
@@ -220,7 +256,8 @@ def test_real_prices_equal_alphalens(market, study, pool, name):
                 out[c] = pl.Series(pd.DatetimeIndex(m[c]).to_numpy()).cast(pl.Date)
             elif c in ("horizon", "factor_quantile"):
                 out["quantile" if c == "factor_quantile" else c] = pl.Series(
-                    m[c].to_numpy().astype(np.int64))
+                    m[c].to_numpy().astype(np.int64)
+                )
             else:
                 out[c] = pl.Series(m[c].to_numpy(dtype=np.float64)).fill_nan(None)
         return pl.DataFrame(out)
@@ -237,21 +274,37 @@ def test_real_prices_equal_alphalens(market, study, pool, name):
     ic = long(quiet(perf.factor_information_coefficient, clean), "ic")
     close(ours.ic.select("date", "horizon", "ic"), ic, ["date", "horizon"], "ic")
     mean, _ = quiet(perf.mean_return_by_quantile, clean, by_date=False, demeaned=True)
-    close(ours.mean_return.select("quantile", "horizon", "mean_return"),
-          long(mean, "mean_return"), ["quantile", "horizon"], "mean_return")
+    close(
+        ours.mean_return.select("quantile", "horizon", "mean_return"),
+        long(mean, "mean_return"),
+        ["quantile", "horizon"],
+        "mean_return",
+    )
     parts = []
     for lag in PERIODS:
         for q in range(1, 6):
             s = quiet(perf.quantile_turnover, clean["factor_quantile"], q, lag)
-            parts.append(pl.DataFrame({
-                "date": pl.Series(pd.DatetimeIndex(s.index).to_numpy()).cast(pl.Date),
-                "lag": lag, "quantile": q,
-                "turnover": pl.Series(s.to_numpy(dtype=float)).fill_nan(None)}))
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "date": pl.Series(pd.DatetimeIndex(s.index).to_numpy()).cast(pl.Date),
+                        "lag": lag,
+                        "quantile": q,
+                        "turnover": pl.Series(s.to_numpy(dtype=float)).fill_nan(None),
+                    }
+                )
+            )
     close(ours.turnover, pl.concat(parts), ["date", "lag", "quantile"], "turnover")
     parts = []
     for lag in PERIODS:
         s = quiet(perf.factor_rank_autocorrelation, clean, lag)
-        parts.append(pl.DataFrame({
-            "date": pl.Series(pd.DatetimeIndex(s.index).to_numpy()).cast(pl.Date), "lag": lag,
-            "autocorrelation": pl.Series(s.to_numpy(dtype=float)).fill_nan(None)}))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "date": pl.Series(pd.DatetimeIndex(s.index).to_numpy()).cast(pl.Date),
+                    "lag": lag,
+                    "autocorrelation": pl.Series(s.to_numpy(dtype=float)).fill_nan(None),
+                }
+            )
+        )
     close(ours.rank_autocorrelation, pl.concat(parts), ["date", "lag"], "autocorrelation")

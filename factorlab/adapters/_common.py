@@ -104,23 +104,29 @@ def drop_rows(
 
 #: The one Beijing policy of every adapter (and of factorlab.pools): rows with a Beijing Stock
 #: Exchange code are outside the A-share model; they are dropped and counted (WARNING).
-BEIJING_REASON = ("Beijing Stock Exchange codes (.BJ / 43, 83, 87, 88, 92xxxx), outside the "
-                  "A-share model")
+BEIJING_REASON = (
+    "Beijing Stock Exchange codes (.BJ / 43, 83, 87, 88, 92xxxx), outside the A-share model"
+)
 
 
-def drop_beijing(df: pl.DataFrame, column: str, source: str,
-                 show: Sequence[str] = ()) -> pl.DataFrame:
+def drop_beijing(
+    df: pl.DataFrame, column: str, source: str, show: Sequence[str] = ()
+) -> pl.DataFrame:
     """`df` without its Beijing Stock Exchange rows (by the code in `column`), counted in the
     log: a whole-market pull by date includes them, and they are not an error."""
     if column not in df.columns:
         return df
-    out = drop_rows(df, is_beijing_code(pl.col(column)), source, reason=BEIJING_REASON,
-                    show=show or [column])
+    out = drop_rows(
+        df, is_beijing_code(pl.col(column)), source, reason=BEIJING_REASON, show=show or [column]
+    )
     if out.height == 0 < df.height:
         raise AdapterError(
             f"{source}: every row has a Beijing Stock Exchange code in `{column}` (e.g. "
             f"{df.get_column(column).head(1).item()!r}); Beijing stocks are outside the A-share "
-            "model, so there is nothing to convert.", source=source, column=column)
+            "model, so there is nothing to convert.",
+            source=source,
+            column=column,
+        )
     return out
 
 

@@ -83,17 +83,22 @@ def stock_hsgt_hist_em(frame: Any, *, symbol: Literal["沪股通", "深股通"])
     source = "akshare stock_hsgt_hist_em"
     link = _link(symbol, source)
     df = source_frame(frame, source)
-    cols = {"日期": "date", "当日成交净买额": "亿元", "买入成交额": "亿元", "卖出成交额": "亿元",
-            "当日资金流入": "亿元"}
+    cols = {
+        "日期": "date",
+        "当日成交净买额": "亿元",
+        "买入成交额": "亿元",
+        "卖出成交额": "亿元",
+        "当日资金流入": "亿元",
+    }
     require_columns(df, source, cols)
     nums = ["当日成交净买额", "买入成交额", "卖出成交额", "当日资金流入"]
     df = parse_floats(df, nums, source)
     for c in ("当日成交净买额", "当日资金流入"):
-        check_range(df, c, source, hi=_MAX_NET_YI, absolute=True, unit="亿元 (100m yuan)",
-                     show=["日期"])
+        check_range(
+            df, c, source, hi=_MAX_NET_YI, absolute=True, unit="亿元 (100m yuan)", show=["日期"]
+        )
     for c in ("买入成交额", "卖出成交额"):
-        check_range(df, c, source, lo=0, hi=_MAX_GROSS_YI, unit="亿元 (100m yuan)",
-                     show=["日期"])
+        check_range(df, c, source, lo=0, hi=_MAX_GROSS_YI, unit="亿元 (100m yuan)", show=["日期"])
     out = df.select(
         parse_dates(df, "日期", source).alias("date"),
         pl.lit(link).alias("link"),
@@ -104,10 +109,12 @@ def stock_hsgt_hist_em(frame: Any, *, symbol: Literal["沪股通", "深股通"])
         (pl.col("卖出成交额") * YUAN_PER_YI).alias("sell_amount"),
     )
     out = drop_rows(
-        out, pl.all_horizontal(pl.col("quota_inflow", "net_buy", "buy_amount", "sell_amount")
-                               .is_null()),
-        source, reason="no flow value at all (days without northbound trading)",
-        level=logging.INFO)
+        out,
+        pl.all_horizontal(pl.col("quota_inflow", "net_buy", "buy_amount", "sell_amount").is_null()),
+        source,
+        reason="no flow value at all (days without northbound trading)",
+        level=logging.INFO,
+    )
     return finish("northbound_flows", dedupe(out, ["date", "link"], source), source)
 
 
@@ -131,16 +138,39 @@ def stock_hsgt_fund_flow_summary_em(frame: Any) -> pl.DataFrame:
     """
     source = "akshare stock_hsgt_fund_flow_summary_em"
     df = source_frame(frame, source)
-    require_columns(df, source, {"交易日": "date", "板块": "沪股通 / 深股通 / 港股通(...)",
-                          "资金方向": "北向 / 南向", "成交净买额": "亿元", "资金净流入": "亿元"})
-    df = drop_rows(df, ~((pl.col("资金方向").cast(pl.String) == "北向")
-                          & pl.col("板块").cast(pl.String).is_in(list(_LINKS))), source,
-                    reason="not a northbound link (southbound 港股通 rows)",
-                    show=["交易日", "板块", "资金方向"], level=logging.INFO)
+    require_columns(
+        df,
+        source,
+        {
+            "交易日": "date",
+            "板块": "沪股通 / 深股通 / 港股通(...)",
+            "资金方向": "北向 / 南向",
+            "成交净买额": "亿元",
+            "资金净流入": "亿元",
+        },
+    )
+    df = drop_rows(
+        df,
+        ~(
+            (pl.col("资金方向").cast(pl.String) == "北向")
+            & pl.col("板块").cast(pl.String).is_in(list(_LINKS))
+        ),
+        source,
+        reason="not a northbound link (southbound 港股通 rows)",
+        show=["交易日", "板块", "资金方向"],
+        level=logging.INFO,
+    )
     df = parse_floats(df, ["成交净买额", "资金净流入"], source)
     for c in ("成交净买额", "资金净流入"):
-        check_range(df, c, source, hi=_MAX_NET_YI, absolute=True, unit="亿元 (100m yuan)",
-                     show=["交易日", "板块"])
+        check_range(
+            df,
+            c,
+            source,
+            hi=_MAX_NET_YI,
+            absolute=True,
+            unit="亿元 (100m yuan)",
+            show=["交易日", "板块"],
+        )
     out = df.select(
         parse_dates(df, "交易日", source).alias("date"),
         pl.col("板块").cast(pl.String).replace_strict(_LINKS).alias("link"),
@@ -175,20 +205,41 @@ def stock_hsgt_hold_stock_em(frame: Any) -> pl.DataFrame:
     """
     source = "akshare stock_hsgt_hold_stock_em"
     df = source_frame(frame, source)
-    require_columns(df, source, {"日期": "date", "代码": "6-digit code", "今日收盘价": "yuan",
-                          "今日持股-股数": "万 (10k shares)", "今日持股-市值": "万元",
-                          "今日持股-占总股本比": "%"})
-    df = drop_beijing(df.with_columns(pl.col("代码").cast(pl.String).str.zfill(6)), "代码", source,
-                      show=["代码", "日期"])
-    df = parse_floats(df, ["今日收盘价", "今日持股-股数", "今日持股-市值", "今日持股-占总股本比"],
-                 source)
-    check_range(df, "今日持股-占总股本比", source, lo=0, hi=100, unit="percent",
-                 show=["代码", "日期"])
+    require_columns(
+        df,
+        source,
+        {
+            "日期": "date",
+            "代码": "6-digit code",
+            "今日收盘价": "yuan",
+            "今日持股-股数": "万 (10k shares)",
+            "今日持股-市值": "万元",
+            "今日持股-占总股本比": "%",
+        },
+    )
+    df = drop_beijing(
+        df.with_columns(pl.col("代码").cast(pl.String).str.zfill(6)),
+        "代码",
+        source,
+        show=["代码", "日期"],
+    )
+    df = parse_floats(
+        df, ["今日收盘价", "今日持股-股数", "今日持股-市值", "今日持股-占总股本比"], source
+    )
+    check_range(
+        df, "今日持股-占总股本比", source, lo=0, hi=100, unit="percent", show=["代码", "日期"]
+    )
     check_range(df, "今日持股-股数", source, lo=0, unit="万股", show=["代码", "日期"])
-    check_ratio(df, pl.col("今日持股-市值") / pl.col("今日持股-股数") / pl.col("今日收盘价"),
-                 "今日持股-股数", source,
-                 expected="今日持股-市值 (万元) / 今日持股-股数 (万股) / 今日收盘价",
-                 lo=0.95, hi=1.05, show=["代码", "日期", "今日持股-市值", "今日收盘价"])
+    check_ratio(
+        df,
+        pl.col("今日持股-市值") / pl.col("今日持股-股数") / pl.col("今日收盘价"),
+        "今日持股-股数",
+        source,
+        expected="今日持股-市值 (万元) / 今日持股-股数 (万股) / 今日收盘价",
+        lo=0.95,
+        hi=1.05,
+        show=["代码", "日期", "今日持股-市值", "今日收盘价"],
+    )
     out = df.select(
         parse_dates(df, "日期", source).alias("date"),
         parse_codes(df, "代码", source).alias("asset"),
@@ -219,23 +270,39 @@ def stock_hsgt_individual_em(frame: Any, *, symbol: str | int) -> pl.DataFrame:
     """
     source = "akshare stock_hsgt_individual_em"
     df = source_frame(frame, source)
-    require_columns(df, source, {"持股日期": "date", "当日收盘价": "yuan",
-                                 "持股数量": "shares (股)", "持股市值": "yuan",
-                                 "持股数量占A股百分比": "%"})
+    require_columns(
+        df,
+        source,
+        {
+            "持股日期": "date",
+            "当日收盘价": "yuan",
+            "持股数量": "shares (股)",
+            "持股市值": "yuan",
+            "持股数量占A股百分比": "%",
+        },
+    )
     if pl.select(is_beijing_code(pl.lit(str(symbol)))).item():
-        raise AdapterError(f"{source}: `symbol` {symbol!r} is a Beijing Stock Exchange code, "
-                           "outside the A-share model (every adapter drops Beijing rows).",
-                           source=source)
+        raise AdapterError(
+            f"{source}: `symbol` {symbol!r} is a Beijing Stock Exchange code, "
+            "outside the A-share model (every adapter drops Beijing rows).",
+            source=source,
+        )
     try:
         asset = normalize_asset_code(symbol)
     except Exception as exc:
         raise AdapterError(f"{source}: `symbol`: {exc}", source=source) from None
     df = parse_floats(df, ["当日收盘价", "持股数量", "持股市值", "持股数量占A股百分比"], source)
-    check_range(df, "持股数量占A股百分比", source, lo=0, hi=100, unit="percent",
-                 show=["持股日期"])
-    check_ratio(df, pl.col("持股市值") / pl.col("持股数量") / pl.col("当日收盘价"), "持股数量",
-                 source, expected="持股市值 (元) / 持股数量 (股) / 当日收盘价", lo=0.95, hi=1.05,
-                 show=["持股日期", "持股市值", "当日收盘价"])
+    check_range(df, "持股数量占A股百分比", source, lo=0, hi=100, unit="percent", show=["持股日期"])
+    check_ratio(
+        df,
+        pl.col("持股市值") / pl.col("持股数量") / pl.col("当日收盘价"),
+        "持股数量",
+        source,
+        expected="持股市值 (元) / 持股数量 (股) / 当日收盘价",
+        lo=0.95,
+        hi=1.05,
+        show=["持股日期", "持股市值", "当日收盘价"],
+    )
     out = df.select(
         parse_dates(df, "持股日期", source).alias("date"),
         pl.lit(asset).alias("asset"),
@@ -289,24 +356,43 @@ def fund_etf_hist_em(frame: Any, *, symbol: str | int) -> pl.DataFrame:
     """
     source = "akshare fund_etf_hist_em"
     df = source_frame(frame, source)
-    require_columns(df, source, {"日期": "date", "开盘": "yuan", "收盘": "yuan", "最高": "yuan",
-                                 "最低": "yuan", "成交量": "lots (手)", "成交额": "yuan"})
+    require_columns(
+        df,
+        source,
+        {
+            "日期": "date",
+            "开盘": "yuan",
+            "收盘": "yuan",
+            "最高": "yuan",
+            "最低": "yuan",
+            "成交量": "lots (手)",
+            "成交额": "yuan",
+        },
+    )
     etf = _etf_code(symbol, source)
     df = parse_floats(df, ["开盘", "收盘", "最高", "最低", "成交量", "成交额"], source)
     check_range(df, "成交量", source, lo=0, unit="lots", show=["日期"])
     vwap = pl.col("成交额") / (pl.col("成交量") * SHARES_PER_LOT)
     check_ratio(
         df.filter(pl.col("成交量") > 0),
-        pl.when(vwap < pl.col("最低") * 0.95).then(vwap / pl.col("最低"))
-        .when(vwap > pl.col("最高") * 1.05).then(vwap / pl.col("最高"))
+        pl.when(vwap < pl.col("最低") * 0.95)
+        .then(vwap / pl.col("最低"))
+        .when(vwap > pl.col("最高") * 1.05)
+        .then(vwap / pl.col("最高"))
         .otherwise(1.0),
-        "成交量", source, expected="VWAP 成交额/(成交量*100) relative to the day's low..high",
-        lo=0.95, hi=1.05, show=["日期", "收盘", "成交额"],
+        "成交量",
+        source,
+        expected="VWAP 成交额/(成交量*100) relative to the day's low..high",
+        lo=0.95,
+        hi=1.05,
+        show=["日期", "收盘", "成交额"],
     )
     out = df.select(
         parse_dates(df, "日期", source).alias("date"),
         pl.lit(etf).alias("etf"),
-        pl.col("开盘").alias("open"), pl.col("最高").alias("high"), pl.col("最低").alias("low"),
+        pl.col("开盘").alias("open"),
+        pl.col("最高").alias("high"),
+        pl.col("最低").alias("low"),
         pl.col("收盘").alias("close"),
         (pl.col("成交量") * SHARES_PER_LOT).alias("volume"),
         pl.col("成交额").alias("amount"),
@@ -328,15 +414,18 @@ def _shares(df: pl.DataFrame, code_col: str, share_col: str, day: Any, source: s
             column=share_col,
         )
     dates = (
-        parse_dates(df, "统计日期", source) if "统计日期" in df.columns
+        parse_dates(df, "统计日期", source)
+        if "统计日期" in df.columns
         else pl.Series("date", [day] * df.height, dtype=pl.Date)
     )
     if dates.null_count() == df.height:
-        raise AdapterError(f"{source}: pass `date`, the day the share counts refer to.",
-                           source=source)
+        raise AdapterError(
+            f"{source}: pass `date`, the day the share counts refer to.", source=source
+        )
     out = df.select(
         dates.alias("date"),
-        pl.col(code_col).map_elements(lambda c: _etf_code(c, source), return_dtype=pl.String)
+        pl.col(code_col)
+        .map_elements(lambda c: _etf_code(c, source), return_dtype=pl.String)
         .alias("etf"),
         pl.col(share_col).alias("shares_outstanding"),
     ).drop_nulls()
@@ -386,4 +475,3 @@ def fund_etf_spot_em(frame: Any, *, date: Any) -> pl.DataFrame:
     require_columns(df, source, {"代码": "fund code", "最新份额": "units (份)"})
     day = parse_dates(pl.DataFrame({"d": [date]}), "d", source)[0]
     return _shares(df, "代码", "最新份额", day, source)
-

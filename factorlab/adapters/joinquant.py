@@ -37,28 +37,49 @@ _QUOTA_RANGE_YI = (50.0, 1_000.0)  # daily quota per link: 130 亿, 520 亿 from
 
 def _northbound(df: pl.DataFrame, source: str) -> pl.DataFrame:
     link_id = pl.col("link_id").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-    df = drop_rows(df.with_columns(link_id.alias("link_id")),
-                    ~pl.col("link_id").is_in(list(NORTHBOUND_LINKS)), source,
-                    reason="`link_id` not a northbound link (southbound rows)",
-                    level=logging.INFO)
+    df = drop_rows(
+        df.with_columns(link_id.alias("link_id")),
+        ~pl.col("link_id").is_in(list(NORTHBOUND_LINKS)),
+        source,
+        reason="`link_id` not a northbound link (southbound rows)",
+        level=logging.INFO,
+    )
     return df.with_columns(pl.col("link_id").replace_strict(NORTHBOUND_LINKS).alias("link"))
 
 
 def _quota_frame(frame: Any, source: str) -> pl.DataFrame:
     df = source_frame(frame, source)
-    require_columns(df, source, {"day": "date", "link_id": "310001 沪股通 / 310002 深股通",
-                          "quota_daily": "亿元", "quota_daily_balance": "亿元",
-                          "buy_amount": "亿元", "sell_amount": "亿元"})
+    require_columns(
+        df,
+        source,
+        {
+            "day": "date",
+            "link_id": "310001 沪股通 / 310002 深股通",
+            "quota_daily": "亿元",
+            "quota_daily_balance": "亿元",
+            "buy_amount": "亿元",
+            "sell_amount": "亿元",
+        },
+    )
     df = _northbound(df, source)
     nums = ["quota_daily", "quota_daily_balance", "buy_amount", "sell_amount"]
     df = parse_floats(df, nums, source)
     lo, hi = _QUOTA_RANGE_YI
-    check_range(df, "quota_daily", source, lo=lo, hi=hi, unit="亿元 (130 or 520 per link)",
-                 show=["day", "link_id"])
+    check_range(
+        df,
+        "quota_daily",
+        source,
+        lo=lo,
+        hi=hi,
+        unit="亿元 (130 or 520 per link)",
+        show=["day", "link_id"],
+    )
     for c in ("buy_amount", "sell_amount"):
         check_range(df, c, source, lo=0, hi=5_000, unit="亿元", show=["day", "link_id"])
-    return df.with_columns(parse_dates(df, "day", source).alias("date"),
-                           *[(pl.col(c) * YUAN_PER_YI).alias(c) for c in nums])
+    return df.with_columns(
+        parse_dates(df, "day", source).alias("date"),
+        *[(pl.col(c) * YUAN_PER_YI).alias(c) for c in nums],
+    )
 
 
 def stk_ml_quota(frame: Any) -> pl.DataFrame:
@@ -84,9 +105,14 @@ def stk_ml_quota(frame: Any) -> pl.DataFrame:
     """
     source = "joinquant STK_ML_QUOTA"
     df = _quota_frame(frame, source)
-    out = df.select("date", "link", "quota_daily",
-                    pl.col("quota_daily_balance").alias("quota_balance"),
-                    "buy_amount", "sell_amount").drop_nulls()
+    out = df.select(
+        "date",
+        "link",
+        "quota_daily",
+        pl.col("quota_daily_balance").alias("quota_balance"),
+        "buy_amount",
+        "sell_amount",
+    ).drop_nulls()
     return finish("quotas", dedupe(out, ["date", "link"], source), source)
 
 
@@ -100,13 +126,21 @@ def stk_ml_quota_flows(frame: Any) -> pl.DataFrame:
     source = "joinquant STK_ML_QUOTA"
     df = _quota_frame(frame, source)
     out = df.select(
-        "date", "link", pl.lit("quota_inflow").alias("flow_definition"),
+        "date",
+        "link",
+        pl.lit("quota_inflow").alias("flow_definition"),
         (pl.col("quota_daily") - pl.col("quota_daily_balance")).alias("quota_inflow"),
         (pl.col("buy_amount") - pl.col("sell_amount")).alias("net_buy"),
-        "buy_amount", "sell_amount",
+        "buy_amount",
+        "sell_amount",
     )
-    out = drop_rows(out, pl.all_horizontal(pl.col("quota_inflow", "net_buy").is_null()),
-                     source, reason="no flow value at all", level=logging.INFO)
+    out = drop_rows(
+        out,
+        pl.all_horizontal(pl.col("quota_inflow", "net_buy").is_null()),
+        source,
+        reason="no flow value at all",
+        level=logging.INFO,
+    )
     return finish("northbound_flows", dedupe(out, ["date", "link"], source), source)
 
 
@@ -130,9 +164,17 @@ def stk_hk_hold_info(frame: Any) -> pl.DataFrame:
     """
     source = "joinquant STK_HK_HOLD_INFO"
     df = source_frame(frame, source)
-    require_columns(df, source, {"day": "date", "link_id": "310001 / 310002 / 310005",
-                          "code": "code, e.g. 600519.XSHG", "share_number": "shares (股)",
-                          "share_ratio": "%"})
+    require_columns(
+        df,
+        source,
+        {
+            "day": "date",
+            "link_id": "310001 / 310002 / 310005",
+            "code": "code, e.g. 600519.XSHG",
+            "share_number": "shares (股)",
+            "share_ratio": "%",
+        },
+    )
     df = drop_beijing(_northbound(df, source), "code", source, show=["day", "code"])
     df = parse_floats(df, ["share_number", "share_ratio"], source)
     check_range(df, "share_ratio", source, lo=0, hi=100, unit="percent", show=["day", "code"])

@@ -41,14 +41,21 @@ def _col(df: pl.DataFrame, *names: str) -> str | None:
     return next((n for n in names if n in df.columns), None)
 
 
-def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
-           source: str) -> pl.DataFrame:
+def _parse(
+    frame: Any, instrument: str | None, adjusted: bool, check_tick: bool, source: str
+) -> pl.DataFrame:
     df = source_frame(frame, source)
     df = df.rename({c: c[1:] for c in df.columns if c.startswith("$")})
     date_col = _col(df, "datetime", "date", "trade_date")
     code_col = _col(df, "instrument", "symbol", "code", "ts_code")
-    need = {"open": "price", "high": "price", "low": "price", "close": "price",
-            "volume": "shares", "factor": "back-adjustment factor"}
+    need = {
+        "open": "price",
+        "high": "price",
+        "low": "price",
+        "close": "price",
+        "volume": "shares",
+        "factor": "back-adjustment factor",
+    }
     if date_col is None:
         need["datetime"] = "date"
     require_columns(df, source, need)
@@ -56,7 +63,8 @@ def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
         raise AdapterError(
             f"{source}: the frame has no `instrument` / `symbol` column; pass "
             "instrument='SH600519' (per-instrument frames).",
-            source=source, column="instrument",
+            source=source,
+            column="instrument",
         )
     nums = ["open", "high", "low", "close", "volume", "factor"]
     amount_col = _col(df, "amount", "money")
@@ -67,13 +75,16 @@ def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
         code_col = "_code"
     df = drop_beijing(df, code_col, source, show=[code_col, date_col or code_col])
     assert date_col is not None
-    df = df.with_columns(parse_dates(df, date_col, source).alias("date"),
-                         parse_codes(df, code_col, source).alias("asset"))
+    df = df.with_columns(
+        parse_dates(df, date_col, source).alias("date"),
+        parse_codes(df, code_col, source).alias("asset"),
+    )
     f = pl.col("factor")
     prices = ["open", "high", "low", "close"]
     if adjusted:
-        df = df.with_columns(*[(pl.col(c) / f).alias(c) for c in prices],
-                             (pl.col("volume") * f).alias("volume"))
+        df = df.with_columns(
+            *[(pl.col(c) / f).alias(c) for c in prices], (pl.col("volume") * f).alias("volume")
+        )
     if check_tick:
         close = df.get_column("close").drop_nulls()
         if close.len():
@@ -88,7 +99,8 @@ def _parse(frame: Any, instrument: str | None, adjusted: bool, check_tick: bool,
                     f"expected qlib's adjusted prices with raw = adjusted / factor. If the "
                     f"prices are already raw, pass {other}; for instruments with another tick "
                     "pass check_tick=False.",
-                    source=source, column="close",
+                    source=source,
+                    column="close",
                 )
     if amount_col:
         _check_amount(df, amount_col, source)
@@ -110,13 +122,18 @@ def _check_amount(df: pl.DataFrame, amount_col: str, source: str) -> None:
     vwap = pl.col(amount_col) / pl.col("volume")
     check_ratio(
         df.filter(pl.col("volume") > 0, pl.col(amount_col) > 0),
-        pl.when(vwap < pl.col("low") * (1 - t)).then(vwap / pl.col("low"))
-        .when(vwap > pl.col("high") * (1 + t)).then(vwap / pl.col("high"))
+        pl.when(vwap < pl.col("low") * (1 - t))
+        .then(vwap / pl.col("low"))
+        .when(vwap > pl.col("high") * (1 + t))
+        .then(vwap / pl.col("high"))
         .otherwise(1.0),
-        amount_col, source,
+        amount_col,
+        source,
         expected=f"VWAP {amount_col} / raw volume relative to the day's raw low..high (yuan; "
         "a column scaled by qlib's collector is not)",
-        lo=1 - t, hi=1 + t, show=["date", "asset", "close", "volume"],
+        lo=1 - t,
+        hi=1 + t,
+        show=["date", "asset", "close", "volume"],
     )
 
 
@@ -163,12 +180,18 @@ def daily(
     ('600000.SH', 5.2, 1000.0, 2.0)
     """
     source = "qlib daily"
-    out = drop_rows(_parse(frame, instrument, adjusted, check_tick, source), _suspended(),
-                     source, reason="suspended days (returned by qlib.suspensions instead)",
-                     level=logging.INFO)
-    out = out.with_columns(pl.lit(None, pl.Float64).alias("float_shares"),
-                           pl.lit(None, pl.Float64).alias("total_shares"),
-                           pl.lit(False).alias("is_st"))
+    out = drop_rows(
+        _parse(frame, instrument, adjusted, check_tick, source),
+        _suspended(),
+        source,
+        reason="suspended days (returned by qlib.suspensions instead)",
+        level=logging.INFO,
+    )
+    out = out.with_columns(
+        pl.lit(None, pl.Float64).alias("float_shares"),
+        pl.lit(None, pl.Float64).alias("total_shares"),
+        pl.lit(False).alias("is_st"),
+    )
     return finish("prices", out, source)
 
 
@@ -222,9 +245,12 @@ def instruments(
     df = source_frame(frame, "qlib instruments")
     if kind == "qlib":
         if df.width < 3:
-            raise AdapterError("qlib instruments: expected three columns (instrument, start, "
-                               f"end); got {df.width}.", source="qlib instruments")
-        df = df.select(df.columns[:3]).rename(dict(zip(df.columns[:3],
-                                                       ["ts_code", "start_date", "end_date"],
-                                                       strict=True)))
+            raise AdapterError(
+                "qlib instruments: expected three columns (instrument, start, "
+                f"end); got {df.width}.",
+                source="qlib instruments",
+            )
+        df = df.select(df.columns[:3]).rename(
+            dict(zip(df.columns[:3], ["ts_code", "start_date", "end_date"], strict=True))
+        )
     return pools_from_intervals(df, pool, days)

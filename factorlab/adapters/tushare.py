@@ -108,12 +108,17 @@ def warn_if_capped(df: pl.DataFrame, endpoint: str, source: str | None = None) -
         "%s: the frame has exactly %d rows, tushare's cap per `%s` call: it was probably cut "
         "off and later rows are missing. Page the query (one call per trade_date or per "
         "date range small enough to stay under the cap, then concatenate; see "
-        "docs/real-data.md).", source or f"tushare {endpoint}", cap, endpoint)
+        "docs/real-data.md).",
+        source or f"tushare {endpoint}",
+        cap,
+        endpoint,
+    )
     return True
 
 
-def _key_dates(df: pl.DataFrame, source: str, *, date: str = "trade_date",
-               code: str | None = "ts_code") -> pl.DataFrame:
+def _key_dates(
+    df: pl.DataFrame, source: str, *, date: str = "trade_date", code: str | None = "ts_code"
+) -> pl.DataFrame:
     if code is not None:
         df = drop_beijing(df, code, source, show=[c for c in (code, date) if c in df.columns])
     cols = [parse_dates(df, date, source).alias("date")]
@@ -157,9 +162,20 @@ def daily(frame: Any) -> pl.DataFrame:
     source = "tushare daily"
     df = source_frame(frame, source)
     warn_if_capped(df, "daily", source)
-    require_columns(df, source, {"ts_code": "code, e.g. 600519.SH", "trade_date": "YYYYMMDD",
-                          "open": "yuan", "high": "yuan", "low": "yuan", "close": "yuan",
-                          "vol": "lots of 100 shares (手)", "amount": "thousand yuan (千元)"})
+    require_columns(
+        df,
+        source,
+        {
+            "ts_code": "code, e.g. 600519.SH",
+            "trade_date": "YYYYMMDD",
+            "open": "yuan",
+            "high": "yuan",
+            "low": "yuan",
+            "close": "yuan",
+            "vol": "lots of 100 shares (手)",
+            "amount": "thousand yuan (千元)",
+        },
+    )
     df = parse_floats(df, ["open", "high", "low", "close", "vol", "amount"], source)
     df = _key_dates(df, source)
     check_range(df, "vol", source, lo=0, unit="lots", show=["ts_code", "trade_date"])
@@ -168,14 +184,25 @@ def daily(frame: Any) -> pl.DataFrame:
     t = _VWAP_TOLERANCE
     check_ratio(
         df.filter(pl.col("vol") > 0),
-        pl.when(vwap < pl.col("low") * (1 - t)).then(vwap / pl.col("low"))
-        .when(vwap > pl.col("high") * (1 + t)).then(vwap / pl.col("high"))
+        pl.when(vwap < pl.col("low") * (1 - t))
+        .then(vwap / pl.col("low"))
+        .when(vwap > pl.col("high") * (1 + t))
+        .then(vwap / pl.col("high"))
         .otherwise(1.0),
-        "amount", source, expected="VWAP amount*1000/(vol*100) relative to the day's low..high",
-        lo=1 - t, hi=1 + t, show=["ts_code", "trade_date", "close", "vol"],
+        "amount",
+        source,
+        expected="VWAP amount*1000/(vol*100) relative to the day's low..high",
+        lo=1 - t,
+        hi=1 + t,
+        show=["ts_code", "trade_date", "close", "vol"],
     )
     out = df.select(
-        "date", "asset", "open", "high", "low", "close",
+        "date",
+        "asset",
+        "open",
+        "high",
+        "low",
+        "close",
         (pl.col("vol") * SHARES_PER_LOT).alias("volume"),
         (pl.col("amount") * YUAN_PER_THOUSAND).alias("amount"),
     ).drop_nulls(["open", "high", "low", "close"])
@@ -202,11 +229,19 @@ def adj_factor(frame: Any) -> pl.DataFrame:
     """
     source = "tushare adj_factor"
     df = source_frame(frame, source)
-    require_columns(df, source, {"ts_code": "code", "trade_date": "YYYYMMDD",
-                          "adj_factor": "cumulative back-adjustment factor"})
+    require_columns(
+        df,
+        source,
+        {
+            "ts_code": "code",
+            "trade_date": "YYYYMMDD",
+            "adj_factor": "cumulative back-adjustment factor",
+        },
+    )
     df = _key_dates(parse_floats(df, ["adj_factor"], source), source)
-    check_range(df, "adj_factor", source, lo=1e-6, unit="a positive factor",
-                 show=["ts_code", "trade_date"])
+    check_range(
+        df, "adj_factor", source, lo=1e-6, unit="a positive factor", show=["ts_code", "trade_date"]
+    )
     out = df.select("date", "asset", "adj_factor").drop_nulls()
     return dedupe(out, ["date", "asset"], source).sort("date", "asset")
 
@@ -241,26 +276,46 @@ def daily_basic(frame: Any) -> pl.DataFrame:
     source = "tushare daily_basic"
     df = source_frame(frame, source)
     warn_if_capped(df, "daily_basic", source)
-    require_columns(df, source, {"ts_code": "code", "trade_date": "YYYYMMDD",
-                          "total_share": "10k shares (万股)", "float_share": "10k shares (万股)"})
-    nums = [c for c in ("total_share", "float_share", "total_mv", "circ_mv", "close")
-            if c in df.columns]
+    require_columns(
+        df,
+        source,
+        {
+            "ts_code": "code",
+            "trade_date": "YYYYMMDD",
+            "total_share": "10k shares (万股)",
+            "float_share": "10k shares (万股)",
+        },
+    )
+    nums = [
+        c for c in ("total_share", "float_share", "total_mv", "circ_mv", "close") if c in df.columns
+    ]
     df = _key_dates(parse_floats(df, nums, source), source)
     for c in ("total_share", "float_share"):
         check_range(df, c, source, lo=0, unit="10k shares", show=["ts_code", "trade_date"])
     check_range(
         df.with_columns((pl.col("float_share") / pl.col("total_share")).alias("float/total")),
-        "float/total", source, hi=1.0001, unit="a fraction (float_share <= total_share)",
+        "float/total",
+        source,
+        hi=1.0001,
+        unit="a fraction (float_share <= total_share)",
         show=["ts_code", "trade_date", "float_share", "total_share"],
     )
     if "close" in df.columns:
         for mv, sh in (("total_mv", "total_share"), ("circ_mv", "float_share")):
             if mv in df.columns:
-                check_ratio(df, pl.col(mv) / pl.col(sh) / pl.col("close"), mv, source,
-                             expected=f"{mv} (万元) / {sh} (万股) / close", lo=0.95, hi=1.05,
-                             show=["ts_code", "trade_date", "close", sh])
+                check_ratio(
+                    df,
+                    pl.col(mv) / pl.col(sh) / pl.col("close"),
+                    mv,
+                    source,
+                    expected=f"{mv} (万元) / {sh} (万股) / close",
+                    lo=0.95,
+                    hi=1.05,
+                    show=["ts_code", "trade_date", "close", sh],
+                )
     cols = [
-        "date", "asset",
+        "date",
+        "asset",
         (pl.col("float_share") * YUAN_PER_WAN).alias("float_shares"),
         (pl.col("total_share") * YUAN_PER_WAN).alias("total_shares"),
     ]
@@ -305,23 +360,28 @@ def prices(
         raise AdapterError(
             f"{source}: {missing.height} daily row(s) have no adj_factor row, e.g. {ex}; fetch "
             "adj_factor for the same codes and dates.",
-            source=source, column="adj_factor",
+            source=source,
+            column="adj_factor",
         )
     if daily_basic_frame is not None:
-        basic = daily_basic(daily_basic_frame).select("date", "asset", "float_shares",
-                                                      "total_shares")
+        basic = daily_basic(daily_basic_frame).select(
+            "date", "asset", "float_shares", "total_shares"
+        )
         out = out.join(basic, on=["date", "asset"], how="left")
     else:
-        out = out.with_columns(pl.lit(None, pl.Float64).alias("float_shares"),
-                               pl.lit(None, pl.Float64).alias("total_shares"))
+        out = out.with_columns(
+            pl.lit(None, pl.Float64).alias("float_shares"),
+            pl.lit(None, pl.Float64).alias("total_shares"),
+        )
     if st is not None:
         st_df = source_frame(st, "st days", allow_empty=True)
         if "date" not in st_df.columns:
             require_columns(st_df, "st days", {"trade_date": "date", "ts_code": "code"})
             st_df = _key_dates(st_df, "st days")
         keys = st_df.select(pl.col("date").cast(pl.Date), "asset").unique()
-        out = out.join(keys.with_columns(pl.lit(True).alias("is_st")), on=["date", "asset"],
-                       how="left").with_columns(pl.col("is_st").fill_null(False))
+        out = out.join(
+            keys.with_columns(pl.lit(True).alias("is_st")), on=["date", "asset"], how="left"
+        ).with_columns(pl.col("is_st").fill_null(False))
     else:
         out = out.with_columns(pl.lit(False).alias("is_st"))
     return finish("prices", out, source)
@@ -352,27 +412,48 @@ def hk_hold(frame: Any, *, calendar: Literal["hkex", "ashare"] = "hkex") -> pl.D
     source = "tushare hk_hold"
     df = source_frame(frame, source)
     warn_if_capped(df, "hk_hold", source)
-    require_columns(df, source, {"trade_date": "YYYYMMDD", "ts_code": "code", "vol": "shares (股)",
-                          "ratio": "% of issued A shares", "exchange": "SH / SZ / HK"})
-    df = drop_rows(df, ~pl.col("exchange").cast(pl.String).is_in(["SH", "SZ"]), source,
-                    reason="`exchange` not SH / SZ (southbound HK rows)",
-                    show=["trade_date", "ts_code", "exchange"])
+    require_columns(
+        df,
+        source,
+        {
+            "trade_date": "YYYYMMDD",
+            "ts_code": "code",
+            "vol": "shares (股)",
+            "ratio": "% of issued A shares",
+            "exchange": "SH / SZ / HK",
+        },
+    )
+    df = drop_rows(
+        df,
+        ~pl.col("exchange").cast(pl.String).is_in(["SH", "SZ"]),
+        source,
+        reason="`exchange` not SH / SZ (southbound HK rows)",
+        show=["trade_date", "ts_code", "exchange"],
+    )
     df = _key_dates(parse_floats(df, ["vol", "ratio"], source), source)
-    check_range(df, "ratio", source, lo=0, hi=100, unit="percent",
-                 show=["ts_code", "trade_date"])
+    check_range(df, "ratio", source, lo=0, hi=100, unit="percent", show=["ts_code", "trade_date"])
     check_range(df, "vol", source, lo=0, unit="shares", show=["ts_code", "trade_date"])
-    out = df.select("date", "asset", pl.col("vol").round().cast(pl.Int64).alias("shares"),
-                    (pl.col("ratio") / 100).alias("ratio"))
+    out = df.select(
+        "date",
+        "asset",
+        pl.col("vol").round().cast(pl.Int64).alias("shares"),
+        (pl.col("ratio") / 100).alias("ratio"),
+    )
     out = drop_rows(out, pl.col("shares").is_null(), source, reason="null `vol` (shares)")
     out = dedupe(out, ["date", "asset"], source)
     if calendar == "ashare":
         from factorlab.calendar import sessions
 
-        out = drop_rows(out, ~pl.col("date").is_in(sessions("ashare").implode()), source,
-                         reason="HK sessions that are not A-share sessions (calendar='ashare')")
+        out = drop_rows(
+            out,
+            ~pl.col("date").is_in(sessions("ashare").implode()),
+            source,
+            reason="HK sessions that are not A-share sessions (calendar='ashare')",
+        )
     elif calendar != "hkex":
-        raise AdapterError(f"{source}: `calendar` must be 'hkex' or 'ashare'; got {calendar!r}.",
-                           source=source)
+        raise AdapterError(
+            f"{source}: `calendar` must be 'hkex' or 'ashare'; got {calendar!r}.", source=source
+        )
     return finish("northbound", out, source)
 
 
@@ -467,54 +548,91 @@ def moneyflow_hsgt(
     source = "tushare moneyflow_hsgt"
     df = source_frame(frame, source)
     warn_if_capped(df, "moneyflow_hsgt", source)
-    require_columns(df, source, {"trade_date": "YYYYMMDD", "hgt": "million yuan (百万元)",
-                          "sgt": "million yuan (百万元)"})
+    require_columns(
+        df,
+        source,
+        {"trade_date": "YYYYMMDD", "hgt": "million yuan (百万元)", "sgt": "million yuan (百万元)"},
+    )
     df = parse_floats(df, ["hgt", "sgt"], source)
     df = df.with_columns(parse_dates(df, "trade_date", source).alias("date"))
     for c in ("hgt", "sgt"):
-        check_range(df, c, source, hi=_MAX_NET_FLOW_MN, absolute=True, unit="million yuan",
-                     show=["trade_date"],
-                     hint="Values this large look like yuan; pass the tushare column as is.")
-    long = pl.concat([
-        df.select("date", pl.lit(link).alias("link"), (pl.col(c) * YUAN_PER_MILLION).alias("v"))
-        for link, c in (("SH", "hgt"), ("SZ", "sgt"))
-    ]).drop_nulls("v")
+        check_range(
+            df,
+            c,
+            source,
+            hi=_MAX_NET_FLOW_MN,
+            absolute=True,
+            unit="million yuan",
+            show=["trade_date"],
+            hint="Values this large look like yuan; pass the tushare column as is.",
+        )
+    long = pl.concat(
+        [
+            df.select("date", pl.lit(link).alias("link"), (pl.col(c) * YUAN_PER_MILLION).alias("v"))
+            for link, c in (("SH", "hgt"), ("SZ", "sgt"))
+        ]
+    ).drop_nulls("v")
     long = dedupe(long, ["date", "link"], source)
     if turnover is not None:
         g = source_frame(turnover, "turnover")
-        require_columns(g, "turnover", {"date": "date", "link": "SH / SZ",
-                                        "buy_amount": "yuan", "sell_amount": "yuan"})
+        require_columns(
+            g,
+            "turnover",
+            {"date": "date", "link": "SH / SZ", "buy_amount": "yuan", "sell_amount": "yuan"},
+        )
         g = parse_floats(g, ["buy_amount", "sell_amount"], "turnover")
-        g = g.select(parse_dates(g, "date", "turnover").alias("date"),
-                     pl.col("link").cast(pl.String), "buy_amount", "sell_amount")
-        long = long.join(dedupe(g, ["date", "link"], "turnover"), on=["date", "link"],
-                         how="left")
+        g = g.select(
+            parse_dates(g, "date", "turnover").alias("date"),
+            pl.col("link").cast(pl.String),
+            "buy_amount",
+            "sell_amount",
+        )
+        long = long.join(dedupe(g, ["date", "link"], "turnover"), on=["date", "link"], how="left")
     else:
-        long = long.with_columns(pl.lit(None, pl.Float64).alias("buy_amount"),
-                                 pl.lit(None, pl.Float64).alias("sell_amount"))
+        long = long.with_columns(
+            pl.lit(None, pl.Float64).alias("buy_amount"),
+            pl.lit(None, pl.Float64).alias("sell_amount"),
+        )
     by_date = pl.col("date") < FLOW_DEFINITION_CHANGE
     known = pl.col("buy_amount").is_not_null() & pl.col("sell_amount").is_not_null()
     matches = (pl.col("v") - (pl.col("buy_amount") - pl.col("sell_amount"))).abs() <= tolerance
-    long = long.with_columns(pl.when(known).then(~matches).otherwise(by_date).alias("_quota"),
-                             known.alias("_known"), by_date.alias("_by_date"))
+    long = long.with_columns(
+        pl.when(known).then(~matches).otherwise(by_date).alias("_quota"),
+        known.alias("_known"),
+        by_date.alias("_by_date"),
+    )
     n_known = int(long.get_column("_known").sum())
     if n_known:
         differ = long.filter(pl.col("_known") & (pl.col("_quota") != pl.col("_by_date")))
         level = logging.WARNING if differ.height else logging.INFO
-        logger.log(level, "%s: flow meaning detected on %d of %d (date, link) row(s) from buy / "
-                   "sell turnover; %d differ from the %s date rule%s", source, n_known,
-                   long.height, differ.height, FLOW_DEFINITION_CHANGE.isoformat(),
-                   (", e.g. " + ", ".join(f"{d} {k}" for d, k in
-                                          differ.select("date", "link").head(5).rows()))
-                   if differ.height else "")
+        logger.log(
+            level,
+            "%s: flow meaning detected on %d of %d (date, link) row(s) from buy / "
+            "sell turnover; %d differ from the %s date rule%s",
+            source,
+            n_known,
+            long.height,
+            differ.height,
+            FLOW_DEFINITION_CHANGE.isoformat(),
+            (
+                ", e.g. "
+                + ", ".join(f"{d} {k}" for d, k in differ.select("date", "link").head(5).rows())
+            )
+            if differ.height
+            else "",
+        )
     quota = pl.col("_quota")
     out = long.select(
-        "date", "link",
-        pl.when(quota).then(pl.lit("quota_inflow")).otherwise(pl.lit("net_buy"))
+        "date",
+        "link",
+        pl.when(quota)
+        .then(pl.lit("quota_inflow"))
+        .otherwise(pl.lit("net_buy"))
         .alias("flow_definition"),
         pl.when(quota).then(pl.col("v")).alias("quota_inflow"),
         pl.when(~quota).then(pl.col("v")).alias("net_buy"),
-        "buy_amount", "sell_amount",
+        "buy_amount",
+        "sell_amount",
     )
     return finish("northbound_flows", out, source)
 
@@ -538,17 +656,23 @@ def index_daily(frame: Any, *, names: Mapping[str, str] | None = None) -> pl.Dat
     """
     source = "tushare index_daily"
     df = source_frame(frame, source)
-    require_columns(df, source, {"ts_code": "index code", "trade_date": "YYYYMMDD",
-                          "close": "index points"})
+    require_columns(
+        df, source, {"ts_code": "index code", "trade_date": "YYYYMMDD", "close": "index points"}
+    )
     nums = ["close", *[c for c in ("vol", "amount") if c in df.columns]]
     df = parse_floats(df, nums, source)
     df = df.with_columns(parse_dates(df, "trade_date", source).alias("date"))
     if "vol" in df.columns and "amount" in df.columns:
-        check_ratio(df.filter(pl.col("vol") > 0),
-                     pl.col("amount") * YUAN_PER_THOUSAND / (pl.col("vol") * SHARES_PER_LOT),
-                     "amount", source,
-                     expected="average share price amount*1000/(vol*100) in yuan",
-                     lo=0.5, hi=1000.0, show=["ts_code", "trade_date", "vol"])
+        check_ratio(
+            df.filter(pl.col("vol") > 0),
+            pl.col("amount") * YUAN_PER_THOUSAND / (pl.col("vol") * SHARES_PER_LOT),
+            "amount",
+            source,
+            expected="average share price amount*1000/(vol*100) in yuan",
+            lo=0.5,
+            hi=1000.0,
+            show=["ts_code", "trade_date", "vol"],
+        )
     mapping = dict(INDEX_NAMES if names is None else names)
     out = df.select(
         "date",
@@ -576,23 +700,49 @@ def index_weight(frame: Any, *, names: Mapping[str, str] | None = None) -> pl.Da
     """
     source = "tushare index_weight"
     df = source_frame(frame, source)
-    require_columns(df, source, {"index_code": "index code", "con_code": "constituent code",
-                          "trade_date": "YYYYMMDD", "weight": "percent"})
+    require_columns(
+        df,
+        source,
+        {
+            "index_code": "index code",
+            "con_code": "constituent code",
+            "trade_date": "YYYYMMDD",
+            "weight": "percent",
+        },
+    )
     df = _key_dates(parse_floats(df, ["weight"], source), source, code="con_code")
-    check_range(df, "weight", source, lo=0, hi=100, unit="percent",
-                 show=["index_code", "con_code", "trade_date"])
+    check_range(
+        df,
+        "weight",
+        source,
+        lo=0,
+        hi=100,
+        unit="percent",
+        show=["index_code", "con_code", "trade_date"],
+    )
     sums = df.group_by("index_code", "trade_date").agg(pl.col("weight").sum())
-    check_range(sums, "weight", source, hi=100.5, unit="percent (summing to <= 100 per day)",
-                 show=["index_code", "trade_date"])
+    check_range(
+        sums,
+        "weight",
+        source,
+        hi=100.5,
+        unit="percent (summing to <= 100 per day)",
+        show=["index_code", "trade_date"],
+    )
     if sums.height and df.height > 2 * sums.height and sums["weight"].max() <= 1.0001:
         raise AdapterError(
             f"{source}: column `weight` sums to at most 1 on every date; tushare reports "
             "percent (summing to 100). Pass the column as tushare returns it.",
-            source=source, column="weight",
+            source=source,
+            column="weight",
         )
     mapping = dict(INDEX_NAMES if names is None else names)
-    out = df.select("date", pl.col("index_code").cast(pl.String).replace(mapping).alias("index"),
-                    "asset", (pl.col("weight") / 100).alias("weight"))
+    out = df.select(
+        "date",
+        pl.col("index_code").cast(pl.String).replace(mapping).alias("index"),
+        "asset",
+        (pl.col("weight") / 100).alias("weight"),
+    )
     return finish("index_weights", dedupe(out, ["date", "index", "asset"], source), source)
 
 
@@ -616,13 +766,20 @@ def stock_basic(frame: Any, *, unknown_industry: str = "unknown") -> pl.DataFram
     """
     source = "tushare stock_basic"
     df = source_frame(frame, source)
-    require_columns(df, source, {"ts_code": "code", "name": "short name", "industry": "industry",
-                          "list_date": "YYYYMMDD"})
+    require_columns(
+        df,
+        source,
+        {"ts_code": "code", "name": "short name", "industry": "industry", "list_date": "YYYYMMDD"},
+    )
     df = _key_dates(df, source, date="list_date").rename({"date": "list_date_parsed"})
-    delist = (parse_dates(df, "delist_date", source) if "delist_date" in df.columns
-              else pl.Series("delist_date", [None] * df.height, dtype=pl.Date))
+    delist = (
+        parse_dates(df, "delist_date", source)
+        if "delist_date" in df.columns
+        else pl.Series("delist_date", [None] * df.height, dtype=pl.Date)
+    )
     out = df.select(
-        "asset", pl.col("name").cast(pl.String),
+        "asset",
+        pl.col("name").cast(pl.String),
         pl.col("asset").str.slice(7, 2).alias("exchange"),
         pl.col("industry").cast(pl.String).fill_null(unknown_industry).alias("industry"),
         pl.col("list_date_parsed").alias("list_date"),
@@ -649,31 +806,59 @@ def ccass_hold_detail(frame: Any) -> pl.DataFrame:
     """
     source = "tushare ccass_hold_detail"
     df = source_frame(frame, source)
-    require_columns(df, source, {"trade_date": "YYYYMMDD", "ts_code": "code",
-                          "col_participant_id": "participant id",
-                          "col_shareholding": "shares (股)"})
-    df = drop_rows(df, pl.col("ts_code").cast(pl.String).str.ends_with(".HK"), source,
-                    reason="Hong Kong (.HK) codes (southbound), outside the A-share model",
-                    show=["trade_date", "ts_code"])
+    require_columns(
+        df,
+        source,
+        {
+            "trade_date": "YYYYMMDD",
+            "ts_code": "code",
+            "col_participant_id": "participant id",
+            "col_shareholding": "shares (股)",
+        },
+    )
+    df = drop_rows(
+        df,
+        pl.col("ts_code").cast(pl.String).str.ends_with(".HK"),
+        source,
+        reason="Hong Kong (.HK) codes (southbound), outside the A-share model",
+        show=["trade_date", "ts_code"],
+    )
     df = _key_dates(parse_floats(df, ["col_shareholding"], source), source)
-    check_range(df, "col_shareholding", source, lo=0, unit="shares",
-                 show=["ts_code", "trade_date", "col_participant_id"])
-    out = df.select("date", "asset",
-                    pl.col("col_participant_id").cast(pl.String).str.strip_chars()
-                    .alias("participant"),
-                    pl.col("col_shareholding").round().cast(pl.Int64).alias("shares"))
-    out = drop_rows(out, pl.col("shares") <= 0, source, level=logging.INFO,
-                     reason="zero holdings (the canonical table lists non-zero rows only)")
-    return finish("participant_holdings",
-                   dedupe(out, ["date", "asset", "participant"], source), source)
+    check_range(
+        df,
+        "col_shareholding",
+        source,
+        lo=0,
+        unit="shares",
+        show=["ts_code", "trade_date", "col_participant_id"],
+    )
+    out = df.select(
+        "date",
+        "asset",
+        pl.col("col_participant_id").cast(pl.String).str.strip_chars().alias("participant"),
+        pl.col("col_shareholding").round().cast(pl.Int64).alias("shares"),
+    )
+    out = drop_rows(
+        out,
+        pl.col("shares") <= 0,
+        source,
+        level=logging.INFO,
+        reason="zero holdings (the canonical table lists non-zero rows only)",
+    )
+    return finish(
+        "participant_holdings", dedupe(out, ["date", "asset", "participant"], source), source
+    )
 
 
 def ccass_participants(frame: Any) -> pl.DataFrame:
     """The ``participants`` table (id, name; kind unknown = null) from ``ccass_hold_detail``."""
     source = "tushare ccass_hold_detail"
     df = source_frame(frame, source)
-    require_columns(df, source, {"col_participant_id": "participant id",
-                          "col_participant_name": "participant name"})
+    require_columns(
+        df,
+        source,
+        {"col_participant_id": "participant id", "col_participant_name": "participant name"},
+    )
     out = df.select(
         pl.col("col_participant_id").cast(pl.String).str.strip_chars().alias("participant"),
         pl.col("col_participant_name").cast(pl.String).alias("name"),
@@ -702,20 +887,34 @@ def dividend(frame: Any) -> pl.DataFrame:
     """
     source = "tushare dividend"
     df = source_frame(frame, source)
-    require_columns(df, source, {"ts_code": "code", "ex_date": "YYYYMMDD",
-                          "record_date": "YYYYMMDD", "stk_div": "shares per share",
-                          "cash_div_tax": "yuan per share (pre-tax)",
-                          "div_proc": "progress, 实施 = implemented"})
+    require_columns(
+        df,
+        source,
+        {
+            "ts_code": "code",
+            "ex_date": "YYYYMMDD",
+            "record_date": "YYYYMMDD",
+            "stk_div": "shares per share",
+            "cash_div_tax": "yuan per share (pre-tax)",
+            "div_proc": "progress, 实施 = implemented",
+        },
+    )
     df = drop_rows(
-        df, ~((pl.col("div_proc").cast(pl.String) == "实施") & pl.col("ex_date").is_not_null()),
-        source, reason="dividends not implemented (`div_proc` != 实施) or without `ex_date`",
-        show=["ts_code", "ex_date", "div_proc"], level=logging.INFO)
+        df,
+        ~((pl.col("div_proc").cast(pl.String) == "实施") & pl.col("ex_date").is_not_null()),
+        source,
+        reason="dividends not implemented (`div_proc` != 实施) or without `ex_date`",
+        show=["ts_code", "ex_date", "div_proc"],
+        level=logging.INFO,
+    )
     df = drop_beijing(df, "ts_code", source)
     df = parse_floats(df, ["stk_div", "cash_div_tax"], source)
-    check_range(df, "stk_div", source, lo=0, hi=10, unit="shares per share",
-                 show=["ts_code", "ex_date"])
-    check_range(df, "cash_div_tax", source, lo=0, hi=100, unit="yuan per share",
-                 show=["ts_code", "ex_date"])
+    check_range(
+        df, "stk_div", source, lo=0, hi=10, unit="shares per share", show=["ts_code", "ex_date"]
+    )
+    check_range(
+        df, "cash_div_tax", source, lo=0, hi=100, unit="yuan per share", show=["ts_code", "ex_date"]
+    )
     out = df.select(
         parse_codes(df, "ts_code", source).alias("asset"),
         parse_dates(df, "ex_date", source).alias("ex_date"),
@@ -745,13 +944,18 @@ def fund_share(frame: Any) -> pl.DataFrame:
     """
     source = "tushare fund_share"
     df = source_frame(frame, source)
-    require_columns(df, source, {"ts_code": "fund code", "trade_date": "YYYYMMDD",
-                          "fd_share": "10k units (万份)"})
+    require_columns(
+        df,
+        source,
+        {"ts_code": "fund code", "trade_date": "YYYYMMDD", "fd_share": "10k units (万份)"},
+    )
     df = parse_floats(df, ["fd_share"], source)
     check_range(df, "fd_share", source, lo=0, unit="10k units", show=["ts_code", "trade_date"])
-    out = df.select(parse_dates(df, "trade_date", source).alias("date"),
-                    pl.col("ts_code").cast(pl.String).alias("etf"),
-                    (pl.col("fd_share") * YUAN_PER_WAN).alias("shares_outstanding"))
+    out = df.select(
+        parse_dates(df, "trade_date", source).alias("date"),
+        pl.col("ts_code").cast(pl.String).alias("etf"),
+        (pl.col("fd_share") * YUAN_PER_WAN).alias("shares_outstanding"),
+    )
     return dedupe(out.drop_nulls(), ["date", "etf"], source).sort("date", "etf")
 
 
@@ -775,19 +979,35 @@ def etf_share_size(frame: Any) -> pl.DataFrame:
     """
     source = "tushare etf_share_size"
     df = source_frame(frame, source)
-    require_columns(df, source, {"ts_code": "fund code", "trade_date": "YYYYMMDD",
-                          "total_share": "10k units (万份)", "total_size": "10k yuan (万元)"})
+    require_columns(
+        df,
+        source,
+        {
+            "ts_code": "fund code",
+            "trade_date": "YYYYMMDD",
+            "total_share": "10k units (万份)",
+            "total_size": "10k yuan (万元)",
+        },
+    )
     extra = [c for c in ("nav", "close") if c in df.columns]
     df = parse_floats(df, ["total_share", "total_size", *extra], source)
     if extra:
-        check_ratio(df, pl.col("total_size") / pl.col("total_share") / pl.col(extra[0]),
-                     "total_share", source,
-                     expected=f"total_size (万元) / total_share (万份) / {extra[0]}",
-                     lo=0.9, hi=1.1, show=["ts_code", "trade_date", "total_size"])
-    out = df.select(parse_dates(df, "trade_date", source).alias("date"),
-                    pl.col("ts_code").cast(pl.String).alias("etf"),
-                    (pl.col("total_share") * YUAN_PER_WAN).alias("shares_outstanding"),
-                    *extra)
+        check_ratio(
+            df,
+            pl.col("total_size") / pl.col("total_share") / pl.col(extra[0]),
+            "total_share",
+            source,
+            expected=f"total_size (万元) / total_share (万份) / {extra[0]}",
+            lo=0.9,
+            hi=1.1,
+            show=["ts_code", "trade_date", "total_size"],
+        )
+    out = df.select(
+        parse_dates(df, "trade_date", source).alias("date"),
+        pl.col("ts_code").cast(pl.String).alias("etf"),
+        (pl.col("total_share") * YUAN_PER_WAN).alias("shares_outstanding"),
+        *extra,
+    )
     return dedupe(out, ["date", "etf"], source).sort("date", "etf")
 
 
@@ -832,7 +1052,11 @@ def fund_share_daily(
         .filter(pl.col("date") <= last)
     )
     n = int(out["filled"].sum())
-    logger.info("%s: forward-filled %d session row(s) between change dates onto the %s "
-                "calendar (shares unchanged on those days)", source, n, calendar)
+    logger.info(
+        "%s: forward-filled %d session row(s) between change dates onto the %s "
+        "calendar (shares unchanged on those days)",
+        source,
+        n,
+        calendar,
+    )
     return out.sort("date", "etf")
-

@@ -106,18 +106,38 @@ def _files(root: Path) -> dict[str, Path]:
 
 
 def _prices(files: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    raw = pl.concat([pl.scan_parquet(files["prices_csi300"]),
-                     pl.scan_parquet(files["prices_csi500"])]).select(
-        pl.col("trade_date").cast(pl.Date).alias("date"),
-        pl.col("ts_code").alias("asset"),
-        "open", "high", "low", "close", "volume", "adj_factor",
-    ).with_columns(pl.col("open", "high", "low", "close", "volume", "adj_factor").fill_nan(None))
-    suspended = pl.col("volume").is_null() | (pl.col("volume") <= 0) | pl.any_horizontal(
-        pl.col("open", "high", "low", "close").is_null())
+    raw = (
+        pl.concat(
+            [pl.scan_parquet(files["prices_csi300"]), pl.scan_parquet(files["prices_csi500"])]
+        )
+        .select(
+            pl.col("trade_date").cast(pl.Date).alias("date"),
+            pl.col("ts_code").alias("asset"),
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "adj_factor",
+        )
+        .with_columns(pl.col("open", "high", "low", "close", "volume", "adj_factor").fill_nan(None))
+    )
+    suspended = (
+        pl.col("volume").is_null()
+        | (pl.col("volume") <= 0)
+        | pl.any_horizontal(pl.col("open", "high", "low", "close").is_null())
+    )
     both = raw.with_columns(suspended.alias("_susp")).collect()
     prices = both.filter(~pl.col("_susp")).select(
-        "date", "asset", "open", "high", "low", "close", "volume",
-        pl.lit(None, pl.Float64).alias("amount"), "adj_factor",
+        "date",
+        "asset",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        pl.lit(None, pl.Float64).alias("amount"),
+        "adj_factor",
         pl.lit(None, pl.Float64).alias("float_shares"),
         pl.lit(None, pl.Float64).alias("total_shares"),
         pl.lit(False).alias("is_st"),
@@ -127,41 +147,56 @@ def _prices(files: dict[str, Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _flows(files: dict[str, Path]) -> pl.DataFrame:
-    text = {c: pl.String for c in ("ggt_ss", "ggt_sz", "hgt", "sgt", "north_money",
-                                   "south_money")}
+    text = {c: pl.String for c in ("ggt_ss", "ggt_sz", "hgt", "sgt", "north_money", "south_money")}
     raw = pl.read_csv(files["moneyflow_hsgt"], schema_overrides=text)
     turnover = pl.read_csv(files["turnover"], try_parse_dates=True)
-    gross = pl.concat([
-        turnover.select(pl.col("trade_date").cast(pl.Date).alias("date"),
-                        pl.lit(link).alias("link"),
-                        (pl.col(buy) * YUAN_PER_YI).alias("buy_amount"),
-                        (pl.col(sell) * YUAN_PER_YI).alias("sell_amount"))
-        for link, (buy, sell) in _TURNOVER_LINKS.items()
-    ]).filter((pl.col("buy_amount") > 0) | (pl.col("sell_amount") > 0))  # 0/0 = link closed
+    gross = pl.concat(
+        [
+            turnover.select(
+                pl.col("trade_date").cast(pl.Date).alias("date"),
+                pl.lit(link).alias("link"),
+                (pl.col(buy) * YUAN_PER_YI).alias("buy_amount"),
+                (pl.col(sell) * YUAN_PER_YI).alias("sell_amount"),
+            )
+            for link, (buy, sell) in _TURNOVER_LINKS.items()
+        ]
+    ).filter((pl.col("buy_amount") > 0) | (pl.col("sell_amount") > 0))  # 0/0 = link closed
     tushare_flows = tushare.moneyflow_hsgt(raw, turnover=gross)  # meaning detected per day
     only_gross = gross.join(tushare_flows, on=["date", "link"], how="anti")
     out = pl.concat([tushare_flows, only_gross], how="diagonal")
     return out.select(
-        "date", "link",
+        "date",
+        "link",
         pl.col("flow_definition").fill_null("net_buy"),
         "quota_inflow",
         pl.coalesce("net_buy", pl.col("buy_amount") - pl.col("sell_amount")).alias("net_buy"),
-        "buy_amount", "sell_amount",
+        "buy_amount",
+        "sell_amount",
     ).sort("date", "link")
 
 
 def _indices(files: dict[str, Path]) -> pl.DataFrame:
-    raw = pl.read_csv(files["index_daily"], schema_overrides={"ts_code": pl.String},
-                      columns=["trade_date", "ts_code", "close"])
+    raw = pl.read_csv(
+        files["index_daily"],
+        schema_overrides={"ts_code": pl.String},
+        columns=["trade_date", "ts_code", "close"],
+    )
     out = tushare.index_daily(raw, names=_INDEX_NAMES)
     return out.filter(pl.col("date").is_between(COVERAGE_START, COVERAGE_END))
 
 
 def _etf_prices(files: dict[str, Path]) -> pl.DataFrame:
     raw = pl.read_csv(files["etf"], try_parse_dates=True, schema_overrides={"code": pl.String})
-    out = raw.select(pl.col("trade_date").cast(pl.Date).alias("date"), pl.col("code").alias("etf"),
-                     "open", "high", "low", "close", pl.col("volume").cast(pl.Float64),
-                     pl.col("amount").cast(pl.Float64))
+    out = raw.select(
+        pl.col("trade_date").cast(pl.Date).alias("date"),
+        pl.col("code").alias("etf"),
+        "open",
+        "high",
+        "low",
+        "close",
+        pl.col("volume").cast(pl.Float64),
+        pl.col("amount").cast(pl.Float64),
+    )
     return out.filter(pl.col("date").is_between(COVERAGE_START, COVERAGE_END)).sort("date", "etf")
 
 
@@ -201,32 +236,37 @@ def real_sample(
     prices, suspensions = _prices(files)
     first, last = prices.get_column("date").min(), prices.get_column("date").max()
     days = sessions("ashare", first, last)
-    built = [pool_builders.from_intervals(
-        pl.read_csv(files[pool], schema_overrides={"ts_code": pl.String}), pool, days)
-        for pool in ("csi300", "csi500")]
+    built = [
+        pool_builders.from_intervals(
+            pl.read_csv(files[pool], schema_overrides={"ts_code": pl.String}), pool, days
+        )
+        for pool in ("csi300", "csi500")
+    ]
     csi800 = pool_builders.union(built, "csi800")
 
     priced = prices.get_column("asset").unique()
     index_members = csi800.pools.get_column("asset").unique()
     universe = pl.concat([priced, index_members]).unique()
-    basic = pl.read_csv(files["stock_basic"], schema_overrides={"symbol": pl.String,
-                                                                "list_date": pl.String})
+    basic = pl.read_csv(
+        files["stock_basic"], schema_overrides={"symbol": pl.String, "list_date": pl.String}
+    )
     assets = tushare.stock_basic(basic).filter(pl.col("asset").is_in(universe.implode()))
     liq = pool_builders.liquidity(prices, assets=assets, amount=amount_proxy(), days=days)
     pools_df = pl.concat([*(b.pools for b in built), csi800.pools, liq.pools])
-    dropped = pl.concat([b.dropped.with_columns(pl.lit(b.source).alias("source"))
-                         for b in built])
+    dropped = pl.concat([b.dropped.with_columns(pl.lit(b.source).alias("source")) for b in built])
 
-    without_prices = (pools_df.filter(~pl.col("asset").is_in(priced.implode()))
-                      .get_column("asset").n_unique())
+    without_prices = (
+        pools_df.filter(~pl.col("asset").is_in(priced.implode())).get_column("asset").n_unique()
+    )
     coverage = {
         "price_range": [first.isoformat(), last.isoformat()],
         "assets_with_prices": priced.len(),
         "suspended_rows": suspensions.height,
         "pool_members_without_prices": without_prices,
         "assets_without_stock_basic": universe.len() - assets.height,
-        "membership_rows_dropped": dropped.select("source", "reason", "rows", "examples")
-        .to_dicts(),
+        "membership_rows_dropped": dropped.select(
+            "source", "reason", "rows", "examples"
+        ).to_dicts(),
     }
     tables: dict[str, pl.DataFrame] = {
         "prices": prices,  # sorted by (asset, date) like its source
@@ -267,8 +307,7 @@ def availability(market: Market) -> pl.DataFrame:
         else:
             status, why = "present", ""
         rows.append({"table": name, "status": status, "reason": why})
-    return pl.DataFrame(rows, schema={"table": pl.String, "status": pl.String,
-                                      "reason": pl.String})
+    return pl.DataFrame(rows, schema={"table": pl.String, "status": pl.String, "reason": pl.String})
 
 
 def require_data(market: Market, *items: str, purpose: str = "this computation") -> None:
@@ -301,4 +340,3 @@ def require_data(market: Market, *items: str, purpose: str = "this computation")
             "provides it (e.g. through factorlab.adapters from your own tushare exports); no "
             "proxy is substituted."
         )
-

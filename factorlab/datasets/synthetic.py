@@ -344,9 +344,7 @@ def _known_strengths(overrides: dict[str, float]) -> dict[str, float]:
     names = {f.name for f in fields(Strengths)}
     unknown = sorted(set(overrides) - names)
     if unknown:
-        raise ParameterError(
-            f"unknown strength(s) {unknown}; the strengths are {sorted(names)}."
-        )
+        raise ParameterError(f"unknown strength(s) {unknown}; the strengths are {sorted(names)}.")
     return overrides
 
 
@@ -734,9 +732,7 @@ def _latent(
     others, so the money's industry and market flows come from its industry and market views."""
     n_t, n, n_ind = len(days), len(u.industry), len(u.industries)
     size = u.total_base * u.price0 * np.exp(0.3 * u.zsize)
-    g = _within_industry(
-        ar1_nb(rl.standard_normal((n_t, n)), SELECTION_MEMORY), u.industry, size
-    )
+    g = _within_industry(ar1_nb(rl.standard_normal((n_t, n)), SELECTION_MEMORY), u.industry, size)
     h = _within_industry(ar1_nb(rl.standard_normal((n_t, n)), PREFERENCE_MEMORY), u.industry, size)
     timing = ar1_nb(rl.standard_normal(n_t), TIMING_MEMORY)
     q_ind = ar1_nb(rl.standard_normal((n_t, n_ind)), INDUSTRY_MEMORY)
@@ -834,9 +830,10 @@ def _components(
     down = rc.random((n_t, n)) < JUMP_DOWN[0]
     jumps -= np.where(down, rc.uniform(JUMP_DOWN[1], JUMP_DOWN[2], (n_t, n)), 0.0)
     # zero mean: the jumps add tails, not drift
-    jumps -= JUMP_UP[0] * (JUMP_UP[1] + JUMP_UP[2]) / 2 - JUMP_DOWN[0] * (
-        JUMP_DOWN[1] + JUMP_DOWN[2]
-    ) / 2
+    jumps -= (
+        JUMP_UP[0] * (JUMP_UP[1] + JUMP_UP[2]) / 2
+        - JUMP_DOWN[0] * (JUMP_DOWN[1] + JUMP_DOWN[2]) / 2
+    )
     lat.jumps = jumps
 
 
@@ -1361,8 +1358,20 @@ def iter_tables(
     init = (u.list_idx == 0) & link_open[0]
     del link_open
     ra, rt = _holding_ratios(
-        days, u, lat, p.strengths, fx, realized, sigma, can_trade, eligible, passive, mcap,
-        float_frac, init, rngs["holdings"],
+        days,
+        u,
+        lat,
+        p.strengths,
+        fx,
+        realized,
+        sigma,
+        can_trade,
+        eligible,
+        passive,
+        mcap,
+        float_frac,
+        init,
+        rngs["holdings"],
     )
     del passive, float_frac
     # a delisted stock's holdings are gone (the shares are cancelled, CCASS drops the stock);
@@ -1399,16 +1408,26 @@ def iter_tables(
         ),
     )
     del eligible
-    yield "etfs", pl.concat(
-        [
-            _etfs(days, u, realized, fcap, flow, indices, rngs["etf"], rngs["theme"]),
-            _world_etfs(p, rngs["world"]),
-        ]
+    yield (
+        "etfs",
+        pl.concat(
+            [
+                _etfs(days, u, realized, fcap, flow, indices, rngs["etf"], rngs["theme"]),
+                _world_etfs(p, rngs["world"]),
+            ]
+        ),
     )
     mean_price = np.nansum(close, axis=0) / np.maximum(np.isfinite(close).sum(axis=0), 1)
     del realized, fcap, flow, close, shares_true
     yield from _participants(
-        p, rngs["participants"], codes, pub_rows, shares_pub, shares_alloc_pub, mcap, mean_price,
+        p,
+        rngs["participants"],
+        codes,
+        pub_rows,
+        shares_pub,
+        shares_alloc_pub,
+        mcap,
+        mean_price,
         say,
     )
     yield "book_to_price", _book_to_price(days, codes, u, mcap, rngs["style"])
@@ -1603,9 +1622,14 @@ def _pools(
     st_seen = ffill_rows(np.where(u.trading, u.is_st, np.nan))
     st_seen = nan_to_num(st_seen) > 0.5
     member["liq1500"] = liquidity_members(
-        amt, listed=u.listed, is_st=st_seen, list_idx=u.list_idx,
+        amt,
+        listed=u.listed,
+        is_st=st_seen,
+        list_idx=u.list_idx,
         reviews=review_sessions(pl.Series(days, dtype=pl.Date), "monthly"),
-        size=liquidity_pool_size(n), window=LIQUIDITY_WINDOW, min_listed=LIQUIDITY_MIN_LISTED,
+        size=liquidity_pool_size(n),
+        window=LIQUIDITY_WINDOW,
+        min_listed=LIQUIDITY_MIN_LISTED,
     )
     listed = u.listed
     eligible &= listed & ~u.is_st
@@ -2200,7 +2224,9 @@ def _world_etfs(p: SynthParams, rng: np.random.Generator) -> pl.DataFrame:
         close = np.round(nav * (1.0 + 0.2 * rate + 0.0008 * rng.standard_normal(n_t)), 3)
         churn = np.abs(np.r_[0.0, np.diff(shares)]) / shares
         volume = np.round(
-            shares * rng.uniform(0.005, 0.03) * np.exp(0.35 * rng.standard_normal(n_t))
+            shares
+            * rng.uniform(0.005, 0.03)
+            * np.exp(0.35 * rng.standard_normal(n_t))
             * (1.0 + 20.0 * churn),
             -2,
         )

@@ -517,7 +517,6 @@ def _unique_days(days: np.ndarray) -> np.ndarray:
     return (np.flatnonzero(seen) + lo).astype(days.dtype)
 
 
-
 def _check_placement(
     placement: object, data: pl.DataFrame, date_col: str, asset_col: str, table: str
 ) -> None:

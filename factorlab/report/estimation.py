@@ -191,8 +191,10 @@ def write_estimation_report(
     notes = result.estimate.notes
     infeasible = int((~result.estimate.totals["feasible"]).sum())
     if infeasible:
-        parts.append(f'<p class="note">{infeasible} estimated day(s) had step-2 bounds that '
-                     "could not all hold (see notes).</p>")
+        parts.append(
+            f'<p class="note">{infeasible} estimated day(s) had step-2 bounds that '
+            "could not all hold (see notes).</p>"
+        )
     if notes.height:
         parts.append("<h2>Rows left out and why</h2>" + html_table(notes))
     parts.append("<h2>Run time per stage (s)</h2>")

@@ -12,18 +12,26 @@ from factorlab.schema import validate
 
 def _quota() -> pd.DataFrame:
     # finance.STK_ML_QUOTA rows: amounts in 亿元; 310003/310004 are southbound
-    return pd.DataFrame({
-        "id": [1, 2, 3, 4], "day": pd.to_datetime(["2019-01-02"] * 4).date,
-        "link_id": [310001, 310002, 310003, 310004],
-        "link_name": ["沪股通", "深股通", "港股通(沪)", "港股通(深)"],
-        "currency_id": [110001] * 4, "currency_name": ["人民币"] * 4,
-        "quota_daily": [520.0, 520.0, 420.0, 420.0],
-        "quota_daily_balance": [516.11, 521.02, 410.0, 415.0],
-        "buy_amount": [80.66, 72.3, 20.0, 10.0], "buy_volume": [1.0e5] * 4,
-        "sell_amount": [78.59, 73.9, 10.0, 8.0], "sell_volume": [1.0e5] * 4,
-        "sum_amount": [159.25, 146.2, 30.0, 18.0], "sum_volume": [2.0e5] * 4,
-        "quota": [None] * 4, "quota_balance": [None] * 4,
-    })
+    return pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "day": pd.to_datetime(["2019-01-02"] * 4).date,
+            "link_id": [310001, 310002, 310003, 310004],
+            "link_name": ["沪股通", "深股通", "港股通(沪)", "港股通(深)"],
+            "currency_id": [110001] * 4,
+            "currency_name": ["人民币"] * 4,
+            "quota_daily": [520.0, 520.0, 420.0, 420.0],
+            "quota_daily_balance": [516.11, 521.02, 410.0, 415.0],
+            "buy_amount": [80.66, 72.3, 20.0, 10.0],
+            "buy_volume": [1.0e5] * 4,
+            "sell_amount": [78.59, 73.9, 10.0, 8.0],
+            "sell_volume": [1.0e5] * 4,
+            "sum_amount": [159.25, 146.2, 30.0, 18.0],
+            "sum_volume": [2.0e5] * 4,
+            "quota": [None] * 4,
+            "quota_balance": [None] * 4,
+        }
+    )
 
 
 def test_stk_ml_quota_quotas_table():
@@ -48,14 +56,18 @@ def test_stk_ml_quota_rejects_yuan():
 
 
 def test_stk_hk_hold_info_northbound_only():
-    raw = pd.DataFrame({
-        "id": [1, 2, 3], "day": ["2020-06-01"] * 3, "link_id": [310001, 310002, 310005],
-        "link_name": ["沪股通", "深股通", "港股通"],
-        "code": ["600519.XSHG", "000001.XSHE", "00700.XHKG"],
-        "name": ["贵州茅台", "平安银行", "腾讯控股"],
-        "share_number": [100_000_000, 300_000_000, 500_000_000],
-        "share_ratio": [7.96, 1.55, 5.2],
-    })
+    raw = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "day": ["2020-06-01"] * 3,
+            "link_id": [310001, 310002, 310005],
+            "link_name": ["沪股通", "深股通", "港股通"],
+            "code": ["600519.XSHG", "000001.XSHE", "00700.XHKG"],
+            "name": ["贵州茅台", "平安银行", "腾讯控股"],
+            "share_number": [100_000_000, 300_000_000, 500_000_000],
+            "share_ratio": [7.96, 1.55, 5.2],
+        }
+    )
     out = joinquant.stk_hk_hold_info(raw)
     validate("northbound", out)
     assert out["asset"].to_list() == ["000001.SZ", "600519.SH"]

@@ -231,7 +231,10 @@ def market_400(tmp_path_factory) -> Market:
     # version 7 holds some CSI 500 members in a 400-stock market, so they are taken out here)
     market = synthetic_market(
         **PLANTED,
-        n_assets=400, start="2017-01-01", end="2018-12-31", cache=tmp_path_factory.mktemp("m400")
+        n_assets=400,
+        start="2017-01-01",
+        end="2018-12-31",
+        cache=tmp_path_factory.mktemp("m400"),
     )
     csi500 = market.pools.filter(pl.col("pool") == "csi500").select("asset").unique()
     tables = {name: market[name] for name in market.names}
