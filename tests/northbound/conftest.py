@@ -1,5 +1,6 @@
-"""Shared markets of the estimation tests (seed 002: tests/northbound/test_estimation*.py),
-generated once per session and cached in its temporary directory."""
+"""Shared markets of the northbound tests: the estimation tests' (seed 002:
+tests/northbound/test_estimation*.py) and the 150-stock study market, generated once per session
+and cached in its temporary directory."""
 
 from __future__ import annotations
 
@@ -54,3 +55,16 @@ def make_est_market():
     """:func:`estimation_market` itself, for tests that vary a strength (``make_est_market(seed,
     cache, market_concentration=1.0)``)."""
     return estimation_market
+
+
+@pytest.fixture(scope="session")
+def market150(tmp_path_factory: pytest.TempPathFactory) -> Market:
+    """150 stocks at the planted strengths, 2017-2018: the pinned study numbers
+    (test_study_regression.py) and the leg turnover's recomputation (test_name_turnover.py)."""
+    return synthetic_market(
+        **PLANTED,
+        n_assets=150,
+        start="2017-01-01",
+        end="2018-12-31",
+        cache=tmp_path_factory.mktemp("reg") / "m150",
+    )

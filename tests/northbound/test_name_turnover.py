@@ -13,7 +13,6 @@ import pytest
 
 from factorlab import calibration as cal
 from factorlab.backtest import NO_COSTS
-from factorlab.datasets import PLANTED, synthetic_market
 from factorlab.errors import ParameterError
 from factorlab.northbound.study import _name_turnover_pct, factor_study
 
@@ -39,15 +38,8 @@ def test_name_turnover_by_hand():
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    m = synthetic_market(
-        **PLANTED,
-        n_assets=150,
-        start="2017-01-01",
-        end="2018-12-31",
-        cache=tmp_path_factory.mktemp("turnover") / "m150",
-    )
-    return factor_study(m, factors=FACTORS, pools=POOLS, cache=False, costs=NO_COSTS)
+def study(market150):
+    return factor_study(market150, factors=FACTORS, pools=POOLS, cache=False, costs=NO_COSTS)
 
 
 def _pandas_name_turnover(study, factor: str, pool: str) -> float:

@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 
 from factorlab.backtest import NO_COSTS
-from factorlab.datasets import PLANTED, synthetic_market
 from factorlab.errors import CalendarError, ParameterError
 from factorlab.evaluate import schedule_forward_returns
 from factorlab.northbound.study import factor_study
@@ -549,18 +548,6 @@ DAILY_SUMS = {
         0.2945721729101515,
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def market150(tmp_path_factory):
-    market = synthetic_market(
-        **PLANTED,
-        n_assets=150,
-        start="2017-01-01",
-        end="2018-12-31",
-        cache=tmp_path_factory.mktemp("reg") / "m150",
-    )
-    return market
 
 
 @pytest.fixture(scope="module")
