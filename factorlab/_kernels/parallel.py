@@ -174,16 +174,11 @@ def split_rows(
     that row alone.
     """
     extra = scratch if scratch is not None else tuple
-    workers = min(_workers(n_rows * n_cols), n_rows)
-    if workers <= 1:
-        kernel(*args, *extra())
+    if min(_workers(n_rows * n_cols), n_rows) <= 1:
+        kernel(*args, *extra())  # the arguments whole, not as views
         return
-    edges = np.linspace(0, n_rows, workers + 1).astype(np.int64)
-    blocks = list(itertools.pairwise(int(e) for e in edges))
 
-    def run(block):
-        lo, hi = block
+    def run(_: None, lo: int, hi: int) -> None:
         kernel(*(a[lo:hi] if i in rows else a for i, a in enumerate(args)), *extra())
 
-    for _ in _pool(n_threads()).map(run, blocks):
-        pass
+    map_row_blocks(run, (None,), n_rows, n_rows * n_cols)
