@@ -504,6 +504,23 @@ def leg_turnover(study: StudyResult, *, basis: TurnoverBasis = TURNOVER_BASIS) -
     the rebalance before (alphalens' ``quantile_turnover``); ``"value"`` reads ``turnover_pct``,
     the backtester's (buys + sells) / 2 / NAV, which adds the trades that bring the drifted
     weights back to equal. Both leave out the first rebalance.
+
+    Parameters
+    ----------
+    study:
+        A :func:`~factorlab.northbound.factor_study` result on the calibration window.
+    basis:
+        ``"names"`` or ``"value"`` (:data:`TURNOVER_BASIS` by default).
+
+    Returns
+    -------
+    polars.DataFrame
+        The calibration's fact rows (:data:`FACT_SCHEMA`): one per pool and factor group.
+
+    Raises
+    ------
+    ParameterError
+        `basis` is not one of the two.
     """
     _check_basis(basis, "basis")
     column = _TURNOVER_COLUMNS[basis]

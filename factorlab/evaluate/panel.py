@@ -299,6 +299,21 @@ class DensePanel:
         """The :class:`RowPlacement` of the rows of the eager `frame` (its key columns), to pass
         to :meth:`to_grid` for every frame with the same rows in the same order.
 
+        Parameters
+        ----------
+        frame:
+            The rows to place (only the key columns are read).
+        date_col, asset_col:
+            Key columns (default: the panel's).
+        table:
+            Name used in error messages.
+
+        Returns
+        -------
+        RowPlacement
+            The rows' cells on this grid, with the keys they were found for (:meth:`to_grid`
+            checks a frame against them).
+
         Raises
         ------
         MissingColumnError, DtypeError
