@@ -7,10 +7,10 @@ test_synthetic_pinned."""
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 import pytest
+from _synth_flows import flows
 
-from factorlab.datasets import CALIBRATED, PLANTED, Strengths, synthetic_market
+from factorlab.datasets import CALIBRATED, Strengths
 from factorlab.datasets.synthetic import MAX_TRADING_SPEED, TRADING_SPEED
 from factorlab.errors import ParameterError
 
@@ -33,19 +33,6 @@ def test_at_its_bound_is_accepted():
     assert Strengths(trading_speed=MAX_TRADING_SPEED).trading_speed == MAX_TRADING_SPEED
 
 
-def _flows(tmp_path, seed: int, tag: str, **strengths: float) -> pl.DataFrame:
-    m = synthetic_market(
-        **{**PLANTED, **strengths},
-        seed=seed,
-        n_assets=150,
-        start="2017-01-01",
-        end="2018-12-31",
-        cache=tmp_path / tag,
-        progress=None,
-    )
-    return m.flows_truth.filter(pl.col("northbound_day")).collect()
-
-
 def _lag1(x: np.ndarray) -> float:
     return float(np.corrcoef(x[1:], x[:-1])[0, 1])
 
@@ -53,8 +40,8 @@ def _lag1(x: np.ndarray) -> float:
 @pytest.mark.slow  # two 150-stock markets per seed, ~3 s each
 @pytest.mark.parametrize("seed", [1, 20240816])
 def test_slower_trading_money_steadier_flows_allocation_untouched(tmp_path, seed):
-    base = _flows(tmp_path, seed, "base")
-    slow = _flows(tmp_path, seed, "slow", trading_speed=0.2)
+    base = flows(tmp_path, seed, "base")
+    slow = flows(tmp_path, seed, "slow", trading_speed=0.2)
     t0, t1 = (f["net_buy_trading"].to_numpy() for f in (base, slow))
     # 6% of the way a day instead of 30%: each change of the views is bought over more days,
     # a smaller and more persistent daily flow (measured on seeds 1 / 20240816: sd x0.49 /
