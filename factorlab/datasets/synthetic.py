@@ -274,6 +274,13 @@ class Strengths:
       industry by the same share of its float, which the study's industry neutralization
       removes; at 1 (planted) the large caps move more, an industry x size interaction whose
       sign turns with the view (the dynamic factors' weekly churn, docs/calibration.md).
+    - ``interest_quality``: the weight of quality in the chance that active money follows a
+      stock (``INTEREST_QUALITY``, in the sigmoid above). Where a pool is partly followed (CSI
+      500, liq1500), the followed members, which every flow factor's long leg is drawn from,
+      load the quality premium through it.
+    - ``trading_dispersion``: the spread of trading money's per-stock weight in its stock part,
+      exp(N(0, ``TRADING_DISPERSION`` x `trading_dispersion`)): how far a stock's trading yuan
+      flows are sized by something other than its information.
     """
 
     selection: float = 1.0
@@ -304,6 +311,8 @@ class Strengths:
     allocation_bursts: float = 1.0
     trading_baskets: float = 1.0
     basket_size: float = 1.0
+    interest_quality: float = 1.0
+    trading_dispersion: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -810,6 +819,8 @@ FLOW_NOISE_MEMORY = 0.97
 INTEREST_BIAS = 0.5
 INTEREST_SIZE = 0.8
 INTEREST_QUALITY = 0.5
+#: The spread (log sd) of trading money's per-stock weight at ``trading_dispersion`` 1.
+TRADING_DISPERSION = 0.4
 #: The liquidity draw's weight in the interest and in the log turnover, at ``liquidity`` 1.
 INTEREST_LIQUIDITY = 2.0
 LIQUIDITY_TURNOVER = 0.5
@@ -836,7 +847,8 @@ def _components(
     a_q = _effect_path(days, s.quality, s.decay_after_2021)
     lat.f_quality = QUALITY_PREMIUM * a_q + (QUALITY_VOL * s.quality_vol) * _student_t(rc, n_t)
     lat.f_growth = GROWTH_VOL * _student_t(rc, n_t)
-    z = INTEREST_BIAS + (INTEREST_SIZE * s.interest_size) * u.zsize + INTEREST_QUALITY * lat.quality
+    z = INTEREST_BIAS + (INTEREST_SIZE * s.interest_size) * u.zsize
+    z = z + (INTEREST_QUALITY * s.interest_quality) * lat.quality
     if s.liquidity > 0:
         z = z + (INTEREST_LIQUIDITY * s.liquidity) * lat.liquidity
     lat.interest = rc.random(n) < 1.0 / (1.0 + np.exp(-z))
@@ -1240,7 +1252,8 @@ def _holding_ratios(
     target_t += (NOISE_TILT * s.flow_noise) * lat.flow_noise
     lat.flow_noise = None
     np.exp(target_t, out=target_t)
-    w_trade = np.exp(0.3 * u.zsize) * np.exp(rh.normal(0, 0.4, n)) * lat.interest
+    spread = TRADING_DISPERSION * s.trading_dispersion
+    w_trade = np.exp(0.3 * u.zsize) * np.exp(rh.normal(0, spread, n)) * lat.interest
     _relative_to_industry(target_t, u.industry, mcap * w_trade)
     target_t *= (TRADING_LEVEL * s.trading_money) * w_trade[None, :]
     # the industry and market part: baskets (the same ratio of every followed stock of an
