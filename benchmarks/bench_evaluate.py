@@ -17,9 +17,12 @@ from its pandas inputs built untimed (as the peer harness does):
 
 factorlab runs ``1 + --repeat`` times in this process: the first run is "cold" (numba kernels
 loaded from the on-disk cache, or compiled with ``--compile``, which points NUMBA_CACHE_DIR at an
-empty directory), the others "warm" (median reported). With ``--peer``, alphalens-reloaded runs
-the same stages once in a subprocess (its own peak RSS), and every number of every table is
-compared (max abs difference must be <= 1e-10). Prints a table and one JSON line.
+empty directory, and every output grid's pages faulted in fresh), the others "warm" (median
+reported; their output grids reuse the regions the previous run freed, already in memory, as a
+notebook's next call or a sweep's next unit does: factorlab._kernels.parallel.empty). With
+``--peer``, alphalens-reloaded runs the same stages once in a subprocess (its own peak RSS), and
+every number of every table is compared (max abs difference must be <= 1e-10). Prints a table
+and one JSON line.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ kind of money only; at 1 (planted) the output is the one pinned in test_syntheti
 
 from __future__ import annotations
 
-import polars as pl
 import pytest
+from _synth_flows import flows
 
-from factorlab.datasets import CALIBRATED, PLANTED, Strengths, synthetic_market
+from factorlab.datasets import CALIBRATED, Strengths
 
 pytestmark = pytest.mark.slow  # four 150-stock markets per seed, ~3 s each
 
@@ -23,16 +23,7 @@ def test_planted_at_one_calibrated_steadier():
 
 def _flow_sd(tmp_path, seed: int, tag: str, **strengths: float) -> tuple[float, float]:
     """sd of the daily aggregate net buying of trading and of allocation money (flows_truth)."""
-    m = synthetic_market(
-        **{**PLANTED, **strengths},
-        seed=seed,
-        n_assets=150,
-        start="2017-01-01",
-        end="2018-12-31",
-        cache=tmp_path / tag,
-        progress=None,
-    )
-    f = m.flows_truth.filter(pl.col("northbound_day")).collect()
+    f = flows(tmp_path, seed, tag, **strengths)
     return float(f["net_buy_trading"].std()), float(f["net_buy_allocation"].std())
 
 

@@ -93,8 +93,47 @@ KEEP_IDLE = 512 << 20
 
 _REGIONS: list[mmap.mmap] = []
 _REGIONS_LOCK = threading.Lock()
-#: ``sys.getrefcount`` of a kept region that no array uses: the list's reference + the argument
-_IDLE_REFS = 2
+#: private anonymous pages where the platform names them (Linux, macOS); mmap's default elsewhere
+_MAP_FLAGS = (
+    {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS}
+    if hasattr(mmap, "MAP_PRIVATE") and hasattr(mmap, "MAP_ANONYMOUS")
+    else {}
+)
+
+
+def _refs(regions: list, i: int) -> int:
+    """``sys.getrefcount`` of ``regions[i]``, read the same way by every caller (an index, no
+    local name bound to the region), so that a region no array uses reads :data:`_IDLE_REFS`."""
+    return sys.getrefcount(regions[i])
+
+
+def _idle_refs() -> int | None:
+    """What :func:`_refs` reads for an object only its list holds, measured on this interpreter
+    (the count depends on how the interpreter borrows references); None, and no reuse, if one
+    more holder does not read as one more."""
+    probe = [bytearray(1)]
+    alone = _refs(probe, 0)
+    held = probe[0]
+    counted = _refs(probe, 0) == alone + 1
+    del held
+    return alone if counted else None
+
+
+#: :func:`_refs` of a kept region no array uses (None: reuse off on this interpreter)
+_IDLE_REFS = _idle_refs()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: a lock held by one of them at the fork
+    would never be released, and the parent's pool has no workers."""
+    global _POOL, _POOL_SIZE, _LOCK, _REGIONS_LOCK
+    _POOL, _POOL_SIZE = None, 0
+    _LOCK = threading.Lock()
+    _REGIONS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def empty(shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
@@ -113,23 +152,30 @@ def empty(shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
     pages already in memory. At most :data:`KEEP_IDLE` bytes of idle regions are kept (the
     oldest beyond it go back to the system at the next call); the contents of a reused region
     are whatever its last user wrote, as an ``np.empty``'s may be. Arrays under
-    :data:`MIN_REGION_BYTES` use ``np.empty``.
+    :data:`MIN_REGION_BYTES` use ``np.empty``. The cap applies when a grid is asked for, not
+    when one is freed: between calls the idle regions are what was last in use, so the kept
+    memory adds at most :data:`KEEP_IDLE` to the peak of the grids in use. (The generator's
+    temporaries, plain ``np.empty`` arrays, are kept in the heap by
+    :func:`factorlab._kernels.heap.reuse_freed` for one run instead: this is the kernels'
+    output grids, reused across runs.)
     """
     dtype = np.dtype(dtype)
     size = int(np.prod(shape)) * dtype.itemsize
     if size < MIN_REGION_BYTES:
         return np.empty(shape, dtype)
+    if _IDLE_REFS is None:  # pragma: no cover - an interpreter whose counts cannot tell
+        return np.frombuffer(mmap.mmap(-1, size, **_MAP_FLAGS), dtype).reshape(shape)
     with _REGIONS_LOCK:
         region = None
         idle = []
         for i in range(len(_REGIONS)):
-            if sys.getrefcount(_REGIONS[i]) <= _IDLE_REFS:
+            if _refs(_REGIONS, i) <= _IDLE_REFS:
                 if region is None and len(_REGIONS[i]) == size:
                     region = _REGIONS[i]
                 else:
                     idle.append(i)
         if region is None:
-            region = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            region = mmap.mmap(-1, size, **_MAP_FLAGS)
             _REGIONS.append(region)
         kept = sum(len(_REGIONS[i]) for i in idle)
         drop = set()
@@ -146,9 +192,11 @@ def empty(shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
 def release_idle() -> int:
     """Give every idle region :func:`empty` keeps back to the system; returns the bytes freed."""
     with _REGIONS_LOCK:
-        keep = [r for r in _REGIONS if sys.getrefcount(r) > _IDLE_REFS + 1]
-        freed = sum(len(r) for r in _REGIONS) - sum(len(r) for r in keep)
-        _REGIONS[:] = keep
+        if _IDLE_REFS is None:  # pragma: no cover - nothing is kept
+            return 0
+        busy = {i for i in range(len(_REGIONS)) if _refs(_REGIONS, i) > _IDLE_REFS}
+        freed = sum(len(_REGIONS[i]) for i in range(len(_REGIONS)) if i not in busy)
+        _REGIONS[:] = [_REGIONS[i] for i in sorted(busy)]
     return freed
 
 

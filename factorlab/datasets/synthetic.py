@@ -183,6 +183,8 @@ _FX_ANCHORS = (
 
 #: The largest ``Strengths.allocation_speed``: 10 x ``ALLOCATION_SPEED`` (2%) = 20% a day.
 MAX_ALLOCATION_SPEED = 10.0
+#: The largest ``Strengths.trading_speed``: 1 / ``TRADING_SPEED`` (all the way to target a day).
+MAX_TRADING_SPEED = 1.0 / 0.3
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,10 @@ class Strengths:
       caps turn over more).
     - ``allocation_speed``: how fast allocation holdings move to their target
       (``ALLOCATION_SPEED`` of the way a day at 1), in (0, ``MAX_ALLOCATION_SPEED``].
+    - ``trading_speed``: how fast trading holdings move to their target (``TRADING_SPEED``, 30%
+      of the way a day at 1), in (0, ``MAX_TRADING_SPEED``]. Slower trading money buys each
+      change of its views over more days, so its stock flows persist from week to week (the
+      dynamic factors' weekly turnover, docs/calibration.md).
     - ``block_trades``: heavy-tailed single-stock bursts of allocation money (block trades,
       an index inclusion, a single-stock view): on a share ``BLOCK_RATE`` of stock-days its
       holding jumps by a Student-t (``BLOCK_DF`` degrees of freedom) draw times
@@ -294,6 +300,7 @@ class Strengths:
     turnover_size: float = 1.0
     allocation_speed: float = 1.0
     block_trades: float = 0.0
+    trading_speed: float = 1.0
     allocation_bursts: float = 1.0
     trading_baskets: float = 1.0
     basket_size: float = 1.0
@@ -309,6 +316,12 @@ class Strengths:
                 f"strength `allocation_speed` must be in (0, {MAX_ALLOCATION_SPEED:g}]: a"
                 " multiple of ALLOCATION_SPEED, the share of the way to target allocation"
                 f" holdings move a day (0 would never move); got {self.allocation_speed}."
+            )
+        if not 0.0 < self.trading_speed <= MAX_TRADING_SPEED:
+            raise ParameterError(
+                f"strength `trading_speed` must be in (0, {MAX_TRADING_SPEED:.4g}]: a multiple"
+                " of TRADING_SPEED, the share of the way to target trading holdings move a day"
+                f" (0 would never move, above the bound past it); got {self.trading_speed}."
             )
 
     @classmethod
@@ -680,8 +693,10 @@ TRADING_UNWIND = 0.93
 #: Memory of allocation money's industry view (months) and of its uninformed bursts (days).
 ALLOCATION_INFO_MEMORY = 0.985
 ALLOCATION_BURST_MEMORY = 0.5
-#: Allocation holdings move 2% of the way to target a day (holdings_nb speed_a).
+#: Allocation holdings move 2% of the way to target a day (holdings_nb speed_a), trading
+#: holdings 30% (speed_t).
 ALLOCATION_SPEED = 0.02
+TRADING_SPEED = 0.3
 #: Decay per day of the price pressure of allocation flows (reverts within ~3 weeks).
 PRESSURE_DECAY = 0.9
 
@@ -1266,7 +1281,7 @@ def _holding_ratios(
         can_trade,
         eligible,
         ALLOCATION_SPEED * s.allocation_speed,
-        0.3,
+        TRADING_SPEED * s.trading_speed,
         init,
         FOREIGN_HALT_AT,
         FOREIGN_RESUME_BELOW,

@@ -169,6 +169,63 @@ def test_reused_regions_full_of_garbage_give_the_same_numbers(
     parallel.release_idle()
 
 
+def test_threads_asking_for_grids_never_share_a_region() -> None:
+    """Four threads ask for grids of three sizes and fill each with their own tag while holding
+    the last two: a region handed to two users at once shows the other's tag."""
+    import threading
+
+    parallel.release_idle()
+    assert parallel._IDLE_REFS is not None  # reuse is on here (CPython): the test means something
+    sizes = [(1 << 20) + 1024 * k for k in range(3)]  # float32: 4 MiB and a little
+    bad: list[str] = []
+
+    def work(tag: int) -> None:
+        held: list[np.ndarray] = []
+        for it in range(150):
+            a = parallel.empty((sizes[(tag + it) % 3],), np.float32)
+            a.fill(tag * 1000 + it)
+            held = [*held[-1:], a]
+            os.sched_yield()
+            for b in held:
+                if not (b[0] == b[-1] == b[len(b) // 2]) or b[0] % 1000 >= 150:
+                    bad.append(f"thread {tag}, step {it}: {b[0]}, {b[-1]}")
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bad == []
+    reused = len(parallel._REGIONS)
+    assert 3 <= reused <= 4 * 2 * 3 + 3  # the regions were reused, not one per call (600)
+    parallel.release_idle()
+
+
+def test_a_forked_child_is_not_stuck_on_a_lock_its_parent_held() -> None:
+    """A thread of the parent holds the regions' lock at the fork: the child still gets a grid
+    (``os.register_at_fork`` gives it fresh locks and no parent pool)."""
+    import time
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    with parallel._REGIONS_LOCK:
+        pid = os.fork()
+        if pid == 0:  # the child: numpy and mmap only
+            ok = parallel.empty((1 << 20,), np.float32).shape == (1 << 20,)
+            ok = ok and parallel._POOL is None
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 20.0
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung on the regions' lock")
+
+
 @pytest.mark.parametrize("bad", ["abc", "0", "-3", "1.5"])
 def test_a_bad_thread_count_is_a_parameter_error(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
     from factorlab.errors import ParameterError

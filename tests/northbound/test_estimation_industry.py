@@ -98,3 +98,32 @@ def test_industries_off_is_the_market_wide_estimator(est_market):
     assert t["r2_daily"]["estimator"] > t["r2_daily"]["naive"] + 0.03
     t_off = validation_table(est_market, estimate=off, ablations=False)
     assert t["r2_daily"]["estimator"] > t_off["estimator"][0] + 0.05
+
+
+def test_industry_codes_sorted_with_the_assets_without_one_last():
+    """Industries coded in sorted order; a null industry and a price asset missing from
+    ``assets`` share one last code (never code 0, which would shift the industries)."""
+    import datetime as dt
+
+    import polars as pl
+
+    from factorlab import Market
+    from factorlab.northbound.estimation.inputs import _industry_codes
+
+    day = dt.date(2020, 1, 2)
+    assets = pl.DataFrame(
+        {
+            "asset": ["A", "B", "C", "D"],
+            "name": ["a", "b", "c", "d"],
+            "exchange": ["SH"] * 4,
+            "industry": ["Zinc", None, "Banks", "Media"],
+            "list_date": [day] * 4,
+            "delist_date": [None] * 4,
+        },
+        schema_overrides={"delist_date": pl.Date},
+    )
+    market = Market({"assets": assets}, validate="none")
+    got = _industry_codes(market, pl.Series(["A", "B", "C", "D", "E"]))
+    # Banks 0, Media 1, Zinc 2; B (null) and E (not in assets) the last code 3
+    assert got.tolist() == [2, 3, 0, 1, 3]
+    assert _industry_codes(Market({}, validate="none"), pl.Series(["A"])) is None

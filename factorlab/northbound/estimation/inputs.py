@@ -43,8 +43,10 @@ class EstimationInputs:
     ``published`` the day each row's disclosure appeared. ``anchors`` lists the published
     holdings the estimator starts from or re-anchors on: (row, publication day, shares on the
     ex-date basis as a (N,) array). ``notes``: rows dropped, by reason (step, rows, detail).
-    ``industry``: each asset's industry as an integer code 0 .. K - 1 from ``assets.industry``
-    (None when the market has no industry column; an asset without one gets its own code K - 1).
+    ``industry``: each asset's industry as an integer code 0 .. K - 1 from ``assets.industry``,
+    the industries in sorted order (None when the market has no industry column); the assets
+    without one (a null industry, or a price asset missing from ``assets``) share the last code,
+    one more group of step 1 (shrunk towards the market move like any industry).
     """
 
     index: GridIndex
@@ -173,8 +175,10 @@ def _industry_codes(market: Market, assets: pl.Series) -> np.ndarray | None:
         return None
     ind = market.assets.select("asset", "industry").unique("asset").collect()
     of = dict(zip(ind["asset"].to_list(), ind["industry"].to_list(), strict=True))
-    names = np.array([str(of.get(a) or "") for a in assets.to_list()])
-    return np.unique(names, return_inverse=True)[1].astype(np.int64)
+    names = [of.get(a) for a in assets.to_list()]
+    known = sorted({str(n) for n in names if n is not None})
+    code = {n: i for i, n in enumerate(known)}
+    return np.array([len(known) if n is None else code[str(n)] for n in names], dtype=np.int64)
 
 
 def _published_holdings(snapshots: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:

@@ -312,7 +312,9 @@ def disclosure_statistics(
 
 def printed_comovement(market: Market) -> pl.DataFrame:
     """How much the printed stocks' true flows say about the others' (ground truth, after the
-    change): the bound on what any estimate built on the printed stocks can reach.
+    change): the best linear read of the printed stocks' flows and one market-wide extrapolation
+    of them, a yardstick for the estimators (not a bound on them: step 1 by industry reads the
+    printed stocks' moves per industry, not linearly, and can pass it; docs/estimation.md §4).
 
     Per estimated day, from ``northbound_truth``: the printed stocks P (a quantity printed on
     that day's and the previous day's disclosure) and the others U, their true flows F_P, F_U
@@ -323,8 +325,9 @@ def printed_comovement(market: Market) -> pl.DataFrame:
     - ``r2_printed``: R² of F_P against the total F_P + F_U (what the naive baseline reads);
     - ``r2_ceiling``: R² of the in-sample least-squares fit of the total on F_P and
       m_P x V_U (any linear mix of the printed flows and their extrapolation; in-sample, so
-      optimistic). When it barely exceeds ``r2_printed``, no estimator reading the printed
-      stocks can beat the naive baseline on the scale-free metrics;
+      optimistic). When it barely exceeds ``r2_printed``, no *linear* mix of the printed
+      flows and their market-wide extrapolation beats the naive baseline on the scale-free
+      metrics;
     - ``crossing_variance_share``: var(F_X) / var(total), F_X the true flow of the stocks
       printed on exactly one of the two days (they crossed the print threshold);
     - ``r2_printed_crossing``: R² of F_P + F_X against the total (what reading the crossers'
