@@ -64,8 +64,10 @@ class EstimateParams:
         The seed's cap on a stock's weight (0.01); a stock already above it may keep, not grow,
         its weight (the largest real and synthetic holdings weigh 5-20%).
     band
-        Bound on the day's total value: within ``exp(+-band)`` of the price-drifted previous
-        total (the seed's "bounds on the total").
+        Bound on step 1's market-wide fit m̃: the day's total value within ``exp(+-band)`` of
+        the price-drifted previous total (the seed's "bounds on the total"). With
+        ``industry_prior`` the industries' moves, and so the unprinted stocks' move, are not
+        bounded by it (clipping them to the band costs accuracy: docs/estimation.md §2).
     huber
         Scale f of step 1's robust loss on the ratio deviations (the name is historical: it
         is the scale of every `loss`, scipy.optimize.least_squares' ``f_scale``).
@@ -101,7 +103,7 @@ class EstimateParams:
         on m̃ is the shrinkage a noisy m̃ calls for, and b is clipped to [0, 1]: shrinkage
         only; b = 0 leaves the unprinted stocks buy-and-hold, i.e. the naive baseline's
         flows). 0 days: off (the seed's step 1: the
-        whole total moves by m̃). Fewer than 20 usable days, or no daily quantities before the
+        whole total moves by m̃, together with ``industry_prior=None``). Fewer than 20 usable days, or no daily quantities before the
         change, leave it off (said in ``notes``).
     industry_prior
         Step 1 by industry: each industry's printed stocks give their own move m_k (the same
