@@ -102,9 +102,9 @@ class EstimateParams:
         day's quantities and regresses the unprinted stocks' true move on the features (b < 1
         on m̃ is the shrinkage a noisy m̃ calls for, and b is clipped to [0, 1]: shrinkage
         only; b = 0 leaves the unprinted stocks buy-and-hold, i.e. the naive baseline's
-        flows). 0 days: off (the seed's step 1: the
-        whole total moves by m̃, together with ``industry_prior=None``). Fewer than 20 usable days, or no daily quantities before the
-        change, leave it off (said in ``notes``).
+        flows). 0 days: off (the seed's step 1, together with ``industry_prior=None``: the
+        whole total moves by m̃). Fewer than 20 usable days, or no daily quantities before
+        the change, leave it off (said in ``notes``).
     industry_prior
         Step 1 by industry: each industry's printed stocks give their own move m_k (the same
         loss), shrunk towards the market move m̃ as m_k <- l m_k + (1 - l) m̃ with
