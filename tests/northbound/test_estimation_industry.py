@@ -127,3 +127,19 @@ def test_industry_codes_sorted_with_the_assets_without_one_last():
     # Banks 0, Media 1, Zinc 2; B (null) and E (not in assets) the last code 3
     assert got.tolist() == [2, 3, 0, 1, 3]
     assert _industry_codes(Market({}, validate="none"), pl.Series(["A"])) is None
+
+
+@pytest.mark.parametrize("loss", ["huber", "linear", "soft_l1"])
+def test_one_industry_is_the_market_wide_move(loss):
+    """Every printed stock in one industry, the move inside the band and no penalty: the
+    industry's move is step 1's market-wide fit (so step 1 by industry reduces to None)."""
+    from factorlab.northbound.estimation.estimator import _fit_total
+
+    rng = np.random.default_rng(7)
+    x = np.r_[0.006 + 0.01 * rng.standard_normal(40), 0.3, -0.2]  # two bursts
+    c = rng.uniform(0.5, 3.0, x.size)
+    p = EstimateParams(loss=loss, huber=0.05, industry_prior=1.5)
+    m = _fit_total(x, c, p)
+    assert abs(m) < p.band
+    got = _industry_moves(x, c, np.zeros(x.size, dtype=np.int64), 1, m, p)
+    assert got[0] == pytest.approx(m, abs=1e-6)

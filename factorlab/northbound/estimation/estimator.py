@@ -64,8 +64,10 @@ class EstimateParams:
         The seed's cap on a stock's weight (0.01); a stock already above it may keep, not grow,
         its weight (the largest real and synthetic holdings weigh 5-20%).
     band
-        Bound on the day's total value: within ``exp(+-band)`` of the price-drifted previous
-        total (the seed's "bounds on the total").
+        Bound on step 1's market-wide fit m̃: the day's total value within ``exp(+-band)`` of
+        the price-drifted previous total (the seed's "bounds on the total"). With
+        ``industry_prior`` the industries' moves, and so the unprinted stocks' move, are not
+        bounded by it (clipping them to the band costs accuracy: docs/estimation.md §2).
     huber
         Scale f of step 1's robust loss on the ratio deviations (the name is historical: it
         is the scale of every `loss`, scipy.optimize.least_squares' ``f_scale``).
@@ -100,9 +102,9 @@ class EstimateParams:
         day's quantities and regresses the unprinted stocks' true move on the features (b < 1
         on m̃ is the shrinkage a noisy m̃ calls for, and b is clipped to [0, 1]: shrinkage
         only; b = 0 leaves the unprinted stocks buy-and-hold, i.e. the naive baseline's
-        flows). 0 days: off (the seed's step 1: the
-        whole total moves by m̃). Fewer than 20 usable days, or no daily quantities before the
-        change, leave it off (said in ``notes``).
+        flows). 0 days: off (the seed's step 1, together with ``industry_prior=None``: the
+        whole total moves by m̃). Fewer than 20 usable days, or no daily quantities before
+        the change, leave it off (said in ``notes``).
     industry_prior
         Step 1 by industry: each industry's printed stocks give their own move m_k (the same
         loss), shrunk towards the market move m̃ as m_k <- l m_k + (1 - l) m̃ with
@@ -113,6 +115,17 @@ class EstimateParams:
         their value-weighted mean), and step 2 tilts each free stock's reference weight by its
         industry's move. None: one market-wide move (the seed's reading; also when the market
         has no ``assets.industry``). docs/estimation.md §2.
+    snapshot_prior
+        Rescale the calibrated extrapolation on the published snapshots: each snapshot reveals
+        the true total value at its as-of day, hence how much of the extrapolation X_c (the
+        unprinted stocks' calibrated moves of the chain that ends there, in yuan carried to
+        that day) the truth bore out, Y_c = V_true - (V_est - s_c X_c). From each snapshot's
+        publication on, the unprinted stocks move by s x the calibrated move, with
+        s = (sum X_c Y_c + k S) / (sum X_c^2 + k S) clipped to [0, 1] (shrinkage only), S the
+        mean X_c^2 of the chains seen and k = `snapshot_prior` pseudo-chains at s = 1. Needs
+        the calibration (``calibrate_days > 0``); before the first snapshot, s = 1.
+        None (the default): off, s = 1 throughout (the behaviour before issue 13's est19).
+        docs/estimation.md §2, "The extrapolation's scale".
     """
 
     allowance: float = 0.01
@@ -128,6 +141,7 @@ class EstimateParams:
     calibrate_days: int = 250
     calibrate_on: tuple[str, ...] = ("move",)
     industry_prior: float | None = 1.5
+    snapshot_prior: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("allowance", "band", "huber", "max_weight"):
@@ -139,9 +153,10 @@ class EstimateParams:
                 f"`allowance` and `max_weight` must be <= 1; got {self.allowance}, "
                 f"{self.max_weight}."
             )
-        k = self.industry_prior
-        if k is not None and not (np.isfinite(k) and k >= 0):
-            raise ParameterError(f"`industry_prior` must be None or a finite number >= 0; got {k}.")
+        for name in ("industry_prior", "snapshot_prior"):
+            k = getattr(self, name)
+            if k is not None and not (np.isfinite(k) and k >= 0):
+                raise ParameterError(f"`{name}` must be None or a finite number >= 0; got {k}.")
         for name in ("print_below", "penalty", "min_quantity"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
@@ -493,6 +508,7 @@ class _Day:
     disclosed: np.ndarray
     weight: np.ndarray
     feasible: bool
+    extrapolated: float = 0.0  # the unprinted stocks' calibrated move x their value (yuan, s=1)
 
 
 def _step(
@@ -506,10 +522,12 @@ def _step(
     prev_disc: np.ndarray,
     drift: float = 0.0,
     calibration: tuple[float, ...] | None = None,
+    scale: float = 1.0,
 ) -> _Day:
     """Advance the holdings from row `prev_row` to row `i` (one estimated day); `prev_disc`
     marks the stocks whose shares came from a print on `prev_row`; step 1's move is
-    ``calibration`` . the day's features (:func:`_calibration`), or the fitted move itself."""
+    `scale` x ``calibration`` . the day's features (:func:`_calibration`), or the fitted move
+    itself."""
     carry = prev_shares * (inp.ex[i] / inp.ex[prev_row])
     price = inp.close[i]
     priced = np.isfinite(price) & (price > 0)
@@ -526,6 +544,7 @@ def _step(
     new = disc & ~prev_disc
     v_base = v_drift + float((h[new] - v[new]).sum())
     tilt = None
+    extrapolated = 0.0
     if mode == "truth" and v_true is not None:
         value = float(v_true[i])
     elif mode == "buy_and_hold" or v_base <= 0:
@@ -537,10 +556,13 @@ def _step(
             value = v_base * (1.0 + m + drift)
             b, m_u = 1.0, m
         else:  # the printed stocks at their prints, the others by the calibrated move
-            m_u = float(np.dot(calibration, _features(inp, prev_row, i, v, m, p)))
+            m_1 = float(np.dot(calibration, _features(inp, prev_row, i, v, m, p)))
+            m_u = scale * m_1
             v_free = float(v[~disc & ~fixed].sum())
+            extrapolated = v_free * m_1
             value = float(h.sum() + v[fixed].sum()) + v_free * (1.0 + m_u + drift)
             b = calibration[p.calibrate_on.index("move")] if "move" in p.calibrate_on else 0.0
+            b *= scale
         if mk is not None:  # step 2's reference: each free stock tilted by its industry's move
             tilt = 1.0 + b * (mk[inp.industry] - m) / (1.0 + m_u)
     free = ~disc & ~fixed & priced
@@ -572,7 +594,7 @@ def _step(
     scale = float((shares[free] * price[free]).sum()) / base if base > 0 else 1.0
     trade[new] = carry[new] * (scale - 1.0)
     flow = np.where(trading, trade * vw, 0.0)
-    return _Day(shares, value, v_drift, flow, disc, w, feasible)
+    return _Day(shares, value, v_drift, flow, disc, w, feasible, extrapolated)
 
 
 @reports_progress("holdings estimate")
@@ -681,6 +703,11 @@ def _run(
     chain_value: dict[int, float] = {}  # the current chain's total value by row
     errors: list[float] = []  # per-day drift of past chains, measured at each re-anchor
     drift = 0.0
+    rescale = p.snapshot_prior is not None and mode == "fit" and line is not None
+    scale = 1.0  # the extrapolation's scale, refitted on each published snapshot
+    track: list[tuple[float, float]] = []  # (X_c, Y_c) / V_true of past chains
+    chain_x: dict[int, float] = {}  # the chain's extrapolation carried to each row (s = 1)
+    last = (float(np.nansum(state * np.nan_to_num(inp.close[state_row]))), 0.0)
     while k < len(est_rows):
         i, pub = int(est_rows[k]), inp.published[k]
         while used < len(anchors) and anchors[used][1] <= pub:
@@ -688,25 +715,43 @@ def _run(
             used += 1
             if row_a < i and row_a >= a_row:
                 n_days = int(((est_rows > a_row) & (est_rows <= row_a)).sum())
+                v_snap = float(np.nansum(sh_a * np.nan_to_num(inp.close[row_a])))
                 if p.drift_correction and mode == "fit" and row_a in chain_value and n_days:
-                    v_snap = float(np.nansum(sh_a * np.nan_to_num(inp.close[row_a])))
                     errors.append((v_snap / chain_value[row_a] - 1.0) / n_days)
                     drift = drift + errors[-1] if errors else 0.0
+                if rescale and row_a in chain_value and v_snap > 0:
+                    x = chain_x[row_a]
+                    track.append((x / v_snap, (v_snap - chain_value[row_a] + scale * x) / v_snap))
+                    scale = _snapshot_scale(track, float(p.snapshot_prior))
                 a_row, state_row, state, state_disc = row_a, row_a, sh_a, known
-                chain_value = {}
+                chain_value, chain_x, last = {}, {}, (v_snap, 0.0)
                 # replay the chain from the new anchor up to (not including) day i
                 for r in est_rows[(est_rows > row_a) & (est_rows < i)]:
                     day = _step(
-                        inp, state_row, state, int(r), p, mode, v_true, state_disc, drift, line
+                        inp,
+                        state_row,
+                        state,
+                        int(r),
+                        p,
+                        mode,
+                        v_true,
+                        state_disc,
+                        drift,
+                        line,
+                        scale,
                     )
                     state_row, state, state_disc = int(r), day.shares, day.disclosed
                     chain_value[int(r)] = day.value
+                    last = day.value, _carry_x(last, day)
+                    chain_x[int(r)] = last[1]
         if i <= state_row:
             k += 1
             continue
-        day = _step(inp, state_row, state, i, p, mode, v_true, state_disc, drift, line)
+        day = _step(inp, state_row, state, i, p, mode, v_true, state_disc, drift, line, scale)
         state_row, state, state_disc = i, day.shares, day.disclosed
         chain_value[i] = day.value
+        last = day.value, _carry_x(last, day)
+        chain_x[i] = last[1]
         held = np.flatnonzero((day.shares > 0) | (day.flow != 0))
         rows_out.append(
             pl.DataFrame(
@@ -763,6 +808,25 @@ def _run(
             }
         )
     return HoldingsEstimate(holdings, totals_df, p, mode, source, _notes(tuple(notes)), line)
+
+
+def _carry_x(last: tuple[float, float], day: _Day) -> float:
+    """The chain's extrapolation (yuan, at s = 1) carried to `day`: yesterday's, carried at
+    the holdings' price drift (``day.drift`` / yesterday's value `last[0]`), plus today's."""
+    return (last[1] * day.drift / last[0] if last[0] > 0 else 0.0) + day.extrapolated
+
+
+def _snapshot_scale(track: list[tuple[float, float]], prior: float) -> float:
+    """The extrapolation's scale s from past chains' (X_c, Y_c) (``EstimateParams.snapshot_prior``):
+    the least-squares fit of Y_c = s X_c with `prior` pseudo-chains at s = 1, clipped to [0, 1].
+    """
+    x = np.array([t[0] for t in track])
+    y = np.array([t[1] for t in track])
+    sxx = float(x @ x)
+    if not sxx > 0:
+        return 1.0
+    pseudo = prior * sxx / len(x)
+    return float(np.clip((float(x @ y) + pseudo) / (sxx + pseudo), 0.0, 1.0))
 
 
 def naive_flows(

@@ -1,0 +1,132 @@
+"""The extrapolation's scale refitted on the published snapshots
+(``EstimateParams.snapshot_prior``): the fit by hand, the chains it rescales, and no
+look-ahead (a snapshot published after day d does not change the estimate for d)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from factorlab.errors import ParameterError
+from factorlab.market import Market
+from factorlab.northbound.estimation import EstimateParams, estimate_holdings
+from factorlab.northbound.estimation import estimator as est_module
+
+
+def test_snapshot_scale_by_hand():
+    fit = est_module._snapshot_scale
+    # two chains: X = (0.02, 0.01), Y = (0.01, 0.01): s = (2e-4 + 1e-4) / (4e-4 + 1e-4) = 0.6
+    assert fit([(0.02, 0.01), (0.01, 0.01)], 0.0) == pytest.approx(0.6, abs=1e-12)
+    # one pseudo-chain at s = 1 of the chains' mean X^2 (2.5e-4): 5.5e-4 / 7.5e-4
+    assert fit([(0.02, 0.01), (0.01, 0.01)], 1.0) == pytest.approx(0.55 / 0.75, abs=1e-12)
+    assert fit([(0.01, -0.01)], 0.0) == 0.0  # the truth moved against the extrapolation
+    assert fit([(0.01, 0.03)], 0.0) == 1.0  # shrinkage only
+    assert fit([(0.0, 0.03)], 0.0) == 1.0  # nothing extrapolated: nothing learnt
+
+
+def test_bad_snapshot_prior():
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ParameterError, match="snapshot_prior"):
+            EstimateParams(snapshot_prior=bad)
+
+
+@pytest.fixture(scope="module")
+def default_estimate(est_market):
+    return estimate_holdings(est_market, progress=False)
+
+
+def test_off_and_a_dominant_prior_are_the_old_estimator(est_market, default_estimate):
+    """None is the estimator before the rescaling; a prior of 1e12 pseudo-chains keeps s = 1."""
+    again = estimate_holdings(
+        est_market, params=EstimateParams(snapshot_prior=1e12), progress=False
+    )
+    a, b = default_estimate.totals, again.totals
+    assert a.height > 200
+    np.testing.assert_allclose(b["value"], a["value"], rtol=1e-9)
+    np.testing.assert_allclose(b["net_inflow"], a["net_inflow"], rtol=1e-7, atol=1.0)
+
+
+def test_the_scale_rescales_the_chains_after_the_first_snapshot(
+    est_market, default_estimate, monkeypatch
+):
+    """s = 0 from the first published snapshot on: the first chain is the estimator's, every
+    later chain (re-anchored on a snapshot, so independent of the past) is the estimator with
+    the calibrated move set to 0 throughout."""
+    calls: list[list[tuple[float, float]]] = []
+
+    def zero(track, prior):
+        calls.append(list(track))
+        return 0.0
+
+    monkeypatch.setattr(est_module, "_snapshot_scale", zero)
+    got = estimate_holdings(est_market, params=EstimateParams(snapshot_prior=0.0), progress=False)
+    assert len(calls) == 3  # the three snapshots of 2023 that re-anchor a chain
+    assert all(x != 0 for x, _ in calls[-1])
+    monkeypatch.undo()
+    line = default_estimate.calibration
+    zero_line = ((0.0,) * len(line), {"step": "step 1 calibration", "rows": 0, "detail": "0"})
+    monkeypatch.setattr(est_module, "_calibration", lambda *a: zero_line)
+    flat = estimate_holdings(est_market, progress=False)
+    first = got.totals["anchor"].min()
+    cols = ["date", "anchor", "value", "net_inflow"]
+    for ref, keep in (
+        (default_estimate, pl.col("anchor") == first),
+        (flat, pl.col("anchor") > first),
+    ):
+        a = got.totals.filter(keep).select(cols)
+        b = ref.totals.filter(keep).select(cols)
+        assert a.height > 50
+        np.testing.assert_allclose(a["value"], b["value"], rtol=1e-12)
+        np.testing.assert_allclose(a["net_inflow"], b["net_inflow"], rtol=1e-9, atol=1e-3)
+    # and the rescaling did something: the later chains differ from the estimator's
+    later = pl.col("anchor") > first
+    d = got.totals.filter(later)["net_inflow"] - default_estimate.totals.filter(later)["net_inflow"]
+    assert d.abs().max() > 1e6
+
+
+def test_no_look_ahead_of_the_snapshots(est_market):
+    """Perturbing a snapshot changes nothing estimated before its publication, and changes the
+    scale the later days use."""
+    p = EstimateParams(snapshot_prior=0.0)
+    nb = est_market.northbound.collect()
+    snap = dt.date(2023, 6, 30)
+    pub = nb.filter(pl.col("date") == snap)["published"].max()
+    assert pub > snap
+    tables = {n: est_market[n].collect() for n in est_market.names}
+    tables["northbound"] = nb.with_columns(
+        shares=pl.when(pl.col("date") == snap)
+        .then((pl.col("shares") * 1.3).round())
+        .otherwise(pl.col("shares"))
+        .cast(nb["shares"].dtype)
+    )
+    moved = Market(tables, meta=est_market.meta, validate="none")
+    tracks: dict[str, list] = {"base": [], "moved": []}
+    fit = est_module._snapshot_scale
+
+    def record(into):
+        def f(track, prior):
+            into.append(list(track))
+            return fit(track, prior)
+
+        return f
+
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(est_module, "_snapshot_scale", record(tracks["base"]))
+        a = estimate_holdings(est_market, params=p, progress=False)
+        mp.setattr(est_module, "_snapshot_scale", record(tracks["moved"]))
+        b = estimate_holdings(moved, params=p, progress=False)
+    finally:
+        mp.undo()
+    before = pl.col("published") < pub
+    ha = a.holdings.filter(before).sort("date", "asset")
+    hb = b.holdings.filter(before).sort("date", "asset")
+    assert ha.height > 1000
+    assert ha.equals(hb)
+    assert a.totals.filter(before).equals(b.totals.filter(before))
+    # the perturbed snapshot enters the scale's fit (its chain's truth) from its publication on
+    assert tracks["base"][0] == tracks["moved"][0]
+    assert tracks["base"][1][1][1] != pytest.approx(tracks["moved"][1][1][1], abs=1e-3)
