@@ -54,7 +54,10 @@ def _strength_args(parser: argparse.ArgumentParser) -> None:
 
     from factorlab.datasets import Strengths
 
-    group = parser.add_argument_group("planted effects (0 turns one off)")
+    group = parser.add_argument_group(
+        "planted effects (0 turns one off; the speeds `--allocation-speed`, `--trading-speed`"
+        " must be > 0)"
+    )
     for f in fields(Strengths):
         group.add_argument(
             f"--{f.name.replace('_', '-')}", type=float, default=None, dest=f"strength_{f.name}"

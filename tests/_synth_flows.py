@@ -1,5 +1,5 @@
 """The small market the flow-strength tests compare (test_synthetic_steady_flows,
-test_synthetic_trading_speed)."""
+test_synthetic_trading_speed, test_synthetic_interest_quality)."""
 
 from __future__ import annotations
 

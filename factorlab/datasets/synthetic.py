@@ -181,10 +181,14 @@ _FX_ANCHORS = (
 )
 
 
+#: Allocation holdings move 2% of the way to target a day (holdings_nb speed_a), trading
+#: holdings 30% (speed_t).
+ALLOCATION_SPEED = 0.02
+TRADING_SPEED = 0.3
 #: The largest ``Strengths.allocation_speed``: 10 x ``ALLOCATION_SPEED`` (2%) = 20% a day.
 MAX_ALLOCATION_SPEED = 10.0
 #: The largest ``Strengths.trading_speed``: 1 / ``TRADING_SPEED`` (all the way to target a day).
-MAX_TRADING_SPEED = 1.0 / 0.3
+MAX_TRADING_SPEED = 1.0 / TRADING_SPEED
 
 
 @dataclass(frozen=True)
@@ -702,10 +706,6 @@ TRADING_UNWIND = 0.93
 #: Memory of allocation money's industry view (months) and of its uninformed bursts (days).
 ALLOCATION_INFO_MEMORY = 0.985
 ALLOCATION_BURST_MEMORY = 0.5
-#: Allocation holdings move 2% of the way to target a day (holdings_nb speed_a), trading
-#: holdings 30% (speed_t).
-ALLOCATION_SPEED = 0.02
-TRADING_SPEED = 0.3
 #: Decay per day of the price pressure of allocation flows (reverts within ~3 weeks).
 PRESSURE_DECAY = 0.9
 

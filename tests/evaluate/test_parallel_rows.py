@@ -169,11 +169,22 @@ def test_reused_regions_full_of_garbage_give_the_same_numbers(
     parallel.release_idle()
 
 
-def test_threads_asking_for_grids_never_share_a_region() -> None:
+def test_threads_asking_for_grids_never_share_a_region(monkeypatch: pytest.MonkeyPatch) -> None:
     """Four threads ask for grids of three sizes and fill each with their own tag while holding
-    the last two: a region handed to two users at once shows the other's tag."""
+    the last two: a region handed to two users at once shows the other's tag. The scan of the
+    kept regions yields the GIL after reading each count, so two threads' scans interleave:
+    without the lock they take the same idle region."""
     import threading
+    import time
 
+    counted = parallel._refs
+
+    def yielding(regions: list, i: int) -> int:
+        n = counted(regions, i)  # the same count: this frame holds the list, not the region
+        time.sleep(0)  # another thread runs between reading a count and taking the region
+        return n
+
+    monkeypatch.setattr(parallel, "_refs", yielding)
     parallel.release_idle()
     assert parallel._IDLE_REFS is not None  # reuse is on here (CPython): the test means something
     sizes = [(1 << 20) + 1024 * k for k in range(3)]  # float32: 4 MiB and a little
@@ -208,6 +219,7 @@ def test_a_forked_child_is_not_stuck_on_a_lock_its_parent_held() -> None:
 
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
+    parallel.map_threads(lambda x: x, [1, 2], 10**7)  # the parent has a pool with threads
     with parallel._REGIONS_LOCK:
         pid = os.fork()
         if pid == 0:  # the child: numpy and mmap only

@@ -28,9 +28,34 @@ def test_snapshot_scale_by_hand():
 
 
 def test_bad_snapshot_prior():
-    for bad in (-1.0, float("nan"), float("inf")):
+    for bad in (-1.0, float("nan"), float("inf"), "1", True):
         with pytest.raises(ParameterError, match="snapshot_prior"):
             EstimateParams(snapshot_prior=bad)
+    with pytest.raises(ParameterError, match="industry_prior"):
+        EstimateParams(industry_prior="1.5")
+    # it rescales the calibration: without one it would silently do nothing
+    with pytest.raises(ParameterError, match="calibrate_days"):
+        EstimateParams(snapshot_prior=1.0, calibrate_days=0)
+
+
+def test_the_scales_and_an_inactive_rescaling_are_in_the_notes(est_market):
+    """Each refit's scale is reported with its snapshot's publication day; a rescaling that
+    cannot apply (the true total given) says so instead of doing nothing silently."""
+    on = estimate_holdings(est_market, params=EstimateParams(snapshot_prior=1.0), progress=False)
+    note = on.notes.filter(pl.col("step").str.contains("snapshot_prior"))
+    assert note.height == 1 and note["rows"][0] >= 1
+    first = note["detail"][0].split(", ")[0]
+    day, s = first.split(": ")
+    published = on.totals.filter(pl.col("estimated"))["date"]
+    assert published.min() <= dt.date.fromisoformat(day) <= published.max()
+    assert 0.0 <= float(s) <= 1.0
+    truth = estimate_holdings(
+        est_market, params=EstimateParams(snapshot_prior=1.0), total_value="truth", progress=False
+    )
+    quiet = truth.notes.filter(pl.col("step").str.contains("snapshot_prior"))
+    assert quiet["rows"].to_list() == [0] and "inactive" in quiet["detail"][0]
+    off = estimate_holdings(est_market, progress=False)
+    assert not off.notes["step"].str.contains("snapshot_prior").any()
 
 
 @pytest.fixture(scope="module")

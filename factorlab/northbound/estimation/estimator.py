@@ -8,6 +8,7 @@ that match the day's disclosures. See ``docs/estimation.md`` for both objectives
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -155,8 +156,14 @@ class EstimateParams:
             )
         for name in ("industry_prior", "snapshot_prior"):
             k = getattr(self, name)
-            if k is not None and not (np.isfinite(k) and k >= 0):
-                raise ParameterError(f"`{name}` must be None or a finite number >= 0; got {k}.")
+            number = isinstance(k, numbers.Real) and not isinstance(k, bool)
+            if k is not None and not (number and np.isfinite(k) and k >= 0):
+                raise ParameterError(f"`{name}` must be None or a finite number >= 0; got {k!r}.")
+        if self.snapshot_prior is not None and self.calibrate_days == 0:
+            raise ParameterError(
+                "`snapshot_prior` rescales the calibrated extrapolation, which `calibrate_days=0`"
+                " turns off; set `calibrate_days` > 0 or `snapshot_prior=None`."
+            )
         for name in ("print_below", "penalty", "min_quantity"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
@@ -706,6 +713,7 @@ def _run(
     rescale = p.snapshot_prior is not None and mode == "fit" and line is not None
     scale = 1.0  # the extrapolation's scale, refitted on each published snapshot
     track: list[tuple[float, float]] = []  # (X_c, Y_c) / V_true of past chains
+    scales: list[str] = []  # each refit: the snapshot's publication day and s
     chain_x: dict[int, float] = {}  # the chain's extrapolation carried to each row (s = 1)
     last = (float(np.nansum(state * np.nan_to_num(inp.close[state_row]))), 0.0)
     while k < len(est_rows):
@@ -723,6 +731,7 @@ def _run(
                     x = chain_x[row_a]
                     track.append((x / v_snap, (v_snap - chain_value[row_a] + scale * x) / v_snap))
                     scale = _snapshot_scale(track, float(p.snapshot_prior))
+                    scales.append(f"{anchors[used - 1][1]}: {scale:.3f}")
                 a_row, state_row, state, state_disc = row_a, row_a, sh_a, known
                 chain_value, chain_x, last = {}, {}, (v_snap, 0.0)
                 # replay the chain from the new anchor up to (not including) day i
@@ -798,6 +807,17 @@ def _run(
     )
     totals_df = pl.DataFrame(totals)
     notes = list(inp.notes) + ([line_note] if line_note else [])
+    if p.snapshot_prior is not None:
+        notes.append(
+            {
+                "step": "step 1: the extrapolation's scale on the snapshots (snapshot_prior)",
+                "rows": len(scales),
+                "detail": ", ".join(scales)
+                if rescale
+                else f"inactive: total_value={mode!r}"
+                + ("" if line is not None else ", the calibration is off (see its note)"),
+            }
+        )
     bad = totals_df.filter(~pl.col("feasible")) if totals_df.height else totals_df
     if bad.height:
         notes.append(
