@@ -1,7 +1,8 @@
 """Numba kernels of the synthetic market: the per-stock recursions over time.
 
-Arrays are (T, N) float64 grids, time-major; each kernel loops over stocks and then over days, so
-no Python loop ever runs per stock-day.
+Arrays are (T, N) float64 grids, time-major; each kernel loops over days and then over stocks, so
+the grids are read in memory order (a recursion keeps each stock's state in a vector) and no
+Python loop ever runs per stock-day.
 """
 
 from __future__ import annotations
@@ -70,26 +71,26 @@ def prices_nb(
     ref = np.full((n_t, n), np.nan)
     adj = np.full((n_t, n), np.nan)
     cash = np.zeros((n_t, n))
-    for j in range(n):
-        last = np.nan
-        last_adj = 1.0
-        for t in range(n_t):
+    last = np.full(n, np.nan)  # each stock's state, carried from row to row
+    last_adj = np.ones(n)
+    for t in range(n_t):
+        for j in range(n):
             if not trading[t, j]:
-                if not np.isnan(last):
+                if not np.isnan(last[j]):
                     # corporate actions still adjust the carried price during a suspension
                     if dyield[t, j] > 0.0 or bonus[t, j] > 0.0:
-                        cash[t, j] = np.round(last * dyield[t, j] * 1000.0) / 1000.0
-                        r0 = (last - cash[t, j]) / (1.0 + bonus[t, j])
-                        last_adj = last_adj * last / r0
-                        last = r0
+                        cash[t, j] = np.round(last[j] * dyield[t, j] * 1000.0) / 1000.0
+                        r0 = (last[j] - cash[t, j]) / (1.0 + bonus[t, j])
+                        last_adj[j] = last_adj[j] * last[j] / r0
+                        last[j] = r0
                 continue
-            if np.isnan(last):
-                last = p0[j]
-            cash[t, j] = np.round(last * dyield[t, j] * 1000.0) / 1000.0
-            r0 = (last - cash[t, j]) / (1.0 + bonus[t, j])
+            if np.isnan(last[j]):
+                last[j] = p0[j]
+            cash[t, j] = np.round(last[j] * dyield[t, j] * 1000.0) / 1000.0
+            r0 = (last[j] - cash[t, j]) / (1.0 + bonus[t, j])
             if r0 <= 0.0:
-                r0 = last
-            last_adj = last_adj * last / r0
+                r0 = last[j]
+            last_adj[j] = last_adj[j] * last[j] / r0
             r = ret[t, j]
             lim = limit[t, j]
             if r > lim:
@@ -101,8 +102,8 @@ def prices_nb(
                 c = 0.01
             close[t, j] = c
             ref[t, j] = r0
-            adj[t, j] = last_adj
-            last = c
+            adj[t, j] = last_adj[j]
+            last[j] = c
     return close, ref, adj, cash
 
 
@@ -133,48 +134,49 @@ def holdings_nb(
     n_t, n = target_a.shape
     ra = np.zeros((n_t, n))
     rt = np.zeros((n_t, n))
-    for j in range(n):
-        a = 0.0
-        tr = 0.0
-        started = False
-        halted = False
-        for t in range(n_t):
+    # each stock's state, carried from row to row
+    a = np.zeros(n)
+    tr = np.zeros(n)
+    started = np.zeros(n, dtype=np.bool_)
+    halted = np.zeros(n, dtype=np.bool_)
+    for t in range(n_t):
+        for j in range(n):
             if can_trade[t, j]:
-                if not started and init[j] and eligible[t, j]:
-                    a = target_a[t, j]
-                    tr = target_t[t, j]
-                started = True
+                if not started[j] and init[j] and eligible[t, j]:
+                    a[j] = target_a[t, j]
+                    tr[j] = target_t[t, j]
+                started[j] = True
                 if eligible[t, j]:
-                    da = speed_a * (target_a[t, j] - a) + noise_a[t, j] * target_a[t, j]
-                    dt_ = speed_t * (target_t[t, j] - tr) + noise_t[t, j] * target_t[t, j]
+                    da = speed_a * (target_a[t, j] - a[j]) + noise_a[t, j] * target_a[t, j]
+                    dt_ = speed_t * (target_t[t, j] - tr[j]) + noise_t[t, j] * target_t[t, j]
                 else:  # sell-only: holders unwind toward zero
-                    da = -speed_a * a
-                    dt_ = -speed_t * tr
-                if halted:
+                    da = -speed_a * a[j]
+                    dt_ = -speed_t * tr[j]
+                if halted[j]:
                     if da > 0.0:
                         da = 0.0
                     if dt_ > 0.0:
                         dt_ = 0.0
-                if a + da < 0.0:
-                    da = -a
-                if tr + dt_ < 0.0:
-                    dt_ = -tr
-                room = hard_cap - (a + tr)
+                if a[j] + da < 0.0:
+                    da = -a[j]
+                if tr[j] + dt_ < 0.0:
+                    dt_ = -tr[j]
+                room = hard_cap - (a[j] + tr[j])
                 if da + dt_ > room:
                     buy = da + dt_
                     if buy > 0.0:
                         k = max(room, 0.0) / buy
                         da *= k
                         dt_ *= k
-                a += da
-                tr += dt_
-                tot = a + tr
+                a[j] += da
+                tr[j] += dt_
+                tot = a[j] + tr[j]
                 if tot >= halt_at:
-                    halted = True
-                elif halted and tot < resume_below:
-                    halted = False
-            ra[t, j] = a
-            rt[t, j] = tr
+                    halted[j] = True
+                elif halted[j] and tot < resume_below:
+                    halted[j] = False
+            ra[t, j] = a[j]
+            rt[t, j] = tr[j]
     return ra, rt
 
 
