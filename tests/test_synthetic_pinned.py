@@ -9,6 +9,7 @@ so it does not move with the parquet writer or the Polars version.
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 import polars as pl
@@ -139,6 +140,59 @@ def test_write_behind_raises_either_sides_error():
         _write_behind(_Recorder(fail_on="t2"), _tables(5))
     with pytest.raises(OSError, match="disk full writing t4"):  # the last table's write
         _write_behind(_Recorder(fail_on="t4"), _tables(5))
+
+
+class _SlowFirst(_Recorder):
+    """A writer whose first write lasts until the generator has reached table t3 (or 1 s)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reached = threading.Event()
+        self.ahead: bool | None = None
+
+    def add(self, name: str, frame: pl.DataFrame) -> None:
+        if name == "t0":
+            self.ahead = self.reached.wait(1.0)
+        super().add(name, frame)
+
+    def tables(self):
+        for name, frame in _tables(5):
+            if name == "t3":
+                self.reached.set()
+            yield name, frame
+
+
+@pytest.mark.parametrize(("queue_bytes", "ran_ahead"), [(1 << 20, True), (0, False)])
+def test_write_behind_queues_small_tables_behind_a_long_write(queue_bytes, ran_ahead):
+    """The generator goes on while a long write runs (``prices``): the small tables after it
+    queue; with no queue room it waits for the writer after one table."""
+    from factorlab.datasets import _write_behind
+
+    rec = _SlowFirst()
+    _write_behind(rec, rec.tables(), queue_bytes=queue_bytes)
+    assert rec.added == ["t0", "t1", "t2", "t3", "t4"]
+    assert rec.ahead is ran_ahead
+
+
+def test_write_behind_skips_the_tables_behind_a_failed_write():
+    from factorlab.datasets import _write_behind
+
+    queued = threading.Event()
+
+    class _Failing(_Recorder):
+        def add(self, name: str, frame: pl.DataFrame) -> None:
+            if name == "t1":
+                queued.wait(1.0)  # t2 .. t4 are queued behind this write when it fails
+            super().add(name, frame)
+
+    def tables():
+        yield from _tables(5)
+        queued.set()
+
+    rec = _Failing(fail_on="t1")
+    with pytest.raises(OSError, match="disk full writing t1"):
+        _write_behind(rec, tables())
+    assert rec.added == ["t0"]
 
 
 # ---- the generator's one-pass kernels equal the numpy calls they replace, bit for bit ----------

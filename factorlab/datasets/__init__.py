@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import warnings
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import fields
@@ -297,23 +298,55 @@ def _generate(target: Path, p: SynthParams, progress: Callable[[str], None] | No
     return market
 
 
-def _write_behind(writer: MarketWriter, tables: Iterator[tuple[str, pl.DataFrame]]) -> None:
-    """``writer.add_all(tables)``, each table written on a second thread while the next one is
-    generated (the writer's Polars, parquet and hashing work releases the GIL, and so do the
-    generator's numpy and numba kernels). One table is in flight at a time: tables are added in
-    their generated order and peak memory grows by at most one table. An error on either side
-    is raised here, after the other side has stopped."""
+#: The bytes (``estimated_size``) of generated tables that may wait for the writer behind the one
+#: it is writing; a larger table waits alone. 256 MiB lets every table but ``prices`` (~670 MiB
+#: on ``default``) queue, so the generator goes on while ``prices`` is written.
+WRITE_QUEUE_BYTES = 256 << 20
+
+
+def _write_behind(
+    writer: MarketWriter,
+    tables: Iterator[tuple[str, pl.DataFrame]],
+    queue_bytes: int = WRITE_QUEUE_BYTES,
+) -> None:
+    """``writer.add_all(tables)``, the tables written on a second thread while the generator goes
+    on (the writer's Polars, parquet and hashing work releases the GIL, and so do the
+    generator's numpy and numba kernels). Tables are added in their generated order. The tables
+    waiting behind the one being written hold at most `queue_bytes`, or one table when it alone
+    is larger (the generator waits for the writer beyond that): a long write does not stall the
+    generator while the small tables after it queue. An error on either side is raised here,
+    after the other side has stopped; tables queued behind a failed write are not written."""
+    failed: list[BaseException] = []
+
+    def add(name: str, frame: pl.DataFrame) -> None:
+        if failed:
+            return  # behind a failed write: its error is raised instead
+        try:
+            writer.add(name, frame)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    pending: deque[tuple[Future, int]] = deque()  # (write, bytes), oldest (being written) first
+
+    def must_wait(size: int) -> bool:
+        if not pending:
+            return False
+        if pending[0][0].done():
+            return True  # collect it (and its error) now
+        queued = sum(b for _, b in pending) - pending[0][1]
+        return len(pending) > 1 and queued + size > queue_bytes
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-writer") as pool:
-        pending: Future | None = None
         try:
             for name, frame in tables:
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(writer.add, name, frame)
+                size = frame.estimated_size()
+                while must_wait(size):
+                    pending.popleft()[0].result()
+                pending.append((pool.submit(add, name, frame), size))
                 del frame
+            while pending:
+                pending.popleft()[0].result()
         except BaseException:
-            if pending is not None:
-                wait([pending])  # the writer stops before the error goes on
+            wait([f for f, _ in pending])  # the writer stops before the error goes on
             raise
-        if pending is not None:
-            pending.result()
