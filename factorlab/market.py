@@ -585,15 +585,24 @@ def _empty(name: str) -> pl.LazyFrame:
 
 def _strictly_increasing(frame: pl.DataFrame, keys: Sequence[str]) -> bool:
     """Whether every row's key is greater than the previous row's (lexicographic over `keys`;
-    a null key counts as not greater): then no two rows share a key."""
+    a null key counts as not greater): then no two rows share a key.
+
+    The first key must not decrease: ``is_sorted`` answers that in one pass (and stops at the
+    first step down, so most wrong orders cost nothing); then a row is greater where the first
+    key changes, else by the other keys, compared in full."""
     if frame.height < 2:
         return True
+    lead = frame[keys[0]]
+    if lead.null_count() or not lead.is_sorted():
+        return False
     now, before = frame.slice(1), frame.slice(0, frame.height - 1)
-    greater: pl.Series | None = None
-    for k in reversed(keys):
+    greater = now[keys[0]] != before[keys[0]]
+    rest: pl.Series | None = None
+    for k in reversed(keys[1:]):
         c, p = now[k], before[k]
-        greater = (c > p) if greater is None else (c > p) | ((c == p) & greater)
-    assert greater is not None
+        rest = (c > p) if rest is None else (c > p) | ((c == p) & rest)
+    if rest is not None:
+        greater = greater | rest
     return bool(greater.fill_null(False).all())
 
 
@@ -630,7 +639,8 @@ class _KeyScan:
         if self.last is not None and frame.height:
             edge = pl.concat([self.last, frame.head(1)])
             self.orders = [o for o in self.orders if _strictly_increasing(edge, o)]
-        self.orders = [o for o in self.orders if _strictly_increasing(frame, o)][:1]
+        first = next((o for o in self.orders if _strictly_increasing(frame, o)), None)
+        self.orders = [] if first is None else [first]
         if frame.height:
             self.last = frame.tail(1)
         return bool(self.orders)

@@ -383,6 +383,46 @@ def test_the_cheap_key_check_equals_a_hash_count(rows, cuts, order):
             check_keys_unique("participant_holdings", parts or [frame.lazy()])
 
 
+def _increasing_row_by_row(frame: pl.DataFrame, keys: list[str]) -> bool:
+    """The oracle: each row against the previous one in Python, lexicographic, a null key
+    never greater."""
+    rows = frame.select(keys).rows()
+    for before, now in itertools.pairwise(rows):
+        for p, c in zip(before, now, strict=True):
+            if c is None or p is None or c < p:
+                return False
+            if c > p:
+                break
+        else:
+            return False  # every key equal
+    return True
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 2)),
+            st.one_of(st.none(), st.sampled_from(["a", "b", "c"])),
+            st.sampled_from(["p", "q"]),
+        ),
+        max_size=10,
+    ),
+    order=st.booleans(),
+    n_keys=st.integers(1, 3),
+)
+def test_the_writers_key_order_check_equals_row_by_row(rows, order, n_keys):
+    """``_strictly_increasing`` (the first key's ``is_sorted``, then the other keys) answers as
+    comparing each row with the previous one, nulls included."""
+    from factorlab.market import _strictly_increasing
+
+    if order:  # nulls last
+        rows = sorted(rows, key=lambda r: [(True, 0) if v is None else (False, v) for v in r])
+    frame = pl.DataFrame(rows, schema={"d": pl.Int64, "a": pl.String, "p": pl.String}, orient="row")
+    keys = ["d", "a", "p"][:n_keys]
+    assert _strictly_increasing(frame, keys) is _increasing_row_by_row(frame, keys)
+
+
 # ---- 6, 7. pandas tables, parameter errors ----------------------------------------------------
 
 
