@@ -100,6 +100,14 @@ def test_generation_is_repeatable_in_process(pinned_tables):
     assert table_digests(again) == table_digests(pinned_tables)
 
 
+def test_noise_drawn_at_once_on_one_thread_is_the_same(pinned_tables, monkeypatch):
+    """The returns' and bars' noise is drawn ahead on a second thread; on one thread
+    (``FACTORLAB_THREADS=1``) it is drawn at once: the same tables."""
+    monkeypatch.setenv("FACTORLAB_THREADS", "1")
+    one = generate(preset_params("small", **PINNED_CONFIG))
+    assert table_digests(one) == table_digests(pinned_tables)
+
+
 # ---- the writer thread (datasets._write_behind) ----------------------------------------------
 class _Recorder:
     def __init__(self, fail_on: str | None = None) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -17,6 +19,7 @@ import polars as pl
 
 from factorlab._arrays import ffill_rows
 from factorlab._kernels.grid import nan_cumsum_count_rows_nb
+from factorlab._kernels.parallel import n_threads
 from factorlab.calendar import (
     DISCLOSURE_END,
     SH_CONNECT_LAUNCH,
@@ -959,29 +962,41 @@ def _assets(days: np.ndarray, u: _Universe, codes: pl.Series) -> pl.DataFrame:
 IDIO_VOL = 0.02
 
 
+def _return_noise(rr: np.random.Generator, n_t: int, n_ind: int, n: int) -> dict[str, np.ndarray]:
+    """The draws of :func:`_returns` from its stream `rr`, in their fixed order (they depend on
+    the shapes alone, so :func:`iter_tables` draws them ahead on a second thread)."""
+    return {
+        "vol_state": rr.standard_normal(n_t),
+        "market": _student_t(rr, n_t),
+        "industry": _student_t(rr, (n_t, n_ind)),
+        "size": rr.standard_normal(n_t),
+        "beta": rr.normal(1.0, 0.25, n),
+        "stock": _student_t(rr, (n_t, n)),
+    }
+
+
 def _returns(
     u: _Universe,
     lat: _Latent,
-    rr: np.random.Generator,
+    noise: dict[str, np.ndarray],
     s: Strengths | None = None,
     rp: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Daily returns: market + industry + size + idiosyncratic, fat tails, planted effects;
-    ``(returns, idiosyncratic sigma per stock)``. `rp` draws the selection payoff's daily shocks
-    (only when ``s.selection_vol`` > 0)."""
+    ``(returns, idiosyncratic sigma per stock)``. `noise` is :func:`_return_noise`'s draws
+    (consumed); `rp` draws the selection payoff's daily shocks (only when ``s.selection_vol`` >
+    0)."""
     s = s if s is not None else Strengths()
-    n_t, n = lat.g.shape
-    n_ind = lat.q_ind.shape[1]
-    vol_state = np.exp(0.35 * ar1_nb(rr.standard_normal(n_t), 0.985))
+    vol_state = np.exp(0.35 * ar1_nb(noise.pop("vol_state"), 0.985))
     mkt_vol = 0.012 * vol_state / vol_state.mean()
-    mkt = 0.0003 + mkt_vol * _student_t(rr, n_t) + _timing_effect(lat)
-    ind_ret = 0.008 * _student_t(rr, (n_t, n_ind))
+    mkt = 0.0003 + mkt_vol * noise.pop("market") + _timing_effect(lat)
+    ind_ret = 0.008 * noise.pop("industry")
     ind_ret += _industry_effect(lat)
     ind_ret += _allocation_industry_effect(lat)
-    size_ret = 0.004 * rr.standard_normal(n_t)
-    beta = rr.normal(1.0, 0.25, n)
+    size_ret = 0.004 * noise.pop("size")
+    beta = noise.pop("beta")
     sigma = IDIO_VOL * np.exp(-0.15 * u.zsize)
-    ret = _student_t(rr, (n_t, n))
+    ret = noise.pop("stock")
     ret *= sigma
     ret += mkt[:, None] * beta[None, :]
     ret += ind_ret[:, u.industry]
@@ -992,7 +1007,7 @@ def _returns(
     lat.jumps = None
     payoff = _selection_payoff(lat, s.sell_weight)
     if s.selection_vol > 0:  # the payoff's day-to-day volatility: mean one, market-wide
-        shock = (rp if rp is not None else np.random.default_rng(0)).standard_normal(n_t - 1)
+        shock = (rp if rp is not None else np.random.default_rng(0)).standard_normal(len(ret) - 1)
         payoff *= (1.0 + (SELECTION_PAYOFF_VOL * s.selection_vol) * shock)[:, None]
     ret[1:] += (lat.a_sel[1:] * sigma) * payoff
     ret[1:] += (ALLOCATION_STOCK_DRIFT * lat.a_alloc[1:] * sigma) * lat.h[:-1]
@@ -1024,35 +1039,43 @@ class _Bars:
     amount: np.ndarray
 
 
+def _bar_noise(rv: np.random.Generator, n_t: int, n: int) -> dict[str, np.ndarray]:
+    """The draws of :func:`_bars` from its stream `rv`, in their fixed order (they depend on the
+    shapes alone, so :func:`iter_tables` draws them ahead on a second thread)."""
+    return {
+        "turnover": rv.standard_normal((n_t, n)),
+        "stock": rv.normal(0, 0.3, n),
+        "open": rv.standard_normal((n_t, n)),
+        "high": rv.normal(0, 0.006, (n_t, n)),
+        "low": rv.normal(0, 0.006, (n_t, n)),
+        "vwap": rv.standard_normal((n_t, n)),
+    }
+
+
 def _bars(
     u: _Universe,
     close: np.ndarray,
     ref: np.ndarray,
     realized: np.ndarray,
     float_shares: np.ndarray,
-    rv: np.random.Generator,
+    noise: dict[str, np.ndarray],
     liquidity: np.ndarray | None = None,
     s_turnover: float = 1.0,
 ) -> _Bars:
-    """Volume, amount and OHLC around the close, within the day's price limits; `liquidity`
+    """Volume, amount and OHLC around the close, within the day's price limits; `noise` is
+    :func:`_bar_noise`'s draws (consumed: the OHLC are computed in place on them); `liquidity`
     (n,) multiplies each stock's turnover (``Strengths.liquidity``).
 
     The arithmetic runs in two fused one-pass kernels (``bar_volume_nb``, ``bar_ohlc_nb``: the
-    numpy expressions of their docstrings, bit for bit), the noise drawn in its fixed order."""
-    n_t, n = close.shape
-    turn = np.exp(0.45 * ar1_nb(rv.standard_normal((n_t, n)), 0.9))
-    col = 0.012 * np.exp((-TURNOVER_SIZE * s_turnover) * u.zsize) * np.exp(rv.normal(0, 0.3, n))
+    numpy expressions of their docstrings, bit for bit)."""
+    turn = np.exp(0.45 * ar1_nb(noise.pop("turnover"), 0.9))
+    col = 0.012 * np.exp((-TURNOVER_SIZE * s_turnover) * u.zsize) * np.exp(noise.pop("stock"))
     if liquidity is not None:
         col = col * liquidity
     volume = bar_volume_nb(turn, col, realized, float_shares)
     del turn
-    z_open = rv.standard_normal((n_t, n))
-    z_high = rv.normal(0, 0.006, (n_t, n))
-    z_low = rv.normal(0, 0.006, (n_t, n))
-    z_vwap = rv.standard_normal((n_t, n))
-    open_, high, low, vwap, amount = bar_ohlc_nb(
-        z_open, z_high, z_low, z_vwap, realized, ref, u.limit, close, volume
-    )
+    z = [noise.pop(k) for k in ("open", "high", "low", "vwap")]
+    open_, high, low, vwap, amount = bar_ohlc_nb(*z, realized, ref, u.limit, close, volume)
     return _Bars(open_, high, low, volume, vwap, amount)
 
 
@@ -1339,6 +1362,42 @@ def iter_tables(
     rngs = _rngs(p.seed)
     days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
     n_t, n = len(days), p.n_assets
+    with _drawn_ahead() as ahead:
+        # the returns' and the bars' noise (streams of their own) while the universe and the
+        # latent drivers are built
+        return_noise = ahead(_return_noise, rngs["returns"], n_t, len(CITIC_INDUSTRIES), n)
+        bar_noise = ahead(_bar_noise, rngs["volume"], n_t, n)
+        yield from _tables(p, say, rngs, days, return_noise, bar_noise)
+
+
+@contextmanager
+def _drawn_ahead() -> Iterator[Callable[..., Future]]:
+    """``ahead(fn, *args)``: a future of ``fn(*args)``, run on a second thread (numpy's draws
+    release the GIL, so noise is drawn there while the main thread computes), or at once where
+    factorlab may use one thread (``FACTORLAB_THREADS=1``). The values do not depend on it."""
+    if n_threads() < 2:
+
+        def now(fn: Callable, *args: object) -> Future:
+            done: Future = Future()
+            done.set_result(fn(*args))
+            return done
+
+        yield now
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-draws") as pool:
+        yield pool.submit
+
+
+def _tables(
+    p: SynthParams,
+    say: Progress,
+    rngs: dict[str, np.random.Generator],
+    days: np.ndarray,
+    return_noise: Future,
+    bar_noise: Future,
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """:func:`iter_tables`' body, the returns' and bars' noise given as futures."""
+    n_t, n = len(days), p.n_assets
     say(f"universe: {n} stocks x {n_t} sessions")
     u = _Universe(p, days, rngs["universe"])
     codes = pl.Series("asset", u.codes, dtype=pl.String)
@@ -1347,7 +1406,7 @@ def iter_tables(
     lat = _latent(days, u, p.strengths, rngs["latent"], rngs["components"], rngs["liquidity"])
 
     say("returns and prices")
-    ret, sigma = _returns(u, lat, rngs["returns"], p.strengths, rngs["payoff"])
+    ret, sigma = _returns(u, lat, return_noise.result(), p.strengths, rngs["payoff"])
     dyield, bonus, ca_rows = _draw_corporate_actions(days, u, rngs["ca"])
     close, ref, adj, cash = prices_nb(ret, u.trading, u.limit, u.price0, dyield, bonus)
     del ret, dyield
@@ -1360,7 +1419,7 @@ def iter_tables(
     if p.strengths.liquidity > 0:
         liq = np.exp((LIQUIDITY_TURNOVER * p.strengths.liquidity) * lat.liquidity)
     bars = _bars(
-        u, close, ref, realized, float_shares, rngs["volume"], liq, p.strengths.turnover_size
+        u, close, ref, realized, float_shares, bar_noise.result(), liq, p.strengths.turnover_size
     )
     del ref
 
