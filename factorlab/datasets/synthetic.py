@@ -756,12 +756,12 @@ def _latent(
     u: _Universe,
     s: Strengths,
     rl: np.random.Generator,
-    rc: np.random.Generator,
     rq: np.random.Generator | None = None,
 ) -> _Latent:
     """The latent drivers. Stock-level views (``g``, ``h``) are relative within the industry
     (less their mean weighted by the stock's rough size): stock picks buy some names and sell
-    others, so the money's industry and market flows come from its industry and market views."""
+    others, so the money's industry and market flows come from its industry and market views.
+    The stock-level components come after (:func:`_components`)."""
     n_t, n, n_ind = len(days), len(u.industry), len(u.industries)
     size = u.total_base * u.price0 * np.exp(0.3 * u.zsize)
     g = _within_industry(ar1_nb(rl.standard_normal((n_t, n)), SELECTION_MEMORY), u.industry, size)
@@ -793,7 +793,6 @@ def _latent(
     )
     if rq is not None and s.liquidity > 0:
         lat.liquidity = rq.standard_normal(n)
-    _components(lat, days, u, s, rc)
     return lat
 
 
@@ -840,30 +839,52 @@ JUMP_UP = (0.006, 0.06, 0.16)
 JUMP_DOWN = (0.0015, 0.05, 0.12)
 
 
+def _component_noise(rc: np.random.Generator, n_t: int, n: int) -> dict[str, np.ndarray]:
+    """The draws of :func:`_components` from its stream `rc`, in their fixed order (they depend
+    on the shapes alone, so :func:`iter_tables` draws them ahead on a second thread)."""
+    return {
+        "flow": rc.standard_normal((n_t, n)),
+        "loadings": rc.standard_normal((2, n)),
+        "quality": _student_t(rc, n_t),
+        "growth": _student_t(rc, n_t),
+        "interest": rc.random(n),
+        "up": rc.random((n_t, n)),
+        "up_size": rc.uniform(JUMP_UP[1], JUMP_UP[2], (n_t, n)),
+        "down": rc.random((n_t, n)),
+        "down_size": rc.uniform(JUMP_DOWN[1], JUMP_DOWN[2], (n_t, n)),
+    }
+
+
 def _components(
-    lat: _Latent, days: np.ndarray, u: _Universe, s: Strengths, rc: np.random.Generator
+    lat: _Latent,
+    days: np.ndarray,
+    u: _Universe,
+    s: Strengths,
+    rc: np.random.Generator | dict[str, np.ndarray],
 ) -> None:
-    """The stock-level flow components and the styles, drawn from their own stream `rc`."""
+    """The stock-level flow components and the styles, drawn from their own stream `rc` (or
+    given as :func:`_component_noise`'s draws from it, consumed)."""
     n_t, n = len(days), len(u.industry)
+    noise = rc if isinstance(rc, dict) else _component_noise(rc, n_t, n)
     lat.sel_hold = _leaky_integral(lat.g, SELECTION_UNWIND)
-    lat.flow_noise = ar1_nb(rc.standard_normal((n_t, n)), FLOW_NOISE_MEMORY)
+    lat.flow_noise = ar1_nb(noise.pop("flow"), FLOW_NOISE_MEMORY)
     # style loadings relative within the industry (size-weighted), like g and h: a style
     # premium is no industry effect
     size = u.total_base * u.price0 * np.exp(0.3 * u.zsize)
-    loadings = _within_industry(rc.standard_normal((2, n)), u.industry, size)
+    loadings = _within_industry(noise.pop("loadings"), u.industry, size)
     lat.quality, lat.growth = loadings / loadings.std(axis=1, keepdims=True)
     a_q = _effect_path(days, s.quality, s.decay_after_2021)
-    lat.f_quality = QUALITY_PREMIUM * a_q + (QUALITY_VOL * s.quality_vol) * _student_t(rc, n_t)
-    lat.f_growth = GROWTH_VOL * _student_t(rc, n_t)
+    lat.f_quality = QUALITY_PREMIUM * a_q + (QUALITY_VOL * s.quality_vol) * noise.pop("quality")
+    lat.f_growth = GROWTH_VOL * noise.pop("growth")
     z = INTEREST_BIAS + (INTEREST_SIZE * s.interest_size) * u.zsize
     z = z + (INTEREST_QUALITY * s.interest_quality) * lat.quality
     if s.liquidity > 0:
         z = z + (INTEREST_LIQUIDITY * s.liquidity) * lat.liquidity
-    lat.interest = rc.random(n) < 1.0 / (1.0 + np.exp(-z))
-    up = rc.random((n_t, n)) < JUMP_UP[0]
-    jumps = np.where(up, rc.uniform(JUMP_UP[1], JUMP_UP[2], (n_t, n)), 0.0)
-    down = rc.random((n_t, n)) < JUMP_DOWN[0]
-    jumps -= np.where(down, rc.uniform(JUMP_DOWN[1], JUMP_DOWN[2], (n_t, n)), 0.0)
+    lat.interest = noise.pop("interest") < 1.0 / (1.0 + np.exp(-z))
+    up = noise.pop("up") < JUMP_UP[0]
+    jumps = np.where(up, noise.pop("up_size"), 0.0)
+    down = noise.pop("down") < JUMP_DOWN[0]
+    jumps -= np.where(down, noise.pop("down_size"), 0.0)
     # zero mean: the jumps add tails, not drift
     jumps -= (
         JUMP_UP[0] * (JUMP_UP[1] + JUMP_UP[2]) / 2
@@ -1363,11 +1384,14 @@ def iter_tables(
     days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
     n_t, n = len(days), p.n_assets
     with _drawn_ahead() as ahead:
-        # the returns' and the bars' noise (streams of their own) while the universe and the
-        # latent drivers are built
-        return_noise = ahead(_return_noise, rngs["returns"], n_t, len(CITIC_INDUSTRIES), n)
-        bar_noise = ahead(_bar_noise, rngs["volume"], n_t, n)
-        yield from _tables(p, say, rngs, days, return_noise, bar_noise)
+        # the components', the returns' and the bars' noise (streams of their own) while the
+        # universe and the latent drivers are built
+        noise = {
+            "components": ahead(_component_noise, rngs["components"], n_t, n),
+            "returns": ahead(_return_noise, rngs["returns"], n_t, len(CITIC_INDUSTRIES), n),
+            "bars": ahead(_bar_noise, rngs["volume"], n_t, n),
+        }
+        yield from _tables(p, say, rngs, days, noise)
 
 
 @contextmanager
@@ -1393,20 +1417,20 @@ def _tables(
     say: Progress,
     rngs: dict[str, np.random.Generator],
     days: np.ndarray,
-    return_noise: Future,
-    bar_noise: Future,
+    noise: dict[str, Future],
 ) -> Iterator[tuple[str, pl.DataFrame]]:
-    """:func:`iter_tables`' body, the returns' and bars' noise given as futures."""
+    """:func:`iter_tables`' body, the noise drawn ahead given as futures (by stage)."""
     n_t, n = len(days), p.n_assets
     say(f"universe: {n} stocks x {n_t} sessions")
     u = _Universe(p, days, rngs["universe"])
     codes = pl.Series("asset", u.codes, dtype=pl.String)
     date_s = pl.Series("date", days, dtype=pl.Date)
     yield "assets", _assets(days, u, codes)
-    lat = _latent(days, u, p.strengths, rngs["latent"], rngs["components"], rngs["liquidity"])
+    lat = _latent(days, u, p.strengths, rngs["latent"], rngs["liquidity"])
+    _components(lat, days, u, p.strengths, noise.pop("components").result())
 
     say("returns and prices")
-    ret, sigma = _returns(u, lat, return_noise.result(), p.strengths, rngs["payoff"])
+    ret, sigma = _returns(u, lat, noise.pop("returns").result(), p.strengths, rngs["payoff"])
     dyield, bonus, ca_rows = _draw_corporate_actions(days, u, rngs["ca"])
     close, ref, adj, cash = prices_nb(ret, u.trading, u.limit, u.price0, dyield, bonus)
     del ret, dyield
@@ -1419,7 +1443,14 @@ def _tables(
     if p.strengths.liquidity > 0:
         liq = np.exp((LIQUIDITY_TURNOVER * p.strengths.liquidity) * lat.liquidity)
     bars = _bars(
-        u, close, ref, realized, float_shares, bar_noise.result(), liq, p.strengths.turnover_size
+        u,
+        close,
+        ref,
+        realized,
+        float_shares,
+        noise.pop("bars").result(),
+        liq,
+        p.strengths.turnover_size,
     )
     del ref
 
