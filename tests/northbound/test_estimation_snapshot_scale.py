@@ -92,7 +92,8 @@ def test_the_scale_rescales_the_chains_after_the_first_snapshot(
     assert all(x != 0 for x, _ in calls[-1])
     monkeypatch.undo()
     line = default_estimate.calibration
-    zero_line = ((0.0,) * len(line), {"step": "step 1 calibration", "rows": 0, "detail": "0"})
+    note = {"step": "step 1 calibration", "rows": 0, "detail": "0"}
+    zero_line = ((0.0,) * len(line), note, np.zeros(0))
     monkeypatch.setattr(est_module, "_calibration", lambda *a: zero_line)
     flat = estimate_holdings(est_market, progress=False)
     first = got.totals["anchor"].min()
