@@ -760,7 +760,7 @@ def _run(
         """The calibrated moves before row `r` the noise shrinkage reads (None: off)."""
         if not shrinking:
             return None
-        h = np.concatenate([prior, [m for row, m in moves.items() if row < r]])
+        h = np.concatenate([prior, [moves[row] for row in sorted(moves) if row < r]])
         return h[max(h.size - int(p.noise_window) + 1, 0) :]
 
     while k < len(est_rows):
