@@ -136,15 +136,15 @@ def test_idle_regions_beyond_the_cap_go_back_to_the_system(monkeypatch: pytest.M
     monkeypatch.setattr(parallel, "KEEP_IDLE", 11 << 20)
     sizes = [(5 << 20) + k * 4096 for k in range(1, 4)]  # 5 MiB and a little: 3 sizes
     arrays = [parallel.empty((n,), np.uint8) for n in sizes]
-    assert len(parallel._REGIONS) == 3
+    assert len(parallel._REGIONS.kept) == 3
     del arrays
     keep = parallel.empty((1 << 23,), np.uint8)  # a 4th size: the idle 15 MiB exceed 11 MiB
-    kept = [len(r) for r in parallel._REGIONS]
+    kept = [len(r) for r in parallel._REGIONS.kept]
     assert kept == [sizes[1], sizes[2], 1 << 23]  # the oldest idle one went back
     assert parallel.release_idle() == sizes[1] + sizes[2]  # keep is still in use
-    assert [len(r) for r in parallel._REGIONS] == [1 << 23]
+    assert [len(r) for r in parallel._REGIONS.kept] == [1 << 23]
     del keep
-    assert parallel.release_idle() == 1 << 23 and parallel._REGIONS == []
+    assert parallel.release_idle() == 1 << 23 and parallel._REGIONS.kept == []
 
 
 def test_reused_regions_full_of_garbage_give_the_same_numbers(
@@ -157,13 +157,13 @@ def test_reused_regions_full_of_garbage_give_the_same_numbers(
     frame = warmup_panel(n_assets=57, n_dates=83, seed=2)
     first = _tables(frame)
     gc.collect()  # the run's objects in reference cycles: their grids idle now
-    ids = {id(r) for r in parallel._REGIONS}  # no reference held: the regions stay idle
+    ids = {id(r) for r in parallel._REGIONS.kept}  # no reference held: the regions stay idle
     assert len(ids) >= 8
-    for i in range(len(parallel._REGIONS)):
-        np.frombuffer(parallel._REGIONS[i], np.uint8)[:] = 0xFF
+    for i in range(len(parallel._REGIONS.kept)):
+        np.frombuffer(parallel._REGIONS.kept[i], np.uint8)[:] = 0xFF
     second = _tables(frame)
     # every grid of the second run came from the first run's regions (none new)
-    assert {id(r) for r in parallel._REGIONS} == ids
+    assert {id(r) for r in parallel._REGIONS.kept} == ids
     for name, table in first.items():
         assert_frame_equal(second[name], table, check_exact=True)
     parallel.release_idle()
@@ -207,7 +207,7 @@ def test_threads_asking_for_grids_never_share_a_region(monkeypatch: pytest.Monke
     for t in threads:
         t.join()
     assert bad == []
-    reused = len(parallel._REGIONS)
+    reused = len(parallel._REGIONS.kept)
     assert 3 <= reused <= 4 * 2 * 3 + 3  # the regions were reused, not one per call (600)
     parallel.release_idle()
 
@@ -220,11 +220,11 @@ def test_a_forked_child_is_not_stuck_on_a_lock_its_parent_held() -> None:
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
     parallel.map_threads(lambda x: x, [1, 2], 10**7)  # the parent has a pool with threads
-    with parallel._REGIONS_LOCK:
+    with parallel._REGIONS.lock:
         pid = os.fork()
         if pid == 0:  # the child: numpy and mmap only
             ok = parallel.empty((1 << 20,), np.float32).shape == (1 << 20,)
-            ok = ok and parallel._POOL is None
+            ok = ok and not parallel._THREADS.started
             os._exit(0 if ok else 1)
     deadline = time.monotonic() + 20.0
     while time.monotonic() < deadline:
