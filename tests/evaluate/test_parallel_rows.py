@@ -260,11 +260,11 @@ def test_one_thread_count_for_kernels_and_sweeps(monkeypatch: pytest.MonkeyPatch
 def test_price_fill_and_checks_in_column_and_row_blocks(
     monkeypatch: pytest.MonkeyPatch, threads: str
 ) -> None:
-    """fill_prices_nb (columns cut into blocks) equals pandas' ffill and the suspension-only
-    carry; price_faults_nb counts the non-positive and NaN cells numpy counts."""
+    """fill_prices (columns cut into blocks) equals pandas' ffill and the suspension-only
+    carry; price_faults counts the non-positive and NaN cells numpy counts."""
     import pandas as pd
 
-    from factorlab._kernels.returns import fill_prices_nb, price_faults_nb
+    from factorlab._kernels.returns import fill_prices, price_faults
 
     monkeypatch.setattr(parallel, "MIN_CELLS", 0)
     monkeypatch.setenv("FACTORLAB_THREADS", threads)
@@ -275,11 +275,11 @@ def test_price_fill_and_checks_in_column_and_row_blocks(
     prices[:4, 8] = np.nan  # listed late: nothing to fill before the first price
     prices[2, 5], prices[7, 9] = 0.0, -1.0
     np.testing.assert_array_equal(
-        fill_prices_nb(prices, True), pd.DataFrame(prices).ffill().to_numpy()
+        fill_prices(prices, True), pd.DataFrame(prices).ffill().to_numpy()
     )
     last = np.array([np.flatnonzero(~np.isnan(prices[:, j])).max() for j in range(17)])
     carry = pd.DataFrame(prices).ffill().to_numpy().copy()
     carry[np.arange(41)[:, None] > last[None, :]] = np.nan
-    np.testing.assert_array_equal(fill_prices_nb(prices, False), carry)
-    assert price_faults_nb(prices) == (2, int(np.isnan(prices).sum()))
-    assert fill_prices_nb(np.empty((0, 4)), True).shape == (0, 4)
+    np.testing.assert_array_equal(fill_prices(prices, False), carry)
+    assert price_faults(prices) == (2, int(np.isnan(prices).sum()))
+    assert fill_prices(np.empty((0, 4)), True).shape == (0, 4)
