@@ -28,7 +28,9 @@ __all__ = [
     "KEEP_IDLE",
     "MIN_CELLS",
     "MIN_REGION_BYTES",
+    "caller_threads",
     "empty",
+    "map_in_order",
     "map_row_blocks",
     "map_threads",
     "n_threads",
@@ -267,10 +269,29 @@ def small_pages() -> Iterator[None]:
         switch(before)
 
 
+def caller_threads() -> int:
+    """The threads a call may spread its work over: :func:`n_threads` from the main thread, one
+    from any other (the caller is already one of several threads, e.g. a sweep's unit or a book
+    of ``backtest_many``: no nested oversubscription). The one home of this rule: the kernels'
+    row blocks and ``backtest_many``'s books both follow it."""
+    return n_threads() if threading.current_thread() is threading.main_thread() else 1
+
+
+def map_in_order(func: Callable, items: Sequence, threads: int, *, name: str) -> list:
+    """``[func(x) for x in items]`` on at most `threads` threads of a pool of its own (its
+    threads named `name`), for independent calls that each run long (books, the study's ICs):
+    the results, and the first error, in the order of `items`. In the calling thread when
+    `threads` is 1 or there is one item. (Short kernel calls use :func:`map_threads`, whose
+    pool is kept for the process.)"""
+    n = min(threads, len(items))
+    if n <= 1:
+        return [func(x) for x in items]
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix=name) as ex:
+        return list(ex.map(func, items))
+
+
 def _workers(cells: int) -> int:
-    if cells < MIN_CELLS or threading.current_thread() is not threading.main_thread():
-        return 1
-    return n_threads()
+    return 1 if cells < MIN_CELLS else caller_threads()
 
 
 def map_threads(func: Callable, items: Sequence, cells: int) -> list:

@@ -238,6 +238,38 @@ def test_a_forked_child_is_not_stuck_on_a_lock_its_parent_held() -> None:
     pytest.fail("the forked child hung on the regions' lock")
 
 
+def test_map_in_order_keeps_the_order_and_the_first_error_and_caller_threads_nests_not() -> None:
+    """Results and the first failing item's error in item order, on named threads of its own;
+    in the calling thread for one thread; and a worker thread may spread over one thread only
+    (the rule the kernels and backtest_many's books share)."""
+    import threading
+    import time
+
+    def slow_square(x: int) -> tuple[int, str]:
+        time.sleep(0.002 * (5 - x))  # the later items finish first
+        return x * x, threading.current_thread().name
+
+    got = parallel.map_in_order(slow_square, range(5), 3, name="factorlab-test")
+    assert [v for v, _ in got] == [0, 1, 4, 9, 16]
+    assert {n.rsplit("_", 1)[0] for _, n in got} == {"factorlab-test"}
+    here = threading.current_thread().name
+    assert [n for _, n in parallel.map_in_order(slow_square, range(3), 1, name="x")] == [here] * 3
+
+    def fail(x: int) -> int:
+        time.sleep(0.002 * (5 - x))
+        if x in (1, 3):  # 3 fails first in time, 1 first in order
+            raise ValueError(f"item {x}")
+        return x
+
+    with pytest.raises(ValueError, match="item 1"):
+        parallel.map_in_order(fail, range(5), 4, name="factorlab-test")
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(parallel.caller_threads()))
+    worker.start()
+    worker.join()
+    assert seen == [1]
+
+
 @pytest.mark.parametrize("bad", ["abc", "0", "-3", "1.5"])
 def test_a_bad_thread_count_is_a_parameter_error(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
     from factorlab.errors import ParameterError
