@@ -1,8 +1,8 @@
 """``Strengths.trading_speed`` (docs/calibration.md, dynamic turnover):
 how far trading holdings move to their target a day (``TRADING_SPEED`` x the strength). Slower
 trading money spreads each change of its views over more days, so its daily flows persist from
-week to week; allocation money is untouched. At 1 (planted) the output is the one pinned in
-test_synthetic_pinned."""
+week to week; allocation money is untouched. Calibrated at 1/4; at 1 (planted) the output is the
+one pinned in test_synthetic_pinned."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from factorlab.datasets.synthetic import MAX_TRADING_SPEED, TRADING_SPEED
 from factorlab.errors import ParameterError
 
 
-def test_planted_and_calibrated_at_one():
-    # docs/calibration.md ("Dynamic turnover") says why the calibration keeps 1 for now
+def test_planted_at_one_calibrated_at_a_quarter():
+    # docs/calibration.md ("Dynamic turnover"): the calibrated trading money moves a quarter as
+    # fast (GENERATOR_VERSION 10)
     assert Strengths.planted().trading_speed == 1.0
-    assert "trading_speed" not in CALIBRATED
-    assert Strengths.calibrated().trading_speed == 1.0
+    assert CALIBRATED["trading_speed"] == pytest.approx(0.25)
+    assert Strengths.calibrated().trading_speed == pytest.approx(0.25)
     assert MAX_TRADING_SPEED * TRADING_SPEED == pytest.approx(1.0)
 
 

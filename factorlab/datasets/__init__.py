@@ -60,7 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the generator's output changes for the same parameters (invalidates caches).
-GENERATOR_VERSION = 9
+GENERATOR_VERSION = 10
 
 PresetName = Literal["default", "large", "small"]
 

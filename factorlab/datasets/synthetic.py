@@ -380,18 +380,18 @@ PLANTED: dict[str, float] = asdict(Strengths.planted())
 #: (docs/calibration.md says why each value).
 CALIBRATED: dict[str, float] = {
     # the payoffs, at the size of the handbook's Sharpe ratios and ICs
-    "selection": 0.27,
+    "selection": 0.18,
     "industry": 0.1,
-    "allocation": 0.5,
+    "allocation": 0.3,
     "quality": 2.5,
     # the risks around them: the selection payoff and the quality style vary from day to day
-    "selection_vol": 1.0,
+    "selection_vol": 0.8,
     "quality_vol": 2.0,
     # informed sells pay 5x buys (the special-period factors' short leg, seed 001 §2.3)
     "sell_weight": 2.5,
     # the flows: less trading money (seed 004 表3), slower and steadier holdings
     "trading_money": 0.5,
-    "selection_flow": 0.4,
+    "selection_flow": 0.2,
     "quality_taste": 3.0,
     "fx_flow": 0.33,
     "market_flow": 0.5,
@@ -403,6 +403,11 @@ CALIBRATED: dict[str, float] = {
     "allocation_bursts": 1 / 3,
     "trading_baskets": 2.2,
     "basket_size": 0.0,
+    # slower trading money (a quarter of TRADING_SPEED: its holdings turn over in weeks, not
+    # days, so the dynamic factors' top legs turn over 6-20% a week), and active money that
+    # follows quality more (the static factors' IC, docs/calibration.md)
+    "trading_speed": 1 / 4,
+    "interest_quality": 1.5,
 }
 
 
