@@ -1,7 +1,7 @@
 """``Strengths.interest_quality`` and ``trading_dispersion`` (docs/calibration.md, the CSI 500
 Sharpe ratio at slow trading money): quality's weight in the chance that active money follows a
-stock, and the spread of trading money's per-stock weight. At 1 (planted and calibrated) the
-output is the one pinned in test_synthetic_pinned."""
+stock, and the spread of trading money's per-stock weight. At 1 (planted; `interest_quality` is
+calibrated at 1.5) the output is the one pinned in test_synthetic_pinned."""
 
 from __future__ import annotations
 
@@ -9,18 +9,21 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from _synth_flows import flows
 
 from factorlab.datasets import CALIBRATED, Strengths
 from factorlab.datasets.synthetic import INTEREST_BIAS, INTEREST_QUALITY, INTEREST_SIZE, _components
 from factorlab.errors import ParameterError
 
 
-def test_planted_and_calibrated_at_one():
+def test_planted_at_one_and_calibrated():
     for name in ("interest_quality", "trading_dispersion"):
         assert getattr(Strengths.planted(), name) == 1.0
-        assert name not in CALIBRATED
-        assert getattr(Strengths.calibrated(), name) == 1.0
+    # GENERATOR_VERSION 10 calibrates interest_quality (docs/calibration.md); trading_dispersion
+    # stays at 1
+    assert CALIBRATED["interest_quality"] == 1.5
+    assert Strengths.calibrated().interest_quality == 1.5
+    assert "trading_dispersion" not in CALIBRATED
+    assert Strengths.calibrated().trading_dispersion == 1.0
 
 
 @pytest.mark.parametrize("name", ["interest_quality", "trading_dispersion"])
@@ -73,9 +76,9 @@ def test_interest_quality_sets_the_followed_stocks_quality_tilt(seed):
 
 
 @pytest.mark.slow  # two 150-stock markets, ~3 s each
-def test_trading_dispersion_moves_trading_flows_only(tmp_path):
-    base = flows(tmp_path, 1, "base")
-    flat = flows(tmp_path, 1, "flat", trading_dispersion=0.0)
+def test_trading_dispersion_moves_trading_flows_only(planted_flows):
+    base = planted_flows(1)
+    flat = planted_flows(1, trading_dispersion=0.0)
     # the random streams are not shifted: allocation money's flows are the same to the yuan
     np.testing.assert_array_equal(
         flat["net_buy_allocation"].to_numpy(), base["net_buy_allocation"].to_numpy()

@@ -30,6 +30,9 @@ PINNED = {
     # 9 added allocation_bursts, trading_baskets and basket_size (calibrated 1/3, 2.2, 0; 1 at
     # the planted strengths): again only `default` and `large` changed
     9: "36f4cf271a56f57463e356d28123a031154c852f17fdda87566ee21e9b0951e9",
+    # 10 changed CALIBRATED again (selection, allocation, selection_vol, selection_flow,
+    # trading_speed, interest_quality): only `default` and `large` changed
+    10: "36f4cf271a56f57463e356d28123a031154c852f17fdda87566ee21e9b0951e9",
 }
 
 

@@ -1,25 +1,25 @@
 """``Strengths.trading_speed`` (docs/calibration.md, dynamic turnover):
 how far trading holdings move to their target a day (``TRADING_SPEED`` x the strength). Slower
 trading money spreads each change of its views over more days, so its daily flows persist from
-week to week; allocation money is untouched. At 1 (planted) the output is the one pinned in
-test_synthetic_pinned."""
+week to week; allocation money is untouched. Calibrated at 1/4; at 1 (planted) the output is the
+one pinned in test_synthetic_pinned."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from _synth_flows import flows
 
 from factorlab.datasets import CALIBRATED, Strengths
 from factorlab.datasets.synthetic import MAX_TRADING_SPEED, TRADING_SPEED
 from factorlab.errors import ParameterError
 
 
-def test_planted_and_calibrated_at_one():
-    # docs/calibration.md ("Dynamic turnover") says why the calibration keeps 1 for now
+def test_planted_at_one_calibrated_at_a_quarter():
+    # docs/calibration.md ("Dynamic turnover"): the calibrated trading money moves a quarter as
+    # fast (GENERATOR_VERSION 10)
     assert Strengths.planted().trading_speed == 1.0
-    assert "trading_speed" not in CALIBRATED
-    assert Strengths.calibrated().trading_speed == 1.0
+    assert CALIBRATED["trading_speed"] == pytest.approx(0.25)
+    assert Strengths.calibrated().trading_speed == pytest.approx(0.25)
     assert MAX_TRADING_SPEED * TRADING_SPEED == pytest.approx(1.0)
 
 
@@ -39,9 +39,9 @@ def _lag1(x: np.ndarray) -> float:
 
 @pytest.mark.slow  # two 150-stock markets per seed, ~3 s each
 @pytest.mark.parametrize("seed", [1, 20240816])
-def test_slower_trading_money_steadier_flows_allocation_untouched(tmp_path, seed):
-    base = flows(tmp_path, seed, "base")
-    slow = flows(tmp_path, seed, "slow", trading_speed=0.2)
+def test_slower_trading_money_steadier_flows_allocation_untouched(planted_flows, seed):
+    base = planted_flows(seed)
+    slow = planted_flows(seed, trading_speed=0.2)
     t0, t1 = (f["net_buy_trading"].to_numpy() for f in (base, slow))
     # 6% of the way a day instead of 30%: each change of the views is bought over more days,
     # a smaller and more persistent daily flow (measured on seeds 1 / 20240816: sd x0.49 /

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 __all__ = ["reuse_freed"]
@@ -28,8 +28,31 @@ _DEFAULT_THRESHOLD = 128 * 1024
 #: the largest value mallopt takes (an int): allocations up to 2 GiB come from the heap
 _HIGH = 2**31 - 1
 
-_LOCK = threading.Lock()
-_DEPTH = 0
+
+class _Nesting:
+    """The open :func:`reuse_freed` blocks of the process, counted behind a lock: the first to
+    open switches, the last to close switches back (inside the lock, so a block opening while
+    the last one closes waits for the switch back and then switches again)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+
+    def open(self, switch: Callable[[], None]) -> None:
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:
+                switch()
+
+    def close(self, switch_back: Callable[[], None]) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                switch_back()
+
+
+#: one count per process (the thresholds it guards are the process's): never rebound
+_NESTING = _Nesting()
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -52,22 +75,22 @@ def reuse_freed() -> Iterator[bool]:
     """Freed large blocks stay in the heap for reuse while inside; yields whether the switch
     applies (glibc) — a no-op elsewhere. Process-wide; nested uses switch back at the outermost
     exit, which restores glibc's default thresholds and returns the free heap to the system."""
-    global _DEPTH
     libc = _libc()
     if libc is None:  # pragma: no cover - not glibc
         yield False
         return
-    with _LOCK:
-        _DEPTH += 1
-        if _DEPTH == 1:
-            libc.mallopt(_M_MMAP_THRESHOLD, _HIGH)
-            libc.mallopt(_M_TRIM_THRESHOLD, _HIGH)
+
+    def switch() -> None:
+        libc.mallopt(_M_MMAP_THRESHOLD, _HIGH)
+        libc.mallopt(_M_TRIM_THRESHOLD, _HIGH)
+
+    def switch_back() -> None:
+        libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_THRESHOLD)
+        libc.malloc_trim(0)
+
+    _NESTING.open(switch)
     try:
         yield True
     finally:
-        with _LOCK:
-            _DEPTH -= 1
-            if _DEPTH == 0:
-                libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_THRESHOLD)
-                libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_THRESHOLD)
-                libc.malloc_trim(0)
+        _NESTING.close(switch_back)
