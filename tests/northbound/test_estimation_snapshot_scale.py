@@ -77,7 +77,9 @@ def test_the_prior_weighs_k_pseudo_chains_at_one(est_market_of):
     k = 1 is the hand-computed fit with one pseudo-chain at s = 1, strictly between the k = 0
     fit and 1, and its estimate differs from both; a dominant prior (k = 1e12) is s = 1, the
     estimator with the rescaling off (None), to rounding. Fails if the prior is ignored (k = 1
-    and k = 1e12 then estimate as k = 0) or mis-weighted (e.g. k S taken as k sum X^2)."""
+    and k = 1e12 then estimate as k = 0) or mis-weighted (e.g. k S taken as k sum X^2). Run
+    without the noise shrinkage (``noise_window=None``), the estimator these fits were measured
+    on; with it the three fits are 0.612, 0.660 and 0.395, also interior."""
     market = est_market_of(3)
     fit = est_module._snapshot_scale
     seen: dict[float, list] = {}
@@ -93,7 +95,7 @@ def test_the_prior_weighs_k_pseudo_chains_at_one(est_market_of):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(est_module, "_snapshot_scale", record)
             return estimate_holdings(
-                market, params=EstimateParams(snapshot_prior=k), progress=False
+                market, params=EstimateParams(snapshot_prior=k, noise_window=None), progress=False
             )
 
     off, free, one, dominant = run(None), run(0.0), run(1.0), run(1e12)
