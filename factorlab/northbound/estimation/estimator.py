@@ -140,9 +140,9 @@ class EstimateParams:
         under an AR(1) signal in white noise (phi = gamma_2 / gamma_1 clipped to [0, 0.99],
         lambda = min(gamma_1 / phi, gamma_0) / gamma_0). A move as persistent as the flows
         keeps its size; one that is mostly day-to-day noise shrinks towards 0 (the naive's
-        flows). Needs the calibration; with fewer than 20 moves lambda = 1. None: off (the
-        behaviour before issue 13's est21). docs/estimation.md §2, "The extrapolated move's
-        daily noise".
+        flows). Inactive without the calibration (``notes`` says so); with fewer than 20
+        moves lambda = 1. None: off (the behaviour before issue 13's est21).
+        docs/estimation.md §2, "The extrapolated move's daily noise".
     """
 
     allowance: float = 0.01
