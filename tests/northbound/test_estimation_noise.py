@@ -74,6 +74,11 @@ def test_the_shrinkage_is_in_the_notes(est_market):
     truth = estimate_holdings(est_market, total_value="truth", progress=False)
     quiet = truth.notes.filter(pl.col("step").str.contains("noise_window"))
     assert quiet["rows"].to_list() == [0] and "inactive" in quiet["detail"][0]
+    uncalibrated = estimate_holdings(
+        est_market, params=EstimateParams(calibrate_days=0), progress=False
+    ).notes.filter(pl.col("step").str.contains("noise_window"))
+    assert uncalibrated["rows"].to_list() == [0]
+    assert "calibration is off" in uncalibrated["detail"][0]
     off = estimate_holdings(est_market, params=EstimateParams(noise_window=None), progress=False)
     assert not off.notes["step"].str.contains("noise_window").any()
 
