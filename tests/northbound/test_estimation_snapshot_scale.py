@@ -106,7 +106,9 @@ def test_the_prior_weighs_k_pseudo_chains_at_one(est_market_of):
             assert s == pytest.approx(_by_hand(track, k), abs=1e-12)
     s0 = [s for _, s in seen[0.0]]
     s1 = [s for _, s in seen[1.0]]
-    assert s0 == pytest.approx([0.608, 0.669, 0.390], abs=5e-4)  # interior: the prior can show
+    # interior fits (0.608, 0.669, 0.390 when written), so the prior can show: not pinned, a
+    # change of the market or of step 1 moves them
+    assert all(0.05 < s < 0.95 for s in s0), s0
     assert all(a < b < 1.0 for a, b in zip(s0, s1, strict=True))
     assert [s for _, s in seen[1e12]] == pytest.approx([1.0] * 3, abs=1e-9)
     # the notes report the scales the chains ran with
