@@ -1,4 +1,4 @@
-"""Suite-wide test configuration: hypothesis profiles and the shared synthetic market.
+"""Suite-wide test configuration: hypothesis profiles and the shared synthetic markets.
 
 Hypothesis profiles: ``ci`` (derandomized, no example database, so a fresh clone and every CI
 run draw the same examples) is loaded when the ``CI`` environment variable is set or when
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import polars as pl
 import pytest
 from hypothesis import settings
 
@@ -45,3 +46,42 @@ def small_market(tmp_path_factory: pytest.TempPathFactory) -> Market:
     return synthetic_market(
         **PRESETS["small"], **PLANTED, cache=tmp_path_factory.mktemp("small") / "small"
     )
+
+
+@pytest.fixture(scope="session")
+def market150_of(tmp_path_factory: pytest.TempPathFactory):
+    """``market150_of(seed, **strengths)``: 150 stocks, 2017-2018, at ``PLANTED`` with
+    `strengths` overriding some of them; each (seed, strengths) generated once per session
+    (~3 s) in its own temporary cache directory. The flow-strength tests compare such markets
+    (``planted_flows``); seed 20240816 at the planted strengths is the northbound tests'
+    ``market150``."""
+    made: dict[tuple, Market] = {}
+
+    def make(seed: int, **strengths: float) -> Market:
+        key = (seed, *sorted(strengths.items()))
+        if key not in made:
+            made[key] = synthetic_market(
+                **{**PLANTED, **strengths},
+                seed=seed,
+                n_assets=150,
+                start="2017-01-01",
+                end="2018-12-31",
+                cache=tmp_path_factory.mktemp("m150") / "market",
+                progress=None,
+            )
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def planted_flows(market150_of):
+    """``planted_flows(seed, **strengths)``: the northbound days' ``flows_truth`` of
+    ``market150_of(seed, **strengths)`` (test_synthetic_steady_flows, _trading_speed,
+    _interest_quality)."""
+
+    def flows(seed: int, **strengths: float) -> pl.DataFrame:
+        market = market150_of(seed, **strengths)
+        return market.flows_truth.filter(pl.col("northbound_day")).collect()
+
+    return flows

@@ -62,3 +62,65 @@ def test_reuse_freed_nests_and_keeps_values():
     with reuse_freed(), reuse_freed():
         a = np.arange(2_000_000, dtype=np.float64)
     assert a.sum() == 1_999_999 * 2_000_000 / 2
+
+
+def test_nesting_switches_once_and_back_at_the_last_close_across_threads():
+    import threading
+
+    from factorlab._kernels.heap import _Nesting
+
+    calls: list[str] = []
+    n = _Nesting()
+    inside, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        n.open(lambda: calls.append("on"))
+        inside.set()
+        release.wait(5)
+        n.close(lambda: calls.append("off"))
+
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait(5)
+    n.open(lambda: calls.append("on"))  # already switched by the other thread
+    n.close(lambda: calls.append("off"))  # the other thread's block is still open
+    assert calls == ["on"]
+    release.set()
+    t.join(5)
+    assert calls == ["on", "off"]
+
+
+def test_a_forked_child_drops_the_blocks_other_threads_held_open():
+    """After a fork only the forking thread lives on: another thread's open block would keep the
+    child's thresholds switched for good; the forking thread's own block is kept (it closes it)."""
+    import threading
+
+    from factorlab._kernels.heap import _Nesting
+
+    def held_by_other_thread(n: _Nesting) -> threading.Event:
+        inside, release = threading.Event(), threading.Event()
+
+        def other() -> None:
+            n.open(lambda: None)
+            inside.set()
+            release.wait(5)
+
+        threading.Thread(target=other, daemon=True).start()
+        inside.wait(5)
+        return release
+
+    backs: list[str] = []
+    n = _Nesting()
+    release = held_by_other_thread(n)
+    n.after_fork_in_child(lambda: backs.append("back"))  # as the fork hook runs in a child
+    assert backs == ["back"] and n._open == {}
+    release.set()
+
+    n = _Nesting()
+    release = held_by_other_thread(n)
+    n.open(lambda: None)  # the forking thread's own block
+    n.after_fork_in_child(lambda: backs.append("again"))
+    assert backs == ["back"] and n._open == {threading.get_ident(): 1}
+    n.close(lambda: backs.append("closed"))
+    assert backs == ["back", "closed"]
+    release.set()

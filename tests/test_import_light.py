@@ -40,14 +40,14 @@ def test_the_probe_sees_a_heavy_import() -> None:
     """The check above can fail: a first kernel call imports numba (and with it scipy)."""
     code = (
         "import numpy as np\n"
-        "from factorlab._kernels import forward_returns_nb\n"
-        "forward_returns_nb(np.ones((3, 2)), 1, 0)"
+        "from factorlab._kernels import forward_return_grid\n"
+        "forward_return_grid(np.ones((3, 2)), 1, 0)"
     )
     assert {"numba", "scipy"} <= _modules_after(code)
 
 
 def test_a_lazy_kernel_computes_and_calls_kernels_inside() -> None:
-    from factorlab._kernels import ic_rows_nb
+    from factorlab._kernels import ic_rows
     from factorlab._kernels.correlation import _ic_rows_nb
     from factorlab._kernels.jit import LazyKernel
     from factorlab._kernels.rank import row_order
@@ -58,7 +58,7 @@ def test_a_lazy_kernel_computes_and_calls_kernels_inside() -> None:
     returns = rng.normal(size=(4, 30))
     mask = np.ones((4, 30), bool)
     # the kernel calls row_average_ranks_nb and row_pearson_nb, two other lazy kernels
-    ic, n = ic_rows_nb(
+    ic, n = ic_rows(
         factor,
         row_order(factor, mask),
         np.empty((0, 0)),

@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from _synth_flows import flows
 
 from factorlab.datasets import CALIBRATED, Strengths
 from factorlab.datasets.synthetic import INTEREST_BIAS, INTEREST_QUALITY, INTEREST_SIZE, _components
@@ -77,9 +76,9 @@ def test_interest_quality_sets_the_followed_stocks_quality_tilt(seed):
 
 
 @pytest.mark.slow  # two 150-stock markets, ~3 s each
-def test_trading_dispersion_moves_trading_flows_only(tmp_path):
-    base = flows(tmp_path, 1, "base")
-    flat = flows(tmp_path, 1, "flat", trading_dispersion=0.0)
+def test_trading_dispersion_moves_trading_flows_only(planted_flows):
+    base = planted_flows(1)
+    flat = planted_flows(1, trading_dispersion=0.0)
     # the random streams are not shifted: allocation money's flows are the same to the yuan
     np.testing.assert_array_equal(
         flat["net_buy_allocation"].to_numpy(), base["net_buy_allocation"].to_numpy()

@@ -5,8 +5,8 @@ kind of money only; at 1 (planted) the output is the one pinned in test_syntheti
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
-from _synth_flows import flows
 
 from factorlab.datasets import CALIBRATED, Strengths
 
@@ -21,23 +21,22 @@ def test_planted_at_one_calibrated_steadier():
     assert [CALIBRATED[n] for n in LEVERS] == [pytest.approx(1 / 3), 2.2, 0.0]
 
 
-def _flow_sd(tmp_path, seed: int, tag: str, **strengths: float) -> tuple[float, float]:
+def _flow_sd(f: pl.DataFrame) -> tuple[float, float]:
     """sd of the daily aggregate net buying of trading and of allocation money (flows_truth)."""
-    f = flows(tmp_path, seed, tag, **strengths)
     return float(f["net_buy_trading"].std()), float(f["net_buy_allocation"].std())
 
 
 @pytest.mark.parametrize("seed", [1, 20240816])
-def test_each_lever_moves_its_own_money(tmp_path, seed):
-    trading, allocation = _flow_sd(tmp_path, seed, "base")
+def test_each_lever_moves_its_own_money(planted_flows, seed):
+    trading, allocation = _flow_sd(planted_flows(seed))
     # larger baskets: more market-wide trading flows (seeds 1 / 20240816: x1.08 / x1.30 at 2);
     # allocation money is untouched (to rounding)
-    t, a = _flow_sd(tmp_path, seed, "tb2", trading_baskets=2.0)
+    t, a = _flow_sd(planted_flows(seed, trading_baskets=2.0))
     assert t > trading and a == pytest.approx(allocation, rel=1e-12)
     # baskets without the size tilt: the large caps, where the market-wide trading flows were,
     # hold less of them (x0.17 / x0.24)
-    t, a = _flow_sd(tmp_path, seed, "bs0", basket_size=0.0)
+    t, a = _flow_sd(planted_flows(seed, basket_size=0.0))
     assert t < 0.5 * trading and a == pytest.approx(allocation, rel=1e-12)
     # no allocation bursts: steadier allocation flows (x0.73 / x0.73), trading untouched
-    t, a = _flow_sd(tmp_path, seed, "ab0", allocation_bursts=0.0)
+    t, a = _flow_sd(planted_flows(seed, allocation_bursts=0.0))
     assert a < 0.85 * allocation and t == pytest.approx(trading, rel=1e-12)

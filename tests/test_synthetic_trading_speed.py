@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _synth_flows import flows
 
 from factorlab.datasets import CALIBRATED, Strengths
 from factorlab.datasets.synthetic import MAX_TRADING_SPEED, TRADING_SPEED
@@ -40,9 +39,9 @@ def _lag1(x: np.ndarray) -> float:
 
 @pytest.mark.slow  # two 150-stock markets per seed, ~3 s each
 @pytest.mark.parametrize("seed", [1, 20240816])
-def test_slower_trading_money_steadier_flows_allocation_untouched(tmp_path, seed):
-    base = flows(tmp_path, seed, "base")
-    slow = flows(tmp_path, seed, "slow", trading_speed=0.2)
+def test_slower_trading_money_steadier_flows_allocation_untouched(planted_flows, seed):
+    base = planted_flows(seed)
+    slow = planted_flows(seed, trading_speed=0.2)
     t0, t1 = (f["net_buy_trading"].to_numpy() for f in (base, slow))
     # 6% of the way a day instead of 30%: each change of the views is bought over more days,
     # a smaller and more persistent daily flow (measured on seeds 1 / 20240816: sd x0.49 /

@@ -8,7 +8,7 @@ from factorlab._kernels.jit import njit
 from factorlab._kernels.parallel import map_row_blocks, split_rows
 from factorlab._kernels.rank import row_average_ranks_nb, sort_row_nb
 
-__all__ = ["ic_rows_nb", "rank_autocorrelation_nb", "rank_autocorrelations_nb", "row_pearson_nb"]
+__all__ = ["ic_rows", "rank_autocorrelation", "rank_autocorrelations_by_lag", "row_pearson_nb"]
 
 
 @njit(cache=True, nogil=True)
@@ -45,7 +45,7 @@ def row_pearson_nb(x, y, use):
     return min(1.0, max(-1.0, r))
 
 
-def ic_rows_nb(factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs):
+def ic_rows(factor, f_order, f_ranks, mask, returns, r_order, rank, min_obs):
     """Per-date IC between the factor and one horizon's forward returns.
 
     ``rank=True``: Spearman with average ranks for ties, computed over the cells that are in
@@ -139,7 +139,7 @@ def _ic_rows_nb(
     hist,
     ro,
 ):
-    """:func:`ic_rows_nb` into ``ic`` / ``counts``; ``full``: ``f_ranks`` holds the rows' ranks;
+    """:func:`ic_rows` into ``ic`` / ``counts``; ``full``: ``f_ranks`` holds the rows' ranks;
     ``sort``: sort the used returns of each row (``bits``, their uint64 view) into ``ro``
     instead of reading ``r_order``; the rest are scratch of a row's length (bool, float64,
     float64, int64, then :func:`~factorlab._kernels.rank.sort_row_nb`'s)."""
@@ -173,7 +173,7 @@ def _ic_rows_nb(
             ic[t] = row_pearson_nb(factor[t], returns[t], use)
 
 
-def rank_autocorrelation_nb(ranks, lag):
+def rank_autocorrelation(ranks, lag):
     """Correlation of each date's factor ranks with those ``lag`` rows earlier.
 
     Equals alphalens' ``factor_rank_autocorrelation``: ranks per date over that date's cells
@@ -181,11 +181,11 @@ def rank_autocorrelation_nb(ranks, lag):
     on both dates, ranks not recomputed on the overlap. NaN for the first ``lag`` rows, with fewer
     than 2 common assets, or zero variance.
     """
-    return rank_autocorrelations_nb(ranks, (lag,))[0]
+    return rank_autocorrelations_by_lag(ranks, (lag,))[0]
 
 
-def rank_autocorrelations_nb(ranks, lags):
-    """:func:`rank_autocorrelation_nb` for each of ``lags``: a list of (n_dates,) arrays, every
+def rank_autocorrelations_by_lag(ranks, lags):
+    """:func:`rank_autocorrelation` for each of ``lags``: a list of (n_dates,) arrays, every
     lag cut into blocks of rows on the threads
     (:func:`factorlab._kernels.parallel.map_row_blocks`)."""
     outs = [np.empty(ranks.shape[0]) for _ in lags]
@@ -200,7 +200,7 @@ def rank_autocorrelations_nb(ranks, lags):
 
 @njit(cache=True, nogil=True)
 def _rank_autocorrelation_nb(ranks, lag, out, use, lo, hi):
-    """Rows ``lo:hi`` of :func:`rank_autocorrelation_nb` into ``out``; ``use`` is bool scratch
+    """Rows ``lo:hi`` of :func:`rank_autocorrelation` into ``out``; ``use`` is bool scratch
     of a row."""
     n_cols = ranks.shape[1]
     for t in range(lo, min(lag, hi)):

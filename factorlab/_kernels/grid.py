@@ -9,16 +9,16 @@ from factorlab._kernels.jit import njit
 from factorlab._kernels.parallel import empty, map_row_blocks
 
 __all__ = [
-    "all_finite_nb",
+    "all_finite",
     "copy_finite_nb",
     "ffill_rows_nb",
-    "finite_without_nb",
+    "finite_without",
     "gather_cells_nb",
     "nan_cumsum_count_rows_nb",
     "nonfinite_to_nan_nb",
     "repeated_cell_nb",
     "scatter_cells_nb",
-    "usable_cells_nb",
+    "usable_cells",
     "views_repeated_nb",
 ]
 
@@ -83,7 +83,7 @@ def views_repeated_nb(views, head, start):  # pragma: no cover - compiled
     return True
 
 
-def usable_cells_nb(values, groups, returns_ok, need_returns):
+def usable_cells(values, groups, returns_ok, need_returns):
     """One pass over a clean factor's (T, N) grids: the usable cells and what drops them.
 
     A cell is usable where ``values`` is finite, ``groups`` is finite (not checked when
@@ -109,7 +109,7 @@ def usable_cells_nb(values, groups, returns_ok, need_returns):
 def _usable_cells_rows_nb(
     values, groups, returns_ok, need_returns, usable, lo, hi
 ):  # pragma: no cover - compiled
-    """Rows ``lo:hi`` of :func:`usable_cells_nb` into ``usable``; their two counts."""
+    """Rows ``lo:hi`` of :func:`usable_cells` into ``usable``; their two counts."""
     n_rows, n_cols = values.shape
     has_groups = groups.shape[0] == n_rows
     group_null = 0
@@ -129,7 +129,7 @@ def _usable_cells_rows_nb(
     return group_null, returns_null
 
 
-def finite_without_nb(values, others):
+def finite_without(values, others):
     """For each grid of ``others`` (same shape as ``values``): the number of cells where
     ``values`` is finite and that grid is not. Every grid cut into blocks of rows on the
     threads (:func:`factorlab._kernels.parallel.map_row_blocks`)."""
@@ -144,7 +144,7 @@ def finite_without_nb(values, others):
 
 @njit(cache=True, nogil=True)
 def _finite_without_rows_nb(values, other, lo, hi):  # pragma: no cover - compiled
-    """Rows ``lo:hi`` of :func:`finite_without_nb` for one grid ``other``."""
+    """Rows ``lo:hi`` of :func:`finite_without` for one grid ``other``."""
     n = 0
     for t in range(lo, hi):
         for j in range(values.shape[1]):
@@ -152,7 +152,7 @@ def _finite_without_rows_nb(values, other, lo, hi):  # pragma: no cover - compil
     return n
 
 
-def all_finite_nb(grids):
+def all_finite(grids):
     """The cells where every grid of ``grids`` (same shape, at least one) is finite, a bool
     grid; blocks of rows on the threads (:func:`factorlab._kernels.parallel.map_row_blocks`)."""
     n_rows, n_cols = grids[0].shape

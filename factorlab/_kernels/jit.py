@@ -17,22 +17,17 @@ from typing import Any
 
 __all__ = ["LazyKernel", "njit"]
 
-_TYPEOF_REGISTERED = False
 
-
+@functools.cache
 def _register_typeof() -> None:
-    """Teach numba that a :class:`LazyKernel` global is its dispatcher (once per process)."""
-    global _TYPEOF_REGISTERED
-    if _TYPEOF_REGISTERED:
-        return
+    """Teach numba that a :class:`LazyKernel` global is its dispatcher (once per process: the
+    cache is the record that it was done)."""
     from numba.core import types
     from numba.extending import typeof_impl
 
     @typeof_impl.register(LazyKernel)
     def _typeof_lazy(val, c):
         return types.Dispatcher(val.dispatcher())
-
-    _TYPEOF_REGISTERED = True
 
 
 def _load(module: str, qualname: str) -> LazyKernel:

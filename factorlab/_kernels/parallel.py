@@ -28,7 +28,9 @@ __all__ = [
     "KEEP_IDLE",
     "MIN_CELLS",
     "MIN_REGION_BYTES",
+    "caller_threads",
     "empty",
+    "map_in_order",
     "map_row_blocks",
     "map_threads",
     "n_threads",
@@ -39,10 +41,6 @@ __all__ = [
 
 #: below this many grid cells per call the work stays on the calling thread
 MIN_CELLS = 400_000
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_SIZE = 0
-_LOCK = threading.Lock()
 
 
 def n_threads() -> int:
@@ -75,15 +73,34 @@ def n_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _pool(size: int) -> ThreadPoolExecutor:
-    global _POOL, _POOL_SIZE
-    with _LOCK:
-        if _POOL is None or _POOL_SIZE != size:
-            if _POOL is not None:
-                _POOL.shutdown(wait=False)
-            _POOL = ThreadPoolExecutor(size, thread_name_prefix="factorlab-kernel")
-            _POOL_SIZE = size
-        return _POOL
+class _Threads:
+    """The kernels' thread pool: made at the first call that asks for threads, made anew when
+    the count asked for changes (``FACTORLAB_THREADS`` changed), none in a forked child."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._size = 0
+
+    def pool(self, size: int) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None or self._size != size:
+                if self._executor is not None:
+                    self._executor.shutdown(wait=False)
+                self._executor = ThreadPoolExecutor(size, thread_name_prefix="factorlab-kernel")
+                self._size = size
+            return self._executor
+
+    @property
+    def started(self) -> bool:
+        """Whether a pool exists (a forked child has none until it asks)."""
+        return self._executor is not None
+
+    def after_fork_in_child(self) -> None:
+        """A forked child has none of the parent's threads: the parent's pool has no workers
+        there, and a lock one of them held at the fork would never be released."""
+        self._lock = threading.Lock()
+        self._executor, self._size = None, 0
 
 
 #: arrays of at least this many bytes get their own region in :func:`empty`
@@ -91,8 +108,6 @@ MIN_REGION_BYTES = 1 << 22
 #: bytes of idle output regions :func:`empty` keeps for reuse (see there)
 KEEP_IDLE = 512 << 20
 
-_REGIONS: list[mmap.mmap] = []
-_REGIONS_LOCK = threading.Lock()
 #: private anonymous pages where the platform names them (Linux, macOS); mmap's default elsewhere
 _MAP_FLAGS = (
     {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS}
@@ -123,13 +138,64 @@ def _idle_refs() -> int | None:
 _IDLE_REFS = _idle_refs()
 
 
+class _Regions:
+    """The output regions :func:`empty` keeps (oldest first) and the lock their users take."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.kept: list[mmap.mmap] = []
+
+    def take(self, size: int) -> mmap.mmap:
+        """An idle kept region of `size` bytes (the oldest), else a new one; the idle regions
+        beyond :data:`KEEP_IDLE` bytes go back to the system (the oldest first)."""
+        with self.lock:
+            kept = self.kept
+            region = None
+            idle = []
+            for i in range(len(kept)):
+                if _refs(kept, i) <= _IDLE_REFS:
+                    if region is None and len(kept[i]) == size:
+                        region = kept[i]
+                    else:
+                        idle.append(i)
+            if region is None:
+                region = mmap.mmap(-1, size, **_MAP_FLAGS)
+                kept.append(region)
+            idle_bytes = sum(len(kept[i]) for i in idle)
+            drop = set()
+            for i in idle:  # oldest first
+                if idle_bytes <= KEEP_IDLE:
+                    break
+                idle_bytes -= len(kept[i])
+                drop.add(i)
+            if drop:
+                kept[:] = [r for i, r in enumerate(kept) if i not in drop]
+            return region
+
+    def release_idle(self) -> int:
+        """Drop every idle region; returns the bytes freed."""
+        with self.lock:
+            kept = self.kept
+            busy = {i for i in range(len(kept)) if _refs(kept, i) > _IDLE_REFS}
+            freed = sum(len(kept[i]) for i in range(len(kept)) if i not in busy)
+            kept[:] = [kept[i] for i in sorted(busy)]
+        return freed
+
+    def after_fork_in_child(self) -> None:
+        """A lock a parent's thread held at the fork would never be released in the child."""
+        self.lock = threading.Lock()
+
+
+#: The process's kernel threads and kept output regions. A process has one set of CPUs and one
+#: address space, so there is one of each per process; their state lives in these two objects
+#: (each behind its own lock), which the module never rebinds.
+_THREADS = _Threads()
+_REGIONS = _Regions()
+
+
 def _after_fork_in_child() -> None:
-    """A forked child has none of the parent's threads: a lock held by one of them at the fork
-    would never be released, and the parent's pool has no workers."""
-    global _POOL, _POOL_SIZE, _LOCK, _REGIONS_LOCK
-    _POOL, _POOL_SIZE = None, 0
-    _LOCK = threading.Lock()
-    _REGIONS_LOCK = threading.Lock()
+    _THREADS.after_fork_in_child()
+    _REGIONS.after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):
@@ -165,39 +231,14 @@ def empty(shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
         return np.empty(shape, dtype)
     if _IDLE_REFS is None:  # pragma: no cover - an interpreter whose counts cannot tell
         return np.frombuffer(mmap.mmap(-1, size, **_MAP_FLAGS), dtype).reshape(shape)
-    with _REGIONS_LOCK:
-        region = None
-        idle = []
-        for i in range(len(_REGIONS)):
-            if _refs(_REGIONS, i) <= _IDLE_REFS:
-                if region is None and len(_REGIONS[i]) == size:
-                    region = _REGIONS[i]
-                else:
-                    idle.append(i)
-        if region is None:
-            region = mmap.mmap(-1, size, **_MAP_FLAGS)
-            _REGIONS.append(region)
-        kept = sum(len(_REGIONS[i]) for i in idle)
-        drop = set()
-        for i in idle:  # oldest first
-            if kept <= KEEP_IDLE:
-                break
-            kept -= len(_REGIONS[i])
-            drop.add(i)
-        if drop:
-            _REGIONS[:] = [r for i, r in enumerate(_REGIONS) if i not in drop]
-        return np.frombuffer(region, dtype).reshape(shape)
+    return np.frombuffer(_REGIONS.take(size), dtype).reshape(shape)
 
 
 def release_idle() -> int:
     """Give every idle region :func:`empty` keeps back to the system; returns the bytes freed."""
-    with _REGIONS_LOCK:
-        if _IDLE_REFS is None:  # pragma: no cover - nothing is kept
-            return 0
-        busy = {i for i in range(len(_REGIONS)) if _refs(_REGIONS, i) > _IDLE_REFS}
-        freed = sum(len(_REGIONS[i]) for i in range(len(_REGIONS)) if i not in busy)
-        _REGIONS[:] = [_REGIONS[i] for i in sorted(busy)]
-    return freed
+    if _IDLE_REFS is None:  # pragma: no cover - nothing is kept
+        return 0
+    return _REGIONS.release_idle()
 
 
 @contextmanager
@@ -228,10 +269,29 @@ def small_pages() -> Iterator[None]:
         switch(before)
 
 
+def caller_threads() -> int:
+    """The threads a call may spread its work over: :func:`n_threads` from the main thread, one
+    from any other (the caller is already one of several threads, e.g. a sweep's unit or a book
+    of ``backtest_many``: no nested oversubscription). The one home of this rule: the kernels'
+    row blocks and ``backtest_many``'s books both follow it."""
+    return n_threads() if threading.current_thread() is threading.main_thread() else 1
+
+
+def map_in_order(func: Callable, items: Sequence, threads: int, *, name: str) -> list:
+    """``[func(x) for x in items]`` on at most `threads` threads of a pool of its own (its
+    threads named `name`), for independent calls that each run long (books, the study's ICs):
+    the results, and the first error, in the order of `items`. In the calling thread when
+    `threads` is 1 or there is one item. (Short kernel calls use :func:`map_threads`, whose
+    pool is kept for the process.)"""
+    n = min(threads, len(items))
+    if n <= 1:
+        return [func(x) for x in items]
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix=name) as ex:
+        return list(ex.map(func, items))
+
+
 def _workers(cells: int) -> int:
-    if cells < MIN_CELLS or threading.current_thread() is not threading.main_thread():
-        return 1
-    return n_threads()
+    return 1 if cells < MIN_CELLS else caller_threads()
 
 
 def map_threads(func: Callable, items: Sequence, cells: int) -> list:
@@ -239,7 +299,7 @@ def map_threads(func: Callable, items: Sequence, cells: int) -> list:
     workers = min(_workers(cells), len(items))
     if workers <= 1:
         return [func(x) for x in items]
-    return list(_pool(n_threads()).map(func, items))
+    return list(_THREADS.pool(n_threads()).map(func, items))
 
 
 def map_row_blocks(func: Callable, items: Sequence, n_rows: int, cells: int) -> None:
@@ -253,7 +313,7 @@ def map_row_blocks(func: Callable, items: Sequence, n_rows: int, cells: int) -> 
         return
     edges = np.linspace(0, n_rows, workers + 1).astype(np.int64)
     jobs = [(x, int(lo), int(hi)) for x in items for lo, hi in itertools.pairwise(edges)]
-    for _ in _pool(n_threads()).map(lambda job: func(*job), jobs):
+    for _ in _THREADS.pool(n_threads()).map(lambda job: func(*job), jobs):
         pass
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from factorlab._kernels.jit import njit
 from factorlab._kernels.parallel import empty, split_rows
 
-__all__ = ["qcut_rows_nb", "rank_buckets_nb"]
+__all__ = ["qcut_rows", "rank_buckets_nb"]
 
 
 @njit(cache=True, nogil=True)
@@ -19,7 +19,7 @@ def _lerp(a, b, t):
     return a + diff * t
 
 
-def qcut_rows_nb(values, order, mask, probs):
+def qcut_rows(values, order, mask, probs):
     """``pd.qcut(x, q, labels=False) + 1`` per row over the cells in ``mask``.
 
     Equals the ``factor_quantile`` of alphalens' ``get_clean_factor`` (``binning_by_group=False``):
@@ -48,7 +48,7 @@ def qcut_rows_nb(values, order, mask, probs):
 
 @njit(cache=True, nogil=True)
 def _qcut_rows_nb(values, order, mask, probs, out, dropped, ranks, sorted_vals, cells, edges):
-    """:func:`qcut_rows_nb` into ``out`` / ``dropped`` / ``ranks``; the last three are scratch
+    """:func:`qcut_rows` into ``out`` / ``dropped`` / ``ranks``; the last three are scratch
     (float64 and int64 of a row's length, float64 of the edges' length)."""
     n_rows, n_cols = values.shape
     n_edges = probs.shape[0]

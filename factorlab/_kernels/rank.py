@@ -13,7 +13,7 @@ from factorlab._kernels.jit import njit
 from factorlab._kernels.parallel import empty, split_rows
 
 __all__ = [
-    "average_ranks_nb",
+    "average_ranks",
     "group_tail_flags_nb",
     "row_average_ranks_nb",
     "row_order",
@@ -51,7 +51,7 @@ def row_average_ranks_nb(values, order, use, out, buf):
     return k
 
 
-def average_ranks_nb(values, order, mask):
+def average_ranks(values, order, mask):
     """Per-row average ranks of the cells in ``mask`` (NaN elsewhere), float64 (T, N).
 
     Equals alphalens' ``factor_data.groupby(level="date")["factor"].rank()`` pivoted to
@@ -73,7 +73,7 @@ def average_ranks_nb(values, order, mask):
 
 @njit(cache=True, nogil=True)
 def _average_ranks_rows_nb(values, order, mask, out, buf):
-    """:func:`average_ranks_nb` into ``out``; ``buf`` is int64 scratch of a row's length."""
+    """:func:`average_ranks` into ``out``; ``buf`` is int64 scratch of a row's length."""
     n_rows, n_cols = values.shape
     for t in range(n_rows):
         for j in range(n_cols):

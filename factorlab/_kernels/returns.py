@@ -8,16 +8,16 @@ from factorlab._kernels.jit import njit
 from factorlab._kernels.parallel import empty, map_row_blocks, split_rows
 
 __all__ = [
-    "factor_returns_nb",
-    "fill_prices_nb",
-    "forward_returns_many_nb",
-    "forward_returns_nb",
-    "price_faults_nb",
-    "quantile_mean_returns_nb",
+    "factor_returns_by_date",
+    "fill_prices",
+    "forward_return_grid",
+    "forward_return_grids",
+    "price_faults",
+    "quantile_mean_returns",
 ]
 
 
-def fill_prices_nb(prices, carry_past_last):
+def fill_prices(prices, carry_past_last):
     """Forward-fill missing (NaN) prices down each column.
 
     ``carry_past_last=True`` is pandas' ``DataFrame.ffill()`` (alphalens fills this way, so a
@@ -37,7 +37,7 @@ def fill_prices_nb(prices, carry_past_last):
 
 @njit(cache=True, nogil=True)
 def _fill_prices_cols_nb(prices, carry_past_last, out, lo, hi):
-    """Columns ``lo:hi`` of :func:`fill_prices_nb` into ``out``."""
+    """Columns ``lo:hi`` of :func:`fill_prices` into ``out``."""
     n_rows = prices.shape[0]
     stop = np.empty(hi - lo, np.int64)
     for j in range(lo, hi):
@@ -59,7 +59,7 @@ def _fill_prices_cols_nb(prices, carry_past_last, out, lo, hi):
             out[t, j] = v
 
 
-def price_faults_nb(prices):
+def price_faults(prices):
     """``(cells <= 0, cells that are NaN)`` of a price grid, in row blocks on the threads: the
     one pass behind :func:`~factorlab.evaluate.forward.check_positive_grid` and the fill."""
     counts = {}
@@ -73,7 +73,7 @@ def price_faults_nb(prices):
 
 @njit(cache=True, nogil=True)
 def _price_faults_rows_nb(prices, lo, hi):
-    """Rows ``lo:hi`` of :func:`price_faults_nb`."""
+    """Rows ``lo:hi`` of :func:`price_faults`."""
     n_bad = 0
     n_nan = 0
     for t in range(lo, hi):
@@ -84,18 +84,18 @@ def _price_faults_rows_nb(prices, lo, hi):
     return n_bad, n_nan
 
 
-def forward_returns_nb(prices, horizon, offset):
+def forward_return_grid(prices, horizon, offset):
     """``prices[t + offset + horizon] / prices[t + offset] - 1`` (NaN off the grid or if missing).
 
     With ``offset=0`` this is alphalens' ``prices.pct_change(horizon).shift(-horizon)`` on the
     wide date x asset frame (pandas computes ``x / x.shift(p) - 1``); ``offset=1`` starts at the
     next row (next open / next VWAP entry).
     """
-    return forward_returns_many_nb(prices, (horizon,), offset)[0]
+    return forward_return_grids(prices, (horizon,), offset)[0]
 
 
-def forward_returns_many_nb(prices, horizons, offset):
-    """:func:`forward_returns_nb` for each of ``horizons``: a list of grids, every horizon cut
+def forward_return_grids(prices, horizons, offset):
+    """:func:`forward_return_grid` for each of ``horizons``: a list of grids, every horizon cut
     into blocks of rows on the threads (:func:`factorlab._kernels.parallel.map_row_blocks`)."""
     outs = [empty(prices.shape) for _ in horizons]
 
@@ -108,7 +108,7 @@ def forward_returns_many_nb(prices, horizons, offset):
 
 @njit(cache=True, nogil=True)
 def _forward_returns_nb(prices, horizon, offset, out, lo, hi):
-    """Rows ``lo:hi`` of :func:`forward_returns_nb` into ``out``."""
+    """Rows ``lo:hi`` of :func:`forward_return_grid` into ``out``."""
     n_rows, n_cols = prices.shape
     n_valid = max(0, n_rows - offset - horizon)
     for t in range(lo, min(hi, n_valid)):
@@ -120,7 +120,7 @@ def _forward_returns_nb(prices, horizon, offset, out, lo, hi):
             out[t, j] = np.nan
 
 
-def quantile_mean_returns_nb(returns, quantile, mask, n_quantiles, demean):
+def quantile_mean_returns(returns, quantile, mask, n_quantiles, demean):
     """Mean, sample std and count of returns per (date, quantile), optionally demeaned per date.
 
     Equals alphalens' ``mean_return_by_quantile(by_date=True)`` group statistics (``mean``,
@@ -151,7 +151,7 @@ def quantile_mean_returns_nb(returns, quantile, mask, n_quantiles, demean):
 def _quantile_mean_returns_nb(
     returns, quantile, mask, n_quantiles, demean, mean, std, count, sums, raw
 ):
-    """:func:`quantile_mean_returns_nb` into ``mean`` / ``std`` / ``count``; ``sums`` and
+    """:func:`quantile_mean_returns` into ``mean`` / ``std`` / ``count``; ``sums`` and
     ``raw`` are float64 scratch of ``n_quantiles``."""
     n_rows, n_cols = returns.shape
     for t in range(n_rows):
@@ -189,7 +189,7 @@ def _quantile_mean_returns_nb(
                 std[t, q] = np.sqrt(sums[q] / (count[t, q] - 1))
 
 
-def factor_returns_nb(factor, returns, mask, demean):
+def factor_returns_by_date(factor, returns, mask, demean):
     """Factor-weighted portfolio return per date and the universe's mean return.
 
     Equals alphalens' ``factor_returns`` (``factor_weights(demeaned=...)``: weights
@@ -215,7 +215,7 @@ def factor_returns_nb(factor, returns, mask, demean):
 
 @njit(cache=True, nogil=True)
 def _factor_returns_nb(factor, returns, mask, demean, fret, uret):
-    """:func:`factor_returns_nb` into ``fret`` / ``uret``."""
+    """:func:`factor_returns_by_date` into ``fret`` / ``uret``."""
     n_rows, n_cols = factor.shape
     for t in range(n_rows):
         fret[t] = np.nan

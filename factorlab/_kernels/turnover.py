@@ -7,10 +7,10 @@ import numpy as np
 from factorlab._kernels.jit import njit
 from factorlab._kernels.parallel import map_row_blocks
 
-__all__ = ["quantile_turnover_nb", "quantile_turnovers_nb"]
+__all__ = ["quantile_turnover_grid", "quantile_turnover_grids"]
 
 
-def quantile_turnover_nb(quantile, n_quantiles, lag):
+def quantile_turnover_grid(quantile, n_quantiles, lag):
     """Share of each quantile's names that were not in it ``lag`` rows earlier.
 
     ``turnover[t, q-1] = |S_t \\ S_{t-lag}| / |S_t|`` with ``S_t`` the assets in quantile ``q``
@@ -18,11 +18,11 @@ def quantile_turnover_nb(quantile, n_quantiles, lag):
     its date grid: NaN when ``S_t`` or ``S_{t-lag}`` is empty, and for the first ``lag`` rows.
     Returns (n_dates, n_quantiles) float64.
     """
-    return quantile_turnovers_nb(quantile, n_quantiles, (lag,))[0]
+    return quantile_turnover_grids(quantile, n_quantiles, (lag,))[0]
 
 
-def quantile_turnovers_nb(quantile, n_quantiles, lags):
-    """:func:`quantile_turnover_nb` for each of ``lags``: a list of grids, every lag cut into
+def quantile_turnover_grids(quantile, n_quantiles, lags):
+    """:func:`quantile_turnover_grid` for each of ``lags``: a list of grids, every lag cut into
     blocks of rows on the threads (:func:`factorlab._kernels.parallel.map_row_blocks`)."""
     n_rows = quantile.shape[0]
     outs = [np.empty((n_rows, n_quantiles)) for _ in lags]
@@ -36,7 +36,7 @@ def quantile_turnovers_nb(quantile, n_quantiles, lags):
 
 @njit(cache=True, nogil=True)
 def _quantile_turnover_nb(quantile, n_quantiles, lag, out, lo, hi):
-    """Rows ``lo:hi`` of :func:`quantile_turnover_nb` into ``out``: the counts of rows
+    """Rows ``lo:hi`` of :func:`quantile_turnover_grid` into ``out``: the counts of rows
     ``lo - lag`` to ``hi`` in the block's own scratch."""
     n_cols = quantile.shape[1]
     first = max(0, lo - lag)

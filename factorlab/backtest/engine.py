@@ -6,9 +6,7 @@ Conventions are written down in ``docs/backtest.md``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -23,7 +21,7 @@ from factorlab._kernels.backtest import (
     targets_csr_nb,
     trade_costs_nb,
 )
-from factorlab._kernels.parallel import n_threads
+from factorlab._kernels.parallel import caller_threads, map_in_order
 from factorlab.backtest.costs import NO_COSTS, Costs
 from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import AssetCodeError, CalendarError, ParameterError, ValueRangeError
@@ -852,15 +850,10 @@ def backtest_many(
         idx = members[bounds[g] : bounds[g + 1]]  # the group's rows in frame order
         return _run(st, rows[idx], cols[idx], weights[idx], frame, keys)
 
-    if threads is None:
-        on_main = threading.current_thread() is threading.main_thread()
-        threads = n_threads() if on_main else 1
-    n = min(threads, len(labels))
-    if n <= 1:
-        return {label: one(g) for g, label in enumerate(labels)}
+    n = caller_threads() if threads is None else threads
     # results (and the first error) come back in group order
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="factorlab-books") as ex:
-        return dict(zip(labels, ex.map(one, range(len(labels))), strict=True))
+    books = map_in_order(one, range(len(labels)), n, name="factorlab-books")
+    return dict(zip(labels, books, strict=True))
 
 
 def _benchmark_frame(grid: AssetGrid, benchmark: Any) -> pl.DataFrame:

@@ -169,7 +169,7 @@ def synthetic_market(
     ----------
     n_assets, start, end, seed
         Size, window (trading days of the real SSE calendar) and seed; each left out comes from
-        the preset (``"default"``: 1,500 stocks, 2016-01-01 .. 2024-12-31, seed 20240816). A
+        the preset (``"default"``: 5,000 stocks, 2016-01-01 .. 2024-12-31, seed 20240816). A
         preset name in first place is taken as `preset`: ``synthetic_market("small")``.
     preset
         One of :data:`PRESETS` (``"default"``, ``"small"``, ``"large"``).

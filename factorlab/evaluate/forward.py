@@ -13,10 +13,10 @@ from typing import get_args
 import numpy as np
 import polars as pl
 
-from factorlab._kernels import fill_prices_nb, forward_returns_nb
-from factorlab._kernels.grid import all_finite_nb
+from factorlab._kernels import fill_prices, forward_return_grid
+from factorlab._kernels.grid import all_finite
 from factorlab._kernels.rank import row_order
-from factorlab._kernels.returns import forward_returns_many_nb, price_faults_nb
+from factorlab._kernels.returns import forward_return_grids, price_faults
 from factorlab.errors import (
     MAX_EXAMPLES,
     CalendarError,
@@ -73,7 +73,7 @@ class ForwardReturns:
     def all_finite(self) -> np.ndarray:
         """Cells whose return is finite for every horizon (alphalens' clean-row rule)."""
         if "all_finite" not in self._cache:
-            self._cache["all_finite"] = all_finite_nb([self.grids[h] for h in self.horizons])
+            self._cache["all_finite"] = all_finite([self.grids[h] for h in self.horizons])
         return self._cache["all_finite"]
 
     def to_frame(self) -> pl.DataFrame:
@@ -173,17 +173,17 @@ def forward_returns(
             column=column,
         )
     prices = np.ascontiguousarray(panel.fields[column])
-    n_bad, n_nan = price_faults_nb(prices)
+    n_bad, n_nan = price_faults(prices)
     if n_bad:
         check_positive_grid(panel, prices, column)
     if fill != "none" and n_nan:
-        prices = fill_prices_nb(prices, fill == "ffill")
+        prices = fill_prices(prices, fill == "ffill")
     offset = _ENTRY_OFFSET[entry]
     if cumulative:
-        per_h = forward_returns_many_nb(prices, horizons, offset)
+        per_h = forward_return_grids(prices, horizons, offset)
         grids = dict(zip(horizons, per_h, strict=True))
     else:
-        one = forward_returns_nb(prices, 1, offset)
+        one = forward_return_grid(prices, 1, offset)
         grids = {h: _rows_ahead(one, h - 1) for h in horizons}
     return ForwardReturns(
         panel=panel,

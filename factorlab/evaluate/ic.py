@@ -12,7 +12,7 @@ from typing import get_args
 import numpy as np
 import polars as pl
 
-from factorlab._kernels import ic_rows_nb
+from factorlab._kernels import ic_rows
 from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import ParameterError
 from factorlab.evaluate.forward import validate_horizons
@@ -62,7 +62,7 @@ def _ic_grid(
         r_order = clean.order  # unused by the Pearson branch
     # rank with r_order None: each row's used returns are sorted inside the IC kernel
     f_ranks = clean.ranks() if rank and mask is clean.mask else _NO_RANKS
-    return ic_rows_nb(clean.values, clean.order, f_ranks, mask, returns, r_order, rank, min_obs)
+    return ic_rows(clean.values, clean.order, f_ranks, mask, returns, r_order, rank, min_obs)
 
 
 def information_coefficient(

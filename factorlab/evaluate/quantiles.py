@@ -14,8 +14,8 @@ from typing import Any, NamedTuple, get_args
 import numpy as np
 import polars as pl
 
-from factorlab._kernels import average_ranks_nb, qcut_rows_nb, rank_buckets_nb
-from factorlab._kernels.grid import finite_without_nb, usable_cells_nb
+from factorlab._kernels import average_ranks, qcut_rows, rank_buckets_nb
+from factorlab._kernels.grid import finite_without, usable_cells
 from factorlab._kernels.rank import row_order
 from factorlab.errors import (
     MaxLossExceededError,
@@ -157,7 +157,7 @@ class CleanFactor:
 
     def ranks(self) -> np.ndarray:
         """Average ranks of the factor per date over the ``mask`` cells (NaN elsewhere)."""
-        return self.cached("ranks", lambda: average_ranks_nb(self.values, self.order, self.mask))
+        return self.cached("ranks", lambda: average_ranks(self.values, self.order, self.mask))
 
     def output_rows(
         self, grid: DateGrid = "calendar", mask: np.ndarray | None = None
@@ -469,10 +469,10 @@ def _usable_cells(
     # one pass per grid, no temporaries (numba)
     groups = grid.values[group_col] if group_col is not None else None
     need_returns = rule == "any_horizon"
-    usable, group_null, returns_null = usable_cells_nb(
+    usable, group_null, returns_null = usable_cells(
         values, _NO_GROUPS if groups is None else groups, forward.all_finite(), need_returns
     )
-    missing = finite_without_nb(values, [forward.grids[h] for h in forward.horizons])
+    missing = finite_without(values, [forward.grids[h] for h in forward.horizons])
     by_horizon = dict(zip(forward.horizons, missing, strict=True))
     return _UsableCells(
         usable, groups, int(group_null), int(returns_null) if need_returns else 0, by_horizon
@@ -492,7 +492,7 @@ def _assign_quantiles(
     order = row_order(values, base)
     dropped = np.zeros(panel.shape[0], bool)
     if mode == "qcut":
-        quantile, dropped, ranks = qcut_rows_nb(values, order, base, qcut_probabilities(quantiles))
+        quantile, dropped, ranks = qcut_rows(values, order, base, qcut_probabilities(quantiles))
         if max_loss == 0 and dropped.any():
             day = panel.dates[int(np.flatnonzero(dropped)[0])]
             raise MaxLossExceededError(
@@ -501,7 +501,7 @@ def _assign_quantiles(
                 "mode='rank', fewer quantiles, or max_loss > 0 to drop those dates."
             )
         return order, quantile, base & ~dropped[:, None], dropped, ranks
-    ranks = average_ranks_nb(values, order, base)
+    ranks = average_ranks(values, order, base)
     quantile = rank_buckets_nb(ranks, base.sum(axis=1), quantiles)
     return order, quantile, base, dropped, ranks
 

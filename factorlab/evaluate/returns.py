@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from factorlab._kernels import factor_returns_nb, quantile_mean_returns_nb
+from factorlab._kernels import factor_returns_by_date, quantile_mean_returns
 from factorlab.calendar import TRADING_DAYS
 from factorlab.errors import ParameterError
 from factorlab.evaluate.quantiles import CleanFactor
@@ -50,7 +50,7 @@ def mean_return_by_quantile(
     date_col = clean.panel.date_col
     parts = []
     for h in clean.horizons:
-        mean, std, count = quantile_mean_returns_nb(
+        mean, std, count = quantile_mean_returns(
             clean.forward.grids[h], clean.quantile, clean.mask, clean.n_quantiles, demeaned
         )
         rows, qs = np.nonzero(count > 0)
@@ -123,7 +123,7 @@ def _weighted(clean: CleanFactor, demeaned: bool) -> dict[int, tuple[np.ndarray,
     return clean.cached(
         ("factor_returns", demeaned),
         lambda: {
-            h: factor_returns_nb(clean.values, clean.forward.grids[h], clean.mask, demeaned)
+            h: factor_returns_by_date(clean.values, clean.forward.grids[h], clean.mask, demeaned)
             for h in clean.horizons
         },
     )

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from factorlab._kernels import quantile_turnover_nb
-from factorlab._kernels.correlation import rank_autocorrelations_nb
-from factorlab._kernels.turnover import quantile_turnovers_nb
+from factorlab._kernels import quantile_turnover_grid
+from factorlab._kernels.correlation import rank_autocorrelations_by_lag
+from factorlab._kernels.turnover import quantile_turnover_grids
 from factorlab.evaluate.forward import validate_horizons
 from factorlab.evaluate.quantiles import CleanFactor
 from factorlab.typing import DateGrid
@@ -53,7 +53,7 @@ def quantile_turnover(
             if sub is None:
                 out = full[lag][:, q - 1]
             else:
-                out = quantile_turnover_nb(sub, clean.n_quantiles, lag)[:, q - 1]
+                out = quantile_turnover_grid(sub, clean.n_quantiles, lag)[:, q - 1]
             parts.append(
                 pl.DataFrame(
                     {
@@ -111,7 +111,7 @@ def factor_rank_autocorrelation(
 
 def turnover_grids(clean: CleanFactor, lags: Sequence[int]) -> dict[int, np.ndarray]:
     """Lag -> (n_dates, n_quantiles) turnover on the panel's calendar (NaN: undefined)."""
-    per_lag = quantile_turnovers_nb(clean.quantile, clean.n_quantiles, tuple(lags))
+    per_lag = quantile_turnover_grids(clean.quantile, clean.n_quantiles, tuple(lags))
     return dict(zip(lags, per_lag, strict=True))
 
 
@@ -124,7 +124,7 @@ def rank_autocorrelations(
         ranks = clean.ranks()[rows[0] : rows[-1] + 1]  # a view: no copy
     else:
         ranks = np.ascontiguousarray(clean.ranks()[rows])
-    return rows, rank_autocorrelations_nb(ranks, tuple(lags))
+    return rows, rank_autocorrelations_by_lag(ranks, tuple(lags))
 
 
 def coverage(clean: CleanFactor, *, price_col: str | None = None) -> pl.DataFrame:

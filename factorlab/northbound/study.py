@@ -27,7 +27,7 @@ import polars as pl
 
 from factorlab._cache import cached, read_result, store, write_result
 from factorlab._display import Summary, join_names, sizes, wrap
-from factorlab._kernels.parallel import n_threads, small_pages
+from factorlab._kernels.parallel import map_in_order, n_threads, small_pages
 from factorlab._kernels.rank import group_tail_flags_nb
 from factorlab._version import __version__
 from factorlab.backtest import Costs, backtest_many, pool_benchmark
@@ -1558,8 +1558,7 @@ def _rank_ic(
             jobs.append((pool, factor, n))
     # the (pool, factor) ICs are independent and spend their time in Polars and nogil
     # kernels: one thread per core keeps them busy; results come back in job order
-    with ThreadPoolExecutor(max_workers=n_threads()) as ex:
-        parts = list(ex.map(lambda job: one(*job), jobs))
+    parts = map_in_order(lambda job: one(*job), jobs, n_threads(), name="factorlab-ic-jobs")
     schema = {"pool": pl.String, "date": pl.Date, "factor": pl.String, "ic": pl.Float64}
     if not parts:
         return pl.DataFrame(schema=schema)

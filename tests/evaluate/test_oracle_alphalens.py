@@ -21,7 +21,7 @@ pd = pytest.importorskip("pandas")
 from alphalens import performance as perf  # noqa: E402
 from alphalens import utils as autils  # noqa: E402
 
-from factorlab._kernels import qcut_rows_nb  # noqa: E402
+from factorlab._kernels import qcut_rows  # noqa: E402
 from factorlab._kernels.rank import row_order  # noqa: E402
 from factorlab.evaluate import (  # noqa: E402
     MaxLossExceededError,
@@ -161,7 +161,7 @@ def test_quantiles_equal_pd_qcut_per_date(runs):
     clean = ours.clean
     base = np.isfinite(clean.values) & clean.forward.all_finite() & np.isfinite(clean.groups)
     order = row_order(clean.values, base)
-    quantile, dropped, _ = qcut_rows_nb(clean.values, order, base, qcut_probabilities(p.quantiles))
+    quantile, dropped, _ = qcut_rows(clean.values, order, base, qcut_probabilities(p.quantiles))
     for t in range(base.shape[0]):
         x = clean.values[t][base[t]]
         if x.size == 0:

@@ -136,15 +136,15 @@ def test_idle_regions_beyond_the_cap_go_back_to_the_system(monkeypatch: pytest.M
     monkeypatch.setattr(parallel, "KEEP_IDLE", 11 << 20)
     sizes = [(5 << 20) + k * 4096 for k in range(1, 4)]  # 5 MiB and a little: 3 sizes
     arrays = [parallel.empty((n,), np.uint8) for n in sizes]
-    assert len(parallel._REGIONS) == 3
+    assert len(parallel._REGIONS.kept) == 3
     del arrays
     keep = parallel.empty((1 << 23,), np.uint8)  # a 4th size: the idle 15 MiB exceed 11 MiB
-    kept = [len(r) for r in parallel._REGIONS]
+    kept = [len(r) for r in parallel._REGIONS.kept]
     assert kept == [sizes[1], sizes[2], 1 << 23]  # the oldest idle one went back
     assert parallel.release_idle() == sizes[1] + sizes[2]  # keep is still in use
-    assert [len(r) for r in parallel._REGIONS] == [1 << 23]
+    assert [len(r) for r in parallel._REGIONS.kept] == [1 << 23]
     del keep
-    assert parallel.release_idle() == 1 << 23 and parallel._REGIONS == []
+    assert parallel.release_idle() == 1 << 23 and parallel._REGIONS.kept == []
 
 
 def test_reused_regions_full_of_garbage_give_the_same_numbers(
@@ -157,13 +157,13 @@ def test_reused_regions_full_of_garbage_give_the_same_numbers(
     frame = warmup_panel(n_assets=57, n_dates=83, seed=2)
     first = _tables(frame)
     gc.collect()  # the run's objects in reference cycles: their grids idle now
-    ids = {id(r) for r in parallel._REGIONS}  # no reference held: the regions stay idle
+    ids = {id(r) for r in parallel._REGIONS.kept}  # no reference held: the regions stay idle
     assert len(ids) >= 8
-    for i in range(len(parallel._REGIONS)):
-        np.frombuffer(parallel._REGIONS[i], np.uint8)[:] = 0xFF
+    for i in range(len(parallel._REGIONS.kept)):
+        np.frombuffer(parallel._REGIONS.kept[i], np.uint8)[:] = 0xFF
     second = _tables(frame)
     # every grid of the second run came from the first run's regions (none new)
-    assert {id(r) for r in parallel._REGIONS} == ids
+    assert {id(r) for r in parallel._REGIONS.kept} == ids
     for name, table in first.items():
         assert_frame_equal(second[name], table, check_exact=True)
     parallel.release_idle()
@@ -207,7 +207,7 @@ def test_threads_asking_for_grids_never_share_a_region(monkeypatch: pytest.Monke
     for t in threads:
         t.join()
     assert bad == []
-    reused = len(parallel._REGIONS)
+    reused = len(parallel._REGIONS.kept)
     assert 3 <= reused <= 4 * 2 * 3 + 3  # the regions were reused, not one per call (600)
     parallel.release_idle()
 
@@ -220,11 +220,11 @@ def test_a_forked_child_is_not_stuck_on_a_lock_its_parent_held() -> None:
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
     parallel.map_threads(lambda x: x, [1, 2], 10**7)  # the parent has a pool with threads
-    with parallel._REGIONS_LOCK:
+    with parallel._REGIONS.lock:
         pid = os.fork()
         if pid == 0:  # the child: numpy and mmap only
             ok = parallel.empty((1 << 20,), np.float32).shape == (1 << 20,)
-            ok = ok and parallel._POOL is None
+            ok = ok and not parallel._THREADS.started
             os._exit(0 if ok else 1)
     deadline = time.monotonic() + 20.0
     while time.monotonic() < deadline:
@@ -236,6 +236,38 @@ def test_a_forked_child_is_not_stuck_on_a_lock_its_parent_held() -> None:
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child hung on the regions' lock")
+
+
+def test_map_in_order_keeps_the_order_and_the_first_error_and_caller_threads_nests_not() -> None:
+    """Results and the first failing item's error in item order, on named threads of its own;
+    in the calling thread for one thread; and a worker thread may spread over one thread only
+    (the rule the kernels and backtest_many's books share)."""
+    import threading
+    import time
+
+    def slow_square(x: int) -> tuple[int, str]:
+        time.sleep(0.002 * (5 - x))  # the later items finish first
+        return x * x, threading.current_thread().name
+
+    got = parallel.map_in_order(slow_square, range(5), 3, name="factorlab-test")
+    assert [v for v, _ in got] == [0, 1, 4, 9, 16]
+    assert {n.rsplit("_", 1)[0] for _, n in got} == {"factorlab-test"}
+    here = threading.current_thread().name
+    assert [n for _, n in parallel.map_in_order(slow_square, range(3), 1, name="x")] == [here] * 3
+
+    def fail(x: int) -> int:
+        time.sleep(0.002 * (5 - x))
+        if x in (1, 3):  # 3 fails first in time, 1 first in order
+            raise ValueError(f"item {x}")
+        return x
+
+    with pytest.raises(ValueError, match="item 1"):
+        parallel.map_in_order(fail, range(5), 4, name="factorlab-test")
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(parallel.caller_threads()))
+    worker.start()
+    worker.join()
+    assert seen == [1]
 
 
 @pytest.mark.parametrize("bad", ["abc", "0", "-3", "1.5"])
@@ -260,11 +292,11 @@ def test_one_thread_count_for_kernels_and_sweeps(monkeypatch: pytest.MonkeyPatch
 def test_price_fill_and_checks_in_column_and_row_blocks(
     monkeypatch: pytest.MonkeyPatch, threads: str
 ) -> None:
-    """fill_prices_nb (columns cut into blocks) equals pandas' ffill and the suspension-only
-    carry; price_faults_nb counts the non-positive and NaN cells numpy counts."""
+    """fill_prices (columns cut into blocks) equals pandas' ffill and the suspension-only
+    carry; price_faults counts the non-positive and NaN cells numpy counts."""
     import pandas as pd
 
-    from factorlab._kernels.returns import fill_prices_nb, price_faults_nb
+    from factorlab._kernels.returns import fill_prices, price_faults
 
     monkeypatch.setattr(parallel, "MIN_CELLS", 0)
     monkeypatch.setenv("FACTORLAB_THREADS", threads)
@@ -275,11 +307,11 @@ def test_price_fill_and_checks_in_column_and_row_blocks(
     prices[:4, 8] = np.nan  # listed late: nothing to fill before the first price
     prices[2, 5], prices[7, 9] = 0.0, -1.0
     np.testing.assert_array_equal(
-        fill_prices_nb(prices, True), pd.DataFrame(prices).ffill().to_numpy()
+        fill_prices(prices, True), pd.DataFrame(prices).ffill().to_numpy()
     )
     last = np.array([np.flatnonzero(~np.isnan(prices[:, j])).max() for j in range(17)])
     carry = pd.DataFrame(prices).ffill().to_numpy().copy()
     carry[np.arange(41)[:, None] > last[None, :]] = np.nan
-    np.testing.assert_array_equal(fill_prices_nb(prices, False), carry)
-    assert price_faults_nb(prices) == (2, int(np.isnan(prices).sum()))
-    assert fill_prices_nb(np.empty((0, 4)), True).shape == (0, 4)
+    np.testing.assert_array_equal(fill_prices(prices, False), carry)
+    assert price_faults(prices) == (2, int(np.isnan(prices).sum()))
+    assert fill_prices(np.empty((0, 4)), True).shape == (0, 4)

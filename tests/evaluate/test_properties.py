@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factorlab._kernels import qcut_rows_nb
+from factorlab._kernels import qcut_rows
 from factorlab._kernels.rank import row_order
 from factorlab.evaluate import (
     DensePanel,
@@ -125,9 +125,7 @@ def test_qcut_kernel_equals_pd_qcut(ints, q, scale):
     x = np.asarray(ints, dtype=np.float64) * scale
     values = x[None, :].copy()
     mask = np.ones_like(values, dtype=bool)
-    quantile, dropped, _ = qcut_rows_nb(
-        values, row_order(values, mask), mask, qcut_probabilities(q)
-    )
+    quantile, dropped, _ = qcut_rows(values, row_order(values, mask), mask, qcut_probabilities(q))
     try:
         ref = pd.qcut(x, q, labels=False) + 1
     except ValueError:
@@ -144,9 +142,7 @@ def test_qcut_kernel_equals_pd_qcut_on_floats(xs, q):
     x = np.asarray(xs)
     values = x[None, :].copy()
     mask = np.ones_like(values, dtype=bool)
-    quantile, dropped, _ = qcut_rows_nb(
-        values, row_order(values, mask), mask, qcut_probabilities(q)
-    )
+    quantile, dropped, _ = qcut_rows(values, row_order(values, mask), mask, qcut_probabilities(q))
     try:
         ref = pd.qcut(x, q, labels=False) + 1
     except ValueError:

@@ -58,13 +58,8 @@ def make_est_market():
 
 
 @pytest.fixture(scope="session")
-def market150(tmp_path_factory: pytest.TempPathFactory) -> Market:
-    """150 stocks at the planted strengths, 2017-2018: the pinned study numbers
-    (test_study_regression.py) and the leg turnover's recomputation (test_name_turnover.py)."""
-    return synthetic_market(
-        **PLANTED,
-        n_assets=150,
-        start="2017-01-01",
-        end="2018-12-31",
-        cache=tmp_path_factory.mktemp("reg") / "m150",
-    )
+def market150(market150_of) -> Market:
+    """150 stocks at the planted strengths, 2017-2018, seed 20240816 (tests/conftest.py's
+    ``market150_of``): the pinned study numbers (test_study_regression.py) and the leg
+    turnover's recomputation (test_name_turnover.py)."""
+    return market150_of(20240816)

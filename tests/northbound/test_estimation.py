@@ -154,7 +154,7 @@ def test_calibration_at_zero_is_the_naive_baseline(market, monkeypatch):
     then exactly the printed stocks' (the naive baseline); the estimator nests it."""
     from factorlab.northbound.estimation import estimator
 
-    zero = ((0.0,), {"step": "step 1 calibration", "rows": 0, "detail": "b = 0"})
+    zero = ((0.0,), {"step": "step 1 calibration", "rows": 0, "detail": "b = 0"}, np.zeros(0))
     monkeypatch.setattr(estimator, "_calibration", lambda *a: zero)
     est = estimate_holdings(market, progress=False)
     assert est.calibration == (0.0,)

@@ -63,13 +63,70 @@ def default_estimate(est_market):
     return estimate_holdings(est_market, progress=False)
 
 
-def test_off_and_a_dominant_prior_are_the_old_estimator(est_market, default_estimate):
-    """None is the estimator before the rescaling; a prior of 1e12 pseudo-chains keeps s = 1."""
-    again = estimate_holdings(
-        est_market, params=EstimateParams(snapshot_prior=1e12), progress=False
-    )
-    a, b = default_estimate.totals, again.totals
-    assert a.height > 200
+def _by_hand(track: list[tuple[float, float]], k: float) -> float:
+    """docs/estimation.md's s = clip((sum X Y + k S) / (sum X^2 + k S), 0, 1), S = mean X^2."""
+    sxy = sum(x * y for x, y in track)
+    sxx = sum(x * x for x, _ in track)
+    pseudo = k * sxx / len(track)
+    return min(1.0, max(0.0, (sxy + pseudo) / (sxx + pseudo)))
+
+
+def test_the_prior_weighs_k_pseudo_chains_at_one(est_market_of):
+    """Seed 3, where the snapshots' own fit is inside (0, 1) after each of the three snapshots
+    (0.608, 0.669, 0.390 at k = 0; on seed 11 every fit clips to 1, so there no prior can show):
+    k = 1 is the hand-computed fit with one pseudo-chain at s = 1, strictly between the k = 0
+    fit and 1, and its estimate differs from both; a dominant prior (k = 1e12) is s = 1, the
+    estimator with the rescaling off (None), to rounding. Fails if the prior is ignored (k = 1
+    and k = 1e12 then estimate as k = 0) or mis-weighted (e.g. k S taken as k sum X^2). Run
+    without the noise shrinkage (``noise_window=None``), the estimator these fits were measured
+    on; with it the three fits are 0.612, 0.660 and 0.395, also interior."""
+    market = est_market_of(3)
+    fit = est_module._snapshot_scale
+    seen: dict[float, list] = {}
+
+    def run(k: float | None):
+        calls = seen.setdefault(k, [])
+
+        def record(track, prior):
+            s = fit(track, prior)
+            calls.append((list(track), s))
+            return s
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(est_module, "_snapshot_scale", record)
+            return estimate_holdings(
+                market, params=EstimateParams(snapshot_prior=k, noise_window=None), progress=False
+            )
+
+    off, free, one, dominant = run(None), run(0.0), run(1.0), run(1e12)
+    assert seen[None] == []
+    for k in (0.0, 1.0, 1e12):
+        assert [len(t) for t, _ in seen[k]] == [1, 2, 3]  # one refit per snapshot of 2023
+        for track, s in seen[k]:
+            assert s == pytest.approx(_by_hand(track, k), abs=1e-12)
+    s0 = [s for _, s in seen[0.0]]
+    s1 = [s for _, s in seen[1.0]]
+    # interior fits (0.608, 0.669, 0.390 when written), so the prior can show: not pinned, a
+    # change of the market or of step 1 moves them
+    assert all(0.05 < s < 0.95 for s in s0), s0
+    assert all(a < b < 1.0 for a, b in zip(s0, s1, strict=True))
+    assert [s for _, s in seen[1e12]] == pytest.approx([1.0] * 3, abs=1e-9)
+    # the notes report the scales the chains ran with
+    note = one.notes.filter(pl.col("step").str.contains("snapshot_prior"))["detail"][0]
+    assert [float(x.split(": ")[1]) for x in note.split(", ")] == pytest.approx(s1, abs=5e-4)
+    # the scales reach the estimate: each k its own after the first snapshot, none before
+    first = off.totals["anchor"].min()
+    later = pl.col("anchor") > first
+
+    def inflow(r, keep):
+        return r.totals.filter(keep)["net_inflow"].to_numpy()
+
+    for r in (free, one, dominant):
+        np.testing.assert_array_equal(inflow(r, ~later), inflow(off, ~later))
+    assert np.abs(inflow(one, later) - inflow(off, later)).max() > 1e6
+    assert np.abs(inflow(one, later) - inflow(free, later)).max() > 1e6
+    a, b = off.totals, dominant.totals
+    assert a.height > 200 and a.filter(later).height > 100
     np.testing.assert_allclose(b["value"], a["value"], rtol=1e-9)
     np.testing.assert_allclose(b["net_inflow"], a["net_inflow"], rtol=1e-7, atol=1.0)
 
@@ -92,7 +149,8 @@ def test_the_scale_rescales_the_chains_after_the_first_snapshot(
     assert all(x != 0 for x, _ in calls[-1])
     monkeypatch.undo()
     line = default_estimate.calibration
-    zero_line = ((0.0,) * len(line), {"step": "step 1 calibration", "rows": 0, "detail": "0"})
+    note = {"step": "step 1 calibration", "rows": 0, "detail": "0"}
+    zero_line = ((0.0,) * len(line), note, np.zeros(0))
     monkeypatch.setattr(est_module, "_calibration", lambda *a: zero_line)
     flat = estimate_holdings(est_market, progress=False)
     first = got.totals["anchor"].min()

@@ -48,6 +48,11 @@ LOSSES: tuple[str, ...] = get_args(Step1Loss)
 #: Iterations of the industries' reweighted least squares (from the market move: converged to
 #: ~1e-6 of the move in 20 on the default market).
 _IRLS_ITERATIONS = 30
+#: The noise shrinkage's cap on the calibrated move's persistence (``EstimateParams.noise_window``):
+#: phi = 1 would make the signal a random walk whose variance the window cannot measure.
+_MAX_PERSISTENCE = 0.99
+#: The noise shrinkage needs this many calibrated moves; with fewer the move is not shrunk.
+_MIN_NOISE_HISTORY = 20
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,17 @@ class EstimateParams:
         the calibration (``calibrate_days > 0``); before the first snapshot, s = 1.
         None (the default): off, s = 1 throughout (the behaviour before issue 13's est19).
         docs/estimation.md §2, "The extrapolation's scale".
+    noise_window
+        Shrink the unprinted stocks' calibrated move by its own signal share: the day's move
+        m_1 becomes lambda m_1, lambda the share of the variance of the last `noise_window`
+        calibrated moves (the calibration year's, then the estimate's own days, all known by
+        the day estimated) that persists from day to day, read from their autocovariances
+        under an AR(1) signal in white noise (phi = gamma_2 / gamma_1 clipped to [0, 0.99],
+        lambda = min(gamma_1 / phi, gamma_0) / gamma_0). A move as persistent as the flows
+        keeps its size; one that is mostly day-to-day noise shrinks towards 0 (the naive's
+        flows). Inactive without the calibration (``notes`` says so); with fewer than 20
+        moves lambda = 1. None: off (the behaviour before issue 13's est21).
+        docs/estimation.md §2, "The extrapolated move's daily noise".
     """
 
     allowance: float = 0.01
@@ -143,6 +159,7 @@ class EstimateParams:
     calibrate_on: tuple[str, ...] = ("move",)
     industry_prior: float | None = 1.5
     snapshot_prior: float | None = None
+    noise_window: int | None = 120
 
     def __post_init__(self) -> None:
         for name in ("allowance", "band", "huber", "max_weight"):
@@ -159,6 +176,9 @@ class EstimateParams:
             number = isinstance(k, numbers.Real) and not isinstance(k, bool)
             if k is not None and not (number and np.isfinite(k) and k >= 0):
                 raise ParameterError(f"`{name}` must be None or a finite number >= 0; got {k!r}.")
+        w = self.noise_window
+        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 3):
+            raise ParameterError(f"`noise_window` must be None or an integer >= 3; got {w!r}.")
         if self.snapshot_prior is not None and self.calibrate_days == 0:
             raise ParameterError(
                 "`snapshot_prior` rescales the calibrated extrapolation, which `calibrate_days=0`"
@@ -393,8 +413,9 @@ def _calibration(
     p: EstimateParams,
     short_sellable: pl.DataFrame | pl.LazyFrame | None,
     snapshots: pl.DataFrame | pl.LazyFrame | None,
-) -> tuple[tuple[float, ...] | None, dict]:
-    """Step 1's calibration coefficients (one per ``p.calibrate_on`` feature) and their note.
+) -> tuple[tuple[float, ...] | None, dict, np.ndarray]:
+    """Step 1's calibration coefficients (one per ``p.calibrate_on`` feature), their note and
+    the calibrated moves of the calibration days (the noise shrinkage's first history).
 
     On the last ``p.calibrate_days`` northbound sessions of daily disclosure (all published
     before any estimate) step 1 is replayed from the true previous holdings with the
@@ -404,13 +425,13 @@ def _calibration(
     squares with an intercept. The intercept (the unseen stocks' average move over that
     year) is not carried forward: it is a level, which the quarterly re-anchoring fixes.
     None: not calibrated."""
-    off = None
     if p.calibrate_days == 0:
-        return off, {"step": "step 1 calibration", "rows": 0, "detail": "off (calibrate_days=0)"}
+        note = {"step": "step 1 calibration", "rows": 0, "detail": "off (calibrate_days=0)"}
+        return None, note, np.zeros(0)
     change = disclosure_end(market)
     days = sessions("northbound", None, change)
     if days.len() < 21:
-        return off, _no_calibration("fewer than 21 northbound sessions before the change")
+        return _off("fewer than 21 northbound sessions before the change")
     start = days[max(1, days.len() - p.calibrate_days)]
     ss = (market.short_sellable if short_sellable is None else short_sellable).lazy()
     if "sufficient" not in ss.collect_schema().names():
@@ -425,7 +446,7 @@ def _calibration(
             market, start=start, end=change, short_sellable=masked, snapshots=snapshots
         )
     except DisclosureError as exc:
-        return off, _no_calibration(f"no daily disclosure to calibrate on ({exc.args[0][:80]})")
+        return _off(f"no daily disclosure to calibrate on ({exc.args[0][:80]})")
     nb = (market.northbound if snapshots is None else snapshots).lazy()
     lo = inp.index.dates[0].item()
     daily = nb.filter(pl.col("date").is_between(lo, change)).select("date", "asset", "shares")
@@ -462,7 +483,7 @@ def _calibration(
         fitted.append(_features(inp, i - 1, i, v, m, p))
         true.append(float((truth[i][free] * px[free]).sum()) / v_free - 1.0)
     if len(fitted) < 20:
-        return off, _no_calibration(f"{len(fitted)} usable days (fewer than 20)")
+        return _off(f"{len(fitted)} usable days (fewer than 20)")
     x, y = np.array(fitted), np.array(true)
     xc, yc = x - x.mean(axis=0), y - y.mean()
     coef = np.linalg.lstsq(xc, yc, rcond=None)[0]
@@ -471,11 +492,15 @@ def _calibration(
         coef[k] = min(max(coef[k], 0.0), 1.0)
     r2 = 1.0 - float(((yc - xc @ coef) ** 2).sum()) / float((yc**2).sum()) if yc.any() else 0.0
     terms = " + ".join(f"{b:.3g} x {n}" for b, n in zip(coef, p.calibrate_on, strict=True))
-    return tuple(float(b) for b in coef), {
-        "step": "step 1 calibrated on the last days of daily disclosure",
-        "rows": len(x),
-        "detail": f"move = {terms} (R² {r2:.2f}; {inp.index.dates[0]} .. {change})",
-    }
+    return (
+        tuple(float(b) for b in coef),
+        {
+            "step": "step 1 calibrated on the last days of daily disclosure",
+            "rows": len(x),
+            "detail": f"move = {terms} (R² {r2:.2f}; {inp.index.dates[0]} .. {change})",
+        },
+        x @ coef,
+    )
 
 
 def _features(
@@ -502,8 +527,9 @@ def _features(
     return np.array(out)
 
 
-def _no_calibration(why: str) -> dict:
-    return {"step": "step 1 calibration", "rows": 0, "detail": f"off: {why}"}
+def _off(why: str) -> tuple[None, dict, np.ndarray]:
+    """No calibration: no coefficients, the note saying why, no calibrated moves."""
+    return None, {"step": "step 1 calibration", "rows": 0, "detail": f"off: {why}"}, np.zeros(0)
 
 
 @dataclass
@@ -516,6 +542,8 @@ class _Day:
     weight: np.ndarray
     feasible: bool
     extrapolated: float = 0.0  # the unprinted stocks' calibrated move x their value (yuan, s=1)
+    move: float = float("nan")  # the calibrated move before the noise shrinkage (its history)
+    signal_share: float = float("nan")  # the noise shrinkage's lambda (nan: off)
 
 
 def _step(
@@ -530,11 +558,13 @@ def _step(
     drift: float = 0.0,
     calibration: tuple[float, ...] | None = None,
     scale: float = 1.0,
+    history: np.ndarray | None = None,
 ) -> _Day:
     """Advance the holdings from row `prev_row` to row `i` (one estimated day); `prev_disc`
     marks the stocks whose shares came from a print on `prev_row`; step 1's move is
     `scale` x ``calibration`` . the day's features (:func:`_calibration`), or the fitted move
-    itself."""
+    itself. `history`: the calibrated moves the noise shrinkage reads (``p.noise_window``;
+    None: off), today's appended to it."""
     carry = prev_shares * (inp.ex[i] / inp.ex[prev_row])
     price = inp.close[i]
     priced = np.isfinite(price) & (price > 0)
@@ -552,6 +582,7 @@ def _step(
     v_base = v_drift + float((h[new] - v[new]).sum())
     tilt = None
     extrapolated = 0.0
+    raw = lam = float("nan")
     if mode == "truth" and v_true is not None:
         value = float(v_true[i])
     elif mode == "buy_and_hold" or v_base <= 0:
@@ -563,7 +594,10 @@ def _step(
             value = v_base * (1.0 + m + drift)
             b, m_u = 1.0, m
         else:  # the printed stocks at their prints, the others by the calibrated move
-            m_1 = float(np.dot(calibration, _features(inp, prev_row, i, v, m, p)))
+            raw = float(np.dot(calibration, _features(inp, prev_row, i, v, m, p)))
+            if history is not None:
+                lam = _signal_share(np.append(history, raw))
+            m_1 = raw if history is None else raw * lam
             m_u = scale * m_1
             v_free = float(v[~disc & ~fixed].sum())
             extrapolated = v_free * m_1
@@ -601,7 +635,7 @@ def _step(
     scale = float((shares[free] * price[free]).sum()) / base if base > 0 else 1.0
     trade[new] = carry[new] * (scale - 1.0)
     flow = np.where(trading, trade * vw, 0.0)
-    return _Day(shares, value, v_drift, flow, disc, w, feasible, extrapolated)
+    return _Day(shares, value, v_drift, flow, disc, w, feasible, extrapolated, raw, lam)
 
 
 @reports_progress("holdings estimate")
@@ -664,10 +698,10 @@ def estimate_holdings(
     )
     v_true = _true_values(market, inp) if total_value == "truth" else None
     say(f"{len(inp.est_rows)} days x {inp.index.shape[1]} stocks, {len(inp.anchors)} anchors")
-    line, note = None, None
+    line, note, prior = None, None, None
     if total_value == "fit":
-        line, note = _calibration(market, p, short_sellable, snapshots)
-    return _run(inp, p, total_value, v_true, _source(market), line, note)
+        line, note, prior = _calibration(market, p, short_sellable, snapshots)
+    return _run(inp, p, total_value, v_true, _source(market), line, note, prior)
 
 
 def _source(market: Market) -> str:
@@ -693,6 +727,7 @@ def _run(
     source: str,
     line: tuple[float, ...] | None = None,
     line_note: dict | None = None,
+    prior_moves: np.ndarray | None = None,
 ) -> HoldingsEstimate:
     anchors = sorted(inp.anchors, key=lambda a: a[1])
     a_row, _, a_shares = anchors[0]
@@ -716,6 +751,18 @@ def _run(
     scales: list[str] = []  # each refit: the snapshot's publication day and s
     chain_x: dict[int, float] = {}  # the chain's extrapolation carried to each row (s = 1)
     last = (float(np.nansum(state * np.nan_to_num(inp.close[state_row]))), 0.0)
+    shrinking = p.noise_window is not None and mode == "fit" and line is not None
+    prior = np.zeros(0) if prior_moves is None else np.asarray(prior_moves, dtype=float)
+    moves: dict[int, float] = {}  # each estimated row's calibrated move (the latest chain's)
+    lambdas: list[float] = []  # the noise shrinkage of each estimated day
+
+    def history(r: int) -> np.ndarray | None:
+        """The calibrated moves before row `r` the noise shrinkage reads (None: off)."""
+        if not shrinking:
+            return None
+        h = np.concatenate([prior, [moves[row] for row in sorted(moves) if row < r]])
+        return h[max(h.size - int(p.noise_window) + 1, 0) :]
+
     while k < len(est_rows):
         i, pub = int(est_rows[k]), inp.published[k]
         while used < len(anchors) and anchors[used][1] <= pub:
@@ -748,7 +795,9 @@ def _run(
                         drift,
                         line,
                         scale,
+                        history(int(r)),
                     )
+                    moves[int(r)] = day.move
                     state_row, state, state_disc = int(r), day.shares, day.disclosed
                     chain_value[int(r)] = day.value
                     last = day.value, _carry_x(last, day)
@@ -756,7 +805,11 @@ def _run(
         if i <= state_row:
             k += 1
             continue
-        day = _step(inp, state_row, state, i, p, mode, v_true, state_disc, drift, line, scale)
+        day = _step(
+            inp, state_row, state, i, p, mode, v_true, state_disc, drift, line, scale, history(i)
+        )
+        moves[i] = day.move
+        lambdas.append(day.signal_share)
         state_row, state, state_disc = i, day.shares, day.disclosed
         chain_value[i] = day.value
         last = day.value, _carry_x(last, day)
@@ -818,6 +871,19 @@ def _run(
                 + ("" if line is not None else ", the calibration is off (see its note)"),
             }
         )
+    if p.noise_window is not None:
+        lam = np.array(lambdas)
+        lam = lam[np.isfinite(lam)]
+        notes.append(
+            {
+                "step": "step 1: the extrapolated move's noise shrinkage (noise_window)",
+                "rows": lam.size,
+                "detail": f"lambda median {np.median(lam):.2f} ({lam.min():.2f} .. {lam.max():.2f})"
+                if shrinking and lam.size
+                else f"inactive: total_value={mode!r}"
+                + ("" if line is not None else ", the calibration is off (see its note)"),
+            }
+        )
     bad = totals_df.filter(~pl.col("feasible")) if totals_df.height else totals_df
     if bad.height:
         notes.append(
@@ -847,6 +913,23 @@ def _snapshot_scale(track: list[tuple[float, float]], prior: float) -> float:
         return 1.0
     pseudo = prior * sxx / len(x)
     return float(np.clip((float(x @ y) + pseudo) / (sxx + pseudo), 0.0, 1.0))
+
+
+def _signal_share(h: np.ndarray) -> float:
+    """The share of the calibrated moves' variance that is persistent signal, from the last
+    moves `h` (``EstimateParams.noise_window``): with a signal s_t = phi s_(t-1) + eta under
+    white noise, the lag-k autocovariances are gamma_k = phi^k var(s) for k >= 1, so
+    phi = gamma_2 / gamma_1 (clipped to [0, 0.99]) and the share is min(gamma_1 / phi,
+    gamma_0) / gamma_0, about `h`'s mean. No persistent part (gamma_1 or gamma_2 <= 0): 0.
+    Fewer than 20 moves: 1 (no shrinkage)."""
+    if h.size < _MIN_NOISE_HISTORY:
+        return 1.0
+    d = h - h.mean()
+    g0, g1, g2 = (float(d[k:] @ d[: d.size - k]) / d.size for k in (0, 1, 2))
+    if not (g0 > 0 and g1 > 0 and g2 > 0):
+        return 0.0
+    phi = min(g2 / g1, _MAX_PERSISTENCE)
+    return min(g1 / phi, g0) / g0
 
 
 def naive_flows(
