@@ -589,14 +589,17 @@ def _strictly_increasing(frame: pl.DataFrame, keys: Sequence[str]) -> bool:
 
     The first key must not decrease: ``is_sorted`` answers that in one pass (and stops at the
     first step down, so most wrong orders cost nothing); then a row is greater where the first
-    key changes, else by the other keys, compared in full."""
+    key changes, else by the other keys, compared in full. A column Polars flags as sorted is
+    answered from the flag, unread, so there the first key is compared in full too: a wrong
+    flag (``set_sorted`` on unsorted data) must not pass."""
     if frame.height < 2:
         return True
     lead = frame[keys[0]]
     if lead.null_count() or not lead.is_sorted():
         return False
     now, before = frame.slice(1), frame.slice(0, frame.height - 1)
-    greater = now[keys[0]] != before[keys[0]]
+    flagged = lead.flags["SORTED_ASC"] or lead.flags["SORTED_DESC"]
+    greater = (now[keys[0]] > before[keys[0]]) if flagged else (now[keys[0]] != before[keys[0]])
     rest: pl.Series | None = None
     for k in reversed(keys[1:]):
         c, p = now[k], before[k]

@@ -410,17 +410,29 @@ def _increasing_row_by_row(frame: pl.DataFrame, keys: list[str]) -> bool:
     ),
     order=st.booleans(),
     n_keys=st.integers(1, 3),
+    flagged=st.booleans(),
 )
-def test_the_writers_key_order_check_equals_row_by_row(rows, order, n_keys):
+def test_the_writers_key_order_check_equals_row_by_row(rows, order, n_keys, flagged):
     """``_strictly_increasing`` (the first key's ``is_sorted``, then the other keys) answers as
-    comparing each row with the previous one, nulls included."""
+    comparing each row with the previous one, nulls included, and whatever Polars' sorted flag
+    says (``set_sorted`` on unsorted data: ``is_sorted`` then answers from the flag)."""
     from factorlab.market import _strictly_increasing
 
     if order:  # nulls last
         rows = sorted(rows, key=lambda r: [(True, 0) if v is None else (False, v) for v in r])
     frame = pl.DataFrame(rows, schema={"d": pl.Int64, "a": pl.String, "p": pl.String}, orient="row")
+    if flagged:
+        frame = frame.with_columns(pl.col("d").set_sorted())
     keys = ["d", "a", "p"][:n_keys]
     assert _strictly_increasing(frame, keys) is _increasing_row_by_row(frame, keys)
+
+
+def test_a_wrong_sorted_flag_does_not_pass_the_key_check():
+    from factorlab.market import _strictly_increasing
+
+    frame = pl.DataFrame({"d": [2, 1, 2]}).with_columns(pl.col("d").set_sorted())
+    assert frame["d"].is_sorted()  # Polars trusts the flag
+    assert _strictly_increasing(frame, ["d"]) is False
 
 
 # ---- 6, 7. pandas tables, parameter errors ----------------------------------------------------

@@ -100,12 +100,23 @@ def test_generation_is_repeatable_in_process(pinned_tables):
     assert table_digests(again) == table_digests(pinned_tables)
 
 
-def test_noise_drawn_at_once_on_one_thread_is_the_same(pinned_tables, monkeypatch):
-    """The returns' and bars' noise is drawn ahead on a second thread; on one thread
-    (``FACTORLAB_THREADS=1``) it is drawn at once: the same tables."""
+def test_noise_drawn_when_asked_on_one_thread_is_the_same(monkeypatch):
+    """The components', returns' and bars' noise is drawn ahead on a second thread; on one
+    thread (``FACTORLAB_THREADS=1``) it is drawn when asked for: the same tables, equal to the
+    pinned digest both ways (the threaded side forced, whatever CPUs the runner has)."""
+    from factorlab.datasets import synthetic as synth
+
+    monkeypatch.setenv("FACTORLAB_THREADS", "2")
+    with synth._drawn_ahead() as ahead:
+        assert not isinstance(ahead(int, 1), synth._Later)  # a second thread draws
+    two = generate(preset_params("small", **PINNED_CONFIG))
     monkeypatch.setenv("FACTORLAB_THREADS", "1")
+    with synth._drawn_ahead() as ahead:
+        later = ahead(int, 1)
+        assert isinstance(later, synth._Later) and later.result() == 1
     one = generate(preset_params("small", **PINNED_CONFIG))
-    assert table_digests(one) == table_digests(pinned_tables)
+    assert table_digests(one) == table_digests(two)
+    assert table_digests(two)["all"] == PINNED[GENERATOR_VERSION]
 
 
 # ---- the writer thread (datasets._write_behind) ----------------------------------------------
@@ -143,7 +154,9 @@ def test_write_behind_raises_either_sides_error():
     rec = _Recorder()
     with pytest.raises(ValueError, match="generation failed"):
         _write_behind(rec, _tables(5, fail_at=3))
-    assert rec.added == ["t0", "t1", "t2"]  # the table in flight was finished first
+    # the write in flight is finished first, the ones not started are dropped (the staging
+    # directory of a failed generation is discarded): what was written is an in-order prefix
+    assert rec.added == ["t0", "t1", "t2"][: len(rec.added)]
     with pytest.raises(OSError, match="disk full writing t2"):
         _write_behind(_Recorder(fail_on="t2"), _tables(5))
     with pytest.raises(OSError, match="disk full writing t4"):  # the last table's write
@@ -231,3 +244,18 @@ def test_one_pass_kernels_equal_numpy_bitwise(seed):
     with np.errstate(over="ignore"):  # sums of +/-1.8e308 overflow to +/-inf on both sides
         same(s, np.cumsum(np.nan_to_num(x), axis=0))
     same(c, np.cumsum(~np.isnan(x), axis=0))
+
+
+def test_a_parameter_error_comes_before_any_noise_is_drawn(monkeypatch):
+    """The universe's own checks (the code space) run before the draws are asked for: a market
+    too large fails at once, not after gigabytes of noise."""
+    from factorlab.datasets import synthetic as synth
+    from factorlab.errors import ParameterError
+
+    def never(*args):
+        raise AssertionError("noise drawn before the universe's checks")
+
+    monkeypatch.setattr(synth, "_component_noise", never)
+    monkeypatch.setattr(synth, "_return_noise", never)
+    with pytest.raises(ParameterError, match="code space"):
+        generate(preset_params("small", n_assets=25_000, start="2024-01-01", end="2024-03-29"))

@@ -299,8 +299,9 @@ def _generate(target: Path, p: SynthParams, progress: Callable[[str], None] | No
 
 
 #: The bytes (``estimated_size``) of generated tables that may wait for the writer behind the one
-#: it is writing; a larger table waits alone. 256 MiB lets every table but ``prices`` (~670 MiB
-#: on ``default``) queue, so the generator goes on while ``prices`` is written.
+#: it is writing; a larger table waits alone. On ``default`` ``prices`` (~670 MiB) and ``pools``
+#: (~330 MiB) are larger; the small tables after them queue, so the generator goes on while
+#: they are written.
 WRITE_QUEUE_BYTES = 256 << 20
 
 
@@ -324,6 +325,7 @@ def _write_behind(
         try:
             writer.add(name, frame)
         except BaseException as exc:
+            exc.add_note(f"(writing the generated table `{name}`)")
             failed.append(exc)
             raise
 
@@ -348,5 +350,7 @@ def _write_behind(
             while pending:
                 pending.popleft()[0].result()
         except BaseException:
+            for f, _ in pending:  # the writes not started are dropped
+                f.cancel()
             wait([f for f, _ in pending])  # the writer stops before the error goes on
             raise

@@ -19,7 +19,7 @@ import polars as pl
 
 from factorlab._arrays import ffill_rows
 from factorlab._kernels.grid import nan_cumsum_count_rows_nb
-from factorlab._kernels.parallel import n_threads
+from factorlab._kernels.parallel import caller_threads
 from factorlab.calendar import (
     DISCLOSURE_END,
     SH_CONNECT_LAUNCH,
@@ -1382,34 +1382,42 @@ def iter_tables(
     say = progress or (lambda msg: log.info(msg))
     rngs = _rngs(p.seed)
     days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
-    n_t, n = len(days), p.n_assets
     with _drawn_ahead() as ahead:
-        # the components', the returns' and the bars' noise (streams of their own) while the
-        # universe and the latent drivers are built
-        noise = {
-            "components": ahead(_component_noise, rngs["components"], n_t, n),
-            "returns": ahead(_return_noise, rngs["returns"], n_t, len(CITIC_INDUSTRIES), n),
-            "bars": ahead(_bar_noise, rngs["volume"], n_t, n),
-        }
-        yield from _tables(p, say, rngs, days, noise)
+        yield from _tables(p, say, rngs, days, ahead)
+
+
+class _Later:
+    """``fn(*args)`` computed at the first ``result()`` (the one-thread stand-in of a future)."""
+
+    def __init__(self, fn: Callable, args: tuple) -> None:
+        self._call: tuple[Callable, tuple] | None = (fn, args)
+        self._value: object = None
+
+    def result(self) -> object:
+        if self._call is not None:
+            fn, args = self._call
+            self._value, self._call = fn(*args), None
+        return self._value
 
 
 @contextmanager
-def _drawn_ahead() -> Iterator[Callable[..., Future]]:
+def _drawn_ahead() -> Iterator[Callable[..., Future | _Later]]:
     """``ahead(fn, *args)``: a future of ``fn(*args)``, run on a second thread (numpy's draws
-    release the GIL, so noise is drawn there while the main thread computes), or at once where
-    factorlab may use one thread (``FACTORLAB_THREADS=1``). The values do not depend on it."""
-    if n_threads() < 2:
-
-        def now(fn: Callable, *args: object) -> Future:
-            done: Future = Future()
-            done.set_result(fn(*args))
-            return done
-
-        yield now
+    release the GIL, so noise is drawn there while the main thread computes); where the
+    caller may use one thread (``FACTORLAB_THREADS=1``, or a generation started off the main
+    thread: :func:`~factorlab._kernels.parallel.caller_threads`) it is drawn when asked for. The
+    values do not depend on it (each draw has a stream of its own). On an error, the draws not
+    started are cancelled."""
+    if caller_threads() < 2:
+        yield lambda fn, *args: _Later(fn, args)
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-draws") as pool:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-draws")
+    try:
         yield pool.submit
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _tables(
@@ -1417,12 +1425,18 @@ def _tables(
     say: Progress,
     rngs: dict[str, np.random.Generator],
     days: np.ndarray,
-    noise: dict[str, Future],
+    ahead: Callable[..., Future | _Later],
 ) -> Iterator[tuple[str, pl.DataFrame]]:
-    """:func:`iter_tables`' body, the noise drawn ahead given as futures (by stage)."""
+    """:func:`iter_tables`' body; `ahead` draws a stage's noise (a stream of its own) on the
+    second thread while an earlier stage computes (:func:`_drawn_ahead`), each stage's noise
+    asked for one stage ahead, so that at most two stages' grids are alive."""
     n_t, n = len(days), p.n_assets
     say(f"universe: {n} stocks x {n_t} sessions")
-    u = _Universe(p, days, rngs["universe"])
+    u = _Universe(p, days, rngs["universe"])  # its parameter errors come before any draw
+    noise = {  # drawn while the latent drivers are built
+        "components": ahead(_component_noise, rngs["components"], n_t, n),
+        "returns": ahead(_return_noise, rngs["returns"], n_t, len(CITIC_INDUSTRIES), n),
+    }
     codes = pl.Series("asset", u.codes, dtype=pl.String)
     date_s = pl.Series("date", days, dtype=pl.Date)
     yield "assets", _assets(days, u, codes)
@@ -1430,6 +1444,7 @@ def _tables(
     _components(lat, days, u, p.strengths, noise.pop("components").result())
 
     say("returns and prices")
+    noise["bars"] = ahead(_bar_noise, rngs["volume"], n_t, n)  # drawn while prices are made
     ret, sigma = _returns(u, lat, noise.pop("returns").result(), p.strengths, rngs["payoff"])
     dyield, bonus, ca_rows = _draw_corporate_actions(days, u, rngs["ca"])
     close, ref, adj, cash = prices_nb(ret, u.trading, u.limit, u.price0, dyield, bonus)
