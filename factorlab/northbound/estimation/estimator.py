@@ -54,9 +54,6 @@ _MAX_PERSISTENCE = 0.99
 #: The noise shrinkage needs this many calibrated moves; with fewer the move is not shrunk
 #: (``EstimateParams.noise_window`` is at least this).
 _MIN_NOISE_HISTORY = 20
-#: Where the noise shrinkage pulls the move (``_SHRINK_TOWARDS``): "zero" (lambda m) or "mean"
-#: (the window's mean + lambda (m - mean)). Measurement switch; see docs/estimation.md §4.
-_SHRINK_TOWARDS = "zero"
 
 
 @dataclass(frozen=True)
@@ -136,16 +133,23 @@ class EstimateParams:
         the calibration (``calibrate_days > 0``); before the first snapshot, s = 1.
         None (the default): off, s = 1 throughout (the behaviour before issue 13's est19).
         docs/estimation.md §2, "The extrapolation's scale".
-    noise_window
+    noise_window, noise_min_persistence
         Shrink the unprinted stocks' calibrated move by its own signal share: the day's move
-        m_1 becomes lambda m_1, lambda the share of the variance of the last `noise_window`
-        calibrated moves (the calibration year's, then the estimate's own days, all known by
-        the day estimated) that persists from day to day, read from their autocovariances
-        under an AR(1) signal in white noise (phi = gamma_2 / gamma_1 clipped to [0, 0.99],
-        lambda = min(gamma_1 / phi, gamma_0) / gamma_0). A move as persistent as the flows
-        keeps its size; one that is mostly day-to-day noise shrinks towards 0 (the naive's
-        flows). Inactive without the calibration (``notes`` says so); with fewer than 20
-        moves lambda = 1. None: off (the behaviour before issue 13's est21).
+        m_1 becomes lambda m_1 (towards 0, the naive's flows; not towards the window's mean,
+        so a sustained mean move is shrunk too: docs/estimation.md §2), lambda the share of
+        the variance of the last `noise_window` calibrated moves (the calibration year's, then
+        the estimate's own days, all known by the day estimated; days step 1 could not fit are
+        left out) that persists from day to day, read from their autocovariances (about the
+        window's mean) under an AR(1) signal in white noise: phi = gamma_2 / gamma_1 clipped
+        to [`noise_min_persistence`, 0.99], lambda = min(rho_1 / phi, 1), and 0 when
+        gamma_1 <= 0. A move as persistent as the flows keeps its size; one that is mostly
+        day-to-day noise shrinks towards 0. The floor under phi (default 0.3, the least
+        RMSE of lambda on simulated AR(1) signals at 120 moves; it never binds on the five
+        markets of docs/estimation.md §4) keeps lambda continuous as gamma_2 crosses 0;
+        0 is issue 13's est21 reading (gamma_2 <= 0 gives lambda = 0, a jump from up to 1).
+        `noise_window` is at least 20 (the fewest moves lambda is read from; before 20 are
+        known lambda = 1). Inactive without the calibration (``notes`` says so).
+        ``noise_window=None``: off (the behaviour before issue 13's est21).
         docs/estimation.md §2, "The extrapolated move's daily noise".
     """
 
@@ -164,7 +168,7 @@ class EstimateParams:
     industry_prior: float | None = 1.5
     snapshot_prior: float | None = None
     noise_window: int | None = 120
-    noise_min_persistence: float = 0.0
+    noise_min_persistence: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("allowance", "band", "huber", "max_weight"):
@@ -611,11 +615,9 @@ def _step(
         else:  # the printed stocks at their prints, the others by the calibrated move
             raw = float(np.dot(calibration, _features(inp, prev_row, i, v, m, p)))
             m_1 = raw
-            if history is not None:
-                window = np.append(history, raw)
-                lam = _signal_share(window, p.noise_min_persistence)
-                centre = float(window.mean()) if _SHRINK_TOWARDS == "mean" else 0.0
-                m_1 = centre + lam * (raw - centre)
+            if history is not None:  # shrunk towards 0, not the window's mean (docs §2)
+                lam = _signal_share(np.append(history, raw), p.noise_min_persistence)
+                m_1 = raw * lam
             m_u = scale * m_1
             v_free = float(v[~disc & ~fixed].sum())
             extrapolated = v_free * m_1
