@@ -1,7 +1,8 @@
-"""The extrapolated move's noise shrinkage (``EstimateParams.noise_window``): the signal share
-by hand and on a simulated AR(1) signal in noise, the parameter's checks, its notes, the
-identity at lambda = 1, and no look-ahead (what is published after day d leaves d's estimate
-unchanged)."""
+"""The extrapolated move's noise shrinkage (``EstimateParams.noise_window``,
+``noise_min_persistence``): the signal share by hand, on its gamma_2 <= 0 branch, continuous
+across gamma_2 = 0, and on a simulated AR(1) signal in noise; the parameters' checks; its notes;
+the identity at lambda = 1; each step call's history; no look-ahead (what is published after
+day d leaves d's estimate unchanged), and no calibrated estimate before the change."""
 
 from __future__ import annotations
 
@@ -126,6 +127,9 @@ def test_bad_noise_window():
             EstimateParams(noise_min_persistence=bad)
 
 
+_STEP = est_module._step
+
+
 class _Steps:
     """Records every ``_step`` call of a run, in order: the row, the history it read (None:
     off), its lambda and its calibrated move. The first call of each row is its published
@@ -137,7 +141,7 @@ class _Steps:
         self.calls: list[tuple[int, np.ndarray | None, float, float]] = []
         self.nan_row: int | None = None
         rows: set[int] = set()
-        step = est_module._step
+        step = _STEP
 
         def f(inp, prev_row, prev_shares, i, *args):
             day = step(inp, prev_row, prev_shares, i, *args)
@@ -287,18 +291,11 @@ def test_no_look_ahead_of_the_noise_shrinkage(est_market, how, monkeypatch):
     leak)."""
     _noisy_prior(monkeypatch)
     p = EstimateParams(noise_window=300)
-    d = dt.date(2023, 5, 16)
-    runs = {}
-    for name in ("base", "moved"):
-        steps = _Steps(monkeypatch)
-        m = est_market
-        if name == "moved":
-            m = _future_moved(
-                est_market, runs["base"][0].totals.filter(pl.col("date") == d)["published"][0], how
-            )
-        runs[name] = (estimate_holdings(m, params=p, progress=False), steps)
-    (a, sa), (b, sb) = runs["base"], runs["moved"]
-    pub = a.totals.filter(pl.col("date") == d)["published"][0]
+    sa = _Steps(monkeypatch)
+    a = estimate_holdings(est_market, params=p, progress=False)
+    pub = a.totals.filter(pl.col("date") == dt.date(2023, 5, 16))["published"][0]
+    sb = _Steps(monkeypatch)
+    b = estimate_holdings(_future_moved(est_market, pub, how), params=p, progress=False)
     keep = pl.col("published") <= pub
     ha, hb = (
         a.holdings.filter(keep).sort("date", "asset"),
