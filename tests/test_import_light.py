@@ -135,3 +135,71 @@ def test_the_package_face_is_lazy_and_every_public_name_resolves() -> None:
     assert set(fl.__all__) == {*fl._LAZY, "__version__"} and set(fl.__all__) <= set(dir(fl))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         fl.nope  # noqa: B018
+
+
+def _run_fresh(code: str) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("FACTORLAB_THREADS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=120,
+    )
+    return out.stdout.strip()
+
+
+def test_start_numba_loads_it_on_one_thread_and_kernels_still_compute() -> None:
+    code = """
+import sys
+import numpy as np
+from factorlab._kernels import jit
+from factorlab._kernels.correlation import row_pearson_nb
+jit.start_numba()
+jit.start_numba()  # once: the same thread
+t = jit._starter()
+t.join(60)
+loaded = 'numba.np.arraymath' in sys.modules
+print(t.name, t.is_alive(), loaded, jit._starter.cache_info().currsize)
+x = np.array([1.0, 2.0, 4.0])
+print(round(row_pearson_nb(x, 2 * x, np.ones(3, np.bool_)), 12))
+"""
+    first, ranks = _run_fresh(code).splitlines()
+    assert first == "factorlab-numba-start False True 1"
+    assert ranks == "1.0"
+
+
+def test_start_numba_is_off_with_one_thread_and_once_numba_runs() -> None:
+    code = """
+import os, sys
+os.environ['FACTORLAB_THREADS'] = '1'
+from factorlab._kernels import jit
+jit.start_numba()
+print(jit._starter.cache_info().currsize, 'numba' in sys.modules)
+"""
+    assert _run_fresh(code) == "0 False"
+
+
+def test_a_fork_right_after_start_numba_waits_for_it_and_the_child_runs_kernels() -> None:
+    """The fork hook joins the starting thread: a child must not inherit numba's import or
+    compiler lock held by a thread that does not exist there (it would hang at its first
+    kernel)."""
+    code = """
+import os, sys
+import numpy as np
+from factorlab._kernels import jit
+from factorlab._kernels.correlation import row_pearson_nb
+jit.start_numba()
+pid = os.fork()
+if pid == 0:
+    x = np.array([1.0, 2.0, 4.0])
+    ok = abs(row_pearson_nb(x, -x, np.ones(3, np.bool_)) + 1.0) < 1e-12
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status), jit._starter().is_alive())
+"""
+    if not hasattr(os, "fork"):
+        pytest.skip("no os.fork on this platform")
+    assert _run_fresh(code) == "0 False"

@@ -7,15 +7,27 @@ compiled or loaded from the on-disk cache for the argument types of that call, a
 calls it. A kernel called from another kernel is typed as its real dispatcher (a ``typeof``
 registered with numba on first use), so kernels call each other as plain numba functions do,
 and only the kernels a call reaches are ever compiled.
+
+numba's own start (importing it, then its first typing and target registries, which import
+scipy.linalg for a BLAS check: ~0.35 s on a 2-core box) is paid by the first kernel call of the
+process. :func:`start_numba` begins it on a thread of its own, so an entry point whose first
+step is Polars work (:meth:`~factorlab.evaluate.DensePanel.from_frame`) overlaps the two; the
+first kernel then waits only for what is left (numba's import lock and compiler lock order them).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import logging
+import os
+import sys
+import threading
 from typing import Any
 
-__all__ = ["LazyKernel", "njit"]
+__all__ = ["LazyKernel", "njit", "start_numba"]
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -28,6 +40,50 @@ def _register_typeof() -> None:
     @typeof_impl.register(LazyKernel)
     def _typeof_lazy(val, c):
         return types.Dispatcher(val.dispatcher())
+
+
+def _start() -> None:
+    """Import numba and fill its registries (what the first kernel call would do)."""
+    try:
+        from numba.core.compiler_lock import global_compiler_lock
+        from numba.core.registry import cpu_target
+
+        _register_typeof()
+        with global_compiler_lock:  # as numba's own first compile holds it
+            cpu_target.target_context.refresh()
+    except Exception:  # pragma: no cover - the first kernel call then raises it in context
+        log.debug("starting numba in the background failed", exc_info=True)
+
+
+@functools.cache
+def _starter() -> threading.Thread:
+    """The one thread that starts numba (once per process: the cache is the record)."""
+    thread = threading.Thread(target=_start, name="factorlab-numba-start")
+    thread.start()
+    return thread
+
+
+def start_numba() -> None:
+    """Begin numba's one-off start on a thread of its own, unless it has begun; returns at once.
+
+    For an entry point that does Polars work before its first kernel call. A no-op once numba's
+    registries are filled (any kernel has run) and with ``FACTORLAB_THREADS=1``. A fork waits for
+    the thread first (:func:`_join_before_fork`), so a child never inherits numba's import or
+    compiler lock held by a thread that does not exist there."""
+    if os.environ.get("FACTORLAB_THREADS", "").strip() == "1":
+        return
+    if "numba.np.arraymath" in sys.modules:  # the registries are filled (a kernel has run)
+        return
+    _starter()
+
+
+def _join_before_fork() -> None:
+    if _starter.cache_info().currsize:
+        _starter().join()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_join_before_fork)
 
 
 def _load(module: str, qualname: str) -> LazyKernel:

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from factorlab._kernels.grid import copy_finite_nb, views_repeated_nb
+from factorlab._kernels.jit import start_numba
 from factorlab._kernels.parallel import empty, map_row_blocks, map_threads, n_threads
 from factorlab.errors import DtypeError, DuplicateKeyError, MissingColumnError, ParameterError
 from factorlab.frames import as_frame, check_unique_keys
@@ -189,6 +190,7 @@ class DensePanel:
         MissingColumnError, DtypeError, DuplicateKeyError
             A column is absent or of the wrong dtype, or a (date, asset) key repeats.
         """
+        start_numba()  # its one-off start overlaps the Polars work below
         data = _select(frame, [date_col, asset_col, *columns, *labels], table, numeric=columns)
         days = _date_days(data.get_column(date_col), table, date_col)
         assets = _asset_series(data.get_column(asset_col), table, asset_col)
