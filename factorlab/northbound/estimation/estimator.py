@@ -143,10 +143,11 @@ class EstimateParams:
         window's mean) under an AR(1) signal in white noise: phi = gamma_2 / gamma_1 clipped
         to [`noise_min_persistence`, 0.99], lambda = min(rho_1 / phi, 1), and 0 when
         gamma_1 <= 0. A move as persistent as the flows keeps its size; one that is mostly
-        day-to-day noise shrinks towards 0. The floor under phi (default 0.3, the least
-        RMSE of lambda on simulated AR(1) signals at 120 moves; it never binds on the five
-        markets of docs/estimation.md §4) keeps lambda continuous as gamma_2 crosses 0;
-        0 is issue 13's est21 reading (gamma_2 <= 0 gives lambda = 0, a jump from up to 1).
+        day-to-day noise shrinks towards 0. The floor under phi (default 0.3: within 0.006
+        of the least RMSE of lambda on simulated AR(1) signals at 120 moves, 0.4; it never
+        binds on the five markets of docs/estimation.md §4) keeps lambda continuous as
+        gamma_2 crosses 0; 0 is issue 13's est21 reading (gamma_2 <= 0 gives lambda = 0, a
+        jump from up to 1).
         `noise_window` is at least 20 (the fewest moves lambda is read from; before 20 are
         known lambda = 1). Inactive without the calibration (``notes`` says so).
         ``noise_window=None``: off (the behaviour before issue 13's est21).
