@@ -51,7 +51,8 @@ _IRLS_ITERATIONS = 30
 #: The noise shrinkage's cap on the calibrated move's persistence (``EstimateParams.noise_window``):
 #: phi = 1 would make the signal a random walk whose variance the window cannot measure.
 _MAX_PERSISTENCE = 0.99
-#: The noise shrinkage needs this many calibrated moves; with fewer the move is not shrunk.
+#: The noise shrinkage needs this many calibrated moves; with fewer the move is not shrunk
+#: (``EstimateParams.noise_window`` is at least this).
 _MIN_NOISE_HISTORY = 20
 
 
@@ -132,16 +133,24 @@ class EstimateParams:
         the calibration (``calibrate_days > 0``); before the first snapshot, s = 1.
         None (the default): off, s = 1 throughout (the behaviour before issue 13's est19).
         docs/estimation.md §2, "The extrapolation's scale".
-    noise_window
+    noise_window, noise_min_persistence
         Shrink the unprinted stocks' calibrated move by its own signal share: the day's move
-        m_1 becomes lambda m_1, lambda the share of the variance of the last `noise_window`
-        calibrated moves (the calibration year's, then the estimate's own days, all known by
-        the day estimated) that persists from day to day, read from their autocovariances
-        under an AR(1) signal in white noise (phi = gamma_2 / gamma_1 clipped to [0, 0.99],
-        lambda = min(gamma_1 / phi, gamma_0) / gamma_0). A move as persistent as the flows
-        keeps its size; one that is mostly day-to-day noise shrinks towards 0 (the naive's
-        flows). Inactive without the calibration (``notes`` says so); with fewer than 20
-        moves lambda = 1. None: off (the behaviour before issue 13's est21).
+        m_1 becomes lambda m_1 (towards 0, the naive's flows; not towards the window's mean,
+        so a sustained mean move is shrunk too: docs/estimation.md §2), lambda the share of
+        the variance of the last `noise_window` calibrated moves (the calibration year's, then
+        the estimate's own days, all known by the day estimated; days step 1 could not fit are
+        left out) that persists from day to day, read from their autocovariances (about the
+        window's mean) under an AR(1) signal in white noise: phi = gamma_2 / gamma_1 clipped
+        to [`noise_min_persistence`, 0.99], lambda = min(rho_1 / phi, 1), and 0 when
+        gamma_1 <= 0. A move as persistent as the flows keeps its size; one that is mostly
+        day-to-day noise shrinks towards 0. The floor under phi (default 0.3: within 0.006
+        of the least RMSE of lambda on simulated AR(1) signals at 120 moves, 0.4; it never
+        binds on the five markets of docs/estimation.md §4) keeps lambda continuous as
+        gamma_2 crosses 0; 0 is issue 13's est21 reading (gamma_2 <= 0 gives lambda = 0, a
+        jump from up to 1).
+        `noise_window` is at least 20 (the fewest moves lambda is read from; before 20 are
+        known lambda = 1). Inactive without the calibration (``notes`` says so).
+        ``noise_window=None``: off (the behaviour before issue 13's est21).
         docs/estimation.md §2, "The extrapolated move's daily noise".
     """
 
@@ -160,6 +169,7 @@ class EstimateParams:
     industry_prior: float | None = 1.5
     snapshot_prior: float | None = None
     noise_window: int | None = 120
+    noise_min_persistence: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("allowance", "band", "huber", "max_weight"):
@@ -177,8 +187,18 @@ class EstimateParams:
             if k is not None and not (number and np.isfinite(k) and k >= 0):
                 raise ParameterError(f"`{name}` must be None or a finite number >= 0; got {k!r}.")
         w = self.noise_window
-        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 3):
-            raise ParameterError(f"`noise_window` must be None or an integer >= 3; got {w!r}.")
+        integer = isinstance(w, (int, np.integer)) and not isinstance(w, bool)
+        if w is not None and not (integer and w >= _MIN_NOISE_HISTORY):
+            raise ParameterError(
+                f"`noise_window` must be None or an integer >= {_MIN_NOISE_HISTORY} (the fewest"
+                f" moves the noise shrinkage reads); got {w!r}."
+            )
+        f = self.noise_min_persistence
+        number = isinstance(f, numbers.Real) and not isinstance(f, bool)
+        if not (number and 0 <= f <= _MAX_PERSISTENCE):
+            raise ParameterError(
+                f"`noise_min_persistence` must be a number in [0, {_MAX_PERSISTENCE}]; got {f!r}."
+            )
         if self.snapshot_prior is not None and self.calibrate_days == 0:
             raise ParameterError(
                 "`snapshot_prior` rescales the calibrated extrapolation, which `calibrate_days=0`"
@@ -595,9 +615,10 @@ def _step(
             b, m_u = 1.0, m
         else:  # the printed stocks at their prints, the others by the calibrated move
             raw = float(np.dot(calibration, _features(inp, prev_row, i, v, m, p)))
-            if history is not None:
-                lam = _signal_share(np.append(history, raw))
-            m_1 = raw if history is None else raw * lam
+            m_1 = raw
+            if history is not None:  # shrunk towards 0, not the window's mean (docs §2)
+                lam = _signal_share(np.append(history, raw), p.noise_min_persistence)
+                m_1 = raw * lam
             m_u = scale * m_1
             v_free = float(v[~disc & ~fixed].sum())
             extrapolated = v_free * m_1
@@ -665,6 +686,9 @@ def estimate_holdings(
         ``total_value="truth"``.
     start, end
         Window to estimate (default: after the market's last daily disclosure .. its last day).
+        With step 1's calibration (``total_value="fit"``, ``params.calibrate_days > 0``) the
+        window must start after the disclosure change: the calibration is fitted on the daily
+        disclosure up to it (a ParameterError otherwise).
     params
         :class:`EstimateParams`.
     total_value
@@ -696,6 +720,15 @@ def estimate_holdings(
     inp = estimation_inputs(
         market, start=start, end=end, short_sellable=short_sellable, snapshots=snapshots
     )
+    change = disclosure_end(market)
+    first = inp.index.dates[int(inp.est_rows[0])].item() if len(inp.est_rows) else None
+    if total_value == "fit" and p.calibrate_days > 0 and first is not None and first <= change:
+        raise ParameterError(
+            f"`start` ({start}; first estimated day {first}) is on or before the disclosure "
+            f"change ({change}): step 1's calibration (calibrate_days={p.calibrate_days}) and the"
+            f" noise shrinkage's history are fitted on the daily disclosure up to {change}, after"
+            " the days estimated. Start after the change, or set `calibrate_days=0`."
+        )
     v_true = _true_values(market, inp) if total_value == "truth" else None
     say(f"{len(inp.est_rows)} days x {inp.index.shape[1]} stocks, {len(inp.anchors)} anchors")
     line, note, prior = None, None, None
@@ -761,6 +794,7 @@ def _run(
         if not shrinking:
             return None
         h = np.concatenate([prior, [moves[row] for row in sorted(moves) if row < r]])
+        h = h[np.isfinite(h)]  # a day step 1 could not fit (no carried value) has no move
         return h[max(h.size - int(p.noise_window) + 1, 0) :]
 
     while k < len(est_rows):
@@ -865,10 +899,7 @@ def _run(
             {
                 "step": "step 1: the extrapolation's scale on the snapshots (snapshot_prior)",
                 "rows": len(scales),
-                "detail": ", ".join(scales)
-                if rescale
-                else f"inactive: total_value={mode!r}"
-                + ("" if line is not None else ", the calibration is off (see its note)"),
+                "detail": ", ".join(scales) if rescale else _inactive(mode, line),
             }
         )
     if p.noise_window is not None:
@@ -880,8 +911,7 @@ def _run(
                 "rows": lam.size,
                 "detail": f"lambda median {np.median(lam):.2f} ({lam.min():.2f} .. {lam.max():.2f})"
                 if shrinking and lam.size
-                else f"inactive: total_value={mode!r}"
-                + ("" if line is not None else ", the calibration is off (see its note)"),
+                else _inactive(mode, line),
             }
         )
     bad = totals_df.filter(~pl.col("feasible")) if totals_df.height else totals_df
@@ -894,6 +924,13 @@ def _run(
             }
         )
     return HoldingsEstimate(holdings, totals_df, p, mode, source, _notes(tuple(notes)), line)
+
+
+def _inactive(mode: str, line: tuple[float, ...] | None) -> str:
+    """Why a step that rescales the calibrated move did nothing (its note's detail)."""
+    if mode != "fit":
+        return f"inactive: total_value={mode!r} (no calibration in that mode)"
+    return "inactive: the calibration is off (see its note)" if line is None else "inactive"
 
 
 def _carry_x(last: tuple[float, float], day: _Day) -> float:
@@ -915,21 +952,25 @@ def _snapshot_scale(track: list[tuple[float, float]], prior: float) -> float:
     return float(np.clip((float(x @ y) + pseudo) / (sxx + pseudo), 0.0, 1.0))
 
 
-def _signal_share(h: np.ndarray) -> float:
+def _signal_share(h: np.ndarray, min_persistence: float = 0.0) -> float:
     """The share of the calibrated moves' variance that is persistent signal, from the last
     moves `h` (``EstimateParams.noise_window``): with a signal s_t = phi s_(t-1) + eta under
     white noise, the lag-k autocovariances are gamma_k = phi^k var(s) for k >= 1, so
-    phi = gamma_2 / gamma_1 (clipped to [0, 0.99]) and the share is min(gamma_1 / phi,
-    gamma_0) / gamma_0, about `h`'s mean. No persistent part (gamma_1 or gamma_2 <= 0): 0.
-    Fewer than 20 moves: 1 (no shrinkage)."""
+    phi = gamma_2 / gamma_1, clipped to [`min_persistence`, 0.99], and the share is
+    min(gamma_1 / phi, gamma_0) / gamma_0 = min(rho_1 / phi, 1), about `h`'s mean. No lag-1
+    persistence (gamma_1 <= 0): 0. With a floor > 0 the share is continuous in the moves
+    (gamma_2 <= 0 reads phi at the floor); at 0, gamma_2 <= 0 gives 0. Fewer than 20 moves:
+    1 (no shrinkage)."""
     if h.size < _MIN_NOISE_HISTORY:
         return 1.0
     d = h - h.mean()
     g0, g1, g2 = (float(d[k:] @ d[: d.size - k]) / d.size for k in (0, 1, 2))
-    if not (g0 > 0 and g1 > 0 and g2 > 0):
+    if not (g0 > 0 and g1 > 0):
         return 0.0
-    phi = min(g2 / g1, _MAX_PERSISTENCE)
-    return min(g1 / phi, g0) / g0
+    if min_persistence <= 0 and not g2 > 0:
+        return 0.0
+    phi = min(max(g2 / g1, min_persistence), _MAX_PERSISTENCE)
+    return min(g1 / phi / g0, 1.0)
 
 
 def naive_flows(
