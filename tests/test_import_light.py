@@ -137,49 +137,86 @@ def test_the_package_face_is_lazy_and_every_public_name_resolves() -> None:
         fl.nope  # noqa: B018
 
 
-def _run_fresh(code: str) -> str:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    env.pop("FACTORLAB_THREADS", None)
+def _run_fresh(code: str, timeout: float = 120) -> str:
+    """`code`'s output in a fresh interpreter, on two threads (whatever CPUs the runner has)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "FACTORLAB_THREADS": "2"}
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
         env=env,
-        timeout=120,
+        timeout=timeout,
     )
     return out.stdout.strip()
 
 
 def test_start_numba_loads_it_on_one_thread_and_kernels_still_compute() -> None:
     code = """
-import sys
+import sys, threading
 import numpy as np
 from factorlab._kernels import jit
 from factorlab._kernels.correlation import row_pearson_nb
+names = []
+start = threading.Thread.start
+def counted(self):
+    names.append(self.name)
+    start(self)
+threading.Thread.start = counted
+barrier = threading.Barrier(8)
+def call():
+    barrier.wait()
+    jit.start_numba()
+callers = [threading.Thread(target=call) for _ in range(8)]
+for c in callers:
+    c.start()
+for c in callers:
+    c.join()
 jit.start_numba()
-jit.start_numba()  # once: the same thread
-t = jit._starter()
+t = jit._STARTER.thread
 t.join(60)
-loaded = 'numba.np.arraymath' in sys.modules
-print(t.name, t.is_alive(), loaded, jit._starter.cache_info().currsize)
+print(t.name, t.is_alive(), 'numba.np.arraymath' in sys.modules, names.count(t.name))
 x = np.array([1.0, 2.0, 4.0])
 print(round(row_pearson_nb(x, 2 * x, np.ones(3, np.bool_)), 12))
 """
-    first, ranks = _run_fresh(code).splitlines()
-    assert first == "factorlab-numba-start False True 1"
-    assert ranks == "1.0"
+    first, value = _run_fresh(code).splitlines()
+    assert first == "factorlab-numba-start False True 1"  # one starter for nine calls
+    assert value == "1.0"
 
 
-def test_start_numba_is_off_with_one_thread_and_once_numba_runs() -> None:
-    code = """
+@pytest.mark.parametrize("threads", ["1", " 1 ", "01", "0", "abc"])
+def test_start_numba_is_off_on_one_thread_or_a_bad_setting(threads) -> None:
+    code = f"""
 import os, sys
-os.environ['FACTORLAB_THREADS'] = '1'
+os.environ['FACTORLAB_THREADS'] = {threads!r}
 from factorlab._kernels import jit
 jit.start_numba()
-print(jit._starter.cache_info().currsize, 'numba' in sys.modules)
+print(jit._STARTER.thread is None, 'numba' in sys.modules)
 """
-    assert _run_fresh(code) == "0 False"
+    assert _run_fresh(code) == "True False"
+
+
+def test_a_first_kernel_call_while_numba_starts_does_not_deadlock() -> None:
+    """The main thread builds its first dispatcher (numba's target-context lock, then the
+    compiler lock) while the starter runs: the starter must take them in the same order. The
+    main thread's context build is slowed to hold its lock while the starter begins."""
+    code = """
+import threading, time
+import numpy as np
+from numba.core import cpu
+from factorlab._kernels import jit
+from factorlab._kernels.correlation import row_pearson_nb
+build = cpu.CPUContext.__init__
+def slow(self, *args, **kwargs):
+    if threading.current_thread() is threading.main_thread():
+        time.sleep(0.5)
+    build(self, *args, **kwargs)
+cpu.CPUContext.__init__ = slow
+threading.Timer(0.1, jit.start_numba).start()
+x = np.array([1.0, 2.0, 4.0])
+print(round(row_pearson_nb(x, 2 * x, np.ones(3, np.bool_)), 12))
+"""
+    assert _run_fresh(code, timeout=60) == "1.0"
 
 
 def test_a_fork_right_after_start_numba_waits_for_it_and_the_child_runs_kernels() -> None:
@@ -198,7 +235,7 @@ if pid == 0:
     ok = abs(row_pearson_nb(x, -x, np.ones(3, np.bool_)) + 1.0) < 1e-12
     os._exit(0 if ok else 3)
 _, status = os.waitpid(pid, 0)
-print(os.waitstatus_to_exitcode(status), jit._starter().is_alive())
+print(os.waitstatus_to_exitcode(status), jit._STARTER.thread.is_alive())
 """
     if not hasattr(os, "fork"):
         pytest.skip("no os.fork on this platform")

@@ -12,7 +12,8 @@ numba's own start (importing it, then its first typing and target registries, wh
 scipy.linalg for a BLAS check: ~0.35 s on a 2-core box) is paid by the first kernel call of the
 process. :func:`start_numba` begins it on a thread of its own, so an entry point whose first
 step is Polars work (:meth:`~factorlab.evaluate.DensePanel.from_frame`) overlaps the two; the
-first kernel then waits only for what is left (numba's import lock and compiler lock order them).
+first kernel then waits only for what is left (the starter takes numba's locks in numba's own
+order, so the two threads queue on them).
 """
 
 from __future__ import annotations
@@ -49,41 +50,74 @@ def _start() -> None:
         from numba.core.registry import cpu_target
 
         _register_typeof()
+        # numba's own order: the target context first (its property lock, and CPUContext.init
+        # takes the compiler lock inside it), then the compiler lock; the other order deadlocks
+        # against a first kernel call building its dispatcher on the main thread
+        context = cpu_target.target_context
         with global_compiler_lock:  # as numba's own first compile holds it
-            cpu_target.target_context.refresh()
+            context.refresh()
     except Exception:  # pragma: no cover - the first kernel call then raises it in context
         log.debug("starting numba in the background failed", exc_info=True)
 
 
-@functools.cache
-def _starter() -> threading.Thread:
-    """The one thread that starts numba (once per process: the cache is the record)."""
-    thread = threading.Thread(target=_start, name="factorlab-numba-start")
-    thread.start()
-    return thread
+class _Starter:
+    """The one thread that starts numba (per process), started behind a lock, which the fork
+    hooks hold across a fork: no second starter can begin while a fork waits for the first."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=_start, name="factorlab-numba-start")
+                self.thread.start()
+
+    def before_fork(self) -> None:
+        self.lock.acquire()
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def after_fork_in_parent(self) -> None:
+        self.lock.release()
+
+    def after_fork_in_child(self) -> None:
+        self.lock = threading.Lock()
+
+
+#: one starter per process (numba's registries are the process's): never rebound
+_STARTER = _Starter()
 
 
 def start_numba() -> None:
     """Begin numba's one-off start on a thread of its own, unless it has begun; returns at once.
 
     For an entry point that does Polars work before its first kernel call. A no-op once numba's
-    registries are filled (any kernel has run) and with ``FACTORLAB_THREADS=1``. A fork waits for
-    the thread first (:func:`_join_before_fork`), so a child never inherits numba's import or
-    compiler lock held by a thread that does not exist there."""
-    if os.environ.get("FACTORLAB_THREADS", "").strip() == "1":
-        return
+    registries are filled (any kernel has run) and where factorlab uses one thread
+    (:func:`~factorlab._kernels.parallel.n_threads` is 1: ``FACTORLAB_THREADS=1``, or one CPU).
+    A fork waits for the thread first, so a child never inherits numba's import or compiler
+    lock held by a thread that does not exist there."""
     if "numba.np.arraymath" in sys.modules:  # the registries are filled (a kernel has run)
         return
-    _starter()
+    from factorlab._kernels.parallel import n_threads
+    from factorlab.errors import ParameterError
 
-
-def _join_before_fork() -> None:
-    if _starter.cache_info().currsize:
-        _starter().join()
+    try:
+        if n_threads() == 1:
+            return
+    except ParameterError:  # a bad FACTORLAB_THREADS: the kernels' own call says so
+        return
+    _STARTER.start()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_join_before_fork)
+    os.register_at_fork(
+        before=_STARTER.before_fork,
+        after_in_parent=_STARTER.after_fork_in_parent,
+        after_in_child=_STARTER.after_fork_in_child,
+    )
 
 
 def _load(module: str, qualname: str) -> LazyKernel:
