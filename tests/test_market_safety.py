@@ -477,6 +477,36 @@ def test_synthetic_market_arguments(tmp_path):
 # ---- 8. a read-only cache never loses a computed result ---------------------------------------
 
 
+def test_a_failed_cache_write_frees_the_first_attempt_before_generating_again(
+    tmp_path, monkeypatch
+):
+    """The fallback generation starts after the failed attempt's traceback is dropped: its
+    frames' grids are freed first, so the two attempts never share the peak memory."""
+    import weakref
+
+    from factorlab import datasets as ds
+
+    class Grids:  # stands for the first attempt's arrays, held by its frames
+        pass
+
+    first: list[weakref.ref] = []
+
+    def generate(target, p, progress):
+        grids = Grids()
+        if not first:
+            first.append(weakref.ref(grids))
+            raise OSError("No space left on device")
+        assert first[0]() is None, "the failed attempt's grids are still alive"
+        return grids
+
+    monkeypatch.setattr(ds, "_generate", generate)
+    monkeypatch.setattr(ds, "_cached", lambda target, p: None)
+    monkeypatch.setenv("FACTORLAB_CACHE", str(tmp_path))
+    with pytest.warns(UserWarning, match="could not be cached.*No space left"):
+        market = ds._market_for(ds.preset_params("small"), cache=True, progress=None)
+    assert isinstance(market, Grids) and first[0]() is None
+
+
 def test_an_unwritable_cache_under_a_file_warns_and_returns_results(
     synth_dir, tmp_path, monkeypatch
 ):

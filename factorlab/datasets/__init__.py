@@ -262,13 +262,16 @@ def _market_for(
                 f"cannot write the synthetic market to `{target}` ({exc}); choose a writable "
                 "directory."
             ) from exc
-        warnings.warn(
-            f"the synthetic market could not be cached at `{target}` ({exc}); it was generated "
-            "into a temporary directory instead. Set FACTORLAB_CACHE to a writable directory "
-            "to cache it.",
-            stacklevel=3,
-        )
-        return _generate_temporary(p, progress)
+        failed = str(exc)
+    # outside the handler: the failed attempt's traceback (and the grids its frames hold) is
+    # gone before the second generation starts, so the two never share the peak memory
+    warnings.warn(
+        f"the synthetic market could not be cached at `{target}` ({failed}); it was generated "
+        "into a temporary directory instead. Set FACTORLAB_CACHE to a writable directory "
+        "to cache it.",
+        stacklevel=3,
+    )
+    return _generate_temporary(p, progress)
 
 
 def _generate_temporary(p: SynthParams, progress: Callable[[str], None] | None) -> Market:
