@@ -288,6 +288,11 @@ class Strengths:
     - ``trading_dispersion``: the spread of trading money's per-stock weight in its stock part,
       exp(N(0, ``TRADING_DISPERSION`` x `trading_dispersion`)): how far a stock's trading yuan
       flows are sized by something other than its information.
+    - ``preference``: how far allocation money's slow stock preference h moves its holdings,
+      exp(``PREFERENCE_TILT`` x `preference` x h): the size of allocation money's own stock
+      flows beside its market-wide ones, which go pro rata into its quality-tilted holdings
+      (docs/calibration.md measured it for the L/S correlation; 1 at the planted and the
+      calibrated strengths).
     """
 
     selection: float = 1.0
@@ -320,6 +325,7 @@ class Strengths:
     basket_size: float = 1.0
     interest_quality: float = 1.0
     trading_dispersion: float = 1.0
+    preference: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -1273,7 +1279,7 @@ def _holding_ratios(
         common = np.exp(move[:, None] * beta[None, :] - 0.5 * (burst_tilt * beta[None, :]) ** 2)
         common *= level[:, None]
     # the stock part: the slow preference h on size, industry tilt and taste
-    target_a = np.exp(PREFERENCE_TILT * lat.h)
+    target_a = np.exp((PREFERENCE_TILT * s.preference) * lat.h)
     lat.h = None  # no longer needed: free it
     _relative_to_industry(target_a, u.industry, mcap * w_alloc)
     target_a *= w_alloc[None, :]
