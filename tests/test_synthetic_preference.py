@@ -1,7 +1,8 @@
-"""``Strengths.preference`` (docs/calibration.md, "The round after v10: what correlates the
-L/S returns"): how far allocation money's slow stock preference h moves its holdings,
-exp(``PREFERENCE_TILT`` x `preference` x h). At 1 (planted and calibrated) the output is the one
-pinned in test_synthetic_pinned."""
+"""``Strengths.preference`` and ``timing_baskets`` (docs/calibration.md, "The round after v10:
+what correlates the L/S returns"): how far allocation money's slow stock preference h moves its
+holdings, exp(``PREFERENCE_TILT`` x `preference` x h), and the size of trading money's
+market-timing baskets (``TIMING_TILT``, on top of ``market_flow``). At 1 (planted and
+calibrated) the output is the one pinned in test_synthetic_pinned."""
 
 from __future__ import annotations
 
@@ -13,16 +14,18 @@ from factorlab.datasets import CALIBRATED, Strengths
 from factorlab.errors import ParameterError
 
 
-def test_planted_and_calibrated_at_one():
-    assert Strengths.planted().preference == 1.0
-    assert "preference" not in CALIBRATED
-    assert Strengths.calibrated().preference == 1.0
+@pytest.mark.parametrize("name", ["preference", "timing_baskets"])
+def test_planted_and_calibrated_at_one(name):
+    assert getattr(Strengths.planted(), name) == 1.0
+    assert name not in CALIBRATED
+    assert getattr(Strengths.calibrated(), name) == 1.0
 
 
+@pytest.mark.parametrize("name", ["preference", "timing_baskets"])
 @pytest.mark.parametrize("value", [-0.5, float("nan"), float("inf")])
-def test_out_of_range_is_a_parameter_error(value):
-    with pytest.raises(ParameterError, match="preference"):
-        Strengths(preference=value)
+def test_out_of_range_is_a_parameter_error(name, value):
+    with pytest.raises(ParameterError, match=name):
+        Strengths(**{name: value})
 
 
 @pytest.mark.slow  # three 150-stock markets, ~3 s each
@@ -54,3 +57,17 @@ def test_preference_moves_allocation_holdings_only(market150_of):
 
     c0, c1, c2 = churn(flat_hold), churn(base_hold), churn(steep_hold)
     assert c0 < c1 < c2
+
+
+@pytest.mark.slow  # two 150-stock markets, ~3 s each
+def test_timing_baskets_move_trading_flows_only(planted_flows):
+    base = planted_flows(1)
+    off = planted_flows(1, timing_baskets=0.0)
+    # allocation money's flows are the same (to the rounding of the market-wide sums)
+    np.testing.assert_allclose(
+        off["net_buy_allocation"].to_numpy(), base["net_buy_allocation"].to_numpy(), rtol=1e-12
+    )
+    # trading money's aggregate flows lose the timing baskets: they vary less from day to day
+    sd_base = float(base["net_buy_trading"].std())
+    sd_off = float(off["net_buy_trading"].std())
+    assert sd_off < sd_base

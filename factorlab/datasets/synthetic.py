@@ -293,6 +293,12 @@ class Strengths:
       flows beside its market-wide ones, which go pro rata into its quality-tilted holdings
       (docs/calibration.md measured it for the L/S correlation; 1 at the planted and the
       calibrated strengths).
+    - ``timing_baskets``: the size of trading money's market-timing baskets alone
+      (``TIMING_TILT``, on top of ``market_flow``, which also scales allocation money's market
+      bursts): trading money's aggregate buying and selling, the same share of every followed
+      stock's float, which moves the relative flows of the short-window factors (#8, #12, #13)
+      by the stocks' holdings (docs/calibration.md; 1 at the planted and the calibrated
+      strengths).
     """
 
     selection: float = 1.0
@@ -326,6 +332,7 @@ class Strengths:
     interest_quality: float = 1.0
     trading_dispersion: float = 1.0
     preference: float = 1.0
+    timing_baskets: float = 1.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -1313,7 +1320,7 @@ def _holding_ratios(
     target_t *= (TRADING_LEVEL * s.trading_money) * w_trade[None, :]
     # the industry and market part: baskets (the same ratio of every followed stock of an
     # industry) sized by trading money's industry and market views
-    timing_tilt = TIMING_TILT * s.market_flow
+    timing_tilt = TIMING_TILT * s.market_flow * s.timing_baskets
     if beta is None:
         views = INDUSTRY_TILT * lat.q_flow + timing_tilt * lat.timing_flow[:, None]
         views -= 0.5 * (INDUSTRY_TILT**2 + timing_tilt**2)  # mean-one view multipliers
