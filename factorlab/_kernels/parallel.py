@@ -316,8 +316,8 @@ def computed_ahead(threads: int) -> Iterator[Callable[..., Future | Later]]:
     :func:`caller_threads`) nothing runs ahead: ``fn(*args)`` is computed at ``result()``, in
     the caller's thread and order. Either way ``result()`` returns the value or raises the
     call's error there. On an error in the block, the calls not started are cancelled and the
-    running one is waited for (its result dropped). The one home of this pattern: the
-    generator's noise and a sweep's next batch of factors both use it."""
+    running one is waited for (its result dropped). The one home of this pattern (the
+    generator draws its noise with it)."""
     if threads < 2:
         yield lambda fn, *args: Later(fn, args)
         return
