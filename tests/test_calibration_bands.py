@@ -15,7 +15,8 @@ from factorlab.calibration import calibrate
 from factorlab.datasets import synthetic_market
 
 # the default market (5,000 stocks, ~35 s quiet) and its study on the handbook window
-pytestmark = pytest.mark.slow
+# one worker computes them (`--dist loadgroup`): the fixture is ~80 s on a slow 2-core box
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("calibration_bands")]
 
 #: (fact, group) rows of `calibrate(default)` that are in band (GENERATOR_VERSION 10, the
 #: calibrated strengths, the leg turnover by count of names: 40 of 46; docs/calibration.md

@@ -15,7 +15,8 @@ from factorlab.cli import main
 from factorlab.market import Market
 
 # one cold study of the small market plus the participant split: ~10 s quiet, ~25 s loaded
-pytestmark = pytest.mark.slow
+# one worker runs the module (`--dist loadgroup`): its module fixtures are computed once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("calibration_cli")]
 
 #: Rows per fact on a market with the three study pools.
 ROWS = {

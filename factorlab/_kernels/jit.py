@@ -133,22 +133,31 @@ class LazyKernel:
         self.py_func = func
         self._options = options
         self._dispatcher = None
+        self._built: dict[str, Any] = {}  # the one dispatcher kept, set once
 
     def dispatcher(self):
-        """The ``numba`` dispatcher (imports numba and builds it on the first call)."""
-        if self._dispatcher is None:
+        """The ``numba`` dispatcher (imports numba and builds it on the first call).
+
+        Threads that reach a kernel's first call together may each build one, but only the
+        first one stored is kept and called (``dict.setdefault`` is atomic): two dispatchers
+        would each load (or compile) the same signature, one after the other under numba's
+        compiler lock."""
+        dispatcher = self._dispatcher
+        if dispatcher is None:
             import numba
 
             _register_typeof()
-            self._dispatcher = numba.njit(**self._options)(self.py_func)
-        return self._dispatcher
+            built = numba.njit(**self._options)(self.py_func)
+            dispatcher = self._built.setdefault("dispatcher", built)
+            self._dispatcher = dispatcher
+        return dispatcher
 
     def __call__(self, *args, **kwargs):
         return self.dispatcher()(*args, **kwargs)
 
     def __getattr__(self, name: str):
         # only reached for names not set in __init__ (``signatures``, ``inspect_types``, ...)
-        if name.startswith("__") or name in ("_dispatcher", "_options", "py_func"):
+        if name.startswith("__") or name in ("_built", "_dispatcher", "_options", "py_func"):
             raise AttributeError(name)
         return getattr(self.dispatcher(), name)
 

@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -28,7 +28,9 @@ __all__ = [
     "KEEP_IDLE",
     "MIN_CELLS",
     "MIN_REGION_BYTES",
+    "Later",
     "caller_threads",
+    "computed_ahead",
     "empty",
     "map_in_order",
     "map_row_blocks",
@@ -288,6 +290,44 @@ def map_in_order(func: Callable, items: Sequence, threads: int, *, name: str) ->
         return [func(x) for x in items]
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix=name) as ex:
         return list(ex.map(func, items))
+
+
+class Later:
+    """``fn(*args)`` computed at the first ``result()``: the one-thread stand-in of a future
+    (:func:`computed_ahead` with one thread)."""
+
+    def __init__(self, fn: Callable, args: tuple) -> None:
+        self._call: tuple[Callable, tuple] | None = (fn, args)
+        self._value: object = None
+
+    def result(self) -> object:
+        if self._call is not None:
+            fn, args = self._call
+            self._value, self._call = fn(*args), None
+        return self._value
+
+
+@contextmanager
+def computed_ahead(threads: int) -> Iterator[Callable[..., Future | Later]]:
+    """``ahead(fn, *args)``: a future of ``fn(*args)``, run on one thread of its own while the
+    caller goes on (for work that releases the GIL: numpy's draws, a Polars ``collect``), so the
+    next step's input is ready when the caller asks for it. With `threads` < 2 (the caller may
+    use one thread: ``FACTORLAB_THREADS=1``, a serial sweep, or a call off the main thread,
+    :func:`caller_threads`) nothing runs ahead: ``fn(*args)`` is computed at ``result()``, in
+    the caller's thread and order. Either way ``result()`` returns the value or raises the
+    call's error there. On an error in the block, the calls not started are cancelled and the
+    running one is waited for (its result dropped). The one home of this pattern (the
+    generator draws its noise with it)."""
+    if threads < 2:
+        yield lambda fn, *args: Later(fn, args)
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-ahead")
+    try:
+        yield pool.submit
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _workers(cells: int) -> int:

@@ -10,8 +10,7 @@ import datetime as dt
 import logging
 import numbers
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -19,7 +18,7 @@ import polars as pl
 
 from factorlab._arrays import ffill_rows
 from factorlab._kernels.grid import nan_cumsum_count_rows_nb
-from factorlab._kernels.parallel import caller_threads
+from factorlab._kernels.parallel import Later, caller_threads, computed_ahead
 from factorlab.calendar import (
     DISCLOSURE_END,
     SH_CONNECT_LAUNCH,
@@ -1395,42 +1394,10 @@ def iter_tables(
     say = progress or (lambda msg: log.info(msg))
     rngs = _rngs(p.seed)
     days = sessions("ashare", p.start, p.end).to_numpy().astype("datetime64[D]")
-    with _drawn_ahead() as ahead:
+    # the noise is drawn on a second thread (numpy's draws release the GIL) while the main
+    # thread computes; the values do not depend on it (each draw has a stream of its own)
+    with computed_ahead(caller_threads()) as ahead:
         yield from _tables(p, say, rngs, days, ahead)
-
-
-class _Later:
-    """``fn(*args)`` computed at the first ``result()`` (the one-thread stand-in of a future)."""
-
-    def __init__(self, fn: Callable, args: tuple) -> None:
-        self._call: tuple[Callable, tuple] | None = (fn, args)
-        self._value: object = None
-
-    def result(self) -> object:
-        if self._call is not None:
-            fn, args = self._call
-            self._value, self._call = fn(*args), None
-        return self._value
-
-
-@contextmanager
-def _drawn_ahead() -> Iterator[Callable[..., Future | _Later]]:
-    """``ahead(fn, *args)``: a future of ``fn(*args)``, run on a second thread (numpy's draws
-    release the GIL, so noise is drawn there while the main thread computes); where the
-    caller may use one thread (``FACTORLAB_THREADS=1``, or a generation started off the main
-    thread: :func:`~factorlab._kernels.parallel.caller_threads`) it is drawn when asked for. The
-    values do not depend on it (each draw has a stream of its own). On an error, the draws not
-    started are cancelled."""
-    if caller_threads() < 2:
-        yield lambda fn, *args: _Later(fn, args)
-        return
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="factorlab-draws")
-    try:
-        yield pool.submit
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 def _tables(
@@ -1438,11 +1405,12 @@ def _tables(
     say: Progress,
     rngs: dict[str, np.random.Generator],
     days: np.ndarray,
-    ahead: Callable[..., Future | _Later],
+    ahead: Callable[..., Future | Later],
 ) -> Iterator[tuple[str, pl.DataFrame]]:
     """:func:`iter_tables`' body; `ahead` draws a stage's noise (a stream of its own) on the
-    second thread while an earlier stage computes (:func:`_drawn_ahead`), each stage's noise
-    asked for one stage ahead, so that at most two stages' grids are alive."""
+    second thread while an earlier stage computes
+    (:func:`~factorlab._kernels.parallel.computed_ahead`), each stage's noise asked for one
+    stage ahead, so that at most two stages' grids are alive."""
     n_t, n = len(days), p.n_assets
     say(f"universe: {n} stocks x {n_t} sessions")
     u = _Universe(p, days, rngs["universe"])  # its parameter errors come before any draw

@@ -71,9 +71,11 @@ def test_signal_share_with_a_lag_2_autocovariance_at_or_below_0():
 
 
 def _lag2_crossing() -> tuple[np.ndarray, np.ndarray]:
-    """Two move windows on either side of gamma_2 = 0 (within 1e-15), gamma_1 > 0: a mix
+    """Two move windows on either side of gamma_2 = 0 (within 1e-9), gamma_1 > 0: a mix
     (1 - t) x1 + t x2 of an MA(2) with gamma_2 > 0 and one with gamma_2 < 0 (in white noise,
-    so that rho_1 is small), t bisected until gamma_2 changes sign."""
+    so that rho_1 is small), t bisected to a bracket of 2**-36. Not to the last bit: there
+    gamma_2 is rounding noise, whose sign may differ between two evaluations of the same window
+    (np.correlate's sums depend on the CPU and on the arrays' alignment)."""
     rng = np.random.default_rng(3)
     e, w = rng.normal(size=122), 1.5 * rng.normal(size=120)
     x1 = e[2:] + 0.3 * e[1:-1] + 0.3 * e[:-2] + w
@@ -84,7 +86,7 @@ def _lag2_crossing() -> tuple[np.ndarray, np.ndarray]:
 
     a, b = 0.0, 1.0
     assert g2(a) > 0 > g2(b)
-    for _ in range(200):
+    for _ in range(36):
         m = 0.5 * (a + b)
         a, b = (m, b) if g2(m) > 0 else (a, m)
     return (1 - a) * x1 + a * x2, (1 - b) * x1 + b * x2
@@ -92,7 +94,8 @@ def _lag2_crossing() -> tuple[np.ndarray, np.ndarray]:
 
 def test_the_signal_share_is_continuous_in_the_lag_2_autocovariance():
     lo, hi = _lag2_crossing()
-    assert _autocov(lo, 2) > 0 > _autocov(hi, 2) and abs(_autocov(lo, 2)) < 1e-15
+    assert _autocov(lo, 2) > 0 > _autocov(hi, 2) and abs(_autocov(lo, 2)) < 1e-9
+    assert min(abs(_autocov(lo, 2)), abs(_autocov(hi, 2))) > 1e-14  # above rounding noise
     assert _autocov(lo, 1) > 0 and _autocov(lo, 1) / _autocov(lo, 0) < 0.5 * FLOOR
     share = est_module._signal_share
     a, b = share(lo, FLOOR), share(hi, FLOOR)

@@ -21,6 +21,9 @@ from factorlab.datasets import real_sample
 from factorlab.datasets.real import default_path
 from factorlab.northbound.study import NORTHBOUND_FACTORS, factor_study
 
+# one worker runs the module (`--dist loadgroup`): its module fixtures are computed once
+pytestmark = pytest.mark.xdist_group("real_study")
+
 ROOT = default_path()
 HK_HOLD_COLUMNS = ["code", "trade_date", "ts_code", "name", "vol", "ratio", "exchange"]
 START, END = dt.date(2020, 1, 1), dt.date(2020, 12, 31)

@@ -19,6 +19,9 @@ from factorlab.market import Market
 from factorlab.northbound import DisclosureError
 from factorlab.northbound.study import factor_study, factor_sweep
 
+# one worker runs the module (`--dist loadgroup`): its module fixtures are computed once
+pytestmark = pytest.mark.xdist_group("study")
+
 FLOW_FACTORS = (
     "nb_cum_inflow_ratio20",
     "nb_trade_amount20",

@@ -33,6 +33,9 @@ from factorlab.northbound.strategies.timing import threshold_grid, threshold_tim
 from factorlab.report.strategies import headline_tables, write_strategies_report
 from factorlab.report.strategies_figures import strategy_figure_plan
 
+# one worker runs the module (`--dist loadgroup`): its module fixtures are computed once
+pytestmark = pytest.mark.xdist_group("strategies_run")
+
 #: The figures the issue names, per part (seed numbering in the captions).
 NAMED_FIGURES = {
     "quota_band": {"band", "nav", "nav_index"},  # mf with its band and the position; NAV vs CSI 300
