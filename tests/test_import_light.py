@@ -75,6 +75,41 @@ def test_a_lazy_kernel_computes_and_calls_kernels_inside() -> None:
     assert _ic_rows_nb.signatures  # a dispatcher attribute, forwarded
 
 
+def test_threads_at_a_kernels_first_call_share_one_dispatcher(monkeypatch) -> None:
+    """Threads that reach a kernel's first call together each build a dispatcher, but all get
+    the first one stored back (two would each load the same signature from the cache)."""
+    import threading
+
+    import numba
+
+    from factorlab._kernels.jit import LazyKernel
+
+    def twice(x):
+        return 2 * x
+
+    kernel = LazyKernel(twice, {"cache": False})
+    barrier = threading.Barrier(4)
+    real = numba.njit
+
+    def slow_njit(**options):  # every thread builds its own before any stores it
+        barrier.wait(timeout=30)
+        return real(**options)
+
+    monkeypatch.setattr(numba, "njit", slow_njit)
+    got: list = [None] * 4
+
+    def first_call(i: int) -> None:
+        got[i] = kernel.dispatcher()
+
+    threads = [threading.Thread(target=first_call, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert all(d is got[0] for d in got) and got[0] is not None
+    assert kernel._dispatcher is got[0] and kernel(21) == 42
+
+
 def test_a_lazy_kernel_pickles_by_reference() -> None:
     from factorlab._kernels.rank import row_average_ranks_nb
 

@@ -199,3 +199,50 @@ def test_a_ray_task_runs_on_one_thread_and_gives_the_environment_back(monkeypatc
     monkeypatch.setenv("FACTORLAB_THREADS", "3")
     assert _call(n_threads) == 3
     assert os.environ["FACTORLAB_THREADS"] == "3"
+
+
+# ---- computed_ahead: the next step's input computed on a thread of its own -------------------
+def test_computed_ahead_on_one_thread_computes_when_asked():
+    from factorlab._kernels.parallel import Later, computed_ahead
+
+    calls: list[int] = []
+
+    def f(x):
+        calls.append(x)
+        return x * 10
+
+    with computed_ahead(1) as ahead:
+        job = ahead(f, 3)
+        assert isinstance(job, Later) and calls == []  # nothing runs ahead
+        assert job.result() == 30 and job.result() == 30 and calls == [3]  # once, in order
+
+
+def test_computed_ahead_on_two_threads_runs_on_its_thread_and_raises_at_result():
+    from concurrent.futures import Future
+
+    from factorlab._kernels.parallel import computed_ahead
+
+    def where():
+        return threading.current_thread().name
+
+    def fails():
+        raise ValueError("bad batch")
+
+    with computed_ahead(2) as ahead:
+        job = ahead(where)
+        bad = ahead(fails)
+        assert isinstance(job, Future)
+        assert job.result().startswith("factorlab-ahead")
+        with pytest.raises(ValueError, match="bad batch"):
+            bad.result()
+
+
+def test_computed_ahead_cancels_what_has_not_started_on_an_error():
+    from factorlab._kernels.parallel import computed_ahead
+
+    ran: list[str] = []
+    with pytest.raises(RuntimeError, match="caller failed"), computed_ahead(2) as ahead:
+        ahead(time.sleep, 0.2)  # the one worker is busy (or not started yet)
+        ahead(ran.append, "second")  # queued behind it
+        raise RuntimeError("caller failed")
+    assert ran == []  # cancelled, never run

@@ -414,6 +414,9 @@ def test_effects_decay_after_2021(market):
 # Connect eligibility rules, stock flow components, styles, jumps, minor participants: every
 # table changed), on top of version 6's planted timing, industry and allocation effects,
 # version 5's ETFs and version 4's short_sellable (seed 002 estimation).
+# Checked on both numerics families (docs/synthetic.md, "Same bits on every machine?"): the
+# last-bit differences stay inside the comparison's tolerance here; a re-pin must be checked on
+# both (a price or share that rounds the other way at a tick would not).
 TINY_GOLDEN = {
     "assets": (120, {}),
     "corporate_actions": (188, {"bonus_ratio": 12.5, "cash_dividend": 54.147}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 import polars as pl
@@ -43,13 +44,23 @@ PINNED = {
 
 
 def numerics_family() -> str:
-    """Which float64 ``exp`` / ``log`` / ``power`` numpy runs here: its own AVX-512 code where
-    the CPU has AVX512F (``"avx512"``), else the C library's (``"baseline"``). The two round
-    differently in the last bit, and the generator's tables follow (docs/synthetic.md,
-    "Same bits on every machine?"), so each family has its own pinned digest."""
-    from numpy._core._multiarray_umath import __cpu_features__
+    """Which float64 ``exp`` / ``log`` / ``power`` numpy runs here: its AVX-512 code (its own
+    ``exp`` / ``log``, SVML's ``power``; numpy's ``X86_V4`` target, on CPUs with AVX-512
+    F/CD/VL/BW/DQ: Skylake-X and later, AMD Zen 4 and later) gives ``"avx512"``; the C
+    library's gives ``"baseline"``. The two round differently in the last bit, and the
+    generator's tables follow (docs/synthetic.md, "Same bits on every machine?"), so each
+    family has its own pinned digest. Read from numpy's own dispatch report."""
+    introspect = pytest.importorskip("numpy.lib.introspect", reason="numpy < 2: no dispatch report")
+    info = introspect.opt_func_info(func_name="^(exp|log|power)$", signature="^d")
+    targets = [t["current"] for sigs in info.values() for t in sigs.values()]
+    return "avx512" if any("X86_V4" in t or "AVX512" in t for t in targets) else "baseline"
 
-    return "avx512" if __cpu_features__.get("AVX512F") else "baseline"
+
+def _platform() -> str:
+    import platform
+
+    libc = " ".join(platform.libc_ver()) or "unknown libc"
+    return f"numpy {np.__version__}, {platform.system()} {platform.machine()}, {libc}"
 
 
 def pinned_digest() -> str:
@@ -61,8 +72,8 @@ def pinned_digest() -> str:
     )
     assert family in PINNED[GENERATOR_VERSION], (
         f"no digest is pinned for GENERATOR_VERSION {GENERATOR_VERSION} on this CPU's numerics "
-        f"({family!r}; pinned: {sorted(PINNED[GENERATOR_VERSION])}): check on a pinned machine "
-        "that the output is unchanged, then pin this machine's digest beside it."
+        f"({family!r}, {_platform()}; pinned: {sorted(PINNED[GENERATOR_VERSION])}): check on a "
+        "pinned machine that the output is unchanged, then pin this machine's digest beside it."
     )
     return PINNED[GENERATOR_VERSION][family]
 
@@ -115,9 +126,11 @@ def test_generator_output_is_pinned(pinned_tables):
     digests = table_digests(pinned_tables)
     assert digests["all"] == pinned_digest(), (
         "the synthetic generator's output changed for the same parameters "
-        f"(digests now: {digests}). A speed refactor must not change it; a meant change of the "
-        "generator bumps GENERATOR_VERSION in factorlab/datasets/__init__.py and pins the new "
-        "digest here."
+        f"(digests now: {digests}; numerics {numerics_family()!r}, {_platform()}). A speed "
+        "refactor must not change it; a meant change of the generator bumps GENERATOR_VERSION in "
+        "factorlab/datasets/__init__.py and pins the new digest here. (A platform whose libm or "
+        "numpy SIMD code rounds otherwise than the pinned ones also lands here: see "
+        "docs/synthetic.md, 'Same bits on every machine?'.)"
     )
 
 
@@ -129,18 +142,36 @@ def test_generation_is_repeatable_in_process(pinned_tables):
 def test_noise_drawn_when_asked_on_one_thread_is_the_same(monkeypatch):
     """The components', returns' and bars' noise is drawn ahead on a second thread; on one
     thread (``FACTORLAB_THREADS=1``) it is drawn when asked for: the same tables, equal to the
-    pinned digest both ways (the threaded side forced, whatever CPUs the runner has)."""
-    from factorlab._kernels.parallel import Later, caller_threads, computed_ahead
+    pinned digest both ways (the threaded side forced, whatever CPUs the runner has). The
+    generator's own calls of ``computed_ahead`` are recorded: the test fails if it stopped
+    drawing ahead."""
+    from concurrent.futures import Future
 
+    from factorlab._kernels.parallel import Later
+    from factorlab.datasets import synthetic as synth
+
+    asked: list[tuple[int, type]] = []
+    real = synth.computed_ahead
+
+    @contextmanager
+    def recorded(threads: int):
+        with real(threads) as ahead:
+
+            def submit(fn, *args):
+                job = ahead(fn, *args)
+                asked.append((threads, type(job)))
+                return job
+
+            yield submit
+
+    monkeypatch.setattr(synth, "computed_ahead", recorded)
     monkeypatch.setenv("FACTORLAB_THREADS", "2")
-    with computed_ahead(caller_threads()) as ahead:  # as the generator asks
-        assert not isinstance(ahead(int, 1), Later)  # a second thread draws
     two = generate(preset_params("small", **PINNED_CONFIG))
+    assert asked and all(t == 2 and issubclass(k, Future) for t, k in asked)  # a second thread
+    asked.clear()
     monkeypatch.setenv("FACTORLAB_THREADS", "1")
-    with computed_ahead(caller_threads()) as ahead:
-        later = ahead(int, 1)
-        assert isinstance(later, Later) and later.result() == 1
     one = generate(preset_params("small", **PINNED_CONFIG))
+    assert asked and all(t == 1 and k is Later for t, k in asked)  # drawn when asked for
     assert table_digests(one) == table_digests(two)
     assert table_digests(two)["all"] == pinned_digest()
 

@@ -9,6 +9,10 @@ grid is small (the threads' start-up would cost more than they save), or the cal
 main thread (a sweep already running its units on threads: no nested oversubscription). The
 thread count is ``FACTORLAB_THREADS`` (default: the CPUs this process may use). Results are
 identical to the serial call: each row is computed by the same code on the same data.
+
+Beside the kernels' threads: :func:`map_in_order` runs long independent calls (books, the
+study's ICs) on a pool of their own, and :func:`computed_ahead` computes the next step's input
+on a thread of its own while the caller goes on (the generator's noise).
 """
 
 from __future__ import annotations

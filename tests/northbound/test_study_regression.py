@@ -312,6 +312,8 @@ REFERENCE_DAILY_SUMS = {
 #   before the day's costs (was the zero-cost book's); net compounds after costs (was gross
 #   minus the day's cost fraction); turnover is the costed book's.
 # The benchmark, rank IC and coverage are unchanged (IC now from factorlab.evaluate).
+# Like REFERENCE, these pass on both numerics families (docs/synthetic.md, "Same bits on every
+# machine?") within the comparison's tolerance; a re-pin must be checked on both.
 GOLDEN = {
     ("nb_cum_inflow_ratio20", "csi300"): (
         0.3112312471691543,
