@@ -314,10 +314,10 @@ class Later:
 @contextmanager
 def computed_ahead(threads: int) -> Iterator[Callable[..., Future | Later]]:
     """``ahead(fn, *args)``: a future of ``fn(*args)``, run on one thread of its own while the
-    caller goes on (for work that releases the GIL: numpy's draws, a Polars ``collect``), so the
-    next step's input is ready when the caller asks for it. With `threads` < 2 (the caller may
-    use one thread: ``FACTORLAB_THREADS=1``, a serial sweep, or a call off the main thread,
-    :func:`caller_threads`) nothing runs ahead: ``fn(*args)`` is computed at ``result()``, in
+    caller goes on (for work that releases the GIL, such as numpy's draws), so the next step's
+    input is ready when the caller asks for it. With `threads` < 2 (the caller may use one
+    thread: ``FACTORLAB_THREADS=1``, or a call off the main thread, :func:`caller_threads`)
+    nothing runs ahead: ``fn(*args)`` is computed at ``result()``, in
     the caller's thread and order. Either way ``result()`` returns the value or raises the
     call's error there. On an error in the block, the calls not started are cancelled and the
     running one is waited for (its result dropped). The one home of this pattern (the
