@@ -9,6 +9,9 @@ so it does not move with the parquet writer or the Polars version.
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -49,11 +52,23 @@ def numerics_family() -> str:
     F/CD/VL/BW/DQ: Skylake-X and later, AMD Zen 4 and later) gives ``"avx512"``; the C
     library's gives ``"baseline"``. The two round differently in the last bit, and the
     generator's tables follow (docs/synthetic.md, "Same bits on every machine?"), so each
-    family has its own pinned digest. Read from numpy's own dispatch report."""
+    family has its own pinned digest (OpenBLAS's kernels, which follow the CPU as well, come
+    with the family: `BASELINE_ENV`). Read from numpy's own dispatch report."""
     introspect = pytest.importorskip("numpy.lib.introspect", reason="numpy < 2: no dispatch report")
     info = introspect.opt_func_info(func_name="^(exp|log|power)$", signature="^d")
     targets = [t["current"] for sigs in info.values() for t in sigs.values()]
     return "avx512" if any("X86_V4" in t or "AVX512" in t for t in targets) else "baseline"
+
+
+#: What makes an ``avx512`` host compute as a ``baseline`` one (checked 2026-12-04 on an Intel
+#: Xeon: the child's digest equals the one measured on an AMD EPYC family 23): numpy's
+#: ``X86_V4`` dispatch off (its ``exp`` / ``log`` then run the AVX2 code, its ``power`` the C
+#: library's) and OpenBLAS's Haswell kernels, the ones it picks on AVX2 CPUs such as AMD Zen 1-3
+#: (its SkylakeX kernels sum in another order). Either alone gives a third digest.
+BASELINE_ENV = {
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Haswell",
+}
 
 
 def _platform() -> str:
@@ -73,7 +88,9 @@ def pinned_digest() -> str:
     assert family in PINNED[GENERATOR_VERSION], (
         f"no digest is pinned for GENERATOR_VERSION {GENERATOR_VERSION} on this CPU's numerics "
         f"({family!r}, {_platform()}; pinned: {sorted(PINNED[GENERATOR_VERSION])}): check on a "
-        "pinned machine that the output is unchanged, then pin this machine's digest beside it."
+        "pinned machine that the output is unchanged, then pin this machine's digest beside it "
+        "(an 'avx512' host computes the 'baseline' one too: "
+        "test_generator_output_is_pinned_in_the_baseline_numerics_too)."
     )
     return PINNED[GENERATOR_VERSION][family]
 
@@ -131,6 +148,38 @@ def test_generator_output_is_pinned(pinned_tables):
         "factorlab/datasets/__init__.py and pins the new digest here. (A platform whose libm or "
         "numpy SIMD code rounds otherwise than the pinned ones also lands here: see "
         "docs/synthetic.md, 'Same bits on every machine?'.)"
+    )
+
+
+_CHILD = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_synthetic_pinned import PINNED_CONFIG, numerics_family, table_digests
+from factorlab.datasets import preset_params
+from factorlab.datasets.synthetic import generate
+print(numerics_family(), table_digests(generate(preset_params("small", **PINNED_CONFIG)))["all"])
+"""
+
+
+def test_generator_output_is_pinned_in_the_baseline_numerics_too():
+    """On an ``avx512`` host the ``baseline`` digest is checked as well, in a child process that
+    computes as an AVX2 CPU does (`BASELINE_ENV`), so a change of the generator made here pins
+    (and keeps) both families' digests. A ``baseline`` host cannot compute as an ``avx512`` one:
+    there `test_generator_output_is_pinned` checks its own family only."""
+    if numerics_family() != "avx512":
+        pytest.skip(f"this host computes {numerics_family()!r} already (the test above checks it)")
+    env = {**os.environ, **BASELINE_ENV}
+    code = _CHILD.format(tests=os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    family, digest = out.stdout.split()[-2:]
+    assert family == "baseline", f"{BASELINE_ENV} left numpy on {family!r} numerics"
+    pinned = PINNED[GENERATOR_VERSION].get("baseline")
+    assert digest == pinned, (
+        f"the generator's output in the baseline numerics ({BASELINE_ENV}) is {digest}, pinned "
+        f"{pinned}: a meant change pins this digest as PINNED[{GENERATOR_VERSION}]['baseline']"
     )
 
 
