@@ -753,9 +753,13 @@ def _float_buffers(chunk: pl.Series) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def _as_float(values: pl.Series) -> np.ndarray:
-    """Float64 copy with NaN for nulls (writable)."""
+    """Float64 copy with NaN for nulls (writable). The nulls are filled by a Polars pass, which
+    runs off the GIL; ``to_numpy`` of a column with nulls builds its array holding it (threads
+    scoring other factors meanwhile wait)."""
     if values.dtype != pl.Float64:
         values = values.cast(pl.Float64)
+    if values.null_count():
+        values = values.fill_null(np.nan)
     out = values.to_numpy()
     if not out.flags.writeable or not out.flags.c_contiguous:
         out = np.array(out, dtype=np.float64)

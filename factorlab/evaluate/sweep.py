@@ -295,22 +295,21 @@ def evaluate(
                     # another row order: the pools' rows are found again, for these keys
                     layouts, shared_placements, keys = {}, {}, batch_keys
             units, rows = [], []
+            # each factor's column shared once (on Ray: one put, read by its units in every
+            # pool); a unit takes its pool's rows of it itself, on its own thread
+            columns = {name: ex.share(factor_frame.get_column(name)) for name in names}
             for pool, (on_dates, _, _) in pool_info.items():
                 if pool not in layouts:
                     layouts[pool] = _pool_rows(factor_frame, on_dates, panel, date_col, asset_col)
-                layout = layouts[pool]
-                sub = factor_frame if layout.rows is None else factor_frame[layout.rows]
                 if pool not in shared_placements:  # on Ray: put once per layout
-                    shared_placements[pool] = ex.share(layout.placement)
-                placement = shared_placements[pool]
+                    shared_placements[pool] = ex.share(layouts[pool])
                 for name in names:
                     units.append((pool, name))
-                    rows.append((ex.share(sub.select(date_col, asset_col, name)), placement))
-                del sub
+                    rows.append((columns[name], shared_placements[pool]))
             out = ex.map(_score_unit, units, shared=(common,), args=rows, on_done=done)
             parts.update(zip(units, out, strict=True))
             base += len(units)
-            del factor_frame, rows
+            del factor_frame, rows, columns
     # the serial order: pool by pool, each pool's factors in the order asked
     order = [parts[(pool, name)] for pool in pool_info for name in factors]
     lead = ["factor", "pool"]
@@ -378,18 +377,20 @@ class _Part:
 
 def _score_unit(
     common: tuple[DensePanel, Any, _Options, Mapping[str, tuple[int, pl.DataFrame]]],
-    rows: pl.DataFrame,
-    placement: RowPlacement,
+    column: pl.Series,
+    layout: _PoolRows,
     unit: tuple[str, str],
 ) -> _Part:
     """Score one factor x pool: a unit of :func:`evaluate`'s sweep (a thread or a Ray task; it
-    reads the shared panel and forward returns and its own (date, asset, factor) rows of the
-    pool, placed on the grid once for the pool, and writes nothing)."""
+    reads the shared panel and forward returns, the factor's column of the batch and the pool's
+    rows of the batch, found and placed on the grid once for the pool, and writes nothing)."""
     panel, fwd, o, pools = common
     pool, name = unit
     not_in_factor, per_date = pools[pool]
     tag = {"factor": name, "pool": pool}
-    f = rows.select(o.date_col, o.asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
+    placement = layout.placement
+    values = column if layout.rows is None else column.gather(layout.rows)
+    f = placement.keys.with_columns(values.cast(pl.Float64).alias("factor"))
     clean = _score(
         f, panel, fwd, name, pool, o.quantiles, o.mode, o.date_col, o.asset_col, placement
     )
@@ -572,7 +573,8 @@ def _names_per_row(
     (a row off it still counts for its date: the frame's own dates decide then)."""
     if panel is None or placement is None or placement.error is not None:
         return None
-    finite = np.isfinite(f.get_column("factor").to_numpy())
+    values = f.get_column("factor")  # nulls filled first: see panel._as_float
+    finite = np.isfinite((values.fill_null(np.nan) if values.null_count() else values).to_numpy())
     n_dates, n_assets = panel.shape
     if placement.dense:
         return finite.reshape(n_dates, n_assets).sum(axis=1)
