@@ -13,7 +13,7 @@ quantile returns by date, factor returns + alpha/beta, turnover + rank autocorre
   timed); every process reads that file itself. The peers read it eagerly (their ``prep``);
   factorlab gets ``pl.scan_parquet``'s LazyFrame, the input its API takes, and collects it
   after starting numba on a thread, so its read sits in its ``a_clean`` (``--factorlab-read
-  eager``: read first, as the peers do; 0.25-0.35 s slower at L on 2026-12-04).
+  eager``: read first, as the peers do; about 0.1 s slower at L on 2026-12-04).
 - **Peers** run in their own interpreters, given by flags or the environment:
   ``--alphalens-python`` / ``$PD2PY`` (alphalens-reloaded, best on pandas 2.3.3: build the venv
   from ../shared/peer-bench/env/freeze_peers-venv-pd2.txt) and ``--alphainspect-python`` /
