@@ -13,7 +13,7 @@ quantile returns by date, factor returns + alpha/beta, turnover + rank autocorre
   timed); every process reads that file itself. The peers read it eagerly (their ``prep``);
   factorlab gets ``pl.scan_parquet``'s LazyFrame, the input its API takes, and collects it
   after starting numba on a thread, so its read sits in its ``a_clean`` (``--factorlab-read
-  eager``: read first, as the peers do; about 0.1 s slower at L on 2026-12-04).
+  eager``: the same five columns read first, as the peers read the file).
 - **Peers** run in their own interpreters, given by flags or the environment:
   ``--alphalens-python`` / ``$PD2PY`` (alphalens-reloaded, best on pandas 2.3.3: build the venv
   from ../shared/peer-bench/env/freeze_peers-venv-pd2.txt) and ``--alphainspect-python`` /
@@ -47,11 +47,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Literal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from bench_evaluate import PERIODS, QUANTILES, STAGES, Timer, run_in_process  # noqa: E402
+
+#: how factorlab's process reads the panel (`child_factorlab`)
+Read = Literal["lazy", "eager"]
+#: the panel's columns the single-factor work reads (the file also holds ``mcap``)
+USED = ["date", "asset", "close", "factor", "industry"]
 
 PEERS = {
     # name: (package the interpreter must import, env variable, flag, stages in its total)
@@ -67,11 +73,12 @@ def _emit(name: str, timer: Timer, extra: dict) -> None:
     print(json.dumps({"who": name, "stages_s": timer.stages, **extra}))
 
 
-def child_factorlab(panel: str, lazy: bool = True) -> None:
-    """factorlab's process. ``lazy`` (the default): the panel goes in as ``pl.scan_parquet``'s
-    LazyFrame, which ``DensePanel.from_frame`` collects after starting numba on a thread, so the
-    read overlaps numba's start and is timed inside ``a_clean`` (``prep`` only opens the scan).
-    ``lazy=False`` (``--factorlab-read eager``): read eagerly first, as the peers do."""
+def child_factorlab(panel: str, read: Read = "lazy") -> None:
+    """factorlab's process. ``read="lazy"`` (the default): the panel goes in as
+    ``pl.scan_parquet``'s LazyFrame, which ``DensePanel.from_frame`` collects after starting
+    numba on a thread, so the read overlaps numba's start and is timed inside ``a_clean``
+    (``prep`` only opens the scan). ``"eager"`` (``--factorlab-read eager``): the same columns
+    read first, as the peers read the file."""
     timer = Timer()
     with timer.stage("import"):
         import polars as pl
@@ -79,7 +86,7 @@ def child_factorlab(panel: str, lazy: bool = True) -> None:
 
         import factorlab.evaluate  # noqa: F401  (the import is part of the process' cost)
     with timer.stage("prep"):
-        frame = pl.scan_parquet(panel) if lazy else pl.read_parquet(panel)
+        frame = pl.scan_parquet(panel) if read == "lazy" else pl.read_parquet(panel, columns=USED)
     analysis, results = run_factorlab(frame)
     timer.stages.update(analysis.stages)
     ic5 = results["ic"].filter(pl.col("horizon") == 5)["ic"].mean()
@@ -145,7 +152,7 @@ def child_alphainspect(panel: str) -> None:
 
 CHILDREN = {
     "factorlab": child_factorlab,
-    "factorlab-eager": lambda panel: child_factorlab(panel, lazy=False),
+    "factorlab-eager": lambda panel: child_factorlab(panel, read="eager"),
     "alphalens": child_alphalens,
     "alphainspect": child_alphainspect,
 }
@@ -202,10 +209,11 @@ def analysis_total(report: dict, stages: list[str]) -> float:
 
 
 def compare(
-    size: str, peer: str, peer_py: str, panel: str, runs: int, env: dict, child: str = "factorlab"
+    size: str, peer: str, peer_py: str, panel: str, runs: int, env: dict, read: Read = "lazy"
 ) -> dict:
-    """Alternate factorlab (A, the `child` ``factorlab`` or ``factorlab-eager``) and the peer
-    (B): one warm-up each, then `runs` pairs."""
+    """Alternate factorlab (A, reading the panel as `read` says) and the peer (B): one warm-up
+    each, then `runs` pairs."""
+    child = "factorlab" if read == "lazy" else "factorlab-eager"
     stages = PEERS[peer][3]
     load_before = os.getloadavg()[0]
     run_process(sys.executable, child, panel, env)
@@ -224,7 +232,7 @@ def compare(
     return {
         "size": size,
         "peer": peer,
-        "factorlab_read": "lazy" if child == "factorlab" else "eager",
+        "factorlab_read": read,
         "runs": runs,
         "factorlab_wall_s": med(0, lambda r: r["wall_s"]),
         "peer_wall_s": med(1, lambda r: r["wall_s"]),
@@ -368,8 +376,7 @@ def main(argv: list[str] | None = None) -> None:
         panel = os.path.join(args.cache_dir, f"panel_{size}_{DEFAULT_SEED}.parquet")
         for name, python in peers.items():
             if python is not None:
-                child = "factorlab" if args.factorlab_read == "lazy" else "factorlab-eager"
-                rows.append(compare(size, name, python, panel, args.runs, env, child))
+                rows.append(compare(size, name, python, panel, args.runs, env, args.factorlab_read))
                 print(json.dumps(rows[-1]), flush=True)
         if not args.no_stages:
             stages[size] = in_process_stages(size, env, args.cache_dir)

@@ -23,7 +23,7 @@ from factorlab._display import Summary, join_names, sizes
 from factorlab.errors import MAX_EXAMPLES, CalendarError, MissingColumnError, ParameterError
 from factorlab.evaluate.forward import forward_returns, validate_horizons
 from factorlab.evaluate.ic import ic_stats, information_coefficient
-from factorlab.evaluate.panel import DensePanel, RowPlacement, _date_days
+from factorlab.evaluate.panel import DensePanel, RowPlacement, _date_days, as_float_array
 from factorlab.evaluate.quantiles import CleanFactor, DropReport, clean_factor, validate_quantiles
 from factorlab.evaluate.returns import mean_return_by_quantile
 from factorlab.evaluate.turnover import rank_autocorrelations, turnover_grids
@@ -172,7 +172,8 @@ def evaluate(
     engine
         ``"local"`` (threads in this process) or ``"ray"`` (tasks on a Ray cluster, the
         ``distributed`` extra: the panel and forward returns are put once in the object store,
-        each batch's factor rows once; see :mod:`factorlab.parallel` and ``docs/scale.md``).
+        each batch's factor columns and each pool's rows once; see :mod:`factorlab.parallel` and
+        ``docs/scale.md``).
     progress
         ``"auto"``, ``True``, ``None`` / ``False`` or a callable (:mod:`factorlab.progress`):
         ``prices: N sessions x M assets`` once the panel and forward returns are built, then
@@ -284,8 +285,8 @@ def evaluate(
     keys = factor_frame.select(date_col, asset_col)  # the rows `layouts` were found for
     shared_placements: dict[str, Any] = {}
     with executor(engine, workers=workers) as ex:
-        # shared once; each unit gets its own pool x factor rows (on Ray: put once each, so a
-        # task reads one column from the object store, not the batch)
+        # shared once; a unit gets its factor's column of the batch and its pool's rows (on Ray:
+        # each column and each pool's rows put once, so a task reads one column, not the batch)
         common = ex.share((panel, fwd, opts, {p: info[1:] for p, info in pool_info.items()}))
         for b, names in enumerate(batches):
             if b:
@@ -335,10 +336,11 @@ class _Options:
 
 @dataclass(frozen=True, eq=False)
 class _PoolRows:
-    """One pool's rows of the factor frame (positions, None = all) and where they land on the
-    panel: found once, as every batch of factors has the same rows."""
+    """One pool's rows of the factor frame (positions, None = all; a Polars index Series, which
+    a unit's ``gather`` reads off the GIL) and where they land on the panel: found once, as
+    every batch of factors has the same rows."""
 
-    rows: np.ndarray | None
+    rows: pl.Series | None
     placement: RowPlacement
 
     @property
@@ -358,7 +360,7 @@ def _pool_rows(
     if on_dates is not None:
         # the members' rows, in the frame's order (a semi join keeps the left rows' order)
         found = keys.with_row_index("_row").join(on_dates, on=[date_col, asset_col], how="semi")
-        rows = np.sort(found.get_column("_row").to_numpy())
+        rows = found.get_column("_row").sort()
         keys = keys[rows]
     placement = panel.place_rows(keys, date_col=date_col, asset_col=asset_col, table="factor")
     return _PoolRows(rows, placement)
@@ -390,6 +392,7 @@ def _score_unit(
     tag = {"factor": name, "pool": pool}
     placement = layout.placement
     values = column if layout.rows is None else column.gather(layout.rows)
+    # the keys are the placement's own (to_grid's check of them against it always passes)
     f = placement.keys.with_columns(values.cast(pl.Float64).alias("factor"))
     clean = _score(
         f, panel, fwd, name, pool, o.quantiles, o.mode, o.date_col, o.asset_col, placement
@@ -573,8 +576,7 @@ def _names_per_row(
     (a row off it still counts for its date: the frame's own dates decide then)."""
     if panel is None or placement is None or placement.error is not None:
         return None
-    values = f.get_column("factor")  # nulls filled first: see panel._as_float
-    finite = np.isfinite((values.fill_null(np.nan) if values.null_count() else values).to_numpy())
+    finite = np.isfinite(as_float_array(f.get_column("factor")))
     n_dates, n_assets = panel.shape
     if placement.dense:
         return finite.reshape(n_dates, n_assets).sum(axis=1)
