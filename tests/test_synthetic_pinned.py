@@ -8,7 +8,6 @@ so it does not move with the parquet writer or the Polars version.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -18,13 +17,17 @@ from contextlib import contextmanager
 import numpy as np
 import polars as pl
 import pytest
+from _digests import (
+    PINNED_CONFIG,
+    baseline_env,
+    column_digest,
+    numerics_family,
+    platform_text,
+    table_digests,
+)
 
 from factorlab.datasets import GENERATOR_VERSION, preset_params
 from factorlab.datasets.synthetic import generate
-
-#: A small market that still covers every stage: both links, the daily disclosure and the
-#: quarterly snapshots after it, the ETFs and the participant split (about 2 s).
-PINNED_CONFIG = {"n_assets": 150, "start": "2016-06-01", "end": "2024-12-31", "seed": 11}
 
 #: GENERATOR_VERSION -> numerics family (:func:`numerics_family`) -> the digest of every table
 #: of PINNED_CONFIG (see `table_digests`).
@@ -46,38 +49,6 @@ PINNED = {
 }
 
 
-def numerics_family() -> str:
-    """Which float64 ``exp`` / ``log`` / ``power`` numpy runs here: its AVX-512 code (its own
-    ``exp`` / ``log``, SVML's ``power``; numpy's ``X86_V4`` target, on CPUs with AVX-512
-    F/CD/VL/BW/DQ: Skylake-X and later, AMD Zen 4 and later) gives ``"avx512"``; the C
-    library's gives ``"baseline"``. The two round differently in the last bit, and the
-    generator's tables follow (docs/synthetic.md, "Same bits on every machine?"), so each
-    family has its own pinned digest (OpenBLAS's kernels, which follow the CPU as well, come
-    with the family: `BASELINE_ENV`). Read from numpy's own dispatch report."""
-    introspect = pytest.importorskip("numpy.lib.introspect", reason="numpy < 2: no dispatch report")
-    info = introspect.opt_func_info(func_name="^(exp|log|power)$", signature="^d")
-    targets = [t["current"] for sigs in info.values() for t in sigs.values()]
-    return "avx512" if any("X86_V4" in t or "AVX512" in t for t in targets) else "baseline"
-
-
-#: What makes an ``avx512`` host compute as a ``baseline`` one (checked 2026-12-04 on an Intel
-#: Xeon: the child's digest equals the one measured on an AMD EPYC family 23): numpy's
-#: ``X86_V4`` dispatch off (its ``exp`` / ``log`` then run the AVX2 code, its ``power`` the C
-#: library's) and OpenBLAS's Haswell kernels, the ones it picks on AVX2 CPUs such as AMD Zen 1-3
-#: (its SkylakeX kernels sum in another order). Either alone gives a third digest.
-BASELINE_ENV = {
-    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
-    "OPENBLAS_CORETYPE": "Haswell",
-}
-
-
-def _platform() -> str:
-    import platform
-
-    libc = " ".join(platform.libc_ver()) or "unknown libc"
-    return f"numpy {np.__version__}, {platform.system()} {platform.machine()}, {libc}"
-
-
 def pinned_digest() -> str:
     """This machine's pinned digest for GENERATOR_VERSION (a failure names what to pin)."""
     family = numerics_family()
@@ -87,40 +58,13 @@ def pinned_digest() -> str:
     )
     assert family in PINNED[GENERATOR_VERSION], (
         f"no digest is pinned for GENERATOR_VERSION {GENERATOR_VERSION} on this CPU's numerics "
-        f"({family!r}, {_platform()}; pinned: {sorted(PINNED[GENERATOR_VERSION])}): check on a "
-        "pinned machine that the output is unchanged, then pin this machine's digest beside it "
+        f"({family!r}, {platform_text()}; pinned: {sorted(PINNED[GENERATOR_VERSION])}): "
+        "check on a pinned machine that the output is unchanged, then pin this machine's digest "
+        "beside it "
         "(an 'avx512' host computes the 'baseline' one too: "
         "test_generator_output_is_pinned_in_the_baseline_numerics_too)."
     )
     return PINNED[GENERATOR_VERSION][family]
-
-
-def column_digest(s: pl.Series) -> str:
-    """sha256 of a column's name, dtype, null mask and values (strings NUL-joined; dates,
-    datetimes and booleans as integers; floats by their bits)."""
-    h = hashlib.sha256(f"{s.name}|{s.dtype}|".encode())
-    h.update(s.is_null().to_numpy().tobytes())
-    if s.dtype == pl.String:
-        h.update("\x00".join(s.fill_null("").to_list()).encode())
-    else:
-        if s.dtype == pl.Date:
-            s = s.cast(pl.Int32)
-        elif s.dtype == pl.Datetime or s.dtype == pl.Boolean:
-            s = s.cast(pl.Int64)
-        h.update(np.ascontiguousarray(s.fill_null(0).to_numpy()).tobytes())
-    return h.hexdigest()
-
-
-def table_digests(tables: dict[str, pl.DataFrame]) -> dict[str, str]:
-    """One digest per table (rows in their generated order) and ``"all"`` over them."""
-    out = {
-        name: hashlib.sha256(
-            "".join(column_digest(frame[c]) for c in frame.columns).encode()
-        ).hexdigest()
-        for name, frame in sorted(tables.items())
-    }
-    out["all"] = hashlib.sha256("".join(f"{k}:{v}" for k, v in out.items()).encode()).hexdigest()
-    return out
 
 
 def test_column_digest_sees_values_nulls_and_order():
@@ -143,7 +87,7 @@ def test_generator_output_is_pinned(pinned_tables):
     digests = table_digests(pinned_tables)
     assert digests["all"] == pinned_digest(), (
         "the synthetic generator's output changed for the same parameters "
-        f"(digests now: {digests}; numerics {numerics_family()!r}, {_platform()}). A speed "
+        f"(digests now: {digests}; numerics {numerics_family()!r}, {platform_text()}). A speed "
         "refactor must not change it; a meant change of the generator bumps GENERATOR_VERSION in "
         "factorlab/datasets/__init__.py and pins the new digest here. (A platform whose libm or "
         "numpy SIMD code rounds otherwise than the pinned ones also lands here: see "
@@ -151,35 +95,29 @@ def test_generator_output_is_pinned(pinned_tables):
     )
 
 
-_CHILD = """
-import sys
-sys.path.insert(0, {tests!r})
-from test_synthetic_pinned import PINNED_CONFIG, numerics_family, table_digests
-from factorlab.datasets import preset_params
-from factorlab.datasets.synthetic import generate
-print(numerics_family(), table_digests(generate(preset_params("small", **PINNED_CONFIG)))["all"])
-"""
-
-
 def test_generator_output_is_pinned_in_the_baseline_numerics_too():
     """On an ``avx512`` host the ``baseline`` digest is checked as well, in a child process that
-    computes as an AVX2 CPU does (`BASELINE_ENV`), so a change of the generator made here pins
-    (and keeps) both families' digests. A ``baseline`` host cannot compute as an ``avx512`` one:
-    there `test_generator_output_is_pinned` checks its own family only."""
+    computes as an AVX2 CPU does (`_digests.baseline_env`), so a change of the generator made
+    here fails until both families' digests are pinned. A ``baseline`` host cannot compute as
+    an ``avx512`` one: there `test_generator_output_is_pinned` checks its own family only."""
     if numerics_family() != "avx512":
         pytest.skip(f"this host computes {numerics_family()!r} already (the test above checks it)")
-    env = {**os.environ, **BASELINE_ENV}
-    code = _CHILD.format(tests=os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, **baseline_env()}
+    child = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_digests.py")
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, child], env=env, capture_output=True, text=True, timeout=600
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    family, digest = out.stdout.split()[-2:]
-    assert family == "baseline", f"{BASELINE_ENV} left numpy on {family!r} numerics"
-    pinned = PINNED[GENERATOR_VERSION].get("baseline")
+    family, blas, digest = out.stdout.split()[-3:]
+    if family != "baseline" or not blas.startswith("scipy-openblas"):
+        pytest.skip(
+            f"{baseline_env()} does not make this numpy compute as a baseline CPU (child: "
+            f"{family!r} numerics, BLAS {blas!r}; {platform_text()})"
+        )
+    pinned = PINNED.get(GENERATOR_VERSION, {}).get("baseline")
     assert digest == pinned, (
-        f"the generator's output in the baseline numerics ({BASELINE_ENV}) is {digest}, pinned "
-        f"{pinned}: a meant change pins this digest as PINNED[{GENERATOR_VERSION}]['baseline']"
+        f"the generator's output in the baseline numerics ({baseline_env()}) is {digest}, "
+        f"pinned {pinned}: a meant change pins it as PINNED[{GENERATOR_VERSION}]['baseline']"
     )
 
 

@@ -136,8 +136,9 @@ def _date_frame(
 ) -> pl.DataFrame:
     frame = pl.DataFrame(
         {
-            clean.panel.date_col: clean.panel.dates.gather(rows),
-            "horizon": pl.Series(np.full(rows.size, horizon), dtype=pl.Int32),
+            # the dates taken in numpy (Series.gather of a numpy index holds the GIL)
+            clean.panel.date_col: pl.Series(clean.panel.index.dates[rows]),
+            "horizon": np.full(rows.size, horizon, dtype=np.int32),
             **{k: v[rows] for k, v in cols.items()},
         }
     )

@@ -466,7 +466,7 @@ class DensePanel:
             return GridColumns(values, n_rows, n_null, n_off, n_inf=n_inf)
         on_grid, cell = placement.on_grid, placement.cell
         for name in columns:
-            col = _as_float(data.get_column(name))
+            col = as_float_array(data.get_column(name))
             finite = np.isfinite(col)
             n_null[name] = int(n_rows - finite.sum())
             n_inf[name] = int(np.isinf(col).sum()) if n_null[name] else 0
@@ -752,11 +752,12 @@ def _float_buffers(chunk: pl.Series) -> tuple[np.ndarray, np.ndarray, int]:
     return src, _NO_BITS, 0
 
 
-def _as_float(values: pl.Series) -> np.ndarray:
-    """Float64 copy with NaN for nulls (writable)."""
+def as_float_array(values: pl.Series) -> np.ndarray:
+    """The column as float64 with NaN for nulls, read-only where it is a view of the column.
+    The nulls are filled by a Polars pass, which runs off the GIL (``to_numpy`` of a column with
+    nulls builds its array holding it, and slowly: threads scoring other factors would wait)."""
     if values.dtype != pl.Float64:
         values = values.cast(pl.Float64)
-    out = values.to_numpy()
-    if not out.flags.writeable or not out.flags.c_contiguous:
-        out = np.array(out, dtype=np.float64)
-    return out
+    if values.null_count():
+        values = values.fill_null(np.nan)
+    return values.to_numpy()

@@ -23,7 +23,7 @@ from factorlab._display import Summary, join_names, sizes
 from factorlab.errors import MAX_EXAMPLES, CalendarError, MissingColumnError, ParameterError
 from factorlab.evaluate.forward import forward_returns, validate_horizons
 from factorlab.evaluate.ic import ic_stats, information_coefficient
-from factorlab.evaluate.panel import DensePanel, RowPlacement, _date_days
+from factorlab.evaluate.panel import DensePanel, RowPlacement, _date_days, as_float_array
 from factorlab.evaluate.quantiles import CleanFactor, DropReport, clean_factor, validate_quantiles
 from factorlab.evaluate.returns import mean_return_by_quantile
 from factorlab.evaluate.turnover import rank_autocorrelations, turnover_grids
@@ -172,7 +172,8 @@ def evaluate(
     engine
         ``"local"`` (threads in this process) or ``"ray"`` (tasks on a Ray cluster, the
         ``distributed`` extra: the panel and forward returns are put once in the object store,
-        each batch's factor rows once; see :mod:`factorlab.parallel` and ``docs/scale.md``).
+        each batch's factor columns and each pool's rows once; see :mod:`factorlab.parallel` and
+        ``docs/scale.md``).
     progress
         ``"auto"``, ``True``, ``None`` / ``False`` or a callable (:mod:`factorlab.progress`):
         ``prices: N sessions x M assets`` once the panel and forward returns are built, then
@@ -284,8 +285,8 @@ def evaluate(
     keys = factor_frame.select(date_col, asset_col)  # the rows `layouts` were found for
     shared_placements: dict[str, Any] = {}
     with executor(engine, workers=workers) as ex:
-        # shared once; each unit gets its own pool x factor rows (on Ray: put once each, so a
-        # task reads one column from the object store, not the batch)
+        # shared once; a unit gets its factor's column of the batch and its pool's rows (on Ray:
+        # each column and each pool's rows put once, so a task reads one column, not the batch)
         common = ex.share((panel, fwd, opts, {p: info[1:] for p, info in pool_info.items()}))
         for b, names in enumerate(batches):
             if b:
@@ -295,22 +296,21 @@ def evaluate(
                     # another row order: the pools' rows are found again, for these keys
                     layouts, shared_placements, keys = {}, {}, batch_keys
             units, rows = [], []
+            # each factor's column shared once (on Ray: one put, read by its units in every
+            # pool); a unit takes its pool's rows of it itself, on its own thread
+            columns = {name: ex.share(factor_frame.get_column(name)) for name in names}
             for pool, (on_dates, _, _) in pool_info.items():
                 if pool not in layouts:
                     layouts[pool] = _pool_rows(factor_frame, on_dates, panel, date_col, asset_col)
-                layout = layouts[pool]
-                sub = factor_frame if layout.rows is None else factor_frame[layout.rows]
                 if pool not in shared_placements:  # on Ray: put once per layout
-                    shared_placements[pool] = ex.share(layout.placement)
-                placement = shared_placements[pool]
+                    shared_placements[pool] = ex.share(layouts[pool])
                 for name in names:
                     units.append((pool, name))
-                    rows.append((ex.share(sub.select(date_col, asset_col, name)), placement))
-                del sub
+                    rows.append((columns[name], shared_placements[pool]))
             out = ex.map(_score_unit, units, shared=(common,), args=rows, on_done=done)
             parts.update(zip(units, out, strict=True))
             base += len(units)
-            del factor_frame, rows
+            del factor_frame, rows, columns
     # the serial order: pool by pool, each pool's factors in the order asked
     order = [parts[(pool, name)] for pool in pool_info for name in factors]
     lead = ["factor", "pool"]
@@ -336,10 +336,11 @@ class _Options:
 
 @dataclass(frozen=True, eq=False)
 class _PoolRows:
-    """One pool's rows of the factor frame (positions, None = all) and where they land on the
-    panel: found once, as every batch of factors has the same rows."""
+    """One pool's rows of the factor frame (positions, None = all; a Polars index Series, which
+    a unit's ``gather`` reads off the GIL) and where they land on the panel: found once, as
+    every batch of factors has the same rows."""
 
-    rows: np.ndarray | None
+    rows: pl.Series | None
     placement: RowPlacement
 
     @property
@@ -359,7 +360,7 @@ def _pool_rows(
     if on_dates is not None:
         # the members' rows, in the frame's order (a semi join keeps the left rows' order)
         found = keys.with_row_index("_row").join(on_dates, on=[date_col, asset_col], how="semi")
-        rows = np.sort(found.get_column("_row").to_numpy())
+        rows = found.get_column("_row").sort()
         keys = keys[rows]
     placement = panel.place_rows(keys, date_col=date_col, asset_col=asset_col, table="factor")
     return _PoolRows(rows, placement)
@@ -378,18 +379,21 @@ class _Part:
 
 def _score_unit(
     common: tuple[DensePanel, Any, _Options, Mapping[str, tuple[int, pl.DataFrame]]],
-    rows: pl.DataFrame,
-    placement: RowPlacement,
+    column: pl.Series,
+    layout: _PoolRows,
     unit: tuple[str, str],
 ) -> _Part:
     """Score one factor x pool: a unit of :func:`evaluate`'s sweep (a thread or a Ray task; it
-    reads the shared panel and forward returns and its own (date, asset, factor) rows of the
-    pool, placed on the grid once for the pool, and writes nothing)."""
+    reads the shared panel and forward returns, the factor's column of the batch and the pool's
+    rows of the batch, found and placed on the grid once for the pool, and writes nothing)."""
     panel, fwd, o, pools = common
     pool, name = unit
     not_in_factor, per_date = pools[pool]
     tag = {"factor": name, "pool": pool}
-    f = rows.select(o.date_col, o.asset_col, pl.col(name).cast(pl.Float64).alias("factor"))
+    placement = layout.placement
+    values = column if layout.rows is None else column.gather(layout.rows)
+    # the keys are the placement's own (to_grid's check of them against it always passes)
+    f = placement.keys.with_columns(values.cast(pl.Float64).alias("factor"))
     clean = _score(
         f, panel, fwd, name, pool, o.quantiles, o.mode, o.date_col, o.asset_col, placement
     )
@@ -572,7 +576,7 @@ def _names_per_row(
     (a row off it still counts for its date: the frame's own dates decide then)."""
     if panel is None or placement is None or placement.error is not None:
         return None
-    finite = np.isfinite(f.get_column("factor").to_numpy())
+    finite = np.isfinite(as_float_array(f.get_column("factor")))
     n_dates, n_assets = panel.shape
     if placement.dense:
         return finite.reshape(n_dates, n_assets).sum(axis=1)
