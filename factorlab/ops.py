@@ -863,7 +863,7 @@ def _strictly_sorted_keys(lf: pl.LazyFrame, asset_col: str, date_col: str) -> bo
 
 def _float_inputs(expr: pl.Expr) -> list[pl.Expr]:
     """The sub-expressions `expr` casts to Float64 (every operator's input, see
-    :func:`_as_float`), found by walking the expression tree."""
+    :func:`factorlab._exprs.cast_float`), found by walking the expression tree."""
     seen: set[str] = set()
     found: dict[str, pl.Expr] = {}
     stack = [expr]
