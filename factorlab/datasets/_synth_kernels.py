@@ -121,6 +121,7 @@ def holdings_nb(
     halt_at: float,
     resume_below: float,
     hard_cap: float,
+    sell_speed: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Allocation and trading holding ratios (of total shares) under the foreign-ownership caps.
 
@@ -130,8 +131,13 @@ def holdings_nb(
     ``halt_at`` (28%) buying halts until it falls below ``resume_below`` (26%); no day ends above
     ``hard_cap`` (30%). ``init`` (bool per stock) starts holdings at their target (the market
     opened before the window) instead of at zero.
+
+    ``sell_speed`` (n_t, n) multiplies trading money's speed on the days its holding is above
+    its target (its sells toward the target; ``Strengths.sell_timing``); a (1, 1) array leaves
+    every speed as it is (the same arithmetic as without it).
     """
     n_t, n = target_a.shape
+    timed = sell_speed.shape[0] == n_t and n_t > 1
     ra = np.zeros((n_t, n))
     rt = np.zeros((n_t, n))
     # each stock's state, carried from row to row
@@ -148,7 +154,10 @@ def holdings_nb(
                 started[j] = True
                 if eligible[t, j]:
                     da = speed_a * (target_a[t, j] - a[j]) + noise_a[t, j] * target_a[t, j]
-                    dt_ = speed_t * (target_t[t, j] - tr[j]) + noise_t[t, j] * target_t[t, j]
+                    gap = target_t[t, j] - tr[j]
+                    if timed and gap < 0.0:
+                        gap *= sell_speed[t, j]
+                    dt_ = speed_t * gap + noise_t[t, j] * target_t[t, j]
                 else:  # sell-only: holders unwind toward zero
                     da = -speed_a * a[j]
                     dt_ = -speed_t * tr[j]

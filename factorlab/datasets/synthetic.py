@@ -298,6 +298,16 @@ class Strengths:
       stock's float, which moves the relative flows of the short-window factors (#8, #12, #13)
       by the stocks' holdings (docs/calibration.md; 1 at the planted and the calibrated
       strengths).
+    - ``sell_timing``: how far trading money times its sells to the stock's high-volume and
+      big-rise days (seed 001 §2.3: an outflow on such a day is followed by underperformance,
+      which is why #12's and #13's L/S comes from the short leg). On the days its holding is
+      above its target, trading money moves ``m x`` its speed, ``m = exp(k x_tj)`` over the
+      stock's mean of it (capped so no day overshoots the target), with ``k = SELL_TIMING x
+      sell_timing`` and x_tj the day's activity: the mean of the stock's standardized log
+      turnover (what #12 ranks) and of its return over its idiosyncratic sigma (what #13
+      ranks), clipped at ±3. The informed sells (the names whose payoff is ``sell_weight``
+      x larger) then land on the days #12 and #13 read, the informed buys do not. At 0
+      (planted and calibrated) every day's speed is the same.
     """
 
     selection: float = 1.0
@@ -332,6 +342,7 @@ class Strengths:
     trading_dispersion: float = 1.0
     preference: float = 1.0
     timing_baskets: float = 1.0
+    sell_timing: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -1237,6 +1248,41 @@ def _block_trades(
     return out
 
 
+#: Trading money's sell-speed tilt to the day's activity per unit of ``sell_timing``.
+SELL_TIMING = 1.0
+#: The activity's clip, in its standard units.
+SELL_TIMING_CLIP = 3.0
+
+
+def _sell_speed(
+    s: Strengths,
+    volume: np.ndarray,
+    float_shares: np.ndarray,
+    realized: np.ndarray,
+    sigma: np.ndarray,
+    trading: np.ndarray,
+) -> np.ndarray:
+    """Trading money's sell-speed multipliers (``Strengths.sell_timing``): exp(k x_tj) over the
+    stock's mean of it on its trading days, x_tj the mean of the stock's standardized log
+    turnover and of its return over `sigma`, clipped; capped at 1 / trading speed (no day sells
+    past the target). A (1, 1) array of ones at ``sell_timing`` 0 (:func:`holdings_nb` then
+    leaves every speed as it is)."""
+    if s.sell_timing <= 0:
+        return np.ones((1, 1))
+    lv = np.where(trading, np.log(volume / np.maximum(float_shares, 1.0)), np.nan)
+    lv -= np.nanmean(lv, axis=0, keepdims=True)
+    lv /= np.nanstd(lv, axis=0, keepdims=True) + 1e-12
+    x = lv
+    x += nan_to_num(realized) / sigma[None, :]
+    x *= 0.5
+    np.clip(x, -SELL_TIMING_CLIP, SELL_TIMING_CLIP, out=x)
+    m = np.exp((SELL_TIMING * s.sell_timing) * x)
+    m /= np.nanmean(m, axis=0, keepdims=True)
+    m = np.where(np.isfinite(m), m, 1.0)
+    np.minimum(m, 1.0 / (TRADING_SPEED * s.trading_speed), out=m)
+    return m
+
+
 def _holding_ratios(
     days: np.ndarray,
     u: _Universe,
@@ -1252,6 +1298,7 @@ def _holding_ratios(
     float_frac: np.ndarray,
     init: np.ndarray,
     rh: np.random.Generator,
+    sell_speed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Northbound holding ratios ``(allocation, trading)`` of each stock's total shares.
 
@@ -1360,6 +1407,7 @@ def _holding_ratios(
         FOREIGN_HALT_AT,
         FOREIGN_RESUME_BELOW,
         FOREIGN_CAP,
+        sell_speed if sell_speed is not None else np.ones((1, 1)),
     )
 
 
@@ -1449,6 +1497,7 @@ def _tables(
         p.strengths.turnover_size,
     )
     del ref
+    sell_speed = _sell_speed(p.strengths, bars.volume, float_shares, realized, sigma, u.trading)
 
     say("pools and indices")
     mcap = np.where(u.trading, close * total_shares, np.nan)
@@ -1491,8 +1540,9 @@ def _tables(
         float_frac,
         init,
         rngs["holdings"],
+        sell_speed,
     )
-    del passive, float_frac
+    del passive, float_frac, sell_speed
     # a delisted stock's holdings are gone (the shares are cancelled, CCASS drops the stock);
     # shares true and on the published (record-date) basis
     ratio, shares_true, shares_pub, shares_alloc_pub = northbound_shares_nb(
