@@ -1272,9 +1272,7 @@ def _sell_speed(
     lv = np.where(trading, np.log(volume / np.maximum(float_shares, 1.0)), np.nan)
     lv -= np.nanmean(lv, axis=0, keepdims=True)
     lv /= np.nanstd(lv, axis=0, keepdims=True) + 1e-12
-    x = lv
-    x += nan_to_num(realized) / sigma[None, :]
-    x *= 0.5
+    x = 0.5 * (lv + nan_to_num(realized) / sigma[None, :])
     np.clip(x, -SELL_TIMING_CLIP, SELL_TIMING_CLIP, out=x)
     m = np.exp((SELL_TIMING * s.sell_timing) * x)
     m /= np.nanmean(m, axis=0, keepdims=True)
@@ -1298,7 +1296,7 @@ def _holding_ratios(
     float_frac: np.ndarray,
     init: np.ndarray,
     rh: np.random.Generator,
-    sell_speed: np.ndarray | None = None,
+    sell_speed: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Northbound holding ratios ``(allocation, trading)`` of each stock's total shares.
 
@@ -1309,8 +1307,9 @@ def _holding_ratios(
     its own uninformed stock tilts (flow noise) in a stock part, and its industry and market
     views in industry baskets (the same share of every followed stock's float, `float_frac`
     = float / total shares). The stock parts are rescaled within each industry by market cap
-    `mcap`, so stock picks move no industry total. Consumes ``lat.h``, ``lat.g`` and the
-    components (set to None once used) to keep peak memory low.
+    `mcap`, so stock picks move no industry total. Trading money's sells toward its target run
+    at `sell_speed` x its speed (:func:`_sell_speed`; a (1, 1) array: every day alike). Consumes
+    ``lat.h``, ``lat.g`` and the components (set to None once used) to keep peak memory low.
     """
     n_t, n = lat.h.shape
     fx_trend = _interp_by_date(days, _FX_ANCHORS)
@@ -1407,7 +1406,7 @@ def _holding_ratios(
         FOREIGN_HALT_AT,
         FOREIGN_RESUME_BELOW,
         FOREIGN_CAP,
-        sell_speed if sell_speed is not None else np.ones((1, 1)),
+        sell_speed,
     )
 
 
